@@ -1,0 +1,162 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * buf.c - growable byte buffers and bounded read cursors.  All integers are
+ * little endian; varints are LEB128 (7 bits per byte, low group first).
+ */
+#include "base.h"
+
+void cn_buf_init(cn_buf_t *b)
+{
+    b->p = NULL;
+    b->len = 0;
+    b->cap = 0;
+}
+
+void cn_buf_free(cn_buf_t *b)
+{
+    cn_free(b->p);
+    cn_buf_init(b);
+}
+
+void cn_buf_reserve(cn_buf_t *b, size_t extra)
+{
+    if (b->cap - b->len >= extra)
+        return;
+    size_t cap = b->cap ? b->cap : 64;
+    while (cap - b->len < extra)
+        cap *= 2;
+    b->p = cn_realloc(b->p, cap);
+    b->cap = cap;
+}
+
+uint8_t *cn_buf_extend(cn_buf_t *b, size_t n)
+{
+    cn_buf_reserve(b, n);
+    uint8_t *p = b->p + b->len;
+    b->len += n;
+    return p;
+}
+
+void cn_buf_put(cn_buf_t *b, const void *p, size_t n)
+{
+    if (n == 0)
+        return;
+    memcpy(cn_buf_extend(b, n), p, n);
+}
+
+void cn_buf_put_u8(cn_buf_t *b, uint8_t v)
+{
+    *cn_buf_extend(b, 1) = v;
+}
+
+void cn_buf_put_u16(cn_buf_t *b, uint16_t v)
+{
+    memcpy(cn_buf_extend(b, 2), &v, 2);
+}
+
+void cn_buf_put_u32(cn_buf_t *b, uint32_t v)
+{
+    memcpy(cn_buf_extend(b, 4), &v, 4);
+}
+
+void cn_buf_put_u64(cn_buf_t *b, uint64_t v)
+{
+    memcpy(cn_buf_extend(b, 8), &v, 8);
+}
+
+void cn_buf_put_uvarint(cn_buf_t *b, uint64_t v)
+{
+    cn_buf_reserve(b, 10);
+    uint8_t *p = b->p + b->len;
+    while (v >= 0x80) {
+        *p++ = (uint8_t)(v | 0x80);
+        v >>= 7;
+    }
+    *p++ = (uint8_t)v;
+    b->len = (size_t)(p - b->p);
+}
+
+void cn_buf_put_svarint(cn_buf_t *b, int64_t v)
+{
+    cn_buf_put_uvarint(b, cn_zigzag(v));
+}
+
+int cn_rd_u8(cn_rd_t *r, uint8_t *v)
+{
+    if (r->p >= r->end)
+        return CN_ETRUNC;
+    *v = *r->p++;
+    return 0;
+}
+
+int cn_rd_u16(cn_rd_t *r, uint16_t *v)
+{
+    if (cn_rd_left(r) < 2)
+        return CN_ETRUNC;
+    *v = cn_ld16(r->p);
+    r->p += 2;
+    return 0;
+}
+
+int cn_rd_u32(cn_rd_t *r, uint32_t *v)
+{
+    if (cn_rd_left(r) < 4)
+        return CN_ETRUNC;
+    *v = cn_ld32(r->p);
+    r->p += 4;
+    return 0;
+}
+
+int cn_rd_u64(cn_rd_t *r, uint64_t *v)
+{
+    if (cn_rd_left(r) < 8)
+        return CN_ETRUNC;
+    *v = cn_ld64(r->p);
+    r->p += 8;
+    return 0;
+}
+
+int cn_rd_uvarint(cn_rd_t *r, uint64_t *v)
+{
+    uint64_t x = 0;
+    for (unsigned shift = 0; shift < 64; shift += 7) {
+        if (r->p >= r->end)
+            return CN_ETRUNC;
+        uint8_t c = *r->p++;
+        if (shift == 63 && c > 1)
+            return CN_CORRUPT();
+        x |= (uint64_t)(c & 0x7f) << shift;
+        if (!(c & 0x80)) {
+            *v = x;
+            return 0;
+        }
+    }
+    return CN_CORRUPT();
+}
+
+int cn_rd_svarint(cn_rd_t *r, int64_t *v)
+{
+    uint64_t u;
+    int rc = cn_rd_uvarint(r, &u);
+    if (rc < 0)
+        return rc;
+    *v = cn_unzigzag(u);
+    return 0;
+}
+
+int cn_rd_bytes(cn_rd_t *r, size_t n, const uint8_t **p)
+{
+    if (cn_rd_left(r) < n)
+        return CN_ETRUNC;
+    *p = r->p;
+    r->p += n;
+    return 0;
+}
+
+int cn_rd_skip(cn_rd_t *r, size_t n)
+{
+    if (cn_rd_left(r) < n)
+        return CN_ETRUNC;
+    r->p += n;
+    return 0;
+}
