@@ -1,0 +1,745 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cfg.c - the option table and everything that reads it: defaults, the
+ * `key = value` file parser, command-line overrides, --help and
+ * --print-config.  Adding an option is one row in OPTS plus a field in
+ * srv_cfg_t; help, the config file, the command line and --print-config
+ * all follow from the row.  README.md's configuration table is checked
+ * against --help by tests/integration/test_cli.sh.
+ *
+ * NOTES
+ *  1. Defaults are text in the table and go through the same parser and
+ *     validator as user input, so a default can never be out of range
+ *     (srv_cfg_init asserts it).
+ *  2. Diagnostics always start with "cairn: " and name where the value came
+ *     from; for values they end with "expected <form>", the row's form.
+ */
+#include "cfg.h"
+
+#include <assert.h>
+#include <ctype.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#define NS_US  1000LL
+#define NS_MS  1000000LL
+#define NS_S   1000000000LL
+#define NS_MIN (60 * NS_S)
+#define NS_H   (60 * NS_MIN)
+#define NS_D   (24 * NS_H)
+#define NS_W   (7 * NS_D)
+
+enum opt_type { T_STR, T_ADDR, T_ENUM, T_DUR, T_SIZE, T_INT };
+
+/* A parsed value before it is stored; which member is set follows the type. */
+typedef struct opt_val {
+    int64_t i;     /* T_ENUM index, T_DUR ns, T_INT */
+    uint64_t u;    /* T_SIZE */
+    const char *s; /* T_STR, borrowed */
+    srv_addr_t addr;
+} opt_val_t;
+
+typedef struct opt {
+    const char *name;
+    int type;
+    size_t off; /* offset of the field in srv_cfg_t */
+    const char *def;
+    const char *help;
+    const char *const *choices; /* T_ENUM: NULL-terminated, index = stored value */
+    bool (*valid)(const opt_val_t *v);
+    const char *form; /* "expected ..." text for bad values */
+} opt_t;
+
+static bool v_nonempty(const opt_val_t *v)
+{
+    return v->s[0] != 0;
+}
+static bool v_partition(const opt_val_t *v)
+{
+    return v->i >= NS_MIN;
+}
+static bool v_retention(const opt_val_t *v)
+{
+    return v->i == 0 || v->i >= NS_MIN;
+}
+static bool v_size_64k(const opt_val_t *v)
+{
+    return v->u >= 64 * 1024;
+}
+static bool v_zstd_level(const opt_val_t *v)
+{
+    return v->i >= 1 && v->i <= 22;
+}
+static bool v_group_commit(const opt_val_t *v)
+{
+    return v->i >= 0 && v->i <= NS_S;
+}
+static bool v_event_loops(const opt_val_t *v)
+{
+    return v->i >= 0 && v->i <= 256;
+}
+
+static const char *const DURABILITY[] = {"fsync", "os", NULL};
+static const char *const LOG_LEVELS[] = {"error", "warn", "info", "debug", NULL};
+static const char *const COMPRESSION[] = {"none", "lz4", "zstd", NULL};
+
+#define OFF(f) offsetof(srv_cfg_t, f)
+#define F_DUR  "a duration such as 10s, 5m, 2h, 1d or 1w"
+#define F_SIZE "a size in bytes with optional k, M or G suffix, at least 64k"
+
+static const opt_t OPTS[] = {
+    {"data-dir", T_STR, OFF(data_dir), "./cairn-data",
+     "Directory for the WAL, segment files and metadata; created if missing.", NULL, v_nonempty,
+     "a directory path"},
+    {"mqtt-listen", T_ADDR, OFF(mqtt_listen), "127.0.0.1:1883",
+     "MQTT listener address (host:port or [v6]:port; port 0 picks a free port).", NULL, NULL,
+     "host:port or [v6addr]:port with port 0-65535"},
+    {"http-listen", T_ADDR, OFF(http_listen), "127.0.0.1:8086",
+     "HTTP API listener address (/write, /query, /ping, /metrics).", NULL, NULL,
+     "host:port or [v6addr]:port with port 0-65535"},
+    {"durability", T_ENUM, OFF(durability), "fsync",
+     "When an acknowledged write is durable: fsync = on disk (group commit), os = handed to "
+     "the OS (survives a process crash, not power loss).",
+     DURABILITY, NULL, "fsync or os"},
+    {"log-level", T_ENUM, OFF(log_level), "info", "Least severe log level written.", LOG_LEVELS,
+     NULL, "error, warn, info or debug"},
+    {"log-file", T_STR, OFF(log_file), "",
+     "Append the log to this file instead of stderr; reopened on SIGHUP (log rotation).", NULL,
+     NULL, "a file path"},
+    {"pid-file", T_STR, OFF(pid_file), "",
+     "Write the server's PID to this file at startup and remove it at exit.", NULL, NULL,
+     "a file path"},
+    {"partition-duration", T_DUR, OFF(partition_ns), "1d",
+     "Width of a time partition (one directory of segments); retention drops whole "
+     "partitions.",
+     NULL, v_partition, "a duration of at least 1m, such as 2h, 1d or 1w"},
+    {"retention", T_DUR, OFF(retention_ns), "0", "Drop data older than this; 0 keeps data forever.",
+     NULL, v_retention, "0 or a duration of at least 1m, such as 30d or 52w"},
+    {"memtable-size", T_SIZE, OFF(memtable_bytes), "256M",
+     "Memtable size that triggers a flush to a segment file.", NULL, v_size_64k, F_SIZE},
+    {"wal-segment-size", T_SIZE, OFF(wal_segment_bytes), "64M",
+     "Size at which the write-ahead log rolls to a new segment.", NULL, v_size_64k, F_SIZE},
+    {"compression", T_ENUM, OFF(compression), "zstd",
+     "General-purpose compression tried on encoded blocks (kept only when smaller).", COMPRESSION,
+     NULL, "none, lz4 or zstd"},
+    {"zstd-level", T_INT, OFF(zstd_level), "3", "zstd level when compression = zstd.", NULL,
+     v_zstd_level, "an integer from 1 to 22"},
+    {"group-commit", T_DUR, OFF(group_commit_ns), "1ms",
+     "Longest a write waits so that concurrent writes share one fsync.", NULL, v_group_commit,
+     "a duration from 0 to 1s, such as 500us or 2ms"},
+    {"event-loops", T_INT, OFF(event_loops), "0",
+     "Network event-loop threads; 0 = one per CPU core.", NULL, v_event_loops,
+     "an integer from 0 (one per core) to 256"},
+};
+
+static const opt_t *find_opt(const char *name)
+{
+    for (size_t i = 0; i < CN_ARRAY_LEN(OPTS); i++)
+        if (strcmp(OPTS[i].name, name) == 0)
+            return &OPTS[i];
+    return NULL;
+}
+
+const char *srv_cfg_key(size_t i)
+{
+    return i < CN_ARRAY_LEN(OPTS) ? OPTS[i].name : NULL;
+}
+
+/* ---------------------------------------------------------- value parsers */
+
+/* Reads a non-negative decimal integer; *end (OUT) points past it. */
+static int parse_uint(const char *s, uint64_t *v, const char **end)
+{
+    uint64_t n = 0;
+    const char *p = s;
+    if (!isdigit((unsigned char)*p))
+        return CN_ECONFIG;
+    for (; isdigit((unsigned char)*p); p++) {
+        unsigned d = (unsigned)(*p - '0');
+        if (n > (UINT64_MAX - d) / 10)
+            return CN_ECONFIG;
+        n = n * 10 + d;
+    }
+    *v = n;
+    *end = p;
+    return 0;
+}
+
+int srv_cfg_parse_duration(const char *s, int64_t *ns)
+{
+    static const struct {
+        const char *unit;
+        int64_t mult;
+    } units[] = {{"ns", 1},     {"us", NS_US}, {"ms", NS_MS}, {"s", NS_S},
+                 {"m", NS_MIN}, {"h", NS_H},   {"d", NS_D},   {"w", NS_W}};
+    if (strcmp(s, "0") == 0) {
+        *ns = 0;
+        return 0;
+    }
+    int64_t total = 0;
+    const char *p = s;
+    if (!*p)
+        return CN_ECONFIG;
+    while (*p) {
+        uint64_t n;
+        if (parse_uint(p, &n, &p) < 0)
+            return CN_ECONFIG;
+        size_t i = 0, ulen = 0;
+        /* Units are listed two-letter first, so "5ms" never matches "m". */
+        for (; i < CN_ARRAY_LEN(units); i++) {
+            ulen = strlen(units[i].unit);
+            if (strncmp(p, units[i].unit, ulen) == 0)
+                break;
+        }
+        if (i == CN_ARRAY_LEN(units))
+            return CN_ECONFIG;
+        p += ulen;
+        if (n > (uint64_t)(INT64_MAX / units[i].mult))
+            return CN_ECONFIG;
+        int64_t add = (int64_t)n * units[i].mult;
+        if (total > INT64_MAX - add)
+            return CN_ECONFIG;
+        total += add;
+    }
+    *ns = total;
+    return 0;
+}
+
+int srv_cfg_parse_size(const char *s, uint64_t *bytes)
+{
+    uint64_t n;
+    const char *p;
+    if (parse_uint(s, &n, &p) < 0)
+        return CN_ECONFIG;
+    int shift = 0;
+    switch (tolower((unsigned char)*p)) {
+    case 'k':
+        shift = 10;
+        break;
+    case 'm':
+        shift = 20;
+        break;
+    case 'g':
+        shift = 30;
+        break;
+    case 't':
+        shift = 40;
+        break;
+    default:
+        break;
+    }
+    if (shift)
+        p++;
+    if (shift && tolower((unsigned char)*p) == 'i' && tolower((unsigned char)p[1]) == 'b')
+        p += 2;
+    else if (tolower((unsigned char)*p) == 'b')
+        p++;
+    if (*p)
+        return CN_ECONFIG;
+    if (shift && n > (UINT64_MAX >> shift))
+        return CN_ECONFIG;
+    *bytes = n << shift;
+    return 0;
+}
+
+static bool host_ok(const char *h, size_t n, bool v6)
+{
+    if (n == 0 || n >= sizeof(((srv_addr_t *)0)->host))
+        return false;
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)h[i];
+        if (!(isalnum(c) || c == '.' || c == '-' || c == '_' || (v6 && (c == ':' || c == '%'))))
+            return false;
+    }
+    return true;
+}
+
+int srv_cfg_parse_addr(const char *s, srv_addr_t *addr)
+{
+    const char *host = s, *colon;
+    size_t hlen;
+    bool v6 = s[0] == '[';
+    if (v6) {
+        const char *close = strchr(s, ']');
+        if (!close || close[1] != ':')
+            return CN_ECONFIG;
+        host = s + 1;
+        hlen = (size_t)(close - host);
+        colon = close + 1;
+    } else {
+        colon = strchr(s, ':');
+        if (!colon || strchr(colon + 1, ':'))
+            return CN_ECONFIG;
+        hlen = (size_t)(colon - s);
+    }
+    if (!host_ok(host, hlen, v6))
+        return CN_ECONFIG;
+    uint64_t port;
+    const char *end;
+    if (parse_uint(colon + 1, &port, &end) < 0 || *end || port > 65535)
+        return CN_ECONFIG;
+    memcpy(addr->host, host, hlen);
+    addr->host[hlen] = 0;
+    addr->port = (uint16_t)port;
+    return 0;
+}
+
+static int parse_int(const char *s, int64_t *v)
+{
+    bool neg = *s == '-';
+    uint64_t n;
+    const char *end;
+    if (parse_uint(s + neg, &n, &end) < 0 || *end || n > (uint64_t)INT64_MAX)
+        return CN_ECONFIG;
+    *v = neg ? -(int64_t)n : (int64_t)n;
+    return 0;
+}
+
+void srv_cfg_fmt_duration(int64_t ns, char *buf, size_t n)
+{
+    static const struct {
+        const char *unit;
+        int64_t mult;
+    } units[] = {{"w", NS_W}, {"d", NS_D},   {"h", NS_H},   {"m", NS_MIN},
+                 {"s", NS_S}, {"ms", NS_MS}, {"us", NS_US}, {"ns", 1}};
+    if (ns == 0) {
+        snprintf(buf, n, "0");
+        return;
+    }
+    for (size_t i = 0; i < CN_ARRAY_LEN(units); i++) {
+        if (ns % units[i].mult == 0) {
+            snprintf(buf, n, "%lld%s", (long long)(ns / units[i].mult), units[i].unit);
+            return;
+        }
+    }
+}
+
+void srv_cfg_fmt_size(uint64_t bytes, char *buf, size_t n)
+{
+    static const char sfx[] = "TGMk";
+    for (int i = 0; i < 4; i++) {
+        int shift = 40 - 10 * i;
+        if (bytes && bytes % (1ULL << shift) == 0) {
+            snprintf(buf, n, "%llu%c", (unsigned long long)(bytes >> shift), sfx[i]);
+            return;
+        }
+    }
+    snprintf(buf, n, "%llu", (unsigned long long)bytes);
+}
+
+/* ------------------------------------------------------------- the table */
+
+static int parse_val(const opt_t *o, const char *s, opt_val_t *v)
+{
+    memset(v, 0, sizeof *v);
+    switch (o->type) {
+    case T_STR:
+        v->s = s;
+        return 0;
+    case T_ADDR:
+        return srv_cfg_parse_addr(s, &v->addr);
+    case T_ENUM:
+        for (int i = 0; o->choices[i]; i++) {
+            if (strcmp(s, o->choices[i]) == 0) {
+                v->i = i;
+                return 0;
+            }
+        }
+        return CN_ECONFIG;
+    case T_DUR:
+        return srv_cfg_parse_duration(s, &v->i);
+    case T_SIZE:
+        return srv_cfg_parse_size(s, &v->u);
+    case T_INT:
+        return parse_int(s, &v->i);
+    }
+    return CN_ECONFIG;
+}
+
+static void store_val(srv_cfg_t *cfg, const opt_t *o, const opt_val_t *v)
+{
+    char *field = (char *)cfg + o->off;
+    switch (o->type) {
+    case T_STR: {
+        char **sp = (char **)(void *)field;
+        cn_free(*sp);
+        *sp = cn_strdup(v->s);
+        break;
+    }
+    case T_ADDR:
+        memcpy(field, &v->addr, sizeof v->addr);
+        break;
+    case T_ENUM: {
+        int e = (int)v->i;
+        memcpy(field, &e, sizeof e);
+        break;
+    }
+    case T_DUR:
+    case T_INT:
+        memcpy(field, &v->i, sizeof v->i);
+        break;
+    case T_SIZE:
+        memcpy(field, &v->u, sizeof v->u);
+        break;
+    }
+}
+
+/* Suggests the dashed spelling for keys written with underscores or capitals. */
+static const opt_t *near_opt(const char *key)
+{
+    char norm[64];
+    size_t i = 0;
+    for (; key[i] && i < sizeof norm - 1; i++)
+        norm[i] = key[i] == '_' ? '-' : (char)tolower((unsigned char)key[i]);
+    norm[i] = 0;
+    return strcmp(norm, key) ? find_opt(norm) : NULL;
+}
+
+static void unknown_key(const char *key, const char *where, FILE *diag)
+{
+    if (!diag)
+        return;
+    const opt_t *near = near_opt(key);
+    if (near)
+        fprintf(diag, "cairn: %s: unknown key '%s' (did you mean '%s'?)\n", where, key, near->name);
+    else
+        fprintf(diag, "cairn: %s: unknown key '%s'\n", where, key);
+}
+
+int srv_cfg_set(srv_cfg_t *cfg, const char *key, const char *val, const char *where, FILE *diag)
+{
+    const opt_t *o = find_opt(key);
+    if (!o) {
+        unknown_key(key, where, diag);
+        return CN_ECONFIG;
+    }
+    opt_val_t v;
+    if (parse_val(o, val, &v) < 0 || (o->valid && !o->valid(&v))) {
+        if (diag)
+            fprintf(diag, "cairn: %s: bad value '%s' for '%s': expected %s\n", where, val, key,
+                    o->form);
+        return CN_ECONFIG;
+    }
+    store_val(cfg, o, &v);
+    return 0;
+}
+
+void srv_cfg_init(srv_cfg_t *cfg)
+{
+    memset(cfg, 0, sizeof *cfg);
+    for (size_t i = 0; i < CN_ARRAY_LEN(OPTS); i++) {
+        int rc = srv_cfg_set(cfg, OPTS[i].name, OPTS[i].def, "default", stderr);
+        assert(rc == 0); /* NOTES 1 */
+        (void)rc;
+    }
+}
+
+void srv_cfg_free(srv_cfg_t *cfg)
+{
+    if (!cfg)
+        return;
+    for (size_t i = 0; i < CN_ARRAY_LEN(OPTS); i++) {
+        if (OPTS[i].type == T_STR) {
+            char **sp = (char **)(void *)((char *)cfg + OPTS[i].off);
+            cn_free(*sp);
+            *sp = NULL;
+        }
+    }
+}
+
+const char *srv_cfg_value_str(const srv_cfg_t *cfg, const char *key, char *buf, size_t n)
+{
+    const opt_t *o = find_opt(key);
+    const char *field = (const char *)cfg + (o ? o->off : 0);
+    int64_t i64;
+    uint64_t u64;
+    int e;
+    buf[0] = 0;
+    if (!o)
+        return buf;
+    switch (o->type) {
+    case T_STR:
+        snprintf(buf, n, "%s", *(char *const *)(const void *)field);
+        break;
+    case T_ADDR: {
+        const srv_addr_t *a = (const srv_addr_t *)(const void *)field;
+        snprintf(buf, n, strchr(a->host, ':') ? "[%s]:%u" : "%s:%u", a->host, a->port);
+        break;
+    }
+    case T_ENUM:
+        memcpy(&e, field, sizeof e);
+        snprintf(buf, n, "%s", o->choices[e]);
+        break;
+    case T_DUR:
+        memcpy(&i64, field, sizeof i64);
+        srv_cfg_fmt_duration(i64, buf, n);
+        break;
+    case T_SIZE:
+        memcpy(&u64, field, sizeof u64);
+        srv_cfg_fmt_size(u64, buf, n);
+        break;
+    case T_INT:
+        memcpy(&i64, field, sizeof i64);
+        snprintf(buf, n, "%lld", (long long)i64);
+        break;
+    }
+    return buf;
+}
+
+/* ------------------------------------------------------------ config file */
+
+static size_t trim_end(const char *s, size_t n)
+{
+    while (n && isspace((unsigned char)s[n - 1]))
+        n--;
+    return n;
+}
+
+/* Value text: drop a comment ('#' after whitespace, outside quotes), trim,
+ * then one pair of surrounding double quotes. */
+static char *clean_value(const char *v, size_t n)
+{
+    while (n && isspace((unsigned char)*v)) {
+        v++;
+        n--;
+    }
+    bool quoted = n && v[0] == '"';
+    for (size_t i = 1; i < n; i++) {
+        if (quoted && v[i] == '"') {
+            n = i + 1;
+            break;
+        }
+        if (!quoted && v[i] == '#' && isspace((unsigned char)v[i - 1])) {
+            n = i;
+            break;
+        }
+    }
+    n = trim_end(v, n);
+    if (n >= 2 && v[0] == '"' && v[n - 1] == '"') {
+        v++;
+        n -= 2;
+    }
+    return cn_strndup(v, n);
+}
+
+static int parse_line(srv_cfg_t *cfg, const char *line, size_t n, const char *where, FILE *diag)
+{
+    while (n && isspace((unsigned char)*line)) {
+        line++;
+        n--;
+    }
+    n = trim_end(line, n);
+    if (n == 0 || line[0] == '#')
+        return 0;
+    const char *eq = memchr(line, '=', n);
+    size_t klen = eq ? trim_end(line, (size_t)(eq - line)) : 0;
+    if (klen == 0) {
+        if (diag)
+            fprintf(diag, "cairn: %s: expected 'key = value'\n", where);
+        return CN_ECONFIG;
+    }
+    char *key = cn_strndup(line, klen);
+    char *val = clean_value(eq + 1, n - (size_t)(eq + 1 - line));
+    int rc = srv_cfg_set(cfg, key, val, where, diag);
+    cn_free(key);
+    cn_free(val);
+    return rc;
+}
+
+int srv_cfg_parse(srv_cfg_t *cfg, const char *name, const char *text, size_t len, FILE *diag)
+{
+    const char *p = text, *end = text + len;
+    for (unsigned lineno = 1; p < end; lineno++) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        const char *eol = nl ? nl : end;
+        char where[512];
+        snprintf(where, sizeof where, "config %s:%u", name, lineno);
+        int rc = parse_line(cfg, p, (size_t)(eol - p), where, diag);
+        if (rc < 0)
+            return rc;
+        p = nl ? nl + 1 : end;
+    }
+    return 0;
+}
+
+int srv_cfg_load_file(srv_cfg_t *cfg, const char *path, FILE *diag)
+{
+    uint8_t *text;
+    size_t len;
+    int rc = cn_file_read_all(path, &text, &len);
+    if (rc < 0) {
+        if (diag)
+            fprintf(diag, "cairn: config %s: %s\n", path, cn_strerror(rc));
+        return CN_ECONFIG;
+    }
+    rc = srv_cfg_parse(cfg, path, (const char *)text, len, diag);
+    cn_free(text);
+    return rc;
+}
+
+/* ----------------------------------------------------------- command line */
+
+static const char USAGE[] = "Usage: cairn [-c FILE] [--key=value ...]\n"
+                            "       cairn inspect [--verbose] DIR\n"
+                            "       cairn --help | --version | --print-config\n";
+
+static int usage_error(FILE *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(FILE *diag, const char *fmt, ...)
+{
+    if (diag) {
+        va_list ap;
+        va_start(ap, fmt);
+        fputs("cairn: ", diag);
+        vfprintf(diag, fmt, ap);
+        fputs(" (see cairn --help)\n", diag);
+        va_end(ap);
+    }
+    return CN_ECONFIG;
+}
+
+static int parse_inspect(int argc, char **argv, srv_cli_t *cli, FILE *diag)
+{
+    cli->action = SRV_ACT_INSPECT;
+    for (int i = 2; i < argc; i++) {
+        if (strcmp(argv[i], "--verbose") == 0 || strcmp(argv[i], "-v") == 0)
+            cli->inspect_verbose = true;
+        else if (argv[i][0] == '-' && argv[i][1])
+            return usage_error(diag, "inspect: unknown option '%s'", argv[i]);
+        else if (cli->inspect_dir)
+            return usage_error(diag, "inspect: unexpected argument '%s'", argv[i]);
+        else
+            cli->inspect_dir = argv[i];
+    }
+    if (!cli->inspect_dir)
+        return usage_error(diag, "inspect: missing data directory");
+    return 0;
+}
+
+/* `--key=value` or `--key value`; *i advances past a separate value. */
+static int key_arg(srv_cfg_t *cfg, int argc, char **argv, int *i, bool apply, FILE *diag)
+{
+    const char *arg = argv[*i] + 2, *eq = strchr(arg, '=');
+    char key[64];
+    size_t klen = eq ? (size_t)(eq - arg) : strlen(arg);
+    if (klen >= sizeof key)
+        return usage_error(diag, "unknown option '%s'", argv[*i]);
+    memcpy(key, arg, klen);
+    key[klen] = 0;
+    if (!find_opt(key))
+        return usage_error(diag, "unknown option '%s'", argv[*i]);
+    const char *val = eq ? eq + 1 : NULL;
+    if (!val) {
+        if (*i + 1 >= argc)
+            return usage_error(diag, "option '%s' needs a value", argv[*i]);
+        val = argv[++*i];
+    }
+    if (!apply)
+        return 0;
+    char where[96];
+    snprintf(where, sizeof where, "option --%s", key);
+    return srv_cfg_set(cfg, key, val, where, diag);
+}
+
+/* One pass over argv.  The first (apply = false) finds the action and the
+ * config file and rejects unknown options; the second applies overrides. */
+static int scan_args(srv_cfg_t *cfg, int argc, char **argv, srv_cli_t *cli, bool apply, FILE *diag)
+{
+    for (int i = 1; i < argc; i++) {
+        const char *a = argv[i];
+        int rc = 0;
+        if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+            cli->action = SRV_ACT_HELP;
+            return 0;
+        } else if (strcmp(a, "-V") == 0 || strcmp(a, "--version") == 0) {
+            cli->action = SRV_ACT_VERSION;
+            return 0;
+        } else if (strcmp(a, "--print-config") == 0) {
+            cli->action = SRV_ACT_PRINT_CONFIG;
+        } else if (strcmp(a, "-c") == 0 || strcmp(a, "--config") == 0) {
+            if (i + 1 >= argc)
+                return usage_error(diag, "option '%s' needs a file name", a);
+            cli->config_path = argv[++i];
+        } else if (strncmp(a, "--config=", 9) == 0) {
+            cli->config_path = a + 9;
+        } else if (strncmp(a, "-c", 2) == 0) {
+            cli->config_path = a + 2;
+        } else if (strncmp(a, "--", 2) == 0 && a[2]) {
+            rc = key_arg(cfg, argc, argv, &i, apply, diag);
+        } else if (a[0] == '-') {
+            rc = usage_error(diag, "unknown option '%s'", a);
+        } else {
+            rc = usage_error(diag, "unexpected argument '%s'", a);
+        }
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int srv_cfg_cli(srv_cfg_t *cfg, int argc, char **argv, srv_cli_t *cli, FILE *diag)
+{
+    memset(cli, 0, sizeof *cli);
+    if (argc > 1 && strcmp(argv[1], "inspect") == 0)
+        return parse_inspect(argc, argv, cli, diag);
+    int rc = scan_args(cfg, argc, argv, cli, false, diag);
+    if (rc < 0 || cli->action == SRV_ACT_HELP || cli->action == SRV_ACT_VERSION)
+        return rc;
+    if (cli->config_path) {
+        rc = srv_cfg_load_file(cfg, cli->config_path, diag);
+        if (rc < 0)
+            return rc;
+    }
+    return scan_args(cfg, argc, argv, cli, true, diag);
+}
+
+static const char *metavar(const opt_t *o, char *buf, size_t n)
+{
+    static const char *const names[] = {"PATH", "HOST:PORT", "", "DURATION", "SIZE", "N"};
+    if (o->type != T_ENUM)
+        return names[o->type];
+    size_t len = 0;
+    buf[0] = 0;
+    for (int i = 0; o->choices[i]; i++)
+        len += (size_t)snprintf(buf + len, n - CN_MIN(len, n), "%s%s", i ? "|" : "", o->choices[i]);
+    return buf;
+}
+
+void srv_cfg_help(FILE *out)
+{
+    fputs(USAGE, out);
+    fputs("\ncairn is an MQTT broker and a columnar time-series database in one server.\n"
+          "\nOptions:\n"
+          "  -c, --config=FILE   read options from FILE (`key = value` lines, # comments)\n"
+          "  -h, --help          print this help and exit\n"
+          "  -V, --version       print the version and exit\n"
+          "      --print-config  print the effective configuration as a config file and exit\n"
+          "\nCommands:\n"
+          "  inspect [--verbose] DIR\n"
+          "        Verify every segment file and the WAL in DIR (a stopped server's data\n"
+          "        directory) and print a summary; exit 0 when everything verifies, else 1.\n"
+          "\nConfiguration keys (in the file as `key = value`, on the command line as\n"
+          "--key=value, which overrides the file):\n",
+          out);
+    for (size_t i = 0; i < CN_ARRAY_LEN(OPTS); i++) {
+        const opt_t *o = &OPTS[i];
+        char mv[64];
+        fprintf(out, "  --%s=%s\n        %s (default: %s)\n", o->name, metavar(o, mv, sizeof mv),
+                o->help, o->def[0] ? o->def : "none");
+    }
+    fputs("\nDurations: 0 or <n><unit>..., units ns us ms s m h d w (e.g. 1h30m).\n"
+          "Sizes: <n>[k|M|G|T], binary multiples (256M = 268435456 bytes).\n"
+          "Signals: SIGINT/SIGTERM shut down cleanly; SIGHUP re-reads log-level from the\n"
+          "config file and reopens log-file.\n",
+          out);
+}
+
+void srv_cfg_print(const srv_cfg_t *cfg, FILE *out)
+{
+    fprintf(out, "# cairn %s effective configuration\n", CAIRN_VERSION);
+    for (size_t i = 0; i < CN_ARRAY_LEN(OPTS); i++) {
+        char buf[512];
+        const char *v = srv_cfg_value_str(cfg, OPTS[i].name, buf, sizeof buf);
+        bool quote = !v[0] || strpbrk(v, " \t#\"") != NULL;
+        fprintf(out, quote ? "%s = \"%s\"\n" : "%s = %s\n", OPTS[i].name, v);
+    }
+}

@@ -1,0 +1,126 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * cfg.h - the server's configuration: one table of options (name, type,
+ * default, help, validator), a `key = value` file parser, `--key=value`
+ * command-line overrides, and the duration/size/address value parsers.
+ *
+ * Precedence is defaults < config file (-c FILE) < command line, whatever
+ * the order of the arguments.  Diagnostics name the source and line
+ * ("cairn: config FILE:12: unknown key 'foo'") and go to the `diag` stream
+ * the caller passes (stderr in the server, a memory stream in tests); the
+ * functions themselves only return CN_ECONFIG.
+ *
+ * Threads: none of this is thread-safe; the server calls it on the main
+ * thread before the loop starts and on SIGHUP from the loop thread.
+ */
+#ifndef SRV_CFG_H
+#define SRV_CFG_H
+
+#include "base/base.h"
+
+#include <stdio.h>
+
+/* A listen address as given (host:port or [v6]:port), split. */
+typedef struct srv_addr {
+    char host[256]; /* no brackets for IPv6 */
+    uint16_t port;  /* 0 = pick a free port */
+} srv_addr_t;
+
+enum srv_durability { SRV_DUR_FSYNC = 0, SRV_DUR_OS = 1 };
+enum srv_compress { SRV_COMP_NONE = 0, SRV_COMP_LZ4 = 1, SRV_COMP_ZSTD = 2 };
+
+/*
+ * The effective configuration.  Strings are owned (cn_strdup) and freed by
+ * srv_cfg_free().  Enumerations hold the index of the value in the option's
+ * list, which matches the enums above and enum cn_log_level.
+ */
+typedef struct srv_cfg {
+    char *data_dir;
+    srv_addr_t mqtt_listen;
+    srv_addr_t http_listen;
+    int durability; /* enum srv_durability */
+    int log_level;  /* enum cn_log_level */
+    char *log_file; /* "" = stderr */
+    char *pid_file; /* "" = none */
+    int64_t partition_ns;
+    int64_t retention_ns; /* 0 = keep forever */
+    uint64_t memtable_bytes;
+    uint64_t wal_segment_bytes;
+    int compression; /* enum srv_compress */
+    int64_t zstd_level;
+    int64_t group_commit_ns;
+    int64_t event_loops; /* 0 = number of cores */
+} srv_cfg_t;
+
+/* Fills every option with its default. */
+void srv_cfg_init(srv_cfg_t *cfg /* OUT */);
+/* Frees the owned strings; the struct may be re-initialised. NULL is a no-op. */
+void srv_cfg_free(srv_cfg_t *cfg);
+
+/*
+ * Sets option `key` from text `val`.  `where` names the source for
+ * diagnostics ("config FILE:12" or "option --key"); diag may be NULL.
+ * Returns 0, or CN_ECONFIG after printing "cairn: WHERE: unknown key 'k'"
+ * or "cairn: WHERE: bad value 'v' for 'k': expected FORM".
+ */
+int srv_cfg_set(srv_cfg_t *cfg, const char *key, const char *val, const char *where, FILE *diag);
+
+/*
+ * Parses config text: `key = value` lines, `#` comments (at line start or
+ * after whitespace), blank lines, optional double quotes around a value.
+ * `name` is used in diagnostics.  Returns 0 or CN_ECONFIG (stops at the
+ * first error).
+ */
+int srv_cfg_parse(srv_cfg_t *cfg, const char *name, const char *text, size_t len, FILE *diag);
+/* Reads and parses a file.  Returns 0 or CN_ECONFIG (also when unreadable). */
+int srv_cfg_load_file(srv_cfg_t *cfg, const char *path, FILE *diag);
+
+/* What the command line asks for. */
+enum srv_action {
+    SRV_ACT_RUN = 0,
+    SRV_ACT_HELP,
+    SRV_ACT_VERSION,
+    SRV_ACT_PRINT_CONFIG,
+    SRV_ACT_INSPECT,
+};
+
+typedef struct srv_cli {
+    int action;              /* enum srv_action */
+    const char *config_path; /* -c FILE, borrowed from argv; NULL if none */
+    const char *inspect_dir; /* inspect DIR, borrowed from argv */
+    bool inspect_verbose;
+} srv_cli_t;
+
+/*
+ * Parses argv (argv[0] is skipped): -h/--help, -V/--version,
+ * --print-config, -c FILE / --config=FILE, `inspect [--verbose] DIR`, and
+ * every option as --key=value or --key value.  Loads the config file first,
+ * then applies the overrides.  Returns 0 or CN_ECONFIG (usage error).
+ */
+int srv_cfg_cli(srv_cfg_t *cfg, int argc, char **argv, srv_cli_t *cli /* OUT */, FILE *diag);
+
+/* Usage and every option with its default and meaning. */
+void srv_cfg_help(FILE *out);
+/* The effective configuration as a valid config file. */
+void srv_cfg_print(const srv_cfg_t *cfg, FILE *out);
+/* Formats option `key`'s current value into buf; returns buf ("" if unknown). */
+const char *srv_cfg_value_str(const srv_cfg_t *cfg, const char *key, char *buf, size_t n);
+/* Option names in table order: i = 0.. until NULL. */
+const char *srv_cfg_key(size_t i);
+
+/*
+ * Value parsers, exposed for tests and reuse.
+ * Durations: "0", or one or more <integer><unit> with units ns, us, ms, s,
+ * m, h, d, w ("1h30m").  Sizes: <integer>[k|M|G|T] with optional B or iB,
+ * binary multiples (k = 1024), case-insensitive.  Addresses: host:port or
+ * [v6]:port, port 0..65535.  All return 0 or CN_ECONFIG (also on overflow).
+ */
+int srv_cfg_parse_duration(const char *s, int64_t *ns /* OUT */);
+int srv_cfg_parse_size(const char *s, uint64_t *bytes /* OUT */);
+int srv_cfg_parse_addr(const char *s, srv_addr_t *addr /* OUT */);
+/* Formats ns as the largest exact unit ("1d", "90s", "0"). */
+void srv_cfg_fmt_duration(int64_t ns, char *buf, size_t n);
+/* Formats bytes as the largest exact binary unit ("256M", "1000"). */
+void srv_cfg_fmt_size(uint64_t bytes, char *buf, size_t n);
+
+#endif /* SRV_CFG_H */
