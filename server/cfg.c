@@ -704,6 +704,26 @@ static const char *metavar(const opt_t *o, char *buf, size_t n)
     return buf;
 }
 
+/* Prints text word-wrapped to `width` columns, each line indented. */
+static void wrap(FILE *out, const char *text, int indent, int width)
+{
+    const char *p = text;
+    while (*p) {
+        int room = width - indent, len = (int)strlen(p);
+        if (len > room) {
+            len = room;
+            while (len > 0 && p[len] != ' ')
+                len--;
+            if (len == 0) /* one word longer than the line */
+                len = (int)strcspn(p, " ");
+        }
+        fprintf(out, "%*s%.*s\n", indent, "", len, p);
+        p += len;
+        while (*p == ' ')
+            p++;
+    }
+}
+
 void srv_cfg_help(FILE *out)
 {
     fputs(USAGE, out);
@@ -712,7 +732,7 @@ void srv_cfg_help(FILE *out)
           "  -c, --config=FILE   read options from FILE (`key = value` lines, # comments)\n"
           "  -h, --help          print this help and exit\n"
           "  -V, --version       print the version and exit\n"
-          "      --print-config  print the effective configuration as a config file and exit\n"
+          "      --print-config  print the effective configuration (a config file) and exit\n"
           "\nCommands:\n"
           "  inspect [--verbose] DIR\n"
           "        Verify every segment file and the WAL in DIR (a stopped server's data\n"
@@ -723,8 +743,10 @@ void srv_cfg_help(FILE *out)
     for (size_t i = 0; i < CN_ARRAY_LEN(OPTS); i++) {
         const opt_t *o = &OPTS[i];
         char mv[64];
-        fprintf(out, "  --%s=%s\n        %s (default: %s)\n", o->name, metavar(o, mv, sizeof mv),
-                o->help, o->def[0] ? o->def : "none");
+        char text[512];
+        snprintf(text, sizeof text, "%s (default: %s)", o->help, o->def[0] ? o->def : "none");
+        fprintf(out, "  --%s=%s\n", o->name, metavar(o, mv, sizeof mv));
+        wrap(out, text, 8, 80);
     }
     fputs("\nDurations: 0 or <n><unit>..., units ns us ms s m h d w (e.g. 1h30m).\n"
           "Sizes: <n>[k|M|G|T], binary multiples (256M = 268435456 bytes).\n"

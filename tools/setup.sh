@@ -1,0 +1,204 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# setup.sh - cairn's installer and builder (fresh Debian 12, run as root from
+# anywhere inside the repository).
+#
+#   tools/setup.sh start [cairn options...]
+#       Installs the missing Debian packages, builds the release preset and
+#       execs build/release/cairn (data in ./cairn-data unless overridden).
+#   tools/setup.sh test
+#       Installs the missing packages, then runs every test suite CI runs:
+#       release build with -Werror + ctest, asan + ctest, tsan + ctest, fuzz
+#       preset (clang) replaying each target's corpus, and the bounded
+#       benchmark.  Ends with "N passed, M failed" (test suites; a failed
+#       build counts as one failed suite) and exits non-zero on any failure.
+#       CAIRN_TEST_STAGES limits the stages ("release asan tsan fuzz bench").
+#
+# Packages are checked with dpkg-query; apt-get update/install run only
+# when something is missing.
+set -uo pipefail
+
+# Debian packages cairn needs to build, test and benchmark.  Later issues
+# append here (libsqlite3-dev, libcurl4-openssl-dev, librdkafka-dev,
+# mosquitto, ...).
+PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
+  liblz4-dev libzstd-dev libuv1-dev libjemalloc-dev libcmocka-dev libxxhash-dev
+  nodejs npm python3"
+
+# Stages `test` runs, and the bounds that keep it under ~20 minutes on 2 cores.
+STAGES=${CAIRN_TEST_STAGES:-"release asan tsan fuzz bench"}
+CTEST_TIMEOUT=900 # per test, seconds (tests may set lower ones)
+FUZZ_TIMEOUT=60   # per input, seconds
+BENCH_TIMEOUT=300 # whole bounded benchmark, seconds
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+cd "$ROOT" || exit 1
+JOBS=$(nproc 2>/dev/null || echo 2)
+
+say() {
+    printf '\n=== setup: %s\n' "$*"
+}
+
+install_deps() {
+    local p missing=()
+    for p in $PACKAGES; do
+        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+            missing+=("$p")
+        fi
+    done
+    if [ ${#missing[@]} -eq 0 ]; then
+        echo "setup: all required packages are installed"
+        return 0
+    fi
+    if [ "$(id -u)" != 0 ]; then
+        echo "setup: missing packages: ${missing[*]}; run as root (or install them)" >&2
+        exit 1
+    fi
+    say "installing ${missing[*]}"
+    export DEBIAN_FRONTEND=noninteractive
+    apt-get update -q || exit 1
+    apt-get install -y -q --no-install-recommends "${missing[@]}" || exit 1
+}
+
+# build PRESET [cmake -D options...]: configure and build one preset.
+build() {
+    local preset=$1
+    shift
+    say "build $preset $*"
+    cmake --preset "$preset" "$@" && cmake --build "build/$preset" -j"$JOBS"
+}
+
+cmd_start() {
+    install_deps
+    build release || exit 1
+    say "starting build/release/cairn $*"
+    exec build/release/cairn "$@"
+}
+
+# ------------------------------------------------------------------- test
+
+PASSED=0
+FAILED=0
+FAILED_NAMES=()
+
+suite() { # suite NAME RC: counts one test suite
+    if [ "$2" = 0 ]; then
+        PASSED=$((PASSED + 1))
+    else
+        FAILED=$((FAILED + 1))
+        FAILED_NAMES+=("$1")
+    fi
+}
+
+# run_ctest PRESET [wrapper...]: runs ctest in build/PRESET and counts each
+# ctest test as one suite (each is a cmocka executable or a script).
+run_ctest() {
+    local preset=$1 log="build/$1/ctest.log" rc=0 line total failed name
+    shift
+    say "ctest $preset"
+    "$@" ctest --test-dir "build/$preset" --output-on-failure -j"$JOBS" \
+        --timeout "$CTEST_TIMEOUT" 2>&1 | tee "$log"
+    rc=${PIPESTATUS[0]}
+    line=$(grep -Eo '[0-9]+ tests? failed out of [0-9]+' "$log" | tail -n 1)
+    if [ -z "$line" ]; then
+        # No summary: either no tests at all (fine) or ctest itself failed.
+        suite "ctest $preset" "$rc"
+        return
+    fi
+    failed=${line%% *}
+    total=${line##* }
+    PASSED=$((PASSED + total - failed))
+    FAILED=$((FAILED + failed))
+    while read -r name; do
+        FAILED_NAMES+=("$preset:$name")
+    done < <(sed -n '/The following tests FAILED:/,$p' "$log" | sed -n 's/^[[:space:]]*[0-9]* - \([^ ]*\).*/\1/p')
+}
+
+# stage PRESET [wrapper...]: build with -Werror, then ctest.
+stage() {
+    local preset=$1
+    shift
+    if build "$preset" -DCAIRN_WERROR=ON; then
+        run_ctest "$preset" "$@"
+    else
+        suite "build $preset" 1
+    fi
+}
+
+# Builds the fuzz preset (clang, libFuzzer) and runs each target over its
+# corpus once: with a corpus directory and -runs=0 libFuzzer only executes
+# the inputs (seeds and saved crashes) and exits.
+stage_fuzz() {
+    local f name corpus rc
+    if ! build fuzz -DCAIRN_WERROR=ON; then
+        suite "build fuzz" 1
+        return
+    fi
+    for f in build/fuzz/tests/fuzz/fuzz_*; do
+        if [ ! -f "$f" ] || [ ! -x "$f" ]; then
+            continue
+        fi
+        name=${f##*/fuzz_}
+        corpus=tests/fuzz/corpus/$name
+        say "fuzz replay $name"
+        if [ ! -d "$corpus" ]; then
+            echo "setup: $corpus missing; the target runs on an empty corpus"
+            corpus=$(mktemp -d)
+        fi
+        rc=0
+        "$f" -runs=0 -timeout="$FUZZ_TIMEOUT" "$corpus" || rc=$?
+        suite "fuzz $name" "$rc"
+    done
+}
+
+# CI-bounded benchmark (bench/run is owned by the benchmark issue).
+stage_bench() {
+    if [ ! -x bench/run ]; then
+        echo "setup: bench/run not present yet; skipping the bounded benchmark"
+        return
+    fi
+    say "bench/run engine --size small (bounded to ${BENCH_TIMEOUT}s)"
+    local rc=0
+    timeout "$BENCH_TIMEOUT" bench/run engine --size small || rc=$?
+    suite "bench engine small" "$rc"
+}
+
+cmd_test() {
+    install_deps
+    local started=$SECONDS s
+    for s in $STAGES; do
+        case $s in
+        release | asan) stage "$s" ;;
+        # Older TSan runtimes cannot map their shadow memory under the
+        # high-entropy ASLR of recent kernels; without ASLR they always can.
+        tsan) stage tsan setarch "$(uname -m)" -R ;;
+        fuzz) stage_fuzz ;;
+        bench) stage_bench ;;
+        *)
+            echo "setup: unknown stage '$s'" >&2
+            suite "stage $s" 1
+            ;;
+        esac
+    done
+    say "finished in $((SECONDS - started))s"
+    if [ ${#FAILED_NAMES[@]} -gt 0 ]; then
+        printf 'failed: %s\n' "${FAILED_NAMES[@]}"
+    fi
+    echo "$PASSED passed, $FAILED failed"
+    [ "$FAILED" = 0 ]
+}
+
+case ${1:-} in
+start)
+    shift
+    cmd_start "$@"
+    ;;
+test)
+    cmd_test
+    ;;
+*)
+    echo "usage: tools/setup.sh start [cairn options...] | tools/setup.sh test" >&2
+    exit 2
+    ;;
+esac
