@@ -15,8 +15,8 @@
 #       build counts as one failed suite) and exits non-zero on any failure.
 #       CAIRN_TEST_STAGES limits the stages ("release asan tsan fuzz bench").
 #
-# Packages are checked with dpkg-query; apt-get update/install run only
-# when something is missing.
+# Packages are checked with dpkg-query (installed, or provided by an
+# installed package); apt-get update/install run only when one is missing.
 set -uo pipefail
 
 # Debian packages cairn needs to build, test and benchmark.  Later issues
@@ -40,10 +40,22 @@ say() {
     printf '\n=== setup: %s\n' "$*"
 }
 
+# Names of installed packages and of what they provide (for example
+# NodeSource's nodejs provides npm and conflicts with Debian's npm).
+installed_names() {
+    dpkg-query -W -f='${Status}\t${Package}\t${Provides}\n' 2>/dev/null |
+        awk -F'\t' '$1 == "install ok installed" {
+            print $2
+            n = split($3, p, ",")
+            for (i = 1; i <= n; i++) { sub(/^ +/, "", p[i]); sub(/ .*/, "", p[i]); print p[i] }
+        }' | sort -u
+}
+
 install_deps() {
-    local p missing=()
+    local p have missing=()
+    have=$(installed_names)
     for p in $PACKAGES; do
-        if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed'; then
+        if ! grep -qxF -- "$p" <<<"$have"; then
             missing+=("$p")
         fi
     done
