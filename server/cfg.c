@@ -84,7 +84,7 @@ static const char *const LOG_LEVELS[] = {"error", "warn", "info", "debug", NULL}
 static const char *const COMPRESSION[] = {"none", "lz4", "zstd", NULL};
 
 #define OFF(f) offsetof(srv_cfg_t, f)
-#define F_DUR  "a duration such as 10s, 5m, 2h, 1d or 1w"
+#define F_ADDR "host:port or [v6addr]:port with port 0-65535"
 #define F_SIZE "a size in bytes with optional k, M or G suffix, at least 64k"
 
 static const opt_t OPTS[] = {
@@ -93,10 +93,9 @@ static const opt_t OPTS[] = {
      "a directory path"},
     {"mqtt-listen", T_ADDR, OFF(mqtt_listen), "127.0.0.1:1883",
      "MQTT listener address (host:port or [v6]:port; port 0 picks a free port).", NULL, NULL,
-     "host:port or [v6addr]:port with port 0-65535"},
+     F_ADDR},
     {"http-listen", T_ADDR, OFF(http_listen), "127.0.0.1:8086",
-     "HTTP API listener address (/write, /query, /ping, /metrics).", NULL, NULL,
-     "host:port or [v6addr]:port with port 0-65535"},
+     "HTTP API listener address (/write, /query, /ping, /metrics).", NULL, NULL, F_ADDR},
     {"durability", T_ENUM, OFF(durability), "fsync",
      "When an acknowledged write is durable: fsync = on disk (group commit), os = handed to "
      "the OS (survives a process crash, not power loss).",
