@@ -83,7 +83,7 @@ build() {
 
 cmd_start() {
     install_deps
-    build release || exit 1
+    build release -DCAIRN_SERVER_BIN=ON || exit 1
     say "starting build/release/cairn $*"
     exec build/release/cairn "$@"
 }
