@@ -73,19 +73,19 @@ enum eng_durability { ENG_DUR_FSYNC = 0, ENG_DUR_OS = 1 };
 enum eng_compress { ENG_COMP_NONE = 0, ENG_COMP_LZ4 = 1, ENG_COMP_ZSTD = 2 };
 
 typedef struct eng_opts {
-    const char *dir;            /* data directory, created if missing */
-    int durability;             /* ENG_DUR_FSYNC (default) or ENG_DUR_OS */
-    int64_t partition_ns;       /* time partition width, default 1 day */
-    int64_t retention_ns;       /* drop partitions older than this; 0 = keep forever */
-    size_t memtable_bytes;      /* flush threshold, default 256 MiB */
-    size_t wal_segment_bytes;   /* WAL segment size, default 64 MiB */
-    size_t wal_buffer_max;      /* un-written WAL bytes before eng_write says CN_EFULL */
-    uint32_t group_commit_us;   /* max wait to batch fsyncs, default 1000 */
-    int compress;               /* extra block compression tried: default ENG_COMP_ZSTD */
-    int zstd_level;             /* default 3 */
-    uint32_t block_rows;        /* max rows per block, default 8192 */
-    bool background;            /* run flush/compaction/retention threads (default true) */
-    cn_clock_t clock;           /* wall clock for retention; default system */
+    const char *dir;          /* data directory, created if missing */
+    int durability;           /* ENG_DUR_FSYNC (default) or ENG_DUR_OS */
+    int64_t partition_ns;     /* time partition width, default 1 day */
+    int64_t retention_ns;     /* drop partitions older than this; 0 = keep forever */
+    size_t memtable_bytes;    /* flush threshold, default 256 MiB */
+    size_t wal_segment_bytes; /* WAL segment size, default 64 MiB */
+    size_t wal_buffer_max;    /* un-written WAL bytes before eng_write says CN_EFULL */
+    uint32_t group_commit_us; /* max wait to batch fsyncs, default 1000 */
+    int compress;             /* extra block compression tried: default ENG_COMP_ZSTD */
+    int zstd_level;           /* default 3 */
+    uint32_t block_rows;      /* max rows per block, default 8192 */
+    bool background;          /* run flush/compaction/retention threads (default true) */
+    cn_clock_t clock;         /* wall clock for retention; default system */
     /* Called on the WAL thread whenever the durable sequence advances.
      * Must be quick and non-blocking (e.g. uv_async_send). */
     void (*durable_notify)(void *arg, uint64_t durable_seq);
@@ -108,7 +108,7 @@ void eng_close(eng_db_t *db);
 /* ----------------------------------------------------------------- write */
 
 typedef struct eng_write_res {
-    uint32_t points_ok;       /* points with at least one stored field */
+    uint32_t points_ok; /* points with at least one stored field */
     uint32_t fields_ok;
     uint32_t fields_rejected; /* type conflicts and invalid values */
     int first_error;          /* code of the first rejection, 0 if none */
@@ -196,7 +196,7 @@ size_t eng_snap_fields(eng_snap_t *s, const char *measurement,
 typedef enum eng_tag_op {
     ENG_TAG_EQ,
     ENG_TAG_NE,
-    ENG_TAG_REGEX,  /* POSIX extended regex on the value */
+    ENG_TAG_REGEX, /* POSIX extended regex on the value */
     ENG_TAG_NREGEX,
 } eng_tag_op_t;
 
@@ -225,8 +225,8 @@ typedef struct eng_stat {
     int64_t tmin, tmax;
     int64_t first_ts, last_ts;
     eng_value_t min, max, first, last;
-    double sum_f;   /* sum for float fields (in time order) */
-    int64_t sum_i;  /* sum for int/bool fields; sum_overflow set if it wrapped */
+    double sum_f;  /* sum for float fields (in time order) */
+    int64_t sum_i; /* sum for int/bool fields; sum_overflow set if it wrapped */
     bool sum_overflow;
 } eng_stat_t;
 

@@ -43,13 +43,13 @@ typedef int (*eng__wal_replay_fn)(void *arg, uint64_t seq, uint8_t type, const u
                                   size_t n);
 
 typedef struct eng__wal_stats {
-    uint64_t bytes;             /* bytes in live WAL files */
+    uint64_t bytes; /* bytes in live WAL files */
     uint64_t files;
     uint64_t replayed_records;
     uint64_t replayed_bytes;
-    uint64_t truncated_bytes;   /* dropped from a torn/corrupt tail at open */
+    uint64_t truncated_bytes; /* dropped from a torn/corrupt tail at open */
     uint64_t appended_records;
-    uint64_t commits;           /* write(+fsync) batches */
+    uint64_t commits; /* write(+fsync) batches */
 } eng__wal_stats_t;
 
 /* Opens the log, replays it through `replay` (may be NULL), starts the WAL

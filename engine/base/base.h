@@ -111,8 +111,8 @@ typedef struct cn_clock {
     int64_t (*now_ns)(void *arg); /* wall clock, ns since the Unix epoch */
     void *arg;
 } cn_clock_t;
-int64_t cn_now_ns(void);       /* CLOCK_REALTIME */
-int64_t cn_mono_ns(void);      /* CLOCK_MONOTONIC */
+int64_t cn_now_ns(void);  /* CLOCK_REALTIME */
+int64_t cn_mono_ns(void); /* CLOCK_MONOTONIC */
 cn_clock_t cn_clock_system(void);
 static inline int64_t cn_clock_now(const cn_clock_t *c)
 {

@@ -6,12 +6,12 @@
  */
 #include "base.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/time.h>
 #include <time.h>
-#include <stdatomic.h>
 
 const char *cn_strerror(int code)
 {
@@ -161,7 +161,10 @@ void cn_log(int level, const char *fmt, ...)
     /* One fprintf per line so lines from different threads do not interleave. */
     fprintf(stderr, "%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ %-5s %s\n", tm.tm_year + 1900,
             tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ts.tv_nsec / 1000000,
-            tags[level < 0 ? 0 : level > 3 ? 3 : level], msg);
+            tags[level < 0   ? 0
+                 : level > 3 ? 3
+                             : level],
+            msg);
 }
 
 bool cn_ratelimit_ok(cn_ratelimit_t *rl, int64_t now_ns, int64_t period_ns, uint32_t burst,

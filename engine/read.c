@@ -1,0 +1,531 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * read.c - snapshots, series selection through the tag index, and the
+ * per-series iterator that merges segment blocks, memtables and tombstones.
+ *
+ * The iterator walks a series' sources in time order in "groups": maximal
+ * runs of sources whose time spans overlap.  A group that is one stored
+ * block with nothing overlapping and no tombstone newer than its segment is
+ * served as is (and its stats can be used without decoding); any other
+ * group is decoded, merged last-write-wins per field, tombstones applied,
+ * and clipped to the range.
+ *
+ * NOTES
+ * 1. A snapshot holds one version (memtables, segments, tombstones) and the
+ *    WAL sequence at open; memtable rows with a larger seq are invisible.
+ * 2. Rows of a segment carry seq = its seq_max; memtable rows are always
+ *    newer than every segment row of the same snapshot.
+ */
+#include "engine_int.h"
+
+#include <regex.h>
+#include <stdlib.h>
+
+struct eng_snap {
+    eng_db_t *db;
+    eng__version_t *v;
+    uint64_t seq;
+    const char **mnames;
+    eng_field_info_t *fields;
+};
+
+int eng_snap_open(eng_db_t *db, eng_snap_t **out)
+{
+    eng_snap_t *s = cn_calloc(1, sizeof *s);
+    s->db = db;
+    pthread_mutex_lock(&db->wmu);
+    s->seq = eng__wal_last_seq(db->wal);
+    s->v = eng__version_get(db);
+    pthread_mutex_unlock(&db->wmu);
+    *out = s;
+    return 0;
+}
+
+void eng_snap_close(eng_snap_t *s)
+{
+    if (!s)
+        return;
+    eng__version_unref(s->v);
+    cn_free(s->mnames);
+    cn_free(s->fields);
+    cn_free(s);
+}
+
+size_t eng_snap_measurements(eng_snap_t *s, const char ***names)
+{
+    eng__cat_t *c = s->db->cat;
+    eng__cat_rdlock(c);
+    uint32_t n = eng__cat_nmeas(c);
+    cn_free(s->mnames);
+    s->mnames = cn_malloc((n + 1) * sizeof(char *));
+    size_t k = 0;
+    for (uint32_t i = 0; i < n; i++) {
+        eng__meas_t *m = eng__cat_meas_by_id(c, i);
+        if (m && m->nseries)
+            s->mnames[k++] = m->name;
+    }
+    eng__cat_unlock(c);
+    *names = s->mnames;
+    return k;
+}
+
+size_t eng_snap_fields(eng_snap_t *s, const char *measurement, const eng_field_info_t **fields)
+{
+    eng__cat_t *c = s->db->cat;
+    eng__cat_rdlock(c);
+    eng__meas_t *m = eng__cat_meas_by_name(c, measurement);
+    size_t n = m ? m->nfields : 0;
+    cn_free(s->fields);
+    s->fields = cn_malloc((n + 1) * sizeof *s->fields);
+    if (n)
+        memcpy(s->fields, m->fields, n * sizeof *s->fields);
+    eng__cat_unlock(c);
+    *fields = s->fields;
+    return n;
+}
+
+/* ------------------------------------------------------------ selection */
+
+typedef struct idset {
+    uint64_t *ids;
+    size_t n, cap;
+} idset_t;
+
+static void idset_add(idset_t *s, const uint64_t *ids, size_t n)
+{
+    if (s->n + n > s->cap) {
+        s->cap = CN_MAX(s->n + n, s->cap * 2);
+        s->ids = cn_realloc(s->ids, s->cap * sizeof(uint64_t));
+    }
+    memcpy(s->ids + s->n, ids, n * sizeof(uint64_t));
+    s->n += n;
+}
+
+static int u64cmp(const void *a, const void *b)
+{
+    uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+    return x < y ? -1 : x > y;
+}
+
+typedef struct rx_ctx {
+    regex_t *re;
+    idset_t *out;
+} rx_ctx_t;
+
+static void rx_each(void *arg, const char *val, const uint64_t *ids, size_t n)
+{
+    rx_ctx_t *rc = arg;
+    if (regexec(rc->re, val, 0, NULL, 0) == 0)
+        idset_add(rc->out, ids, n);
+}
+
+/* Series of m whose tag `key` satisfies pred (EQ/REGEX form), sorted. */
+static int pred_match(eng__cat_t *c, eng__meas_t *m, const eng_tag_pred_t *p, idset_t *out)
+{
+    if (p->op == ENG_TAG_EQ || p->op == ENG_TAG_NE) {
+        if (p->val[0]) {
+            size_t n;
+            const uint64_t *ids = eng__cat_postings(c, m, p->key, p->val, &n);
+            if (n)
+                idset_add(out, ids, n);
+            return 0;
+        }
+        /* = '' matches series without the tag: complement of "has key". */
+        regex_t re;
+        if (regcomp(&re, "", REG_EXTENDED | REG_NOSUB) != 0)
+            return CN_EINVAL;
+        idset_t has = {0};
+        rx_ctx_t ctx = {&re, &has};
+        eng__cat_tag_each(c, m, p->key, rx_each, &ctx);
+        regfree(&re);
+        qsort(has.ids, has.n, sizeof(uint64_t), u64cmp);
+        size_t n;
+        const uint64_t *all = eng__cat_meas_series(c, m, &n);
+        size_t j = 0;
+        for (size_t i = 0; i < n; i++) {
+            while (j < has.n && has.ids[j] < all[i])
+                j++;
+            if (j == has.n || has.ids[j] != all[i])
+                idset_add(out, &all[i], 1);
+        }
+        cn_free(has.ids);
+        return 0;
+    }
+    regex_t re;
+    if (regcomp(&re, p->val, REG_EXTENDED | REG_NOSUB) != 0)
+        return CN_EINVAL;
+    rx_ctx_t ctx = {&re, out};
+    eng__cat_tag_each(c, m, p->key, rx_each, &ctx);
+    regfree(&re);
+    qsort(out->ids, out->n, sizeof(uint64_t), u64cmp);
+    return 0;
+}
+
+int eng_snap_select(eng_snap_t *s, const char *measurement, const eng_tag_pred_t *preds,
+                    size_t npreds, uint64_t **ids)
+{
+    eng__cat_t *c = s->db->cat;
+    *ids = NULL;
+    eng__cat_rdlock(c);
+    eng__meas_t *m = eng__cat_meas_by_name(c, measurement);
+    if (!m) {
+        eng__cat_unlock(c);
+        return 0;
+    }
+    size_t n;
+    const uint64_t *all = eng__cat_meas_series(c, m, &n);
+    idset_t cur = {0};
+    idset_add(&cur, all, n);
+    int rc = 0;
+    for (size_t i = 0; i < npreds && rc == 0; i++) {
+        idset_t mt = {0};
+        rc = pred_match(c, m, &preds[i], &mt);
+        bool neg = preds[i].op == ENG_TAG_NE || preds[i].op == ENG_TAG_NREGEX;
+        size_t o = 0, j = 0;
+        for (size_t k = 0; k < cur.n; k++) {
+            while (j < mt.n && mt.ids[j] < cur.ids[k])
+                j++;
+            bool in = j < mt.n && mt.ids[j] == cur.ids[k];
+            if (in != neg)
+                cur.ids[o++] = cur.ids[k];
+        }
+        cur.n = o;
+        cn_free(mt.ids);
+    }
+    eng__cat_unlock(c);
+    if (rc < 0) {
+        cn_free(cur.ids);
+        return rc;
+    }
+    *ids = cur.ids;
+    return (int)cur.n;
+}
+
+int eng_snap_series_tags(eng_snap_t *s, uint64_t sid, const eng_tag_t **tags, uint32_t *ntags)
+{
+    eng__cat_t *c = s->db->cat;
+    eng__cat_rdlock(c);
+    eng__series_t *se = eng__cat_series_get(c, sid);
+    eng__cat_unlock(c);
+    if (!se)
+        return CN_ENOTFOUND;
+    *tags = se->tags;
+    *ntags = se->ntags;
+    return 0;
+}
+
+typedef struct tv_ctx {
+    const char **vals;
+    size_t n, cap;
+} tv_ctx_t;
+
+static void tv_each(void *arg, const char *val, const uint64_t *ids, size_t n)
+{
+    (void)ids;
+    (void)n;
+    tv_ctx_t *t = arg;
+    if (t->n == t->cap) {
+        t->cap = t->cap ? t->cap * 2 : 16;
+        t->vals = cn_realloc(t->vals, t->cap * sizeof(char *));
+    }
+    t->vals[t->n++] = val;
+}
+
+static int strpcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int eng_snap_tag_values(eng_snap_t *s, const char *measurement, const char *key, const char ***vals)
+{
+    eng__cat_t *c = s->db->cat;
+    tv_ctx_t t = {0};
+    eng__cat_rdlock(c);
+    eng__meas_t *m = eng__cat_meas_by_name(c, measurement);
+    if (m)
+        eng__cat_tag_each(c, m, key, tv_each, &t);
+    eng__cat_unlock(c);
+    qsort(t.vals, t.n, sizeof(char *), strpcmp);
+    *vals = t.vals;
+    return (int)t.n;
+}
+
+/* ------------------------------------------------------------- iterator */
+
+typedef struct src {
+    eng__seg_t *seg;
+    const eng__blkmeta_t *b;
+} src_t;
+
+struct eng_iter {
+    eng_snap_t *snap;
+    uint64_t sid;
+    uint32_t mid;
+    uint32_t nf;
+    uint32_t *fids;
+    uint8_t *types;
+    int64_t tmin, tmax;
+    src_t *srcs;
+    uint32_t nsrcs, pos;
+    eng__rows_t mem;
+    uint32_t mem_pos;
+    eng__tomb_t *tombs;
+    uint32_t ntombs;
+    eng__rows_t cur;
+    uint32_t cur_pos;
+    bool cur_whole;
+    eng__scratch_t *sc;
+    uint32_t nsc;
+    const void **vptr;
+    const uint8_t **validptr;
+    eng_stat_t *stats;
+};
+
+static int src_cmp(const void *a, const void *b)
+{
+    const src_t *x = a, *y = b;
+    if (x->b->tmin != y->b->tmin)
+        return x->b->tmin < y->b->tmin ? -1 : 1;
+    return x->seg->seq_max < y->seg->seq_max ? -1 : x->seg->seq_max > y->seg->seq_max;
+}
+
+static void collect_sources(eng_iter_t *it)
+{
+    eng__version_t *v = it->snap->v;
+    int64_t pw = it->snap->db->o.partition_ns;
+    uint32_t cap = 8;
+    it->srcs = cn_malloc(cap * sizeof *it->srcs);
+    for (uint32_t p = 0; p < v->nparts; p++) {
+        if (v->parts[p].start >= it->tmax || v->parts[p].start + pw <= it->tmin)
+            continue;
+        for (uint32_t s = 0; s < v->parts[p].nsegs; s++) {
+            eng__seg_t *seg = v->parts[p].segs[s];
+            uint32_t first, cnt = eng__seg_find(seg, it->sid, &first);
+            for (uint32_t b = first; b < first + cnt; b++) {
+                const eng__blkmeta_t *bm = &seg->blocks[b];
+                if (bm->tmax < it->tmin || bm->tmin >= it->tmax)
+                    continue;
+                if (it->nsrcs == cap) {
+                    cap *= 2;
+                    it->srcs = cn_realloc(it->srcs, cap * sizeof *it->srcs);
+                }
+                it->srcs[it->nsrcs].seg = seg;
+                it->srcs[it->nsrcs++].b = bm;
+            }
+        }
+    }
+    qsort(it->srcs, it->nsrcs, sizeof *it->srcs, src_cmp);
+}
+
+int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t nfields,
+                  int64_t tmin, int64_t tmax, eng_iter_t **out)
+{
+    eng__cat_t *c = s->db->cat;
+    eng__cat_rdlock(c);
+    eng__series_t *se = eng__cat_series_get(c, sid);
+    eng__meas_t *m = se ? eng__cat_meas_by_id(c, se->mid) : NULL;
+    int rc = m ? 0 : CN_ENOTFOUND;
+    eng_iter_t *it = NULL;
+    if (rc == 0) {
+        it = cn_calloc(1, sizeof *it);
+        it->nf = (uint32_t)nfields;
+        it->fids = cn_malloc((nfields + 1) * sizeof(uint32_t));
+        it->types = cn_malloc(nfields + 1);
+        for (size_t f = 0; f < nfields && rc == 0; f++) {
+            if (field_ids[f] >= m->nfields)
+                rc = CN_EINVAL;
+            else {
+                it->fids[f] = field_ids[f];
+                it->types[f] = (uint8_t)m->fields[field_ids[f]].type;
+            }
+        }
+        it->mid = m->id;
+    }
+    eng__cat_unlock(c);
+    if (rc < 0) {
+        if (it) {
+            cn_free(it->fids);
+            cn_free(it->types);
+            cn_free(it);
+        }
+        return rc;
+    }
+    it->snap = s;
+    it->sid = sid;
+    it->tmin = tmin;
+    it->tmax = tmax;
+    eng__version_t *v = s->v;
+    it->tombs = cn_malloc((v->ntombs + 1) * sizeof *it->tombs);
+    for (uint32_t t = 0; t < v->ntombs; t++)
+        if (v->tombs[t].mid == it->mid && (v->tombs[t].sid == 0 || v->tombs[t].sid == sid) &&
+            v->tombs[t].seq <= s->seq && v->tombs[t].tmin < tmax && v->tombs[t].tmax > tmin)
+            it->tombs[it->ntombs++] = v->tombs[t];
+    collect_sources(it);
+    eng__rows_init(&it->mem, it->nf, it->fids, it->types);
+    if (v->imm)
+        eng__mt_extract(v->imm, sid, tmin, tmax, s->seq, &it->mem);
+    eng__mt_extract(v->active, sid, tmin, tmax, s->seq, &it->mem);
+    eng__rows_sort_merge(&it->mem);
+    eng__apply_tombs(it->tombs, it->ntombs, it->mid, sid, &it->mem);
+    eng__rows_init(&it->cur, it->nf, it->fids, it->types);
+    it->vptr = cn_calloc(nfields + 1, sizeof(void *));
+    it->validptr = cn_calloc(nfields + 1, sizeof(uint8_t *));
+    it->stats = cn_calloc(nfields + 1, sizeof(eng_stat_t));
+    *out = it;
+    return 0;
+}
+
+void eng_iter_close(eng_iter_t *it)
+{
+    if (!it)
+        return;
+    eng__rows_free(&it->mem);
+    eng__rows_free(&it->cur);
+    for (uint32_t i = 0; i < it->nsc; i++)
+        eng__scratch_free(&it->sc[i]);
+    cn_free(it->sc);
+    cn_free(it->srcs);
+    cn_free(it->tombs);
+    cn_free(it->fids);
+    cn_free(it->types);
+    cn_free(it->vptr);
+    cn_free(it->validptr);
+    cn_free(it->stats);
+    cn_free(it);
+}
+
+/* The next group: sources [pos, pos+nb) and memtable rows [mem_pos,
+ * mem_pos+nm).  Returns false at the end. */
+static bool plan_group(const eng_iter_t *it, uint32_t *nb, uint32_t *nm)
+{
+    bool have_b = it->pos < it->nsrcs, have_m = it->mem_pos < it->mem.n;
+    if (!have_b && !have_m)
+        return false;
+    int64_t ge;
+    uint32_t b = it->pos, m = it->mem_pos;
+    if (have_b && (!have_m || it->srcs[b].b->tmin <= it->mem.ts[m])) {
+        ge = it->srcs[b].b->tmax;
+        b++;
+    } else {
+        ge = it->mem.ts[m];
+        m++;
+    }
+    for (;;) {
+        if (b < it->nsrcs && it->srcs[b].b->tmin <= ge) {
+            ge = CN_MAX(ge, it->srcs[b].b->tmax);
+            b++;
+        } else if (m < it->mem.n && it->mem.ts[m] <= ge) {
+            m++;
+        } else {
+            break;
+        }
+    }
+    *nb = b - it->pos;
+    *nm = m - it->mem_pos;
+    return true;
+}
+
+/* True when source i can be used as is: inside the range, no tombstone
+ * newer than its segment overlaps it. */
+static bool block_clean(const eng_iter_t *it, uint32_t i)
+{
+    const src_t *s = &it->srcs[i];
+    if (s->b->tmin < it->tmin || s->b->tmax >= it->tmax)
+        return false;
+    for (uint32_t t = 0; t < it->ntombs; t++)
+        if (it->tombs[t].seq > s->seg->seq_max && it->tombs[t].tmin <= s->b->tmax &&
+            it->tombs[t].tmax > s->b->tmin)
+            return false;
+    return true;
+}
+
+static void block_stats(const eng_iter_t *it, const eng__blkmeta_t *b, eng_stat_t *stats)
+{
+    for (uint32_t f = 0; f < it->nf; f++) {
+        memset(&stats[f], 0, sizeof stats[f]);
+        stats[f].tmin = b->tmin;
+        stats[f].tmax = b->tmax;
+        for (uint32_t c = 0; c < b->ncols; c++)
+            if (b->cols[c].fid == it->fids[f] && b->cols[c].type == it->types[f])
+                stats[f] = b->cols[c].st;
+    }
+}
+
+int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats, uint32_t *rows)
+{
+    uint32_t nb, nm;
+    if (it->cur_pos < it->cur.n || !plan_group(it, &nb, &nm))
+        return 0;
+    if (nb != 1 || nm != 0 || !block_clean(it, it->pos))
+        return 0;
+    const eng__blkmeta_t *b = it->srcs[it->pos].b;
+    block_stats(it, b, stats);
+    *rows = b->rows;
+    return 1;
+}
+
+void eng_iter_skip(eng_iter_t *it)
+{
+    if (it->pos < it->nsrcs)
+        it->pos++;
+}
+
+static eng__scratch_t *scratch(eng_iter_t *it, uint32_t i)
+{
+    if (i >= it->nsc) {
+        it->sc = cn_realloc(it->sc, (i + 1) * sizeof *it->sc);
+        memset(it->sc + it->nsc, 0, (i + 1 - it->nsc) * sizeof *it->sc);
+        it->nsc = i + 1;
+    }
+    return &it->sc[i];
+}
+
+static int load_group(eng_iter_t *it)
+{
+    uint32_t nb, nm;
+    if (!plan_group(it, &nb, &nm))
+        return 0;
+    eng__rows_reset(&it->cur);
+    it->cur_pos = 0;
+    it->cur_whole = nb == 1 && nm == 0 && block_clean(it, it->pos);
+    for (uint32_t i = 0; i < nb; i++) {
+        const src_t *s = &it->srcs[it->pos + i];
+        int rc = eng__seg_decode(s->seg, s->b, &it->cur, scratch(it, i));
+        if (rc < 0)
+            return rc;
+    }
+    if (it->cur_whole) {
+        block_stats(it, it->srcs[it->pos].b, it->stats);
+        it->pos++;
+        return 1;
+    }
+    eng__rows_append(&it->cur, &it->mem, it->mem_pos, nm);
+    it->pos += nb;
+    it->mem_pos += nm;
+    eng__rows_sort_merge(&it->cur);
+    eng__apply_tombs(it->tombs, it->ntombs, it->mid, it->sid, &it->cur);
+    eng__rows_clip(&it->cur, it->tmin, it->tmax);
+    return 1;
+}
+
+int eng_iter_next(eng_iter_t *it, eng_batch_t *b)
+{
+    while (it->cur_pos >= it->cur.n) {
+        int rc = load_group(it);
+        if (rc <= 0)
+            return rc;
+    }
+    uint32_t off = it->cur_pos, n = CN_MIN((uint32_t)ENG_BATCH, it->cur.n - off);
+    for (uint32_t f = 0; f < it->nf; f++) {
+        it->vptr[f] = (const uint8_t *)it->cur.vals[f] + (size_t)off * eng__type_size(it->types[f]);
+        it->validptr[f] = it->cur.valid[f] + off;
+    }
+    b->n = n;
+    b->ts = it->cur.ts + off;
+    b->vals = it->vptr;
+    b->valid = it->validptr;
+    b->whole_block = it->cur_whole && off == 0 && n == it->cur.n;
+    b->stats = b->whole_block ? it->stats : NULL;
+    it->cur_pos += n;
+    return 1;
+}

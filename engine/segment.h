@@ -1,0 +1,84 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * segment.h - immutable columnar segment files (internal to engine/).
+ * One file holds blocks of many series for one time partition; the format
+ * is documented in segment.c.
+ */
+#ifndef ENG_SEGMENT_H
+#define ENG_SEGMENT_H
+
+#include "memtable.h"
+
+#include <stdatomic.h>
+
+typedef struct eng__segw eng__segw_t;
+
+/* Starts writing `path` (as path.tmp until finished). */
+int eng__segw_open(const char *path, uint64_t seg_id, int64_t part_start, int compress, int level,
+                   eng__segw_t **out /* OUT */);
+/* Adds one block: rows of one series, ts strictly ascending, all inside
+ * the partition.  Blocks must come in ascending (sid, tmin) order. */
+int eng__segw_add(eng__segw_t *w, uint64_t sid, const eng__rows_t *rows, uint32_t from, uint32_t n);
+/* Records a segment id this one replaces (compaction); see segment.c. */
+void eng__segw_replaces(eng__segw_t *w, uint64_t seg_id);
+/* Writes index and footer, fsyncs, renames into place.  Frees w.
+ * Returns the file size or a negative code. */
+int64_t eng__segw_finish(eng__segw_t *w, uint64_t seq_max);
+void eng__segw_abort(eng__segw_t *w);
+uint32_t eng__segw_blocks(eng__segw_t *w);
+
+typedef struct eng__colmeta {
+    uint32_t fid;
+    uint8_t type;
+    eng_stat_t st;
+} eng__colmeta_t;
+
+typedef struct eng__blkmeta {
+    uint64_t sid;
+    int64_t tmin, tmax;
+    uint32_t rows;
+    uint64_t off, len;
+    uint32_t ncols;
+    eng__colmeta_t *cols; /* into the segment's column array */
+} eng__blkmeta_t;
+
+typedef struct eng__seg {
+    _Atomic int refs;
+    char *path;
+    uint64_t id;
+    int64_t part_start;
+    uint64_t seq_max;
+    uint64_t size;
+    const uint8_t *map;
+    uint32_t nblocks;
+    eng__blkmeta_t *blocks; /* sorted by (sid, tmin) */
+    eng__colmeta_t *cols;
+    uint32_t nreplaces;
+    uint64_t *replaces;
+    bool unlink_on_free; /* set when compaction or retention retires it */
+} eng__seg_t;
+
+/* Maps and verifies a segment (header, footer, index and every block CRC).
+ * Returns 0, -errno, CN_ECORRUPT or CN_EVERSION. */
+int eng__seg_open(const char *path, eng__seg_t **out /* OUT */);
+void eng__seg_ref(eng__seg_t *s);
+void eng__seg_unref(eng__seg_t *s); /* unmaps (and unlinks if retired) at zero */
+/* Index range [*first, *first + count) of the blocks of sid. */
+uint32_t eng__seg_find(const eng__seg_t *s, uint64_t sid, uint32_t *first /* OUT */);
+
+/* Decodes block b into out (whose columns the caller chose; missing
+ * columns become null); seq of every row = seg->seq_max.  scratch holds
+ * decompressed bytes and strings; they stay valid until scratch is
+ * reused.  Returns 0 or CN_ECORRUPT. */
+typedef struct eng__scratch {
+    cn_buf_t unpack;
+    cn_buf_t *strings; /* one arena per string column */
+    uint32_t nstrings;
+    uint8_t *valid;
+    size_t valid_cap;
+} eng__scratch_t;
+void eng__scratch_free(eng__scratch_t *sc);
+int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *out,
+                    eng__scratch_t *sc);
+
+#endif /* ENG_SEGMENT_H */
