@@ -1,0 +1,545 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_codec.c - property tests for the column codecs (engine/codec/):
+ * seeded random and adversarial columns of every type and of sizes 0, 1, 2,
+ * 1000, 8192 and 65536 must round-trip bit for bit and consume exactly their
+ * encoding; every truncation must fail and random corruption must neither
+ * crash nor write past n outputs; a few sizes are pinned exactly; and the
+ * standard workload's walks are encoded to print bytes per value.
+ */
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* cmocka.h needs these first; keep clang-format from sorting them after it. */
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <cmocka.h>
+/* clang-format on */
+
+#include "codec/codec.h"
+#include "codec/codec_int.h"
+
+static const size_t SIZES[] = {0, 1, 2, 3, 1000, 8192, 65536};
+#define CANARY 0xA5
+
+static uint64_t rnd(uint64_t *s)
+{
+    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* --------------------------------------------------------- generic checks */
+
+/* A codec seen through one signature: values are elem bytes each, compared
+ * bytewise (bool and valid normalise to 0/1 in the generator). */
+typedef struct codec {
+    const char *name;
+    size_t elem;
+    int (*enc)(const void *v, size_t n, cn_buf_t *out);
+    int (*dec)(cn_rd_t *rd, size_t n, void *out);
+} codec_t;
+
+#define WRAP(fn, T)                                                                                \
+    static int enc_##fn(const void *v, size_t n, cn_buf_t *out)                                    \
+    {                                                                                              \
+        return eng__##fn##_encode((const T *)v, n, out);                                           \
+    }                                                                                              \
+    static int dec_##fn(cn_rd_t *rd, size_t n, void *out)                                          \
+    {                                                                                              \
+        return eng__##fn##_decode(rd, n, (T *)out);                                                \
+    }
+WRAP(ts, int64_t)
+WRAP(i64, int64_t)
+WRAP(f64, double)
+WRAP(bool, uint8_t)
+WRAP(valid, uint8_t)
+
+static const codec_t TS = {"ts", 8, enc_ts, dec_ts};
+static const codec_t I64 = {"i64", 8, enc_i64, dec_i64};
+static const codec_t F64 = {"f64", 8, enc_f64, dec_f64};
+static const codec_t BOOL = {"bool", 1, enc_bool, dec_bool};
+static const codec_t VALID = {"valid", 1, enc_valid, dec_valid};
+
+/* Truncations fail; corruptions never write past n values. */
+static void abuse(const codec_t *c, const uint8_t *enc, size_t len, size_t n, uint64_t *seed)
+{
+    uint8_t *out = malloc(n * c->elem + 16);
+    size_t step = len > 256 ? len / 97 + 1 : 1;
+    for (size_t cut = 0; cut < len; cut += step) {
+        cn_rd_t rd = cn_rd_make(enc, cut);
+        assert_true(c->dec(&rd, n, out) < 0);
+    }
+    uint8_t *bad = malloc(len ? len : 1);
+    for (int trial = 0; trial < 24 && len > 0; trial++) {
+        memcpy(bad, enc, len);
+        for (int k = 0; k < 1 + trial % 3; k++)
+            bad[rnd(seed) % len] ^= (uint8_t)(1 + rnd(seed) % 255);
+        memset(out + n * c->elem, CANARY, 16);
+        cn_rd_t rd = cn_rd_make(bad, len);
+        int rc = c->dec(&rd, n, out);
+        assert_true(rc == 0 || rc == CN_ETRUNC || rc == CN_ECORRUPT);
+        for (int k = 0; k < 16; k++)
+            assert_int_equal(out[n * c->elem + k], CANARY);
+    }
+    free(bad);
+    free(out);
+}
+
+/* Encodes, decodes (with a trailing byte that must stay unread) and
+ * compares; returns the encoded size. */
+static size_t roundtrip(const codec_t *c, const void *v, size_t n, uint64_t *seed)
+{
+    cn_buf_t b;
+    cn_buf_init(&b);
+    assert_int_equal(c->enc(v, n, &b), 0);
+    size_t len = b.len;
+    cn_buf_put_u8(&b, 0x77);
+    uint8_t *out = malloc(n * c->elem + 1);
+    cn_rd_t rd = cn_rd_make(b.p, b.len);
+    int rc = c->dec(&rd, n, out);
+    if (rc != 0)
+        fail_msg("%s n=%zu decode rc=%d", c->name, n, rc);
+    assert_int_equal(cn_rd_left(&rd), 1);
+    if (n && memcmp(out, v, n * c->elem) != 0)
+        fail_msg("%s n=%zu mismatch (codec id 0x%02x)", c->name, n, b.p[0]);
+    if (seed)
+        abuse(c, b.p, len, n, seed);
+    free(out);
+    cn_buf_free(&b);
+    return len;
+}
+
+/* ------------------------------------------------------------ generators */
+
+enum { G_RANDOM, G_CONST, G_MONO, G_WALK, G_EXTREME, G_SPARSE, G_SMALL, G_COUNT };
+
+static void gen_i64(int kind, int64_t *v, size_t n, uint64_t *s)
+{
+    int64_t x = (int64_t)rnd(s);
+    for (size_t i = 0; i < n; i++) {
+        switch (kind) {
+        case G_RANDOM:
+            v[i] = (int64_t)rnd(s);
+            break;
+        case G_CONST:
+            v[i] = INT64_MIN;
+            break;
+        case G_MONO:
+            v[i] = (int64_t)(1767225600000000000ULL + i * 10000000000ULL + rnd(s) % 3);
+            break;
+        case G_WALK:
+            v[i] = x += (int64_t)(rnd(s) % 11) - 5;
+            break;
+        case G_EXTREME:
+            v[i] = i % 2 ? INT64_MAX : INT64_MIN;
+            break;
+        case G_SPARSE:
+            v[i] = x += rnd(s) % 8 ? 0 : (int64_t)(rnd(s) % 61) - 30;
+            break;
+        default:
+            v[i] = rnd(s) % 50 ? 7 : (int64_t)rnd(s); /* rare huge escapes */
+            break;
+        }
+    }
+}
+
+static void test_i64_props(void **state)
+{
+    (void)state;
+    uint64_t s = 1;
+    for (size_t si = 0; si < CN_ARRAY_LEN(SIZES); si++) {
+        size_t n = SIZES[si];
+        int64_t *v = malloc(n * 8 + 8);
+        for (int k = 0; k < G_COUNT; k++) {
+            gen_i64(k, v, n, &s);
+            roundtrip(&I64, v, n, n <= 8192 ? &s : NULL);
+            roundtrip(&TS, v, n, n <= 8192 ? &s : NULL);
+        }
+        free(v);
+    }
+}
+
+static double bits2f(uint64_t u)
+{
+    double d;
+    memcpy(&d, &u, 8);
+    return d;
+}
+
+static void gen_f64(int kind, double *v, size_t n, uint64_t *s)
+{
+    int64_t x = 2137;
+    static const uint64_t special[] = {
+        0x7ff8000000000001ULL, 0xfff0000000000000ULL, 0x7ff0000000000000ULL, 0x8000000000000000ULL,
+        0x0000000000000001ULL, 0x000fffffffffffffULL, 0x7ff4000000000abcULL, 0x0000000000000000ULL};
+    for (size_t i = 0; i < n; i++) {
+        switch (kind) {
+        case G_RANDOM:
+            v[i] = bits2f(rnd(s));
+            break;
+        case G_CONST:
+            v[i] = bits2f(0x7ff800000000dead);
+            break;
+        case G_MONO:
+            v[i] = (double)i * 0.001;
+            break;
+        case G_WALK:
+            v[i] = (double)(x += (int64_t)(rnd(s) % 11) - 5) / 100;
+            break;
+        case G_EXTREME:
+            v[i] = bits2f(special[rnd(s) % CN_ARRAY_LEN(special)]);
+            break;
+        case G_SPARSE: /* decimals with a few exceptions mixed in */
+            v[i] = rnd(s) % 50 ? (double)(x += (int64_t)(rnd(s) % 3) - 1) / 10
+                               : bits2f(special[rnd(s) % CN_ARRAY_LEN(special)]);
+            break;
+        default:
+            v[i] = sin((double)i / 10) * 1e-300;
+            break;
+        }
+    }
+}
+
+static void test_f64_props(void **state)
+{
+    (void)state;
+    uint64_t s = 2;
+    for (size_t si = 0; si < CN_ARRAY_LEN(SIZES); si++) {
+        size_t n = SIZES[si];
+        double *v = malloc(n * 8 + 8);
+        for (int k = 0; k < G_COUNT; k++) {
+            gen_f64(k, v, n, &s);
+            roundtrip(&F64, v, n, n <= 8192 ? &s : NULL);
+        }
+        free(v);
+    }
+}
+
+static void test_bits_props(void **state)
+{
+    (void)state;
+    uint64_t s = 3;
+    for (size_t si = 0; si < CN_ARRAY_LEN(SIZES); si++) {
+        size_t n = SIZES[si];
+        uint8_t *v = malloc(n + 1);
+        for (int k = 0; k < 5; k++) {
+            for (size_t i = 0; i < n; i++)
+                v[i] = k == 0   ? 0
+                       : k == 1 ? 1
+                       : k == 2 ? rnd(&s) & 1
+                       : k == 3 ? (i / 37) & 1
+                                : rnd(&s) % 500 == 0;
+            size_t a = roundtrip(&BOOL, v, n, n <= 8192 ? &s : NULL);
+            size_t b = roundtrip(&VALID, v, n, n <= 8192 ? &s : NULL);
+            assert_int_equal(a, b);
+            if (k < 2 || n == 0)
+                assert_int_equal(b, 1); /* all-null / all-present: one byte */
+        }
+        free(v);
+    }
+}
+
+/* ---------------------------------------------------------------- strings */
+
+static size_t str_roundtrip(const eng_str_t *v, size_t n, bool abuse_it)
+{
+    cn_buf_t b, arena;
+    cn_buf_init(&b);
+    cn_buf_init(&arena);
+    assert_int_equal(eng__str_encode(v, n, &b), 0);
+    size_t len = b.len;
+    eng_str_t *out = malloc((n + 1) * sizeof *out);
+    cn_rd_t rd = cn_rd_make(b.p, b.len);
+    assert_int_equal(eng__str_decode(&rd, n, out, &arena), 0);
+    assert_int_equal(cn_rd_left(&rd), 0);
+    for (size_t i = 0; i < n; i++) {
+        assert_int_equal(out[i].len, v[i].len);
+        assert_true(v[i].len == 0 || memcmp(out[i].p, v[i].p, v[i].len) == 0);
+    }
+    for (size_t cut = 0; abuse_it && cut < len; cut += len / 50 + 1) {
+        rd = cn_rd_make(b.p, cut);
+        cn_buf_reset(&arena);
+        assert_true(eng__str_decode(&rd, n, out, &arena) < 0);
+    }
+    uint64_t s = 9;
+    for (int t = 0; abuse_it && len && t < 32; t++) {
+        uint8_t *bad = malloc(len);
+        memcpy(bad, b.p, len);
+        bad[rnd(&s) % len] ^= (uint8_t)(1 + rnd(&s) % 255);
+        rd = cn_rd_make(bad, len);
+        cn_buf_reset(&arena);
+        int rc = eng__str_decode(&rd, n, out, &arena);
+        assert_true(rc == 0 || rc == CN_ETRUNC || rc == CN_ECORRUPT);
+        free(bad);
+    }
+    free(out);
+    cn_buf_free(&arena);
+    cn_buf_free(&b);
+    return len;
+}
+
+static void test_str_props(void **state)
+{
+    (void)state;
+    static const char *models[] = {"th-100", "th-200", "mx-5", "mx-7", "gw-1"};
+    uint64_t s = 4;
+    for (size_t si = 0; si < CN_ARRAY_LEN(SIZES); si++) {
+        size_t n = SIZES[si];
+        eng_str_t *v = malloc((n + 1) * sizeof *v);
+        char *text = malloc(n * 24 + 1);
+        for (int k = 0; k < 3; k++) {
+            for (size_t i = 0; i < n; i++) {
+                if (k == 0) {
+                    v[i] = (eng_str_t){"", 0};
+                } else if (k == 1) {
+                    const char *m = models[rnd(&s) % 5];
+                    v[i] = (eng_str_t){m, (uint32_t)strlen(m)};
+                } else {
+                    int len = snprintf(text + i * 24, 24, "msg %llu", (unsigned long long)rnd(&s));
+                    v[i] = (eng_str_t){text + i * 24, (uint32_t)len};
+                }
+            }
+            str_roundtrip(v, n, n <= 1000);
+        }
+        free(text);
+        free(v);
+    }
+    /* One 1 MiB string and a dictionary of big strings. */
+    char *big = malloc(1 << 20);
+    for (size_t i = 0; i < (1 << 20); i++)
+        big[i] = (char)rnd(&s);
+    eng_str_t one = {big, 1 << 20};
+    assert_true(str_roundtrip(&one, 1, false) > (1 << 20));
+    eng_str_t many[8];
+    for (int i = 0; i < 8; i++)
+        many[i] = (eng_str_t){big + (i % 2) * 1000, 5000};
+    assert_true(str_roundtrip(many, 8, true) < 11000);
+    free(big);
+}
+
+/* -------------------------------------------------------------- exact sizes */
+
+static void test_exact_sizes(void **state)
+{
+    (void)state;
+    size_t ns[] = {2, 1000, 8192, 65536};
+    for (size_t k = 0; k < CN_ARRAY_LEN(ns); k++) {
+        int64_t *ts = malloc(ns[k] * 8);
+        for (size_t i = 0; i < ns[k]; i++)
+            ts[i] = 1767225600000000000LL + (int64_t)i * 10000000000LL;
+        /* id + 8-byte first + svarint(10 s in ns) (5 bytes) */
+        assert_int_equal(roundtrip(&TS, ts, ns[k], NULL), 14);
+        double *f = malloc(ns[k] * 8);
+        for (size_t i = 0; i < ns[k]; i++)
+            f[i] = -0.0;
+        assert_int_equal(roundtrip(&F64, f, ns[k], NULL), 9);
+        assert_int_equal(roundtrip(&I64, ts, 1, NULL), 10); /* const: id + 9-byte svarint */
+        free(f);
+        free(ts);
+    }
+    int64_t empty = 0;
+    assert_int_equal(roundtrip(&I64, &empty, 0, NULL), 1);
+    assert_int_equal(roundtrip(&F64, &empty, 0, NULL), 1);
+}
+
+/* ------------------------------------------------------------------- pack */
+
+static void test_pack(void **state)
+{
+    (void)state;
+    uint8_t *data = malloc(100000);
+    uint64_t s = 5;
+    for (size_t i = 0; i < 100000; i++)
+        data[i] = i % 1000 < 500 ? (uint8_t)(i % 7) : (uint8_t)rnd(&s);
+    int methods[] = {ENG_COMP_NONE, ENG_COMP_LZ4, ENG_COMP_ZSTD};
+    for (size_t m = 0; m < 3; m++) {
+        size_t lens[] = {0, 1, 100000};
+        for (size_t l = 0; l < 3; l++) {
+            cn_buf_t b, scratch;
+            cn_buf_init(&b);
+            cn_buf_init(&scratch);
+            assert_int_equal(eng__pack(data, lens[l], methods[m], 3, &b), 0);
+            if (lens[l] == 100000 && methods[m] != ENG_COMP_NONE)
+                assert_true(b.len < 80000);
+            cn_rd_t rd = cn_rd_make(b.p, b.len), raw;
+            assert_int_equal(eng__unpack(&rd, &scratch, &raw), 0);
+            assert_int_equal(cn_rd_left(&rd), 0);
+            assert_int_equal(cn_rd_left(&raw), lens[l]);
+            assert_true(lens[l] == 0 || memcmp(raw.p, data, lens[l]) == 0);
+            for (size_t cut = 0; cut < b.len; cut += b.len / 40 + 1) {
+                rd = cn_rd_make(b.p, cut);
+                assert_true(eng__unpack(&rd, &scratch, &raw) < 0);
+            }
+            cn_buf_free(&scratch);
+            cn_buf_free(&b);
+        }
+    }
+    /* A raw length above 1 GiB is corrupt, whatever follows. */
+    uint8_t huge[] = {2, 0x80, 0x80, 0x80, 0x80, 0x08, 1, 0};
+    cn_buf_t scratch;
+    cn_buf_init(&scratch);
+    cn_rd_t rd = cn_rd_make(huge, sizeof huge), raw;
+    assert_int_equal(eng__unpack(&rd, &scratch, &raw), CN_ECORRUPT);
+    uint8_t lie[] = {2, 100, 3, 1, 2, 3}; /* not a zstd frame */
+    rd = cn_rd_make(lie, sizeof lie);
+    assert_int_equal(eng__unpack(&rd, &scratch, &raw), CN_ECORRUPT);
+    cn_buf_free(&scratch);
+    free(data);
+}
+
+/* --------------------------------------------------------------- workload */
+
+/*
+ * The ten random walks of WORKLOAD.md for one device, kept as scaled
+ * integers; floats are the scaled integer / 10^decimals (what strtod gives
+ * for the printed text).  A small stand-in for bench/gen.c, which the tests
+ * do not link.
+ */
+enum {
+    ENG_WALK_TEMP,
+    ENG_WALK_HUM,
+    ENG_WALK_PRES,
+    ENG_WALK_VOLT,
+    ENG_WALK_CUR,
+    ENG_WALK_RPM,
+    ENG_WALK_LAT,
+    ENG_WALK_LON,
+    ENG_WALK_BATT,
+    ENG_WALK_STATUS,
+    ENG_WALK_NFIELDS
+};
+
+typedef struct eng_walk_field {
+    const char *name;
+    int decimals; /* < 0: integer field */
+    int64_t start_lo, start_span, step, lo, hi;
+} eng_walk_field_t;
+
+static const eng_walk_field_t ENG_WALK_FIELDS[ENG_WALK_NFIELDS] = {
+    {"temperature", 2, 1800, 1000, 5, -2000, 6000},
+    {"humidity", 1, 350, 300, 3, 0, 1000},
+    {"pressure", 1, 10050, 200, 1, 9500, 10500},
+    {"voltage", 3, 11800, 800, 4, 10500, 13500},
+    {"current", 3, 500, 2000, 20, 0, 5000},
+    {"rpm", -1, 800, 2000, 15, 0, 6000},
+    {"latitude", 6, 48100000, 200000, 30, INT64_MIN, INT64_MAX},
+    {"longitude", 6, 11500000, 200000, 30, INT64_MIN, INT64_MAX},
+    {"battery", -1, 40, 61, 1, 0, 100},
+    {"status", -1, 0, 1, 0, 0, 3},
+};
+
+typedef struct eng_walk {
+    uint64_t rng;
+    int64_t v[ENG_WALK_NFIELDS];
+    int charging;
+} eng_walk_t;
+
+static inline uint64_t eng__walk_rand(eng_walk_t *w)
+{
+    uint64_t z = (w->rng += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+/* Uniform in [-k, k]. */
+static inline int64_t eng__walk_step(eng_walk_t *w, int64_t k)
+{
+    return (int64_t)(eng__walk_rand(w) % (uint64_t)(2 * k + 1)) - k;
+}
+
+static inline void eng__walk_init(eng_walk_t *w, uint64_t seed, unsigned device)
+{
+    w->rng = seed * 1000003u + device;
+    w->charging = 0;
+    for (int f = 0; f < ENG_WALK_NFIELDS; f++) {
+        const eng_walk_field_t *d = &ENG_WALK_FIELDS[f];
+        w->v[f] = d->start_lo + (int64_t)(eng__walk_rand(w) % (uint64_t)d->start_span);
+    }
+}
+
+/* Advances every walk by one record. */
+static inline void eng__walk_next(eng_walk_t *w)
+{
+    for (int f = ENG_WALK_TEMP; f <= ENG_WALK_RPM; f++) {
+        const eng_walk_field_t *d = &ENG_WALK_FIELDS[f];
+        int64_t x = w->v[f] + eng__walk_step(w, d->step);
+        w->v[f] = x < d->lo ? d->lo : x > d->hi ? d->hi : x;
+    }
+    if (eng__walk_rand(w) % 8 == 0) {
+        w->v[ENG_WALK_LAT] += eng__walk_step(w, 30);
+        w->v[ENG_WALK_LON] += eng__walk_step(w, 30);
+    }
+    int64_t *b = &w->v[ENG_WALK_BATT];
+    if (*b <= 15)
+        w->charging = 1;
+    if (w->charging && eng__walk_rand(w) % 6 == 0 && ++*b >= 100)
+        w->charging = 0;
+    else if (!w->charging && *b > 0 && eng__walk_rand(w) % 60 == 0)
+        --*b;
+    int64_t *s = &w->v[ENG_WALK_STATUS];
+    if (*s == 0 && eng__walk_rand(w) % 1000 < 3)
+        *s = 1 + (int64_t)(eng__walk_rand(w) % 3);
+    else if (*s != 0 && eng__walk_rand(w) % 10 == 0)
+        *s = 0;
+}
+
+/* The field's value as the server sees it. */
+static inline double eng__walk_float(const eng_walk_t *w, int f)
+{
+    static const double p10[] = {1, 10, 100, 1000, 1e4, 1e5, 1e6};
+    return (double)w->v[f] / p10[ENG_WALK_FIELDS[f].decimals];
+}
+
+static void test_workload(void **state)
+{
+    (void)state;
+    enum { DEV = 100, ROWS = 360 };
+    size_t bytes[ENG_WALK_NFIELDS + 1] = {0};
+    double fv[ROWS];
+    int64_t iv[ROWS], ts[ROWS];
+    for (unsigned d = 0; d < DEV; d++) {
+        eng_walk_t w;
+        eng__walk_init(&w, 42, d);
+        for (int f = 0; f < ENG_WALK_NFIELDS; f++) {
+            eng_walk_t col = w; /* every field sees the same walk */
+            for (int r = 0; r < ROWS; r++, eng__walk_next(&col)) {
+                fv[r] = eng__walk_float(&col, f);
+                iv[r] = col.v[f];
+            }
+            if (ENG_WALK_FIELDS[f].decimals < 0)
+                bytes[f] += roundtrip(&I64, iv, ROWS, NULL);
+            else
+                bytes[f] += roundtrip(&F64, fv, ROWS, NULL);
+        }
+        for (int r = 0; r < ROWS; r++)
+            ts[r] = 1767225600000000000LL + (int64_t)r * 10000000000LL;
+        bytes[ENG_WALK_NFIELDS] += roundtrip(&TS, ts, ROWS, NULL);
+    }
+    size_t total = 0;
+    for (int f = 0; f <= ENG_WALK_NFIELDS; f++) {
+        total += bytes[f];
+        print_message("%-12s %.3f bytes/value\n",
+                      f < ENG_WALK_NFIELDS ? ENG_WALK_FIELDS[f].name : "(timestamps)",
+                      (double)bytes[f] / (DEV * ROWS));
+    }
+    double bpv = (double)total / (DEV * ROWS * ENG_WALK_NFIELDS);
+    print_message("overall      %.3f bytes/field value (incl. timestamps)\n", bpv);
+    assert_true(bpv < 0.6); /* generous sanity bound; the bench tracks the real target */
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_i64_props),   cmocka_unit_test(test_f64_props),
+        cmocka_unit_test(test_bits_props),  cmocka_unit_test(test_str_props),
+        cmocka_unit_test(test_exact_sizes), cmocka_unit_test(test_pack),
+        cmocka_unit_test(test_workload),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
