@@ -327,7 +327,7 @@ static int load_partition(eng_db_t *db, const char *pdir, eng__seg_t ***segs, si
     struct dirent *e;
     int rc = 0;
     while ((e = readdir(d)) != NULL && rc == 0) {
-        char path[PATH_MAX];
+        char path[PATH_MAX + 256];
         snprintf(path, sizeof path, "%s/%s", pdir, e->d_name);
         size_t len = strlen(e->d_name);
         if (len > 4 && strcmp(e->d_name + len - 4, ".tmp") == 0) {

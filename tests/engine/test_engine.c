@@ -7,6 +7,16 @@
 #include "engine.h"
 
 #include <cmocka.h>
+/* clang-format off: cmocka.h needs these system headers first */
+#include <cmocka.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+/* clang-format on */
+#include "engine.h"
+
+#include <cmocka.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
