@@ -1,26 +1,14 @@
 /* SPDX-License-Identifier: MIT */
-/*
- * test_engine.c - end-to-end checks of the engine API: write, read back
- * from memtable, after flush, after compaction and after reopen; WAL
- * replay; type conflicts; stats pushdown; inspect.
- */
-#include "engine.h"
-
-#include <cmocka.h>
-/* clang-format off: cmocka.h needs these system headers first */
-#include <cmocka.h>
+// clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-/* clang-format on */
+#include <cmocka.h>
+// clang-format on
+
 #include "engine.h"
 
-#include <cmocka.h>
-#include <setjmp.h>
-#include <stdarg.h>
-#include <stddef.h>
-#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <unistd.h>
