@@ -1,4 +1,9 @@
 /* SPDX-License-Identifier: MIT */
+/*
+ * test_engine.c - end-to-end checks of the engine API: write, read back
+ * from memtable, after flush, after compaction and after reopen; WAL
+ * replay; type conflicts; stats pushdown; inspect.
+ */
 // clang-format off
 #include <setjmp.h>
 #include <stdarg.h>
