@@ -53,7 +53,9 @@ typedef struct eng__wal_stats {
 } eng__wal_stats_t;
 
 /* Opens the log, replays it through `replay` (may be NULL), starts the WAL
- * thread.  Returns 0 or -errno. */
+ * thread.  Returns 0 or -errno; also CN_EINVAL (no dir), CN_EVERSION (a file
+ * written by a newer format, left untouched) or the replay callback's code.
+ * Zero segment_bytes / buffer_max mean 64 MiB each. */
 int eng__wal_open(const eng__wal_opts_t *o, eng__wal_replay_fn replay, void *replay_arg,
                   eng__wal_t **out /* OUT */);
 /* Writes and syncs everything appended, stops the thread, closes files.
@@ -69,7 +71,8 @@ int eng__wal_append(eng__wal_t *w, uint8_t type, const void *p, size_t n, uint64
 
 uint64_t eng__wal_last_seq(eng__wal_t *w);    /* last appended */
 uint64_t eng__wal_durable_seq(eng__wal_t *w); /* last durable */
-/* Blocks until seq is durable or the log failed; returns 0 or the error. */
+/* Blocks until seq is durable or the log failed; returns 0 or the error
+ * (CN_EINVAL for a seq that was never appended). */
 int eng__wal_wait(eng__wal_t *w, uint64_t seq);
 /* Bytes appended but not yet written by the thread. */
 size_t eng__wal_backlog(eng__wal_t *w);
@@ -84,7 +87,10 @@ int eng__wal_drop_upto(eng__wal_t *w, uint64_t upto);
 void eng__wal_stats(eng__wal_t *w, eng__wal_stats_t *st /* OUT */);
 
 /* Read-only scan of a WAL directory for `cairn inspect`: validates every
- * record and reports counts; does not modify files. */
+ * record and reports counts (valid records; file bytes up to the last valid
+ * record; bytes that replay would drop); does not modify files.  Outputs may
+ * be NULL.  Returns 0 when clean, CN_ECORRUPT (outputs still filled) when
+ * replay would drop bytes, CN_EVERSION or -errno. */
 int eng__wal_verify(const char *dir, uint64_t *records /* OUT */, uint64_t *bytes /* OUT */,
                     uint64_t *bad_tail_bytes /* OUT */);
 
