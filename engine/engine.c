@@ -28,6 +28,9 @@
  *   DELETE:  u32 measurement id, sv tmin, sv tmax, uv nsids, uv sid...
  *            (nsids 0 = every series of the measurement)
  *   DROP:    uv nsids, uv sid...
+ *   CHECKPOINT: u64 flushed_seq.  Appended after each flush so the WAL
+ *            moves on to a new file even when no write follows, letting
+ *            the flushed file be deleted; ignored by replay.
  *
  * Recovery (eng_open):
  *   1. read MANIFEST (absent: flushed_seq 0);

@@ -16,7 +16,7 @@
 #include <stdatomic.h>
 
 /* WAL record types (payload formats in engine.c). */
-enum { WREC_CATALOG = 1, WREC_WRITE = 2, WREC_DELETE = 3, WREC_DROP = 4 };
+enum { WREC_CATALOG = 1, WREC_WRITE = 2, WREC_DELETE = 3, WREC_DROP = 4, WREC_CHECKPOINT = 5 };
 
 /* A delete: rows of (mid, sid or every series of mid when sid == 0) with
  * ts in [tmin, tmax) written before seq are gone. */
@@ -67,6 +67,7 @@ struct eng_db {
     int bg_error;
     pthread_mutex_t flushmu; /* one flush/compaction at a time */
     uint64_t flushed_seq;
+    uint64_t ckpt_seq; /* seq of the last CHECKPOINT record */
     uint64_t next_seg_id;
     /* write scratch (under wmu) */
     cn_buf_t wbuf, defs;

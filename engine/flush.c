@@ -182,7 +182,8 @@ int eng__flush_now(eng_db_t *db)
     cn_buf_init(&journal);
     eng__cat_journal_take(db->cat, &journal);
     if (eng__mt_rows(imm) == 0 && journal.len == 0 && db->ntombs == db->cur->ntombs &&
-        db->flushed_seq == eng__wal_last_seq(db->wal)) {
+        (db->flushed_seq == eng__wal_last_seq(db->wal) ||
+         db->ckpt_seq == eng__wal_last_seq(db->wal))) {
         pthread_mutex_unlock(&db->wmu);
         pthread_mutex_unlock(&db->flushmu);
         return 0;
@@ -243,8 +244,21 @@ int eng__flush_now(eng_db_t *db)
     eng__version_install(db, v);
     pthread_mutex_unlock(&db->wmu);
     eng__mt_unref(imm);
-    /* 5. drop covered WAL files */
-    rc = eng__wal_drop_upto(db->wal, boundary);
+    /* 5. drop covered WAL files: a checkpoint record makes the WAL thread
+     * start the next file even if no write comes, so the file holding the
+     * flushed records stops being current and can go. */
+    uint8_t ck[8];
+    cn_st64(ck, boundary);
+    uint64_t ckseq = 0;
+    pthread_mutex_lock(&db->wmu);
+    rc = eng__wal_append(db->wal, WREC_CHECKPOINT, ck, sizeof ck, &ckseq);
+    pthread_mutex_unlock(&db->wmu);
+    if (rc == 0) {
+        db->ckpt_seq = ckseq;
+        rc = eng__wal_wait(db->wal, ckseq);
+    }
+    if (rc == 0)
+        rc = eng__wal_drop_upto(db->wal, boundary);
     atomic_fetch_add(&db->flushes, 1);
     cn_free(segs);
     cn_free(fc.pw);
