@@ -83,3 +83,14 @@ int eng__rd_blob(cn_rd_t *rd, const uint8_t **p, size_t *len)
     *len = (size_t)n;
     return cn_rd_bytes(rd, (size_t)n, p);
 }
+
+int eng__rd_words(cn_rd_t *rd, size_t n, void *out)
+{
+    const uint8_t *p;
+    if (n > cn_rd_left(rd) / 8)
+        return CN_ETRUNC;
+    int rc = cn_rd_bytes(rd, n * 8, &p);
+    if (rc == 0 && n)
+        memcpy(out, p, n * 8); /* the host is little endian, like the format */
+    return rc;
+}

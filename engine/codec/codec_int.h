@@ -193,6 +193,9 @@ size_t eng__rans_overhead(unsigned k);
 /* Decodes an int64 encoding whose id byte was already read. */
 int eng__i64_decode_id(cn_rd_t *rd, uint8_t id, size_t n, int64_t *out /* OUT [n] */);
 
+/* Copies n raw 64-bit little-endian words (RAW codecs) into out. */
+int eng__rd_words(cn_rd_t *rd, size_t n, void *out /* OUT [n] */);
+
 /* Reads an encoding's byte length (uvarint) and borrows those bytes. */
 int eng__rd_blob(cn_rd_t *rd, const uint8_t **p /* OUT */, size_t *len /* OUT */);
 

@@ -342,15 +342,8 @@ int eng__f64_decode(cn_rd_t *rd, size_t n, double *out)
     if (rc < 0)
         return rc;
     switch (id) {
-    case ENG_C_F_RAW: {
-        const uint8_t *p;
-        if (n > cn_rd_left(rd) / 8)
-            return CN_ETRUNC;
-        if ((rc = cn_rd_bytes(rd, n * 8, &p)) < 0)
-            return rc;
-        memcpy(out, p, n * 8);
-        return 0;
-    }
+    case ENG_C_F_RAW:
+        return eng__rd_words(rd, n, out);
     case ENG_C_F_CONST: {
         uint64_t b;
         if ((rc = cn_rd_u64(rd, &b)) < 0)

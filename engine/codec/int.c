@@ -283,6 +283,8 @@ static void put_head(cn_buf_t *out, uint8_t id, int t, const uint64_t *init)
         cn_buf_put_svarint(out, (int64_t)init[i]);
 }
 
+/* Frame of reference: svarint base (the signed minimum), u8 width, then
+ * d[i] - base packed.  Clobbers d.  Used for FOR data and rANS escapes. */
 static void put_for(cn_buf_t *out, uint64_t *d, size_t m)
 {
     uint64_t min = UINT64_MAX, max = 0;
@@ -309,30 +311,18 @@ static void put_rans(cn_buf_t *out, uint64_t *d, const tstat_t *st, const rplan_
     uint8_t *syms = cn_malloc(m);
     uint32_t cnt[ENG_RANS_MAX_SYMS] = {0};
     size_t nesc = 0;
-    uint64_t emin = UINT64_MAX, emax = 0;
     for (size_t i = 0; i < m; i++) {
         uint64_t u = d[i] - base;
         unsigned s = u < esc_sym && st->hist[rp->lo + u] >= rp->thr ? (unsigned)u : esc_sym;
         syms[i] = (uint8_t)s;
         cnt[s]++;
-        if (s == esc_sym) {
-            uint64_t key = d[i] ^ ((uint64_t)1 << 63);
-            emin = CN_MIN(emin, key);
-            emax = CN_MAX(emax, key);
+        if (s == esc_sym)
             d[nesc++] = d[i]; /* compact escapes in place: nesc <= i */
-        }
     }
     cn_buf_put_svarint(out, (int64_t)base);
     cn_buf_put_uvarint(out, nesc);
-    if (nesc) {
-        unsigned ew = eng__bits(emax - emin);
-        emin ^= (uint64_t)1 << 63;
-        for (size_t i = 0; i < nesc; i++)
-            d[i] -= emin;
-        cn_buf_put_svarint(out, (int64_t)emin);
-        cn_buf_put_u8(out, (uint8_t)ew);
-        eng__bp_put(out, d, nesc, ew);
-    }
+    if (nesc)
+        put_for(out, d, nesc);
     eng__rans_encode(syms, m, cnt, rp->k, out);
     cn_free(syms);
 }
@@ -468,6 +458,20 @@ static int map_syms(const uint8_t *syms, size_t m, unsigned k, uint64_t base, co
     return j == nesc ? 0 : CN_CORRUPT();
 }
 
+/* The common case fused into one pass: no escapes, deltas (t = 1). */
+static int map_deltas(const uint8_t *syms, size_t m, unsigned k, uint64_t base, uint64_t acc,
+                      uint64_t *out)
+{
+    unsigned bad = 0, esc_sym = k - 1;
+    out[0] = acc;
+    for (size_t i = 0; i < m; i++) {
+        bad |= syms[i] == esc_sym;
+        acc += base + syms[i];
+        out[i + 1] = acc;
+    }
+    return bad ? CN_CORRUPT() : 0;
+}
+
 static int get_rans(cn_rd_t *rd, size_t n, uint64_t *out)
 {
     uint64_t init[2];
@@ -492,12 +496,15 @@ static int get_rans(cn_rd_t *rd, size_t n, uint64_t *out)
     if (nesc)
         eng__bp_get(p, eng__bp_bytes(nesc, ew), nesc, ew, (uint64_t)ebase, esc);
     rc = eng__rans_decode(rd, m, syms, &k);
-    if (rc == 0)
+    if (rc == 0 && nesc == 0 && t == 1) {
+        rc = map_deltas(syms, m, k, (uint64_t)base, init[0], out);
+    } else if (rc == 0) {
         rc = map_syms(syms, m, k, (uint64_t)base, esc, nesc, out + t);
+        if (rc == 0)
+            inverse(out, n, t, init);
+    }
     cn_free(syms);
     cn_free(esc);
-    if (rc == 0)
-        inverse(out, n, t, init);
     return rc;
 }
 
@@ -529,16 +536,8 @@ int eng__i64_decode_id(cn_rd_t *rd, uint8_t id, size_t n, int64_t *out)
     uint64_t *u = (uint64_t *)out;
     int rc;
     switch (id) {
-    case ENG_C_I_RAW: {
-        const uint8_t *p;
-        if (n > cn_rd_left(rd) / 8)
-            return CN_ETRUNC;
-        if ((rc = cn_rd_bytes(rd, n * 8, &p)) < 0)
-            return rc;
-        for (size_t i = 0; i < n; i++)
-            u[i] = cn_ld64(p + 8 * i);
-        return 0;
-    }
+    case ENG_C_I_RAW:
+        return eng__rd_words(rd, n, out);
     case ENG_C_I_CONST: {
         int64_t x;
         if ((rc = cn_rd_svarint(rd, &x)) < 0)

@@ -117,7 +117,7 @@ static void put_table(const uint8_t *code, unsigned k, cn_buf_t *out)
 void eng__rans_encode(const uint8_t *syms, size_t n, const uint32_t *cnt, unsigned k, cn_buf_t *out)
 {
     assert(k >= 1 && k <= ENG_RANS_MAX_SYMS && n > 0);
-    uint8_t code[ENG_RANS_MAX_SYMS];
+    uint8_t code[ENG_RANS_MAX_SYMS] = {0};
     uint32_t freq[ENG_RANS_MAX_SYMS], cum[ENG_RANS_MAX_SYMS];
     for (unsigned s = 0; s < k; s++)
         code[s] = (uint8_t)quantise(cnt[s]);
@@ -173,31 +173,40 @@ static int get_table(cn_rd_t *rd, unsigned *k, uint32_t *tab)
     uint32_t freq[ENG_RANS_MAX_SYMS];
     if ((rc = normalise(code, *k, freq)) < 0)
         return rc;
-    /* Slot entry: symbol << 24 | (freq - 1) << 12 | (slot - cum). */
-    uint32_t slot = 0;
-    for (unsigned s = 0; s < *k; s++)
-        for (uint32_t j = 0; j < freq[s]; j++, slot++)
-            tab[slot] = (uint32_t)s << 24 | (freq[s] - 1) << 12 | j;
+    /* Slot entry: symbol << 24 | (freq - 1) << 12 | cum, the same for all
+     * of a symbol's slots.  Filled 32 bytes at a time (two vector stores);
+     * a symbol's last chunk may spill into the next symbol's slots, which
+     * that symbol then overwrites, and the last one into the padding. */
+    uint32_t slot = 0, pat[8];
+    for (unsigned s = 0; s < *k; s++) {
+        uint32_t e = (uint32_t)s << 24 | (freq[s] - 1) << 12 | slot;
+        for (int l = 0; l < 8; l++)
+            pat[l] = e;
+        for (uint32_t j = 0; j < freq[s]; j += 8)
+            memcpy(&tab[slot + j], pat, sizeof pat);
+        slot += freq[s];
+    }
     assert(slot == PROB_SCALE);
     return 0;
 }
 
-/* One decode step of state X for output index I; refills unchecked (the
- * caller guarantees two bytes at p). */
+/* One decode step of state X for output index I.  The refill is
+ * branch-free (renormalisation is data-dependent and mispredicts) and
+ * unchecked: the caller guarantees two readable bytes at p. */
 #define RANS_STEP(X, I)                                                                            \
     do {                                                                                           \
         uint32_t e_ = tab[(X)&PROB_MASK];                                                          \
         syms[I] = (uint8_t)(e_ >> 24);                                                             \
-        (X) = (((e_ >> 12) & PROB_MASK) + 1) * ((X) >> PROB_BITS) + (e_ & PROB_MASK);              \
+        (X) = (((e_ >> 12) & PROB_MASK) + 1) * ((X) >> PROB_BITS) + ((X)&PROB_MASK) -              \
+              (e_ & PROB_MASK);                                                                    \
         uint32_t r_ = (X) < RANS_L;                                                                \
-        uint32_t w_ = cn_ld16(p);                                                                  \
-        (X) = r_ ? ((X) << 16) | w_ : (X);                                                         \
+        (X) = ((X) << (r_ << 4)) | (cn_ld16(p) & (0u - r_));                                       \
         p += r_ * 2;                                                                               \
     } while (0)
 
 int eng__rans_decode(cn_rd_t *rd, size_t n, uint8_t *syms, unsigned *kout)
 {
-    uint32_t tab[PROB_SCALE];
+    uint32_t tab[PROB_SCALE + 8];
     unsigned k;
     int rc = get_table(rd, &k, tab);
     if (rc < 0)
@@ -227,7 +236,8 @@ int eng__rans_decode(cn_rd_t *rd, size_t n, uint8_t *syms, unsigned *kout)
         uint32_t *xs = &x[i & 3];
         uint32_t e = tab[*xs & PROB_MASK];
         syms[i] = (uint8_t)(e >> 24);
-        *xs = (((e >> 12) & PROB_MASK) + 1) * (*xs >> PROB_BITS) + (e & PROB_MASK);
+        *xs = (((e >> 12) & PROB_MASK) + 1) * (*xs >> PROB_BITS) + (*xs & PROB_MASK) -
+              (e & PROB_MASK);
         if (*xs < RANS_L) {
             if (end - p < 2)
                 return CN_ETRUNC;

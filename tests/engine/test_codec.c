@@ -509,7 +509,7 @@ static void test_workload(void **state)
         for (int f = 0; f < ENG_WALK_NFIELDS; f++) {
             eng_walk_t col = w; /* every field sees the same walk */
             for (int r = 0; r < ROWS; r++, eng__walk_next(&col)) {
-                fv[r] = eng__walk_float(&col, f);
+                fv[r] = ENG_WALK_FIELDS[f].decimals < 0 ? 0 : eng__walk_float(&col, f);
                 iv[r] = col.v[f];
             }
             if (ENG_WALK_FIELDS[f].decimals < 0)
