@@ -458,6 +458,20 @@ static int replay_into(eng__wal_t *w, eng__wal_replay_fn fn, void *arg)
     return 0;
 }
 
+/* Frees w; its thread is not running. */
+static void wal_free(eng__wal_t *w)
+{
+    batch_free(&w->front);
+    batch_free(&w->back);
+    pthread_cond_destroy(&w->dur_cv);
+    pthread_cond_destroy(&w->work_cv);
+    pthread_mutex_destroy(&w->files_mu);
+    pthread_mutex_destroy(&w->mu);
+    cn_free(w->files);
+    cn_free(w->dir);
+    cn_free(w);
+}
+
 int eng__wal_open(const eng__wal_opts_t *o, eng__wal_replay_fn replay, void *replay_arg,
                   eng__wal_t **out)
 {
@@ -484,13 +498,7 @@ int eng__wal_open(const eng__wal_opts_t *o, eng__wal_replay_fn replay, void *rep
     if (rc == 0)
         rc = -pthread_create(&w->thread, NULL, wal_thread, w);
     if (rc < 0) {
-        pthread_cond_destroy(&w->dur_cv);
-        pthread_cond_destroy(&w->work_cv);
-        pthread_mutex_destroy(&w->files_mu);
-        pthread_mutex_destroy(&w->mu);
-        cn_free(w->files);
-        cn_free(w->dir);
-        cn_free(w);
+        wal_free(w);
         return rc;
     }
     *out = w;
@@ -515,15 +523,7 @@ void eng__wal_close(eng__wal_t *w)
         cn_error("wal: %s: sync at close failed: %s", w->dir, cn_strerror(rc));
     if (w->fd >= 0)
         close(w->fd);
-    batch_free(&w->front);
-    batch_free(&w->back);
-    pthread_cond_destroy(&w->dur_cv);
-    pthread_cond_destroy(&w->work_cv);
-    pthread_mutex_destroy(&w->files_mu);
-    pthread_mutex_destroy(&w->mu);
-    cn_free(w->files);
-    cn_free(w->dir);
-    cn_free(w);
+    wal_free(w);
 }
 
 /* ------------------------------------------------------ dropping, stats */
