@@ -360,6 +360,8 @@ static int compact_partition(eng_db_t *db, eng__part_t *pt, const eng__tomb_t *t
                 rc = write_rows(&fc, sid, &r, fixed_get, &fw);
         }
         eng__rows_free(&r);
+        for (uint32_t s = 0; s < pt->nsegs; s++)
+            eng__scratch_reset(&sc[s]);
         if (rc < 0)
             break;
         for (uint32_t s = 0; s < pt->nsegs; s++)

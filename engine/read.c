@@ -486,6 +486,8 @@ static int load_group(eng_iter_t *it)
     if (!plan_group(it, &nb, &nm))
         return 0;
     eng__rows_reset(&it->cur);
+    for (uint32_t i = 0; i < it->nsc; i++)
+        eng__scratch_reset(&it->sc[i]);
     it->cur_pos = 0;
     it->cur_whole = nb == 1 && nm == 0 && block_clean(it, it->pos);
     for (uint32_t i = 0; i < nb; i++) {

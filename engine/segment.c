@@ -631,6 +631,27 @@ uint32_t eng__seg_find(const eng__seg_t *s, uint64_t sid, uint32_t *first)
     return e - lo;
 }
 
+void eng__scratch_reset(eng__scratch_t *sc)
+{
+    for (uint32_t i = 0; i < sc->nstrings; i++)
+        cn_buf_free(&sc->strings[i]);
+    sc->nstrings = 0;
+}
+
+/* A fresh arena for one string column: the decoder may grow (move) it while
+ * filling, but it is never touched again until reset, so the strings of
+ * earlier columns and blocks decoded through the same scratch stay put. */
+static cn_buf_t *string_arena(eng__scratch_t *sc)
+{
+    if (sc->nstrings == sc->capstrings) {
+        sc->capstrings = sc->capstrings ? sc->capstrings * 2 : 8;
+        sc->strings = cn_realloc(sc->strings, sc->capstrings * sizeof(cn_buf_t));
+    }
+    cn_buf_t *b = &sc->strings[sc->nstrings++];
+    cn_buf_init(b);
+    return b;
+}
+
 void eng__scratch_free(eng__scratch_t *sc)
 {
     cn_buf_free(&sc->unpack);
@@ -706,12 +727,6 @@ int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *o
         out->seq[base + i] = s->seq_max;
     for (uint32_t c = 0; c < out->ncols; c++)
         memset(out->valid[c] + base, 0, n);
-    if (sc->nstrings < out->ncols) {
-        sc->strings = cn_realloc(sc->strings, out->ncols * sizeof(cn_buf_t));
-        for (uint32_t i = sc->nstrings; i < out->ncols; i++)
-            cn_buf_init(&sc->strings[i]);
-        sc->nstrings = out->ncols;
-    }
     for (uint64_t c = 0; c < ncols; c++) {
         uint64_t fid;
         uint8_t type;
@@ -730,7 +745,8 @@ int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *o
             return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
         size_t sz = eng__type_size(type);
         rc = decode_col(type, &raw, n, out->valid[oc] + base,
-                        (uint8_t *)out->vals[oc] + (size_t)base * sz, &sc->strings[oc]);
+                        (uint8_t *)out->vals[oc] + (size_t)base * sz,
+                        type == ENG_T_STRING ? string_arena(sc) : NULL);
         if (rc < 0)
             return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
     }

@@ -72,12 +72,14 @@ uint32_t eng__seg_find(const eng__seg_t *s, uint64_t sid, uint32_t *first /* OUT
  * reused.  Returns 0 or CN_ECORRUPT. */
 typedef struct eng__scratch {
     cn_buf_t unpack;
-    cn_buf_t *strings; /* one arena per string column */
-    uint32_t nstrings;
+    cn_buf_t *strings; /* one arena per decoded string column, never moved */
+    uint32_t nstrings, capstrings;
     uint8_t *valid;
     size_t valid_cap;
 } eng__scratch_t;
 void eng__scratch_free(eng__scratch_t *sc);
+/* Drops the decoded strings (invalidates rows filled through sc). */
+void eng__scratch_reset(eng__scratch_t *sc);
 int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *out,
                     eng__scratch_t *sc);
 
