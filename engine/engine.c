@@ -142,7 +142,8 @@ eng__version_t *eng__version_copy(const eng__version_t *v)
     }
     n->ntombs = v->ntombs;
     n->tombs = cn_malloc((v->ntombs ? v->ntombs : 1) * sizeof *n->tombs);
-    memcpy(n->tombs, v->tombs, v->ntombs * sizeof *n->tombs);
+    if (v->ntombs)
+        memcpy(n->tombs, v->tombs, v->ntombs * sizeof *n->tombs);
     return n;
 }
 
@@ -590,7 +591,8 @@ int eng_open(const eng_opts_t *o, eng_db_t **out)
      * WAL held is re-persisted at the next flush, which is harmless. */
     pthread_mutex_lock(&db->vmu);
     db->cur->tombs = cn_realloc(db->cur->tombs, (db->ntombs + 1) * sizeof *db->tombs);
-    memcpy(db->cur->tombs, db->tombs, db->ntombs * sizeof *db->tombs);
+    if (db->ntombs)
+        memcpy(db->cur->tombs, db->tombs, db->ntombs * sizeof *db->tombs);
     db->cur->ntombs = db->ntombs;
     pthread_mutex_unlock(&db->vmu);
     eng__wal_stats_t ws;
@@ -852,7 +854,8 @@ static int log_delete(eng_db_t *db, uint8_t type, uint32_t mid, const uint64_t *
     eng__version_t *v = eng__version_copy(db->cur);
     cn_free(v->tombs);
     v->tombs = cn_malloc((db->ntombs + 1) * sizeof *db->tombs);
-    memcpy(v->tombs, db->tombs, db->ntombs * sizeof *db->tombs);
+    if (db->ntombs)
+        memcpy(v->tombs, db->tombs, db->ntombs * sizeof *db->tombs);
     v->ntombs = db->ntombs;
     eng__version_install(db, v);
     return rc;

@@ -193,7 +193,8 @@ int eng__flush_now(eng_db_t *db)
     db->active = eng__mt_new();
     uint32_t ntombs = db->ntombs;
     eng__tomb_t *tombs = cn_malloc((ntombs + 1) * sizeof *tombs);
-    memcpy(tombs, db->tombs, ntombs * sizeof *tombs);
+    if (ntombs)
+        memcpy(tombs, db->tombs, ntombs * sizeof *tombs);
     eng__version_t *v = eng__version_copy(db->cur);
     eng__mt_unref(v->active);
     v->active = db->active;
@@ -425,7 +426,8 @@ static int compact_all(eng_db_t *db, uint32_t min_segs)
     pthread_mutex_lock(&db->wmu);
     uint32_t ntombs = db->ntombs;
     eng__tomb_t *tombs = cn_malloc((ntombs + 1) * sizeof *tombs);
-    memcpy(tombs, db->tombs, ntombs * sizeof *tombs);
+    if (ntombs)
+        memcpy(tombs, db->tombs, ntombs * sizeof *tombs);
     pthread_mutex_unlock(&db->wmu);
     int rc = 0;
     for (uint32_t p = 0; p < v->nparts && rc == 0; p++) {
