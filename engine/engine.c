@@ -518,6 +518,7 @@ static void db_free(eng_db_t *db)
 {
     eng__wal_close(db->wal);
     eng__version_unref(db->cur);
+    eng__mt_unref(db->active);
     eng__cat_close(db->cat);
     cn_buf_free(&db->wbuf);
     cn_buf_free(&db->defs);

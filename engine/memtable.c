@@ -475,7 +475,8 @@ size_t eng__mt_sids(eng__mt_t *mt, uint64_t **sids)
     pthread_rwlock_rdlock(&mt->lock);
     size_t n = mt->nsids;
     *sids = cn_malloc((n ? n : 1) * sizeof(uint64_t));
-    memcpy(*sids, mt->sids, n * sizeof(uint64_t));
+    if (n)
+        memcpy(*sids, mt->sids, n * sizeof(uint64_t));
     pthread_rwlock_unlock(&mt->lock);
     qsort(*sids, n, sizeof(uint64_t), u64_cmp);
     return n;

@@ -93,6 +93,8 @@ typedef struct idset {
 
 static void idset_add(idset_t *s, const uint64_t *ids, size_t n)
 {
+    if (n == 0)
+        return;
     if (s->n + n > s->cap) {
         s->cap = CN_MAX(s->n + n, s->cap * 2);
         s->ids = cn_realloc(s->ids, s->cap * sizeof(uint64_t));
