@@ -88,6 +88,7 @@ typedef struct ctx {
     bool retention;
     uint32_t nops;
     uint64_t peeked, skipped, whole; /* coverage of the stats paths */
+    char strpool[8][MAXS];           /* read_field's string copies */
 } ctx_t;
 
 static uint64_t rnd(ctx_t *c)
@@ -191,6 +192,8 @@ static void model_set(mrow_t *r, int f, const eng_value_t *v)
 static void model_delete(mser_t *s, int64_t t1, int64_t t2)
 {
     size_t lo = lower(s, t1), hi = t2 == INT64_MAX ? s->n : lower(s, t2);
+    if (hi == lo)
+        return;
     memmove(&s->rows[lo], &s->rows[hi], (s->n - hi) * sizeof *s->rows);
     s->n -= hi - lo;
 }
@@ -715,8 +718,8 @@ static void check_series(ctx_t *c, eng_snap_t *snap, int m, const int *fid)
             const eng_tag_t *tags;
             uint32_t nt = 0;
             int rc = eng_snap_series_tags(snap, ids[i], &tags, &nt);
-            print_message("selected sid %llu: rc %d, %u tags%s%s\n", (unsigned long long)ids[i],
-                          rc, nt, nt ? ", first " : "", nt ? tags[0].val : "");
+            print_message("selected sid %llu: rc %d, %u tags%s%s\n", (unsigned long long)ids[i], rc,
+                          nt, nt ? ", first " : "", nt ? tags[0].val : "");
         }
         fail_msg("%s: %d series selected, model has %d", MEAS[m], n, alive);
     }
@@ -985,6 +988,18 @@ static void write1(ctx_t *c, const char *meas, int si, int64_t ts, const eng_fie
     assert_int_equal(eng_write(c->db, &p, 1, res, seq), 0);
 }
 
+/* Iterator strings die with the iterator: the first rows get a copy. */
+static eng_str_t copy_str(ctx_t *c, uint32_t row, const eng_str_t *s)
+{
+    eng_str_t out = {NULL, s->len};
+    if (row < CN_ARRAY_LEN(c->strpool) && s->len <= MAXS) {
+        if (s->len)
+            memcpy(c->strpool[row], s->p, s->len);
+        out.p = c->strpool[row];
+    }
+    return out;
+}
+
 /* Reads series si's single field `name` into vals (ts-ordered); returns rows. */
 static uint32_t read_field(ctx_t *c, int si, const char *name, int64_t *ts, eng_value_t *vals,
                            uint8_t *valid, uint32_t max)
@@ -1014,6 +1029,8 @@ static uint32_t read_field(ctx_t *c, int si, const char *name, int64_t *ts, eng_
                 ts[n] = b.ts[r];
                 valid[n] = b.valid[0][r];
                 memset(&vals[n], 0, sizeof vals[n]);
+                if (!valid[n])
+                    continue; /* the slot holds no value */
                 if (t == ENG_T_FLOAT)
                     vals[n].f = ((const double *)b.vals[0])[r];
                 else if (t == ENG_T_INT)
@@ -1021,7 +1038,7 @@ static uint32_t read_field(ctx_t *c, int si, const char *name, int64_t *ts, eng_
                 else if (t == ENG_T_BOOL)
                     vals[n].b = ((const uint8_t *)b.vals[0])[r];
                 else
-                    vals[n].s = ((const eng_str_t *)b.vals[0])[r]; /* valid until close */
+                    vals[n].s = copy_str(c, n, &((const eng_str_t *)b.vals[0])[r]);
             }
         eng_iter_close(it);
     }
@@ -1107,16 +1124,18 @@ static void test_compact_multiblock_strings(void **state)
     ctx_t *c = calloc(1, sizeof *c);
     ctx_init(c, 4, T0, false);
     eng_close(c->db);
-    c->o.block_rows = 16;
+    c->o.block_rows = 256;
     db_open(c);
-    enum { N = 200 };
+    /* Enough bytes that the decoder's string memory is reallocated (and
+     * reused by the allocator) while earlier blocks are still referenced. */
+    enum { N = 3000 };
     char str[64];
     eng_write_res_t res;
     uint64_t seq;
     for (int k = 0; k < N; k++) {
         int len = snprintf(str, sizeof str, "value-%d-%.*s", k, k % 17, "yyyyyyyyyyyyyyyyyy");
         eng_field_t f = {"c", ENG_T_STRING, {.s = {str, (uint32_t)len}}};
-        write1(c, "cpu", 0, T0 + k * STEP / 4, &f, 1, &res, &seq);
+        write1(c, "cpu", 0, T0 + k * (HOUR / 2 / N), &f, 1, &res, &seq);
     }
     assert_int_equal(eng_flush(c->db), 0);
     eng_field_t f = {"b", ENG_T_INT, {.i = 1}};
@@ -1159,7 +1178,79 @@ static void test_compact_multiblock_strings(void **state)
     free(c);
 }
 
-/* engine.h: "For strings only count, first, last and times are set." */
+/* A tag set written again after eng_drop_series() is one new series, however
+ * many writes follow.  KNOWN ENGINE BUG (2026-11-25): catalog.c shash_find()
+ * returns the dropped entry, so eng__cat_series() creates another series on
+ * every write; the second assert_int_equal(count, 1) fails. */
+static void test_drop_then_rewrite(void **state)
+{
+    (void)state;
+    ctx_t *c = calloc(1, sizeof *c);
+    ctx_init(c, 8, T0, false);
+    eng_write_res_t res;
+    uint64_t seq, sid;
+    eng_field_t f = {"b", ENG_T_INT, {.i = 1}};
+    write1(c, "cpu", 0, T0, &f, 1, &res, &seq);
+    sid = sid_of(c, 0);
+    assert_int_equal(eng_drop_series(c->db, &sid, 1, &seq), 0);
+    assert_int_equal(sid_of(c, 0), 0);
+    for (int round = 0; round < 2; round++) {
+        for (int k = 0; k < 3; k++) {
+            write1(c, "cpu", 0, T0 + k, &f, 1, &res, &seq);
+            eng_snap_t *s;
+            uint64_t *ids;
+            assert_int_equal(eng_snap_open(c->db, &s), 0);
+            int count = eng_snap_select(s, "cpu", NULL, 0, &ids);
+            cn_free(ids);
+            eng_snap_close(s);
+            assert_int_equal(count, 1);
+        }
+        op_reopen(c);
+    }
+    assert_true(sid_of(c, 0) != sid);
+    ctx_free(c);
+    free(c);
+}
+
+/* A point rewritten after a delete of its timestamp carries only its own
+ * fields.  KNOWN ENGINE BUG (2026-11-25): read.c load_group()/eng_iter_open()
+ * and flush.c flush_memtable()/compact_partition() merge rows last-write-wins
+ * (eng__rows_sort_merge) before applying tombstones, so the deleted row's
+ * fields join the newer row, which the tombstone then no longer covers: "a"
+ * comes back. */
+static void test_delete_then_rewrite(void **state)
+{
+    (void)state;
+    for (int flush = 0; flush < 4; flush++) {
+        ctx_t *c = calloc(1, sizeof *c);
+        ctx_init(c, 9, T0, false);
+        eng_write_res_t res;
+        uint64_t seq;
+        eng_field_t fa = {"a", ENG_T_FLOAT, {.f = 1.0}}, fb = {"b", ENG_T_INT, {.i = 2}};
+        write1(c, "cpu", 0, T0, &fa, 1, &res, &seq);
+        if (flush & 1)
+            assert_int_equal(eng_flush(c->db), 0);
+        assert_int_equal(eng_delete(c->db, "cpu", NULL, 0, T0, T0 + 1, &seq), 0);
+        write1(c, "cpu", 0, T0, &fb, 1, &res, &seq);
+        if (flush & 2)
+            assert_int_equal(eng_flush(c->db), 0);
+        int64_t ts[4];
+        eng_value_t v[4];
+        uint8_t valid[4];
+        assert_int_equal(read_field(c, 0, "b", ts, v, valid, 4), 1);
+        assert_true(valid[0] && v[0].i == 2);
+        uint32_t n = read_field(c, 0, "a", ts, v, valid, 4);
+        if (n == 1 && valid[0])
+            fail_msg("flush mask %d: deleted field a = %g is back", flush, v[0].f);
+        ctx_free(c);
+        free(c);
+    }
+}
+
+/* engine.h: "For strings only count, first, last and times are set."
+ * KNOWN MISMATCH (2026-11-25): the segment index stores nothing for string
+ * columns (segment.c format table), so first/last stay zero; either the
+ * header or the index format should change. */
 static void test_string_block_stats(void **state)
 {
     (void)state;
@@ -1206,6 +1297,9 @@ static void test_string_block_stats(void **state)
 /* Retention with a cutoff inside a partition: memtable rows older than the
  * cutoff go at flush, segment rows at compaction, the partition as a whole
  * once its end passes the cutoff. */
+/* KNOWN ENGINE BUG (2026-11-25): eng_retention_run() unlinks the segments
+ * but leaves the empty data/p-<sec> directory behind (cn_rmtree's comment
+ * says retention uses it); the access() assertion at the end fails. */
 static void test_retention_mid_partition(void **state)
 {
     (void)state;
@@ -1255,11 +1349,6 @@ static void test_retention_mid_partition(void **state)
     assert_int_equal(read_field(c, 0, "b", ts, v, valid, 8), 0);
     char pdir[128];
     snprintf(pdir, sizeof pdir, "%s/data/p-%lld", c->dir, (long long)(T0 / 1000000000LL));
-    if (access(pdir, F_OK) == 0) {
-        char cmd[256];
-        snprintf(cmd, sizeof cmd, "ls -la %s >&2", pdir);
-        assert_true(system(cmd) >= 0);
-    }
     assert_int_equal(access(pdir, F_OK), -1);
     ctx_free(c);
     free(c);
@@ -1270,6 +1359,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_type_conflict),
         cmocka_unit_test(test_compact_multiblock_strings),
+        cmocka_unit_test(test_drop_then_rewrite),
+        cmocka_unit_test(test_delete_then_rewrite),
         cmocka_unit_test(test_string_block_stats),
         cmocka_unit_test(test_retention_mid_partition),
         cmocka_unit_test(test_model_seeds),
