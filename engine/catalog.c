@@ -115,7 +115,9 @@ static eng__series_t *shash_find(eng__cat_t *c, const char *key, uint32_t len)
     uint64_t i = series_hash(key, len) & mask;
     while (c->shash[i]) {
         eng__series_t *s = c->series[c->shash[i]];
-        if (s->keylen == len && memcmp(s->key, key, len) == 0)
+        /* A dropped series keeps its slot (probe chains stay intact) but a
+         * write of the same tag set creates a new series. */
+        if (!s->dead && s->keylen == len && memcmp(s->key, key, len) == 0)
             return s;
         i = (i + 1) & mask;
     }

@@ -377,9 +377,14 @@ static int load_segments(eng_db_t *db, eng__version_t *v)
         rc = load_partition(db, pdir, &segs, &nsegs);
     }
     closedir(d);
+    /* Decide for every segment before releasing any: id_replaced reads the
+     * others' replace lists. */
+    bool *replaced = cn_calloc(nsegs + 1, sizeof(bool));
+    for (size_t i = 0; i < nsegs; i++)
+        replaced[i] = id_replaced(segs[i]->id, segs, nsegs);
     for (size_t i = 0; i < nsegs; i++) {
         eng__seg_t *s = segs[i];
-        if (rc == 0 && !id_replaced(s->id, segs, nsegs)) {
+        if (rc == 0 && !replaced[i]) {
             if (s->id >= db->next_seg_id)
                 db->next_seg_id = s->id + 1;
             version_add_seg(v, s);
@@ -391,6 +396,7 @@ static int load_segments(eng_db_t *db, eng__version_t *v)
         }
         eng__seg_unref(s);
     }
+    cn_free(replaced);
     cn_free(segs);
     return rc;
 }

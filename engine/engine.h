@@ -219,7 +219,8 @@ int eng_snap_series_tags(eng_snap_t *s, uint64_t sid, const eng_tag_t **tags /* 
 int eng_snap_tag_values(eng_snap_t *s, const char *measurement, const char *key,
                         const char ***vals /* OUT */);
 
-/* Block statistics.  For strings only count, first, last and times are set. */
+/* Block statistics.  For strings only count and the times (tmin, tmax,
+ * first_ts, last_ts) are set; first/last string values need decoding. */
 typedef struct eng_stat {
     uint32_t count; /* non-null values */
     int64_t tmin, tmax;

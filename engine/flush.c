@@ -125,12 +125,13 @@ static int flush_memtable(flushctx_t *fc, eng__mt_t *mt, const eng__tomb_t *tomb
         eng__rows_t r;
         eng__rows_init(&r, nf, fids, types);
         eng__mt_extract(mt, sids[i], INT64_MIN, INT64_MAX, UINT64_MAX, &r);
-        eng__rows_sort_merge(&r);
         eng__cat_rdlock(db->cat);
         eng__series_t *s = eng__cat_series_get(db->cat, sids[i]);
         uint32_t mid = s ? s->mid : UINT32_MAX;
         eng__cat_unlock(db->cat);
+        /* Tombstones before merging: see read.c. */
         eng__apply_tombs(tombs, ntombs, mid, sids[i], &r);
+        eng__rows_sort_merge(&r);
         if (r.n)
             rc = write_rows(fc, sids[i], &r, NULL, NULL);
         eng__rows_free(&r);
@@ -351,12 +352,12 @@ static int compact_partition(eng_db_t *db, eng__part_t *pt, const eng__tomb_t *t
         eng__rows_t r;
         rc = gather_series(pt->segs, pt->nsegs, sid, &r, sc);
         if (rc == 0) {
-            eng__rows_sort_merge(&r);
             eng__cat_rdlock(db->cat);
             eng__series_t *se = eng__cat_series_get(db->cat, sid);
             uint32_t mid = se ? se->mid : UINT32_MAX;
             eng__cat_unlock(db->cat);
             eng__apply_tombs(tombs, ntombs, mid, sid, &r);
+            eng__rows_sort_merge(&r);
             if (r.n)
                 rc = write_rows(&fc, sid, &r, fixed_get, &fw);
         }
@@ -482,6 +483,11 @@ int eng_retention_run(eng_db_t *db)
         char pdir[PATH_MAX / 2];
         eng__part_dir(db, pt->start, pdir, sizeof pdir);
         cn_info("engine: retention drops partition %s", pdir);
+        /* Readers that still map a segment keep its pages; the names go now
+         * (the later unlink on release finds nothing, which is fine). */
+        int rrc = cn_rmtree(pdir);
+        if (rrc < 0)
+            cn_warn("engine: cannot remove %s: %s", pdir, cn_strerror(rrc));
     }
     v->nparts = o;
     eng__version_install(db, v);

@@ -140,7 +140,8 @@ static int pred_match(eng__cat_t *c, eng__meas_t *m, const eng_tag_pred_t *p, id
         rx_ctx_t ctx = {&re, &has};
         eng__cat_tag_each(c, m, p->key, rx_each, &ctx);
         regfree(&re);
-        qsort(has.ids, has.n, sizeof(uint64_t), u64cmp);
+        if (has.n)
+            qsort(has.ids, has.n, sizeof(uint64_t), u64cmp);
         size_t n;
         const uint64_t *all = eng__cat_meas_series(c, m, &n);
         size_t j = 0;
@@ -159,7 +160,8 @@ static int pred_match(eng__cat_t *c, eng__meas_t *m, const eng_tag_pred_t *p, id
     rx_ctx_t ctx = {&re, out};
     eng__cat_tag_each(c, m, p->key, rx_each, &ctx);
     regfree(&re);
-    qsort(out->ids, out->n, sizeof(uint64_t), u64cmp);
+    if (out->n)
+        qsort(out->ids, out->n, sizeof(uint64_t), u64cmp);
     return 0;
 }
 
@@ -247,7 +249,8 @@ int eng_snap_tag_values(eng_snap_t *s, const char *measurement, const char *key,
     if (m)
         eng__cat_tag_each(c, m, key, tv_each, &t);
     eng__cat_unlock(c);
-    qsort(t.vals, t.n, sizeof(char *), strpcmp);
+    if (t.n)
+        qsort(t.vals, t.n, sizeof(char *), strpcmp);
     *vals = t.vals;
     return (int)t.n;
 }
@@ -316,7 +319,8 @@ static void collect_sources(eng_iter_t *it)
             }
         }
     }
-    qsort(it->srcs, it->nsrcs, sizeof *it->srcs, src_cmp);
+    if (it->nsrcs)
+        qsort(it->srcs, it->nsrcs, sizeof *it->srcs, src_cmp);
 }
 
 int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t nfields,
@@ -367,8 +371,10 @@ int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t
     if (v->imm)
         eng__mt_extract(v->imm, sid, tmin, tmax, s->seq, &it->mem);
     eng__mt_extract(v->active, sid, tmin, tmax, s->seq, &it->mem);
-    eng__rows_sort_merge(&it->mem);
+    /* Tombstones first: a deleted row must not lend its fields to a newer
+     * row with the same timestamp. */
     eng__apply_tombs(it->tombs, it->ntombs, it->mid, sid, &it->mem);
+    eng__rows_sort_merge(&it->mem);
     eng__rows_init(&it->cur, it->nf, it->fids, it->types);
     it->vptr = cn_calloc(nfields + 1, sizeof(void *));
     it->validptr = cn_calloc(nfields + 1, sizeof(uint8_t *));
@@ -506,8 +512,8 @@ static int load_group(eng_iter_t *it)
     eng__rows_append(&it->cur, &it->mem, it->mem_pos, nm);
     it->pos += nb;
     it->mem_pos += nm;
-    eng__rows_sort_merge(&it->cur);
     eng__apply_tombs(it->tombs, it->ntombs, it->mid, it->sid, &it->cur);
+    eng__rows_sort_merge(&it->cur);
     eng__rows_clip(&it->cur, it->tmin, it->tmax);
     return 1;
 }

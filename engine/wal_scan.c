@@ -257,8 +257,8 @@ int eng__wal_scan_dir(const char *dir, bool repair, eng__wal_replay_fn fn, void 
                       eng__wal_scan_t *out)
 {
     memset(out, 0, sizeof *out);
-    uint64_t *seqs;
-    size_t n;
+    uint64_t *seqs = NULL;
+    size_t n = 0;
     int rc = list_dir(dir, &seqs, &n);
     if (rc < 0)
         return rc;
@@ -266,7 +266,8 @@ int eng__wal_scan_dir(const char *dir, bool repair, eng__wal_replay_fn fn, void 
     for (size_t i = 0; i < n && rc == 0; i++) {
         char path[PATH_MAX];
         file_res_t r;
-        uint64_t size;
+        memset(&r, 0, sizeof r);
+        uint64_t size = 0;
         rc = eng__wal_path(path, sizeof path, dir, seqs[i]);
         if (rc == 0)
             rc = scan_path(path, seqs[i], out->last_seq, fn, arg, &r, &size);

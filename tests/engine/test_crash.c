@@ -318,7 +318,7 @@ static void verify_series(crash_t *c, eng_snap_t *s, uint64_t sid, const int *co
     int rc;
     while ((rc = eng_iter_next(it, &b)) == 1) {
         for (uint32_t r = 0; r < b.n; r++) {
-            uint64_t k;
+            uint64_t k = 0;
             if (!first && b.ts[r] <= prev)
                 fail_msg("series dev-%u: ts %lld after %lld (duplicate or disorder)", dev,
                          (long long)b.ts[r], (long long)prev);

