@@ -8,8 +8,8 @@
  * 1. A memtable only grows: rows are appended, never changed or removed.
  *    Deletes are tombstones applied when rows are read or flushed, so a
  *    reader holding a reference sees a stable prefix filtered by seq.
- * 2. Every column of a series has exactly `n` slots; a row that lacks a
- *    field has valid = 0 in that column.
+ * 2. A series' rows are stored row-major in one buffer (format below); the
+ *    row-set type (eng__rows_t) is the column-major form they become.
  * 3. String bytes live in the arena (chunks never move or shrink) until the
  *    memtable is freed.
  * 4. Writers hold the engine write mutex and this memtable's lock for
@@ -241,21 +241,28 @@ void eng__rows_append(eng__rows_t *dst, const eng__rows_t *src, uint32_t from, u
 
 /* ---------------------------------------------------------- memtable */
 
-typedef struct mt_col {
-    uint32_t fid;
-    uint8_t type;
-    uint8_t *vals;
-    uint8_t *valid;
-} mt_col_t;
-
+/*
+ * Each series keeps its rows row-major in one growable buffer, so writing a
+ * row touches one or two cache lines however many fields it has (the
+ * column-per-field layout this replaced touched ~2 lines per field and was
+ * cache-miss bound: 1.7 us per 10-field row with 1000 series in flight).
+ * Rows are turned into columns when they are extracted (reads, flush).
+ *
+ *   row:   i64 ts | u64 seq | u32 nfields | nfields x field
+ *   field: u32 fid | u8 type | value: float/int 8 bytes, bool 1 byte,
+ *          string 16 bytes (an eng_str_t into the arena)
+ */
 typedef struct mt_series {
     uint64_t sid;
-    uint32_t n, cap;
-    int64_t *ts;
-    uint64_t *seq;
+    uint8_t *buf;
+    size_t len, cap;
+    uint32_t nrows;
     int64_t tmin, tmax;
-    uint32_t ncols, capcols;
-    mt_col_t *cols;
+    size_t row_off;   /* offset of the row being written */
+    uint32_t nfields; /* distinct (fid, type) pairs seen */
+    uint32_t capfields;
+    uint32_t *fids;
+    uint8_t *ftypes;
 } mt_series_t;
 
 typedef struct arena_chunk {
@@ -274,9 +281,7 @@ struct eng__mt {
     size_t bytes;
     uint64_t rows;
     arena_chunk_t *arena;
-    /* current row */
-    mt_series_t *cur;
-    uint32_t cur_row, cur_k;
+    mt_series_t *cur; /* series of the row being written */
 };
 
 eng__mt_t *eng__mt_new(void)
@@ -298,13 +303,9 @@ void eng__mt_unref(eng__mt_t *mt)
         return;
     for (uint64_t i = 0; i < mt->nsids; i++) {
         mt_series_t *s = mt->by_sid[mt->sids[i]];
-        for (uint32_t c = 0; c < s->ncols; c++) {
-            cn_free(s->cols[c].vals);
-            cn_free(s->cols[c].valid);
-        }
-        cn_free(s->cols);
-        cn_free(s->ts);
-        cn_free(s->seq);
+        cn_free(s->buf);
+        cn_free(s->fids);
+        cn_free(s->ftypes);
         cn_free(s);
     }
     cn_free(mt->by_sid);
@@ -349,46 +350,43 @@ static mt_series_t *mt_series(eng__mt_t *mt, uint64_t sid)
     if (mt->nsids == mt->cap_sids) {
         mt->cap_sids = mt->cap_sids ? mt->cap_sids * 2 : 1024;
         mt->sids = cn_realloc(mt->sids, mt->cap_sids * sizeof(uint64_t));
+        mt->bytes += mt->cap_sids / 2 * sizeof(uint64_t);
     }
     mt->sids[mt->nsids++] = sid;
-    mt->bytes += sizeof *s + 64;
+    mt->bytes += sizeof *s + 32;
     return s;
 }
 
-static void series_grow(eng__mt_t *mt, mt_series_t *s)
+/* Makes room for n more bytes in s->buf. */
+static inline uint8_t *series_room(eng__mt_t *mt, mt_series_t *s, size_t n)
 {
-    uint32_t ncap = s->cap ? s->cap * 2 : 8;
-    s->ts = cn_realloc(s->ts, ncap * sizeof(int64_t));
-    s->seq = cn_realloc(s->seq, ncap * sizeof(uint64_t));
-    mt->bytes += (ncap - s->cap) * 16;
-    for (uint32_t c = 0; c < s->ncols; c++) {
-        size_t sz = eng__type_size(s->cols[c].type);
-        s->cols[c].vals = cn_realloc(s->cols[c].vals, ncap * sz);
-        s->cols[c].valid = cn_realloc(s->cols[c].valid, ncap);
-        memset(s->cols[c].valid + s->cap, 0, ncap - s->cap);
-        mt->bytes += (ncap - s->cap) * (sz + 1);
+    if (s->cap - s->len < n) {
+        size_t ncap = s->cap ? s->cap * 2 : 256;
+        while (ncap - s->len < n)
+            ncap *= 2;
+        s->buf = cn_realloc(s->buf, ncap);
+        mt->bytes += ncap - s->cap;
+        s->cap = ncap;
     }
-    s->cap = ncap;
+    return s->buf + s->len;
 }
 
 void eng__mt_row(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq)
 {
     mt_series_t *s = mt_series(mt, sid);
-    if (s->n == s->cap)
-        series_grow(mt, s);
-    uint32_t i = s->n++;
-    s->ts[i] = ts;
-    s->seq[i] = seq;
-    for (uint32_t c = 0; c < s->ncols; c++)
-        s->cols[c].valid[i] = 0;
+    uint8_t *p = series_room(mt, s, 20);
+    memcpy(p, &ts, 8);
+    memcpy(p + 8, &seq, 8);
+    memset(p + 16, 0, 4);
+    s->row_off = s->len;
+    s->len += 20;
+    s->nrows++;
     if (ts < s->tmin)
         s->tmin = ts;
     if (ts > s->tmax)
         s->tmax = ts;
     mt->rows++;
     mt->cur = s;
-    mt->cur_row = i;
-    mt->cur_k = 0;
 }
 
 static const char *arena_copy(eng__mt_t *mt, const char *p, uint32_t len)
@@ -411,47 +409,54 @@ static const char *arena_copy(eng__mt_t *mt, const char *p, uint32_t len)
     return d;
 }
 
+/* Records (fid, t) in the series' field set (usually already there). */
+static void note_field(mt_series_t *s, uint32_t fid, eng_type_t t)
+{
+    for (uint32_t i = 0; i < s->nfields; i++)
+        if (s->fids[i] == fid && s->ftypes[i] == t)
+            return;
+    if (s->nfields == s->capfields) {
+        s->capfields = s->capfields ? s->capfields * 2 : 16;
+        s->fids = cn_realloc(s->fids, s->capfields * sizeof *s->fids);
+        s->ftypes = cn_realloc(s->ftypes, s->capfields);
+    }
+    s->fids[s->nfields] = fid;
+    s->ftypes[s->nfields++] = (uint8_t)t;
+}
+
 void eng__mt_set(eng__mt_t *mt, uint32_t fid, eng_type_t t, const eng_value_t *v)
 {
     mt_series_t *s = mt->cur;
     assert(s);
-    uint32_t c = mt->cur_k < s->ncols && s->cols[mt->cur_k].fid == fid ? mt->cur_k : 0;
-    while (c < s->ncols && s->cols[c].fid != fid)
-        c++;
-    if (c == s->ncols) {
-        if (s->ncols == s->capcols) {
-            s->capcols = s->capcols ? s->capcols * 2 : 4;
-            s->cols = cn_realloc(s->cols, s->capcols * sizeof(mt_col_t));
-        }
-        mt_col_t *col = &s->cols[s->ncols++];
-        col->fid = fid;
-        col->type = (uint8_t)t;
-        col->vals = cn_malloc((size_t)s->cap * eng__type_size(t));
-        col->valid = cn_calloc(s->cap, 1);
-        mt->bytes += (size_t)s->cap * (eng__type_size(t) + 1) + sizeof *col;
-    }
-    mt->cur_k = c + 1;
-    mt_col_t *col = &s->cols[c];
-    uint32_t i = mt->cur_row;
+    size_t vs = eng__type_size(t);
+    uint8_t *p = series_room(mt, s, 5 + vs);
+    memcpy(p, &fid, 4);
+    p[4] = (uint8_t)t;
     switch (t) {
     case ENG_T_FLOAT:
-        memcpy(col->vals + (size_t)i * 8, &v->f, 8);
-        break;
     case ENG_T_INT:
-        memcpy(col->vals + (size_t)i * 8, &v->i, 8);
+        memcpy(p + 5, v, 8);
         break;
     case ENG_T_BOOL:
-        col->vals[i] = v->b ? 1 : 0;
+        p[5] = v->b ? 1 : 0;
         break;
     case ENG_T_STRING: {
         eng_str_t str = {arena_copy(mt, v->s.p, v->s.len), v->s.len};
-        memcpy(col->vals + (size_t)i * sizeof str, &str, sizeof str);
+        memcpy(p + 5, &str, sizeof str);
         break;
     }
     default:
         return;
     }
-    col->valid[i] = 1;
+    s->len += 5 + vs;
+    uint32_t nf;
+    memcpy(&nf, s->buf + s->row_off + 16, 4);
+    nf++;
+    memcpy(s->buf + s->row_off + 16, &nf, 4);
+    /* The field set check is a short scan over a handful of fields; rows of
+     * one series repeat the same fields, so the first entries hit. */
+    if (nf > s->nfields || s->fids[nf - 1] != fid || s->ftypes[nf - 1] != t)
+        note_field(s, fid, t);
 }
 
 size_t eng__mt_bytes(eng__mt_t *mt)
@@ -478,7 +483,8 @@ size_t eng__mt_sids(eng__mt_t *mt, uint64_t **sids)
     if (n)
         memcpy(*sids, mt->sids, n * sizeof(uint64_t));
     pthread_rwlock_unlock(&mt->lock);
-    qsort(*sids, n, sizeof(uint64_t), u64_cmp);
+    if (n > 1)
+        qsort(*sids, n, sizeof(uint64_t), u64_cmp);
     return n;
 }
 
@@ -486,7 +492,7 @@ bool eng__mt_bounds(eng__mt_t *mt, uint64_t sid, int64_t *tmin, int64_t *tmax)
 {
     pthread_rwlock_rdlock(&mt->lock);
     mt_series_t *s = sid < mt->cap_sid ? mt->by_sid[sid] : NULL;
-    bool ok = s && s->n > 0;
+    bool ok = s && s->nrows > 0;
     if (ok) {
         *tmin = s->tmin;
         *tmax = s->tmax;
@@ -499,15 +505,27 @@ uint32_t eng__mt_fields(eng__mt_t *mt, uint64_t sid, uint32_t **fids, uint8_t **
 {
     pthread_rwlock_rdlock(&mt->lock);
     mt_series_t *s = sid < mt->cap_sid ? mt->by_sid[sid] : NULL;
-    uint32_t n = s ? s->ncols : 0;
+    uint32_t n = s ? s->nfields : 0;
     *fids = cn_malloc((n ? n : 1) * sizeof(uint32_t));
     *types = cn_malloc(n ? n : 1);
-    for (uint32_t c = 0; c < n; c++) {
-        (*fids)[c] = s->cols[c].fid;
-        (*types)[c] = s->cols[c].type;
+    if (n) {
+        memcpy(*fids, s->fids, n * sizeof(uint32_t));
+        memcpy(*types, s->ftypes, n);
     }
     pthread_rwlock_unlock(&mt->lock);
     return n;
+}
+
+/* Output column of (fid, t), starting the search at hint; -1 if none. */
+static inline int out_col(const eng__rows_t *out, uint32_t fid, uint8_t t, uint32_t hint)
+{
+    uint32_t nc = out->ncols;
+    for (uint32_t k = 0; k < nc; k++) {
+        uint32_t c = hint + k < nc ? hint + k : hint + k - nc;
+        if (out->fids[c] == fid && out->types[c] == t)
+            return (int)c;
+    }
+    return -1;
 }
 
 void eng__mt_extract(eng__mt_t *mt, uint64_t sid, int64_t tmin, int64_t tmax, uint64_t max_seq,
@@ -515,38 +533,43 @@ void eng__mt_extract(eng__mt_t *mt, uint64_t sid, int64_t tmin, int64_t tmax, ui
 {
     pthread_rwlock_rdlock(&mt->lock);
     mt_series_t *s = sid < mt->cap_sid ? mt->by_sid[sid] : NULL;
-    if (!s || s->n == 0 || s->tmax < tmin || s->tmin >= tmax) {
+    if (!s || s->nrows == 0 || s->tmax < tmin || s->tmin >= tmax) {
         pthread_rwlock_unlock(&mt->lock);
         return;
     }
-    /* Map output columns to memtable columns once. */
-    int32_t map[256];
-    int32_t *mp = out->ncols <= 256 ? map : cn_malloc(out->ncols * sizeof(int32_t));
-    for (uint32_t c = 0; c < out->ncols; c++) {
-        mp[c] = -1;
-        for (uint32_t k = 0; k < s->ncols; k++)
-            if (s->cols[k].fid == out->fids[c] && s->cols[k].type == out->types[c])
-                mp[c] = (int32_t)k;
-    }
-    eng__rows_reserve(out, s->n);
-    for (uint32_t i = 0; i < s->n; i++) {
-        if (s->ts[i] < tmin || s->ts[i] >= tmax || s->seq[i] > max_seq)
-            continue;
-        uint32_t o = out->n++;
-        out->ts[o] = s->ts[i];
-        out->seq[o] = s->seq[i];
-        for (uint32_t c = 0; c < out->ncols; c++) {
-            size_t sz = eng__type_size(out->types[c]);
-            if (mp[c] < 0) {
+    eng__rows_reserve(out, s->nrows);
+    const uint8_t *p = s->buf, *end = s->buf + s->len;
+    while (p < end) {
+        int64_t ts;
+        uint64_t seq;
+        uint32_t nf;
+        memcpy(&ts, p, 8);
+        memcpy(&seq, p + 8, 8);
+        memcpy(&nf, p + 16, 4);
+        p += 20;
+        bool take = ts >= tmin && ts < tmax && seq <= max_seq;
+        uint32_t o = out->n;
+        if (take) {
+            out->ts[o] = ts;
+            out->seq[o] = seq;
+            for (uint32_t c = 0; c < out->ncols; c++)
                 out->valid[c][o] = 0;
-                continue;
+            out->n++;
+        }
+        for (uint32_t f = 0; f < nf; f++) {
+            uint32_t fid;
+            memcpy(&fid, p, 4);
+            uint8_t t = p[4];
+            size_t vs = eng__type_size(t);
+            if (take) {
+                int c = out_col(out, fid, t, f < out->ncols ? f : 0);
+                if (c >= 0) {
+                    memcpy((uint8_t *)out->vals[c] + (size_t)o * vs, p + 5, vs);
+                    out->valid[c][o] = 1;
+                }
             }
-            const mt_col_t *col = &s->cols[mp[c]];
-            memcpy((uint8_t *)out->vals[c] + (size_t)o * sz, col->vals + (size_t)i * sz, sz);
-            out->valid[c][o] = col->valid[i];
+            p += 5 + vs;
         }
     }
-    if (mp != map)
-        cn_free(mp);
     pthread_rwlock_unlock(&mt->lock);
 }
