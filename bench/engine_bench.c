@@ -850,6 +850,7 @@ int main(int argc, char **argv)
         return 2;
     }
     cn_log_set_level(CN_LOG_WARN);
+    setvbuf(stdout, NULL, _IOLBF, 0); /* progress shows through bench/run's tee */
     char base[2048], maindir[4096];
     if (o.dir) {
         snprintf(base, sizeof(base), "%s", o.dir);
