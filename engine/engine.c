@@ -88,6 +88,7 @@ void eng_opts_default(eng_opts_t *o)
     o->compress = ENG_COMP_ZSTD;
     o->zstd_level = 3;
     o->block_rows = 8192;
+    o->stats_min_rows = 16;
     o->background = true;
     o->clock = cn_clock_system();
 }

@@ -84,6 +84,7 @@ typedef struct eng_opts {
     int compress;             /* extra block compression tried: default ENG_COMP_ZSTD */
     int zstd_level;           /* default 3 */
     uint32_t block_rows;      /* max rows per block, default 8192 */
+    uint32_t stats_min_rows;  /* blocks with fewer rows carry no stats, default 16 */
     bool background;          /* run flush/compaction/retention threads (default true) */
     cn_clock_t clock;         /* wall clock for retention; default system */
     /* Called on the WAL thread whenever the durable sequence advances.

@@ -73,6 +73,7 @@ static int pw_get(flushctx_t *fc, int64_t start, eng__segw_t **out)
     rc = eng__segw_open(p->path, p->id, start, db->o.compress, db->o.zstd_level, &p->w);
     if (rc < 0)
         return rc;
+    eng__segw_stats_min(p->w, db->o.stats_min_rows);
     fc->npw++;
     *out = p->w;
     return 0;
@@ -334,6 +335,7 @@ static int compact_partition(eng_db_t *db, eng__part_t *pt, const eng__tomb_t *t
     int rc = eng__segw_open(path, id, pt->start, db->o.compress, db->o.zstd_level, &fw.w);
     if (rc < 0)
         return rc;
+    eng__segw_stats_min(fw.w, db->o.stats_min_rows);
     uint64_t seq_max = 0;
     for (uint32_t s = 0; s < pt->nsegs; s++) {
         eng__segw_replaces(fw.w, pt->segs[s]->id);

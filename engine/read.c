@@ -438,7 +438,7 @@ static bool plan_group(const eng_iter_t *it, uint32_t *nb, uint32_t *nm)
 static bool block_clean(const eng_iter_t *it, uint32_t i)
 {
     const src_t *s = &it->srcs[i];
-    if (s->b->tmin < it->tmin || s->b->tmax >= it->tmax)
+    if (s->b->tmin < it->tmin || s->b->tmax >= it->tmax || !s->b->has_stats)
         return false;
     for (uint32_t t = 0; t < it->ntombs; t++)
         if (it->tombs[t].seq > s->seg->seq_max && it->tombs[t].tmin <= s->b->tmax &&
@@ -447,15 +447,16 @@ static bool block_clean(const eng_iter_t *it, uint32_t i)
     return true;
 }
 
-static void block_stats(const eng_iter_t *it, const eng__blkmeta_t *b, eng_stat_t *stats)
+static void block_stats(const eng_iter_t *it, const src_t *src, eng_stat_t *stats)
 {
+    const eng__blkmeta_t *b = src->b;
     for (uint32_t f = 0; f < it->nf; f++) {
         memset(&stats[f], 0, sizeof stats[f]);
         stats[f].tmin = b->tmin;
         stats[f].tmax = b->tmax;
         for (uint32_t c = 0; c < b->ncols; c++)
             if (b->cols[c].fid == it->fids[f] && b->cols[c].type == it->types[f])
-                stats[f] = b->cols[c].st;
+                stats[f] = src->seg->stats[b->cols[c].stat];
     }
 }
 
@@ -466,9 +467,8 @@ int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats, uint32_t *rows)
         return 0;
     if (nb != 1 || nm != 0 || !block_clean(it, it->pos))
         return 0;
-    const eng__blkmeta_t *b = it->srcs[it->pos].b;
-    block_stats(it, b, stats);
-    *rows = b->rows;
+    block_stats(it, &it->srcs[it->pos], stats);
+    *rows = it->srcs[it->pos].b->rows;
     return 1;
 }
 
@@ -505,7 +505,7 @@ static int load_group(eng_iter_t *it)
             return rc;
     }
     if (it->cur_whole) {
-        block_stats(it, it->srcs[it->pos].b, it->stats);
+        block_stats(it, &it->srcs[it->pos], it->stats);
         it->pos++;
         return 1;
     }

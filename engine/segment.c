@@ -32,8 +32,10 @@
  *     uv nblocks, then per block (ascending sid, then tmin):
  *       uv sid delta from the previous block's sid, sv tmin, uv tmax - tmin,
  *       uv rows, uv offset, uv length (including the CRC), uv ncols,
- *       ncols x column stats:
- *         uv fid, u8 type, uv count, uv first_ts - tmin, uv last_ts - tmin,
+ *       u8 flags (bit 0: the columns carry stats; small blocks do not),
+ *       ncols x column entries:
+ *         uv fid, u8 type, and only with stats:
+ *         uv count, then if count > 0: uv first_ts - tmin, uv last_ts - tmin,
  *         float:  f64 min, max, first, last, sum (8 bytes each)
  *         int/bool: sv min, max, first, last, sum, u8 sum_overflow
  *         string: nothing more
@@ -87,6 +89,7 @@ struct eng__segw {
     uint64_t id;
     int64_t part_start;
     int compress, level;
+    uint32_t stats_min;
     uint64_t off;
     uint64_t last_sid;
     uint32_t nblocks;
@@ -128,6 +131,7 @@ int eng__segw_open(const char *path, uint64_t seg_id, int64_t part_start, int co
     w->part_start = part_start;
     w->compress = compress;
     w->level = level;
+    w->stats_min = 16;
     uint8_t hdr[SEG_HDR];
     memcpy(hdr, SEG_MAGIC, 8);
     cn_st32(hdr + 8, SEG_VERSION);
@@ -144,6 +148,11 @@ int eng__segw_open(const char *path, uint64_t seg_id, int64_t part_start, int co
     w->off = SEG_HDR;
     *out = w;
     return 0;
+}
+
+void eng__segw_stats_min(eng__segw_t *w, uint32_t n)
+{
+    w->stats_min = n;
 }
 
 void eng__segw_replaces(eng__segw_t *w, uint64_t seg_id)
@@ -219,10 +228,12 @@ static void put_f64(cn_buf_t *b, double d)
 }
 
 static void index_put_stats(cn_buf_t *ix, uint32_t fid, uint8_t type, const eng_stat_t *st,
-                            int64_t tmin)
+                            int64_t tmin, bool with_stats)
 {
     cn_buf_put_uvarint(ix, fid);
     cn_buf_put_u8(ix, type);
+    if (!with_stats)
+        return;
     cn_buf_put_uvarint(ix, st->count);
     if (st->count == 0)
         return;
@@ -314,8 +325,10 @@ int eng__segw_add(eng__segw_t *w, uint64_t sid, const eng__rows_t *r, uint32_t f
         cn_buf_put_uvarint(b, w->col.len);
         cn_buf_put(b, w->col.p, w->col.len);
         eng_stat_t st;
-        col_stats(r, c, from, n, &st);
-        index_put_stats(&stats, r->fids[c], r->types[c], &st, tmin);
+        bool with_stats = n >= w->stats_min;
+        if (with_stats)
+            col_stats(r, c, from, n, &st);
+        index_put_stats(&stats, r->fids[c], r->types[c], &st, tmin, with_stats);
     }
     cn_buf_put_u32(b, cn_crc32c(0, b->p, b->len));
     if ((rc = write_all(w->fd, b->p, b->len)) < 0)
@@ -327,6 +340,7 @@ int eng__segw_add(eng__segw_t *w, uint64_t sid, const eng__rows_t *r, uint32_t f
     cn_buf_put_uvarint(ix, w->off);
     cn_buf_put_uvarint(ix, b->len);
     cn_buf_put_uvarint(ix, ncols);
+    cn_buf_put_u8(ix, n >= w->stats_min ? 1 : 0);
     cn_buf_put(ix, stats.p, stats.len);
     w->off += b->len;
     w->last_sid = sid;
@@ -425,42 +439,57 @@ static uint64_t get_uv(cn_rd_t *r, int *rc)
     return v;
 }
 
-static int read_colmeta(cn_rd_t *r, eng__colmeta_t *cm, int64_t tmin, int64_t tmax)
+static int read_stats(cn_rd_t *r, eng_stat_t *st, uint8_t type, int64_t tmin, int64_t tmax)
+{
+    int rc = 0;
+    memset(st, 0, sizeof *st);
+    st->count = (uint32_t)get_uv(r, &rc);
+    st->tmin = tmin;
+    st->tmax = tmax;
+    if (rc < 0 || st->count == 0)
+        return rc;
+    st->first_ts = tmin + (int64_t)get_uv(r, &rc);
+    st->last_ts = tmin + (int64_t)get_uv(r, &rc);
+    if (type == ENG_T_FLOAT) {
+        st->min.f = get_f64(r, &rc);
+        st->max.f = get_f64(r, &rc);
+        st->first.f = get_f64(r, &rc);
+        st->last.f = get_f64(r, &rc);
+        st->sum_f = get_f64(r, &rc);
+    } else if (type != ENG_T_STRING) {
+        st->min.i = get_sv(r, &rc);
+        st->max.i = get_sv(r, &rc);
+        st->first.i = get_sv(r, &rc);
+        st->last.i = get_sv(r, &rc);
+        st->sum_i = get_sv(r, &rc);
+        uint8_t ov = 0;
+        if (rc == 0)
+            rc = cn_rd_u8(r, &ov);
+        st->sum_overflow = ov != 0;
+    }
+    return rc;
+}
+
+static int read_colmeta(eng__seg_t *s, cn_rd_t *r, eng__colmeta_t *cm, const eng__blkmeta_t *b,
+                        uint32_t *nstats, uint32_t *capstats)
 {
     int rc = 0;
     uint8_t type = 0;
-    memset(cm, 0, sizeof *cm);
     cm->fid = (uint32_t)get_uv(r, &rc);
     if (rc == 0)
         rc = cn_rd_u8(r, &type);
     cm->type = type;
-    cm->st.count = (uint32_t)get_uv(r, &rc);
-    cm->st.tmin = tmin;
-    cm->st.tmax = tmax;
+    cm->stat = UINT32_MAX;
     if (rc < 0 || type < ENG_T_FLOAT || type > ENG_T_STRING)
         return rc < 0 ? rc : CN_CORRUPT();
-    if (cm->st.count == 0)
+    if (!b->has_stats)
         return 0;
-    cm->st.first_ts = tmin + (int64_t)get_uv(r, &rc);
-    cm->st.last_ts = tmin + (int64_t)get_uv(r, &rc);
-    if (type == ENG_T_FLOAT) {
-        cm->st.min.f = get_f64(r, &rc);
-        cm->st.max.f = get_f64(r, &rc);
-        cm->st.first.f = get_f64(r, &rc);
-        cm->st.last.f = get_f64(r, &rc);
-        cm->st.sum_f = get_f64(r, &rc);
-    } else if (type != ENG_T_STRING) {
-        cm->st.min.i = get_sv(r, &rc);
-        cm->st.max.i = get_sv(r, &rc);
-        cm->st.first.i = get_sv(r, &rc);
-        cm->st.last.i = get_sv(r, &rc);
-        cm->st.sum_i = get_sv(r, &rc);
-        uint8_t ov = 0;
-        if (rc == 0)
-            rc = cn_rd_u8(r, &ov);
-        cm->st.sum_overflow = ov != 0;
+    if (*nstats == *capstats) {
+        *capstats = *capstats ? *capstats * 2 : 64;
+        s->stats = cn_realloc(s->stats, *capstats * sizeof *s->stats);
     }
-    return rc;
+    cm->stat = (*nstats)++;
+    return read_stats(r, &s->stats[cm->stat], type, b->tmin, b->tmax);
 }
 
 static int parse_index(eng__seg_t *s, cn_rd_t *r)
@@ -474,6 +503,7 @@ static int parse_index(eng__seg_t *s, cn_rd_t *r)
     size_t capcols = nb * 4 + 16, ncols = 0;
     s->cols = cn_malloc(capcols * sizeof *s->cols);
     uint64_t sid = 0;
+    uint32_t nstats = 0, capstats = 0;
     size_t *colstart = cn_malloc((nb ? nb : 1) * sizeof(size_t));
     for (uint32_t i = 0; i < nb && rc == 0; i++) {
         eng__blkmeta_t *b = &s->blocks[i];
@@ -485,8 +515,12 @@ static int parse_index(eng__seg_t *s, cn_rd_t *r)
         b->off = get_uv(r, &rc);
         b->len = get_uv(r, &rc);
         b->ncols = (uint32_t)get_uv(r, &rc);
+        uint8_t flags = 0;
+        if (rc == 0)
+            rc = cn_rd_u8(r, &flags);
         if (rc < 0)
             break;
+        b->has_stats = flags & 1;
         if (b->off < SEG_HDR || b->len < 4 || b->off + b->len > s->size - SEG_FTR ||
             b->ncols > 65536 || b->rows == 0 || b->tmax < b->tmin ||
             (i > 0 && (b->sid < s->blocks[i - 1].sid)))
@@ -497,7 +531,7 @@ static int parse_index(eng__seg_t *s, cn_rd_t *r)
                 capcols *= 2;
                 s->cols = cn_realloc(s->cols, capcols * sizeof *s->cols);
             }
-            rc = read_colmeta(r, &s->cols[ncols++], b->tmin, b->tmax);
+            rc = read_colmeta(s, r, &s->cols[ncols++], b, &nstats, &capstats);
         }
     }
     for (uint32_t i = 0; i < s->nblocks && rc == 0; i++)
@@ -563,6 +597,7 @@ static void seg_free(eng__seg_t *s)
     cn_free(s->path);
     cn_free(s->blocks);
     cn_free(s->cols);
+    cn_free(s->stats);
     cn_free(s->replaces);
     cn_free(s);
 }
@@ -595,6 +630,10 @@ int eng__seg_open(const char *path, eng__seg_t **out)
     close(fd);
     if (rc == 0)
         rc = verify_map(s);
+    /* Verification read every page; hand them back so resident memory
+     * counts only what queries touch (they stay in the page cache). */
+    if (rc == 0)
+        madvise((void *)s->map, s->size, MADV_DONTNEED);
     if (rc < 0) {
         seg_free(s);
         return rc;

@@ -16,6 +16,10 @@ typedef struct eng__segw eng__segw_t;
 /* Starts writing `path` (as path.tmp until finished). */
 int eng__segw_open(const char *path, uint64_t seg_id, int64_t part_start, int compress, int level,
                    eng__segw_t **out /* OUT */);
+/* Blocks with fewer rows than n get no stats (default 16): for tiny blocks
+ * stats cost more than the data, and decoding is as cheap as reading them
+ * (this keeps a million 10-point series small on disk and in memory). */
+void eng__segw_stats_min(eng__segw_t *w, uint32_t n);
 /* Adds one block: rows of one series, ts strictly ascending, all inside
  * the partition.  Blocks must come in ascending (sid, tmin) order. */
 int eng__segw_add(eng__segw_t *w, uint64_t sid, const eng__rows_t *rows, uint32_t from, uint32_t n);
@@ -30,7 +34,7 @@ uint32_t eng__segw_blocks(eng__segw_t *w);
 typedef struct eng__colmeta {
     uint32_t fid;
     uint8_t type;
-    eng_stat_t st;
+    uint32_t stat; /* index into eng__seg_t.stats, or UINT32_MAX: no stats */
 } eng__colmeta_t;
 
 typedef struct eng__blkmeta {
@@ -39,6 +43,7 @@ typedef struct eng__blkmeta {
     uint32_t rows;
     uint64_t off, len;
     uint32_t ncols;
+    bool has_stats;
     eng__colmeta_t *cols; /* into the segment's column array */
 } eng__blkmeta_t;
 
@@ -53,6 +58,7 @@ typedef struct eng__seg {
     uint32_t nblocks;
     eng__blkmeta_t *blocks; /* sorted by (sid, tmin) */
     eng__colmeta_t *cols;
+    eng_stat_t *stats; /* of the blocks that have stats */
     uint32_t nreplaces;
     uint64_t *replaces;
     bool unlink_on_free; /* set when compaction or retention retires it */

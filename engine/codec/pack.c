@@ -43,7 +43,10 @@ int eng__pack(const uint8_t *p, size_t n, int compress, int level, cn_buf_t *out
     if (compress != ENG_COMP_NONE && compress != ENG_COMP_LZ4 && compress != ENG_COMP_ZSTD)
         return CN_EINVAL;
     uint8_t *dst = NULL;
-    size_t c = compress != ENG_COMP_NONE && n > 0 ? squeeze(p, n, compress, level, &dst) : 0;
+    /* Below 64 bytes a general-purpose compressor's framing eats any gain,
+     * and creating its context per call dominated flushes of many tiny
+     * blocks (a million 10-row series). */
+    size_t c = compress != ENG_COMP_NONE && n >= 64 ? squeeze(p, n, compress, level, &dst) : 0;
     if (c > 0 && c + eng__uvarint_len(c) < n) {
         cn_buf_put_u8(out, (uint8_t)compress);
         cn_buf_put_uvarint(out, n);

@@ -235,6 +235,9 @@ static void ctx_init(ctx_t *c, uint64_t seed, int64_t t0, bool retention)
     c->o.background = false;
     c->o.partition_ns = HOUR;
     c->o.block_rows = 4 + (uint32_t)(rnd(c) % 29);
+    /* Some blocks with stats, some without (the engine's default leaves out
+     * blocks under 16 rows). */
+    c->o.stats_min_rows = 1 + (uint32_t)(rnd(c) % 3);
     c->o.compress = (int)(rnd(c) % 3);
     c->o.group_commit_us = 0;
     if (retention) {
@@ -1254,6 +1257,7 @@ static void test_string_block_stats(void **state)
     ctx_init(c, 5, T0, false);
     eng_close(c->db);
     c->o.block_rows = 8;
+    c->o.stats_min_rows = 1;
     db_open(c);
     static const char *const words[8] = {"one", "two", "", "four", "five", "six", "seven", "8"};
     eng_write_res_t res;
