@@ -247,6 +247,7 @@ int eng__flush_now(eng_db_t *db)
     eng__version_install(db, v);
     pthread_mutex_unlock(&db->wmu);
     eng__mt_unref(imm);
+    cn_mem_trim();
     /* 5. drop covered WAL files: a checkpoint record makes the WAL thread
      * start the next file even if no write comes, so the file holding the
      * flushed records stops being current and can go. */

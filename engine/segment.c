@@ -764,31 +764,42 @@ int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *o
         return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
     for (uint32_t i = 0; i < n; i++)
         out->seq[base + i] = s->seq_max;
-    for (uint32_t c = 0; c < out->ncols; c++)
-        memset(out->valid[c] + base, 0, n);
-    for (uint64_t c = 0; c < ncols; c++) {
+    /* Requested columns the block lacks are all null; the others get their
+     * presence from the block.  filled[] tracks which is which. */
+    uint8_t filled_stack[64];
+    uint8_t *filled = out->ncols <= 64 ? filled_stack : cn_calloc(out->ncols, 1);
+    if (filled == filled_stack)
+        memset(filled, 0, sizeof filled_stack);
+    for (uint64_t c = 0; c < ncols && rc == 0; c++) {
         uint64_t fid;
         uint8_t type;
         uint64_t ulen;
         const uint8_t *up;
         if ((rc = cn_rd_uvarint(&r, &fid)) < 0 || (rc = cn_rd_u8(&r, &type)) < 0 ||
-            (rc = cn_rd_uvarint(&r, &ulen)) < 0 || (rc = cn_rd_bytes(&r, ulen, &up)) < 0)
-            return CN_CORRUPT();
+            (rc = cn_rd_uvarint(&r, &ulen)) < 0 || (rc = cn_rd_bytes(&r, ulen, &up)) < 0) {
+            rc = CN_CORRUPT();
+            break;
+        }
         uint32_t oc = 0;
         while (oc < out->ncols && !(out->fids[oc] == fid && out->types[oc] == type))
             oc++;
-        if (oc == out->ncols)
+        if (oc == out->ncols || filled[oc])
             continue; /* not requested: skipped without decompressing */
         cn_rd_t unit = cn_rd_make(up, ulen);
-        if ((rc = eng__unpack(&unit, &sc->unpack, &raw)) < 0)
-            return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
         size_t sz = eng__type_size(type);
-        rc = decode_col(type, &raw, n, out->valid[oc] + base,
-                        (uint8_t *)out->vals[oc] + (size_t)base * sz,
-                        type == ENG_T_STRING ? string_arena(sc) : NULL);
-        if (rc < 0)
-            return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
+        if ((rc = eng__unpack(&unit, &sc->unpack, &raw)) == 0)
+            rc = decode_col(type, &raw, n, out->valid[oc] + base,
+                            (uint8_t *)out->vals[oc] + (size_t)base * sz,
+                            type == ENG_T_STRING ? string_arena(sc) : NULL);
+        filled[oc] = 1;
     }
+    for (uint32_t c = 0; c < out->ncols && rc == 0; c++)
+        if (!filled[c])
+            memset(out->valid[c] + base, 0, n);
+    if (filled != filled_stack)
+        cn_free(filled);
+    if (rc < 0)
+        return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
     out->n += n;
     return 0;
 }

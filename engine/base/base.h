@@ -74,6 +74,10 @@ void *cn_realloc(void *p, size_t n);
 char *cn_strdup(const char *s);
 char *cn_strndup(const char *s, size_t n);
 void cn_free(void *p);
+/* Returns freed memory to the OS now (jemalloc's dirty pages would
+ * otherwise linger for seconds); a no-op under other allocators.  Called
+ * after a memtable flush frees hundreds of megabytes at once. */
+void cn_mem_trim(void);
 
 /* --------------------------------------------------------------- logging */
 

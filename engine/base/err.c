@@ -117,6 +117,18 @@ void cn_free(void *p)
     free(p);
 }
 
+/* jemalloc's control interface, resolved at link time only when jemalloc
+ * is the allocator (release builds); sanitizer builds leave it NULL. */
+extern int mallctl(const char *name, void *oldp, size_t *oldlenp, void *newp, size_t newlen)
+    __attribute__((weak));
+
+void cn_mem_trim(void)
+{
+    /* 4096 is MALLCTL_ARENAS_ALL: purge every arena. */
+    if (mallctl)
+        mallctl("arena.4096.purge", NULL, NULL, NULL, 0);
+}
+
 /* --------------------------------------------------------------- logging */
 
 /* The one process-wide mutable: the log threshold.  Atomic so any thread
