@@ -219,16 +219,24 @@ int eng__write_manifest(eng_db_t *db, uint64_t flushed_seq)
     return cn_file_write_atomic(path, m, sizeof m);
 }
 
+/* Reads DIR/name into *p; returns 1 when read, 0 when absent, or -errno. */
+static int read_meta(const eng_db_t *db, const char *name, char *path, size_t pathlen, uint8_t **p,
+                     size_t *n)
+{
+    snprintf(path, pathlen, "%s/%s", db->dir, name);
+    int rc = cn_file_read_all(path, p, n);
+    if (rc == -ENOENT)
+        return 0;
+    return rc < 0 ? rc : 1;
+}
+
 static int read_manifest(eng_db_t *db)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/MANIFEST", db->dir);
     uint8_t *p;
     size_t n;
-    int rc = cn_file_read_all(path, &p, &n);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
+    int rc = read_meta(db, "MANIFEST", path, sizeof path, &p, &n);
+    if (rc <= 0)
         return rc;
     uint32_t crc = n == 32 ? cn_crc32c(cn_crc32c(0, p, 12), p + 16, 16) : 0;
     if (n != 32 || memcmp(p, "CNMANIF1", 8) != 0 || crc != cn_ld32(p + 12)) {
@@ -281,13 +289,10 @@ static void tomb_add(eng_db_t *db, const eng__tomb_t *t)
 static int read_tombs(eng_db_t *db)
 {
     char path[PATH_MAX];
-    snprintf(path, sizeof path, "%s/tombstones", db->dir);
     uint8_t *p;
     size_t n;
-    int rc = cn_file_read_all(path, &p, &n);
-    if (rc == -ENOENT)
-        return 0;
-    if (rc < 0)
+    int rc = read_meta(db, "tombstones", path, sizeof path, &p, &n);
+    if (rc <= 0)
         return rc;
     uint32_t cnt = n >= 20 ? cn_ld32(p + 12) : 0;
     if (n < 20 || memcmp(p, "CNTOMBS1", 8) != 0 || n != 20 + (size_t)cnt * 36 ||

@@ -100,21 +100,6 @@ struct eng__segw {
     size_t pv_cap;
 };
 
-static int write_all(int fd, const void *p, size_t n)
-{
-    const uint8_t *b = p;
-    while (n) {
-        ssize_t w = write(fd, b, n);
-        if (w < 0 && errno == EINTR)
-            continue;
-        if (w < 0)
-            return -errno;
-        b += w;
-        n -= (size_t)w;
-    }
-    return 0;
-}
-
 int eng__segw_open(const char *path, uint64_t seg_id, int64_t part_start, int compress, int level,
                    eng__segw_t **out)
 {
@@ -140,7 +125,7 @@ int eng__segw_open(const char *path, uint64_t seg_id, int64_t part_start, int co
     uint32_t crc = cn_crc32c(0, hdr, 12);
     crc = cn_crc32c(crc, hdr + 16, 16);
     cn_st32(hdr + 12, crc);
-    int rc = write_all(w->fd, hdr, SEG_HDR);
+    int rc = cn_write_all(w->fd, hdr, SEG_HDR);
     if (rc < 0) {
         eng__segw_abort(w);
         return rc;
@@ -331,7 +316,7 @@ int eng__segw_add(eng__segw_t *w, uint64_t sid, const eng__rows_t *r, uint32_t f
         index_put_stats(&stats, r->fids[c], r->types[c], &st, tmin, with_stats);
     }
     cn_buf_put_u32(b, cn_crc32c(0, b->p, b->len));
-    if ((rc = write_all(w->fd, b->p, b->len)) < 0)
+    if ((rc = cn_write_all(w->fd, b->p, b->len)) < 0)
         goto out;
     cn_buf_put_uvarint(ix, sid - w->last_sid);
     cn_buf_put_svarint(ix, tmin);
@@ -389,9 +374,9 @@ int64_t eng__segw_finish(eng__segw_t *w, uint64_t seq_max)
     cn_st32(ftr + 28, cn_crc32c(0, ftr, 28));
     memcpy(ftr + 32, SEG_END_MAGIC, 8);
     if (rc >= 0)
-        rc = write_all(w->fd, packed.p, packed.len);
+        rc = cn_write_all(w->fd, packed.p, packed.len);
     if (rc >= 0)
-        rc = write_all(w->fd, ftr, SEG_FTR);
+        rc = cn_write_all(w->fd, ftr, SEG_FTR);
     if (rc >= 0 && fdatasync(w->fd) < 0)
         rc = -errno;
     int64_t size = (int64_t)(w->off + packed.len + SEG_FTR);
@@ -604,19 +589,14 @@ static void seg_free(eng__seg_t *s)
 
 int eng__seg_open(const char *path, eng__seg_t **out)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    uint64_t fsize;
+    int fd = cn_open_ro(path, &fsize);
     if (fd < 0)
-        return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int rc = -errno;
-        close(fd);
-        return rc;
-    }
+        return fd;
     eng__seg_t *s = cn_calloc(1, sizeof *s);
     atomic_init(&s->refs, 1);
     s->path = cn_strdup(path);
-    s->size = (uint64_t)st.st_size;
+    s->size = fsize;
     int rc = 0;
     if (s->size < SEG_HDR + SEG_FTR) {
         rc = CN_CORRUPT();

@@ -241,21 +241,6 @@ int eng__wal_wait(eng__wal_t *w, uint64_t seq)
 
 /* ------------------------------------------------------- the WAL thread */
 
-static int write_full(int fd, const uint8_t *p, size_t n)
-{
-    while (n) {
-        ssize_t r = write(fd, p, n);
-        if (r < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += r;
-        n -= (size_t)r;
-    }
-    return 0;
-}
-
 static int sync_fd(eng__wal_t *w, bool always)
 {
     if (w->fd < 0 || !w->fd_dirty || (!always && w->o.durability != ENG_DUR_FSYNC))
@@ -293,7 +278,7 @@ static int open_file(eng__wal_t *w, uint64_t first_seq)
     if (fd < 0)
         return -errno;
     eng__wal_fhdr_encode(hdr, first_seq);
-    rc = write_full(fd, hdr, sizeof hdr);
+    rc = cn_write_all(fd, hdr, sizeof hdr);
     if (rc < 0) {
         close(fd);
         return rc;
@@ -322,7 +307,7 @@ static int write_chunk(eng__wal_t *w, const uint8_t *p, size_t n, uint64_t first
     if (w->fd < 0 || w->need_new || w->cur_size >= w->o.segment_bytes)
         rc = open_file(w, first);
     if (rc == 0)
-        rc = write_full(w->fd, p, n);
+        rc = cn_write_all(w->fd, p, n);
     if (rc < 0)
         return rc;
     w->cur_size += n;

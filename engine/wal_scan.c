@@ -117,19 +117,12 @@ static int scan_mem(const uint8_t *p, size_t n, uint64_t name_seq, uint64_t prev
 static int scan_path(const char *path, uint64_t name_seq, uint64_t prev_seq, eng__wal_replay_fn fn,
                      void *arg, file_res_t *r, uint64_t *size)
 {
-    int fd = open(path, O_RDONLY | O_CLOEXEC);
+    int fd = cn_open_ro(path, size);
     if (fd < 0)
-        return -errno;
-    struct stat st;
-    if (fstat(fd, &st) < 0) {
-        int rc = -errno;
-        close(fd);
-        return rc;
-    }
-    *size = (uint64_t)st.st_size;
+        return fd;
     const uint8_t *map = NULL;
-    if (st.st_size > 0) {
-        map = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
+    if (*size > 0) {
+        map = mmap(NULL, (size_t)*size, PROT_READ, MAP_PRIVATE | MAP_POPULATE, fd, 0);
         if (map == MAP_FAILED) {
             int rc = -errno;
             close(fd);
@@ -137,9 +130,9 @@ static int scan_path(const char *path, uint64_t name_seq, uint64_t prev_seq, eng
         }
     }
     close(fd);
-    int rc = scan_mem(map, (size_t)st.st_size, name_seq, prev_seq, fn, arg, r);
+    int rc = scan_mem(map, (size_t)*size, name_seq, prev_seq, fn, arg, r);
     if (map)
-        munmap((void *)map, (size_t)st.st_size);
+        munmap((void *)map, (size_t)*size);
     return rc;
 }
 

@@ -235,6 +235,10 @@ uint64_t cn_hash64(const void *p, size_t n);
 int cn_file_write_atomic(const char *path, const void *p, size_t n);
 /* Read a whole file into *out (owned, cn_free).  */
 int cn_file_read_all(const char *path, uint8_t **out /* OUT */, size_t *len /* OUT */);
+/* Opens path read-only; returns the fd and its size in *size, or -errno. */
+int cn_open_ro(const char *path, uint64_t *size /* OUT */);
+/* write() until all n bytes are written (EINTR retried); 0 or -errno. */
+int cn_write_all(int fd, const void *p, size_t n);
 /* fsync a directory so renames and creates inside it are durable. */
 int cn_fsync_dir(const char *dir);
 /* mkdir -p */

@@ -12,7 +12,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-static int write_full(int fd, const void *p, size_t n)
+int cn_write_all(int fd, const void *p, size_t n)
 {
     const uint8_t *b = p;
     while (n) {
@@ -46,7 +46,7 @@ int cn_file_write_atomic(const char *path, const void *p, size_t n)
     int fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (fd < 0)
         return -errno;
-    int rc = write_full(fd, p, n);
+    int rc = cn_write_all(fd, p, n);
     if (rc == 0 && fsync(fd) < 0)
         rc = -errno;
     close(fd);
@@ -65,7 +65,7 @@ int cn_file_write_atomic(const char *path, const void *p, size_t n)
     return cn_fsync_dir(dir);
 }
 
-int cn_file_read_all(const char *path, uint8_t **out, size_t *len)
+int cn_open_ro(const char *path, uint64_t *size)
 {
     int fd = open(path, O_RDONLY | O_CLOEXEC);
     if (fd < 0)
@@ -76,7 +76,17 @@ int cn_file_read_all(const char *path, uint8_t **out, size_t *len)
         close(fd);
         return rc;
     }
-    size_t n = (size_t)st.st_size, got = 0;
+    *size = (uint64_t)st.st_size;
+    return fd;
+}
+
+int cn_file_read_all(const char *path, uint8_t **out, size_t *len)
+{
+    uint64_t sz;
+    int fd = cn_open_ro(path, &sz);
+    if (fd < 0)
+        return fd;
+    size_t n = (size_t)sz, got = 0;
     uint8_t *p = cn_malloc(n + 1);
     while (got < n) {
         ssize_t r = read(fd, p + got, n - got);
