@@ -306,7 +306,7 @@ static int batch_write(eng_db_t *db, batch_t *b, uint64_t *last_seq, load_res_t 
     int rc;
     while ((rc = eng_write(db, b->pts, b->n, &res, &seq)) == CN_EFULL) {
         lr->full_retries++;
-        rc = eng_wait_durable(db, *last_seq);
+        rc = eng_wait_writable(db);
         if (rc < 0)
             break;
     }

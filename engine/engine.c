@@ -722,6 +722,50 @@ static int encode_points(eng_db_t *db, const eng_point_t *pts, size_t n, eng_wri
     return 0;
 }
 
+/* Why a write must wait, if it must: the WAL backlog is over its limit, or
+ * the memtable is full while the previous one is still being flushed (the
+ * engine's memory would otherwise grow without bound when flushes fall
+ * behind).  Call under wmu. */
+static bool write_blocked(eng_db_t *db, bool *by_wal /* OUT, may be NULL */)
+{
+    bool wal = db->o.wal_buffer_max && eng__wal_backlog(db->wal) > db->o.wal_buffer_max;
+    bool mem = db->cur->imm && eng__mt_bytes(db->active) >= db->o.memtable_bytes;
+    if (by_wal)
+        *by_wal = wal;
+    return wal || mem;
+}
+
+int eng_wait_writable(eng_db_t *db)
+{
+    for (;;) {
+        bool by_wal;
+        pthread_mutex_lock(&db->wmu);
+        bool blocked = write_blocked(db, &by_wal);
+        uint64_t last = eng__wal_last_seq(db->wal);
+        pthread_mutex_unlock(&db->wmu);
+        if (!blocked)
+            return 0;
+        if (by_wal) {
+            int rc = eng__wal_wait(db->wal, last);
+            if (rc < 0)
+                return rc;
+            continue;
+        }
+        /* A flush is running: wait for its end (signalled on donecv); the
+         * timeout only bounds a missed wake-up, the loop re-checks. */
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        ts.tv_nsec += 50 * 1000000;
+        if (ts.tv_nsec >= 1000000000) {
+            ts.tv_sec++;
+            ts.tv_nsec -= 1000000000;
+        }
+        pthread_mutex_lock(&db->bgmu);
+        pthread_cond_timedwait(&db->donecv, &db->bgmu, &ts);
+        pthread_mutex_unlock(&db->bgmu);
+    }
+}
+
 static int validate(const eng_point_t *pts, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
@@ -753,7 +797,7 @@ int eng_write(eng_db_t *db, const eng_point_t *pts, size_t n, eng_write_res_t *r
     uint64_t *sids = n <= 256 ? sids_stack : cn_malloc(n * sizeof *sids);
     uint32_t *fids = nf <= 2048 ? fids_stack : cn_malloc(nf * sizeof *fids);
     pthread_mutex_lock(&db->wmu);
-    if (eng__wal_backlog(db->wal) > db->o.wal_buffer_max && db->o.wal_buffer_max) {
+    if (write_blocked(db, NULL)) {
         rc = CN_EFULL;
         goto out;
     }

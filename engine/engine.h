@@ -122,8 +122,10 @@ typedef struct eng_write_res {
  * measurement already fixed for that name is rejected alone (CN_ETYPE in
  * res->first_error); the other fields are stored.  Returns 0 and the WAL
  * sequence number covering this write in *seq (0 if nothing was stored), or a
- * negative code: CN_EFULL when the WAL backlog exceeds wal_buffer_max (retry
- * after the durable sequence advances), CN_EINVAL for a point without a
+ * negative code: CN_EFULL when the WAL backlog exceeds wal_buffer_max or the
+ * memtable is full while the previous one is still being flushed (nothing
+ * was written; retry once eng_wait_writable returns, or when the durable
+ * sequence advances / a flush ends), CN_EINVAL for a point without a
  * measurement or fields, CN_ECLOSED after shutdown started.
  * Never blocks on I/O.  Thread-safe.
  */
@@ -137,6 +139,10 @@ uint64_t eng_durable_seq(eng_db_t *db);
 int eng_wait_durable(eng_db_t *db, uint64_t seq);
 /* Bytes in the WAL buffer not yet written; callers use it for back-pressure. */
 size_t eng_backlog_bytes(eng_db_t *db);
+/* Blocks until eng_write would not refuse with CN_EFULL for lack of room
+ * (WAL backlog, memtable while a flush runs).  For tools and tests; never
+ * call it on an event loop.  Returns 0 or the WAL's I/O error. */
+int eng_wait_writable(eng_db_t *db);
 
 /* Forces a memtable flush and waits for it (tests, tools, shutdown). */
 int eng_flush(eng_db_t *db);

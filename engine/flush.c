@@ -247,6 +247,9 @@ int eng__flush_now(eng_db_t *db)
     eng__version_install(db, v);
     pthread_mutex_unlock(&db->wmu);
     eng__mt_unref(imm);
+    pthread_mutex_lock(&db->bgmu);
+    pthread_cond_broadcast(&db->donecv); /* writers waiting for room */
+    pthread_mutex_unlock(&db->bgmu);
     cn_mem_trim();
     /* 5. drop covered WAL files: a checkpoint record makes the WAL thread
      * start the next file even if no write comes, so the file holding the
