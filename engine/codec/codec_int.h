@@ -183,15 +183,32 @@ int eng__rd_packed(cn_rd_t *rd, size_t n, unsigned w, const uint8_t **p /* OUT *
  * symbol that occurs must have cnt > 0). */
 void eng__rans_encode(const uint8_t *syms, size_t n, const uint32_t *cnt, unsigned k,
                       cn_buf_t *out);
-/* Decodes n symbols from rd into syms (n bytes); *k (OUT) the alphabet size. */
-int eng__rans_decode(cn_rd_t *rd, size_t n, uint8_t *syms /* OUT [n] */, unsigned *k /* OUT */);
+/* Decodes n symbols from rd into syms (n bytes); *k (OUT) the alphabet size.
+ * simd selects the AVX2 decoder (only when eng__simd() said yes); both
+ * decoders give the same result on every input, valid or not. */
+int eng__rans_decode(cn_rd_t *rd, size_t n, uint8_t *syms /* OUT [n] */, unsigned *k /* OUT */,
+                     bool simd);
 /* Fixed bytes an encoding adds besides the coded bits: table and states. */
 size_t eng__rans_overhead(unsigned k);
+
+/* True when this CPU runs the AVX2 decoders (x86-64 with AVX2).  The public
+ * decoders ask once per call; tests call the _simd variants with both
+ * answers to check that the two paths agree bit for bit. */
+bool eng__simd(void);
 
 /* ------------------------------------------------------- int pipeline */
 
 /* Decodes an int64 encoding whose id byte was already read. */
-int eng__i64_decode_id(cn_rd_t *rd, uint8_t id, size_t n, int64_t *out /* OUT [n] */);
+int eng__i64_decode_id(cn_rd_t *rd, uint8_t id, size_t n, int64_t *out /* OUT [n] */, bool simd);
+
+/* Decodes an int64 encoding (id byte included) of n decimal mantissas m and
+ * stores mul ? (double)m * s : (double)m / s into out, without an int64
+ * buffer for the common shape (rANS over deltas, no escapes). */
+int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out /* OUT [n] */, double s, bool mul,
+                        bool simd);
+
+/* eng__f64_decode with the decoder path chosen by the caller. */
+int eng__f64_decode_simd(cn_rd_t *rd, size_t n, double *out /* OUT [n] */, bool simd);
 
 /* Copies n raw 64-bit little-endian words (RAW codecs) into out. */
 int eng__rd_words(cn_rd_t *rd, size_t n, void *out /* OUT [n] */);

@@ -174,7 +174,7 @@ static bool try_dec(const double *v, size_t n, cn_buf_t *out)
     return true;
 }
 
-static int get_dec(cn_rd_t *rd, size_t n, double *out)
+static int get_dec(cn_rd_t *rd, size_t n, double *out, bool simd)
 {
     uint8_t eb;
     uint64_t nx;
@@ -191,33 +191,20 @@ static int get_dec(cn_rd_t *rd, size_t n, double *out)
             return rc;
     }
     cn_rd_t xr = cn_rd_make(xp, (size_t)(rd->p - xp));
-    int64_t *m = cn_malloc((n ? n : 1) * sizeof *m);
-    if ((rc = eng__i64_decode(rd, n, m)) < 0)
-        goto out;
-    if (eb & 0x80) {
-        double s = N10[e];
-        for (size_t i = 0; i < n; i++)
-            out[i] = (double)m[i] * s;
-    } else {
-        double s = P10[e];
-        for (size_t i = 0; i < n; i++)
-            out[i] = (double)m[i] / s;
-    }
+    bool mul = eb & 0x80;
+    if ((rc = eng__i64_decode_f64(rd, n, out, mul ? N10[e] : P10[e], mul, simd)) < 0)
+        return rc;
     size_t pos = 0;
     for (uint64_t j = 0; j < nx; j++) {
         uint64_t gap, bits;
         cn_rd_uvarint(&xr, &gap);
         cn_rd_u64(&xr, &bits);
-        if (gap >= n - pos) {
-            rc = CN_CORRUPT();
-            goto out;
-        }
+        if (gap >= n - pos)
+            return CN_CORRUPT();
         pos += gap;
         out[pos++] = u2f(bits);
     }
-out:
-    cn_free(m);
-    return rc;
+    return 0;
 }
 
 /* ----------------------------------------------------------------- XOR */
@@ -337,6 +324,11 @@ int eng__f64_encode(const double *v, size_t n, cn_buf_t *out)
 
 int eng__f64_decode(cn_rd_t *rd, size_t n, double *out)
 {
+    return eng__f64_decode_simd(rd, n, out, eng__simd());
+}
+
+int eng__f64_decode_simd(cn_rd_t *rd, size_t n, double *out, bool simd)
+{
     uint8_t id;
     int rc = cn_rd_u8(rd, &id);
     if (rc < 0)
@@ -353,7 +345,7 @@ int eng__f64_decode(cn_rd_t *rd, size_t n, double *out)
         return 0;
     }
     case ENG_C_F_DEC:
-        return get_dec(rd, n, out);
+        return get_dec(rd, n, out, simd);
     case ENG_C_F_XOR:
         return get_xor(rd, n, out);
     default:

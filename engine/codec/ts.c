@@ -43,7 +43,7 @@ int eng__ts_decode(cn_rd_t *rd, size_t n, int64_t *out)
     if (rc < 0)
         return rc;
     if (id != ENG_C_TS_STRIDE)
-        return eng__i64_decode_id(rd, id, n, out);
+        return eng__i64_decode_id(rd, id, n, out, eng__simd());
     uint64_t first;
     int64_t stride;
     if ((rc = cn_rd_u64(rd, &first)) < 0 || (rc = cn_rd_svarint(rd, &stride)) < 0)

@@ -533,13 +533,84 @@ static void test_workload(void **state)
     assert_true(bpv < 0.6); /* generous sanity bound; the bench tracks the real target */
 }
 
+/* Decodes enc with the scalar and (when the CPU has it) the AVX2 paths and
+ * requires the same result code and, on success, the same bits. */
+static void paths_agree(const uint8_t *enc, size_t len, size_t n, bool f64)
+{
+    double *a = malloc(n * 8 + 8), *b = malloc(n * 8 + 8);
+    memset(a, 0, n * 8 + 8);
+    memset(b, 0, n * 8 + 8);
+    cn_rd_t ra = cn_rd_make(enc, len), rb = ra;
+    int rca, rcb;
+    if (f64) {
+        rca = eng__f64_decode_simd(&ra, n, a, false);
+        rcb = eng__f64_decode_simd(&rb, n, b, eng__simd());
+    } else {
+        uint8_t id = enc[0];
+        ra.p++, rb.p++;
+        rca = eng__i64_decode_id(&ra, id, n, (int64_t *)a, false);
+        rcb = eng__i64_decode_id(&rb, id, n, (int64_t *)b, eng__simd());
+    }
+    assert_int_equal(rca, rcb);
+    if (rca == 0) {
+        assert_memory_equal(a, b, n * 8);
+        assert_ptr_equal(ra.p, rb.p);
+    }
+    free(b);
+    free(a);
+}
+
+/* Wide (16-state, AVX2) and narrow rANS streams, decimal floats over a
+ * walk (the fused delta path) and with escapes: both decoder paths agree on
+ * valid and damaged encodings. */
+static void test_simd_paths(void **state)
+{
+    (void)state;
+    uint64_t seed = 7;
+    static const size_t ns[] = {1, 2, 15, 16, 17, 33, 100, 257, 2160, 5000};
+    for (size_t t = 0; t < CN_ARRAY_LEN(ns); t++) {
+        size_t n = ns[t];
+        double *fv = malloc(n * 8);
+        int64_t *iv = malloc(n * 8);
+        for (int kind = 0; kind < 4; kind++) {
+            int64_t m = 2137;
+            for (size_t i = 0; i < n; i++) {
+                uint64_t r = rnd(&seed);
+                m += kind == 3 && r % 50 == 0 ? (int64_t)(r >> 40) : (int64_t)(r % 11) - 5;
+                iv[i] = kind == 2 ? (int64_t)(r % 3) : m;
+                fv[i] = (double)m / (kind == 1 ? 1e6 : 100.0);
+            }
+            if (kind == 1 && n > 3)
+                fv[n / 2] = NAN;
+            cn_buf_t b;
+            cn_buf_init(&b);
+            if (kind == 2)
+                eng__i64_encode(iv, n, &b);
+            else
+                eng__f64_encode(fv, n, &b);
+            bool f = kind != 2;
+            paths_agree(b.p, b.len, n, f);
+            for (int trial = 0; trial < 40 && b.len > 1; trial++) {
+                uint8_t *bad = malloc(b.len);
+                memcpy(bad, b.p, b.len);
+                bad[1 + rnd(&seed) % (b.len - 1)] ^= (uint8_t)(1u << (rnd(&seed) % 8));
+                paths_agree(bad, b.len, n, f);
+                free(bad);
+            }
+            cn_buf_free(&b);
+        }
+        free(iv);
+        free(fv);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_i64_props),   cmocka_unit_test(test_f64_props),
         cmocka_unit_test(test_bits_props),  cmocka_unit_test(test_str_props),
         cmocka_unit_test(test_exact_sizes), cmocka_unit_test(test_pack),
-        cmocka_unit_test(test_workload),
+        cmocka_unit_test(test_workload),    cmocka_unit_test(test_simd_paths),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
