@@ -35,6 +35,9 @@
  * 2. Field ids of a measurement are dense from 0; fields[fid].id == fid.
  * 3. Postings lists are ascending because sids are assigned ascending and
  *    apply() of an old record for an existing sid is a no-op.
+ * 4. Records are applied in creation order, so a record's id is at most a
+ *    little past the largest known one; apply() rejects ids far beyond it
+ *    as corrupt instead of sizing arrays by them.
  */
 #include "catalog.h"
 
@@ -516,7 +519,9 @@ static int apply_one(eng__cat_t *c, cn_rd_t *r)
         if ((rc = cn_rd_uvarint(r, &a)) < 0 || (rc = cn_rd_uvarint(r, &len)) < 0 ||
             (rc = cn_rd_bytes(r, len, &name)) < 0)
             return rc;
-        if (a > 1000000 || len == 0)
+        /* Ids are dense and records come in creation order, so an id far
+         * beyond the last one is corruption (and would size arrays by it). */
+        if (a > (uint64_t)c->nmeas + 4096 || len == 0)
             return CN_CORRUPT();
         if (a < c->nmeas && c->meas[a])
             return 0;
@@ -529,7 +534,8 @@ static int apply_one(eng__cat_t *c, cn_rd_t *r)
             (rc = cn_rd_bytes(r, len, &name)) < 0)
             return rc;
         eng__meas_t *m = eng__cat_meas_by_id(c, (uint32_t)a);
-        if (!m || b > 1000000 || t < ENG_T_FLOAT || t > ENG_T_STRING || len == 0)
+        if (!m || b > (uint64_t)m->nfields + 4096 || t < ENG_T_FLOAT || t > ENG_T_STRING ||
+            len == 0)
             return CN_CORRUPT();
         if (b < m->nfields && m->fields[b].name)
             return 0;
@@ -542,7 +548,7 @@ static int apply_one(eng__cat_t *c, cn_rd_t *r)
             (rc = cn_rd_uvarint(r, &ntags)) < 0)
             return rc;
         eng__meas_t *m = eng__cat_meas_by_id(c, (uint32_t)b);
-        if (!m || a == 0 || a > (1ull << 40) || ntags > 64)
+        if (!m || a == 0 || a > c->maxsid + (1u << 20) || ntags > 64)
             return CN_CORRUPT();
         cn_buf_t kb;
         cn_buf_init(&kb);
