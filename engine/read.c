@@ -500,7 +500,7 @@ static int load_group(eng_iter_t *it)
     it->cur_whole = nb == 1 && nm == 0 && block_clean(it, it->pos);
     for (uint32_t i = 0; i < nb; i++) {
         const src_t *s = &it->srcs[it->pos + i];
-        int rc = eng__seg_decode(s->seg, s->b, &it->cur, scratch(it, i));
+        int rc = eng__seg_decode(s->seg, s->b, &it->cur, scratch(it, i), !it->cur_whole);
         if (rc < 0)
             return rc;
     }

@@ -702,9 +702,7 @@ static int decode_col(const uint8_t type, cn_rd_t *raw, uint32_t n, uint8_t *val
     int rc = eng__valid_decode(raw, n, valid);
     if (rc < 0)
         return rc;
-    uint32_t k = 0;
-    for (uint32_t i = 0; i < n; i++)
-        k += valid[i];
+    uint32_t k = (uint32_t)rc;
     switch (type) {
     case ENG_T_FLOAT:
         rc = eng__f64_decode(raw, k, dst);
@@ -728,7 +726,7 @@ static int decode_col(const uint8_t type, cn_rd_t *raw, uint32_t n, uint8_t *val
 }
 
 int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *out,
-                    eng__scratch_t *sc)
+                    eng__scratch_t *sc, bool need_seq)
 {
     cn_rd_t r = cn_rd_make(s->map + b->off, b->len - 4), raw;
     uint64_t rows, ncols;
@@ -742,7 +740,7 @@ int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *o
     if ((rc = eng__unpack(&r, &sc->unpack, &raw)) < 0 ||
         (rc = eng__ts_decode(&raw, n, out->ts + base)) < 0)
         return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
-    for (uint32_t i = 0; i < n; i++)
+    for (uint32_t i = 0; need_seq && i < n; i++)
         out->seq[base + i] = s->seq_max;
     /* Requested columns the block lacks are all null; the others get their
      * presence from the block.  filled[] tracks which is which. */

@@ -73,7 +73,9 @@ void eng__seg_unref(eng__seg_t *s); /* unmaps (and unlinks if retired) at zero *
 uint32_t eng__seg_find(const eng__seg_t *s, uint64_t sid, uint32_t *first /* OUT */);
 
 /* Decodes block b into out (whose columns the caller chose; missing
- * columns become null); seq of every row = seg->seq_max.  scratch holds
+ * columns become null); with need_seq, seq of every row = seg->seq_max
+ * (needed only to merge with other sources; otherwise seq is left
+ * unset, which saves a pass over the rows).  scratch holds
  * decompressed bytes and strings; they stay valid until scratch is
  * reused.  Returns 0 or CN_ECORRUPT. */
 typedef struct eng__scratch {
@@ -87,6 +89,6 @@ void eng__scratch_free(eng__scratch_t *sc);
 /* Drops the decoded strings (invalidates rows filled through sc). */
 void eng__scratch_reset(eng__scratch_t *sc);
 int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *out,
-                    eng__scratch_t *sc);
+                    eng__scratch_t *sc, bool need_seq);
 
 #endif /* ENG_SEGMENT_H */

@@ -147,7 +147,37 @@ int eng__valid_encode(const uint8_t *v, size_t n, cn_buf_t *out)
     return bits_encode(v, n, out);
 }
 
+/* Number of ones among the first n bits of a bitmap (LSB first). */
+static size_t bitmap_ones(const uint8_t *p, size_t n)
+{
+    size_t ones = 0, full = n / 8;
+    for (size_t i = 0; i < full; i++)
+        ones += (size_t)__builtin_popcount(p[i]);
+    if (n % 8)
+        ones += (size_t)__builtin_popcount(p[full] & ((1u << (n % 8)) - 1));
+    return ones;
+}
+
 int eng__valid_decode(cn_rd_t *rd, size_t n, uint8_t *out)
 {
-    return bits_decode(rd, n, out);
+    /* Same decoding as bools, plus the count of present values, which the
+     * caller needs and which every form here gives cheaply. */
+    const uint8_t *start = rd->p;
+    int rc = bits_decode(rd, n, out);
+    if (rc < 0)
+        return rc;
+    switch (start[0]) {
+    case ENG_C_B_ALL0:
+        return 0;
+    case ENG_C_B_ALL1:
+        return (int)n;
+    case ENG_C_B_BITMAP:
+        return (int)bitmap_ones(start + 1, n);
+    default: {
+        size_t ones = 0;
+        for (size_t i = 0; i < n; i++)
+            ones += out[i];
+        return (int)ones;
+    }
+    }
 }

@@ -44,7 +44,9 @@ int eng__str_encode(const eng_str_t *v, size_t n, cn_buf_t *out);
 int eng__str_decode(cn_rd_t *rd, size_t n, eng_str_t *out /* OUT [n] */, cn_buf_t *arena);
 
 /* Presence bitmaps: v[i] is 0 or 1 for each of the block's n rows.
- * Encoded compactly (all-present costs one byte). */
+ * Encoded compactly (all-present costs one byte).  The decoder returns the
+ * number of present values (>= 0) instead of 0 on success; n must be below
+ * 2^31. */
 int eng__valid_encode(const uint8_t *v, size_t n, cn_buf_t *out);
 int eng__valid_decode(cn_rd_t *rd, size_t n, uint8_t *out /* OUT [n] */);
 

@@ -52,7 +52,7 @@ static void decode_one(int mode, const uint8_t *p, size_t len, size_t n)
         check_rc(eng__bool_decode(&rd, n, out));
         break;
     case 4:
-        check_rc(eng__valid_decode(&rd, n, out));
+        check_rc(CN_MIN(eng__valid_decode(&rd, n, out), 0));
         break;
     case 5:
         check_rc(eng__str_decode(&rd, n, out, &arena));
