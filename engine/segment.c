@@ -34,11 +34,13 @@
  *       uv rows, uv offset, uv length (including the CRC), uv ncols,
  *       u8 flags (bit 0: the columns carry stats; small blocks do not),
  *       ncols x column entries:
- *         uv fid, u8 type, and only with stats:
+ *         uv fid, u8 type, then only with stats:
  *         uv count, then if count > 0: uv first_ts - tmin, uv last_ts - tmin,
  *         float:  f64 min, max, first, last, sum (8 bytes each)
  *         int/bool: sv min, max, first, last, sum, u8 sum_overflow
  *         string: nothing more
+ *         and then uv offset of the column's packed unit from the block
+ *         start, uv its length (the column directory)
  *     uv nreplaces, nreplaces x uv segment id (segments this one replaces)
  *
  *   footer (40 bytes, at the end)
@@ -308,12 +310,17 @@ int eng__segw_add(eng__segw_t *w, uint64_t sid, const eng__rows_t *r, uint32_t f
         if ((rc = eng__pack(w->enc.p, w->enc.len, w->compress, w->level, &w->col)) < 0)
             goto out;
         cn_buf_put_uvarint(b, w->col.len);
+        size_t unit_off = b->len;
         cn_buf_put(b, w->col.p, w->col.len);
         eng_stat_t st;
         bool with_stats = n >= w->stats_min;
         if (with_stats)
             col_stats(r, c, from, n, &st);
         index_put_stats(&stats, r->fids[c], r->types[c], &st, tmin, with_stats);
+        /* Where the column's packed unit sits in the block, so a reader
+         * that wants one column goes straight to it. */
+        cn_buf_put_uvarint(&stats, unit_off);
+        cn_buf_put_uvarint(&stats, w->col.len);
     }
     cn_buf_put_u32(b, cn_crc32c(0, b->p, b->len));
     if ((rc = cn_write_all(w->fd, b->p, b->len)) < 0)
@@ -477,6 +484,17 @@ static int read_colmeta(eng__seg_t *s, cn_rd_t *r, eng__colmeta_t *cm, const eng
     return read_stats(r, &s->stats[cm->stat], type, b->tmin, b->tmax);
 }
 
+static int read_coldir(cn_rd_t *r, eng__colmeta_t *cm, const eng__blkmeta_t *b)
+{
+    int rc = 0;
+    uint64_t off = get_uv(r, &rc), len = get_uv(r, &rc);
+    if (rc == 0 && (off > b->len - 4 || len > b->len - 4 - off))
+        rc = CN_CORRUPT();
+    cm->off = (uint32_t)off;
+    cm->len = (uint32_t)len;
+    return rc;
+}
+
 static int parse_index(eng__seg_t *s, cn_rd_t *r)
 {
     int rc = 0;
@@ -516,7 +534,10 @@ static int parse_index(eng__seg_t *s, cn_rd_t *r)
                 capcols *= 2;
                 s->cols = cn_realloc(s->cols, capcols * sizeof *s->cols);
             }
-            rc = read_colmeta(s, r, &s->cols[ncols++], b, &nstats, &capstats);
+            rc = read_colmeta(s, r, &s->cols[ncols], b, &nstats, &capstats);
+            if (rc == 0)
+                rc = read_coldir(r, &s->cols[ncols], b);
+            ncols++;
         }
     }
     for (uint32_t i = 0; i < s->nblocks && rc == 0; i++)
@@ -725,6 +746,34 @@ static int decode_col(const uint8_t type, cn_rd_t *raw, uint32_t n, uint8_t *val
     return 0;
 }
 
+int eng__seg_check_layout(const eng__seg_t *s, const eng__blkmeta_t *b)
+{
+    cn_rd_t r = cn_rd_make(s->map + b->off, b->len - 4);
+    uint64_t rows, ncols, len;
+    uint8_t method;
+    if (cn_rd_uvarint(&r, &rows) < 0 || cn_rd_uvarint(&r, &ncols) < 0 || rows != b->rows ||
+        ncols != b->ncols)
+        return CN_CORRUPT();
+    /* The timestamp unit: method, raw length, [compressed length], bytes. */
+    if (cn_rd_u8(&r, &method) < 0 || cn_rd_uvarint(&r, &len) < 0)
+        return CN_CORRUPT();
+    if (method != 0 && cn_rd_uvarint(&r, &len) < 0)
+        return CN_CORRUPT();
+    if (cn_rd_skip(&r, len) < 0)
+        return CN_CORRUPT();
+    for (uint32_t c = 0; c < b->ncols; c++) {
+        uint64_t fid;
+        uint8_t type;
+        if (cn_rd_uvarint(&r, &fid) < 0 || cn_rd_u8(&r, &type) < 0 || cn_rd_uvarint(&r, &len) < 0)
+            return CN_CORRUPT();
+        const eng__colmeta_t *cm = &b->cols[c];
+        if (fid != cm->fid || type != cm->type || len != cm->len ||
+            (size_t)(r.p - (s->map + b->off)) != cm->off || cn_rd_skip(&r, len) < 0)
+            return CN_CORRUPT();
+    }
+    return cn_rd_left(&r) == 0 ? 0 : CN_CORRUPT();
+}
+
 int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *out,
                     eng__scratch_t *sc, bool need_seq)
 {
@@ -742,40 +791,24 @@ int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *o
         return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
     for (uint32_t i = 0; need_seq && i < n; i++)
         out->seq[base + i] = s->seq_max;
-    /* Requested columns the block lacks are all null; the others get their
-     * presence from the block.  filled[] tracks which is which. */
-    uint8_t filled_stack[64];
-    uint8_t *filled = out->ncols <= 64 ? filled_stack : cn_calloc(out->ncols, 1);
-    if (filled == filled_stack)
-        memset(filled, 0, sizeof filled_stack);
-    for (uint64_t c = 0; c < ncols && rc == 0; c++) {
-        uint64_t fid;
-        uint8_t type;
-        uint64_t ulen;
-        const uint8_t *up;
-        if ((rc = cn_rd_uvarint(&r, &fid)) < 0 || (rc = cn_rd_u8(&r, &type)) < 0 ||
-            (rc = cn_rd_uvarint(&r, &ulen)) < 0 || (rc = cn_rd_bytes(&r, ulen, &up)) < 0) {
-            rc = CN_CORRUPT();
-            break;
+    /* Each requested column comes straight from the column directory;
+     * columns the block lacks are all null. */
+    for (uint32_t oc = 0; oc < out->ncols && rc == 0; oc++) {
+        const eng__colmeta_t *cm = NULL;
+        for (uint32_t c = 0; c < b->ncols && !cm; c++)
+            if (b->cols[c].fid == out->fids[oc] && b->cols[c].type == out->types[oc])
+                cm = &b->cols[c];
+        if (!cm) {
+            memset(out->valid[oc] + base, 0, n);
+            continue;
         }
-        uint32_t oc = 0;
-        while (oc < out->ncols && !(out->fids[oc] == fid && out->types[oc] == type))
-            oc++;
-        if (oc == out->ncols || filled[oc])
-            continue; /* not requested: skipped without decompressing */
-        cn_rd_t unit = cn_rd_make(up, ulen);
-        size_t sz = eng__type_size(type);
+        cn_rd_t unit = cn_rd_make(s->map + b->off + cm->off, cm->len);
+        size_t sz = eng__type_size(cm->type);
         if ((rc = eng__unpack(&unit, &sc->unpack, &raw)) == 0)
-            rc = decode_col(type, &raw, n, out->valid[oc] + base,
+            rc = decode_col(cm->type, &raw, n, out->valid[oc] + base,
                             (uint8_t *)out->vals[oc] + (size_t)base * sz,
-                            type == ENG_T_STRING ? string_arena(sc) : NULL);
-        filled[oc] = 1;
+                            cm->type == ENG_T_STRING ? string_arena(sc) : NULL);
     }
-    for (uint32_t c = 0; c < out->ncols && rc == 0; c++)
-        if (!filled[c])
-            memset(out->valid[c] + base, 0, n);
-    if (filled != filled_stack)
-        cn_free(filled);
     if (rc < 0)
         return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
     out->n += n;

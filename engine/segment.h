@@ -35,6 +35,8 @@ typedef struct eng__colmeta {
     uint32_t fid;
     uint8_t type;
     uint32_t stat; /* index into eng__seg_t.stats, or UINT32_MAX: no stats */
+    uint32_t off;  /* the column's packed unit: offset from the block start */
+    uint32_t len;  /* and length (verified to lie inside the block) */
 } eng__colmeta_t;
 
 typedef struct eng__blkmeta {
@@ -71,6 +73,11 @@ void eng__seg_ref(eng__seg_t *s);
 void eng__seg_unref(eng__seg_t *s); /* unmaps (and unlinks if retired) at zero */
 /* Index range [*first, *first + count) of the blocks of sid. */
 uint32_t eng__seg_find(const eng__seg_t *s, uint64_t sid, uint32_t *first /* OUT */);
+
+/* Checks that block b's inline column headers agree with the index's
+ * column directory (used by inspect and the fuzzer; decode trusts the
+ * directory).  Returns 0 or CN_ECORRUPT. */
+int eng__seg_check_layout(const eng__seg_t *s, const eng__blkmeta_t *b);
 
 /* Decodes block b into out (whose columns the caller chose; missing
  * columns become null); with need_seq, seq of every row = seg->seq_max
