@@ -240,6 +240,8 @@ static size_t init_len(const uint64_t *init, int t)
 }
 
 /* Picks the cheapest encoding.  d is scratch for n values. */
+#define RANS_MIN_N 32
+
 static void choose(const int64_t *v, size_t n, uint64_t *d, plan_t *best)
 {
     best->kind = PLAN_RAW;
@@ -262,6 +264,11 @@ static void choose(const int64_t *v, size_t n, uint64_t *d, plan_t *best)
             best->t = t;
             best->bytes = fb;
         }
+        /* Under RANS_MIN_N values the coder's table and states cost more
+         * than entropy coding can save, and trying it dominated flushes of
+         * many tiny blocks (a million 10-point series). */
+        if (n < RANS_MIN_N)
+            continue;
         rplan_t rp;
         rans_best(&st, ib, &rp);
         if (rp.bytes < best->bytes) {
