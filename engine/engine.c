@@ -409,6 +409,9 @@ static int load_segments(eng_db_t *db, eng__version_t *v)
 
 /* ---------------------------------------------------------------- replay */
 
+/* A point has at most this many fields (eng_write checks it too). */
+#define REPLAY_MAX_FIELDS ENG_MAX_FIELDS
+
 static int replay_write(eng_db_t *db, uint64_t seq, cn_rd_t *r)
 {
     uint64_t np;
@@ -416,6 +419,9 @@ static int replay_write(eng_db_t *db, uint64_t seq, cn_rd_t *r)
     if (rc < 0)
         return rc;
     eng__mt_t *mt = db->active;
+    uint32_t fids[REPLAY_MAX_FIELDS];
+    uint8_t types[REPLAY_MAX_FIELDS];
+    eng_value_t vals[REPLAY_MAX_FIELDS];
     eng__mt_begin(mt);
     for (uint64_t i = 0; i < np && rc == 0; i++) {
         uint64_t sid, nf;
@@ -429,10 +435,13 @@ static int replay_write(eng_db_t *db, uint64_t seq, cn_rd_t *r)
             rc = CN_CORRUPT();
             break;
         }
-        eng__mt_row(mt, sid, ts, seq);
+        if (nf > REPLAY_MAX_FIELDS) {
+            rc = CN_CORRUPT();
+            break;
+        }
         for (uint64_t f = 0; f < nf && rc == 0; f++) {
             uint64_t fid, u;
-            eng_value_t v;
+            eng_value_t *v = &vals[f];
             if ((rc = cn_rd_uvarint(r, &fid)) < 0)
                 break;
             if (fid >= m->nfields || !m->fields[fid].name) {
@@ -440,28 +449,30 @@ static int replay_write(eng_db_t *db, uint64_t seq, cn_rd_t *r)
                 break;
             }
             eng_type_t t = m->fields[fid].type;
+            fids[f] = (uint32_t)fid;
+            types[f] = (uint8_t)t;
             const uint8_t *sp;
             switch (t) {
             case ENG_T_FLOAT:
                 rc = cn_rd_u64(r, &u);
-                memcpy(&v.f, &u, 8);
+                memcpy(&v->f, &u, 8);
                 break;
             case ENG_T_INT:
-                rc = cn_rd_svarint(r, &v.i);
+                rc = cn_rd_svarint(r, &v->i);
                 break;
             case ENG_T_BOOL:
-                rc = cn_rd_u8(r, &v.b);
+                rc = cn_rd_u8(r, &v->b);
                 break;
             default:
                 if ((rc = cn_rd_uvarint(r, &u)) == 0 && (rc = cn_rd_bytes(r, u, &sp)) == 0) {
-                    v.s.p = (const char *)sp;
-                    v.s.len = (uint32_t)u;
+                    v->s.p = (const char *)sp;
+                    v->s.len = (uint32_t)u;
                 }
                 break;
             }
-            if (rc == 0)
-                eng__mt_set(mt, (uint32_t)fid, t, &v);
         }
+        if (rc == 0)
+            eng__mt_put(mt, sid, ts, seq, (uint32_t)nf, fids, types, vals);
     }
     eng__mt_end(mt);
     return rc;
@@ -769,7 +780,8 @@ int eng_wait_writable(eng_db_t *db)
 static int validate(const eng_point_t *pts, size_t n)
 {
     for (size_t i = 0; i < n; i++) {
-        if (!pts[i].measurement || !pts[i].measurement[0] || pts[i].nfields == 0)
+        if (!pts[i].measurement || !pts[i].measurement[0] || pts[i].nfields == 0 ||
+            pts[i].nfields > ENG_MAX_FIELDS)
             return CN_EINVAL;
         for (uint32_t f = 0; f < pts[i].nfields; f++) {
             const eng_field_t *fl = &pts[i].fields[f];
@@ -816,19 +828,23 @@ int eng_write(eng_db_t *db, const eng_point_t *pts, size_t n, eng_write_res_t *r
     if ((rc = eng__wal_append(db->wal, WREC_WRITE, db->wbuf.p, db->wbuf.len, &s)) < 0)
         goto out;
     eng__mt_t *mt = db->active;
+    uint32_t rf[ENG_MAX_FIELDS];
+    uint8_t rt[ENG_MAX_FIELDS];
+    eng_value_t rv[ENG_MAX_FIELDS];
     eng__mt_begin(mt);
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
         const eng_point_t *p = &pts[i];
-        bool any = false;
-        for (uint32_t f = 0; f < p->nfields; f++)
-            any |= fids[k + f] != UINT32_MAX;
-        if (any) {
-            eng__mt_row(mt, sids[i], p->ts, s);
-            for (uint32_t f = 0; f < p->nfields; f++)
-                if (fids[k + f] != UINT32_MAX)
-                    eng__mt_set(mt, fids[k + f], p->fields[f].type, &p->fields[f].v);
+        uint32_t m = 0;
+        for (uint32_t f = 0; f < p->nfields; f++) {
+            if (fids[k + f] == UINT32_MAX)
+                continue;
+            rf[m] = fids[k + f];
+            rt[m] = (uint8_t)p->fields[f].type;
+            rv[m++] = p->fields[f].v;
         }
+        if (m)
+            eng__mt_put(mt, sids[i], p->ts, s, m, rf, rt, rv);
         k += p->nfields;
     }
     eng__mt_end(mt);

@@ -57,6 +57,9 @@ typedef struct eng_field {
     eng_value_t v;
 } eng_field_t;
 
+/* Most fields one point may carry (eng_write says CN_EINVAL above it). */
+#define ENG_MAX_FIELDS 1024
+
 /* One row: a series (measurement + tags, any order) at one time. */
 typedef struct eng_point {
     const char *measurement;
@@ -126,7 +129,8 @@ typedef struct eng_write_res {
  * memtable is full while the previous one is still being flushed (nothing
  * was written; retry once eng_wait_writable returns, or when the durable
  * sequence advances / a flush ends), CN_EINVAL for a point without a
- * measurement or fields, CN_ECLOSED after shutdown started.
+ * measurement or fields or with more than ENG_MAX_FIELDS, CN_ECLOSED after
+ * shutdown started.
  * Never blocks on I/O.  Thread-safe.
  */
 int eng_write(eng_db_t *db, const eng_point_t *pts, size_t n, eng_write_res_t *res /* OUT */,

@@ -459,6 +459,53 @@ void eng__mt_set(eng__mt_t *mt, uint32_t fid, eng_type_t t, const eng_value_t *v
         note_field(s, fid, t);
 }
 
+void eng__mt_put(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq, uint32_t nf,
+                 const uint32_t *fids, const uint8_t *types, const eng_value_t *vals)
+{
+    mt_series_t *s = mt_series(mt, sid);
+    size_t need = 20;
+    for (uint32_t f = 0; f < nf; f++)
+        need += 5 + eng__type_size(types[f]);
+    uint8_t *p = series_room(mt, s, need);
+    memcpy(p, &ts, 8);
+    memcpy(p + 8, &seq, 8);
+    memcpy(p + 16, &nf, 4);
+    p += 20;
+    for (uint32_t f = 0; f < nf; f++) {
+        memcpy(p, &fids[f], 4);
+        p[4] = types[f];
+        switch (types[f]) {
+        case ENG_T_BOOL:
+            p[5] = vals[f].b ? 1 : 0;
+            p += 6;
+            break;
+        case ENG_T_STRING: {
+            eng_str_t str = {arena_copy(mt, vals[f].s.p, vals[f].s.len), vals[f].s.len};
+            memcpy(p + 5, &str, sizeof str);
+            p += 5 + sizeof str;
+            break;
+        }
+        default:
+            memcpy(p + 5, &vals[f], 8);
+            p += 13;
+            break;
+        }
+    }
+    s->len += need;
+    s->nrows++;
+    if (ts < s->tmin)
+        s->tmin = ts;
+    if (ts > s->tmax)
+        s->tmax = ts;
+    mt->rows++;
+    /* Rows of a series nearly always repeat the same fields in the same
+     * order: compare with the known set before the per-field check. */
+    if (nf > s->nfields || memcmp(s->fids, fids, nf * sizeof *fids) != 0 ||
+        memcmp(s->ftypes, types, nf) != 0)
+        for (uint32_t f = 0; f < nf; f++)
+            note_field(s, fids[f], (eng_type_t)types[f]);
+}
+
 size_t eng__mt_bytes(eng__mt_t *mt)
 {
     return mt->bytes;

@@ -60,6 +60,11 @@ void eng__mt_end(eng__mt_t *mt);
 void eng__mt_row(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq);
 void eng__mt_set(eng__mt_t *mt, uint32_t fid, eng_type_t t, const eng_value_t *v);
 
+/* One whole row at once (same result as eng__mt_row + eng__mt_set for each
+ * field, with one space check and no per-field bookkeeping). */
+void eng__mt_put(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq, uint32_t nf,
+                 const uint32_t *fids, const uint8_t *types, const eng_value_t *vals);
+
 size_t eng__mt_bytes(eng__mt_t *mt);
 uint64_t eng__mt_rows(eng__mt_t *mt);
 /* Sorted list of series ids with rows; owned by caller (cn_free). */

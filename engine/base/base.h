@@ -211,8 +211,26 @@ int cn_rd_u8(cn_rd_t *r, uint8_t *v /* OUT */);
 int cn_rd_u16(cn_rd_t *r, uint16_t *v /* OUT */);
 int cn_rd_u32(cn_rd_t *r, uint32_t *v /* OUT */);
 int cn_rd_u64(cn_rd_t *r, uint64_t *v /* OUT */);
-int cn_rd_uvarint(cn_rd_t *r, uint64_t *v /* OUT */);
-int cn_rd_svarint(cn_rd_t *r, int64_t *v /* OUT */);
+int cn__rd_uvarint_slow(cn_rd_t *r, uint64_t *v /* OUT */);
+/* LEB128 varints; inline for the one-byte case that dominates hot loops
+ * (WAL replay, segment index parsing). */
+static inline int cn_rd_uvarint(cn_rd_t *r, uint64_t *v /* OUT */)
+{
+    if (r->p < r->end && *r->p < 0x80) {
+        *v = *r->p++;
+        return 0;
+    }
+    return cn__rd_uvarint_slow(r, v);
+}
+static inline int cn_rd_svarint(cn_rd_t *r, int64_t *v /* OUT */)
+{
+    uint64_t u;
+    int rc = cn_rd_uvarint(r, &u);
+    if (rc < 0)
+        return rc;
+    *v = cn_unzigzag(u);
+    return 0;
+}
 /* Borrow n bytes: *p (OUT) points into the input. */
 int cn_rd_bytes(cn_rd_t *r, size_t n, const uint8_t **p /* OUT */);
 int cn_rd_skip(cn_rd_t *r, size_t n);

@@ -116,7 +116,7 @@ int cn_rd_u64(cn_rd_t *r, uint64_t *v)
     return 0;
 }
 
-int cn_rd_uvarint(cn_rd_t *r, uint64_t *v)
+int cn__rd_uvarint_slow(cn_rd_t *r, uint64_t *v)
 {
     uint64_t x = 0;
     for (unsigned shift = 0; shift < 64; shift += 7) {
@@ -132,16 +132,6 @@ int cn_rd_uvarint(cn_rd_t *r, uint64_t *v)
         }
     }
     return CN_CORRUPT();
-}
-
-int cn_rd_svarint(cn_rd_t *r, int64_t *v)
-{
-    uint64_t u;
-    int rc = cn_rd_uvarint(r, &u);
-    if (rc < 0)
-        return rc;
-    *v = cn_unzigzag(u);
-    return 0;
 }
 
 int cn_rd_bytes(cn_rd_t *r, size_t n, const uint8_t **p)
