@@ -84,7 +84,7 @@ void eng_opts_default(eng_opts_t *o)
     o->memtable_bytes = 256u << 20;
     o->wal_segment_bytes = 64u << 20;
     o->wal_buffer_max = 256u << 20;
-    o->group_commit_us = 1000;
+    o->group_commit_us = 0;
     o->compress = ENG_COMP_ZSTD;
     o->zstd_level = 3;
     o->block_rows = 8192;

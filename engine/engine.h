@@ -83,7 +83,7 @@ typedef struct eng_opts {
     size_t memtable_bytes;    /* flush threshold, default 256 MiB */
     size_t wal_segment_bytes; /* WAL segment size, default 64 MiB */
     size_t wal_buffer_max;    /* un-written WAL bytes before eng_write says CN_EFULL */
-    uint32_t group_commit_us; /* max wait to batch fsyncs, default 1000 */
+    uint32_t group_commit_us; /* extra wait to batch fsyncs, default 0 */
     int compress;             /* extra block compression tried: default ENG_COMP_ZSTD */
     int zstd_level;           /* default 3 */
     uint32_t block_rows;      /* max rows per block, default 8192 */

@@ -13,8 +13,9 @@
  * eng__wal_wait() callers and calls notify().  That is the whole group
  * commit: the thread never sleeps to collect a batch, so an idle log commits
  * a lone record at once, and a busy one commits, in one go, whatever
- * accumulated while the previous write and fsync ran.  group_commit_us is
- * therefore an upper bound we never need to wait out.
+ * accumulated while the previous write and fsync ran.  With ENG_DUR_FSYNC
+ * and group_commit_us > 0 the thread also waits that long after the first
+ * record of a batch, trading that much latency for fewer fsyncs.
  *
  * ON-DISK FORMAT (version 1, all integers little endian)
  *
@@ -386,6 +387,20 @@ static void publish(eng__wal_t *w, size_t bytes, uint64_t last, int rc)
     }
 }
 
+/* Waits up to group_commit_us (or until close) so that more records join
+ * the batch.  Appenders do not signal while the thread is busy, so this is
+ * a plain timed wait; close signals it.  Called with mu held. */
+static void gather_wait(eng__wal_t *w)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)w->o.group_commit_us * 1000;
+    ts.tv_sec += (time_t)(ns / 1000000000);
+    ts.tv_nsec = (long)(ns % 1000000000);
+    while (!w->closing && pthread_cond_timedwait(&w->work_cv, &w->mu, &ts) == 0)
+        ;
+}
+
 static void *wal_thread(void *arg)
 {
     eng__wal_t *w = arg;
@@ -398,6 +413,8 @@ static void *wal_thread(void *arg)
         w->idle = false;
         if (w->front.buf.len == 0)
             break; /* closing and drained */
+        if (w->o.group_commit_us && w->o.durability == ENG_DUR_FSYNC && !w->closing)
+            gather_wait(w);
         wal_batch_t tmp = w->back;
         w->back = w->front;
         w->front = tmp;

@@ -123,9 +123,10 @@ static const opt_t OPTS[] = {
      NULL, "none, lz4 or zstd"},
     {"zstd-level", T_INT, OFF(zstd_level), "3", "zstd level when compression = zstd.", NULL,
      v_zstd_level, "an integer from 1 to 22"},
-    {"group-commit", T_DUR, OFF(group_commit_ns), "1ms",
-     "Longest a write waits so that concurrent writes share one fsync.", NULL, v_group_commit,
-     "a duration from 0 to 1s, such as 500us or 2ms"},
+    {"group-commit", T_DUR, OFF(group_commit_ns), "0",
+     "Extra time the WAL waits to gather writes into one fsync (0: commit at once; "
+     "writes arriving during an fsync share the next one anyway).",
+     NULL, v_group_commit, "a duration from 0 to 1s, such as 500us or 2ms"},
     {"event-loops", T_INT, OFF(event_loops), "0",
      "Network event-loop threads; 0 = one per CPU core.", NULL, v_event_loops,
      "an integer from 0 (one per core) to 256"},

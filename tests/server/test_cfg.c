@@ -110,7 +110,7 @@ static void test_defaults(void **state)
     assert_int_equal(c->wal_segment_bytes, 64ULL << 20);
     assert_int_equal(c->compression, SRV_COMP_ZSTD);
     assert_int_equal(c->zstd_level, 3);
-    assert_int_equal(c->group_commit_ns, 1000000);
+    assert_int_equal(c->group_commit_ns, 0);
     assert_int_equal(c->event_loops, 0);
 }
 
