@@ -4,6 +4,7 @@
  * directory.
  *
  * Directory layout:
+ *   DIR/LOCK             flock()ed by the process that has the directory open
  *   DIR/MANIFEST         flushed_seq and next segment id (format below)
  *   DIR/catalog.log      measurements, fields, series (catalog.c)
  *   DIR/tombstones       pending deletes (format below)
@@ -51,9 +52,11 @@
 #include "engine_int.h"
 
 #include <dirent.h>
+#include <fcntl.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -537,6 +540,24 @@ static int replay_cb(void *arg, uint64_t seq, uint8_t type, const uint8_t *p, si
 
 /* ------------------------------------------------------------ open/close */
 
+/* One process per data directory: a second server (or a tool writing to
+ * it) would interleave WAL files and flushes.  The kernel drops the lock
+ * when the process dies, so a crash never leaves it stale. */
+static int lock_dir(eng_db_t *db)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/LOCK", db->dir);
+    db->lockfd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (db->lockfd < 0)
+        return -errno;
+    if (flock(db->lockfd, LOCK_EX | LOCK_NB) < 0) {
+        int rc = errno == EWOULDBLOCK ? -EBUSY : -errno;
+        cn_error("engine: %s is in use by another process", db->dir);
+        return rc;
+    }
+    return 0;
+}
+
 static void db_free(eng_db_t *db)
 {
     eng__wal_close(db->wal);
@@ -548,6 +569,8 @@ static void db_free(eng_db_t *db)
     cn_free(db->tombs);
     cn_free(db->dir);
     cn_free(db->datadir);
+    if (db->lockfd >= 0)
+        close(db->lockfd);
     pthread_mutex_destroy(&db->wmu);
     pthread_mutex_destroy(&db->vmu);
     pthread_mutex_destroy(&db->bgmu);
@@ -586,7 +609,10 @@ int eng_open(const eng_opts_t *o, eng_db_t **out)
     db->active = eng__mt_new();
     db->cur->active = db->active;
     eng__mt_ref(db->active);
+    db->lockfd = -1;
     int rc = cn_mkdirs(db->datadir, 0755);
+    if (rc == 0)
+        rc = lock_dir(db);
     if (rc == 0)
         rc = read_manifest(db);
     if (rc == 0)

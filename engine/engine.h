@@ -102,8 +102,8 @@ void eng_opts_default(eng_opts_t *o /* OUT */);
  * Opens (creating if needed) the data directory, verifies segment files,
  * replays the WAL (a torn or corrupt tail is truncated at the last valid
  * record and reported in the log and in eng_stats), and starts the engine's
- * threads.  Returns 0, -errno, CN_ECORRUPT (a segment failed verification),
- * or CN_EVERSION.
+ * threads.  Returns 0, -errno (-EBUSY: another process has the directory
+ * open), CN_ECORRUPT (a segment failed verification), or CN_EVERSION.
  */
 int eng_open(const eng_opts_t *o, eng_db_t **out /* OUT */);
 /* Flushes everything to segments, stops threads, frees.  NULL is a no-op. */

@@ -68,6 +68,7 @@ struct eng_db {
     pthread_mutex_t flushmu; /* one flush/compaction at a time */
     uint64_t flushed_seq;
     uint64_t ckpt_seq; /* seq of the last CHECKPOINT record */
+    int lockfd;        /* DIR/LOCK, flock()ed while open */
     uint64_t next_seg_id;
     /* write scratch (under wmu) */
     cn_buf_t wbuf, defs;

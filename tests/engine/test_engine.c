@@ -243,12 +243,28 @@ static void test_type_conflict(void **state)
     assert_int_equal(eng_write(f->db, &bad, 1, &res, &seq), CN_EINVAL);
 }
 
+/* A second open of a directory in use is refused, and works once the
+ * first one is closed. */
+static void test_dir_lock(void **state)
+{
+    fixture_t *f = *state;
+    eng_opts_t o = opts_for(f->dir);
+    eng_db_t *db2 = NULL;
+    assert_int_equal(eng_open(&o, &db2), -EBUSY);
+    assert_null(db2);
+    eng_close(f->db);
+    f->db = NULL;
+    assert_int_equal(eng_open(&o, &db2), 0);
+    f->db = db2;
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_memtable_flush_compact_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_conflict, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_dir_lock, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
