@@ -48,8 +48,17 @@ int eng__ts_decode(cn_rd_t *rd, size_t n, int64_t *out)
     int64_t stride;
     if ((rc = cn_rd_u64(rd, &first)) < 0 || (rc = cn_rd_svarint(rd, &stride)) < 0)
         return rc;
-    uint64_t x = first;
-    for (size_t i = 0; i < n; i++, x += (uint64_t)stride)
+    /* Four independent lanes instead of one running sum: the stores, not
+     * an add chain, bound this loop (it runs for every block a scan reads). */
+    uint64_t st = (uint64_t)stride, x = first;
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4, x += 4 * st) {
+        out[i] = (int64_t)x;
+        out[i + 1] = (int64_t)(x + st);
+        out[i + 2] = (int64_t)(x + 2 * st);
+        out[i + 3] = (int64_t)(x + 3 * st);
+    }
+    for (; i < n; i++, x += st)
         out[i] = (int64_t)x;
     return 0;
 }
