@@ -278,7 +278,7 @@ struct eng__mt {
     uint64_t cap_sid;
     uint64_t *sids;
     uint64_t nsids, cap_sids;
-    size_t bytes;
+    _Atomic size_t bytes; /* read without the lock by stats and flush triggers */
     uint64_t rows;
     arena_chunk_t *arena;
     mt_series_t *cur; /* series of the row being written */
