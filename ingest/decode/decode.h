@@ -1,0 +1,260 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * decode.h - payload decoders: bytes from a device or an HTTP client become
+ * eng_point_t rows for eng_write().
+ *
+ * Two formats live here (the binary register-map decoder joins later):
+ *
+ *   mq_dec_lp()    InfluxDB 1.x line protocol (MQTT payloads and /write)
+ *   mq_dec_json()  JSON objects, arrays of objects and IoTDB tablets
+ *
+ * Both append to an mq_dec_batch_t, a reusable arena that owns every string
+ * and array the produced points refer to.  A server thread keeps one batch,
+ * decodes one message (or several) into it, hands the points to eng_write()
+ * and calls mq_dec_batch_reset(): in the steady state nothing is allocated.
+ *
+ * Errors.  A decoder keeps what it can, like InfluxDB: a bad line of line
+ * protocol is skipped and the good ones are kept; a field whose value is out
+ * of range (an `i`/`u` integer beyond int64, a float beyond double, a JSON
+ * integer beyond int64) is dropped alone and the rest of its point is kept;
+ * a point left without fields is dropped.  Every such problem is recorded as
+ * an mq_dec_err_t with a 1-based line and byte column and a fixed reason
+ * text, formatted by mq_dec_err_format() as "line 3 col 17: invalid boolean".
+ * A JSON document that is not well-formed yields no points at all.
+ *
+ * Numbers are exact: a float64 is the correctly rounded value of its
+ * decimal text (a Clinger fast path for up to 19 digits and |exp10| <= 22,
+ * glibc strtod otherwise; strtod needs LC_NUMERIC to stay "C", which cairn
+ * never changes).
+ *
+ * Threads: a batch is used by one thread at a time; the decoders keep no
+ * state of their own.
+ */
+#ifndef MQ_DECODE_H
+#define MQ_DECODE_H
+
+#include "engine.h"
+
+/* ------------------------------------------------------------- options */
+
+/* Time unit of a numeric timestamp.  MQ_DEC_AUTO (JSON only) picks the unit
+ * by magnitude of the integer part |v|:
+ *     |v| <  1e10 -> seconds       (up to year 2286)
+ *     |v| <  1e13 -> milliseconds  (from 1970-04-26 on)
+ *     |v| <  1e16 -> microseconds  (from 1970-04-26 on)
+ *     otherwise   -> nanoseconds
+ * so every plausible current time reads right whatever unit a device uses. */
+typedef enum mq_dec_prec {
+    MQ_DEC_NS = 0,
+    MQ_DEC_US,
+    MQ_DEC_MS,
+    MQ_DEC_S,
+    MQ_DEC_M, /* minutes */
+    MQ_DEC_H, /* hours */
+    MQ_DEC_AUTO,
+} mq_dec_prec_t;
+
+/* Parses InfluxDB's precision names: "ns" (or "n"), "u" / "us" / "µs", "ms",
+ * "s", "m", "h", plus "auto".  Returns 0 or CN_EINVAL. */
+int mq_dec_prec_parse(const char *s, mq_dec_prec_t *out /* OUT */);
+
+/* JSON numbers without '.' or exponent: int64 (default) or float64.  The
+ * default keeps counters such as rpm/battery/status integers and readings
+ * printed with decimals (21.37) floats, which is what the standard workload
+ * sends.  A device that prints a float reading without decimals ("21") then
+ * sends an integer for that field, and the engine rejects it as a type
+ * conflict: such devices should use MQ_DEC_JSON_FLOAT. */
+enum mq_dec_json_nums { MQ_DEC_JSON_INT = 0, MQ_DEC_JSON_FLOAT = 1 };
+
+#define MQ_DEC_MAX_TS_KEYS 4
+
+typedef struct mq_dec_opts {
+    /* JSON: measurement of every point (required).  Line protocol names its
+     * own and ignores this. */
+    const char *measurement;
+    /* Base tags (from the topic mapping / device registry), borrowed: JSON
+     * points point at this array, so keep it alive as long as the points.
+     * Line protocol copies them into each point after the line's own tags,
+     * skipping keys the line already has. */
+    const eng_tag_t *tags;
+    uint32_t ntags;
+    /* Timestamp of points that carry none, ns since the epoch. */
+    int64_t now_ns;
+    /* Line protocol: unit of the timestamps (default ns; AUTO acts as ns).
+     * JSON: unit of numeric timestamps (default AUTO). */
+    mq_dec_prec_t prec;
+    /* JSON: top-level keys holding the timestamp, first match by name;
+     * default "ts", "time", "timestamp".  Unused slots are NULL. */
+    const char *ts_keys[MQ_DEC_MAX_TS_KEYS];
+    int json_nums;         /* enum mq_dec_json_nums */
+    uint32_t max_depth;    /* JSON nesting limit, default 32, at most 256 */
+    uint32_t max_str;      /* longest string value in bytes, default 64 KiB */
+    size_t max_bytes;      /* largest payload, default 64 MiB (< 4 GiB) */
+    const char *iotdb_tag; /* IoTDB tablets: tag the "device" goes into,
+                              default "device_id" (replaces a base tag of
+                              that key) */
+} mq_dec_opts_t;
+
+/* Fills the defaults above (measurement NULL, no tags, now_ns 0). */
+void mq_dec_opts_default(mq_dec_opts_t *o /* OUT */);
+
+/* --------------------------------------------------------------- errors */
+
+typedef struct mq_dec_err {
+    uint32_t line;      /* 1-based; line protocol: the line the bad one starts on */
+    uint32_t col;       /* 1-based byte column within that line */
+    int code;           /* CN_EPROTO (syntax), CN_ELIMIT, CN_EINVAL (value range) */
+    const char *reason; /* static text, e.g. "invalid boolean" */
+} mq_dec_err_t;
+
+/* "line 3 col 17: invalid boolean" into buf (always NUL-terminated when
+ * n > 0).  Returns what snprintf returns. */
+int mq_dec_err_format(const mq_dec_err_t *e, char *buf, size_t n);
+
+/* Errors kept per batch; more are counted but not stored. */
+#define MQ_DEC_MAX_ERRS 64
+
+/* ---------------------------------------------------------------- batch */
+
+typedef struct mq_dec_batch mq_dec_batch_t;
+
+/* Returns 0 (allocation failure aborts, as cn_malloc does). */
+int mq_dec_batch_new(mq_dec_batch_t **out /* OUT */);
+void mq_dec_batch_free(mq_dec_batch_t *b); /* NULL is a no-op */
+/* Forgets every point and error and keeps the memory for reuse. */
+void mq_dec_batch_reset(mq_dec_batch_t *b);
+
+/* The points decoded since the last reset, in input order.  Borrowed: valid
+ * until the next call that adds to, resets or frees the batch. */
+const eng_point_t *mq_dec_batch_points(mq_dec_batch_t *b, size_t *n /* OUT */);
+size_t mq_dec_batch_npoints(const mq_dec_batch_t *b);
+/* Stored errors (at most MQ_DEC_MAX_ERRS), borrowed like the points. */
+const mq_dec_err_t *mq_dec_batch_errors(const mq_dec_batch_t *b, size_t *n /* OUT */);
+/* Every error since the last reset, stored or not. */
+size_t mq_dec_batch_nerrors(const mq_dec_batch_t *b);
+
+/* ------------------------------------------------------------- decoders */
+
+/*
+ * Line protocol, InfluxDB 1.x:
+ *
+ *   measurement[,tag=val...] field=val[,field=val...] [timestamp]
+ *
+ * one point per line; '\n' or "\r\n" ends a line (except inside a quoted
+ * string field); blank lines and lines starting with '#' are skipped.
+ * Escapes: "\," and "\ " in the measurement, additionally "\=" in tag keys,
+ * tag values and field keys, "\"" in string fields, and "\\" (one
+ * backslash) everywhere, as InfluxDB 2 documents it; a backslash before any
+ * other byte is literal.  Field values: 1.5 / 1. / .5 / -1e-3 (float),
+ * 42i (int64), 42u (stored as int64 when <= INT64_MAX, else the field is
+ * rejected), "text", t/T/true/True/TRUE/f/F/false/False/FALSE.  A repeated
+ * field or tag key: the last one wins.  Names and strings must be valid
+ * UTF-8 and names must not contain NUL.
+ *
+ * Appends the good points to b and records one error per bad line.
+ * Returns the number of points added, CN_ELIMIT when n > o->max_bytes, or
+ * CN_EINVAL for bad options.
+ */
+int mq_dec_lp(mq_dec_batch_t *b, const mq_dec_opts_t *o, const void *p, size_t n);
+
+/*
+ * JSON (RFC 8259, strict: UTF-8 validated, no comments, no trailing commas,
+ * nesting at most o->max_depth).  The document is one of:
+ *
+ *   {"ts":1767225600000,"temperature":21.37,"rpm":1500,"on":true,"fw":"1.2"}
+ *       one point: numbers (int64 or float64, see mq_dec_json_nums), bools,
+ *       strings; null means "no value"; nested objects are flattened with
+ *       '.' ({"a":{"b":1}} is field "a.b"); arrays inside a record are
+ *       rejected field by field.  The timestamp key (o->ts_keys, top level
+ *       only) holds a number in o->prec (AUTO: by magnitude; fractions are
+ *       kept to the nanosecond) or an RFC 3339 string
+ *       ("2026-01-01T00:00:00.5+01:00"); without it the point gets o->now_ns.
+ *   [ {...}, {...} ]
+ *       one point per element (elements may be any of these objects).
+ *   {"device":"d1","timestamps":[t0,t1],"measurements":["s1","s2"],
+ *    "data_types":["DOUBLE","INT64"],"values":[[s1@t0,s1@t1],[s2@t0,s2@t1]]}
+ *       an IoTDB REST v2 insertTablet: values is column-major, values[i]
+ *       holds measurements[i] at every timestamp (null = absent), one point
+ *       per timestamp.  data_types is optional; when given, INT32/INT64,
+ *       FLOAT/DOUBLE, BOOLEAN and TEXT/STRING fix each column's type.
+ *       "device" goes into the tag o->iotdb_tag.  Detected by the presence
+ *       of "timestamps" and "values" keys.
+ *
+ * Duplicate keys: the last one wins (also between "a.b" and {"a":{"b"}}).
+ * Returns the number of points added; CN_EPROTO when the document is not
+ * well-formed JSON or not one of the shapes above; CN_ELIMIT for a size or
+ * depth limit; CN_EINVAL for bad options (no measurement).  On a negative
+ * return nothing was added and the reason is recorded as an error.
+ */
+int mq_dec_json(mq_dec_batch_t *b, const mq_dec_opts_t *o, const void *p, size_t n);
+
+/* Appends points as line protocol (ns timestamps, one line each, names and
+ * strings escaped so that mq_dec_lp() reads them back identically; floats
+ * in the shortest of %.15g/%.16g/%.17g that round-trips). */
+void mq_dec_lp_format(cn_buf_t *out, const eng_point_t *pts, size_t n);
+
+/* ------------------------------------------------- builder (for decoders)
+ *
+ * The decoders in this folder (and the register-map decoder) build points
+ * through these.  A point is open between _begin and _end; its fields and
+ * tags are kept in the batch until mq_dec_batch_points() fixes up the
+ * pointers.  Strings are copied into the batch's arena, which never moves
+ * what it handed out.
+ */
+
+/* Copies n bytes plus a NUL into the arena; the copy lives until reset. */
+char *mq_dec_strdup(mq_dec_batch_t *b, const void *p, size_t n);
+/* n bytes of arena space (uninitialised, not NUL-terminated). */
+char *mq_dec_alloc(mq_dec_batch_t *b, size_t n);
+
+/* Starts a point; meas must live until reset (arena copy or the caller's). */
+void mq_dec_point_begin(mq_dec_batch_t *b, const char *meas, int64_t ts);
+void mq_dec_point_set_ts(mq_dec_batch_t *b, int64_t ts);
+/* Uses an external tag array (borrowed until the points are consumed)
+ * instead of tags added with mq_dec_point_tag. */
+void mq_dec_point_ext_tags(mq_dec_batch_t *b, const eng_tag_t *tags, uint32_t n);
+/* Adds a tag (strings must live until reset).  A key the point already
+ * has is replaced when `replace`, else the new tag is ignored. */
+void mq_dec_point_tag(mq_dec_batch_t *b, const char *key, const char *val, bool replace);
+/* Adds a field; name (NUL-terminated, nlen = strlen) must live until reset.
+ * A field of the same name is replaced in place.  Returns 0, or CN_ELIMIT
+ * past ENG_MAX_FIELDS (the field is not added). */
+int mq_dec_point_field(mq_dec_batch_t *b, const char *name, size_t nlen, eng_type_t t,
+                       eng_value_t v);
+uint32_t mq_dec_point_nfields(const mq_dec_batch_t *b);
+/* Closes the point: kept (returns 1) when it has at least one field,
+ * otherwise discarded (returns 0).  */
+int mq_dec_point_end(mq_dec_batch_t *b);
+
+/* A save point: everything added after it can be dropped with _rollback
+ * (a bad line, a malformed document).  Errors are not rolled back. */
+typedef struct mq_dec_mark {
+    size_t npts, nfields, ntags, chunk, used;
+} mq_dec_mark_t;
+mq_dec_mark_t mq_dec_mark(const mq_dec_batch_t *b);
+void mq_dec_rollback(mq_dec_batch_t *b, mq_dec_mark_t m);
+
+/* Records an error (line, col 1-based). */
+void mq_dec_error(mq_dec_batch_t *b, uint32_t line, uint32_t col, int code, const char *reason);
+
+/* Reusable scratch memory for a decoder (JSON token tape); contents are
+ * undefined after any other batch call except the point builders. */
+cn_buf_t *mq_dec_scratch(mq_dec_batch_t *b);
+
+/* ---------------------------------------------------- shared number code */
+
+/* Exact decimal -> double: mant (up to 19 significant digits) * 10^exp10,
+ * with `text` (len bytes, the full decimal as written) used for the slow
+ * path when the fast one cannot guarantee correct rounding (inexact set
+ * when digits beyond the mantissa were dropped).  Returns 0, or CN_EINVAL
+ * when the value overflows to infinity. */
+int mq_dec__to_double(uint64_t mant, int32_t exp10, bool neg, bool inexact, const char *text,
+                      size_t len, double *out /* OUT */);
+
+/* Validates UTF-8 (RFC 3629: no overlongs, surrogates or > U+10FFFF). */
+bool mq_dec__utf8_ok(const uint8_t *p, size_t n);
+
+/* ns per unit for a precision (AUTO -> 1). */
+int64_t mq_dec__prec_ns(mq_dec_prec_t p);
+
+#endif /* MQ_DECODE_H */
