@@ -359,6 +359,16 @@ static int rd_pktid(cn_rd_t *r, uint16_t *id, mq_err_t *err)
     return rc < 0 ? rc : *id == 0 ? MQ_FAIL(err, MQ_R_PKTID_ZERO) : 0;
 }
 
+/* Packet identifier, then at level 5 the properties (SUBSCRIBE family). */
+static int rd_id_props(cn_rd_t *r, uint8_t type, unsigned level, unsigned dir, uint16_t *id,
+                       mq_props_t *props, mq_err_t *err)
+{
+    int rc = rd_pktid(r, id, err);
+    if (rc < 0 || level < 5)
+        return rc;
+    return mq__props_decode(r, type, dir, props, err);
+}
+
 /* -------------------------------------------------------------- CONNECT */
 
 static int connect_name(cn_rd_t *r, mq_connect_t *c, mq_err_t *err)
@@ -463,6 +473,8 @@ static int decode_connack(cn_rd_t *r, unsigned level, mq_connack_t *c, mq_err_t 
 int mq_publish_decode(const mq_frame_t *f, unsigned level, unsigned dir, mq_publish_t *out,
                       mq_err_t *err)
 {
+    if (f->type != MQ_PUBLISH || level < 3 || level > 5)
+        return CN_EINVAL;
     int rc = check_header(f, level, dir, err);
     if (rc < 0)
         return rc;
@@ -545,10 +557,8 @@ static int decode_subscribe(cn_rd_t *r, uint8_t type, unsigned level, mq_subscri
                             mq_err_t *err)
 {
     memset(s, 0, sizeof *s);
-    int rc = rd_pktid(r, &s->packet_id, err);
+    int rc = rd_id_props(r, type, level, MQ_FROM_CLIENT, &s->packet_id, &s->props, err);
     if (rc < 0)
-        return rc;
-    if (level == 5 && (rc = mq__props_decode(r, type, MQ_FROM_CLIENT, &s->props, err)) < 0)
         return rc;
     s->raw = (mq_bin_t){r->p, cn_rd_left(r)};
     while (cn_rd_left(r) > 0) {
@@ -597,10 +607,8 @@ int mq_subs_next(const mq_subscribe_t *s, uint8_t type, mq_piter_t *it, mq_sub_t
 static int decode_suback(cn_rd_t *r, uint8_t type, unsigned level, mq_suback_t *s, mq_err_t *err)
 {
     memset(s, 0, sizeof *s);
-    int rc = rd_pktid(r, &s->packet_id, err);
+    int rc = rd_id_props(r, type, level, MQ_FROM_SERVER, &s->packet_id, &s->props, err);
     if (rc < 0)
-        return rc;
-    if (level == 5 && (rc = mq__props_decode(r, type, MQ_FROM_SERVER, &s->props, err)) < 0)
         return rc;
     if (type == MQ_UNSUBACK && level < 5)
         return end_of_body(r, err);

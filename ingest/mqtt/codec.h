@@ -403,7 +403,8 @@ typedef struct mq_pkt {
 int mq_decode(const mq_frame_t *f, unsigned level, unsigned dir, mq_pkt_t *out /* OUT */,
               mq_err_t *err /* OUT */);
 
-/* The PUBLISH part of mq_decode, for the hot path (f->type must be 3). */
+/* The PUBLISH part of mq_decode, for the hot path; CN_EINVAL unless f->type
+ * is MQ_PUBLISH and level is 3..5. */
 int mq_publish_decode(const mq_frame_t *f, unsigned level, unsigned dir,
                       mq_publish_t *out /* OUT */, mq_err_t *err /* OUT */);
 

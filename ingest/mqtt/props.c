@@ -324,14 +324,21 @@ int mq__props_encode(cn_buf_t *b, const mq_props_t *pr)
 {
     /* Write the block 4 bytes in (the longest length prefix), then slide
      * it back behind the real prefix: one pass, no size pre-computation. */
+    if (pr->has == 0) {
+        cn_buf_put_u8(b, 0);
+        return 0;
+    }
     size_t mark = b->len;
     cn_buf_extend(b, 4);
     int rc = 0;
-    for (uint32_t id = 1; id < CN_ARRAY_LEN(PDEFS) && rc == 0; id++) {
+    /* Visit only the set bits, lowest id first; unknown bits are ignored. */
+    uint64_t bits = pr->has & ~MQ_HAS(MQ_P_USER) & ~(uint64_t)1;
+    while (bits && rc == 0) {
+        uint32_t id = (uint32_t)__builtin_ctzll(bits);
+        bits &= bits - 1;
         const pdef_t *d = pdef(id);
-        if (!d || id == MQ_P_USER || !(pr->has & MQ_HAS(id)))
-            continue;
-        rc = id == MQ_P_SUB_ID ? put_repeated(b, pr, id) : put_one(b, id, d, pr);
+        if (d)
+            rc = id == MQ_P_SUB_ID ? put_repeated(b, pr, id) : put_one(b, id, d, pr);
     }
     if (rc == 0 && (pr->has & MQ_HAS(MQ_P_USER)))
         rc = put_repeated(b, pr, MQ_P_USER);
