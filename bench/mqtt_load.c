@@ -1000,6 +1000,7 @@ static void ping_all(ml_t *ml)
 static int run_conns(ml_t *ml)
 {
     opts_t *o = &ml->o;
+    uint32_t asked = o->conns;
     rlim_t lim = raise_nofile((rlim_t)o->conns + 64);
     if (lim < (rlim_t)o->conns + 64) {
         fprintf(stderr, "mqtt_load: RLIMIT_NOFILE is %llu: opening %llu connections at most\n",
@@ -1055,11 +1056,11 @@ static int run_conns(ml_t *ml)
     printf("  held %u connections after the hold (%" PRIu64 " closed by the broker)\n", held,
            ml->closed);
     printf("MQTTLOAD mode=conns msgs_per_s=na received_pct=na p50_us=na p99_us=na conns=%u "
-           "requested=%u failed=%" PRIu64 " closed=%" PRIu64 " connect_s=%.2f rss_before_kb=%s "
-           "rss_after_kb=%s bytes_per_conn=%s\n",
-           held, ml->nconn, ml->connect_err, ml->closed, t_conn, r0, r1, bpc);
+           "requested=%u nofile=%llu failed=%" PRIu64 " closed=%" PRIu64 " connect_s=%.2f "
+           "rss_before_kb=%s rss_after_kb=%s bytes_per_conn=%s\n",
+           held, asked, (unsigned long long)lim, ml->connect_err, ml->closed, t_conn, r0, r1, bpc);
     ml_teardown(ml);
-    return held == o->conns && o->conns ? 0 : 1;
+    return held == asked ? 0 : 1;
 }
 
 static int run_probe(ml_t *ml)
