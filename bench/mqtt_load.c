@@ -73,6 +73,7 @@
 #include <inttypes.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -950,8 +951,11 @@ static int run_pubsub(ml_t *ml)
             ml->c[i].last_ts[d] = INT64_MIN;
     }
     ml->lat = cn_malloc(((size_t)o->pubs * o->msgs + 1) * sizeof(int64_t));
-    if (setup_pubsub(ml) != 0)
+    if (setup_pubsub(ml) != 0) {
+        ml_teardown(ml);
+        print_pubsub(ml, true); /* the MQTTLOAD line, with na */
         return 1;
+    }
     for (uint32_t i = o->subs; i < ml->nconn; i++) {
         conn_t *c = &ml->c[i];
         c->pub->window = o->window < c->recv_max ? o->window : c->recv_max;
@@ -1032,7 +1036,8 @@ static int run_conns(ml_t *ml)
     double t_conn = (double)(now_ns() - t0) / 1e9;
     printf("conns: %u of %u connected in %.2f s (%" PRIu64 " failed), holding %.1f s\n",
            ml->n_ready, ml->nconn, t_conn, ml->connect_err, o->hold_s);
-    int64_t hold_end = now_ns() + (int64_t)(o->hold_s * 1e9), next_ping = now_ns() + 30 * NS_PER_S;
+    int64_t hold_end = now_ns() + (ml->n_ready ? (int64_t)(o->hold_s * 1e9) : 0),
+            next_ping = now_ns() + 30 * NS_PER_S;
     while (now_ns() < hold_end) {
         ml_poll(ml, 100);
         if (now_ns() >= next_ping) {
@@ -1241,6 +1246,7 @@ int main(int argc, char **argv)
         return 2;
     }
     setvbuf(stdout, NULL, _IOLBF, 0);
+    signal(SIGPIPE, SIG_IGN); /* a broker that closes on us is an error code, not a death */
     ml.dst.sin_family = AF_INET;
     ml.dst.sin_port = htons(ml.o.port);
     if (inet_pton(AF_INET, ml.o.host, &ml.dst.sin_addr) != 1) {
