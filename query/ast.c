@@ -261,7 +261,8 @@ static void print_operand(const qry_expr_t *e, cn_buf_t *b, int parent, bool rig
         cn_buf_put_u8(b, ')');
 }
 
-/* Whether e prints with a leading '-' (or is an operator expression). */
+/* Whether -e needs parentheses to read back as a negation of e: e prints
+ * with a leading '-', is an operator expression, or is a zero literal. */
 static bool needs_paren_after_neg(const qry_expr_t *e)
 {
     switch (e->kind) {
@@ -270,7 +271,7 @@ static bool needs_paren_after_neg(const qry_expr_t *e)
         return true;
     case QRY_EXPR_INTEGER:
     case QRY_EXPR_DURATION:
-        return e->u.i < 0;
+        return e->u.i <= 0; /* "-0" would read back as the literal 0 */
     case QRY_EXPR_NUMBER:
         return signbit(e->u.f) != 0;
     default:

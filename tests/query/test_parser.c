@@ -38,33 +38,27 @@ static char *canon(const char *s, qry_error_t *err)
     return out;
 }
 
-static qry_query_t *must_parse(const char *s)
+typedef int (*parse_fn)(const char *, size_t, qry_query_t **, qry_error_t *);
+
+static qry_query_t *must(parse_fn parse, const char *s)
 {
     qry_query_t *q = NULL;
     qry_error_t err;
-    int rc = qry_parse(s, strlen(s), &q, &err);
+    int rc = parse(s, strlen(s), &q, &err);
     if (rc < 0)
         print_message("parse of [%s] failed: %s\n", s, err.msg);
     assert_int_equal(rc, 0);
     return q;
 }
+
+#define must_parse(s)      must(qry_parse, s)
+#define must_parse_expr(s) must(qry_parse_expr, s)
 
 static qry_expr_t *cond_of(qry_query_t *q)
 {
     assert_int_equal(q->nstmts, 1);
     assert_int_equal(q->stmts[0].kind, QRY_STMT_SELECT);
     return q->stmts[0].u.select->cond;
-}
-
-static qry_query_t *must_parse_expr(const char *s)
-{
-    qry_query_t *q = NULL;
-    qry_error_t err;
-    int rc = qry_parse_expr(s, strlen(s), &q, &err);
-    if (rc < 0)
-        print_message("parse of [%s] failed: %s\n", s, err.msg);
-    assert_int_equal(rc, 0);
-    return q;
 }
 
 /* ---------------------------------------------------------------- goldens */
@@ -219,6 +213,8 @@ static const golden_t goldens[] = {
      "SELECT 1e+20, 1.5e-300, 123456.789, 0.000123, -0.0, 10000000000000000.0, 1e+17 FROM m"},
     {"SELECT -x, -(a + b), - -5, -(-x), 3 - -2 FROM m",
      "SELECT -x, -(a + b), -(-5), -(-x), 3 - -2 FROM m"},
+    {"SELECT - -0, -(0), -(0s), -(0.0), - -0.0, -(5) FROM m",
+     "SELECT -(0), -(0), -(0s), -0.0, -(-0.0), -5 FROM m"},
     {"SELECT 1.5e3, .5, 2.50, 1E-7, 10.0, 9223372036854775807, -9223372036854775808 FROM m",
      "SELECT 1500.0, 0.5, 2.5, 1e-07, 10.0, 9223372036854775807, -9223372036854775808 FROM m"},
     {"SELECT x FROM m WHERE s = 'it\\'s a \\\\ \\n test'", NULL},
