@@ -23,9 +23,9 @@
  * A JSON document that is not well-formed yields no points at all.
  *
  * Numbers are exact: a float64 is the correctly rounded value of its
- * decimal text (a Clinger fast path for up to 19 digits and |exp10| <= 22,
- * glibc strtod otherwise; strtod needs LC_NUMERIC to stay "C", which cairn
- * never changes).
+ * decimal text (a Clinger fast path when the digits fit 53 bits and
+ * |exp10| <= 22, glibc strtod otherwise; strtod needs LC_NUMERIC to stay
+ * "C", which cairn never changes).
  *
  * Threads: a batch is used by one thread at a time; the decoders keep no
  * state of their own.
@@ -132,6 +132,13 @@ size_t mq_dec_batch_npoints(const mq_dec_batch_t *b);
 const mq_dec_err_t *mq_dec_batch_errors(const mq_dec_batch_t *b, size_t *n /* OUT */);
 /* Every error since the last reset, stored or not. */
 size_t mq_dec_batch_nerrors(const mq_dec_batch_t *b);
+
+/* What every decoder promises of the points it yields: a measurement, tag
+ * keys and values and field names that are non-empty, valid UTF-8 C
+ * strings; 1..ENG_MAX_FIELDS fields with distinct names; known types; bools
+ * 0 or 1; valid UTF-8 string values.  For tests, fuzz targets and asserts:
+ * O(fields^2). */
+bool mq_dec_point_valid(const eng_point_t *p);
 
 /* ------------------------------------------------------------- decoders */
 

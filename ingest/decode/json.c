@@ -72,10 +72,13 @@ static uint32_t push(jlex_t *L, uint8_t type, const uint8_t *at)
         cn_buf_reserve(L->tape,
                        (L->ntok + 1) * sizeof(jtok_t) - L->tape->len + 16 * sizeof(jtok_t));
     jtok_t *t = tok(L, L->ntok);
-    memset(t, 0, sizeof *t);
     t->type = type;
+    t->flags = 0;
     t->off = (uint32_t)(at - L->s);
+    t->len = 0;
     t->next = L->ntok + 1;
+    t->exp10 = 0;
+    t->mant = 0;
     return L->ntok++;
 }
 
@@ -123,7 +126,7 @@ static int lex_escape(jlex_t *L, const uint8_t *p)
     default:
         return lerr(L, p, CN_EPROTO, "invalid escape");
     }
-    uint32_t u, lo;
+    uint32_t u = 0, lo = 0;
     if (L->end - p < 6 || hex4(p + 2, &u) < 0)
         return lerr(L, p, CN_EPROTO, "invalid \\u escape");
     if (u >= 0xDC00 && u <= 0xDFFF)
@@ -376,6 +379,7 @@ typedef struct jdec {
     const uint8_t *s;
     size_t n;
     const jtok_t *t;
+    size_t ts_len[MQ_DEC_MAX_TS_KEYS]; /* strlen of o->ts_keys[i], 0 = unused */
     char name[MAX_NAME + 1];
 } jdec_t;
 
@@ -440,7 +444,7 @@ static size_t unescape(const uint8_t *s, const jtok_t *t, char *out)
             *w++ = (char)c;
             continue;
         }
-        uint32_t u, lo;
+        uint32_t u = 0, lo = 0;
         hex4(p, &u);
         p += 4;
         if (u >= 0xD800 && u <= 0xDBFF) {
@@ -467,10 +471,14 @@ static size_t unescape(const uint8_t *s, const jtok_t *t, char *out)
     return (size_t)(w - out);
 }
 
+static bool str_eqn(const jdec_t *D, const jtok_t *t, const char *lit, size_t n)
+{
+    return t->len == n && !(t->flags & F_ESC) && memcmp(D->s + t->off + 1, lit, n) == 0;
+}
+
 static bool str_eq(const jdec_t *D, const jtok_t *t, const char *lit)
 {
-    size_t n = strlen(lit);
-    return !(t->flags & F_ESC) && t->len == n && memcmp(D->s + t->off + 1, lit, n) == 0;
+    return str_eqn(D, t, lit, strlen(lit));
 }
 
 /* Number token -> field value, by the configured rule or a forced type
@@ -621,8 +629,8 @@ static int ts_value(jdec_t *D, const jtok_t *t, int64_t *out)
 
 static bool is_ts_key(const jdec_t *D, const jtok_t *k)
 {
-    for (int i = 0; i < MQ_DEC_MAX_TS_KEYS && D->o->ts_keys[i]; i++)
-        if (str_eq(D, k, D->o->ts_keys[i]))
+    for (int i = 0; i < MQ_DEC_MAX_TS_KEYS && D->ts_len[i]; i++)
+        if (str_eqn(D, k, D->o->ts_keys[i], D->ts_len[i]))
             return true;
     return false;
 }
@@ -684,7 +692,8 @@ static uint32_t walk(jdec_t *D, uint32_t obj, size_t plen, bool top, int64_t *ts
             continue;
         }
         size_t nlen = plen + unescape(D->s, k, D->name + plen);
-        if (nlen == plen || memchr(D->name + plen, 0, nlen - plen)) {
+        /* Only a \u0000 escape can put a NUL in a key. */
+        if (nlen == plen || ((k->flags & F_ESC) && memchr(D->name + plen, 0, nlen - plen))) {
             derr(D, k->off, CN_EINVAL, nlen == plen ? "empty field name" : "NUL in field name");
             continue;
         }
@@ -726,6 +735,8 @@ static bool find_tablet(const jdec_t *D, uint32_t obj, tablet_t *tb)
     memset(tb, 0, sizeof *tb);
     for (uint32_t i = obj + 1; i < D->t[obj].next; i = D->t[i + 1].next) {
         const jtok_t *k = &D->t[i];
+        if (k->len != 6 && k->len != 10 && k->len != 12) /* the keys below */
+            continue;
         uint32_t *slot = str_eq(D, k, "device")         ? &tb->device
                          : str_eq(D, k, "timestamps")   ? &tb->timestamps
                          : str_eq(D, k, "measurements") ? &tb->measurements
@@ -867,7 +878,14 @@ int mq_dec_json(mq_dec_batch_t *b, const mq_dec_opts_t *o, const void *p, size_t
         mq_dec_error(b, line, col, L.code, L.reason);
         return L.code;
     }
-    jdec_t D = {.b = b, .o = o, .s = p, .n = n, .t = (const jtok_t *)L.tape->p};
+    jdec_t D; /* not an initializer: that would zero the name buffer */
+    D.b = b;
+    D.o = o;
+    D.s = p;
+    D.n = n;
+    D.t = (const jtok_t *)L.tape->p;
+    for (int i = 0; i < MQ_DEC_MAX_TS_KEYS; i++)
+        D.ts_len[i] = o->ts_keys[i] && (i == 0 || D.ts_len[i - 1]) ? strlen(o->ts_keys[i]) : 0;
     size_t before = mq_dec_batch_npoints(b);
     const jtok_t *root = &D.t[0];
     if (root->type == J_OBJ) {

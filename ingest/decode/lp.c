@@ -16,7 +16,8 @@
  * 1. Every string a point refers to is copied into the batch's arena, NUL
  *    terminated; the input buffer may be freed right after the call.
  * 2. Names (measurement, tag keys and values, field keys) are non-empty,
- *    valid UTF-8 and contain no NUL; string values are valid UTF-8.
+ *    valid UTF-8 and contain no NUL and no '\n'; string values are valid
+ *    UTF-8 (and may hold both).
  * 3. mq_dec_lp_format() escapes every byte the parser treats specially, so
  *    format -> parse is the identity on points the parser produced (the
  *    fuzz target checks this).
@@ -51,17 +52,26 @@ static void field_err(lp_t *L, const uint8_t *at, const char *reason)
     mq_dec_error(L->b, L->line, (uint32_t)(at - L->ls) + 1, CN_EINVAL, reason);
 }
 
-static inline bool is_term(int kind, uint8_t c)
-{
-    if (c == ',' || c == ' ')
-        return true;
-    return c == '=' && (kind == K_TAGKEY || kind == K_FIELDKEY);
-}
-
 static inline bool is_esc(int kind, uint8_t c)
 {
     return c == ',' || c == ' ' || c == '\\' || (c == '=' && kind != K_MEAS);
 }
+
+/* Byte classes for scan_name's inner loop: any set bit of the kind's mask
+ * stops it.  Bytes >= 0x80 stop it too, to flag the name for UTF-8
+ * validation. */
+#define C_SEP  0x01 /* ',' ' ': ends every name */
+#define C_EQ   0x02 /* '=': ends keys */
+#define C_BS   0x04 /* backslash */
+#define C_CTL  0x08 /* NUL, '\n': not allowed in names */
+#define C_HIGH 0x10
+#define HI4    C_HIGH, C_HIGH, C_HIGH, C_HIGH
+#define HI16   HI4, HI4, HI4, HI4
+static const uint8_t CLASS[256] = {
+    [0] = C_CTL,   ['\n'] = C_CTL, [' '] = C_SEP, [','] = C_SEP, ['='] = C_EQ,
+    ['\\'] = C_BS, [0x80] = HI16,  HI16,          HI16,          HI16,
+    HI16,          HI16,           HI16,          HI16,
+};
 
 /* Scans a name at the cursor up to its unescaped terminator and copies it,
  * unescaped, into the arena.  Returns NULL (and *len 0) when it is empty;
@@ -69,16 +79,24 @@ static inline bool is_esc(int kind, uint8_t c)
 static const char *scan_name(lp_t *L, int kind, size_t *len, const char **bad)
 {
     const uint8_t *s = L->p, *e = L->e, *q = s;
+    const uint8_t term = C_SEP | (kind == K_TAGKEY || kind == K_FIELDKEY ? C_EQ : 0);
+    const uint8_t stop = term | C_BS | C_CTL | C_HIGH;
     size_t esc = 0;
-    while (q < e) {
-        uint8_t c = *q;
+    uint8_t seen = 0;
+    for (;;) {
+        while (q < e && !(CLASS[*q] & stop))
+            q++;
+        if (q >= e)
+            break;
+        uint8_t c = *q, cl = CLASS[c];
+        if (cl & term)
+            break;
         if (c == '\\' && q + 1 < e && is_esc(kind, q[1])) {
             q += 2;
             esc++;
             continue;
         }
-        if (is_term(kind, c))
-            break;
+        seen |= cl;
         q++;
     }
     L->p = q;
@@ -87,11 +105,11 @@ static const char *scan_name(lp_t *L, int kind, size_t *len, const char **bad)
     *bad = NULL;
     if (raw == 0)
         return NULL;
-    if (memchr(s, 0, raw)) {
-        *bad = "NUL byte in name";
+    if (seen & C_CTL) { /* names are C strings, and a newline has no escaped form */
+        *bad = memchr(s, 0, raw) ? "NUL byte in name" : "newline in name";
         return NULL;
     }
-    if (!mq_dec__utf8_ok(s, raw)) {
+    if ((seen & C_HIGH) && !mq_dec__utf8_ok(s, raw)) {
         *bad = "invalid UTF-8";
         return NULL;
     }
@@ -423,7 +441,10 @@ static const uint8_t *line_end(const uint8_t *s, const uint8_t *end, uint32_t *n
         return q;
     bool quoted = false, fields = false;
     uint32_t equals = 0, commas = 0;
-    for (q = s; q < end; q++) {
+    q = s;
+    while (q < end && (*q == ' ' || *q == '\t')) /* as parse_line skips them */
+        q++;
+    for (; q < end; q++) {
         uint8_t c = *q;
         if (c == '\\' && q + 1 < end && q[1] != '\n') {
             q++;

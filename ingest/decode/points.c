@@ -44,6 +44,7 @@ struct mq_dec_batch {
     uint32_t *pt_foff, *pt_toff;
     size_t npts, pcap;
     bool open;
+    uint64_t fbloom; /* open point: one bit per field name hash */
 
     eng_field_t *fields;
     uint32_t *flen; /* strlen of each field name, for the duplicate check */
@@ -204,6 +205,36 @@ cn_buf_t *mq_dec_scratch(mq_dec_batch_t *b)
     return &b->scratch;
 }
 
+static bool name_ok(const char *s)
+{
+    return s != NULL && s[0] != '\0' && mq_dec__utf8_ok((const uint8_t *)s, strlen(s));
+}
+
+bool mq_dec_point_valid(const eng_point_t *p)
+{
+    if (!name_ok(p->measurement) || (p->ntags && !p->tags) || p->nfields < 1 ||
+        p->nfields > ENG_MAX_FIELDS || !p->fields)
+        return false;
+    for (uint32_t i = 0; i < p->ntags; i++)
+        if (!name_ok(p->tags[i].key) || !name_ok(p->tags[i].val))
+            return false;
+    for (uint32_t i = 0; i < p->nfields; i++) {
+        const eng_field_t *f = &p->fields[i];
+        if (!name_ok(f->name))
+            return false;
+        for (uint32_t j = 0; j < i; j++)
+            if (strcmp(f->name, p->fields[j].name) == 0)
+                return false;
+        bool ok =
+            f->type == ENG_T_FLOAT || f->type == ENG_T_INT ||
+            (f->type == ENG_T_BOOL && f->v.b <= 1) ||
+            (f->type == ENG_T_STRING && mq_dec__utf8_ok((const uint8_t *)f->v.s.p, f->v.s.len));
+        if (!ok)
+            return false;
+    }
+    return true;
+}
+
 /* ---------------------------------------------------------------- arena */
 
 static char *arena_take(mq_dec_batch_t *b, size_t n, size_t align)
@@ -277,6 +308,7 @@ void mq_dec_point_begin(mq_dec_batch_t *b, const char *meas, int64_t ts)
     pt->nfields = 0;
     b->pt_foff[b->npts] = (uint32_t)b->nfields;
     b->pt_toff[b->npts] = (uint32_t)b->ntags;
+    b->fbloom = 0;
     b->open = true;
 }
 
@@ -318,12 +350,17 @@ int mq_dec_point_field(mq_dec_batch_t *b, const char *name, size_t nlen, eng_typ
 {
     assert(b->open);
     eng_point_t *pt = &b->pts[b->npts];
-    size_t first = b->pt_foff[b->npts];
-    for (size_t i = first; i < b->nfields; i++) {
-        if (b->flen[i] == nlen && memcmp(b->fields[i].name, name, nlen) == 0) {
-            b->fields[i].type = t; /* a repeated key: the last one wins */
-            b->fields[i].v = v;
-            return 0;
+    /* Repeated keys are rare: a 64-bit filter on (length, first and last
+     * byte) skips the search for almost every new name. */
+    unsigned h = (unsigned)(nlen * 7 + (uint8_t)name[0] + 3u * (uint8_t)name[nlen ? nlen - 1 : 0]);
+    uint64_t bit = UINT64_C(1) << (h & 63);
+    if (b->fbloom & bit) {
+        for (size_t i = b->pt_foff[b->npts]; i < b->nfields; i++) {
+            if (b->flen[i] == nlen && memcmp(b->fields[i].name, name, nlen) == 0) {
+                b->fields[i].type = t; /* a repeated key: the last one wins */
+                b->fields[i].v = v;
+                return 0;
+            }
         }
     }
     if (pt->nfields >= ENG_MAX_FIELDS)
@@ -334,6 +371,7 @@ int mq_dec_point_field(mq_dec_batch_t *b, const char *name, size_t nlen, eng_typ
         b->flen = cn_realloc(b->flen, cap * sizeof *b->flen);
         b->fcap = cap;
     }
+    b->fbloom |= bit;
     b->fields[b->nfields].name = name;
     b->fields[b->nfields].type = t;
     b->fields[b->nfields].v = v;

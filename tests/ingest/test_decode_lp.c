@@ -320,6 +320,17 @@ static void test_multiline_string(void **state)
     expect_err(f, "line 3 col 5: invalid boolean");
 }
 
+/* A quote on an indented line must not make the line swallow the next one
+ * (found by fuzz_lp: the field key came out holding a newline). */
+static void test_indented_quote(void **state)
+{
+    fx_t *f = *state;
+    size_t n;
+    const eng_point_t *p = decode(f, " m=\"a \nm v=1\n", 1, &n);
+    expect_f(p, "v", 1.0);
+    expect_err(f, "line 1 col 7: missing fields");
+}
+
 /* ---------------------------------------------------------------- errors */
 
 static void test_error_classes(void **state)
@@ -590,6 +601,38 @@ static void test_batch_reuse(void **state)
     cn_buf_free(&in);
 }
 
+static void test_point_valid(void **state)
+{
+    fx_t *f = *state;
+    size_t n;
+    const eng_point_t *p = decode(f, "m,t=v a=1,b=\"s\",c=t,d=1i", 1, &n);
+    assert_true(mq_dec_point_valid(p));
+    eng_field_t fl[2] = {p->fields[0], p->fields[1]};
+    eng_tag_t tg = {"t", "v"};
+    eng_point_t q = {.measurement = "m", .tags = &tg, .ntags = 1, .fields = fl, .nfields = 2};
+    assert_true(mq_dec_point_valid(&q));
+    q.measurement = "";
+    assert_false(mq_dec_point_valid(&q));
+    q.measurement = "m";
+    q.nfields = 0;
+    assert_false(mq_dec_point_valid(&q));
+    q.nfields = 2;
+    fl[1].name = fl[0].name; /* duplicate */
+    assert_false(mq_dec_point_valid(&q));
+    fl[1].name = "b";
+    fl[1].v.s.p = "\xff";
+    fl[1].v.s.len = 1;
+    assert_false(mq_dec_point_valid(&q));
+    fl[1].type = ENG_T_BOOL;
+    fl[1].v.b = 2;
+    assert_false(mq_dec_point_valid(&q));
+    fl[1].v.b = 1;
+    tg.val = "\xc0\x80";
+    assert_false(mq_dec_point_valid(&q));
+    tg.val = "v";
+    assert_true(mq_dec_point_valid(&q));
+}
+
 /* ------------------------------------------------------------ exactness */
 
 static uint64_t rnd(uint64_t *s)
@@ -653,6 +696,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_precision, setup, teardown),
         cmocka_unit_test_setup_teardown(test_base_tags, setup, teardown),
         cmocka_unit_test_setup_teardown(test_multiline_string, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_indented_quote, setup, teardown),
         cmocka_unit_test_setup_teardown(test_error_classes, setup, teardown),
         cmocka_unit_test_setup_teardown(test_field_range_errors_keep_rest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_partial_batch, setup, teardown),
@@ -660,6 +704,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_truncations, setup, teardown),
         cmocka_unit_test_setup_teardown(test_format_round_trip, setup, teardown),
         cmocka_unit_test_setup_teardown(test_batch_reuse, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_point_valid, setup, teardown),
         cmocka_unit_test_setup_teardown(test_float_exact, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
