@@ -208,138 +208,16 @@ void qry_format_duration(int64_t ns, cn_buf_t *out)
 
 /* ------------------------------------------------------------------ times */
 
-/* Days since 1970-01-01 of a proleptic Gregorian date (the well-known
- * era-based civil calendar conversion). */
-static int64_t days_from_civil(int64_t y, int64_t m, int64_t d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
-static void civil_from_days(int64_t z, int64_t *y, int64_t *m, int64_t *d)
-{
-    z += 719468;
-    int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    int64_t doe = z - era * 146097;
-    int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    int64_t mp = (5 * doy + 2) / 153;
-    *d = doy - (153 * mp + 2) / 5 + 1;
-    *m = mp < 10 ? mp + 3 : mp - 9;
-    *y = yoe + era * 400 + (*m <= 2);
-}
-
-/* n fixed digits at s[*i] into *v. */
-static bool digits(const char *s, size_t len, size_t *i, int n, int64_t *v)
-{
-    int64_t r = 0;
-    for (int k = 0; k < n; k++) {
-        if (*i >= len || !is_digit(s[*i]))
-            return false;
-        r = r * 10 + (s[(*i)++] - '0');
-    }
-    *v = r;
-    return true;
-}
-
-static bool lit(const char *s, size_t len, size_t *i, char c)
-{
-    if (*i < len && s[*i] == c) {
-        (*i)++;
-        return true;
-    }
-    return false;
-}
-
-/* [(T|space)HH:MM:SS[.frac][Z|±HH:MM]] into seconds of day, ns and zone. */
-static bool parse_clock(const char *s, size_t n, size_t *i, int64_t *secs, int64_t *frac)
-{
-    int64_t hh, mi, ss, zh, zm;
-    if (!lit(s, n, i, 'T') && !lit(s, n, i, 't') && !lit(s, n, i, ' '))
-        return false;
-    if (!digits(s, n, i, 2, &hh) || !lit(s, n, i, ':') || !digits(s, n, i, 2, &mi) ||
-        !lit(s, n, i, ':') || !digits(s, n, i, 2, &ss) || hh > 23 || mi > 59 || ss > 59)
-        return false;
-    *secs = hh * 3600 + mi * 60 + ss;
-    if (lit(s, n, i, '.')) {
-        int nd = 0;
-        int64_t f = 0;
-        while (*i < n && is_digit(s[*i]) && nd < 9) {
-            f = f * 10 + (s[(*i)++] - '0');
-            nd++;
-        }
-        if (nd == 0 || (*i < n && is_digit(s[*i])))
-            return false;
-        while (nd++ < 9)
-            f *= 10;
-        *frac = f;
-    }
-    if (lit(s, n, i, 'Z') || lit(s, n, i, 'z'))
-        return true;
-    if (*i < n && (s[*i] == '+' || s[*i] == '-')) {
-        int64_t sign = s[(*i)++] == '-' ? -1 : 1;
-        if (!digits(s, n, i, 2, &zh) || !lit(s, n, i, ':') || !digits(s, n, i, 2, &zm) || zh > 23 ||
-            zm > 59)
-            return false;
-        *secs -= sign * (zh * 3600 + zm * 60);
-    }
-    return true;
-}
-
 int qry_parse_time(const char *s, size_t n, int64_t *ns)
 {
-    static const int mdays[] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    int64_t y, m, d, secs = 0, frac = 0;
-    size_t i = 0;
-    if (!digits(s, n, &i, 4, &y) || !lit(s, n, &i, '-') || !digits(s, n, &i, 2, &m) ||
-        !lit(s, n, &i, '-') || !digits(s, n, &i, 2, &d))
-        return CN_EINVAL;
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (m < 1 || m > 12 || d < 1 || d > mdays[m - 1] + (m == 2 && leap))
-        return CN_EINVAL;
-    if (i < n && !parse_clock(s, n, &i, &secs, &frac))
-        return CN_EINVAL;
-    if (i != n)
-        return CN_EINVAL;
-    int64_t t = days_from_civil(y, m, d) * 86400 + secs, v;
-    if (__builtin_mul_overflow(t, INT64_C(1000000000), &v) || __builtin_add_overflow(v, frac, &v))
-        return CN_EINVAL;
-    *ns = v;
-    return 0;
+    /* Bare dates and zone-less times are UTC; more than 9 fraction digits
+     * are an error (engine/base/time.c). */
+    return cn_time_parse(s, n, 0, ns) == 0 ? 0 : CN_EINVAL;
 }
 
 void qry_format_time(int64_t ns, cn_buf_t *out)
 {
-    int64_t secs = ns / 1000000000, frac = ns % 1000000000;
-    if (frac < 0) {
-        frac += 1000000000;
-        secs--;
-    }
-    int64_t days = secs / 86400, sod = secs % 86400;
-    if (sod < 0) {
-        sod += 86400;
-        days--;
-    }
-    int64_t y, m, d;
-    civil_from_days(days, &y, &m, &d);
-    char tmp[64];
-    int k = snprintf(tmp, sizeof tmp, "%04lld-%02lld-%02lldT%02lld:%02lld:%02lld", (long long)y,
-                     (long long)m, (long long)d, (long long)(sod / 3600),
-                     (long long)(sod / 60 % 60), (long long)(sod % 60));
-    if (frac) {
-        int w = 9;
-        while (frac % 10 == 0) {
-            frac /= 10;
-            w--;
-        }
-        k += snprintf(tmp + k, sizeof tmp - (size_t)k, ".%0*lld", w, (long long)frac);
-    }
-    tmp[k++] = 'Z';
-    cn_buf_put(out, tmp, (size_t)k);
+    cn_time_format(ns, out);
 }
 
 /* ----------------------------------------------------------------- tokens */

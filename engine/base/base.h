@@ -243,6 +243,21 @@ uint32_t cn_crc32c(uint32_t crc, const void *p, size_t n);
 /* 64-bit hash for hash tables (not persisted; may change between versions). */
 uint64_t cn_hash64(const void *p, size_t n);
 
+/* ------------------------------------------------------------------ time */
+
+enum {
+    CN_TIME_NEED_CLOCK = 1, /* a bare date ("2026-01-01") is not enough */
+    CN_TIME_NEED_ZONE = 2,  /* Z or +-HH:MM required (otherwise UTC) */
+    CN_TIME_FRAC_ANY = 4,   /* accept more than 9 fraction digits (cut to ns) */
+};
+/* "YYYY-MM-DD[(T|t| )HH:MM:SS[.frac][Z|z|+-HH:MM]]" to ns since the epoch.
+ * Flags 0 is InfluxQL's time literal; NEED_CLOCK|NEED_ZONE is strict
+ * RFC 3339.  Returns 0, CN_EINVAL (syntax, calendar) or CN_ELIMIT (outside
+ * the int64 ns range). */
+int cn_time_parse(const char *s, size_t n, unsigned flags, int64_t *ns /* OUT */);
+/* ns as RFC 3339 UTC with the fraction trimmed ("2026-01-01T00:00:00.5Z"). */
+void cn_time_format(int64_t ns, cn_buf_t *out);
+
 /* ----------------------------------------------------------------- misc */
 
 #define CN_ARRAY_LEN(a) (sizeof(a) / sizeof((a)[0]))

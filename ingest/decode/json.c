@@ -541,70 +541,13 @@ static const char *num_ts(const jdec_t *D, const jtok_t *t, int64_t *out)
     return NULL;
 }
 
-static int digits(const char *s, int n)
-{
-    int v = 0;
-    for (int i = 0; i < n; i++) {
-        if ((unsigned)(s[i] - '0') > 9)
-            return -1;
-        v = v * 10 + (s[i] - '0');
-    }
-    return v;
-}
-
-/* Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant). */
-static int64_t days_from_civil(int64_t y, int m, int d)
-{
-    y -= m <= 2;
-    int64_t era = (y >= 0 ? y : y - 399) / 400;
-    int64_t yoe = y - era * 400;
-    int64_t doy = (153 * (m + (m > 2 ? -3 : 9)) + 2) / 5 + d - 1;
-    int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + doe - 719468;
-}
-
 /* RFC 3339 date-time: YYYY-MM-DD(T|t| )HH:MM:SS[.frac](Z|z|(+|-)HH:MM). */
 static const char *rfc3339(const char *s, size_t n, int64_t *out)
 {
-    static const uint8_t mdays[] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    if (n < 20 || s[4] != '-' || s[7] != '-' || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
-        s[13] != ':' || s[16] != ':')
-        return "invalid RFC 3339 timestamp";
-    int y = digits(s, 4), mo = digits(s + 5, 2), d = digits(s + 8, 2);
-    int h = digits(s + 11, 2), mi = digits(s + 14, 2), sec = digits(s + 17, 2);
-    if (y < 0 || mo < 1 || mo > 12 || d < 1 || d > mdays[mo - 1] || h < 0 || h > 23 || mi < 0 ||
-        mi > 59 || sec < 0 || sec > 59)
-        return "invalid RFC 3339 timestamp";
-    bool leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
-    if (mo == 2 && d == 29 && !leap)
-        return "invalid RFC 3339 timestamp";
-    size_t i = 19;
-    int64_t frac = 0, scale = 100000000;
-    if (i < n && s[i] == '.') {
-        i++;
-        if (i >= n || (unsigned)(s[i] - '0') > 9)
-            return "invalid RFC 3339 timestamp";
-        for (; i < n && (unsigned)(s[i] - '0') <= 9; i++, scale /= 10)
-            frac += scale * (s[i] - '0'); /* digits past ns: scale is 0 */
-    }
-    int64_t off = 0;
-    if (i + 1 == n && (s[i] == 'Z' || s[i] == 'z')) {
-        i++;
-    } else if (i + 6 == n && (s[i] == '+' || s[i] == '-') && s[i + 3] == ':') {
-        int oh = digits(s + i + 1, 2), om = digits(s + i + 4, 2);
-        if (oh < 0 || oh > 23 || om < 0 || om > 59)
-            return "invalid RFC 3339 timestamp";
-        off = (oh * 60 + om) * 60 * (s[i] == '-' ? -1 : 1);
-        i += 6;
-    } else {
-        return "invalid RFC 3339 timestamp";
-    }
-    int64_t secs = ((days_from_civil(y, mo, d) * 24 + h) * 60 + mi) * 60 + sec - off;
-    i128 ns = (i128)secs * 1000000000 + frac;
-    if (ns > INT64_MAX || ns < INT64_MIN)
+    int rc = cn_time_parse(s, n, CN_TIME_NEED_CLOCK | CN_TIME_NEED_ZONE | CN_TIME_FRAC_ANY, out);
+    if (rc == CN_ELIMIT)
         return "timestamp out of range";
-    *out = (int64_t)ns;
-    return NULL;
+    return rc == 0 ? NULL : "invalid RFC 3339 timestamp";
 }
 
 /* Timestamp value token: 0 ok (or null: *out untouched), -1 error recorded. */
