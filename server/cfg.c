@@ -78,10 +78,23 @@ static bool v_event_loops(const opt_val_t *v)
 {
     return v->i >= 0 && v->i <= 256;
 }
+static bool v_max_body(const opt_val_t *v)
+{
+    return v->u >= 1024 && v->u <= (1ULL << 32);
+}
+static bool v_timeout(const opt_val_t *v)
+{
+    return v->i >= NS_MS && v->i <= NS_D;
+}
+static bool v_max_conns(const opt_val_t *v)
+{
+    return v->i >= 1 && v->i <= 1000000;
+}
 
 static const char *const DURABILITY[] = {"fsync", "os", NULL};
 static const char *const LOG_LEVELS[] = {"error", "warn", "info", "debug", NULL};
 static const char *const COMPRESSION[] = {"none", "lz4", "zstd", NULL};
+static const char *const BOOLS[] = {"false", "true", NULL};
 
 #define OFF(f) offsetof(srv_cfg_t, f)
 #define F_ADDR "host:port or [v6addr]:port with port 0-65535"
@@ -130,6 +143,23 @@ static const opt_t OPTS[] = {
     {"event-loops", T_INT, OFF(event_loops), "0",
      "Network event-loop threads; 0 = one per CPU core.", NULL, v_event_loops,
      "an integer from 0 (one per core) to 256"},
+    {"http-max-body", T_SIZE, OFF(http_max_body), "25000000",
+     "Largest /write body, before and after gzip decompression; larger ones get 413 (InfluxDB's "
+     "max-body-size).",
+     NULL, v_max_body, "a size in bytes with optional k, M or G suffix, from 1k to 4G"},
+    {"http-read-timeout", T_DUR, OFF(http_read_timeout_ns), "30s",
+     "Longest time a client may take to send one whole request; then the connection is closed.",
+     NULL, v_timeout, "a duration from 1ms to 1d, such as 30s"},
+    {"http-idle-timeout", T_DUR, OFF(http_idle_timeout_ns), "2m",
+     "Keep-alive connections idle this long between requests are closed.", NULL, v_timeout,
+     "a duration from 1ms to 1d, such as 2m"},
+    {"http-max-connections", T_INT, OFF(http_max_conns), "1024",
+     "Open HTTP connections at most; further ones are closed at once.", NULL, v_max_conns,
+     "an integer from 1 to 1000000"},
+    {"http-allow-anonymous", T_ENUM, OFF(http_allow_anonymous), "false",
+     "Allow http-listen on a non-loopback address without authentication (HTTP auth is not "
+     "built yet, so cairn refuses to start otherwise).",
+     BOOLS, NULL, "false or true"},
 };
 
 static const opt_t *find_opt(const char *name)

@@ -50,6 +50,11 @@ typedef struct srv_cfg {
     int64_t zstd_level;
     int64_t group_commit_ns;
     int64_t event_loops; /* 0 = number of cores */
+    uint64_t http_max_body;
+    int64_t http_read_timeout_ns;
+    int64_t http_idle_timeout_ns;
+    int64_t http_max_conns;
+    int http_allow_anonymous; /* 0 false, 1 true */
 } srv_cfg_t;
 
 /* Fills every option with its default. */

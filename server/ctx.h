@@ -22,8 +22,9 @@ typedef struct srv_ctx {
     srv_cfg_t cfg; /* the running configuration */
     int argc;      /* kept to re-read the config on SIGHUP */
     char **argv;
-    eng_db_t *db;   /* open between startup and shutdown */
-    uv_loop_t loop; /* the main loop: signals, later lifecycle timers */
+    eng_db_t *db;          /* open between startup and shutdown */
+    struct srv_http *http; /* the HTTP server (http.h); NULL before startup */
+    uv_loop_t loop;        /* the main loop: signals, later lifecycle timers */
     uv_signal_t sig_int, sig_term, sig_hup;
     int nloops;       /* event-loops resolved (0 -> number of cores) */
     bool pid_written; /* remove cfg.pid_file at exit */

@@ -3,10 +3,13 @@
  * main.c - the `cairn` executable: command-line dispatch (help, version,
  * print-config, inspect) and the server's lifecycle.
  *
- *   main() --srv_cfg_cli--> run(): log-file, pid-file, eng_open
- *      --> uv_run(main loop) ... SIGINT/SIGTERM: on_stop() closes the signal
- *      handles, the loop runs dry --> stop(): eng_close (flushes), pid-file
- *      removed, loop closed --> exit 0.
+ *   main() --srv_cfg_cli--> run(): secure-by-default check, log-file,
+ *      pid-file, srv_http_new, eng_open (durable_notify -> HTTP loop),
+ *      srv_http_start (HTTP thread) --> uv_run(main loop) ... SIGINT/SIGTERM:
+ *      on_stop() closes the signal handles, the loop runs dry --> stop():
+ *      srv_http_stop (no new connections, writes in flight answered,
+ *      bounded), eng_close (flushes), srv_http_free, pid-file removed,
+ *      loop closed --> exit 0.
  *   SIGHUP: on_hup() re-reads the configuration; log-level applies at once,
  *      log-file is reopened (log rotation), other changes wait for a restart.
  *
@@ -14,16 +17,20 @@
  * (engine open, pid-file, inspect found damage), 2 usage or config error.
  *
  * NOTES
- *  1. The MQTT and HTTP listeners and the event-loop threads belong to
- *     later issues; their keys are validated and logged but no socket is
- *     opened here.
+ *  1. The MQTT listener and the event-loops threads belong to later
+ *     issues; their keys are validated and logged.  HTTP runs on one
+ *     thread of its own (server/http.c).
  *  2. The main loop is not a network loop: the few blocking calls in
  *     on_hup() (open of the log file, reading the config) are acceptable
- *     there and must not move to a network loop.
+ *     there and must not move to a network loop.  stop() joins the HTTP
+ *     thread on it, which is fine for the same reason.
+ *  3. Secure by default: HTTP has no authentication yet, so an http-listen
+ *     address that is not loopback needs http-allow-anonymous = true.
  */
 #include "cfg.h"
 #include "ctx.h"
 #include "engine.h"
+#include "http.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -69,14 +76,15 @@ static void log_config(const srv_ctx_t *ctx)
     }
     cn_info("config: %s", line);
     char mq[300], http[300];
-    cn_info("mqtt-listen %s, http-listen %s, %d event loop(s): configured; the listeners are "
-            "not part of this build yet",
+    cn_info("mqtt-listen %s, http-listen %s, %d event loop(s): configured; the MQTT listener "
+            "and the event-loop threads are not part of this build yet",
             srv_cfg_value_str(&ctx->cfg, "mqtt-listen", mq, sizeof mq),
             srv_cfg_value_str(&ctx->cfg, "http-listen", http, sizeof http), ctx->nloops);
 }
 
-static void engine_opts(const srv_cfg_t *cfg, eng_opts_t *o)
+static void engine_opts(const srv_ctx_t *ctx, eng_opts_t *o)
 {
+    const srv_cfg_t *cfg = &ctx->cfg;
     eng_opts_default(o);
     o->dir = cfg->data_dir;
     o->durability = cfg->durability == SRV_DUR_OS ? ENG_DUR_OS : ENG_DUR_FSYNC;
@@ -89,12 +97,14 @@ static void engine_opts(const srv_cfg_t *cfg, eng_opts_t *o)
                   : cfg->compression == SRV_COMP_LZ4 ? ENG_COMP_LZ4
                                                      : ENG_COMP_ZSTD;
     o->zstd_level = (int)cfg->zstd_level;
+    o->durable_notify = srv_http_durable_notify;
+    o->durable_arg = ctx->http;
 }
 
 static int open_engine(srv_ctx_t *ctx)
 {
     eng_opts_t o;
-    engine_opts(&ctx->cfg, &o);
+    engine_opts(ctx, &o);
     int64_t t0 = cn_mono_ns();
     int rc = eng_open(&o, &ctx->db);
     if (rc < 0) {
@@ -208,13 +218,48 @@ static int write_pid_file(srv_ctx_t *ctx)
     return 0;
 }
 
+static int new_http(srv_ctx_t *ctx)
+{
+    const srv_cfg_t *cfg = &ctx->cfg;
+    srv_http_opts_t o = {
+        .host = cfg->http_listen.host,
+        .port = cfg->http_listen.port,
+        .max_body = (size_t)cfg->http_max_body,
+        .read_timeout_ns = cfg->http_read_timeout_ns,
+        .idle_timeout_ns = cfg->http_idle_timeout_ns,
+        .max_conns = (uint32_t)cfg->http_max_conns,
+    };
+    int rc = srv_http_new(&o, &ctx->http);
+    if (rc < 0)
+        cn_error("http: cannot set up the event loop: %s", cn_strerror(rc));
+    return rc;
+}
+
+static int start_http(srv_ctx_t *ctx)
+{
+    int rc = srv_http_start(ctx->http, ctx->db);
+    if (rc < 0) {
+        cn_error("http: cannot listen on %s:%u: %s", ctx->cfg.http_listen.host,
+                 ctx->cfg.http_listen.port, cn_strerror(rc));
+        return rc;
+    }
+    cn_info("http: listening on %s:%u", ctx->cfg.http_listen.host, srv_http_port(ctx->http));
+    return 0;
+}
+
 static void stop(srv_ctx_t *ctx)
 {
+    if (ctx->http) {
+        cn_info("http: stopping (answering writes in flight)");
+        srv_http_stop(ctx->http);
+    }
     if (ctx->db) {
         cn_info("flushing and closing the engine");
         eng_close(ctx->db); /* flushes the memtable */
         ctx->db = NULL;
     }
+    srv_http_free(ctx->http); /* after eng_close: the WAL thread notifies it */
+    ctx->http = NULL;
     if (ctx->pid_written)
         unlink(ctx->cfg.pid_file);
     int rc = cn_from_uv(uv_loop_close(&ctx->loop));
@@ -225,6 +270,14 @@ static void stop(srv_ctx_t *ctx)
 /* Runs the server until SIGINT/SIGTERM.  Returns the process exit code. */
 static int run(srv_ctx_t *ctx)
 {
+    if (!srv_http_is_loopback(ctx->cfg.http_listen.host) && !ctx->cfg.http_allow_anonymous) {
+        fprintf(stderr,
+                "cairn: http-listen %s is not a loopback address and HTTP authentication is "
+                "not available yet; set http-allow-anonymous = true to serve it without "
+                "authentication\n",
+                ctx->cfg.http_listen.host);
+        return EXIT_USAGE;
+    }
     int rc = open_log_file(ctx->cfg.log_file);
     if (rc < 0) {
         fprintf(stderr, "cairn: cannot open log-file %s: %s\n", ctx->cfg.log_file, cn_strerror(rc));
@@ -248,7 +301,11 @@ static int run(srv_ctx_t *ctx)
     if (rc == 0)
         rc = write_pid_file(ctx);
     if (rc == 0)
+        rc = new_http(ctx);
+    if (rc == 0)
         rc = open_engine(ctx);
+    if (rc == 0)
+        rc = start_http(ctx);
     if (rc < 0) {
         uv_walk(&ctx->loop, walk_close, NULL);
         uv_run(&ctx->loop, UV_RUN_DEFAULT); /* lets the close callbacks run */

@@ -24,7 +24,7 @@ set -uo pipefail
 # mosquitto, ...).
 PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   liblz4-dev libzstd-dev libuv1-dev libjemalloc-dev libcmocka-dev libxxhash-dev
-  nodejs npm python3 mosquitto mosquitto-clients"
+  nodejs npm python3 mosquitto mosquitto-clients libhttp-parser-dev zlib1g-dev curl"
 
 # Stages `test` runs, and the bounds that keep it under ~20 minutes on 2 cores.
 STAGES=${CAIRN_TEST_STAGES:-"release asan tsan fuzz bench"}

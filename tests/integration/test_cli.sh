@@ -18,29 +18,8 @@ BIN=${CAIRN_BIN:-$SRC/build/debug/cairn}
 VERSION=${CAIRN_VERSION:-$(sed -n 's/^project(cairn VERSION \([0-9.]*\).*/\1/p' "$SRC/CMakeLists.txt")}
 [ -x "$BIN" ] || { echo "FAIL: no executable at $BIN (set CAIRN_BIN)" >&2; exit 1; }
 
-tmp=$(mktemp -d /tmp/cairn-test-cli.XXXXXX)
-pid=""
-cleanup() {
-    if [ -n "$pid" ] && kill -0 "$pid" 2>/dev/null; then
-        kill -KILL "$pid" 2>/dev/null || true
-    fi
-    rm -rf "$tmp"
-}
-trap cleanup EXIT
-
-checks=0
-fail() {
-    echo "FAIL: $*" >&2
-    if [ -f "$tmp/log" ]; then
-        echo "--- server log" >&2
-        cat "$tmp/log" >&2
-    fi
-    exit 1
-}
-ok() {
-    checks=$((checks + 1))
-    echo "ok $checks - $*"
-}
+# shellcheck source=lib.sh
+source "$SRC/tests/integration/lib.sh" cli
 
 # run CMD...: sets $out, $err, $rc without tripping set -e.
 run() {
@@ -56,20 +35,6 @@ expect() { # expect RC STDERR DESCRIPTION
   got:  $err
   want: $2"
     ok "$3"
-}
-
-# wait_log PATTERN: polls the server log until PATTERN shows up (at most
-# ~30 s) and fails early if the server exits.
-wait_log() {
-    local i
-    for ((i = 0; i < 600; i++)); do
-        if grep -q -- "$1" "$tmp/log" 2>/dev/null; then
-            return 0
-        fi
-        kill -0 "$pid" 2>/dev/null || fail "server exited while waiting for '$1'"
-        sleep 0.05
-    done
-    fail "timed out waiting for '$1' in the log"
 }
 
 # ---------------------------------------------------------------- options
@@ -127,6 +92,7 @@ cat >"$tmp/server.conf" <<CONF
 data-dir = $data
 log-level = info
 memtable-size = 256M
+http-listen = 127.0.0.1:0
 CONF
 
 start_server() {
@@ -155,7 +121,7 @@ ok "pid-file, configuration and recovery stats"
 
 # SIGHUP: log-level applies at once; other keys wait for a restart; the
 # command line (--durability=os) still overrides the file.
-printf 'data-dir = %s\nlog-level = debug\nmemtable-size = 128M\ndurability = fsync\n' \
+printf 'data-dir = %s\nlog-level = debug\nmemtable-size = 128M\ndurability = fsync\nhttp-listen = 127.0.0.1:0\n' \
     "$data" >"$tmp/server.conf"
 kill -HUP "$pid"
 wait_log 'SIGHUP handled'

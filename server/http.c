@@ -1,0 +1,938 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http.c - the HTTP/1.1 server: listener, connections, request parsing
+ * (http-parser 2.9, the parser Node.js used for years), limits, timeouts,
+ * response writing, routing of /ping and /health, and the parking lists
+ * that let a /write wait for durability without blocking the loop.
+ *
+ * One loop on one thread.  Every connection handles one request at a time:
+ * when a request is complete the parser is paused and the socket is no
+ * longer read until the response is queued, so pipelined requests are
+ * answered in order and a client whose write waits for the engine stops
+ * being read (back-pressure through TCP).
+ *
+ * NOTES
+ *  1. Received bytes are appended to c->in and parsed from there; the
+ *     shared 64 KiB read buffer is free again when read_cb returns.
+ *  2. A connection is freed only in the close callback of the second of its
+ *     two handles (tcp, timer), after it left the parking lists.
+ *  3. Rejected requests (413, 431, 400) are answered with Connection: close,
+ *     then the socket is half-closed and drained for a moment ("lingering
+ *     close") so that the client reads the response instead of a reset.
+ *  4. Shutdown: srv_http_stop -> stop_async -> begin_shutdown closes the
+ *     listener and idle connections; busy ones close after their response;
+ *     drain_timer closes the rest; when the last connection is gone,
+ *     final_close closes the loop's own handles and the thread returns.
+ */
+#include "http.h"
+
+#include "http_int.h"
+
+#include <arpa/inet.h>
+#include <assert.h>
+#include <ctype.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <strings.h>
+
+#define LINGER_MS 2000
+
+static const http_parser_settings SETTINGS;
+static void conn_process(srv_conn_t *c);
+static void conn_close(srv_conn_t *c);
+static void final_close(srv_http_t *h);
+static void on_retry(uv_timer_t *t);
+static void on_timer(uv_timer_t *t);
+static void set_reading(srv_conn_t *c, bool on);
+
+/* ------------------------------------------------------------- helpers */
+
+bool srv_http_is_loopback(const char *host)
+{
+    return strncmp(host, "127.", 4) == 0 || strcmp(host, "::1") == 0 ||
+           strcmp(host, "localhost") == 0;
+}
+
+void srv__json_escape(cn_buf_t *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '"' || ch == '\\') {
+            cn_buf_put_u8(out, '\\');
+            cn_buf_put_u8(out, ch);
+        } else if (ch == '\n') {
+            cn_buf_put(out, "\\n", 2);
+        } else if (ch == '\r') {
+            cn_buf_put(out, "\\r", 2);
+        } else if (ch == '\t') {
+            cn_buf_put(out, "\\t", 2);
+        } else if (ch < 0x20) {
+            char e[6] = {'\\', 'u', '0', '0', hex[ch >> 4], hex[ch & 15]};
+            cn_buf_put(out, e, 6);
+        } else {
+            cn_buf_put_u8(out, ch);
+        }
+    }
+}
+
+static int hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch = tolower(ch);
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+int srv__query_param(const char *query, const char *key, char *out, size_t n)
+{
+    size_t klen = strlen(key);
+    const char *p = query;
+    while (p && *p) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
+            size_t o = 0;
+            for (size_t i = klen + 1; i < len && o + 1 < n; i++) {
+                int ch = (unsigned char)p[i];
+                if (ch == '+') {
+                    ch = ' ';
+                } else if (ch == '%' && i + 2 < len + 0 && hexval(p[i + 1]) >= 0 &&
+                           hexval(p[i + 2]) >= 0) {
+                    ch = hexval(p[i + 1]) * 16 + hexval(p[i + 2]);
+                    i += 2;
+                }
+                out[o++] = (char)ch;
+            }
+            if (n)
+                out[o] = 0;
+            return (int)o;
+        }
+        p = end ? end + 1 : NULL;
+    }
+    return -1;
+}
+
+static const char *status_text(int status)
+{
+    switch (status) {
+    case 100:
+        return "Continue";
+    case 200:
+        return "OK";
+    case 204:
+        return "No Content";
+    case 400:
+        return "Bad Request";
+    case 404:
+        return "Not Found";
+    case 405:
+        return "Method Not Allowed";
+    case 408:
+        return "Request Timeout";
+    case 413:
+        return "Request Entity Too Large";
+    case 415:
+        return "Unsupported Media Type";
+    case 431:
+        return "Request Header Fields Too Large";
+    case 503:
+        return "Service Unavailable";
+    default:
+        return "Internal Server Error";
+    }
+}
+
+/* --------------------------------------------------------------- parking */
+
+void srv__park(srv_http_t *h, srv_conn_t *c, int why)
+{
+    assert(!c->parked);
+    srv_park_t *q = why == PARK_DURABLE ? &h->wait_durable : &h->wait_writable;
+    c->parked = why;
+    c->park_next = NULL;
+    if (q->tail)
+        q->tail->park_next = c;
+    else
+        q->head = c;
+    q->tail = c;
+    if (why == PARK_WRITABLE && !uv_is_active((uv_handle_t *)&h->retry_timer))
+        uv_timer_start(&h->retry_timer, on_retry, 5, 0);
+}
+
+void srv__unpark(srv_http_t *h, srv_conn_t *c)
+{
+    if (!c->parked)
+        return;
+    srv_park_t *q = c->parked == PARK_DURABLE ? &h->wait_durable : &h->wait_writable;
+    srv_conn_t *prev = NULL;
+    for (srv_conn_t *it = q->head; it; prev = it, it = it->park_next) {
+        if (it != c)
+            continue;
+        if (prev)
+            prev->park_next = c->park_next;
+        else
+            q->head = c->park_next;
+        if (q->tail == c)
+            q->tail = prev;
+        break;
+    }
+    c->parked = 0;
+    c->park_next = NULL;
+}
+
+/* Resumes every connection of q once, in FIFO order.  A resumed write may
+ * park again: it then goes to the end of a list, and only the snapshot
+ * taken here is walked. */
+static void resume_all(srv_http_t *h, srv_park_t *q)
+{
+    srv_conn_t *list = q->head;
+    q->head = q->tail = NULL;
+    while (list) {
+        srv_conn_t *c = list;
+        list = c->park_next;
+        c->parked = 0;
+        c->park_next = NULL;
+        srv__write_resume(c);
+    }
+    (void)h;
+}
+
+/* Durable writes complete in seq order, so the durable list is walked
+ * whole; the engine is asked again by each write. */
+static void on_durable(uv_async_t *a)
+{
+    srv_http_t *h = a->data;
+    resume_all(h, &h->wait_writable);
+    resume_all(h, &h->wait_durable);
+}
+
+/* CN_EFULL can also clear without the durable seq moving (a memtable flush
+ * ends), so writers waiting for room are retried on a short timer too. */
+static void on_retry(uv_timer_t *t)
+{
+    srv_http_t *h = t->data;
+    resume_all(h, &h->wait_writable);
+    if (h->wait_writable.head)
+        uv_timer_start(&h->retry_timer, on_retry, 5, 0);
+}
+
+void srv_http_durable_notify(void *arg, uint64_t durable_seq)
+{
+    srv_http_t *h = arg;
+    (void)durable_seq;
+    uv_mutex_lock(&h->notify_mu);
+    if (h->notify_live)
+        uv_async_send(&h->durable_async);
+    uv_mutex_unlock(&h->notify_mu);
+}
+
+/* ------------------------------------------------------------- responses */
+
+typedef struct wr {
+    uv_write_t req;
+    srv_conn_t *c;
+    cn_buf_t buf;
+} wr_t;
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+    (void)req;
+    (void)status;
+}
+
+static void on_write(uv_write_t *req, int status)
+{
+    wr_t *w = (wr_t *)req;
+    srv_conn_t *c = w->c;
+    cn_buf_free(&w->buf);
+    cn_free(w);
+    c->nwrites--;
+    if (status < 0) {
+        conn_close(c);
+        return;
+    }
+    if (c->state != C_CLOSING || c->nwrites || uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    if (!c->linger || c->peer_eof) {
+        conn_close(c);
+        return;
+    }
+    /* NOTES 3: half-close, keep reading (and discarding) until EOF. */
+    if (uv_shutdown(&c->shut, (uv_stream_t *)&c->tcp, on_shutdown) < 0) {
+        conn_close(c);
+        return;
+    }
+    uv_timer_start(&c->timer, on_timer, LINGER_MS, 0);
+    set_reading(c, true);
+}
+
+static int queue_write(srv_conn_t *c, cn_buf_t *buf)
+{
+    wr_t *w = cn_calloc(1, sizeof *w);
+    w->c = c;
+    w->buf = *buf;
+    cn_buf_init(buf);
+    uv_buf_t b = uv_buf_init((char *)w->buf.p, (unsigned)w->buf.len);
+    int rc = uv_write(&w->req, (uv_stream_t *)&c->tcp, &b, 1, on_write);
+    if (rc < 0) {
+        cn_buf_free(&w->buf);
+        cn_free(w);
+        return cn_from_uv(rc);
+    }
+    c->nwrites++;
+    return 0;
+}
+
+static void req_reset(srv_req_t *r)
+{
+    if (r->z_live)
+        inflateEnd(&r->z);
+    cn_buf_reset(&r->url);
+    if (r->body.cap > (1u << 20))
+        cn_buf_free(&r->body);
+    cn_buf_reset(&r->body);
+    cn_buf_reset(&r->hname);
+    cn_buf_reset(&r->hval);
+    cn_buf_t url = r->url, body = r->body, hn = r->hname, hv = r->hval;
+    memset(r, 0, sizeof *r);
+    r->url = url, r->body = body, r->hname = hn, r->hval = hv;
+}
+
+static void buf_printf(cn_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void buf_printf(cn_buf_t *b, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(NULL, 0, fmt, ap);
+    va_end(ap);
+    if (n <= 0)
+        return;
+    cn_buf_reserve(b, (size_t)n + 1);
+    va_start(ap, fmt);
+    vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+}
+
+void srv__http_respond(srv_conn_t *c, int status, const char *ctype, const char *extra,
+                       const void *body, size_t len)
+{
+    srv_http_t *h = c->srv;
+    assert(c->state == C_BUSY);
+    if (!c->req.keep_alive || h->stopping || c->peer_eof)
+        c->close_after = true;
+    cn_buf_t out;
+    cn_buf_init(&out);
+    buf_printf(&out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+    if (ctype)
+        buf_printf(&out, "Content-Type: %s\r\n", ctype);
+    buf_printf(&out, "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n",
+               SRV_HTTP_INFLUX_VERSION);
+    if (extra)
+        buf_printf(&out, "%s", extra);
+    if (status != 204)
+        buf_printf(&out, "Content-Length: %zu\r\n", len);
+    if (c->close_after)
+        buf_printf(&out, "Connection: close\r\n");
+    else if (c->req.http10)
+        buf_printf(&out, "Connection: keep-alive\r\n");
+    buf_printf(&out, "\r\n");
+    if (len && !c->req.head)
+        cn_buf_put(&out, body, len);
+    if (queue_write(c, &out) < 0) {
+        cn_buf_free(&out);
+        conn_close(c);
+        return;
+    }
+    req_reset(&c->req);
+    if (c->close_after) {
+        c->state = C_CLOSING;
+        return;
+    }
+    c->state = C_IDLE;
+    uv_timer_start(&c->timer, on_timer, (uint64_t)(h->o.idle_timeout_ns / 1000000), 0);
+    conn_process(c);
+}
+
+void srv__http_error(srv_conn_t *c, int status, const char *msg)
+{
+    cn_buf_t body, extra;
+    cn_buf_init(&body);
+    cn_buf_init(&extra);
+    cn_buf_put(&body, "{\"error\":\"", 10);
+    srv__json_escape(&body, msg, strlen(msg));
+    cn_buf_put(&body, "\"}\n", 3);
+    /* The header carries the first line only, without control bytes. */
+    cn_buf_put(&extra, "X-Influxdb-Error: ", 18);
+    for (size_t i = 0; msg[i] && msg[i] != '\n' && i < 1024; i++)
+        cn_buf_put_u8(&extra, (unsigned char)msg[i] < 0x20 ? ' ' : (uint8_t)msg[i]);
+    cn_buf_put(&extra, "\r\n", 2);
+    cn_buf_put_u8(&extra, 0);
+    srv__http_respond(c, status, "application/json", (const char *)extra.p, body.p, body.len);
+    cn_buf_free(&body);
+    cn_buf_free(&extra);
+}
+
+/* Rejects the request being received: answers, then closes (NOTES 3). */
+static void reject(srv_conn_t *c, int status, const char *msg)
+{
+    c->state = C_BUSY;
+    c->req.keep_alive = false;
+    c->linger = true;
+    uv_timer_stop(&c->timer);
+    srv__http_error(c, status, msg);
+}
+
+/* ------------------------------------------------------------ connections */
+
+static void on_conn_closed(uv_handle_t *hd)
+{
+    srv_conn_t *c = hd->data;
+    if (++c->nclosed < 2)
+        return;
+    srv_http_t *h = c->srv;
+    if (c->prev)
+        c->prev->next = c->next;
+    else
+        h->conns = c->next;
+    if (c->next)
+        c->next->prev = c->prev;
+    h->nconns--;
+    srv__write_free(c->w);
+    req_reset(&c->req);
+    cn_buf_free(&c->req.url);
+    cn_buf_free(&c->req.body);
+    cn_buf_free(&c->req.hname);
+    cn_buf_free(&c->req.hval);
+    cn_buf_free(&c->in);
+    cn_free(c);
+    if (h->stopping && h->nconns == 0)
+        final_close(h);
+}
+
+static void conn_close(srv_conn_t *c)
+{
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    srv__unpark(c->srv, c);
+    c->state = C_CLOSING;
+    uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
+    uv_close((uv_handle_t *)&c->timer, on_conn_closed);
+}
+
+/* Read timeout (C_READING: 408), idle timeout (C_IDLE) or the end of a
+ * lingering close (C_CLOSING). */
+static void on_timer(uv_timer_t *t)
+{
+    srv_conn_t *c = t->data;
+    if (c->state == C_READING) {
+        reject(c, 408, "request timeout");
+        return;
+    }
+    if (c->state != C_BUSY)
+        conn_close(c);
+}
+
+static void on_alloc(uv_handle_t *hd, size_t hint, uv_buf_t *buf)
+{
+    srv_conn_t *c = hd->data;
+    (void)hint;
+    *buf = uv_buf_init(c->srv->rbuf, sizeof c->srv->rbuf);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    srv_conn_t *c = s->data;
+    if (nread < 0) {
+        c->peer_eof = true;
+        uv_read_stop(s);
+        c->reading = false;
+        /* A request being handled still gets its answer (it may already
+         * be durable); everything else closes now. */
+        if (c->state != C_BUSY || nread != UV_EOF)
+            if (!(c->state == C_CLOSING && c->nwrites))
+                conn_close(c);
+        return;
+    }
+    if (nread == 0)
+        return;
+    if (c->state == C_CLOSING)
+        return; /* lingering: discard */
+    cn_buf_put(&c->in, buf->base, (size_t)nread);
+    conn_process(c);
+}
+
+static void set_reading(srv_conn_t *c, bool on)
+{
+    if (on == c->reading || c->peer_eof)
+        return;
+    if (on) {
+        if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
+            conn_close(c);
+            return;
+        }
+    } else {
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    }
+    c->reading = on;
+}
+
+/* --------------------------------------------------------------- routing */
+
+static void route(srv_conn_t *c)
+{
+    char *url = (char *)c->req.url.p;
+    char *q = strchr(url, '?');
+    const char *query = "";
+    if (q) {
+        *q = 0;
+        query = q + 1;
+    }
+    int m = c->parser.method;
+    bool get = m == HTTP_GET || m == HTTP_HEAD;
+    char v[16];
+    if (strcmp(url, "/ping") == 0 && get) {
+        if (srv__query_param(query, "verbose", v, sizeof v) >= 0 && strcmp(v, "true") == 0) {
+            static const char body[] = "{\"version\":\"" SRV_HTTP_INFLUX_VERSION "\"}\n";
+            srv__http_respond(c, 200, "application/json", NULL, body, sizeof body - 1);
+        } else {
+            srv__http_respond(c, 204, NULL, NULL, NULL, 0);
+        }
+    } else if (strcmp(url, "/health") == 0 && get) {
+        static const char body[] =
+            "{\"name\":\"cairn\",\"message\":\"ready for queries and writes\",\"status\":"
+            "\"pass\",\"checks\":[],\"version\":\"" SRV_HTTP_INFLUX_VERSION "\"}\n";
+        srv__http_respond(c, 200, "application/json", NULL, body, sizeof body - 1);
+    } else if (strcmp(url, "/write") == 0 && m == HTTP_POST) {
+        srv__write_handle(c, query);
+    } else if (strcmp(url, "/ping") == 0 || strcmp(url, "/health") == 0 ||
+               strcmp(url, "/write") == 0) {
+        srv__http_respond(c, 405, "text/plain; charset=utf-8", "Allow: GET, HEAD, POST\r\n",
+                          "Method Not Allowed\n", 19);
+    } else {
+        srv__http_respond(c, 404, "text/plain; charset=utf-8", NULL, "404 page not found\n", 19);
+    }
+}
+
+static void dispatch(srv_conn_t *c)
+{
+    c->state = C_BUSY;
+    uv_timer_stop(&c->timer);
+    srv_req_t *r = &c->req;
+    r->head = c->parser.method == HTTP_HEAD;
+    r->keep_alive = http_should_keep_alive(&c->parser) != 0;
+    r->http10 = c->parser.http_major == 1 && c->parser.http_minor == 0;
+    if (r->z_live) {
+        /* The body ended before the gzip stream did. */
+        srv__http_error(c, 400, "gzip: unexpected EOF");
+        return;
+    }
+    cn_buf_put_u8(&r->url, 0);
+    route(c);
+}
+
+/* Runs the parser over buffered input until it needs more bytes or a
+ * request is being handled (NOTES 1). */
+static void conn_process(srv_conn_t *c)
+{
+    if (c->in_process)
+        return;
+    c->in_process = true;
+    while ((c->state == C_IDLE || c->state == C_READING) && c->in_off < c->in.len) {
+        size_t n = c->in.len - c->in_off;
+        size_t used =
+            http_parser_execute(&c->parser, &SETTINGS, (const char *)c->in.p + c->in_off, n);
+        c->in_off += used;
+        enum http_errno e = HTTP_PARSER_ERRNO(&c->parser);
+        if (e == HPE_PAUSED) {
+            http_parser_pause(&c->parser, 0);
+            dispatch(c);
+        } else if (e != HPE_OK) {
+            if (c->req.err_status)
+                reject(c, c->req.err_status, c->req.err_msg);
+            else if (e == HPE_HEADER_OVERFLOW)
+                reject(c, 431, "request header fields too large");
+            else
+                reject(c, 400, http_errno_description(e));
+        }
+    }
+    if (c->in_off == c->in.len) {
+        c->in.len = c->in_off = 0;
+    } else if (c->in_off > 65536 || c->in_off * 2 > c->in.len) {
+        memmove(c->in.p, c->in.p + c->in_off, c->in.len - c->in_off);
+        c->in.len -= c->in_off;
+        c->in_off = 0;
+    }
+    c->in_process = false;
+    if (!uv_is_closing((uv_handle_t *)&c->tcp))
+        set_reading(c, c->state == C_IDLE || c->state == C_READING || c->linger);
+}
+
+/* ------------------------------------------------------- parser callbacks */
+
+static int fail_req(http_parser *p, int status, const char *msg)
+{
+    srv_conn_t *c = p->data;
+    if (!c->req.err_status) {
+        c->req.err_status = status;
+        c->req.err_msg = msg;
+    }
+    return -1;
+}
+
+static int count_header(http_parser *p, size_t n)
+{
+    srv_conn_t *c = p->data;
+    c->req.hdr_bytes += n;
+    if (c->req.hdr_bytes > SRV_HTTP_MAX_HEADER)
+        return fail_req(p, 431, "request header fields too large");
+    return 0;
+}
+
+static int on_message_begin(http_parser *p)
+{
+    srv_conn_t *c = p->data;
+    c->state = C_READING;
+    uv_timer_start(&c->timer, on_timer, (uint64_t)(c->srv->o.read_timeout_ns / 1000000), 0);
+    return 0;
+}
+
+static int on_url(http_parser *p, const char *at, size_t n)
+{
+    srv_conn_t *c = p->data;
+    if (count_header(p, n))
+        return -1;
+    cn_buf_put(&c->req.url, at, n);
+    return 0;
+}
+
+static bool hname_is(const srv_req_t *r, const char *name)
+{
+    size_t n = strlen(name);
+    return r->hname.len == n && strncasecmp((const char *)r->hname.p, name, n) == 0;
+}
+
+static bool hval_has(const srv_req_t *r, const char *token)
+{
+    size_t n = strlen(token);
+    const char *v = (const char *)r->hval.p;
+    for (size_t i = 0; i + n <= r->hval.len; i++)
+        if (strncasecmp(v + i, token, n) == 0)
+            return true;
+    return false;
+}
+
+/* One complete header (name and value) is in hname/hval. */
+static int header_done(http_parser *p)
+{
+    srv_conn_t *c = p->data;
+    srv_req_t *r = &c->req;
+    if (hname_is(r, "expect") && hval_has(r, "100-continue")) {
+        r->expect_continue = true;
+    } else if (hname_is(r, "content-encoding")) {
+        if (hval_has(r, "gzip"))
+            r->gzip = true;
+        else if (!hval_has(r, "identity"))
+            return fail_req(p, 415, "unsupported Content-Encoding");
+    }
+    cn_buf_reset(&r->hname);
+    cn_buf_reset(&r->hval);
+    r->in_value = false;
+    return 0;
+}
+
+static int on_header_field(http_parser *p, const char *at, size_t n)
+{
+    srv_conn_t *c = p->data;
+    if (count_header(p, n))
+        return -1;
+    if (c->req.in_value && header_done(p))
+        return -1;
+    cn_buf_put(&c->req.hname, at, n);
+    return 0;
+}
+
+static int on_header_value(http_parser *p, const char *at, size_t n)
+{
+    srv_conn_t *c = p->data;
+    if (count_header(p, n))
+        return -1;
+    c->req.in_value = true;
+    cn_buf_put(&c->req.hval, at, n);
+    return 0;
+}
+
+static int on_headers_complete(http_parser *p)
+{
+    srv_conn_t *c = p->data;
+    srv_req_t *r = &c->req;
+    if (r->in_value && header_done(p))
+        return -1;
+    size_t max = c->srv->o.max_body;
+    if ((p->flags & F_CONTENTLENGTH) && p->content_length > max)
+        return fail_req(p, 413, "Request Entity Too Large");
+    if (r->gzip) {
+        memset(&r->z, 0, sizeof r->z);
+        if (inflateInit2(&r->z, 16 + MAX_WBITS) != Z_OK)
+            return fail_req(p, 500, "gzip: out of memory");
+        r->z_live = true;
+    }
+    if (r->expect_continue && p->http_minor >= 1) {
+        cn_buf_t b;
+        cn_buf_init(&b);
+        cn_buf_put(&b, "HTTP/1.1 100 Continue\r\n\r\n", 25);
+        if (queue_write(c, &b) < 0)
+            cn_buf_free(&b);
+    }
+    return 0;
+}
+
+static int inflate_body(http_parser *p, const char *at, size_t n)
+{
+    srv_conn_t *c = p->data;
+    srv_req_t *r = &c->req;
+    size_t max = c->srv->o.max_body;
+    r->z.next_in = (Bytef *)(uintptr_t)at;
+    r->z.avail_in = (uInt)n;
+    while (r->z.avail_in) {
+        if (r->body.len >= max)
+            return fail_req(p, 413, "Request Entity Too Large");
+        size_t room = r->body.len < 65536 ? 65536 : r->body.len;
+        if (room > max + 1 - r->body.len)
+            room = max + 1 - r->body.len;
+        cn_buf_reserve(&r->body, room);
+        r->z.next_out = r->body.p + r->body.len;
+        r->z.avail_out = (uInt)room;
+        int zrc = inflate(&r->z, Z_NO_FLUSH);
+        r->body.len += room - r->z.avail_out;
+        if (r->body.len > max)
+            return fail_req(p, 413, "Request Entity Too Large");
+        if (zrc == Z_STREAM_END) {
+            inflateEnd(&r->z);
+            r->z_live = false;
+            return 0; /* trailing bytes after the gzip member are ignored */
+        }
+        if (zrc != Z_OK && zrc != Z_BUF_ERROR)
+            return fail_req(p, 400, r->z.msg ? "gzip: invalid data" : "gzip: error");
+    }
+    return 0;
+}
+
+static int on_body(http_parser *p, const char *at, size_t n)
+{
+    srv_conn_t *c = p->data;
+    srv_req_t *r = &c->req;
+    if (r->gzip) {
+        if (!r->z_live)
+            return 0;
+        return inflate_body(p, at, n);
+    }
+    if (r->body.len + n > c->srv->o.max_body)
+        return fail_req(p, 413, "Request Entity Too Large");
+    cn_buf_put(&r->body, at, n);
+    return 0;
+}
+
+static int on_message_complete(http_parser *p)
+{
+    http_parser_pause(p, 1); /* dispatch() runs when execute returns */
+    return 0;
+}
+
+static const http_parser_settings SETTINGS = {
+    .on_message_begin = on_message_begin,
+    .on_url = on_url,
+    .on_header_field = on_header_field,
+    .on_header_value = on_header_value,
+    .on_headers_complete = on_headers_complete,
+    .on_body = on_body,
+    .on_message_complete = on_message_complete,
+};
+
+/* -------------------------------------------------------------- listener */
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    srv_http_t *h = server->data;
+    if (status < 0 || h->stopping)
+        return;
+    srv_conn_t *c = cn_calloc(1, sizeof *c);
+    c->srv = h;
+    if (uv_tcp_init(&h->loop, &c->tcp) < 0) {
+        cn_free(c);
+        return;
+    }
+    uv_timer_init(&h->loop, &c->timer);
+    c->tcp.data = c;
+    c->timer.data = c;
+    c->next = h->conns;
+    if (h->conns)
+        h->conns->prev = c;
+    h->conns = c;
+    h->nconns++;
+    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || h->nconns > h->o.max_conns) {
+        conn_close(c);
+        return;
+    }
+    uv_tcp_nodelay(&c->tcp, 1);
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    uv_timer_start(&c->timer, on_timer, (uint64_t)(h->o.idle_timeout_ns / 1000000), 0);
+    set_reading(c, true);
+}
+
+static void on_loop_handle_closed(uv_handle_t *hd)
+{
+    (void)hd;
+}
+
+static void final_close(srv_http_t *h)
+{
+    if (h->efull_waits)
+        cn_info("http: writes waited %llu time(s) for room in the engine (back-pressure)",
+                (unsigned long long)h->efull_waits);
+    uv_mutex_lock(&h->notify_mu);
+    h->notify_live = false;
+    uv_mutex_unlock(&h->notify_mu);
+    uv_handle_t *hs[] = {(uv_handle_t *)&h->durable_async, (uv_handle_t *)&h->stop_async,
+                         (uv_handle_t *)&h->retry_timer, (uv_handle_t *)&h->drain_timer,
+                         (uv_handle_t *)&h->listener};
+    for (size_t i = 0; i < CN_ARRAY_LEN(hs); i++)
+        if (hs[i]->loop && !uv_is_closing(hs[i]))
+            uv_close(hs[i], on_loop_handle_closed);
+}
+
+static void on_drain_timeout(uv_timer_t *t)
+{
+    srv_http_t *h = t->data;
+    cn_warn("http: %u connection(s) still open after %d ms; closing them", h->nconns,
+            SRV_HTTP_DRAIN_MS);
+    for (srv_conn_t *c = h->conns; c; c = c->next)
+        conn_close(c);
+}
+
+static void begin_shutdown(uv_async_t *a)
+{
+    srv_http_t *h = a->data;
+    if (h->stopping)
+        return;
+    h->stopping = true;
+    if (!uv_is_closing((uv_handle_t *)&h->listener))
+        uv_close((uv_handle_t *)&h->listener, on_loop_handle_closed);
+    for (srv_conn_t *c = h->conns; c; c = c->next) {
+        if (c->state == C_IDLE && c->in.len == 0)
+            conn_close(c);
+        else
+            c->close_after = true;
+    }
+    if (h->nconns == 0) {
+        final_close(h);
+        return;
+    }
+    uv_timer_start(&h->drain_timer, on_drain_timeout, SRV_HTTP_DRAIN_MS, 0);
+}
+
+/* ------------------------------------------------------------- lifecycle */
+
+int srv_http_new(const srv_http_opts_t *opts, srv_http_t **out)
+{
+    srv_http_t *h = cn_calloc(1, sizeof *h);
+    h->o = *opts;
+    snprintf(h->host, sizeof h->host, "%s", opts->host ? opts->host : "127.0.0.1");
+    h->o.host = h->host;
+    int rc = cn_from_uv(uv_loop_init(&h->loop));
+    if (rc < 0) {
+        cn_free(h);
+        return rc;
+    }
+    h->loop_ready = true;
+    uv_mutex_init(&h->notify_mu);
+    uv_async_init(&h->loop, &h->durable_async, on_durable);
+    uv_async_init(&h->loop, &h->stop_async, begin_shutdown);
+    uv_timer_init(&h->loop, &h->retry_timer);
+    uv_timer_init(&h->loop, &h->drain_timer);
+    h->durable_async.data = h->stop_async.data = h;
+    h->retry_timer.data = h->drain_timer.data = h;
+    h->notify_live = true;
+    *out = h;
+    return 0;
+}
+
+static int bind_listener(srv_http_t *h)
+{
+    struct sockaddr_storage ss;
+    const char *host = strcmp(h->host, "localhost") == 0 ? "127.0.0.1" : h->host;
+    int rc = strchr(host, ':') ? uv_ip6_addr(host, h->o.port, (struct sockaddr_in6 *)&ss)
+                               : uv_ip4_addr(host, h->o.port, (struct sockaddr_in *)&ss);
+    if (rc < 0)
+        return cn_from_uv(rc);
+    rc = uv_tcp_init(&h->loop, &h->listener);
+    if (rc < 0)
+        return cn_from_uv(rc);
+    h->listener.data = h;
+    rc = uv_tcp_bind(&h->listener, (const struct sockaddr *)&ss, 0);
+    if (rc == 0)
+        rc = uv_listen((uv_stream_t *)&h->listener, 511, on_connection);
+    if (rc < 0)
+        return cn_from_uv(rc);
+    int len = sizeof ss;
+    rc = uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &len);
+    if (rc < 0)
+        return cn_from_uv(rc);
+    h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
+                                             : ((struct sockaddr_in *)&ss)->sin_port);
+    return 0;
+}
+
+static void thread_main(void *arg)
+{
+    srv_http_t *h = arg;
+    uv_run(&h->loop, UV_RUN_DEFAULT);
+}
+
+int srv_http_start(srv_http_t *h, eng_db_t *db)
+{
+    h->db = db;
+    int rc = bind_listener(h);
+    if (rc < 0)
+        return rc;
+    rc = cn_from_uv(uv_thread_create(&h->thread, thread_main, h));
+    if (rc < 0)
+        return rc;
+    h->started = true;
+    return 0;
+}
+
+uint16_t srv_http_port(const srv_http_t *h)
+{
+    return h->port;
+}
+
+void srv_http_stop(srv_http_t *h)
+{
+    if (!h || !h->started || h->stopped)
+        return;
+    h->stopped = true;
+    uv_async_send(&h->stop_async);
+    uv_thread_join(&h->thread);
+}
+
+void srv_http_free(srv_http_t *h)
+{
+    if (!h)
+        return;
+    srv_http_stop(h);
+    if (!h->started) {
+        /* The thread never ran: close the handles on this thread. */
+        h->stopping = true;
+        final_close(h);
+        uv_run(&h->loop, UV_RUN_DEFAULT);
+    }
+    int rc = cn_from_uv(uv_loop_close(&h->loop));
+    if (rc < 0)
+        cn_warn("http: loop closed with handles open: %s", cn_strerror(rc));
+    uv_mutex_destroy(&h->notify_mu);
+    cn_free(h);
+}

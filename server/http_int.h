@@ -1,0 +1,132 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * http_int.h - what http.c shares with the request handlers (write.c):
+ * the connection and request structs, the response writer and the parking
+ * lists through which a /write waits for durability or for room in the
+ * engine.  Private to server/.
+ */
+#ifndef SRV_HTTP_INT_H
+#define SRV_HTTP_INT_H
+
+#include "http.h"
+
+#include <http_parser.h>
+#include <uv.h>
+#include <zlib.h>
+
+typedef struct srv_conn srv_conn_t;
+typedef struct srv_write srv_write_t;
+
+/* One request being received or handled. */
+typedef struct srv_req {
+    cn_buf_t url;  /* request target, NUL-terminated once headers are complete */
+    cn_buf_t body; /* inflated when Content-Encoding: gzip */
+    cn_buf_t hname, hval;
+    bool in_value; /* the parser last delivered a header value */
+    bool expect_continue;
+    bool gzip;
+    bool z_live; /* z is initialised */
+    z_stream z;
+    size_t hdr_bytes; /* url + header bytes, for SRV_HTTP_MAX_HEADER */
+    int err_status;   /* non-zero: reject with this status */
+    const char *err_msg;
+    bool head;       /* HEAD: no body in the response */
+    bool keep_alive; /* the client allows another request on this connection */
+    bool http10;
+} srv_req_t;
+
+/*
+ * Connection states:
+ *
+ *   C_IDLE --first byte (on_message_begin)--> C_READING
+ *   C_READING --on_message_complete--> C_BUSY (reading stopped, handler runs)
+ *   C_BUSY --srv__http_respond--> C_IDLE (keep-alive) or C_CLOSING
+ *   any --error, timeout, EOF, shutdown--> C_CLOSING --close_cb--> freed
+ */
+enum srv_conn_state { C_IDLE = 0, C_READING, C_BUSY, C_CLOSING };
+
+struct srv_conn {
+    uv_tcp_t tcp;
+    uv_timer_t timer; /* read timeout while C_READING, idle timeout while C_IDLE */
+    srv_http_t *srv;
+    http_parser parser;
+    srv_req_t req;
+    cn_buf_t in;   /* received bytes not yet parsed */
+    size_t in_off; /* parsed prefix of `in` */
+    int state;
+    int nclosed;      /* handles closed so far (2 = free) */
+    bool reading;     /* uv_read_start active */
+    bool close_after; /* close once the current response is written */
+    bool in_process;  /* inside conn_process (no re-entry) */
+    bool peer_eof;    /* the client sent EOF */
+    bool linger;      /* after the last response: half-close, drain, then close */
+    uv_shutdown_t shut;
+    uint32_t nwrites;        /* uv_write requests in flight */
+    srv_conn_t *prev, *next; /* all connections */
+    srv_conn_t *park_next;   /* durable or writable wait list */
+    int parked;              /* 0, PARK_DURABLE or PARK_WRITABLE */
+    srv_write_t *w;          /* /write handler state, lazily allocated */
+};
+
+enum { PARK_DURABLE = 1, PARK_WRITABLE = 2 };
+
+/* A FIFO of parked connections (intrusive through park_next). */
+typedef struct srv_park {
+    srv_conn_t *head, *tail;
+} srv_park_t;
+
+struct srv_http {
+    srv_http_opts_t o;
+    char host[256];
+    uv_loop_t loop;
+    uv_tcp_t listener;
+    uv_async_t durable_async; /* WAL thread -> loop: the durable seq advanced */
+    uv_async_t stop_async;    /* main thread -> loop: begin the shutdown */
+    uv_timer_t retry_timer;   /* retries CN_EFULL writes */
+    uv_timer_t drain_timer;   /* bounds the shutdown */
+    uv_thread_t thread;
+    uv_mutex_t notify_mu; /* guards notify_live against the WAL thread */
+    bool notify_live;
+    bool started, stopped, stopping, loop_ready;
+    eng_db_t *db;
+    uint16_t port;
+    uint32_t nconns;
+    uint64_t efull_waits; /* writes parked for CN_EFULL (logged at shutdown) */
+    srv_conn_t *conns;
+    srv_park_t wait_durable, wait_writable;
+    char rbuf[64 * 1024]; /* shared read buffer: read_cb copies out at once */
+};
+
+/*
+ * Queues a complete response on c.  body may be NULL (len 0).  ctype NULL
+ * means no Content-Type.  extra: more header lines, each ending in "\r\n",
+ * or NULL.  For HEAD the body is left out (Content-Length still tells its
+ * length).  Ends the request: the connection goes back to C_IDLE (and
+ * parses the next pipelined request) or closes.
+ */
+void srv__http_respond(srv_conn_t *c, int status, const char *ctype, const char *extra,
+                       const void *body, size_t len);
+/* {"error":"MSG"} with X-Influxdb-Error, as InfluxDB's httpError writes it. */
+void srv__http_error(srv_conn_t *c, int status, const char *msg);
+
+/* Appends s (n bytes) JSON-escaped, without quotes. */
+void srv__json_escape(cn_buf_t *out, const char *s, size_t n);
+
+/* Parking: one list per reason.  A parked connection is resumed by
+ * srv__write_resume from the durable notification or the retry timer. */
+void srv__park(srv_http_t *h, srv_conn_t *c, int why);
+void srv__unpark(srv_http_t *h, srv_conn_t *c);
+
+/* write.c: POST /write.  Takes over the request; responds (at once or
+ * after durability).  query: the part of the URL after '?', or "". */
+void srv__write_handle(srv_conn_t *c, const char *query);
+/* Continues a parked write (its reason may be gone). */
+void srv__write_resume(srv_conn_t *c);
+/* Frees the write state of a closing connection (NULL w is a no-op). */
+void srv__write_free(srv_write_t *w);
+
+/* Decodes the value of `key` from a query string (%XX and '+').  Returns
+ * the length written (NUL-terminated, truncated to n-1) or -1 if absent. */
+int srv__query_param(const char *query, const char *key, char *out, size_t n);
+
+#endif /* SRV_HTTP_INT_H */
