@@ -18,7 +18,7 @@
  * NOTES
  *  1. Column 0 is `time`: required INT64, stored in the chosen unit.
  *  2. Values are buffered little-endian as they are in memory: the writer
- *     assumes a little-endian host (x86-64, arm64), asserted at open.
+ *     assumes a little-endian host (x86-64, arm64), asserted at build time.
  *  3. Encodings are chosen per column chunk from its first page: each
  *     candidate is encoded and compressed, the smaller wins for the chunk.
  *  4. A failed write leaves w->failed set; only abort is then meaningful.
@@ -33,8 +33,11 @@
 #include <unistd.h>
 #include <zstd.h>
 
+_Static_assert(__BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__, "NOTES 2: little-endian hosts only");
+
 #define OUT_FLUSH (4u << 20)
 #define DICT_MAX  (1u << 20) /* dictionary page bytes */
+#define SAMPLE    16384u     /* values tried per candidate encoding */
 
 enum { PAGE_DATA = 0, PAGE_DICT = 2 };
 enum { CODEC_NONE = 0, CODEC_SNAPPY = 1, CODEC_ZSTD = 6, CODEC_LZ4_RAW = 7 };
@@ -126,17 +129,17 @@ static size_t compress_body(qry_pq_writer_t *w, const cn_buf_t *in, cn_buf_t *ou
     return out->len;
 }
 
-/* Writes one page: header, then w->body compressed.  Adds to the chunk's
+/* Writes one page: header, then body compressed.  Adds to the chunk's
  * sizes (*usize, *csize include the header). */
-static int put_page(qry_pq_writer_t *w, int type, uint32_t nvalues, int enc, int64_t *usize,
-                    int64_t *csize)
+static int put_page(qry_pq_writer_t *w, const cn_buf_t *body, int type, uint32_t nvalues, int enc,
+                    int64_t *usize, int64_t *csize)
 {
-    compress_body(w, &w->body, &w->comp);
+    compress_body(w, body, &w->comp);
     cn_buf_reset(&w->hdr);
     qry__tc_t t;
     qry__tc_init(&t, &w->hdr);
     qry__tc_i32(&t, 1, type);
-    qry__tc_i32(&t, 2, (int32_t)w->body.len);
+    qry__tc_i32(&t, 2, (int32_t)body->len);
     qry__tc_i32(&t, 3, (int32_t)w->comp.len);
     qry__tc_struct(&t, type == PAGE_DICT ? 7 : 5);
     qry__tc_i32(&t, 1, (int32_t)nvalues);
@@ -147,7 +150,7 @@ static int put_page(qry_pq_writer_t *w, int type, uint32_t nvalues, int enc, int
     }
     qry__tc_end(&t);
     qry__tc_end(&t);
-    *usize += (int64_t)(w->hdr.len + w->body.len);
+    *usize += (int64_t)(w->hdr.len + body->len);
     *csize += (int64_t)(w->hdr.len + w->comp.len);
     int rc = out_put(w, w->hdr.p, w->hdr.len);
     return rc < 0 ? rc : out_put(w, w->comp.p, w->comp.len);
@@ -160,7 +163,7 @@ static void encode_vals(qry_pq_writer_t *w, const qry__pq_col_t *c, int enc, uin
                         uint32_t nv, cn_buf_t *out)
 {
     const uint8_t *src = c->vals.p;
-    if (c->type == QRY_PQ_STRING && enc == PQ_ENC_RLE_DICTIONARY) {
+    if (enc == PQ_ENC_RLE_DICTIONARY) {
         int bw = CN_MAX(1, qry__bit_width(w->ndict - 1));
         cn_buf_put_u8(out, (uint8_t)bw);
         qry__rle_u32(out, w->idx + v0, nv, bw);
@@ -233,72 +236,115 @@ static void page_body(qry_pq_writer_t *w, const qry__pq_col_t *c, int enc, uint3
     encode_vals(w, c, enc, v0, nv, body);
 }
 
-/* Dictionary for a STRING chunk: w->idx[value] = entry, entries in order of
- * first appearance; their PLAIN bytes go to w->body.  Returns the entry
- * count, or 0 when a dictionary would not pay (too big or too diverse). */
-static uint32_t build_dict(qry_pq_writer_t *w, const qry__pq_col_t *c)
+/* Value i of a STRING, DOUBLE or INT64 column as bytes. */
+static void val_at(const qry__pq_col_t *c, uint32_t i, const uint8_t **p, size_t *n)
 {
-    uint32_t n = c->nvals;
+    if (c->type == QRY_PQ_STRING) {
+        qry__pq_str(c, i, p, n);
+    } else {
+        *p = c->vals.p + (size_t)i * 8;
+        *n = 8;
+    }
+}
+
+/* Dictionary of the chunk's first n values: w->idx[value] = entry, entries
+ * in order of first appearance, their PLAIN encoding in w->dict.  Returns
+ * the entry count, or 0 when the page would outgrow DICT_MAX. */
+static uint32_t build_dict(qry_pq_writer_t *w, const qry__pq_col_t *c, uint32_t n)
+{
     if (n == 0)
         return 0;
     size_t cap = 64;
-    while (cap < (size_t)n * 2 && cap < ((size_t)1 << 20))
+    while (cap < (size_t)n * 2 && cap < ((size_t)1 << 21))
         cap *= 2;
-    uint32_t *tab = cn_malloc(cap * sizeof(*tab)); /* value index + 1 of the entry */
-    uint32_t *first = cn_malloc(cap / 2 * sizeof(*first));
-    memset(tab, 0, cap * sizeof(*tab));
+    uint32_t *tab = cn_calloc(cap, sizeof(*tab)); /* value index + 1 of the entry */
     w->idx = cn_realloc(w->idx, (size_t)n * sizeof(*w->idx));
-    cn_buf_reset(&w->body);
+    cn_buf_reset(&w->dict);
     uint32_t ndict = 0;
     for (uint32_t i = 0; i < n; i++) {
         const uint8_t *p, *q;
         size_t len, qlen;
-        qry__pq_str(c, i, &p, &len);
+        val_at(c, i, &p, &len);
+        if (i > 0) {
+            /* Sorted data repeats itself: a run costs no hash lookups. */
+            val_at(c, i - 1, &q, &qlen);
+            if (qlen == len && memcmp(p, q, len) == 0) {
+                w->idx[i] = w->idx[i - 1];
+                continue;
+            }
+        }
         size_t h = cn_hash64(p, len) & (cap - 1);
         for (; tab[h]; h = (h + 1) & (cap - 1)) {
-            qry__pq_str(c, tab[h] - 1, &q, &qlen);
+            val_at(c, tab[h] - 1, &q, &qlen);
             if (qlen == len && memcmp(p, q, len) == 0)
                 break;
         }
-        if (!tab[h]) {
-            if (ndict + 1 >= cap / 2 || w->body.len + len + 4 > DICT_MAX) {
-                ndict = 0;
-                break;
-            }
-            tab[h] = i + 1;
-            first[ndict] = i;
-            cn_buf_put_u32(&w->body, (uint32_t)len);
-            cn_buf_put(&w->body, p, len);
-            w->idx[i] = ndict++;
+        if (tab[h]) {
+            w->idx[i] = w->idx[tab[h] - 1];
             continue;
         }
-        w->idx[i] = w->idx[tab[h] - 1];
+        if (ndict + 1 >= cap / 2 || w->dict.len + len + 4 > DICT_MAX) {
+            ndict = 0;
+            break;
+        }
+        tab[h] = i + 1;
+        if (c->type == QRY_PQ_STRING)
+            cn_buf_put_u32(&w->dict, (uint32_t)len);
+        cn_buf_put(&w->dict, p, len);
+        w->idx[i] = ndict++;
     }
     cn_free(tab);
-    cn_free(first);
-    /* Indices cost about bw bits per value; plain costs 4 + len bytes. */
-    size_t plain = c->vals.len + (size_t)n * 4;
+    return ndict;
+}
+
+/* Strings: a dictionary pays when entries plus indices (about bw bits per
+ * value) take under 3/4 of PLAIN's 4 + len bytes per value. */
+static uint32_t str_dict(qry_pq_writer_t *w, const qry__pq_col_t *c)
+{
+    uint32_t ndict = build_dict(w, c, c->nvals);
+    size_t plain = c->vals.len + (size_t)c->nvals * 4;
     size_t bw = (size_t)CN_MAX(1, qry__bit_width(ndict ? ndict - 1 : 0));
-    if (ndict == 0 || w->body.len + (size_t)n * bw / 8 > plain * 3 / 4)
+    if (ndict == 0 || w->dict.len + (size_t)c->nvals * bw / 8 > plain * 3 / 4)
         return 0;
     return ndict;
 }
 
-/* Picks the value encoding of a non-string chunk from its first page. */
+static size_t trial(qry_pq_writer_t *w, const qry__pq_col_t *c, int enc, uint32_t nv)
+{
+    cn_buf_reset(&w->body);
+    encode_vals(w, c, enc, 0, nv, &w->body);
+    return compress_body(w, &w->body, &w->trial);
+}
+
+/*
+ * Picks the value encoding of a DOUBLE or INT64 chunk from a sample of its
+ * first page: BYTE_STREAM_SPLIT or DELTA_BINARY_PACKED, PLAIN, and a
+ * dictionary (charged its compressed page pro rata), whichever compresses
+ * smallest.  The dictionary covers the whole chunk (its index width and
+ * size depend on all of it).  Sets w->ndict when it is chosen.
+ */
 static int choose_enc(qry_pq_writer_t *w, const qry__pq_col_t *c, uint32_t nv)
 {
+    w->ndict = 0;
     if (c->type == QRY_PQ_BOOL)
         return PQ_ENC_PLAIN;
-    int cand = c->type == QRY_PQ_DOUBLE ? PQ_ENC_BYTE_STREAM_SPLIT : PQ_ENC_DELTA_BINARY_PACKED;
+    int best = c->type == QRY_PQ_DOUBLE ? PQ_ENC_BYTE_STREAM_SPLIT : PQ_ENC_DELTA_BINARY_PACKED;
+    nv = CN_MIN(nv, SAMPLE);
     if (nv < 16)
-        return cand;
-    cn_buf_reset(&w->body);
-    encode_vals(w, c, cand, 0, nv, &w->body);
-    size_t a = compress_body(w, &w->body, &w->trial);
-    cn_buf_reset(&w->body);
-    encode_vals(w, c, PQ_ENC_PLAIN, 0, nv, &w->body);
-    size_t b = compress_body(w, &w->body, &w->trial);
-    return a <= b ? cand : PQ_ENC_PLAIN;
+        return best;
+    size_t size = trial(w, c, best, nv), plain = trial(w, c, PQ_ENC_PLAIN, nv);
+    if (plain < size) {
+        best = PQ_ENC_PLAIN;
+        size = plain;
+    }
+    if (c->is_time || (w->ndict = build_dict(w, c, c->nvals)) == 0)
+        return best;
+    size_t d = trial(w, c, PQ_ENC_RLE_DICTIONARY, nv);
+    d += compress_body(w, &w->dict, &w->trial) * nv / c->nvals;
+    if (d < size)
+        return PQ_ENC_RLE_DICTIONARY;
+    w->ndict = 0;
+    return best;
 }
 
 /* ------------------------------------------------------------ row groups */
@@ -337,20 +383,22 @@ static int write_chunk(qry_pq_writer_t *w, const qry__pq_col_t *c, qry__pq_rg_t 
     uint32_t nrows = (uint32_t)rg->rows, nv = 0;
     int64_t pos[4] = {0, 0, 0, 0}; /* usize, csize, data page, dict page */
     int enc = PQ_ENC_PLAIN, rc = 0;
-    w->ndict = c->type == QRY_PQ_STRING ? build_dict(w, c) : 0;
-    if (w->ndict) {
-        enc = PQ_ENC_RLE_DICTIONARY;
-        pos[3] = (int64_t)w->off;
-        rc = put_page(w, PAGE_DICT, w->ndict, PQ_ENC_PLAIN, &pos[0], &pos[1]);
-    } else if (c->type != QRY_PQ_STRING) {
+    if (c->type == QRY_PQ_STRING) {
+        w->ndict = str_dict(w, c);
+        enc = w->ndict ? PQ_ENC_RLE_DICTIONARY : PQ_ENC_PLAIN;
+    } else {
         page_end(w, c, false, 0, 0, nrows, &nv);
         enc = choose_enc(w, c, nv);
+    }
+    if (w->ndict) {
+        pos[3] = (int64_t)w->off;
+        rc = put_page(w, &w->dict, PAGE_DICT, w->ndict, PQ_ENC_PLAIN, &pos[0], &pos[1]);
     }
     pos[2] = (int64_t)w->off;
     for (uint32_t r0 = 0, v0 = 0; r0 < nrows && rc == 0; v0 += nv) {
         uint32_t r1 = page_end(w, c, w->ndict > 0, r0, v0, nrows, &nv);
         page_body(w, c, enc, r0, r1, v0, nv, &w->body);
-        rc = put_page(w, PAGE_DATA, r1 - r0, enc, &pos[0], &pos[1]);
+        rc = put_page(w, &w->body, PAGE_DATA, r1 - r0, enc, &pos[0], &pos[1]);
         r0 = r1;
     }
     if (rc < 0)
@@ -452,6 +500,10 @@ static void add_str(qry__pq_col_t *c, eng_str_t s)
     cn_buf_put_u32(&c->offs, (uint32_t)c->vals.len);
     cn_buf_put(&c->vals, s.p, s.len);
     uint32_t i = c->nvals++;
+    /* Tags repeat row after row: the same bytes as the last value cannot
+     * move the bounds (one comparison instead of two). */
+    if (i > 0 && str_cmp(c, i, i - 1) == 0)
+        return;
     if (!c->has_minmax || str_cmp(c, i, c->smin) < 0)
         c->smin = i;
     if (!c->has_minmax || str_cmp(c, i, c->smax) > 0)
@@ -606,6 +658,7 @@ static void writer_free(qry_pq_writer_t *w)
     cn_free(w->idx);
     cn_buf_free(&w->out);
     cn_buf_free(&w->body);
+    cn_buf_free(&w->dict);
     cn_buf_free(&w->comp);
     cn_buf_free(&w->hdr);
     cn_buf_free(&w->trial);
@@ -620,8 +673,6 @@ static void writer_free(qry_pq_writer_t *w)
 int qry_pq_open(const char *path, const qry_pq_col_t *cols, size_t ncols, const qry_pq_opts_t *opts,
                 qry_pq_writer_t **out)
 {
-    const uint16_t one = 1;
-    assert(*(const uint8_t *)&one == 1); /* NOTES 2 */
     qry_pq_opts_t def;
     qry_pq_opts_default(&def);
     const qry_pq_opts_t *o = opts ? opts : &def;

@@ -62,7 +62,7 @@ struct qry_pq_writer {
     int64_t tmin, tmax;
     uint64_t off; /* file offset of the next byte */
     cn_buf_t out; /* pending file bytes */
-    cn_buf_t body, comp, hdr, trial;
+    cn_buf_t body, comp, hdr, trial, dict;
     uint32_t *idx;  /* dictionary index of each value of the chunk */
     uint32_t ndict; /* dictionary entries of the chunk being written */
     void *zctx;     /* ZSTD_CCtx */

@@ -734,13 +734,16 @@ static void test_pages_and_row_groups(void **state)
     has_line(out, "meta 3 time ZSTD 500 0 2026-01-01 01:23:20+00 2026-01-01 02:46:30+00 "
                   "PLAIN, RLE, DELTA_BINARY_PACKED");
     has_line(out, "meta 3 device_id ZSTD 500 0 dev-000004 dev-000004 PLAIN, RLE, RLE_DICTIONARY");
+    if (getenv("CAIRN_PQ_DUMP"))
+        fprintf(stderr, "%s", out);
     free(out);
     walk_free(&w);
 }
 
 /* Bytes per field value on workload-shaped data ('medium' is 1000 devices
- * x 2160 points; CAIRN_PQ_DEVICES overrides the 100 used here), and the
- * aggregates DuckDB computes over the whole file. */
+ * x 2160 points; CAIRN_PQ_DEVICES overrides the 100 used here, and
+ * CAIRN_PQ_OUT keeps the file at that path), and the aggregates DuckDB
+ * computes over the whole file. */
 static void test_workload_bytes(void **state)
 {
     fixture_t *f = *state;
@@ -750,6 +753,8 @@ static void test_workload_bytes(void **state)
     walk_make(&w, devices, 2160, false);
     char path[256];
     snprintf(path, sizeof(path), "%s/workload.parquet", f->dir);
+    if (getenv("CAIRN_PQ_OUT"))
+        snprintf(path, sizeof(path), "%s", getenv("CAIRN_PQ_OUT"));
     qry_pq_opts_t o;
     qry_pq_opts_default(&o);
     int64_t t0 = cn_mono_ns();
