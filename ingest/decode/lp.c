@@ -476,6 +476,8 @@ int mq_dec_lp(mq_dec_batch_t *b, const mq_dec_opts_t *o, const void *p, size_t n
         return CN_ELIMIT;
     }
     lp_t L = {.b = b, .o = o, .line = 1, .mult = mq_dec__prec_ns(o->prec)};
+    if (n == 0)
+        return 0; /* an empty body has no lines (and p may be NULL) */
     const uint8_t *s = p, *end = s + n;
     size_t before = mq_dec_batch_npoints(b);
     while (s < end) {

@@ -330,7 +330,8 @@ void mq_dec_point_tag(mq_dec_batch_t *b, const char *key, const char *val, bool 
 {
     assert(b->open && b->pt_toff[b->npts] != EXT_TAGS);
     eng_point_t *pt = &b->pts[b->npts];
-    eng_tag_t *t = b->tags + b->pt_toff[b->npts];
+    /* No tags yet means no tag array yet either (NULL + 0 is UB in C). */
+    eng_tag_t *t = pt->ntags ? b->tags + b->pt_toff[b->npts] : NULL;
     for (uint32_t i = 0; i < pt->ntags; i++) {
         if (strcmp(t[i].key, key) == 0) {
             if (replace)
