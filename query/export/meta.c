@@ -40,10 +40,10 @@ enum { PQ_REQUIRED = 0, PQ_OPTIONAL = 1 };
 
 void qry__pq_str(const qry__pq_col_t *c, uint32_t i, const uint8_t **p, size_t *n)
 {
-    const uint32_t *offs = (const uint32_t *)c->offs.p;
-    uint32_t end = i + 1 < c->nvals ? offs[i + 1] : (uint32_t)c->vals.len;
+    const uint64_t *offs = (const uint64_t *)c->offs.p;
+    uint64_t end = i + 1 < c->nvals ? offs[i + 1] : c->vals.len;
     *p = c->vals.p + offs[i];
-    *n = end - offs[i];
+    *n = (size_t)(end - offs[i]);
 }
 
 void qry__pq_stats_reset(qry__pq_col_t *c)

@@ -497,7 +497,7 @@ static int str_cmp(const qry__pq_col_t *c, uint32_t a, uint32_t b)
 
 static void add_str(qry__pq_col_t *c, eng_str_t s)
 {
-    cn_buf_put_u32(&c->offs, (uint32_t)c->vals.len);
+    cn_buf_put_u64(&c->offs, c->vals.len);
     cn_buf_put(&c->vals, s.p, s.len);
     uint32_t i = c->nvals++;
     /* Tags repeat row after row: the same bytes as the last value cannot
@@ -577,6 +577,12 @@ static int check_batch(const qry_pq_writer_t *w, const qry_pq_batch_t *b)
         const uint8_t *valid = b->valid ? b->valid[c - 1] : NULL;
         if (!b->vals[c - 1])
             return CN_EINVAL;
+        if (w->cols[c].type == QRY_PQ_STRING) {
+            const eng_str_t *s = b->vals[c - 1];
+            for (uint32_t i = 0; i < b->n; i++)
+                if ((!valid || valid[i]) && s[i].len > QRY_PQ_STR_MAX)
+                    return CN_ELIMIT;
+        }
         if (w->cols[c].optional || !valid)
             continue;
         for (uint32_t i = 0; i < b->n; i++)

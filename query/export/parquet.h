@@ -113,10 +113,14 @@ typedef struct qry_pq_summary {
  */
 int qry_pq_open(const char *path, const qry_pq_col_t *cols, size_t ncols, const qry_pq_opts_t *opts,
                 qry_pq_writer_t **out /* OUT */);
+/* Longest string value: a page (and its Thrift i32 sizes) must hold one. */
+#define QRY_PQ_STR_MAX (UINT32_C(1) << 30)
+
 /*
  * Appends the rows of b (copied; the caller keeps b).  Row groups are
- * written as they fill.  Returns 0, CN_EINVAL (a null in a required column;
- * nothing of the batch is appended), or -errno from a write.  After an
+ * written as they fill.  Returns 0, CN_EINVAL (a null in a required column),
+ * CN_ELIMIT (a string longer than QRY_PQ_STR_MAX) - in both cases nothing
+ * of the batch is appended - or -errno from a write.  After an
  * error the writer only accepts qry_pq_abort().
  */
 int qry_pq_write(qry_pq_writer_t *w, const qry_pq_batch_t *b);

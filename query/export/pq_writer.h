@@ -28,7 +28,7 @@ typedef struct qry__pq_col {
     bool is_time;
     cn_buf_t valid; /* one 0/1 byte per row (optional columns only) */
     cn_buf_t vals;  /* non-null values: int64/double/uint8, or string bytes */
-    cn_buf_t offs;  /* strings: uint32 start offset of each value in vals */
+    cn_buf_t offs;  /* strings: uint64 start offset of each value in vals */
     uint32_t nvals; /* non-null values buffered */
     /* statistics of the buffered row group */
     uint64_t nulls, nans;
