@@ -176,8 +176,21 @@ stage_bench() {
     suite "bench engine small" "$rc"
 }
 
+# Node packages the tests use (DuckDB reads the Parquet the writer makes),
+# from the lock file, installed only when missing.
+npm_deps() {
+    local d
+    for d in tests/query; do
+        if [ ! -d "$d/node_modules" ]; then
+            say "npm ci in $d"
+            npm ci --no-audit --no-fund --prefix "$d" || exit 1
+        fi
+    done
+}
+
 cmd_test() {
     install_deps
+    npm_deps
     local started=$SECONDS s
     for s in $STAGES; do
         case $s in
