@@ -270,8 +270,9 @@ int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t
  * other data overlaps it, returns 1 and fills stats[0..nfields) (caller's
  * array) plus the block's row count; the caller then either calls
  * eng_iter_skip() to consume it without decoding, or eng_iter_next() to
- * decode it.  Returns 0 when the next data is not such a block, negative on
- * error.
+ * decode it.  Returns 0 when the next data is not such a block (including
+ * blocks under eng_opts.stats_min_rows rows, which carry no stats),
+ * negative on error.
  */
 int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats /* OUT */, uint32_t *rows /* OUT */);
 void eng_iter_skip(eng_iter_t *it);
