@@ -264,4 +264,89 @@ bool mq_dec__utf8_ok(const uint8_t *p, size_t n);
 /* ns per unit for a precision (AUTO -> 1). */
 int64_t mq_dec__prec_ns(mq_dec_prec_t p);
 
+/* ======================================================================
+ * Binary register maps (regmap.c)
+ *
+ * A register map names the fields of a fixed-layout binary frame, such as
+ * a raw Modbus holding-register dump relayed by a gateway.  It is parsed
+ * once from text (config or a file it names) and then decodes any number
+ * of frames, one point per frame.
+ *
+ * Syntax, one statement per line; '#' starts a comment to the end of the
+ * line; blank lines are ignored; tokens are separated by spaces or tabs:
+ *
+ *   units=registers          # map options: a line of key=value tokens
+ *   word=CDAB                # (units only before the first field)
+ *   temperature u16 @0 scale=0.1
+ *   pressure    f32 @2 word=ABCD
+ *   level       i16 @0x10 scale=0.5 offset=-40
+ *   alarm       bit @4.3
+ *
+ *   field line:  NAME TYPE @OFFSET[.BIT] [KEY=VALUE ...]
+ *   NAME     letters, digits, '_', '.', '-', '/', ':' and non-ASCII UTF-8;
+ *            at most 255 bytes; unique within the map
+ *   TYPE     bit u8 i8 u16 i16 u32 i32 u64 i64 f32 f64
+ *   OFFSET   decimal or 0x hex, 0..65535, in the map's units: bytes
+ *            (default) or 16-bit registers (offset * 2 bytes)
+ *   BIT      bit fields only, and required there: 0 is the least
+ *            significant bit of the byte (units=bytes, 0..7) or of the
+ *            16-bit register read in the field's byte order
+ *            (units=registers, 0..15)
+ *   order=big|little     byte order (default big).  Not on u8/i8 or on
+ *                        bits in byte units.
+ *   word=ABCD|CDAB|BADC|DCBA   32/64-bit types only: A is the most
+ *            significant byte, and the letters give the order in the
+ *            frame; ABCD = big endian, DCBA = little endian, CDAB = big-
+ *            endian registers with the low register first, BADC = bytes
+ *            swapped inside big-endian-ordered registers.  For 64-bit
+ *            values the same rule holds per 16-bit register (CDAB puts
+ *            the four registers in reverse order).  order=big is ABCD and
+ *            order=little is DCBA; a field may not give both.
+ *   scale=NUM offset=NUM  value = raw * scale + offset (finite decimals,
+ *            not on bit fields).  A scale of exactly 10^-k (0.1, 0.01,
+ *            1e-3) divides by 10^k instead, so 221 with scale=0.1 is the
+ *            double nearest 22.1.
+ *   Map options order= and word= set defaults for the fields after them
+ *   (word= applies to 32/64-bit fields only); a field's own order= or
+ *   word= replaces both defaults.
+ *
+ * Stored types: bit -> boolean; integers -> int64 (a u64 above INT64_MAX
+ * is rejected alone); f32 (widened exactly) and f64 -> float64, NaN and
+ * infinities as they are; any field with a scale or offset that is not
+ * the identity -> float64.
+ */
+
+typedef struct mq_regmap mq_regmap_t;
+
+/* Largest map text accepted (CN_ELIMIT above). */
+#define MQ_REGMAP_MAX_TEXT (1u << 20)
+
+/* Parses a map (n bytes, need not be NUL-terminated).  On success returns
+ * 0 and an owned map in *out (release with mq_regmap_free).  On failure
+ * *out is NULL, *err holds the first error (1-based line and byte column
+ * of the offending token, a static reason such as "unknown type") and the
+ * return is CN_EPROTO (syntax), CN_ELIMIT (text or field count) or
+ * CN_EINVAL (NULL arguments). */
+int mq_regmap_parse(const char *text, size_t n, mq_regmap_t **out /* OUT */,
+                    mq_dec_err_t *err /* OUT */);
+void mq_regmap_free(mq_regmap_t *m); /* NULL is a no-op */
+uint32_t mq_regmap_nfields(const mq_regmap_t *m);
+/* Bytes a frame needs for every field to decode. */
+size_t mq_regmap_frame_len(const mq_regmap_t *m);
+
+/*
+ * Decodes one frame (n bytes) into one point: measurement (copied), the
+ * base tags (borrowed, as in mq_dec_opts_t) and timestamp ts (ns), with
+ * one field per map field, in map order.  A field that ends beyond the
+ * frame, or a u64 above INT64_MAX, is left out and recorded as an error
+ * whose line is the field's line in the map text and whose col is 1 + the
+ * field's byte offset in the frame ("frame too short for field",
+ * CN_EPROTO; "u64 value beyond int64", CN_EINVAL); the other fields are
+ * stored.  Field names are borrowed from the map: keep it alive until the
+ * batch is reset.  Returns the number of points added (1, or 0 when no
+ * field could be decoded), or CN_EINVAL for bad arguments.
+ */
+int mq_dec_regmap(mq_dec_batch_t *b, const mq_regmap_t *m, const void *frame, size_t n,
+                  const char *measurement, const eng_tag_t *tags, uint32_t ntags, int64_t ts);
+
 #endif /* MQ_DECODE_H */
