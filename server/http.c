@@ -270,6 +270,11 @@ static void on_write(uv_write_t *req, int status)
 
 static int queue_write(srv_conn_t *c, cn_buf_t *buf)
 {
+    if (c->srv->sink) {
+        c->srv->sink(c->srv->sink_arg, c, buf->p, buf->len);
+        cn_buf_free(buf);
+        return 0;
+    }
     wr_t *w = cn_calloc(1, sizeof *w);
     w->c = c;
     w->buf = *buf;
@@ -422,6 +427,11 @@ static void conn_close(srv_conn_t *c)
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
 }
 
+void srv__conn_close(srv_conn_t *c)
+{
+    conn_close(c);
+}
+
 /* Read timeout (C_READING: 408), idle timeout (C_IDLE) or the end of a
  * lingering close (C_CLOSING). */
 static void on_timer(uv_timer_t *t)
@@ -442,12 +452,11 @@ static void on_alloc(uv_handle_t *hd, size_t hint, uv_buf_t *buf)
     *buf = uv_buf_init(c->srv->rbuf, sizeof c->srv->rbuf);
 }
 
-static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+void srv__conn_read(srv_conn_t *c, ssize_t nread, const char *p)
 {
-    srv_conn_t *c = s->data;
     if (nread < 0) {
         c->peer_eof = true;
-        uv_read_stop(s);
+        uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
         /* A request being handled still gets its answer (it may already
          * be durable); everything else closes now. */
@@ -460,14 +469,23 @@ static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
         return;
     if (c->state == C_CLOSING)
         return; /* lingering: discard */
-    cn_buf_put(&c->in, buf->base, (size_t)nread);
+    cn_buf_put(&c->in, p, (size_t)nread);
     conn_process(c);
+}
+
+static void on_read(uv_stream_t *s, ssize_t nread, const uv_buf_t *buf)
+{
+    srv__conn_read(s->data, nread, buf->base);
 }
 
 static void set_reading(srv_conn_t *c, bool on)
 {
     if (on == c->reading || c->peer_eof)
         return;
+    if (c->srv->sink) {
+        c->reading = on; /* no socket */
+        return;
+    }
     if (on) {
         if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) < 0) {
             conn_close(c);
@@ -753,16 +771,15 @@ static const http_parser_settings SETTINGS = {
 
 /* -------------------------------------------------------------- listener */
 
-static void on_connection(uv_stream_t *server, int status)
+/* A new connection in C_IDLE, linked into h->conns, its tcp handle
+ * initialised but not yet accepted or reading.  NULL if uv_tcp_init fails. */
+static srv_conn_t *conn_new(srv_http_t *h)
 {
-    srv_http_t *h = server->data;
-    if (status < 0 || h->stopping)
-        return;
     srv_conn_t *c = cn_calloc(1, sizeof *c);
     c->srv = h;
     if (uv_tcp_init(&h->loop, &c->tcp) < 0) {
         cn_free(c);
-        return;
+        return NULL;
     }
     uv_timer_init(&h->loop, &c->timer);
     c->tcp.data = c;
@@ -772,15 +789,41 @@ static void on_connection(uv_stream_t *server, int status)
         h->conns->prev = c;
     h->conns = c;
     h->nconns++;
+    http_parser_init(&c->parser, HTTP_REQUEST);
+    c->parser.data = c;
+    return c;
+}
+
+/* Starts the idle timeout and reading. */
+static void conn_start(srv_conn_t *c)
+{
+    uv_timer_start(&c->timer, on_timer, (uint64_t)(c->srv->o.idle_timeout_ns / 1000000), 0);
+    set_reading(c, true);
+}
+
+srv_conn_t *srv__conn_new_detached(srv_http_t *h)
+{
+    assert(h->sink);
+    srv_conn_t *c = conn_new(h);
+    if (c)
+        conn_start(c);
+    return c;
+}
+
+static void on_connection(uv_stream_t *server, int status)
+{
+    srv_http_t *h = server->data;
+    if (status < 0 || h->stopping)
+        return;
+    srv_conn_t *c = conn_new(h);
+    if (!c)
+        return;
     if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || h->nconns > h->o.max_conns) {
         conn_close(c);
         return;
     }
     uv_tcp_nodelay(&c->tcp, 1);
-    http_parser_init(&c->parser, HTTP_REQUEST);
-    c->parser.data = c;
-    uv_timer_start(&c->timer, on_timer, (uint64_t)(h->o.idle_timeout_ns / 1000000), 0);
-    set_reading(c, true);
+    conn_start(c);
 }
 
 static void on_loop_handle_closed(uv_handle_t *hd)

@@ -94,6 +94,10 @@ struct srv_http {
     uint64_t efull_waits; /* writes parked for CN_EFULL (logged at shutdown) */
     srv_conn_t *conns;
     srv_park_t wait_durable, wait_writable;
+    /* Tests and tests/fuzz/fuzz_http.c: when set, responses go to sink
+     * instead of a socket (see srv__conn_new_detached). */
+    void (*sink)(void *arg, srv_conn_t *c, const void *p, size_t n);
+    void *sink_arg;
     char rbuf[64 * 1024]; /* shared read buffer: read_cb copies out at once */
 };
 
@@ -124,6 +128,17 @@ void srv__write_handle(srv_conn_t *c, const char *query);
 void srv__write_resume(srv_conn_t *c);
 /* Frees the write state of a closing connection (NULL w is a no-op). */
 void srv__write_free(srv_write_t *w);
+
+/* Connections.  srv__conn_read is the read callback's body: nread bytes
+ * at p, or nread < 0 for EOF / a read error (p unused).  srv__conn_close
+ * closes both handles; the connection is freed in their close callbacks.
+ * srv__conn_new_detached (h->sink set: tests, fuzzing) makes a connection
+ * without a socket, fed by srv__conn_read; writes go to h->sink at once
+ * and complete synchronously, so a C_CLOSING connection is left for the
+ * caller to close.  Run the loop (UV_RUN_NOWAIT) to free closed ones. */
+srv_conn_t *srv__conn_new_detached(srv_http_t *h);
+void srv__conn_read(srv_conn_t *c, ssize_t nread, const char *p);
+void srv__conn_close(srv_conn_t *c);
 
 /* Decodes the value of `key` from a query string (%XX and '+').  Returns
  * the length written (NUL-terminated, truncated to n-1) or -1 if absent. */
