@@ -3,12 +3,14 @@
  * decode.h - payload decoders: bytes from a device or an HTTP client become
  * eng_point_t rows for eng_write().
  *
- * Two formats live here (the binary register-map decoder joins later):
+ * Three formats live here:
  *
- *   mq_dec_lp()    InfluxDB 1.x line protocol (MQTT payloads and /write)
- *   mq_dec_json()  JSON objects, arrays of objects and IoTDB tablets
+ *   mq_dec_lp()      InfluxDB 1.x line protocol (MQTT payloads and /write)
+ *   mq_dec_json()    JSON objects, arrays of objects and IoTDB tablets
+ *   mq_dec_regmap()  binary frames (e.g. Modbus register dumps) through a
+ *                    register map (mq_regmap_parse, syntax at the end)
  *
- * Both append to an mq_dec_batch_t, a reusable arena that owns every string
+ * All append to an mq_dec_batch_t, a reusable arena that owns every string
  * and array the produced points refer to.  A server thread keeps one batch,
  * decodes one message (or several) into it, hands the points to eng_write()
  * and calls mq_dec_batch_reset(): in the steady state nothing is allocated.
