@@ -611,6 +611,7 @@ int srv_cfg_load_file(srv_cfg_t *cfg, const char *path, FILE *diag)
 
 static const char USAGE[] = "Usage: cairn [-c FILE] [--key=value ...]\n"
                             "       cairn inspect [--verbose] DIR\n"
+                            "       cairn export --data-dir DIR --out DIR [export options]\n"
                             "       cairn --help | --version | --print-config\n";
 
 static int usage_error(FILE *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -711,6 +712,10 @@ int srv_cfg_cli(srv_cfg_t *cfg, int argc, char **argv, srv_cli_t *cli, FILE *dia
     memset(cli, 0, sizeof *cli);
     if (argc > 1 && strcmp(argv[1], "inspect") == 0)
         return parse_inspect(argc, argv, cli, diag);
+    if (argc > 1 && strcmp(argv[1], "export") == 0) {
+        cli->action = SRV_ACT_EXPORT;
+        return 0;
+    }
     int rc = scan_args(cfg, argc, argv, cli, false, diag);
     if (rc < 0 || cli->action == SRV_ACT_HELP || cli->action == SRV_ACT_VERSION)
         return rc;
@@ -767,6 +772,12 @@ void srv_cfg_help(FILE *out)
           "  inspect [--verbose] DIR\n"
           "        Verify every segment file and the WAL in DIR (a stopped server's data\n"
           "        directory) and print a summary; exit 0 when everything verifies, else 1.\n"
+          "  export --data-dir DIR --out OUT [--from T] [--to T] [--measurement M]\n"
+          "         [--compression zstd|lz4_raw|snappy|none] [--format parquet]\n"
+          "        Write the points of DIR (a stopped server's data directory) in [from, to)\n"
+          "        (RFC 3339, a date or integer ns) as Parquet files\n"
+          "        OUT/measurement=M/date=YYYY-MM-DD/part-0.parquet, plus a manifest\n"
+          "        OUT/_manifest-<start>.json with each file's rows and CRC-32C.\n"
           "\nConfiguration keys (in the file as `key = value`, on the command line as\n"
           "--key=value, which overrides the file):\n",
           out);

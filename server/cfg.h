@@ -87,6 +87,7 @@ enum srv_action {
     SRV_ACT_VERSION,
     SRV_ACT_PRINT_CONFIG,
     SRV_ACT_INSPECT,
+    SRV_ACT_EXPORT, /* `export ...`: main() parses the rest (srv_export_cli) */
 };
 
 typedef struct srv_cli {
@@ -98,7 +99,8 @@ typedef struct srv_cli {
 
 /*
  * Parses argv (argv[0] is skipped): -h/--help, -V/--version,
- * --print-config, -c FILE / --config=FILE, `inspect [--verbose] DIR`, and
+ * --print-config, -c FILE / --config=FILE, `inspect [--verbose] DIR`,
+ * `export ...` (only recognised here), and
  * every option as --key=value or --key value.  Loads the config file first,
  * then applies the overrides.  Returns 0 or CN_ECONFIG (usage error).
  */

@@ -13,7 +13,7 @@
  *   SIGHUP: on_hup() re-reads the configuration; log-level applies at once,
  *      log-file is reopened (log rotation), other changes wait for a restart.
  *
- * Exit codes: 0 clean shutdown (or inspect verified), 1 runtime failure
+ * Exit codes: 0 clean shutdown (or inspect verified, export done), 1 runtime failure
  * (engine open, pid-file, inspect found damage), 2 usage or config error.
  *
  * NOTES
@@ -30,6 +30,7 @@
 #include "cfg.h"
 #include "ctx.h"
 #include "engine.h"
+#include "export.h"
 #include "http.h"
 
 #include <fcntl.h>
@@ -49,6 +50,41 @@ static int cmd_inspect(const srv_cli_t *cli)
         return 0;
     fprintf(stderr, "cairn: inspect %s: %s\n", cli->inspect_dir, cn_strerror(rc));
     return EXIT_RUNTIME;
+}
+
+static int cmd_export(int argc, char **argv)
+{
+    srv_export_opts_t o;
+    if (srv_export_cli(argc, argv, &o, stderr) < 0)
+        return EXIT_USAGE;
+    cn_log_set_level(CN_LOG_WARN);
+    o.progress = isatty(STDERR_FILENO) ? stderr : NULL;
+    srv_export_summary_t sum;
+    int rc = srv_export_run(&o, &sum);
+    if (rc == -EBUSY) {
+        fprintf(stderr,
+                "cairn: export: data directory %s is in use by another process (a running "
+                "cairn server?); stop it first\n",
+                o.data_dir);
+        return EXIT_RUNTIME;
+    }
+    if (rc == CN_ENOTFOUND) {
+        fprintf(stderr, "cairn: export: %s is not a cairn data directory (it has no wal/)\n",
+                o.data_dir);
+        return EXIT_RUNTIME;
+    }
+    if (rc < 0) {
+        fprintf(stderr, "cairn: export from %s to %s failed: %s\n", o.data_dir, o.out_dir,
+                cn_strerror(rc));
+        return EXIT_RUNTIME;
+    }
+    double s = (double)sum.elapsed_ns / 1e9;
+    printf("exported %llu rows to %llu files, %llu bytes in %.3f s (%.0f rows/s, %.1f MB/s); "
+           "manifest %s\n",
+           (unsigned long long)sum.rows, (unsigned long long)sum.files,
+           (unsigned long long)sum.bytes, s, s > 0 ? (double)sum.rows / s : 0.0,
+           s > 0 ? (double)sum.bytes / 1e6 / s : 0.0, sum.manifest);
+    return 0;
 }
 
 /* Points stderr (the log) at cfg.log_file, or leaves it alone when unset. */
@@ -339,6 +375,8 @@ int main(int argc, char **argv)
         srv_cfg_print(&ctx.cfg, stdout);
     } else if (cli.action == SRV_ACT_INSPECT) {
         code = cmd_inspect(&cli);
+    } else if (cli.action == SRV_ACT_EXPORT) {
+        code = cmd_export(argc, argv);
     } else {
         code = run(&ctx);
     }
