@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SPDX-License-Identifier: MIT
 #
 # lib.sh - shared harness of the integration scripts (sourced, not a test:
@@ -7,6 +8,11 @@
 #   fail MSG  prints MSG and the server log ($tmp/log), exits 1
 #   ok MSG    counts and prints a passed check ($checks)
 #   wait_log PATTERN  polls $tmp/log (~30 s at most), fails if the server exits
+#   start_http_server ARGS...  starts $BIN on $data (set by the caller) with HTTP on a free
+#             loopback port plus ARGS, waits for 'ready', sets $pid and $url
+#   stop_server  SIGTERMs $pid and fails unless it exits 0
+#   duck SQL  runs one DuckDB query (tests/query's node package), prints
+#             rows as tab-separated lines
 tmp=$(mktemp -d "/tmp/cairn-test-$1.XXXXXX")
 pid=""
 cleanup() {
@@ -41,4 +47,34 @@ wait_log() {
         sleep 0.05
     done
     fail "timed out waiting for '$1' in the log"
+}
+
+start_http_server() {
+    # shellcheck disable=SC2154 # $data is set by the sourcing script
+    : >"$tmp/log"
+    "$BIN" --data-dir="$data" --http-listen=127.0.0.1:0 "$@" 2>>"$tmp/log" &
+    pid=$!
+    wait_log ' ready'
+    port=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log")
+    [ -n "$port" ] || fail "no 'http: listening' line with the port"
+    url="http://127.0.0.1:$port"
+}
+
+stop_server() {
+    kill -TERM "$pid"
+    local status=0
+    wait "$pid" || status=$?
+    pid=""
+    [ "$status" = 0 ] || fail "server exited with $status after SIGTERM"
+}
+
+duck() {
+    (cd "$SRC/tests/query" && node --input-type=module -e '
+import { DuckDBInstance } from "@duckdb/node-api";
+const db = await DuckDBInstance.create(":memory:");
+const con = await db.connect();
+const r = await con.runAndReadAll(process.argv[1]);
+for (const row of r.getRows())
+  console.log(row.map((v) => (v === null ? "NULL" : String(v))).join("\t"));
+' "$1") || fail "duckdb query failed: $1"
 }

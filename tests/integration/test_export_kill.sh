@@ -53,33 +53,7 @@ cleanup_kill() {
 trap cleanup_kill EXIT
 
 start_server() {
-    : >"$tmp/log"
-    "$BIN" --data-dir="$data" --http-listen=127.0.0.1:0 --mqtt-listen=127.0.0.1:0 \
-        --durability=os 2>>"$tmp/log" &
-    pid=$!
-    wait_log ' ready'
-    port=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log")
-    [ -n "$port" ] || fail "no 'http: listening' line with the port"
-    url="http://127.0.0.1:$port"
-}
-stop_server() {
-    kill -TERM "$pid"
-    local status=0
-    wait "$pid" || status=$?
-    pid=""
-    [ "$status" = 0 ] || fail "server exited with $status after SIGTERM"
-}
-
-# duck SQL: runs one query with DuckDB, prints rows as tab-separated lines.
-duck() {
-    (cd "$SRC/tests/query" && node --input-type=module -e '
-import { DuckDBInstance } from "@duckdb/node-api";
-const db = await DuckDBInstance.create(":memory:");
-const con = await db.connect();
-const r = await con.runAndReadAll(process.argv[1]);
-for (const row of r.getRows())
-  console.log(row.map((v) => (v === null ? "NULL" : String(v))).join("\t"));
-' "$1") || fail "duckdb query failed: $1"
+    start_http_server --mqtt-listen=127.0.0.1:0 --durability=os
 }
 
 # ----------------------------------------------------------------- write

@@ -28,22 +28,7 @@ source "$SRC/tests/integration/lib.sh" http
 
 data="$tmp/data"
 start_server() {
-    : >"$tmp/log"
-    "$BIN" --data-dir="$data" --http-listen=127.0.0.1:0 --http-max-body=64k \
-        --http-idle-timeout=1s --http-read-timeout=1s "$@" 2>>"$tmp/log" &
-    pid=$!
-    wait_log ' ready'
-    port=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log")
-    [ -n "$port" ] || fail "no 'http: listening' line with the port"
-    url="http://127.0.0.1:$port"
-}
-
-stop_server() {
-    kill -TERM "$pid"
-    local status=0
-    wait "$pid" || status=$?
-    pid=""
-    [ "$status" = 0 ] || fail "server exited with $status after SIGTERM"
+    start_http_server --http-max-body=64k --http-idle-timeout=1s --http-read-timeout=1s "$@"
 }
 
 # req ARGS...: curl with the status in $code, headers in $tmp/h, body in $body.
