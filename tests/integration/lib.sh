@@ -50,8 +50,8 @@ wait_log() {
 }
 
 start_http_server() {
-    # shellcheck disable=SC2154 # $data is set by the sourcing script
     : >"$tmp/log"
+    # shellcheck disable=SC2154 # $data is set by the sourcing script
     "$BIN" --data-dir="$data" --http-listen=127.0.0.1:0 "$@" 2>>"$tmp/log" &
     pid=$!
     wait_log ' ready'
