@@ -57,6 +57,7 @@ start_http_server() {
     wait_log ' ready'
     port=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log")
     [ -n "$port" ] || fail "no 'http: listening' line with the port"
+    # shellcheck disable=SC2034 # $url is for the sourcing script
     url="http://127.0.0.1:$port"
 }
 
