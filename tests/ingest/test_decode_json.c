@@ -23,6 +23,7 @@
 /* clang-format on */
 
 #include "decode/decode.h"
+#include "ingest/decode_check.h"
 
 #define NOW INT64_C(1767225600000000000)
 
@@ -71,46 +72,9 @@ static const eng_point_t *decode(fx_t *f, const char *s, int want, size_t *n)
     return mq_dec_batch_points(f->b, n);
 }
 
-static const eng_field_t *field(const eng_point_t *p, const char *name)
-{
-    for (uint32_t i = 0; i < p->nfields; i++)
-        if (strcmp(p->fields[i].name, name) == 0)
-            return &p->fields[i];
-    fail_msg("no field %s", name);
-    return NULL;
-}
-
-static void expect_f(const eng_point_t *p, const char *name, double v)
-{
-    const eng_field_t *fl = field(p, name);
-    assert_int_equal(fl->type, ENG_T_FLOAT);
-    assert_memory_equal(&fl->v.f, &v, sizeof v);
-}
-
-static void expect_i(const eng_point_t *p, const char *name, int64_t v)
-{
-    const eng_field_t *fl = field(p, name);
-    assert_int_equal(fl->type, ENG_T_INT);
-    assert_true(fl->v.i == v);
-}
-
-static void expect_s(const eng_point_t *p, const char *name, const char *v, size_t n)
-{
-    const eng_field_t *fl = field(p, name);
-    assert_int_equal(fl->type, ENG_T_STRING);
-    assert_int_equal(fl->v.s.len, n);
-    assert_memory_equal(fl->v.s.p, v, n);
-}
-
 static void expect_err(fx_t *f, const char *want)
 {
-    size_t n;
-    const mq_dec_err_t *e = mq_dec_batch_errors(f->b, &n);
-    char buf[128] = "";
-    if (n)
-        mq_dec_err_format(e, buf, sizeof buf);
-    if (n != 1 || strcmp(buf, want) != 0)
-        fail_msg("got %zu errors, first \"%s\", want \"%s\"", n, buf, want);
+    expect_one_err(f->b, want);
 }
 
 /* ---------------------------------------------------------------- golden */
@@ -606,14 +570,6 @@ static void test_big_batch(void **state)
 }
 
 /* ------------------------------------------------------------ exactness */
-
-static uint64_t rnd(uint64_t *s)
-{
-    uint64_t z = (*s += 0x9e3779b97f4a7c15ULL);
-    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-    return z ^ (z >> 31);
-}
 
 /* A random JSON number: up to 30 digits, a fraction, an exponent. */
 static void random_number(uint64_t *seed, char *out)
