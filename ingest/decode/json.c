@@ -813,6 +813,8 @@ int mq_dec_json(mq_dec_batch_t *b, const mq_dec_opts_t *o, const void *p, size_t
         mq_dec_error(b, 1, 1, CN_ELIMIT, "payload too large");
         return CN_ELIMIT;
     }
+    if (!p)
+        p = ""; /* n == 0: keep pointer arithmetic defined */
     jlex_t L = {.s = p, .p = p, .end = (const uint8_t *)p + n, .tape = mq_dec_scratch(b), .o = o};
     cn_buf_reset(L.tape);
     if (lex(&L) < 0) {
