@@ -95,6 +95,7 @@ static const char *const DURABILITY[] = {"fsync", "os", NULL};
 static const char *const LOG_LEVELS[] = {"error", "warn", "info", "debug", NULL};
 static const char *const COMPRESSION[] = {"none", "lz4", "zstd", NULL};
 static const char *const BOOLS[] = {"false", "true", NULL};
+static const char *const UNMATCHED[] = {"ignore", "store", NULL};
 
 #define OFF(f) offsetof(srv_cfg_t, f)
 #define F_ADDR "host:port or [v6addr]:port with port 0-65535"
@@ -159,6 +160,18 @@ static const opt_t OPTS[] = {
     {"http-allow-anonymous", T_ENUM, OFF(http_allow_anonymous), "false",
      "Allow http-listen on a non-loopback address without authentication (HTTP auth is not "
      "built yet, so cairn refuses to start otherwise).",
+     BOOLS, NULL, "false or true"},
+    {"topic-templates", T_STR, OFF(topic_templates), "devices/{device_id}/telemetry",
+     "Which MQTT topics are stored, and how: templates tried in order, separated by ';', each "
+     "a pattern ({tag} and {measurement} bind levels, + and # skip them) and options format=, "
+     "measurement=, precision=, regmap=, tags=, store= (README: Ingest).",
+     NULL, NULL, "a ';'-separated list of topic templates"},
+    {"ingest-unmatched", T_ENUM, OFF(ingest_unmatched), "ignore",
+     "Topics no template matches: ignore = routed to subscribers only; store = also stored in "
+     "measurement mqtt with tag topic.",
+     UNMATCHED, NULL, "ignore or store"},
+    {"ingest-republish-errors", T_ENUM, OFF(ingest_republish_errors), "false",
+     "Republish a payload that fails to decode to $cairn/errors/<client id> with the reason.",
      BOOLS, NULL, "false or true"},
 };
 

@@ -55,6 +55,9 @@ typedef struct srv_cfg {
     int64_t http_idle_timeout_ns;
     int64_t http_max_conns;
     int http_allow_anonymous; /* 0 false, 1 true */
+    char *topic_templates;       /* ingest/map/map.h syntax */
+    int ingest_unmatched;        /* 0 ignore, 1 store */
+    int ingest_republish_errors; /* 0 false, 1 true */
 } srv_cfg_t;
 
 /* Fills every option with its default. */

@@ -32,6 +32,7 @@
 #include "engine.h"
 #include "export.h"
 #include "http.h"
+#include "ingest.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -296,6 +297,8 @@ static void stop(srv_ctx_t *ctx)
     }
     srv_http_free(ctx->http); /* after eng_close: the WAL thread notifies it */
     ctx->http = NULL;
+    srv_ingest_free(ctx->ingest);
+    ctx->ingest = NULL;
     if (ctx->pid_written)
         unlink(ctx->cfg.pid_file);
     int rc = cn_from_uv(uv_loop_close(&ctx->loop));
@@ -314,6 +317,8 @@ static int run(srv_ctx_t *ctx)
                 ctx->cfg.http_listen.host);
         return EXIT_USAGE;
     }
+    if (srv_ingest_new(&ctx->cfg, &ctx->ingest, stderr) < 0)
+        return EXIT_USAGE;
     int rc = open_log_file(ctx->cfg.log_file);
     if (rc < 0) {
         fprintf(stderr, "cairn: cannot open log-file %s: %s\n", ctx->cfg.log_file, cn_strerror(rc));

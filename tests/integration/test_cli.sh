@@ -74,6 +74,9 @@ expect 2 "cairn: option --memtable-size: bad value 'lots' for 'memtable-size': e
 run "$BIN" --foo=1
 expect 2 "cairn: unknown option '--foo=1' (see cairn --help)" "unknown option"
 
+run "$BIN" --data-dir="$tmp/tpl" --topic-templates='devices/{device_id}/telemetry; a/{x}/{x}/m'
+expect 2 "cairn: topic-templates: template 2: tag 'x' bound twice" "a bad topic template names itself"
+
 run "$BIN" inspect
 expect 2 "cairn: inspect: missing data directory (see cairn --help)" "inspect without DIR"
 

@@ -1,0 +1,73 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * ingest.h - MQTT PUBLISH -> rows: the glue between the broker's ingest
+ * hook and the engine.  A message is mapped by topic-templates
+ * (ingest/map/map.h), decoded into points and written with eng_write; the
+ * caller gets the WAL sequence number to wait for before it acknowledges
+ * (QoS 1 PUBACK, QoS 2 PUBREC), so an acknowledgement means durable.
+ *
+ * Decode problems never cost the connection: they are counted per template
+ * and reason (srv_ingest_metrics), logged rate-limited, and when
+ * ingest-republish-errors is on the caller gets a JSON report to publish to
+ * $cairn/errors/<client id>.  A field whose type conflicts with the stored
+ * one is rejected alone; the rest of the record is stored and the conflict
+ * counted.
+ *
+ * Threads: srv_ingest_t is shared and immutable after srv_ingest_new
+ * (counters are atomics); every event-loop thread owns one
+ * srv_ingest_worker_t and calls srv_ingest_publish with it.  Nothing here
+ * blocks: eng_write never waits for I/O (it says CN_EFULL instead).
+ */
+#ifndef SRV_INGEST_H
+#define SRV_INGEST_H
+
+#include "cfg.h"
+#include "engine.h"
+
+#include <stdio.h>
+
+typedef struct srv_ingest srv_ingest_t;
+typedef struct srv_ingest_worker srv_ingest_worker_t;
+
+/* Device registry lookup (see mq_map_registry_fn); may be NULL. */
+typedef const eng_tag_t *(*srv_ingest_registry_fn)(void *arg, const char *device_id,
+                                                   uint32_t *ntags /* OUT */);
+
+/* Parses topic-templates and the ingest options of cfg.  db is borrowed and
+ * may be NULL until srv_ingest_set_db (config checks run before the engine
+ * opens).  On a bad template writes "cairn: topic-templates: template 2:
+ * ..." to diag and returns CN_ECONFIG. */
+int srv_ingest_new(const srv_cfg_t *cfg, srv_ingest_t **out /* OUT */, FILE *diag);
+void srv_ingest_set_db(srv_ingest_t *in, eng_db_t *db);
+void srv_ingest_set_registry(srv_ingest_t *in, srv_ingest_registry_fn fn, void *arg);
+void srv_ingest_free(srv_ingest_t *in); /* NULL is a no-op; workers first */
+
+srv_ingest_worker_t *srv_ingest_worker_new(srv_ingest_t *in);
+void srv_ingest_worker_free(srv_ingest_worker_t *w); /* NULL is a no-op */
+
+typedef struct srv_ingest_res {
+    /* 0; CN_EFULL: the engine is behind, nothing was written, offer the
+     * same message again later (pause the publisher meanwhile);
+     * CN_ECLOSED: shutting down, nothing written. */
+    int status;
+    bool stored;  /* rows were written */
+    uint64_t seq; /* WAL sequence to be durable before acknowledging; 0 = none */
+    uint32_t npoints;
+    /* When the payload had errors and ingest-republish-errors is on: the
+     * JSON report for $cairn/errors/<client id>, valid until the worker's
+     * next call; else NULL. */
+    const char *error_json;
+    size_t error_len;
+} srv_ingest_res_t;
+
+/* Maps, decodes and writes one PUBLISH.  Returns res->status. */
+int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char *topic,
+                       size_t tlen, const void *payload, size_t n, srv_ingest_res_t *res /* OUT */);
+
+/* Appends the ingest counters in Prometheus text format:
+ *   cairn_ingest_messages_total{template="..."}
+ *   cairn_ingest_points_total{template="..."}
+ *   cairn_ingest_errors_total{template="...",reason="syntax|limit|value|topic|type_conflict"} */
+void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out);
+
+#endif /* SRV_INGEST_H */
