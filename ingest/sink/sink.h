@@ -1,0 +1,195 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * sink.h - durable at-least-once delivery of rule outputs to Kafka and
+ * webhooks (issue 6).
+ *
+ * Two layers:
+ *
+ *   mq_sink_log_*   the durable sink log under <data-dir>/sinks/: one
+ *                   shared, segmented, CRC-checked log of records
+ *                   (sink id, key, topic, payload, ts) written and fsynced
+ *                   by a writer thread in group commits; one committed
+ *                   cursor per sink; segments deleted once every cursor
+ *                   passed them; retention limits with an explicit policy.
+ *   mq_sink_*       the sink system: the log plus the sinks (Kafka
+ *                   producers, libcurl webhooks) running on one delivery
+ *                   thread with its own libuv loop.  Each sink reads the
+ *                   log through its cursor, keeps per-key order, retries
+ *                   with exponential backoff and jitter and dead-letters a
+ *                   poison record after N attempts.
+ *
+ * Delivery is at least once: a record is on disk before any sink sees it,
+ * a cursor only moves over contiguous delivered records, and after a crash
+ * each sink resumes from its last committed cursor (records delivered after
+ * that commit are delivered again).
+ *
+ * Threads: mq_sink_append() / mq_sink_stream() may be called from any
+ * thread and never block on I/O (a short mutex only).  Everything else is
+ * called by the owner (the server's main thread) unless noted.
+ */
+#ifndef MQ_SINK_H
+#define MQ_SINK_H
+
+#include "base/base.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+
+/* ------------------------------------------------------------ records */
+
+/* One log record.  The pointers borrow the memory the record was parsed
+ * from (a segment buffer or a delivery batch). */
+typedef struct mq_sink_rec {
+    uint64_t seq;       /* log-wide sequence number, from 1 */
+    int64_t ts_ns;      /* when the record was appended (caller's clock) */
+    uint16_t sink;      /* sink id (mq_sink_log_sink) */
+    const uint8_t *key; /* partition/order key, e.g. the device id */
+    size_t key_len;
+    const uint8_t *topic; /* Kafka topic rendered by the rule; "" = sink's */
+    size_t topic_len;
+    const uint8_t *payload; /* the bytes delivered (JSON for webhooks) */
+    size_t payload_len;
+} mq_sink_rec_t;
+
+enum {
+    MQ_SINK_REC_HDR = 32,                /* record header bytes (log.c) */
+    MQ_SINK_SEG_HDR = 16,                /* segment file header bytes */
+    MQ_SINK_MAX_KEY = 65535,             /* key and topic limits */
+    MQ_SINK_MAX_PAYLOAD = 16 * 1024 * 1024,
+};
+
+/*
+ * Parses one record at p[0..n).  Returns 0 and sets *rec (borrowing p) and
+ * *used (OUT) to its size; CN_ETRUNC when p holds only part of a record
+ * (a torn tail); CN_ECORRUPT when the CRC or the lengths are wrong.
+ */
+int mq_sink_rec_parse(const uint8_t *p, size_t n, mq_sink_rec_t *rec /* OUT */,
+                      size_t *used /* OUT */);
+/* Appends the encoding of rec (seq included) to out. */
+void mq_sink_rec_encode(const mq_sink_rec_t *rec, cn_buf_t *out);
+
+/* ---------------------------------------------------------------- log */
+
+enum mq_sink_policy {
+    MQ_SINK_DROP_OLDEST = 0, /* delete the oldest segment, cursors jump over it */
+    MQ_SINK_STOP = 1,        /* refuse appends (CN_EFULL) until below the limits */
+};
+
+typedef struct mq_sink_log_opts {
+    const char *dir;         /* e.g. <data-dir>/sinks; created if missing */
+    uint64_t segment_bytes;  /* roll segments at this size (0 = 64 MiB) */
+    uint64_t max_bytes;      /* retention of undelivered log (0 = unlimited) */
+    int64_t max_age_ns;      /* retention by age of the oldest segment (0 = none) */
+    int policy;              /* enum mq_sink_policy, past either limit */
+    uint64_t max_pending;    /* appended-not-yet-written bytes before CN_EFULL (0 = 64 MiB) */
+    int64_t cursor_every_ns; /* cursor file written at most this often (0 = 100 ms) */
+    bool no_fsync;           /* durability = os: write but never fsync */
+    cn_clock_t clock;        /* record timestamps and age retention (zero = system) */
+} mq_sink_log_opts_t;
+
+typedef struct mq_sink_log mq_sink_log_t; /* log.c */
+
+/* Called on the writer thread after records up to (excluding) durable_seq
+ * are on disk.  Must not block; typically uv_async_send. */
+typedef void (*mq_sink_durable_cb)(void *arg, uint64_t durable_seq);
+
+/*
+ * Opens (creating or recovering) the log in opts->dir: lists the segments,
+ * truncates a torn or corrupt tail of the last one, reads the cursor file.
+ * Does not start the writer thread (mq_sink_log_start).  Returns 0,
+ * -errno, CN_ECORRUPT (unreadable cursor file), CN_EINVAL.
+ */
+int mq_sink_log_open(const mq_sink_log_opts_t *opts, mq_sink_log_t **out /* OUT */);
+/*
+ * Registers sink `name` before mq_sink_log_start and returns its stable id
+ * in *id (OUT): the id stored in the cursor file for that name, or a new
+ * one (ids are never reused).  Cursors of names not registered before start
+ * are forgotten at start (their undelivered records are dropped, logged).
+ * Returns 0, CN_ELIMIT (id space exhausted), CN_EINVAL (after start).
+ */
+int mq_sink_log_sink(mq_sink_log_t *log, const char *name, uint16_t *id /* OUT */);
+/* Starts the writer thread.  cb (may be NULL) is the durable notification. */
+int mq_sink_log_start(mq_sink_log_t *log, mq_sink_durable_cb cb, void *arg);
+/*
+ * Appends a record for sink rec->sink (rec->seq and, when 0, rec->ts_ns are
+ * filled in).  Non-blocking, any thread.  *seq (OUT, may be NULL) is the
+ * record's sequence number: it is durable once the durable callback
+ * reports a durable_seq > *seq.  Returns 0, CN_EFULL (stop-accepting
+ * policy past the retention limits, or the writer is max_pending behind),
+ * CN_ELIMIT (key/topic/payload too large), CN_ENOTFOUND (unknown sink id),
+ * CN_ECLOSED, or the writer's sticky -errno after an I/O error.
+ */
+int mq_sink_log_append(mq_sink_log_t *log, const mq_sink_rec_t *rec, uint64_t *seq /* OUT */);
+/* First sequence number not yet durable (all below are on disk). */
+uint64_t mq_sink_log_durable(mq_sink_log_t *log);
+/* Blocks until seq < durable or the log failed; for tests and shutdown.
+ * Returns 0 or the sticky error. */
+int mq_sink_log_wait(mq_sink_log_t *log, uint64_t seq);
+/*
+ * Commits the cursor of sink `id`: every record of that sink below `next`
+ * is delivered.  Monotonic (a smaller value is ignored).  Persisted by the
+ * writer thread (tmp + fsync + rename) at most every cursor_every_ns and
+ * at close.  Any thread.
+ */
+void mq_sink_log_commit(mq_sink_log_t *log, uint16_t id, uint64_t next);
+/* The cursor of sink id (next record to deliver), 0 if unknown. */
+uint64_t mq_sink_log_cursor(mq_sink_log_t *log, uint16_t id);
+/* Forces a cursor write and segment deletion pass now and waits for it. */
+int mq_sink_log_sync(mq_sink_log_t *log);
+/* Stops the writer (pending appends are written and fsynced, cursors
+ * persisted) and frees the log.  NULL is a no-op. */
+void mq_sink_log_close(mq_sink_log_t *log);
+
+/* A reading position in the log; zero-initialise, then mq_sink_log_seek. */
+typedef struct mq_sink_pos {
+    uint64_t seq;      /* next record to look at */
+    uint64_t seg_base; /* segment being read (0 = find by seq) */
+    uint64_t off;      /* byte offset inside it */
+    int fd;            /* cached descriptor of that segment, -1 = none */
+} mq_sink_pos_t;
+
+void mq_sink_log_seek(mq_sink_pos_t *pos, uint64_t seq);
+void mq_sink_pos_close(mq_sink_pos_t *pos);
+
+/* Records read by mq_sink_log_read: one buffer, records borrowing it. */
+typedef struct mq_sink_batch {
+    cn_buf_t data;
+    mq_sink_rec_t *recs; /* n records in seq order, pointing into data */
+    uint32_t n, cap;
+    uint64_t skipped; /* records lost to retention (drop-oldest) before these */
+} mq_sink_batch_t;
+
+void mq_sink_batch_init(mq_sink_batch_t *b);
+void mq_sink_batch_free(mq_sink_batch_t *b);
+
+/*
+ * Reads durable records of sink `id` from pos onwards into b (reset first),
+ * at most max_bytes of log scanned.  Blocking file I/O: call it on a worker
+ * thread (uv_queue_work), never on an event loop.  Records of other sinks
+ * are skipped.  When the segment at pos was deleted by drop-oldest, pos
+ * jumps to the oldest segment.  Returns the number of records added, or
+ * -errno.  A corrupt record inside a sealed segment is logged and the rest
+ * of that segment skipped.
+ */
+int mq_sink_log_read(mq_sink_log_t *log, mq_sink_pos_t *pos, uint16_t id, size_t max_bytes,
+                     mq_sink_batch_t *b);
+
+/* Log-wide counters (a snapshot). */
+typedef struct mq_sink_log_stats {
+    uint64_t next_seq;     /* next sequence number to assign */
+    uint64_t durable_seq;  /* first not yet on disk */
+    uint64_t bytes;        /* bytes in segment files */
+    uint64_t segments;     /* segment files */
+    uint64_t appended;     /* records accepted since open */
+    uint64_t rejected;     /* appends refused by stop-accepting or max_pending */
+    uint64_t dropped;      /* records dropped by drop-oldest (all sinks) */
+    uint64_t truncated;    /* bytes cut from a torn tail at open */
+    int64_t oldest_ts_ns;  /* newest record ts of the oldest segment (age check) */
+    bool refusing;         /* stop-accepting is in force */
+} mq_sink_log_stats_t;
+
+void mq_sink_log_stats(mq_sink_log_t *log, mq_sink_log_stats_t *st /* OUT */);
+/* Records of sink id dropped by drop-oldest since open. */
+uint64_t mq_sink_log_dropped(mq_sink_log_t *log, uint16_t id);
+
+#endif /* MQ_SINK_H */
