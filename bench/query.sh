@@ -1,0 +1,210 @@
+# SPDX-License-Identifier: MIT
+# shellcheck shell=bash
+#
+# bench/query.sh - `bench/run query` (issue 5), sourced by bench/run after
+# bench/ingest.sh (wl_shape, hp_start, hp_stop, hp_load, influx_values,
+# vm_values).
+#
+# The workload of --size goes through /write (write_load: 5000-line batches,
+# 2 writers) into cairn, VictoriaMetrics and InfluxDB, each counted.  Then,
+# for Q1-Q6, each system answers its query once unmeasured (the answer is
+# kept and checked) and 5 times measured; the median of the 5 is reported,
+# in ms, as curl's time_total of one HTTP request on a new connection (the
+# same client cost for every system).  cairn and InfluxDB get the same
+# InfluxQL (epoch=ms); VictoriaMetrics the nearest MetricsQL (nocache=1):
+#
+#   Q1 last value of every field, one device
+#      SELECT last(*) FROM telemetry WHERE device_id = 'dev-000042'
+#      VM /api/v1/query  last_over_time({__name__=~"telemetry_.*",device_id="dev-000042"}[Hh]) at end-1s
+#   Q2 1-minute mean of temperature, one device, the last hour
+#      SELECT mean(temperature) FROM telemetry WHERE device_id = 'dev-000042'
+#        AND time >= 'end-1h' AND time < 'end' GROUP BY time(1m)
+#      VM /api/v1/query_range  avg_over_time(telemetry_temperature{device_id="dev-000042"}[1m]),
+#        step 60 s from end-1h+59s to end-1s
+#   Q3 max(temperature) per device over the whole range
+#      SELECT max(temperature) FROM telemetry GROUP BY device_id
+#      VM /api/v1/query  max_over_time(telemetry_temperature[Hh]) at end-1s
+#   Q4 hourly mean of all ten fields over fleet-3 (100 devices), the first
+#      min(6, H) hours
+#      SELECT mean(*) FROM telemetry WHERE fleet = 'fleet-3' AND time >= 'start'
+#        AND time < 'start+6h' GROUP BY time(1h)
+#      VM /api/v1/query_range  avg by (__name__) (avg_over_time({__name__=~"telemetry_.*",
+#        fleet="fleet-3"}[1h]) keep_metric_names), step 3600 s from start+1h-1s
+#   Q5 count of all field values
+#      SELECT count(*) FROM telemetry
+#      VM /api/v1/query  sum by (__name__) (count_over_time({__name__=~"telemetry_.*"}[Hh])
+#        keep_metric_names) at end-1s
+#   Q6 the latest temperature of every device
+#      SELECT last(temperature) FROM telemetry GROUP BY device_id
+#      VM /api/v1/query  last_over_time(telemetry_temperature[Hh]) at end-1s
+#
+# PromQL windows are left-open (t - w, t]: evaluating at a bucket's end - 1 s
+# covers the same points as InfluxQL's [start, end) (timestamps are whole
+# multiples of 10 s).  Q4's average of per-series averages is the mean over
+# the fleet because every series has the same number of points per hour.
+#
+# Checks: cairn's answer must equal InfluxDB's (query_check.py influx: same
+# series, columns and rows, floats within 1e-9 relative): MATCH / MISMATCH /
+# na per query.  VictoriaMetrics' answer must carry InfluxDB's values
+# (query_check.py vm), so the MetricsQL really is the same question.  cairn
+# is `na` while its /query is missing (issue 5) or for a query it refuses.
+
+declare -A QI=() QV=() QV_API=() QV_ARGS=()
+declare -A QR=() QMATCH=() QVMCHK=()
+
+rfc3339() {
+    date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ
+}
+
+q_define() {
+    local dev=dev-000042 fleet=fleet-3 last=$((G_END_S - 1)) h=${G_HOURS}h
+    local q2s=$((G_END_S - 3600)) q4h=$((G_HOURS < 6 ? G_HOURS : 6))
+    local q4e=$((G_START_S + q4h * 3600))
+    QI[1]="SELECT last(*) FROM telemetry WHERE device_id = '$dev'"
+    QV[1]="last_over_time({__name__=~\"telemetry_.*\",device_id=\"$dev\"}[$h])"
+    QV_API[1]=query QV_ARGS[1]="time=$last"
+    QI[2]="SELECT mean(temperature) FROM telemetry WHERE device_id = '$dev' AND time >= '$(rfc3339 $q2s)' AND time < '$(rfc3339 "$G_END_S")' GROUP BY time(1m)"
+    QV[2]="avg_over_time(telemetry_temperature{device_id=\"$dev\"}[1m])"
+    QV_API[2]=query_range QV_ARGS[2]="start=$((q2s + 59)) end=$last step=60"
+    QI[3]="SELECT max(temperature) FROM telemetry GROUP BY device_id"
+    QV[3]="max_over_time(telemetry_temperature[$h])"
+    QV_API[3]=query QV_ARGS[3]="time=$last"
+    QI[4]="SELECT mean(*) FROM telemetry WHERE fleet = '$fleet' AND time >= '$(rfc3339 "$G_START_S")' AND time < '$(rfc3339 $q4e)' GROUP BY time(1h)"
+    QV[4]="avg by (__name__) (avg_over_time({__name__=~\"telemetry_.*\",fleet=\"$fleet\"}[1h]) keep_metric_names)"
+    QV_API[4]=query_range QV_ARGS[4]="start=$((G_START_S + 3599)) end=$((q4e - 1)) step=3600"
+    QI[5]="SELECT count(*) FROM telemetry"
+    QV[5]="sum by (__name__) (count_over_time({__name__=~\"telemetry_.*\"}[$h]) keep_metric_names)"
+    QV_API[5]=query QV_ARGS[5]="time=$last"
+    QI[6]="SELECT last(temperature) FROM telemetry GROUP BY device_id"
+    QV[6]="last_over_time(telemetry_temperature[$h])"
+    QV_API[6]=query QV_ARGS[6]="time=$last"
+}
+
+# q_once SYS N OUT: one request; prints "HTTP_CODE SECONDS".
+q_once() {
+    local sys=$1 n=$2 out=$3 port=${HP_PORT[$1]} a args=()
+    if [[ $sys == vm ]]; then
+        for a in ${QV_ARGS[$n]}; do args+=(--data-urlencode "$a"); done
+        curl -s -G -o "$out" -w '%{http_code} %{time_total}\n' \
+            "http://127.0.0.1:$port/api/v1/${QV_API[$n]}" --data-urlencode "query=${QV[$n]}" \
+            -d nocache=1 "${args[@]}" || echo "000 0"
+    else
+        curl -s -G -o "$out" -w '%{http_code} %{time_total}\n' "http://127.0.0.1:$port/query" \
+            --data-urlencode db=iot --data-urlencode epoch=ms --data-urlencode "q=${QI[$n]}" ||
+            echo "000 0"
+    fi
+}
+
+# q_measure SYS N: the checked first answer in $WORK/qN.SYS.json, then the
+# median of 5 timed runs in QR[SYS.N] (ms), or na.
+q_measure() {
+    local sys=$1 n=$2 out="$WORK/q$2.$1.json" code secs i times=() why
+    read -r code secs < <(q_once "$sys" "$n" "$out")
+    if [[ $code != 200 ]] || ! why=$(python3 "$BENCH/query_check.py" ok "$out"); then
+        [[ $code == 200 ]] || why="HTTP $code: $(head -c 300 "$out" 2>/dev/null)"
+        echo "bench/run: Q$n on ${HP_LABEL[$sys]}: $why; its figure na" >&2
+        QR[$sys.$n]=na
+        rm -f "$out"
+        return 0
+    fi
+    for ((i = 0; i < 5; i++)); do
+        read -r code secs < <(q_once "$sys" "$n" "$WORK/q.tmp")
+        [[ $code == 200 ]] || {
+            echo "bench/run: Q$n on ${HP_LABEL[$sys]}: HTTP $code in a timed run; its figure na" >&2
+            QR[$sys.$n]=na
+            return 0
+        }
+        times+=("$(awk -v s="$secs" 'BEGIN { printf "%.3f", s * 1000 }')")
+    done
+    QR[$sys.$n]=$(median "${times[@]}")
+    printf '  Q%s %-16s %9s ms  (runs: %s)\n' "$n" "${HP_LABEL[$sys]}" "${QR[$sys.$n]}" "${times[*]}"
+}
+
+run_query() {
+    wl_shape
+    q_define
+    build write_load
+    echo "== build (optional): cairn"
+    cmake --build "$BUILD" -j2 --target cairn >"$WORK/build-cairn.log" 2>&1 ||
+        echo "bench/run: cairn did not build (see --keep $WORK/build-cairn.log); its figures na" >&2
+    command -v influxd >/dev/null || die "influxd is not installed (tools/setup.sh installs influxdb)"
+    command -v victoria-metrics >/dev/null || die "victoria-metrics is not installed (tools/setup.sh)"
+    command -v curl >/dev/null || die "curl is not installed"
+    echo "== workload '$SIZE': $G_RECORDS records, $G_VALUES field values"
+    echo "== $(influxd version 2>/dev/null); VictoriaMetrics" \
+        "$(dpkg-query -W -f='${Version}' victoria-metrics 2>/dev/null)"
+
+    local systems=() sys n got
+    for sys in cairn vm influx; do
+        if ! hp_start "$sys" q; then
+            echo "cairn: not available; its figures na" >&2
+            continue
+        fi
+        echo "== load ${HP_LABEL[$sys]} (/write, 5000-line batches, 2 writers)"
+        hp_load "$sys" q
+        if [[ -z $HP_LAST || $(kvna errors "$HP_LAST") != 0 ]]; then
+            [[ $sys == cairn ]] || die "loading ${HP_LABEL[$sys]} failed"
+            echo "bench/run: loading cairn failed; its figures na" >&2
+            hp_stop cairn q
+            continue
+        fi
+        got=""
+        case $sys in
+        influx) got=$(influx_values "${HP_PORT[$sys]}") ;;
+        vm) got=$(vm_values "${HP_PORT[$sys]}") ;;
+        esac
+        if [[ -n $got ]]; then
+            echo "  [$sys] stored field values: $got (expected $G_VALUES)"
+            [[ $got == "$G_VALUES" ]] || die "${HP_LABEL[$sys]} stored $got of $G_VALUES field values"
+        fi
+        systems+=("$sys")
+    done
+    local cairn_q=""
+    if [[ -n ${HP_PORT[cairn]:-} && -n ${HP_PID[cairn]:-} ]]; then
+        local code
+        code=$(curl -s -G -o "$WORK/probe.json" -w '%{http_code}' \
+            "http://127.0.0.1:${HP_PORT[cairn]}/query" --data-urlencode 'q=SHOW DATABASES' || true)
+        if [[ $code == 200 ]]; then
+            cairn_q=1
+        else
+            echo "cairn: /query not available yet (issue 5; HTTP $code); cairn's figures na" >&2
+        fi
+    fi
+
+    for n in 1 2 3 4 5 6; do
+        echo "== Q$n: ${QI[$n]}"
+        echo "   VM (/api/v1/${QV_API[$n]} ${QV_ARGS[$n]}): ${QV[$n]}"
+        for sys in cairn vm influx; do
+            if [[ $sys == cairn && -z $cairn_q ]]; then
+                QR[cairn.$n]=na
+                continue
+            fi
+            q_measure "$sys" "$n"
+        done
+        local a="$WORK/q$n.cairn.json" b="$WORK/q$n.influx.json" v="$WORK/q$n.vm.json"
+        QMATCH[$n]=na
+        if [[ -f $a && -f $b ]]; then
+            QMATCH[$n]=$(python3 "$BENCH/query_check.py" influx "$a" "$b")
+            echo "  cairn vs InfluxDB answer: ${QMATCH[$n]}"
+        fi
+        QVMCHK[$n]=na
+        if [[ -f $v && -f $b ]]; then
+            QVMCHK[$n]=$(python3 "$BENCH/query_check.py" vm "q$n" "$v" "$b")
+            echo "  VictoriaMetrics vs InfluxDB values: ${QVMCHK[$n]}"
+        fi
+    done
+    for sys in "${systems[@]}"; do hp_stop "$sys" q; done
+
+    echo "== summary (ms, median of 5; ratio = cairn / peer)"
+    printf '  %-3s %10s %10s %10s %9s %9s  %s\n' "" cairn VM InfluxDB "vs VM" "vs Influx" "cairn = InfluxDB"
+    local line="RESULT name=query size=$SIZE" ratios="" matches=""
+    for n in 1 2 3 4 5 6; do
+        local c=${QR[cairn.$n]:-na} vmv=${QR[vm.$n]:-na} inf=${QR[influx.$n]:-na}
+        printf '  Q%-2s %10s %10s %10s %9s %9s  %s\n' "$n" "$c" "$vmv" "$inf" "$(ratio "$c" "$vmv")" \
+            "$(ratio "$c" "$inf")" "${QMATCH[$n]%%:*}"
+        line+=" q${n}_ms=$c q${n}_vm_ms=$vmv q${n}_influx_ms=$inf"
+        ratios+=" q${n}_vm_ratio=$(ratio "$c" "$vmv") q${n}_influx_ratio=$(ratio "$c" "$inf")"
+        matches+=" q${n}_match=${QMATCH[$n]%%:*}"
+    done
+    echo "$line$ratios$matches"
+}
