@@ -63,6 +63,9 @@
  *     into one buffer (plus the trailing PINGREQ at QoS 0): sending is
  *     write() of slices of it, so the tool costs little CPU per message.
  *  4. The tool never signals any process; it only reads /proc/<pid>/status.
+ *  5. A subscriber only reads, so in a run longer than 1.5 x keepalive a
+ *     broker would drop it (MQTT 3.1.1 3.1.2.10): every 30 s each subscriber
+ *     and each finished publisher sends PINGREQ, as idle connections do.
  */
 #include "base/base.h"
 #include "gen.h"
@@ -92,8 +95,9 @@
 #define TOPIC_FILTER   "devices/+/telemetry"
 #define PID_MOD        65535u
 #define KEEPALIVE_S    60
-#define RX_BIG         (256u * 1024) /* publisher / subscriber read buffer */
-#define RX_SMALL       256u          /* idle connections */
+#define PING_NS        (30 * NS_PER_S) /* PINGREQ period of quiet connections */
+#define RX_BIG         (256u * 1024)   /* publisher / subscriber read buffer */
+#define RX_SMALL       256u            /* idle connections */
 #define RX_MAX         (16u * 1024 * 1024)
 #define WRITE_CHUNK    (256u * 1024)
 #define MAX_EVENTS     512
@@ -922,6 +926,8 @@ static void print_pubsub(ml_t *ml, bool timed_out)
            order, dups, ml->closed, ml->proto_err);
 }
 
+static void ping_all(ml_t *ml);
+
 static bool subs_complete(const ml_t *ml)
 {
     uint64_t total = (uint64_t)ml->o.pubs * ml->o.msgs;
@@ -966,9 +972,14 @@ static int run_pubsub(ml_t *ml)
     }
     ml->t_progress = now_ns();
     bool stopped = false;
+    int64_t next_ping = ml->t_progress + PING_NS;
     for (;;) {
         ml_poll(ml, 20);
         int64_t t = now_ns();
+        if (t >= next_ping) { /* subscribers only read: keep them alive (NOTES 5) */
+            ping_all(ml);
+            next_ping += PING_NS;
+        }
         if (ml->n_done + ml->pubs_closed >= o->pubs) {
             int64_t last = ml->t_progress;
             if (subs_complete(ml) || t - last >= (int64_t)o->idle_ms * 1000000)
@@ -987,12 +998,13 @@ static int run_pubsub(ml_t *ml)
     return ml->n_done == o->pubs && !stopped ? 0 : 1;
 }
 
-/* Sends PINGREQ on every held connection (keepalive). */
+/* Sends PINGREQ on every held connection (keepalive): idle ones, subscribers
+ * and publishers that are done. */
 static void ping_all(ml_t *ml)
 {
     for (uint32_t i = 0; i < ml->nconn; i++) {
         conn_t *c = &ml->c[i];
-        if (c->fd >= 0 && c->state == S_READY) {
+        if (c->fd >= 0 && (c->state == S_READY || c->state == S_DONE)) {
             put_u8(&c->tx, 0xc0);
             put_u8(&c->tx, 0x00);
             conn_write(ml, c);
@@ -1037,12 +1049,12 @@ static int run_conns(ml_t *ml)
     printf("conns: %u of %u connected in %.2f s (%" PRIu64 " failed), holding %.1f s\n",
            ml->n_ready, ml->nconn, t_conn, ml->connect_err, o->hold_s);
     int64_t hold_end = now_ns() + (ml->n_ready ? (int64_t)(o->hold_s * 1e9) : 0),
-            next_ping = now_ns() + 30 * NS_PER_S;
+            next_ping = now_ns() + PING_NS;
     while (now_ns() < hold_end) {
         ml_poll(ml, 100);
         if (now_ns() >= next_ping) {
             ping_all(ml);
-            next_ping += 30 * NS_PER_S;
+            next_ping += PING_NS;
         }
     }
     uint32_t held = 0;
