@@ -91,6 +91,36 @@ static bool v_max_conns(const opt_val_t *v)
     return v->i >= 1 && v->i <= 1000000;
 }
 
+static bool v_addr_list(const opt_val_t *v)
+{
+    srv_addr_t a[SRV_MAX_LISTENERS];
+    return srv_cfg_parse_addrs(v->s, a, SRV_MAX_LISTENERS) > 0;
+}
+static bool v_inflight(const opt_val_t *v)
+{
+    return v->i >= 1 && v->i <= 65535;
+}
+static bool v_queued(const opt_val_t *v)
+{
+    return v->i >= 1 && v->i <= 100000000;
+}
+static bool v_keepalive(const opt_val_t *v)
+{
+    return v->i >= 0 && v->i <= 65535;
+}
+static bool v_max_packet(const opt_val_t *v)
+{
+    return v->u >= 1024 && v->u <= 268435460ULL;
+}
+static bool v_out_bytes(const opt_val_t *v)
+{
+    return v->u >= 64 * 1024 && v->u <= (1ULL << 40);
+}
+static bool v_sys_interval(const opt_val_t *v)
+{
+    return v->i == 0 || (v->i >= NS_S && v->i <= NS_D);
+}
+
 static const char *const DURABILITY[] = {"fsync", "os", NULL};
 static const char *const LOG_LEVELS[] = {"error", "warn", "info", "debug", NULL};
 static const char *const COMPRESSION[] = {"none", "lz4", "zstd", NULL};
@@ -105,9 +135,10 @@ static const opt_t OPTS[] = {
     {"data-dir", T_STR, OFF(data_dir), "./cairn-data",
      "Directory for the WAL, segment files and metadata; created if missing.", NULL, v_nonempty,
      "a directory path"},
-    {"mqtt-listen", T_ADDR, OFF(mqtt_listen), "127.0.0.1:1883",
-     "MQTT listener address (host:port or [v6]:port; port 0 picks a free port).", NULL, NULL,
-     F_ADDR},
+    {"mqtt-listen", T_STR, OFF(mqtt_listen), "127.0.0.1:1883",
+     "MQTT listener addresses, comma-separated (host:port or [v6]:port; port 0 picks a free "
+     "port).",
+     NULL, v_addr_list, "a comma-separated list of " F_ADDR " (at most 16)"},
     {"http-listen", T_ADDR, OFF(http_listen), "127.0.0.1:8086",
      "HTTP API listener address (/write, /query, /ping, /metrics).", NULL, NULL, F_ADDR},
     {"durability", T_ENUM, OFF(durability), "fsync",
@@ -144,6 +175,34 @@ static const opt_t OPTS[] = {
     {"event-loops", T_INT, OFF(event_loops), "0",
      "Network event-loop threads; 0 = one per CPU core.", NULL, v_event_loops,
      "an integer from 0 (one per core) to 256"},
+    {"mqtt-allow-anonymous", T_ENUM, OFF(mqtt_allow_anonymous), "false",
+     "Accept MQTT clients without credentials on non-loopback listeners (loopback listeners "
+     "always accept them).",
+     BOOLS, NULL, "false or true"},
+    {"mqtt-max-packet-size", T_SIZE, OFF(mqtt_max_packet), "16M",
+     "Largest MQTT packet accepted; larger ones close the connection (reason 0x95).", NULL,
+     v_max_packet, "a size from 1k to 268435460"},
+    {"mqtt-max-connections", T_INT, OFF(mqtt_max_conns), "1000000",
+     "Open MQTT connections at most; further ones are closed at once.", NULL, v_max_conns,
+     "an integer from 1 to 1000000"},
+    {"mqtt-max-inflight", T_INT, OFF(mqtt_max_inflight), "64",
+     "QoS 1/2 messages in flight per client in each direction (the Receive Maximum cairn "
+     "announces and the window it sends with).",
+     NULL, v_inflight, "an integer from 1 to 65535"},
+    {"mqtt-max-queued-messages", T_INT, OFF(mqtt_max_queued), "10000",
+     "QoS 1/2 messages queued per session beyond the in-flight window (also for offline "
+     "persistent sessions); further ones are dropped and counted.",
+     NULL, v_queued, "an integer from 1 to 100000000"},
+    {"mqtt-max-outgoing-bytes", T_SIZE, OFF(mqtt_max_out_bytes), "4M",
+     "Unsent bytes per MQTT connection: above half, publishers feeding it are paused; above "
+     "all, QoS 0 messages to it are dropped and counted.",
+     NULL, v_out_bytes, "a size of at least 64k"},
+    {"mqtt-max-keepalive", T_INT, OFF(mqtt_max_keepalive), "0",
+     "Largest keepalive (seconds) granted to MQTT 5 clients; 0 = what the client asks.", NULL,
+     v_keepalive, "an integer from 0 to 65535"},
+    {"mqtt-sys-interval", T_DUR, OFF(mqtt_sys_interval_ns), "10s",
+     "Period of the $SYS/broker/... statistics messages; 0 turns them off.", NULL, v_sys_interval,
+     "0 or a duration from 1s to 1d"},
     {"http-max-body", T_SIZE, OFF(http_max_body), "25000000",
      "Largest /write body, before and after gzip decompression; larger ones get 413 (InfluxDB's "
      "max-body-size).",
@@ -295,6 +354,34 @@ static bool host_ok(const char *h, size_t n, bool v6)
             return false;
     }
     return true;
+}
+
+int srv_cfg_parse_addrs(const char *s, srv_addr_t *out, size_t max)
+{
+    size_t n = 0;
+    while (*s) {
+        const char *comma = strchr(s, ',');
+        size_t len = comma ? (size_t)(comma - s) : strlen(s);
+        char one[300];
+        while (len && (*s == ' ' || *s == '\t')) {
+            s++;
+            len--;
+        }
+        while (len && (s[len - 1] == ' ' || s[len - 1] == '\t'))
+            len--;
+        if (n == max || len == 0 || len >= sizeof one)
+            return CN_ECONFIG;
+        memcpy(one, s, len);
+        one[len] = 0;
+        if (srv_cfg_parse_addr(one, &out[n++]) < 0)
+            return CN_ECONFIG;
+        if (!comma)
+            break;
+        s = comma + 1;
+        if (!*s)
+            return CN_ECONFIG;
+    }
+    return n ? (int)n : CN_ECONFIG;
 }
 
 int srv_cfg_parse_addr(const char *s, srv_addr_t *addr)

@@ -36,7 +36,7 @@ enum srv_compress { SRV_COMP_NONE = 0, SRV_COMP_LZ4 = 1, SRV_COMP_ZSTD = 2 };
  */
 typedef struct srv_cfg {
     char *data_dir;
-    srv_addr_t mqtt_listen;
+    char *mqtt_listen; /* comma-separated addresses (srv_cfg_parse_addrs) */
     srv_addr_t http_listen;
     int durability; /* enum srv_durability */
     int log_level;  /* enum cn_log_level */
@@ -58,6 +58,14 @@ typedef struct srv_cfg {
     char *topic_templates;       /* ingest/map/map.h syntax */
     int ingest_unmatched;        /* 0 ignore, 1 store */
     int ingest_republish_errors; /* 0 false, 1 true */
+    int mqtt_allow_anonymous; /* 0 false, 1 true */
+    uint64_t mqtt_max_packet;
+    int64_t mqtt_max_conns;
+    int64_t mqtt_max_inflight;
+    int64_t mqtt_max_queued;
+    uint64_t mqtt_max_out_bytes;
+    int64_t mqtt_max_keepalive;
+    int64_t mqtt_sys_interval_ns;
 } srv_cfg_t;
 
 /* Fills every option with its default. */
@@ -128,6 +136,10 @@ const char *srv_cfg_key(size_t i);
 int srv_cfg_parse_duration(const char *s, int64_t *ns /* OUT */);
 int srv_cfg_parse_size(const char *s, uint64_t *bytes /* OUT */);
 int srv_cfg_parse_addr(const char *s, srv_addr_t *addr /* OUT */);
+/* A comma-separated list of addresses (spaces around items allowed), at
+ * most max: returns how many (>= 1) or CN_ECONFIG. */
+#define SRV_MAX_LISTENERS 16
+int srv_cfg_parse_addrs(const char *s, srv_addr_t *out /* OUT */, size_t max);
 /* Formats ns as the largest exact unit ("1d", "90s", "0"). */
 void srv_cfg_fmt_duration(int64_t ns, char *buf, size_t n);
 /* Formats bytes as the largest exact binary unit ("256M", "1000"). */

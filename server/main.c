@@ -17,9 +17,9 @@
  * (engine open, pid-file, inspect found damage), 2 usage or config error.
  *
  * NOTES
- *  1. The MQTT listener and the event-loops threads belong to later
- *     issues; their keys are validated and logged.  HTTP runs on one
- *     thread of its own (server/http.c).
+ *  1. The MQTT broker (server/mqtt.c) runs event-loops threads of its own
+ *     and starts after HTTP and the engine; it stops first.  HTTP runs on
+ *     one thread of its own (server/http.c).
  *  2. The main loop is not a network loop: the few blocking calls in
  *     on_hup() (open of the log file, reading the config) are acceptable
  *     there and must not move to a network loop.  stop() joins the HTTP
@@ -33,6 +33,7 @@
 #include "export.h"
 #include "http.h"
 #include "ingest.h"
+#include "mqtt.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -113,8 +114,7 @@ static void log_config(const srv_ctx_t *ctx)
     }
     cn_info("config: %s", line);
     char mq[300], http[300];
-    cn_info("mqtt-listen %s, http-listen %s, %d event loop(s): configured; the MQTT listener "
-            "and the event-loop threads are not part of this build yet",
+    cn_info("mqtt-listen %s, http-listen %s, %d event loop(s)",
             srv_cfg_value_str(&ctx->cfg, "mqtt-listen", mq, sizeof mq),
             srv_cfg_value_str(&ctx->cfg, "http-listen", http, sizeof http), ctx->nloops);
 }
@@ -286,6 +286,10 @@ static int start_http(srv_ctx_t *ctx)
 
 static void stop(srv_ctx_t *ctx)
 {
+    if (ctx->mqtt) {
+        cn_info("mqtt: stopping (closing every connection)");
+        srv_mqtt_stop(ctx);
+    }
     if (ctx->http) {
         cn_info("http: stopping (answering writes in flight)");
         srv_http_stop(ctx->http);
@@ -317,6 +321,8 @@ static int run(srv_ctx_t *ctx)
                 ctx->cfg.http_listen.host);
         return EXIT_USAGE;
     }
+    if (srv_mqtt_check(&ctx->cfg) < 0)
+        return EXIT_USAGE;
     if (srv_ingest_new(&ctx->cfg, &ctx->ingest, stderr) < 0)
         return EXIT_USAGE;
     int rc = open_log_file(ctx->cfg.log_file);
@@ -347,6 +353,8 @@ static int run(srv_ctx_t *ctx)
         rc = open_engine(ctx);
     if (rc == 0)
         rc = start_http(ctx);
+    if (rc == 0)
+        rc = srv_mqtt_start(ctx);
     if (rc < 0) {
         uv_walk(&ctx->loop, walk_close, NULL);
         uv_run(&ctx->loop, UV_RUN_DEFAULT); /* lets the close callbacks run */

@@ -27,6 +27,7 @@ PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   nodejs npm python3 mosquitto mosquitto-clients libhttp-parser-dev zlib1g-dev curl"
 PACKAGES+=" influxdb influxdb-client victoria-metrics" # issues 4, 5: bench/run ingest, query peers
 PACKAGES+=" librdkafka-dev kcat libcurl4-openssl-dev"  # issue 6: Kafka and webhook sinks
+PACKAGES+=" python3-paho-mqtt libmosquitto-dev" # issue 3: MQTT interop tests (paho, libmosquitto)
 
 # Stages `test` runs, and the bounds that keep it under ~20 minutes on 2 cores.
 STAGES=${CAIRN_TEST_STAGES:-"release asan tsan fuzz bench"}

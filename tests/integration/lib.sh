@@ -9,7 +9,8 @@
 #   ok MSG    counts and prints a passed check ($checks)
 #   wait_log PATTERN  polls $tmp/log (~30 s at most), fails if the server exits
 #   start_http_server ARGS...  starts $BIN on $data (set by the caller) with HTTP on a free
-#             loopback port plus ARGS, waits for 'ready', sets $pid and $url
+#             loopback port (MQTT too) plus ARGS, waits for 'ready', sets $pid,
+#             $url and $mqtt_port (the first MQTT listener's port)
 #   stop_server  SIGTERMs $pid and fails unless it exits 0
 #   duck SQL  runs one DuckDB query (tests/query's node package), prints
 #             rows as tab-separated lines
@@ -52,11 +53,14 @@ wait_log() {
 start_http_server() {
     : >"$tmp/log"
     # shellcheck disable=SC2154 # $data is set by the sourcing script
-    "$BIN" --data-dir="$data" --http-listen=127.0.0.1:0 "$@" 2>>"$tmp/log" &
+    "$BIN" --data-dir="$data" --http-listen=127.0.0.1:0 --mqtt-listen=127.0.0.1:0 "$@" \
+        2>>"$tmp/log" &
     pid=$!
     wait_log ' ready'
     port=$(sed -n 's/.*http: listening on 127\.0\.0\.1:\([0-9]*\).*/\1/p' "$tmp/log")
     [ -n "$port" ] || fail "no 'http: listening' line with the port"
+    # shellcheck disable=SC2034 # $mqtt_port is for the sourcing script
+    mqtt_port=$(sed -n 's/.*mqtt: listening on [^ ]*:\([0-9]*\) .*/\1/p' "$tmp/log" | head -n 1)
     # shellcheck disable=SC2034 # $url is for the sourcing script
     url="http://127.0.0.1:$port"
 }

@@ -96,6 +96,7 @@ data-dir = $data
 log-level = info
 memtable-size = 256M
 http-listen = 127.0.0.1:0
+mqtt-listen = 127.0.0.1:0
 CONF
 
 start_server() {
@@ -118,13 +119,13 @@ start_server
 ok "server started and logged ready"
 [ "$(cat "$tmp/cairn.pid")" = "$pid" ] || fail "pid-file holds '$(cat "$tmp/cairn.pid")', want $pid"
 grep -q 'durability=os' "$tmp/log" || fail "the configuration is not logged"
-grep -q 'mqtt-listen 127.0.0.1:1883' "$tmp/log" || fail "mqtt-listen is not logged"
+grep -q 'mqtt-listen 127.0.0.1:0' "$tmp/log" || fail "mqtt-listen is not logged"
 grep -q 'recovery replayed [0-9]* WAL records and truncated [0-9]* bytes' "$tmp/log" || fail "recovery stats are not logged"
 ok "pid-file, configuration and recovery stats"
 
 # SIGHUP: log-level applies at once; other keys wait for a restart; the
 # command line (--durability=os) still overrides the file.
-printf 'data-dir = %s\nlog-level = debug\nmemtable-size = 128M\ndurability = fsync\nhttp-listen = 127.0.0.1:0\n' \
+printf 'data-dir = %s\nlog-level = debug\nmemtable-size = 128M\ndurability = fsync\nhttp-listen = 127.0.0.1:0\nmqtt-listen = 127.0.0.1:0\n' \
     "$data" >"$tmp/server.conf"
 kill -HUP "$pid"
 wait_log 'SIGHUP handled'

@@ -96,8 +96,7 @@ static void test_defaults(void **state)
     fx_t *fx = *state;
     srv_cfg_t *c = &fx->cfg;
     assert_string_equal(c->data_dir, "./cairn-data");
-    assert_string_equal(c->mqtt_listen.host, "127.0.0.1");
-    assert_int_equal(c->mqtt_listen.port, 1883);
+    assert_string_equal(c->mqtt_listen, "127.0.0.1:1883");
     assert_string_equal(c->http_listen.host, "127.0.0.1");
     assert_int_equal(c->http_listen.port, 8086);
     assert_int_equal(c->durability, SRV_DUR_FSYNC);
@@ -141,8 +140,7 @@ static void test_valid_file(void **state)
     assert_int_equal(c->durability, SRV_DUR_OS);
     assert_int_equal(c->log_level, CN_LOG_DEBUG);
     assert_string_equal(c->pid_file, "/run/cairn #1.pid");
-    assert_string_equal(c->mqtt_listen.host, "0.0.0.0");
-    assert_int_equal(c->mqtt_listen.port, 1884);
+    assert_string_equal(c->mqtt_listen, "0.0.0.0:1884");
     assert_string_equal(c->http_listen.host, "::1");
     assert_int_equal(c->http_listen.port, 0);
     assert_int_equal(c->partition_ns, 7200LL * 1000000000LL);
@@ -201,6 +199,11 @@ static void test_bad_values_rejected(void **state)
         {"mqtt-listen", ":1883"},
         {"mqtt-listen", "127.0.0.1:65536"},
         {"mqtt-listen", "::1:1883"},
+        {"mqtt-listen", "127.0.0.1:1883,"},
+        {"mqtt-listen", "127.0.0.1:1883,,[::1]:1883"},
+        {"mqtt-max-inflight", "0"},
+        {"mqtt-max-packet-size", "100"},
+        {"mqtt-sys-interval", "10ms"},
         {"http-listen", "a b:80"},
         {"http-listen", "[::1]80"},
         {"durability", "FSYNC"},
@@ -315,6 +318,14 @@ static void test_addresses(void **state)
     assert_int_equal(srv_cfg_parse_addr("[]:1", &a), CN_ECONFIG);
     assert_int_equal(srv_cfg_parse_addr("host:", &a), CN_ECONFIG);
     assert_int_equal(srv_cfg_parse_addr("host:1x", &a), CN_ECONFIG);
+    srv_addr_t v[2];
+    assert_int_equal(srv_cfg_parse_addrs("127.0.0.1:1883, [::1]:0", v, 2), 2);
+    assert_string_equal(v[0].host, "127.0.0.1");
+    assert_int_equal(v[0].port, 1883);
+    assert_string_equal(v[1].host, "::1");
+    assert_int_equal(v[1].port, 0);
+    assert_int_equal(srv_cfg_parse_addrs("a:1,b:2,c:3", v, 2), CN_ECONFIG);
+    assert_int_equal(srv_cfg_parse_addrs("", v, 2), CN_ECONFIG);
 }
 
 static void test_format_round_trip(void **state)

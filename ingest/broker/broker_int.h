@@ -1,0 +1,332 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * broker_int.h - the broker's internal types, shared by the files of
+ * ingest/broker/ only: loops (loop.c), connections (conn.c), sessions
+ * (sess.c), messages, maps and the retained store (msg.c), $SYS (sys.c).
+ *
+ * Ownership and threads:
+ *  - mq_loop_t: one per event-loop thread; everything reachable from it
+ *    (connections, sessions, maps) is touched by that thread only, except
+ *    the inbox (mutex) and the counters (relaxed atomics, read by stats).
+ *  - mq_msg_t: immutable after creation, refcounted (atomic); shared by
+ *    every delivery, queue entry and the retained store, across loops.
+ *  - The router and the retained store are shared (their own locks).
+ *
+ * Session state machine (sess.c):
+ *
+ *   (none) --sess_attach(clean or new)--> ONLINE --conn_close--> sess_detach
+ *      ONLINE: conn != NULL                 |
+ *         ^                                 +-- expiry 0 --> sess_destroy
+ *         |                                 +-- expiry > 0 --> OFFLINE
+ *         +----sess_attach(resume)----------------------------'  |
+ *                                       expire_at passed (loop_tick) --> sess_destroy
+ */
+#ifndef MQ_BROKER_INT_H
+#define MQ_BROKER_INT_H
+
+#include "broker.h"
+#include "router.h"
+
+#include <stdatomic.h>
+#include <uv.h>
+
+typedef struct mq_loop mq_loop_t;
+typedef struct mq_conn mq_conn_t;
+typedef struct mq_sess mq_sess_t;
+
+#define MQ_LOOP_SHIFT  56
+#define MQ_SERIAL_MASK ((1ULL << MQ_LOOP_SHIFT) - 1)
+#define MQ_NEVER       UINT32_MAX /* session expiry "never" */
+
+/* ---------------------------------------------------------------- messages */
+
+/* One published message.  `pub` borrows data[] (topic first, then a copy of
+ * the PUBLISH body); packet_id/dup/topic alias in it are meaningless. */
+typedef struct mq_msg {
+    atomic_uint ref;
+    uint8_t qos;
+    bool retain;
+    int64_t expire_at;  /* wall ns; 0 = never */
+    uint64_t publisher; /* session id or MQ_ROUTER_NOBODY */
+    size_t size;        /* bytes held, for $SYS */
+    mq_publish_t pub;
+    uint8_t data[];
+} mq_msg_t;
+
+/* topic (validated), pub (props/payload borrowed from [body, body+body_len)).
+ * Returns a message with one reference. */
+mq_msg_t *mq__msg_new(const uint8_t *topic, size_t tlen, const mq_publish_t *pub,
+                      const uint8_t *body, size_t body_len, int64_t now_ns);
+static inline mq_msg_t *mq__msg_ref(mq_msg_t *m)
+{
+    atomic_fetch_add_explicit(&m->ref, 1, memory_order_relaxed);
+    return m;
+}
+void mq__msg_unref(mq_msg_t *m);
+
+/* u64 -> pointer open-addressing map (key 0 reserved). Loop-local. */
+typedef struct mq_map {
+    uint64_t *keys;
+    void **vals;
+    size_t cap, n;
+} mq_map_t;
+void *mq__map_get(const mq_map_t *m, uint64_t k);
+void mq__map_put(mq_map_t *m, uint64_t k, void *v);
+void mq__map_del(mq_map_t *m, uint64_t k);
+void mq__map_free(mq_map_t *m);
+
+/* Retained messages: topic -> message, one copy shared by all readers. */
+typedef struct mq_retained mq_retained_t;
+mq_retained_t *mq__ret_new(void);
+void mq__ret_free(mq_retained_t *r);
+/* Takes a reference of m; an empty payload clears the topic. */
+void mq__ret_set(mq_retained_t *r, mq_msg_t *m);
+/* Appends a reference of every retained message matching filter to
+ * *out (cn_buf_t of mq_msg_t *); returns how many. */
+size_t mq__ret_match(mq_retained_t *r, const char *filter, size_t flen, cn_buf_t *out);
+size_t mq__ret_count(mq_retained_t *r);
+
+/* ---------------------------------------------------------------- inbox */
+
+enum {
+    IT_DELIVER = 1,
+    IT_HANDOVER,
+    IT_ACK,
+    IT_RESUME,
+    IT_AUTH,
+    IT_PAUSE_SLOW,
+    IT_RESUME_SLOW,
+    IT_STOP
+};
+
+/* A cross-thread item (one allocation, freed by the receiver). */
+typedef struct mq_item {
+    struct mq_item *next;
+    uint8_t kind;
+    uint8_t qos, flags; /* DELIVER */
+    uint8_t reason;     /* ACK, AUTH */
+    uint16_t pid;       /* ACK */
+    uint32_t nids;      /* DELIVER: ids[] */
+    int fd;             /* HANDOVER */
+    uint64_t target;    /* session id (DELIVER) or conn id (ACK, RESUME, AUTH, *_SLOW) */
+    uint64_t from;      /* DELIVER: publishing conn id (0 = broker); PAUSE_SLOW: session id */
+    mq_msg_t *msg;      /* DELIVER, owns a reference */
+    size_t nbytes;      /* HANDOVER: bytes[] */
+    uint8_t *bytes;
+    uint32_t ids[];
+} mq_item_t;
+
+typedef struct mq_itemq {
+    mq_item_t *head, *tail;
+} mq_itemq_t;
+
+/* ----------------------------------------------------------------- queues */
+
+enum { QM_QUEUED = 0, QM_PUBLISHED, QM_RELEASED };
+
+/* An outgoing QoS 1/2 message: queued or in flight. */
+typedef struct mq_qmsg {
+    struct mq_qmsg *next;
+    mq_msg_t *msg; /* NULL once PUBREC arrived (QoS 2, QM_RELEASED) */
+    uint16_t pid;
+    uint8_t qos, state;
+    bool retain;
+    uint8_t nids;
+    uint32_t ids[]; /* subscription identifiers */
+} mq_qmsg_t;
+
+typedef struct mq_qlist {
+    mq_qmsg_t *head, *tail;
+    uint32_t n;
+} mq_qlist_t;
+
+/* One subscription as the session remembers it (for unsubscribe, session
+ * end and persistence). */
+typedef struct mq_ssub {
+    struct mq_ssub *next;
+    mq_sub_opts_t opts;
+    uint16_t len;
+    char filter[];
+} mq_ssub_t;
+
+struct mq_sess {
+    uint64_t id; /* loop << 56 | serial: the router's subscriber id */
+    char *client_id;
+    uint64_t cid_hash;
+    mq_sess_t *cid_next; /* client id hash chain */
+    mq_conn_t *conn;     /* NULL while offline */
+    mq_loop_t *lp;
+    uint32_t expiry;                /* session expiry interval, s (MQ_NEVER) */
+    int64_t expire_at;              /* monotonic ns while offline */
+    mq_sess_t *off_prev, *off_next; /* offline list (loop) */
+    bool offline_listed;
+    mq_ssub_t *subs;
+    mq_qlist_t inflight; /* sent, awaiting PUBACK / PUBREC / PUBCOMP */
+    mq_qlist_t queue;    /* waiting for the window */
+    uint16_t next_pid;
+    uint16_t *qos2_in; /* incoming QoS 2 packet ids awaiting PUBREL */
+    uint32_t nqos2_in, qos2_cap;
+    mq_msg_t *will;    /* pending will (connection gone, delay running) */
+    int64_t will_at;   /* monotonic ns */
+    uint64_t *waiters; /* conn ids of publishers paused for this session */
+    uint32_t nwaiters, waiters_cap;
+};
+
+/* ------------------------------------------------------------ connections */
+
+enum { CS_NEW = 0, CS_AUTH, CS_ONLINE, CS_CLOSING };
+enum { PAUSE_HOOK = 1, PAUSE_SLOW = 2, PAUSE_AUTH = 4, PAUSE_OUT = 8 };
+
+typedef struct mq_pending_ack {
+    uint16_t pid;
+    uint8_t qos, done, reason;
+} mq_pending_ack_t;
+
+struct mq_conn {
+    uv_tcp_t tcp;
+    uv_write_t wreq;
+    mq_loop_t *lp;
+    mq_sess_t *sess;
+    uint64_t id;            /* loop << 56 | serial */
+    mq_conn_t *prev, *next; /* loop's connection list */
+    mq_conn_t *dirty_next;  /* loop's flush list */
+    bool dirty, writing, reading, counted, need_process;
+    uint8_t state, level, pause;
+    bool anon_ok; /* listener allows anonymous clients */
+    bool will_pending_discard;
+    uint16_t keepalive;      /* s */
+    int64_t last_rx;         /* monotonic ns */
+    uint32_t max_out_packet; /* client's Maximum Packet Size */
+    uint16_t recv_max;       /* client's Receive Maximum */
+    uint16_t alias_max_out;  /* client's Topic Alias Maximum */
+    uint16_t alias_out_next;
+    cn_buf_t in, out, wbuf;
+    mq_bin_t *alias_in;     /* topic alias -> topic (owned copies), alias_in_n slots */
+    char **alias_out;       /* alias - 1 -> topic we assigned (owned), alias_max_out slots */
+    mq_pending_ack_t *acks; /* ring of acks awaiting the ingest hook */
+    uint32_t acks_head, acks_n, acks_cap;
+    mq_msg_t *will;      /* will of this connection (CONNECT) */
+    uint32_t will_delay; /* s */
+    bool will_set;
+    char peer[64];
+};
+
+/* ------------------------------------------------------------------ loops */
+
+typedef struct mq_counters {
+    atomic_uint_fast64_t connected, sessions, accepted, refused, msgs_in, msgs_out, bytes_in,
+        bytes_out, dropped, dropped_qos0, expired, paused, proto_errors;
+} mq_counters_t;
+
+struct mq_loop {
+    mq_broker_t *b;
+    unsigned idx;
+    uv_loop_t loop;
+    uv_thread_t thread;
+    uv_async_t async;
+    uv_check_t check;
+    uv_timer_t tick;
+    uv_timer_t sys_timer; /* loop 0 only */
+    uv_tcp_t *listeners;  /* one per broker listener */
+    size_t nlisteners;
+    uv_mutex_t inbox_mu;
+    mq_itemq_t inbox;
+    bool inbox_closed;
+    mq_itemq_t *outq;    /* per target loop, flushed in check */
+    mq_conn_t *conns;    /* all connections */
+    mq_conn_t *dirty;    /* connections with output to flush */
+    mq_sess_t **cid_tab; /* client id hash table */
+    size_t cid_cap, cid_n;
+    mq_map_t sess_by_id; /* serial -> session */
+    mq_map_t conn_by_id; /* serial -> connection */
+    mq_sess_t *offline;  /* offline sessions (expiry, will delay) */
+    uint64_t next_serial;
+    mq_router_reader_t *reader;
+    mq_router_res_t res;
+    cn_buf_t scratch; /* retained lookups */
+    uint8_t *rbuf;    /* 64 KiB read buffer */
+    bool rbuf_busy;
+    bool stopping, thread_started;
+    mq_counters_t c;
+};
+
+struct mq_broker {
+    mq_broker_opts_t o;
+    mq_broker_listener_t *lst; /* owned copy */
+    uint16_t *ports;
+    mq_loop_t *loops;
+    unsigned nloops;
+    mq_router_t *router;
+    mq_retained_t *retained;
+    atomic_uint_fast64_t nconns;
+    int64_t started_mono, started_wall;
+    bool started, stopped;
+};
+
+#define CNT_ADD(lp, f, v) atomic_fetch_add_explicit(&(lp)->c.f, (v), memory_order_relaxed)
+#define CNT_SUB(lp, f, v) atomic_fetch_sub_explicit(&(lp)->c.f, (v), memory_order_relaxed)
+
+static inline int64_t mq__now(const mq_broker_t *b)
+{
+    return b->o.clock.now_ns(b->o.clock.arg);
+}
+
+/* loop.c */
+/* Queues `it` for loop `to` (sent in from's check phase, in order). Loop thread. */
+void mq__post(mq_loop_t *from, unsigned to, mq_item_t *it);
+void mq__conn_dirty(mq_conn_t *c);
+/* Hands the connection (after its CONNECT, which stays in c->in) to loop
+ * `home`; 0, or a negative code (the connection is untouched then). */
+int mq__handover(mq_conn_t *c, unsigned home);
+void mq__conn_closed_handle(mq_conn_t *c); /* uv_close with the loop's close callback */
+void mq__conn_start_reading(mq_conn_t *c);
+unsigned mq__home(const mq_broker_t *b, const char *cid, size_t len);
+int mq__accept_fd(mq_loop_t *lp, int fd, const uint8_t *bytes, size_t n, bool anon_ok);
+
+/* conn.c */
+void mq__conn_start(mq_conn_t *c);
+void mq__conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect);
+void mq__conn_process(mq_conn_t *c);
+/* Appends a PUBLISH; CN_ELIMIT (nothing written) over the client's Maximum Packet Size. */
+int mq__conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_t pid, bool retain,
+                           bool dup, const uint32_t *ids, uint32_t nids);
+void mq__conn_put(mq_conn_t *c, const mq_pkt_t *pkt);
+void mq__conn_flush(mq_conn_t *c);
+void mq__conn_set_pause(mq_conn_t *c, uint8_t bit, bool on);
+void mq__conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason);
+void mq__conn_auth_done(mq_conn_t *c, uint8_t reason);
+size_t mq__conn_unsent(const mq_conn_t *c);
+void mq__conn_free_mem(mq_conn_t *c);
+
+/* sess.c */
+mq_sess_t *mq__sess_find(mq_loop_t *lp, const char *cid, size_t len);
+int mq__sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool *present);
+void mq__sess_detach(mq_conn_t *c, bool publish_will);
+void mq__sess_destroy(mq_sess_t *s, bool publish_will);
+#define MQ_DELIV_RETAINED 0x80 /* route flag: retained message sent on subscribe */
+/* Delivers m to s; `from` is the publishing connection's id (0: none), the
+ * one paused when s is congested. */
+void mq__sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t qos, uint8_t flags, const uint32_t *ids,
+                      uint32_t nids, uint64_t from);
+
+void mq__sess_drain(mq_sess_t *s);
+void mq__sess_resend(mq_sess_t *s);
+/* PUBACK / PUBREC / PUBCOMP from the client: 0 (PUBREC: send PUBREL), 1
+ * (done, nothing to send), CN_ENOTFOUND (no such packet id in flight). */
+int mq__sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason);
+void mq__sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub);
+void mq__sess_unsubscribe(mq_conn_t *c, const mq_subscribe_t *sub);
+void mq__sess_tick(mq_loop_t *lp, int64_t mono);
+void mq__sess_release_waiters(mq_sess_t *s);
+bool mq__qos2_has(mq_sess_t *s, uint16_t pid);
+void mq__qos2_add(mq_sess_t *s, uint16_t pid);
+bool mq__qos2_del(mq_sess_t *s, uint16_t pid);
+
+/* publish path (sess.c): routes m from `from` (NULL: the broker itself). */
+void mq__route(mq_loop_t *lp, mq_msg_t *m, mq_conn_t *from);
+void mq__publish_will(mq_loop_t *lp, mq_msg_t *will);
+
+/* sys.c */
+void mq__sys_publish(mq_loop_t *lp);
+
+#endif /* MQ_BROKER_INT_H */

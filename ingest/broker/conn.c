@@ -1,0 +1,743 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * conn.c - one MQTT connection: framing of the input, the CONNECT
+ * handshake (checks, assigned client id, handover to the home loop, the
+ * asynchronous auth hook, CONNACK), dispatch of every other packet, the
+ * PUBLISH ingress path (topic aliases, Receive Maximum, QoS 2 state, ACL,
+ * ingest hook, retained store, routing), acknowledgements in order, output
+ * batching and closing.
+ *
+ * NOTES
+ *  1. Input.  Bytes accumulate in c->in and whole frames are handled in
+ *     place (mq_split + decoders borrow them).  A frame that cannot be
+ *     handled yet (CONNECT waiting for auth or handover) stays at the
+ *     start of c->in.
+ *  2. Output.  Packets are appended to c->out and the connection is put on
+ *     the loop's dirty list; the check phase writes c->out in one uv_write
+ *     (c->wbuf holds the bytes in flight).  So a burst of deliveries in one
+ *     loop iteration costs one syscall.
+ *  3. Pausing.  c->pause is a set of reasons (PAUSE_*); reading stops while
+ *     any is set.  Resuming never re-enters packet handling: it flags
+ *     need_process and the check phase handles what is buffered.
+ *  4. Acknowledgements to the client follow publish order (MQTT 4.6): once
+ *     one ack waits for the ingest hook, later ones queue behind it in
+ *     c->acks.
+ */
+#include "broker_int.h"
+
+#include <assert.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+enum { H_NEXT = 0, H_KEEP = 1, H_STOP = 2 };
+
+static uint16_t u16min(uint32_t a, uint32_t b)
+{
+    return (uint16_t)(a < b ? a : b);
+}
+
+/* ---------------------------------------------------------------- output */
+
+void mq__conn_put(mq_conn_t *c, const mq_pkt_t *pkt)
+{
+    if (c->state == CS_CLOSING)
+        return;
+    int rc = mq_encode(&c->out, c->level ? c->level : 4, pkt);
+    assert(rc == 0);
+    (void)rc;
+    mq__conn_dirty(c);
+}
+
+size_t mq__conn_unsent(const mq_conn_t *c)
+{
+    return c->out.len + c->wbuf.len;
+}
+
+static void write_cb(uv_write_t *req, int status)
+{
+    mq_conn_t *c = req->data;
+    c->writing = false;
+    CNT_ADD(c->lp, bytes_out, c->wbuf.len);
+    c->wbuf.len = 0;
+    if (c->state == CS_CLOSING)
+        return;
+    if (status < 0) {
+        mq__conn_close(c, 0, false);
+        return;
+    }
+    if (c->out.len) {
+        mq__conn_flush(c);
+    } else {
+        cn_buf_free(&c->wbuf); /* idle connections hold no buffers */
+        cn_buf_free(&c->out);
+    }
+    if (c->sess && c->sess->nwaiters)
+        mq__sess_release_waiters(c->sess);
+}
+
+void mq__conn_flush(mq_conn_t *c)
+{
+    if (c->need_process) {
+        c->need_process = false;
+        mq__conn_process(c);
+    }
+    if (c->writing || !c->out.len || c->state == CS_CLOSING)
+        return;
+    cn_buf_t t = c->wbuf;
+    c->wbuf = c->out;
+    c->out = t;
+    c->out.len = 0;
+    uv_buf_t buf = uv_buf_init((char *)c->wbuf.p, (unsigned)c->wbuf.len);
+    c->wreq.data = c;
+    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &buf, 1, write_cb) != 0) {
+        c->wbuf.len = 0;
+        mq__conn_close(c, 0, false);
+        return;
+    }
+    c->writing = true;
+}
+
+int mq__conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_t pid, bool retain,
+                           bool dup, const uint32_t *ids, uint32_t nids)
+{
+    mq_publish_t p = m->pub;
+    p.qos = qos;
+    p.packet_id = qos ? pid : 0;
+    p.retain = retain;
+    p.dup = dup && qos;
+    if (c->level == 5) {
+        p.props.sub_ids = ids;
+        p.props.n_sub_id = nids;
+        if (nids)
+            p.props.has |= MQ_HAS(MQ_P_SUB_ID);
+        if (m->expire_at) {
+            int64_t left = m->expire_at - mq__now(c->lp->b);
+            p.props.message_expiry = left > 0 ? (uint32_t)((left + 999999999) / 1000000000) : 1;
+        }
+        if (c->alias_max_out) {
+            uint16_t a = 0;
+            for (uint16_t i = 0; i < c->alias_out_next; i++) {
+                if (strlen(c->alias_out[i]) == p.topic.len &&
+                    !memcmp(c->alias_out[i], p.topic.p, p.topic.len)) {
+                    a = i + 1;
+                    break;
+                }
+            }
+            if (a) {
+                p.topic = (mq_bin_t){NULL, 0};
+            } else if (c->alias_out_next < c->alias_max_out) {
+                c->alias_out[c->alias_out_next] = cn_strndup((const char *)p.topic.p, p.topic.len);
+                a = ++c->alias_out_next;
+            }
+            if (a) {
+                p.props.topic_alias = a;
+                p.props.has |= MQ_HAS(MQ_P_TOPIC_ALIAS);
+            }
+        }
+    }
+    size_t mark = c->out.len;
+    if (mq_publish_encode_header(&c->out, c->level, &p) < 0 ||
+        c->out.len - mark + p.payload.len > c->max_out_packet) {
+        c->out.len = mark;
+        return CN_ELIMIT;
+    }
+    cn_buf_put(&c->out, p.payload.p, p.payload.len);
+    CNT_ADD(c->lp, msgs_out, 1);
+    mq__conn_dirty(c);
+    return 0;
+}
+
+static void put_ack(mq_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason)
+{
+    mq_pkt_t k;
+    memset(&k, 0, sizeof k);
+    k.type = type;
+    k.u.ack.packet_id = pid;
+    k.u.ack.reason = c->level == 5 ? reason : 0;
+    mq__conn_put(c, &k);
+}
+
+/* ------------------------------------------------------------- closing */
+
+static void send_now(mq_conn_t *c)
+{
+    /* Best effort before closing: the last CONNACK/DISCONNECT. */
+    if (!c->writing && c->out.len) {
+        uv_buf_t buf = uv_buf_init((char *)c->out.p, (unsigned)c->out.len);
+        int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
+        if (n > 0)
+            CNT_ADD(c->lp, bytes_out, (uint64_t)n);
+    }
+    c->out.len = 0;
+}
+
+void mq__conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
+{
+    if (c->state == CS_CLOSING)
+        return;
+    if (send_disconnect && c->level == 5 && c->state == CS_ONLINE && reason) {
+        mq_pkt_t k;
+        memset(&k, 0, sizeof k);
+        k.type = MQ_DISCONNECT;
+        k.u.reason.reason = reason;
+        mq__conn_put(c, &k);
+    }
+    send_now(c);
+    bool online = c->state == CS_ONLINE;
+    c->state = CS_CLOSING;
+    if (c->sess)
+        mq__sess_detach(c, !c->lp->stopping);
+    if (online)
+        CNT_SUB(c->lp, connected, 1);
+    if (c->reading)
+        uv_read_stop((uv_stream_t *)&c->tcp);
+    c->reading = false;
+    mq__conn_closed_handle(c);
+}
+
+void mq__conn_free_mem(mq_conn_t *c)
+{
+    cn_buf_free(&c->in);
+    cn_buf_free(&c->out);
+    cn_buf_free(&c->wbuf);
+    if (c->alias_in) {
+        for (uint32_t i = 0; i < c->lp->b->o.topic_alias_max; i++)
+            cn_free((void *)c->alias_in[i].p);
+        cn_free(c->alias_in);
+    }
+    if (c->alias_out) {
+        for (uint16_t i = 0; i < c->alias_out_next; i++)
+            cn_free(c->alias_out[i]);
+        cn_free(c->alias_out);
+    }
+    cn_free(c->acks);
+    mq__msg_unref(c->will);
+}
+
+static void protocol_error(mq_conn_t *c, const mq_err_t *e)
+{
+    CNT_ADD(c->lp, proto_errors, 1);
+    cn_debug("mqtt: %s (%s): %s, closing", c->peer, c->sess ? c->sess->client_id : "-",
+             mq_rule_name(e->rule));
+    mq__conn_close(c, e->reason ? e->reason : MQ_RC_PROTOCOL, true);
+}
+
+static void proto_close(mq_conn_t *c, uint8_t reason)
+{
+    mq_err_t e = {MQ_R_OK, reason};
+    protocol_error(c, &e);
+}
+
+/* --------------------------------------------------------------- pause */
+
+void mq__conn_set_pause(mq_conn_t *c, uint8_t bit, bool on)
+{
+    if (c->state == CS_CLOSING)
+        return;
+    if (on) {
+        c->pause |= bit;
+        if (c->reading)
+            uv_read_stop((uv_stream_t *)&c->tcp);
+        c->reading = false;
+        return;
+    }
+    if (!(c->pause & bit))
+        return;
+    c->pause &= (uint8_t)~bit;
+    if (c->pause)
+        return;
+    mq__conn_start_reading(c);
+    if (c->in.len) {
+        c->need_process = true;
+        mq__conn_dirty(c);
+    }
+}
+
+/* ---------------------------------------------------------------- acks */
+
+static void acks_pump(mq_conn_t *c)
+{
+    while (c->acks_n) {
+        mq_pending_ack_t *a = &c->acks[c->acks_head];
+        if (!a->done)
+            return;
+        if (a->reason >= 0x80 && c->level < 5) {
+            mq__conn_close(c, 0, false); /* 3.1.1 has no negative acknowledgement */
+            return;
+        }
+        if (a->qos == 2 && a->reason >= 0x80 && c->sess)
+            mq__qos2_del(c->sess, a->pid);
+        put_ack(c, a->qos == 1 ? MQ_PUBACK : MQ_PUBREC, a->pid, a->reason);
+        c->acks_head = (c->acks_head + 1) % c->acks_cap;
+        c->acks_n--;
+    }
+}
+
+static void acks_push(mq_conn_t *c, uint16_t pid, uint8_t qos, bool done)
+{
+    if (c->acks_n == c->acks_cap) {
+        uint32_t cap = c->acks_cap ? c->acks_cap * 2 : 16;
+        mq_pending_ack_t *v = cn_malloc(cap * sizeof *v);
+        for (uint32_t i = 0; i < c->acks_n; i++)
+            v[i] = c->acks[(c->acks_head + i) % c->acks_cap];
+        cn_free(c->acks);
+        c->acks = v;
+        c->acks_cap = cap;
+        c->acks_head = 0;
+    }
+    mq_pending_ack_t *a = &c->acks[(c->acks_head + c->acks_n++) % c->acks_cap];
+    a->pid = pid;
+    a->qos = qos;
+    a->done = done;
+    a->reason = 0;
+}
+
+void mq__conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason)
+{
+    if (c->state != CS_ONLINE)
+        return;
+    for (uint32_t i = 0; i < c->acks_n; i++) {
+        mq_pending_ack_t *a = &c->acks[(c->acks_head + i) % c->acks_cap];
+        if (a->pid == pid && !a->done) {
+            a->done = 1;
+            a->reason = reason;
+            break;
+        }
+    }
+    acks_pump(c);
+}
+
+/* ------------------------------------------------------------- publish */
+
+static int resolve_alias(mq_conn_t *c, mq_publish_t *p)
+{
+    if (c->level < 5 || !(p->props.has & MQ_HAS(MQ_P_TOPIC_ALIAS)))
+        return 0;
+    uint16_t a = p->props.topic_alias;
+    uint32_t max = c->lp->b->o.topic_alias_max;
+    if (a == 0 || a > max)
+        return MQ_RC_TOPIC_ALIAS_INVALID;
+    if (!c->alias_in)
+        c->alias_in = cn_calloc(max, sizeof *c->alias_in);
+    mq_bin_t *slot = &c->alias_in[a - 1];
+    if (p->topic.len) {
+        if (slot->len != p->topic.len || memcmp(slot->p, p->topic.p, p->topic.len)) {
+            cn_free((void *)slot->p);
+            slot->p = (const uint8_t *)cn_strndup((const char *)p->topic.p, p->topic.len);
+            slot->len = p->topic.len;
+        }
+        return 0;
+    }
+    if (!slot->p)
+        return MQ_RC_PROTOCOL; /* alias never set [MQTT-3.3.2-12] */
+    p->topic = *slot;
+    return 0;
+}
+
+static bool acl_ok(mq_conn_t *c, const uint8_t *topic, size_t len, int access)
+{
+    mq_broker_t *b = c->lp->b;
+    if (!b->o.acl || !c->sess)
+        return true;
+    mq_bin_t user = {0};
+    return b->o.acl(b->o.hook_arg, c->sess->client_id, user, (const char *)topic, len, access);
+}
+
+static int on_publish(mq_conn_t *c, const mq_frame_t *f)
+{
+    mq_broker_t *b = c->lp->b;
+    mq_publish_t p;
+    mq_err_t e;
+    if (mq_publish_decode(f, c->level, MQ_FROM_CLIENT, &p, &e) < 0) {
+        protocol_error(c, &e);
+        return H_STOP;
+    }
+    int rc = resolve_alias(c, &p);
+    if (rc) {
+        proto_close(c, (uint8_t)rc);
+        return H_STOP;
+    }
+    mq_sess_t *s = c->sess;
+    if (p.qos && c->level == 5 && c->acks_n + s->nqos2_in >= b->o.max_inflight) {
+        proto_close(c, 0x93); /* Receive Maximum exceeded */
+        return H_STOP;
+    }
+    if (p.qos == 2 && mq__qos2_has(s, p.packet_id)) {
+        /* A resent QoS 2 PUBLISH: acknowledged again, not delivered again. */
+        bool pending = false;
+        for (uint32_t i = 0; i < c->acks_n; i++)
+            pending |= c->acks[(c->acks_head + i) % c->acks_cap].pid == p.packet_id;
+        if (!pending)
+            put_ack(c, MQ_PUBREC, p.packet_id, 0);
+        return H_NEXT;
+    }
+    if (!acl_ok(c, p.topic.p, p.topic.len, MQ_ACL_PUBLISH)) {
+        cn_debug("mqtt: %s: publish to %.*s denied", s->client_id, (int)p.topic.len,
+                 (const char *)p.topic.p);
+        if (p.qos == 1)
+            put_ack(c, MQ_PUBACK, p.packet_id, 0x87);
+        if (p.qos == 2) {
+            if (c->level < 5)
+                mq__qos2_add(s, p.packet_id);
+            put_ack(c, MQ_PUBREC, p.packet_id, 0x87);
+        }
+        return H_NEXT;
+    }
+    CNT_ADD(c->lp, msgs_in, 1);
+    int64_t now = mq__now(b);
+    mq_msg_t *m = mq__msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, now);
+    m->publisher = s->id;
+    int r = MQ_PUB_ACK_NOW;
+    if (b->o.on_publish) {
+        mq_msg_view_t v = {(const char *)m->pub.topic.p,
+                           m->pub.topic.len,
+                           m->pub.payload.p,
+                           m->pub.payload.len,
+                           p.qos,
+                           p.retain,
+                           s->client_id,
+                           &m->pub.props,
+                           now};
+        mq_ack_token_t tok = {c->id, p.packet_id, p.qos};
+        r = b->o.on_publish(b->o.hook_arg, &v, p.qos ? &tok : NULL);
+    }
+    if (p.retain)
+        mq__ret_set(b->retained, m);
+    mq__route(c->lp, m, c);
+    mq__msg_unref(m);
+    if (p.qos) {
+        if (p.qos == 2)
+            mq__qos2_add(s, p.packet_id);
+        bool later = (r & MQ_PUB_ACK_LATER) != 0;
+        if (later || c->acks_n)
+            acks_push(c, p.packet_id, p.qos, !later);
+        if (!later && c->acks_n)
+            acks_pump(c);
+        else if (!later)
+            put_ack(c, p.qos == 1 ? MQ_PUBACK : MQ_PUBREC, p.packet_id, 0);
+    }
+    if ((r & MQ_PUB_PAUSE) && p.qos) {
+        mq__conn_set_pause(c, PAUSE_HOOK, true);
+        return H_STOP;
+    }
+    return c->pause ? H_STOP : H_NEXT;
+}
+
+/* ------------------------------------------------------------- connect */
+
+static void connack(mq_conn_t *c, uint8_t level, uint8_t reason, bool present,
+                    const mq_props_t *props)
+{
+    mq_pkt_t k;
+    memset(&k, 0, sizeof k);
+    k.type = MQ_CONNACK;
+    k.u.connack.session_present = present;
+    k.u.connack.reason = reason;
+    if (props)
+        k.u.connack.props = *props;
+    c->level = level;
+    mq__conn_put(c, &k);
+}
+
+/* Refuses a CONNECT: CONNACK in the client's protocol, then close. */
+static void refuse(mq_conn_t *c, uint8_t level, uint8_t v5reason)
+{
+    CNT_ADD(c->lp, refused, 1);
+    if (level == 5) {
+        connack(c, 5, v5reason, false, NULL);
+    } else {
+        int rc = mq_v3_connack_rc(v5reason);
+        if (rc > 0)
+            connack(c, 4, (uint8_t)rc, false, NULL);
+    }
+    mq__conn_close(c, 0, false);
+}
+
+static void assign_id(mq_conn_t *c, char *buf, size_t n)
+{
+    mq_loop_t *lp = c->lp;
+    do {
+        snprintf(buf, n, "cairn-%08llx%04x", (unsigned long long)(cn_now_ns() ^ (int64_t)c->id),
+                 (unsigned)(lp->next_serial++ & 0xffff));
+    } while (mq__home(lp->b, buf, strlen(buf)) != lp->idx);
+}
+
+static mq_msg_t *make_will(mq_conn_t *c, const mq_connect_t *ck, const mq_frame_t *f)
+{
+    mq_publish_t p;
+    memset(&p, 0, sizeof p);
+    p.qos = ck->will_qos;
+    p.retain = ck->will_retain;
+    p.topic = ck->will_topic;
+    p.payload = ck->will_payload;
+    p.props = ck->will_props;
+    mq_msg_t *m = mq__msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, 0);
+    m->expire_at = 0; /* message expiry counts from publication (sess.c) */
+    (void)c;
+    return m;
+}
+
+static void connect_finish(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool assigned,
+                           const mq_frame_t *f)
+{
+    mq_broker_t *b = c->lp->b;
+    c->level = ck->level;
+    c->keepalive = ck->keep_alive;
+    mq_props_t out;
+    memset(&out, 0, sizeof out);
+    if (ck->level == 5) {
+        const mq_props_t *in = &ck->props;
+        if (in->has & MQ_HAS(MQ_P_RECEIVE_MAX))
+            c->recv_max = in->receive_max;
+        if (in->has & MQ_HAS(MQ_P_MAX_PACKET_SIZE))
+            c->max_out_packet = in->max_packet_size;
+        if (in->has & MQ_HAS(MQ_P_TOPIC_ALIAS_MAX) && in->topic_alias_max) {
+            c->alias_max_out = u16min(in->topic_alias_max, 64);
+            c->alias_out = cn_calloc(c->alias_max_out, sizeof *c->alias_out);
+        }
+        if (assigned) {
+            out.has |= MQ_HAS(MQ_P_ASSIGNED_CLIENT_ID);
+            out.assigned_client_id = mq_str(cid);
+        }
+        out.has |= MQ_HAS(MQ_P_RECEIVE_MAX) | MQ_HAS(MQ_P_TOPIC_ALIAS_MAX);
+        out.receive_max = b->o.max_inflight;
+        out.topic_alias_max = b->o.topic_alias_max;
+        if (b->o.max_packet < MQ_MAX_PACKET) {
+            out.has |= MQ_HAS(MQ_P_MAX_PACKET_SIZE);
+            out.max_packet_size = b->o.max_packet;
+        }
+        if (b->o.max_keepalive && (c->keepalive == 0 || c->keepalive > b->o.max_keepalive)) {
+            c->keepalive = (uint16_t)b->o.max_keepalive;
+            out.has |= MQ_HAS(MQ_P_SERVER_KEEP_ALIVE);
+            out.server_keep_alive = c->keepalive;
+        }
+        uint32_t want = in->session_expiry;
+        if (want > b->o.max_session_expiry) {
+            out.has |= MQ_HAS(MQ_P_SESSION_EXPIRY);
+            out.session_expiry = b->o.max_session_expiry;
+        }
+    }
+    if (ck->will) {
+        c->will = make_will(c, ck, f);
+        c->will_delay = ck->level == 5 ? ck->will_props.will_delay : 0;
+        c->will_set = true;
+    }
+    bool present = false;
+    int rc = mq__sess_attach(c, ck, cid, &present);
+    if (rc < 0) {
+        refuse(c, ck->level, 0x89);
+        return;
+    }
+    connack(c, ck->level, 0, present, ck->level == 5 ? &out : NULL);
+    c->state = CS_ONLINE;
+    CNT_ADD(c->lp, connected, 1);
+    cn_debug("mqtt: %s connected as %s (level %u, keepalive %u, session %s)", c->peer, cid,
+             ck->level, c->keepalive, present ? "resumed" : "new");
+    mq__sess_resend(c->sess);
+    mq__sess_drain(c->sess);
+}
+
+/* Returns H_NEXT (consumed), H_KEEP (CONNECT stays buffered) or H_STOP. */
+static int on_connect(mq_conn_t *c, const mq_frame_t *f, bool authed)
+{
+    mq_broker_t *b = c->lp->b;
+    mq_pkt_t pkt;
+    mq_err_t e;
+    if (mq_decode(f, 4, MQ_FROM_CLIENT, &pkt, &e) < 0) {
+        CNT_ADD(c->lp, proto_errors, 1);
+        if (e.rule == MQ_R_PROTO_LEVEL)
+            refuse(c, 4, MQ_RC_UNSUPPORTED_VERSION);
+        else if (e.rule > MQ_R_PROTO_LEVEL)
+            refuse(c, pkt.u.connect.level, e.reason);
+        else
+            mq__conn_close(c, 0, false);
+        return H_STOP;
+    }
+    const mq_connect_t *ck = &pkt.u.connect;
+    if (ck->props.has & MQ_HAS(MQ_P_AUTH_METHOD)) {
+        refuse(c, ck->level, 0x8C); /* no enhanced authentication methods */
+        return H_STOP;
+    }
+    char cid[65536 + 1];
+    bool assigned = ck->client_id.len == 0;
+    if (assigned) {
+        assign_id(c, cid, sizeof cid);
+    } else {
+        memcpy(cid, ck->client_id.p, ck->client_id.len);
+        cid[ck->client_id.len] = 0;
+    }
+    unsigned home = mq__home(b, cid, strlen(cid));
+    if (home != c->lp->idx) {
+        if (mq__handover(c, home) == 0)
+            return H_STOP;
+        refuse(c, ck->level, 0x89);
+        return H_STOP;
+    }
+    if (!authed) {
+        if (b->o.auth) {
+            c->state = CS_AUTH;
+            mq__conn_set_pause(c, PAUSE_AUTH, true);
+            mq_auth_req_t req = {cid,
+                                 ck->has_username ? ck->username : (mq_bin_t){0},
+                                 ck->has_password ? ck->password : (mq_bin_t){0},
+                                 c->peer,
+                                 ck->level,
+                                 c->anon_ok};
+            b->o.auth(b->o.hook_arg, &req, c->id);
+            return H_KEEP;
+        }
+        if (!c->anon_ok) {
+            refuse(c, ck->level, 0x87);
+            return H_STOP;
+        }
+    }
+    connect_finish(c, ck, cid, assigned, f);
+    return c->state == CS_ONLINE ? H_NEXT : H_STOP;
+}
+
+void mq__conn_auth_done(mq_conn_t *c, uint8_t reason)
+{
+    if (c->state != CS_AUTH)
+        return;
+    mq_frame_t f;
+    mq_err_t e;
+    if (mq_split(c->in.p, c->in.len, c->lp->b->o.max_packet, &f, &e) != 1) {
+        mq__conn_close(c, 0, false);
+        return;
+    }
+    if (reason) {
+        mq_pkt_t pkt;
+        uint8_t level = mq_decode(&f, 4, MQ_FROM_CLIENT, &pkt, &e) == 0 ? pkt.u.connect.level : 4;
+        cn_info("mqtt: %s: connection refused by authentication (reason 0x%02x)", c->peer, reason);
+        refuse(c, level, reason);
+        return;
+    }
+    c->state = CS_NEW;
+    int r = on_connect(c, &f, true);
+    if (r == H_STOP || c->state == CS_CLOSING)
+        return;
+    memmove(c->in.p, c->in.p + f.total, c->in.len - f.total);
+    c->in.len -= f.total;
+    mq__conn_set_pause(c, PAUSE_AUTH, false);
+}
+
+/* --------------------------------------------------------------- others */
+
+static int on_disconnect(mq_conn_t *c, const mq_reason_pkt_t *d)
+{
+    mq_sess_t *s = c->sess;
+    if (c->level == 5 && (d->props.has & MQ_HAS(MQ_P_SESSION_EXPIRY))) {
+        if (s->expiry == 0 && d->props.session_expiry != 0) {
+            proto_close(c, MQ_RC_PROTOCOL); /* MQTT-3.14.2-2 */
+            return H_STOP;
+        }
+        uint32_t v = d->props.session_expiry;
+        s->expiry = v > c->lp->b->o.max_session_expiry ? c->lp->b->o.max_session_expiry : v;
+    }
+    if (!(c->level == 5 && d->reason == 0x04)) {
+        mq__msg_unref(c->will); /* normal disconnect: the will is discarded */
+        c->will = NULL;
+        c->will_set = false;
+    }
+    mq__conn_close(c, 0, false);
+    return H_STOP;
+}
+
+static int dispatch(mq_conn_t *c, const mq_frame_t *f)
+{
+    if (f->type == MQ_PUBLISH)
+        return on_publish(c, f);
+    mq_pkt_t pkt;
+    mq_err_t e;
+    if (f->type == MQ_CONNECT) {
+        proto_close(c, MQ_RC_PROTOCOL); /* a second CONNECT [MQTT-3.1.0-2] */
+        return H_STOP;
+    }
+    if (mq_decode(f, c->level, MQ_FROM_CLIENT, &pkt, &e) < 0) {
+        protocol_error(c, &e);
+        return H_STOP;
+    }
+    mq_sess_t *s = c->sess;
+    switch (pkt.type) {
+    case MQ_PUBACK:
+    case MQ_PUBCOMP:
+        mq__sess_acked(s, pkt.type, pkt.u.ack.packet_id, pkt.u.ack.reason);
+        break;
+    case MQ_PUBREC: {
+        int rc = mq__sess_acked(s, MQ_PUBREC, pkt.u.ack.packet_id, pkt.u.ack.reason);
+        if (rc != 1)
+            put_ack(c, MQ_PUBREL, pkt.u.ack.packet_id, rc == 0 ? 0 : 0x92);
+        break;
+    }
+    case MQ_PUBREL: {
+        bool had = mq__qos2_del(s, pkt.u.ack.packet_id);
+        put_ack(c, MQ_PUBCOMP, pkt.u.ack.packet_id, had ? 0 : 0x92);
+        break;
+    }
+    case MQ_SUBSCRIBE:
+        mq__sess_subscribe(c, &pkt.u.subscribe);
+        break;
+    case MQ_UNSUBSCRIBE:
+        mq__sess_unsubscribe(c, &pkt.u.subscribe);
+        break;
+    case MQ_PINGREQ: {
+        mq_pkt_t k = {.type = MQ_PINGRESP};
+        mq__conn_put(c, &k);
+        break;
+    }
+    case MQ_DISCONNECT:
+        return on_disconnect(c, &pkt.u.reason);
+    case MQ_AUTH:
+    default:
+        proto_close(c, MQ_RC_PROTOCOL);
+        return H_STOP;
+    }
+    return c->state == CS_CLOSING ? H_STOP : H_NEXT;
+}
+
+void mq__conn_process(mq_conn_t *c)
+{
+    mq_broker_t *b = c->lp->b;
+    size_t off = 0;
+    while (c->state != CS_CLOSING && !c->pause) {
+        mq_frame_t f;
+        mq_err_t e;
+        int rc = mq_split(c->in.p + off, c->in.len - off, b->o.max_packet, &f, &e);
+        if (rc == 0)
+            break;
+        if (rc < 0) {
+            if (c->state == CS_ONLINE)
+                protocol_error(c, &e);
+            else
+                mq__conn_close(c, 0, false);
+            break;
+        }
+        int r;
+        if (c->state == CS_NEW) {
+            if (f.type != MQ_CONNECT) {
+                CNT_ADD(c->lp, proto_errors, 1);
+                mq__conn_close(c, 0, false); /* first packet must be CONNECT */
+                break;
+            }
+            assert(off == 0);
+            r = on_connect(c, &f, false);
+        } else {
+            r = dispatch(c, &f);
+        }
+        if (r == H_KEEP)
+            break;
+        off += f.total;
+        if (r == H_STOP)
+            break;
+    }
+    if (c->state == CS_CLOSING) {
+        c->in.len = 0;
+        return;
+    }
+    if (off) {
+        memmove(c->in.p, c->in.p + off, c->in.len - off);
+        c->in.len -= off;
+    }
+    if (c->in.len == 0 && c->in.cap > 4096)
+        cn_buf_free(&c->in);
+}

@@ -1,0 +1,83 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * mqtt.c - wiring of the MQTT broker (ingest/broker/broker.h) into the
+ * server: one mq_broker_listener_t per address of mqtt-listen, the limits
+ * from the mqtt-* keys, and the anonymous policy of Mosquitto 2: loopback
+ * listeners accept clients without credentials, others only with
+ * mqtt-allow-anonymous = true (until a password file exists, cairn refuses
+ * to start with a non-loopback listener otherwise, rather than accept
+ * nobody).
+ *
+ * The ingest hook (issue 4) goes into mq_broker_opts_t.on_publish here;
+ * see broker.h for its contract.
+ */
+#include "mqtt.h"
+
+#include "broker/broker.h"
+#include "http.h"
+
+#include <stdio.h>
+
+int srv_mqtt_check(const srv_cfg_t *cfg)
+{
+    srv_addr_t addrs[SRV_MAX_LISTENERS];
+    int n = srv_cfg_parse_addrs(cfg->mqtt_listen, addrs, SRV_MAX_LISTENERS);
+    if (n <= 0)
+        return CN_ECONFIG;
+    for (int i = 0; i < n; i++) {
+        if (!srv_http_is_loopback(addrs[i].host) && !cfg->mqtt_allow_anonymous) {
+            fprintf(stderr,
+                    "cairn: mqtt-listen %s:%u is not a loopback address and MQTT authentication "
+                    "is not configured; set mqtt-allow-anonymous = true to accept clients "
+                    "without credentials there\n",
+                    addrs[i].host, addrs[i].port);
+            return CN_ECONFIG;
+        }
+    }
+    return 0;
+}
+
+int srv_mqtt_start(srv_ctx_t *ctx)
+{
+    const srv_cfg_t *cfg = &ctx->cfg;
+    srv_addr_t addrs[SRV_MAX_LISTENERS];
+    int n = srv_cfg_parse_addrs(cfg->mqtt_listen, addrs, SRV_MAX_LISTENERS);
+    if (n <= 0 || srv_mqtt_check(cfg) < 0)
+        return CN_ECONFIG;
+    mq_broker_listener_t lst[SRV_MAX_LISTENERS];
+    for (int i = 0; i < n; i++)
+        lst[i] = (mq_broker_listener_t){addrs[i].host, addrs[i].port, true};
+    mq_broker_opts_t o;
+    mq_broker_opts_default(&o);
+    o.listeners = lst;
+    o.nlisteners = (size_t)n;
+    o.nloops = (unsigned)ctx->nloops;
+    o.max_packet = (uint32_t)cfg->mqtt_max_packet;
+    o.max_conns = (uint32_t)cfg->mqtt_max_conns;
+    o.max_inflight = (uint16_t)cfg->mqtt_max_inflight;
+    o.max_queued = (uint32_t)cfg->mqtt_max_queued;
+    o.max_out_bytes = (size_t)cfg->mqtt_max_out_bytes;
+    o.max_keepalive = (uint32_t)cfg->mqtt_max_keepalive;
+    o.sys_interval_ns = cfg->mqtt_sys_interval_ns;
+    int rc = mq_broker_new(&o, &ctx->mqtt);
+    if (rc == 0)
+        rc = mq_broker_start(ctx->mqtt);
+    if (rc < 0) {
+        cn_error("mqtt: cannot listen on %s: %s", cfg->mqtt_listen, cn_strerror(rc));
+        srv_mqtt_stop(ctx);
+        return rc;
+    }
+    for (int i = 0; i < n; i++)
+        cn_info("mqtt: listening on %s:%u (%d event loop%s)", addrs[i].host,
+                mq_broker_port(ctx->mqtt, (size_t)i), ctx->nloops, ctx->nloops == 1 ? "" : "s");
+    return 0;
+}
+
+void srv_mqtt_stop(srv_ctx_t *ctx)
+{
+    if (!ctx->mqtt)
+        return;
+    mq_broker_stop(ctx->mqtt);
+    mq_broker_free(ctx->mqtt);
+    ctx->mqtt = NULL;
+}
