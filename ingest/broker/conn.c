@@ -543,12 +543,17 @@ static int on_connect(mq_conn_t *c, const mq_frame_t *f, bool authed)
     mq_broker_t *b = c->lp->b;
     mq_pkt_t pkt;
     mq_err_t e;
+    memset(&pkt, 0, sizeof pkt);
     if (mq_decode(f, 4, MQ_FROM_CLIENT, &pkt, &e) < 0) {
+        /* Answer in the client's protocol once its level is known (the
+         * decoder fills it before any later check); 3.1.1 has return codes
+         * for a few reasons only, otherwise the connection just closes. */
+        uint8_t lv = pkt.u.connect.level;
         CNT_ADD(c->lp, proto_errors, 1);
         if (e.rule == MQ_R_PROTO_LEVEL)
             refuse(c, 4, MQ_RC_UNSUPPORTED_VERSION);
-        else if (e.rule > MQ_R_PROTO_LEVEL)
-            refuse(c, pkt.u.connect.level, e.reason);
+        else if (e.rule != MQ_R_PROTO_NAME && lv >= 3 && lv <= 5)
+            refuse(c, lv, e.reason);
         else
             mq__conn_close(c, 0, false);
         return H_STOP;
