@@ -712,6 +712,7 @@ int srv_cfg_load_file(srv_cfg_t *cfg, const char *path, FILE *diag)
 static const char USAGE[] = "Usage: cairn [-c FILE] [--key=value ...]\n"
                             "       cairn inspect [--verbose] DIR\n"
                             "       cairn export --data-dir DIR --out DIR [export options]\n"
+                            "       cairn passwd [-c] [-b] [-D] [-I N] FILE USER [PASSWORD]\n"
                             "       cairn --help | --version | --print-config\n";
 
 static int usage_error(FILE *diag, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
@@ -816,6 +817,10 @@ int srv_cfg_cli(srv_cfg_t *cfg, int argc, char **argv, srv_cli_t *cli, FILE *dia
         cli->action = SRV_ACT_EXPORT;
         return 0;
     }
+    if (argc > 1 && strcmp(argv[1], "passwd") == 0) {
+        cli->action = SRV_ACT_PASSWD;
+        return 0;
+    }
     int rc = scan_args(cfg, argc, argv, cli, false, diag);
     if (rc < 0 || cli->action == SRV_ACT_HELP || cli->action == SRV_ACT_VERSION)
         return rc;
@@ -878,6 +883,10 @@ void srv_cfg_help(FILE *out)
           "        (RFC 3339, a date or integer ns) as Parquet files\n"
           "        OUT/measurement=M/date=YYYY-MM-DD/part-0.parquet, plus a manifest\n"
           "        OUT/_manifest-<start>.json with each file's rows and CRC-32C.\n"
+          "  passwd [-c] [-b] [-D] [-I ITERATIONS] FILE USER [PASSWORD]\n"
+          "        Add or update USER in the password file FILE (salted PBKDF2-SHA512),\n"
+          "        prompting for the password without echo (-b: it is the last argument);\n"
+          "        -c creates FILE, -D deletes USER.  Like mosquitto_passwd.\n"
           "\nConfiguration keys (in the file as `key = value`, on the command line as\n"
           "--key=value, which overrides the file):\n",
           out);

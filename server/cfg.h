@@ -99,6 +99,7 @@ enum srv_action {
     SRV_ACT_PRINT_CONFIG,
     SRV_ACT_INSPECT,
     SRV_ACT_EXPORT, /* `export ...`: main() parses the rest (srv_export_cli) */
+    SRV_ACT_PASSWD, /* `passwd ...`: main() runs srv_passwd_main */
 };
 
 typedef struct srv_cli {
@@ -111,7 +112,7 @@ typedef struct srv_cli {
 /*
  * Parses argv (argv[0] is skipped): -h/--help, -V/--version,
  * --print-config, -c FILE / --config=FILE, `inspect [--verbose] DIR`,
- * `export ...` (only recognised here), and
+ * `export ...` and `passwd ...` (only recognised here), and
  * every option as --key=value or --key value.  Loads the config file first,
  * then applies the overrides.  Returns 0 or CN_ECONFIG (usage error).
  */

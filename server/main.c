@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * main.c - the `cairn` executable: command-line dispatch (help, version,
- * print-config, inspect) and the server's lifecycle.
+ * print-config, inspect, export, passwd) and the server's lifecycle.
  *
  *   main() --srv_cfg_cli--> run(): secure-by-default check, log-file,
  *      pid-file, srv_http_new, eng_open (durable_notify -> HTTP loop),
@@ -34,6 +34,7 @@
 #include "http.h"
 #include "ingest.h"
 #include "mqtt.h"
+#include "passwd.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -390,6 +391,8 @@ int main(int argc, char **argv)
         code = cmd_inspect(&cli);
     } else if (cli.action == SRV_ACT_EXPORT) {
         code = cmd_export(argc, argv);
+    } else if (cli.action == SRV_ACT_PASSWD) {
+        code = srv_passwd_main(argc, argv, stderr);
     } else {
         code = run(&ctx);
     }
