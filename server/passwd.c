@@ -129,10 +129,12 @@ static int prompt(const char *text, char *buf, size_t cap, FILE *err)
     quiet = old;
     quiet.c_lflag &= (tcflag_t)~ECHO;
     quiet.c_lflag |= ECHONL;
-    fputs(text, err);
-    fflush(err);
+    /* Echo off before the prompt shows: input typed after it is never echoed
+     * (and TCSAFLUSH only drops what was typed before it). */
     if (tcsetattr(STDIN_FILENO, TCSAFLUSH, &quiet) < 0)
         return -errno;
+    fputs(text, err);
+    fflush(err);
     int n = read_line(stdin, buf, cap);
     tcsetattr(STDIN_FILENO, TCSAFLUSH, &old);
     return n;

@@ -8,12 +8,17 @@
  */
 #include "auth/auth.h"
 
-#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* cmocka.h needs these first; keep clang-format from sorting them after it. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
 
 static mq_auth_acl_t *parse_ok(const char *text)
 {

@@ -8,12 +8,17 @@
  */
 #include "auth/auth.h"
 
-#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* cmocka.h needs these first; keep clang-format from sorting them after it. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
-#include <stdio.h>
-#include <stdlib.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
 
 /* hashlib.pbkdf2_hmac('sha512', b'password', bytes(range(16)), 1000) */
 static const char PY_VECTOR[] =
