@@ -178,12 +178,16 @@ stage_bench() {
     local rc=0
     timeout "$BENCH_TIMEOUT" bench/run engine --size small || rc=$?
     suite "bench engine small" "$rc"
-    # One round against the peers (~20 s); parts of cairn that have not
-    # landed print `na` and do not fail it.
+    # ingest (one round) and query against the peers, ~20 s each; parts of
+    # cairn that have not landed print `na` and do not fail them.
     say "bench/run ingest --size small, one round (bounded to ${BENCH_TIMEOUT}s)"
     rc=0
     CAIRN_BENCH_ROUNDS=1 timeout "$BENCH_TIMEOUT" bench/run ingest --size small || rc=$?
     suite "bench ingest small" "$rc"
+    say "bench/run query --size small (bounded to ${BENCH_TIMEOUT}s)"
+    rc=0
+    timeout "$BENCH_TIMEOUT" bench/run query --size small || rc=$?
+    suite "bench query small" "$rc"
 }
 
 # Node packages the tests use (DuckDB reads the Parquet the writer makes),
