@@ -86,15 +86,16 @@ typedef struct mq_msg_view {
     size_t payload_len;
     uint8_t qos;
     bool retain;
-    const char *client_id;   /* NUL-terminated */
+    unsigned loop;           /* index of the calling event loop, 0..nloops-1 */
+    const char *client_id;   /* NUL-terminated; "" for a will */
     const mq_props_t *props; /* level 5 properties (user properties: mq_props_user_next) */
-    int64_t recv_ns;         /* wall clock when the packet was read */
+    int64_t recv_ns;         /* wall clock when the packet was handled */
 } mq_msg_view_t;
 
-/* Identifies one PUBLISH awaiting its acknowledgement (a value; copy it). */
+/* Identifies one PUBLISH of one connection (a value; copy it). */
 typedef struct mq_ack_token {
-    uint64_t conn; /* loop index << 56 | connection serial */
-    uint16_t packet_id;
+    uint64_t conn;      /* loop index << 56 | connection serial */
+    uint16_t packet_id; /* 0 at QoS 0 */
     uint8_t qos;
 } mq_ack_token_t;
 
@@ -102,27 +103,35 @@ typedef struct mq_ack_token {
 #define MQ_PUB_ACK_NOW   0 /* acknowledge now (QoS 1/2) */
 #define MQ_PUB_ACK_LATER 1 /* mq_broker_ack() will follow (QoS 1/2 only) */
 #define MQ_PUB_PAUSE     2 /* flag, OR it in: stop reading this client until mq_broker_resume() */
+#define MQ_PUB_RETRY                                                                               \
+    4 /* not taken: stop reading; offer the same PUBLISH again after                               \
+         mq_broker_resume() (nothing was routed or acknowledged) */
 
 /*
  * The ingest hook (issue 4 stores what it is handed).  Contract:
- *  - Called on the publisher's loop thread for every PUBLISH that passed
- *    the protocol checks and the ACL, in the order the client sent them,
- *    before the message is routed to subscribers (routing happens right
- *    after the call, whatever it returns: subscribers do not wait for
- *    durability, as with mosquitto).  Retained/will messages published by
- *    the broker itself (wills) are handed over too, with tok NULL.
- *  - *m is borrowed for the call; copy what is kept.
+ *  - Called on the publisher's loop thread (m->loop) for every PUBLISH
+ *    that passed the protocol checks and the ACL, in the order the client
+ *    sent them, before the message is routed to subscribers.  Routing
+ *    happens right after the call (whatever it returns, except RETRY):
+ *    subscribers do not wait for durability, as with mosquitto.  Wills
+ *    published by the broker are handed over too, with tok NULL (nothing
+ *    to acknowledge or pause).  Messages the broker publishes itself
+ *    ($SYS, mq_broker_publish) are not.
+ *  - *m and *tok are borrowed for the call; copy what is kept.
  *  - Return MQ_PUB_ACK_NOW, or for QoS 1/2 MQ_PUB_ACK_LATER and then call
  *    mq_broker_ack(broker, tok, 0) exactly once, from any thread, when the
  *    message is durable (reason >= 0x80 refuses it: PUBACK/PUBREC with that
  *    reason at level 5; at 3.1.1 the connection is closed, as the protocol
  *    has no negative ack).  Acknowledgements are sent in publish order
  *    (MQTT 4.6): an early ack waits for the earlier ones.  QoS 0 never
- *    waits: tok is NULL and ACK_LATER is treated as ACK_NOW.
- *  - OR MQ_PUB_PAUSE in to stop reading the publisher's socket
- *    (backpressure); mq_broker_resume(broker, tok) starts reading again
- *    (tok of any message of that client; for QoS 0, use the token that
- *    mq_msg_view has none of: pause is then ignored).
+ *    waits: ACK_LATER is ignored for it.
+ *  - OR MQ_PUB_PAUSE in to stop reading the publisher's socket after this
+ *    packet (backpressure); mq_broker_resume(broker, tok) reads again.
+ *  - Return MQ_PUB_RETRY when the message cannot be taken now (the engine
+ *    says CN_EFULL): the broker stops reading the client, keeps the packet,
+ *    and calls the hook again with the same message after
+ *    mq_broker_resume(broker, tok).  Nothing is routed or acknowledged
+ *    until the hook takes it.
  */
 typedef int (*mq_publish_fn)(void *arg, const mq_msg_view_t *m, const mq_ack_token_t *tok);
 
@@ -191,5 +200,16 @@ void mq_broker_stats(mq_broker_t *b, mq_broker_stats_t *st /* OUT */);
 void mq_broker_ack(mq_broker_t *b, const mq_ack_token_t *tok, uint8_t reason);
 void mq_broker_resume(mq_broker_t *b, const mq_ack_token_t *tok);
 void mq_broker_auth_done(mq_broker_t *b, uint64_t token, uint8_t reason);
+
+/*
+ * Publishes a message from the broker itself (e.g. an error report to
+ * "$cairn/errors/<client id>" from inside the ingest hook): routed to
+ * subscribers like a client's PUBLISH at QoS `qos` (0..2), retained when
+ * `retain`; not handed to on_publish.  Call on loop thread `loop` only
+ * (the hook's m->loop).  Copies everything.  0 or CN_EINVAL (bad topic
+ * name, qos, loop).
+ */
+int mq_broker_publish(mq_broker_t *b, unsigned loop, const char *topic, size_t tlen,
+                      const void *payload, size_t n, uint8_t qos, bool retain);
 
 #endif /* MQ_BROKER_H */

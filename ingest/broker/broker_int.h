@@ -135,9 +135,11 @@ typedef struct mq_qmsg {
     uint32_t ids[]; /* subscription identifiers */
 } mq_qmsg_t;
 
+/* A FIFO of queue entries; its length lives beside it in the session
+ * (packed with the other counters: idle sessions stay in a small size
+ * class). */
 typedef struct mq_qlist {
     mq_qmsg_t *head, *tail;
-    uint32_t n;
 } mq_qlist_t;
 
 /* One subscription as the session remembers it (for unsubscribe, session
@@ -152,24 +154,22 @@ typedef struct mq_ssub {
 struct mq_sess {
     uint64_t id; /* loop << 56 | serial: the router's subscriber id */
     char *client_id;
-    uint64_t cid_hash;
     mq_sess_t *cid_next; /* client id hash chain */
     mq_conn_t *conn;     /* NULL while offline */
     mq_loop_t *lp;
-    uint32_t expiry;                /* session expiry interval, s (MQ_NEVER) */
-    int64_t expire_at;              /* monotonic ns while offline */
-    mq_sess_t *off_prev, *off_next; /* offline list (loop) */
-    bool offline_listed;
+    int64_t expire_at; /* monotonic ns while offline */
     mq_ssub_t *subs;
     mq_qlist_t inflight; /* sent, awaiting PUBACK / PUBREC / PUBCOMP */
     mq_qlist_t queue;    /* waiting for the window */
-    uint16_t next_pid;
-    uint16_t *qos2_in; /* incoming QoS 2 packet ids awaiting PUBREL */
+    uint16_t *qos2_in;   /* incoming QoS 2 packet ids awaiting PUBREL */
+    mq_msg_t *will;      /* pending will (connection gone, delay running) */
+    int64_t will_at;     /* monotonic ns */
+    uint64_t *waiters;   /* conn ids of publishers paused for this session */
+    uint32_t expiry;     /* session expiry interval, s (MQ_NEVER) */
+    uint32_t n_inflight, n_queued;
     uint32_t nqos2_in, qos2_cap;
-    mq_msg_t *will;    /* pending will (connection gone, delay running) */
-    int64_t will_at;   /* monotonic ns */
-    uint64_t *waiters; /* conn ids of publishers paused for this session */
     uint32_t nwaiters, waiters_cap;
+    uint16_t next_pid;
 };
 
 /* ------------------------------------------------------------ connections */
@@ -182,33 +182,42 @@ typedef struct mq_pending_ack {
     uint8_t qos, done, reason;
 } mq_pending_ack_t;
 
-struct mq_conn {
-    uv_tcp_t tcp;
-    uv_write_t wreq;
-    mq_loop_t *lp;
-    mq_sess_t *sess;
-    uint64_t id;            /* loop << 56 | serial */
-    mq_conn_t *prev, *next; /* loop's connection list */
-    mq_conn_t *dirty_next;  /* loop's flush list */
-    bool dirty, writing, reading, counted, need_process;
-    uint8_t state, level, pause;
-    bool anon_ok; /* listener allows anonymous clients */
-    bool will_pending_discard;
-    uint16_t keepalive;      /* s */
-    int64_t last_rx;         /* monotonic ns */
-    uint32_t max_out_packet; /* client's Maximum Packet Size */
-    uint16_t recv_max;       /* client's Receive Maximum */
-    uint16_t alias_max_out;  /* client's Topic Alias Maximum */
-    uint16_t alias_out_next;
-    cn_buf_t in, out, wbuf;
-    mq_bin_t *alias_in;     /* topic alias -> topic (owned copies), alias_in_n slots */
+/* Output buffers and the write request, allocated while there is output
+ * (idle connections carry none). */
+typedef struct mq_io {
+    uv_write_t req;
+    cn_buf_t out;  /* packets not yet handed to the kernel */
+    cn_buf_t wbuf; /* the bytes of the write in flight */
+} mq_io_t;
+
+/* Rarely used connection state, allocated on first use. */
+typedef struct mq_cext {
+    mq_bin_t *alias_in;     /* topic alias -> topic (owned copies), topic_alias_max slots */
     char **alias_out;       /* alias - 1 -> topic we assigned (owned), alias_max_out slots */
+    uint16_t alias_max_out; /* client's Topic Alias Maximum (capped) */
+    uint16_t alias_out_next;
     mq_pending_ack_t *acks; /* ring of acks awaiting the ingest hook */
     uint32_t acks_head, acks_n, acks_cap;
-    mq_msg_t *will;      /* will of this connection (CONNECT) */
-    uint32_t will_delay; /* s */
-    bool will_set;
-    char peer[64];
+} mq_cext_t;
+
+struct mq_conn {
+    uv_tcp_t tcp;
+    mq_loop_t *lp;
+    mq_sess_t *sess;
+    uint64_t id;             /* loop << 56 | serial */
+    mq_conn_t *dirty_next;   /* loop's flush list */
+    mq_io_t *io;             /* NULL while there is nothing to write */
+    mq_cext_t *x;            /* NULL until topic aliases or delayed acks are used */
+    cn_buf_t in;             /* unhandled input (NOTES 1 of conn.c) */
+    mq_msg_t *will;          /* will of this connection (CONNECT) */
+    int64_t last_rx;         /* monotonic ns */
+    uint32_t max_out_packet; /* client's Maximum Packet Size */
+    uint32_t will_delay;     /* s */
+    uint16_t keepalive;      /* s */
+    uint16_t recv_max;       /* client's Receive Maximum */
+    bool dirty, writing, reading, counted, need_process;
+    bool anon_ok; /* listener allows anonymous clients */
+    uint8_t state, level, pause;
 };
 
 /* ------------------------------------------------------------------ loops */
@@ -237,9 +246,10 @@ struct mq_loop {
     mq_conn_t *dirty;    /* connections with output to flush */
     mq_sess_t **cid_tab; /* client id hash table */
     size_t cid_cap, cid_n;
-    mq_map_t sess_by_id; /* serial -> session */
-    mq_map_t conn_by_id; /* serial -> connection */
-    mq_sess_t *offline;  /* offline sessions (expiry, will delay) */
+    /* serial -> session, or connection | 1 (both take serials from
+     * next_serial, so they never collide); also the list of both that
+     * the tick walks (mq__objs). */
+    mq_map_t objs;
     uint64_t next_serial;
     mq_router_reader_t *reader;
     mq_router_res_t res;
@@ -271,6 +281,21 @@ static inline int64_t mq__now(const mq_broker_t *b)
     return b->o.clock.now_ns(b->o.clock.arg);
 }
 
+static inline mq_sess_t *mq__sess_get(mq_loop_t *lp, uint64_t id)
+{
+    uintptr_t v = (uintptr_t)mq__map_get(&lp->objs, id & MQ_SERIAL_MASK);
+    return (v & 1) ? NULL : (mq_sess_t *)v;
+}
+static inline mq_conn_t *mq__conn_get(mq_loop_t *lp, uint64_t id)
+{
+    uintptr_t v = (uintptr_t)mq__map_get(&lp->objs, id & MQ_SERIAL_MASK);
+    return (v & 1) ? (mq_conn_t *)(v - 1) : NULL;
+}
+/* Snapshot of the loop's connections (conns != 0) or sessions into out
+ * (cn_buf_t of pointers), so callers may close/destroy while walking. */
+size_t mq__objs(mq_loop_t *lp, bool conns, cn_buf_t *out);
+mq_cext_t *mq__cext(mq_conn_t *c);
+
 /* loop.c */
 /* Queues `it` for loop `to` (sent in from's check phase, in order). Loop thread. */
 void mq__post(mq_loop_t *from, unsigned to, mq_item_t *it);
@@ -280,13 +305,18 @@ void mq__conn_dirty(mq_conn_t *c);
 int mq__handover(mq_conn_t *c, unsigned home);
 void mq__conn_closed_handle(mq_conn_t *c); /* uv_close with the loop's close callback */
 void mq__conn_start_reading(mq_conn_t *c);
+/* "host:port" of the client into buf (for logs and the auth hook); returns buf. */
+const char *mq__peer(mq_conn_t *c, char *buf, size_t n);
 unsigned mq__home(const mq_broker_t *b, const char *cid, size_t len);
 int mq__accept_fd(mq_loop_t *lp, int fd, const uint8_t *bytes, size_t n, bool anon_ok);
 
 /* conn.c */
 void mq__conn_start(mq_conn_t *c);
 void mq__conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect);
-void mq__conn_process(mq_conn_t *c);
+void mq__conn_process(mq_conn_t *c); /* handles what c->in holds */
+/* Handles whole packets in p[0..n) (an online connection reading from the
+ * loop's buffer without copying); returns the bytes consumed. */
+size_t mq__conn_process_buf(mq_conn_t *c, const uint8_t *p, size_t n);
 /* Appends a PUBLISH; CN_ELIMIT (nothing written) over the client's Maximum Packet Size. */
 int mq__conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_t pid, bool retain,
                            bool dup, const uint32_t *ids, uint32_t nids);

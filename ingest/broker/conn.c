@@ -12,16 +12,17 @@
  *     place (mq_split + decoders borrow them).  A frame that cannot be
  *     handled yet (CONNECT waiting for auth or handover) stays at the
  *     start of c->in.
- *  2. Output.  Packets are appended to c->out and the connection is put on
- *     the loop's dirty list; the check phase writes c->out in one uv_write
- *     (c->wbuf holds the bytes in flight).  So a burst of deliveries in one
+ *  2. Output.  Packets are appended to c->io->out and the connection is
+ *     put on the loop's dirty list; the check phase writes it in one
+ *     uv_write (io->wbuf holds the bytes in flight; io exists only while
+ *     there is output).  So a burst of deliveries in one
  *     loop iteration costs one syscall.
  *  3. Pausing.  c->pause is a set of reasons (PAUSE_*); reading stops while
  *     any is set.  Resuming never re-enters packet handling: it flags
  *     need_process and the check phase handles what is buffered.
  *  4. Acknowledgements to the client follow publish order (MQTT 4.6): once
  *     one ack waits for the ingest hook, later ones queue behind it in
- *     c->acks.
+ *     c->x->acks.
  */
 #include "broker_int.h"
 
@@ -38,11 +39,30 @@ static uint16_t u16min(uint32_t a, uint32_t b)
 
 /* ---------------------------------------------------------------- output */
 
+static cn_buf_t *out_buf(mq_conn_t *c)
+{
+    if (!c->io)
+        c->io = cn_calloc(1, sizeof *c->io);
+    return &c->io->out;
+}
+
+mq_cext_t *mq__cext(mq_conn_t *c)
+{
+    if (!c->x)
+        c->x = cn_calloc(1, sizeof *c->x);
+    return c->x;
+}
+
+static uint32_t acks_n(const mq_conn_t *c)
+{
+    return c->x ? c->x->acks_n : 0;
+}
+
 void mq__conn_put(mq_conn_t *c, const mq_pkt_t *pkt)
 {
     if (c->state == CS_CLOSING)
         return;
-    int rc = mq_encode(&c->out, c->level ? c->level : 4, pkt);
+    int rc = mq_encode(out_buf(c), c->level ? c->level : 4, pkt);
     assert(rc == 0);
     (void)rc;
     mq__conn_dirty(c);
@@ -50,26 +70,30 @@ void mq__conn_put(mq_conn_t *c, const mq_pkt_t *pkt)
 
 size_t mq__conn_unsent(const mq_conn_t *c)
 {
-    return c->out.len + c->wbuf.len;
+    return c->io ? c->io->out.len + c->io->wbuf.len : 0;
 }
 
 static void write_cb(uv_write_t *req, int status)
 {
     mq_conn_t *c = req->data;
+    mq_io_t *io = c->io;
     c->writing = false;
-    CNT_ADD(c->lp, bytes_out, c->wbuf.len);
-    c->wbuf.len = 0;
+    CNT_ADD(c->lp, bytes_out, io->wbuf.len);
+    io->wbuf.len = 0;
     if (c->state == CS_CLOSING)
-        return;
+        return; /* mq__conn_free_mem frees io */
     if (status < 0) {
         mq__conn_close(c, 0, false);
         return;
     }
-    if (c->out.len) {
+    if (io->out.len) {
         mq__conn_flush(c);
     } else {
-        cn_buf_free(&c->wbuf); /* idle connections hold no buffers */
-        cn_buf_free(&c->out);
+        /* Idle connections hold no buffers and no write request. */
+        cn_buf_free(&io->wbuf);
+        cn_buf_free(&io->out);
+        cn_free(io);
+        c->io = NULL;
     }
     if (c->sess && c->sess->nwaiters)
         mq__sess_release_waiters(c->sess);
@@ -81,16 +105,17 @@ void mq__conn_flush(mq_conn_t *c)
         c->need_process = false;
         mq__conn_process(c);
     }
-    if (c->writing || !c->out.len || c->state == CS_CLOSING)
+    mq_io_t *io = c->io;
+    if (!io || c->writing || !io->out.len || c->state == CS_CLOSING)
         return;
-    cn_buf_t t = c->wbuf;
-    c->wbuf = c->out;
-    c->out = t;
-    c->out.len = 0;
-    uv_buf_t buf = uv_buf_init((char *)c->wbuf.p, (unsigned)c->wbuf.len);
-    c->wreq.data = c;
-    if (uv_write(&c->wreq, (uv_stream_t *)&c->tcp, &buf, 1, write_cb) != 0) {
-        c->wbuf.len = 0;
+    cn_buf_t t = io->wbuf;
+    io->wbuf = io->out;
+    io->out = t;
+    io->out.len = 0;
+    uv_buf_t buf = uv_buf_init((char *)io->wbuf.p, (unsigned)io->wbuf.len);
+    io->req.data = c;
+    if (uv_write(&io->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb) != 0) {
+        io->wbuf.len = 0;
         mq__conn_close(c, 0, false);
         return;
     }
@@ -114,20 +139,21 @@ int mq__conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_
             int64_t left = m->expire_at - mq__now(c->lp->b);
             p.props.message_expiry = left > 0 ? (uint32_t)((left + 999999999) / 1000000000) : 1;
         }
-        if (c->alias_max_out) {
+        mq_cext_t *x = c->x;
+        if (x && x->alias_max_out) {
             uint16_t a = 0;
-            for (uint16_t i = 0; i < c->alias_out_next; i++) {
-                if (strlen(c->alias_out[i]) == p.topic.len &&
-                    !memcmp(c->alias_out[i], p.topic.p, p.topic.len)) {
+            for (uint16_t i = 0; i < x->alias_out_next; i++) {
+                if (strlen(x->alias_out[i]) == p.topic.len &&
+                    !memcmp(x->alias_out[i], p.topic.p, p.topic.len)) {
                     a = i + 1;
                     break;
                 }
             }
             if (a) {
                 p.topic = (mq_bin_t){NULL, 0};
-            } else if (c->alias_out_next < c->alias_max_out) {
-                c->alias_out[c->alias_out_next] = cn_strndup((const char *)p.topic.p, p.topic.len);
-                a = ++c->alias_out_next;
+            } else if (x->alias_out_next < x->alias_max_out) {
+                x->alias_out[x->alias_out_next] = cn_strndup((const char *)p.topic.p, p.topic.len);
+                a = ++x->alias_out_next;
             }
             if (a) {
                 p.props.topic_alias = a;
@@ -135,13 +161,14 @@ int mq__conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_
             }
         }
     }
-    size_t mark = c->out.len;
-    if (mq_publish_encode_header(&c->out, c->level, &p) < 0 ||
-        c->out.len - mark + p.payload.len > c->max_out_packet) {
-        c->out.len = mark;
+    cn_buf_t *out = out_buf(c);
+    size_t mark = out->len;
+    if (mq_publish_encode_header(out, c->level, &p) < 0 ||
+        out->len - mark + p.payload.len > c->max_out_packet) {
+        out->len = mark;
         return CN_ELIMIT;
     }
-    cn_buf_put(&c->out, p.payload.p, p.payload.len);
+    cn_buf_put(out, p.payload.p, p.payload.len);
     CNT_ADD(c->lp, msgs_out, 1);
     mq__conn_dirty(c);
     return 0;
@@ -162,13 +189,14 @@ static void put_ack(mq_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason)
 static void send_now(mq_conn_t *c)
 {
     /* Best effort before closing: the last CONNACK/DISCONNECT. */
-    if (!c->writing && c->out.len) {
-        uv_buf_t buf = uv_buf_init((char *)c->out.p, (unsigned)c->out.len);
+    if (c->io && !c->writing && c->io->out.len) {
+        uv_buf_t buf = uv_buf_init((char *)c->io->out.p, (unsigned)c->io->out.len);
         int n = uv_try_write((uv_stream_t *)&c->tcp, &buf, 1);
         if (n > 0)
             CNT_ADD(c->lp, bytes_out, (uint64_t)n);
     }
-    c->out.len = 0;
+    if (c->io)
+        c->io->out.len = 0;
 }
 
 void mq__conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
@@ -198,27 +226,35 @@ void mq__conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
 void mq__conn_free_mem(mq_conn_t *c)
 {
     cn_buf_free(&c->in);
-    cn_buf_free(&c->out);
-    cn_buf_free(&c->wbuf);
-    if (c->alias_in) {
-        for (uint32_t i = 0; i < c->lp->b->o.topic_alias_max; i++)
-            cn_free((void *)c->alias_in[i].p);
-        cn_free(c->alias_in);
+    if (c->io) {
+        cn_buf_free(&c->io->out);
+        cn_buf_free(&c->io->wbuf);
+        cn_free(c->io);
     }
-    if (c->alias_out) {
-        for (uint16_t i = 0; i < c->alias_out_next; i++)
-            cn_free(c->alias_out[i]);
-        cn_free(c->alias_out);
+    mq_cext_t *x = c->x;
+    if (x) {
+        if (x->alias_in) {
+            for (uint32_t i = 0; i < c->lp->b->o.topic_alias_max; i++)
+                cn_free((void *)x->alias_in[i].p);
+            cn_free(x->alias_in);
+        }
+        for (uint16_t i = 0; i < x->alias_out_next; i++)
+            cn_free(x->alias_out[i]);
+        cn_free(x->alias_out);
+        cn_free(x->acks);
+        cn_free(x);
     }
-    cn_free(c->acks);
     mq__msg_unref(c->will);
 }
 
 static void protocol_error(mq_conn_t *c, const mq_err_t *e)
 {
     CNT_ADD(c->lp, proto_errors, 1);
-    cn_debug("mqtt: %s (%s): %s, closing", c->peer, c->sess ? c->sess->client_id : "-",
-             mq_rule_name(e->rule));
+    if (cn_log_get_level() >= CN_LOG_DEBUG) {
+        char peer[64];
+        cn_debug("mqtt: %s (%s): %s, closing", mq__peer(c, peer, sizeof peer),
+                 c->sess ? c->sess->client_id : "-", mq_rule_name(e->rule));
+    }
     mq__conn_close(c, e->reason ? e->reason : MQ_RC_PROTOCOL, true);
 }
 
@@ -257,8 +293,9 @@ void mq__conn_set_pause(mq_conn_t *c, uint8_t bit, bool on)
 
 static void acks_pump(mq_conn_t *c)
 {
-    while (c->acks_n) {
-        mq_pending_ack_t *a = &c->acks[c->acks_head];
+    mq_cext_t *x = c->x;
+    while (x && x->acks_n) {
+        mq_pending_ack_t *a = &x->acks[x->acks_head];
         if (!a->done)
             return;
         if (a->reason >= 0x80 && c->level < 5) {
@@ -268,36 +305,47 @@ static void acks_pump(mq_conn_t *c)
         if (a->qos == 2 && a->reason >= 0x80 && c->sess)
             mq__qos2_del(c->sess, a->pid);
         put_ack(c, a->qos == 1 ? MQ_PUBACK : MQ_PUBREC, a->pid, a->reason);
-        c->acks_head = (c->acks_head + 1) % c->acks_cap;
-        c->acks_n--;
+        x->acks_head = (x->acks_head + 1) % x->acks_cap;
+        x->acks_n--;
     }
 }
 
 static void acks_push(mq_conn_t *c, uint16_t pid, uint8_t qos, bool done)
 {
-    if (c->acks_n == c->acks_cap) {
-        uint32_t cap = c->acks_cap ? c->acks_cap * 2 : 16;
+    mq_cext_t *x = mq__cext(c);
+    if (x->acks_n == x->acks_cap) {
+        uint32_t cap = x->acks_cap ? x->acks_cap * 2 : 16;
         mq_pending_ack_t *v = cn_malloc(cap * sizeof *v);
-        for (uint32_t i = 0; i < c->acks_n; i++)
-            v[i] = c->acks[(c->acks_head + i) % c->acks_cap];
-        cn_free(c->acks);
-        c->acks = v;
-        c->acks_cap = cap;
-        c->acks_head = 0;
+        for (uint32_t i = 0; i < x->acks_n; i++)
+            v[i] = x->acks[(x->acks_head + i) % x->acks_cap];
+        cn_free(x->acks);
+        x->acks = v;
+        x->acks_cap = cap;
+        x->acks_head = 0;
     }
-    mq_pending_ack_t *a = &c->acks[(c->acks_head + c->acks_n++) % c->acks_cap];
+    mq_pending_ack_t *a = &x->acks[(x->acks_head + x->acks_n++) % x->acks_cap];
     a->pid = pid;
     a->qos = qos;
     a->done = done;
     a->reason = 0;
 }
 
+static bool ack_pending(const mq_conn_t *c, uint16_t pid)
+{
+    const mq_cext_t *x = c->x;
+    for (uint32_t i = 0; x && i < x->acks_n; i++)
+        if (x->acks[(x->acks_head + i) % x->acks_cap].pid == pid)
+            return true;
+    return false;
+}
+
 void mq__conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason)
 {
-    if (c->state != CS_ONLINE)
+    mq_cext_t *x = c->x;
+    if (c->state != CS_ONLINE || !x)
         return;
-    for (uint32_t i = 0; i < c->acks_n; i++) {
-        mq_pending_ack_t *a = &c->acks[(c->acks_head + i) % c->acks_cap];
+    for (uint32_t i = 0; i < x->acks_n; i++) {
+        mq_pending_ack_t *a = &x->acks[(x->acks_head + i) % x->acks_cap];
         if (a->pid == pid && !a->done) {
             a->done = 1;
             a->reason = reason;
@@ -317,9 +365,10 @@ static int resolve_alias(mq_conn_t *c, mq_publish_t *p)
     uint32_t max = c->lp->b->o.topic_alias_max;
     if (a == 0 || a > max)
         return MQ_RC_TOPIC_ALIAS_INVALID;
-    if (!c->alias_in)
-        c->alias_in = cn_calloc(max, sizeof *c->alias_in);
-    mq_bin_t *slot = &c->alias_in[a - 1];
+    mq_cext_t *x = mq__cext(c);
+    if (!x->alias_in)
+        x->alias_in = cn_calloc(max, sizeof *x->alias_in);
+    mq_bin_t *slot = &x->alias_in[a - 1];
     if (p->topic.len) {
         if (slot->len != p->topic.len || memcmp(slot->p, p->topic.p, p->topic.len)) {
             cn_free((void *)slot->p);
@@ -358,16 +407,13 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
         return H_STOP;
     }
     mq_sess_t *s = c->sess;
-    if (p.qos && c->level == 5 && c->acks_n + s->nqos2_in >= b->o.max_inflight) {
+    if (p.qos && c->level == 5 && acks_n(c) + s->nqos2_in >= b->o.max_inflight) {
         proto_close(c, 0x93); /* Receive Maximum exceeded */
         return H_STOP;
     }
     if (p.qos == 2 && mq__qos2_has(s, p.packet_id)) {
         /* A resent QoS 2 PUBLISH: acknowledged again, not delivered again. */
-        bool pending = false;
-        for (uint32_t i = 0; i < c->acks_n; i++)
-            pending |= c->acks[(c->acks_head + i) % c->acks_cap].pid == p.packet_id;
-        if (!pending)
+        if (!ack_pending(c, p.packet_id))
             put_ack(c, MQ_PUBREC, p.packet_id, 0);
         return H_NEXT;
     }
@@ -383,24 +429,30 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
         }
         return H_NEXT;
     }
-    CNT_ADD(c->lp, msgs_in, 1);
     int64_t now = mq__now(b);
-    mq_msg_t *m = mq__msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, now);
-    m->publisher = s->id;
     int r = MQ_PUB_ACK_NOW;
     if (b->o.on_publish) {
-        mq_msg_view_t v = {(const char *)m->pub.topic.p,
-                           m->pub.topic.len,
-                           m->pub.payload.p,
-                           m->pub.payload.len,
-                           p.qos,
-                           p.retain,
-                           s->client_id,
-                           &m->pub.props,
-                           now};
+        mq_msg_view_t v;
+        v.topic = (const char *)p.topic.p;
+        v.topic_len = p.topic.len;
+        v.payload = p.payload.p;
+        v.payload_len = p.payload.len;
+        v.qos = p.qos;
+        v.retain = p.retain;
+        v.loop = c->lp->idx;
+        v.client_id = s->client_id;
+        v.props = &p.props;
+        v.recv_ns = now;
         mq_ack_token_t tok = {c->id, p.packet_id, p.qos};
-        r = b->o.on_publish(b->o.hook_arg, &v, p.qos ? &tok : NULL);
+        r = b->o.on_publish(b->o.hook_arg, &v, &tok);
+        if (r & MQ_PUB_RETRY) {
+            mq__conn_set_pause(c, PAUSE_HOOK, true);
+            return H_KEEP; /* the frame stays in c->in (NOTES 1) */
+        }
     }
+    CNT_ADD(c->lp, msgs_in, 1);
+    mq_msg_t *m = mq__msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, now);
+    m->publisher = s->id;
     if (p.retain)
         mq__ret_set(b->retained, m);
     mq__route(c->lp, m, c);
@@ -409,14 +461,14 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
         if (p.qos == 2)
             mq__qos2_add(s, p.packet_id);
         bool later = (r & MQ_PUB_ACK_LATER) != 0;
-        if (later || c->acks_n)
+        if (later || acks_n(c))
             acks_push(c, p.packet_id, p.qos, !later);
-        if (!later && c->acks_n)
+        if (!later && acks_n(c))
             acks_pump(c);
         else if (!later)
             put_ack(c, p.qos == 1 ? MQ_PUBACK : MQ_PUBREC, p.packet_id, 0);
     }
-    if ((r & MQ_PUB_PAUSE) && p.qos) {
+    if (r & MQ_PUB_PAUSE) {
         mq__conn_set_pause(c, PAUSE_HOOK, true);
         return H_STOP;
     }
@@ -492,8 +544,9 @@ static void connect_finish(mq_conn_t *c, const mq_connect_t *ck, const char *cid
         if (in->has & MQ_HAS(MQ_P_MAX_PACKET_SIZE))
             c->max_out_packet = in->max_packet_size;
         if (in->has & MQ_HAS(MQ_P_TOPIC_ALIAS_MAX) && in->topic_alias_max) {
-            c->alias_max_out = u16min(in->topic_alias_max, 64);
-            c->alias_out = cn_calloc(c->alias_max_out, sizeof *c->alias_out);
+            mq_cext_t *x = mq__cext(c);
+            x->alias_max_out = u16min(in->topic_alias_max, 64);
+            x->alias_out = cn_calloc(x->alias_max_out, sizeof *x->alias_out);
         }
         if (assigned) {
             out.has |= MQ_HAS(MQ_P_ASSIGNED_CLIENT_ID);
@@ -520,7 +573,6 @@ static void connect_finish(mq_conn_t *c, const mq_connect_t *ck, const char *cid
     if (ck->will) {
         c->will = make_will(c, ck, f);
         c->will_delay = ck->level == 5 ? ck->will_props.will_delay : 0;
-        c->will_set = true;
     }
     bool present = false;
     int rc = mq__sess_attach(c, ck, cid, &present);
@@ -531,8 +583,11 @@ static void connect_finish(mq_conn_t *c, const mq_connect_t *ck, const char *cid
     connack(c, ck->level, 0, present, ck->level == 5 ? &out : NULL);
     c->state = CS_ONLINE;
     CNT_ADD(c->lp, connected, 1);
-    cn_debug("mqtt: %s connected as %s (level %u, keepalive %u, session %s)", c->peer, cid,
-             ck->level, c->keepalive, present ? "resumed" : "new");
+    char peer[64];
+    if (cn_log_get_level() >= CN_LOG_DEBUG)
+        mq__peer(c, peer, sizeof peer);
+    cn_debug("mqtt: %s connected as %s (level %u, keepalive %u, session %s)", peer, cid, ck->level,
+             c->keepalive, present ? "resumed" : "new");
     mq__sess_resend(c->sess);
     mq__sess_drain(c->sess);
 }
@@ -582,10 +637,11 @@ static int on_connect(mq_conn_t *c, const mq_frame_t *f, bool authed)
         if (b->o.auth) {
             c->state = CS_AUTH;
             mq__conn_set_pause(c, PAUSE_AUTH, true);
+            char peer[64];
             mq_auth_req_t req = {cid,
                                  ck->has_username ? ck->username : (mq_bin_t){0},
                                  ck->has_password ? ck->password : (mq_bin_t){0},
-                                 c->peer,
+                                 mq__peer(c, peer, sizeof peer),
                                  ck->level,
                                  c->anon_ok};
             b->o.auth(b->o.hook_arg, &req, c->id);
@@ -613,7 +669,9 @@ void mq__conn_auth_done(mq_conn_t *c, uint8_t reason)
     if (reason) {
         mq_pkt_t pkt;
         uint8_t level = mq_decode(&f, 4, MQ_FROM_CLIENT, &pkt, &e) == 0 ? pkt.u.connect.level : 4;
-        cn_info("mqtt: %s: connection refused by authentication (reason 0x%02x)", c->peer, reason);
+        char peer[64];
+        cn_info("mqtt: %s: connection refused by authentication (reason 0x%02x)",
+                mq__peer(c, peer, sizeof peer), reason);
         refuse(c, level, reason);
         return;
     }
@@ -642,7 +700,6 @@ static int on_disconnect(mq_conn_t *c, const mq_reason_pkt_t *d)
     if (!(c->level == 5 && d->reason == 0x04)) {
         mq__msg_unref(c->will); /* normal disconnect: the will is discarded */
         c->will = NULL;
-        c->will_set = false;
     }
     mq__conn_close(c, 0, false);
     return H_STOP;
@@ -700,14 +757,15 @@ static int dispatch(mq_conn_t *c, const mq_frame_t *f)
     return c->state == CS_CLOSING ? H_STOP : H_NEXT;
 }
 
-void mq__conn_process(mq_conn_t *c)
+/* Handles the whole packets in p[0..n); returns the bytes consumed. */
+size_t mq__conn_process_buf(mq_conn_t *c, const uint8_t *p, size_t n)
 {
     mq_broker_t *b = c->lp->b;
     size_t off = 0;
     while (c->state != CS_CLOSING && !c->pause) {
         mq_frame_t f;
         mq_err_t e;
-        int rc = mq_split(c->in.p + off, c->in.len - off, b->o.max_packet, &f, &e);
+        int rc = mq_split(p + off, n - off, b->o.max_packet, &f, &e);
         if (rc == 0)
             break;
         if (rc < 0) {
@@ -724,7 +782,7 @@ void mq__conn_process(mq_conn_t *c)
                 mq__conn_close(c, 0, false); /* first packet must be CONNECT */
                 break;
             }
-            assert(off == 0);
+            assert(off == 0 && p == c->in.p);
             r = on_connect(c, &f, false);
         } else {
             r = dispatch(c, &f);
@@ -735,14 +793,20 @@ void mq__conn_process(mq_conn_t *c)
         if (r == H_STOP)
             break;
     }
+    return off;
+}
+
+void mq__conn_process(mq_conn_t *c)
+{
+    size_t off = mq__conn_process_buf(c, c->in.p, c->in.len);
     if (c->state == CS_CLOSING) {
-        c->in.len = 0;
+        cn_buf_free(&c->in);
         return;
     }
     if (off) {
         memmove(c->in.p, c->in.p + off, c->in.len - off);
         c->in.len -= off;
     }
-    if (c->in.len == 0 && c->in.cap > 4096)
-        cn_buf_free(&c->in);
+    if (c->in.len == 0)
+        cn_buf_free(&c->in); /* idle connections hold no buffers */
 }

@@ -132,7 +132,7 @@ static void handle_item(mq_loop_t *lp, mq_item_t *it)
     uint64_t serial = it->target & MQ_SERIAL_MASK;
     switch (it->kind) {
     case IT_DELIVER: {
-        mq_sess_t *s = mq__map_get(&lp->sess_by_id, serial);
+        mq_sess_t *s = mq__sess_get(lp, serial);
         if (s && !lp->stopping)
             mq__sess_deliver(s, it->msg, it->qos, it->flags, it->ids, it->nids, it->from);
         break;
@@ -142,20 +142,20 @@ static void handle_item(mq_loop_t *lp, mq_item_t *it)
             it->fd = -1;
         break;
     case IT_ACK: {
-        mq_conn_t *c = mq__map_get(&lp->conn_by_id, serial);
+        mq_conn_t *c = mq__conn_get(lp, serial);
         if (c)
             mq__conn_ack_done(c, it->pid, it->reason);
         break;
     }
     case IT_RESUME: {
-        mq_conn_t *c = mq__map_get(&lp->conn_by_id, serial);
+        mq_conn_t *c = mq__conn_get(lp, serial);
         if (c)
             mq__conn_set_pause(c, PAUSE_HOOK, false);
         break;
     }
     case IT_PAUSE_SLOW:
     case IT_RESUME_SLOW: {
-        mq_conn_t *c = mq__map_get(&lp->conn_by_id, serial);
+        mq_conn_t *c = mq__conn_get(lp, serial);
         if (c) {
             if (it->kind == IT_PAUSE_SLOW && !(c->pause & PAUSE_SLOW))
                 CNT_ADD(lp, paused, 1);
@@ -164,7 +164,7 @@ static void handle_item(mq_loop_t *lp, mq_item_t *it)
         break;
     }
     case IT_AUTH: {
-        mq_conn_t *c = mq__map_get(&lp->conn_by_id, serial);
+        mq_conn_t *c = mq__conn_get(lp, serial);
         if (c)
             mq__conn_auth_done(c, it->reason);
         break;
@@ -227,15 +227,17 @@ static void on_tick(uv_timer_t *t)
 {
     mq_loop_t *lp = t->data;
     int64_t mono = cn_mono_ns();
-    for (mq_conn_t *c = lp->conns, *nx; c; c = nx) {
-        nx = c->next;
+    size_t n = mq__objs(lp, true, &lp->scratch);
+    mq_conn_t **v = (mq_conn_t **)(void *)lp->scratch.p;
+    for (size_t i = 0; i < n; i++) {
+        mq_conn_t *c = v[i];
         if (c->state == CS_CLOSING)
             continue;
         int64_t limit = c->keepalive ? (int64_t)c->keepalive * 1500000000LL : 0;
         if (c->state == CS_NEW || c->state == CS_AUTH)
             limit = limit ? limit : 30000000000LL; /* CONNECT / auth must come soon */
         if (limit && mono - c->last_rx > limit)
-            mq__conn_close(c, 0x8D, true);
+            mq__conn_close(c, 0x8D, true); /* keep alive timeout */
     }
     mq__sess_tick(lp, mono);
 }
@@ -264,14 +266,10 @@ static mq_conn_t *conn_new(mq_loop_t *lp)
 
 static void conn_link(mq_loop_t *lp, mq_conn_t *c)
 {
-    c->next = lp->conns;
-    if (lp->conns)
-        lp->conns->prev = c;
-    lp->conns = c;
-    mq__map_put(&lp->conn_by_id, c->id & MQ_SERIAL_MASK, c);
+    mq__map_put(&lp->objs, c->id & MQ_SERIAL_MASK, (void *)((uintptr_t)c | 1));
 }
 
-static void peer_name(mq_conn_t *c)
+const char *mq__peer(mq_conn_t *c, char *buf, size_t n)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -288,7 +286,8 @@ static void peer_name(mq_conn_t *c)
             port = ntohs(a->sin_port);
         }
     }
-    snprintf(c->peer, sizeof c->peer, "%s:%d", host, port);
+    snprintf(buf, n, "%s:%d", host, port);
+    return buf;
 }
 
 static bool over_limit(mq_broker_t *b)
@@ -329,7 +328,6 @@ static void on_conn(uv_stream_t *server, int status)
     c->counted = true;
     CNT_ADD(lp, accepted, 1);
     uv_tcp_nodelay(&c->tcp, 1);
-    peer_name(c);
     mq__conn_start_reading(c);
 }
 
@@ -350,7 +348,6 @@ int mq__accept_fd(mq_loop_t *lp, int fd, const uint8_t *bytes, size_t n, bool an
     }
     conn_link(lp, c);
     c->counted = true; /* counted by the loop that accepted it */
-    peer_name(c);
     cn_buf_put(&c->in, bytes, n);
     mq__conn_start_reading(c);
     mq__conn_process(c);
@@ -418,6 +415,16 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (n > 0) {
         CNT_ADD(lp, bytes_in, (uint64_t)n);
         c->last_rx = cn_mono_ns();
+        if (shared && c->in.len == 0 && c->state == CS_ONLINE) {
+            /* The common case: packets handled straight from the loop's
+             * buffer, only a partial one at the end is copied. */
+            const uint8_t *p = (const uint8_t *)buf->base;
+            size_t used = mq__conn_process_buf(c, p, (size_t)n);
+            if (c->state != CS_CLOSING && used < (size_t)n)
+                cn_buf_put(&c->in, p + used, (size_t)n - used);
+            lp->rbuf_busy = false;
+            return;
+        }
         if (shared)
             cn_buf_put(&c->in, buf->base, (size_t)n);
         else
@@ -437,13 +444,7 @@ static void on_close_conn(uv_handle_t *h)
 {
     mq_conn_t *c = h->data;
     mq_loop_t *lp = c->lp;
-    if (c->prev)
-        c->prev->next = c->next;
-    else if (lp->conns == c)
-        lp->conns = c->next;
-    if (c->next)
-        c->next->prev = c->prev;
-    mq__map_del(&lp->conn_by_id, c->id & MQ_SERIAL_MASK);
+    mq__map_del(&lp->objs, c->id & MQ_SERIAL_MASK);
     if (c->counted)
         atomic_fetch_sub_explicit(&lp->b->nconns, 1, memory_order_relaxed);
     mq__conn_free_mem(c);
@@ -637,12 +638,12 @@ static void begin_stop(mq_loop_t *lp)
     for (size_t i = 0; i < lp->nlisteners; i++)
         if (!uv_is_closing((uv_handle_t *)&lp->listeners[i]))
             uv_close((uv_handle_t *)&lp->listeners[i], close_cb_noop);
-    for (mq_conn_t *c = lp->conns, *nx; c; c = nx) {
-        nx = c->next;
-        if (c->state != CS_CLOSING)
-            mq__conn_close(c, 0x8B, true); /* server shutting down */
-    }
-    on_check(&lp->check); /* flush DISCONNECTs and batches */
+    size_t n = mq__objs(lp, true, &lp->scratch);
+    mq_conn_t **v = (mq_conn_t **)(void *)lp->scratch.p;
+    for (size_t i = 0; i < n; i++)
+        if (v[i]->state != CS_CLOSING)
+            mq__conn_close(v[i], 0x8B, true); /* server shutting down */
+    on_check(&lp->check);                     /* flush DISCONNECTs and batches */
     uv_close((uv_handle_t *)&lp->check, close_cb_noop);
     uv_close((uv_handle_t *)&lp->tick, close_cb_noop);
     uv_close((uv_handle_t *)&lp->sys_timer, close_cb_noop);
@@ -700,15 +701,11 @@ static void loop_free(mq_loop_t *lp)
 {
     if (!lp->b)
         return;
-    for (size_t i = 0; i < lp->cid_cap; i++) {
-        for (mq_sess_t *s = lp->cid_tab[i], *nx; s; s = nx) {
-            nx = s->cid_next;
-            mq__sess_destroy(s, false);
-        }
-    }
+    size_t n = mq__objs(lp, false, &lp->scratch);
+    for (size_t i = 0; i < n; i++)
+        mq__sess_destroy(((mq_sess_t **)(void *)lp->scratch.p)[i], false);
     cn_free(lp->cid_tab);
-    mq__map_free(&lp->sess_by_id);
-    mq__map_free(&lp->conn_by_id);
+    mq__map_free(&lp->objs);
     for (unsigned i = 0; i < lp->b->nloops; i++) {
         for (mq_item_t *it = lp->outq[i].head, *nx; it; it = nx) {
             nx = it->next;

@@ -128,6 +128,20 @@ void mq__map_del(mq_map_t *m, uint64_t k)
     m->vals[i] = NULL;
 }
 
+size_t mq__objs(mq_loop_t *lp, bool conns, cn_buf_t *out)
+{
+    const mq_map_t *m = &lp->objs;
+    out->len = 0;
+    for (size_t i = 0; i < m->cap; i++) {
+        uintptr_t v = (uintptr_t)m->vals[i];
+        if (!m->keys[i] || (bool)(v & 1) != conns)
+            continue;
+        void *p = (void *)(v & ~(uintptr_t)1);
+        cn_buf_put(out, &p, sizeof p);
+    }
+    return out->len / sizeof(void *);
+}
+
 void mq__map_free(mq_map_t *m)
 {
     cn_free(m->keys);

@@ -31,11 +31,17 @@ static size_t cid_slot(const mq_loop_t *lp, uint64_t h)
     return (size_t)h & (lp->cid_cap - 1);
 }
 
+/* Not stored: idle sessions are kept small (README: memory per connection). */
+static uint64_t cid_hash(const mq_sess_t *s)
+{
+    return cn_hash64(s->client_id, strlen(s->client_id));
+}
+
 mq_sess_t *mq__sess_find(mq_loop_t *lp, const char *cid, size_t len)
 {
     uint64_t h = cn_hash64(cid, len);
     for (mq_sess_t *s = lp->cid_tab[cid_slot(lp, h)]; s; s = s->cid_next)
-        if (s->cid_hash == h && strlen(s->client_id) == len && !memcmp(s->client_id, cid, len))
+        if (strlen(s->client_id) == len && !memcmp(s->client_id, cid, len))
             return s;
     return NULL;
 }
@@ -48,15 +54,16 @@ static void cid_insert(mq_loop_t *lp, mq_sess_t *s)
         for (size_t i = 0; i < lp->cid_cap; i++) {
             for (mq_sess_t *x = lp->cid_tab[i], *nx; x; x = nx) {
                 nx = x->cid_next;
-                x->cid_next = tab[x->cid_hash & (cap - 1)];
-                tab[x->cid_hash & (cap - 1)] = x;
+                size_t j = (size_t)cid_hash(x) & (cap - 1);
+                x->cid_next = tab[j];
+                tab[j] = x;
             }
         }
         cn_free(lp->cid_tab);
         lp->cid_tab = tab;
         lp->cid_cap = cap;
     }
-    size_t i = cid_slot(lp, s->cid_hash);
+    size_t i = cid_slot(lp, cid_hash(s));
     s->cid_next = lp->cid_tab[i];
     lp->cid_tab[i] = s;
     lp->cid_n++;
@@ -64,7 +71,7 @@ static void cid_insert(mq_loop_t *lp, mq_sess_t *s)
 
 static void cid_remove(mq_loop_t *lp, mq_sess_t *s)
 {
-    for (mq_sess_t **pp = &lp->cid_tab[cid_slot(lp, s->cid_hash)]; *pp; pp = &(*pp)->cid_next) {
+    for (mq_sess_t **pp = &lp->cid_tab[cid_slot(lp, cid_hash(s))]; *pp; pp = &(*pp)->cid_next) {
         if (*pp == s) {
             *pp = s->cid_next;
             lp->cid_n--;
@@ -73,33 +80,9 @@ static void cid_remove(mq_loop_t *lp, mq_sess_t *s)
     }
 }
 
-static void offline_add(mq_sess_t *s)
-{
-    mq_loop_t *lp = s->lp;
-    s->off_prev = NULL;
-    s->off_next = lp->offline;
-    if (lp->offline)
-        lp->offline->off_prev = s;
-    lp->offline = s;
-    s->offline_listed = true;
-}
-
-static void offline_del(mq_sess_t *s)
-{
-    if (!s->offline_listed)
-        return;
-    if (s->off_prev)
-        s->off_prev->off_next = s->off_next;
-    else
-        s->lp->offline = s->off_next;
-    if (s->off_next)
-        s->off_next->off_prev = s->off_prev;
-    s->offline_listed = false;
-}
-
 /* ------------------------------------------------------------- queues */
 
-static void ql_push(mq_qlist_t *l, mq_qmsg_t *q)
+static void ql_push(mq_qlist_t *l, uint32_t *n, mq_qmsg_t *q)
 {
     q->next = NULL;
     if (l->tail)
@@ -107,10 +90,10 @@ static void ql_push(mq_qlist_t *l, mq_qmsg_t *q)
     else
         l->head = q;
     l->tail = q;
-    l->n++;
+    ++*n;
 }
 
-static mq_qmsg_t *ql_pop(mq_qlist_t *l)
+static mq_qmsg_t *ql_pop(mq_qlist_t *l, uint32_t *n)
 {
     mq_qmsg_t *q = l->head;
     if (!q)
@@ -118,7 +101,7 @@ static mq_qmsg_t *ql_pop(mq_qlist_t *l)
     l->head = q->next;
     if (!l->head)
         l->tail = NULL;
-    l->n--;
+    --*n;
     return q;
 }
 
@@ -128,10 +111,10 @@ static void qm_free(mq_qmsg_t *q)
     cn_free(q);
 }
 
-static void ql_clear(mq_qlist_t *l)
+static void ql_clear(mq_qlist_t *l, uint32_t *n)
 {
     mq_qmsg_t *q;
-    while ((q = ql_pop(l)))
+    while ((q = ql_pop(l, n)))
         qm_free(q);
 }
 
@@ -192,7 +175,7 @@ static void send_inflight(mq_sess_t *s, mq_qmsg_t *q)
         qm_free(q);
         return;
     }
-    ql_push(&s->inflight, q);
+    ql_push(&s->inflight, &s->n_inflight, q);
 }
 
 void mq__sess_drain(mq_sess_t *s)
@@ -200,8 +183,8 @@ void mq__sess_drain(mq_sess_t *s)
     if (!online(s))
         return;
     uint32_t w = window(s);
-    while (s->queue.head && s->inflight.n < w) {
-        mq_qmsg_t *q = ql_pop(&s->queue);
+    while (s->queue.head && s->n_inflight < w) {
+        mq_qmsg_t *q = ql_pop(&s->queue, &s->n_queued);
         if (expired(s, q->msg)) {
             CNT_ADD(s->lp, expired, 1);
             qm_free(q);
@@ -252,7 +235,7 @@ int mq__sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason)
         s->inflight.head = q->next;
     if (s->inflight.tail == q)
         s->inflight.tail = prev;
-    s->inflight.n--;
+    s->n_inflight--;
     qm_free(q);
     mq__sess_drain(s);
     return type == MQ_PUBREC ? 1 : 0;
@@ -308,7 +291,7 @@ static void pause_conn(mq_loop_t *lp, uint64_t conn, bool on)
 {
     unsigned l = (unsigned)(conn >> MQ_LOOP_SHIFT);
     if (l == lp->idx) {
-        mq_conn_t *c = mq__map_get(&lp->conn_by_id, conn & MQ_SERIAL_MASK);
+        mq_conn_t *c = mq__conn_get(lp, conn);
         if (c) {
             if (on && !(c->pause & PAUSE_SLOW))
                 CNT_ADD(lp, paused, 1);
@@ -325,7 +308,7 @@ static void pause_conn(mq_loop_t *lp, uint64_t conn, bool on)
 static bool congested(const mq_sess_t *s, uint32_t div)
 {
     const mq_broker_opts_t *o = &s->lp->b->o;
-    return s->queue.n > o->max_queued / div || mq__conn_unsent(s->conn) > o->max_out_bytes / div;
+    return s->n_queued > o->max_queued / div || mq__conn_unsent(s->conn) > o->max_out_bytes / div;
 }
 
 void mq__sess_release_waiters(mq_sess_t *s)
@@ -367,20 +350,20 @@ void mq__sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t rqos, uint8_t flags, co
             CNT_ADD(lp, dropped, 1);
         return;
     }
-    if (s->queue.n >= lp->b->o.max_queued) {
+    if (s->n_queued >= lp->b->o.max_queued) {
         CNT_ADD(lp, dropped, 1);
         return;
     }
     mq_qmsg_t *q = qm_new(m, qos, retain, ids, nids);
-    if (on && !s->queue.head && s->inflight.n < window(s))
+    if (on && !s->queue.head && s->n_inflight < window(s))
         send_inflight(s, q);
     else
-        ql_push(&s->queue, q);
+        ql_push(&s->queue, &s->n_queued, q);
 }
 
 static void deliver_local(mq_loop_t *lp, const mq_route_t *r, mq_msg_t *m, uint64_t from)
 {
-    mq_sess_t *s = mq__map_get(&lp->sess_by_id, r->sub & MQ_SERIAL_MASK);
+    mq_sess_t *s = mq__sess_get(lp, r->sub);
     if (s)
         mq__sess_deliver(s, m, r->qos, r->flags, lp->res.ids + r->ids_off, r->nids, from);
 }
@@ -425,6 +408,7 @@ void mq__publish_will(mq_loop_t *lp, mq_msg_t *will)
                            will->pub.payload.len,
                            will->qos,
                            will->retain,
+                           lp->idx,
                            "",
                            &will->pub.props,
                            now};
@@ -442,10 +426,9 @@ static mq_sess_t *sess_new(mq_loop_t *lp, const char *cid)
     mq_sess_t *s = cn_calloc(1, sizeof *s);
     s->lp = lp;
     s->client_id = cn_strdup(cid);
-    s->cid_hash = cn_hash64(cid, strlen(cid));
     s->id = ((uint64_t)lp->idx << MQ_LOOP_SHIFT) | ++lp->next_serial;
     cid_insert(lp, s);
-    mq__map_put(&lp->sess_by_id, s->id & MQ_SERIAL_MASK, s);
+    mq__map_put(&lp->objs, s->id & MQ_SERIAL_MASK, s);
     CNT_ADD(lp, sessions, 1);
     return s;
 }
@@ -464,13 +447,12 @@ void mq__sess_destroy(mq_sess_t *s, bool publish_will)
         nx = x->next;
         cn_free(x);
     }
-    ql_clear(&s->inflight);
-    ql_clear(&s->queue);
+    ql_clear(&s->inflight, &s->n_inflight);
+    ql_clear(&s->queue, &s->n_queued);
     cn_free(s->waiters);
     cn_free(s->qos2_in);
-    offline_del(s);
     cid_remove(lp, s);
-    mq__map_del(&lp->sess_by_id, s->id & MQ_SERIAL_MASK);
+    mq__map_del(&lp->objs, s->id & MQ_SERIAL_MASK);
     CNT_SUB(lp, sessions, 1);
     cn_free(s->client_id);
     cn_free(s);
@@ -483,7 +465,9 @@ int mq__sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool 
     size_t len = strlen(cid);
     mq_sess_t *s = mq__sess_find(lp, cid, len);
     if (s && s->conn) {
-        cn_info("mqtt: client id %s taken over by %s (was %s)", cid, c->peer, s->conn->peer);
+        char a[64], b[64];
+        cn_info("mqtt: client id %s taken over by %s (was %s)", cid, mq__peer(c, a, sizeof a),
+                mq__peer(s->conn, b, sizeof b));
         mq__conn_close(s->conn, 0x8E, true); /* session taken over */
         s = mq__sess_find(lp, cid, len);     /* it ended if its expiry was 0 */
     }
@@ -493,7 +477,6 @@ int mq__sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool 
     }
     *present = s != NULL;
     if (s) {
-        offline_del(s);
         mq__msg_unref(s->will); /* reconnected within the will delay */
         s->will = NULL;
     } else {
@@ -540,13 +523,18 @@ void mq__sess_detach(mq_conn_t *c, bool publish_will)
     }
     s->expire_at =
         s->expiry == MQ_NEVER ? INT64_MAX : cn_mono_ns() + (int64_t)s->expiry * 1000000000LL;
-    offline_add(s);
 }
 
 void mq__sess_tick(mq_loop_t *lp, int64_t mono)
 {
-    for (mq_sess_t *s = lp->offline, *nx; s; s = nx) {
-        nx = s->off_next;
+    /* A walk over every session once a second: cheaper in memory than an
+     * offline list threaded through each session. */
+    size_t n = mq__objs(lp, false, &lp->scratch);
+    mq_sess_t **v = (mq_sess_t **)(void *)lp->scratch.p;
+    for (size_t i = 0; i < n; i++) {
+        mq_sess_t *s = v[i];
+        if (s->conn)
+            continue;
         if (s->will && mono >= s->will_at) {
             mq_msg_t *w = s->will;
             s->will = NULL;

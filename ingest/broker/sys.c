@@ -26,6 +26,27 @@
 #define CAIRN_VERSION "dev"
 #endif
 
+int mq_broker_publish(mq_broker_t *b, unsigned loop, const char *topic, size_t tlen,
+                      const void *payload, size_t n, uint8_t qos, bool retain)
+{
+    mq_err_t e;
+    if (!b->loops || loop >= b->nloops || qos > 2 || tlen == 0 || tlen > 65535 ||
+        mq_topic_name_check((const uint8_t *)topic, tlen, &e) < 0 ||
+        mq_utf8_check((const uint8_t *)topic, tlen, &e) < 0)
+        return CN_EINVAL;
+    mq_publish_t p;
+    memset(&p, 0, sizeof p);
+    p.qos = qos;
+    p.retain = retain;
+    p.payload = (mq_bin_t){payload, n};
+    mq_msg_t *m = mq__msg_new((const uint8_t *)topic, tlen, &p, payload, n, 0);
+    if (retain)
+        mq__ret_set(b->retained, m);
+    mq__route(&b->loops[loop], m, NULL);
+    mq__msg_unref(m);
+    return 0;
+}
+
 static void sys_put(mq_loop_t *lp, const char *topic, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -38,15 +59,7 @@ static void sys_put(mq_loop_t *lp, const char *topic, const char *fmt, ...)
     va_end(ap);
     if (n < 0)
         return;
-    mq_publish_t p;
-    memset(&p, 0, sizeof p);
-    p.retain = true;
-    p.payload = (mq_bin_t){(const uint8_t *)val, (size_t)n};
-    mq_msg_t *m =
-        mq__msg_new((const uint8_t *)topic, strlen(topic), &p, (const uint8_t *)val, (size_t)n, 0);
-    mq__ret_set(lp->b->retained, m);
-    mq__route(lp, m, NULL);
-    mq__msg_unref(m);
+    mq_broker_publish(lp->b, lp->idx, topic, strlen(topic), val, (size_t)n, 0, true);
 }
 
 void mq__sys_publish(mq_loop_t *lp)
