@@ -49,14 +49,14 @@ typedef struct mq_broker mq_broker_t;
 /* ------------------------------------------------------------------ hooks */
 
 /* What a CONNECT asks for (all borrowed for the duration of the call). */
-typedef struct mq_auth_req {
+typedef struct mq_broker_auth_req {
     const char *client_id; /* NUL-terminated */
     mq_bin_t username;     /* p NULL when absent */
     mq_bin_t password;     /* p NULL when absent */
     const char *peer;      /* "127.0.0.1:5555" */
     uint8_t level;         /* 3, 4, 5 */
     bool listener_anonymous_ok;
-} mq_auth_req_t;
+} mq_broker_auth_req_t;
 
 /*
  * Connect authentication, ASYNCHRONOUS: called on the connection's loop
@@ -65,18 +65,24 @@ typedef struct mq_auth_req {
  * CONNACK reason (0x86 bad user name or password, 0x87 not authorized)
  * refuses.  A token whose connection went away meanwhile is ignored.  The
  * hook must answer exactly once.  NULL hook: anonymous clients are accepted
- * where allowed (see mq_broker_listener_t), others refused with 0x86.
+ * where allowed (see mq_broker_listener_t), others refused with 0x87.
  */
-typedef void (*mq_auth_fn)(void *arg, const mq_auth_req_t *req, uint64_t token);
+typedef void (*mq_broker_auth_fn)(void *arg, const mq_broker_auth_req_t *req, uint64_t token);
 
-enum mq_acl_access { MQ_ACL_PUBLISH = 1, MQ_ACL_SUBSCRIBE = 2 };
+/* ACL access kinds; the same values as ingest/auth's enum mq_auth_access. */
+enum mq_broker_acl_access { MQ_BROKER_ACL_WRITE = 2, MQ_BROKER_ACL_SUBSCRIBE = 3 };
 /*
- * ACL check, SYNCHRONOUS, on a loop thread; must not block.  `topic` is a
- * topic name (publish) or filter (subscribe, "$share/..." stripped).
- * Return true to allow.  NULL hook: everything is allowed.
+ * ACL check, SYNCHRONOUS, on a loop thread; must not block.  `user` is the
+ * CONNECT's user name (NUL-terminated; NULL when it had none), client_id
+ * the id in force (assigned if it was empty).  `topic` is a topic name
+ * (WRITE: a PUBLISH; also a will, at CONNECT) or a filter (SUBSCRIBE,
+ * "$share/<group>/" removed).  Return true to allow.  Refused: PUBLISH is
+ * acknowledged with 0x87 (5.0) or silently dropped (3.1.1, as mosquitto
+ * does), SUBSCRIBE gets 0x87 / 0x80 for that filter, a will makes the
+ * CONNECT fail with 0x87 / return code 5.  NULL hook: everything allowed.
  */
-typedef bool (*mq_acl_fn)(void *arg, const char *client_id, mq_bin_t username, const char *topic,
-                          size_t len, int access);
+typedef bool (*mq_broker_acl_fn)(void *arg, const char *user, const char *client_id,
+                                 const char *topic, size_t len, int access);
 
 /* A PUBLISH accepted from a client (borrowed during the call only). */
 typedef struct mq_msg_view {
@@ -156,8 +162,8 @@ typedef struct mq_broker_opts {
     uint32_t max_session_expiry; /* seconds; 0xFFFFFFFF = never */
     uint16_t topic_alias_max;    /* aliases accepted from a client (5.0) */
     int64_t sys_interval_ns;     /* $SYS publish period; 0 = off */
-    mq_auth_fn auth;
-    mq_acl_fn acl;
+    mq_broker_auth_fn auth;
+    mq_broker_acl_fn acl;
     mq_publish_fn on_publish;
     void *hook_arg;
     cn_clock_t clock; /* wall clock for message expiry; .now_ns NULL = system */

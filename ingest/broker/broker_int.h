@@ -154,6 +154,7 @@ typedef struct mq_ssub {
 struct mq_sess {
     uint64_t id; /* loop << 56 | serial: the router's subscriber id */
     char *client_id;
+    char *user;          /* user name of the current/last CONNECT, NULL if none */
     mq_sess_t *cid_next; /* client id hash chain */
     mq_conn_t *conn;     /* NULL while offline */
     mq_loop_t *lp;

@@ -388,8 +388,8 @@ static bool acl_ok(mq_conn_t *c, const uint8_t *topic, size_t len, int access)
     mq_broker_t *b = c->lp->b;
     if (!b->o.acl || !c->sess)
         return true;
-    mq_bin_t user = {0};
-    return b->o.acl(b->o.hook_arg, c->sess->client_id, user, (const char *)topic, len, access);
+    return b->o.acl(b->o.hook_arg, c->sess->user, c->sess->client_id, (const char *)topic, len,
+                    access);
 }
 
 static int on_publish(mq_conn_t *c, const mq_frame_t *f)
@@ -417,7 +417,7 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
             put_ack(c, MQ_PUBREC, p.packet_id, 0);
         return H_NEXT;
     }
-    if (!acl_ok(c, p.topic.p, p.topic.len, MQ_ACL_PUBLISH)) {
+    if (!acl_ok(c, p.topic.p, p.topic.len, MQ_BROKER_ACL_WRITE)) {
         cn_debug("mqtt: %s: publish to %.*s denied", s->client_id, (int)p.topic.len,
                  (const char *)p.topic.p);
         if (p.qos == 1)
@@ -570,6 +570,17 @@ static void connect_finish(mq_conn_t *c, const mq_connect_t *ck, const char *cid
             out.session_expiry = b->o.max_session_expiry;
         }
     }
+    if (ck->will && b->o.acl) {
+        char *user =
+            ck->has_username ? cn_strndup((const char *)ck->username.p, ck->username.len) : NULL;
+        bool ok = b->o.acl(b->o.hook_arg, user, cid, (const char *)ck->will_topic.p,
+                           ck->will_topic.len, MQ_BROKER_ACL_WRITE);
+        cn_free(user);
+        if (!ok) {
+            refuse(c, ck->level, 0x87); /* the will may not be published */
+            return;
+        }
+    }
     if (ck->will) {
         c->will = make_will(c, ck, f);
         c->will_delay = ck->level == 5 ? ck->will_props.will_delay : 0;
@@ -638,12 +649,12 @@ static int on_connect(mq_conn_t *c, const mq_frame_t *f, bool authed)
             c->state = CS_AUTH;
             mq__conn_set_pause(c, PAUSE_AUTH, true);
             char peer[64];
-            mq_auth_req_t req = {cid,
-                                 ck->has_username ? ck->username : (mq_bin_t){0},
-                                 ck->has_password ? ck->password : (mq_bin_t){0},
-                                 mq__peer(c, peer, sizeof peer),
-                                 ck->level,
-                                 c->anon_ok};
+            mq_broker_auth_req_t req = {cid,
+                                        ck->has_username ? ck->username : (mq_bin_t){0},
+                                        ck->has_password ? ck->password : (mq_bin_t){0},
+                                        mq__peer(c, peer, sizeof peer),
+                                        ck->level,
+                                        c->anon_ok};
             b->o.auth(b->o.hook_arg, &req, c->id);
             return H_KEEP;
         }

@@ -455,6 +455,7 @@ void mq__sess_destroy(mq_sess_t *s, bool publish_will)
     mq__map_del(&lp->objs, s->id & MQ_SERIAL_MASK);
     CNT_SUB(lp, sessions, 1);
     cn_free(s->client_id);
+    cn_free(s->user);
     cn_free(s);
 }
 
@@ -484,6 +485,8 @@ int mq__sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool 
     }
     s->conn = c;
     c->sess = s;
+    cn_free(s->user);
+    s->user = ck->has_username ? cn_strndup((const char *)ck->username.p, ck->username.len) : NULL;
     if (ck->level == 5) {
         uint32_t e = ck->props.session_expiry;
         s->expiry = e > o->max_session_expiry ? o->max_session_expiry : e;
@@ -584,7 +587,7 @@ static bool acl(mq_conn_t *c, const char *f, size_t len, int access)
     const mq_broker_opts_t *o = &c->lp->b->o;
     if (!o->acl)
         return true;
-    return o->acl(o->hook_arg, c->sess->client_id, (mq_bin_t){0}, f, len, access);
+    return o->acl(o->hook_arg, c->sess->user, c->sess->client_id, f, len, access);
 }
 
 /* Subscribes one entry; returns the SUBACK code, or -1 after closing c. */
@@ -594,7 +597,7 @@ static int sub_one(mq_conn_t *c, const mq_sub_t *e, uint32_t sub_id, cn_buf_t *r
     mq_bin_t group, filter = e->filter;
     mq_err_t err;
     int shared = mq_share_parse(e->filter.p, e->filter.len, &group, &filter, &err);
-    if (!acl(c, (const char *)filter.p, filter.len, MQ_ACL_SUBSCRIBE))
+    if (!acl(c, (const char *)filter.p, filter.len, MQ_BROKER_ACL_SUBSCRIBE))
         return c->level == 5 ? 0x87 : 0x80;
     mq_sub_opts_t o = {e->qos, e->no_local, e->retain_as_published, e->retain_handling, sub_id};
     int rc =
