@@ -90,6 +90,18 @@ static bool v_max_conns(const opt_val_t *v)
 {
     return v->i >= 1 && v->i <= 1000000;
 }
+static bool v_query_timeout(const opt_val_t *v)
+{
+    return v->i == 0 || (v->i >= NS_MS && v->i <= NS_D);
+}
+static bool v_threads(const opt_val_t *v)
+{
+    return v->i >= 0 && v->i <= 256;
+}
+static bool v_query_limit(const opt_val_t *v)
+{
+    return v->i >= 0;
+}
 
 static bool v_addr_list(const opt_val_t *v)
 {
@@ -232,6 +244,23 @@ static const opt_t OPTS[] = {
     {"ingest-republish-errors", T_ENUM, OFF(ingest_republish_errors), "false",
      "Republish a payload that fails to decode to $cairn/errors/<client id> with the reason.",
      BOOLS, NULL, "false or true"},
+    {"query-workers", T_INT, OFF(query_workers), "0",
+     "Queries (/query) executed at the same time; more wait in line. 0 = one per CPU core.",
+     NULL, v_threads, "an integer from 0 (one per core) to 256"},
+    {"query-threads", T_INT, OFF(query_threads), "0",
+     "Threads one query scans its series with. 0 = one per CPU core.", NULL, v_threads,
+     "an integer from 0 (one per core) to 256"},
+    {"query-timeout", T_DUR, OFF(query_timeout_ns), "0",
+     "A query running longer fails with \"query-timeout limit exceeded\"; 0 = no limit.", NULL,
+     v_query_timeout, "0 or a duration from 1ms to 1d, such as 30s"},
+    {"query-max-series", T_INT, OFF(query_max_series), "0",
+     "A SELECT reading more series fails with \"max-select-series limit exceeded\"; 0 = no "
+     "limit.",
+     NULL, v_query_limit, "an integer >= 0"},
+    {"query-max-points", T_INT, OFF(query_max_points), "0",
+     "A SELECT reading more points (or GROUP BY time windows) fails with "
+     "\"max-select-point limit exceeed\" (InfluxDB's wording); 0 = no limit.",
+     NULL, v_query_limit, "an integer >= 0"},
 };
 
 static const opt_t *find_opt(const char *name)

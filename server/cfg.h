@@ -66,6 +66,11 @@ typedef struct srv_cfg {
     uint64_t mqtt_max_out_bytes;
     int64_t mqtt_max_keepalive;
     int64_t mqtt_sys_interval_ns;
+    int64_t query_workers;    /* 0 = number of cores */
+    int64_t query_threads;    /* 0 = number of cores */
+    int64_t query_timeout_ns; /* 0 = none */
+    int64_t query_max_series; /* 0 = none */
+    int64_t query_max_points; /* 0 = none */
 } srv_cfg_t;
 
 /* Fills every option with its default. */

@@ -27,6 +27,7 @@
 #include "http.h"
 
 #include "http_int.h"
+#include "job.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -321,12 +322,12 @@ static void buf_printf(cn_buf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void srv__http_respond(srv_conn_t *c, int status, const char *ctype, const char *extra,
-                       const void *body, size_t len)
+void srv__http_head(srv_conn_t *c, int status, const char *ctype, const char *extra, bool chunked,
+                    size_t len)
 {
     srv_http_t *h = c->srv;
     assert(c->state == C_BUSY);
-    if (!c->req.keep_alive || h->stopping || c->peer_eof)
+    if (!c->req.keep_alive || h->stopping || c->peer_eof || (chunked && c->req.http10))
         c->close_after = true;
     cn_buf_t out;
     cn_buf_init(&out);
@@ -337,27 +338,66 @@ void srv__http_respond(srv_conn_t *c, int status, const char *ctype, const char 
                SRV_HTTP_INFLUX_VERSION);
     if (extra)
         buf_printf(&out, "%s", extra);
-    if (status != 204)
+    if (chunked && !c->req.http10)
+        buf_printf(&out, "Transfer-Encoding: chunked\r\n");
+    else if (status != 204 && !chunked)
         buf_printf(&out, "Content-Length: %zu\r\n", len);
     if (c->close_after)
         buf_printf(&out, "Connection: close\r\n");
     else if (c->req.http10)
         buf_printf(&out, "Connection: keep-alive\r\n");
     buf_printf(&out, "\r\n");
-    if (len && !c->req.head)
-        cn_buf_put(&out, body, len);
     if (queue_write(c, &out) < 0) {
         cn_buf_free(&out);
         conn_close(c);
+    }
+}
+
+void srv__http_body(srv_conn_t *c, const void *p, size_t n)
+{
+    if (!n || c->req.head || uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    cn_buf_t out;
+    cn_buf_init(&out);
+    cn_buf_put(&out, p, n);
+    if (queue_write(c, &out) < 0) {
+        cn_buf_free(&out);
+        conn_close(c);
+    }
+}
+
+void srv__http_end(srv_conn_t *c)
+{
+    srv_http_t *h = c->srv;
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    req_reset(&c->req);
+    if (c->close_after) {
+        c->state = C_CLOSING;
+        if (c->nwrites == 0 && !c->srv->sink)
+            conn_close(c);
         return;
     }
+    c->state = C_IDLE;
+    uv_timer_start(&c->timer, on_timer, (uint64_t)(h->o.idle_timeout_ns / 1000000), 0);
+    conn_process(c);
+}
+
+void srv__http_respond(srv_conn_t *c, int status, const char *ctype, const char *extra,
+                       const void *body, size_t len)
+{
+    srv__http_head(c, status, ctype, extra, false, len);
+    if (uv_is_closing((uv_handle_t *)&c->tcp))
+        return;
+    if (len && !c->req.head)
+        srv__http_body(c, body, len);
     req_reset(&c->req);
     if (c->close_after) {
         c->state = C_CLOSING;
         return;
     }
     c->state = C_IDLE;
-    uv_timer_start(&c->timer, on_timer, (uint64_t)(h->o.idle_timeout_ns / 1000000), 0);
+    uv_timer_start(&c->timer, on_timer, (uint64_t)(c->srv->o.idle_timeout_ns / 1000000), 0);
     conn_process(c);
 }
 
@@ -422,6 +462,8 @@ static void conn_close(srv_conn_t *c)
     if (uv_is_closing((uv_handle_t *)&c->tcp))
         return;
     srv__unpark(c->srv, c);
+    if (c->job)
+        srv__job_detach(c); /* cancels a handler still running on the pool */
     c->state = C_CLOSING;
     uv_close((uv_handle_t *)&c->tcp, on_conn_closed);
     uv_close((uv_handle_t *)&c->timer, on_conn_closed);
@@ -459,8 +501,9 @@ void srv__conn_read(srv_conn_t *c, ssize_t nread, const char *p)
         uv_read_stop((uv_stream_t *)&c->tcp);
         c->reading = false;
         /* A request being handled still gets its answer (it may already
-         * be durable); everything else closes now. */
-        if (c->state != C_BUSY || nread != UV_EOF)
+         * be durable); everything else closes now, and so does a query
+         * whose client went away (the close cancels it). */
+        if (c->state != C_BUSY || nread != UV_EOF || c->job)
             if (!(c->state == C_CLOSING && c->nwrites))
                 conn_close(c);
         return;
@@ -525,8 +568,10 @@ static void route(srv_conn_t *c)
         srv__http_respond(c, 200, "application/json", NULL, body, sizeof body - 1);
     } else if (strcmp(url, "/write") == 0 && m == HTTP_POST) {
         srv__write_handle(c, query);
+    } else if (strcmp(url, "/query") == 0 && (get || m == HTTP_POST)) {
+        srv__query_handle(c, query);
     } else if (strcmp(url, "/ping") == 0 || strcmp(url, "/health") == 0 ||
-               strcmp(url, "/write") == 0) {
+               strcmp(url, "/write") == 0 || strcmp(url, "/query") == 0) {
         srv__http_respond(c, 405, "text/plain; charset=utf-8", "Allow: GET, HEAD, POST\r\n",
                           "Method Not Allowed\n", 19);
     } else {
@@ -649,6 +694,12 @@ static int header_done(http_parser *p)
     srv_req_t *r = &c->req;
     if (hname_is(r, "expect") && hval_has(r, "100-continue")) {
         r->expect_continue = true;
+    } else if (hname_is(r, "accept")) {
+        if (hval_has(r, "application/csv") || hval_has(r, "text/csv"))
+            r->accept_csv = true;
+    } else if (hname_is(r, "accept-encoding")) {
+        if (hval_has(r, "gzip"))
+            r->accept_gzip = true;
     } else if (hname_is(r, "content-encoding")) {
         if (hval_has(r, "gzip"))
             r->gzip = true;
@@ -826,6 +877,11 @@ static void on_connection(uv_stream_t *server, int status)
     conn_start(c);
 }
 
+static void on_job(uv_async_t *a)
+{
+    srv__job_pump(a->data);
+}
+
 static void on_loop_handle_closed(uv_handle_t *hd)
 {
     (void)hd;
@@ -839,7 +895,9 @@ static void final_close(srv_http_t *h)
     uv_mutex_lock(&h->notify_mu);
     h->notify_live = false;
     uv_mutex_unlock(&h->notify_mu);
+    srv__job_shutdown(h);
     uv_handle_t *hs[] = {(uv_handle_t *)&h->durable_async, (uv_handle_t *)&h->stop_async,
+                         (uv_handle_t *)&h->job_async,
                          (uv_handle_t *)&h->retry_timer, (uv_handle_t *)&h->drain_timer,
                          (uv_handle_t *)&h->listener};
     for (size_t i = 0; i < CN_ARRAY_LEN(hs); i++)
@@ -894,6 +952,8 @@ int srv_http_new(const srv_http_opts_t *opts, srv_http_t **out)
     uv_mutex_init(&h->notify_mu);
     uv_async_init(&h->loop, &h->durable_async, on_durable);
     uv_async_init(&h->loop, &h->stop_async, begin_shutdown);
+    uv_async_init(&h->loop, &h->job_async, on_job);
+    h->job_async.data = h;
     uv_timer_init(&h->loop, &h->retry_timer);
     uv_timer_init(&h->loop, &h->drain_timer);
     h->durable_async.data = h->stop_async.data = h;
@@ -941,6 +1001,9 @@ int srv_http_start(srv_http_t *h, eng_db_t *db)
     int rc = bind_listener(h);
     if (rc < 0)
         return rc;
+    rc = srv__pool_new(h, h->o.query_workers ? h->o.query_workers : 1, &h->pool);
+    if (rc < 0)
+        return rc;
     rc = cn_from_uv(uv_thread_create(&h->thread, thread_main, h));
     if (rc < 0)
         return rc;
@@ -960,6 +1023,10 @@ void srv_http_stop(srv_http_t *h)
     h->stopped = true;
     uv_async_send(&h->stop_async);
     uv_thread_join(&h->thread);
+    /* before the caller closes the engine: queries still running see the
+     * loop gone (cancelled) and return */
+    srv__pool_free(h->pool);
+    h->pool = NULL;
 }
 
 void srv_http_free(srv_http_t *h)
@@ -973,6 +1040,8 @@ void srv_http_free(srv_http_t *h)
         final_close(h);
         uv_run(&h->loop, UV_RUN_DEFAULT);
     }
+    srv__pool_free(h->pool); /* the loop has stopped: workers see no listener */
+    h->pool = NULL;
     int rc = cn_from_uv(uv_loop_close(&h->loop));
     if (rc < 0)
         cn_warn("http: loop closed with handles open: %s", cn_strerror(rc));

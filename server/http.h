@@ -4,7 +4,8 @@
  * connections on http-listen, parses requests (keep-alive, pipelining one
  * request at a time, Content-Length and chunked bodies, Expect:
  * 100-continue, gzip request bodies), enforces the size limits and
- * timeouts, and routes /ping, /health and /write (InfluxDB 1.x).
+ * timeouts, and routes /ping, /health, /write and /query (InfluxDB 1.x).
+ * /query runs on a worker pool (job.h), never on the loop thread.
  *
  * Lifecycle (all called on the main thread):
  *
@@ -43,6 +44,13 @@ typedef struct srv_http_opts {
     int64_t read_timeout_ns;
     int64_t idle_timeout_ns;
     uint32_t max_conns;
+    /* /query (query.c) */
+    uint32_t query_workers;      /* worker pool threads (queries in parallel), >= 1 */
+    uint32_t query_threads;      /* scan threads per query, >= 1 */
+    int64_t query_timeout_ns;    /* 0: no limit */
+    uint64_t query_max_series;   /* 0: no limit */
+    uint64_t query_max_points;   /* 0: no limit */
+    struct qry_catalog *catalog; /* database names (exec.h), borrowed; may be NULL */
 } srv_http_opts_t;
 
 typedef struct srv_http srv_http_t;

@@ -16,6 +16,8 @@
 
 typedef struct srv_conn srv_conn_t;
 typedef struct srv_write srv_write_t;
+typedef struct srv_job srv_job_t;
+typedef struct srv_pool srv_pool_t;
 
 /* One request being received or handled. */
 typedef struct srv_req {
@@ -33,6 +35,8 @@ typedef struct srv_req {
     bool head;       /* HEAD: no body in the response */
     bool keep_alive; /* the client allows another request on this connection */
     bool http10;
+    bool accept_csv;  /* Accept: application/csv (or text/csv) */
+    bool accept_gzip; /* Accept-Encoding: gzip */
 } srv_req_t;
 
 /*
@@ -66,6 +70,7 @@ struct srv_conn {
     srv_conn_t *park_next;   /* durable or writable wait list */
     int parked;              /* 0, PARK_DURABLE or PARK_WRITABLE */
     srv_write_t *w;          /* /write handler state, lazily allocated */
+    srv_job_t *job;          /* a handler running on the worker pool (job.h), or NULL */
 };
 
 enum { PARK_DURABLE = 1, PARK_WRITABLE = 2 };
@@ -92,6 +97,8 @@ struct srv_http {
     uint16_t port;
     uint32_t nconns;
     uint64_t efull_waits; /* writes parked for CN_EFULL (logged at shutdown) */
+    srv_pool_t *pool;     /* worker threads for handlers that may block or run long */
+    uv_async_t job_async; /* pool -> loop: a job has output or finished */
     srv_conn_t *conns;
     srv_park_t wait_durable, wait_writable;
     /* Tests and tests/fuzz/fuzz_http.c: when set, responses go to sink
@@ -110,6 +117,15 @@ struct srv_http {
  */
 void srv__http_respond(srv_conn_t *c, int status, const char *ctype, const char *extra,
                        const void *body, size_t len);
+/* The pieces of srv__http_respond for streamed answers (job.c): the
+ * status line and headers (chunked: Transfer-Encoding: chunked, else the
+ * body is delimited by Content-Length len or, for HTTP/1.0, by close),
+ * raw body bytes, and the end of the request. */
+void srv__http_head(srv_conn_t *c, int status, const char *ctype, const char *extra, bool chunked,
+                    size_t len);
+void srv__http_body(srv_conn_t *c, const void *p, size_t n);
+void srv__http_end(srv_conn_t *c);
+
 /* {"error":"MSG"} with X-Influxdb-Error, as InfluxDB's httpError writes it. */
 void srv__http_error(srv_conn_t *c, int status, const char *msg);
 
@@ -128,6 +144,9 @@ void srv__write_handle(srv_conn_t *c, const char *query);
 void srv__write_resume(srv_conn_t *c);
 /* Frees the write state of a closing connection (NULL w is a no-op). */
 void srv__write_free(srv_write_t *w);
+
+/* query.c: GET/POST /query (InfluxQL).  Runs on the worker pool. */
+void srv__query_handle(srv_conn_t *c, const char *query);
 
 /* Connections.  srv__conn_read is the read callback's body: nread bytes
  * at p, or nread < 0 for EOF / a read error (p unused).  srv__conn_close

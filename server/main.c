@@ -31,6 +31,7 @@
 #include "ctx.h"
 #include "engine.h"
 #include "export.h"
+#include "exec.h"
 #include "http.h"
 #include "ingest.h"
 #include "mqtt.h"
@@ -266,7 +267,20 @@ static int new_http(srv_ctx_t *ctx)
         .read_timeout_ns = cfg->http_read_timeout_ns,
         .idle_timeout_ns = cfg->http_idle_timeout_ns,
         .max_conns = (uint32_t)cfg->http_max_conns,
+        .query_workers = (uint32_t)(cfg->query_workers ? cfg->query_workers
+                                                       : (int64_t)uv_available_parallelism()),
+        .query_threads = (uint32_t)(cfg->query_threads ? cfg->query_threads
+                                                       : (int64_t)uv_available_parallelism()),
+        .query_timeout_ns = cfg->query_timeout_ns,
+        .query_max_series = (uint64_t)cfg->query_max_series,
+        .query_max_points = (uint64_t)cfg->query_max_points,
     };
+    /* database names for SHOW DATABASES (exec.h); the file is written on
+     * CREATE/DROP DATABASE, on a query worker */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/databases", cfg->data_dir);
+    qry_catalog_open(path, &ctx->catalog);
+    o.catalog = ctx->catalog;
     int rc = srv_http_new(&o, &ctx->http);
     if (rc < 0)
         cn_error("http: cannot set up the event loop: %s", cn_strerror(rc));
@@ -304,6 +318,8 @@ static void stop(srv_ctx_t *ctx)
     ctx->http = NULL;
     srv_ingest_free(ctx->ingest);
     ctx->ingest = NULL;
+    qry_catalog_close(ctx->catalog);
+    ctx->catalog = NULL;
     if (ctx->pid_written)
         unlink(ctx->cfg.pid_file);
     int rc = cn_from_uv(uv_loop_close(&ctx->loop));

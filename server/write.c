@@ -29,6 +29,7 @@
  *     fields that were not stored.
  */
 #include "decode/decode.h"
+#include "exec.h"
 #include "http_int.h"
 
 #include <stdio.h>
@@ -233,6 +234,7 @@ void srv__write_handle(srv_conn_t *c, const char *query)
         srv__http_error(c, 400, "database is required");
         return;
     }
+    qry_catalog_touch(c->srv->o.catalog, db); /* SHOW DATABASES lists it (memory only) */
     mq_dec_opts_t o;
     mq_dec_opts_default(&o);
     if (srv__query_param(query, "precision", prec, sizeof prec) > 0 &&

@@ -1,0 +1,158 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * exec.h - the InfluxQL planner and executor: runs one parsed statement
+ * (query/ast.h) against the storage engine and returns its result as typed
+ * tables, and renders results as InfluxDB 1.x JSON or CSV.
+ *
+ *   qry_exec_stmt()  plan + execute one statement -> qry_result_t (OWNED)
+ *   qry_result_json / qry_result_csv   render, append to a cn_buf_t
+ *
+ * Planning (exec/plan.c): the WHERE clause is split into the time range
+ * (top-level AND of comparisons with `time`), conditions on tags (pushed to
+ * the engine's tag index when they are a top-level AND of = != =~ !~; any
+ * other shape is evaluated once per series on its tags) and conditions on
+ * fields (evaluated per row, vectorised per batch).  Series are grouped by
+ * the GROUP BY tags; every group is one output series.
+ *
+ * Execution (exec/run.c): each series is read through eng_iter_* over the
+ * time range in batches of up to ENG_BATCH rows.  Aggregates fold whole
+ * stored blocks from their stats (eng_iter_peek_stats) when the block lies
+ * inside one GROUP BY time bucket and no field condition applies; min() and
+ * max() skip blocks whose stats cannot beat the current best.  Groups (or,
+ * with a single group, slices of its series) run in parallel on up to
+ * opts.threads threads; partial states are merged in series order.
+ *
+ * Exactness and order (documented divergences from a naive reference):
+ *  - integer sum() and mean() of integers accumulate in int64 / __int128
+ *    and report "integer overflow" as the statement error instead of
+ *    wrapping;
+ *  - float sum() and mean() add the values of each series in time order
+ *    (whole blocks contribute their stored in-order block sum) and then
+ *    add the per-series sums in series-id order; a reference that adds all
+ *    rows of a group in one time-sorted pass may differ in the last ulps;
+ *  - stddev() is the sample standard deviation computed in two passes over
+ *    the collected values (mean first), as InfluxDB does;
+ *  - median() / percentile() sort the values (ties by time); percentile(p)
+ *    picks the element at index int(n*p/100 + 0.5) - 1 like InfluxDB.
+ *
+ * Threads: qry_exec_stmt may run on any thread and spawns helper threads
+ * of its own for the parallel scan; it never blocks on an event loop.
+ * Cancellation: the caller sets *opts.cancel to non-zero (any thread);
+ * the executor checks it between batches and returns CN_ECLOSED.
+ */
+#ifndef QRY_EXEC_H
+#define QRY_EXEC_H
+
+#include "ast.h"
+#include "engine.h"
+
+#include <stdatomic.h>
+
+/* --------------------------------------------------------------- results */
+
+typedef enum qry_vt {
+    QRY_NULL = 0,
+    QRY_FLOAT,
+    QRY_INT,
+    QRY_BOOL,
+    QRY_STR,
+    QRY_TIME, /* i: ns since the epoch, rendered per epoch= / tz() */
+} qry_vt_t;
+
+typedef struct qry_val {
+    uint8_t t; /* qry_vt_t */
+    union {
+        double f;
+        int64_t i;
+        bool b;
+        struct {
+            const char *p; /* owned by the result */
+            uint32_t len;
+        } s;
+    } u;
+} qry_val_t;
+
+typedef struct qry_series {
+    const char *name; /* NULL: no "name" member (SHOW SERIES, SHOW DATABASES) */
+    eng_tag_t *tags;  /* group-by tags, sorted by key */
+    size_t ntags;
+    const char **cols;
+    size_t ncols;
+    qry_val_t *vals; /* row-major, nrows * ncols */
+    size_t nrows;
+} qry_series_t;
+
+typedef struct qry__rarena qry__rarena_t;
+struct qry__tz;
+
+/* One statement's answer.  err non-NULL: the statement failed with that
+ * message (InfluxDB's wording) and series is empty. */
+typedef struct qry_result {
+    qry_series_t *series;
+    size_t nseries;
+    char *err;
+    char *msg;        /* informational (e.g. DELETE), or NULL */
+    struct qry__tz *tz; /* tz() zone for rendering QRY_TIME; NULL: UTC */
+    qry__rarena_t *arena;
+} qry_result_t;
+
+void qry_result_free(qry_result_t *r);
+
+/* ------------------------------------------------------------ execution */
+
+/* The name space above the engine: databases and retention policies.
+ * cairn stores every database in one engine (see README); this object
+ * remembers the names clients created so SHOW DATABASES and
+ * SHOW RETENTION POLICIES answer as InfluxDB would.  Thread-safe. */
+typedef struct qry_catalog qry_catalog_t;
+/* path: a file to persist the names in (NULL: memory only). */
+int qry_catalog_open(const char *path, qry_catalog_t **out /* OUT */);
+void qry_catalog_close(qry_catalog_t *c);
+/* Records db as existing (writes to it create it in InfluxDB too); does no
+ * I/O: the next qry_exec_stmt persists it. */
+void qry_catalog_touch(qry_catalog_t *c, const char *db);
+
+typedef struct qry_exec_opts {
+    eng_db_t *db;
+    qry_catalog_t *cat;   /* may be NULL */
+    const char *dbname;   /* db= of the request, may be NULL or "" */
+    int64_t now;          /* ns; now() and the default upper bound */
+    int64_t deadline;     /* CLOCK_MONOTONIC ns after which the query fails; 0: none */
+    uint64_t max_series;  /* 0: unlimited */
+    uint64_t max_points;  /* rows scanned; 0: unlimited */
+    uint32_t threads;     /* parallel scan threads, >= 1 */
+    const atomic_int *cancel; /* may be NULL */
+} qry_exec_opts_t;
+
+/* Runs one statement.  Returns 0 with *out set (OWNED; a statement error
+ * is reported inside the result, not as a return code), or CN_ECLOSED when
+ * cancelled (then *out is NULL). */
+int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t **out /* OUT */);
+
+/* ------------------------------------------------------------ rendering */
+
+typedef struct qry_fmt_opts {
+    int64_t epoch_div; /* 0: RFC 3339 times; else ns per unit (1, 1000, ...) */
+    bool pretty;
+} qry_fmt_opts_t;
+
+/* Appends one element of "results": {"statement_id":N,"series":[...]}
+ * (or "error"). */
+void qry_result_json(const qry_result_t *r, int stmt_id, const qry_fmt_opts_t *fo, cn_buf_t *out);
+/* Appends one series object with rows [row0, row0+nrows) only, and
+ * "partial":true when partial (chunked responses). */
+void qry_result_json_series(const qry_result_t *r, const qry_series_t *s, size_t row0,
+                            size_t nrows, bool partial, const qry_fmt_opts_t *fo, cn_buf_t *out);
+/* Re-indents compact JSON the way Go's json.MarshalIndent(v, "", "    ")
+ * lays it out (pretty=true). */
+void qry_json_pretty(const uint8_t *in, size_t n, cn_buf_t *out);
+/* CSV as InfluxDB 1.x writes it: a name,tags,<columns> header whenever the
+ * column set changes (state in *header_done / *last_cols / *last_ncols,
+ * kept by the caller across statements), times as epoch integers. */
+void qry_result_csv(const qry_result_t *r, int stmt_id, const qry_fmt_opts_t *fo, bool *header_done,
+                    const char ***last_cols, size_t *last_ncols, cn_buf_t *out);
+/* Appends a float the way Go's encoding/json does (shortest round-trip,
+ * exponent form outside [1e-6, 1e21)). */
+void qry_fmt_float(double f, cn_buf_t *out);
+
+#endif /* QRY_EXEC_H */

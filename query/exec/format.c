@@ -1,0 +1,360 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * format.c - results as InfluxDB 1.x JSON (encoding/json's number format,
+ * RFC 3339 times with the tz() offset, or epoch integers) and CSV.
+ */
+#include "exec_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+void qry_fmt_float(double f, cn_buf_t *out)
+{
+    char buf[64];
+    if (isnan(f) || isinf(f)) {
+        cn_buf_put(out, "null", 4);
+        return;
+    }
+    if (f == 0) {
+        cn_buf_put(out, signbit(f) ? "-0" : "0", signbit(f) ? 2 : 1);
+        return;
+    }
+    /* shortest digits that round-trip */
+    int prec;
+    for (prec = 1; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec - 1, f);
+        if (strtod(buf, NULL) == f)
+            break;
+    }
+    /* buf: [-]d.ddde[+-]xx */
+    char digits[32];
+    int nd = 0;
+    const char *p = buf;
+    bool neg = *p == '-';
+    if (neg)
+        p++;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    int exp = atoi(p + 1);
+    while (nd > 1 && digits[nd - 1] == '0')
+        nd--;
+    double a = fabs(f);
+    char o[64];
+    int n = 0;
+    if (neg)
+        o[n++] = '-';
+    if (a < 1e-6 || a >= 1e21) {
+        /* d[.ddd]e[+-]XX, at least two exponent digits like Go */
+        o[n++] = digits[0];
+        if (nd > 1) {
+            o[n++] = '.';
+            for (int i = 1; i < nd; i++)
+                o[n++] = digits[i];
+        }
+        n += snprintf(o + n, sizeof o - (size_t)n, "e%c%02d", exp < 0 ? '-' : '+',
+                      exp < 0 ? -exp : exp);
+    } else if (exp < 0) {
+        o[n++] = '0';
+        o[n++] = '.';
+        for (int i = -1; i > exp; i--)
+            o[n++] = '0';
+        for (int i = 0; i < nd; i++)
+            o[n++] = digits[i];
+    } else {
+        for (int i = 0; i <= exp || i < nd; i++) {
+            if (i == exp + 1)
+                o[n++] = '.';
+            o[n++] = i < nd ? digits[i] : '0';
+        }
+    }
+    cn_buf_put(out, o, (size_t)n);
+}
+
+static void json_str(cn_buf_t *out, const char *s, size_t n)
+{
+    static const char hex[] = "0123456789abcdef";
+    cn_buf_put_u8(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c == '"' || c == '\\') {
+            cn_buf_put_u8(out, '\\');
+            cn_buf_put_u8(out, c);
+        } else if (c == '\n') {
+            cn_buf_put(out, "\\n", 2);
+        } else if (c == '\r') {
+            cn_buf_put(out, "\\r", 2);
+        } else if (c == '\t') {
+            cn_buf_put(out, "\\t", 2);
+        } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
+            char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
+            cn_buf_put(out, u, 6);
+        } else {
+            cn_buf_put_u8(out, c);
+        }
+    }
+    cn_buf_put_u8(out, '"');
+}
+
+static void put_i64(cn_buf_t *out, int64_t v)
+{
+    char tmp[32];
+    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
+    cn_buf_put(out, tmp, (size_t)n);
+}
+
+/* RFC 3339 with the zone's offset ("Z" when it is 0), as Go prints it. */
+static void put_time(const qry_result_t *r, int64_t ns, cn_buf_t *out)
+{
+    int32_t off = qry__tz_offset(r->tz, ns);
+    int64_t local = ns + (int64_t)off * 1000000000;
+    size_t at = out->len;
+    qry_format_time(local, out);
+    if (off == 0)
+        return;
+    if (out->len > at && out->p[out->len - 1] == 'Z')
+        out->len--;
+    char tmp[16];
+    int a = off < 0 ? -off : off;
+    int n = snprintf(tmp, sizeof tmp, "%c%02d:%02d", off < 0 ? '-' : '+', a / 3600, a / 60 % 60);
+    cn_buf_put(out, tmp, (size_t)n);
+}
+
+static int64_t epoch_of(int64_t ns, int64_t div)
+{
+    return ns / div;
+}
+
+static void json_val(const qry_result_t *r, const qry_val_t *v, const qry_fmt_opts_t *fo,
+                     cn_buf_t *out)
+{
+    switch (v->t) {
+    case QRY_NULL: cn_buf_put(out, "null", 4); break;
+    case QRY_FLOAT: qry_fmt_float(v->u.f, out); break;
+    case QRY_INT: put_i64(out, v->u.i); break;
+    case QRY_BOOL: cn_buf_put(out, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
+    case QRY_STR: json_str(out, v->u.s.p, v->u.s.len); break;
+    case QRY_TIME:
+        if (fo->epoch_div)
+            put_i64(out, epoch_of(v->u.i, fo->epoch_div));
+        else {
+            cn_buf_put_u8(out, '"');
+            put_time(r, v->u.i, out);
+            cn_buf_put_u8(out, '"');
+        }
+        break;
+    }
+}
+
+void qry_result_json_series(const qry_result_t *r, const qry_series_t *s, size_t row0, size_t nrows,
+                      bool partial, const qry_fmt_opts_t *fo, cn_buf_t *out)
+{
+    cn_buf_put_u8(out, '{');
+    bool comma = false;
+    if (s->name) {
+        cn_buf_put(out, "\"name\":", 7);
+        json_str(out, s->name, strlen(s->name));
+        comma = true;
+    }
+    if (s->ntags) {
+        if (comma)
+            cn_buf_put_u8(out, ',');
+        cn_buf_put(out, "\"tags\":{", 8);
+        for (size_t t = 0; t < s->ntags; t++) {
+            if (t)
+                cn_buf_put_u8(out, ',');
+            json_str(out, s->tags[t].key, strlen(s->tags[t].key));
+            cn_buf_put_u8(out, ':');
+            json_str(out, s->tags[t].val, strlen(s->tags[t].val));
+        }
+        cn_buf_put_u8(out, '}');
+        comma = true;
+    }
+    if (comma)
+        cn_buf_put_u8(out, ',');
+    cn_buf_put(out, "\"columns\":[", 11);
+    for (size_t c = 0; c < s->ncols; c++) {
+        if (c)
+            cn_buf_put_u8(out, ',');
+        json_str(out, s->cols[c], strlen(s->cols[c]));
+    }
+    cn_buf_put_u8(out, ']');
+    if (nrows) {
+        cn_buf_put(out, ",\"values\":[", 11);
+        for (size_t i = row0; i < row0 + nrows; i++) {
+            if (i > row0)
+                cn_buf_put_u8(out, ',');
+            cn_buf_put_u8(out, '[');
+            const qry_val_t *row = s->vals + i * s->ncols;
+            for (size_t c = 0; c < s->ncols; c++) {
+                if (c)
+                    cn_buf_put_u8(out, ',');
+                json_val(r, &row[c], fo, out);
+            }
+            cn_buf_put_u8(out, ']');
+        }
+        cn_buf_put_u8(out, ']');
+    }
+    if (partial)
+        cn_buf_put(out, ",\"partial\":true", 15);
+    cn_buf_put_u8(out, '}');
+}
+
+void qry_result_json(const qry_result_t *r, int stmt_id, const qry_fmt_opts_t *fo, cn_buf_t *out)
+{
+    char tmp[48];
+    int n = snprintf(tmp, sizeof tmp, "{\"statement_id\":%d", stmt_id);
+    cn_buf_put(out, tmp, (size_t)n);
+    if (r->err) {
+        cn_buf_put(out, ",\"error\":", 9);
+        json_str(out, r->err, strlen(r->err));
+    } else if (r->nseries) {
+        cn_buf_put(out, ",\"series\":[", 11);
+        for (size_t i = 0; i < r->nseries; i++) {
+            if (i)
+                cn_buf_put_u8(out, ',');
+            qry_result_json_series(r, &r->series[i], 0, r->series[i].nrows, false, fo, out);
+        }
+        cn_buf_put_u8(out, ']');
+    }
+    if (r->msg) {
+        cn_buf_put(out, ",\"messages\":[{\"level\":\"warning\",\"text\":", 39);
+        json_str(out, r->msg, strlen(r->msg));
+        cn_buf_put(out, "}]", 2);
+    }
+    cn_buf_put_u8(out, '}');
+}
+
+/* --------------------------------------------------------------- pretty */
+
+void qry_json_pretty(const uint8_t *in, size_t n, cn_buf_t *out)
+{
+    int depth = 0;
+    bool str = false;
+    for (size_t i = 0; i < n; i++) {
+        uint8_t c = in[i];
+        if (str) {
+            cn_buf_put_u8(out, c);
+            if (c == '\\' && i + 1 < n)
+                cn_buf_put_u8(out, in[++i]);
+            else if (c == '"')
+                str = false;
+            continue;
+        }
+        switch (c) {
+        case '"':
+            str = true;
+            cn_buf_put_u8(out, c);
+            break;
+        case '{':
+        case '[':
+            cn_buf_put_u8(out, c);
+            if (i + 1 < n && (in[i + 1] == '}' || in[i + 1] == ']')) {
+                cn_buf_put_u8(out, in[++i]);
+                break;
+            }
+            depth++;
+            cn_buf_put_u8(out, '\n');
+            for (int d = 0; d < depth; d++)
+                cn_buf_put(out, "    ", 4);
+            break;
+        case '}':
+        case ']':
+            depth--;
+            cn_buf_put_u8(out, '\n');
+            for (int d = 0; d < depth; d++)
+                cn_buf_put(out, "    ", 4);
+            cn_buf_put_u8(out, c);
+            break;
+        case ',':
+            cn_buf_put_u8(out, ',');
+            cn_buf_put_u8(out, '\n');
+            for (int d = 0; d < depth; d++)
+                cn_buf_put(out, "    ", 4);
+            break;
+        case ':': cn_buf_put(out, ": ", 2); break;
+        default: cn_buf_put_u8(out, c); break;
+        }
+    }
+}
+
+/* ------------------------------------------------------------------ CSV */
+
+static void csv_field(cn_buf_t *out, const char *s, size_t n)
+{
+    bool q = n == 0 ? false : (s[0] == ' ' || s[0] == '\t');
+    for (size_t i = 0; i < n && !q; i++)
+        q = s[i] == ',' || s[i] == '"' || s[i] == '\n' || s[i] == '\r';
+    if (!q) {
+        cn_buf_put(out, s, n);
+        return;
+    }
+    cn_buf_put_u8(out, '"');
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] == '"')
+            cn_buf_put_u8(out, '"');
+        cn_buf_put_u8(out, (uint8_t)s[i]);
+    }
+    cn_buf_put_u8(out, '"');
+}
+
+void qry_result_csv(const qry_result_t *r, int stmt_id, const qry_fmt_opts_t *fo, bool *header_done,
+                    const char ***last_cols, size_t *last_ncols, cn_buf_t *out)
+{
+    (void)stmt_id;
+    cn_buf_t tmp;
+    cn_buf_init(&tmp);
+    for (size_t i = 0; i < r->nseries; i++) {
+        const qry_series_t *s = &r->series[i];
+        bool same = *header_done && *last_ncols == s->ncols;
+        for (size_t c = 0; same && c < s->ncols; c++)
+            same = strcmp((*last_cols)[c], s->cols[c]) == 0;
+        if (!same) {
+            if (*header_done)
+                cn_buf_put_u8(out, '\n');
+            cn_buf_put(out, "name,tags", 9);
+            for (size_t c = 0; c < s->ncols; c++) {
+                cn_buf_put_u8(out, ',');
+                csv_field(out, s->cols[c], strlen(s->cols[c]));
+            }
+            cn_buf_put_u8(out, '\n');
+            *header_done = true;
+            *last_cols = s->cols;
+            *last_ncols = s->ncols;
+        }
+        cn_buf_reset(&tmp);
+        for (size_t t = 0; t < s->ntags; t++) {
+            if (t)
+                cn_buf_put_u8(&tmp, ',');
+            cn_buf_put(&tmp, s->tags[t].key, strlen(s->tags[t].key));
+            cn_buf_put_u8(&tmp, '=');
+            cn_buf_put(&tmp, s->tags[t].val, strlen(s->tags[t].val));
+        }
+        for (size_t k = 0; k < s->nrows; k++) {
+            if (s->name)
+                csv_field(out, s->name, strlen(s->name));
+            cn_buf_put_u8(out, ',');
+            csv_field(out, tmp.p ? (const char *)tmp.p : "", tmp.len);
+            const qry_val_t *row = s->vals + k * s->ncols;
+            for (size_t c = 0; c < s->ncols; c++) {
+                cn_buf_put_u8(out, ',');
+                const qry_val_t *v = &row[c];
+                switch (v->t) {
+                case QRY_NULL: break;
+                case QRY_FLOAT: qry_fmt_float(v->u.f, out); break;
+                case QRY_INT: put_i64(out, v->u.i); break;
+                case QRY_BOOL: cn_buf_put(out, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
+                case QRY_STR: csv_field(out, v->u.s.p, v->u.s.len); break;
+                case QRY_TIME:
+                    /* CSV times are epoch integers (ns unless epoch= says) */
+                    put_i64(out, epoch_of(v->u.i, fo->epoch_div ? fo->epoch_div : 1));
+                    break;
+                }
+            }
+            cn_buf_put_u8(out, '\n');
+        }
+    }
+    cn_buf_free(&tmp);
+}

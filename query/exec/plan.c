@@ -1,0 +1,936 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan.c - compiles a SELECT for one measurement: wildcard and regex
+ * expansion of the field list, column names as InfluxDB 1.x gives them
+ * (mean, mean_1, mean_temperature, a_b), aggregate calls, the WHERE
+ * clause split into tag-index predicates, a per-series tag condition and
+ * a per-row field condition, and the GROUP BY tag keys.  The time range
+ * is not part of the plan (select.c takes it from the WHERE clause once).
+ */
+#include "plan.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define ERR(...) (snprintf(msg, msglen, __VA_ARGS__), CN_EINVAL)
+
+static int strpcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int field_index(const plan_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->nfields; i++)
+        if (strcmp(p->fields[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static int tag_index(const plan_t *p, const char *name)
+{
+    for (size_t i = 0; i < p->ntagkeys; i++)
+        if (strcmp(p->tagkeys[i], name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* The scan column of field fi, added on first use. */
+static int scan_col(plan_t *p, int fi)
+{
+    for (size_t i = 0; i < p->nscan; i++)
+        if (p->scan_fid[i] == p->fields[fi].id)
+            return (int)i;
+    if (p->nscan == p->scap) {
+        p->scap = p->scap ? 2 * p->scap : 8;
+        p->scan_fid = cn_realloc(p->scan_fid, p->scap * sizeof *p->scan_fid);
+        p->scan_type = cn_realloc(p->scan_type, p->scap * sizeof *p->scan_type);
+    }
+    p->scan_fid[p->nscan] = p->fields[fi].id;
+    p->scan_type[p->nscan] = p->fields[fi].type;
+    return (int)p->nscan++;
+}
+
+static cx_t *cx_new(plan_t *p, int k)
+{
+    cx_t *c = qry__ralloc(p->ar, sizeof *c);
+    c->k = k;
+    return c;
+}
+
+/* ------------------------------------------------------------ functions */
+
+static const struct {
+    const char *name;
+    int fn;
+    bool selector, collect;
+} AGGS[] = {
+    {"count", A_COUNT, false, false},      {"sum", A_SUM, false, false},
+    {"mean", A_MEAN, false, false},        {"median", A_MEDIAN, false, true},
+    {"mode", A_MODE, false, true},         {"min", A_MIN, true, false},
+    {"max", A_MAX, true, false},           {"first", A_FIRST, true, false},
+    {"last", A_LAST, true, false},         {"spread", A_SPREAD, false, false},
+    {"stddev", A_STDDEV, false, true},     {"percentile", A_PERCENTILE, true, true},
+    {"distinct", A_DISTINCT, false, true}, {"integral", A_INTEGRAL, false, true},
+};
+
+static int agg_lookup(const char *name)
+{
+    for (size_t i = 0; i < CN_ARRAY_LEN(AGGS); i++)
+        if (strcmp(AGGS[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+static const struct {
+    const char *name;
+    int tf;
+} TFS[] = {
+    {"derivative", TF_DERIV},      {"non_negative_derivative", TF_NNDERIV},
+    {"difference", TF_DIFF},       {"non_negative_difference", TF_NNDIFF},
+    {"moving_average", TF_MOVAVG}, {"cumulative_sum", TF_CUMSUM},
+    {"elapsed", TF_ELAPSED},
+};
+
+static int tf_lookup(const char *name)
+{
+    for (size_t i = 0; i < CN_ARRAY_LEN(TFS); i++)
+        if (strcmp(TFS[i].name, name) == 0)
+            return TFS[i].tf;
+    return TF_NONE;
+}
+
+static const struct {
+    const char *name;
+    int fn, nargs;
+} MATHS[] = {
+    {"abs", M_ABS, 1},     {"ceil", M_CEIL, 1}, {"floor", M_FLOOR, 1}, {"round", M_ROUND, 1},
+    {"sqrt", M_SQRT, 1},   {"pow", M_POW, 2},   {"log", M_LOG, 2},     {"log2", M_LOG2, 1},
+    {"log10", M_LOG10, 1}, {"ln", M_LN, 1},     {"exp", M_EXP, 1},     {"sin", M_SIN, 1},
+    {"cos", M_COS, 1},     {"tan", M_TAN, 1},   {"asin", M_ASIN, 1},   {"acos", M_ACOS, 1},
+    {"atan", M_ATAN, 1},   {"atan2", M_ATAN2, 2},
+};
+
+static int math_lookup(const char *name)
+{
+    for (size_t i = 0; i < CN_ARRAY_LEN(MATHS); i++)
+        if (strcmp(MATHS[i].name, name) == 0)
+            return (int)i;
+    return -1;
+}
+
+/* Does the expression contain an aggregate call? */
+static bool has_agg(const qry_expr_t *e)
+{
+    switch (e->kind) {
+    case QRY_EXPR_CALL:
+        if (agg_lookup(e->u.call.name) >= 0)
+            return true;
+        for (size_t i = 0; i < e->u.call.nargs; i++)
+            if (has_agg(e->u.call.args[i]))
+                return true;
+        return false;
+    case QRY_EXPR_BINARY: return has_agg(e->u.bin.lhs) || has_agg(e->u.bin.rhs);
+    case QRY_EXPR_UNARY: return has_agg(e->u.unary.operand);
+    default: return false;
+    }
+}
+
+/* The wildcard or regex standing for "each field" inside e, or NULL. */
+static const qry_expr_t *find_multi(const qry_expr_t *e)
+{
+    switch (e->kind) {
+    case QRY_EXPR_WILDCARD:
+    case QRY_EXPR_REGEX: return e;
+    case QRY_EXPR_CALL:
+        for (size_t i = 0; i < e->u.call.nargs; i++) {
+            const qry_expr_t *m = find_multi(e->u.call.args[i]);
+            if (m)
+                return m;
+        }
+        return NULL;
+    case QRY_EXPR_BINARY: {
+        const qry_expr_t *m = find_multi(e->u.bin.lhs);
+        return m ? m : find_multi(e->u.bin.rhs);
+    }
+    case QRY_EXPR_UNARY: return find_multi(e->u.unary.operand);
+    default: return NULL;
+    }
+}
+
+/* The innermost aggregate's name in e (for type filtering of wildcards). */
+static const char *inner_agg(const qry_expr_t *e)
+{
+    if (e->kind != QRY_EXPR_CALL)
+        return NULL;
+    for (size_t i = 0; i < e->u.call.nargs; i++) {
+        const char *n = inner_agg(e->u.call.args[i]);
+        if (n)
+            return n;
+    }
+    return agg_lookup(e->u.call.name) >= 0 ? e->u.call.name : NULL;
+}
+
+static bool numeric_only(const char *agg)
+{
+    return agg && strcmp(agg, "count") != 0 && strcmp(agg, "first") != 0 &&
+           strcmp(agg, "last") != 0 && strcmp(agg, "distinct") != 0 && strcmp(agg, "mode") != 0;
+}
+
+/* ---------------------------------------------------------------- names */
+
+static void expr_name(const qry_expr_t *e, cn_buf_t *out)
+{
+    switch (e->kind) {
+    case QRY_EXPR_VAR: cn_buf_put(out, e->u.var.name, strlen(e->u.var.name)); break;
+    case QRY_EXPR_CALL: cn_buf_put(out, e->u.call.name, strlen(e->u.call.name)); break;
+    case QRY_EXPR_UNARY: expr_name(e->u.unary.operand, out); break;
+    case QRY_EXPR_BINARY: {
+        const qry_expr_t *l = e->u.bin.lhs, *r = e->u.bin.rhs;
+        bool ll = l->kind != QRY_EXPR_VAR && l->kind != QRY_EXPR_CALL &&
+                  l->kind != QRY_EXPR_BINARY && l->kind != QRY_EXPR_UNARY;
+        bool rl = r->kind != QRY_EXPR_VAR && r->kind != QRY_EXPR_CALL &&
+                  r->kind != QRY_EXPR_BINARY && r->kind != QRY_EXPR_UNARY;
+        if (ll && !rl)
+            expr_name(r, out);
+        else if (rl && !ll)
+            expr_name(l, out);
+        else {
+            expr_name(l, out);
+            cn_buf_put_u8(out, '_');
+            expr_name(r, out);
+        }
+        break;
+    }
+    default: break;
+    }
+}
+
+/* ------------------------------------------------------------- compiling */
+
+typedef struct cctx {
+    plan_t *p;
+    const char *subst; /* field standing for a wildcard / regex, or NULL */
+    bool in_agg;       /* inside an aggregate's argument */
+    bool where;
+    char *msg;
+    size_t msglen;
+    int depth_tf;
+} cctx_t;
+
+static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out);
+
+static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
+{
+    plan_t *p = c->p;
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    if (strcmp(name, "time") == 0 && vt == QRY_VT_NONE) {
+        *out = cx_new(p, CX_TIME);
+        return 0;
+    }
+    int fi = vt == QRY_VT_TAG ? -1 : field_index(p, name);
+    if (fi >= 0) {
+        if (c->p->aggregate && !c->in_agg && !c->where)
+            return ERR("mixing aggregate and non-aggregate queries is not supported");
+        cx_t *x = cx_new(p, CX_COL);
+        x->idx = scan_col(p, fi);
+        *out = x;
+        return 0;
+    }
+    if (vt == QRY_VT_FIELD || c->in_agg) {
+        *out = cx_new(p, CX_LIT); /* unknown field: always null */
+        return 0;
+    }
+    int ti = tag_index(p, name);
+    if (ti < 0) {
+        cx_t *x = cx_new(p, CX_LIT);
+        if (c->where)
+            x->lit = qry__vs("", 0); /* a missing tag compares as '' */
+        *out = x;
+        return 0;
+    }
+    if (c->p->aggregate && !c->where) {
+        /* a tag next to aggregates: InfluxDB answers null for it */
+        *out = cx_new(p, CX_LIT);
+        return 0;
+    }
+    cx_t *x = cx_new(p, CX_TAG);
+    x->idx = ti;
+    *out = x;
+    return 0;
+}
+
+static int lit_int(const qry_expr_t *e, int64_t *v)
+{
+    if (e->kind == QRY_EXPR_INTEGER || e->kind == QRY_EXPR_DURATION) {
+        *v = e->u.i;
+        return 0;
+    }
+    if (e->kind == QRY_EXPR_NUMBER) {
+        *v = (int64_t)e->u.f;
+        return 0;
+    }
+    return CN_EINVAL;
+}
+
+static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
+{
+    plan_t *p = c->p;
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    const char *name = e->u.call.name;
+    agg_t a = {.fn = AGGS[ai].fn, .selector = AGGS[ai].selector, .collect = AGGS[ai].collect};
+    size_t na = e->u.call.nargs;
+    const qry_expr_t *arg = na ? e->u.call.args[0] : NULL;
+    if (a.fn == A_PERCENTILE) {
+        if (na != 2)
+            return ERR("invalid number of arguments for percentile, expected 2, got %zu", na);
+        const qry_expr_t *q = e->u.call.args[1];
+        if (q->kind == QRY_EXPR_INTEGER)
+            a.p = (double)q->u.i;
+        else if (q->kind == QRY_EXPR_NUMBER)
+            a.p = q->u.f;
+        else
+            return ERR("expected float argument in percentile()");
+    } else if (a.fn == A_INTEGRAL) {
+        if (na < 1 || na > 2)
+            return ERR("invalid number of arguments for integral, expected at least 1 but no "
+                       "more than 2, got %zu",
+                       na);
+        a.unit = 1000000000;
+        if (na == 2 && (e->u.call.args[1]->kind != QRY_EXPR_DURATION ||
+                        (a.unit = e->u.call.args[1]->u.i) <= 0))
+            return ERR("second argument must be a duration");
+    } else if (na != 1) {
+        return ERR("invalid number of arguments for %s, expected 1, got %zu", name, na);
+    }
+    /* count(distinct(x)) */
+    if (a.fn == A_COUNT && arg && arg->kind == QRY_EXPR_CALL &&
+        strcmp(arg->u.call.name, "distinct") == 0) {
+        a.fn = A_COUNT_DISTINCT;
+        a.collect = true;
+        if (arg->u.call.nargs != 1)
+            return ERR("distinct function requires at least one argument");
+        arg = arg->u.call.args[0];
+    }
+    const char *fname = NULL;
+    if (arg && (arg->kind == QRY_EXPR_WILDCARD || arg->kind == QRY_EXPR_REGEX))
+        fname = c->subst;
+    else if (arg && arg->kind == QRY_EXPR_VAR)
+        fname = arg->u.var.name;
+    else
+        return ERR("expected field argument in %s()", name);
+    if (!fname)
+        return ERR("expected field argument in %s()", name);
+    int fi = field_index(p, fname);
+    if (p->naggs == p->acap) {
+        p->acap = p->acap ? 2 * p->acap : 8;
+        p->aggs = cn_realloc(p->aggs, p->acap * sizeof *p->aggs);
+    }
+    if (fi < 0) {
+        a.col = -1;
+        a.type = ENG_T_NONE;
+    } else {
+        a.col = scan_col(p, fi);
+        a.type = p->fields[fi].type;
+    }
+    if (a.fn == A_DISTINCT)
+        p->distinct = true;
+    p->aggs[p->naggs] = a;
+    cx_t *x = cx_new(p, CX_AGG);
+    x->idx = (int)p->naggs++;
+    *out = x;
+    return 0;
+}
+
+static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out)
+{
+    plan_t *p = c->p;
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    switch (e->kind) {
+    case QRY_EXPR_INTEGER: {
+        cx_t *x = cx_new(p, CX_LIT);
+        x->lit = qry__vi(e->u.i);
+        *out = x;
+        return 0;
+    }
+    case QRY_EXPR_DURATION:
+    case QRY_EXPR_TIME: {
+        cx_t *x = cx_new(p, CX_LIT);
+        x->lit = qry__vi(e->u.i);
+        *out = x;
+        return 0;
+    }
+    case QRY_EXPR_NUMBER: {
+        cx_t *x = cx_new(p, CX_LIT);
+        x->lit = qry__vf(e->u.f);
+        *out = x;
+        return 0;
+    }
+    case QRY_EXPR_STRING: {
+        cx_t *x = cx_new(p, CX_LIT);
+        x->lit = qry__vs(e->u.s, strlen(e->u.s));
+        *out = x;
+        return 0;
+    }
+    case QRY_EXPR_BOOL: {
+        cx_t *x = cx_new(p, CX_LIT);
+        x->lit = qry__vb(e->u.b);
+        *out = x;
+        return 0;
+    }
+    case QRY_EXPR_REGEX: {
+        if (!c->where) {
+            if (c->subst)
+                return compile_var(c, c->subst, QRY_VT_NONE, out);
+            return ERR("invalid use of regex %s", e->u.s);
+        }
+        cx_t *x = cx_new(p, CX_REGEX);
+        x->re = qry__ralloc(p->ar, sizeof(regex_t));
+        if (qry__regcomp(x->re, e->u.s) < 0) {
+            x->re = NULL;
+            return ERR("error parsing regex /%s/", e->u.s);
+        }
+        *out = x;
+        return 0;
+    }
+    case QRY_EXPR_WILDCARD:
+        if (c->subst)
+            return compile_var(c, c->subst, QRY_VT_NONE, out);
+        return ERR("unsupported use of wildcard");
+    case QRY_EXPR_VAR: return compile_var(c, e->u.var.name, e->u.var.type, out);
+    case QRY_EXPR_PARAM: return ERR("missing parameter: %s", e->u.s);
+    case QRY_EXPR_UNARY: {
+        cx_t *x = cx_new(p, CX_NEG);
+        *out = x;
+        return compile(c, e->u.unary.operand, &x->a);
+    }
+    case QRY_EXPR_BINARY: {
+        cx_t *x = cx_new(p, CX_BIN);
+        x->op = e->u.bin.op;
+        *out = x;
+        int rc = compile(c, e->u.bin.lhs, &x->a);
+        if (rc == 0)
+            rc = compile(c, e->u.bin.rhs, &x->b);
+        return rc;
+    }
+    case QRY_EXPR_CALL: {
+        const char *name = e->u.call.name;
+        int ai = agg_lookup(name);
+        if (ai >= 0) {
+            if (c->where)
+                return ERR("invalid function call in condition: %s", name);
+            if (c->in_agg)
+                return ERR("aggregate function required inside the call to %s", name);
+            bool was = c->in_agg;
+            c->in_agg = true;
+            int rc = compile_agg(c, e, ai, out);
+            c->in_agg = was;
+            return rc;
+        }
+        int mi = math_lookup(name);
+        if (mi >= 0) {
+            size_t na = e->u.call.nargs;
+            if ((int)na != MATHS[mi].nargs)
+                return ERR("invalid number of arguments for %s, expected %d, got %zu", name,
+                           MATHS[mi].nargs, na);
+            cx_t *x = cx_new(p, CX_MATH);
+            x->idx = MATHS[mi].fn;
+            *out = x;
+            int rc = compile(c, e->u.call.args[0], &x->a);
+            if (rc == 0 && na == 2)
+                rc = compile(c, e->u.call.args[1], &x->b);
+            return rc;
+        }
+        if (strcmp(name, "now") == 0)
+            return ERR("now() is only allowed in the WHERE clause's time condition");
+        if (tf_lookup(name) != TF_NONE)
+            return ERR("%s() may only be used on its own in the field list", name);
+        return ERR("undefined function %s()", name);
+    }
+    }
+    return ERR("unsupported expression");
+}
+
+/* Adds one output column for expression e (after wildcard substitution). */
+static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
+{
+    plan_t *p = c->p;
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    if (p->ncols == p->ccap) {
+        p->ccap = p->ccap ? 2 * p->ccap : 8;
+        p->cols = cn_realloc(p->cols, p->ccap * sizeof *p->cols);
+    }
+    ocol_t oc = {.name = name};
+    const qry_expr_t *inner = e;
+    if (e->kind == QRY_EXPR_CALL && (oc.tf = tf_lookup(e->u.call.name)) != TF_NONE) {
+        size_t na = e->u.call.nargs;
+        const char *fn = e->u.call.name;
+        if (na < 1)
+            return ERR("invalid number of arguments for %s, expected at least 1, got 0", fn);
+        inner = e->u.call.args[0];
+        if (inner->kind == QRY_EXPR_WILDCARD || inner->kind == QRY_EXPR_REGEX) {
+            if (p->aggregate)
+                return ERR("%s aggregate requires a GROUP BY interval", fn);
+        }
+        oc.unit = 0;
+        if (oc.tf == TF_MOVAVG) {
+            if (na != 2 || lit_int(e->u.call.args[1], &oc.n) < 0 || oc.n < 1)
+                return ERR("moving_average window must be greater than 1, got %d", 0);
+        } else if (oc.tf == TF_DERIV || oc.tf == TF_NNDERIV || oc.tf == TF_ELAPSED) {
+            if (na > 2)
+                return ERR("invalid number of arguments for %s, expected at least 1 but no "
+                           "more than 2, got %zu",
+                           fn, na);
+            if (na == 2) {
+                if (e->u.call.args[1]->kind != QRY_EXPR_DURATION || e->u.call.args[1]->u.i <= 0)
+                    return ERR("second argument to %s must be a duration, got %s", fn,
+                               "a non-duration");
+                oc.unit = e->u.call.args[1]->u.i;
+            }
+        } else if (na != 1) {
+            return ERR("invalid number of arguments for %s, expected 1, got %zu", fn, na);
+        }
+        if (p->aggregate && !has_agg(inner))
+            return ERR("aggregate function required inside the call to %s", fn);
+        p->has_tf = true;
+    }
+    int rc = compile(c, inner, &oc.e);
+    if (rc < 0)
+        return rc;
+    oc.field = find_multi(e) != NULL || has_agg(e);
+    if (!oc.field) {
+        /* a column referring to a field (not only tags and literals) */
+        const cx_t *stack[64];
+        int sp = 0;
+        stack[sp++] = oc.e;
+        while (sp) {
+            const cx_t *x = stack[--sp];
+            if (x->k == CX_COL || x->k == CX_AGG)
+                oc.field = true;
+            if (x->a && sp < 63)
+                stack[sp++] = x->a;
+            if (x->b && sp < 63)
+                stack[sp++] = x->b;
+        }
+        /* an unknown field is still a field column (null) */
+        if (inner->kind == QRY_EXPR_VAR && inner->u.var.type != QRY_VT_TAG &&
+            tag_index(p, inner->u.var.name) < 0)
+            oc.field = true;
+    }
+    p->cols[p->ncols++] = oc;
+    return 0;
+}
+
+/* ------------------------------------------------------------- the WHERE */
+
+static bool is_time_var(const qry_expr_t *e)
+{
+    return e->kind == QRY_EXPR_VAR && strcmp(e->u.var.name, "time") == 0;
+}
+
+/* A conjunct of the top-level AND that constrains time only. */
+bool qry__is_time_cond(const qry_expr_t *e)
+{
+    if (e->kind != QRY_EXPR_BINARY)
+        return false;
+    qry_op_t op = e->u.bin.op;
+    if (op < QRY_OP_EQ || op > QRY_OP_GTE)
+        return false;
+    return is_time_var(e->u.bin.lhs) || is_time_var(e->u.bin.rhs);
+}
+
+static cx_t *and_cx(plan_t *p, cx_t *a, cx_t *b)
+{
+    if (!a)
+        return b;
+    if (!b)
+        return a;
+    cx_t *x = cx_new(p, CX_BIN);
+    x->op = QRY_OP_AND;
+    x->a = a;
+    x->b = b;
+    return x;
+}
+
+static bool refs_fields(const cx_t *x)
+{
+    if (!x)
+        return false;
+    if (x->k == CX_COL)
+        return true;
+    return refs_fields(x->a) || refs_fields(x->b);
+}
+
+static void add_pred(plan_t *p, const char *key, eng_tag_op_t op, const char *val)
+{
+    p->preds = cn_realloc(p->preds, (p->npreds + 1) * sizeof *p->preds);
+    eng_tag_pred_t *pr = &p->preds[p->npreds++];
+    pr->key = key;
+    pr->op = op;
+    pr->val = val;
+}
+
+static int where_split(cctx_t *c, const qry_expr_t *e)
+{
+    plan_t *p = c->p;
+    if (e->kind == QRY_EXPR_BINARY && e->u.bin.op == QRY_OP_AND) {
+        int rc = where_split(c, e->u.bin.lhs);
+        return rc < 0 ? rc : where_split(c, e->u.bin.rhs);
+    }
+    if (qry__is_time_cond(e))
+        return 0; /* select.c took the bounds */
+    cx_t *x;
+    int rc = compile(c, e, &x);
+    if (rc < 0)
+        return rc;
+    if (refs_fields(x)) {
+        p->rowcond = and_cx(p, p->rowcond, x);
+        return 0;
+    }
+    p->tagcond = and_cx(p, p->tagcond, x);
+    /* tag = 'v' (non-empty) and tag =~ /re/ narrow through the index */
+    if (e->kind == QRY_EXPR_BINARY && x->k == CX_BIN && x->a->k == CX_TAG) {
+        const char *key = p->tagkeys[x->a->idx];
+        const qry_expr_t *r = e->u.bin.rhs;
+        if (x->op == QRY_OP_EQ && r->kind == QRY_EXPR_STRING && r->u.s[0])
+            add_pred(p, key, ENG_TAG_EQ, r->u.s);
+        else if (x->op == QRY_OP_EQREGEX && r->kind == QRY_EXPR_REGEX) {
+            /* only patterns that cannot match the empty string */
+            regex_t re;
+            if (qry__regcomp(&re, r->u.s) == 0) {
+                bool empty = regexec(&re, "", 0, NULL, 0) == 0;
+                regfree(&re);
+                if (!empty) {
+                    cn_buf_t b;
+                    cn_buf_init(&b);
+                    qry__regex_posix(r->u.s, &b);
+                    add_pred(p, key, ENG_TAG_REGEX, qry__rstrdup(p->ar, (const char *)b.p));
+                    cn_buf_free(&b);
+                }
+            }
+        }
+    }
+    return 0;
+}
+
+/* ------------------------------------------------------------------ plan */
+
+static void free_regexes(cx_t *x)
+{
+    if (!x)
+        return;
+    if (x->k == CX_REGEX && x->re)
+        regfree(x->re);
+    free_regexes(x->a);
+    free_regexes(x->b);
+}
+
+void qry__plan_free(plan_t *p)
+{
+    free_regexes(p->rowcond);
+    free_regexes(p->tagcond);
+    cn_free(p->fields);
+    cn_free(p->scan_fid);
+    cn_free(p->scan_type);
+    cn_free(p->cols);
+    cn_free(p->aggs);
+    cn_free(p->preds);
+    cn_free(p->gkeys);
+    qry__rarena_free(p->ar);
+    memset(p, 0, sizeof *p);
+}
+
+static void collect_tagkeys(plan_t *p, eng_snap_t *snap)
+{
+    uint64_t *ids = NULL;
+    int n = eng_snap_select(snap, p->meas, NULL, 0, &ids);
+    const char **keys = NULL;
+    size_t nk = 0, cap = 0;
+    for (int i = 0; i < n; i++) {
+        const eng_tag_t *tags;
+        uint32_t nt;
+        if (eng_snap_series_tags(snap, ids[i], &tags, &nt) < 0)
+            continue;
+        for (uint32_t t = 0; t < nt; t++) {
+            bool seen = false;
+            for (size_t k = 0; k < nk && !seen; k++)
+                seen = strcmp(keys[k], tags[t].key) == 0;
+            if (seen)
+                continue;
+            if (nk == cap) {
+                cap = cap ? 2 * cap : 8;
+                keys = cn_realloc(keys, cap * sizeof *keys);
+            }
+            keys[nk++] = tags[t].key;
+        }
+    }
+    cn_free(ids);
+    if (nk)
+        qsort(keys, nk, sizeof *keys, strpcmp);
+    p->tagkeys = qry__ralloc(p->ar, (nk + 1) * sizeof(char *));
+    for (size_t k = 0; k < nk; k++)
+        p->tagkeys[k] = qry__rstrdup(p->ar, keys[k]);
+    p->ntagkeys = nk;
+    cn_free(keys);
+}
+
+static bool type_ok_for(const char *agg, eng_type_t t)
+{
+    if (!agg)
+        return true;
+    if (numeric_only(agg))
+        return t == ENG_T_FLOAT || t == ENG_T_INT;
+    return true;
+}
+
+int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_t *p, char *msg,
+              size_t msglen)
+{
+    memset(p, 0, sizeof *p);
+    p->ar = qry__rarena_new();
+    p->meas = qry__rstrdup(p->ar, meas);
+    const eng_field_info_t *fi;
+    p->nfields = eng_snap_fields(snap, meas, &fi);
+    p->fields = cn_malloc((p->nfields + 1) * sizeof *p->fields);
+    for (size_t i = 0; i < p->nfields; i++) {
+        p->fields[i] = fi[i];
+        p->fields[i].name = qry__rstrdup(p->ar, fi[i].name);
+    }
+    collect_tagkeys(p, snap);
+    cctx_t c = {.p = p, .msg = msg, .msglen = msglen};
+
+    for (size_t i = 0; i < sel->nfields; i++)
+        if (has_agg(sel->fields[i].expr))
+            p->aggregate = true;
+
+    /* GROUP BY tag keys (a wildcard: every key) */
+    bool gall = false;
+    for (size_t d = 0; d < sel->ndims; d++)
+        if (sel->dims[d].kind == QRY_DIM_WILDCARD)
+            gall = true;
+    p->gkeys = cn_malloc((p->ntagkeys + sel->ndims + 1) * sizeof(int));
+    p->gnames = qry__ralloc(p->ar, (p->ntagkeys + sel->ndims + 1) * sizeof(char *));
+    for (size_t k = 0; k < p->ntagkeys; k++) {
+        bool want = gall;
+        for (size_t d = 0; d < sel->ndims && !want; d++) {
+            const qry_dim_t *dm = &sel->dims[d];
+            if (dm->kind == QRY_DIM_TAG)
+                want = strcmp(dm->name, p->tagkeys[k]) == 0;
+            else if (dm->kind == QRY_DIM_REGEX) {
+                regex_t re;
+                if (qry__regcomp(&re, dm->name) == 0) {
+                    want = regexec(&re, p->tagkeys[k], 0, NULL, 0) == 0;
+                    regfree(&re);
+                }
+            }
+        }
+        if (want) {
+            p->gkeys[p->ngkeys] = (int)k;
+            p->gnames[p->ngkeys++] = p->tagkeys[k];
+        }
+    }
+    /* GROUP BY keys no series has: still in the output tags, value "" */
+    for (size_t d = 0; d < sel->ndims; d++) {
+        const qry_dim_t *dm = &sel->dims[d];
+        if (dm->kind != QRY_DIM_TAG || tag_index(p, dm->name) >= 0)
+            continue;
+        bool dup = false;
+        for (size_t g = 0; g < p->ngkeys && !dup; g++)
+            dup = strcmp(p->gnames[g], dm->name) == 0;
+        if (dup)
+            continue;
+        p->gkeys[p->ngkeys] = -1;
+        p->gnames[p->ngkeys++] = qry__rstrdup(p->ar, dm->name);
+    }
+    /* keep the group keys sorted by name (the output's tag order) */
+    for (size_t a = 1; a < p->ngkeys; a++)
+        for (size_t b = a; b > 0 && strcmp(p->gnames[b - 1], p->gnames[b]) > 0; b--) {
+            const char *tn = p->gnames[b];
+            p->gnames[b] = p->gnames[b - 1];
+            p->gnames[b - 1] = tn;
+            int ti = p->gkeys[b];
+            p->gkeys[b] = p->gkeys[b - 1];
+            p->gkeys[b - 1] = ti;
+        }
+
+    if (!p->aggregate && sel->time_dim)
+        return ERR("GROUP BY requires at least one aggregate function");
+
+    /* the field list */
+    int rc = 0;
+    for (size_t i = 0; i < sel->nfields && rc == 0; i++) {
+        const qry_field_t *f = &sel->fields[i];
+        const qry_expr_t *e = f->expr;
+        if (is_time_var(e))
+            continue;
+        if (e->kind == QRY_EXPR_WILDCARD || e->kind == QRY_EXPR_REGEX) {
+            /* raw: every field and tag (not grouped by), sorted together */
+            if (p->aggregate)
+                return ERR("mixing aggregate and non-aggregate queries is not supported");
+            regex_t re;
+            bool rx = e->kind == QRY_EXPR_REGEX;
+            if (rx && qry__regcomp(&re, e->u.s) < 0)
+                return ERR("error parsing regex /%s/", e->u.s);
+            qry_vtype_t wt = e->kind == QRY_EXPR_WILDCARD ? e->u.wild.type : QRY_VT_NONE;
+            const char **names = cn_malloc((p->nfields + p->ntagkeys + 1) * sizeof(char *));
+            bool *istag = cn_malloc(p->nfields + p->ntagkeys + 1);
+            size_t nn = 0;
+            for (size_t k = 0; k < p->nfields; k++)
+                if (wt != QRY_VT_TAG && (!rx || regexec(&re, p->fields[k].name, 0, NULL, 0) == 0))
+                    names[nn++] = p->fields[k].name;
+            size_t nfld = nn;
+            for (size_t k = 0; k < p->ntagkeys; k++) {
+                bool grouped = false;
+                for (size_t g = 0; g < p->ngkeys && !grouped; g++)
+                    grouped = strcmp(p->gnames[g], p->tagkeys[k]) == 0;
+                if (wt != QRY_VT_FIELD && !grouped && field_index(p, p->tagkeys[k]) < 0 &&
+                    (!rx || regexec(&re, p->tagkeys[k], 0, NULL, 0) == 0))
+                    names[nn++] = p->tagkeys[k];
+            }
+            for (size_t k = 0; k < nn; k++)
+                istag[k] = k >= nfld;
+            /* insertion sort keeps field/tag flags aligned */
+            for (size_t a = 1; a < nn; a++)
+                for (size_t b = a; b > 0 && strcmp(names[b - 1], names[b]) > 0; b--) {
+                    const char *tn = names[b];
+                    names[b] = names[b - 1];
+                    names[b - 1] = tn;
+                    bool tt = istag[b];
+                    istag[b] = istag[b - 1];
+                    istag[b - 1] = tt;
+                }
+            for (size_t k = 0; k < nn && rc == 0; k++) {
+                qry_expr_t v = {.kind = QRY_EXPR_VAR, .depth = 1};
+                v.u.var.name = names[k];
+                v.u.var.type = istag[k] ? QRY_VT_TAG : QRY_VT_FIELD;
+                rc = add_col(&c, &v, names[k]);
+            }
+            cn_free(names);
+            cn_free(istag);
+            if (rx)
+                regfree(&re);
+            continue;
+        }
+        const qry_expr_t *m = find_multi(e);
+        if (m) {
+            /* mean(*), max(/re/), derivative(mean(*)) ...: once per field */
+            regex_t re;
+            bool rx = m->kind == QRY_EXPR_REGEX;
+            if (rx && qry__regcomp(&re, m->u.s) < 0)
+                return ERR("error parsing regex /%s/", m->u.s);
+            const char *agg = inner_agg(e);
+            cn_buf_t nb;
+            cn_buf_init(&nb);
+            /* fields in name order, as InfluxDB expands wildcards */
+            size_t *ord = cn_malloc((p->nfields + 1) * sizeof *ord);
+            for (size_t k = 0; k < p->nfields; k++)
+                ord[k] = k;
+            for (size_t a = 1; a < p->nfields; a++)
+                for (size_t b = a;
+                     b > 0 && strcmp(p->fields[ord[b - 1]].name, p->fields[ord[b]].name) > 0; b--) {
+                    size_t t = ord[b];
+                    ord[b] = ord[b - 1];
+                    ord[b - 1] = t;
+                }
+            for (size_t oi = 0; oi < p->nfields && rc == 0; oi++) {
+                size_t k = ord[oi];
+                if (rx && regexec(&re, p->fields[k].name, 0, NULL, 0) != 0)
+                    continue;
+                if (!type_ok_for(agg, p->fields[k].type))
+                    continue;
+                c.subst = p->fields[k].name;
+                cn_buf_reset(&nb);
+                if (f->alias)
+                    cn_buf_put(&nb, f->alias, strlen(f->alias));
+                else
+                    expr_name(e, &nb);
+                cn_buf_put_u8(&nb, '_');
+                cn_buf_put(&nb, c.subst, strlen(c.subst));
+                rc = add_col(&c, e, qry__rstrndup(p->ar, (const char *)nb.p, nb.len));
+            }
+            c.subst = NULL;
+            cn_free(ord);
+            cn_buf_free(&nb);
+            if (rx)
+                regfree(&re);
+            continue;
+        }
+        cn_buf_t nb;
+        cn_buf_init(&nb);
+        if (f->alias)
+            cn_buf_put(&nb, f->alias, strlen(f->alias));
+        else
+            expr_name(e, &nb);
+        rc = add_col(&c, e, qry__rstrndup(p->ar, nb.p ? (const char *)nb.p : "", nb.len));
+        cn_buf_free(&nb);
+    }
+    if (rc < 0)
+        return rc;
+    if (p->ncols == 0) {
+        /* nothing to select (a wildcard over a measurement without fields)
+         * or only `time` */
+        bool only_time = sel->nfields > 0;
+        for (size_t i = 0; i < sel->nfields; i++)
+            only_time &= is_time_var(sel->fields[i].expr);
+        if (only_time)
+            return ERR("at least 1 non-time field must be queried");
+    }
+    if (p->distinct && p->ncols > 1)
+        return ERR("aggregate function distinct() cannot be combined with other functions or "
+                   "fields");
+    /* duplicate column names get _1, _2 ... */
+    for (size_t i = 1; i < p->ncols; i++) {
+        bool dup = false;
+        for (size_t j = 0; j < i && !dup; j++)
+            dup = strcmp(p->cols[j].name, p->cols[i].name) == 0;
+        for (int k = 1; dup; k++) {
+            char tmp[512];
+            snprintf(tmp, sizeof tmp, "%s_%d", p->cols[i].name, k);
+            bool clash = false;
+            for (size_t t = 0; t < p->ncols && !clash; t++)
+                clash = t != i && strcmp(p->cols[t].name, tmp) == 0;
+            if (!clash) {
+                p->cols[i].name = qry__rstrdup(p->ar, tmp);
+                dup = false;
+            }
+        }
+    }
+    /* a lone selector (and nothing else) reports its point's time */
+    if (p->aggregate && p->naggs == 1 && p->aggs[0].selector && !sel->time_dim &&
+        !p->has_tf && p->ncols == 1)
+        p->point_time = true;
+
+    if (sel->cond) {
+        c.where = true;
+        rc = where_split(&c, sel->cond);
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
+int qry__plan_where(eng_snap_t *snap, const char *meas, const qry_expr_t *cond, plan_t *p,
+                    char *msg, size_t msglen)
+{
+    memset(p, 0, sizeof *p);
+    p->ar = qry__rarena_new();
+    p->meas = qry__rstrdup(p->ar, meas);
+    const eng_field_info_t *fi;
+    p->nfields = eng_snap_fields(snap, meas, &fi);
+    p->fields = cn_malloc((p->nfields + 1) * sizeof *p->fields);
+    for (size_t i = 0; i < p->nfields; i++) {
+        p->fields[i] = fi[i];
+        p->fields[i].name = qry__rstrdup(p->ar, fi[i].name);
+    }
+    collect_tagkeys(p, snap);
+    if (!cond)
+        return 0;
+    cctx_t c = {.p = p, .msg = msg, .msglen = msglen, .where = true};
+    return where_split(&c, cond);
+}

@@ -1,0 +1,115 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * plan.h - private to query/exec/: the compiled form of a SELECT over one
+ * measurement (plan.c builds it, select.c runs it).
+ *
+ *   cx_t      an expression with its references resolved: scan column
+ *             (a field read from the engine), tag (index into the
+ *             measurement's tag keys), aggregate (index into aggs), time
+ *   agg_t     one aggregate call over one scan column
+ *   ocol_t    one output column: an expression, optionally wrapped in a
+ *             transformation (derivative, difference, ...) applied over
+ *             the rows of a group in time order
+ */
+#ifndef QRY_PLAN_H
+#define QRY_PLAN_H
+
+#include "exec_int.h"
+
+enum cx_kind { CX_LIT, CX_COL, CX_TAG, CX_AGG, CX_TIME, CX_BIN, CX_NEG, CX_MATH, CX_REGEX };
+
+enum math_fn {
+    M_ABS, M_CEIL, M_FLOOR, M_ROUND, M_SQRT, M_POW, M_LOG, M_LOG2, M_LOG10, M_LN, M_EXP,
+    M_SIN, M_COS, M_TAN, M_ASIN, M_ACOS, M_ATAN, M_ATAN2,
+};
+
+typedef struct cx cx_t;
+struct cx {
+    int k;
+    int idx;  /* CX_COL scan column, CX_TAG tag index, CX_AGG agg index, CX_MATH fn */
+    qry_op_t op;
+    qry_val_t lit;
+    cx_t *a, *b;
+    regex_t *re; /* CX_REGEX (rhs of =~ / !~) */
+};
+
+enum agg_fn {
+    A_COUNT, A_SUM, A_MEAN, A_MEDIAN, A_MODE, A_MIN, A_MAX, A_FIRST, A_LAST, A_SPREAD,
+    A_STDDEV, A_PERCENTILE, A_DISTINCT, A_COUNT_DISTINCT, A_INTEGRAL,
+};
+
+typedef struct agg {
+    int fn;
+    int col;         /* scan column */
+    eng_type_t type; /* of the column */
+    double p;        /* percentile */
+    int64_t unit;    /* integral unit, ns */
+    bool collect;    /* keeps every value (median, mode, ...) */
+    bool selector;   /* first, last, min, max, percentile */
+} agg_t;
+
+enum tf_fn { TF_NONE, TF_DERIV, TF_NNDERIV, TF_DIFF, TF_NNDIFF, TF_MOVAVG, TF_CUMSUM, TF_ELAPSED };
+
+typedef struct ocol {
+    const char *name;
+    cx_t *e;
+    int tf;
+    int64_t unit; /* derivative / elapsed unit, ns */
+    int64_t n;    /* moving_average window */
+    bool field;   /* refers to a field (raw rows with only null fields are dropped) */
+} ocol_t;
+
+typedef struct plan {
+    qry__rarena_t *ar; /* every node below */
+    const char *meas;
+    eng_field_info_t *fields; /* the measurement's fields (copy) */
+    size_t nfields;
+    const char **tagkeys; /* every tag key of the measurement's series, sorted */
+    size_t ntagkeys;
+    /* scan columns: fields read from the engine */
+    uint32_t *scan_fid;
+    eng_type_t *scan_type;
+    size_t nscan, scap;
+    ocol_t *cols;
+    size_t ncols, ccap;
+    agg_t *aggs;
+    size_t naggs, acap;
+    bool aggregate;
+    bool has_tf;
+    bool distinct;    /* the one column is distinct(): many rows per bucket */
+    bool point_time;  /* a lone selector: rows carry the selected point's time */
+    cx_t *rowcond;    /* condition on fields (and tags) per row, or NULL */
+    cx_t *tagcond;    /* condition evaluated per series, or NULL */
+    eng_tag_pred_t *preds; /* pushed to the tag index */
+    size_t npreds;
+    int *gkeys; /* group-by tag key indexes into tagkeys (-1: key absent) */
+    const char **gnames;
+    size_t ngkeys;
+} plan_t;
+
+/* Builds the plan of sel over measurement meas.  Returns 0, or a negative
+ * code with msg set (InfluxDB's wording). */
+int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_t *p,
+              char *msg, size_t msglen);
+void qry__plan_free(plan_t *p);
+/* Only the fields, tag keys and WHERE split (SHOW, DELETE, DROP SERIES). */
+int qry__plan_where(eng_snap_t *snap, const char *meas, const qry_expr_t *cond, plan_t *p,
+                    char *msg, size_t msglen);
+/* Is e a comparison of `time` with a value? */
+bool qry__is_time_cond(const qry_expr_t *e);
+
+/* Evaluation context of one row. */
+typedef struct cx_env {
+    const qry_val_t *cols;  /* scan column values of the row */
+    const char *const *tags; /* tag values by tag index ("" when absent) */
+    const qry_val_t *aggs;  /* aggregate values of the bucket */
+    int64_t time;
+} cx_env_t;
+
+qry_val_t qry__cx_eval(const cx_t *e, const cx_env_t *env);
+/* Series-level truth of a condition with fields unknown: 0 false,
+ * 1 true, 2 depends on the row. */
+int qry__cx_tri(const cx_t *e, const char *const *tags);
+bool qry__truthy(qry_val_t v);
+
+#endif /* QRY_PLAN_H */

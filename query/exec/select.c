@@ -1,0 +1,1642 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * select.c - runs a SELECT: time range, series selection and grouping,
+ * the parallel scan (work units = a group's series in slices of
+ * UNIT_SERIES, pulled by up to opts.threads threads), aggregation per
+ * GROUP BY time bucket (block stats where possible), fill, expressions,
+ * transformations, ORDER BY / LIMIT / OFFSET, and the result series.
+ *
+ * NOTES
+ *  1. Float sums: every series adds its rows in time order into sf_cur
+ *     (a whole block adds its stored block sum); at the end of the series
+ *     sf_cur is added into sf.  Units merge in series order.  Since units
+ *     have a fixed size, the result does not depend on the thread count.
+ *  2. Windows follow InfluxDB's IteratorOptions.Window: the zone offset at
+ *     the instant is added before truncation, and the start is moved by
+ *     the offset change when a DST switch falls inside the window.
+ *  3. A lone selector without GROUP BY time reports its point's time;
+ *     otherwise rows carry the window start (the range start, or 0 when
+ *     the query has no lower bound, without GROUP BY time).
+ */
+#include "plan.h"
+
+#include <math.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define UNIT_SERIES 64
+
+__extension__ typedef __int128 i128_t;
+
+/* ------------------------------------------------------------ the state */
+
+typedef struct vrec {
+    int64_t ts;
+    qry_val_t v;
+} vrec_t;
+
+typedef struct ast {
+    int64_t n;
+    double sf, sf_cur;
+    int64_t si;
+    i128_t s128;
+    bool ovf;
+    qry_val_t v1, v2; /* min/max/first/last; spread: v1 min, v2 max */
+    int64_t t1;
+    vrec_t *vals;
+    uint32_t nv, cv;
+} ast_t;
+
+/* A series to scan. */
+typedef struct sref {
+    uint64_t sid;
+    const char **tags; /* by plan tag index */
+    const char *key;   /* group key */
+} sref_t;
+
+typedef struct group {
+    const char **gvals; /* by group key */
+    const char *key;
+    size_t s0, ns; /* range in the sorted series array */
+} group_t;
+
+/* Raw rows of one unit. */
+typedef struct rows {
+    int64_t *ts;
+    uint32_t *seq; /* series order, for a stable merge */
+    qry_val_t *v;  /* n * ncols */
+    size_t n, cap;
+} rows_t;
+
+typedef struct unit {
+    size_t g;      /* group */
+    size_t s0, ns; /* series slice */
+    ast_t *st;     /* nb * naggs (aggregate) */
+    rows_t rows;   /* raw */
+    int64_t min_ts;
+} unit_t;
+
+typedef struct run {
+    const qry_select_t *sel;
+    const qry_exec_opts_t *o;
+    plan_t *p;
+    eng_snap_t *snap;
+    int64_t tmin, tmax; /* [tmin, tmax) */
+    bool has_lower;
+    int64_t interval, offset;
+    const qry__tz_t *tz;
+    int64_t *wins; /* window starts */
+    size_t nb;
+    sref_t *series;
+    size_t nseries;
+    group_t *groups;
+    size_t ngroups;
+    unit_t *units;
+    size_t nunits;
+    atomic_size_t next;
+    atomic_int err;
+    atomic_uint_least64_t points;
+    bool stats_ok;  /* every aggregate can fold block stats */
+    bool prune_ok;  /* min/max can skip blocks by stats */
+    qry__rarena_t **arenas;
+    char errmsg[256];
+    pthread_mutex_t mu;
+} run_t;
+
+/* ------------------------------------------------------------- windows */
+
+static int64_t win_start(const run_t *r, int64_t t)
+{
+    int64_t I = r->interval;
+    if (I <= 0)
+        return r->has_lower ? r->tmin : 0;
+    t -= r->offset;
+    int64_t zone = r->tz ? (int64_t)qry__tz_offset(r->tz, t) * 1000000000 : 0;
+    int64_t dt = (int64_t)(((i128_t)t + zone) % I);
+    if (dt < 0)
+        dt += I;
+    int64_t start = t - dt;
+    if (r->tz) {
+        int64_t so = (int64_t)qry__tz_offset(r->tz, start) * 1000000000;
+        int64_t o = zone - so;
+        if (o != 0 && (o < 0 ? -o : o) < I)
+            start += o;
+    }
+    return start + r->offset;
+}
+
+/* ------------------------------------------------------------- helpers */
+
+static void run_fail(run_t *r, int code, const char *msg)
+{
+    pthread_mutex_lock(&r->mu);
+    int z = 0;
+    if (atomic_compare_exchange_strong(&r->err, &z, code) && msg)
+        snprintf(r->errmsg, sizeof r->errmsg, "%s", msg);
+    pthread_mutex_unlock(&r->mu);
+}
+
+static bool check_abort(run_t *r)
+{
+    if (atomic_load(&r->err))
+        return true;
+    const qry_exec_opts_t *o = r->o;
+    if (o->cancel && atomic_load(o->cancel)) {
+        run_fail(r, CN_ECLOSED, "query cancelled");
+        return true;
+    }
+    if (o->deadline && cn_mono_ns() > o->deadline) {
+        run_fail(r, CN_ELIMIT, "query-timeout limit exceeded");
+        return true;
+    }
+    return false;
+}
+
+static bool add_points(run_t *r, uint64_t n)
+{
+    uint64_t tot = atomic_fetch_add(&r->points, n) + n;
+    if (r->o->max_points && tot > r->o->max_points) {
+        char m[128];
+        snprintf(m, sizeof m, "max-select-point limit exceeed: (%llu/%llu)",
+                 (unsigned long long)tot, (unsigned long long)r->o->max_points);
+        run_fail(r, CN_ELIMIT, m);
+        return false;
+    }
+    return true;
+}
+
+static qry_val_t getv(eng_type_t t, const void *col, uint32_t i)
+{
+    switch (t) {
+    case ENG_T_FLOAT: return qry__vf(((const double *)col)[i]);
+    case ENG_T_INT: return qry__vi(((const int64_t *)col)[i]);
+    case ENG_T_BOOL: return qry__vb(((const uint8_t *)col)[i] != 0);
+    case ENG_T_STRING: {
+        const eng_str_t *s = &((const eng_str_t *)col)[i];
+        return qry__vs(s->p, s->len);
+    }
+    default: return qry__vnull();
+    }
+}
+
+static qry_val_t own(qry__rarena_t *ar, qry_val_t v)
+{
+    if (v.t == QRY_STR)
+        v.u.s.p = qry__rstrndup(ar, v.u.s.p, v.u.s.len);
+    return v;
+}
+
+static void push_val(ast_t *s, int64_t ts, qry_val_t v)
+{
+    if (s->nv == s->cv) {
+        s->cv = s->cv ? 2 * s->cv : 16;
+        s->vals = cn_realloc(s->vals, s->cv * sizeof *s->vals);
+    }
+    s->vals[s->nv].ts = ts;
+    s->vals[s->nv++].v = v;
+}
+
+/* --------------------------------------------------------- accumulation */
+
+/* Folds rows [i0, i1) of one batch column into s. */
+static void acc(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *mask, uint32_t i0,
+                uint32_t i1, qry__rarena_t *ar)
+{
+    if (a->col < 0)
+        return;
+    const void *col = b->vals[a->col];
+    const uint8_t *ok = b->valid[a->col];
+    const int64_t *ts = b->ts;
+    eng_type_t t = a->type;
+    switch (a->fn) {
+    case A_COUNT:
+        for (uint32_t i = i0; i < i1; i++)
+            s->n += ok[i] && (!mask || mask[i]);
+        return;
+    case A_SUM:
+    case A_MEAN:
+        if (t == ENG_T_FLOAT) {
+            const double *v = col;
+            double acc_ = s->sf_cur;
+            int64_t n = 0;
+            for (uint32_t i = i0; i < i1; i++)
+                if (ok[i] && (!mask || mask[i])) {
+                    acc_ += v[i];
+                    n++;
+                }
+            s->sf_cur = acc_;
+            s->n += n;
+        } else if (t == ENG_T_INT) {
+            const int64_t *v = col;
+            for (uint32_t i = i0; i < i1; i++)
+                if (ok[i] && (!mask || mask[i])) {
+                    if (__builtin_add_overflow(s->si, v[i], &s->si))
+                        s->ovf = true;
+                    s->s128 += v[i];
+                    s->n++;
+                }
+        }
+        return;
+    case A_MIN:
+    case A_MAX:
+    case A_SPREAD:
+        if (t == ENG_T_FLOAT) {
+            const double *v = col;
+            for (uint32_t i = i0; i < i1; i++) {
+                if (!ok[i] || (mask && !mask[i]))
+                    continue;
+                double x = v[i];
+                if (a->fn != A_MAX) {
+                    if (!s->n || x < s->v1.u.f) {
+                        s->v1 = qry__vf(x);
+                        s->t1 = ts[i];
+                    }
+                }
+                if (a->fn == A_MAX) {
+                    if (!s->n || x > s->v1.u.f) {
+                        s->v1 = qry__vf(x);
+                        s->t1 = ts[i];
+                    }
+                } else if (a->fn == A_SPREAD && (!s->n || x > s->v2.u.f)) {
+                    s->v2 = qry__vf(x);
+                }
+                s->n++;
+            }
+        } else if (t == ENG_T_INT) {
+            const int64_t *v = col;
+            for (uint32_t i = i0; i < i1; i++) {
+                if (!ok[i] || (mask && !mask[i]))
+                    continue;
+                int64_t x = v[i];
+                if (a->fn != A_MAX && (!s->n || x < s->v1.u.i)) {
+                    s->v1 = qry__vi(x);
+                    s->t1 = ts[i];
+                }
+                if (a->fn == A_MAX) {
+                    if (!s->n || x > s->v1.u.i) {
+                        s->v1 = qry__vi(x);
+                        s->t1 = ts[i];
+                    }
+                } else if (a->fn == A_SPREAD && (!s->n || x > s->v2.u.i)) {
+                    s->v2 = qry__vi(x);
+                }
+                s->n++;
+            }
+        } else if (t == ENG_T_BOOL && a->fn != A_SPREAD) {
+            for (uint32_t i = i0; i < i1; i++) {
+                if (!ok[i] || (mask && !mask[i]))
+                    continue;
+                qry_val_t x = getv(t, col, i);
+                int c = s->n ? qry__vcmp(&x, &s->v1) : 0;
+                if (!s->n || (a->fn == A_MIN ? c < 0 : c > 0)) {
+                    s->v1 = x;
+                    s->t1 = ts[i];
+                }
+                s->n++;
+            }
+        }
+        return;
+    case A_FIRST: {
+        for (uint32_t i = i0; i < i1; i++) {
+            if (!ok[i] || (mask && !mask[i]))
+                continue;
+            if (!s->n || ts[i] < s->t1) {
+                s->v1 = own(ar, getv(t, col, i));
+                s->t1 = ts[i];
+            }
+            s->n++;
+            break;
+        }
+        return;
+    }
+    case A_LAST: {
+        for (uint32_t i = i1; i-- > i0;) {
+            if (!ok[i] || (mask && !mask[i]))
+                continue;
+            if (!s->n || ts[i] > s->t1) {
+                s->v1 = own(ar, getv(t, col, i));
+                s->t1 = ts[i];
+            }
+            s->n++;
+            break;
+        }
+        return;
+    }
+    default: /* collecting aggregates */
+        if ((a->fn == A_MEDIAN || a->fn == A_STDDEV || a->fn == A_PERCENTILE ||
+             a->fn == A_INTEGRAL) &&
+            t != ENG_T_FLOAT && t != ENG_T_INT)
+            return;
+        for (uint32_t i = i0; i < i1; i++) {
+            if (!ok[i] || (mask && !mask[i]))
+                continue;
+            push_val(s, ts[i], own(ar, getv(t, col, i)));
+            s->n++;
+        }
+        return;
+    }
+}
+
+/* Folds a whole block's stats (column c of stats) into s.  Only called
+ * for the aggregates stats_ok admits. */
+static void acc_stats(const agg_t *a, ast_t *s, const eng_stat_t *st)
+{
+    if (!st->count)
+        return;
+    eng_type_t t = a->type;
+    switch (a->fn) {
+    case A_COUNT: s->n += st->count; return;
+    case A_SUM:
+    case A_MEAN:
+        if (t == ENG_T_FLOAT)
+            s->sf_cur += st->sum_f;
+        else {
+            if (st->sum_overflow || __builtin_add_overflow(s->si, st->sum_i, &s->si))
+                s->ovf = true;
+            s->s128 += st->sum_i; /* exact unless the block sum itself overflowed */
+        }
+        s->n += st->count;
+        return;
+    case A_MIN:
+    case A_SPREAD:
+        if (t == ENG_T_FLOAT) {
+            if (!s->n || st->min.f < s->v1.u.f) {
+                s->v1 = qry__vf(st->min.f);
+                s->t1 = st->tmin; /* not used: stats path only without point time */
+            }
+            if (a->fn == A_SPREAD && (!s->n || st->max.f > s->v2.u.f))
+                s->v2 = qry__vf(st->max.f);
+        } else {
+            if (!s->n || st->min.i < s->v1.u.i)
+                s->v1 = qry__vi(st->min.i);
+            if (a->fn == A_SPREAD && (!s->n || st->max.i > s->v2.u.i))
+                s->v2 = qry__vi(st->max.i);
+        }
+        s->n += st->count;
+        return;
+    case A_MAX:
+        if (t == ENG_T_FLOAT) {
+            if (!s->n || st->max.f > s->v1.u.f)
+                s->v1 = qry__vf(st->max.f);
+        } else if (!s->n || st->max.i > s->v1.u.i) {
+            s->v1 = qry__vi(st->max.i);
+        }
+        s->n += st->count;
+        return;
+    case A_FIRST:
+        if (!s->n || st->first_ts < s->t1) {
+            s->v1 = t == ENG_T_FLOAT ? qry__vf(st->first.f)
+                    : t == ENG_T_BOOL ? qry__vb(st->first.b != 0)
+                                      : qry__vi(st->first.i);
+            s->t1 = st->first_ts;
+        }
+        s->n += st->count;
+        return;
+    case A_LAST:
+        if (!s->n || st->last_ts > s->t1) {
+            s->v1 = t == ENG_T_FLOAT ? qry__vf(st->last.f)
+                    : t == ENG_T_BOOL ? qry__vb(st->last.b != 0)
+                                      : qry__vi(st->last.i);
+            s->t1 = st->last_ts;
+        }
+        s->n += st->count;
+        return;
+    default: return;
+    }
+}
+
+static bool agg_stats_ok(const agg_t *a, bool point_time)
+{
+    if (a->col < 0)
+        return true;
+    switch (a->fn) {
+    case A_COUNT: return true;
+    case A_SUM:
+    case A_MEAN:
+    case A_SPREAD: return a->type == ENG_T_FLOAT || a->type == ENG_T_INT;
+    case A_MIN:
+    case A_MAX: return !point_time && (a->type == ENG_T_FLOAT || a->type == ENG_T_INT);
+    case A_FIRST:
+    case A_LAST: return a->type != ENG_T_STRING;
+    default: return false;
+    }
+}
+
+/* Can a block with these stats change s?  (min/max with point time) */
+static bool stats_may_change(const agg_t *a, const ast_t *s, const eng_stat_t *st)
+{
+    if (!st->count)
+        return false;
+    if (!s->n)
+        return true;
+    if (a->type == ENG_T_FLOAT)
+        return a->fn == A_MAX ? st->max.f > s->v1.u.f : st->min.f < s->v1.u.f;
+    return a->fn == A_MAX ? st->max.i > s->v1.u.i : st->min.i < s->v1.u.i;
+}
+
+static void merge_state(const agg_t *a, ast_t *d, ast_t *s)
+{
+    if (!s->n)
+        goto out;
+    if (!d->n) {
+        ast_t keep = *d;
+        *d = *s;
+        d->vals = NULL;
+        d->nv = d->cv = 0;
+        if (s->nv) {
+            d->vals = s->vals;
+            d->nv = s->nv;
+            d->cv = s->cv;
+            s->vals = NULL;
+            s->nv = s->cv = 0;
+        }
+        (void)keep;
+        return;
+    }
+    switch (a->fn) {
+    case A_SUM:
+    case A_MEAN:
+        d->sf += s->sf;
+        if (__builtin_add_overflow(d->si, s->si, &d->si) || s->ovf)
+            d->ovf = true;
+        d->s128 += s->s128;
+        break;
+    case A_MIN:
+    case A_MAX:
+    case A_SPREAD: {
+        int c = qry__vcmp(&s->v1, &d->v1);
+        if (a->fn == A_MAX ? (c > 0 || (c == 0 && s->t1 < d->t1))
+                           : (c < 0 || (c == 0 && s->t1 < d->t1))) {
+            d->v1 = s->v1;
+            d->t1 = s->t1;
+        }
+        if (a->fn == A_SPREAD && qry__vcmp(&s->v2, &d->v2) > 0)
+            d->v2 = s->v2;
+        break;
+    }
+    case A_FIRST:
+        if (s->t1 < d->t1) {
+            d->v1 = s->v1;
+            d->t1 = s->t1;
+        }
+        break;
+    case A_LAST:
+        if (s->t1 > d->t1) {
+            d->v1 = s->v1;
+            d->t1 = s->t1;
+        }
+        break;
+    default:
+        for (uint32_t i = 0; i < s->nv; i++)
+            push_val(d, s->vals[i].ts, s->vals[i].v);
+        break;
+    }
+    d->n += s->n;
+out:
+    cn_free(s->vals);
+    s->vals = NULL;
+    s->nv = s->cv = 0;
+}
+
+/* ------------------------------------------------------------ finishing */
+
+static int vrec_cmp_val(const void *x, const void *y)
+{
+    const vrec_t *a = x, *b = y;
+    int c = qry__vcmp(&a->v, &b->v);
+    if (c)
+        return c;
+    return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+static int vrec_cmp_ts(const void *x, const void *y)
+{
+    const vrec_t *a = x, *b = y;
+    return a->ts < b->ts ? -1 : a->ts > b->ts;
+}
+
+static double vnum(const qry_val_t *v)
+{
+    return v->t == QRY_FLOAT ? v->u.f : (double)v->u.i;
+}
+
+/* The value of a finished state; *pt gets the selected point's time. */
+static qry_val_t finish(run_t *r, const agg_t *a, ast_t *s, int64_t *pt)
+{
+    *pt = INT64_MIN;
+    if (a->fn == A_COUNT)
+        return qry__vi(s->n);
+    if (a->fn == A_COUNT_DISTINCT) {
+        if (!s->nv)
+            return qry__vi(0);
+        qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_val);
+        int64_t k = 1;
+        for (uint32_t i = 1; i < s->nv; i++)
+            k += qry__vcmp(&s->vals[i].v, &s->vals[i - 1].v) != 0;
+        return qry__vi(k);
+    }
+    if (!s->n)
+        return qry__vnull();
+    switch (a->fn) {
+    case A_SUM:
+        if (a->type == ENG_T_FLOAT)
+            return qry__vf(s->sf);
+        if (s->ovf) {
+            run_fail(r, CN_ELIMIT, "integer overflow in sum()");
+            return qry__vnull();
+        }
+        return qry__vi(s->si);
+    case A_MEAN:
+        if (a->type == ENG_T_FLOAT)
+            return qry__vf(s->sf / (double)s->n);
+        return qry__vf((double)s->s128 / (double)s->n);
+    case A_MIN:
+    case A_MAX:
+    case A_FIRST:
+    case A_LAST: *pt = s->t1; return s->v1;
+    case A_SPREAD:
+        if (a->type == ENG_T_FLOAT)
+            return qry__vf(s->v2.u.f - s->v1.u.f);
+        return qry__vi((int64_t)((uint64_t)s->v2.u.i - (uint64_t)s->v1.u.i));
+    case A_MEDIAN: {
+        qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_val);
+        uint32_t n = s->nv;
+        if (n % 2)
+            return qry__vf(vnum(&s->vals[n / 2].v));
+        double lo = vnum(&s->vals[n / 2 - 1].v), hi = vnum(&s->vals[n / 2].v);
+        return qry__vf(lo + (hi - lo) / 2);
+    }
+    case A_PERCENTILE: {
+        qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_val);
+        int64_t i = (int64_t)floor((double)s->nv * a->p / 100.0 + 0.5) - 1;
+        if (i < 0 || i >= (int64_t)s->nv)
+            return qry__vnull();
+        *pt = s->vals[i].ts;
+        return s->vals[i].v;
+    }
+    case A_MODE: {
+        qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_val);
+        /* most frequent; ties: the smallest value (InfluxDB) */
+        uint32_t best = 0, bestn = 0;
+        for (uint32_t i = 0; i < s->nv;) {
+            uint32_t j = i + 1;
+            while (j < s->nv && qry__vcmp(&s->vals[j].v, &s->vals[i].v) == 0)
+                j++;
+            if (j - i > bestn) {
+                bestn = j - i;
+                best = i;
+            }
+            i = j;
+        }
+        return s->vals[best].v;
+    }
+    case A_STDDEV: {
+        if (s->nv < 2)
+            return qry__vnull();
+        double mean = 0;
+        for (uint32_t i = 0; i < s->nv; i++)
+            mean += vnum(&s->vals[i].v);
+        mean /= (double)s->nv;
+        double var = 0;
+        for (uint32_t i = 0; i < s->nv; i++) {
+            double d = vnum(&s->vals[i].v) - mean;
+            var += d * d;
+        }
+        return qry__vf(sqrt(var / (double)(s->nv - 1)));
+    }
+    case A_INTEGRAL: {
+        qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_ts);
+        double sum = 0;
+        for (uint32_t i = 1; i < s->nv; i++) {
+            double dt = (double)(s->vals[i].ts - s->vals[i - 1].ts) / (double)a->unit;
+            sum += 0.5 * (vnum(&s->vals[i].v) + vnum(&s->vals[i - 1].v)) * dt;
+        }
+        return qry__vf(sum);
+    }
+    default: return qry__vnull();
+    }
+}
+
+/* ------------------------------------------------------------- scanning */
+
+static void series_end(run_t *r, ast_t *st)
+{
+    size_t n = r->nb * r->p->naggs;
+    for (size_t i = 0; i < n; i++)
+        if (st[i].sf_cur != 0 || st[i].n) {
+            st[i].sf += st[i].sf_cur;
+            st[i].sf_cur = 0;
+        }
+}
+
+static void rows_push(rows_t *rw, size_t ncols, int64_t ts, uint32_t seq, const qry_val_t *v)
+{
+    if (rw->n == rw->cap) {
+        rw->cap = rw->cap ? 2 * rw->cap : 64;
+        rw->ts = cn_realloc(rw->ts, rw->cap * sizeof *rw->ts);
+        rw->seq = cn_realloc(rw->seq, rw->cap * sizeof *rw->seq);
+        rw->v = cn_realloc(rw->v, rw->cap * (ncols ? ncols : 1) * sizeof *rw->v);
+    }
+    rw->ts[rw->n] = ts;
+    rw->seq[rw->n] = seq;
+    if (ncols)
+        memcpy(rw->v + rw->n * ncols, v, ncols * sizeof *v);
+    rw->n++;
+}
+
+/* Index of the window holding t (wins ascending), from hint on. */
+static size_t win_of(const run_t *r, int64_t t, size_t hint)
+{
+    size_t i = hint;
+    while (i + 1 < r->nb && r->wins[i + 1] <= t)
+        i++;
+    return i;
+}
+
+static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena_t *ar)
+{
+    plan_t *p = r->p;
+    sref_t *sr = &r->series[si];
+    eng_iter_t *it;
+    int rc = eng_iter_open(r->snap, sr->sid, p->scan_fid, p->nscan, r->tmin, r->tmax, &it);
+    if (rc < 0)
+        return rc == CN_ENOTFOUND ? 0 : rc;
+    size_t na = p->naggs;
+    eng_stat_t stk[16];
+    eng_stat_t *st = p->nscan <= 16 ? stk : cn_malloc(p->nscan * sizeof *st);
+    qry_val_t rowv_stk[32], outv_stk[32];
+    qry_val_t *rowv = p->nscan <= 32 ? rowv_stk : cn_malloc(p->nscan * sizeof *rowv);
+    qry_val_t *outv = p->ncols <= 32 ? outv_stk : cn_malloc((p->ncols + 1) * sizeof *outv);
+    uint8_t *mask = NULL;
+    bool use_stats = p->aggregate && !p->rowcond && (r->stats_ok || r->prune_ok);
+    size_t hint = 0;
+    for (;;) {
+        if (check_abort(r)) {
+            rc = atomic_load(&r->err);
+            break;
+        }
+        if (use_stats) {
+            uint32_t nrows;
+            int pk = eng_iter_peek_stats(it, st, &nrows);
+            if (pk < 0) {
+                rc = pk;
+                break;
+            }
+            if (pk == 1) {
+                /* the block's time span over the scanned columns */
+                int64_t lo = INT64_MAX, hi = INT64_MIN;
+                for (size_t c = 0; c < p->nscan; c++)
+                    if (st[c].count) {
+                        lo = CN_MIN(lo, st[c].tmin);
+                        hi = CN_MAX(hi, st[c].tmax);
+                    }
+                size_t w = lo <= hi ? win_of(r, lo, 0) : 0;
+                if (lo > hi || win_of(r, hi, w) == w) {
+                    ast_t *row = u->st + w * na;
+                    bool need = false;
+                    for (size_t k = 0; k < na && !need; k++) {
+                        const agg_t *a = &p->aggs[k];
+                        if (a->col < 0)
+                            continue;
+                        if (agg_stats_ok(a, p->point_time))
+                            continue;
+                        if ((a->fn == A_MIN || a->fn == A_MAX) &&
+                            (a->type == ENG_T_FLOAT || a->type == ENG_T_INT))
+                            need = stats_may_change(a, &row[k], &st[a->col]);
+                        else
+                            need = true;
+                    }
+                    if (!need) {
+                        for (size_t k = 0; k < na; k++) {
+                            const agg_t *a = &p->aggs[k];
+                            if (a->col >= 0 && agg_stats_ok(a, p->point_time))
+                                acc_stats(a, &row[k], &st[a->col]);
+                        }
+                        eng_iter_skip(it);
+                        if (!add_points(r, nrows)) {
+                            rc = CN_ELIMIT;
+                            break;
+                        }
+                        continue;
+                    }
+                }
+            }
+        }
+        eng_batch_t b;
+        int nx = eng_iter_next(it, &b);
+        if (nx < 0) {
+            rc = nx;
+            break;
+        }
+        if (nx == 0) {
+            rc = 0;
+            break;
+        }
+        if (!add_points(r, b.n)) {
+            rc = CN_ELIMIT;
+            break;
+        }
+        if (b.n && b.ts[0] < u->min_ts)
+            u->min_ts = b.ts[0];
+        if (p->rowcond) {
+            mask = cn_realloc(mask, b.n);
+            cx_env_t env = {.cols = rowv, .tags = sr->tags};
+            for (uint32_t i = 0; i < b.n; i++) {
+                for (size_t c = 0; c < p->nscan; c++)
+                    rowv[c] = b.valid[c][i] ? getv(p->scan_type[c], b.vals[c], i) : qry__vnull();
+                env.time = b.ts[i];
+                mask[i] = qry__truthy(qry__cx_eval(p->rowcond, &env));
+            }
+        }
+        if (p->aggregate) {
+            uint32_t i = 0;
+            while (i < b.n) {
+                size_t w = win_of(r, b.ts[i], hint);
+                hint = w;
+                uint32_t j = i + 1;
+                if (w + 1 < r->nb) {
+                    int64_t end = r->wins[w + 1];
+                    while (j < b.n && b.ts[j] < end)
+                        j++;
+                } else {
+                    j = b.n;
+                }
+                ast_t *row = u->st + w * na;
+                for (size_t k = 0; k < na; k++)
+                    acc(&p->aggs[k], &row[k], &b, p->rowcond ? mask : NULL, i, j, ar);
+                i = j;
+            }
+        } else {
+            cx_env_t env = {.cols = rowv, .tags = sr->tags};
+            for (uint32_t i = 0; i < b.n; i++) {
+                if (mask && !mask[i])
+                    continue;
+                for (size_t c = 0; c < p->nscan; c++)
+                    rowv[c] = b.valid[c][i] ? getv(p->scan_type[c], b.vals[c], i) : qry__vnull();
+                env.time = b.ts[i];
+                bool any = false;
+                for (size_t c = 0; c < p->ncols; c++) {
+                    outv[c] = own(ar, qry__cx_eval(p->cols[c].e, &env));
+                    any |= p->cols[c].field && outv[c].t != QRY_NULL;
+                }
+                if (any)
+                    rows_push(&u->rows, p->ncols, b.ts[i], seq, outv);
+            }
+        }
+    }
+    eng_iter_close(it);
+    if (p->aggregate)
+        series_end(r, u->st);
+    cn_free(mask);
+    if (st != stk)
+        cn_free(st);
+    if (rowv != rowv_stk)
+        cn_free(rowv);
+    if (outv != outv_stk)
+        cn_free(outv);
+    return rc;
+}
+
+typedef struct worker {
+    run_t *r;
+    qry__rarena_t *ar;
+} worker_t;
+
+static void *worker_main(void *arg)
+{
+    worker_t *w = arg;
+    run_t *r = w->r;
+    for (;;) {
+        size_t ui = atomic_fetch_add(&r->next, 1);
+        if (ui >= r->nunits || atomic_load(&r->err))
+            break;
+        unit_t *u = &r->units[ui];
+        u->min_ts = INT64_MAX;
+        if (r->p->aggregate)
+            u->st = cn_calloc(r->nb * r->p->naggs + 1, sizeof(ast_t));
+        for (size_t s = 0; s < u->ns; s++) {
+            int rc = scan_series(r, u, u->s0 + s, (uint32_t)(u->s0 + s), w->ar);
+            if (rc < 0) {
+                if (!atomic_load(&r->err)) {
+                    char m[128];
+                    snprintf(m, sizeof m, "read error: %s", cn_strerror(rc));
+                    run_fail(r, rc, m);
+                }
+                break;
+            }
+        }
+    }
+    return NULL;
+}
+
+static void run_units(run_t *r)
+{
+    uint32_t nt = r->o->threads ? r->o->threads : 1;
+    if (nt > r->nunits)
+        nt = (uint32_t)(r->nunits ? r->nunits : 1);
+    worker_t *ws = cn_calloc(nt, sizeof *ws);
+    pthread_t *th = cn_calloc(nt, sizeof *th);
+    bool *started = cn_calloc(nt, sizeof *started);
+    for (uint32_t i = 0; i < nt; i++) {
+        ws[i].r = r;
+        ws[i].ar = qry__rarena_new();
+    }
+    for (uint32_t i = 1; i < nt; i++)
+        started[i] = pthread_create(&th[i], NULL, worker_main, &ws[i]) == 0;
+    worker_main(&ws[0]);
+    for (uint32_t i = 1; i < nt; i++)
+        if (started[i])
+            pthread_join(th[i], NULL);
+    r->arenas = cn_calloc(nt + 1, sizeof *r->arenas);
+    for (uint32_t i = 0; i < nt; i++)
+        r->arenas[i] = ws[i].ar;
+    cn_free(ws);
+    cn_free(th);
+    cn_free(started);
+}
+
+/* ------------------------------------------------------------- grouping */
+
+typedef struct skey {
+    const char *key;
+    size_t idx;
+    uint64_t sid;
+} skey_t;
+
+static int skey_cmp(const void *x, const void *y)
+{
+    const skey_t *a = x, *b = y;
+    int c = strcmp(a->key, b->key);
+    if (c)
+        return c;
+    return a->sid < b->sid ? -1 : a->sid > b->sid;
+}
+
+/* Selects the measurement's series, filters them by the tag condition and
+ * sorts them by group key.  Returns 0 or a negative code. */
+static int select_series(run_t *r, qry__rarena_t *ar)
+{
+    plan_t *p = r->p;
+    uint64_t *ids = NULL;
+    int n = eng_snap_select(r->snap, p->meas, p->preds, p->npreds, &ids);
+    if (n < 0)
+        return n;
+    sref_t *ss = cn_calloc((size_t)n + 1, sizeof *ss);
+    size_t m = 0;
+    cn_buf_t kb;
+    cn_buf_init(&kb);
+    for (int i = 0; i < n; i++) {
+        const eng_tag_t *tags;
+        uint32_t nt;
+        if (eng_snap_series_tags(r->snap, ids[i], &tags, &nt) < 0)
+            continue;
+        const char **tv = qry__ralloc(ar, (p->ntagkeys + 1) * sizeof(char *));
+        for (size_t k = 0; k < p->ntagkeys; k++)
+            tv[k] = "";
+        uint32_t t = 0;
+        for (size_t k = 0; k < p->ntagkeys && t < nt; k++) {
+            while (t < nt && strcmp(tags[t].key, p->tagkeys[k]) < 0)
+                t++;
+            if (t < nt && strcmp(tags[t].key, p->tagkeys[k]) == 0)
+                tv[k] = tags[t].val;
+        }
+        if (p->tagcond && qry__cx_tri(p->tagcond, tv) == 0)
+            continue;
+        cn_buf_reset(&kb);
+        for (size_t g = 0; g < p->ngkeys; g++) {
+            const char *v = p->gkeys[g] >= 0 ? tv[p->gkeys[g]] : "";
+            cn_buf_put(&kb, v, strlen(v));
+            cn_buf_put_u8(&kb, 0x1f);
+        }
+        ss[m].sid = ids[i];
+        ss[m].tags = tv;
+        ss[m].key = qry__rstrndup(ar, kb.p ? (const char *)kb.p : "", kb.len);
+        m++;
+    }
+    cn_buf_free(&kb);
+    cn_free(ids);
+    skey_t *ks = cn_malloc((m + 1) * sizeof *ks);
+    for (size_t i = 0; i < m; i++)
+        ks[i] = (skey_t){ss[i].key, i, ss[i].sid};
+    qsort(ks, m, sizeof *ks, skey_cmp);
+    r->series = cn_malloc((m + 1) * sizeof *r->series);
+    for (size_t i = 0; i < m; i++)
+        r->series[i] = ss[ks[i].idx];
+    r->nseries = m;
+    cn_free(ks);
+    cn_free(ss);
+    /* groups */
+    r->groups = cn_calloc(m + 1, sizeof *r->groups);
+    for (size_t i = 0; i < m;) {
+        size_t j = i + 1;
+        while (j < m && strcmp(r->series[j].key, r->series[i].key) == 0)
+            j++;
+        group_t *g = &r->groups[r->ngroups++];
+        g->s0 = i;
+        g->ns = j - i;
+        g->key = r->series[i].key;
+        g->gvals = qry__ralloc(ar, (p->ngkeys + 1) * sizeof(char *));
+        for (size_t k = 0; k < p->ngkeys; k++)
+            g->gvals[k] = p->gkeys[k] >= 0 ? r->series[i].tags[p->gkeys[k]] : "";
+        i = j;
+    }
+    return 0;
+}
+
+/* --------------------------------------------------------------- output */
+
+static int row_cmp_stable(const rows_t *rw, size_t a, size_t b)
+{
+    if (rw->ts[a] != rw->ts[b])
+        return rw->ts[a] < rw->ts[b] ? -1 : 1;
+    if (rw->seq[a] != rw->seq[b])
+        return rw->seq[a] < rw->seq[b] ? -1 : 1;
+    return a < b ? -1 : a > b;
+}
+
+/* Sorting raw rows uses an index array and a merge sort with context. */
+static void msort(size_t *idx, size_t *tmp, size_t n, const rows_t *rw)
+{
+    if (n < 2)
+        return;
+    size_t h = n / 2;
+    msort(idx, tmp, h, rw);
+    msort(idx + h, tmp, n - h, rw);
+    size_t i = 0, j = h, k = 0;
+    while (i < h && j < n)
+        tmp[k++] = row_cmp_stable(rw, idx[i], idx[j]) <= 0 ? idx[i++] : idx[j++];
+    while (i < h)
+        tmp[k++] = idx[i++];
+    while (j < n)
+        tmp[k++] = idx[j++];
+    memcpy(idx, tmp, n * sizeof *idx);
+}
+
+/* Applies transformation oc over column c of the rows (time order). */
+static void transform(const ocol_t *oc, int64_t default_unit, const int64_t *ts, qry_val_t *v,
+                      size_t stride, size_t n)
+{
+    int64_t unit = oc->unit ? oc->unit : default_unit;
+    qry_val_t prev = qry__vnull();
+    int64_t pts = 0;
+    bool have = false;
+    /* moving average window */
+    double *win = oc->tf == TF_MOVAVG ? cn_malloc((size_t)oc->n * sizeof(double)) : NULL;
+    int64_t wn = 0;
+    double wsum = 0;
+    qry_val_t cum = qry__vnull();
+    for (size_t i = 0; i < n; i++) {
+        qry_val_t *x = &v[i * stride];
+        qry_val_t in = *x;
+        *x = qry__vnull();
+        if (in.t != QRY_FLOAT && in.t != QRY_INT) {
+            if (oc->tf == TF_ELAPSED && in.t != QRY_NULL) {
+                /* elapsed works on any type */
+            } else {
+                continue;
+            }
+        }
+        switch (oc->tf) {
+        case TF_DERIV:
+        case TF_NNDERIV:
+            if (have && ts[i] != pts) {
+                double d = (vnum(&in) - vnum(&prev)) / ((double)(ts[i] - pts) / (double)unit);
+                if (oc->tf == TF_DERIV || d >= 0)
+                    *x = qry__vf(d);
+            }
+            break;
+        case TF_DIFF:
+        case TF_NNDIFF:
+            if (have) {
+                qry_val_t d;
+                if (in.t == QRY_INT && prev.t == QRY_INT)
+                    d = qry__vi((int64_t)((uint64_t)in.u.i - (uint64_t)prev.u.i));
+                else
+                    d = qry__vf(vnum(&in) - vnum(&prev));
+                if (oc->tf == TF_DIFF || vnum(&d) >= 0)
+                    *x = d;
+            }
+            break;
+        case TF_MOVAVG: {
+            double f = vnum(&in);
+            if (wn >= oc->n)
+                wsum -= win[wn % oc->n];
+            win[wn % oc->n] = f;
+            wsum += f;
+            wn++;
+            if (wn >= oc->n) {
+                /* recompute to avoid drift: the window is small */
+                double s = 0;
+                for (int64_t k = 0; k < oc->n; k++)
+                    s += win[(wn + k) % oc->n];
+                *x = qry__vf(s / (double)oc->n);
+            }
+            break;
+        }
+        case TF_CUMSUM:
+            if (cum.t == QRY_NULL)
+                cum = in;
+            else if (cum.t == QRY_INT && in.t == QRY_INT)
+                cum = qry__vi((int64_t)((uint64_t)cum.u.i + (uint64_t)in.u.i));
+            else
+                cum = qry__vf(vnum(&cum) + vnum(&in));
+            *x = cum;
+            break;
+        case TF_ELAPSED:
+            if (have)
+                *x = qry__vi((ts[i] - pts) / (oc->unit ? oc->unit : 1));
+            break;
+        default: break;
+        }
+        prev = in;
+        pts = ts[i];
+        have = true;
+    }
+    cn_free(win);
+}
+
+/* Emits one output series from rows (ts[], v[] with ncols per row). */
+static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_t *v, size_t n)
+{
+    const plan_t *p = r->p;
+    const qry_select_t *sel = r->sel;
+    size_t nc = p->ncols;
+    /* transformations */
+    if (p->has_tf) {
+        int64_t du = p->aggregate && r->interval > 0 ? r->interval : 1000000000;
+        for (size_t c = 0; c < nc; c++)
+            if (p->cols[c].tf != TF_NONE)
+                transform(&p->cols[c], du, ts, v + c, nc, n);
+        size_t k = 0;
+        for (size_t i = 0; i < n; i++) {
+            bool any = false;
+            for (size_t c = 0; c < nc && !any; c++)
+                any = v[i * nc + c].t != QRY_NULL;
+            if (!any)
+                continue;
+            ts[k] = ts[i];
+            if (k != i)
+                memmove(v + k * nc, v + i * nc, nc * sizeof *v);
+            k++;
+        }
+        n = k;
+    }
+    size_t off = sel->offset > 0 ? (size_t)sel->offset : 0;
+    if (off >= n)
+        return;
+    size_t lim = sel->limit > 0 ? (size_t)sel->limit : n;
+    size_t cnt = CN_MIN(lim, n - off);
+    const char **cols = cn_malloc((nc + 2) * sizeof(char *));
+    cols[0] = "time";
+    for (size_t c = 0; c < nc; c++)
+        cols[c + 1] = p->cols[c].name;
+    qry_series_t *s = qry__rb_series(b, p->meas, cols, nc + 1);
+    cn_free(cols);
+    if (p->ngkeys) {
+        s->tags = qry__ralloc(b->r->arena, p->ngkeys * sizeof(eng_tag_t));
+        for (size_t k = 0; k < p->ngkeys; k++) {
+            s->tags[k].key = qry__rstrdup(b->r->arena, p->gnames[k]);
+            s->tags[k].val = qry__rstrdup(b->r->arena, g->gvals[k]);
+        }
+        s->ntags = p->ngkeys;
+    }
+    qry_val_t *row = cn_malloc((nc + 1) * sizeof *row);
+    for (size_t k = 0; k < cnt; k++) {
+        size_t i = sel->order_desc ? n - 1 - (off + k) : off + k;
+        row[0] = qry__vtime(ts[i]);
+        memcpy(row + 1, v + i * nc, nc * sizeof *row);
+        qry__rb_row(b, s, row);
+    }
+    cn_free(row);
+}
+
+static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st)
+{
+    const plan_t *p = r->p;
+    size_t na = p->naggs, nb = r->nb, nc = p->ncols;
+    qry_val_t *av = cn_calloc(nb * na + 1, sizeof *av);
+    int64_t *pt = cn_malloc((nb + 1) * sizeof *pt);
+    bool *present = cn_calloc(nb + 1, 1);
+    for (size_t w = 0; w < nb; w++) {
+        pt[w] = r->wins[w];
+        for (size_t k = 0; k < na; k++) {
+            int64_t t;
+            ast_t *s = &st[w * na + k];
+            if (s->n)
+                present[w] = true;
+            if (p->aggs[k].fn == A_DISTINCT)
+                continue;
+            av[w * na + k] = finish(r, &p->aggs[k], s, &t);
+            if (p->point_time && t != INT64_MIN)
+                pt[w] = t;
+        }
+    }
+    /* distinct: one row per distinct value, in value order */
+    if (p->distinct) {
+        size_t cap = 16, n = 0;
+        int64_t *ts = cn_malloc(cap * sizeof *ts);
+        qry_val_t *v = cn_malloc(cap * sizeof *v);
+        for (size_t w = 0; w < nb; w++) {
+            ast_t *s = &st[w];
+            qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_val);
+            for (uint32_t i = 0; i < s->nv; i++) {
+                if (i && qry__vcmp(&s->vals[i].v, &s->vals[i - 1].v) == 0)
+                    continue;
+                if (n == cap) {
+                    cap *= 2;
+                    ts = cn_realloc(ts, cap * sizeof *ts);
+                    v = cn_realloc(v, cap * sizeof *v);
+                }
+                ts[n] = r->wins[w];
+                v[n++] = s->vals[i].v;
+            }
+        }
+        emit(r, b, g, ts, v, n);
+        cn_free(ts);
+        cn_free(v);
+        goto out;
+    }
+    /* fill, per aggregate */
+    qry_fill_t fill = r->sel->fill;
+    bool timed = r->interval > 0;
+    if (timed) {
+        for (size_t k = 0; k < na; k++) {
+            const agg_t *a = &p->aggs[k];
+            bool iscount = a->fn == A_COUNT || a->fn == A_COUNT_DISTINCT;
+            qry_val_t prev = qry__vnull();
+            for (size_t w = 0; w < nb; w++) {
+                qry_val_t *x = &av[w * na + k];
+                bool empty = !st[w * na + k].n;
+                if (iscount && empty)
+                    *x = qry__vnull();
+                if (x->t != QRY_NULL) {
+                    prev = *x;
+                    continue;
+                }
+                switch (fill) {
+                case QRY_FILL_DEFAULT:
+                case QRY_FILL_NULL:
+                    if (iscount)
+                        *x = qry__vi(0);
+                    break;
+                case QRY_FILL_PREVIOUS: *x = prev; break;
+                case QRY_FILL_VALUE: {
+                    const qry_expr_t *fv = r->sel->fill_value;
+                    if (fv->kind == QRY_EXPR_INTEGER)
+                        *x = a->type == ENG_T_FLOAT && !iscount && a->fn != A_MEAN
+                                 ? qry__vf((double)fv->u.i)
+                                 : qry__vi(fv->u.i);
+                    else
+                        *x = qry__vf(fv->u.f);
+                    break;
+                }
+                case QRY_FILL_LINEAR: {
+                    size_t nx = w + 1;
+                    while (nx < nb && av[nx * na + k].t == QRY_NULL)
+                        nx++;
+                    if (prev.t == QRY_NULL || nx >= nb)
+                        break;
+                    qry_val_t nv = av[nx * na + k];
+                    /* previous window index */
+                    size_t pw = w;
+                    while (pw > 0 && av[(pw - 1) * na + k].t == QRY_NULL)
+                        pw--;
+                    pw--;
+                    double x0 = (double)r->wins[pw], x1 = (double)r->wins[nx];
+                    double xw = (double)r->wins[w];
+                    if (prev.t == QRY_INT && nv.t == QRY_INT) {
+                        int64_t slope = (nv.u.i - prev.u.i) / (int64_t)(nx - pw);
+                        *x = qry__vi(prev.u.i + slope * (int64_t)(w - pw));
+                    } else {
+                        double y0 = vnum(&prev), y1 = vnum(&nv);
+                        *x = qry__vf(y0 + (y1 - y0) * (xw - x0) / (x1 - x0));
+                    }
+                    break;
+                }
+                case QRY_FILL_NONE: break;
+                }
+            }
+        }
+    }
+    /* rows */
+    int64_t *ts = cn_malloc((nb + 1) * sizeof *ts);
+    qry_val_t *v = cn_malloc((nb * nc + 1) * sizeof *v);
+    size_t n = 0;
+    for (size_t w = 0; w < nb; w++) {
+        if (!timed && !present[w]) {
+            /* no GROUP BY time and no points: no row (count is still 0?) */
+            bool allcount = true;
+            for (size_t k = 0; k < na; k++)
+                allcount &= p->aggs[k].fn == A_COUNT || p->aggs[k].fn == A_COUNT_DISTINCT;
+            (void)allcount;
+            continue;
+        }
+        if (timed && fill == QRY_FILL_NONE) {
+            bool any = false;
+            for (size_t k = 0; k < na && !any; k++)
+                any = st[w * na + k].n != 0;
+            if (!any)
+                continue;
+        }
+        cx_env_t env = {.aggs = av + w * na, .time = r->wins[w]};
+        for (size_t c = 0; c < nc; c++)
+            v[n * nc + c] = qry__cx_eval(p->cols[c].e, &env);
+        ts[n++] = pt[w];
+    }
+    emit(r, b, g, ts, v, n);
+    cn_free(ts);
+    cn_free(v);
+out:
+    cn_free(av);
+    cn_free(pt);
+    cn_free(present);
+}
+
+/* ---------------------------------------------------------------- entry */
+
+/* Extracts [tmin, tmax) from the top-level AND of the condition. */
+static int time_range(const qry_expr_t *e, int64_t now, int64_t *tmin, int64_t *tmax,
+                      bool *lower, bool *upper)
+{
+    if (!e)
+        return 0;
+    if (e->kind == QRY_EXPR_BINARY && e->u.bin.op == QRY_OP_AND) {
+        int rc = time_range(e->u.bin.lhs, now, tmin, tmax, lower, upper);
+        return rc < 0 ? rc : time_range(e->u.bin.rhs, now, tmin, tmax, lower, upper);
+    }
+    if (!qry__is_time_cond(e))
+        return 0;
+    qry_op_t op = e->u.bin.op;
+    const qry_expr_t *val = e->u.bin.rhs;
+    if (e->u.bin.rhs->kind == QRY_EXPR_VAR && strcmp(e->u.bin.rhs->u.var.name, "time") == 0) {
+        val = e->u.bin.lhs;
+        switch (op) { /* mirror: 5 < time is time > 5 */
+        case QRY_OP_LT: op = QRY_OP_GT; break;
+        case QRY_OP_LTE: op = QRY_OP_GTE; break;
+        case QRY_OP_GT: op = QRY_OP_LT; break;
+        case QRY_OP_GTE: op = QRY_OP_LTE; break;
+        default: break;
+        }
+    }
+    int64_t t;
+    if (qry__const_time(val, now, &t) < 0)
+        return CN_EINVAL;
+    switch (op) {
+    case QRY_OP_GT:
+        if (t != INT64_MAX && t + 1 > *tmin)
+            *tmin = t + 1;
+        *lower = true;
+        break;
+    case QRY_OP_GTE:
+        if (t > *tmin)
+            *tmin = t;
+        *lower = true;
+        break;
+    case QRY_OP_LT:
+        if (t < *tmax)
+            *tmax = t;
+        *upper = true;
+        break;
+    case QRY_OP_LTE:
+        if (t != INT64_MAX && t + 1 < *tmax)
+            *tmax = t + 1;
+        *upper = true;
+        break;
+    case QRY_OP_EQ:
+        if (t > *tmin)
+            *tmin = t;
+        if (t != INT64_MAX && t + 1 < *tmax)
+            *tmax = t + 1;
+        *lower = *upper = true;
+        break;
+    default: return CN_EINVAL;
+    }
+    return 0;
+}
+
+int qry__where_time(const qry_expr_t *e, int64_t now, int64_t *tmin, int64_t *tmax)
+{
+    bool lo = false, hi = false;
+    return time_range(e, now, tmin, tmax, &lo, &hi);
+}
+
+static void run_free(run_t *r)
+{
+    for (size_t u = 0; u < r->nunits; u++) {
+        unit_t *un = &r->units[u];
+        if (un->st) {
+            size_t n = r->nb * r->p->naggs;
+            for (size_t i = 0; i < n; i++)
+                cn_free(un->st[i].vals);
+            cn_free(un->st);
+        }
+        cn_free(un->rows.ts);
+        cn_free(un->rows.seq);
+        cn_free(un->rows.v);
+    }
+    cn_free(r->units);
+    cn_free(r->series);
+    cn_free(r->groups);
+    cn_free(r->wins);
+    if (r->arenas)
+        for (size_t i = 0; r->arenas[i]; i++)
+            qry__rarena_free(r->arenas[i]);
+    cn_free(r->arenas);
+    pthread_mutex_destroy(&r->mu);
+}
+
+/* Earliest point of the selected series (GROUP BY time without a lower
+ * bound). */
+static int64_t data_min(run_t *r)
+{
+    int64_t m = INT64_MAX;
+    for (size_t i = 0; i < r->nseries; i++) {
+        eng_iter_t *it;
+        if (eng_iter_open(r->snap, r->series[i].sid, r->p->scan_fid, r->p->nscan, r->tmin,
+                          r->tmax, &it) < 0)
+            continue;
+        eng_batch_t b;
+        eng_stat_t st[16];
+        uint32_t rows;
+        if (r->p->nscan <= 16 && eng_iter_peek_stats(it, st, &rows) == 1) {
+            for (size_t c = 0; c < r->p->nscan; c++)
+                if (st[c].count && st[c].tmin < m)
+                    m = st[c].tmin;
+        } else if (eng_iter_next(it, &b) == 1 && b.n && b.ts[0] < m) {
+            m = b.ts[0];
+        }
+        eng_iter_close(it);
+    }
+    return m;
+}
+
+static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, eng_snap_t *snap,
+                           const char *meas, const qry__tz_t *tz, int64_t tmin, int64_t tmax,
+                           bool lower, qry__rb_t *b, uint64_t *nseries_total)
+{
+    plan_t p;
+    char msg[256] = "";
+    int rc = qry__plan(sel, snap, meas, &p, msg, sizeof msg);
+    if (rc < 0) {
+        qry__rb_err(b, "%s", msg);
+        qry__plan_free(&p);
+        return rc;
+    }
+    run_t r;
+    memset(&r, 0, sizeof r);
+    pthread_mutex_init(&r.mu, NULL);
+    r.sel = sel;
+    r.o = o;
+    r.p = &p;
+    r.snap = snap;
+    r.tmin = tmin;
+    r.tmax = tmax;
+    r.has_lower = lower;
+    r.tz = tz;
+    if (sel->time_dim) {
+        r.interval = sel->time_dim->interval;
+        r.offset = sel->time_dim->offset % r.interval;
+    }
+    if (p.ncols == 0) {
+        run_free(&r);
+        qry__plan_free(&p);
+        return 0;
+    }
+    if (p.nscan == 0 && !p.aggregate) {
+        run_free(&r);
+        qry__plan_free(&p);
+        return 0;
+    }
+    rc = select_series(&r, p.ar);
+    if (rc < 0) {
+        qry__rb_err(b, "%s", rc == CN_EINVAL ? "invalid regular expression" : cn_strerror(rc));
+        goto done;
+    }
+    /* SLIMIT / SOFFSET on the groups */
+    {
+        size_t so = sel->soffset > 0 ? (size_t)sel->soffset : 0;
+        if (so >= r.ngroups)
+            r.ngroups = 0;
+        else {
+            memmove(r.groups, r.groups + so, (r.ngroups - so) * sizeof *r.groups);
+            r.ngroups -= so;
+        }
+        if (sel->slimit > 0 && (size_t)sel->slimit < r.ngroups)
+            r.ngroups = (size_t)sel->slimit;
+    }
+    size_t nsel = 0;
+    for (size_t g = 0; g < r.ngroups; g++)
+        nsel += r.groups[g].ns;
+    *nseries_total += nsel;
+    if (o->max_series && *nseries_total > o->max_series) {
+        qry__rb_err(b, "max-select-series limit exceeded: (%llu/%llu)",
+                    (unsigned long long)*nseries_total, (unsigned long long)o->max_series);
+        rc = CN_ELIMIT;
+        goto done;
+    }
+    if (r.ngroups == 0 || p.nscan == 0)
+        goto done;
+    /* windows */
+    if (p.aggregate) {
+        if (r.interval > 0) {
+            if (!lower) {
+                int64_t m = data_min(&r);
+                if (m == INT64_MAX)
+                    goto done;
+                r.tmin = m;
+            }
+            int64_t first = win_start(&r, r.tmin);
+            size_t cap = 64;
+            r.wins = cn_malloc(cap * sizeof *r.wins);
+            int64_t w = first;
+            while (w < r.tmax) {
+                if (r.nb == cap) {
+                    cap *= 2;
+                    r.wins = cn_realloc(r.wins, cap * sizeof *r.wins);
+                }
+                r.wins[r.nb++] = w;
+                uint64_t lim = o->max_points ? o->max_points : 100000000;
+                if (r.nb > lim || r.nb > 100000000) {
+                    qry__rb_err(b, "max-select-buckets limit exceeded: (%zu/%llu)", r.nb,
+                                (unsigned long long)lim);
+                    rc = CN_ELIMIT;
+                    goto done;
+                }
+                int64_t nx;
+                if (__builtin_add_overflow(w, r.interval, &nx))
+                    break;
+                int64_t ws = win_start(&r, nx);
+                w = ws > w ? ws : nx;
+            }
+        } else {
+            r.nb = 1;
+            r.wins = cn_malloc(sizeof *r.wins);
+            r.wins[0] = lower ? tmin : 0;
+        }
+        r.stats_ok = true;
+        r.prune_ok = true;
+        for (size_t k = 0; k < p.naggs; k++) {
+            const agg_t *a = &p.aggs[k];
+            if (!agg_stats_ok(a, p.point_time)) {
+                r.stats_ok = false;
+                if (!((a->fn == A_MIN || a->fn == A_MAX) &&
+                      (a->type == ENG_T_FLOAT || a->type == ENG_T_INT)))
+                    r.prune_ok = false;
+            }
+        }
+    }
+    /* units */
+    r.units = cn_calloc(r.nseries + r.ngroups + 1, sizeof *r.units);
+    for (size_t g = 0; g < r.ngroups; g++) {
+        group_t *gr = &r.groups[g];
+        size_t step = p.aggregate ? UNIT_SERIES : gr->ns;
+        for (size_t s = 0; s < gr->ns; s += step) {
+            unit_t *u = &r.units[r.nunits++];
+            u->g = g;
+            u->s0 = gr->s0 + s;
+            u->ns = CN_MIN(step, gr->ns - s);
+        }
+    }
+    run_units(&r);
+    rc = atomic_load(&r.err);
+    if (rc) {
+        if (rc == CN_ECLOSED)
+            goto done;
+        qry__rb_err(b, "%s", r.errmsg);
+        goto done;
+    }
+    /* merge and emit, group by group */
+    for (size_t ui = 0; ui < r.nunits;) {
+        size_t g = r.units[ui].g, uj = ui + 1;
+        while (uj < r.nunits && r.units[uj].g == g)
+            uj++;
+        if (p.aggregate) {
+            ast_t *d = r.units[ui].st;
+            size_t n = r.nb * p.naggs;
+            for (size_t u = ui + 1; u < uj; u++)
+                for (size_t i = 0; i < n; i++)
+                    merge_state(&p.aggs[i % p.naggs], &d[i], &r.units[u].st[i]);
+            finish_aggregate(&r, b, &r.groups[g], d);
+            rc = atomic_load(&r.err);
+            if (rc) {
+                qry__rb_err(b, "%s", r.errmsg);
+                goto done;
+            }
+        } else {
+            rows_t *rw = &r.units[ui].rows;
+            size_t n = rw->n;
+            if (n) {
+                size_t *idx = cn_malloc(n * sizeof *idx), *tmp = cn_malloc(n * sizeof *tmp);
+                for (size_t i = 0; i < n; i++)
+                    idx[i] = i;
+                msort(idx, tmp, n, rw);
+                int64_t *ts = cn_malloc(n * sizeof *ts);
+                qry_val_t *v = cn_malloc(n * p.ncols * sizeof *v + 1);
+                for (size_t i = 0; i < n; i++) {
+                    ts[i] = rw->ts[idx[i]];
+                    memcpy(v + i * p.ncols, rw->v + idx[i] * p.ncols, p.ncols * sizeof *v);
+                }
+                emit(&r, b, &r.groups[g], ts, v, n);
+                cn_free(ts);
+                cn_free(v);
+                cn_free(idx);
+                cn_free(tmp);
+            }
+        }
+        ui = uj;
+    }
+    rc = 0;
+done:
+    run_free(&r);
+    qry__plan_free(&p);
+    return rc;
+}
+
+static int strpcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b)
+{
+    int64_t tmin = INT64_MIN + 1, tmax = INT64_MAX;
+    bool lower = false, upper = false;
+    if (time_range(sel->cond, o->now, &tmin, &tmax, &lower, &upper) < 0) {
+        qry__rb_err(b, "invalid time condition");
+        return 0;
+    }
+    if (sel->into) {
+        qry__rb_err(b, "SELECT INTO is not supported");
+        return 0;
+    }
+    bool agg = false;
+    for (size_t i = 0; i < sel->nfields; i++) {
+        const qry_expr_t *e = sel->fields[i].expr;
+        agg |= e->kind == QRY_EXPR_CALL; /* refined by the plan */
+    }
+    if (sel->time_dim && !upper)
+        tmax = o->now + 1; /* GROUP BY time without an upper bound ends at now() */
+    (void)agg;
+    qry__tz_t *tz = NULL;
+    if (sel->tz) {
+        if (qry__tz_load(sel->tz, &tz) < 0) {
+            qry__rb_err(b, "unable to find time zone %s", sel->tz);
+            return 0;
+        }
+    }
+    for (size_t i = 0; i < sel->nsources; i++)
+        if (sel->sources[i].kind == QRY_SRC_SUBQUERY) {
+            qry__tz_free(tz);
+            qry__rb_err(b, "subqueries are not supported yet");
+            return 0;
+        }
+    eng_snap_t *snap;
+    int rc = eng_snap_open(o->db, &snap);
+    if (rc < 0) {
+        qry__tz_free(tz);
+        qry__rb_err(b, "%s", cn_strerror(rc));
+        return 0;
+    }
+    /* measurement names, each once, sorted */
+    const char **all;
+    size_t nall = eng_snap_measurements(snap, &all);
+    const char **names = cn_malloc((nall + sel->nsources + 1) * sizeof(char *));
+    size_t nn = 0;
+    for (size_t i = 0; i < sel->nsources; i++) {
+        const qry_source_t *src = &sel->sources[i];
+        if (src->kind == QRY_SRC_MEASUREMENT) {
+            for (size_t k = 0; k < nall; k++)
+                if (strcmp(all[k], src->name) == 0)
+                    names[nn++] = all[k];
+        } else if (src->kind == QRY_SRC_REGEX) {
+            regex_t re;
+            if (qry__regcomp(&re, src->name) < 0) {
+                qry__rb_err(b, "error parsing regex /%s/", src->name);
+                goto out;
+            }
+            for (size_t k = 0; k < nall; k++)
+                if (regexec(&re, all[k], 0, NULL, 0) == 0)
+                    names[nn++] = all[k];
+            regfree(&re);
+        }
+    }
+    if (nn)
+        qsort(names, nn, sizeof *names, strpcmp);
+    uint64_t nser = 0;
+    for (size_t i = 0; i < nn; i++) {
+        if (i && strcmp(names[i], names[i - 1]) == 0)
+            continue;
+        rc = run_measurement(sel, o, snap, names[i], tz, tmin, tmax, lower, b, &nser);
+        if (rc == CN_ECLOSED || b->r->err)
+            break;
+    }
+    b->r->tz = tz;
+    tz = NULL;
+out:
+    qry__tz_free(tz);
+    cn_free(names);
+    eng_snap_close(snap);
+    return rc == CN_ECLOSED ? rc : 0;
+}

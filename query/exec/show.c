@@ -1,0 +1,734 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * show.c - SHOW statements, DDL (CREATE/DROP DATABASE, DROP MEASUREMENT,
+ * DROP SERIES, DELETE, retention policies), the database catalog and the
+ * statement dispatcher qry_exec_stmt.
+ *
+ * cairn keeps every database in one engine (README "Databases"): the
+ * catalog only remembers database and retention-policy names so that
+ * SHOW DATABASES / SHOW RETENTION POLICIES answer like InfluxDB.  Data
+ * statements (DROP MEASUREMENT, DROP SERIES, DELETE) act on the shared
+ * engine; DROP DATABASE forgets the name and deletes every series, as
+ * InfluxDB deletes the database's data.  A retention policy's duration is
+ * reported back but the engine's retention is the server's `retention`
+ * setting (one per engine).
+ */
+#include "plan.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* -------------------------------------------------------------- catalog */
+
+typedef struct rp {
+    char *db, *name;
+    int64_t duration, shard;
+    int64_t repl;
+    bool def;
+} rp_t;
+
+struct qry_catalog {
+    pthread_mutex_t mu;
+    char *path;
+    char **dbs;
+    size_t ndbs;
+    rp_t *rps;
+    size_t nrps;
+    bool dirty; /* touched names not yet saved (saved by the next statement) */
+};
+
+static bool cat_has(qry_catalog_t *c, const char *db)
+{
+    for (size_t i = 0; i < c->ndbs; i++)
+        if (strcmp(c->dbs[i], db) == 0)
+            return true;
+    return false;
+}
+
+static void cat_add(qry_catalog_t *c, const char *db)
+{
+    if (cat_has(c, db))
+        return;
+    c->dbs = cn_realloc(c->dbs, (c->ndbs + 1) * sizeof *c->dbs);
+    c->dbs[c->ndbs++] = cn_strdup(db);
+}
+
+static rp_t *rp_find(qry_catalog_t *c, const char *db, const char *name)
+{
+    for (size_t i = 0; i < c->nrps; i++)
+        if (strcmp(c->rps[i].db, db) == 0 && strcmp(c->rps[i].name, name) == 0)
+            return &c->rps[i];
+    return NULL;
+}
+
+static rp_t *rp_add(qry_catalog_t *c, const char *db, const char *name)
+{
+    rp_t *r = rp_find(c, db, name);
+    if (r)
+        return r;
+    c->rps = cn_realloc(c->rps, (c->nrps + 1) * sizeof *c->rps);
+    r = &c->rps[c->nrps++];
+    memset(r, 0, sizeof *r);
+    r->db = cn_strdup(db);
+    r->name = cn_strdup(name);
+    r->shard = 7 * 24 * 3600 * INT64_C(1000000000);
+    r->repl = 1;
+    return r;
+}
+
+/* Persists: "db NAME" and "rp DB NAME DURATION SHARD REPL DEFAULT" lines,
+ * written to PATH.tmp and renamed.  Called on a worker thread. */
+static void cat_save(qry_catalog_t *c)
+{
+    c->dirty = false;
+    if (!c->path)
+        return;
+    char tmp[4200];
+    snprintf(tmp, sizeof tmp, "%s.tmp", c->path);
+    FILE *f = fopen(tmp, "w");
+    if (!f)
+        return;
+    for (size_t i = 0; i < c->ndbs; i++)
+        fprintf(f, "db %s\n", c->dbs[i]);
+    for (size_t i = 0; i < c->nrps; i++)
+        fprintf(f, "rp %s %s %lld %lld %lld %d\n", c->rps[i].db, c->rps[i].name,
+                (long long)c->rps[i].duration, (long long)c->rps[i].shard,
+                (long long)c->rps[i].repl, c->rps[i].def);
+    bool ok = fflush(f) == 0;
+    ok &= fclose(f) == 0;
+    if (ok)
+        rename(tmp, c->path);
+}
+
+int qry_catalog_open(const char *path, qry_catalog_t **out)
+{
+    qry_catalog_t *c = cn_calloc(1, sizeof *c);
+    pthread_mutex_init(&c->mu, NULL);
+    if (path) {
+        c->path = cn_strdup(path);
+        FILE *f = fopen(path, "r");
+        if (f) {
+            char line[1024], a[300], b[300];
+            long long d, s, r;
+            int def;
+            while (fgets(line, sizeof line, f)) {
+                if (sscanf(line, "db %299s", a) == 1)
+                    cat_add(c, a);
+                else if (sscanf(line, "rp %299s %299s %lld %lld %lld %d", a, b, &d, &s, &r, &def) ==
+                         6) {
+                    rp_t *p = rp_add(c, a, b);
+                    p->duration = d;
+                    p->shard = s;
+                    p->repl = r;
+                    p->def = def != 0;
+                }
+            }
+            fclose(f);
+        }
+    }
+    *out = c;
+    return 0;
+}
+
+void qry_catalog_close(qry_catalog_t *c)
+{
+    if (!c)
+        return;
+    for (size_t i = 0; i < c->ndbs; i++)
+        cn_free(c->dbs[i]);
+    for (size_t i = 0; i < c->nrps; i++) {
+        cn_free(c->rps[i].db);
+        cn_free(c->rps[i].name);
+    }
+    cn_free(c->dbs);
+    cn_free(c->rps);
+    cn_free(c->path);
+    pthread_mutex_destroy(&c->mu);
+    cn_free(c);
+}
+
+void qry_catalog_touch(qry_catalog_t *c, const char *db)
+{
+    if (!c || !db || !*db)
+        return;
+    pthread_mutex_lock(&c->mu);
+    if (!cat_has(c, db)) {
+        cat_add(c, db);
+        c->dirty = true;
+    }
+    pthread_mutex_unlock(&c->mu);
+}
+
+/* ---------------------------------------------------------------- SHOW */
+
+static int strpcmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+/* Measurements named by sources (all when none), sorted, unique. */
+static size_t source_meas(eng_snap_t *snap, const qry_source_t *src, size_t nsrc,
+                          const char ***out)
+{
+    const char **all;
+    size_t nall = eng_snap_measurements(snap, &all);
+    const char **v = cn_malloc((nall + 1) * sizeof(char *));
+    size_t n = 0;
+    for (size_t k = 0; k < nall; k++) {
+        bool want = nsrc == 0;
+        for (size_t i = 0; i < nsrc && !want; i++) {
+            if (src[i].kind == QRY_SRC_MEASUREMENT)
+                want = strcmp(src[i].name, all[k]) == 0;
+            else if (src[i].kind == QRY_SRC_REGEX) {
+                regex_t re;
+                if (qry__regcomp(&re, src[i].name) == 0) {
+                    want = regexec(&re, all[k], 0, NULL, 0) == 0;
+                    regfree(&re);
+                }
+            }
+        }
+        if (want)
+            v[n++] = all[k];
+    }
+    if (n)
+        qsort(v, n, sizeof *v, strpcmp);
+    *out = v;
+    return n;
+}
+
+/* Series of meas passing cond's tag part: ids (owned) and count; *tv gets
+ * per-series tag value arrays in p's arena. */
+static int where_series(eng_snap_t *snap, plan_t *p, uint64_t **ids_out, const char ****tvs)
+{
+    uint64_t *ids = NULL;
+    int n = eng_snap_select(snap, p->meas, p->preds, p->npreds, &ids);
+    if (n < 0)
+        return n;
+    const char ***tv = qry__ralloc(p->ar, ((size_t)n + 1) * sizeof(char **));
+    int m = 0;
+    for (int i = 0; i < n; i++) {
+        const eng_tag_t *tags;
+        uint32_t nt;
+        if (eng_snap_series_tags(snap, ids[i], &tags, &nt) < 0)
+            continue;
+        const char **v = qry__ralloc(p->ar, (p->ntagkeys + 1) * sizeof(char *));
+        for (size_t k = 0; k < p->ntagkeys; k++) {
+            v[k] = "";
+            for (uint32_t t = 0; t < nt; t++)
+                if (strcmp(tags[t].key, p->tagkeys[k]) == 0)
+                    v[k] = tags[t].val;
+        }
+        if (p->tagcond && qry__cx_tri(p->tagcond, v) == 0)
+            continue;
+        ids[m] = ids[i];
+        tv[m++] = v;
+    }
+    *ids_out = ids;
+    if (tvs)
+        *tvs = tv;
+    return m;
+}
+
+static void put_rows_limited(qry__rb_t *b, qry_series_t *s, qry_val_t *rows, size_t n,
+                             size_t ncols, int64_t limit, int64_t offset)
+{
+    size_t off = offset > 0 ? (size_t)offset : 0;
+    size_t lim = limit > 0 ? (size_t)limit : n;
+    for (size_t i = off; i < n && i - off < lim; i++)
+        qry__rb_row(b, s, rows + i * ncols);
+}
+
+typedef struct kv {
+    const char *k, *v;
+} kv_t;
+
+static int kv_cmp(const void *a, const void *b)
+{
+    const kv_t *x = a, *y = b;
+    int c = strcmp(x->k, y->k);
+    return c ? c : strcmp(x->v, y->v);
+}
+
+int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
+{
+    if (sh->kind == QRY_SHOW_DATABASES) {
+        const char *col = "name";
+        qry_series_t *s = qry__rb_series(b, "databases", &col, 1);
+        if (o->cat) {
+            pthread_mutex_lock(&o->cat->mu);
+            char **v = cn_malloc((o->cat->ndbs + 1) * sizeof(char *));
+            memcpy(v, o->cat->dbs, o->cat->ndbs * sizeof(char *));
+            size_t n = o->cat->ndbs;
+            qsort(v, n, sizeof *v, strpcmp);
+            for (size_t i = 0; i < n; i++) {
+                qry_val_t x = qry__vs(v[i], strlen(v[i]));
+                qry__rb_row(b, s, &x);
+            }
+            cn_free(v);
+            pthread_mutex_unlock(&o->cat->mu);
+        }
+        return 0;
+    }
+    if (sh->kind == QRY_SHOW_RETENTION_POLICIES) {
+        const char *db = sh->db ? sh->db : o->dbname;
+        if (!db || !*db) {
+            qry__rb_err(b, "database name required");
+            return 0;
+        }
+        const char *cols[] = {"name", "duration", "shardGroupDuration", "replicaN", "default"};
+        qry_series_t *s = qry__rb_series(b, NULL, cols, 5);
+        bool any = false;
+        cn_buf_t d1, d2;
+        cn_buf_init(&d1);
+        cn_buf_init(&d2);
+        if (o->cat) {
+            pthread_mutex_lock(&o->cat->mu);
+            for (size_t i = 0; i < o->cat->nrps; i++) {
+                rp_t *r = &o->cat->rps[i];
+                if (strcmp(r->db, db) != 0)
+                    continue;
+                any = true;
+                cn_buf_reset(&d1);
+                cn_buf_reset(&d2);
+                qry__go_duration(r->duration, &d1);
+                qry__go_duration(r->shard, &d2);
+                qry_val_t row[5] = {qry__vs(r->name, strlen(r->name)),
+                                    qry__vs((const char *)d1.p, d1.len),
+                                    qry__vs((const char *)d2.p, d2.len), qry__vi(r->repl),
+                                    qry__vb(r->def)};
+                qry__rb_row(b, s, row);
+            }
+            pthread_mutex_unlock(&o->cat->mu);
+        }
+        if (!any) {
+            qry_val_t row[5] = {qry__vs("autogen", 7), qry__vs("0s", 2),
+                                qry__vs("168h0m0s", 8), qry__vi(1), qry__vb(true)};
+            qry__rb_row(b, s, row);
+        }
+        cn_buf_free(&d1);
+        cn_buf_free(&d2);
+        return 0;
+    }
+    eng_snap_t *snap;
+    int rc = eng_snap_open(o->db, &snap);
+    if (rc < 0) {
+        qry__rb_err(b, "%s", cn_strerror(rc));
+        return 0;
+    }
+    const char **ms = NULL;
+    size_t nm;
+    char msg[256] = "";
+    if (sh->kind == QRY_SHOW_MEASUREMENTS) {
+        /* WITH MEASUREMENT narrows like a FROM */
+        nm = source_meas(snap, sh->with_meas, sh->with_meas ? 1 : 0, &ms);
+        const char *col = "name";
+        qry_val_t *rows = cn_malloc((nm + 1) * sizeof *rows);
+        size_t n = 0;
+        for (size_t i = 0; i < nm; i++) {
+            if (sh->cond) {
+                plan_t p;
+                if (qry__plan_where(snap, ms[i], sh->cond, &p, msg, sizeof msg) < 0) {
+                    qry__plan_free(&p);
+                    qry__rb_err(b, "%s", msg);
+                    goto out;
+                }
+                uint64_t *ids = NULL;
+                int k = where_series(snap, &p, &ids, NULL);
+                cn_free(ids);
+                qry__plan_free(&p);
+                if (k <= 0)
+                    continue;
+            }
+            rows[n++] = qry__vs(ms[i], strlen(ms[i]));
+        }
+        if (n) {
+            qry_series_t *s = qry__rb_series(b, "measurements", &col, 1);
+            put_rows_limited(b, s, rows, n, 1, sh->limit, sh->offset);
+        }
+        cn_free(rows);
+        goto out;
+    }
+    nm = source_meas(snap, sh->sources, sh->nsources, &ms);
+    for (size_t i = 0; i < nm; i++) {
+        if (sh->kind == QRY_SHOW_FIELD_KEYS) {
+            const eng_field_info_t *fi;
+            size_t nf = eng_snap_fields(snap, ms[i], &fi);
+            const char *names[2] = {"fieldKey", "fieldType"};
+            kv_t *kv = cn_malloc((nf + 1) * sizeof *kv);
+            for (size_t f = 0; f < nf; f++)
+                kv[f] = (kv_t){fi[f].name, eng_type_name(fi[f].type)};
+            qsort(kv, nf, sizeof *kv, kv_cmp);
+            qry_val_t *rows = cn_malloc((2 * nf + 1) * sizeof *rows);
+            for (size_t f = 0; f < nf; f++) {
+                rows[2 * f] = qry__vs(kv[f].k, strlen(kv[f].k));
+                rows[2 * f + 1] = qry__vs(kv[f].v, strlen(kv[f].v));
+            }
+            if (nf) {
+                qry_series_t *s = qry__rb_series(b, ms[i], names, 2);
+                put_rows_limited(b, s, rows, nf, 2, sh->limit, sh->offset);
+            }
+            cn_free(rows);
+            cn_free(kv);
+            continue;
+        }
+        plan_t p;
+        if (qry__plan_where(snap, ms[i], sh->cond, &p, msg, sizeof msg) < 0) {
+            qry__plan_free(&p);
+            qry__rb_err(b, "%s", msg);
+            goto out;
+        }
+        uint64_t *ids = NULL;
+        const char ***tv = NULL;
+        int ns = where_series(snap, &p, &ids, &tv);
+        if (ns < 0) {
+            qry__plan_free(&p);
+            qry__rb_err(b, "%s", cn_strerror(ns));
+            goto out;
+        }
+        if (sh->kind == QRY_SHOW_TAG_KEYS) {
+            const char *col = "tagKey";
+            qry_val_t *rows = cn_malloc((p.ntagkeys + 1) * sizeof *rows);
+            size_t n = 0;
+            for (size_t k = 0; k < p.ntagkeys; k++) {
+                bool used = false; /* some selected series has the key */
+                for (int s = 0; s < ns && !used; s++)
+                    used = tv[s][k][0] != 0;
+                if (used)
+                    rows[n++] = qry__vs(p.tagkeys[k], strlen(p.tagkeys[k]));
+            }
+            if (n) {
+                qry_series_t *s = qry__rb_series(b, ms[i], &col, 1);
+                put_rows_limited(b, s, rows, n, 1, sh->limit, sh->offset);
+            }
+            cn_free(rows);
+        } else if (sh->kind == QRY_SHOW_TAG_VALUES) {
+            kv_t *kv = cn_malloc(((size_t)ns * (p.ntagkeys + 1) + 1) * sizeof *kv);
+            size_t n = 0;
+            regex_t re;
+            bool rx = sh->key_op == QRY_OP_EQREGEX || sh->key_op == QRY_OP_NEQREGEX;
+            if (rx && qry__regcomp(&re, sh->keys[0]) < 0) {
+                cn_free(kv);
+                cn_free(ids);
+                qry__plan_free(&p);
+                qry__rb_err(b, "error parsing regex /%s/", sh->keys[0]);
+                goto out;
+            }
+            for (size_t k = 0; k < p.ntagkeys; k++) {
+                const char *key = p.tagkeys[k];
+                bool want = false;
+                switch (sh->key_op) {
+                case QRY_OP_EQ: want = strcmp(key, sh->keys[0]) == 0; break;
+                case QRY_OP_NEQ: want = strcmp(key, sh->keys[0]) != 0; break;
+                case QRY_OP_EQREGEX: want = regexec(&re, key, 0, NULL, 0) == 0; break;
+                case QRY_OP_NEQREGEX: want = regexec(&re, key, 0, NULL, 0) != 0; break;
+                case QRY_OP_IN:
+                    for (size_t j = 0; j < sh->nkeys && !want; j++)
+                        want = strcmp(key, sh->keys[j]) == 0;
+                    break;
+                default: break;
+                }
+                if (!want)
+                    continue;
+                for (int s = 0; s < ns; s++)
+                    if (tv[s][k][0])
+                        kv[n++] = (kv_t){key, tv[s][k]};
+            }
+            if (rx)
+                regfree(&re);
+            qsort(kv, n, sizeof *kv, kv_cmp);
+            size_t u = 0;
+            for (size_t j = 0; j < n; j++)
+                if (!u || kv_cmp(&kv[u - 1], &kv[j]) != 0)
+                    kv[u++] = kv[j];
+            if (u) {
+                const char *cols[2] = {"key", "value"};
+                qry_series_t *s = qry__rb_series(b, ms[i], cols, 2);
+                qry_val_t *rows = cn_malloc(2 * u * sizeof *rows);
+                for (size_t j = 0; j < u; j++) {
+                    rows[2 * j] = qry__vs(kv[j].k, strlen(kv[j].k));
+                    rows[2 * j + 1] = qry__vs(kv[j].v, strlen(kv[j].v));
+                }
+                put_rows_limited(b, s, rows, u, 2, sh->limit, sh->offset);
+                cn_free(rows);
+            }
+            cn_free(kv);
+        } else if (sh->kind == QRY_SHOW_SERIES) {
+            /* one "key" series for all measurements: collected below */
+            char **keys = cn_malloc(((size_t)ns + 1) * sizeof(char *));
+            cn_buf_t kb;
+            cn_buf_init(&kb);
+            for (int s = 0; s < ns; s++) {
+                cn_buf_reset(&kb);
+                cn_buf_put(&kb, ms[i], strlen(ms[i]));
+                for (size_t k = 0; k < p.ntagkeys; k++)
+                    if (tv[s][k][0]) {
+                        cn_buf_put_u8(&kb, ',');
+                        cn_buf_put(&kb, p.tagkeys[k], strlen(p.tagkeys[k]));
+                        cn_buf_put_u8(&kb, '=');
+                        cn_buf_put(&kb, tv[s][k], strlen(tv[s][k]));
+                    }
+                keys[s] = qry__rstrndup(b->r->arena, (const char *)kb.p, kb.len);
+            }
+            cn_buf_free(&kb);
+            qsort(keys, (size_t)ns, sizeof *keys, strpcmp);
+            qry_series_t *s = NULL;
+            if (b->r->nseries && b->r->series[b->r->nseries - 1].name == NULL)
+                s = &b->r->series[b->r->nseries - 1];
+            else if (ns) {
+                const char *col = "key";
+                s = qry__rb_series(b, NULL, &col, 1);
+            }
+            for (int k = 0; k < ns; k++) {
+                qry_val_t x = qry__vs(keys[k], strlen(keys[k]));
+                qry__rb_row(b, s, &x);
+            }
+            cn_free(keys);
+        }
+        cn_free(ids);
+        qry__plan_free(&p);
+    }
+    /* SHOW SERIES: LIMIT / OFFSET over the one key list */
+    if (sh->kind == QRY_SHOW_SERIES && b->r->nseries == 1 && (sh->limit > 0 || sh->offset > 0)) {
+        qry_series_t *s = &b->r->series[0];
+        size_t off = sh->offset > 0 ? CN_MIN((size_t)sh->offset, s->nrows) : 0;
+        size_t lim = sh->limit > 0 ? (size_t)sh->limit : s->nrows;
+        size_t n = CN_MIN(lim, s->nrows - off);
+        memmove(s->vals, s->vals + off, n * sizeof *s->vals);
+        s->nrows = n;
+        if (n == 0)
+            b->r->nseries = 0;
+    }
+out:
+    cn_free(ms);
+    eng_snap_close(snap);
+    return 0;
+}
+
+/* ------------------------------------------------------------------ DDL */
+
+/* Go's time.Duration.String(): "168h0m0s", "0s", "1h30m0s", "1.5s". */
+void qry__go_duration(int64_t ns, cn_buf_t *out)
+{
+    char tmp[64];
+    if (ns == 0) {
+        cn_buf_put(out, "0s", 2);
+        return;
+    }
+    int64_t h = ns / 3600000000000, rem = ns % 3600000000000;
+    int64_t m = rem / 60000000000;
+    rem %= 60000000000;
+    int64_t s = rem / 1000000000, frac = rem % 1000000000;
+    int n;
+    if (h)
+        n = snprintf(tmp, sizeof tmp, "%lldh%lldm", (long long)h, (long long)m);
+    else if (m)
+        n = snprintf(tmp, sizeof tmp, "%lldm", (long long)m);
+    else
+        n = 0;
+    cn_buf_put(out, tmp, (size_t)n);
+    if (frac) {
+        n = snprintf(tmp, sizeof tmp, "%lld.%09lld", (long long)s, (long long)frac);
+        while (tmp[n - 1] == '0')
+            n--;
+    } else {
+        n = snprintf(tmp, sizeof tmp, "%llds", (long long)s);
+        n--;
+    }
+    cn_buf_put(out, tmp, (size_t)n);
+    cn_buf_put_u8(out, 's');
+}
+
+static int drop_where(const qry_exec_opts_t *o, const qry_source_t *src, size_t nsrc,
+                      const qry_expr_t *cond, bool delete_time, qry__rb_t *b)
+{
+    int64_t tmin = INT64_MIN + 1, tmax = INT64_MAX;
+    /* time bounds: only for DELETE */
+    if (cond && delete_time) {
+        if (qry__where_time(cond, o->now, &tmin, &tmax) < 0) {
+            qry__rb_err(b, "invalid time condition");
+            return 0;
+        }
+    }
+    eng_snap_t *snap;
+    int rc = eng_snap_open(o->db, &snap);
+    if (rc < 0) {
+        qry__rb_err(b, "%s", cn_strerror(rc));
+        return 0;
+    }
+    const char **ms;
+    size_t nm = source_meas(snap, src, nsrc, &ms);
+    char msg[256];
+    for (size_t i = 0; i < nm && rc >= 0; i++) {
+        plan_t p;
+        if (qry__plan_where(snap, ms[i], cond, &p, msg, sizeof msg) < 0) {
+            qry__plan_free(&p);
+            qry__rb_err(b, "%s", msg);
+            break;
+        }
+        if (p.rowcond) {
+            qry__plan_free(&p);
+            qry__rb_err(b, "fields not supported in WHERE clause during deletion");
+            break;
+        }
+        uint64_t *ids = NULL;
+        int n = where_series(snap, &p, &ids, NULL);
+        uint64_t seq = 0;
+        if (n > 0) {
+            if (delete_time)
+                rc = eng_delete(o->db, ms[i], ids, (size_t)n, tmin, tmax, &seq);
+            else
+                rc = eng_drop_series(o->db, ids, (size_t)n, &seq);
+            if (rc == 0 && seq)
+                rc = eng_wait_durable(o->db, seq);
+            if (rc < 0)
+                qry__rb_err(b, "%s", cn_strerror(rc));
+        }
+        cn_free(ids);
+        qry__plan_free(&p);
+    }
+    cn_free(ms);
+    eng_snap_close(snap);
+    return 0;
+}
+
+int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
+{
+    const qry_ddl_t *d = st->u.ddl;
+    qry_catalog_t *c = o->cat;
+    switch (st->kind) {
+    case QRY_STMT_CREATE_DATABASE:
+        if (c) {
+            pthread_mutex_lock(&c->mu);
+            cat_add(c, d->name);
+            const char *rpn = d->rp.name ? d->rp.name : "autogen";
+            rp_t *r = rp_add(c, d->name, rpn);
+            if (d->rp.has_duration)
+                r->duration = d->rp.duration;
+            if (d->rp.has_shard)
+                r->shard = d->rp.shard_duration;
+            if (d->rp.has_replication)
+                r->repl = d->rp.replication;
+            r->def = true;
+            cat_save(c);
+            pthread_mutex_unlock(&c->mu);
+        }
+        return 0;
+    case QRY_STMT_DROP_DATABASE:
+        if (c) {
+            pthread_mutex_lock(&c->mu);
+            for (size_t i = 0; i < c->ndbs; i++)
+                if (strcmp(c->dbs[i], d->name) == 0) {
+                    cn_free(c->dbs[i]);
+                    c->dbs[i] = c->dbs[--c->ndbs];
+                    break;
+                }
+            for (size_t i = 0; i < c->nrps;)
+                if (strcmp(c->rps[i].db, d->name) == 0) {
+                    cn_free(c->rps[i].db);
+                    cn_free(c->rps[i].name);
+                    c->rps[i] = c->rps[--c->nrps];
+                } else {
+                    i++;
+                }
+            cat_save(c);
+            pthread_mutex_unlock(&c->mu);
+        }
+        return drop_where(o, NULL, 0, NULL, false, b);
+    case QRY_STMT_DROP_MEASUREMENT: {
+        qry_source_t src = {.kind = QRY_SRC_MEASUREMENT, .name = d->name};
+        return drop_where(o, &src, 1, NULL, false, b);
+    }
+    case QRY_STMT_DROP_SERIES: return drop_where(o, d->sources, d->nsources, d->cond, false, b);
+    case QRY_STMT_DELETE: return drop_where(o, d->sources, d->nsources, d->cond, true, b);
+    case QRY_STMT_CREATE_RP:
+    case QRY_STMT_ALTER_RP:
+    case QRY_STMT_DROP_RP: {
+        const char *db = d->db ? d->db : o->dbname;
+        if (!db || !*db) {
+            qry__rb_err(b, "database name required");
+            return 0;
+        }
+        if (!c)
+            return 0;
+        pthread_mutex_lock(&c->mu);
+        if (st->kind == QRY_STMT_DROP_RP) {
+            for (size_t i = 0; i < c->nrps; i++)
+                if (strcmp(c->rps[i].db, db) == 0 && strcmp(c->rps[i].name, d->name) == 0) {
+                    cn_free(c->rps[i].db);
+                    cn_free(c->rps[i].name);
+                    c->rps[i] = c->rps[--c->nrps];
+                    break;
+                }
+        } else if (st->kind == QRY_STMT_ALTER_RP && !rp_find(c, db, d->name)) {
+            pthread_mutex_unlock(&c->mu);
+            qry__rb_err(b, "retention policy not found");
+            return 0;
+        } else {
+            cat_add(c, db);
+            rp_t *r = rp_add(c, db, d->name);
+            if (d->rp.has_duration)
+                r->duration = d->rp.duration;
+            if (d->rp.has_shard)
+                r->shard = d->rp.shard_duration;
+            if (d->rp.has_replication)
+                r->repl = d->rp.replication;
+            if (d->rp.is_default) {
+                for (size_t i = 0; i < c->nrps; i++)
+                    if (strcmp(c->rps[i].db, db) == 0)
+                        c->rps[i].def = false;
+                r = rp_find(c, db, d->name);
+                r->def = true;
+            }
+        }
+        cat_save(c);
+        pthread_mutex_unlock(&c->mu);
+        return 0;
+    }
+    default: qry__rb_err(b, "statement not supported"); return 0;
+    }
+}
+
+/* ----------------------------------------------------------- dispatcher */
+
+int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t **out)
+{
+    qry__rb_t b;
+    qry__rb_init(&b);
+    int rc = 0;
+    if (o->cat) { /* names /write added: persisted here, off the event loop */
+        pthread_mutex_lock(&o->cat->mu);
+        if (o->cat->dirty)
+            cat_save(o->cat);
+        pthread_mutex_unlock(&o->cat->mu);
+    }
+    bool needs_db = st->kind == QRY_STMT_SELECT ||
+                    (st->kind == QRY_STMT_SHOW && st->u.show->kind != QRY_SHOW_DATABASES &&
+                     st->u.show->kind != QRY_SHOW_RETENTION_POLICIES && !st->u.show->db) ||
+                    st->kind == QRY_STMT_DROP_SERIES || st->kind == QRY_STMT_DELETE ||
+                    st->kind == QRY_STMT_DROP_MEASUREMENT;
+    bool has_db = o->dbname && *o->dbname;
+    if (st->kind == QRY_STMT_SELECT) {
+        /* FROM db..m names the database itself */
+        for (size_t i = 0; i < st->u.select->nsources && !has_db; i++)
+            has_db = st->u.select->sources[i].db && *st->u.select->sources[i].db;
+    }
+    if (needs_db && !has_db) {
+        qry__rb_err(&b, "database name required");
+        *out = b.r;
+        return 0;
+    }
+    switch (st->kind) {
+    case QRY_STMT_SELECT: rc = qry__exec_select(st->u.select, o, &b); break;
+    case QRY_STMT_SHOW: rc = qry__exec_show(st->u.show, o, &b); break;
+    default: rc = qry__exec_ddl(st, o, &b); break;
+    }
+    if (rc == CN_ECLOSED) {
+        qry_result_free(b.r);
+        *out = NULL;
+        return rc;
+    }
+    *out = b.r;
+    return 0;
+}

@@ -1,0 +1,345 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * job.c - the worker pool and the job <-> loop hand-over (job.h).
+ *
+ * All shared job state is guarded by the pool's mutex: the output buffer,
+ * the begun/done flags and the ready list the loop drains on job_async.
+ * The loop alone touches c <-> job links and writes to sockets.
+ */
+#include "job.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <string.h>
+
+struct srv_pool {
+    srv_http_t *h;
+    pthread_mutex_t mu;
+    pthread_cond_t work; /* a job was queued, or stopping */
+    pthread_cond_t room; /* a job's pending output shrank */
+    srv_job_t *qhead, *qtail;
+    srv_job_t *ready; /* jobs with news for the loop */
+    srv_job_t *running; /* jobs inside fn (through next_run) */
+    bool stop;
+    bool live; /* the loop still listens on job_async */
+    uint32_t n;
+    pthread_t *th;
+};
+
+struct srv_job {
+    srv_pool_t *pool;
+    srv_conn_t *c; /* loop only: NULL once detached */
+    srv_job_fn fn;
+    void *arg;
+    void (*free_fn)(void *);
+    atomic_int cancel;
+    bool http10;
+    /* under pool->mu; freed once both sides are done and it is off the
+     * ready list */
+    bool worker_done, loop_done;
+    cn_buf_t out;
+    bool begun, done, queued_ready;
+    int status;
+    char ctype[96];
+    char *extra;
+    srv_job_t *next_q, *next_ready, *next_run, **prev_run;
+    /* loop only */
+    bool head_sent, chunked;
+};
+
+static bool freeable(const srv_job_t *j)
+{
+    return j->worker_done && j->loop_done && !j->queued_ready;
+}
+
+static void job_free(srv_job_t *j)
+{
+    if (j->free_fn)
+        j->free_fn(j->arg);
+    cn_buf_free(&j->out);
+    cn_free(j->extra);
+    cn_free(j);
+}
+
+/* Tells the loop about j (pool->mu held). */
+static void notify_locked(srv_pool_t *p, srv_job_t *j)
+{
+    if (!j->queued_ready) {
+        j->queued_ready = true;
+        j->next_ready = p->ready;
+        p->ready = j;
+    }
+    if (p->live)
+        uv_async_send(&p->h->job_async);
+}
+
+static void *worker(void *arg)
+{
+    srv_pool_t *p = arg;
+    pthread_mutex_lock(&p->mu);
+    for (;;) {
+        while (!p->qhead && !p->stop)
+            pthread_cond_wait(&p->work, &p->mu);
+        if (!p->qhead)
+            break;
+        srv_job_t *j = p->qhead;
+        p->qhead = j->next_q;
+        if (!p->qhead)
+            p->qtail = NULL;
+        j->next_run = p->running;
+        if (p->running)
+            p->running->prev_run = &j->next_run;
+        j->prev_run = &p->running;
+        p->running = j;
+        pthread_mutex_unlock(&p->mu);
+        if (!atomic_load(&j->cancel))
+            j->fn(j, j->arg);
+        pthread_mutex_lock(&p->mu);
+        *j->prev_run = j->next_run;
+        if (j->next_run)
+            j->next_run->prev_run = j->prev_run;
+        j->done = true;
+        j->worker_done = true;
+        if (freeable(j)) {
+            pthread_mutex_unlock(&p->mu);
+            job_free(j);
+            pthread_mutex_lock(&p->mu);
+        } else {
+            notify_locked(p, j);
+        }
+    }
+    pthread_mutex_unlock(&p->mu);
+    return NULL;
+}
+
+int srv__pool_new(srv_http_t *h, uint32_t nthreads, srv_pool_t **out)
+{
+    srv_pool_t *p = cn_calloc(1, sizeof *p);
+    p->h = h;
+    p->live = true;
+    pthread_mutex_init(&p->mu, NULL);
+    pthread_cond_init(&p->work, NULL);
+    pthread_cond_init(&p->room, NULL);
+    if (nthreads < 1)
+        nthreads = 1;
+    p->th = cn_calloc(nthreads, sizeof *p->th);
+    for (uint32_t i = 0; i < nthreads; i++) {
+        int rc = pthread_create(&p->th[i], NULL, worker, p);
+        if (rc) {
+            p->n = i;
+            srv__pool_free(p);
+            return -rc;
+        }
+        p->n = i + 1;
+    }
+    *out = p;
+    return 0;
+}
+
+void srv__pool_free(srv_pool_t *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->stop = true;
+    p->live = false;
+    for (srv_job_t *j = p->qhead; j; j = j->next_q)
+        atomic_store(&j->cancel, 1);
+    for (srv_job_t *j = p->running; j; j = j->next_run)
+        atomic_store(&j->cancel, 1);
+    pthread_cond_broadcast(&p->work);
+    pthread_cond_broadcast(&p->room);
+    pthread_mutex_unlock(&p->mu);
+    for (uint32_t i = 0; i < p->n; i++)
+        pthread_join(p->th[i], NULL);
+    /* jobs the loop never released (it stopped first) */
+    for (srv_job_t *j = p->ready, *n; j; j = n) {
+        n = j->next_ready;
+        j->queued_ready = false;
+        j->loop_done = true;
+        if (freeable(j))
+            job_free(j);
+    }
+    pthread_mutex_destroy(&p->mu);
+    pthread_cond_destroy(&p->work);
+    pthread_cond_destroy(&p->room);
+    cn_free(p->th);
+    cn_free(p);
+}
+
+void srv__job_run(srv_conn_t *c, srv_job_fn fn, void *arg, void (*free_fn)(void *))
+{
+    srv_pool_t *p = c->srv->pool;
+    srv_job_t *j = cn_calloc(1, sizeof *j);
+    j->pool = p;
+    j->c = c;
+    j->fn = fn;
+    j->arg = arg;
+    j->free_fn = free_fn;
+    j->http10 = c->req.http10;
+    cn_buf_init(&j->out);
+    c->job = j;
+    pthread_mutex_lock(&p->mu);
+    if (p->qtail)
+        p->qtail->next_q = j;
+    else
+        p->qhead = j;
+    p->qtail = j;
+    pthread_cond_signal(&p->work);
+    pthread_mutex_unlock(&p->mu);
+}
+
+void srv__job_detach(srv_conn_t *c)
+{
+    srv_job_t *j = c->job;
+    c->job = NULL;
+    j->c = NULL;
+    atomic_store(&j->cancel, 1);
+    srv_pool_t *p = j->pool;
+    pthread_mutex_lock(&p->mu);
+    pthread_cond_broadcast(&p->room);
+    j->loop_done = true;
+    bool f = freeable(j); /* else the worker or the pump frees it */
+    pthread_mutex_unlock(&p->mu);
+    if (f)
+        job_free(j);
+}
+
+/* Sends what the job produced to its connection. */
+static void deliver(srv_job_t *j, cn_buf_t *data, bool done, bool begun, int status,
+                    const char *ctype, const char *extra)
+{
+    srv_conn_t *c = j->c;
+    if (!c)
+        return;
+    if (!j->head_sent) {
+        if (!begun && !done)
+            return;
+        if (!begun) {
+            status = 500;
+            ctype = "application/json";
+            extra = NULL;
+            cn_buf_reset(data);
+            cn_buf_put(data, "{\"error\":\"query handler ended without an answer\"}\n", 51);
+        }
+        j->chunked = !done;
+        srv__http_head(c, status, ctype[0] ? ctype : NULL, extra, j->chunked, data->len);
+        j->head_sent = true;
+        if (!j->c)
+            return; /* the write failed and closed the connection */
+    }
+    if (data->len) {
+        if (j->chunked && !j->http10) {
+            char hdr[24];
+            int n = snprintf(hdr, sizeof hdr, "%zx\r\n", data->len);
+            srv__http_body(c, hdr, (size_t)n);
+            if (!j->c)
+                return;
+            cn_buf_put(data, "\r\n", 2);
+        }
+        srv__http_body(c, data->p, data->len);
+        if (!j->c)
+            return;
+    }
+    if (done) {
+        if (j->chunked && !j->http10)
+            srv__http_body(c, "0\r\n\r\n", 5);
+        if (!j->c)
+            return;
+        c->job = NULL;
+        j->c = NULL;
+        if (j->chunked && j->http10)
+            c->close_after = true;
+        srv__http_end(c);
+    }
+}
+
+void srv__job_pump(srv_http_t *h)
+{
+    srv_pool_t *p = h->pool;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    srv_job_t *list = p->ready;
+    p->ready = NULL;
+    pthread_mutex_unlock(&p->mu);
+    while (list) {
+        srv_job_t *j = list;
+        list = j->next_ready;
+        cn_buf_t data;
+        pthread_mutex_lock(&p->mu);
+        j->queued_ready = false;
+        data = j->out;
+        cn_buf_init(&j->out);
+        bool done = j->done, begun = j->begun;
+        int status = j->status;
+        char ctype[96];
+        memcpy(ctype, j->ctype, sizeof ctype);
+        char *extra = j->extra;
+        j->extra = NULL;
+        pthread_cond_broadcast(&p->room);
+        pthread_mutex_unlock(&p->mu);
+        if (j->c)
+            deliver(j, &data, done, begun, status, ctype, extra);
+        cn_free(extra);
+        cn_buf_free(&data);
+        pthread_mutex_lock(&p->mu);
+        if (!j->c)
+            j->loop_done = true;
+        bool f = freeable(j);
+        pthread_mutex_unlock(&p->mu);
+        if (f)
+            job_free(j);
+    }
+}
+
+void srv__job_shutdown(srv_http_t *h)
+{
+    srv_pool_t *p = h->pool;
+    if (!p)
+        return;
+    pthread_mutex_lock(&p->mu);
+    p->live = false;
+    pthread_mutex_unlock(&p->mu);
+}
+
+void srv_job_begin(srv_job_t *j, int status, const char *ctype, const char *extra)
+{
+    srv_pool_t *p = j->pool;
+    pthread_mutex_lock(&p->mu);
+    j->begun = true;
+    j->status = status;
+    snprintf(j->ctype, sizeof j->ctype, "%s", ctype ? ctype : "");
+    cn_free(j->extra);
+    j->extra = extra ? cn_strdup(extra) : NULL;
+    pthread_mutex_unlock(&p->mu);
+}
+
+int srv_job_write(srv_job_t *j, const void *data, size_t n)
+{
+    srv_pool_t *p = j->pool;
+    pthread_mutex_lock(&p->mu);
+    while (j->out.len > SRV_JOB_MAX_PENDING && !atomic_load(&j->cancel) && p->live)
+        pthread_cond_wait(&p->room, &p->mu);
+    if (atomic_load(&j->cancel) || !p->live) {
+        pthread_mutex_unlock(&p->mu);
+        return CN_ECLOSED;
+    }
+    cn_buf_put(&j->out, data, n);
+    /* the first bytes wait for the end of the job when it is quick: the
+     * loop then answers with Content-Length */
+    if (j->out.len > 65536 || j->head_sent)
+        notify_locked(p, j);
+    pthread_mutex_unlock(&p->mu);
+    return 0;
+}
+
+const atomic_int *srv_job_cancel_flag(const srv_job_t *j)
+{
+    return &j->cancel;
+}
+
+bool srv_job_http10(const srv_job_t *j)
+{
+    return j->http10;
+}

@@ -1,0 +1,353 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * query.c - GET/POST /query, InfluxDB 1.x compatible: `q` (URL or
+ * form-encoded POST body), `db`, `epoch` (ns, n, u, µ, ms, s, m, h),
+ * `pretty`, `chunked` / `chunk_size`; `rp`, `u`, `p`, `params` accepted.
+ * Statements run one after the other on the worker pool (job.h); the
+ * first failing statement ends the request, as in InfluxDB.
+ *
+ *   loop: srv__query_handle copies the parameters -> srv__job_run
+ *   worker: qry_parse (400 {"error":"error parsing query: ..."} on a
+ *           syntax error) -> per statement qry_exec_stmt -> JSON or CSV
+ *           (Accept: application/csv), whole (Content-Length) or chunked
+ *           (one JSON object per chunk_size rows, "partial" flags), gzip
+ *           when the client accepts it
+ */
+#include "exec.h"
+#include "job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#define DEFAULT_CHUNK 10000
+
+typedef struct qreq {
+    srv_http_t *h;
+    char *q;
+    char db[256];
+    int64_t epoch_div;
+    bool pretty, chunked, csv, gzip, missing_q;
+    size_t chunk;
+} qreq_t;
+
+static void qreq_free(void *arg)
+{
+    qreq_t *r = arg;
+    cn_free(r->q);
+    cn_free(r);
+}
+
+/* Decodes a form value in place (%XX, '+'). */
+static int form_param(const char *body, size_t len, const char *key, cn_buf_t *out)
+{
+    size_t kl = strlen(key);
+    size_t i = 0;
+    while (i < len) {
+        size_t e = i;
+        while (e < len && body[e] != '&')
+            e++;
+        if (e - i > kl && memcmp(body + i, key, kl) == 0 && body[i + kl] == '=') {
+            cn_buf_reset(out);
+            for (size_t k = i + kl + 1; k < e; k++) {
+                char c = body[k];
+                if (c == '+')
+                    c = ' ';
+                else if (c == '%' && k + 2 < e + 1 && k + 2 <= e - 1 + 1) {
+                    int hi = body[k + 1], lo = body[k + 2];
+                    int hv = (hi >= '0' && hi <= '9') ? hi - '0' : (hi | 32) - 'a' + 10;
+                    int lv = (lo >= '0' && lo <= '9') ? lo - '0' : (lo | 32) - 'a' + 10;
+                    if (hv >= 0 && hv < 16 && lv >= 0 && lv < 16 && k + 2 < e) {
+                        c = (char)(hv * 16 + lv);
+                        k += 2;
+                    }
+                }
+                cn_buf_put_u8(out, (uint8_t)c);
+            }
+            cn_buf_put_u8(out, 0);
+            out->len--;
+            return 0;
+        }
+        i = e + 1;
+    }
+    return -1;
+}
+
+static int64_t epoch_div(const char *e)
+{
+    static const struct {
+        const char *n;
+        int64_t d;
+    } u[] = {{"ns", 1},        {"n", 1},          {"u", 1000},           {"\xc2\xb5", 1000},
+             {"us", 1000},     {"ms", 1000000},   {"s", 1000000000},     {"m", 60000000000},
+             {"h", 3600000000000}};
+    for (size_t i = 0; i < CN_ARRAY_LEN(u); i++)
+        if (strcmp(e, u[i].n) == 0)
+            return u[i].d;
+    return 0;
+}
+
+/* ---------------------------------------------------------------- output */
+
+typedef struct out {
+    srv_job_t *j;
+    qreq_t *r;
+    bool gz_live;
+    z_stream z;
+    cn_buf_t zbuf;
+    bool failed;
+} out_t;
+
+static void out_send(out_t *o, const void *p, size_t n, bool final)
+{
+    if (o->failed)
+        return;
+    if (!o->r->gzip) {
+        if (n && srv_job_write(o->j, p, n) < 0)
+            o->failed = true;
+        return;
+    }
+    if (!o->gz_live) {
+        memset(&o->z, 0, sizeof o->z);
+        deflateInit2(&o->z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 16 + MAX_WBITS, 8,
+                     Z_DEFAULT_STRATEGY);
+        o->gz_live = true;
+        cn_buf_init(&o->zbuf);
+    }
+    o->z.next_in = (Bytef *)(uintptr_t)p;
+    o->z.avail_in = (uInt)n;
+    int flush = final ? Z_FINISH : (o->r->chunked ? Z_SYNC_FLUSH : Z_NO_FLUSH);
+    do {
+        cn_buf_reserve(&o->zbuf, 65536);
+        o->z.next_out = o->zbuf.p + o->zbuf.len;
+        o->z.avail_out = 65536;
+        deflate(&o->z, flush);
+        o->zbuf.len += 65536 - o->z.avail_out;
+    } while (o->z.avail_out == 0);
+    if (o->zbuf.len && (final || o->r->chunked || o->zbuf.len > (1u << 20))) {
+        if (srv_job_write(o->j, o->zbuf.p, o->zbuf.len) < 0)
+            o->failed = true;
+        cn_buf_reset(&o->zbuf);
+    }
+}
+
+static void out_end(out_t *o)
+{
+    if (o->r->gzip)
+        out_send(o, "", 0, true);
+    if (o->gz_live) {
+        deflateEnd(&o->z);
+        cn_buf_free(&o->zbuf);
+    }
+}
+
+static void begin(out_t *o, int status)
+{
+    qreq_t *r = o->r;
+    const char *ctype = r->csv ? "application/csv" : "application/json";
+    srv_job_begin(o->j, status, ctype, r->gzip ? "Content-Encoding: gzip\r\n" : NULL);
+}
+
+static void json_error_body(const char *msg, cn_buf_t *b)
+{
+    cn_buf_put(b, "{\"error\":\"", 10);
+    for (const char *p = msg; *p; p++) {
+        if (*p == '"' || *p == '\\')
+            cn_buf_put_u8(b, '\\');
+        if ((unsigned char)*p < 0x20)
+            cn_buf_put_u8(b, ' ');
+        else
+            cn_buf_put_u8(b, (uint8_t)*p);
+    }
+    cn_buf_put(b, "\"}\n", 3);
+}
+
+/* One chunked JSON line per chunk of rows. */
+static void chunked_json(out_t *o, const qry_result_t *res, int sid, const qry_fmt_opts_t *fo)
+{
+    cn_buf_t b;
+    cn_buf_init(&b);
+    char head[64];
+    int hn = snprintf(head, sizeof head, "{\"results\":[{\"statement_id\":%d", sid);
+    if (res->err || res->nseries == 0) {
+        cn_buf_put(&b, "{\"results\":[", 12);
+        qry_result_json(res, sid, fo, &b);
+        cn_buf_put(&b, "]}\n", 3);
+        out_send(o, b.p, b.len, false);
+        cn_buf_free(&b);
+        return;
+    }
+    size_t chunk = o->r->chunk ? o->r->chunk : DEFAULT_CHUNK;
+    for (size_t si = 0; si < res->nseries && !o->failed; si++) {
+        const qry_series_t *s = &res->series[si];
+        size_t row = 0;
+        do {
+            size_t n = CN_MIN(chunk, s->nrows - row);
+            bool more_rows = row + n < s->nrows;
+            bool more = more_rows || si + 1 < res->nseries;
+            cn_buf_reset(&b);
+            cn_buf_put(&b, head, (size_t)hn);
+            cn_buf_put(&b, ",\"series\":[", 11);
+            qry_result_json_series(res, s, row, n, more_rows, fo, &b);
+            cn_buf_put_u8(&b, ']');
+            if (more)
+                cn_buf_put(&b, ",\"partial\":true", 15);
+            cn_buf_put(&b, "}]}\n", 4);
+            out_send(o, b.p, b.len, false);
+            row += n;
+        } while (row < s->nrows && !o->failed);
+    }
+    cn_buf_free(&b);
+}
+
+static void run_query(srv_job_t *j, void *arg)
+{
+    qreq_t *r = arg;
+    srv_http_t *h = r->h;
+    out_t o = {.j = j, .r = r};
+    if (r->missing_q) {
+        cn_buf_t b;
+        cn_buf_init(&b);
+        json_error_body("missing required parameter \"q\"", &b);
+        r->gzip = false;
+        r->csv = false;
+        begin(&o, 400);
+        out_send(&o, b.p, b.len, false);
+        cn_buf_free(&b);
+        return;
+    }
+    qry_query_t *q = NULL;
+    qry_error_t perr;
+    int rc = qry_parse(r->q, strlen(r->q), &q, &perr);
+    if (rc < 0) {
+        cn_buf_t b;
+        cn_buf_init(&b);
+        json_error_body(rc == CN_EINVAL ? perr.msg : "query too large", &b);
+        r->csv = false;
+        begin(&o, 400);
+        out_send(&o, b.p, b.len, false);
+        out_end(&o);
+        cn_buf_free(&b);
+        return;
+    }
+    begin(&o, 200);
+    qry_exec_opts_t eo = {
+        .db = h->db,
+        .cat = h->o.catalog,
+        .dbname = r->db,
+        .now = cn_now_ns(),
+        .max_series = h->o.query_max_series,
+        .max_points = h->o.query_max_points,
+        .threads = h->o.query_threads ? h->o.query_threads : 1,
+        .cancel = srv_job_cancel_flag(j),
+    };
+    if (h->o.query_timeout_ns > 0)
+        eo.deadline = cn_mono_ns() + h->o.query_timeout_ns;
+    qry_fmt_opts_t fo = {.epoch_div = r->epoch_div, .pretty = r->pretty};
+    cn_buf_t body;
+    cn_buf_init(&body);
+    bool csv_header = false;
+    const char **csv_cols = NULL;
+    size_t csv_ncols = 0;
+    if (!r->csv && !r->chunked)
+        cn_buf_put(&body, "{\"results\":[", 12);
+    qry_result_t **keep = cn_calloc(q->nstmts + 1, sizeof *keep);
+    for (size_t i = 0; i < q->nstmts && !o.failed; i++) {
+        qry_result_t *res = NULL;
+        rc = qry_exec_stmt(&q->stmts[i], &eo, &res);
+        if (rc < 0)
+            break; /* cancelled: the client is gone */
+        if (r->csv) {
+            if (res->err) {
+                cn_buf_t b;
+                cn_buf_init(&b);
+                json_error_body(res->err, &b);
+                out_send(&o, b.p, b.len, false);
+                cn_buf_free(&b);
+            } else {
+                cn_buf_reset(&body);
+                qry_result_csv(res, (int)i, &fo, &csv_header, &csv_cols, &csv_ncols, &body);
+                out_send(&o, body.p, body.len, false);
+            }
+        } else if (r->chunked) {
+            chunked_json(&o, res, (int)i, &fo);
+        } else {
+            if (i)
+                cn_buf_put_u8(&body, ',');
+            qry_result_json(res, (int)i, &fo, &body);
+        }
+        bool failed = res->err != NULL;
+        keep[i] = res; /* CSV header names point into results */
+        if (failed)
+            break;
+    }
+    if (rc >= 0 && !r->csv && !r->chunked) {
+        cn_buf_put(&body, "]}\n", 3);
+        if (r->pretty) {
+            cn_buf_t pb;
+            cn_buf_init(&pb);
+            qry_json_pretty(body.p, body.len - 1, &pb);
+            cn_buf_put_u8(&pb, '\n');
+            out_send(&o, pb.p, pb.len, false);
+            cn_buf_free(&pb);
+        } else {
+            out_send(&o, body.p, body.len, false);
+        }
+    }
+    out_end(&o);
+    for (size_t i = 0; i < q->nstmts; i++)
+        qry_result_free(keep[i]);
+    cn_free(keep);
+    cn_buf_free(&body);
+    qry_query_free(q);
+}
+
+void srv__query_handle(srv_conn_t *c, const char *query)
+{
+    if (!c->srv->pool) { /* a server without workers (fuzzing, unit tests) */
+        srv__http_error(c, 503, "query workers are not running");
+        return;
+    }
+    qreq_t *r = cn_calloc(1, sizeof *r);
+    r->h = c->srv;
+    srv_req_t *rq = &c->req;
+    char v[64];
+    /* q: URL first, then a form-encoded body */
+    size_t qlen = strlen(query);
+    char *qbuf = cn_malloc(qlen + 1);
+    int n = srv__query_param(query, "q", qbuf, qlen + 1);
+    if (n >= 0) {
+        r->q = qbuf;
+    } else {
+        cn_free(qbuf);
+        cn_buf_t b;
+        cn_buf_init(&b);
+        if (c->parser.method == HTTP_POST &&
+            form_param((const char *)rq->body.p, rq->body.len, "q", &b) == 0)
+            r->q = cn_strdup(b.p ? (const char *)b.p : "");
+        cn_buf_free(&b);
+    }
+    if (!r->q || !*r->q)
+        r->missing_q = true;
+    if (srv__query_param(query, "db", r->db, sizeof r->db) < 0 && c->parser.method == HTTP_POST) {
+        cn_buf_t b;
+        cn_buf_init(&b);
+        if (form_param((const char *)rq->body.p, rq->body.len, "db", &b) == 0)
+            snprintf(r->db, sizeof r->db, "%s", b.p ? (const char *)b.p : "");
+        cn_buf_free(&b);
+    }
+    if (srv__query_param(query, "epoch", v, sizeof v) > 0)
+        r->epoch_div = epoch_div(v);
+    if (srv__query_param(query, "pretty", v, sizeof v) >= 0)
+        r->pretty = strcmp(v, "true") == 0;
+    if (srv__query_param(query, "chunked", v, sizeof v) >= 0)
+        r->chunked = strcmp(v, "true") == 0;
+    if (srv__query_param(query, "chunk_size", v, sizeof v) > 0) {
+        long cs = strtol(v, NULL, 10);
+        r->chunk = cs > 0 ? (size_t)cs : DEFAULT_CHUNK;
+    }
+    r->csv = rq->accept_csv;
+    r->gzip = rq->accept_gzip;
+    srv__job_run(c, run_query, r, qreq_free);
+}

@@ -1,0 +1,113 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_query.sh - /query end to end over 127.0.0.1: the 'small' workload
+# (bench/gen) is written over /write, then tests/query/battery.mjs compares
+# cairn's answers to InfluxQL queries with reference answers DuckDB
+# computes from the generator's CSV: once while the data is in the
+# memtable, once after a restart (the data then lives in segment blocks and
+# aggregates fold block stats).  Then the HTTP surface: parse errors (400
+# naming the position), missing q, several statements, unknown
+# measurement, database required, CSV, gzip, chunked, epoch, pretty,
+# CREATE/SHOW/DROP DATABASE, DELETE and DROP MEASUREMENT.
+#
+# Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query.sh
+set -euo pipefail
+
+SRC=${CAIRN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${CAIRN_BIN:-$SRC/build/debug/cairn}
+[ -x "$BIN" ] || { echo "FAIL: no executable at $BIN (set CAIRN_BIN)" >&2; exit 1; }
+GEN=${CAIRN_GEN:-$(dirname "$BIN")/bench/cairn-gen}
+[ -x "$GEN" ] || { echo "FAIL: no generator at $GEN (set CAIRN_GEN)" >&2; exit 1; }
+for c in curl node gzip; do
+    command -v "$c" >/dev/null || { echo "FAIL: $c is required" >&2; exit 1; }
+done
+[ -d "$SRC/tests/query/node_modules/@duckdb/node-api" ] ||
+    { echo "FAIL: @duckdb/node-api missing (npm ci --prefix tests/query)" >&2; exit 1; }
+
+# shellcheck source=lib.sh
+source "$SRC/tests/integration/lib.sh" query
+
+data="$tmp/data"
+"$GEN" --size small --format lp >"$tmp/lp"
+"$GEN" --size small --format csv >"$tmp/small.csv"
+
+start_http_server --mqtt-listen=127.0.0.1:0 --durability=os
+code=$(curl -s -o "$tmp/wr" -w '%{http_code}' -XPOST "$url/write?db=fleet&precision=ms" \
+    --data-binary @"$tmp/lp")
+[ "$code" = 204 ] || fail "write answered $code: $(cat "$tmp/wr")"
+ok "36000 points written"
+
+battery() {
+    (cd "$SRC/tests/query" && node battery.mjs "$url" fleet "$tmp/small.csv") >"$tmp/battery" 2>&1 ||
+        { cat "$tmp/battery" >&2; fail "battery ($1)"; }
+    ok "$(tail -1 "$tmp/battery") ($1)"
+}
+battery "memtable"
+stop_server
+start_http_server --mqtt-listen=127.0.0.1:0 --durability=os
+battery "segments"
+
+q() { # q QUERY [curl args...]: prints the body
+    local query=$1
+    shift
+    curl -s "$@" "$url/query" --data-urlencode "q=$query"
+}
+expect() { # expect WHAT GOT WANT
+    [ "$2" = "$3" ] || fail "$1: got [$2] want [$3]"
+    ok "$1"
+}
+
+# parse errors: 400 with InfluxDB's message naming the position
+code=$(curl -s -o "$tmp/b" -w '%{http_code}' "$url/query?db=fleet" \
+    --data-urlencode "q=SELECT mean(x) FROMM telemetry")
+expect "parse error status" "$code" 400
+expect "parse error body" "$(cat "$tmp/b")" \
+    '{"error":"error parsing query: found FROMM, expected FROM at line 1, char 16"}'
+code=$(curl -s -o "$tmp/b" -w '%{http_code}' "$url/query?db=fleet")
+expect "missing q" "$code $(cat "$tmp/b")" '400 {"error":"missing required parameter \"q\""}'
+
+# several statements, unknown measurement, database required
+expect "two statements" "$(q 'SELECT count(rpm) FROM telemetry WHERE device_id='"'"'dev-000001'"'"'; SELECT mean(x) FROM nosuch' -G --data-urlencode db=fleet)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"telemetry","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",360]]}]},{"statement_id":1}]}'
+expect "database required" "$(q 'SELECT count(rpm) FROM telemetry' -G)" \
+    '{"results":[{"statement_id":0,"error":"database name required"}]}'
+expect "POST form body" "$(curl -s -XPOST "$url/query" --data-urlencode 'q=SHOW MEASUREMENTS' --data-urlencode db=fleet)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["telemetry"]]}]}]}'
+
+# epoch, CSV, gzip, chunked, pretty
+sel="SELECT rpm FROM telemetry WHERE device_id='dev-000002' LIMIT 2"
+expect "epoch=s" "$(q "$sel" -G --data-urlencode db=fleet --data-urlencode epoch=s)" \
+    "$(q "$sel" -G --data-urlencode db=fleet --data-urlencode epoch=ms | sed 's/000,/,/g')"
+expect "csv" "$(q "$sel" -G --data-urlencode db=fleet -H 'Accept: application/csv')" \
+    "$(printf 'name,tags,time,rpm\ntelemetry,,1767225600000000000,%s\ntelemetry,,1767225610000000000,%s' \
+        "$(q "$sel" -G --data-urlencode db=fleet | sed 's/.*"values":\[\["[^"]*",\([0-9]*\)\],\["[^"]*",\([0-9]*\)\].*/\1/')" \
+        "$(q "$sel" -G --data-urlencode db=fleet | sed 's/.*"values":\[\["[^"]*",\([0-9]*\)\],\["[^"]*",\([0-9]*\)\].*/\2/')")"
+curl -s -H 'Accept-Encoding: gzip' -D "$tmp/h" -o "$tmp/gz" "$url/query?db=fleet" \
+    --data-urlencode "q=$sel"
+grep -qi '^Content-Encoding: gzip' "$tmp/h" || fail "no Content-Encoding: gzip"
+expect "gzip body" "$(gzip -dc "$tmp/gz")" "$(q "$sel" -G --data-urlencode db=fleet)"
+chunks=$(q "SELECT rpm FROM telemetry WHERE device_id='dev-000002' LIMIT 5" -G --data-urlencode db=fleet \
+    --data-urlencode chunked=true --data-urlencode chunk_size=2 | wc -l)
+expect "chunked: 3 JSON lines for 5 rows" "$chunks" 3
+q "SELECT rpm FROM telemetry WHERE device_id='dev-000002' LIMIT 5" -G --data-urlencode db=fleet \
+    --data-urlencode chunked=true --data-urlencode chunk_size=2 | head -1 | grep -q '"partial":true}],"partial":true}]}' ||
+    fail "first chunk is not partial"
+ok "chunk partial flags"
+q "SHOW MEASUREMENTS" -G --data-urlencode db=fleet --data-urlencode pretty=true >"$tmp/p"
+expect "pretty" "$(sed -n 2p "$tmp/p")" '    "results": ['
+
+# DDL
+expect "create database" "$(q 'CREATE DATABASE other')" '{"results":[{"statement_id":0}]}'
+expect "show databases" "$(q 'SHOW DATABASES')" \
+    '{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["fleet"],["other"]]}]}]}'
+expect "delete" "$(q "DELETE FROM telemetry WHERE device_id='dev-000003' AND time < '2026-01-01T00:30:00Z'" -G --data-urlencode db=fleet)" \
+    '{"results":[{"statement_id":0}]}'
+expect "after delete" "$(q "SELECT count(rpm) FROM telemetry WHERE device_id='dev-000003'" -G --data-urlencode db=fleet)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"telemetry","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",180]]}]}]}'
+expect "drop measurement" "$(q 'DROP MEASUREMENT telemetry' -G --data-urlencode db=fleet)" \
+    '{"results":[{"statement_id":0}]}'
+expect "gone" "$(q 'SELECT count(rpm) FROM telemetry' -G --data-urlencode db=fleet)" \
+    '{"results":[{"statement_id":0}]}'
+stop_server
+echo "PASS: $checks checks"
