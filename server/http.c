@@ -322,31 +322,38 @@ static void buf_printf(cn_buf_t *b, const char *fmt, ...)
     b->len += (size_t)n;
 }
 
-void srv__http_head(srv_conn_t *c, int status, const char *ctype, const char *extra, bool chunked,
-                    size_t len)
+/* Status line and headers into out (the close decision included). */
+static void head_buf(srv_conn_t *c, int status, const char *ctype, const char *extra, bool chunked,
+                     size_t len, cn_buf_t *out)
 {
     srv_http_t *h = c->srv;
     assert(c->state == C_BUSY);
     if (!c->req.keep_alive || h->stopping || c->peer_eof || (chunked && c->req.http10))
         c->close_after = true;
-    cn_buf_t out;
-    cn_buf_init(&out);
-    buf_printf(&out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+    buf_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
     if (ctype)
-        buf_printf(&out, "Content-Type: %s\r\n", ctype);
-    buf_printf(&out, "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n",
+        buf_printf(out, "Content-Type: %s\r\n", ctype);
+    buf_printf(out, "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n",
                SRV_HTTP_INFLUX_VERSION);
     if (extra)
-        buf_printf(&out, "%s", extra);
+        buf_printf(out, "%s", extra);
     if (chunked && !c->req.http10)
-        buf_printf(&out, "Transfer-Encoding: chunked\r\n");
+        buf_printf(out, "Transfer-Encoding: chunked\r\n");
     else if (status != 204 && !chunked)
-        buf_printf(&out, "Content-Length: %zu\r\n", len);
+        buf_printf(out, "Content-Length: %zu\r\n", len);
     if (c->close_after)
-        buf_printf(&out, "Connection: close\r\n");
+        buf_printf(out, "Connection: close\r\n");
     else if (c->req.http10)
-        buf_printf(&out, "Connection: keep-alive\r\n");
-    buf_printf(&out, "\r\n");
+        buf_printf(out, "Connection: keep-alive\r\n");
+    buf_printf(out, "\r\n");
+}
+
+void srv__http_head(srv_conn_t *c, int status, const char *ctype, const char *extra, bool chunked,
+                    size_t len)
+{
+    cn_buf_t out;
+    cn_buf_init(&out);
+    head_buf(c, status, ctype, extra, chunked, len, &out);
     if (queue_write(c, &out) < 0) {
         cn_buf_free(&out);
         conn_close(c);
@@ -386,18 +393,24 @@ void srv__http_end(srv_conn_t *c)
 void srv__http_respond(srv_conn_t *c, int status, const char *ctype, const char *extra,
                        const void *body, size_t len)
 {
-    srv__http_head(c, status, ctype, extra, false, len);
-    if (uv_is_closing((uv_handle_t *)&c->tcp))
-        return;
+    srv_http_t *h = c->srv;
+    cn_buf_t out;
+    cn_buf_init(&out);
+    head_buf(c, status, ctype, extra, false, len, &out);
     if (len && !c->req.head)
-        srv__http_body(c, body, len);
+        cn_buf_put(&out, body, len);
+    if (queue_write(c, &out) < 0) {
+        cn_buf_free(&out);
+        conn_close(c);
+        return;
+    }
     req_reset(&c->req);
     if (c->close_after) {
         c->state = C_CLOSING;
         return;
     }
     c->state = C_IDLE;
-    uv_timer_start(&c->timer, on_timer, (uint64_t)(c->srv->o.idle_timeout_ns / 1000000), 0);
+    uv_timer_start(&c->timer, on_timer, (uint64_t)(h->o.idle_timeout_ns / 1000000), 0);
     conn_process(c);
 }
 
