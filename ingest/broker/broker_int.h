@@ -55,14 +55,14 @@ typedef struct mq_msg {
 
 /* topic (validated), pub (props/payload borrowed from [body, body+body_len)).
  * Returns a message with one reference. */
-mq_msg_t *mq__msg_new(const uint8_t *topic, size_t tlen, const mq_publish_t *pub,
-                      const uint8_t *body, size_t body_len, int64_t now_ns);
-static inline mq_msg_t *mq__msg_ref(mq_msg_t *m)
+mq_msg_t *mq__bk_msg_new(const uint8_t *topic, size_t tlen, const mq_publish_t *pub,
+                         const uint8_t *body, size_t body_len, int64_t now_ns);
+static inline mq_msg_t *mq__bk_msg_ref(mq_msg_t *m)
 {
     atomic_fetch_add_explicit(&m->ref, 1, memory_order_relaxed);
     return m;
 }
-void mq__msg_unref(mq_msg_t *m);
+void mq__bk_msg_unref(mq_msg_t *m);
 
 /* u64 -> pointer open-addressing map (key 0 reserved). Loop-local. */
 typedef struct mq_map {
@@ -70,21 +70,21 @@ typedef struct mq_map {
     void **vals;
     size_t cap, n;
 } mq_map_t;
-void *mq__map_get(const mq_map_t *m, uint64_t k);
-void mq__map_put(mq_map_t *m, uint64_t k, void *v);
-void mq__map_del(mq_map_t *m, uint64_t k);
-void mq__map_free(mq_map_t *m);
+void *mq__bk_map_get(const mq_map_t *m, uint64_t k);
+void mq__bk_map_put(mq_map_t *m, uint64_t k, void *v);
+void mq__bk_map_del(mq_map_t *m, uint64_t k);
+void mq__bk_map_free(mq_map_t *m);
 
 /* Retained messages: topic -> message, one copy shared by all readers. */
 typedef struct mq_retained mq_retained_t;
-mq_retained_t *mq__ret_new(void);
-void mq__ret_free(mq_retained_t *r);
+mq_retained_t *mq__bk_ret_new(void);
+void mq__bk_ret_free(mq_retained_t *r);
 /* Takes a reference of m; an empty payload clears the topic. */
-void mq__ret_set(mq_retained_t *r, mq_msg_t *m);
+void mq__bk_ret_set(mq_retained_t *r, mq_msg_t *m);
 /* Appends a reference of every retained message matching filter to
  * *out (cn_buf_t of mq_msg_t *); returns how many. */
-size_t mq__ret_match(mq_retained_t *r, const char *filter, size_t flen, cn_buf_t *out);
-size_t mq__ret_count(mq_retained_t *r);
+size_t mq__bk_ret_match(mq_retained_t *r, const char *filter, size_t flen, cn_buf_t *out);
+size_t mq__bk_ret_count(mq_retained_t *r);
 
 /* ---------------------------------------------------------------- inbox */
 
@@ -249,7 +249,7 @@ struct mq_loop {
     size_t cid_cap, cid_n;
     /* serial -> session, or connection | 1 (both take serials from
      * next_serial, so they never collide); also the list of both that
-     * the tick walks (mq__objs). */
+     * the tick walks (mq__bk_objs). */
     mq_map_t objs;
     uint64_t next_serial;
     mq_router_reader_t *reader;
@@ -277,87 +277,87 @@ struct mq_broker {
 #define CNT_ADD(lp, f, v) atomic_fetch_add_explicit(&(lp)->c.f, (v), memory_order_relaxed)
 #define CNT_SUB(lp, f, v) atomic_fetch_sub_explicit(&(lp)->c.f, (v), memory_order_relaxed)
 
-static inline int64_t mq__now(const mq_broker_t *b)
+static inline int64_t mq__bk_now(const mq_broker_t *b)
 {
     return b->o.clock.now_ns(b->o.clock.arg);
 }
 
-static inline mq_sess_t *mq__sess_get(mq_loop_t *lp, uint64_t id)
+static inline mq_sess_t *mq__bk_sess_get(mq_loop_t *lp, uint64_t id)
 {
-    uintptr_t v = (uintptr_t)mq__map_get(&lp->objs, id & MQ_SERIAL_MASK);
+    uintptr_t v = (uintptr_t)mq__bk_map_get(&lp->objs, id & MQ_SERIAL_MASK);
     return (v & 1) ? NULL : (mq_sess_t *)v;
 }
-static inline mq_conn_t *mq__conn_get(mq_loop_t *lp, uint64_t id)
+static inline mq_conn_t *mq__bk_conn_get(mq_loop_t *lp, uint64_t id)
 {
-    uintptr_t v = (uintptr_t)mq__map_get(&lp->objs, id & MQ_SERIAL_MASK);
+    uintptr_t v = (uintptr_t)mq__bk_map_get(&lp->objs, id & MQ_SERIAL_MASK);
     return (v & 1) ? (mq_conn_t *)(v - 1) : NULL;
 }
 /* Snapshot of the loop's connections (conns != 0) or sessions into out
  * (cn_buf_t of pointers), so callers may close/destroy while walking. */
-size_t mq__objs(mq_loop_t *lp, bool conns, cn_buf_t *out);
-mq_cext_t *mq__cext(mq_conn_t *c);
+size_t mq__bk_objs(mq_loop_t *lp, bool conns, cn_buf_t *out);
+mq_cext_t *mq__bk_cext(mq_conn_t *c);
 
 /* loop.c */
 /* Queues `it` for loop `to` (sent in from's check phase, in order). Loop thread. */
-void mq__post(mq_loop_t *from, unsigned to, mq_item_t *it);
-void mq__conn_dirty(mq_conn_t *c);
+void mq__bk_post(mq_loop_t *from, unsigned to, mq_item_t *it);
+void mq__bk_conn_dirty(mq_conn_t *c);
 /* Hands the connection (after its CONNECT, which stays in c->in) to loop
  * `home`; 0, or a negative code (the connection is untouched then). */
-int mq__handover(mq_conn_t *c, unsigned home);
-void mq__conn_closed_handle(mq_conn_t *c); /* uv_close with the loop's close callback */
-void mq__conn_start_reading(mq_conn_t *c);
+int mq__bk_handover(mq_conn_t *c, unsigned home);
+void mq__bk_conn_closed_handle(mq_conn_t *c); /* uv_close with the loop's close callback */
+void mq__bk_conn_start_reading(mq_conn_t *c);
 /* "host:port" of the client into buf (for logs and the auth hook); returns buf. */
-const char *mq__peer(mq_conn_t *c, char *buf, size_t n);
-unsigned mq__home(const mq_broker_t *b, const char *cid, size_t len);
-int mq__accept_fd(mq_loop_t *lp, int fd, const uint8_t *bytes, size_t n, bool anon_ok);
+const char *mq__bk_peer(mq_conn_t *c, char *buf, size_t n);
+unsigned mq__bk_home(const mq_broker_t *b, const char *cid, size_t len);
+int mq__bk_accept_fd(mq_loop_t *lp, int fd, const uint8_t *bytes, size_t n, bool anon_ok);
 
 /* conn.c */
-void mq__conn_start(mq_conn_t *c);
-void mq__conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect);
-void mq__conn_process(mq_conn_t *c); /* handles what c->in holds */
+void mq__bk_conn_start(mq_conn_t *c);
+void mq__bk_conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect);
+void mq__bk_conn_process(mq_conn_t *c); /* handles what c->in holds */
 /* Handles whole packets in p[0..n) (an online connection reading from the
  * loop's buffer without copying); returns the bytes consumed. */
-size_t mq__conn_process_buf(mq_conn_t *c, const uint8_t *p, size_t n);
+size_t mq__bk_conn_process_buf(mq_conn_t *c, const uint8_t *p, size_t n);
 /* Appends a PUBLISH; CN_ELIMIT (nothing written) over the client's Maximum Packet Size. */
-int mq__conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_t pid, bool retain,
-                           bool dup, const uint32_t *ids, uint32_t nids);
-void mq__conn_put(mq_conn_t *c, const mq_pkt_t *pkt);
-void mq__conn_flush(mq_conn_t *c);
-void mq__conn_set_pause(mq_conn_t *c, uint8_t bit, bool on);
-void mq__conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason);
-void mq__conn_auth_done(mq_conn_t *c, uint8_t reason);
-size_t mq__conn_unsent(const mq_conn_t *c);
-void mq__conn_free_mem(mq_conn_t *c);
+int mq__bk_conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_t pid,
+                              bool retain, bool dup, const uint32_t *ids, uint32_t nids);
+void mq__bk_conn_put(mq_conn_t *c, const mq_pkt_t *pkt);
+void mq__bk_conn_flush(mq_conn_t *c);
+void mq__bk_conn_set_pause(mq_conn_t *c, uint8_t bit, bool on);
+void mq__bk_conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason);
+void mq__bk_conn_auth_done(mq_conn_t *c, uint8_t reason);
+size_t mq__bk_conn_unsent(const mq_conn_t *c);
+void mq__bk_conn_free_mem(mq_conn_t *c);
 
 /* sess.c */
-mq_sess_t *mq__sess_find(mq_loop_t *lp, const char *cid, size_t len);
-int mq__sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool *present);
-void mq__sess_detach(mq_conn_t *c, bool publish_will);
-void mq__sess_destroy(mq_sess_t *s, bool publish_will);
+mq_sess_t *mq__bk_sess_find(mq_loop_t *lp, const char *cid, size_t len);
+int mq__bk_sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool *present);
+void mq__bk_sess_detach(mq_conn_t *c, bool publish_will);
+void mq__bk_sess_destroy(mq_sess_t *s, bool publish_will);
 #define MQ_DELIV_RETAINED 0x80 /* route flag: retained message sent on subscribe */
 /* Delivers m to s; `from` is the publishing connection's id (0: none), the
  * one paused when s is congested. */
-void mq__sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t qos, uint8_t flags, const uint32_t *ids,
-                      uint32_t nids, uint64_t from);
+void mq__bk_sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t qos, uint8_t flags, const uint32_t *ids,
+                         uint32_t nids, uint64_t from);
 
-void mq__sess_drain(mq_sess_t *s);
-void mq__sess_resend(mq_sess_t *s);
+void mq__bk_sess_drain(mq_sess_t *s);
+void mq__bk_sess_resend(mq_sess_t *s);
 /* PUBACK / PUBREC / PUBCOMP from the client: 0 (PUBREC: send PUBREL), 1
  * (done, nothing to send), CN_ENOTFOUND (no such packet id in flight). */
-int mq__sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason);
-void mq__sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub);
-void mq__sess_unsubscribe(mq_conn_t *c, const mq_subscribe_t *sub);
-void mq__sess_tick(mq_loop_t *lp, int64_t mono);
-void mq__sess_release_waiters(mq_sess_t *s);
-bool mq__qos2_has(mq_sess_t *s, uint16_t pid);
-void mq__qos2_add(mq_sess_t *s, uint16_t pid);
-bool mq__qos2_del(mq_sess_t *s, uint16_t pid);
+int mq__bk_sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason);
+void mq__bk_sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub);
+void mq__bk_sess_unsubscribe(mq_conn_t *c, const mq_subscribe_t *sub);
+void mq__bk_sess_tick(mq_loop_t *lp, int64_t mono);
+void mq__bk_sess_release_waiters(mq_sess_t *s);
+bool mq__bk_qos2_has(mq_sess_t *s, uint16_t pid);
+void mq__bk_qos2_add(mq_sess_t *s, uint16_t pid);
+bool mq__bk_qos2_del(mq_sess_t *s, uint16_t pid);
 
 /* publish path (sess.c): routes m from `from` (NULL: the broker itself). */
-void mq__route(mq_loop_t *lp, mq_msg_t *m, mq_conn_t *from);
-void mq__publish_will(mq_loop_t *lp, mq_msg_t *will);
+void mq__bk_route(mq_loop_t *lp, mq_msg_t *m, mq_conn_t *from);
+void mq__bk_publish_will(mq_loop_t *lp, mq_msg_t *will);
 
 /* sys.c */
-void mq__sys_publish(mq_loop_t *lp);
+void mq__bk_sys_publish(mq_loop_t *lp);
 
 #endif /* MQ_BROKER_INT_H */

@@ -46,7 +46,7 @@ static cn_buf_t *out_buf(mq_conn_t *c)
     return &c->io->out;
 }
 
-mq_cext_t *mq__cext(mq_conn_t *c)
+mq_cext_t *mq__bk_cext(mq_conn_t *c)
 {
     if (!c->x)
         c->x = cn_calloc(1, sizeof *c->x);
@@ -58,17 +58,17 @@ static uint32_t acks_n(const mq_conn_t *c)
     return c->x ? c->x->acks_n : 0;
 }
 
-void mq__conn_put(mq_conn_t *c, const mq_pkt_t *pkt)
+void mq__bk_conn_put(mq_conn_t *c, const mq_pkt_t *pkt)
 {
     if (c->state == CS_CLOSING)
         return;
     int rc = mq_encode(out_buf(c), c->level ? c->level : 4, pkt);
     assert(rc == 0);
     (void)rc;
-    mq__conn_dirty(c);
+    mq__bk_conn_dirty(c);
 }
 
-size_t mq__conn_unsent(const mq_conn_t *c)
+size_t mq__bk_conn_unsent(const mq_conn_t *c)
 {
     return c->io ? c->io->out.len + c->io->wbuf.len : 0;
 }
@@ -81,13 +81,13 @@ static void write_cb(uv_write_t *req, int status)
     CNT_ADD(c->lp, bytes_out, io->wbuf.len);
     io->wbuf.len = 0;
     if (c->state == CS_CLOSING)
-        return; /* mq__conn_free_mem frees io */
+        return; /* mq__bk_conn_free_mem frees io */
     if (status < 0) {
-        mq__conn_close(c, 0, false);
+        mq__bk_conn_close(c, 0, false);
         return;
     }
     if (io->out.len) {
-        mq__conn_flush(c);
+        mq__bk_conn_flush(c);
     } else {
         /* Idle connections hold no buffers and no write request. */
         cn_buf_free(&io->wbuf);
@@ -96,14 +96,14 @@ static void write_cb(uv_write_t *req, int status)
         c->io = NULL;
     }
     if (c->sess && c->sess->nwaiters)
-        mq__sess_release_waiters(c->sess);
+        mq__bk_sess_release_waiters(c->sess);
 }
 
-void mq__conn_flush(mq_conn_t *c)
+void mq__bk_conn_flush(mq_conn_t *c)
 {
     if (c->need_process) {
         c->need_process = false;
-        mq__conn_process(c);
+        mq__bk_conn_process(c);
     }
     mq_io_t *io = c->io;
     if (!io || c->writing || !io->out.len || c->state == CS_CLOSING)
@@ -116,14 +116,14 @@ void mq__conn_flush(mq_conn_t *c)
     io->req.data = c;
     if (uv_write(&io->req, (uv_stream_t *)&c->tcp, &buf, 1, write_cb) != 0) {
         io->wbuf.len = 0;
-        mq__conn_close(c, 0, false);
+        mq__bk_conn_close(c, 0, false);
         return;
     }
     c->writing = true;
 }
 
-int mq__conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_t pid, bool retain,
-                           bool dup, const uint32_t *ids, uint32_t nids)
+int mq__bk_conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_t pid,
+                              bool retain, bool dup, const uint32_t *ids, uint32_t nids)
 {
     mq_publish_t p = m->pub;
     p.qos = qos;
@@ -136,7 +136,7 @@ int mq__conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_
         if (nids)
             p.props.has |= MQ_HAS(MQ_P_SUB_ID);
         if (m->expire_at) {
-            int64_t left = m->expire_at - mq__now(c->lp->b);
+            int64_t left = m->expire_at - mq__bk_now(c->lp->b);
             p.props.message_expiry = left > 0 ? (uint32_t)((left + 999999999) / 1000000000) : 1;
         }
         mq_cext_t *x = c->x;
@@ -170,7 +170,7 @@ int mq__conn_write_publish(mq_conn_t *c, const mq_msg_t *m, uint8_t qos, uint16_
     }
     cn_buf_put(out, p.payload.p, p.payload.len);
     CNT_ADD(c->lp, msgs_out, 1);
-    mq__conn_dirty(c);
+    mq__bk_conn_dirty(c);
     return 0;
 }
 
@@ -181,7 +181,7 @@ static void put_ack(mq_conn_t *c, uint8_t type, uint16_t pid, uint8_t reason)
     k.type = type;
     k.u.ack.packet_id = pid;
     k.u.ack.reason = c->level == 5 ? reason : 0;
-    mq__conn_put(c, &k);
+    mq__bk_conn_put(c, &k);
 }
 
 /* ------------------------------------------------------------- closing */
@@ -199,7 +199,7 @@ static void send_now(mq_conn_t *c)
         c->io->out.len = 0;
 }
 
-void mq__conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
+void mq__bk_conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
 {
     if (c->state == CS_CLOSING)
         return;
@@ -208,22 +208,22 @@ void mq__conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
         memset(&k, 0, sizeof k);
         k.type = MQ_DISCONNECT;
         k.u.reason.reason = reason;
-        mq__conn_put(c, &k);
+        mq__bk_conn_put(c, &k);
     }
     send_now(c);
     bool online = c->state == CS_ONLINE;
     c->state = CS_CLOSING;
     if (c->sess)
-        mq__sess_detach(c, !c->lp->stopping);
+        mq__bk_sess_detach(c, !c->lp->stopping);
     if (online)
         CNT_SUB(c->lp, connected, 1);
     if (c->reading)
         uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
-    mq__conn_closed_handle(c);
+    mq__bk_conn_closed_handle(c);
 }
 
-void mq__conn_free_mem(mq_conn_t *c)
+void mq__bk_conn_free_mem(mq_conn_t *c)
 {
     cn_buf_free(&c->in);
     if (c->io) {
@@ -244,7 +244,7 @@ void mq__conn_free_mem(mq_conn_t *c)
         cn_free(x->acks);
         cn_free(x);
     }
-    mq__msg_unref(c->will);
+    mq__bk_msg_unref(c->will);
 }
 
 static void protocol_error(mq_conn_t *c, const mq_err_t *e)
@@ -252,10 +252,10 @@ static void protocol_error(mq_conn_t *c, const mq_err_t *e)
     CNT_ADD(c->lp, proto_errors, 1);
     if (cn_log_get_level() >= CN_LOG_DEBUG) {
         char peer[64];
-        cn_debug("mqtt: %s (%s): %s, closing", mq__peer(c, peer, sizeof peer),
+        cn_debug("mqtt: %s (%s): %s, closing", mq__bk_peer(c, peer, sizeof peer),
                  c->sess ? c->sess->client_id : "-", mq_rule_name(e->rule));
     }
-    mq__conn_close(c, e->reason ? e->reason : MQ_RC_PROTOCOL, true);
+    mq__bk_conn_close(c, e->reason ? e->reason : MQ_RC_PROTOCOL, true);
 }
 
 static void proto_close(mq_conn_t *c, uint8_t reason)
@@ -266,7 +266,7 @@ static void proto_close(mq_conn_t *c, uint8_t reason)
 
 /* --------------------------------------------------------------- pause */
 
-void mq__conn_set_pause(mq_conn_t *c, uint8_t bit, bool on)
+void mq__bk_conn_set_pause(mq_conn_t *c, uint8_t bit, bool on)
 {
     if (c->state == CS_CLOSING)
         return;
@@ -282,10 +282,10 @@ void mq__conn_set_pause(mq_conn_t *c, uint8_t bit, bool on)
     c->pause &= (uint8_t)~bit;
     if (c->pause)
         return;
-    mq__conn_start_reading(c);
+    mq__bk_conn_start_reading(c);
     if (c->in.len) {
         c->need_process = true;
-        mq__conn_dirty(c);
+        mq__bk_conn_dirty(c);
     }
 }
 
@@ -299,11 +299,11 @@ static void acks_pump(mq_conn_t *c)
         if (!a->done)
             return;
         if (a->reason >= 0x80 && c->level < 5) {
-            mq__conn_close(c, 0, false); /* 3.1.1 has no negative acknowledgement */
+            mq__bk_conn_close(c, 0, false); /* 3.1.1 has no negative acknowledgement */
             return;
         }
         if (a->qos == 2 && a->reason >= 0x80 && c->sess)
-            mq__qos2_del(c->sess, a->pid);
+            mq__bk_qos2_del(c->sess, a->pid);
         put_ack(c, a->qos == 1 ? MQ_PUBACK : MQ_PUBREC, a->pid, a->reason);
         x->acks_head = (x->acks_head + 1) % x->acks_cap;
         x->acks_n--;
@@ -312,7 +312,7 @@ static void acks_pump(mq_conn_t *c)
 
 static void acks_push(mq_conn_t *c, uint16_t pid, uint8_t qos, bool done)
 {
-    mq_cext_t *x = mq__cext(c);
+    mq_cext_t *x = mq__bk_cext(c);
     if (x->acks_n == x->acks_cap) {
         uint32_t cap = x->acks_cap ? x->acks_cap * 2 : 16;
         mq_pending_ack_t *v = cn_malloc(cap * sizeof *v);
@@ -339,7 +339,7 @@ static bool ack_pending(const mq_conn_t *c, uint16_t pid)
     return false;
 }
 
-void mq__conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason)
+void mq__bk_conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason)
 {
     mq_cext_t *x = c->x;
     if (c->state != CS_ONLINE || !x)
@@ -365,7 +365,7 @@ static int resolve_alias(mq_conn_t *c, mq_publish_t *p)
     uint32_t max = c->lp->b->o.topic_alias_max;
     if (a == 0 || a > max)
         return MQ_RC_TOPIC_ALIAS_INVALID;
-    mq_cext_t *x = mq__cext(c);
+    mq_cext_t *x = mq__bk_cext(c);
     if (!x->alias_in)
         x->alias_in = cn_calloc(max, sizeof *x->alias_in);
     mq_bin_t *slot = &x->alias_in[a - 1];
@@ -411,7 +411,7 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
         proto_close(c, 0x93); /* Receive Maximum exceeded */
         return H_STOP;
     }
-    if (p.qos == 2 && mq__qos2_has(s, p.packet_id)) {
+    if (p.qos == 2 && mq__bk_qos2_has(s, p.packet_id)) {
         /* A resent QoS 2 PUBLISH: acknowledged again, not delivered again. */
         if (!ack_pending(c, p.packet_id))
             put_ack(c, MQ_PUBREC, p.packet_id, 0);
@@ -424,12 +424,12 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
             put_ack(c, MQ_PUBACK, p.packet_id, 0x87);
         if (p.qos == 2) {
             if (c->level < 5)
-                mq__qos2_add(s, p.packet_id);
+                mq__bk_qos2_add(s, p.packet_id);
             put_ack(c, MQ_PUBREC, p.packet_id, 0x87);
         }
         return H_NEXT;
     }
-    int64_t now = mq__now(b);
+    int64_t now = mq__bk_now(b);
     int r = MQ_PUB_ACK_NOW;
     if (b->o.on_publish) {
         mq_msg_view_t v;
@@ -446,20 +446,20 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
         mq_ack_token_t tok = {c->id, p.packet_id, p.qos};
         r = b->o.on_publish(b->o.hook_arg, &v, &tok);
         if (r & MQ_PUB_RETRY) {
-            mq__conn_set_pause(c, PAUSE_HOOK, true);
+            mq__bk_conn_set_pause(c, PAUSE_HOOK, true);
             return H_KEEP; /* the frame stays in c->in (NOTES 1) */
         }
     }
     CNT_ADD(c->lp, msgs_in, 1);
-    mq_msg_t *m = mq__msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, now);
+    mq_msg_t *m = mq__bk_msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, now);
     m->publisher = s->id;
     if (p.retain)
-        mq__ret_set(b->retained, m);
-    mq__route(c->lp, m, c);
-    mq__msg_unref(m);
+        mq__bk_ret_set(b->retained, m);
+    mq__bk_route(c->lp, m, c);
+    mq__bk_msg_unref(m);
     if (p.qos) {
         if (p.qos == 2)
-            mq__qos2_add(s, p.packet_id);
+            mq__bk_qos2_add(s, p.packet_id);
         bool later = (r & MQ_PUB_ACK_LATER) != 0;
         if (later || acks_n(c))
             acks_push(c, p.packet_id, p.qos, !later);
@@ -469,7 +469,7 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
             put_ack(c, p.qos == 1 ? MQ_PUBACK : MQ_PUBREC, p.packet_id, 0);
     }
     if (r & MQ_PUB_PAUSE) {
-        mq__conn_set_pause(c, PAUSE_HOOK, true);
+        mq__bk_conn_set_pause(c, PAUSE_HOOK, true);
         return H_STOP;
     }
     return c->pause ? H_STOP : H_NEXT;
@@ -488,7 +488,7 @@ static void connack(mq_conn_t *c, uint8_t level, uint8_t reason, bool present,
     if (props)
         k.u.connack.props = *props;
     c->level = level;
-    mq__conn_put(c, &k);
+    mq__bk_conn_put(c, &k);
 }
 
 /* Refuses a CONNECT: CONNACK in the client's protocol, then close. */
@@ -502,7 +502,7 @@ static void refuse(mq_conn_t *c, uint8_t level, uint8_t v5reason)
         if (rc > 0)
             connack(c, 4, (uint8_t)rc, false, NULL);
     }
-    mq__conn_close(c, 0, false);
+    mq__bk_conn_close(c, 0, false);
 }
 
 static void assign_id(mq_conn_t *c, char *buf, size_t n)
@@ -511,7 +511,7 @@ static void assign_id(mq_conn_t *c, char *buf, size_t n)
     do {
         snprintf(buf, n, "cairn-%08llx%04x", (unsigned long long)(cn_now_ns() ^ (int64_t)c->id),
                  (unsigned)(lp->next_serial++ & 0xffff));
-    } while (mq__home(lp->b, buf, strlen(buf)) != lp->idx);
+    } while (mq__bk_home(lp->b, buf, strlen(buf)) != lp->idx);
 }
 
 static mq_msg_t *make_will(mq_conn_t *c, const mq_connect_t *ck, const mq_frame_t *f)
@@ -523,7 +523,7 @@ static mq_msg_t *make_will(mq_conn_t *c, const mq_connect_t *ck, const mq_frame_
     p.topic = ck->will_topic;
     p.payload = ck->will_payload;
     p.props = ck->will_props;
-    mq_msg_t *m = mq__msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, 0);
+    mq_msg_t *m = mq__bk_msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, 0);
     m->expire_at = 0; /* message expiry counts from publication (sess.c) */
     (void)c;
     return m;
@@ -544,7 +544,7 @@ static void connect_finish(mq_conn_t *c, const mq_connect_t *ck, const char *cid
         if (in->has & MQ_HAS(MQ_P_MAX_PACKET_SIZE))
             c->max_out_packet = in->max_packet_size;
         if (in->has & MQ_HAS(MQ_P_TOPIC_ALIAS_MAX) && in->topic_alias_max) {
-            mq_cext_t *x = mq__cext(c);
+            mq_cext_t *x = mq__bk_cext(c);
             x->alias_max_out = u16min(in->topic_alias_max, 64);
             x->alias_out = cn_calloc(x->alias_max_out, sizeof *x->alias_out);
         }
@@ -586,7 +586,7 @@ static void connect_finish(mq_conn_t *c, const mq_connect_t *ck, const char *cid
         c->will_delay = ck->level == 5 ? ck->will_props.will_delay : 0;
     }
     bool present = false;
-    int rc = mq__sess_attach(c, ck, cid, &present);
+    int rc = mq__bk_sess_attach(c, ck, cid, &present);
     if (rc < 0) {
         refuse(c, ck->level, 0x89);
         return;
@@ -596,11 +596,11 @@ static void connect_finish(mq_conn_t *c, const mq_connect_t *ck, const char *cid
     CNT_ADD(c->lp, connected, 1);
     char peer[64];
     if (cn_log_get_level() >= CN_LOG_DEBUG)
-        mq__peer(c, peer, sizeof peer);
+        mq__bk_peer(c, peer, sizeof peer);
     cn_debug("mqtt: %s connected as %s (level %u, keepalive %u, session %s)", peer, cid, ck->level,
              c->keepalive, present ? "resumed" : "new");
-    mq__sess_resend(c->sess);
-    mq__sess_drain(c->sess);
+    mq__bk_sess_resend(c->sess);
+    mq__bk_sess_drain(c->sess);
 }
 
 /* Returns H_NEXT (consumed), H_KEEP (CONNECT stays buffered) or H_STOP. */
@@ -621,7 +621,7 @@ static int on_connect(mq_conn_t *c, const mq_frame_t *f, bool authed)
         else if (e.rule != MQ_R_PROTO_NAME && lv >= 3 && lv <= 5)
             refuse(c, lv, e.reason);
         else
-            mq__conn_close(c, 0, false);
+            mq__bk_conn_close(c, 0, false);
         return H_STOP;
     }
     const mq_connect_t *ck = &pkt.u.connect;
@@ -637,9 +637,9 @@ static int on_connect(mq_conn_t *c, const mq_frame_t *f, bool authed)
         memcpy(cid, ck->client_id.p, ck->client_id.len);
         cid[ck->client_id.len] = 0;
     }
-    unsigned home = mq__home(b, cid, strlen(cid));
+    unsigned home = mq__bk_home(b, cid, strlen(cid));
     if (home != c->lp->idx) {
-        if (mq__handover(c, home) == 0)
+        if (mq__bk_handover(c, home) == 0)
             return H_STOP;
         refuse(c, ck->level, 0x89);
         return H_STOP;
@@ -647,12 +647,12 @@ static int on_connect(mq_conn_t *c, const mq_frame_t *f, bool authed)
     if (!authed) {
         if (b->o.auth) {
             c->state = CS_AUTH;
-            mq__conn_set_pause(c, PAUSE_AUTH, true);
+            mq__bk_conn_set_pause(c, PAUSE_AUTH, true);
             char peer[64];
             mq_broker_auth_req_t req = {cid,
                                         ck->has_username ? ck->username : (mq_bin_t){0},
                                         ck->has_password ? ck->password : (mq_bin_t){0},
-                                        mq__peer(c, peer, sizeof peer),
+                                        mq__bk_peer(c, peer, sizeof peer),
                                         ck->level,
                                         c->anon_ok};
             b->o.auth(b->o.hook_arg, &req, c->id);
@@ -667,14 +667,14 @@ static int on_connect(mq_conn_t *c, const mq_frame_t *f, bool authed)
     return c->state == CS_ONLINE ? H_NEXT : H_STOP;
 }
 
-void mq__conn_auth_done(mq_conn_t *c, uint8_t reason)
+void mq__bk_conn_auth_done(mq_conn_t *c, uint8_t reason)
 {
     if (c->state != CS_AUTH)
         return;
     mq_frame_t f;
     mq_err_t e;
     if (mq_split(c->in.p, c->in.len, c->lp->b->o.max_packet, &f, &e) != 1) {
-        mq__conn_close(c, 0, false);
+        mq__bk_conn_close(c, 0, false);
         return;
     }
     if (reason) {
@@ -682,7 +682,7 @@ void mq__conn_auth_done(mq_conn_t *c, uint8_t reason)
         uint8_t level = mq_decode(&f, 4, MQ_FROM_CLIENT, &pkt, &e) == 0 ? pkt.u.connect.level : 4;
         char peer[64];
         cn_info("mqtt: %s: connection refused by authentication (reason 0x%02x)",
-                mq__peer(c, peer, sizeof peer), reason);
+                mq__bk_peer(c, peer, sizeof peer), reason);
         refuse(c, level, reason);
         return;
     }
@@ -692,7 +692,7 @@ void mq__conn_auth_done(mq_conn_t *c, uint8_t reason)
         return;
     memmove(c->in.p, c->in.p + f.total, c->in.len - f.total);
     c->in.len -= f.total;
-    mq__conn_set_pause(c, PAUSE_AUTH, false);
+    mq__bk_conn_set_pause(c, PAUSE_AUTH, false);
 }
 
 /* --------------------------------------------------------------- others */
@@ -709,10 +709,10 @@ static int on_disconnect(mq_conn_t *c, const mq_reason_pkt_t *d)
         s->expiry = v > c->lp->b->o.max_session_expiry ? c->lp->b->o.max_session_expiry : v;
     }
     if (!(c->level == 5 && d->reason == 0x04)) {
-        mq__msg_unref(c->will); /* normal disconnect: the will is discarded */
+        mq__bk_msg_unref(c->will); /* normal disconnect: the will is discarded */
         c->will = NULL;
     }
-    mq__conn_close(c, 0, false);
+    mq__bk_conn_close(c, 0, false);
     return H_STOP;
 }
 
@@ -734,28 +734,28 @@ static int dispatch(mq_conn_t *c, const mq_frame_t *f)
     switch (pkt.type) {
     case MQ_PUBACK:
     case MQ_PUBCOMP:
-        mq__sess_acked(s, pkt.type, pkt.u.ack.packet_id, pkt.u.ack.reason);
+        mq__bk_sess_acked(s, pkt.type, pkt.u.ack.packet_id, pkt.u.ack.reason);
         break;
     case MQ_PUBREC: {
-        int rc = mq__sess_acked(s, MQ_PUBREC, pkt.u.ack.packet_id, pkt.u.ack.reason);
+        int rc = mq__bk_sess_acked(s, MQ_PUBREC, pkt.u.ack.packet_id, pkt.u.ack.reason);
         if (rc != 1)
             put_ack(c, MQ_PUBREL, pkt.u.ack.packet_id, rc == 0 ? 0 : 0x92);
         break;
     }
     case MQ_PUBREL: {
-        bool had = mq__qos2_del(s, pkt.u.ack.packet_id);
+        bool had = mq__bk_qos2_del(s, pkt.u.ack.packet_id);
         put_ack(c, MQ_PUBCOMP, pkt.u.ack.packet_id, had ? 0 : 0x92);
         break;
     }
     case MQ_SUBSCRIBE:
-        mq__sess_subscribe(c, &pkt.u.subscribe);
+        mq__bk_sess_subscribe(c, &pkt.u.subscribe);
         break;
     case MQ_UNSUBSCRIBE:
-        mq__sess_unsubscribe(c, &pkt.u.subscribe);
+        mq__bk_sess_unsubscribe(c, &pkt.u.subscribe);
         break;
     case MQ_PINGREQ: {
         mq_pkt_t k = {.type = MQ_PINGRESP};
-        mq__conn_put(c, &k);
+        mq__bk_conn_put(c, &k);
         break;
     }
     case MQ_DISCONNECT:
@@ -769,7 +769,7 @@ static int dispatch(mq_conn_t *c, const mq_frame_t *f)
 }
 
 /* Handles the whole packets in p[0..n); returns the bytes consumed. */
-size_t mq__conn_process_buf(mq_conn_t *c, const uint8_t *p, size_t n)
+size_t mq__bk_conn_process_buf(mq_conn_t *c, const uint8_t *p, size_t n)
 {
     mq_broker_t *b = c->lp->b;
     size_t off = 0;
@@ -783,14 +783,14 @@ size_t mq__conn_process_buf(mq_conn_t *c, const uint8_t *p, size_t n)
             if (c->state == CS_ONLINE)
                 protocol_error(c, &e);
             else
-                mq__conn_close(c, 0, false);
+                mq__bk_conn_close(c, 0, false);
             break;
         }
         int r;
         if (c->state == CS_NEW) {
             if (f.type != MQ_CONNECT) {
                 CNT_ADD(c->lp, proto_errors, 1);
-                mq__conn_close(c, 0, false); /* first packet must be CONNECT */
+                mq__bk_conn_close(c, 0, false); /* first packet must be CONNECT */
                 break;
             }
             assert(off == 0 && p == c->in.p);
@@ -807,9 +807,9 @@ size_t mq__conn_process_buf(mq_conn_t *c, const uint8_t *p, size_t n)
     return off;
 }
 
-void mq__conn_process(mq_conn_t *c)
+void mq__bk_conn_process(mq_conn_t *c)
 {
-    size_t off = mq__conn_process_buf(c, c->in.p, c->in.len);
+    size_t off = mq__bk_conn_process_buf(c, c->in.p, c->in.len);
     if (c->state == CS_CLOSING) {
         cn_buf_free(&c->in);
         return;

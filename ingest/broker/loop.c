@@ -13,7 +13,7 @@
  *     target's inbox in the check phase.  Batches keep their order and the
  *     inbox is FIFO, so one publisher's messages reach a subscriber on
  *     another loop in publish order.
- *  2. Handover.  A session lives on loop mq__home(client id).  A CONNECT
+ *  2. Handover.  A session lives on loop mq__bk_home(client id).  A CONNECT
  *     read on another loop is handed over: the socket is dup()ed, its
  *     handle closed here, and the fd plus the unconsumed input (the CONNECT
  *     and anything after it) are posted to the home loop, which opens the
@@ -66,7 +66,7 @@ void mq_broker_opts_default(mq_broker_opts_t *o)
 static void free_item(mq_item_t *it)
 {
     if (it->kind == IT_DELIVER)
-        mq__msg_unref(it->msg);
+        mq__bk_msg_unref(it->msg);
     if (it->kind == IT_HANDOVER) {
         if (it->fd >= 0)
             close(it->fd);
@@ -98,7 +98,7 @@ static void inbox_push(mq_loop_t *to, mq_item_t *head, mq_item_t *tail)
     uv_mutex_unlock(&to->inbox_mu);
 }
 
-void mq__post(mq_loop_t *from, unsigned to, mq_item_t *it)
+void mq__bk_post(mq_loop_t *from, unsigned to, mq_item_t *it)
 {
     it->next = NULL;
     mq_itemq_t *q = &from->outq[to];
@@ -132,41 +132,41 @@ static void handle_item(mq_loop_t *lp, mq_item_t *it)
     uint64_t serial = it->target & MQ_SERIAL_MASK;
     switch (it->kind) {
     case IT_DELIVER: {
-        mq_sess_t *s = mq__sess_get(lp, serial);
+        mq_sess_t *s = mq__bk_sess_get(lp, serial);
         if (s && !lp->stopping)
-            mq__sess_deliver(s, it->msg, it->qos, it->flags, it->ids, it->nids, it->from);
+            mq__bk_sess_deliver(s, it->msg, it->qos, it->flags, it->ids, it->nids, it->from);
         break;
     }
     case IT_HANDOVER:
-        if (!lp->stopping && mq__accept_fd(lp, it->fd, it->bytes, it->nbytes, it->flags) == 0)
+        if (!lp->stopping && mq__bk_accept_fd(lp, it->fd, it->bytes, it->nbytes, it->flags) == 0)
             it->fd = -1;
         break;
     case IT_ACK: {
-        mq_conn_t *c = mq__conn_get(lp, serial);
+        mq_conn_t *c = mq__bk_conn_get(lp, serial);
         if (c)
-            mq__conn_ack_done(c, it->pid, it->reason);
+            mq__bk_conn_ack_done(c, it->pid, it->reason);
         break;
     }
     case IT_RESUME: {
-        mq_conn_t *c = mq__conn_get(lp, serial);
+        mq_conn_t *c = mq__bk_conn_get(lp, serial);
         if (c)
-            mq__conn_set_pause(c, PAUSE_HOOK, false);
+            mq__bk_conn_set_pause(c, PAUSE_HOOK, false);
         break;
     }
     case IT_PAUSE_SLOW:
     case IT_RESUME_SLOW: {
-        mq_conn_t *c = mq__conn_get(lp, serial);
+        mq_conn_t *c = mq__bk_conn_get(lp, serial);
         if (c) {
             if (it->kind == IT_PAUSE_SLOW && !(c->pause & PAUSE_SLOW))
                 CNT_ADD(lp, paused, 1);
-            mq__conn_set_pause(c, PAUSE_SLOW, it->kind == IT_PAUSE_SLOW);
+            mq__bk_conn_set_pause(c, PAUSE_SLOW, it->kind == IT_PAUSE_SLOW);
         }
         break;
     }
     case IT_AUTH: {
-        mq_conn_t *c = mq__conn_get(lp, serial);
+        mq_conn_t *c = mq__bk_conn_get(lp, serial);
         if (c)
-            mq__conn_auth_done(c, it->reason);
+            mq__bk_conn_auth_done(c, it->reason);
         break;
     }
     default:
@@ -209,12 +209,12 @@ static void on_check(uv_check_t *h)
         lp->dirty = c->dirty_next;
         c->dirty_next = NULL;
         c->dirty = false;
-        mq__conn_flush(c);
+        mq__bk_conn_flush(c);
     }
     flush_outq(lp);
 }
 
-void mq__conn_dirty(mq_conn_t *c)
+void mq__bk_conn_dirty(mq_conn_t *c)
 {
     if (c->dirty || c->state == CS_CLOSING)
         return;
@@ -227,7 +227,7 @@ static void on_tick(uv_timer_t *t)
 {
     mq_loop_t *lp = t->data;
     int64_t mono = cn_mono_ns();
-    size_t n = mq__objs(lp, true, &lp->scratch);
+    size_t n = mq__bk_objs(lp, true, &lp->scratch);
     mq_conn_t **v = (mq_conn_t **)(void *)lp->scratch.p;
     for (size_t i = 0; i < n; i++) {
         mq_conn_t *c = v[i];
@@ -237,14 +237,14 @@ static void on_tick(uv_timer_t *t)
         if (c->state == CS_NEW || c->state == CS_AUTH)
             limit = limit ? limit : 30000000000LL; /* CONNECT / auth must come soon */
         if (limit && mono - c->last_rx > limit)
-            mq__conn_close(c, 0x8D, true); /* keep alive timeout */
+            mq__bk_conn_close(c, 0x8D, true); /* keep alive timeout */
     }
-    mq__sess_tick(lp, mono);
+    mq__bk_sess_tick(lp, mono);
 }
 
 static void on_sys(uv_timer_t *t)
 {
-    mq__sys_publish(t->data);
+    mq__bk_sys_publish(t->data);
 }
 
 /* ------------------------------------------------------------ accepting */
@@ -266,10 +266,10 @@ static mq_conn_t *conn_new(mq_loop_t *lp)
 
 static void conn_link(mq_loop_t *lp, mq_conn_t *c)
 {
-    mq__map_put(&lp->objs, c->id & MQ_SERIAL_MASK, (void *)((uintptr_t)c | 1));
+    mq__bk_map_put(&lp->objs, c->id & MQ_SERIAL_MASK, (void *)((uintptr_t)c | 1));
 }
 
-const char *mq__peer(mq_conn_t *c, char *buf, size_t n)
+const char *mq__bk_peer(mq_conn_t *c, char *buf, size_t n)
 {
     struct sockaddr_storage ss;
     int len = sizeof ss;
@@ -300,7 +300,7 @@ static bool over_limit(mq_broker_t *b)
     return false;
 }
 
-void mq__conn_start_reading(mq_conn_t *c)
+void mq__bk_conn_start_reading(mq_conn_t *c)
 {
     if (c->reading || c->state == CS_CLOSING)
         return;
@@ -328,10 +328,10 @@ static void on_conn(uv_stream_t *server, int status)
     c->counted = true;
     CNT_ADD(lp, accepted, 1);
     uv_tcp_nodelay(&c->tcp, 1);
-    mq__conn_start_reading(c);
+    mq__bk_conn_start_reading(c);
 }
 
-int mq__accept_fd(mq_loop_t *lp, int fd, const uint8_t *bytes, size_t n, bool anon_ok)
+int mq__bk_accept_fd(mq_loop_t *lp, int fd, const uint8_t *bytes, size_t n, bool anon_ok)
 {
     mq_conn_t *c = conn_new(lp);
     c->anon_ok = anon_ok;
@@ -349,12 +349,12 @@ int mq__accept_fd(mq_loop_t *lp, int fd, const uint8_t *bytes, size_t n, bool an
     conn_link(lp, c);
     c->counted = true; /* counted by the loop that accepted it */
     cn_buf_put(&c->in, bytes, n);
-    mq__conn_start_reading(c);
-    mq__conn_process(c);
+    mq__bk_conn_start_reading(c);
+    mq__bk_conn_process(c);
     return 0;
 }
 
-unsigned mq__home(const mq_broker_t *b, const char *cid, size_t len)
+unsigned mq__bk_home(const mq_broker_t *b, const char *cid, size_t len)
 {
     if (b->nloops == 1)
         return 0;
@@ -366,7 +366,7 @@ static void on_close_handover(uv_handle_t *h)
     on_close_conn(h);
 }
 
-int mq__handover(mq_conn_t *c, unsigned home)
+int mq__bk_handover(mq_conn_t *c, unsigned home)
 {
     mq_loop_t *lp = c->lp;
     uv_os_fd_t fd;
@@ -389,7 +389,7 @@ int mq__handover(mq_conn_t *c, unsigned home)
     if (c->reading)
         uv_read_stop((uv_stream_t *)&c->tcp);
     uv_close((uv_handle_t *)&c->tcp, on_close_handover);
-    mq__post(lp, home, it);
+    mq__bk_post(lp, home, it);
     return 0;
 }
 
@@ -419,7 +419,7 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
             /* The common case: packets handled straight from the loop's
              * buffer, only a partial one at the end is copied. */
             const uint8_t *p = (const uint8_t *)buf->base;
-            size_t used = mq__conn_process_buf(c, p, (size_t)n);
+            size_t used = mq__bk_conn_process_buf(c, p, (size_t)n);
             if (c->state != CS_CLOSING && used < (size_t)n)
                 cn_buf_put(&c->in, p + used, (size_t)n - used);
             lp->rbuf_busy = false;
@@ -433,26 +433,26 @@ static void read_cb(uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
     if (shared)
         lp->rbuf_busy = false;
     if (n < 0) {
-        mq__conn_close(c, 0, false);
+        mq__bk_conn_close(c, 0, false);
         return;
     }
     if (n > 0)
-        mq__conn_process(c);
+        mq__bk_conn_process(c);
 }
 
 static void on_close_conn(uv_handle_t *h)
 {
     mq_conn_t *c = h->data;
     mq_loop_t *lp = c->lp;
-    mq__map_del(&lp->objs, c->id & MQ_SERIAL_MASK);
+    mq__bk_map_del(&lp->objs, c->id & MQ_SERIAL_MASK);
     if (c->counted)
         atomic_fetch_sub_explicit(&lp->b->nconns, 1, memory_order_relaxed);
-    mq__conn_free_mem(c);
+    mq__bk_conn_free_mem(c);
     cn_free(c);
 }
 
-void mq__conn_closed_handle(mq_conn_t *c);
-void mq__conn_closed_handle(mq_conn_t *c)
+void mq__bk_conn_closed_handle(mq_conn_t *c);
+void mq__bk_conn_closed_handle(mq_conn_t *c)
 {
     uv_close((uv_handle_t *)&c->tcp, on_close_conn);
 }
@@ -548,7 +548,7 @@ int mq_broker_new(const mq_broker_opts_t *opts, mq_broker_t **out)
         mq_broker_free(b);
         return rc;
     }
-    b->retained = mq__ret_new();
+    b->retained = mq__bk_ret_new();
     *out = b;
     return 0;
 }
@@ -599,7 +599,7 @@ int mq_broker_start(mq_broker_t *b)
 {
     b->loops = cn_calloc(b->nloops, sizeof *b->loops);
     b->started_mono = cn_mono_ns();
-    b->started_wall = mq__now(b);
+    b->started_wall = mq__bk_now(b);
     int rc = 0;
     unsigned i;
     for (i = 0; i < b->nloops && rc == 0; i++)
@@ -638,12 +638,12 @@ static void begin_stop(mq_loop_t *lp)
     for (size_t i = 0; i < lp->nlisteners; i++)
         if (!uv_is_closing((uv_handle_t *)&lp->listeners[i]))
             uv_close((uv_handle_t *)&lp->listeners[i], close_cb_noop);
-    size_t n = mq__objs(lp, true, &lp->scratch);
+    size_t n = mq__bk_objs(lp, true, &lp->scratch);
     mq_conn_t **v = (mq_conn_t **)(void *)lp->scratch.p;
     for (size_t i = 0; i < n; i++)
         if (v[i]->state != CS_CLOSING)
-            mq__conn_close(v[i], 0x8B, true); /* server shutting down */
-    on_check(&lp->check);                     /* flush DISCONNECTs and batches */
+            mq__bk_conn_close(v[i], 0x8B, true); /* server shutting down */
+    on_check(&lp->check);                        /* flush DISCONNECTs and batches */
     uv_close((uv_handle_t *)&lp->check, close_cb_noop);
     uv_close((uv_handle_t *)&lp->tick, close_cb_noop);
     uv_close((uv_handle_t *)&lp->sys_timer, close_cb_noop);
@@ -701,11 +701,11 @@ static void loop_free(mq_loop_t *lp)
 {
     if (!lp->b)
         return;
-    size_t n = mq__objs(lp, false, &lp->scratch);
+    size_t n = mq__bk_objs(lp, false, &lp->scratch);
     for (size_t i = 0; i < n; i++)
-        mq__sess_destroy(((mq_sess_t **)(void *)lp->scratch.p)[i], false);
+        mq__bk_sess_destroy(((mq_sess_t **)(void *)lp->scratch.p)[i], false);
     cn_free(lp->cid_tab);
-    mq__map_free(&lp->objs);
+    mq__bk_map_free(&lp->objs);
     for (unsigned i = 0; i < lp->b->nloops; i++) {
         for (mq_item_t *it = lp->outq[i].head, *nx; it; it = nx) {
             nx = it->next;
@@ -731,7 +731,7 @@ void mq_broker_free(mq_broker_t *b)
             loop_free(&b->loops[i]);
         cn_free(b->loops);
     }
-    mq__ret_free(b->retained);
+    mq__bk_ret_free(b->retained);
     mq_router_free(b->router);
     for (size_t i = 0; i < b->o.nlisteners; i++)
         cn_free((char *)b->lst[i].host);
@@ -798,5 +798,5 @@ void mq_broker_stats(mq_broker_t *b, mq_broker_stats_t *st)
         st->protocol_errors += RD(lp, proto_errors);
     }
     st->subscriptions = mq_router_count(b->router);
-    st->retained = mq__ret_count(b->retained);
+    st->retained = mq__bk_ret_count(b->retained);
 }

@@ -19,8 +19,8 @@
 
 /* ------------------------------------------------------------- messages */
 
-mq_msg_t *mq__msg_new(const uint8_t *topic, size_t tlen, const mq_publish_t *pub,
-                      const uint8_t *body, size_t body_len, int64_t now_ns)
+mq_msg_t *mq__bk_msg_new(const uint8_t *topic, size_t tlen, const mq_publish_t *pub,
+                         const uint8_t *body, size_t body_len, int64_t now_ns)
 {
     mq_msg_t *m = cn_malloc(sizeof *m + tlen + body_len + 1);
     atomic_init(&m->ref, 1);
@@ -48,7 +48,7 @@ mq_msg_t *mq__msg_new(const uint8_t *topic, size_t tlen, const mq_publish_t *pub
     return m;
 }
 
-void mq__msg_unref(mq_msg_t *m)
+void mq__bk_msg_unref(mq_msg_t *m)
 {
     if (m && atomic_fetch_sub_explicit(&m->ref, 1, memory_order_acq_rel) == 1)
         cn_free(m);
@@ -62,7 +62,7 @@ static size_t slot(const mq_map_t *m, uint64_t k)
     return (size_t)(h >> 7) & (m->cap - 1);
 }
 
-void *mq__map_get(const mq_map_t *m, uint64_t k)
+void *mq__bk_map_get(const mq_map_t *m, uint64_t k)
 {
     if (!m->cap)
         return NULL;
@@ -82,13 +82,13 @@ static void map_grow(mq_map_t *m)
     n.vals = cn_calloc(n.cap, sizeof *n.vals);
     for (size_t i = 0; i < m->cap; i++)
         if (m->keys[i])
-            mq__map_put(&n, m->keys[i], m->vals[i]);
+            mq__bk_map_put(&n, m->keys[i], m->vals[i]);
     cn_free(m->keys);
     cn_free(m->vals);
     *m = n;
 }
 
-void mq__map_put(mq_map_t *m, uint64_t k, void *v)
+void mq__bk_map_put(mq_map_t *m, uint64_t k, void *v)
 {
     assert(k != 0);
     if ((m->n + 1) * 4 >= m->cap * 3)
@@ -103,7 +103,7 @@ void mq__map_put(mq_map_t *m, uint64_t k, void *v)
 }
 
 /* Backward-shift deletion keeps probe chains intact without tombstones. */
-void mq__map_del(mq_map_t *m, uint64_t k)
+void mq__bk_map_del(mq_map_t *m, uint64_t k)
 {
     if (!m->cap)
         return;
@@ -128,7 +128,7 @@ void mq__map_del(mq_map_t *m, uint64_t k)
     m->vals[i] = NULL;
 }
 
-size_t mq__objs(mq_loop_t *lp, bool conns, cn_buf_t *out)
+size_t mq__bk_objs(mq_loop_t *lp, bool conns, cn_buf_t *out)
 {
     const mq_map_t *m = &lp->objs;
     out->len = 0;
@@ -142,7 +142,7 @@ size_t mq__objs(mq_loop_t *lp, bool conns, cn_buf_t *out)
     return out->len / sizeof(void *);
 }
 
-void mq__map_free(mq_map_t *m)
+void mq__bk_map_free(mq_map_t *m)
 {
     cn_free(m->keys);
     cn_free(m->vals);
@@ -163,7 +163,7 @@ struct mq_retained {
     size_t cap, n;
 };
 
-mq_retained_t *mq__ret_new(void)
+mq_retained_t *mq__bk_ret_new(void)
 {
     mq_retained_t *r = cn_calloc(1, sizeof *r);
     uv_mutex_init(&r->mu);
@@ -172,14 +172,14 @@ mq_retained_t *mq__ret_new(void)
     return r;
 }
 
-void mq__ret_free(mq_retained_t *r)
+void mq__bk_ret_free(mq_retained_t *r)
 {
     if (!r)
         return;
     for (size_t i = 0; i < r->cap; i++) {
         for (rnode_t *n = r->tab[i], *nx; n; n = nx) {
             nx = n->next;
-            mq__msg_unref(n->msg);
+            mq__bk_msg_unref(n->msg);
             cn_free(n);
         }
     }
@@ -204,7 +204,7 @@ static void ret_grow(mq_retained_t *r)
     r->cap = cap;
 }
 
-void mq__ret_set(mq_retained_t *r, mq_msg_t *m)
+void mq__bk_ret_set(mq_retained_t *r, mq_msg_t *m)
 {
     const mq_bin_t t = m->pub.topic;
     uint64_t h = cn_hash64(t.p, t.len);
@@ -225,19 +225,19 @@ void mq__ret_set(mq_retained_t *r, mq_msg_t *m)
             cn_free(n);
             r->n--;
         } else {
-            (*pp)->msg = mq__msg_ref(m);
+            (*pp)->msg = mq__bk_msg_ref(m);
         }
     } else if (!clear) {
         rnode_t *n = cn_malloc(sizeof *n);
         n->h = h;
-        n->msg = mq__msg_ref(m);
+        n->msg = mq__bk_msg_ref(m);
         n->next = r->tab[h & (r->cap - 1)];
         r->tab[h & (r->cap - 1)] = n;
         if (++r->n > r->cap)
             ret_grow(r);
     }
     uv_mutex_unlock(&r->mu);
-    mq__msg_unref(old);
+    mq__bk_msg_unref(old);
 }
 
 static bool has_wildcard(const char *f, size_t n)
@@ -245,7 +245,7 @@ static bool has_wildcard(const char *f, size_t n)
     return memchr(f, '+', n) || memchr(f, '#', n);
 }
 
-size_t mq__ret_match(mq_retained_t *r, const char *filter, size_t flen, cn_buf_t *out)
+size_t mq__bk_ret_match(mq_retained_t *r, const char *filter, size_t flen, cn_buf_t *out)
 {
     size_t found = 0;
     uv_mutex_lock(&r->mu);
@@ -254,7 +254,7 @@ size_t mq__ret_match(mq_retained_t *r, const char *filter, size_t flen, cn_buf_t
         for (rnode_t *n = r->tab[h & (r->cap - 1)]; n; n = n->next) {
             if (n->h == h && n->msg->pub.topic.len == flen &&
                 !memcmp(n->msg->pub.topic.p, filter, flen)) {
-                mq_msg_t *m = mq__msg_ref(n->msg);
+                mq_msg_t *m = mq__bk_msg_ref(n->msg);
                 cn_buf_put(out, &m, sizeof m);
                 found++;
             }
@@ -265,7 +265,7 @@ size_t mq__ret_match(mq_retained_t *r, const char *filter, size_t flen, cn_buf_t
                 const mq_bin_t t = n->msg->pub.topic;
                 if (!mq_router_topic_matches(filter, flen, (const char *)t.p, t.len))
                     continue;
-                mq_msg_t *m = mq__msg_ref(n->msg);
+                mq_msg_t *m = mq__bk_msg_ref(n->msg);
                 cn_buf_put(out, &m, sizeof m);
                 found++;
             }
@@ -275,7 +275,7 @@ size_t mq__ret_match(mq_retained_t *r, const char *filter, size_t flen, cn_buf_t
     return found;
 }
 
-size_t mq__ret_count(mq_retained_t *r)
+size_t mq__bk_ret_count(mq_retained_t *r)
 {
     uv_mutex_lock(&r->mu);
     size_t n = r->n;

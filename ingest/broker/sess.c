@@ -37,7 +37,7 @@ static uint64_t cid_hash(const mq_sess_t *s)
     return cn_hash64(s->client_id, strlen(s->client_id));
 }
 
-mq_sess_t *mq__sess_find(mq_loop_t *lp, const char *cid, size_t len)
+mq_sess_t *mq__bk_sess_find(mq_loop_t *lp, const char *cid, size_t len)
 {
     uint64_t h = cn_hash64(cid, len);
     for (mq_sess_t *s = lp->cid_tab[cid_slot(lp, h)]; s; s = s->cid_next)
@@ -107,7 +107,7 @@ static mq_qmsg_t *ql_pop(mq_qlist_t *l, uint32_t *n)
 
 static void qm_free(mq_qmsg_t *q)
 {
-    mq__msg_unref(q->msg);
+    mq__bk_msg_unref(q->msg);
     cn_free(q);
 }
 
@@ -124,7 +124,7 @@ static mq_qmsg_t *qm_new(mq_msg_t *m, uint8_t qos, bool retain, const uint32_t *
         nids = 255;
     mq_qmsg_t *q = cn_malloc(sizeof *q + nids * sizeof(uint32_t));
     q->next = NULL;
-    q->msg = mq__msg_ref(m);
+    q->msg = mq__bk_msg_ref(m);
     q->pid = 0;
     q->qos = qos;
     q->state = QM_QUEUED;
@@ -156,7 +156,7 @@ static uint32_t window(const mq_sess_t *s)
 
 static bool expired(const mq_sess_t *s, const mq_msg_t *m)
 {
-    return m->expire_at && mq__now(s->lp->b) >= m->expire_at;
+    return m->expire_at && mq__bk_now(s->lp->b) >= m->expire_at;
 }
 
 static bool online(const mq_sess_t *s)
@@ -169,8 +169,8 @@ static void send_inflight(mq_sess_t *s, mq_qmsg_t *q)
 {
     q->pid = next_pid(s);
     q->state = QM_PUBLISHED;
-    if (mq__conn_write_publish(s->conn, q->msg, q->qos, q->pid, q->retain, false, q->ids, q->nids) <
-        0) {
+    if (mq__bk_conn_write_publish(s->conn, q->msg, q->qos, q->pid, q->retain, false, q->ids,
+                                  q->nids) < 0) {
         CNT_ADD(s->lp, dropped, 1); /* over the client's Maximum Packet Size */
         qm_free(q);
         return;
@@ -178,7 +178,7 @@ static void send_inflight(mq_sess_t *s, mq_qmsg_t *q)
     ql_push(&s->inflight, &s->n_inflight, q);
 }
 
-void mq__sess_drain(mq_sess_t *s)
+void mq__bk_sess_drain(mq_sess_t *s)
 {
     if (!online(s))
         return;
@@ -193,10 +193,10 @@ void mq__sess_drain(mq_sess_t *s)
         send_inflight(s, q);
     }
     if (s->nwaiters)
-        mq__sess_release_waiters(s);
+        mq__bk_sess_release_waiters(s);
 }
 
-void mq__sess_resend(mq_sess_t *s)
+void mq__bk_sess_resend(mq_sess_t *s)
 {
     for (mq_qmsg_t *q = s->inflight.head; q; q = q->next) {
         if (q->state == QM_RELEASED) {
@@ -204,15 +204,15 @@ void mq__sess_resend(mq_sess_t *s)
             memset(&k, 0, sizeof k);
             k.type = MQ_PUBREL;
             k.u.ack.packet_id = q->pid;
-            mq__conn_put(s->conn, &k);
+            mq__bk_conn_put(s->conn, &k);
         } else {
-            mq__conn_write_publish(s->conn, q->msg, q->qos, q->pid, q->retain, true, q->ids,
-                                   q->nids);
+            mq__bk_conn_write_publish(s->conn, q->msg, q->qos, q->pid, q->retain, true, q->ids,
+                                      q->nids);
         }
     }
 }
 
-int mq__sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason)
+int mq__bk_sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason)
 {
     mq_qmsg_t *prev = NULL, *q = s->inflight.head;
     for (; q; prev = q, q = q->next)
@@ -225,7 +225,7 @@ int mq__sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason)
         return CN_ENOTFOUND;
     if (type == MQ_PUBREC && reason < 0x80) {
         q->state = QM_RELEASED;
-        mq__msg_unref(q->msg);
+        mq__bk_msg_unref(q->msg);
         q->msg = NULL;
         return 0;
     }
@@ -237,13 +237,13 @@ int mq__sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason)
         s->inflight.tail = prev;
     s->n_inflight--;
     qm_free(q);
-    mq__sess_drain(s);
+    mq__bk_sess_drain(s);
     return type == MQ_PUBREC ? 1 : 0;
 }
 
 /* ------------------------------------------------------ incoming QoS 2 */
 
-bool mq__qos2_has(mq_sess_t *s, uint16_t pid)
+bool mq__bk_qos2_has(mq_sess_t *s, uint16_t pid)
 {
     for (uint32_t i = 0; i < s->nqos2_in; i++)
         if (s->qos2_in[i] == pid)
@@ -251,9 +251,9 @@ bool mq__qos2_has(mq_sess_t *s, uint16_t pid)
     return false;
 }
 
-void mq__qos2_add(mq_sess_t *s, uint16_t pid)
+void mq__bk_qos2_add(mq_sess_t *s, uint16_t pid)
 {
-    if (mq__qos2_has(s, pid))
+    if (mq__bk_qos2_has(s, pid))
         return;
     if (s->nqos2_in == s->qos2_cap) {
         s->qos2_cap = s->qos2_cap ? s->qos2_cap * 2 : 8;
@@ -262,7 +262,7 @@ void mq__qos2_add(mq_sess_t *s, uint16_t pid)
     s->qos2_in[s->nqos2_in++] = pid;
 }
 
-bool mq__qos2_del(mq_sess_t *s, uint16_t pid)
+bool mq__bk_qos2_del(mq_sess_t *s, uint16_t pid)
 {
     for (uint32_t i = 0; i < s->nqos2_in; i++) {
         if (s->qos2_in[i] == pid) {
@@ -291,27 +291,28 @@ static void pause_conn(mq_loop_t *lp, uint64_t conn, bool on)
 {
     unsigned l = (unsigned)(conn >> MQ_LOOP_SHIFT);
     if (l == lp->idx) {
-        mq_conn_t *c = mq__conn_get(lp, conn);
+        mq_conn_t *c = mq__bk_conn_get(lp, conn);
         if (c) {
             if (on && !(c->pause & PAUSE_SLOW))
                 CNT_ADD(lp, paused, 1);
-            mq__conn_set_pause(c, PAUSE_SLOW, on);
+            mq__bk_conn_set_pause(c, PAUSE_SLOW, on);
         }
         return;
     }
     mq_item_t *it = cn_calloc(1, sizeof *it);
     it->kind = on ? IT_PAUSE_SLOW : IT_RESUME_SLOW;
     it->target = conn;
-    mq__post(lp, l, it);
+    mq__bk_post(lp, l, it);
 }
 
 static bool congested(const mq_sess_t *s, uint32_t div)
 {
     const mq_broker_opts_t *o = &s->lp->b->o;
-    return s->n_queued > o->max_queued / div || mq__conn_unsent(s->conn) > o->max_out_bytes / div;
+    return s->n_queued > o->max_queued / div ||
+           mq__bk_conn_unsent(s->conn) > o->max_out_bytes / div;
 }
 
-void mq__sess_release_waiters(mq_sess_t *s)
+void mq__bk_sess_release_waiters(mq_sess_t *s)
 {
     if (!s->nwaiters || s->lp->stopping)
         return;
@@ -324,8 +325,8 @@ void mq__sess_release_waiters(mq_sess_t *s)
 
 /* ------------------------------------------------------------- delivery */
 
-void mq__sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t rqos, uint8_t flags, const uint32_t *ids,
-                      uint32_t nids, uint64_t from)
+void mq__bk_sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t rqos, uint8_t flags,
+                         const uint32_t *ids, uint32_t nids, uint64_t from)
 {
     mq_loop_t *lp = s->lp;
     uint8_t qos = m->qos < rqos ? m->qos : rqos;
@@ -342,11 +343,11 @@ void mq__sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t rqos, uint8_t flags, co
     if (qos == 0) {
         if (!on)
             return; /* QoS 0 is not queued for offline sessions */
-        if (mq__conn_unsent(s->conn) > lp->b->o.max_out_bytes) {
+        if (mq__bk_conn_unsent(s->conn) > lp->b->o.max_out_bytes) {
             CNT_ADD(lp, dropped_qos0, 1);
             return;
         }
-        if (mq__conn_write_publish(s->conn, m, 0, 0, retain, false, ids, nids) < 0)
+        if (mq__bk_conn_write_publish(s->conn, m, 0, 0, retain, false, ids, nids) < 0)
             CNT_ADD(lp, dropped, 1);
         return;
     }
@@ -363,12 +364,12 @@ void mq__sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t rqos, uint8_t flags, co
 
 static void deliver_local(mq_loop_t *lp, const mq_route_t *r, mq_msg_t *m, uint64_t from)
 {
-    mq_sess_t *s = mq__sess_get(lp, r->sub);
+    mq_sess_t *s = mq__bk_sess_get(lp, r->sub);
     if (s)
-        mq__sess_deliver(s, m, r->qos, r->flags, lp->res.ids + r->ids_off, r->nids, from);
+        mq__bk_sess_deliver(s, m, r->qos, r->flags, lp->res.ids + r->ids_off, r->nids, from);
 }
 
-void mq__route(mq_loop_t *lp, mq_msg_t *m, mq_conn_t *from)
+void mq__bk_route(mq_loop_t *lp, mq_msg_t *m, mq_conn_t *from)
 {
     const mq_bin_t t = m->pub.topic;
     int n = mq_router_match(lp->reader, (const char *)t.p, t.len, m->publisher, &lp->res);
@@ -387,18 +388,18 @@ void mq__route(mq_loop_t *lp, mq_msg_t *m, mq_conn_t *from)
         it->from = fid;
         it->qos = r->qos;
         it->flags = r->flags;
-        it->msg = mq__msg_ref(m);
+        it->msg = mq__bk_msg_ref(m);
         it->nids = r->nids;
         if (r->nids)
             memcpy(it->ids, lp->res.ids + r->ids_off, r->nids * sizeof(uint32_t));
-        mq__post(lp, l, it);
+        mq__bk_post(lp, l, it);
     }
 }
 
-void mq__publish_will(mq_loop_t *lp, mq_msg_t *will)
+void mq__bk_publish_will(mq_loop_t *lp, mq_msg_t *will)
 {
     mq_broker_t *b = lp->b;
-    int64_t now = mq__now(b);
+    int64_t now = mq__bk_now(b);
     if (will->pub.props.has & MQ_HAS(MQ_P_MESSAGE_EXPIRY))
         will->expire_at = now + (int64_t)will->pub.props.message_expiry * 1000000000LL;
     if (b->o.on_publish) {
@@ -415,8 +416,8 @@ void mq__publish_will(mq_loop_t *lp, mq_msg_t *will)
         b->o.on_publish(b->o.hook_arg, &v, NULL);
     }
     if (will->retain)
-        mq__ret_set(b->retained, will);
-    mq__route(lp, will, NULL);
+        mq__bk_ret_set(b->retained, will);
+    mq__bk_route(lp, will, NULL);
 }
 
 /* ------------------------------------------------------- attach/detach */
@@ -428,19 +429,19 @@ static mq_sess_t *sess_new(mq_loop_t *lp, const char *cid)
     s->client_id = cn_strdup(cid);
     s->id = ((uint64_t)lp->idx << MQ_LOOP_SHIFT) | ++lp->next_serial;
     cid_insert(lp, s);
-    mq__map_put(&lp->objs, s->id & MQ_SERIAL_MASK, s);
+    mq__bk_map_put(&lp->objs, s->id & MQ_SERIAL_MASK, s);
     CNT_ADD(lp, sessions, 1);
     return s;
 }
 
-void mq__sess_destroy(mq_sess_t *s, bool publish_will)
+void mq__bk_sess_destroy(mq_sess_t *s, bool publish_will)
 {
     mq_loop_t *lp = s->lp;
     assert(!s->conn);
     if (s->will) {
         if (publish_will)
-            mq__publish_will(lp, s->will);
-        mq__msg_unref(s->will);
+            mq__bk_publish_will(lp, s->will);
+        mq__bk_msg_unref(s->will);
     }
     mq_router_remove_subscriber(lp->b->router, s->id);
     for (mq_ssub_t *x = s->subs, *nx; x; x = nx) {
@@ -452,33 +453,33 @@ void mq__sess_destroy(mq_sess_t *s, bool publish_will)
     cn_free(s->waiters);
     cn_free(s->qos2_in);
     cid_remove(lp, s);
-    mq__map_del(&lp->objs, s->id & MQ_SERIAL_MASK);
+    mq__bk_map_del(&lp->objs, s->id & MQ_SERIAL_MASK);
     CNT_SUB(lp, sessions, 1);
     cn_free(s->client_id);
     cn_free(s->user);
     cn_free(s);
 }
 
-int mq__sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool *present)
+int mq__bk_sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool *present)
 {
     mq_loop_t *lp = c->lp;
     const mq_broker_opts_t *o = &lp->b->o;
     size_t len = strlen(cid);
-    mq_sess_t *s = mq__sess_find(lp, cid, len);
+    mq_sess_t *s = mq__bk_sess_find(lp, cid, len);
     if (s && s->conn) {
         char a[64], b[64];
-        cn_info("mqtt: client id %s taken over by %s (was %s)", cid, mq__peer(c, a, sizeof a),
-                mq__peer(s->conn, b, sizeof b));
-        mq__conn_close(s->conn, 0x8E, true); /* session taken over */
-        s = mq__sess_find(lp, cid, len);     /* it ended if its expiry was 0 */
+        cn_info("mqtt: client id %s taken over by %s (was %s)", cid, mq__bk_peer(c, a, sizeof a),
+                mq__bk_peer(s->conn, b, sizeof b));
+        mq__bk_conn_close(s->conn, 0x8E, true); /* session taken over */
+        s = mq__bk_sess_find(lp, cid, len);     /* it ended if its expiry was 0 */
     }
     if (s && ck->clean_start) {
-        mq__sess_destroy(s, true);
+        mq__bk_sess_destroy(s, true);
         s = NULL;
     }
     *present = s != NULL;
     if (s) {
-        mq__msg_unref(s->will); /* reconnected within the will delay */
+        mq__bk_msg_unref(s->will); /* reconnected within the will delay */
         s->will = NULL;
     } else {
         s = sess_new(lp, cid);
@@ -496,7 +497,7 @@ int mq__sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bool 
     return 0;
 }
 
-void mq__sess_detach(mq_conn_t *c, bool publish_will)
+void mq__bk_sess_detach(mq_conn_t *c, bool publish_will)
 {
     mq_sess_t *s = c->sess;
     mq_loop_t *lp = c->lp;
@@ -507,32 +508,32 @@ void mq__sess_detach(mq_conn_t *c, bool publish_will)
     if (will && publish_will) {
         uint32_t delay = c->will_delay < s->expiry ? c->will_delay : s->expiry;
         if (delay == 0) {
-            mq__publish_will(lp, will);
-            mq__msg_unref(will);
+            mq__bk_publish_will(lp, will);
+            mq__bk_msg_unref(will);
         } else {
             s->will = will;
             s->will_at = cn_mono_ns() + (int64_t)delay * 1000000000LL;
         }
     } else {
-        mq__msg_unref(will);
+        mq__bk_msg_unref(will);
     }
     uint32_t nw = s->nwaiters;
     s->nwaiters = 0;
     for (uint32_t i = 0; i < nw && !lp->stopping; i++)
         pause_conn(lp, s->waiters[i], false);
     if (s->expiry == 0) {
-        mq__sess_destroy(s, publish_will);
+        mq__bk_sess_destroy(s, publish_will);
         return;
     }
     s->expire_at =
         s->expiry == MQ_NEVER ? INT64_MAX : cn_mono_ns() + (int64_t)s->expiry * 1000000000LL;
 }
 
-void mq__sess_tick(mq_loop_t *lp, int64_t mono)
+void mq__bk_sess_tick(mq_loop_t *lp, int64_t mono)
 {
     /* A walk over every session once a second: cheaper in memory than an
      * offline list threaded through each session. */
-    size_t n = mq__objs(lp, false, &lp->scratch);
+    size_t n = mq__bk_objs(lp, false, &lp->scratch);
     mq_sess_t **v = (mq_sess_t **)(void *)lp->scratch.p;
     for (size_t i = 0; i < n; i++) {
         mq_sess_t *s = v[i];
@@ -541,12 +542,12 @@ void mq__sess_tick(mq_loop_t *lp, int64_t mono)
         if (s->will && mono >= s->will_at) {
             mq_msg_t *w = s->will;
             s->will = NULL;
-            mq__publish_will(lp, w);
-            mq__msg_unref(w);
+            mq__bk_publish_will(lp, w);
+            mq__bk_msg_unref(w);
         }
         if (mono >= s->expire_at) {
             cn_debug("mqtt: session %s expired", s->client_id);
-            mq__sess_destroy(s, true);
+            mq__bk_sess_destroy(s, true);
         }
     }
 }
@@ -604,7 +605,7 @@ static int sub_one(mq_conn_t *c, const mq_sub_t *e, uint32_t sub_id, cn_buf_t *r
         mq_router_subscribe(c->lp->b->router, s->id, (const char *)e->filter.p, e->filter.len, &o);
     if (rc == CN_EPROTO) {
         CNT_ADD(c->lp, proto_errors, 1); /* no-local on a shared subscription [MQTT-3.8.3-4] */
-        mq__conn_close(c, MQ_RC_PROTOCOL, true);
+        mq__bk_conn_close(c, MQ_RC_PROTOCOL, true);
         return -1;
     }
     if (rc < 0)
@@ -616,7 +617,8 @@ static int sub_one(mq_conn_t *c, const mq_sub_t *e, uint32_t sub_id, cn_buf_t *r
         c->level < 5 || e->retain_handling == 0 || (e->retain_handling == 1 && rc == MQ_ROUTER_NEW);
     if (send && shared != 1) {
         size_t before = retained->len;
-        size_t n = mq__ret_match(c->lp->b->retained, (const char *)filter.p, filter.len, retained);
+        size_t n =
+            mq__bk_ret_match(c->lp->b->retained, (const char *)filter.p, filter.len, retained);
         /* Each found message is followed by the granted QoS (as a pointer-sized slot). */
         mq_msg_t **v = (mq_msg_t **)(void *)(retained->p + before);
         cn_buf_t tmp;
@@ -633,7 +635,7 @@ static int sub_one(mq_conn_t *c, const mq_sub_t *e, uint32_t sub_id, cn_buf_t *r
     return e->qos;
 }
 
-void mq__sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub)
+void mq__bk_sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub)
 {
     uint32_t sub_id = 0;
     if (c->level == 5 && (sub->props.has & MQ_HAS(MQ_P_SUB_ID)))
@@ -653,7 +655,7 @@ void mq__sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub)
         for (size_t off = 0; off < ret->len; off += 2 * sizeof(void *)) {
             mq_msg_t *m;
             memcpy(&m, ret->p + off, sizeof m);
-            mq__msg_unref(m);
+            mq__bk_msg_unref(m);
         }
         cn_buf_free(&codes);
         return;
@@ -663,7 +665,7 @@ void mq__sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub)
     k.type = MQ_SUBACK;
     k.u.suback.packet_id = sub->packet_id;
     k.u.suback.codes = (mq_bin_t){codes.p, codes.len};
-    mq__conn_put(c, &k);
+    mq__bk_conn_put(c, &k);
     cn_buf_free(&codes);
     /* Retained messages after the SUBACK, with the subscription id. */
     size_t n = ret->len / (2 * sizeof(void *));
@@ -676,14 +678,14 @@ void mq__sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub)
         memcpy(&m, copy + i * 2 * sizeof(void *), sizeof m);
         memcpy(&q, copy + i * 2 * sizeof(void *) + sizeof(void *), sizeof q);
         if (c->sess)
-            mq__sess_deliver(c->sess, m, (uint8_t)q, MQ_DELIV_RETAINED, sub_id ? &sub_id : NULL,
-                             sub_id ? 1 : 0, 0);
-        mq__msg_unref(m);
+            mq__bk_sess_deliver(c->sess, m, (uint8_t)q, MQ_DELIV_RETAINED, sub_id ? &sub_id : NULL,
+                                sub_id ? 1 : 0, 0);
+        mq__bk_msg_unref(m);
     }
     cn_free(copy);
 }
 
-void mq__sess_unsubscribe(mq_conn_t *c, const mq_subscribe_t *sub)
+void mq__bk_sess_unsubscribe(mq_conn_t *c, const mq_subscribe_t *sub)
 {
     cn_buf_t codes;
     cn_buf_init(&codes);
@@ -700,6 +702,6 @@ void mq__sess_unsubscribe(mq_conn_t *c, const mq_subscribe_t *sub)
     k.type = MQ_UNSUBACK;
     k.u.suback.packet_id = sub->packet_id;
     k.u.suback.codes = (mq_bin_t){codes.p, codes.len};
-    mq__conn_put(c, &k);
+    mq__bk_conn_put(c, &k);
     cn_buf_free(&codes);
 }

@@ -39,11 +39,11 @@ int mq_broker_publish(mq_broker_t *b, unsigned loop, const char *topic, size_t t
     p.qos = qos;
     p.retain = retain;
     p.payload = (mq_bin_t){payload, n};
-    mq_msg_t *m = mq__msg_new((const uint8_t *)topic, tlen, &p, payload, n, 0);
+    mq_msg_t *m = mq__bk_msg_new((const uint8_t *)topic, tlen, &p, payload, n, 0);
     if (retain)
-        mq__ret_set(b->retained, m);
-    mq__route(&b->loops[loop], m, NULL);
-    mq__msg_unref(m);
+        mq__bk_ret_set(b->retained, m);
+    mq__bk_route(&b->loops[loop], m, NULL);
+    mq__bk_msg_unref(m);
     return 0;
 }
 
@@ -62,7 +62,7 @@ static void sys_put(mq_loop_t *lp, const char *topic, const char *fmt, ...)
     mq_broker_publish(lp->b, lp->idx, topic, strlen(topic), val, (size_t)n, 0, true);
 }
 
-void mq__sys_publish(mq_loop_t *lp)
+void mq__bk_sys_publish(mq_loop_t *lp)
 {
     mq_broker_stats_t st;
     mq_broker_stats(lp->b, &st);
