@@ -58,7 +58,7 @@ hp_start() {
         return 0
         ;;
     esac
-    local exe=$BUILD/cairn port mport pid end
+    local exe=${CAIRN_BENCH_SERVER:-$BUILD/cairn} port mport pid end
     [[ -x $exe ]] || return 1
     mkdir -p "$dir"
     port=$(free_port)
