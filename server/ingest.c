@@ -6,8 +6,24 @@
 
 #include "map/map.h"
 
+#include <pthread.h>
 #include <stdarg.h>
 #include <string.h>
+
+/* A QoS 1/2 message waiting for its WAL sequence to become durable. */
+typedef struct waiter {
+    uint64_t seq;
+    mq_ack_token_t tok;
+} waiter_t;
+
+/* A message the engine refused with CN_EFULL, for the retry thread. */
+typedef struct retry {
+    struct retry *next;
+    mq_ack_token_t tok;
+    char *client_id, *topic;
+    size_t tlen, n;
+    uint8_t *payload;
+} retry_t;
 
 struct srv_ingest {
     mq_map_t *map;
@@ -15,6 +31,20 @@ struct srv_ingest {
     bool republish;
     srv_ingest_registry_fn reg;
     void *reg_arg;
+
+    pthread_mutex_t mu;                /* workers, broker */
+    struct srv_ingest_worker *workers; /* every worker: loops' and the retry thread's */
+    mq_broker_t *broker;               /* NULL before start and after stop */
+    _Atomic uint64_t dropped_qos0, retries;
+
+    /* The retry thread. */
+    pthread_mutex_t rmu;
+    pthread_cond_t rcv;
+    retry_t *rq_head, *rq_tail;
+    bool rstop, rstarted;
+    pthread_t rthr;
+    struct srv_ingest_worker *rworker;
+    cn_ratelimit_t drop_rl; /* under rmu */
 };
 
 struct srv_ingest_worker {
@@ -22,7 +52,18 @@ struct srv_ingest_worker {
     mq_dec_batch_t *batch;
     cn_buf_t report;   /* the error JSON */
     cn_ratelimit_t rl; /* decode-error log lines of this thread */
+    struct srv_ingest_worker *next;
+    /* Waiters in WAL order (one thread pushes, eng_write's seqs grow). */
+    pthread_mutex_t amu;
+    waiter_t *acks;
+    size_t acap, ahead, an;
 };
+
+/* The calling loop thread's worker.  A cache, not state: the worker is
+ * owned by (and listed in) its srv_ingest_t; `tl_owner` guards against a
+ * thread that served another srv_ingest_t before (tests). */
+static _Thread_local srv_ingest_worker_t *tl_worker;
+static _Thread_local const srv_ingest_t *tl_owner;
 
 /* Log at most LOG_BURST decode-error lines per LOG_PERIOD per thread. */
 #define LOG_PERIOD (10 * INT64_C(1000000000))
@@ -43,13 +84,11 @@ int srv_ingest_new(const srv_cfg_t *cfg, srv_ingest_t **out, FILE *diag)
     srv_ingest_t *in = cn_calloc(1, sizeof *in);
     in->map = map;
     in->republish = cfg->ingest_republish_errors != 0;
+    pthread_mutex_init(&in->mu, NULL);
+    pthread_mutex_init(&in->rmu, NULL);
+    pthread_cond_init(&in->rcv, NULL);
     *out = in;
     return 0;
-}
-
-void srv_ingest_set_db(srv_ingest_t *in, eng_db_t *db)
-{
-    in->db = db;
 }
 
 void srv_ingest_set_registry(srv_ingest_t *in, srv_ingest_registry_fn fn, void *arg)
@@ -58,10 +97,32 @@ void srv_ingest_set_registry(srv_ingest_t *in, srv_ingest_registry_fn fn, void *
     in->reg_arg = arg;
 }
 
+static void retry_free(retry_t *r)
+{
+    cn_free(r->client_id);
+    cn_free(r->topic);
+    cn_free(r->payload);
+    cn_free(r);
+}
+
 void srv_ingest_free(srv_ingest_t *in)
 {
     if (!in)
         return;
+    srv_ingest_stop(in);
+    while (in->workers) {
+        srv_ingest_worker_t *w = in->workers;
+        in->workers = w->next;
+        srv_ingest_worker_free(w);
+    }
+    while (in->rq_head) {
+        retry_t *r = in->rq_head;
+        in->rq_head = r->next;
+        retry_free(r);
+    }
+    pthread_mutex_destroy(&in->mu);
+    pthread_mutex_destroy(&in->rmu);
+    pthread_cond_destroy(&in->rcv);
     mq_map_free(in->map);
     cn_free(in);
 }
@@ -72,6 +133,7 @@ srv_ingest_worker_t *srv_ingest_worker_new(srv_ingest_t *in)
     w->in = in;
     mq_dec_batch_new(&w->batch);
     cn_buf_init(&w->report);
+    pthread_mutex_init(&w->amu, NULL);
     return w;
 }
 
@@ -81,7 +143,20 @@ void srv_ingest_worker_free(srv_ingest_worker_t *w)
         return;
     mq_dec_batch_free(w->batch);
     cn_buf_free(&w->report);
+    pthread_mutex_destroy(&w->amu);
+    cn_free(w->acks);
     cn_free(w);
+}
+
+/* A worker that srv_ingest_free releases. */
+static srv_ingest_worker_t *listed_worker(srv_ingest_t *in)
+{
+    srv_ingest_worker_t *w = srv_ingest_worker_new(in);
+    pthread_mutex_lock(&in->mu);
+    w->next = in->workers;
+    in->workers = w;
+    pthread_mutex_unlock(&in->mu);
+    return w;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -226,6 +301,15 @@ int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char
 
 void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out)
 {
+    put_str(out, "# HELP cairn_ingest_dropped_total QoS 0 messages not stored because the engine "
+                 "was behind (QoS 1/2 publishers are paused instead).\n"
+                 "# TYPE cairn_ingest_dropped_total counter\ncairn_ingest_dropped_total ");
+    put_u64(out, atomic_load_explicit(&in->dropped_qos0, memory_order_relaxed));
+    put_str(out, "\n# HELP cairn_ingest_retries_total QoS 1/2 messages stored by the retry thread "
+                 "after the engine was behind (their publisher paused meanwhile).\n"
+                 "# TYPE cairn_ingest_retries_total counter\ncairn_ingest_retries_total ");
+    put_u64(out, atomic_load_explicit(&in->retries, memory_order_relaxed));
+    put_str(out, "\n");
     uint32_t nt = mq_map_count(in->map);
     static const char *const names[] = {"cairn_ingest_messages_total", "cairn_ingest_points_total"};
     static const char *const help[] = {"MQTT messages matched by a topic template and decoded.",
@@ -265,4 +349,205 @@ void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out)
             put_str(out, "\n");
         }
     }
+}
+
+/* ---------------------------------------------------- the ingest hook */
+
+static void push_waiter(srv_ingest_worker_t *w, uint64_t seq, const mq_ack_token_t *tok)
+{
+    pthread_mutex_lock(&w->amu);
+    if (w->an == w->acap) {
+        size_t nc = w->acap ? w->acap * 2 : 256;
+        waiter_t *v = cn_malloc(nc * sizeof *v);
+        for (size_t i = 0; i < w->an; i++)
+            v[i] = w->acks[(w->ahead + i) % w->acap];
+        cn_free(w->acks);
+        w->acks = v;
+        w->acap = nc;
+        w->ahead = 0;
+    }
+    w->acks[(w->ahead + w->an) % w->acap] = (waiter_t){seq, *tok};
+    w->an++;
+    pthread_mutex_unlock(&w->amu);
+}
+
+void srv_ingest_durable(srv_ingest_t *in, uint64_t durable_seq)
+{
+    if (!in)
+        return;
+    mq_ack_token_t toks[64];
+    pthread_mutex_lock(&in->mu);
+    if (in->broker) {
+        for (srv_ingest_worker_t *w = in->workers; w; w = w->next) {
+            for (;;) {
+                size_t k = 0;
+                pthread_mutex_lock(&w->amu);
+                while (w->an && k < CN_ARRAY_LEN(toks) && w->acks[w->ahead].seq <= durable_seq) {
+                    toks[k++] = w->acks[w->ahead].tok;
+                    w->ahead = (w->ahead + 1) % w->acap;
+                    w->an--;
+                }
+                pthread_mutex_unlock(&w->amu);
+                for (size_t i = 0; i < k; i++)
+                    mq_broker_ack(in->broker, &toks[i], 0);
+                if (k < CN_ARRAY_LEN(toks))
+                    break;
+            }
+        }
+    }
+    pthread_mutex_unlock(&in->mu);
+}
+
+/* Registers tok to be acknowledged once seq is durable; acknowledges at
+ * once when it already is (also when the notify ran between our write and
+ * the push).  Returns the hook's answer. */
+static int ack_when_durable(srv_ingest_worker_t *w, uint64_t seq, const mq_ack_token_t *tok)
+{
+    srv_ingest_t *in = w->in;
+    if (seq == 0 || seq <= eng_durable_seq(in->db))
+        return MQ_PUB_ACK_NOW;
+    push_waiter(w, seq, tok);
+    uint64_t d = eng_durable_seq(in->db);
+    if (d >= seq)
+        srv_ingest_durable(in, d);
+    return MQ_PUB_ACK_LATER;
+}
+
+static void note_drop(srv_ingest_t *in, const mq_msg_view_t *m)
+{
+    atomic_fetch_add_explicit(&in->dropped_qos0, 1, memory_order_relaxed);
+    uint32_t supp = 0;
+    pthread_mutex_lock(&in->rmu);
+    bool log = cn_ratelimit_ok(&in->drop_rl, cn_now_ns(), LOG_PERIOD, LOG_BURST, &supp);
+    pthread_mutex_unlock(&in->rmu);
+    if (log)
+        cn_warn("ingest: engine behind, QoS 0 message of client '%s' on '%.*s' not stored%s",
+                m->client_id, (int)(m->topic_len > 200 ? 200 : m->topic_len), m->topic,
+                supp ? " (more suppressed)" : "");
+}
+
+int srv_ingest_on_publish(void *arg, const mq_msg_view_t *m, const mq_ack_token_t *tok)
+{
+    srv_ingest_t *in = arg;
+    if (!in->db)
+        return MQ_PUB_ACK_NOW;
+    if (tl_owner != in || !tl_worker) {
+        tl_worker = listed_worker(in);
+        tl_owner = in;
+    }
+    srv_ingest_worker_t *w = tl_worker;
+    srv_ingest_res_t res;
+    int rc = srv_ingest_publish(w, m->client_id, m->topic, m->topic_len, m->payload, m->payload_len,
+                                &res);
+    if (rc == CN_EFULL) {
+        if (!tok) {
+            note_drop(in, m);
+            return MQ_PUB_ACK_NOW;
+        }
+        retry_t *r = cn_calloc(1, sizeof *r);
+        r->tok = *tok;
+        r->client_id = cn_strndup(m->client_id, strlen(m->client_id));
+        r->topic = cn_strndup(m->topic, m->topic_len);
+        r->tlen = m->topic_len;
+        r->payload = cn_malloc(m->payload_len ? m->payload_len : 1);
+        if (m->payload_len)
+            memcpy(r->payload, m->payload, m->payload_len);
+        r->n = m->payload_len;
+        pthread_mutex_lock(&in->rmu);
+        if (in->rq_tail)
+            in->rq_tail->next = r;
+        else
+            in->rq_head = r;
+        in->rq_tail = r;
+        pthread_cond_signal(&in->rcv);
+        pthread_mutex_unlock(&in->rmu);
+        return MQ_PUB_ACK_LATER | MQ_PUB_PAUSE;
+    }
+    if (rc < 0) /* CN_ECLOSED: shutting down; never acknowledged, the client resends */
+        return tok ? MQ_PUB_ACK_LATER : MQ_PUB_ACK_NOW;
+    return tok ? ack_when_durable(w, res.seq, tok) : MQ_PUB_ACK_NOW;
+}
+
+/* The retry thread: waits until the engine takes writes again, stores the
+ * refused messages in arrival order and lets their publishers go on. */
+static void *retry_main(void *arg)
+{
+    srv_ingest_t *in = arg;
+    srv_ingest_worker_t *w = in->rworker;
+    pthread_mutex_lock(&in->rmu);
+    for (;;) {
+        while (!in->rstop && !in->rq_head)
+            pthread_cond_wait(&in->rcv, &in->rmu);
+        if (in->rstop)
+            break;
+        retry_t *r = in->rq_head;
+        pthread_mutex_unlock(&in->rmu);
+        int rc = eng_wait_writable(in->db);
+        srv_ingest_res_t res;
+        memset(&res, 0, sizeof res);
+        if (rc == 0)
+            rc = srv_ingest_publish(w, r->client_id, r->topic, r->tlen, r->payload, r->n, &res);
+        pthread_mutex_lock(&in->rmu);
+        if (rc == CN_EFULL && !in->rstop)
+            continue; /* raced with other writers: wait again */
+        in->rq_head = r->next;
+        if (!in->rq_head)
+            in->rq_tail = NULL;
+        pthread_mutex_unlock(&in->rmu);
+        pthread_mutex_lock(&in->mu);
+        mq_broker_t *b = in->broker;
+        if (b && rc == 0) {
+            atomic_fetch_add_explicit(&in->retries, 1, memory_order_relaxed);
+            pthread_mutex_unlock(&in->mu);
+            if (ack_when_durable(w, res.seq, &r->tok) == MQ_PUB_ACK_NOW) {
+                pthread_mutex_lock(&in->mu);
+                if (in->broker)
+                    mq_broker_ack(in->broker, &r->tok, 0);
+                pthread_mutex_unlock(&in->mu);
+            }
+            pthread_mutex_lock(&in->mu);
+        } else if (b && rc != CN_ECLOSED) {
+            cn_error("ingest: cannot store a message of client '%s': %s", r->client_id,
+                     cn_strerror(rc));
+            mq_broker_ack(b, &r->tok, 0x80); /* unspecified error: refused, not lost silently */
+        }
+        if (in->broker)
+            mq_broker_resume(in->broker, &r->tok);
+        pthread_mutex_unlock(&in->mu);
+        retry_free(r);
+        pthread_mutex_lock(&in->rmu);
+    }
+    pthread_mutex_unlock(&in->rmu);
+    return NULL;
+}
+
+int srv_ingest_start(srv_ingest_t *in, eng_db_t *db, mq_broker_t *broker)
+{
+    in->db = db;
+    in->rworker = listed_worker(in);
+    pthread_mutex_lock(&in->mu);
+    in->broker = broker;
+    pthread_mutex_unlock(&in->mu);
+    int rc = pthread_create(&in->rthr, NULL, retry_main, in);
+    if (rc != 0)
+        return -rc;
+    in->rstarted = true;
+    return 0;
+}
+
+void srv_ingest_stop(srv_ingest_t *in)
+{
+    if (!in)
+        return;
+    pthread_mutex_lock(&in->rmu);
+    in->rstop = true;
+    pthread_cond_signal(&in->rcv);
+    pthread_mutex_unlock(&in->rmu);
+    if (in->rstarted) {
+        pthread_join(in->rthr, NULL);
+        in->rstarted = false;
+    }
+    pthread_mutex_lock(&in->mu);
+    in->broker = NULL;
+    pthread_mutex_unlock(&in->mu);
 }

@@ -21,6 +21,7 @@
 #ifndef SRV_INGEST_H
 #define SRV_INGEST_H
 
+#include "broker/broker.h"
 #include "cfg.h"
 #include "engine.h"
 
@@ -33,12 +34,11 @@ typedef struct srv_ingest_worker srv_ingest_worker_t;
 typedef const eng_tag_t *(*srv_ingest_registry_fn)(void *arg, const char *device_id,
                                                    uint32_t *ntags /* OUT */);
 
-/* Parses topic-templates and the ingest options of cfg.  db is borrowed and
- * may be NULL until srv_ingest_set_db (config checks run before the engine
- * opens).  On a bad template writes "cairn: topic-templates: template 2:
+/* Parses topic-templates and the ingest options of cfg (before the engine
+ * opens, so a bad config stops startup early).  On a bad template writes "cairn: topic-templates:
+ * template 2:
  * ..." to diag and returns CN_ECONFIG. */
 int srv_ingest_new(const srv_cfg_t *cfg, srv_ingest_t **out /* OUT */, FILE *diag);
-void srv_ingest_set_db(srv_ingest_t *in, eng_db_t *db);
 void srv_ingest_set_registry(srv_ingest_t *in, srv_ingest_registry_fn fn, void *arg);
 void srv_ingest_free(srv_ingest_t *in); /* NULL is a no-op; workers first */
 
@@ -69,5 +69,28 @@ int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char
  *   cairn_ingest_points_total{template="..."}
  *   cairn_ingest_errors_total{template="...",reason="syntax|limit|value|topic|type_conflict"} */
 void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out);
+
+/* ------------------------------------------------- the broker's ingest hook
+ *
+ * srv_ingest_on_publish is mq_broker_opts_t.on_publish (hook_arg = the
+ * srv_ingest_t).  On each loop thread it uses a worker of its own (created
+ * on first use, freed by srv_ingest_free).  QoS 1/2 messages whose rows are
+ * not yet durable are answered MQ_PUB_ACK_LATER and acknowledged from
+ * srv_ingest_durable (the engine's durable notify) in WAL order.  When the
+ * engine refuses with CN_EFULL, a QoS 1/2 message is copied to the retry
+ * thread and its publisher paused (MQ_PUB_PAUSE) until the retry stored it:
+ * nothing acknowledged is dropped and memory stays bounded (one message per
+ * paused publisher).  A QoS 0 message is dropped then, counted
+ * (cairn_ingest_dropped_total) and logged rate-limited: QoS 0 never waits.
+ *
+ * Lifecycle (main thread): srv_ingest_new ... srv_ingest_start(in, db, b)
+ * once the engine is open and the broker exists; srv_ingest_stop(in) after
+ * mq_broker_stop and before mq_broker_free (joins the retry thread and
+ * detaches the broker, so a late durable notify acknowledges nothing). */
+int srv_ingest_start(srv_ingest_t *in, eng_db_t *db, mq_broker_t *broker);
+void srv_ingest_stop(srv_ingest_t *in);
+int srv_ingest_on_publish(void *arg, const mq_msg_view_t *m, const mq_ack_token_t *tok);
+/* For eng_opts.durable_notify (WAL thread); in may be NULL. */
+void srv_ingest_durable(srv_ingest_t *in, uint64_t durable_seq);
 
 #endif /* SRV_INGEST_H */

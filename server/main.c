@@ -121,7 +121,16 @@ static void log_config(const srv_ctx_t *ctx)
             srv_cfg_value_str(&ctx->cfg, "http-listen", http, sizeof http), ctx->nloops);
 }
 
-static void engine_opts(const srv_ctx_t *ctx, eng_opts_t *o)
+/* The engine's durable notify (WAL thread): /write responses and MQTT
+ * acknowledgements both wait for it.  Both callees only signal or enqueue. */
+static void on_durable(void *arg, uint64_t durable_seq)
+{
+    srv_ctx_t *ctx = arg;
+    srv_http_durable_notify(ctx->http, durable_seq);
+    srv_ingest_durable(ctx->ingest, durable_seq);
+}
+
+static void engine_opts(srv_ctx_t *ctx, eng_opts_t *o)
 {
     const srv_cfg_t *cfg = &ctx->cfg;
     eng_opts_default(o);
@@ -136,8 +145,8 @@ static void engine_opts(const srv_ctx_t *ctx, eng_opts_t *o)
                   : cfg->compression == SRV_COMP_LZ4 ? ENG_COMP_LZ4
                                                      : ENG_COMP_ZSTD;
     o->zstd_level = (int)cfg->zstd_level;
-    o->durable_notify = srv_http_durable_notify;
-    o->durable_arg = ctx->http;
+    o->durable_notify = on_durable;
+    o->durable_arg = ctx;
 }
 
 static int open_engine(srv_ctx_t *ctx)

@@ -15,6 +15,7 @@
 
 #include "broker/broker.h"
 #include "http.h"
+#include "ingest.h"
 
 #include <stdio.h>
 
@@ -59,7 +60,11 @@ int srv_mqtt_start(srv_ctx_t *ctx)
     o.max_out_bytes = (size_t)cfg->mqtt_max_out_bytes;
     o.max_keepalive = (uint32_t)cfg->mqtt_max_keepalive;
     o.sys_interval_ns = cfg->mqtt_sys_interval_ns;
+    o.on_publish = srv_ingest_on_publish;
+    o.hook_arg = ctx->ingest;
     int rc = mq_broker_new(&o, &ctx->mqtt);
+    if (rc == 0) /* before the loops run: the hook needs the engine and broker */
+        rc = srv_ingest_start(ctx->ingest, ctx->db, ctx->mqtt);
     if (rc == 0)
         rc = mq_broker_start(ctx->mqtt);
     if (rc < 0) {
@@ -78,6 +83,7 @@ void srv_mqtt_stop(srv_ctx_t *ctx)
     if (!ctx->mqtt)
         return;
     mq_broker_stop(ctx->mqtt);
+    srv_ingest_stop(ctx->ingest); /* no acknowledgement reaches a freed broker */
     mq_broker_free(ctx->mqtt);
     ctx->mqtt = NULL;
 }
