@@ -29,6 +29,7 @@ PACKAGES+=" libssl-dev libcurl4-openssl-dev" # issue 3: password hashes (OpenSSL
 PACKAGES+=" influxdb influxdb-client victoria-metrics" # issues 4, 5: bench/run ingest, query peers
 PACKAGES+=" librdkafka-dev kcat libcurl4-openssl-dev"  # issue 6: Kafka and webhook sinks
 PACKAGES+=" python3-paho-mqtt libmosquitto-dev" # issue 3: MQTT interop tests (paho, libmosquitto)
+PACKAGES+=" libsqlite3-dev"  # issue 3: the broker's metadata store (ingest/store/)
 
 # Stages `test` runs, and the bounds that keep it under ~20 minutes on 2 cores.
 STAGES=${CAIRN_TEST_STAGES:-"release asan tsan fuzz bench"}

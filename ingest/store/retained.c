@@ -1,0 +1,562 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * retained.c - the retained-message index and payload cache (store thread).
+ *
+ * Every retained topic is a path in a trie of topic levels.  A node knows
+ * only its level name, its children (an open-addressing table with linear
+ * probing), whether a message is retained exactly here, its QoS and
+ * expiry, and its cache entry if the payload is cached.  Wildcard lookups
+ * walk the trie (`+` visits every child, `#` a whole subtree, a literal
+ * level one hash probe) and never touch SQLite for topics that do not
+ * match.  Payloads are read from mq_retained on a miss and enter an LRU
+ * cache bounded by opts.cache_bytes; a message bigger than the whole budget
+ * is delivered but not cached.
+ *
+ * Memory per retained topic is one node (~48 bytes + the level name) plus
+ * one child slot in its parent; the payload costs nothing unless cached.
+ *
+ * NOTES
+ *  1. A node with no retained message and no children is removed at once,
+ *     so the trie holds exactly the retained topics and their prefixes.
+ *  2. node->cent is non-NULL iff the node's current message is cached;
+ *     setting or clearing a topic drops the old cache entry first.
+ *  3. The root has no name and never holds a message (topics are >= 1 byte).
+ *  4. MQTT-4.7.2-1: at the root, `+` and `#` skip children starting with '$'.
+ */
+#include "store_int.h"
+
+#define MATCH_CHUNK 256
+
+struct mq__rnode {
+    mq__rnode_t *parent;
+    mq__rnode_t **kids; /* kcap slots (power of two), NULL = empty */
+    mq__rcent_t *cent;
+    int64_t expiry_ns;
+    uint32_t nkids, kcap;
+    uint16_t nlen;
+    uint8_t has, qos;
+    char name[];
+};
+
+struct mq__rcent {
+    mq__rcent_t *prev, *next; /* LRU list, most recent first */
+    mq__rnode_t *node;
+    mq_store_msg_t *msg; /* the cache's reference */
+};
+
+/* ---------------------------------------------------------------- trie */
+
+static uint64_t hname(const char *p, size_t n)
+{
+    return cn_hash64(p, n);
+}
+
+static mq__rnode_t *node_new(mq__rnode_t *parent, const char *name, size_t n)
+{
+    mq__rnode_t *nd = cn_calloc(1, sizeof(*nd) + n);
+    nd->parent = parent;
+    nd->nlen = (uint16_t)n;
+    memcpy(nd->name, name, n);
+    return nd;
+}
+
+static mq__rnode_t *kid_get(const mq__rnode_t *nd, const char *name, size_t n)
+{
+    if (!nd->kcap)
+        return NULL;
+    size_t mask = nd->kcap - 1;
+    for (size_t i = hname(name, n) & mask;; i = (i + 1) & mask) {
+        mq__rnode_t *k = nd->kids[i];
+        if (!k)
+            return NULL;
+        if (k->nlen == n && memcmp(k->name, name, n) == 0)
+            return k;
+    }
+}
+
+static void kid_place(mq__rnode_t **kids, uint32_t cap, mq__rnode_t *k)
+{
+    size_t mask = cap - 1;
+    size_t i = hname(k->name, k->nlen) & mask;
+    while (kids[i])
+        i = (i + 1) & mask;
+    kids[i] = k;
+}
+
+static void kid_add(mq__rnode_t *nd, mq__rnode_t *k)
+{
+    if ((nd->nkids + 1) * 4 > nd->kcap * 3) {
+        uint32_t cap = nd->kcap ? nd->kcap * 2 : 2;
+        mq__rnode_t **kids = cn_calloc(cap, sizeof(*kids));
+        for (uint32_t i = 0; i < nd->kcap; i++)
+            if (nd->kids[i])
+                kid_place(kids, cap, nd->kids[i]);
+        cn_free(nd->kids);
+        nd->kids = kids;
+        nd->kcap = cap;
+    }
+    kid_place(nd->kids, nd->kcap, k);
+    nd->nkids++;
+}
+
+/* Linear-probing delete with backward shift (no tombstones). */
+static void kid_del(mq__rnode_t *nd, mq__rnode_t *k)
+{
+    size_t mask = nd->kcap - 1;
+    size_t i = hname(k->name, k->nlen) & mask;
+    while (nd->kids[i] != k)
+        i = (i + 1) & mask;
+    nd->kids[i] = NULL;
+    for (size_t j = (i + 1) & mask; nd->kids[j]; j = (j + 1) & mask) {
+        mq__rnode_t *m = nd->kids[j];
+        size_t home = hname(m->name, m->nlen) & mask;
+        /* m may move to the hole i if its home is not in (i, j]. */
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            nd->kids[i] = m;
+            nd->kids[j] = NULL;
+            i = j;
+        }
+    }
+    if (--nd->nkids == 0) {
+        cn_free(nd->kids);
+        nd->kids = NULL;
+        nd->kcap = 0;
+    }
+}
+
+/* The node of `topic`, created with its path when `create`. */
+static mq__rnode_t *trie_find(mq__rnode_t *root, const char *t, size_t len, bool create)
+{
+    mq__rnode_t *nd = root;
+    size_t i = 0;
+    for (;;) {
+        size_t j = i;
+        while (j < len && t[j] != '/')
+            j++;
+        mq__rnode_t *k = kid_get(nd, t + i, j - i);
+        if (!k) {
+            if (!create)
+                return NULL;
+            k = node_new(nd, t + i, j - i);
+            kid_add(nd, k);
+        }
+        nd = k;
+        if (j == len)
+            return nd;
+        i = j + 1;
+    }
+}
+
+/* Removes empty nodes from nd upwards (NOTES 1). */
+static void trie_prune(mq__rnode_t *nd)
+{
+    while (nd->parent && !nd->has && nd->nkids == 0) {
+        mq__rnode_t *p = nd->parent;
+        kid_del(p, nd);
+        cn_free(nd);
+        nd = p;
+    }
+}
+
+static void trie_free(mq__rnode_t *nd)
+{
+    if (!nd)
+        return;
+    for (uint32_t i = 0; i < nd->kcap; i++)
+        trie_free(nd->kids[i]);
+    cn_free(nd->kids);
+    cn_free(nd);
+}
+
+/* Writes nd's full topic into b. */
+static void node_topic(const mq__rnode_t *nd, cn_buf_t *b)
+{
+    size_t len = 0;
+    for (const mq__rnode_t *n = nd; n->parent; n = n->parent)
+        len += n->nlen + (n->parent->parent ? 1 : 0);
+    cn_buf_reset(b);
+    uint8_t *p = cn_buf_extend(b, len) + len;
+    for (const mq__rnode_t *n = nd; n->parent; n = n->parent) {
+        p -= n->nlen;
+        memcpy(p, n->name, n->nlen);
+        if (n->parent->parent)
+            *--p = '/';
+    }
+}
+
+/* --------------------------------------------------------------- cache */
+
+static void lru_unlink(mq_store_t *st, mq__rcent_t *e)
+{
+    if (e->prev)
+        e->prev->next = e->next;
+    else
+        st->lru_head = e->next;
+    if (e->next)
+        e->next->prev = e->prev;
+    else
+        st->lru_tail = e->prev;
+    e->prev = e->next = NULL;
+}
+
+static void lru_push(mq_store_t *st, mq__rcent_t *e)
+{
+    e->prev = NULL;
+    e->next = st->lru_head;
+    if (st->lru_head)
+        st->lru_head->prev = e;
+    else
+        st->lru_tail = e;
+    st->lru_head = e;
+}
+
+static void cache_drop(mq_store_t *st, mq__rnode_t *nd)
+{
+    mq__rcent_t *e = nd->cent;
+    if (!e)
+        return;
+    lru_unlink(st, e);
+    st->cache_bytes -= mq__msg_bytes(e->msg);
+    mq_store_msg_unref(e->msg);
+    cn_free(e);
+    nd->cent = NULL;
+    atomic_store_explicit(&st->st_cache_bytes, st->cache_bytes, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&st->st_cache_msgs, 1, memory_order_relaxed);
+}
+
+/* Caches msg for nd, taking the caller's reference. */
+static void cache_put(mq_store_t *st, mq__rnode_t *nd, mq_store_msg_t *msg)
+{
+    size_t sz = mq__msg_bytes(msg);
+    cache_drop(st, nd);
+    if (sz > st->o.cache_bytes) {
+        mq_store_msg_unref(msg);
+        return;
+    }
+    while (st->cache_bytes + sz > st->o.cache_bytes && st->lru_tail)
+        cache_drop(st, st->lru_tail->node);
+    mq__rcent_t *e = cn_malloc(sizeof(*e));
+    e->node = nd;
+    e->msg = msg;
+    lru_push(st, e);
+    nd->cent = e;
+    st->cache_bytes += sz;
+    atomic_store_explicit(&st->st_cache_bytes, st->cache_bytes, memory_order_relaxed);
+    atomic_fetch_add_explicit(&st->st_cache_msgs, 1, memory_order_relaxed);
+}
+
+/* --------------------------------------------------------- index updates */
+
+int mq__ret_init(mq_store_t *st)
+{
+    st->root = node_new(NULL, "", 0);
+    return 0;
+}
+
+void mq__ret_free(mq_store_t *st)
+{
+    while (st->lru_head)
+        cache_drop(st, st->lru_head->node);
+    trie_free(st->root);
+    st->root = NULL;
+}
+
+static void index_set(mq_store_t *st, const char *topic, size_t len, uint8_t qos, int64_t exp)
+{
+    mq__rnode_t *nd = trie_find(st->root, topic, len, true);
+    if (!nd->has)
+        atomic_fetch_add_explicit(&st->ret_count, 1, memory_order_relaxed);
+    nd->has = 1;
+    nd->qos = qos;
+    nd->expiry_ns = exp;
+    cache_drop(st, nd);
+}
+
+static void index_clear(mq_store_t *st, const char *topic, size_t len)
+{
+    mq__rnode_t *nd = trie_find(st->root, topic, len, false);
+    if (!nd || !nd->has)
+        return;
+    cache_drop(st, nd);
+    nd->has = 0;
+    atomic_fetch_sub_explicit(&st->ret_count, 1, memory_order_relaxed);
+    trie_prune(nd);
+}
+
+int mq__ret_load(mq_store_t *st)
+{
+    sqlite3_stmt *s = NULL;
+    int rc = sqlite3_prepare_v2(st->db, "SELECT topic, qos, expiry FROM mq_retained", -1, &s, NULL);
+    if (rc != SQLITE_OK)
+        return mq__sql_err(rc);
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        const char *t = sqlite3_column_blob(s, 0);
+        size_t n = (size_t)sqlite3_column_bytes(s, 0);
+        if (!t || !mq_router_topic_valid(t, n)) {
+            cn_warn("store: skipping a retained message with an invalid topic");
+            continue;
+        }
+        index_set(st, t, n, (uint8_t)sqlite3_column_int(s, 1), sqlite3_column_int64(s, 2));
+    }
+    sqlite3_finalize(s);
+    if (rc != SQLITE_DONE)
+        return mq__sql_err(rc);
+    return mq__ret_sweep(st);
+}
+
+int mq__ret_apply_set(mq_store_t *st, mq__op_t *op)
+{
+    mq_store_msg_t *m = op->msg;
+    sqlite3_stmt *s = st->stmt[S_RET_PUT];
+    sqlite3_bind_blob(s, 1, m->topic, (int)m->topic_len, SQLITE_STATIC);
+    sqlite3_bind_int(s, 2, m->qos);
+    sqlite3_bind_int64(s, 3, m->expiry_ns);
+    sqlite3_bind_blob(s, 4, m->props, (int)m->props_len, SQLITE_STATIC);
+    sqlite3_bind_blob(s, 5, m->payload, (int)m->payload_len, SQLITE_STATIC);
+    int rc = mq__step_done(st, s);
+    if (rc < 0)
+        return rc;
+    index_set(st, m->topic, m->topic_len, m->qos, m->expiry_ns);
+    mq__rnode_t *nd = trie_find(st->root, m->topic, m->topic_len, false);
+    op->msg = NULL;
+    cache_put(st, nd, m); /* a just-set message is hot: subscribers will want it */
+    return 0;
+}
+
+int mq__ret_apply_clear(mq_store_t *st, mq__op_t *op)
+{
+    sqlite3_stmt *s = st->stmt[S_RET_DEL];
+    sqlite3_bind_blob(s, 1, op->a, (int)op->alen, SQLITE_STATIC);
+    int rc = mq__step_done(st, s);
+    if (rc < 0)
+        return rc;
+    index_clear(st, op->a, op->alen);
+    return 0;
+}
+
+int mq__ret_sweep(mq_store_t *st)
+{
+    int64_t now = mq__now(st);
+    sqlite3_stmt *s = st->stmt[S_RET_EXPIRED];
+    sqlite3_bind_int64(s, 1, now);
+    int rc;
+    uint64_t n = 0;
+    while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+        index_clear(st, sqlite3_column_blob(s, 0), (size_t)sqlite3_column_bytes(s, 0));
+        n++;
+    }
+    sqlite3_reset(s);
+    if (rc != SQLITE_DONE)
+        return mq__sql_err(rc);
+    if (n == 0)
+        return 0;
+    s = st->stmt[S_RET_DEL_EXPIRED];
+    sqlite3_bind_int64(s, 1, now);
+    rc = mq__step_done(st, s);
+    if (rc == 0)
+        atomic_fetch_add_explicit(&st->st_expired, n, memory_order_relaxed);
+    return rc;
+}
+
+/* --------------------------------------------------------------- match */
+
+typedef struct match {
+    mq_store_t *st;
+    mq__op_t *op;
+    int64_t now;
+    cn_buf_t topic;
+    mq_store_msg_t *out[MATCH_CHUNK];
+    size_t n;
+    int rc;
+} match_t;
+
+static void flush_out(match_t *m, bool last)
+{
+    m->op->cb(m->op->cb_arg, m->out, m->n, last);
+    m->n = 0;
+}
+
+static mq_store_msg_t *read_msg(match_t *m, mq__rnode_t *nd)
+{
+    mq_store_t *st = m->st;
+    node_topic(nd, &m->topic);
+    sqlite3_stmt *s = st->stmt[S_RET_GET];
+    sqlite3_bind_blob(s, 1, m->topic.p, (int)m->topic.len, SQLITE_STATIC);
+    int rc = sqlite3_step(s);
+    mq_store_msg_t *msg = NULL;
+    if (rc == SQLITE_ROW) {
+        msg = mq__msg_new((const char *)m->topic.p, m->topic.len, sqlite3_column_blob(s, 2),
+                          (size_t)sqlite3_column_bytes(s, 2), sqlite3_column_blob(s, 3),
+                          (size_t)sqlite3_column_bytes(s, 3), (uint8_t)sqlite3_column_int(s, 0),
+                          sqlite3_column_int64(s, 1));
+    } else if (rc != SQLITE_DONE) {
+        m->rc = mq__sql_err(rc);
+    } else {
+        cn_error("store: retained index and table disagree on a topic");
+        m->rc = CN_ECORRUPT;
+    }
+    sqlite3_reset(s);
+    return msg;
+}
+
+static void emit(match_t *m, mq__rnode_t *nd)
+{
+    if (!nd->has || m->rc < 0 || (nd->expiry_ns && nd->expiry_ns <= m->now))
+        return;
+    mq_store_msg_t *msg;
+    if (nd->cent) {
+        msg = nd->cent->msg;
+        mq_store_msg_ref(msg);
+        lru_unlink(m->st, nd->cent);
+        lru_push(m->st, nd->cent);
+        atomic_fetch_add_explicit(&m->st->st_hits, 1, memory_order_relaxed);
+    } else {
+        msg = read_msg(m, nd);
+        if (!msg)
+            return;
+        atomic_fetch_add_explicit(&m->st->st_misses, 1, memory_order_relaxed);
+        mq_store_msg_ref(msg);
+        cache_put(m->st, nd, msg);
+    }
+    m->out[m->n++] = msg;
+    if (m->n == MATCH_CHUNK)
+        flush_out(m, false);
+}
+
+static bool skip_dollar(const mq__rnode_t *nd, const mq__rnode_t *kid)
+{
+    return !nd->parent && kid->nlen > 0 && kid->name[0] == '$';
+}
+
+/* Emits nd's whole subtree, nd included (iterative: topics may be deep). */
+static void emit_subtree(match_t *m, mq__rnode_t *top)
+{
+    cn_buf_t stack;
+    cn_buf_init(&stack);
+    cn_buf_put(&stack, &top, sizeof(top));
+    while (stack.len && m->rc == 0) {
+        mq__rnode_t *nd;
+        stack.len -= sizeof(nd);
+        memcpy(&nd, stack.p + stack.len, sizeof(nd));
+        emit(m, nd);
+        for (uint32_t i = 0; i < nd->kcap; i++) {
+            mq__rnode_t *k = nd->kids[i];
+            if (k && !skip_dollar(nd, k))
+                cn_buf_put(&stack, &k, sizeof(k));
+        }
+    }
+    cn_buf_free(&stack);
+}
+
+/* Walks the filter's levels from nd; f points at the current level. */
+typedef struct frame {
+    mq__rnode_t *nd;
+    size_t off; /* offset of the level in the filter; SIZE_MAX = past the end */
+} frame_t;
+
+static void walk(match_t *m, const char *f, size_t flen)
+{
+    cn_buf_t stack;
+    cn_buf_init(&stack);
+    frame_t fr = {m->st->root, 0};
+    cn_buf_put(&stack, &fr, sizeof(fr));
+    while (stack.len && m->rc == 0) {
+        stack.len -= sizeof(fr);
+        memcpy(&fr, stack.p + stack.len, sizeof(fr));
+        if (fr.off == SIZE_MAX) {
+            emit(m, fr.nd);
+            continue;
+        }
+        size_t j = fr.off;
+        while (j < flen && f[j] != '/')
+            j++;
+        size_t next = j == flen ? SIZE_MAX : j + 1;
+        const char *lvl = f + fr.off;
+        size_t ln = j - fr.off;
+        if (ln == 1 && lvl[0] == '#') {
+            if (fr.nd->parent)
+                emit(m, fr.nd); /* "a/#" matches "a" */
+            for (uint32_t i = 0; i < fr.nd->kcap; i++) {
+                mq__rnode_t *k = fr.nd->kids[i];
+                if (k && !skip_dollar(fr.nd, k))
+                    emit_subtree(m, k);
+            }
+        } else if (ln == 1 && lvl[0] == '+') {
+            for (uint32_t i = 0; i < fr.nd->kcap; i++) {
+                mq__rnode_t *k = fr.nd->kids[i];
+                if (k && !skip_dollar(fr.nd, k)) {
+                    frame_t nf = {k, next};
+                    cn_buf_put(&stack, &nf, sizeof(nf));
+                }
+            }
+        } else {
+            mq__rnode_t *k = kid_get(fr.nd, lvl, ln);
+            if (k) {
+                frame_t nf = {k, next};
+                cn_buf_put(&stack, &nf, sizeof(nf));
+            }
+        }
+    }
+    cn_buf_free(&stack);
+}
+
+int mq__ret_match(mq_store_t *st, mq__op_t *op)
+{
+    match_t *m = cn_calloc(1, sizeof(*m));
+    m->st = st;
+    m->op = op;
+    m->now = mq__now(st);
+    cn_buf_init(&m->topic);
+    walk(m, op->a, op->alen);
+    int rc = m->rc;
+    if (rc < 0) {
+        for (size_t i = 0; i < m->n; i++)
+            mq_store_msg_unref(m->out[i]);
+        m->n = 0;
+    }
+    flush_out(m, true);
+    cn_buf_free(&m->topic);
+    cn_free(m);
+    return rc;
+}
+
+/* ------------------------------------------------------------- public API */
+
+int64_t mq_store_retain_set(mq_store_t *st, const mq_store_retain_t *r)
+{
+    if (!r || !mq_router_topic_valid(r->topic, r->topic_len) || r->qos > 2 ||
+        r->props_len > UINT32_MAX || r->payload_len > UINT32_MAX)
+        return CN_EINVAL;
+    mq__op_t *op;
+    if (r->payload_len == 0) {
+        op = mq__op_new(OP_RET_CLEAR, r->topic, r->topic_len, NULL, 0, NULL, 0, NULL, 0);
+    } else {
+        op = mq__op_new(OP_RET_SET, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+        op->msg = mq__msg_new(r->topic, r->topic_len, r->props, r->props_len, r->payload,
+                              r->payload_len, r->qos, r->expiry_ns);
+        op->bytes += mq__msg_bytes(op->msg);
+    }
+    return mq__enqueue(st, op);
+}
+
+int64_t mq_store_retain_match(mq_store_t *st, const char *filter, size_t len, mq_store_match_cb cb,
+                              void *arg)
+{
+    if (!cb || !mq_router_filter_valid(filter, len) ||
+        (len >= 7 && memcmp(filter, "$share/", 7) == 0))
+        return CN_EINVAL;
+    mq__op_t *op = mq__op_new(OP_RET_MATCH, filter, len, NULL, 0, NULL, 0, NULL, 0);
+    op->cb = cb;
+    op->cb_arg = arg;
+    return mq__enqueue(st, op);
+}
+
+int64_t mq_store_sweep(mq_store_t *st)
+{
+    return mq__enqueue(st, mq__op_new(OP_SWEEP, NULL, 0, NULL, 0, NULL, 0, NULL, 0));
+}
+
+size_t mq_store_retain_count(const mq_store_t *st)
+{
+    return atomic_load_explicit(&((mq_store_t *)st)->ret_count, memory_order_relaxed);
+}
