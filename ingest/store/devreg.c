@@ -108,7 +108,7 @@ static mq_devsnap_t *snap_build(rowoff_t *rows, size_t nrows, cn_buf_t *arena)
     return s;
 }
 
-int mq__dev_rebuild(mq_store_t *st)
+int mq__st_dev_rebuild(mq_store_t *st)
 {
     sqlite3_stmt *q = NULL;
     int rc = sqlite3_prepare_v2(st->db,
@@ -116,7 +116,7 @@ int mq__dev_rebuild(mq_store_t *st)
                                 " t ON t.id = d.id ORDER BY d.id, t.k",
                                 -1, &q, NULL);
     if (rc != SQLITE_OK)
-        return mq__sql_err(rc);
+        return mq__st_sql_err(rc);
     cn_buf_t arena;
     cn_buf_init(&arena);
     cn_buf_put_u8(&arena, 0); /* a non-NULL arena even when empty */
@@ -143,7 +143,7 @@ int mq__dev_rebuild(mq_store_t *st)
     if (rc != SQLITE_DONE) {
         cn_free(rows);
         cn_buf_free(&arena);
-        return mq__sql_err(rc);
+        return mq__st_sql_err(rc);
     }
     mq_devsnap_t *s = snap_build(rows, n, &arena);
     cn_free(rows);
@@ -155,7 +155,7 @@ int mq__dev_rebuild(mq_store_t *st)
     return 0;
 }
 
-void mq__dev_free(mq_store_t *st)
+void mq__st_dev_free(mq_store_t *st)
 {
     mq_devsnap_release(atomic_load(&st->dev_cur));
     atomic_store(&st->dev_cur, NULL);
@@ -209,16 +209,16 @@ int mq_devsnap_at(const mq_devsnap_t *s, size_t i, const char **id, size_t *id_l
 
 /* -------------------------------------------------------------- writers */
 
-int mq__dev_apply(mq_store_t *st, mq__op_t *op)
+int mq__st_dev_apply(mq_store_t *st, mq__st_op_t *op)
 {
     sqlite3_stmt *s = st->stmt[S_DEVTAG_DEL];
     sqlite3_bind_blob(s, 1, op->a, (int)op->alen, SQLITE_STATIC);
-    int rc = mq__step_done(st, s);
+    int rc = mq__st_step_done(st, s);
     if (rc < 0)
         return rc;
     s = st->stmt[op->kind == OP_DEV_PUT ? S_DEV_PUT : S_DEV_DEL];
     sqlite3_bind_blob(s, 1, op->a, (int)op->alen, SQLITE_STATIC);
-    rc = mq__step_done(st, s);
+    rc = mq__st_step_done(st, s);
     /* Packed tags (built by mq_store_device_put): u8 klen, key, u8 vlen, val. */
     cn_rd_t rd = cn_rd_make(op->c, op->clen);
     for (uint32_t i = 0; rc == 0 && i < op->ntags; i++) {
@@ -231,7 +231,7 @@ int mq__dev_apply(mq_store_t *st, mq__op_t *op)
         sqlite3_bind_blob(s, 1, op->a, (int)op->alen, SQLITE_STATIC);
         sqlite3_bind_blob(s, 2, k, kl, SQLITE_STATIC);
         sqlite3_bind_blob(s, 3, vl ? (const void *)v : "", vl, SQLITE_STATIC);
-        rc = mq__step_done(st, s);
+        rc = mq__st_step_done(st, s);
     }
     return rc;
 }
@@ -259,15 +259,15 @@ int64_t mq_store_device_put(mq_store_t *st, const char *id, size_t id_len,
         if (t->val_len)
             cn_buf_put(&b, t->val, t->val_len);
     }
-    mq__op_t *op = mq__op_new(OP_DEV_PUT, id, id_len, NULL, 0, b.p, b.len, NULL, 0);
+    mq__st_op_t *op = mq__st_op_new(OP_DEV_PUT, id, id_len, NULL, 0, b.p, b.len, NULL, 0);
     op->ntags = (uint32_t)n;
     cn_buf_free(&b);
-    return mq__enqueue(st, op);
+    return mq__st_enqueue(st, op);
 }
 
 int64_t mq_store_device_del(mq_store_t *st, const char *id, size_t id_len)
 {
     if (!id || id_len == 0 || id_len > MQ_DEV_ID_MAX)
         return CN_EINVAL;
-    return mq__enqueue(st, mq__op_new(OP_DEV_DEL, id, id_len, NULL, 0, NULL, 0, NULL, 0));
+    return mq__st_enqueue(st, mq__st_op_new(OP_DEV_DEL, id, id_len, NULL, 0, NULL, 0, NULL, 0));
 }

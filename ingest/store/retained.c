@@ -27,10 +27,10 @@
 
 #define MATCH_CHUNK 256
 
-struct mq__rnode {
-    mq__rnode_t *parent;
-    mq__rnode_t **kids; /* kcap slots (power of two), NULL = empty */
-    mq__rcent_t *cent;
+struct mq__st_rnode {
+    mq__st_rnode_t *parent;
+    mq__st_rnode_t **kids; /* kcap slots (power of two), NULL = empty */
+    mq__st_rcent_t *cent;
     int64_t expiry_ns;
     uint32_t nkids, kcap;
     uint16_t nlen;
@@ -38,9 +38,9 @@ struct mq__rnode {
     char name[];
 };
 
-struct mq__rcent {
-    mq__rcent_t *prev, *next; /* LRU list, most recent first */
-    mq__rnode_t *node;
+struct mq__st_rcent {
+    mq__st_rcent_t *prev, *next; /* LRU list, most recent first */
+    mq__st_rnode_t *node;
     mq_store_msg_t *msg; /* the cache's reference */
 };
 
@@ -51,22 +51,22 @@ static uint64_t hname(const char *p, size_t n)
     return cn_hash64(p, n);
 }
 
-static mq__rnode_t *node_new(mq__rnode_t *parent, const char *name, size_t n)
+static mq__st_rnode_t *node_new(mq__st_rnode_t *parent, const char *name, size_t n)
 {
-    mq__rnode_t *nd = cn_calloc(1, sizeof(*nd) + n);
+    mq__st_rnode_t *nd = cn_calloc(1, sizeof(*nd) + n);
     nd->parent = parent;
     nd->nlen = (uint16_t)n;
     memcpy(nd->name, name, n);
     return nd;
 }
 
-static mq__rnode_t *kid_get(const mq__rnode_t *nd, const char *name, size_t n)
+static mq__st_rnode_t *kid_get(const mq__st_rnode_t *nd, const char *name, size_t n)
 {
     if (!nd->kcap)
         return NULL;
     size_t mask = nd->kcap - 1;
     for (size_t i = hname(name, n) & mask;; i = (i + 1) & mask) {
-        mq__rnode_t *k = nd->kids[i];
+        mq__st_rnode_t *k = nd->kids[i];
         if (!k)
             return NULL;
         if (k->nlen == n && memcmp(k->name, name, n) == 0)
@@ -74,7 +74,7 @@ static mq__rnode_t *kid_get(const mq__rnode_t *nd, const char *name, size_t n)
     }
 }
 
-static void kid_place(mq__rnode_t **kids, uint32_t cap, mq__rnode_t *k)
+static void kid_place(mq__st_rnode_t **kids, uint32_t cap, mq__st_rnode_t *k)
 {
     size_t mask = cap - 1;
     size_t i = hname(k->name, k->nlen) & mask;
@@ -83,11 +83,11 @@ static void kid_place(mq__rnode_t **kids, uint32_t cap, mq__rnode_t *k)
     kids[i] = k;
 }
 
-static void kid_add(mq__rnode_t *nd, mq__rnode_t *k)
+static void kid_add(mq__st_rnode_t *nd, mq__st_rnode_t *k)
 {
     if ((nd->nkids + 1) * 4 > nd->kcap * 3) {
         uint32_t cap = nd->kcap ? nd->kcap * 2 : 2;
-        mq__rnode_t **kids = cn_calloc(cap, sizeof(*kids));
+        mq__st_rnode_t **kids = cn_calloc(cap, sizeof(*kids));
         for (uint32_t i = 0; i < nd->kcap; i++)
             if (nd->kids[i])
                 kid_place(kids, cap, nd->kids[i]);
@@ -100,7 +100,7 @@ static void kid_add(mq__rnode_t *nd, mq__rnode_t *k)
 }
 
 /* Linear-probing delete with backward shift (no tombstones). */
-static void kid_del(mq__rnode_t *nd, mq__rnode_t *k)
+static void kid_del(mq__st_rnode_t *nd, mq__st_rnode_t *k)
 {
     size_t mask = nd->kcap - 1;
     size_t i = hname(k->name, k->nlen) & mask;
@@ -108,7 +108,7 @@ static void kid_del(mq__rnode_t *nd, mq__rnode_t *k)
         i = (i + 1) & mask;
     nd->kids[i] = NULL;
     for (size_t j = (i + 1) & mask; nd->kids[j]; j = (j + 1) & mask) {
-        mq__rnode_t *m = nd->kids[j];
+        mq__st_rnode_t *m = nd->kids[j];
         size_t home = hname(m->name, m->nlen) & mask;
         /* m may move to the hole i if its home is not in (i, j]. */
         if (((j - home) & mask) >= ((j - i) & mask)) {
@@ -125,15 +125,15 @@ static void kid_del(mq__rnode_t *nd, mq__rnode_t *k)
 }
 
 /* The node of `topic`, created with its path when `create`. */
-static mq__rnode_t *trie_find(mq__rnode_t *root, const char *t, size_t len, bool create)
+static mq__st_rnode_t *trie_find(mq__st_rnode_t *root, const char *t, size_t len, bool create)
 {
-    mq__rnode_t *nd = root;
+    mq__st_rnode_t *nd = root;
     size_t i = 0;
     for (;;) {
         size_t j = i;
         while (j < len && t[j] != '/')
             j++;
-        mq__rnode_t *k = kid_get(nd, t + i, j - i);
+        mq__st_rnode_t *k = kid_get(nd, t + i, j - i);
         if (!k) {
             if (!create)
                 return NULL;
@@ -148,17 +148,17 @@ static mq__rnode_t *trie_find(mq__rnode_t *root, const char *t, size_t len, bool
 }
 
 /* Removes empty nodes from nd upwards (NOTES 1). */
-static void trie_prune(mq__rnode_t *nd)
+static void trie_prune(mq__st_rnode_t *nd)
 {
     while (nd->parent && !nd->has && nd->nkids == 0) {
-        mq__rnode_t *p = nd->parent;
+        mq__st_rnode_t *p = nd->parent;
         kid_del(p, nd);
         cn_free(nd);
         nd = p;
     }
 }
 
-static void trie_free(mq__rnode_t *nd)
+static void trie_free(mq__st_rnode_t *nd)
 {
     if (!nd)
         return;
@@ -169,14 +169,14 @@ static void trie_free(mq__rnode_t *nd)
 }
 
 /* Writes nd's full topic into b. */
-static void node_topic(const mq__rnode_t *nd, cn_buf_t *b)
+static void node_topic(const mq__st_rnode_t *nd, cn_buf_t *b)
 {
     size_t len = 0;
-    for (const mq__rnode_t *n = nd; n->parent; n = n->parent)
+    for (const mq__st_rnode_t *n = nd; n->parent; n = n->parent)
         len += n->nlen + (n->parent->parent ? 1 : 0);
     cn_buf_reset(b);
     uint8_t *p = cn_buf_extend(b, len) + len;
-    for (const mq__rnode_t *n = nd; n->parent; n = n->parent) {
+    for (const mq__st_rnode_t *n = nd; n->parent; n = n->parent) {
         p -= n->nlen;
         memcpy(p, n->name, n->nlen);
         if (n->parent->parent)
@@ -186,7 +186,7 @@ static void node_topic(const mq__rnode_t *nd, cn_buf_t *b)
 
 /* --------------------------------------------------------------- cache */
 
-static void lru_unlink(mq_store_t *st, mq__rcent_t *e)
+static void lru_unlink(mq_store_t *st, mq__st_rcent_t *e)
 {
     if (e->prev)
         e->prev->next = e->next;
@@ -199,7 +199,7 @@ static void lru_unlink(mq_store_t *st, mq__rcent_t *e)
     e->prev = e->next = NULL;
 }
 
-static void lru_push(mq_store_t *st, mq__rcent_t *e)
+static void lru_push(mq_store_t *st, mq__st_rcent_t *e)
 {
     e->prev = NULL;
     e->next = st->lru_head;
@@ -210,13 +210,13 @@ static void lru_push(mq_store_t *st, mq__rcent_t *e)
     st->lru_head = e;
 }
 
-static void cache_drop(mq_store_t *st, mq__rnode_t *nd)
+static void cache_drop(mq_store_t *st, mq__st_rnode_t *nd)
 {
-    mq__rcent_t *e = nd->cent;
+    mq__st_rcent_t *e = nd->cent;
     if (!e)
         return;
     lru_unlink(st, e);
-    st->cache_bytes -= mq__msg_bytes(e->msg);
+    st->cache_bytes -= mq__st_msg_bytes(e->msg);
     mq_store_msg_unref(e->msg);
     cn_free(e);
     nd->cent = NULL;
@@ -225,9 +225,9 @@ static void cache_drop(mq_store_t *st, mq__rnode_t *nd)
 }
 
 /* Caches msg for nd, taking the caller's reference. */
-static void cache_put(mq_store_t *st, mq__rnode_t *nd, mq_store_msg_t *msg)
+static void cache_put(mq_store_t *st, mq__st_rnode_t *nd, mq_store_msg_t *msg)
 {
-    size_t sz = mq__msg_bytes(msg);
+    size_t sz = mq__st_msg_bytes(msg);
     cache_drop(st, nd);
     if (sz > st->o.cache_bytes) {
         mq_store_msg_unref(msg);
@@ -235,7 +235,7 @@ static void cache_put(mq_store_t *st, mq__rnode_t *nd, mq_store_msg_t *msg)
     }
     while (st->cache_bytes + sz > st->o.cache_bytes && st->lru_tail)
         cache_drop(st, st->lru_tail->node);
-    mq__rcent_t *e = cn_malloc(sizeof(*e));
+    mq__st_rcent_t *e = cn_malloc(sizeof(*e));
     e->node = nd;
     e->msg = msg;
     lru_push(st, e);
@@ -247,13 +247,13 @@ static void cache_put(mq_store_t *st, mq__rnode_t *nd, mq_store_msg_t *msg)
 
 /* --------------------------------------------------------- index updates */
 
-int mq__ret_init(mq_store_t *st)
+int mq__st_ret_init(mq_store_t *st)
 {
     st->root = node_new(NULL, "", 0);
     return 0;
 }
 
-void mq__ret_free(mq_store_t *st)
+void mq__st_ret_free(mq_store_t *st)
 {
     while (st->lru_head)
         cache_drop(st, st->lru_head->node);
@@ -263,7 +263,7 @@ void mq__ret_free(mq_store_t *st)
 
 static void index_set(mq_store_t *st, const char *topic, size_t len, uint8_t qos, int64_t exp)
 {
-    mq__rnode_t *nd = trie_find(st->root, topic, len, true);
+    mq__st_rnode_t *nd = trie_find(st->root, topic, len, true);
     if (!nd->has)
         atomic_fetch_add_explicit(&st->ret_count, 1, memory_order_relaxed);
     nd->has = 1;
@@ -274,7 +274,7 @@ static void index_set(mq_store_t *st, const char *topic, size_t len, uint8_t qos
 
 static void index_clear(mq_store_t *st, const char *topic, size_t len)
 {
-    mq__rnode_t *nd = trie_find(st->root, topic, len, false);
+    mq__st_rnode_t *nd = trie_find(st->root, topic, len, false);
     if (!nd || !nd->has)
         return;
     cache_drop(st, nd);
@@ -283,12 +283,12 @@ static void index_clear(mq_store_t *st, const char *topic, size_t len)
     trie_prune(nd);
 }
 
-int mq__ret_load(mq_store_t *st)
+int mq__st_ret_load(mq_store_t *st)
 {
     sqlite3_stmt *s = NULL;
     int rc = sqlite3_prepare_v2(st->db, "SELECT topic, qos, expiry FROM mq_retained", -1, &s, NULL);
     if (rc != SQLITE_OK)
-        return mq__sql_err(rc);
+        return mq__st_sql_err(rc);
     while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
         const char *t = sqlite3_column_blob(s, 0);
         size_t n = (size_t)sqlite3_column_bytes(s, 0);
@@ -300,11 +300,11 @@ int mq__ret_load(mq_store_t *st)
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
-        return mq__sql_err(rc);
-    return mq__ret_sweep(st);
+        return mq__st_sql_err(rc);
+    return mq__st_ret_sweep(st);
 }
 
-int mq__ret_apply_set(mq_store_t *st, mq__op_t *op)
+int mq__st_ret_apply_set(mq_store_t *st, mq__st_op_t *op)
 {
     mq_store_msg_t *m = op->msg;
     sqlite3_stmt *s = st->stmt[S_RET_PUT];
@@ -313,30 +313,30 @@ int mq__ret_apply_set(mq_store_t *st, mq__op_t *op)
     sqlite3_bind_int64(s, 3, m->expiry_ns);
     sqlite3_bind_blob(s, 4, m->props, (int)m->props_len, SQLITE_STATIC);
     sqlite3_bind_blob(s, 5, m->payload, (int)m->payload_len, SQLITE_STATIC);
-    int rc = mq__step_done(st, s);
+    int rc = mq__st_step_done(st, s);
     if (rc < 0)
         return rc;
     index_set(st, m->topic, m->topic_len, m->qos, m->expiry_ns);
-    mq__rnode_t *nd = trie_find(st->root, m->topic, m->topic_len, false);
+    mq__st_rnode_t *nd = trie_find(st->root, m->topic, m->topic_len, false);
     op->msg = NULL;
     cache_put(st, nd, m); /* a just-set message is hot: subscribers will want it */
     return 0;
 }
 
-int mq__ret_apply_clear(mq_store_t *st, mq__op_t *op)
+int mq__st_ret_apply_clear(mq_store_t *st, mq__st_op_t *op)
 {
     sqlite3_stmt *s = st->stmt[S_RET_DEL];
     sqlite3_bind_blob(s, 1, op->a, (int)op->alen, SQLITE_STATIC);
-    int rc = mq__step_done(st, s);
+    int rc = mq__st_step_done(st, s);
     if (rc < 0)
         return rc;
     index_clear(st, op->a, op->alen);
     return 0;
 }
 
-int mq__ret_sweep(mq_store_t *st)
+int mq__st_ret_sweep(mq_store_t *st)
 {
-    int64_t now = mq__now(st);
+    int64_t now = mq__st_now(st);
     sqlite3_stmt *s = st->stmt[S_RET_EXPIRED];
     sqlite3_bind_int64(s, 1, now);
     int rc;
@@ -347,12 +347,12 @@ int mq__ret_sweep(mq_store_t *st)
     }
     sqlite3_reset(s);
     if (rc != SQLITE_DONE)
-        return mq__sql_err(rc);
+        return mq__st_sql_err(rc);
     if (n == 0)
         return 0;
     s = st->stmt[S_RET_DEL_EXPIRED];
     sqlite3_bind_int64(s, 1, now);
-    rc = mq__step_done(st, s);
+    rc = mq__st_step_done(st, s);
     if (rc == 0)
         atomic_fetch_add_explicit(&st->st_expired, n, memory_order_relaxed);
     return rc;
@@ -362,7 +362,7 @@ int mq__ret_sweep(mq_store_t *st)
 
 typedef struct match {
     mq_store_t *st;
-    mq__op_t *op;
+    mq__st_op_t *op;
     int64_t now;
     cn_buf_t topic;
     mq_store_msg_t *out[MATCH_CHUNK];
@@ -376,7 +376,7 @@ static void flush_out(match_t *m, bool last)
     m->n = 0;
 }
 
-static mq_store_msg_t *read_msg(match_t *m, mq__rnode_t *nd)
+static mq_store_msg_t *read_msg(match_t *m, mq__st_rnode_t *nd)
 {
     mq_store_t *st = m->st;
     node_topic(nd, &m->topic);
@@ -385,12 +385,12 @@ static mq_store_msg_t *read_msg(match_t *m, mq__rnode_t *nd)
     int rc = sqlite3_step(s);
     mq_store_msg_t *msg = NULL;
     if (rc == SQLITE_ROW) {
-        msg = mq__msg_new((const char *)m->topic.p, m->topic.len, sqlite3_column_blob(s, 2),
-                          (size_t)sqlite3_column_bytes(s, 2), sqlite3_column_blob(s, 3),
-                          (size_t)sqlite3_column_bytes(s, 3), (uint8_t)sqlite3_column_int(s, 0),
-                          sqlite3_column_int64(s, 1));
+        msg = mq__st_msg_new((const char *)m->topic.p, m->topic.len, sqlite3_column_blob(s, 2),
+                             (size_t)sqlite3_column_bytes(s, 2), sqlite3_column_blob(s, 3),
+                             (size_t)sqlite3_column_bytes(s, 3), (uint8_t)sqlite3_column_int(s, 0),
+                             sqlite3_column_int64(s, 1));
     } else if (rc != SQLITE_DONE) {
-        m->rc = mq__sql_err(rc);
+        m->rc = mq__st_sql_err(rc);
     } else {
         cn_error("store: retained index and table disagree on a topic");
         m->rc = CN_ECORRUPT;
@@ -399,7 +399,7 @@ static mq_store_msg_t *read_msg(match_t *m, mq__rnode_t *nd)
     return msg;
 }
 
-static void emit(match_t *m, mq__rnode_t *nd)
+static void emit(match_t *m, mq__st_rnode_t *nd)
 {
     if (!nd->has || m->rc < 0 || (nd->expiry_ns && nd->expiry_ns <= m->now))
         return;
@@ -423,24 +423,24 @@ static void emit(match_t *m, mq__rnode_t *nd)
         flush_out(m, false);
 }
 
-static bool skip_dollar(const mq__rnode_t *nd, const mq__rnode_t *kid)
+static bool skip_dollar(const mq__st_rnode_t *nd, const mq__st_rnode_t *kid)
 {
     return !nd->parent && kid->nlen > 0 && kid->name[0] == '$';
 }
 
 /* Emits nd's whole subtree, nd included (iterative: topics may be deep). */
-static void emit_subtree(match_t *m, mq__rnode_t *top)
+static void emit_subtree(match_t *m, mq__st_rnode_t *top)
 {
     cn_buf_t stack;
     cn_buf_init(&stack);
     cn_buf_put(&stack, &top, sizeof(top));
     while (stack.len && m->rc == 0) {
-        mq__rnode_t *nd;
+        mq__st_rnode_t *nd;
         stack.len -= sizeof(nd);
         memcpy(&nd, stack.p + stack.len, sizeof(nd));
         emit(m, nd);
         for (uint32_t i = 0; i < nd->kcap; i++) {
-            mq__rnode_t *k = nd->kids[i];
+            mq__st_rnode_t *k = nd->kids[i];
             if (k && !skip_dollar(nd, k))
                 cn_buf_put(&stack, &k, sizeof(k));
         }
@@ -450,7 +450,7 @@ static void emit_subtree(match_t *m, mq__rnode_t *top)
 
 /* Walks the filter's levels from nd; f points at the current level. */
 typedef struct frame {
-    mq__rnode_t *nd;
+    mq__st_rnode_t *nd;
     size_t off; /* offset of the level in the filter; SIZE_MAX = past the end */
 } frame_t;
 
@@ -477,20 +477,20 @@ static void walk(match_t *m, const char *f, size_t flen)
             if (fr.nd->parent)
                 emit(m, fr.nd); /* "a/#" matches "a" */
             for (uint32_t i = 0; i < fr.nd->kcap; i++) {
-                mq__rnode_t *k = fr.nd->kids[i];
+                mq__st_rnode_t *k = fr.nd->kids[i];
                 if (k && !skip_dollar(fr.nd, k))
                     emit_subtree(m, k);
             }
         } else if (ln == 1 && lvl[0] == '+') {
             for (uint32_t i = 0; i < fr.nd->kcap; i++) {
-                mq__rnode_t *k = fr.nd->kids[i];
+                mq__st_rnode_t *k = fr.nd->kids[i];
                 if (k && !skip_dollar(fr.nd, k)) {
                     frame_t nf = {k, next};
                     cn_buf_put(&stack, &nf, sizeof(nf));
                 }
             }
         } else {
-            mq__rnode_t *k = kid_get(fr.nd, lvl, ln);
+            mq__st_rnode_t *k = kid_get(fr.nd, lvl, ln);
             if (k) {
                 frame_t nf = {k, next};
                 cn_buf_put(&stack, &nf, sizeof(nf));
@@ -500,12 +500,12 @@ static void walk(match_t *m, const char *f, size_t flen)
     cn_buf_free(&stack);
 }
 
-int mq__ret_match(mq_store_t *st, mq__op_t *op)
+int mq__st_ret_match(mq_store_t *st, mq__st_op_t *op)
 {
     match_t *m = cn_calloc(1, sizeof(*m));
     m->st = st;
     m->op = op;
-    m->now = mq__now(st);
+    m->now = mq__st_now(st);
     cn_buf_init(&m->topic);
     walk(m, op->a, op->alen);
     int rc = m->rc;
@@ -527,16 +527,16 @@ int64_t mq_store_retain_set(mq_store_t *st, const mq_store_retain_t *r)
     if (!r || !mq_router_topic_valid(r->topic, r->topic_len) || r->qos > 2 ||
         r->props_len > UINT32_MAX || r->payload_len > UINT32_MAX)
         return CN_EINVAL;
-    mq__op_t *op;
+    mq__st_op_t *op;
     if (r->payload_len == 0) {
-        op = mq__op_new(OP_RET_CLEAR, r->topic, r->topic_len, NULL, 0, NULL, 0, NULL, 0);
+        op = mq__st_op_new(OP_RET_CLEAR, r->topic, r->topic_len, NULL, 0, NULL, 0, NULL, 0);
     } else {
-        op = mq__op_new(OP_RET_SET, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
-        op->msg = mq__msg_new(r->topic, r->topic_len, r->props, r->props_len, r->payload,
-                              r->payload_len, r->qos, r->expiry_ns);
-        op->bytes += mq__msg_bytes(op->msg);
+        op = mq__st_op_new(OP_RET_SET, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
+        op->msg = mq__st_msg_new(r->topic, r->topic_len, r->props, r->props_len, r->payload,
+                                 r->payload_len, r->qos, r->expiry_ns);
+        op->bytes += mq__st_msg_bytes(op->msg);
     }
-    return mq__enqueue(st, op);
+    return mq__st_enqueue(st, op);
 }
 
 int64_t mq_store_retain_match(mq_store_t *st, const char *filter, size_t len, mq_store_match_cb cb,
@@ -545,15 +545,15 @@ int64_t mq_store_retain_match(mq_store_t *st, const char *filter, size_t len, mq
     if (!cb || !mq_router_filter_valid(filter, len) ||
         (len >= 7 && memcmp(filter, "$share/", 7) == 0))
         return CN_EINVAL;
-    mq__op_t *op = mq__op_new(OP_RET_MATCH, filter, len, NULL, 0, NULL, 0, NULL, 0);
+    mq__st_op_t *op = mq__st_op_new(OP_RET_MATCH, filter, len, NULL, 0, NULL, 0, NULL, 0);
     op->cb = cb;
     op->cb_arg = arg;
-    return mq__enqueue(st, op);
+    return mq__st_enqueue(st, op);
 }
 
 int64_t mq_store_sweep(mq_store_t *st)
 {
-    return mq__enqueue(st, mq__op_new(OP_SWEEP, NULL, 0, NULL, 0, NULL, 0, NULL, 0));
+    return mq__st_enqueue(st, mq__st_op_new(OP_SWEEP, NULL, 0, NULL, 0, NULL, 0, NULL, 0));
 }
 
 size_t mq_store_retain_count(const mq_store_t *st)

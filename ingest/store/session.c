@@ -21,8 +21,8 @@
  */
 #include "store_int.h"
 
-struct mq__acct {
-    mq__acct_t *next;
+struct mq__st_acct {
+    mq__st_acct_t *next;
     uint64_t h;
     uint32_t msgs;
     uint64_t bytes;
@@ -32,9 +32,9 @@ struct mq__acct {
 
 /* ----------------------------------------------------------- accounting */
 
-static mq__acct_t **acct_slot(mq_store_t *st, const char *cid, size_t len, uint64_t h)
+static mq__st_acct_t **acct_slot(mq_store_t *st, const char *cid, size_t len, uint64_t h)
 {
-    mq__acct_t **pp = &st->acct[h & (st->acct_nb - 1)];
+    mq__st_acct_t **pp = &st->acct[h & (st->acct_nb - 1)];
     while (*pp && !((*pp)->h == h && (*pp)->len == len && memcmp((*pp)->cid, cid, len) == 0))
         pp = &(*pp)->next;
     return pp;
@@ -43,9 +43,9 @@ static mq__acct_t **acct_slot(mq_store_t *st, const char *cid, size_t len, uint6
 static void acct_grow(mq_store_t *st)
 {
     size_t nb = st->acct_nb ? st->acct_nb * 2 : 64;
-    mq__acct_t **b = cn_calloc(nb, sizeof(*b));
+    mq__st_acct_t **b = cn_calloc(nb, sizeof(*b));
     for (size_t i = 0; i < st->acct_nb; i++) {
-        for (mq__acct_t *e = st->acct[i], *next; e; e = next) {
+        for (mq__st_acct_t *e = st->acct[i], *next; e; e = next) {
             next = e->next;
             e->next = b[e->h & (nb - 1)];
             b[e->h & (nb - 1)] = e;
@@ -57,7 +57,7 @@ static void acct_grow(mq_store_t *st)
 }
 
 /* The entry for cid (created when `create`), acct_mu held. */
-static mq__acct_t *acct_get(mq_store_t *st, const char *cid, size_t len, bool create)
+static mq__st_acct_t *acct_get(mq_store_t *st, const char *cid, size_t len, bool create)
 {
     if (!st->acct_nb) {
         if (!create)
@@ -65,14 +65,14 @@ static mq__acct_t *acct_get(mq_store_t *st, const char *cid, size_t len, bool cr
         acct_grow(st);
     }
     uint64_t h = cn_hash64(cid, len);
-    mq__acct_t **pp = acct_slot(st, cid, len, h);
+    mq__st_acct_t **pp = acct_slot(st, cid, len, h);
     if (*pp || !create)
         return *pp;
     if (st->acct_n >= st->acct_nb) {
         acct_grow(st);
         pp = acct_slot(st, cid, len, h);
     }
-    mq__acct_t *e = cn_calloc(1, sizeof(*e) + len);
+    mq__st_acct_t *e = cn_calloc(1, sizeof(*e) + len);
     e->h = h;
     e->len = len;
     memcpy(e->cid, cid, len);
@@ -85,19 +85,19 @@ static void acct_remove(mq_store_t *st, const char *cid, size_t len)
 {
     if (!st->acct_nb)
         return;
-    mq__acct_t **pp = acct_slot(st, cid, len, cn_hash64(cid, len));
+    mq__st_acct_t **pp = acct_slot(st, cid, len, cn_hash64(cid, len));
     if (*pp) {
-        mq__acct_t *e = *pp;
+        mq__st_acct_t *e = *pp;
         *pp = e->next;
         cn_free(e);
         st->acct_n--;
     }
 }
 
-void mq__acct_free(mq_store_t *st)
+void mq__st_acct_free(mq_store_t *st)
 {
     for (size_t i = 0; i < st->acct_nb; i++) {
-        for (mq__acct_t *e = st->acct[i], *next; e; e = next) {
+        for (mq__st_acct_t *e = st->acct[i], *next; e; e = next) {
             next = e->next;
             cn_free(e);
         }
@@ -107,10 +107,10 @@ void mq__acct_free(mq_store_t *st)
     st->acct_nb = st->acct_n = 0;
 }
 
-void mq__acct_set(mq_store_t *st, const char *cid, size_t len, uint32_t msgs, uint64_t bytes)
+void mq__st_acct_set(mq_store_t *st, const char *cid, size_t len, uint32_t msgs, uint64_t bytes)
 {
     pthread_mutex_lock(&st->acct_mu);
-    mq__acct_t *e = acct_get(st, cid, len, true);
+    mq__st_acct_t *e = acct_get(st, cid, len, true);
     e->msgs = msgs;
     e->bytes = bytes;
     pthread_mutex_unlock(&st->acct_mu);
@@ -120,7 +120,7 @@ void mq_store_msg_usage(mq_store_t *st, const char *cid, size_t cid_len, uint32_
                         uint64_t *bytes)
 {
     pthread_mutex_lock(&st->acct_mu);
-    mq__acct_t *e = acct_get(st, cid, cid_len, false);
+    mq__st_acct_t *e = acct_get(st, cid, cid_len, false);
     *msgs = e ? e->msgs : 0;
     *bytes = e ? e->bytes : 0;
     pthread_mutex_unlock(&st->acct_mu);
@@ -128,24 +128,24 @@ void mq_store_msg_usage(mq_store_t *st, const char *cid, size_t cid_len, uint32_
 
 /* --------------------------------------------------------------- apply */
 
-static void bind_cid(sqlite3_stmt *s, const mq__op_t *op)
+static void bind_cid(sqlite3_stmt *s, const mq__st_op_t *op)
 {
     sqlite3_bind_blob(s, 1, op->a, (int)op->alen, SQLITE_STATIC);
 }
 
-static int apply_sess_del(mq_store_t *st, const mq__op_t *op)
+static int apply_sess_del(mq_store_t *st, const mq__st_op_t *op)
 {
     static const int del[] = {S_SESS_DEL, S_SUB_DEL_ALL, S_MSG_DEL_ALL, S_Q2_DEL_ALL};
     for (size_t i = 0; i < CN_ARRAY_LEN(del); i++) {
         bind_cid(st->stmt[del[i]], op);
-        int rc = mq__step_done(st, st->stmt[del[i]]);
+        int rc = mq__st_step_done(st, st->stmt[del[i]]);
         if (rc < 0)
             return rc;
     }
     return 0;
 }
 
-int mq__sess_apply(mq_store_t *st, mq__op_t *op)
+int mq__st_sess_apply(mq_store_t *st, mq__st_op_t *op)
 {
     sqlite3_stmt *s;
     switch (op->kind) {
@@ -207,7 +207,7 @@ int mq__sess_apply(mq_store_t *st, mq__op_t *op)
     default:
         return CN_EINVAL;
     }
-    return mq__step_done(st, s);
+    return mq__st_step_done(st, s);
 }
 
 /* ------------------------------------------------------------ public API */
@@ -222,19 +222,20 @@ int64_t mq_store_session_put(mq_store_t *st, const mq_store_sess_t *s)
     if (!s || !cid_ok(s->client_id, s->client_id_len) || s->proto < 3 || s->proto > 5 ||
         s->disconnect_ns < 0)
         return CN_EINVAL;
-    mq__op_t *op =
-        mq__op_new(OP_SESS_PUT, s->client_id, s->client_id_len, NULL, 0, NULL, 0, NULL, 0);
+    mq__st_op_t *op =
+        mq__st_op_new(OP_SESS_PUT, s->client_id, s->client_id_len, NULL, 0, NULL, 0, NULL, 0);
     op->proto = s->proto;
     op->expiry_s = s->expiry_s;
     op->disc_ns = s->disconnect_ns;
-    return mq__enqueue(st, op);
+    return mq__st_enqueue(st, op);
 }
 
 int64_t mq_store_session_del(mq_store_t *st, const char *cid, size_t cid_len)
 {
     if (!cid_ok(cid, cid_len))
         return CN_EINVAL;
-    int64_t rc = mq__enqueue(st, mq__op_new(OP_SESS_DEL, cid, cid_len, NULL, 0, NULL, 0, NULL, 0));
+    int64_t rc =
+        mq__st_enqueue(st, mq__st_op_new(OP_SESS_DEL, cid, cid_len, NULL, 0, NULL, 0, NULL, 0));
     if (rc > 0) {
         pthread_mutex_lock(&st->acct_mu);
         acct_remove(st, cid, cid_len);
@@ -249,9 +250,9 @@ int64_t mq_store_sub_put(mq_store_t *st, const char *cid, size_t cid_len, const 
     if (!cid_ok(cid, cid_len) || !opts || !mq_router_filter_valid(filter, flen) || opts->qos > 2 ||
         opts->retain_handling > 2 || opts->sub_id > MQ_SUB_ID_MAX)
         return CN_EINVAL;
-    mq__op_t *op = mq__op_new(OP_SUB_PUT, cid, cid_len, filter, flen, NULL, 0, NULL, 0);
+    mq__st_op_t *op = mq__st_op_new(OP_SUB_PUT, cid, cid_len, filter, flen, NULL, 0, NULL, 0);
     op->opts = *opts;
-    return mq__enqueue(st, op);
+    return mq__st_enqueue(st, op);
 }
 
 int64_t mq_store_sub_del(mq_store_t *st, const char *cid, size_t cid_len, const char *filter,
@@ -259,7 +260,8 @@ int64_t mq_store_sub_del(mq_store_t *st, const char *cid, size_t cid_len, const 
 {
     if (!cid_ok(cid, cid_len) || !mq_router_filter_valid(filter, flen))
         return CN_EINVAL;
-    return mq__enqueue(st, mq__op_new(OP_SUB_DEL, cid, cid_len, filter, flen, NULL, 0, NULL, 0));
+    return mq__st_enqueue(st,
+                          mq__st_op_new(OP_SUB_DEL, cid, cid_len, filter, flen, NULL, 0, NULL, 0));
 }
 
 int64_t mq_store_msg_put(mq_store_t *st, const char *cid, size_t cid_len, const mq_store_smsg_t *m)
@@ -273,13 +275,13 @@ int64_t mq_store_msg_put(mq_store_t *st, const char *cid, size_t cid_len, const 
     uint64_t bytes = mq_store_smsg_bytes(m);
     int64_t rc = 0;
     pthread_mutex_lock(&st->acct_mu);
-    mq__acct_t *e = acct_get(st, cid, cid_len, true);
+    mq__st_acct_t *e = acct_get(st, cid, cid_len, true);
     if ((st->o.session_max_msgs && e->msgs + 1 > st->o.session_max_msgs) ||
         (st->o.session_max_bytes && e->bytes + bytes > st->o.session_max_bytes))
         rc = CN_EFULL;
     if (rc == 0) {
-        mq__op_t *op = mq__op_new(OP_MSG_PUT, cid, cid_len, m->topic, m->topic_len, m->props,
-                                  m->props_len, m->payload, m->payload_len);
+        mq__st_op_t *op = mq__st_op_new(OP_MSG_PUT, cid, cid_len, m->topic, m->topic_len, m->props,
+                                        m->props_len, m->payload, m->payload_len);
         op->mid = m->mid;
         op->state = m->state;
         op->qos = m->qos;
@@ -287,7 +289,7 @@ int64_t mq_store_msg_put(mq_store_t *st, const char *cid, size_t cid_len, const 
         op->pid = m->pid;
         op->expiry_ns = m->expiry_ns;
         /* Enqueue under acct_mu so two threads cannot both pass the check. */
-        rc = mq__enqueue(st, op);
+        rc = mq__st_enqueue(st, op);
         if (rc > 0) {
             e->msgs++;
             e->bytes += bytes;
@@ -303,11 +305,11 @@ int64_t mq_store_msg_state(mq_store_t *st, const char *cid, size_t cid_len, uint
     if (!cid_ok(cid, cid_len) || (state != MQ_SMSG_PUBLISH_SENT && state != MQ_SMSG_PUBREL_SENT) ||
         pid == 0)
         return CN_EINVAL;
-    mq__op_t *op = mq__op_new(OP_MSG_STATE, cid, cid_len, NULL, 0, NULL, 0, NULL, 0);
+    mq__st_op_t *op = mq__st_op_new(OP_MSG_STATE, cid, cid_len, NULL, 0, NULL, 0, NULL, 0);
     op->mid = mid;
     op->state = state;
     op->pid = pid;
-    return mq__enqueue(st, op);
+    return mq__st_enqueue(st, op);
 }
 
 int64_t mq_store_msg_del(mq_store_t *st, const char *cid, size_t cid_len, uint64_t mid,
@@ -315,12 +317,12 @@ int64_t mq_store_msg_del(mq_store_t *st, const char *cid, size_t cid_len, uint64
 {
     if (!cid_ok(cid, cid_len))
         return CN_EINVAL;
-    mq__op_t *op = mq__op_new(OP_MSG_DEL, cid, cid_len, NULL, 0, NULL, 0, NULL, 0);
+    mq__st_op_t *op = mq__st_op_new(OP_MSG_DEL, cid, cid_len, NULL, 0, NULL, 0, NULL, 0);
     op->mid = mid;
-    int64_t rc = mq__enqueue(st, op);
+    int64_t rc = mq__st_enqueue(st, op);
     if (rc > 0) {
         pthread_mutex_lock(&st->acct_mu);
-        mq__acct_t *e = acct_get(st, cid, cid_len, false);
+        mq__st_acct_t *e = acct_get(st, cid, cid_len, false);
         if (e) {
             e->msgs -= e->msgs ? 1 : 0;
             e->bytes -= CN_MIN(e->bytes, bytes);
@@ -334,9 +336,9 @@ static int64_t q2(mq_store_t *st, uint8_t kind, const char *cid, size_t cid_len,
 {
     if (!cid_ok(cid, cid_len) || pid == 0)
         return CN_EINVAL;
-    mq__op_t *op = mq__op_new(kind, cid, cid_len, NULL, 0, NULL, 0, NULL, 0);
+    mq__st_op_t *op = mq__st_op_new(kind, cid, cid_len, NULL, 0, NULL, 0, NULL, 0);
     op->pid = pid;
-    return mq__enqueue(st, op);
+    return mq__st_enqueue(st, op);
 }
 
 int64_t mq_store_qos2_add(mq_store_t *st, const char *cid, size_t cid_len, uint16_t pid)

@@ -27,12 +27,12 @@ static int cleanup(mq_store_t *st, int64_t now)
         const char *tail = NULL;
         int rc = sqlite3_prepare_v2(st->db, sql, -1, &s, &tail);
         if (rc != SQLITE_OK)
-            return mq__sql_err(rc);
+            return mq__st_sql_err(rc);
         sqlite3_bind_int64(s, 1, now);
         rc = sqlite3_step(s);
         sqlite3_finalize(s);
         if (rc != SQLITE_DONE)
-            return mq__sql_err(rc);
+            return mq__st_sql_err(rc);
         sql = tail;
     }
     return 0;
@@ -82,7 +82,7 @@ static int read_subs(loader_t *ld, mq_store_session_t *s)
     s->sub_filters = ld->filters;
     s->sub_lens = ld->flens;
     s->sub_opts = ld->opts;
-    return rc == SQLITE_DONE ? 0 : mq__sql_err(rc);
+    return rc == SQLITE_DONE ? 0 : mq__st_sql_err(rc);
 }
 
 static int read_msgs(loader_t *ld, mq_store_session_t *s, uint32_t *nmsgs, uint64_t *bytes)
@@ -118,7 +118,7 @@ static int read_msgs(loader_t *ld, mq_store_session_t *s, uint32_t *nmsgs, uint6
     }
     s->msgs = ld->m;
     *nmsgs = (uint32_t)s->nmsgs;
-    return rc == SQLITE_DONE ? 0 : mq__sql_err(rc);
+    return rc == SQLITE_DONE ? 0 : mq__st_sql_err(rc);
 }
 
 static int read_pids(loader_t *ld, mq_store_session_t *s)
@@ -130,7 +130,7 @@ static int read_pids(loader_t *ld, mq_store_session_t *s)
         ld->pids[s->nqos2++] = (uint16_t)sqlite3_column_int(ld->q2, 0);
     }
     s->qos2_pids = ld->pids;
-    return rc == SQLITE_DONE ? 0 : mq__sql_err(rc);
+    return rc == SQLITE_DONE ? 0 : mq__st_sql_err(rc);
 }
 
 static void free_rows(loader_t *ld, const mq_store_session_t *s)
@@ -164,7 +164,7 @@ static int load_one(mq_store_t *st, loader_t *ld, int (*cb)(void *, const mq_sto
     if (rc == 0)
         rc = read_pids(ld, &s);
     if (rc == 0 && nmsgs) {
-        mq__acct_set(st, s.sess.client_id, s.sess.client_id_len, nmsgs, bytes);
+        mq__st_acct_set(st, s.sess.client_id, s.sess.client_id_len, nmsgs, bytes);
     }
     if (rc == 0)
         rc = cb(arg, &s);
@@ -178,7 +178,7 @@ static int load_one(mq_store_t *st, loader_t *ld, int (*cb)(void *, const mq_sto
 
 static int prepare(sqlite3 *db, const char *sql, sqlite3_stmt **s)
 {
-    return mq__sql_err(sqlite3_prepare_v2(db, sql, -1, s, NULL));
+    return mq__st_sql_err(sqlite3_prepare_v2(db, sql, -1, s, NULL));
 }
 
 int mq_store_sessions_load(mq_store_t *st, int (*cb)(void *arg, const mq_store_session_t *s),
@@ -189,13 +189,13 @@ int mq_store_sessions_load(mq_store_t *st, int (*cb)(void *arg, const mq_store_s
     loader_t ld = {0};
     int rc, count = 0;
     pthread_mutex_lock(&st->db_mu);
-    rc = mq__exec(st->db, "BEGIN IMMEDIATE");
+    rc = mq__st_exec(st->db, "BEGIN IMMEDIATE");
     if (rc == 0) {
-        rc = cleanup(st, mq__now(st));
+        rc = cleanup(st, mq__st_now(st));
         if (rc == 0)
-            rc = mq__exec(st->db, "COMMIT");
+            rc = mq__st_exec(st->db, "COMMIT");
         else
-            mq__exec(st->db, "ROLLBACK");
+            mq__st_exec(st->db, "ROLLBACK");
     }
     if (rc == 0)
         rc = prepare(st->db, "SELECT cid, proto, expiry, disc FROM mq_sessions ORDER BY cid",
@@ -214,13 +214,13 @@ int mq_store_sessions_load(mq_store_t *st, int (*cb)(void *arg, const mq_store_s
         rc = prepare(st->db, "SELECT pid FROM mq_qos2in WHERE cid = ?1 ORDER BY pid", &ld.q2);
     if (rc == 0) {
         pthread_mutex_lock(&st->acct_mu);
-        mq__acct_free(st);
+        mq__st_acct_free(st);
         pthread_mutex_unlock(&st->acct_mu);
     }
     while (rc == 0) {
         int r = sqlite3_step(ld.sess);
         if (r != SQLITE_ROW) {
-            rc = r == SQLITE_DONE ? 0 : mq__sql_err(r);
+            rc = r == SQLITE_DONE ? 0 : mq__st_sql_err(r);
             break;
         }
         rc = load_one(st, &ld, cb, arg);

@@ -86,7 +86,7 @@ static const char *const STMT_SQL[S__COUNT] = {
 
 /* ------------------------------------------------------------- helpers */
 
-int mq__sql_err(int rc)
+int mq__st_sql_err(int rc)
 {
     switch (rc & 0xff) {
     case SQLITE_OK:
@@ -114,37 +114,37 @@ int mq__sql_err(int rc)
 }
 
 /* Steps a write statement to completion and resets it. */
-int mq__step_done(mq_store_t *st, sqlite3_stmt *s)
+int mq__st_step_done(mq_store_t *st, sqlite3_stmt *s)
 {
     int rc = sqlite3_step(s);
     sqlite3_reset(s);
     sqlite3_clear_bindings(s);
     if (rc != SQLITE_DONE) {
         cn_error("store: %s: %s", sqlite3_sql(s), sqlite3_errmsg(st->db));
-        return mq__sql_err(rc);
+        return mq__st_sql_err(rc);
     }
     return 0;
 }
 
-int mq__exec(sqlite3 *db, const char *sql)
+int mq__st_exec(sqlite3 *db, const char *sql)
 {
     char *msg = NULL;
     int rc = sqlite3_exec(db, sql, NULL, NULL, &msg);
     if (rc != SQLITE_OK) {
         cn_error("store: %s: %s", sql, msg ? msg : sqlite3_errstr(rc));
         sqlite3_free(msg);
-        return mq__sql_err(rc);
+        return mq__st_sql_err(rc);
     }
     return 0;
 }
 
-int64_t mq__now(const mq_store_t *st)
+int64_t mq__st_now(const mq_store_t *st)
 {
     return cn_clock_now(&st->o.clock);
 }
 
-mq_store_msg_t *mq__msg_new(const char *topic, size_t tlen, const uint8_t *props, size_t plen,
-                            const uint8_t *payload, size_t len, uint8_t qos, int64_t expiry_ns)
+mq_store_msg_t *mq__st_msg_new(const char *topic, size_t tlen, const uint8_t *props, size_t plen,
+                               const uint8_t *payload, size_t len, uint8_t qos, int64_t expiry_ns)
 {
     mq_store_msg_t *m = cn_malloc(sizeof(*m) + tlen + plen + len);
     uint8_t *p = (uint8_t *)(m + 1);
@@ -168,7 +168,7 @@ mq_store_msg_t *mq__msg_new(const char *topic, size_t tlen, const uint8_t *props
     return m;
 }
 
-size_t mq__msg_bytes(const mq_store_msg_t *m)
+size_t mq__st_msg_bytes(const mq_store_msg_t *m)
 {
     return sizeof(*m) + m->topic_len + m->props_len + m->payload_len;
 }
@@ -186,16 +186,16 @@ void mq_store_msg_unref(mq_store_msg_t *m)
 
 /* ------------------------------------------------------------- queue */
 
-static void op_free(mq__op_t *op)
+static void op_free(mq__st_op_t *op)
 {
     mq_store_msg_unref(op->msg);
     cn_free(op);
 }
 
-mq__op_t *mq__op_new(uint8_t kind, const char *a, size_t alen, const char *b, size_t blen,
-                     const uint8_t *c, size_t clen, const uint8_t *d, size_t dlen)
+mq__st_op_t *mq__st_op_new(uint8_t kind, const char *a, size_t alen, const char *b, size_t blen,
+                           const uint8_t *c, size_t clen, const uint8_t *d, size_t dlen)
 {
-    mq__op_t *op = cn_calloc(1, sizeof(*op) + alen + blen + clen + dlen);
+    mq__st_op_t *op = cn_calloc(1, sizeof(*op) + alen + blen + clen + dlen);
     uint8_t *p = op->data;
     op->kind = kind;
     op->bytes = sizeof(*op) + alen + blen + clen + dlen;
@@ -221,7 +221,7 @@ mq__op_t *mq__op_new(uint8_t kind, const char *a, size_t alen, const char *b, si
     return op;
 }
 
-int64_t mq__enqueue(mq_store_t *st, mq__op_t *op)
+int64_t mq__st_enqueue(mq_store_t *st, mq__st_op_t *op)
 {
     int64_t rc;
     int err = atomic_load(&st->err);
@@ -277,36 +277,36 @@ static void fail(mq_store_t *st, int rc)
     pthread_mutex_unlock(&st->mu);
 }
 
-static int apply_write(mq_store_t *st, mq__op_t *op, bool *dev_changed)
+static int apply_write(mq_store_t *st, mq__st_op_t *op, bool *dev_changed)
 {
     switch (op->kind) {
     case OP_RET_SET:
-        return mq__ret_apply_set(st, op);
+        return mq__st_ret_apply_set(st, op);
     case OP_RET_CLEAR:
-        return mq__ret_apply_clear(st, op);
+        return mq__st_ret_apply_clear(st, op);
     case OP_SWEEP:
-        return mq__ret_sweep(st);
+        return mq__st_ret_sweep(st);
     case OP_DEV_PUT:
     case OP_DEV_DEL:
         *dev_changed = true;
-        return mq__dev_apply(st, op);
+        return mq__st_dev_apply(st, op);
     default:
-        return mq__sess_apply(st, op);
+        return mq__st_sess_apply(st, op);
     }
 }
 
 /* Commits the open transaction and publishes `last` as durable. */
 static int commit(mq_store_t *st, uint64_t last, bool *dev_changed)
 {
-    int rc = mq__step_done(st, st->stmt[S_COMMIT]);
+    int rc = mq__st_step_done(st, st->stmt[S_COMMIT]);
     if (rc < 0) {
-        mq__step_done(st, st->stmt[S_ROLLBACK]);
+        mq__st_step_done(st, st->stmt[S_ROLLBACK]);
         return rc;
     }
     atomic_fetch_add_explicit(&st->st_commits, 1, memory_order_relaxed);
     if (*dev_changed) {
         *dev_changed = false;
-        rc = mq__dev_rebuild(st);
+        rc = mq__st_dev_rebuild(st);
         if (rc < 0)
             return rc;
     }
@@ -315,11 +315,11 @@ static int commit(mq_store_t *st, uint64_t last, bool *dev_changed)
 }
 
 /* Applies a batch of ops in order (NOTES 4).  Called with db_mu held. */
-static void run_batch(mq_store_t *st, mq__op_t *ops)
+static void run_batch(mq_store_t *st, mq__st_op_t *ops)
 {
     bool txn = false, dev_changed = false;
     uint64_t last = 0;
-    for (mq__op_t *op = ops; op; op = op->next) {
+    for (mq__st_op_t *op = ops; op; op = op->next) {
         int rc = atomic_load(&st->err);
         if (rc < 0) {
             if (op->kind == OP_RET_MATCH)
@@ -337,7 +337,7 @@ static void run_batch(mq_store_t *st, mq__op_t *ops)
                     continue;
                 }
             }
-            rc = mq__ret_match(st, op);
+            rc = mq__st_ret_match(st, op);
             if (rc < 0)
                 fail(st, rc);
             else
@@ -345,7 +345,7 @@ static void run_batch(mq_store_t *st, mq__op_t *ops)
             continue;
         }
         if (!txn) {
-            rc = mq__step_done(st, st->stmt[S_BEGIN]);
+            rc = mq__st_step_done(st, st->stmt[S_BEGIN]);
             if (rc < 0) {
                 fail(st, rc);
                 continue;
@@ -355,7 +355,7 @@ static void run_batch(mq_store_t *st, mq__op_t *ops)
         last = op->seq;
         rc = apply_write(st, op, &dev_changed);
         if (rc < 0) {
-            mq__step_done(st, st->stmt[S_ROLLBACK]);
+            mq__st_step_done(st, st->stmt[S_ROLLBACK]);
             txn = false;
             fail(st, rc);
         }
@@ -373,13 +373,13 @@ static void sweep_if_due(mq_store_t *st)
     if (now < st->next_sweep_mono || atomic_load(&st->err) < 0)
         return;
     st->next_sweep_mono = now + st->o.sweep_interval_ns;
-    mq__op_t op = {.kind = OP_SWEEP};
+    mq__st_op_t op = {.kind = OP_SWEEP};
     bool dev = false;
-    int rc = mq__step_done(st, st->stmt[S_BEGIN]);
+    int rc = mq__st_step_done(st, st->stmt[S_BEGIN]);
     if (rc == 0) {
         rc = apply_write(st, &op, &dev);
         if (rc < 0)
-            mq__step_done(st, st->stmt[S_ROLLBACK]);
+            mq__st_step_done(st, st->stmt[S_ROLLBACK]);
         else
             rc = commit(st, atomic_load(&st->durable), &dev);
     }
@@ -400,7 +400,7 @@ static void *store_thread(void *arg)
         if (!st->head && st->closing)
             break;
         /* Take at most batch_max ops off the head. */
-        mq__op_t *ops = st->head, *end = ops;
+        mq__st_op_t *ops = st->head, *end = ops;
         size_t bytes = 0;
         for (uint32_t n = 1; end && n < st->o.batch_max && end->next; n++)
             end = end->next;
@@ -418,7 +418,7 @@ static void *store_thread(void *arg)
         sweep_if_due(st);
         pthread_mutex_unlock(&st->db_mu);
         while (ops) {
-            mq__op_t *next = ops->next;
+            mq__st_op_t *next = ops->next;
             bytes += ops->bytes;
             op_free(ops);
             ops = next;
@@ -449,7 +449,7 @@ static int open_db(mq_store_t *st)
         st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE | SQLITE_OPEN_NOMUTEX, NULL);
     if (rc != SQLITE_OK) {
         cn_error("store: open %s: %s", st->path, st->db ? sqlite3_errmsg(st->db) : "");
-        return mq__sql_err(rc);
+        return mq__st_sql_err(rc);
     }
     sqlite3_busy_timeout(st->db, 5000);
     sqlite3_stmt *s = NULL;
@@ -460,19 +460,19 @@ static int open_db(mq_store_t *st)
     sqlite3_finalize(s);
     if (rc != SQLITE_OK) {
         cn_error("store: %s: cannot use WAL mode: %s", st->path, sqlite3_errmsg(st->db));
-        return mq__sql_err(rc);
+        return mq__st_sql_err(rc);
     }
     char sql[160];
     snprintf(sql, sizeof(sql),
              "PRAGMA synchronous=%s; PRAGMA cache_size=-%zu; PRAGMA temp_store=MEMORY;",
              st->o.fsync ? "FULL" : "NORMAL", CN_MAX(st->o.db_cache_bytes / 1024, (size_t)64));
-    rc = mq__exec(st->db, sql);
+    rc = mq__st_exec(st->db, sql);
     if (rc < 0)
         return rc;
-    rc = mq__exec(st->db, "BEGIN IMMEDIATE");
+    rc = mq__st_exec(st->db, "BEGIN IMMEDIATE");
     if (rc < 0)
         return rc;
-    rc = mq__exec(st->db, SCHEMA);
+    rc = mq__st_exec(st->db, SCHEMA);
     if (rc == 0) {
         rc = sqlite3_prepare_v2(st->db, "SELECT v FROM mq_meta WHERE k = 'schema'", -1, &s, NULL);
         rc = rc == SQLITE_OK && sqlite3_step(s) == SQLITE_ROW ? 0 : CN_ECORRUPT;
@@ -481,16 +481,16 @@ static int open_db(mq_store_t *st)
         sqlite3_finalize(s);
     }
     if (rc < 0) {
-        mq__exec(st->db, "ROLLBACK");
+        mq__st_exec(st->db, "ROLLBACK");
         return rc;
     }
-    rc = mq__exec(st->db, "COMMIT");
+    rc = mq__st_exec(st->db, "COMMIT");
     for (int i = 0; rc == 0 && i < S__COUNT; i++) {
         int r = sqlite3_prepare_v3(st->db, STMT_SQL[i], -1, SQLITE_PREPARE_PERSISTENT, &st->stmt[i],
                                    NULL);
         if (r != SQLITE_OK) {
             cn_error("store: prepare %s: %s", STMT_SQL[i], sqlite3_errmsg(st->db));
-            rc = mq__sql_err(r);
+            rc = mq__st_sql_err(r);
         }
     }
     return rc;
@@ -498,9 +498,9 @@ static int open_db(mq_store_t *st)
 
 static void store_free(mq_store_t *st)
 {
-    mq__ret_free(st);
-    mq__dev_free(st);
-    mq__acct_free(st);
+    mq__st_ret_free(st);
+    mq__st_dev_free(st);
+    mq__st_acct_free(st);
     for (int i = 0; i < S__COUNT; i++)
         sqlite3_finalize(st->stmt[i]);
     if (st->db && sqlite3_close(st->db) != SQLITE_OK)
@@ -538,11 +538,11 @@ int mq_store_open(const mq_store_opts_t *o, mq_store_t **out)
 
     int rc = open_db(st);
     if (rc == 0)
-        rc = mq__ret_init(st);
+        rc = mq__st_ret_init(st);
     if (rc == 0)
-        rc = mq__ret_load(st);
+        rc = mq__st_ret_load(st);
     if (rc == 0)
-        rc = mq__dev_rebuild(st);
+        rc = mq__st_dev_rebuild(st);
     if (rc == 0) {
         st->next_sweep_mono = cn_mono_ns() + st->o.sweep_interval_ns;
         rc = -pthread_create(&st->thr, NULL, store_thread, st);

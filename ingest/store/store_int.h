@@ -23,7 +23,7 @@
 #include <pthread.h>
 #include <sqlite3.h>
 
-enum mq__op_kind {
+enum mq__st_op_kind {
     OP_RET_SET,
     OP_RET_CLEAR,
     OP_RET_MATCH,
@@ -42,8 +42,8 @@ enum mq__op_kind {
 };
 
 /* One queued operation.  Strings point into data[] (one allocation). */
-typedef struct mq__op {
-    struct mq__op *next;
+typedef struct mq__st_op {
+    struct mq__st_op *next;
     uint64_t seq;
     size_t bytes; /* counted against queue_bytes */
     uint8_t kind;
@@ -66,10 +66,10 @@ typedef struct mq__op {
     const uint8_t *d; /* payload (msg) */
     size_t dlen;
     uint8_t data[];
-} mq__op_t;
+} mq__st_op_t;
 
 /* Prepared statements, by purpose. */
-enum mq__stmt {
+enum mq__st_stmt {
     S_BEGIN,
     S_COMMIT,
     S_ROLLBACK,
@@ -98,9 +98,9 @@ enum mq__stmt {
     S__COUNT
 };
 
-typedef struct mq__rnode mq__rnode_t;
-typedef struct mq__rcent mq__rcent_t;
-typedef struct mq__acct mq__acct_t;
+typedef struct mq__st_rnode mq__st_rnode_t;
+typedef struct mq__st_rcent mq__st_rcent_t;
+typedef struct mq__st_acct mq__st_acct_t;
 
 struct mq_store {
     mq_store_opts_t o;
@@ -113,7 +113,7 @@ struct mq_store {
     pthread_mutex_t mu;
     pthread_cond_t cv_work; /* ops queued or closing */
     pthread_cond_t cv_done; /* durable advanced or failure */
-    mq__op_t *head, *tail;
+    mq__st_op_t *head, *tail;
     size_t qbytes;
     uint64_t next_seq;
     bool closing;
@@ -124,9 +124,9 @@ struct mq_store {
     atomic_int err;
 
     /* Retained index and cache: store thread (NOTES 2). */
-    mq__rnode_t *root;
+    mq__st_rnode_t *root;
     atomic_size_t ret_count;
-    mq__rcent_t *lru_head, *lru_tail; /* most recently used first */
+    mq__st_rcent_t *lru_head, *lru_tail; /* most recently used first */
     size_t cache_bytes;
     int64_t next_sweep_mono;
 
@@ -136,7 +136,7 @@ struct mq_store {
 
     /* Session accounting (acct_mu): client id -> stored messages/bytes. */
     pthread_mutex_t acct_mu;
-    mq__acct_t **acct;
+    mq__st_acct_t **acct;
     size_t acct_n, acct_nb;
 
     /* Device registry: the current snapshot (dev_mu for taking a ref). */
@@ -145,35 +145,35 @@ struct mq_store {
 };
 
 /* store.c */
-int mq__sql_err(int rc);
-int mq__step_done(mq_store_t *st, sqlite3_stmt *s);
-int mq__exec(sqlite3 *db, const char *sql);
-int64_t mq__now(const mq_store_t *st);
-mq_store_msg_t *mq__msg_new(const char *topic, size_t tlen, const uint8_t *props, size_t plen,
-                            const uint8_t *payload, size_t len, uint8_t qos, int64_t expiry_ns);
-size_t mq__msg_bytes(const mq_store_msg_t *m);
+int mq__st_sql_err(int rc);
+int mq__st_step_done(mq_store_t *st, sqlite3_stmt *s);
+int mq__st_exec(sqlite3 *db, const char *sql);
+int64_t mq__st_now(const mq_store_t *st);
+mq_store_msg_t *mq__st_msg_new(const char *topic, size_t tlen, const uint8_t *props, size_t plen,
+                               const uint8_t *payload, size_t len, uint8_t qos, int64_t expiry_ns);
+size_t mq__st_msg_bytes(const mq_store_msg_t *m);
 
 /* retained.c (store thread) */
-int mq__ret_init(mq_store_t *st);
-void mq__ret_free(mq_store_t *st);
-int mq__ret_load(mq_store_t *st);
-int mq__ret_apply_set(mq_store_t *st, mq__op_t *op);
-int mq__ret_apply_clear(mq_store_t *st, mq__op_t *op);
-int mq__ret_sweep(mq_store_t *st);
+int mq__st_ret_init(mq_store_t *st);
+void mq__st_ret_free(mq_store_t *st);
+int mq__st_ret_load(mq_store_t *st);
+int mq__st_ret_apply_set(mq_store_t *st, mq__st_op_t *op);
+int mq__st_ret_apply_clear(mq_store_t *st, mq__st_op_t *op);
+int mq__st_ret_sweep(mq_store_t *st);
 /* Runs a match and delivers it; a read, outside any write transaction. */
-int mq__ret_match(mq_store_t *st, mq__op_t *op);
+int mq__st_ret_match(mq_store_t *st, mq__st_op_t *op);
 
 /* session.c */
-int mq__sess_apply(mq_store_t *st, mq__op_t *op);
-void mq__acct_free(mq_store_t *st); /* caller holds acct_mu or owns st alone */
-void mq__acct_set(mq_store_t *st, const char *cid, size_t len, uint32_t msgs, uint64_t bytes);
-int64_t mq__enqueue(mq_store_t *st, mq__op_t *op);
-mq__op_t *mq__op_new(uint8_t kind, const char *a, size_t alen, const char *b, size_t blen,
-                     const uint8_t *c, size_t clen, const uint8_t *d, size_t dlen);
+int mq__st_sess_apply(mq_store_t *st, mq__st_op_t *op);
+void mq__st_acct_free(mq_store_t *st); /* caller holds acct_mu or owns st alone */
+void mq__st_acct_set(mq_store_t *st, const char *cid, size_t len, uint32_t msgs, uint64_t bytes);
+int64_t mq__st_enqueue(mq_store_t *st, mq__st_op_t *op);
+mq__st_op_t *mq__st_op_new(uint8_t kind, const char *a, size_t alen, const char *b, size_t blen,
+                           const uint8_t *c, size_t clen, const uint8_t *d, size_t dlen);
 
 /* devreg.c */
-int mq__dev_apply(mq_store_t *st, mq__op_t *op);
-int mq__dev_rebuild(mq_store_t *st);
-void mq__dev_free(mq_store_t *st);
+int mq__st_dev_apply(mq_store_t *st, mq__st_op_t *op);
+int mq__st_dev_rebuild(mq_store_t *st);
+void mq__st_dev_free(mq_store_t *st);
 
 #endif /* MQ_STORE_INT_H */
