@@ -526,7 +526,7 @@ static int apply_one(eng__cat_t *c, cn_rd_t *r)
         if (a < c->nmeas && c->meas[a])
             return 0;
         meas_new(c, (uint32_t)a, (const char *)name, len);
-        return 0;
+        return 1;
     case REC_FIELD: {
         uint8_t t;
         if ((rc = cn_rd_uvarint(r, &a)) < 0 || (rc = cn_rd_uvarint(r, &b)) < 0 ||
@@ -540,7 +540,7 @@ static int apply_one(eng__cat_t *c, cn_rd_t *r)
         if (b < m->nfields && m->fields[b].name)
             return 0;
         field_new(m, (uint32_t)b, (const char *)name, len, (eng_type_t)t);
-        return 0;
+        return 1;
     }
     case REC_SERIES: {
         uint64_t ntags;
@@ -562,30 +562,43 @@ static int apply_one(eng__cat_t *c, cn_rd_t *r)
             cn_buf_put(&kb, name, len);
             cn_buf_put_u8(&kb, 0);
         }
-        if (!(a < c->capseries && c->series[a]))
+        bool fresh = !(a < c->capseries && c->series[a]);
+        if (fresh)
             series_new(c, a, m, (const char *)kb.p, (uint32_t)kb.len, (uint32_t)ntags);
         cn_buf_free(&kb);
-        return 0;
+        return fresh;
     }
-    case REC_DROP:
+    case REC_DROP: {
         if ((rc = cn_rd_uvarint(r, &a)) < 0)
             return rc;
+        eng__series_t *s = eng__cat_series_get(c, a);
+        bool live = s && !s->dead;
         drop_locked(c, a);
-        return 0;
+        return live;
+    }
     default:
         return CN_CORRUPT();
     }
 }
 
-int eng__cat_apply(eng__cat_t *c, const uint8_t *p, size_t n)
+int eng__cat_apply(eng__cat_t *c, const uint8_t *p, size_t n, bool journal)
 {
     cn_rd_t r = cn_rd_make(p, n);
     int rc = 0;
     pthread_rwlock_wrlock(&c->lock);
-    while (cn_rd_left(&r) > 0 && rc == 0)
+    while (cn_rd_left(&r) > 0 && rc >= 0) {
+        const uint8_t *start = r.p;
         rc = apply_one(c, &r);
+        if (rc > 0 && journal) {
+            /* New to catalog.log: it must get there before the WAL record
+             * that brought it is dropped (the next flush writes the
+             * journal, then checkpoints the WAL). */
+            cn_buf_t rec = {(uint8_t *)(uintptr_t)start, (size_t)(r.p - start), 0};
+            journal_add(c, &rec, NULL);
+        }
+    }
     pthread_rwlock_unlock(&c->lock);
-    return rc;
+    return rc < 0 ? rc : 0;
 }
 
 /* Loads catalog.log, truncating a torn tail. */
@@ -614,7 +627,7 @@ static int cat_load(eng__cat_t *c)
             uint32_t n = cn_ld32(data + good), crc = cn_ld32(data + good + 4);
             if (n > len - good - 8 || cn_crc32c(0, data + good + 8, n) != crc)
                 break;
-            rc = eng__cat_apply(c, data + good + 8, n);
+            rc = eng__cat_apply(c, data + good + 8, n, false);
             if (rc < 0)
                 break;
             good += 8 + n;

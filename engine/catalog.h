@@ -66,8 +66,10 @@ int eng__cat_series(eng__cat_t *c, eng__meas_t *m, const eng_tag_t *tags, uint32
 int eng__cat_field(eng__cat_t *c, eng__meas_t *m, const char *name, eng_type_t t, cn_buf_t *defs,
                    uint32_t *fid /* OUT */);
 
-/* Applies catalog records (from the WAL or catalog.log); idempotent. */
-int eng__cat_apply(eng__cat_t *c, const uint8_t *p, size_t n);
+/* Applies catalog records (from the WAL or catalog.log); idempotent.  With
+ * journal (WAL replay), records that were new are journaled for catalog.log,
+ * as if just created: the WAL holding them is dropped after the next flush. */
+int eng__cat_apply(eng__cat_t *c, const uint8_t *p, size_t n, bool journal);
 /* Marks series dead and journals the drop. */
 void eng__cat_drop(eng__cat_t *c, uint64_t sid, cn_buf_t *defs);
 

@@ -516,7 +516,7 @@ static int replay_cb(void *arg, uint64_t seq, uint8_t type, const uint8_t *p, si
     eng_db_t *db = arg;
     db->replayed_records++;
     if (type == WREC_CATALOG) {
-        int rc = eng__cat_apply(db->cat, p, n);
+        int rc = eng__cat_apply(db->cat, p, n, true);
         if (rc < 0)
             cn_error("engine: WAL record %llu: bad catalog record: %s", (unsigned long long)seq,
                      cn_strerror(rc));

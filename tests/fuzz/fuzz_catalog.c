@@ -45,7 +45,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     check(mkdtemp(dir) != NULL);
     eng__cat_t *c = NULL;
     check(eng__cat_open(dir, &c) == 0);
-    int rc = eng__cat_apply(c, data, size);
+    int rc = eng__cat_apply(c, data, size, (size & 1) != 0);
     check(rc == 0 || rc == CN_ECORRUPT || rc == CN_ETRUNC);
     check_series(c);
     eng__cat_close(c);
