@@ -295,6 +295,7 @@ run_ingest() {
         printf '  %-34s %14s %16s\n' "/write ${HP_LABEL[$sys]}" \
             "$(awk -v a="$v" 'BEGIN { if (a ~ /^[0-9.]+$/) printf "%.0f", a / 10; else print "na" }')" "$v"
     done
+    echo "== bench/run $NAME --size $SIZE took ${SECONDS} s"
     c=$(in_med cairn mqtt)
     p=$(in_med mosquitto mqtt)
     v=$(in_med cairn write)

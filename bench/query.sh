@@ -196,6 +196,7 @@ run_query() {
     done
     for sys in "${systems[@]}"; do hp_stop "$sys" q; done
 
+    echo "== bench/run $NAME --size $SIZE took ${SECONDS} s"
     echo "== summary (ms, median of 5; ratio = cairn / peer)"
     printf '  %-3s %10s %10s %10s %9s %9s  %s\n' "" cairn VM InfluxDB "vs VM" "vs Influx" "cairn = InfluxDB"
     local line="RESULT name=query size=$SIZE" ratios="" matches=""
