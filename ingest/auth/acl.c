@@ -443,6 +443,18 @@ int mq_auth_view_new(const mq_auth_acl_t *acl, const char *user, size_t ulen, co
 /* ------------------------------------------------------------ matching */
 
 /*
+ * What a matcher reads a rule's levels from: a view (all levels literal or
+ * wildcards, text in the view) or the parsed ACL itself, whose %u/%c
+ * levels compare against the client's user name / client id directly.
+ */
+typedef struct mctx {
+    const acl_lev_t *levs;
+    const char *text;
+    const char *user, *client;
+    size_t ulen, clen;
+} mctx_t;
+
+/*
  * A level cursor over a topic name or filter (n bytes): next() yields each
  * level in turn, empty levels included ("a//b" has three).
  */
@@ -476,9 +488,32 @@ static uint8_t level_kind(const char *l, size_t n)
     return L_LIT;
 }
 
-static bool lit_eq(const mq_auth_view_t *v, const acl_lev_t *lv, const char *l, size_t n)
+/* A rule level that stands for one exact level (literal or substituted). */
+static bool is_lit(const acl_lev_t *lv)
 {
-    return lv->len == n && memcmp(v->text + lv->off, l, n) == 0;
+    return lv->kind != L_PLUS && lv->kind != L_HASH;
+}
+
+/* The exact text of a literal-like rule level. */
+static const char *lev_text(const mctx_t *m, const acl_lev_t *lv, size_t *n)
+{
+    if (lv->kind == L_USER) {
+        *n = m->ulen;
+        return m->user;
+    }
+    if (lv->kind == L_CLIENT) {
+        *n = m->clen;
+        return m->client;
+    }
+    *n = lv->len;
+    return m->text + lv->off;
+}
+
+static bool lit_eq(const mctx_t *m, const acl_lev_t *lv, const char *l, size_t n)
+{
+    size_t len;
+    const char *t = lev_text(m, lv, &len);
+    return len == n && (n == 0 || memcmp(t, l, n) == 0);
 }
 
 /* True when the rest after the last consumed level is covered: the rule
@@ -489,10 +524,10 @@ static bool rule_ends(const acl_rule_t *r, const acl_lev_t *lv, uint32_t i)
 }
 
 /* Topic NAME t matches rule r. */
-static bool match_name(const mq_auth_view_t *v, const acl_rule_t *r, const char *t, size_t n)
+static bool match_name(const mctx_t *m, const acl_rule_t *r, const char *t, size_t n)
 {
-    const acl_lev_t *lv = v->levs + r->lev;
-    if (n && t[0] == '$' && r->nlev && lv[0].kind != L_LIT) /* NOTES 2 */
+    const acl_lev_t *lv = m->levs + r->lev;
+    if (n && t[0] == '$' && r->nlev && !is_lit(&lv[0])) /* NOTES 2 */
         return false;
     lvcur_t c = {t, t + n, false};
     const char *l;
@@ -503,7 +538,7 @@ static bool match_name(const mq_auth_view_t *v, const acl_rule_t *r, const char 
             return false;
         if (lv[i].kind == L_HASH)
             return true;
-        if (lv[i].kind == L_LIT && !lit_eq(v, &lv[i], l, ln))
+        if (is_lit(&lv[i]) && !lit_eq(m, &lv[i], l, ln))
             return false;
         i++;
     }
@@ -511,25 +546,26 @@ static bool match_name(const mq_auth_view_t *v, const acl_rule_t *r, const char 
 }
 
 /* '$' rule between a filter's first level (kind fk, text l) and a rule's. */
-static bool dollar_apart(uint8_t fk, const char *l, size_t ln, const mq_auth_view_t *v,
-                         const acl_lev_t *r0)
+static bool dollar_apart(const mctx_t *m, uint8_t fk, const char *l, size_t ln, const acl_lev_t *r0)
 {
+    size_t rn = 0;
+    const char *rt = is_lit(r0) ? lev_text(m, r0, &rn) : NULL;
     bool f_dollar = fk == L_LIT && ln && l[0] == '$';
-    bool r_dollar = r0->kind == L_LIT && r0->len && v->text[r0->off] == '$';
-    return (f_dollar && r0->kind != L_LIT) || (r_dollar && fk != L_LIT);
+    bool r_dollar = rt && rn && rt[0] == '$';
+    return (f_dollar && !rt) || (r_dollar && fk != L_LIT);
 }
 
 /* Every topic filter f matches, rule r matches (f within r). */
-static bool within(const mq_auth_view_t *v, const acl_rule_t *r, const char *f, size_t n)
+static bool within(const mctx_t *m, const acl_rule_t *r, const char *f, size_t n)
 {
-    const acl_lev_t *lv = v->levs + r->lev;
+    const acl_lev_t *lv = m->levs + r->lev;
     lvcur_t c = {f, f + n, false};
     const char *l;
     size_t ln;
     uint32_t i = 0;
     while (next_level(&c, &l, &ln)) {
         uint8_t fk = level_kind(l, ln);
-        if (i == 0 && r->nlev && dollar_apart(fk, l, ln, v, &lv[0]))
+        if (i == 0 && r->nlev && dollar_apart(m, fk, l, ln, &lv[0]))
             return false;
         if (i == r->nlev)
             return false;
@@ -539,7 +575,7 @@ static bool within(const mq_auth_view_t *v, const acl_rule_t *r, const char *f, 
          * does; deeper, "a/#" also covers "a", which only a '#' rule has. */
         if (fk == L_HASH)
             return i == 0 && r->nlev == 2 && lv[0].kind == L_PLUS && lv[1].kind == L_HASH;
-        if (lv[i].kind == L_LIT && (fk != L_LIT || !lit_eq(v, &lv[i], l, ln)))
+        if (is_lit(&lv[i]) && (fk != L_LIT || !lit_eq(m, &lv[i], l, ln)))
             return false;
         i++;
     }
@@ -547,22 +583,22 @@ static bool within(const mq_auth_view_t *v, const acl_rule_t *r, const char *f, 
 }
 
 /* Some topic matches both filter f and rule r. */
-static bool overlaps(const mq_auth_view_t *v, const acl_rule_t *r, const char *f, size_t n)
+static bool overlaps(const mctx_t *m, const acl_rule_t *r, const char *f, size_t n)
 {
-    const acl_lev_t *lv = v->levs + r->lev;
+    const acl_lev_t *lv = m->levs + r->lev;
     lvcur_t c = {f, f + n, false};
     const char *l;
     size_t ln;
     uint32_t i = 0;
     while (next_level(&c, &l, &ln)) {
         uint8_t fk = level_kind(l, ln);
-        if (i == 0 && r->nlev && dollar_apart(fk, l, ln, v, &lv[0]))
+        if (i == 0 && r->nlev && dollar_apart(m, fk, l, ln, &lv[0]))
             return false;
         if (i == r->nlev)
             return fk == L_HASH; /* "a/#" and "a" share "a" */
         if (lv[i].kind == L_HASH || fk == L_HASH)
             return true;
-        if (lv[i].kind == L_LIT && fk == L_LIT && !lit_eq(v, &lv[i], l, ln))
+        if (is_lit(&lv[i]) && fk == L_LIT && !lit_eq(m, &lv[i], l, ln))
             return false;
         i++;
     }
@@ -583,29 +619,76 @@ static bool strip_share(const char **f, size_t *n)
     return true;
 }
 
+/* One rule against the request: deny rules ask "could it refuse?", the
+ * others "does it grant `need`?". */
+static bool rule_hits(const mctx_t *m, const acl_rule_t *r, bool deny, uint8_t need, const char *t,
+                      size_t n)
+{
+    if (need == 0) /* SUBSCRIBE */
+        return deny ? overlaps(m, r, t, n) : (r->access & A_READ) && within(m, r, t, n);
+    return (deny || (r->access & need)) && match_name(m, r, t, n);
+}
+
+/* Normalises (access, topic): *need gets A_READ/A_WRITE, or 0 for
+ * SUBSCRIBE (share prefix removed).  False: refuse at once. */
+static bool request(int access, const char **t, size_t *n, uint8_t *need)
+{
+    if (access == MQ_AUTH_SUBSCRIBE) {
+        *need = 0;
+        return strip_share(t, n) && *n;
+    }
+    *need = access == MQ_AUTH_READ ? A_READ : access == MQ_AUTH_WRITE ? A_WRITE : 0;
+    return *need && *n;
+}
+
 bool mq_auth_view_allows(mq_auth_view_t *v, int access, const char *topic, size_t n)
 {
     if (v->allow_all)
         return true;
-    if (access == MQ_ACL_SUBSCRIBE) {
-        if (!strip_share(&topic, &n) || n == 0)
-            return false;
-        for (uint32_t i = 0; i < v->ndeny; i++)
-            if (overlaps(v, &v->rules[i], topic, n))
-                return false;
-        for (uint32_t i = v->ndeny; i < v->nrules; i++)
-            if ((v->rules[i].access & A_READ) && within(v, &v->rules[i], topic, n))
-                return true;
+    uint8_t need;
+    if (!request(access, &topic, &n, &need))
         return false;
-    }
-    uint8_t need = access == MQ_ACL_READ ? A_READ : access == MQ_ACL_WRITE ? A_WRITE : 0;
-    if (!need || n == 0)
-        return false;
+    mctx_t m = {v->levs, v->text, NULL, NULL, 0, 0};
     for (uint32_t i = 0; i < v->ndeny; i++)
-        if (match_name(v, &v->rules[i], topic, n))
+        if (rule_hits(&m, &v->rules[i], true, need, topic, n))
             return false;
     for (uint32_t i = v->ndeny; i < v->nrules; i++)
-        if ((v->rules[i].access & need) && match_name(v, &v->rules[i], topic, n))
+        if (rule_hits(&m, &v->rules[i], false, need, topic, n))
             return true;
     return false;
+}
+
+/* Runs one pass (deny or allow) over a section; patterns are filtered by
+ * pattern_applies.  True when a rule hits. */
+static bool sect_hits(const mq_auth_acl_t *acl, const mctx_t *m, const acl_sect_t *s, bool pattern,
+                      bool deny, uint8_t need, const char *t, size_t n)
+{
+    for (size_t i = 0; s && i < s->n; i++) {
+        const acl_rule_t *r = &acl->rules[s->rules[i]];
+        if (((r->access & A_DENY) != 0) != deny)
+            continue;
+        if (pattern && !pattern_applies(acl, r, m->user, m->clen))
+            continue;
+        if (rule_hits(m, r, deny, need, t, n))
+            return true;
+    }
+    return false;
+}
+
+bool mq_auth_acl_allows(const mq_auth_acl_t *acl, const char *user, size_t ulen, const char *client,
+                        size_t clen, int access, const char *topic, size_t n)
+{
+    if (!acl)
+        return true;
+    uint8_t need;
+    if (!request(access, &topic, &n, &need))
+        return false;
+    const acl_sect_t *sect = user ? find_user(acl, user, ulen) : &acl->anon;
+    mctx_t m = {acl->levs,       (const char *)acl->text.p, user, client ? client : "",
+                user ? ulen : 0, client ? clen : 0};
+    if (sect_hits(acl, &m, sect, false, true, need, topic, n) ||
+        sect_hits(acl, &m, &acl->patterns, true, true, need, topic, n))
+        return false;
+    return sect_hits(acl, &m, sect, false, false, need, topic, n) ||
+           sect_hits(acl, &m, &acl->patterns, true, false, need, topic, n);
 }

@@ -10,7 +10,7 @@
  *  2. The table has a power-of-two size at least twice the user count, so
  *     a probe sequence always reaches an empty slot.
  */
-#include "auth.h"
+#include "auth_int.h"
 
 #include <assert.h>
 
@@ -205,4 +205,15 @@ int mq_auth_pwfile_load(const char *path, FILE *diag, mq_auth_pwfile_t **out)
     rc = mq_auth_pwfile_parse(path, (const char *)text, len, diag, out);
     cn_free(text);
     return rc;
+}
+
+int mq_auth__pwfile_any(const mq_auth_pwfile_t *pf, mq_auth_hash_t *out)
+{
+    for (size_t i = 0; i <= pf->mask; i++) {
+        if (pf->slots[i].name) {
+            *out = pf->slots[i].hash;
+            return 0;
+        }
+    }
+    return CN_ENOTFOUND;
 }
