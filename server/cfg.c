@@ -128,6 +128,14 @@ static bool v_out_bytes(const opt_val_t *v)
 {
     return v->u >= 64 * 1024 && v->u <= (1ULL << 40);
 }
+static bool v_ttl(const opt_val_t *v)
+{
+    return v->i >= 0 && v->i <= NS_D;
+}
+static bool v_http_url(const opt_val_t *v)
+{
+    return !v->s[0] || strncmp(v->s, "http://", 7) == 0 || strncmp(v->s, "https://", 8) == 0;
+}
 static bool v_sys_interval(const opt_val_t *v)
 {
     return v->i == 0 || (v->i >= NS_S && v->i <= NS_D);
@@ -215,6 +223,32 @@ static const opt_t OPTS[] = {
     {"mqtt-sys-interval", T_DUR, OFF(mqtt_sys_interval_ns), "10s",
      "Period of the $SYS/broker/... statistics messages; 0 turns them off.", NULL, v_sys_interval,
      "0 or a duration from 1s to 1d"},
+    {"password-file", T_STR, OFF(password_file), "",
+     "MQTT password file (username:hash lines, managed with `cairn passwd`); once set, clients "
+     "need a user name and password unless mqtt-allow-anonymous = true. Re-read on SIGHUP.",
+     NULL, NULL, "a file path"},
+    {"acl-file", T_STR, OFF(acl_file), "",
+     "MQTT ACL file in mosquitto's format (user/topic/pattern lines, %u and %c); none allows "
+     "every topic. Re-read on SIGHUP.",
+     NULL, NULL, "a file path"},
+    {"auth-http-url", T_STR, OFF(auth_http_url), "",
+     "External HTTP auth service asked (after the password file) with a JSON POST per CONNECT "
+     "over keep-alive connections; 200 {\"result\":\"allow\"|\"deny\"|\"ignore\"} or 204.",
+     NULL, v_http_url, "an http:// or https:// URL"},
+    {"auth-http-timeout", T_DUR, OFF(auth_http_timeout_ns), "5s",
+     "Longest wait for the HTTP auth service; then the CONNECT is refused with 'server "
+     "unavailable'.",
+     NULL, v_timeout, "a duration from 1ms to 1d, such as 5s"},
+    {"auth-cache-ttl", T_DUR, OFF(auth_cache_ttl_ns), "2m",
+     "How long a successful password check is remembered, so reconnects skip the slow hash; 0 "
+     "turns the cache off.",
+     NULL, v_ttl, "0 or a duration up to 1d"},
+    {"auth-http-allow-ttl", T_DUR, OFF(auth_http_allow_ttl_ns), "2m",
+     "How long an 'allow' from the HTTP auth service is remembered; 0 asks every time.", NULL,
+     v_ttl, "0 or a duration up to 1d"},
+    {"auth-http-deny-ttl", T_DUR, OFF(auth_http_deny_ttl_ns), "10s",
+     "How long a 'deny' from the HTTP auth service is remembered; 0 asks every time.", NULL,
+     v_ttl, "0 or a duration up to 1d"},
     {"http-max-body", T_SIZE, OFF(http_max_body), "25000000",
      "Largest /write body, before and after gzip decompression; larger ones get 413 (InfluxDB's "
      "max-body-size).",

@@ -71,6 +71,13 @@ typedef struct srv_cfg {
     int64_t query_timeout_ns; /* 0 = none */
     int64_t query_max_series; /* 0 = none */
     int64_t query_max_points; /* 0 = none */
+    char *password_file;          /* "" = none (issue 3 auth) */
+    char *acl_file;               /* "" = none: every topic allowed */
+    char *auth_http_url;          /* "" = no external HTTP auth service */
+    int64_t auth_http_timeout_ns;
+    int64_t auth_cache_ttl_ns;    /* password-file successes; 0 = off */
+    int64_t auth_http_allow_ttl_ns;
+    int64_t auth_http_deny_ttl_ns;
 } srv_cfg_t;
 
 /* Fills every option with its default. */

@@ -27,6 +27,7 @@ typedef struct srv_ctx {
     struct srv_ingest *ingest; /* topic templates -> rows (ingest.h) */
     struct mq_broker *mqtt; /* the MQTT broker (mqtt.h); NULL when not running */
     struct qry_catalog *catalog; /* database names for /query (exec.h) */
+    struct mq_auth *auth;   /* MQTT auth/ACL service (server/auth.h); NULL = none configured */
     uv_loop_t loop;        /* the main loop: signals, later lifecycle timers */
     uv_signal_t sig_int, sig_term, sig_hup;
     int nloops;       /* event-loops resolved (0 -> number of cores) */

@@ -27,6 +27,7 @@
  *  3. Secure by default: HTTP has no authentication yet, so an http-listen
  *     address that is not loopback needs http-allow-anonymous = true.
  */
+#include "auth.h"
 #include "cfg.h"
 #include "ctx.h"
 #include "engine.h"
@@ -224,6 +225,7 @@ static void on_hup(uv_signal_t *sig, int signum)
     else
         apply_reload(ctx, &next);
     srv_cfg_free(&next);
+    srv_auth_reload(ctx); /* same files, new contents */
     int rc = open_log_file(ctx->cfg.log_file);
     if (rc < 0)
         cn_error("reload: cannot reopen log-file %s: %s", ctx->cfg.log_file, cn_strerror(rc));
@@ -314,6 +316,7 @@ static void stop(srv_ctx_t *ctx)
         cn_info("mqtt: stopping (closing every connection)");
         srv_mqtt_stop(ctx);
     }
+    srv_auth_close(ctx); /* after the broker: it answers its pending CONNECTs */
     if (ctx->http) {
         cn_info("http: stopping (answering writes in flight)");
         srv_http_stop(ctx->http);
@@ -380,12 +383,14 @@ static int run(srv_ctx_t *ctx)
     if (rc == 0)
         rc = start_http(ctx);
     if (rc == 0)
+        rc = srv_auth_open(ctx);
+    if (rc == 0)
         rc = srv_mqtt_start(ctx);
     if (rc < 0) {
         uv_walk(&ctx->loop, walk_close, NULL);
         uv_run(&ctx->loop, UV_RUN_DEFAULT); /* lets the close callbacks run */
         stop(ctx);
-        return EXIT_RUNTIME;
+        return rc == CN_ECONFIG ? EXIT_USAGE : EXIT_RUNTIME;
     }
     cn_info("ready: data-dir %s, durability %s", ctx->cfg.data_dir,
             ctx->cfg.durability == SRV_DUR_OS ? "os" : "fsync");

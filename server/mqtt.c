@@ -13,6 +13,7 @@
  */
 #include "mqtt.h"
 
+#include "auth.h"
 #include "broker/broker.h"
 #include "http.h"
 #include "ingest.h"
@@ -26,7 +27,8 @@ int srv_mqtt_check(const srv_cfg_t *cfg)
     if (n <= 0)
         return CN_ECONFIG;
     for (int i = 0; i < n; i++) {
-        if (!srv_http_is_loopback(addrs[i].host) && !cfg->mqtt_allow_anonymous) {
+        if (!srv_http_is_loopback(addrs[i].host) && !cfg->mqtt_allow_anonymous &&
+            !srv_auth_configured(cfg)) {
             fprintf(stderr,
                     "cairn: mqtt-listen %s:%u is not a loopback address and MQTT authentication "
                     "is not configured; set mqtt-allow-anonymous = true to accept clients "
@@ -38,6 +40,13 @@ int srv_mqtt_check(const srv_cfg_t *cfg)
     return 0;
 }
 
+/* The ingest hook with the shared hook_arg (the srv_ctx_t). */
+static int on_publish(void *arg, const mq_msg_view_t *m, const mq_ack_token_t *tok)
+{
+    srv_ctx_t *ctx = arg;
+    return srv_ingest_on_publish(ctx->ingest, m, tok);
+}
+
 int srv_mqtt_start(srv_ctx_t *ctx)
 {
     const srv_cfg_t *cfg = &ctx->cfg;
@@ -46,8 +55,13 @@ int srv_mqtt_start(srv_ctx_t *ctx)
     if (n <= 0 || srv_mqtt_check(cfg) < 0)
         return CN_ECONFIG;
     mq_broker_listener_t lst[SRV_MAX_LISTENERS];
-    for (int i = 0; i < n; i++)
-        lst[i] = (mq_broker_listener_t){addrs[i].host, addrs[i].port, true};
+    /* Anonymous clients: allowed by mqtt-allow-anonymous; else on loopback
+     * listeners until a password file or HTTP service is configured. */
+    for (int i = 0; i < n; i++) {
+        bool anon = cfg->mqtt_allow_anonymous ||
+                    (srv_http_is_loopback(addrs[i].host) && !srv_auth_configured(cfg));
+        lst[i] = (mq_broker_listener_t){addrs[i].host, addrs[i].port, anon};
+    }
     mq_broker_opts_t o;
     mq_broker_opts_default(&o);
     o.listeners = lst;
@@ -60,8 +74,13 @@ int srv_mqtt_start(srv_ctx_t *ctx)
     o.max_out_bytes = (size_t)cfg->mqtt_max_out_bytes;
     o.max_keepalive = (uint32_t)cfg->mqtt_max_keepalive;
     o.sys_interval_ns = cfg->mqtt_sys_interval_ns;
-    o.on_publish = srv_ingest_on_publish;
-    o.hook_arg = ctx->ingest;
+    /* One hook_arg for every hook: the srv_ctx_t (on_publish unwraps it). */
+    o.on_publish = on_publish;
+    o.hook_arg = ctx;
+    if (ctx->auth) { /* password file, HTTP service and/or ACL (server/auth.c) */
+        o.auth = srv_auth_connect_hook;
+        o.acl = srv_auth_acl_hook;
+    }
     int rc = mq_broker_new(&o, &ctx->mqtt);
     if (rc == 0) /* before the loops run: the hook needs the engine and broker */
         rc = srv_ingest_start(ctx->ingest, ctx->db, ctx->mqtt);
@@ -84,6 +103,9 @@ void srv_mqtt_stop(srv_ctx_t *ctx)
         return;
     mq_broker_stop(ctx->mqtt);
     srv_ingest_stop(ctx->ingest); /* no acknowledgement reaches a freed broker */
+    /* Between stop and free: no hook runs any more, and the answers to
+     * CONNECTs still in the auth service land in closed inboxes. */
+    srv_auth_close(ctx);
     mq_broker_free(ctx->mqtt);
     ctx->mqtt = NULL;
 }
