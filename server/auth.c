@@ -65,7 +65,7 @@ void srv_auth_close(srv_ctx_t *ctx)
     ctx->auth = NULL;
 }
 
-void srv_auth_connect_hook(void *arg, const mq_auth_req_t *req, uint64_t token)
+void srv_auth_connect_hook(void *arg, const mq_broker_auth_req_t *req, uint64_t token)
 {
     srv_ctx_t *ctx = arg;
     mq_auth_creds_t c = {
@@ -87,13 +87,13 @@ void srv_auth_connect_hook(void *arg, const mq_auth_req_t *req, uint64_t token)
     mq_auth_connect(ctx->auth, &c, token);
 }
 
-bool srv_auth_acl_hook(void *arg, const char *client_id, mq_bin_t username, const char *topic,
+bool srv_auth_acl_hook(void *arg, const char *user, const char *client_id, const char *topic,
                        size_t len, int access)
 {
     srv_ctx_t *ctx = arg;
     if (!ctx->auth)
         return true;
-    int a = access == MQ_ACL_SUBSCRIBE ? MQ_AUTH_SUBSCRIBE : MQ_AUTH_WRITE;
-    return mq_auth_allows(ctx->auth, (const char *)username.p, username.len, client_id,
-                          strlen(client_id), a, topic, len);
+    int a = access == MQ_BROKER_ACL_SUBSCRIBE ? MQ_AUTH_SUBSCRIBE : MQ_AUTH_WRITE;
+    return mq_auth_allows(ctx->auth, user, user ? strlen(user) : 0, client_id, strlen(client_id), a,
+                          topic, len);
 }

@@ -26,10 +26,10 @@ void srv_auth_reload(srv_ctx_t *ctx);
 /* After the broker stopped.  Idempotent. */
 void srv_auth_close(srv_ctx_t *ctx);
 
-/* mq_auth_fn: arg is the srv_ctx_t; answers via mq_broker_auth_done. */
-void srv_auth_connect_hook(void *arg, const mq_auth_req_t *req, uint64_t token);
-/* mq_acl_fn: arg is the srv_ctx_t. */
-bool srv_auth_acl_hook(void *arg, const char *client_id, mq_bin_t username, const char *topic,
+/* mq_broker_auth_fn: arg is the srv_ctx_t; answers via mq_broker_auth_done. */
+void srv_auth_connect_hook(void *arg, const mq_broker_auth_req_t *req, uint64_t token);
+/* mq_broker_acl_fn: arg is the srv_ctx_t; user NULL = no user name. */
+bool srv_auth_acl_hook(void *arg, const char *user, const char *client_id, const char *topic,
                        size_t len, int access);
 
 #endif /* SRV_AUTH_H */

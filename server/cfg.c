@@ -196,8 +196,8 @@ static const opt_t OPTS[] = {
      "Network event-loop threads; 0 = one per CPU core.", NULL, v_event_loops,
      "an integer from 0 (one per core) to 256"},
     {"mqtt-allow-anonymous", T_ENUM, OFF(mqtt_allow_anonymous), "false",
-     "Accept MQTT clients without credentials on non-loopback listeners (loopback listeners "
-     "always accept them).",
+     "Accept MQTT clients without credentials on every listener (otherwise loopback listeners "
+     "accept them until a password file or HTTP auth service is configured).",
      BOOLS, NULL, "false or true"},
     {"mqtt-max-packet-size", T_SIZE, OFF(mqtt_max_packet), "16M",
      "Largest MQTT packet accepted; larger ones close the connection (reason 0x95).", NULL,
