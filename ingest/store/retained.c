@@ -3,40 +3,51 @@
  * retained.c - the retained-message index and payload cache (store thread).
  *
  * Every retained topic is a path in a trie of topic levels.  A node knows
- * only its level name, its children (an open-addressing table with linear
- * probing), whether a message is retained exactly here, its QoS and
- * expiry, and its cache entry if the payload is cached.  Wildcard lookups
- * walk the trie (`+` visits every child, `#` a whole subtree, a literal
- * level one hash probe) and never touch SQLite for topics that do not
- * match.  Payloads are read from mq_retained on a miss and enter an LRU
- * cache bounded by opts.cache_bytes; a message bigger than the whole budget
- * is delivered but not cached.
+ * only its level name, its children (inline when there is one, else an
+ * open-addressing table with linear probing), whether a message is
+ * retained exactly here, and its cache entry if the payload is cached;
+ * the rare expiry deadlines live in a side table keyed by node.  Wildcard
+ * lookups walk the trie (`+` visits every child, `#` a whole subtree, a
+ * literal level one hash probe) and never touch SQLite for topics that do
+ * not match.  Payloads are read from mq_retained on a miss and enter an
+ * LRU cache bounded by opts.cache_bytes; a message bigger than the whole
+ * budget is delivered but not cached.
  *
- * Memory per retained topic is one node (~48 bytes + the level name) plus
- * one child slot in its parent; the payload costs nothing unless cached.
+ * Memory: 32 bytes + the level name per node (jemalloc's 48-byte class for
+ * a typical level) plus a child slot in its parent.  1 M topics of the
+ * shape fleet/F/devD/state (two private levels each) index in about 125 MB
+ * (bench/micro_retained); payloads cost nothing unless cached.
  *
  * NOTES
  *  1. A node with no retained message and no children is removed at once,
  *     so the trie holds exactly the retained topics and their prefixes.
  *  2. node->cent is non-NULL iff the node's current message is cached;
  *     setting or clearing a topic drops the old cache entry first.
+ *  5. N_EXP is set iff st->exp holds the node's deadline; a node is
+ *     removed from st->exp before it is freed (index_clear).
  *  3. The root has no name and never holds a message (topics are >= 1 byte).
  *  4. MQTT-4.7.2-1: at the root, `+` and `#` skip children starting with '$'.
  */
 #include "store_int.h"
 
+#include <assert.h>
+
 #define MATCH_CHUNK 256
 
 struct mq__st_rnode {
     mq__st_rnode_t *parent;
-    mq__st_rnode_t **kids; /* kcap slots (power of two), NULL = empty */
+    void *kids; /* kbits == 0: the only child itself (or NULL); else 1 << kbits slots */
     mq__st_rcent_t *cent;
-    int64_t expiry_ns;
-    uint32_t nkids, kcap;
+    uint32_t nkids;
     uint16_t nlen;
-    uint8_t has, qos;
+    uint8_t kbits;
+    uint8_t flags; /* N_HAS, N_EXP */
     char name[];
 };
+/* 32 bytes + the level name: a typical level lands in jemalloc's 48-byte
+ * class.  Expiry deadlines are rare and live in a side table (st->exp). */
+#define N_HAS 1 /* a message is retained at exactly this topic */
+#define N_EXP 2 /* ... with a deadline in st->exp */
 
 struct mq__st_rcent {
     mq__st_rcent_t *prev, *next; /* LRU list, most recent first */
@@ -60,13 +71,27 @@ static mq__st_rnode_t *node_new(mq__st_rnode_t *parent, const char *name, size_t
     return nd;
 }
 
+/* Number of child slots to scan, and slot i (NULL = empty). */
+static size_t kid_slots(const mq__st_rnode_t *nd)
+{
+    return nd->kbits ? (size_t)1 << nd->kbits : (nd->kids ? 1 : 0);
+}
+
+static mq__st_rnode_t *kid_at(const mq__st_rnode_t *nd, size_t i)
+{
+    return nd->kbits ? ((mq__st_rnode_t **)nd->kids)[i] : (mq__st_rnode_t *)nd->kids;
+}
+
 static mq__st_rnode_t *kid_get(const mq__st_rnode_t *nd, const char *name, size_t n)
 {
-    if (!nd->kcap)
-        return NULL;
-    size_t mask = nd->kcap - 1;
+    if (!nd->kbits) {
+        mq__st_rnode_t *k = nd->kids;
+        return k && k->nlen == n && memcmp(k->name, name, n) == 0 ? k : NULL;
+    }
+    mq__st_rnode_t **t = nd->kids;
+    size_t mask = ((size_t)1 << nd->kbits) - 1;
     for (size_t i = hname(name, n) & mask;; i = (i + 1) & mask) {
-        mq__st_rnode_t *k = nd->kids[i];
+        mq__st_rnode_t *k = t[i];
         if (!k)
             return NULL;
         if (k->nlen == n && memcmp(k->name, name, n) == 0)
@@ -74,53 +99,75 @@ static mq__st_rnode_t *kid_get(const mq__st_rnode_t *nd, const char *name, size_
     }
 }
 
-static void kid_place(mq__st_rnode_t **kids, uint32_t cap, mq__st_rnode_t *k)
+static void kid_place(mq__st_rnode_t **t, size_t cap, mq__st_rnode_t *k)
 {
     size_t mask = cap - 1;
     size_t i = hname(k->name, k->nlen) & mask;
-    while (kids[i])
+    while (t[i])
         i = (i + 1) & mask;
-    kids[i] = k;
+    t[i] = k;
+}
+
+/* Rebuilds nd's children as a table of 1 << bits slots (bits >= 2). */
+static void kid_rehash(mq__st_rnode_t *nd, uint8_t bits)
+{
+    size_t cap = (size_t)1 << bits;
+    mq__st_rnode_t **t = cn_calloc(cap, sizeof(*t));
+    for (size_t i = 0, n = kid_slots(nd); i < n; i++)
+        if (kid_at(nd, i))
+            kid_place(t, cap, kid_at(nd, i));
+    if (nd->kbits)
+        cn_free(nd->kids);
+    nd->kids = t;
+    nd->kbits = bits;
 }
 
 static void kid_add(mq__st_rnode_t *nd, mq__st_rnode_t *k)
 {
-    if ((nd->nkids + 1) * 4 > nd->kcap * 3) {
-        uint32_t cap = nd->kcap ? nd->kcap * 2 : 2;
-        mq__st_rnode_t **kids = cn_calloc(cap, sizeof(*kids));
-        for (uint32_t i = 0; i < nd->kcap; i++)
-            if (nd->kids[i])
-                kid_place(kids, cap, nd->kids[i]);
-        cn_free(nd->kids);
-        nd->kids = kids;
-        nd->kcap = cap;
+    if (!nd->kids) { /* first child: held inline, no table */
+        nd->kids = k;
+        nd->nkids = 1;
+        return;
     }
-    kid_place(nd->kids, nd->kcap, k);
+    size_t cap = nd->kbits ? (size_t)1 << nd->kbits : 0;
+    if ((nd->nkids + 1) * 4 > cap * 3)
+        kid_rehash(nd, nd->kbits ? (uint8_t)(nd->kbits + 1) : 2);
+    kid_place(nd->kids, (size_t)1 << nd->kbits, k);
     nd->nkids++;
 }
 
 /* Linear-probing delete with backward shift (no tombstones). */
 static void kid_del(mq__st_rnode_t *nd, mq__st_rnode_t *k)
 {
-    size_t mask = nd->kcap - 1;
+    if (!nd->kbits) {
+        assert(nd->kids == k);
+        nd->kids = NULL;
+        nd->nkids = 0;
+        return;
+    }
+    mq__st_rnode_t **t = nd->kids;
+    size_t mask = ((size_t)1 << nd->kbits) - 1;
     size_t i = hname(k->name, k->nlen) & mask;
-    while (nd->kids[i] != k)
+    while (t[i] != k)
         i = (i + 1) & mask;
-    nd->kids[i] = NULL;
-    for (size_t j = (i + 1) & mask; nd->kids[j]; j = (j + 1) & mask) {
-        mq__st_rnode_t *m = nd->kids[j];
+    t[i] = NULL;
+    for (size_t j = (i + 1) & mask; t[j]; j = (j + 1) & mask) {
+        mq__st_rnode_t *m = t[j];
         size_t home = hname(m->name, m->nlen) & mask;
         /* m may move to the hole i if its home is not in (i, j]. */
         if (((j - home) & mask) >= ((j - i) & mask)) {
-            nd->kids[i] = m;
-            nd->kids[j] = NULL;
+            t[i] = m;
+            t[j] = NULL;
             i = j;
         }
     }
-    if (--nd->nkids == 0) {
-        cn_free(nd->kids);
-        nd->kids = NULL;
-        nd->kcap = 0;
+    if (--nd->nkids <= 1) { /* back to inline */
+        mq__st_rnode_t *only = NULL;
+        for (size_t j = 0; j <= mask; j++)
+            only = t[j] ? t[j] : only;
+        cn_free(t);
+        nd->kids = only;
+        nd->kbits = 0;
     }
 }
 
@@ -150,7 +197,7 @@ static mq__st_rnode_t *trie_find(mq__st_rnode_t *root, const char *t, size_t len
 /* Removes empty nodes from nd upwards (NOTES 1). */
 static void trie_prune(mq__st_rnode_t *nd)
 {
-    while (nd->parent && !nd->has && nd->nkids == 0) {
+    while (nd->parent && !(nd->flags & N_HAS) && nd->nkids == 0) {
         mq__st_rnode_t *p = nd->parent;
         kid_del(p, nd);
         cn_free(nd);
@@ -158,14 +205,93 @@ static void trie_prune(mq__st_rnode_t *nd)
     }
 }
 
-static void trie_free(mq__st_rnode_t *nd)
+/* Frees the whole trie (iterative: a topic may have 32k levels). */
+static void trie_free(mq__st_rnode_t *root)
 {
-    if (!nd)
+    cn_buf_t stack;
+    cn_buf_init(&stack);
+    if (root)
+        cn_buf_put(&stack, &root, sizeof(root));
+    while (stack.len) {
+        mq__st_rnode_t *nd;
+        stack.len -= sizeof(nd);
+        memcpy(&nd, stack.p + stack.len, sizeof(nd));
+        for (size_t i = 0, n = kid_slots(nd); i < n; i++) {
+            mq__st_rnode_t *k = kid_at(nd, i);
+            if (k)
+                cn_buf_put(&stack, &k, sizeof(k));
+        }
+        if (nd->kbits)
+            cn_free(nd->kids);
+        cn_free(nd);
+    }
+    cn_buf_free(&stack);
+}
+
+/* ------------------------------------------------------ expiry side table */
+
+/* Open addressing over node pointers; st->exp_cap slots (power of two). */
+typedef struct expent {
+    mq__st_rnode_t *nd;
+    int64_t at;
+} expent_t;
+
+static size_t exp_home(const mq_store_t *st, const mq__st_rnode_t *nd)
+{
+    uint64_t h = (uint64_t)(uintptr_t)nd * 0x9e3779b97f4a7c15ull;
+    return (size_t)(h >> 20) & (st->exp_cap - 1);
+}
+
+static expent_t *exp_slot(const mq_store_t *st, const mq__st_rnode_t *nd)
+{
+    expent_t *t = st->exp;
+    for (size_t i = exp_home(st, nd);; i = (i + 1) & (st->exp_cap - 1))
+        if (t[i].nd == nd || !t[i].nd)
+            return &t[i];
+}
+
+static void exp_put(mq_store_t *st, mq__st_rnode_t *nd, int64_t at)
+{
+    if ((st->exp_n + 1) * 4 > st->exp_cap * 3) {
+        expent_t *old = st->exp;
+        size_t ocap = st->exp_cap;
+        st->exp_cap = ocap ? ocap * 2 : 64;
+        st->exp = cn_calloc(st->exp_cap, sizeof(expent_t));
+        for (size_t i = 0; i < ocap; i++)
+            if (old[i].nd)
+                *exp_slot(st, old[i].nd) = old[i];
+        cn_free(old);
+    }
+    expent_t *e = exp_slot(st, nd);
+    if (!e->nd)
+        st->exp_n++;
+    e->nd = nd;
+    e->at = at;
+}
+
+static int64_t exp_get(const mq_store_t *st, const mq__st_rnode_t *nd)
+{
+    return (nd->flags & N_EXP) ? exp_slot(st, nd)->at : 0;
+}
+
+static void exp_del(mq_store_t *st, mq__st_rnode_t *nd)
+{
+    if (!(nd->flags & N_EXP))
         return;
-    for (uint32_t i = 0; i < nd->kcap; i++)
-        trie_free(nd->kids[i]);
-    cn_free(nd->kids);
-    cn_free(nd);
+    nd->flags &= (uint8_t)~N_EXP;
+    expent_t *t = st->exp;
+    size_t mask = st->exp_cap - 1;
+    size_t i = (size_t)(exp_slot(st, nd) - t);
+    t[i].nd = NULL;
+    st->exp_n--;
+    for (size_t j = (i + 1) & mask; t[j].nd; j = (j + 1) & mask) {
+        size_t home = exp_home(st, t[j].nd);
+        if (((j - home) & mask) >= ((j - i) & mask)) {
+            t[i] = t[j];
+            t[j].nd = NULL;
+            i = j;
+        }
+    }
 }
 
 /* Writes nd's full topic into b. */
@@ -259,26 +385,33 @@ void mq__st_ret_free(mq_store_t *st)
         cache_drop(st, st->lru_head->node);
     trie_free(st->root);
     st->root = NULL;
+    cn_free(st->exp);
+    st->exp = NULL;
+    st->exp_n = st->exp_cap = 0;
 }
 
-static void index_set(mq_store_t *st, const char *topic, size_t len, uint8_t qos, int64_t exp)
+static void index_set(mq_store_t *st, const char *topic, size_t len, int64_t exp)
 {
     mq__st_rnode_t *nd = trie_find(st->root, topic, len, true);
-    if (!nd->has)
+    if (!(nd->flags & N_HAS))
         atomic_fetch_add_explicit(&st->ret_count, 1, memory_order_relaxed);
-    nd->has = 1;
-    nd->qos = qos;
-    nd->expiry_ns = exp;
+    nd->flags |= N_HAS;
+    exp_del(st, nd);
+    if (exp) {
+        exp_put(st, nd, exp);
+        nd->flags |= N_EXP;
+    }
     cache_drop(st, nd);
 }
 
 static void index_clear(mq_store_t *st, const char *topic, size_t len)
 {
     mq__st_rnode_t *nd = trie_find(st->root, topic, len, false);
-    if (!nd || !nd->has)
+    if (!nd || !(nd->flags & N_HAS))
         return;
     cache_drop(st, nd);
-    nd->has = 0;
+    exp_del(st, nd);
+    nd->flags &= (uint8_t)~N_HAS;
     atomic_fetch_sub_explicit(&st->ret_count, 1, memory_order_relaxed);
     trie_prune(nd);
 }
@@ -296,7 +429,7 @@ int mq__st_ret_load(mq_store_t *st)
             cn_warn("store: skipping a retained message with an invalid topic");
             continue;
         }
-        index_set(st, t, n, (uint8_t)sqlite3_column_int(s, 1), sqlite3_column_int64(s, 2));
+        index_set(st, t, n, sqlite3_column_int64(s, 2));
     }
     sqlite3_finalize(s);
     if (rc != SQLITE_DONE)
@@ -316,7 +449,7 @@ int mq__st_ret_apply_set(mq_store_t *st, mq__st_op_t *op)
     int rc = mq__st_step_done(st, s);
     if (rc < 0)
         return rc;
-    index_set(st, m->topic, m->topic_len, m->qos, m->expiry_ns);
+    index_set(st, m->topic, m->topic_len, m->expiry_ns);
     mq__st_rnode_t *nd = trie_find(st->root, m->topic, m->topic_len, false);
     op->msg = NULL;
     cache_put(st, nd, m); /* a just-set message is hot: subscribers will want it */
@@ -401,7 +534,10 @@ static mq_store_msg_t *read_msg(match_t *m, mq__st_rnode_t *nd)
 
 static void emit(match_t *m, mq__st_rnode_t *nd)
 {
-    if (!nd->has || m->rc < 0 || (nd->expiry_ns && nd->expiry_ns <= m->now))
+    if (!(nd->flags & N_HAS) || m->rc < 0)
+        return;
+    int64_t exp = exp_get(m->st, nd);
+    if (exp && exp <= m->now)
         return;
     mq_store_msg_t *msg;
     if (nd->cent) {
@@ -439,8 +575,8 @@ static void emit_subtree(match_t *m, mq__st_rnode_t *top)
         stack.len -= sizeof(nd);
         memcpy(&nd, stack.p + stack.len, sizeof(nd));
         emit(m, nd);
-        for (uint32_t i = 0; i < nd->kcap; i++) {
-            mq__st_rnode_t *k = nd->kids[i];
+        for (size_t i = 0, n = kid_slots(nd); i < n; i++) {
+            mq__st_rnode_t *k = kid_at(nd, i);
             if (k && !skip_dollar(nd, k))
                 cn_buf_put(&stack, &k, sizeof(k));
         }
@@ -476,14 +612,14 @@ static void walk(match_t *m, const char *f, size_t flen)
         if (ln == 1 && lvl[0] == '#') {
             if (fr.nd->parent)
                 emit(m, fr.nd); /* "a/#" matches "a" */
-            for (uint32_t i = 0; i < fr.nd->kcap; i++) {
-                mq__st_rnode_t *k = fr.nd->kids[i];
+            for (size_t i = 0, n = kid_slots(fr.nd); i < n; i++) {
+                mq__st_rnode_t *k = kid_at(fr.nd, i);
                 if (k && !skip_dollar(fr.nd, k))
                     emit_subtree(m, k);
             }
         } else if (ln == 1 && lvl[0] == '+') {
-            for (uint32_t i = 0; i < fr.nd->kcap; i++) {
-                mq__st_rnode_t *k = fr.nd->kids[i];
+            for (size_t i = 0, n = kid_slots(fr.nd); i < n; i++) {
+                mq__st_rnode_t *k = kid_at(fr.nd, i);
                 if (k && !skip_dollar(fr.nd, k)) {
                     frame_t nf = {k, next};
                     cn_buf_put(&stack, &nf, sizeof(nf));

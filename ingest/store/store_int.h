@@ -127,6 +127,8 @@ struct mq_store {
     mq__st_rnode_t *root;
     atomic_size_t ret_count;
     mq__st_rcent_t *lru_head, *lru_tail; /* most recently used first */
+    void *exp;                           /* expiry side table (retained.c) */
+    size_t exp_n, exp_cap;
     size_t cache_bytes;
     int64_t next_sweep_mono;
 

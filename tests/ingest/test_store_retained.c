@@ -192,6 +192,53 @@ static void test_expiry(void **state)
     expect_topics(f, "#", "e/never");
 }
 
+/* Many deadlines: the expiry side table grows, shrinks and rehashes. */
+static void test_expiry_many(void **state)
+{
+    sfx_t *f = *state;
+    sfx_open(f);
+    int64_t now = atomic_load(&f->now), s = 1000000000;
+    char topic[32];
+    int64_t seq = 0;
+    for (int i = 0; i < 1000; i++) {
+        snprintf(topic, sizeof(topic), "x/%d/%d", i % 7, i);
+        /* Odd ones expire at now + i s, even ones never; every third is
+         * then reset without a deadline, every fifth cleared. */
+        seq = sfx_retain(f, topic, "v", 0, i % 2 ? now + i * s : 0);
+        if (i % 3 == 0)
+            seq = sfx_retain(f, topic, "w", 0, 0);
+        if (i % 5 == 0)
+            seq = sfx_retain(f, topic, "", 0, 0);
+    }
+    sfx_sync(f, seq);
+    size_t live = 0, expiring = 0;
+    for (int i = 0; i < 1000; i++) {
+        if (i % 5 == 0)
+            continue;
+        live++;
+        expiring += i % 2 && i % 3 != 0 && i >= 1 && i <= 500; /* due by now + 500 s */
+    }
+    assert_int_equal(mq_store_retain_count(f->st), live);
+    atomic_store(&f->now, now + 500 * s);
+    coll_t c;
+    sfx_match(f, "x/#", &c);
+    assert_int_equal(c.n, live - expiring);
+    coll_free(&c);
+    sfx_sync(f, mq_store_sweep(f->st));
+    assert_int_equal(mq_store_retain_count(f->st), live - expiring);
+    sfx_reopen(f);
+    assert_int_equal(mq_store_retain_count(f->st), live - expiring);
+    atomic_store(&f->now, now + 2000 * s);
+    sfx_sync(f, mq_store_sweep(f->st));
+    size_t forever = 0;
+    for (int i = 0; i < 1000; i++)
+        forever += i % 5 != 0 && (i % 2 == 0 || i % 3 == 0);
+    assert_int_equal(mq_store_retain_count(f->st), forever);
+    sfx_match(f, "+/+/+", &c);
+    assert_int_equal(c.n, forever);
+    coll_free(&c);
+}
+
 static void test_cache_bounded_shared(void **state)
 {
     sfx_t *f = *state;
@@ -451,6 +498,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_fields_roundtrip, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_order_with_match, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_expiry, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_expiry_many, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_bounded_shared, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_random_vs_bruteforce, sfx_setup, sfx_teardown),
