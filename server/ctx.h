@@ -26,6 +26,7 @@ typedef struct srv_ctx {
     struct srv_http *http; /* the HTTP server (http.h); NULL before startup */
     struct srv_ingest *ingest; /* topic templates -> rows (ingest.h) */
     struct mq_broker *mqtt; /* the MQTT broker (mqtt.h); NULL when not running */
+    struct mq_store *store; /* metadata store (ingest/store), opened by srv_mqtt_start */
     struct qry_catalog *catalog; /* database names for /query (exec.h) */
     struct mq_auth *auth;   /* MQTT auth/ACL service (server/auth.h); NULL = none configured */
     uv_loop_t loop;        /* the main loop: signals, later lifecycle timers */

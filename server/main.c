@@ -312,10 +312,9 @@ static int start_http(srv_ctx_t *ctx)
 
 static void stop(srv_ctx_t *ctx)
 {
-    if (ctx->mqtt) {
+    if (ctx->mqtt)
         cn_info("mqtt: stopping (closing every connection)");
-        srv_mqtt_stop(ctx);
-    }
+    srv_mqtt_stop(ctx);  /* also closes the metadata store */
     srv_auth_close(ctx); /* after the broker: it answers its pending CONNECTs */
     if (ctx->http) {
         cn_info("http: stopping (answering writes in flight)");

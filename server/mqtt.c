@@ -17,6 +17,7 @@
 #include "broker/broker.h"
 #include "http.h"
 #include "ingest.h"
+#include "store/store.h"
 
 #include <stdio.h>
 
@@ -62,8 +63,22 @@ int srv_mqtt_start(srv_ctx_t *ctx)
                     (srv_http_is_loopback(addrs[i].host) && !srv_auth_configured(cfg));
         lst[i] = (mq_broker_listener_t){addrs[i].host, addrs[i].port, anon};
     }
+    /* The metadata store: persistent sessions and retained messages survive
+     * a restart (data-dir/meta.db, SQLite in WAL mode). */
+    char path[4096];
+    snprintf(path, sizeof path, "%s/meta.db", cfg->data_dir);
+    mq_store_opts_t so;
+    mq_store_opts_default(&so);
+    so.path = path;
+    so.fsync = cfg->durability == SRV_DUR_FSYNC;
+    int rc = mq_store_open(&so, &ctx->store);
+    if (rc < 0) {
+        cn_error("mqtt: cannot open the metadata store %s: %s", path, cn_strerror(rc));
+        return rc;
+    }
     mq_broker_opts_t o;
     mq_broker_opts_default(&o);
+    o.store = ctx->store;
     o.listeners = lst;
     o.nlisteners = (size_t)n;
     o.nloops = (unsigned)ctx->nloops;
@@ -81,7 +96,7 @@ int srv_mqtt_start(srv_ctx_t *ctx)
         o.auth = srv_auth_connect_hook;
         o.acl = srv_auth_acl_hook;
     }
-    int rc = mq_broker_new(&o, &ctx->mqtt);
+    rc = mq_broker_new(&o, &ctx->mqtt);
     if (rc == 0) /* before the loops run: the hook needs the engine and broker */
         rc = srv_ingest_start(ctx->ingest, ctx->db, ctx->mqtt);
     if (rc == 0)
@@ -99,13 +114,15 @@ int srv_mqtt_start(srv_ctx_t *ctx)
 
 void srv_mqtt_stop(srv_ctx_t *ctx)
 {
-    if (!ctx->mqtt)
-        return;
-    mq_broker_stop(ctx->mqtt);
-    srv_ingest_stop(ctx->ingest); /* no acknowledgement reaches a freed broker */
-    /* Between stop and free: no hook runs any more, and the answers to
-     * CONNECTs still in the auth service land in closed inboxes. */
-    srv_auth_close(ctx);
-    mq_broker_free(ctx->mqtt);
-    ctx->mqtt = NULL;
+    if (ctx->mqtt) {
+        mq_broker_stop(ctx->mqtt);
+        srv_ingest_stop(ctx->ingest); /* no acknowledgement reaches a freed broker */
+        /* Between stop and free: no hook runs any more, and the answers to
+         * CONNECTs still in the auth service land in closed inboxes. */
+        srv_auth_close(ctx);
+        mq_broker_free(ctx->mqtt);
+        ctx->mqtt = NULL;
+    }
+    mq_store_close(ctx->store); /* commits what the broker queued */
+    ctx->store = NULL;
 }

@@ -167,6 +167,14 @@ typedef struct mq_broker_opts {
     mq_publish_fn on_publish;
     void *hook_arg;
     cn_clock_t clock; /* wall clock for message expiry; .now_ns NULL = system */
+    /* Optional ingest/store/store.h store (borrowed; open before
+     * mq_broker_start, close after mq_broker_free).  With it, persistent
+     * sessions (expiry > 0) with their subscriptions, queued and in-flight
+     * QoS 1/2 messages and incoming QoS 2 ids, and retained messages (except
+     * $SYS/...) are written through to it and survive a restart:
+     * mq_broker_start loads the sessions.  Without it all of that lives in
+     * memory only. */
+    struct mq_store *store;
 } mq_broker_opts_t;
 
 /* Sensible defaults (one loopback listener on 1883, one loop). */

@@ -96,7 +96,8 @@ enum {
     IT_AUTH,
     IT_PAUSE_SLOW,
     IT_RESUME_SLOW,
-    IT_STOP
+    IT_STOP,
+    IT_RETAINED /* a retained message for a new subscription (persist.c) */
 };
 
 /* A cross-thread item (one allocation, freed by the receiver). */
@@ -127,7 +128,9 @@ enum { QM_QUEUED = 0, QM_PUBLISHED, QM_RELEASED };
 /* An outgoing QoS 1/2 message: queued or in flight. */
 typedef struct mq_qmsg {
     struct mq_qmsg *next;
-    mq_msg_t *msg; /* NULL once PUBREC arrived (QoS 2, QM_RELEASED) */
+    mq_msg_t *msg;   /* NULL once PUBREC arrived (QoS 2, QM_RELEASED) */
+    uint64_t mid;    /* store message id; 0 = not stored */
+    uint32_t pbytes; /* bytes the store counts for it */
     uint16_t pid;
     uint8_t qos, state;
     bool retain;
@@ -168,9 +171,12 @@ struct mq_sess {
     uint64_t *waiters;   /* conn ids of publishers paused for this session */
     uint32_t expiry;     /* session expiry interval, s (MQ_NEVER) */
     uint32_t n_inflight, n_queued;
-    uint32_t nqos2_in, qos2_cap;
-    uint32_t nwaiters, waiters_cap;
+    uint32_t nqos2_in;
+    uint32_t nwaiters;
+    uint32_t next_mid; /* store message ids (persist.c) */
+    uint16_t qos2_cap, waiters_cap;
     uint16_t next_pid;
+    bool stored; /* the store holds this session (persist.c) */
 };
 
 /* ------------------------------------------------------------ connections */
@@ -254,7 +260,8 @@ struct mq_loop {
     uint64_t next_serial;
     mq_router_reader_t *reader;
     mq_router_res_t res;
-    cn_buf_t scratch; /* retained lookups */
+    cn_buf_t scratch;      /* retained lookups, object snapshots */
+    cn_buf_t scratch_blob; /* persist.c */
     uint8_t *rbuf;    /* 64 KiB read buffer */
     bool rbuf_busy;
     bool stopping, thread_started;
@@ -353,9 +360,37 @@ bool mq__bk_qos2_has(mq_sess_t *s, uint16_t pid);
 void mq__bk_qos2_add(mq_sess_t *s, uint16_t pid);
 bool mq__bk_qos2_del(mq_sess_t *s, uint16_t pid);
 
+mq_sess_t *mq__bk_sess_new(mq_loop_t *lp, const char *cid);
+void mq__bk_sess_restore_msg(mq_sess_t *s, mq_qmsg_t *q); /* persist.c load */
+void mq__bk_sess_restore_sub(mq_sess_t *s, const char *f, size_t len, const mq_sub_opts_t *o);
+/* Retains m: in the store, or in memory ($SYS, no store). */
+void mq__bk_retain(mq_broker_t *b, mq_msg_t *m);
+void mq__bk_post_foreign(mq_broker_t *b, unsigned to, mq_item_t *it); /* any thread */
+
 /* publish path (sess.c): routes m from `from` (NULL: the broker itself). */
 void mq__bk_route(mq_loop_t *lp, mq_msg_t *m, mq_conn_t *from);
 void mq__bk_publish_will(mq_loop_t *lp, mq_msg_t *will);
+
+/* persist.c: write-through to opts.store (every function is a no-op
+ * without a store, and for sessions that are not persistent). */
+struct mq_store;
+void mq__bk_p_sess_put(mq_sess_t *s, uint8_t level, bool connected);
+void mq__bk_p_sess_del(mq_sess_t *s);
+void mq__bk_p_sub(mq_sess_t *s, const char *f, size_t len,
+                  const mq_sub_opts_t *o);        /* o NULL: del */
+int mq__bk_p_msg_put(mq_sess_t *s, mq_qmsg_t *q); /* 0 or CN_EFULL (drop it) */
+void mq__bk_p_msg_state(mq_sess_t *s, const mq_qmsg_t *q);
+void mq__bk_p_msg_del(mq_sess_t *s, const mq_qmsg_t *q);
+void mq__bk_p_qos2(mq_sess_t *s, uint16_t pid, bool add);
+/* Stores a retained message (not $SYS); false when there is no store. */
+bool mq__bk_p_retain(mq_broker_t *b, const mq_msg_t *m);
+/* Looks up retained messages for a new subscription; they arrive later as
+ * IT_RETAINED items on the session's loop.  False when there is no store. */
+bool mq__bk_p_retain_match(mq_sess_t *s, const char *filter, size_t len, uint8_t qos,
+                           uint32_t sub_id);
+/* Restores every stored session onto its home loop (mq_broker_start, before
+ * the loop threads run).  Returns the count or a negative code. */
+int mq__bk_p_load(mq_broker_t *b);
 
 /* sys.c */
 void mq__bk_sys_publish(mq_loop_t *lp);

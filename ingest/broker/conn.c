@@ -302,8 +302,8 @@ static void acks_pump(mq_conn_t *c)
             mq__bk_conn_close(c, 0, false); /* 3.1.1 has no negative acknowledgement */
             return;
         }
-        if (a->qos == 2 && a->reason >= 0x80 && c->sess)
-            mq__bk_qos2_del(c->sess, a->pid);
+        if (a->qos == 2 && a->reason >= 0x80 && c->sess && mq__bk_qos2_del(c->sess, a->pid))
+            mq__bk_p_qos2(c->sess, a->pid, false);
         put_ack(c, a->qos == 1 ? MQ_PUBACK : MQ_PUBREC, a->pid, a->reason);
         x->acks_head = (x->acks_head + 1) % x->acks_cap;
         x->acks_n--;
@@ -423,8 +423,10 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
         if (p.qos == 1)
             put_ack(c, MQ_PUBACK, p.packet_id, 0x87);
         if (p.qos == 2) {
-            if (c->level < 5)
+            if (c->level < 5) {
                 mq__bk_qos2_add(s, p.packet_id);
+                mq__bk_p_qos2(s, p.packet_id, true);
+            }
             put_ack(c, MQ_PUBREC, p.packet_id, 0x87);
         }
         return H_NEXT;
@@ -454,12 +456,14 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
     mq_msg_t *m = mq__bk_msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, now);
     m->publisher = s->id;
     if (p.retain)
-        mq__bk_ret_set(b->retained, m);
+        mq__bk_retain(b, m);
     mq__bk_route(c->lp, m, c);
     mq__bk_msg_unref(m);
     if (p.qos) {
-        if (p.qos == 2)
+        if (p.qos == 2) {
             mq__bk_qos2_add(s, p.packet_id);
+            mq__bk_p_qos2(s, p.packet_id, true);
+        }
         bool later = (r & MQ_PUB_ACK_LATER) != 0;
         if (later || acks_n(c))
             acks_push(c, p.packet_id, p.qos, !later);
@@ -744,6 +748,8 @@ static int dispatch(mq_conn_t *c, const mq_frame_t *f)
     }
     case MQ_PUBREL: {
         bool had = mq__bk_qos2_del(s, pkt.u.ack.packet_id);
+        if (had)
+            mq__bk_p_qos2(s, pkt.u.ack.packet_id, false);
         put_ack(c, MQ_PUBCOMP, pkt.u.ack.packet_id, had ? 0 : 0x92);
         break;
     }

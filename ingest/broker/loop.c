@@ -24,6 +24,7 @@
  *     their items instead of touching a closed uv_async.
  */
 #include "broker_int.h"
+#include "store/store.h"
 
 #include <arpa/inet.h>
 #include <assert.h>
@@ -65,7 +66,7 @@ void mq_broker_opts_default(mq_broker_opts_t *o)
 
 static void free_item(mq_item_t *it)
 {
-    if (it->kind == IT_DELIVER)
+    if (it->kind == IT_DELIVER || it->kind == IT_RETAINED)
         mq__bk_msg_unref(it->msg);
     if (it->kind == IT_HANDOVER) {
         if (it->fd >= 0)
@@ -109,7 +110,7 @@ void mq__bk_post(mq_loop_t *from, unsigned to, mq_item_t *it)
     q->tail = it;
 }
 
-static void post_foreign(mq_broker_t *b, unsigned to, mq_item_t *it)
+void mq__bk_post_foreign(mq_broker_t *b, unsigned to, mq_item_t *it)
 {
     it->next = NULL;
     inbox_push(&b->loops[to], it, it);
@@ -135,6 +136,12 @@ static void handle_item(mq_loop_t *lp, mq_item_t *it)
         mq_sess_t *s = mq__bk_sess_get(lp, serial);
         if (s && !lp->stopping)
             mq__bk_sess_deliver(s, it->msg, it->qos, it->flags, it->ids, it->nids, it->from);
+        break;
+    }
+    case IT_RETAINED: {
+        mq_sess_t *s = mq__bk_sess_get(lp, serial);
+        if (s && !lp->stopping)
+            mq__bk_sess_deliver(s, it->msg, it->qos, MQ_DELIV_RETAINED, it->ids, it->nids, 0);
         break;
     }
     case IT_HANDOVER:
@@ -604,6 +611,8 @@ int mq_broker_start(mq_broker_t *b)
     unsigned i;
     for (i = 0; i < b->nloops && rc == 0; i++)
         rc = loop_init(b, &b->loops[i], i);
+    if (rc == 0 && mq__bk_p_load(b) < 0)
+        rc = CN_ECORRUPT;
     if (rc == 0)
         rc = open_listeners(b);
     b->started = true;
@@ -678,7 +687,7 @@ void mq_broker_stop(mq_broker_t *b)
             continue;
         mq_item_t *it = cn_calloc(1, sizeof *it);
         it->kind = IT_STOP;
-        post_foreign(b, i, it);
+        mq__bk_post_foreign(b, i, it);
     }
     for (unsigned i = 0; i < b->nloops; i++) {
         mq_loop_t *lp = &b->loops[i];
@@ -701,6 +710,7 @@ static void loop_free(mq_loop_t *lp)
 {
     if (!lp->b)
         return;
+    lp->stopping = true; /* sessions stay in the store (mq__bk_sess_destroy) */
     size_t n = mq__bk_objs(lp, false, &lp->scratch);
     for (size_t i = 0; i < n; i++)
         mq__bk_sess_destroy(((mq_sess_t **)(void *)lp->scratch.p)[i], false);
@@ -716,6 +726,7 @@ static void loop_free(mq_loop_t *lp)
     cn_free(lp->listeners);
     cn_free(lp->rbuf);
     cn_buf_free(&lp->scratch);
+    cn_buf_free(&lp->scratch_blob);
     mq_router_res_free(&lp->res);
     uv_loop_close(&lp->loop);
     uv_mutex_destroy(&lp->inbox_mu);
@@ -758,7 +769,7 @@ static void post_conn_item(mq_broker_t *b, uint8_t kind, uint64_t conn, uint16_t
     it->target = conn;
     it->pid = pid;
     it->reason = reason;
-    post_foreign(b, loop_of(b, conn), it);
+    mq__bk_post_foreign(b, loop_of(b, conn), it);
 }
 
 void mq_broker_ack(mq_broker_t *b, const mq_ack_token_t *tok, uint8_t reason)
@@ -799,4 +810,6 @@ void mq_broker_stats(mq_broker_t *b, mq_broker_stats_t *st)
     }
     st->subscriptions = mq_router_count(b->router);
     st->retained = mq__bk_ret_count(b->retained);
+    if (b->o.store)
+        st->retained += mq_store_retain_count(b->o.store);
 }

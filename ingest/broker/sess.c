@@ -165,17 +165,26 @@ static bool online(const mq_sess_t *s)
 }
 
 /* Sends q (taken) now and puts it in flight; drops it when too large. */
+/* Writes q (taken, pid assigned, state PUBLISHED) and puts it in flight;
+ * drops it when it is too large for the client. */
 static void send_inflight(mq_sess_t *s, mq_qmsg_t *q)
 {
-    q->pid = next_pid(s);
-    q->state = QM_PUBLISHED;
     if (mq__bk_conn_write_publish(s->conn, q->msg, q->qos, q->pid, q->retain, false, q->ids,
                                   q->nids) < 0) {
         CNT_ADD(s->lp, dropped, 1); /* over the client's Maximum Packet Size */
+        mq__bk_p_msg_del(s, q);
         qm_free(q);
         return;
     }
     ql_push(&s->inflight, &s->n_inflight, q);
+}
+
+void mq__bk_sess_restore_msg(mq_sess_t *s, mq_qmsg_t *q)
+{
+    if (q->state == QM_QUEUED)
+        ql_push(&s->queue, &s->n_queued, q);
+    else
+        ql_push(&s->inflight, &s->n_inflight, q);
 }
 
 void mq__bk_sess_drain(mq_sess_t *s)
@@ -187,9 +196,13 @@ void mq__bk_sess_drain(mq_sess_t *s)
         mq_qmsg_t *q = ql_pop(&s->queue, &s->n_queued);
         if (expired(s, q->msg)) {
             CNT_ADD(s->lp, expired, 1);
+            mq__bk_p_msg_del(s, q);
             qm_free(q);
             continue;
         }
+        q->pid = next_pid(s);
+        q->state = QM_PUBLISHED;
+        mq__bk_p_msg_state(s, q);
         send_inflight(s, q);
     }
     if (s->nwaiters)
@@ -227,6 +240,7 @@ int mq__bk_sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason)
         q->state = QM_RELEASED;
         mq__bk_msg_unref(q->msg);
         q->msg = NULL;
+        mq__bk_p_msg_state(s, q);
         return 0;
     }
     if (prev)
@@ -236,6 +250,7 @@ int mq__bk_sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason)
     if (s->inflight.tail == q)
         s->inflight.tail = prev;
     s->n_inflight--;
+    mq__bk_p_msg_del(s, q);
     qm_free(q);
     mq__bk_sess_drain(s);
     return type == MQ_PUBREC ? 1 : 0;
@@ -356,7 +371,17 @@ void mq__bk_sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t rqos, uint8_t flags,
         return;
     }
     mq_qmsg_t *q = qm_new(m, qos, retain, ids, nids);
-    if (on && !s->queue.head && s->n_inflight < window(s))
+    bool now = on && !s->queue.head && s->n_inflight < window(s);
+    if (now) {
+        q->pid = next_pid(s);
+        q->state = QM_PUBLISHED;
+    }
+    if (mq__bk_p_msg_put(s, q) == CN_EFULL) {
+        CNT_ADD(lp, dropped, 1); /* the store's per-session limit */
+        qm_free(q);
+        return;
+    }
+    if (now)
         send_inflight(s, q);
     else
         ql_push(&s->queue, &s->n_queued, q);
@@ -416,13 +441,13 @@ void mq__bk_publish_will(mq_loop_t *lp, mq_msg_t *will)
         b->o.on_publish(b->o.hook_arg, &v, NULL);
     }
     if (will->retain)
-        mq__bk_ret_set(b->retained, will);
+        mq__bk_retain(b, will);
     mq__bk_route(lp, will, NULL);
 }
 
 /* ------------------------------------------------------- attach/detach */
 
-static mq_sess_t *sess_new(mq_loop_t *lp, const char *cid)
+mq_sess_t *mq__bk_sess_new(mq_loop_t *lp, const char *cid)
 {
     mq_sess_t *s = cn_calloc(1, sizeof *s);
     s->lp = lp;
@@ -443,6 +468,8 @@ void mq__bk_sess_destroy(mq_sess_t *s, bool publish_will)
             mq__bk_publish_will(lp, s->will);
         mq__bk_msg_unref(s->will);
     }
+    if (!lp->stopping)
+        mq__bk_p_sess_del(s); /* at shutdown the store keeps it */
     mq_router_remove_subscriber(lp->b->router, s->id);
     for (mq_ssub_t *x = s->subs, *nx; x; x = nx) {
         nx = x->next;
@@ -482,7 +509,7 @@ int mq__bk_sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bo
         mq__bk_msg_unref(s->will); /* reconnected within the will delay */
         s->will = NULL;
     } else {
-        s = sess_new(lp, cid);
+        s = mq__bk_sess_new(lp, cid);
     }
     s->conn = c;
     c->sess = s;
@@ -494,6 +521,7 @@ int mq__bk_sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bo
     } else {
         s->expiry = ck->clean_start ? 0 : MQ_NEVER;
     }
+    mq__bk_p_sess_put(s, ck->level, true);
     return 0;
 }
 
@@ -556,6 +584,7 @@ void mq__bk_sess_tick(mq_loop_t *lp, int64_t mono)
 
 static void remember_sub(mq_sess_t *s, const char *f, size_t len, const mq_sub_opts_t *o)
 {
+    mq__bk_p_sub(s, f, len, o);
     for (mq_ssub_t *x = s->subs; x; x = x->next) {
         if (x->len == len && !memcmp(x->filter, f, len)) {
             x->opts = *o;
@@ -573,6 +602,7 @@ static void remember_sub(mq_sess_t *s, const char *f, size_t len, const mq_sub_o
 
 static void forget_sub(mq_sess_t *s, const char *f, size_t len)
 {
+    mq__bk_p_sub(s, f, len, NULL);
     for (mq_ssub_t **pp = &s->subs; *pp; pp = &(*pp)->next) {
         if ((*pp)->len == len && !memcmp((*pp)->filter, f, len)) {
             mq_ssub_t *x = *pp;
@@ -631,8 +661,23 @@ static int sub_one(mq_conn_t *c, const mq_sub_t *e, uint32_t sub_id, cn_buf_t *r
         retained->len = before;
         cn_buf_put(retained, tmp.p, tmp.len);
         cn_buf_free(&tmp);
+        /* With a store, the other retained messages come from it later
+         * (IT_RETAINED, after this SUBACK). */
+        mq__bk_p_retain_match(s, (const char *)filter.p, filter.len, e->qos, sub_id);
     }
     return e->qos;
+}
+
+void mq__bk_sess_restore_sub(mq_sess_t *s, const char *f, size_t len, const mq_sub_opts_t *o)
+{
+    if (mq_router_subscribe(s->lp->b->router, s->id, f, len, o) >= 0)
+        remember_sub(s, f, len, o);
+}
+
+void mq__bk_retain(mq_broker_t *b, mq_msg_t *m)
+{
+    if (!mq__bk_p_retain(b, m))
+        mq__bk_ret_set(b->retained, m);
 }
 
 void mq__bk_sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub)

@@ -41,7 +41,7 @@ int mq_broker_publish(mq_broker_t *b, unsigned loop, const char *topic, size_t t
     p.payload = (mq_bin_t){payload, n};
     mq_msg_t *m = mq__bk_msg_new((const uint8_t *)topic, tlen, &p, payload, n, 0);
     if (retain)
-        mq__bk_ret_set(b->retained, m);
+        mq__bk_retain(b, m);
     mq__bk_route(&b->loops[loop], m, NULL);
     mq__bk_msg_unref(m);
     return 0;

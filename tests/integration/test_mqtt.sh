@@ -123,8 +123,33 @@ out=$(timeout 10 mosquitto_sub -p "$P" -t '#' -t 'ret/#' -C 1 -W 5 -v) || true
 [[ $out != \$SYS* ]] || fail "'#' matched a \$SYS topic"
 ok "\$SYS/broker statistics are published and '#' does not match them"
 
+# ----------------------------------------------- restart: sessions and retained survive
+mosquitto_sub -p "$P" -V mqttv5 -i keep5 -c -x 3600 -q 1 -t 'rs/q/#' -E
+mosquitto_sub -p "$P" -V mqttv311 -i keep3 -c -q 2 -t 'rs/q/#' -E
+mosquitto_pub -p "$P" -t rs/q/a -m before1 -q 1
+mosquitto_pub -p "$P" -t rs/q/b -m before2 -q 1
+mosquitto_pub -p "$P" -t rs/ret -m survived -r -q 1
 stop_server
 ok "server stops cleanly with MQTT clients gone"
+
+start_http_server --durability=os --log-level=debug --event-loops=2
+P=$mqtt_port
+grep -q "restored 4 persistent sessions" "$tmp/log" || fail "sessions not restored (want ps-*, keep3, keep5)"
+mosquitto_pub -p "$P" -t rs/q/c -m after -q 1
+for id in keep5 keep3; do
+    v=mqttv5
+    extra=(-x 3600)
+    [ "$id" = keep3 ] && v=mqttv311 && extra=()
+    out=$(timeout 10 mosquitto_sub -p "$P" -V "$v" -i "$id" -c "${extra[@]}" -q 1 -t 'rs/q/#' \
+        -C 3 -W 5 -v) || fail "$id: queued messages missing after restart: '$out'"
+    [ "$out" = "$(printf 'rs/q/a before1\nrs/q/b before2\nrs/q/c after')" ] ||
+        fail "$id after restart: '$out'"
+done
+ok "persistent sessions (3.1.1 and 5) keep their subscriptions and queued messages across a restart"
+out=$(timeout 10 mosquitto_sub -p "$P" -t rs/ret -C 1 -W 5) || fail "retained message lost in restart"
+[ "$out" = survived ] || fail "retained after restart: '$out'"
+ok "retained messages survive a restart"
+stop_server
 
 # -------------------------------------------------------- secure by default
 rc=0
