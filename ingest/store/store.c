@@ -295,6 +295,30 @@ static int apply_write(mq_store_t *st, mq__st_op_t *op, bool *dev_changed)
     }
 }
 
+/*
+ * BEGIN IMMEDIATE takes the file's write lock up front, so nothing later in
+ * the transaction can hit SQLITE_BUSY.  Another module writing its own
+ * tables in the same file may hold that lock: the busy handler waits up to
+ * 5 s per attempt and we keep retrying (the queue fills and callers see
+ * CN_EFULL meanwhile) instead of failing the store for good.
+ */
+static int begin_txn(mq_store_t *st)
+{
+    for (unsigned tries = 1;; tries++) {
+        sqlite3_stmt *s = st->stmt[S_BEGIN];
+        int rc = sqlite3_step(s);
+        sqlite3_reset(s);
+        if (rc == SQLITE_DONE)
+            return 0;
+        if ((rc & 0xff) != SQLITE_BUSY) {
+            cn_error("store: BEGIN: %s", sqlite3_errmsg(st->db));
+            return mq__st_sql_err(rc);
+        }
+        if (tries == 1 || tries % 12 == 0)
+            cn_warn("store: %s is locked by another connection; still waiting", st->path);
+    }
+}
+
 /* Commits the open transaction and publishes `last` as durable. */
 static int commit(mq_store_t *st, uint64_t last, bool *dev_changed)
 {
@@ -345,7 +369,7 @@ static void run_batch(mq_store_t *st, mq__st_op_t *ops)
             continue;
         }
         if (!txn) {
-            rc = mq__st_step_done(st, st->stmt[S_BEGIN]);
+            rc = begin_txn(st);
             if (rc < 0) {
                 fail(st, rc);
                 continue;
@@ -375,7 +399,7 @@ static void sweep_if_due(mq_store_t *st)
     st->next_sweep_mono = now + st->o.sweep_interval_ns;
     mq__st_op_t op = {.kind = OP_SWEEP};
     bool dev = false;
-    int rc = mq__st_step_done(st, st->stmt[S_BEGIN]);
+    int rc = begin_txn(st);
     if (rc == 0) {
         rc = apply_write(st, &op, &dev);
         if (rc < 0)

@@ -63,6 +63,32 @@
  *    keeps its schema version in mq_meta (not PRAGMA user_version, which is
  *    the file's).
  *
+ * HOW A BROKER USES IT (one mq_store_t in srv_ctx_t, path <data-dir>/meta.db)
+ *  - startup: mq_store_open; mq_store_sessions_load (rebuild the in-memory
+ *    sessions, subscribe their filters in the router, resend in-flight
+ *    messages on reconnect); then start the loops.
+ *  - PUBLISH with retain: mq_store_retain_set (empty payload clears).  For
+ *    a QoS 1/2 retained PUBLISH whose ack waits for durability, hold the
+ *    PUBACK/PUBREC until durable_notify reports the returned seq.
+ *  - SUBSCRIBE (retain-handling 0, or 1 and the subscription is new):
+ *    mq_store_retain_match(filter) after the SUBACK is queued; the callback
+ *    (store thread) hands the message references to the subscriber's loop
+ *    (uv_async_send), which sends them with the retain flag set and unrefs.
+ *  - CONNECT of a persistent session: mq_store_session_put (disconnect_ns
+ *    0); clean start: mq_store_session_del first.  DISCONNECT / connection
+ *    loss: mq_store_session_put with disconnect_ns = now.  Expiry timer or
+ *    takeover with clean start: mq_store_session_del.
+ *  - SUBSCRIBE/UNSUBSCRIBE of a persistent session: mq_store_sub_put/_del.
+ *  - QoS 1/2 message for a persistent session: mq_store_msg_put (QUEUED
+ *    when offline or beyond Receive Maximum, else PUBLISH_SENT with its
+ *    packet id), mq_store_msg_state on PUBREC (PUBREL_SENT), mq_store_msg_del
+ *    on PUBACK/PUBCOMP.  CN_EFULL from msg_put is the per-session limit.
+ *  - Incoming QoS 2: mq_store_qos2_add before PUBREC, mq_store_qos2_del
+ *    after PUBCOMP.
+ *  - ingest: snap = mq_store_devices_acquire(st, snap) per batch, then
+ *    mq_devsnap_get(snap, device_id) for the tags to attach.
+ *  - shutdown: mq_store_close after the loops stopped.
+ *
  * ERRORS: 0 or a sequence number on success; CN_EINVAL (bad argument),
  * CN_EFULL (queue or per-session limit reached; nothing was queued),
  * CN_ECLOSED (store closing), CN_ECORRUPT / CN_EVERSION (open), -errno or

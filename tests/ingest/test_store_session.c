@@ -9,6 +9,8 @@
  */
 #include "store_check.h"
 
+#include <sqlite3.h>
+
 #define S_NS 1000000000LL
 
 /* ------------------------------------------------------------ loading */
@@ -358,6 +360,41 @@ static void test_durable_notify(void **state)
     pthread_mutex_destroy(&n.mu);
 }
 
+/* Another module keeps its own table in the same file through its own
+ * connection, also while it holds the write lock for a while. */
+static void test_shared_file(void **state)
+{
+    sfx_t *f = *state;
+    sfx_open(f);
+    sqlite3 *db = NULL;
+    assert_int_equal(sqlite3_open(f->path, &db), SQLITE_OK);
+    sqlite3_busy_timeout(db, 10000);
+    assert_int_equal(sqlite3_exec(db, "CREATE TABLE other_rules(id INTEGER PRIMARY KEY, v TEXT)",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_exec(db, "BEGIN IMMEDIATE; INSERT INTO other_rules VALUES(1, 'a')",
+                                  NULL, NULL, NULL),
+                     SQLITE_OK);
+    /* The store's writes wait for the lock; they are not lost. */
+    int64_t seq = put_sess(f, "shared", 5, 60, 0);
+    assert_true(seq > 0);
+    assert_int_equal(sqlite3_exec(db, "COMMIT", NULL, NULL, NULL), SQLITE_OK);
+    sfx_sync(f, seq);
+    assert_int_equal(mq_store_error(f->st), 0);
+    sfx_sync(f, put_sess(f, "shared2", 5, 60, 0));
+    sqlite3_stmt *q = NULL;
+    assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM mq_sessions", -1, &q, NULL),
+                     SQLITE_OK);
+    assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+    assert_int_equal(sqlite3_column_int(q, 0), 2);
+    sqlite3_finalize(q);
+    assert_int_equal(sqlite3_close(db), SQLITE_OK);
+    sfx_reopen(f);
+    loaded_t l;
+    load(f, &l);
+    assert_int_equal(l.n, 2);
+}
+
 static void test_bad_args(void **state)
 {
     sfx_t *f = *state;
@@ -399,6 +436,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry_at_load, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_limits, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_durable_notify, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_shared_file, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, sfx_setup, sfx_teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
