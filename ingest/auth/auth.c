@@ -27,6 +27,10 @@
  *     queued when the workers stop (they finish the job in hand first).
  *     The HTTP client fails its pending requests when it is freed, which
  *     happens after the workers are joined (they are its only producers).
+ *  4. A verification that started with an older password file may finish
+ *     after a reload; its cache entry carries that file's generation, which
+ *     no longer matches, so it never answers for the new file (dropping
+ *     the entries at reload alone would race with such a late insert).
  */
 #include "auth_int.h"
 
@@ -48,7 +52,8 @@ struct mq_auth {
     pthread_mutex_t mu; /* pwfile, acl_text, queue, stop */
     pthread_cond_t cv;
     mq_auth_pwfile_t *pwfile;
-    mq_auth_hash_t dummy; /* cost template for unknown users (auth.h step 3) */
+    _Atomic uint32_t pw_gen; /* bumped with every installed password file (NOTES 4) */
+    mq_auth_hash_t dummy;    /* cost template for unknown users (auth.h step 3) */
     bool have_dummy;
     _Atomic(mq_auth_acl_t *) acl; /* NOTES 1 */
     uint8_t *acl_text;            /* bytes of the ACL in force, to skip no-op reloads */
@@ -132,6 +137,7 @@ static void install(mq_auth_t *a, mq_auth_pwfile_t *pf, mq_auth_acl_t *acl, uint
 {
     mq_auth_pwfile_free(a->pwfile);
     a->pwfile = pf;
+    atomic_fetch_add_explicit(&a->pw_gen, 1, memory_order_release);
     a->have_dummy = pf && mq_auth__pwfile_any(pf, &a->dummy) == 0;
     mq_auth_acl_t *old = atomic_load_explicit(&a->acl, memory_order_relaxed);
     bool same = text && a->acl_text && len == a->acl_len && memcmp(text, a->acl_text, len) == 0;
@@ -232,7 +238,7 @@ static void http_done(void *arg, int verdict)
         count(a, S_HTTP_FAIL);
     }
     if (ttl > 0)
-        mq_auth__cache_put(a->cache, j->key, MQ_AUTH__KIND_HTTP, reason, now(a) + ttl);
+        mq_auth__cache_put(a->cache, j->key, MQ_AUTH__KIND_HTTP, 0, reason, now(a) + ttl);
     answer(a, j->token, reason);
     job_free(j);
 }
@@ -243,7 +249,7 @@ static void ask_http(mq_auth_t *a, job_t *j)
 {
     http_key(a, &j->c, j->key);
     uint8_t reason;
-    if (mq_auth__cache_get(a->cache, j->key, now(a), &reason)) {
+    if (mq_auth__cache_get(a->cache, j->key, now(a), 0, &reason)) {
         count(a, S_HITS);
         answer(a, j->token, reason);
         job_free(j);
@@ -264,6 +270,7 @@ static void decide(mq_auth_t *a, job_t *j)
     int found = CN_ENOTFOUND;
     bool dummy = false;
     pthread_mutex_lock(&a->mu);
+    uint32_t gen = atomic_load_explicit(&a->pw_gen, memory_order_relaxed);
     if (a->pwfile && c->username)
         found = mq_auth_pwfile_lookup(a->pwfile, (const char *)c->username, c->username_len, &h);
     if (found < 0 && c->username && a->have_dummy) {
@@ -280,7 +287,7 @@ static void decide(mq_auth_t *a, job_t *j)
             if (ok && a->o.cache_ttl_ns > 0) {
                 uint8_t key[32];
                 pw_key(a, c, key);
-                mq_auth__cache_put(a->cache, key, MQ_AUTH__KIND_PW, MQ_AUTH_OK,
+                mq_auth__cache_put(a->cache, key, MQ_AUTH__KIND_PW, gen, MQ_AUTH_OK,
                                    now(a) + a->o.cache_ttl_ns);
             }
             answer(a, j->token, ok ? MQ_AUTH_OK : MQ_AUTH_BAD_CREDENTIALS);
@@ -383,7 +390,8 @@ void mq_auth_connect(mq_auth_t *a, const mq_auth_creds_t *c, uint64_t token)
     if (c->username && c->password && a->o.cache_ttl_ns > 0) {
         uint8_t key[32], reason;
         pw_key(a, c, key);
-        if (mq_auth__cache_get(a->cache, key, now(a), &reason)) {
+        uint32_t gen = atomic_load_explicit(&a->pw_gen, memory_order_acquire);
+        if (mq_auth__cache_get(a->cache, key, now(a), gen, &reason)) {
             count(a, S_HITS);
             answer(a, token, reason);
             return;

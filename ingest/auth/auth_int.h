@@ -29,11 +29,13 @@ void mq_auth__cache_free(mq_auth__cache_t *c);
  * part length-prefixed (parts[i], lens[i]; a NULL part hashes as absent). */
 void mq_auth__cache_key(const mq_auth__cache_t *c, uint8_t kind, const void *const *parts,
                         const size_t *lens, int nparts, uint8_t key[32] /* OUT */);
-/* True (and *reason, OUT) when key is present and unexpired at now. */
-bool mq_auth__cache_get(mq_auth__cache_t *c, const uint8_t key[32], int64_t now,
+/* True (and *reason, OUT) when key is present, unexpired at now and was
+ * stored with generation gen (the password file's: a decision made with an
+ * older file never answers for a newer one; HTTP entries use 0). */
+bool mq_auth__cache_get(mq_auth__cache_t *c, const uint8_t key[32], int64_t now, uint32_t gen,
                         uint8_t *reason /* OUT */);
-void mq_auth__cache_put(mq_auth__cache_t *c, const uint8_t key[32], uint8_t kind, uint8_t reason,
-                        int64_t expires);
+void mq_auth__cache_put(mq_auth__cache_t *c, const uint8_t key[32], uint8_t kind, uint32_t gen,
+                        uint8_t reason, int64_t expires);
 /* Drops every entry of one kind (a reload drops the password entries). */
 void mq_auth__cache_drop(mq_auth__cache_t *c, uint8_t kind);
 

@@ -23,6 +23,7 @@
 typedef struct entry {
     uint8_t key[32];
     int64_t expires;
+    uint32_t gen;
     uint8_t kind; /* 0 = empty */
     uint8_t reason;
 } entry_t;
@@ -98,7 +99,8 @@ static entry_t *set_of(mq_auth__cache_t *c, const uint8_t key[32])
     return &c->e[(h & (c->nsets - 1)) * WAYS];
 }
 
-bool mq_auth__cache_get(mq_auth__cache_t *c, const uint8_t key[32], int64_t now, uint8_t *reason)
+bool mq_auth__cache_get(mq_auth__cache_t *c, const uint8_t key[32], int64_t now, uint32_t gen,
+                        uint8_t *reason)
 {
     if (zero_key(key))
         return false;
@@ -106,7 +108,7 @@ bool mq_auth__cache_get(mq_auth__cache_t *c, const uint8_t key[32], int64_t now,
     pthread_mutex_lock(&c->mu);
     entry_t *s = set_of(c, key);
     for (int w = 0; w < WAYS; w++) {
-        if (s[w].kind && s[w].expires > now && memcmp(s[w].key, key, 32) == 0) {
+        if (s[w].kind && s[w].expires > now && s[w].gen == gen && memcmp(s[w].key, key, 32) == 0) {
             *reason = s[w].reason;
             hit = true;
             break;
@@ -116,8 +118,8 @@ bool mq_auth__cache_get(mq_auth__cache_t *c, const uint8_t key[32], int64_t now,
     return hit;
 }
 
-void mq_auth__cache_put(mq_auth__cache_t *c, const uint8_t key[32], uint8_t kind, uint8_t reason,
-                        int64_t expires)
+void mq_auth__cache_put(mq_auth__cache_t *c, const uint8_t key[32], uint8_t kind, uint32_t gen,
+                        uint8_t reason, int64_t expires)
 {
     if (zero_key(key))
         return;
@@ -133,6 +135,7 @@ void mq_auth__cache_put(mq_auth__cache_t *c, const uint8_t key[32], uint8_t kind
     }
     memcpy(victim->key, key, 32);
     victim->expires = expires;
+    victim->gen = gen;
     victim->kind = kind;
     victim->reason = reason;
     pthread_mutex_unlock(&c->mu);
