@@ -10,6 +10,7 @@
 #include "auth/auth.h"
 
 #include <stdio.h>
+#include <sys/stat.h>
 
 bool srv_auth_configured(const srv_cfg_t *cfg)
 {
@@ -42,6 +43,11 @@ int srv_auth_open(srv_ctx_t *ctx)
     int rc = mq_auth_new(&o, stderr, &ctx->auth);
     if (rc < 0)
         return CN_ECONFIG;
+    struct stat st;
+    if (cfg->password_file[0] && stat(cfg->password_file, &st) == 0 && (st.st_mode & 077))
+        cn_warn("password-file %s can be read by other users (mode %03o); chmod 600 it (cairn "
+                "passwd writes 0600)",
+                cfg->password_file, (unsigned)(st.st_mode & 0777));
     cn_info("mqtt auth: password-file %s, acl-file %s, auth-http-url %s",
             cfg->password_file[0] ? cfg->password_file : "none",
             cfg->acl_file[0] ? cfg->acl_file : "none (all topics allowed)",

@@ -51,6 +51,7 @@ start_http_server --durability=os --log-level=debug --password-file="$tmp/pw" \
 P=$mqtt_port
 [ -n "$P" ] || fail "no 'mqtt: listening' line"
 wait_log "mqtt auth: password-file $tmp/pw, acl-file $tmp/acl"
+grep -q "can be read by other users" "$tmp/log" && fail "warned about a 0600 password file"
 ok "server starts with password-file, acl-file and auth-http-url"
 
 # pub_rc EXPECTED-RC EXPECTED-STDERR ARGS...: one mosquitto_pub.
@@ -161,4 +162,13 @@ rc=0
 grep -q "cairn: password-file $tmp/pw:1: expected 'username:hash'" "$tmp/err" ||
     fail "startup diagnostic: $(cat "$tmp/err")"
 ok "a broken password file at startup exits 2 naming FILE:LINE"
+
+# A world-readable password file is accepted with a warning (as mosquitto 2).
+"$BIN" passwd -c -b -I 1000 "$tmp/pw" alice apw
+chmod 644 "$tmp/pw"
+start_http_server --durability=os --password-file="$tmp/pw"
+grep -q "WARN  password-file $tmp/pw can be read by other users (mode 644); chmod 600 it" "$tmp/log" ||
+    fail "no warning for a 0644 password file"
+stop_server
+ok "a password file readable by others gets a warning"
 echo "all $checks checks passed"
