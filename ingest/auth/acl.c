@@ -60,14 +60,12 @@ struct mq_auth_acl {
 };
 
 struct mq_auth_view {
-    mq_auth_t *auth; /* the service that refreshes it after a reload, or NULL */
-    uint64_t gen;    /* auth's ACL generation this view was built from */
-    bool allow_all;  /* no ACL file */
+    bool allow_all; /* no ACL file */
     uint32_t nrules, ndeny;
     acl_rule_t *rules; /* deny rules first: [0, ndeny) */
     acl_lev_t *levs;   /* all L_LIT, L_PLUS or L_HASH */
     char *text;
-    char *user; /* copies for a refresh; user NULL = none */
+    char *user; /* copies (patterns substitute them); user NULL = none */
     size_t ulen;
     char *client;
     size_t clen;

@@ -197,7 +197,9 @@ size_t mq_auth_acl_count(const mq_auth_acl_t *acl);
  * substituted, deny rules first, in one allocation.  acl NULL means "no ACL
  * file": the view allows everything.  user NULL = no user name (empty is a
  * name); client is the client id (the assigned one for an empty id).  The
- * view copies what it needs: acl may be freed while the view lives.
+ * view copies what it needs: acl may be freed while the view lives, and
+ * the view is a snapshot (after a reload, build new views; the broker uses
+ * mq_auth_allows, which always reads the ACL in force).
  * Build it once per connection (after CONNECT is accepted), free it with
  * the connection.  Returns 0 with *out owned.
  */
