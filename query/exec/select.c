@@ -1166,6 +1166,7 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
             const agg_t *a = &p->aggs[k];
             bool iscount = a->fn == A_COUNT || a->fn == A_COUNT_DISTINCT;
             qry_val_t prev = qry__vnull();
+            size_t prev_w = 0; /* window of prev (an aggregated, not filled, value) */
             for (size_t w = 0; w < nb; w++) {
                 qry_val_t *x = &av[w * na + k];
                 bool empty = !st[w * na + k].n;
@@ -1173,6 +1174,7 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                     *x = qry__vnull();
                 if (x->t != QRY_NULL) {
                     prev = *x;
+                    prev_w = w;
                     continue;
                 }
                 switch (fill) {
@@ -1199,11 +1201,7 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                     if (prev.t == QRY_NULL || nx >= nb)
                         break;
                     qry_val_t nv = av[nx * na + k];
-                    /* previous window index */
-                    size_t pw = w;
-                    while (pw > 0 && av[(pw - 1) * na + k].t == QRY_NULL)
-                        pw--;
-                    pw--;
+                    size_t pw = prev_w;
                     double x0 = (double)r->wins[pw], x1 = (double)r->wins[nx];
                     double xw = (double)r->wins[w];
                     if (prev.t == QRY_INT && nv.t == QRY_INT) {

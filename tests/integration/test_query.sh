@@ -97,6 +97,12 @@ ok "chunk partial flags"
 q "SHOW MEASUREMENTS" -G --data-urlencode db=fleet --data-urlencode pretty=true >"$tmp/p"
 expect "pretty" "$(sed -n 2p "$tmp/p")" '    "results": ['
 
+# tz(): windows and RFC 3339 times in the zone's offset
+expect "tz rendering" "$(q "SELECT count(rpm) FROM telemetry WHERE device_id='dev-000001' AND time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T01:00:00Z' GROUP BY time(1h) tz('Asia/Kolkata')" -G --data-urlencode db=fleet)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"telemetry","columns":["time","count"],"values":[["2026-01-01T05:00:00+05:30",180],["2026-01-01T06:00:00+05:30",180]]}]}]}'
+expect "unknown zone" "$(q "SELECT count(rpm) FROM telemetry tz('Nowhere/Land')" -G --data-urlencode db=fleet)" \
+    '{"results":[{"statement_id":0,"error":"unable to find time zone Nowhere/Land"}]}'
+
 # DDL
 expect "create database" "$(q 'CREATE DATABASE other')" '{"results":[{"statement_id":0}]}'
 expect "show databases" "$(q 'SHOW DATABASES')" \

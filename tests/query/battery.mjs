@@ -184,6 +184,262 @@ const cases = [
   },
 ];
 
+// Buckets [from, to) minutes of `step` minutes left-joined with agg over
+// rows matching cond, then filled as fill(mode) does.
+function fillSql(agg, cond, from, to, step, mode) {
+  const w = step * M;
+  const base = `with b as (select ${T0} + i * ${w} b from range(${from / step}, ${to / step}) r(i)),
+    a as (select ts//${w}*${w} b, ${agg} v from t where ${cond} and ts >= ${T0 + from * M}
+          and ts < ${T0 + to * M} group by 1),
+    g as (select b.b, a.v from b left join a on a.b = b.b)`;
+  switch (mode) {
+    case "null": return `${base} select b, v from g order by b`;
+    case "none": return `${base} select b, v from g where v is not null order by b`;
+    case "0": return `${base} select b, coalesce(v, 0) from g order by b`;
+    case "previous":
+      return `${base} select b, coalesce(v, last_value(v ignore nulls) over (order by b rows
+              between unbounded preceding and 1 preceding)) from g order by b`;
+    case "linear":
+      return `${base}, x as (select b, v,
+        last_value(case when v is not null then b end ignore nulls) over (order by b rows
+          between unbounded preceding and 1 preceding) pb,
+        last_value(v ignore nulls) over (order by b rows between unbounded preceding and
+          1 preceding) pv,
+        first_value(case when v is not null then b end ignore nulls) over (order by b rows
+          between 1 following and unbounded following) nb,
+        first_value(v ignore nulls) over (order by b rows between 1 following and unbounded
+          following) nv from g)
+        select b, coalesce(v, pv + (nv - pv) * (b - pb) / (nb - pb)) from x order by b`;
+  }
+  throw new Error(mode);
+}
+const gapCond = `device_id = '${dev}' AND temperature > 19.8`;
+const gapSql = `device_id = '${dev}' and temperature > 19.8`;
+for (const mode of ["null", "none", "previous", "linear", "0"]) {
+  cases.push({
+    q: `SELECT mean(temperature) FROM telemetry WHERE ${gapCond} AND time >= ${ts(0)}
+        AND time < ${ts(20)} GROUP BY time(1m) fill(${mode})`,
+    sql: fillSql("avg(temperature)", gapSql, 0, 20, 1, mode),
+  });
+}
+const lag = (e) => `lag(${e}) over (order by ts)`;
+cases.push(
+  // count fills empty windows with 0; windows past the data
+  {
+    q: `SELECT count(temperature) FROM telemetry WHERE ${gapCond} AND time >= ${ts(0)}
+        AND time < ${ts(20)} GROUP BY time(2m)`,
+    sql: `${fillSql("count(temperature)", gapSql, 0, 20, 2, "0")}`,
+  },
+  {
+    q: `SELECT max(rpm) FROM telemetry WHERE device_id = '${dev}' AND time >= ${ts(50)}
+        AND time < ${ts(70)} GROUP BY time(5m) fill(previous)`,
+    sql: fillSql("max(rpm)", `device_id='${dev}'`, 50, 70, 5, "previous"),
+  },
+  {
+    q: `SELECT last(temperature) FROM telemetry WHERE device_id = '${dev}' AND time >= ${ts(0)}
+        AND time < ${ts(30)} GROUP BY time(10m) ORDER BY time DESC LIMIT 2`,
+    sql: `select ts//600000*600000 b, arg_max(temperature, ts) from t where device_id='${dev}'
+          and ts < ${T0 + 30 * M} group by b order by b desc limit 2`,
+  },
+  {
+    q: `SELECT first(voltage), spread(voltage) FROM telemetry WHERE device_id = '${dev}'
+        AND time >= ${ts(0)} AND time < ${ts(60)} GROUP BY time(15m)`,
+    sql: `select ts//900000*900000 b, arg_min(voltage, ts), max(voltage)-min(voltage) from t
+          where device_id='${dev}' group by b order by b`,
+  },
+  {
+    q: `SELECT percentile(humidity, 50) FROM telemetry WHERE device_id = '${dev}'
+        AND time >= ${ts(0)} AND time < ${ts(60)} GROUP BY time(20m)`,
+    sql: `with v as (select ts//1200000*1200000 b, humidity, row_number() over (partition by
+          ts//1200000 order by humidity, ts) rn, count(*) over (partition by ts//1200000) n
+          from t where device_id='${dev}') select b, humidity from v
+          where rn = cast(floor(n*0.5+0.5) as int) order by b`,
+  },
+  {
+    q: "SELECT median(pressure), stddev(pressure) FROM telemetry GROUP BY fleet",
+    sql: `select fleet, 0, median(pressure), stddev_samp(pressure) from t group by fleet
+          order by fleet`,
+  },
+  {
+    q: `SELECT mode(humidity) FROM telemetry WHERE device_id = '${dev}'`,
+    sql: `select 0, humidity from t where device_id='${dev}' group by humidity
+          order by count(*) desc, humidity limit 1`,
+  },
+  {
+    q: `SELECT integral(temperature) FROM telemetry WHERE device_id = '${dev}'
+        AND time < ${ts(10)}`,
+    sql: `select 0, sum(0.5 * (temperature + p) * (ts - pt) / 1000) from (select ts, temperature,
+          ${lag("temperature")} p, ${lag("ts")} pt from t where device_id='${dev}'
+          and ts < ${T0 + 10 * M})`,
+  },
+  {
+    q: `SELECT integral(current, 1m) FROM telemetry WHERE device_id = '${dev}'
+        AND time >= ${ts(0)} AND time < ${ts(30)} GROUP BY time(10m)`,
+    sql: `select b, sum(0.5 * ("current" + p) * (ts - pt) / 60000) from (select ts//600000*600000 b,
+          ts, "current", lag("current") over (partition by ts//600000 order by ts) p,
+          lag(ts) over (partition by ts//600000 order by ts) pt from t
+          where device_id='${dev}' and ts < ${T0 + 30 * M}) group by b order by b`,
+  },
+  // ---- transformations
+  {
+    q: `SELECT derivative(temperature) FROM telemetry WHERE device_id = '${dev}'
+        AND time < ${ts(3)}`,
+    sql: `select ts, d from (select ts, (temperature - ${lag("temperature")}) /
+          ((ts - ${lag("ts")}) / 1000) d from t where device_id='${dev}' and ts < ${T0 + 3 * M})
+          where d is not null order by ts`,
+  },
+  {
+    q: `SELECT derivative(mean(temperature), 1m) FROM telemetry WHERE device_id = '${dev}'
+        AND time >= ${ts(0)} AND time < ${ts(10)} GROUP BY time(1m)`,
+    sql: `select b, d from (select b, m - lag(m) over (order by b) d from (select
+          ts//60000*60000 b, avg(temperature) m from t where device_id='${dev}'
+          and ts < ${T0 + 10 * M} group by b)) where d is not null order by b`,
+  },
+  {
+    q: `SELECT non_negative_derivative(max(rpm)) FROM telemetry WHERE device_id = '${dev}'
+        AND time >= ${ts(0)} AND time < ${ts(30)} GROUP BY time(5m)`,
+    sql: `select b, d from (select b, (m - lag(m) over (order by b)) * 1.0 d from (select
+          ts//300000*300000 b, max(rpm) m from t where device_id='${dev}'
+          and ts < ${T0 + 30 * M} group by b)) where d >= 0 order by b`,
+  },
+  {
+    q: `SELECT difference(rpm) FROM telemetry WHERE device_id = '${dev}' AND time < ${ts(2)}`,
+    sql: `select ts, d from (select ts, rpm - ${lag("rpm")} d from t where device_id='${dev}'
+          and ts < ${T0 + 2 * M}) where d is not null order by ts`,
+  },
+  {
+    q: `SELECT moving_average(temperature, 3) FROM telemetry WHERE device_id = '${dev}'
+        AND time < ${ts(2)}`,
+    sql: `select ts, a from (select ts, avg(temperature) over (order by ts rows between 2
+          preceding and current row) a, row_number() over (order by ts) rn from t
+          where device_id='${dev}' and ts < ${T0 + 2 * M}) where rn >= 3 order by ts`,
+  },
+  {
+    q: `SELECT cumulative_sum(battery) FROM telemetry WHERE device_id = '${dev}'
+        AND time < ${ts(2)}`,
+    sql: `select ts, sum(battery) over (order by ts) from t where device_id='${dev}'
+          and ts < ${T0 + 2 * M} order by ts`,
+  },
+  {
+    q: `SELECT elapsed(rpm, 1s) FROM telemetry WHERE device_id = '${dev}' AND time < ${ts(1)}`,
+    sql: `select ts, (ts - ${lag("ts")}) // 1000 from t where device_id='${dev}'
+          and ts < ${T0 + M} qualify ${lag("ts")} is not null order by ts`,
+  },
+  // ---- math and expressions
+  {
+    q: `SELECT abs(temperature - 20), round(humidity), floor(voltage), ceil(current)
+        FROM telemetry WHERE device_id = '${dev}' AND time < ${ts(1)}`,
+    sql: `select ts, abs(temperature - 20), round(humidity), floor(voltage), ceil("current")
+          from t where device_id='${dev}' and ts < ${T0 + M} order by ts`,
+  },
+  {
+    q: `SELECT sqrt(pressure), pow(voltage, 2), log(humidity, 10), log2(rpm), ln(current),
+        exp(status) FROM telemetry WHERE device_id = '${dev}' AND time < ${ts(1)}`,
+    sql: `select ts, sqrt(pressure), pow(voltage, 2), ln(humidity)/ln(10), log2(rpm),
+          ln("current"), exp(status) from t where device_id='${dev}' and ts < ${T0 + M}
+          order by ts`,
+  },
+  {
+    q: `SELECT sin(latitude), cos(longitude), atan2(latitude, longitude) FROM telemetry
+        WHERE device_id = '${dev}' AND time < ${ts(1)}`,
+    sql: `select ts, sin(latitude), cos(longitude), atan2(latitude, longitude) from t
+          where device_id='${dev}' and ts < ${T0 + M} order by ts`,
+  },
+  {
+    q: `SELECT max(temperature) - min(temperature), mean(temperature) * 2 AS twice,
+        mean(humidity) FROM telemetry WHERE fleet = 'fleet-6'`,
+    sql: `select 0, max(temperature) - min(temperature), avg(temperature) * 2, avg(humidity)
+          from t where fleet='fleet-6'`,
+  },
+  {
+    q: `SELECT mean(temperature), mean(humidity), mean(temperature) FROM telemetry
+        WHERE model = 'mx-7'`,
+    sql: `select 0, avg(temperature), avg(humidity), avg(temperature) from t where model='mx-7'`,
+  },
+  {
+    q: `SELECT mean(*) FROM telemetry WHERE device_id = '${dev}'`,
+    sql: `select 0, avg(battery), avg("current"), avg(humidity), avg(latitude), avg(longitude),
+          avg(pressure), avg(rpm), avg(status), avg(temperature), avg(voltage) from t
+          where device_id='${dev}'`,
+  },
+  {
+    q: `SELECT last(/^(temperature|rpm)$/) FROM telemetry WHERE device_id = '${dev}'`,
+    sql: `select 0, arg_max(rpm, ts), arg_max(temperature, ts) from t where device_id='${dev}'`,
+  },
+  {
+    q: `SELECT rpm / 2, rpm % 7, -battery FROM telemetry WHERE device_id = '${dev}'
+        AND time < ${ts(1)}`,
+    sql: `select ts, rpm / 2, rpm % 7, -battery from t where device_id='${dev}'
+          and ts < ${T0 + M} order by ts`,
+  },
+  // ---- time conditions
+  {
+    q: `SELECT count(rpm) FROM telemetry WHERE time >= ${T0 + 10 * M}ms AND time < ${T0 / 1000 + 1200}s`,
+    sql: `select ${T0 + 10 * M}, count(*) from t where ts >= ${T0 + 10 * M} and ts < ${T0 + 20 * M}`,
+  },
+  {
+    q: "SELECT count(rpm) FROM telemetry WHERE time <= now() + 1h",
+    sql: "select 0, count(*) from t",
+  },
+  {
+    q: `SELECT count(status) FROM /tele.*/ WHERE time = ${ts(30)}`,
+    sql: `select ${T0 + 30 * M}, count(*) from t where ts = ${T0 + 30 * M}`,
+  },
+  // ---- time zones: windows aligned to local time
+  {
+    q: `SELECT count(rpm) FROM telemetry WHERE device_id = '${dev}' AND time >= ${ts(0)}
+        AND time < ${ts(60)} GROUP BY time(1h) tz('Asia/Kolkata')`,
+    sql: `select b, count(*) from (select (ts + 19800000)//3600000*3600000 - 19800000 b from t
+          where device_id='${dev}') group by b order by b`,
+  },
+  {
+    q: `SELECT sum(battery) FROM telemetry WHERE device_id = '${dev}' AND time >= ${ts(0)}
+        AND time < ${ts(60)} GROUP BY time(1d) tz('America/New_York')`,
+    sql: `select ${T0 - 19 * 60 * M}, sum(battery) from t where device_id='${dev}'`,
+  },
+  {
+    q: `SELECT mean(voltage) FROM telemetry WHERE device_id = '${dev}' AND time >= ${ts(0)}
+        AND time < ${ts(60)} GROUP BY time(30m) tz('UTC')`,
+    sql: `select ts//1800000*1800000 b, avg(voltage) from t where device_id='${dev}'
+          group by b order by b`,
+  },
+  // ---- grouping forms
+  {
+    q: `SELECT max(voltage) FROM telemetry WHERE time >= ${ts(0)} AND time < ${ts(60)}
+        GROUP BY time(20m), fleet fill(none) SLIMIT 2`,
+    sql: `select fleet, ts//1200000*1200000 b, max(voltage) from t where fleet in
+          ('fleet-0','fleet-1') group by fleet, b order by fleet, b`,
+  },
+  {
+    q: `SELECT temperature FROM telemetry WHERE fleet = 'fleet-7' AND time < ${ts(1)}
+        GROUP BY device_id SLIMIT 2 SOFFSET 3`,
+    sql: `select device_id, ts, temperature from t where fleet='fleet-7' and ts < ${T0 + M}
+          and device_id in (select distinct device_id from t where fleet='fleet-7'
+          order by 1 limit 2 offset 3) order by device_id, ts`,
+  },
+  {
+    q: `SELECT last(battery) FROM telemetry WHERE model = 'gw-1' GROUP BY /^(fleet|model)$/`,
+    sql: `select fleet, model, ts, battery from (select *, row_number() over (partition by
+          fleet, model order by ts desc, device_id) rn from t where model='gw-1')
+          where rn = 1 order by fleet, model`,
+    tieLast: true,
+  },
+  {
+    q: "SHOW MEASUREMENTS WITH MEASUREMENT =~ /tele/",
+    sql: "select 'telemetry'",
+  },
+  {
+    q: "SHOW TAG VALUES WITH KEY =~ /^(fleet|model)$/ WHERE device_id = 'dev-000011'",
+    sql: `select distinct 'fleet', fleet from t where device_id='dev-000011' union all
+          select distinct 'model', model from t where device_id='dev-000011' order by 1, 2`,
+  },
+  {
+    q: "SHOW SERIES LIMIT 2 OFFSET 1",
+    sql: `select distinct 'telemetry,device_id='||device_id||',fleet='||fleet||',model='||model k
+          from t order by 1 limit 2 offset 1`,
+  },
+);
+
 const inst = await DuckDBInstance.create(":memory:");
 const con = await inst.connect();
 await con.run(`create view t as select * from read_csv('${csv}', header=true)`);

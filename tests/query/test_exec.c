@@ -1,0 +1,285 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * test_exec.c - query/exec: Go-compatible float and duration formatting,
+ * time-zone offsets, the regex rewrite, and statements run against a real
+ * engine with exact answers: integer sum overflow is an error, float sums
+ * and means, min/max with their point's time (also from flushed blocks
+ * through the stats pruning), count in empty windows, fill(linear) on
+ * integers, transformations, SHOW, DELETE, and the JSON rendering.
+ */
+#include "engine.h"
+#include "exec.h"
+#include "exec/exec_int.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+/* clang-format off */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+/* clang-format on */
+
+static char *fmtf(double f)
+{
+    cn_buf_t b;
+    cn_buf_init(&b);
+    qry_fmt_float(f, &b);
+    char *s = cn_strndup((const char *)b.p, b.len);
+    cn_buf_free(&b);
+    return s;
+}
+
+static void test_float_format(void **st)
+{
+    (void)st;
+    static const struct {
+        double f;
+        const char *s;
+    } cases[] = {
+        {0.1, "0.1"},           {1, "1"},
+        {-2.5, "-2.5"},         {123456789, "123456789"},
+        {1e20, "100000000000000000000"},
+        {1e21, "1e+21"},        {1e-6, "0.000001"},
+        {1e-7, "1e-07"},        {23.186666666666667, "23.186666666666667"},
+        {0.30000000000000004, "0.30000000000000004"},
+        {-1.5e-10, "-1.5e-10"}, {5e300, "5e+300"},
+    };
+    for (size_t i = 0; i < CN_ARRAY_LEN(cases); i++) {
+        char *s = fmtf(cases[i].f);
+        assert_string_equal(s, cases[i].s);
+        cn_free(s);
+    }
+}
+
+static void test_go_duration(void **st)
+{
+    (void)st;
+    static const struct {
+        int64_t ns;
+        const char *s;
+    } cases[] = {
+        {0, "0s"},
+        {168 * 3600 * INT64_C(1000000000), "168h0m0s"},
+        {90 * INT64_C(1000000000), "1m30s"},
+        {1500000000, "1.5s"},
+        {3600 * INT64_C(1000000000) + 1000000, "1h0m0.001s"},
+    };
+    for (size_t i = 0; i < CN_ARRAY_LEN(cases); i++) {
+        cn_buf_t b;
+        cn_buf_init(&b);
+        qry__go_duration(cases[i].ns, &b);
+        cn_buf_put_u8(&b, 0);
+        assert_string_equal((const char *)b.p, cases[i].s);
+        cn_buf_free(&b);
+    }
+}
+
+static void test_tz(void **st)
+{
+    (void)st;
+    qry__tz_t *z;
+    assert_int_equal(qry__tz_load("Europe/Berlin", &z), 0);
+    /* 2026-01-15 winter +1h, 2026-07-15 summer +2h */
+    assert_int_equal(qry__tz_offset(z, INT64_C(1768435200) * 1000000000), 3600);
+    assert_int_equal(qry__tz_offset(z, INT64_C(1784073600) * 1000000000), 7200);
+    qry__tz_free(z);
+    assert_int_equal(qry__tz_load("Asia/Kolkata", &z), 0);
+    assert_int_equal(qry__tz_offset(z, 0), 19800);
+    qry__tz_free(z);
+    assert_int_equal(qry__tz_load("../etc/passwd", &z), CN_EINVAL);
+    assert_int_equal(qry__tz_load("No/Such_Zone", &z), CN_EINVAL);
+    assert_int_equal(qry__tz_offset(NULL, 12345), 0);
+}
+
+static void test_regex_rewrite(void **st)
+{
+    (void)st;
+    cn_buf_t b;
+    cn_buf_init(&b);
+    qry__regex_posix("^dev-\\d+$", &b);
+    assert_string_equal((const char *)b.p, "^dev-[0-9]+$");
+    qry__regex_posix("[\\w.]+\\s", &b);
+    assert_string_equal((const char *)b.p, "[[:alnum:]_.]+[[:space:]]");
+    cn_buf_free(&b);
+}
+
+/* ---------------------------------------------------------- with engine */
+
+typedef struct fx {
+    char dir[64];
+    eng_db_t *db;
+} fx_t;
+
+static int setup(void **st)
+{
+    fx_t *f = cn_calloc(1, sizeof *f);
+    snprintf(f->dir, sizeof f->dir, "/tmp/cairn-test-exec.XXXXXX");
+    assert_non_null(mkdtemp(f->dir));
+    eng_opts_t o;
+    eng_opts_default(&o);
+    o.dir = f->dir;
+    o.durability = ENG_DUR_OS;
+    o.background = false;
+    o.stats_min_rows = 2;
+    assert_int_equal(eng_open(&o, &f->db), 0);
+    *st = f;
+    return 0;
+}
+
+static int teardown(void **st)
+{
+    fx_t *f = *st;
+    eng_close(f->db);
+    char cmd[128];
+    snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+    assert_int_equal(system(cmd), 0);
+    cn_free(f);
+    return 0;
+}
+
+static void put(fx_t *f, const char *dev, int64_t ts, const eng_field_t *flds, uint32_t n)
+{
+    eng_tag_t tag = {"device_id", dev};
+    eng_point_t p = {.measurement = "m", .tags = &tag, .ntags = 1, .ts = ts, .fields = flds,
+                     .nfields = n};
+    eng_write_res_t res;
+    uint64_t seq;
+    assert_int_equal(eng_write(f->db, &p, 1, &res, &seq), 0);
+    assert_int_equal(res.fields_rejected, 0);
+    assert_int_equal(eng_wait_durable(f->db, seq), 0);
+}
+
+/* Runs q and returns its JSON (owned). */
+static char *run(fx_t *f, const char *q)
+{
+    qry_query_t *pq;
+    qry_error_t err;
+    int rc = qry_parse(q, strlen(q), &pq, &err);
+    if (rc < 0)
+        fail_msg("parse %s: %s", q, err.msg);
+    qry_exec_opts_t o = {.db = f->db, .dbname = "db", .now = INT64_C(2000000000000000000),
+                         .threads = 2};
+    cn_buf_t b;
+    cn_buf_init(&b);
+    qry_fmt_opts_t fo = {.epoch_div = 1};
+    for (size_t i = 0; i < pq->nstmts; i++) {
+        qry_result_t *r;
+        assert_int_equal(qry_exec_stmt(&pq->stmts[i], &o, &r), 0);
+        qry_result_json(r, (int)i, &fo, &b);
+        qry_result_free(r);
+    }
+    qry_query_free(pq);
+    char *s = cn_strndup((const char *)b.p, b.len);
+    cn_buf_free(&b);
+    return s;
+}
+
+static void expect(fx_t *f, const char *q, const char *json)
+{
+    char *s = run(f, q);
+    if (strcmp(s, json) != 0)
+        fail_msg("%s\n got:  %s\n want: %s", q, s, json);
+    cn_free(s);
+}
+
+static void test_exact_aggregates(void **st)
+{
+    fx_t *f = *st;
+    /* ints near the limit: the sum overflows int64 */
+    eng_field_t big[2] = {{"i", ENG_T_INT, {.i = INT64_MAX - 1}}, {"x", ENG_T_FLOAT, {.f = 0.1}}};
+    put(f, "a", 1000, big, 2);
+    big[0].v.i = 2;
+    big[1].v.f = 0.2;
+    put(f, "a", 2000, big, 2);
+    big[0].v.i = -7;
+    big[1].v.f = 0.3;
+    put(f, "b", 1000, big, 2);
+    expect(f, "SELECT sum(i) FROM m WHERE device_id = 'a'",
+           "{\"statement_id\":0,\"error\":\"integer overflow in sum()\"}");
+    /* the mean of the same integers is exact (128-bit sum), printed as Go prints
+     * the float64 4.611686018427388e18 */
+    expect(f, "SELECT mean(i) FROM m WHERE device_id = 'a'",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"mean\"],"
+           "\"values\":[[0,4611686018427388000]]}]}");
+    /* per series in time order, then across series: (0.1 + 0.2) + 0.3 */
+    expect(f, "SELECT sum(x), count(x) FROM m",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"sum\","
+           "\"count\"],\"values\":[[0,0.6000000000000001,3]]}]}");
+    /* selectors report their point's time; ties go to the earliest */
+    expect(f, "SELECT min(i) FROM m",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"min\"],"
+           "\"values\":[[1000,-7]]}]}");
+    expect(f, "SELECT max(x) FROM m GROUP BY device_id",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"tags\":{\"device_id\":\"a\"},"
+           "\"columns\":[\"time\",\"max\"],\"values\":[[2000,0.2]]},{\"name\":\"m\",\"tags\":"
+           "{\"device_id\":\"b\"},\"columns\":[\"time\",\"max\"],\"values\":[[1000,0.3]]}]}");
+}
+
+static void test_windows_and_blocks(void **st)
+{
+    fx_t *f = *st;
+    /* 0..9 s: v = s (int); nothing at 10..19 s; 20..29 s: v = 100 */
+    for (int s = 0; s < 30; s++) {
+        if (s >= 10 && s < 20)
+            continue;
+        eng_field_t v = {"v", ENG_T_INT, {.i = s < 10 ? s : 100}};
+        put(f, "a", (int64_t)s * 1000000000, &v, 1);
+    }
+    assert_int_equal(eng_flush(f->db), 0); /* blocks with stats */
+    expect(f, "SELECT count(v), sum(v), max(v) FROM m WHERE time >= 0 AND time < 30s "
+              "GROUP BY time(10s)",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"count\","
+           "\"sum\",\"max\"],\"values\":[[0,10,45,9],[10000000000,0,null,null],"
+           "[20000000000,10,1000,100]]}]}");
+    expect(f, "SELECT max(v) FROM m WHERE time >= 0 AND time < 30s GROUP BY time(10s) "
+              "fill(linear)",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"max\"],"
+           "\"values\":[[0,9],[10000000000,54],[20000000000,100]]}]}");
+    expect(f, "SELECT max(v) FROM m WHERE time >= 0 AND time < 30s GROUP BY time(10s) "
+              "fill(none)",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"max\"],"
+           "\"values\":[[0,9],[20000000000,100]]}]}");
+    /* max over flushed blocks keeps the point's time (stats prune, decode) */
+    expect(f, "SELECT max(v) FROM m",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"max\"],"
+           "\"values\":[[20000000000,100]]}]}");
+    expect(f, "SELECT difference(v) FROM m WHERE time >= 8s AND time < 21s",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\","
+           "\"difference\"],\"values\":[[9000000000,1],[20000000000,91]]}]}");
+    expect(f, "SELECT v FROM m WHERE v > 8 AND v < 100",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],"
+           "\"values\":[[9000000000,9]]}]}");
+    expect(f, "SELECT mean(nosuch) FROM m; SELECT v FROM nosuch",
+           "{\"statement_id\":0}{\"statement_id\":1}");
+    expect(f, "SELECT v FROM m GROUP BY time(1s)",
+           "{\"statement_id\":0,\"error\":\"GROUP BY requires at least one aggregate "
+           "function\"}");
+    expect(f, "SELECT bogus(v) FROM m",
+           "{\"statement_id\":0,\"error\":\"undefined function bogus()\"}");
+    expect(f, "DELETE FROM m WHERE time < 5s; SELECT count(v) FROM m",
+           "{\"statement_id\":0}{\"statement_id\":1,\"series\":[{\"name\":\"m\",\"columns\":"
+           "[\"time\",\"count\"],\"values\":[[0,15]]}]}");
+    expect(f, "SHOW FIELD KEYS; SHOW TAG VALUES WITH KEY = device_id",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"fieldKey\","
+           "\"fieldType\"],\"values\":[[\"v\",\"integer\"]]}]}{\"statement_id\":1,\"series\":"
+           "[{\"name\":\"m\",\"columns\":[\"key\",\"value\"],\"values\":[[\"device_id\","
+           "\"a\"]]}]}");
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_float_format),
+        cmocka_unit_test(test_go_duration),
+        cmocka_unit_test(test_tz),
+        cmocka_unit_test(test_regex_rewrite),
+        cmocka_unit_test_setup_teardown(test_exact_aggregates, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_windows_and_blocks, setup, teardown),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
