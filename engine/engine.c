@@ -572,6 +572,7 @@ static void db_free(eng_db_t *db)
     if (db->lockfd >= 0)
         close(db->lockfd);
     pthread_mutex_destroy(&db->wmu);
+    eng__lvc_free(db->lvc);
     pthread_mutex_destroy(&db->vmu);
     pthread_mutex_destroy(&db->bgmu);
     pthread_mutex_destroy(&db->flushmu);
@@ -593,6 +594,7 @@ int eng_open(const eng_opts_t *o, eng_db_t **out)
     db->dir = cn_strdup(o->dir);
     db->o.dir = db->dir;
     pthread_mutex_init(&db->wmu, NULL);
+    db->lvc = eng__lvc_new();
     pthread_mutex_init(&db->vmu, NULL);
     pthread_mutex_init(&db->bgmu, NULL);
     pthread_mutex_init(&db->flushmu, NULL);
@@ -869,8 +871,10 @@ int eng_write(eng_db_t *db, const eng_point_t *pts, size_t n, eng_write_res_t *r
             rt[m] = (uint8_t)p->fields[f].type;
             rv[m++] = p->fields[f].v;
         }
-        if (m)
+        if (m) {
             eng__mt_put(mt, sids[i], p->ts, s, m, rf, rt, rv);
+            eng__lvc_put(db->lvc, sids[i], p->ts, m, rf, rt, rv);
+        }
         k += p->nfields;
     }
     eng__mt_end(mt);
@@ -930,6 +934,7 @@ static int log_delete(eng_db_t *db, uint8_t type, uint32_t mid, const uint64_t *
     int rc = eng__wal_append(db->wal, type, b->p, b->len, seq);
     if (rc < 0)
         return rc;
+    eng__lvc_invalidate(db->lvc);
     if (nsids == 0) {
         eng__tomb_t t = {mid, 0, tmin, tmax, *seq};
         tomb_add(db, &t);

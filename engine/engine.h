@@ -280,6 +280,27 @@ void eng_iter_skip(eng_iter_t *it);
 int eng_iter_next(eng_iter_t *it, eng_batch_t *b /* OUT */);
 void eng_iter_close(eng_iter_t *it);
 
+/* ------------------------------------------------------ last-value cache */
+
+/* The newest value per series and field, kept in memory so last() over
+ * many series needs no scan (engine/lvc.c).  An entry becomes known once a
+ * reader seeds it from a complete scan; writes keep it current; deletes,
+ * drops and retention forget everything.  Protocol for a reader:
+ *   gen = eng_last_gen(db)            before eng_snap_open
+ *   eng_last_get(...) == 1 / 2        known: value / the field has no value
+ *   == 0: scan [tmin, +inf) of the snapshot; when that found the series'
+ *         newest point (or, for tmin = INT64_MIN, found nothing), call
+ *         eng_last_seed(..., gen).
+ * Thread-safe. */
+uint64_t eng_last_gen(eng_db_t *db);
+/* Returns 1 with *ts / *v (a string is copied into *str and v->s points
+ * there), 2 when the series has no value of the field, 0 when unknown. */
+int eng_last_get(eng_db_t *db, uint64_t sid, uint32_t fid, int64_t *ts, eng_value_t *v,
+                 cn_buf_t *str);
+/* has false: the series holds no value of the field. */
+void eng_last_seed(eng_db_t *db, uint64_t sid, uint32_t fid, bool has, int64_t ts, eng_type_t type,
+                   const eng_value_t *v, uint64_t gen);
+
 /* ------------------------------------------------------------- inspection */
 
 /* Verifies every segment file's checksums and structure and the WAL;

@@ -76,7 +76,18 @@ struct eng_db {
     _Atomic uint64_t points_written, fields_written, fields_rejected, flushes, compactions,
         parts_dropped;
     uint64_t replayed_records;
+    struct eng__lvc *lvc; /* last-value cache (lvc.c) */
 };
+
+/* lvc.c: the last-value cache (see there). */
+typedef struct eng__lvc eng__lvc_t;
+eng__lvc_t *eng__lvc_new(void);
+void eng__lvc_free(eng__lvc_t *c);
+/* One point's stored fields (under wmu). */
+void eng__lvc_put(eng__lvc_t *c, uint64_t sid, int64_t ts, uint32_t m, const uint32_t *fids,
+                  const uint8_t *types, const eng_value_t *vals);
+/* After deletes, drops and retention: forget everything. */
+void eng__lvc_invalidate(eng__lvc_t *c);
 
 eng__version_t *eng__version_get(eng_db_t *db); /* referenced; unref when done */
 void eng__version_unref(eng__version_t *v);

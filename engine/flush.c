@@ -499,6 +499,8 @@ int eng_retention_run(eng_db_t *db)
     eng__version_install(db, v);
     pthread_mutex_unlock(&db->wmu);
     atomic_fetch_add(&db->parts_dropped, dropped);
+    if (dropped)
+        eng__lvc_invalidate(db->lvc);
     pthread_mutex_unlock(&db->flushmu);
     return (int)dropped;
 }

@@ -21,9 +21,10 @@ void qry_fmt_float(double f, cn_buf_t *out)
         cn_buf_put(out, signbit(f) ? "-0" : "0", signbit(f) ? 2 : 1);
         return;
     }
-    /* shortest digits that round-trip */
-    int prec;
-    for (prec = 1; prec <= 17; prec++) {
+    /* shortest digits that round-trip: 15 significant digits suffice for
+     * every value whose shortest form has at most 15 (trailing zeros are
+     * dropped below), else 16, else 17 */
+    for (int prec = 15; prec <= 17; prec++) {
         snprintf(buf, sizeof buf, "%.*e", prec - 1, f);
         if (strtod(buf, NULL) == f)
             break;

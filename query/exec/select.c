@@ -98,6 +98,8 @@ typedef struct run {
     atomic_size_t next;
     atomic_int err;
     atomic_uint_least64_t points;
+    bool lvc;       /* last() answered from the engine's last-value cache */
+    uint64_t lvc_gen;
     bool stats_ok;  /* every aggregate can fold block stats */
     bool prune_ok;  /* min/max can skip blocks by stats */
     qry__rarena_t **arenas;
@@ -802,7 +804,88 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
 typedef struct worker {
     run_t *r;
     qry__rarena_t *ar;
+    cn_buf_t str; /* string values from the last-value cache */
 } worker_t;
+
+static eng_value_t to_eng(const qry_val_t *v)
+{
+    eng_value_t e;
+    memset(&e, 0, sizeof e);
+    switch (v->t) {
+    case QRY_FLOAT: e.f = v->u.f; break;
+    case QRY_BOOL: e.b = v->u.b; break;
+    case QRY_STR:
+        e.s.p = v->u.s.p;
+        e.s.len = v->u.s.len;
+        break;
+    default: e.i = v->u.i; break;
+    }
+    return e;
+}
+
+static qry_val_t from_eng(eng_type_t t, const eng_value_t *v)
+{
+    switch (t) {
+    case ENG_T_FLOAT: return qry__vf(v->f);
+    case ENG_T_INT: return qry__vi(v->i);
+    case ENG_T_BOOL: return qry__vb(v->b != 0);
+    case ENG_T_STRING: return qry__vs(v->s.p, v->s.len);
+    default: return qry__vnull();
+    }
+}
+
+/* last() of one series from the last-value cache; on a miss, a scan of
+ * [tmin, +inf) whose answer seeds the cache (engine.h protocol). */
+static int lvc_series(run_t *r, unit_t *u, size_t si, worker_t *w)
+{
+    plan_t *p = r->p;
+    uint64_t sid = r->series[si].sid;
+    size_t na = p->naggs;
+    bool known = true;
+    for (size_t k = 0; k < na && known; k++) {
+        int64_t ts;
+        eng_value_t v;
+        known = eng_last_get(r->o->db, sid, p->scan_fid[p->aggs[k].col], &ts, &v, &w->str) != 0;
+    }
+    if (known) {
+        for (size_t k = 0; k < na; k++) {
+            const agg_t *a = &p->aggs[k];
+            int64_t ts;
+            eng_value_t v;
+            if (eng_last_get(r->o->db, sid, p->scan_fid[a->col], &ts, &v, &w->str) != 1 ||
+                ts < r->tmin)
+                continue;
+            ast_t *s = &u->st[k];
+            if (!s->n || ts > s->t1) {
+                s->v1 = own(w->ar, from_eng(a->type, &v));
+                s->t1 = ts;
+            }
+            s->n++;
+        }
+        return add_points(r, 1) ? 0 : CN_ELIMIT;
+    }
+    ast_t *tmp = cn_calloc(na + 1, sizeof *tmp);
+    unit_t tu = {.st = tmp, .min_ts = INT64_MAX};
+    int rc = scan_series(r, &tu, si, (uint32_t)si, w->ar);
+    if (rc == 0) {
+        for (size_t k = 0; k < na; k++) {
+            const agg_t *a = &p->aggs[k];
+            if (tmp[k].n) {
+                eng_value_t v = to_eng(&tmp[k].v1);
+                eng_last_seed(r->o->db, sid, p->scan_fid[a->col], true, tmp[k].t1, a->type, &v,
+                              r->lvc_gen);
+            } else if (!r->has_lower) {
+                eng_last_seed(r->o->db, sid, p->scan_fid[a->col], false, 0, a->type, NULL,
+                              r->lvc_gen);
+            }
+            merge_state(a, &u->st[k], &tmp[k]);
+        }
+    }
+    for (size_t k = 0; k < na; k++)
+        cn_free(tmp[k].vals);
+    cn_free(tmp);
+    return rc;
+}
 
 static void *worker_main(void *arg)
 {
@@ -817,7 +900,8 @@ static void *worker_main(void *arg)
         if (r->p->aggregate)
             u->st = cn_calloc(r->nb * r->p->naggs + 1, sizeof(ast_t));
         for (size_t s = 0; s < u->ns; s++) {
-            int rc = scan_series(r, u, u->s0 + s, (uint32_t)(u->s0 + s), w->ar);
+            int rc = r->lvc ? lvc_series(r, u, u->s0 + s, w)
+                            : scan_series(r, u, u->s0 + s, (uint32_t)(u->s0 + s), w->ar);
             if (rc < 0) {
                 if (!atomic_load(&r->err)) {
                     char m[128];
@@ -850,8 +934,10 @@ static void run_units(run_t *r)
         if (started[i])
             pthread_join(th[i], NULL);
     r->arenas = cn_calloc(nt + 1, sizeof *r->arenas);
-    for (uint32_t i = 0; i < nt; i++)
+    for (uint32_t i = 0; i < nt; i++) {
         r->arenas[i] = ws[i].ar;
+        cn_buf_free(&ws[i].str);
+    }
     cn_free(ws);
     cn_free(th);
     cn_free(started);
@@ -1372,7 +1458,7 @@ static int64_t data_min(run_t *r)
 
 static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, eng_snap_t *snap,
                            const char *meas, const qry__tz_t *tz, int64_t tmin, int64_t tmax,
-                           bool lower, qry__rb_t *b, uint64_t *nseries_total)
+                           bool lower, uint64_t lvc_gen, qry__rb_t *b, uint64_t *nseries_total)
 {
     plan_t p;
     char msg[256] = "";
@@ -1475,6 +1561,11 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
         }
         r.stats_ok = true;
         r.prune_ok = true;
+        /* last() of fields, no field filter, no windows, open upper end */
+        r.lvc = p.naggs > 0 && !p.rowcond && r.interval == 0 && tmax == INT64_MAX;
+        for (size_t k = 0; k < p.naggs; k++)
+            r.lvc &= p.aggs[k].fn == A_LAST && p.aggs[k].col >= 0;
+        r.lvc_gen = lvc_gen;
         for (size_t k = 0; k < p.naggs; k++) {
             const agg_t *a = &p.aggs[k];
             if (!agg_stats_ok(a, p.point_time)) {
@@ -1590,6 +1681,7 @@ int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_
             qry__rb_err(b, "subqueries are not supported yet");
             return 0;
         }
+    uint64_t lvc_gen = eng_last_gen(o->db); /* before the snapshot (engine.h) */
     eng_snap_t *snap;
     int rc = eng_snap_open(o->db, &snap);
     if (rc < 0) {
@@ -1626,7 +1718,7 @@ int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_
     for (size_t i = 0; i < nn; i++) {
         if (i && strcmp(names[i], names[i - 1]) == 0)
             continue;
-        rc = run_measurement(sel, o, snap, names[i], tz, tmin, tmax, lower, b, &nser);
+        rc = run_measurement(sel, o, snap, names[i], tz, tmin, tmax, lower, lvc_gen, b, &nser);
         if (rc == CN_ECLOSED || b->r->err)
             break;
     }
