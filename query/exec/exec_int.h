@@ -106,6 +106,8 @@ void qry__go_duration(int64_t ns, cn_buf_t *out);
  * instant.  Returns 0 or CN_EINVAL ("unknown time zone"). */
 typedef struct qry__tz qry__tz_t;
 int qry__tz_load(const char *name, qry__tz_t **out /* OUT */);
+/* The same from TZif bytes (the fuzz target). */
+int qry__tz_parse(const uint8_t *d, size_t len, qry__tz_t **out /* OUT */);
 void qry__tz_free(qry__tz_t *z);
 int32_t qry__tz_offset(const qry__tz_t *z, int64_t ns); /* seconds east of UTC */
 

@@ -20,6 +20,7 @@
  */
 #include "plan.h"
 
+#include <ftw.h>
 #include <math.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -1648,6 +1649,135 @@ static int strpcmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+/* ------------------------------------------------------------ subqueries */
+
+static int subquery(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b);
+
+static int rm_entry(const char *path, const struct stat *st, int flag, struct FTW *ftw)
+{
+    (void)st;
+    (void)flag;
+    (void)ftw;
+    return remove(path) < 0 ? 0 : 0;
+}
+
+/* Writes the rows of an inner result into db as points: measurement =
+ * series name, tags = series tags, fields = non-null columns. */
+static int materialize(eng_db_t *db, const qry_result_t *r)
+{
+    eng_field_t *flds = NULL;
+    int rc = 0;
+    for (size_t i = 0; i < r->nseries && rc == 0; i++) {
+        const qry_series_t *s = &r->series[i];
+        flds = cn_realloc(flds, (s->ncols + 1) * sizeof *flds);
+        for (size_t k = 0; k < s->nrows && rc == 0; k++) {
+            const qry_val_t *row = s->vals + k * s->ncols;
+            int64_t ts = 0;
+            uint32_t nf = 0;
+            for (size_t c = 0; c < s->ncols; c++) {
+                const qry_val_t *v = &row[c];
+                if (v->t == QRY_TIME && strcmp(s->cols[c], "time") == 0) {
+                    ts = v->u.i;
+                    continue;
+                }
+                eng_field_t *f = &flds[nf];
+                f->name = s->cols[c];
+                switch (v->t) {
+                case QRY_FLOAT: f->type = ENG_T_FLOAT, f->v.f = v->u.f; break;
+                case QRY_INT:
+                case QRY_TIME: f->type = ENG_T_INT, f->v.i = v->u.i; break;
+                case QRY_BOOL: f->type = ENG_T_BOOL, f->v.b = v->u.b; break;
+                case QRY_STR:
+                    f->type = ENG_T_STRING;
+                    f->v.s.p = v->u.s.p;
+                    f->v.s.len = v->u.s.len;
+                    break;
+                default: continue;
+                }
+                nf++;
+            }
+            if (!nf)
+                continue;
+            eng_point_t p = {.measurement = s->name ? s->name : "subquery",
+                             .tags = s->tags,
+                             .ntags = (uint32_t)s->ntags,
+                             .ts = ts,
+                             .fields = flds,
+                             .nfields = nf};
+            eng_write_res_t res;
+            uint64_t seq;
+            rc = eng_write(db, &p, 1, &res, &seq);
+            if (rc == CN_EFULL) {
+                rc = eng_wait_writable(db);
+                if (rc == 0)
+                    rc = eng_write(db, &p, 1, &res, &seq);
+            }
+        }
+    }
+    cn_free(flds);
+    return rc;
+}
+
+/* SELECT ... FROM (SELECT ...): the inner statements run first; their rows
+ * become series of a private in-memory engine (a temporary directory,
+ * removed afterwards) that the outer statement then reads like any data:
+ * inner column names are its fields, inner group-by tags its tags. */
+static int subquery(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b)
+{
+    for (size_t i = 0; i < sel->nsources; i++)
+        if (sel->sources[i].kind != QRY_SRC_SUBQUERY) {
+            qry__rb_err(b, "cannot mix subqueries and measurements in FROM");
+            return 0;
+        }
+    const char *tmpdir = getenv("TMPDIR");
+    char dir[512];
+    snprintf(dir, sizeof dir, "%s/cairn-subquery.XXXXXX", tmpdir && *tmpdir ? tmpdir : "/tmp");
+    if (!mkdtemp(dir)) {
+        qry__rb_err(b, "subquery: cannot create a temporary directory");
+        return 0;
+    }
+    eng_opts_t eo;
+    eng_opts_default(&eo);
+    eo.dir = dir;
+    eo.durability = ENG_DUR_OS;
+    eo.background = false;
+    eng_db_t *tdb = NULL;
+    int rc = eng_open(&eo, &tdb);
+    if (rc < 0) {
+        qry__rb_err(b, "subquery: %s", cn_strerror(rc));
+        nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+        return 0;
+    }
+    for (size_t i = 0; i < sel->nsources && rc == 0; i++) {
+        qry__rb_t ib;
+        qry__rb_init(&ib);
+        rc = qry__exec_select(sel->sources[i].sub, o, &ib);
+        if (rc == 0 && ib.r->err)
+            qry__rb_err(b, "%s", ib.r->err);
+        else if (rc == 0 && (rc = materialize(tdb, ib.r)) < 0)
+            qry__rb_err(b, "subquery: %s", cn_strerror(rc));
+        bool failed = ib.r->err != NULL;
+        qry_result_free(ib.r);
+        if (failed) {
+            rc = 1;
+            break;
+        }
+    }
+    if (rc == 0) {
+        /* the outer statement over every measurement of the private engine */
+        qry_select_t outer = *sel;
+        qry_source_t all = {.kind = QRY_SRC_REGEX, .name = ""};
+        outer.sources = &all;
+        outer.nsources = 1;
+        qry_exec_opts_t io = *o;
+        io.db = tdb;
+        rc = qry__exec_select(&outer, &io, b);
+    }
+    eng_close(tdb);
+    nftw(dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    return rc == CN_ECLOSED ? rc : 0;
+}
+
 int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b)
 {
     int64_t tmin = INT64_MIN + 1, tmax = INT64_MAX;
@@ -1678,8 +1808,7 @@ int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_
     for (size_t i = 0; i < sel->nsources; i++)
         if (sel->sources[i].kind == QRY_SRC_SUBQUERY) {
             qry__tz_free(tz);
-            qry__rb_err(b, "subqueries are not supported yet");
-            return 0;
+            return subquery(sel, o, b);
         }
     uint64_t lvc_gen = eng_last_gen(o->db); /* before the snapshot (engine.h) */
     eng_snap_t *snap;

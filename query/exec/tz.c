@@ -49,21 +49,25 @@ static bool name_ok(const char *name)
 
 static int parse(const unsigned char *d, size_t len, qry__tz_t *z)
 {
+    size_t timecnt, typecnt;
     if (len < 44 || memcmp(d, "TZif", 4) != 0 || d[4] < '2')
         return CN_EINVAL;
     /* skip the version 1 body */
     uint32_t c[6];
     for (int i = 0; i < 6; i++)
         c[i] = be32(d + 20 + 4 * i);
-    size_t v1 = (size_t)c[3] * 5 + (size_t)c[4] * 6 + c[5] + (size_t)c[2] * 8 + c[1] + c[0];
-    size_t o = 44 + v1;
+    uint64_t v1 = (uint64_t)c[3] * 5 + (uint64_t)c[4] * 6 + c[5] + (uint64_t)c[2] * 8 + c[1] + c[0];
+    if (v1 > len)
+        return CN_EINVAL;
+    size_t o = 44 + (size_t)v1;
     if (len < o + 44 || memcmp(d + o, "TZif", 4) != 0)
         return CN_EINVAL;
     for (int i = 0; i < 6; i++)
         c[i] = be32(d + o + 20 + 4 * i);
     o += 44;
-    size_t timecnt = c[3], typecnt = c[4];
-    if (typecnt == 0 || len < o + timecnt * 9 + typecnt * 6)
+    timecnt = c[3];
+    typecnt = c[4];
+    if (typecnt == 0 || timecnt > len || typecnt > len || len - o < timecnt * 9 + typecnt * 6)
         return CN_EINVAL;
     const unsigned char *times = d + o, *idx = times + timecnt * 8, *types = idx + timecnt;
     z->n = timecnt;
@@ -107,6 +111,19 @@ int qry__tz_load(const char *name, qry__tz_t **out)
     cn_buf_free(&b);
     if (rc < 0) {
         qry__tz_free(z);
+        return rc;
+    }
+    *out = z;
+    return 0;
+}
+
+int qry__tz_parse(const uint8_t *d, size_t len, qry__tz_t **out)
+{
+    qry__tz_t *z = cn_calloc(1, sizeof *z);
+    int rc = parse(d, len, z);
+    if (rc < 0) {
+        qry__tz_free(z);
+        *out = NULL;
         return rc;
     }
     *out = z;

@@ -424,6 +424,23 @@ cases.push(
           where rn = 1 order by fleet, model`,
     tieLast: true,
   },
+  // ---- subqueries
+  {
+    q: `SELECT mean(max) FROM (SELECT max(temperature) FROM telemetry WHERE time >= ${ts(0)}
+        AND time < ${ts(60)} GROUP BY time(10m), device_id) WHERE time >= ${ts(0)}
+        AND time < ${ts(60)} GROUP BY time(30m)`,
+    sql: `with x as (select device_id, ts//600000*600000 b, max(temperature) m from t
+          group by 1, 2) select b//1800000*1800000 w, avg(m) from x group by w order by w`,
+  },
+  {
+    q: "SELECT max(m) FROM (SELECT mean(humidity) AS m FROM telemetry GROUP BY fleet)",
+    sql: "select 0, max(a) from (select avg(humidity) a from t group by fleet)",
+  },
+  {
+    q: `SELECT sum(c) FROM (SELECT count(rpm) AS c FROM telemetry WHERE rpm > 2500
+        GROUP BY model) GROUP BY model`,
+    sql: "select model, 0, count(*) from t where rpm > 2500 group by model order by model",
+  },
   {
     q: "SHOW MEASUREMENTS WITH MEASUREMENT =~ /tele/",
     sql: "select 'telemetry'",
