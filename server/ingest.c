@@ -16,14 +16,18 @@ typedef struct waiter {
     mq_ack_token_t tok;
 } waiter_t;
 
-/* A message the engine refused with CN_EFULL, for the retry thread. */
-typedef struct retry {
-    struct retry *next;
-    mq_ack_token_t tok;
-    char *client_id, *topic;
-    size_t tlen, n;
-    uint8_t *payload;
-} retry_t;
+struct srv_ingest_worker {
+    srv_ingest_t *in;
+    mq_dec_batch_t *batch;
+    cn_buf_t report;   /* the error JSON */
+    cn_buf_t topic;    /* "$cairn/errors/<client id>" */
+    cn_ratelimit_t rl; /* log lines of this thread */
+    /* Waiters in WAL order: one loop thread pushes (its eng_write seqs
+     * grow), the durable notify pops. */
+    pthread_mutex_t amu;
+    waiter_t *acks;
+    size_t acap, ahead, an;
+};
 
 struct srv_ingest {
     mq_map_t *map;
@@ -32,40 +36,25 @@ struct srv_ingest {
     srv_ingest_registry_fn reg;
     void *reg_arg;
 
-    pthread_mutex_t mu;                /* workers, broker */
-    struct srv_ingest_worker *workers; /* every worker: loops' and the retry thread's */
-    mq_broker_t *broker;               /* NULL before start and after stop */
-    _Atomic uint64_t dropped_qos0, retries;
+    /* Set by srv_ingest_start, fixed until srv_ingest_free. */
+    srv_ingest_worker_t **loopw; /* one per event loop (mq_msg_view_t.loop) */
+    unsigned nloops;
+    pthread_mutex_t mu;  /* broker */
+    mq_broker_t *broker; /* NULL before start and after stop */
+    _Atomic uint64_t held, wills_dropped;
 
-    /* The retry thread. */
+    /* The resume thread: publishers whose PUBLISH the engine refused
+     * (CN_EFULL) are held (MQ_PUB_RETRY) until the engine takes writes. */
     pthread_mutex_t rmu;
     pthread_cond_t rcv;
-    retry_t *rq_head, *rq_tail;
+    mq_ack_token_t *rq; /* held publishers (under rmu) */
+    size_t rqn, rqcap;
     bool rstop, rstarted;
     pthread_t rthr;
-    struct srv_ingest_worker *rworker;
-    cn_ratelimit_t drop_rl; /* under rmu */
+    cn_ratelimit_t hold_rl; /* under rmu */
 };
 
-struct srv_ingest_worker {
-    srv_ingest_t *in;
-    mq_dec_batch_t *batch;
-    cn_buf_t report;   /* the error JSON */
-    cn_ratelimit_t rl; /* decode-error log lines of this thread */
-    struct srv_ingest_worker *next;
-    /* Waiters in WAL order (one thread pushes, eng_write's seqs grow). */
-    pthread_mutex_t amu;
-    waiter_t *acks;
-    size_t acap, ahead, an;
-};
-
-/* The calling loop thread's worker.  A cache, not state: the worker is
- * owned by (and listed in) its srv_ingest_t; `tl_owner` guards against a
- * thread that served another srv_ingest_t before (tests). */
-static _Thread_local srv_ingest_worker_t *tl_worker;
-static _Thread_local const srv_ingest_t *tl_owner;
-
-/* Log at most LOG_BURST decode-error lines per LOG_PERIOD per thread. */
+/* Log at most LOG_BURST lines per LOG_PERIOD per thread. */
 #define LOG_PERIOD (10 * INT64_C(1000000000))
 #define LOG_BURST  10
 
@@ -97,29 +86,15 @@ void srv_ingest_set_registry(srv_ingest_t *in, srv_ingest_registry_fn fn, void *
     in->reg_arg = arg;
 }
 
-static void retry_free(retry_t *r)
-{
-    cn_free(r->client_id);
-    cn_free(r->topic);
-    cn_free(r->payload);
-    cn_free(r);
-}
-
 void srv_ingest_free(srv_ingest_t *in)
 {
     if (!in)
         return;
     srv_ingest_stop(in);
-    while (in->workers) {
-        srv_ingest_worker_t *w = in->workers;
-        in->workers = w->next;
-        srv_ingest_worker_free(w);
-    }
-    while (in->rq_head) {
-        retry_t *r = in->rq_head;
-        in->rq_head = r->next;
-        retry_free(r);
-    }
+    for (unsigned i = 0; i < in->nloops; i++)
+        srv_ingest_worker_free(in->loopw[i]);
+    cn_free(in->loopw);
+    cn_free(in->rq);
     pthread_mutex_destroy(&in->mu);
     pthread_mutex_destroy(&in->rmu);
     pthread_cond_destroy(&in->rcv);
@@ -133,6 +108,7 @@ srv_ingest_worker_t *srv_ingest_worker_new(srv_ingest_t *in)
     w->in = in;
     mq_dec_batch_new(&w->batch);
     cn_buf_init(&w->report);
+    cn_buf_init(&w->topic);
     pthread_mutex_init(&w->amu, NULL);
     return w;
 }
@@ -143,20 +119,10 @@ void srv_ingest_worker_free(srv_ingest_worker_t *w)
         return;
     mq_dec_batch_free(w->batch);
     cn_buf_free(&w->report);
+    cn_buf_free(&w->topic);
     pthread_mutex_destroy(&w->amu);
     cn_free(w->acks);
     cn_free(w);
-}
-
-/* A worker that srv_ingest_free releases. */
-static srv_ingest_worker_t *listed_worker(srv_ingest_t *in)
-{
-    srv_ingest_worker_t *w = srv_ingest_worker_new(in);
-    pthread_mutex_lock(&in->mu);
-    w->next = in->workers;
-    in->workers = w;
-    pthread_mutex_unlock(&in->mu);
-    return w;
 }
 
 /* ------------------------------------------------------------ helpers */
@@ -258,22 +224,27 @@ int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char
     mq_map_result_t r;
     int np = mq_map_decode(in->map, topic, tlen, payload, n, cn_now_ns(), in->reg, in->reg_arg,
                            w->batch, &r);
+    eng_write_res_t wr;
+    memset(&wr, 0, sizeof wr);
+    if (np > 0) {
+        size_t npts = 0;
+        const eng_point_t *pts = mq_dec_batch_points(w->batch, &npts);
+        uint64_t seq = 0;
+        int rc = eng_write(in->db, pts, npts, &wr, &seq);
+        if (rc < 0) {
+            /* CN_EFULL and CN_ECLOSED wrote nothing: the caller offers the
+             * same message again (or gives up at shutdown).  Undo its
+             * counts so a retried message is counted once. */
+            mq_map_forget(in->map, &r, w->batch);
+            res->status = rc;
+            return rc;
+        }
+        res->stored = wr.points_ok > 0;
+        res->seq = seq;
+        res->npoints = wr.points_ok;
+    }
     if (r.nerrors)
         note_errors(w, client_id, topic, tlen, &r, res);
-    if (np <= 0)
-        return 0;
-    size_t npts = 0;
-    const eng_point_t *pts = mq_dec_batch_points(w->batch, &npts);
-    eng_write_res_t wr;
-    uint64_t seq = 0;
-    int rc = eng_write(in->db, pts, npts, &wr, &seq);
-    if (rc < 0) {
-        /* CN_EFULL and CN_ECLOSED wrote nothing: the caller offers the same
-         * message again (or gives up at shutdown); count nothing yet. */
-        res->status = rc;
-        res->error_json = NULL;
-        return rc;
-    }
     if (wr.fields_rejected) {
         mq_map_count_error(in->map, (uint32_t)r.tpl, MQ_MAP_R_CONFLICT, wr.fields_rejected);
         uint32_t supp = 0;
@@ -293,22 +264,21 @@ int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char
             res->error_len = w->report.len;
         }
     }
-    res->stored = wr.points_ok > 0;
-    res->seq = seq;
-    res->npoints = wr.points_ok;
     return 0;
 }
 
 void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out)
 {
-    put_str(out, "# HELP cairn_ingest_dropped_total QoS 0 messages not stored because the engine "
-                 "was behind (QoS 1/2 publishers are paused instead).\n"
-                 "# TYPE cairn_ingest_dropped_total counter\ncairn_ingest_dropped_total ");
-    put_u64(out, atomic_load_explicit(&in->dropped_qos0, memory_order_relaxed));
-    put_str(out, "\n# HELP cairn_ingest_retries_total QoS 1/2 messages stored by the retry thread "
-                 "after the engine was behind (their publisher paused meanwhile).\n"
-                 "# TYPE cairn_ingest_retries_total counter\ncairn_ingest_retries_total ");
-    put_u64(out, atomic_load_explicit(&in->retries, memory_order_relaxed));
+    put_str(out, "# HELP cairn_ingest_publishers_held_total Times a publisher was held (not "
+                 "read) because the engine was behind; its message was stored afterwards.\n"
+                 "# TYPE cairn_ingest_publishers_held_total counter\n"
+                 "cairn_ingest_publishers_held_total ");
+    put_u64(out, atomic_load_explicit(&in->held, memory_order_relaxed));
+    put_str(out,
+            "\n# HELP cairn_ingest_wills_dropped_total Will messages not stored because the "
+            "engine was behind (a will cannot wait: its client is gone).\n"
+            "# TYPE cairn_ingest_wills_dropped_total counter\ncairn_ingest_wills_dropped_total ");
+    put_u64(out, atomic_load_explicit(&in->wills_dropped, memory_order_relaxed));
     put_str(out, "\n");
     uint32_t nt = mq_map_count(in->map);
     static const char *const names[] = {"cairn_ingest_messages_total", "cairn_ingest_points_total"};
@@ -377,22 +347,21 @@ void srv_ingest_durable(srv_ingest_t *in, uint64_t durable_seq)
         return;
     mq_ack_token_t toks[64];
     pthread_mutex_lock(&in->mu);
-    if (in->broker) {
-        for (srv_ingest_worker_t *w = in->workers; w; w = w->next) {
-            for (;;) {
-                size_t k = 0;
-                pthread_mutex_lock(&w->amu);
-                while (w->an && k < CN_ARRAY_LEN(toks) && w->acks[w->ahead].seq <= durable_seq) {
-                    toks[k++] = w->acks[w->ahead].tok;
-                    w->ahead = (w->ahead + 1) % w->acap;
-                    w->an--;
-                }
-                pthread_mutex_unlock(&w->amu);
-                for (size_t i = 0; i < k; i++)
-                    mq_broker_ack(in->broker, &toks[i], 0);
-                if (k < CN_ARRAY_LEN(toks))
-                    break;
+    for (unsigned l = 0; in->broker && l < in->nloops; l++) {
+        srv_ingest_worker_t *w = in->loopw[l];
+        for (;;) {
+            size_t k = 0;
+            pthread_mutex_lock(&w->amu);
+            while (w->an && k < CN_ARRAY_LEN(toks) && w->acks[w->ahead].seq <= durable_seq) {
+                toks[k++] = w->acks[w->ahead].tok;
+                w->ahead = (w->ahead + 1) % w->acap;
+                w->an--;
             }
+            pthread_mutex_unlock(&w->amu);
+            for (size_t i = 0; i < k; i++)
+                mq_broker_ack(in->broker, &toks[i], 0);
+            if (k < CN_ARRAY_LEN(toks))
+                break;
         }
     }
     pthread_mutex_unlock(&in->mu);
@@ -413,122 +382,117 @@ static int ack_when_durable(srv_ingest_worker_t *w, uint64_t seq, const mq_ack_t
     return MQ_PUB_ACK_LATER;
 }
 
-static void note_drop(srv_ingest_t *in, const mq_msg_view_t *m)
+/* Holds a publisher until the engine takes writes (the resume thread). */
+static void hold(srv_ingest_t *in, const mq_ack_token_t *tok)
 {
-    atomic_fetch_add_explicit(&in->dropped_qos0, 1, memory_order_relaxed);
-    uint32_t supp = 0;
+    uint64_t n = atomic_fetch_add_explicit(&in->held, 1, memory_order_relaxed) + 1;
     pthread_mutex_lock(&in->rmu);
-    bool log = cn_ratelimit_ok(&in->drop_rl, cn_now_ns(), LOG_PERIOD, LOG_BURST, &supp);
+    uint32_t supp = 0;
+    if (cn_ratelimit_ok(&in->hold_rl, cn_now_ns(), LOG_PERIOD, 1, &supp))
+        cn_info("ingest: engine behind, holding publishers until it takes writes (%llu times "
+                "so far)",
+                (unsigned long long)n);
+    if (in->rqn == in->rqcap) {
+        in->rqcap = in->rqcap ? in->rqcap * 2 : 64;
+        in->rq = cn_realloc(in->rq, in->rqcap * sizeof *in->rq);
+    }
+    in->rq[in->rqn++] = *tok;
+    pthread_cond_signal(&in->rcv);
     pthread_mutex_unlock(&in->rmu);
-    if (log)
-        cn_warn("ingest: engine behind, QoS 0 message of client '%s' on '%.*s' not stored%s",
-                m->client_id, (int)(m->topic_len > 200 ? 200 : m->topic_len), m->topic,
-                supp ? " (more suppressed)" : "");
+}
+
+/* Publishes the error report to $cairn/errors/<client id> (QoS 0). */
+static void republish(srv_ingest_t *in, srv_ingest_worker_t *w, const mq_msg_view_t *m,
+                      const srv_ingest_res_t *res)
+{
+    if (!m->client_id[0])
+        return; /* a will: its client is gone */
+    cn_buf_reset(&w->topic);
+    put_str(&w->topic, "$cairn/errors/");
+    put_str(&w->topic, m->client_id);
+    int rc = mq_broker_publish(in->broker, m->loop, (const char *)w->topic.p, w->topic.len,
+                               res->error_json, res->error_len, 0, false);
+    if (rc < 0)
+        cn_debug("ingest: cannot publish the error report of '%s': %s", m->client_id,
+                 cn_strerror(rc));
 }
 
 int srv_ingest_on_publish(void *arg, const mq_msg_view_t *m, const mq_ack_token_t *tok)
 {
     srv_ingest_t *in = arg;
-    if (!in->db)
-        return MQ_PUB_ACK_NOW;
-    if (tl_owner != in || !tl_worker) {
-        tl_worker = listed_worker(in);
-        tl_owner = in;
-    }
-    srv_ingest_worker_t *w = tl_worker;
+    if (!in->db || m->loop >= in->nloops)
+        return MQ_PUB_ACK_NOW; /* not started: cannot happen (start precedes the loops) */
+    srv_ingest_worker_t *w = in->loopw[m->loop];
     srv_ingest_res_t res;
     int rc = srv_ingest_publish(w, m->client_id, m->topic, m->topic_len, m->payload, m->payload_len,
                                 &res);
     if (rc == CN_EFULL) {
-        if (!tok) {
-            note_drop(in, m);
+        if (!tok) { /* a will */
+            atomic_fetch_add_explicit(&in->wills_dropped, 1, memory_order_relaxed);
+            cn_warn("ingest: engine behind, the will of a client on '%.*s' was not stored",
+                    (int)(m->topic_len > 200 ? 200 : m->topic_len), m->topic);
             return MQ_PUB_ACK_NOW;
         }
-        retry_t *r = cn_calloc(1, sizeof *r);
-        r->tok = *tok;
-        r->client_id = cn_strndup(m->client_id, strlen(m->client_id));
-        r->topic = cn_strndup(m->topic, m->topic_len);
-        r->tlen = m->topic_len;
-        r->payload = cn_malloc(m->payload_len ? m->payload_len : 1);
-        if (m->payload_len)
-            memcpy(r->payload, m->payload, m->payload_len);
-        r->n = m->payload_len;
-        pthread_mutex_lock(&in->rmu);
-        if (in->rq_tail)
-            in->rq_tail->next = r;
-        else
-            in->rq_head = r;
-        in->rq_tail = r;
-        pthread_cond_signal(&in->rcv);
-        pthread_mutex_unlock(&in->rmu);
-        return MQ_PUB_ACK_LATER | MQ_PUB_PAUSE;
+        hold(in, tok);
+        return MQ_PUB_RETRY;
     }
     if (rc < 0) /* CN_ECLOSED: shutting down; never acknowledged, the client resends */
-        return tok ? MQ_PUB_ACK_LATER : MQ_PUB_ACK_NOW;
-    return tok ? ack_when_durable(w, res.seq, tok) : MQ_PUB_ACK_NOW;
+        return m->qos ? MQ_PUB_ACK_LATER : MQ_PUB_ACK_NOW;
+    if (res.error_json)
+        republish(in, w, m, &res);
+    if (!tok || m->qos == 0)
+        return MQ_PUB_ACK_NOW;
+    return ack_when_durable(w, res.seq, tok);
 }
 
-/* The retry thread: waits until the engine takes writes again, stores the
- * refused messages in arrival order and lets their publishers go on. */
-static void *retry_main(void *arg)
+/* The resume thread: waits until the engine takes writes again, then lets
+ * every held publisher go on; the broker offers their PUBLISH again. */
+static void *resume_main(void *arg)
 {
     srv_ingest_t *in = arg;
-    srv_ingest_worker_t *w = in->rworker;
+    mq_ack_token_t *batch = NULL;
+    size_t cap = 0;
     pthread_mutex_lock(&in->rmu);
     for (;;) {
-        while (!in->rstop && !in->rq_head)
+        while (!in->rstop && !in->rqn)
             pthread_cond_wait(&in->rcv, &in->rmu);
         if (in->rstop)
             break;
-        retry_t *r = in->rq_head;
         pthread_mutex_unlock(&in->rmu);
         int rc = eng_wait_writable(in->db);
-        srv_ingest_res_t res;
-        memset(&res, 0, sizeof res);
-        if (rc == 0)
-            rc = srv_ingest_publish(w, r->client_id, r->topic, r->tlen, r->payload, r->n, &res);
+        if (rc < 0)
+            cn_error("ingest: the engine cannot take writes: %s", cn_strerror(rc));
         pthread_mutex_lock(&in->rmu);
-        if (rc == CN_EFULL && !in->rstop)
-            continue; /* raced with other writers: wait again */
-        in->rq_head = r->next;
-        if (!in->rq_head)
-            in->rq_tail = NULL;
+        size_t n = in->rqn;
+        if (n > cap) {
+            cap = n;
+            batch = cn_realloc(batch, cap * sizeof *batch);
+        }
+        memcpy(batch, in->rq, n * sizeof *batch);
+        in->rqn = 0;
         pthread_mutex_unlock(&in->rmu);
         pthread_mutex_lock(&in->mu);
-        mq_broker_t *b = in->broker;
-        if (b && rc == 0) {
-            atomic_fetch_add_explicit(&in->retries, 1, memory_order_relaxed);
-            pthread_mutex_unlock(&in->mu);
-            if (ack_when_durable(w, res.seq, &r->tok) == MQ_PUB_ACK_NOW) {
-                pthread_mutex_lock(&in->mu);
-                if (in->broker)
-                    mq_broker_ack(in->broker, &r->tok, 0);
-                pthread_mutex_unlock(&in->mu);
-            }
-            pthread_mutex_lock(&in->mu);
-        } else if (b && rc != CN_ECLOSED) {
-            cn_error("ingest: cannot store a message of client '%s': %s", r->client_id,
-                     cn_strerror(rc));
-            mq_broker_ack(b, &r->tok, 0x80); /* unspecified error: refused, not lost silently */
-        }
-        if (in->broker)
-            mq_broker_resume(in->broker, &r->tok);
+        for (size_t i = 0; in->broker && i < n; i++)
+            mq_broker_resume(in->broker, &batch[i]);
         pthread_mutex_unlock(&in->mu);
-        retry_free(r);
         pthread_mutex_lock(&in->rmu);
     }
     pthread_mutex_unlock(&in->rmu);
+    cn_free(batch);
     return NULL;
 }
 
-int srv_ingest_start(srv_ingest_t *in, eng_db_t *db, mq_broker_t *broker)
+int srv_ingest_start(srv_ingest_t *in, eng_db_t *db, mq_broker_t *broker, unsigned nloops)
 {
     in->db = db;
-    in->rworker = listed_worker(in);
+    in->nloops = nloops;
+    in->loopw = cn_calloc(nloops, sizeof *in->loopw);
+    for (unsigned i = 0; i < nloops; i++)
+        in->loopw[i] = srv_ingest_worker_new(in);
     pthread_mutex_lock(&in->mu);
     in->broker = broker;
     pthread_mutex_unlock(&in->mu);
-    int rc = pthread_create(&in->rthr, NULL, retry_main, in);
+    int rc = pthread_create(&in->rthr, NULL, resume_main, in);
     if (rc != 0)
         return -rc;
     in->rstarted = true;

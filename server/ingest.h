@@ -72,22 +72,26 @@ void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out);
 
 /* ------------------------------------------------- the broker's ingest hook
  *
- * srv_ingest_on_publish is mq_broker_opts_t.on_publish (hook_arg = the
- * srv_ingest_t).  On each loop thread it uses a worker of its own (created
- * on first use, freed by srv_ingest_free).  QoS 1/2 messages whose rows are
- * not yet durable are answered MQ_PUB_ACK_LATER and acknowledged from
- * srv_ingest_durable (the engine's durable notify) in WAL order.  When the
- * engine refuses with CN_EFULL, a QoS 1/2 message is copied to the retry
- * thread and its publisher paused (MQ_PUB_PAUSE) until the retry stored it:
- * nothing acknowledged is dropped and memory stays bounded (one message per
- * paused publisher).  A QoS 0 message is dropped then, counted
- * (cairn_ingest_dropped_total) and logged rate-limited: QoS 0 never waits.
+ * srv_ingest_on_publish is the broker's on_publish (broker.h).  Each event
+ * loop has a worker of its own (mq_msg_view_t.loop).  QoS 1/2 messages
+ * whose rows are not yet durable are answered MQ_PUB_ACK_LATER and
+ * acknowledged from srv_ingest_durable (the engine's durable notify) in WAL
+ * order.  When the engine refuses a write with CN_EFULL (it is behind), the
+ * hook answers MQ_PUB_RETRY: the broker stops reading that publisher and
+ * keeps the packet; a resume thread waits until the engine takes writes
+ * and resumes every held publisher, whose message is offered again.  So
+ * QoS 0 messages are not dropped for a slow engine either, nothing
+ * acknowledged is lost, per-publisher order holds, and memory stays bounded
+ * (TCP slows the publishers down).  Only a will (no client left to hold)
+ * is dropped then, and counted.  Decode errors are republished to
+ * $cairn/errors/<client id> (QoS 0) when ingest-republish-errors is on.
  *
- * Lifecycle (main thread): srv_ingest_new ... srv_ingest_start(in, db, b)
- * once the engine is open and the broker exists; srv_ingest_stop(in) after
- * mq_broker_stop and before mq_broker_free (joins the retry thread and
- * detaches the broker, so a late durable notify acknowledges nothing). */
-int srv_ingest_start(srv_ingest_t *in, eng_db_t *db, mq_broker_t *broker);
+ * Lifecycle (main thread): srv_ingest_new ... srv_ingest_start(in, db, b,
+ * nloops) after mq_broker_new and before mq_broker_start;
+ * srv_ingest_stop(in) after mq_broker_stop and before mq_broker_free
+ * (joins the resume thread and detaches the broker, so a late durable
+ * notify acknowledges nothing). */
+int srv_ingest_start(srv_ingest_t *in, eng_db_t *db, mq_broker_t *broker, unsigned nloops);
 void srv_ingest_stop(srv_ingest_t *in);
 int srv_ingest_on_publish(void *arg, const mq_msg_view_t *m, const mq_ack_token_t *tok);
 /* For eng_opts.durable_notify (WAL thread); in may be NULL. */

@@ -98,7 +98,7 @@ int srv_mqtt_start(srv_ctx_t *ctx)
     }
     rc = mq_broker_new(&o, &ctx->mqtt);
     if (rc == 0) /* before the loops run: the hook needs the engine and broker */
-        rc = srv_ingest_start(ctx->ingest, ctx->db, ctx->mqtt);
+        rc = srv_ingest_start(ctx->ingest, ctx->db, ctx->mqtt, (unsigned)ctx->nloops);
     if (rc == 0)
         rc = mq_broker_start(ctx->mqtt);
     if (rc < 0) {

@@ -381,6 +381,25 @@ void mq_map_count_error(mq_map_t *m, uint32_t i, enum mq_map_reason r, uint64_t 
         atomic_fetch_add_explicit(&m->cnt[i].errors[r], n, memory_order_relaxed);
 }
 
+void mq_map_forget(mq_map_t *m, const mq_map_result_t *res, mq_dec_batch_t *b)
+{
+    if (res->tpl < 0 || (uint32_t)res->tpl > m->n)
+        return;
+    counters_t *c = &m->cnt[res->tpl];
+    atomic_fetch_sub_explicit(&c->msgs, 1, memory_order_relaxed);
+    atomic_fetch_sub_explicit(&c->points, (uint64_t)res->npoints, memory_order_relaxed);
+    size_t ns = 0;
+    const mq_dec_err_t *e = mq_dec_batch_errors(b, &ns);
+    size_t total = mq_dec_batch_nerrors(b);
+    for (size_t i = 0; i < ns; i++)
+        atomic_fetch_sub_explicit(&c->errors[e[i].code == CN_EPROTO   ? MQ_MAP_R_SYNTAX
+                                             : e[i].code == CN_ELIMIT ? MQ_MAP_R_LIMIT
+                                                                      : MQ_MAP_R_VALUE],
+                                  1, memory_order_relaxed);
+    if (total > ns)
+        atomic_fetch_sub_explicit(&c->errors[res->reason], total - ns, memory_order_relaxed);
+}
+
 /* ------------------------------------------------------------ matching */
 
 /* Level values of a match: [start, len) into the topic, per pattern level. */

@@ -137,4 +137,9 @@ int mq_map_decode(mq_map_t *m, const char *topic, size_t tlen, const void *paylo
                   int64_t now_ns, mq_map_registry_fn reg, void *reg_arg, mq_dec_batch_t *b,
                   mq_map_result_t *res /* OUT */);
 
+/* Takes back what mq_map_decode counted for one message (res) decoded
+ * alone into b (reset before it): for a message the engine refused
+ * (CN_EFULL) that will be offered again. */
+void mq_map_forget(mq_map_t *m, const mq_map_result_t *res, mq_dec_batch_t *b);
+
 #endif /* MQ_MAP_H */

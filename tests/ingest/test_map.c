@@ -232,6 +232,12 @@ static void test_empty_level_and_errors_counted(void **state)
         decode(m, b, "devices/d1/telemetry", "{\"v\":1.5,\"big\":99999999999999999999}", &r), 1);
     assert_int_equal(r.nerrors, 1);
     assert_int_equal(r.reason, MQ_MAP_R_VALUE);
+    /* A message refused by the engine is taken back, to be counted when
+     * offered again. */
+    mq_dec_batch_reset(b);
+    assert_int_equal(decode(m, b, "devices/d1/telemetry", "{\"v\":1.5,\"x\":1e999}", &r), 1);
+    assert_int_equal(r.reason, MQ_MAP_R_VALUE);
+    mq_map_forget(m, &r, b);
     mq_map_count_error(m, 0, MQ_MAP_R_CONFLICT, 2);
     mq_map_stats_t st;
     mq_map_stats(m, 0, &st);
