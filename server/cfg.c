@@ -220,6 +220,10 @@ static const opt_t OPTS[] = {
     {"mqtt-max-keepalive", T_INT, OFF(mqtt_max_keepalive), "0",
      "Largest keepalive (seconds) granted to MQTT 5 clients; 0 = what the client asks.", NULL,
      v_keepalive, "an integer from 0 to 65535"},
+    {"mqtt-retained-cache", T_SIZE, OFF(mqtt_retained_cache), "64M",
+     "Memory for retained-message payloads (the rest stay in data-dir/meta.db and are read on "
+     "demand).",
+     NULL, v_out_bytes, "a size of at least 64k"},
     {"mqtt-sys-interval", T_DUR, OFF(mqtt_sys_interval_ns), "10s",
      "Period of the $SYS/broker/... statistics messages; 0 turns them off.", NULL, v_sys_interval,
      "0 or a duration from 1s to 1d"},

@@ -65,6 +65,7 @@ typedef struct srv_cfg {
     int64_t mqtt_max_queued;
     uint64_t mqtt_max_out_bytes;
     int64_t mqtt_max_keepalive;
+    uint64_t mqtt_retained_cache; /* bytes of retained payloads cached (ingest/store) */
     int64_t mqtt_sys_interval_ns;
     int64_t query_workers;    /* 0 = number of cores */
     int64_t query_threads;    /* 0 = number of cores */

@@ -71,6 +71,7 @@ int srv_mqtt_start(srv_ctx_t *ctx)
     mq_store_opts_default(&so);
     so.path = path;
     so.fsync = cfg->durability == SRV_DUR_FSYNC;
+    so.cache_bytes = (size_t)cfg->mqtt_retained_cache;
     int rc = mq_store_open(&so, &ctx->store);
     if (rc < 0) {
         cn_error("mqtt: cannot open the metadata store %s: %s", path, cn_strerror(rc));
