@@ -214,8 +214,8 @@ static const opt_t OPTS[] = {
      "persistent sessions); further ones are dropped and counted.",
      NULL, v_queued, "an integer from 1 to 100000000"},
     {"mqtt-max-outgoing-bytes", T_SIZE, OFF(mqtt_max_out_bytes), "4M",
-     "Unsent bytes per MQTT connection: above half, publishers feeding it are paused; above "
-     "all, QoS 0 messages to it are dropped and counted.",
+     "Unsent bytes per MQTT connection: above an eighth, publishers feeding it are paused; "
+     "above all, QoS 0 messages to it are dropped and counted.",
      NULL, v_out_bytes, "a size of at least 64k"},
     {"mqtt-max-keepalive", T_INT, OFF(mqtt_max_keepalive), "0",
      "Largest keepalive (seconds) granted to MQTT 5 clients; 0 = what the client asks.", NULL,

@@ -30,11 +30,11 @@
  *    a full queue is dropped and counted (messages_dropped, $SYS
  *    broker/messages/dropped).  Offline persistent sessions use the same
  *    queue and limit.
- *  - Backpressure: a publisher on the same loop that delivers to a session
- *    whose queue is over half its limit, or whose socket has more than
- *    `max_out_bytes` unsent, stops being read until that session drained
- *    below a quarter (TCP then slows the publisher down instead of cairn
- *    dropping).  Publishers on other loops are not paused.
+ *  - Backpressure: a publisher (on any loop) that delivers to an online
+ *    session whose queue is over half its limit, or whose socket has more
+ *    than max_out_bytes/8 unsent, stops being read until that session
+ *    drained below a quarter / a sixteenth (TCP then slows the publisher
+ *    down instead of cairn dropping).
  *  - QoS 0 messages to a connection with more than `max_out_bytes`
  *    unsent are dropped and counted (messages_dropped_qos0).
  */

@@ -154,6 +154,17 @@ typedef struct mq_ssub {
     char filter[];
 } mq_ssub_t;
 
+/* Session state most sessions never need, allocated on first use (idle
+ * sessions stay in a small size class). */
+typedef struct mq_sext {
+    mq_msg_t *will;    /* pending will (connection gone, delay running) */
+    int64_t will_at;   /* monotonic ns */
+    uint64_t *waiters; /* conn ids of publishers paused for this session */
+    uint16_t *qos2_in; /* incoming QoS 2 packet ids awaiting PUBREL */
+    uint32_t nwaiters, waiters_cap;
+    uint32_t nqos2_in, qos2_cap;
+} mq_sext_t;
+
 struct mq_sess {
     uint64_t id; /* loop << 56 | serial: the router's subscriber id */
     char *client_id;
@@ -165,16 +176,10 @@ struct mq_sess {
     mq_ssub_t *subs;
     mq_qlist_t inflight; /* sent, awaiting PUBACK / PUBREC / PUBCOMP */
     mq_qlist_t queue;    /* waiting for the window */
-    uint16_t *qos2_in;   /* incoming QoS 2 packet ids awaiting PUBREL */
-    mq_msg_t *will;      /* pending will (connection gone, delay running) */
-    int64_t will_at;     /* monotonic ns */
-    uint64_t *waiters;   /* conn ids of publishers paused for this session */
+    mq_sext_t *x;        /* NULL until a will waits, a publisher waits or QoS 2 arrives */
     uint32_t expiry;     /* session expiry interval, s (MQ_NEVER) */
     uint32_t n_inflight, n_queued;
-    uint32_t nqos2_in;
-    uint32_t nwaiters;
     uint32_t next_mid; /* store message ids (persist.c) */
-    uint16_t qos2_cap, waiters_cap;
     uint16_t next_pid;
     bool stored; /* the store holds this session (persist.c) */
 };
@@ -262,7 +267,7 @@ struct mq_loop {
     mq_router_res_t res;
     cn_buf_t scratch;      /* retained lookups, object snapshots */
     cn_buf_t scratch_blob; /* persist.c */
-    uint8_t *rbuf;    /* 64 KiB read buffer */
+    uint8_t *rbuf;         /* 64 KiB read buffer */
     bool rbuf_busy;
     bool stopping, thread_started;
     mq_counters_t c;
@@ -359,6 +364,8 @@ void mq__bk_sess_release_waiters(mq_sess_t *s);
 bool mq__bk_qos2_has(mq_sess_t *s, uint16_t pid);
 void mq__bk_qos2_add(mq_sess_t *s, uint16_t pid);
 bool mq__bk_qos2_del(mq_sess_t *s, uint16_t pid);
+uint32_t mq__bk_qos2_count(const mq_sess_t *s);
+mq_sext_t *mq__bk_sext(mq_sess_t *s);
 
 mq_sess_t *mq__bk_sess_new(mq_loop_t *lp, const char *cid);
 void mq__bk_sess_restore_msg(mq_sess_t *s, mq_qmsg_t *q); /* persist.c load */

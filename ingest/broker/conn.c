@@ -95,7 +95,7 @@ static void write_cb(uv_write_t *req, int status)
         cn_free(io);
         c->io = NULL;
     }
-    if (c->sess && c->sess->nwaiters)
+    if (c->sess)
         mq__bk_sess_release_waiters(c->sess);
 }
 
@@ -407,7 +407,7 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
         return H_STOP;
     }
     mq_sess_t *s = c->sess;
-    if (p.qos && c->level == 5 && acks_n(c) + s->nqos2_in >= b->o.max_inflight) {
+    if (p.qos && c->level == 5 && acks_n(c) + mq__bk_qos2_count(s) >= b->o.max_inflight) {
         proto_close(c, 0x93); /* Receive Maximum exceeded */
         return H_STOP;
     }

@@ -13,10 +13,10 @@
  *     goes to the end of the queue, which drains in order as acks arrive.
  *  2. Backpressure (broker.h "Slow subscribers"): a delivery to an online
  *     session whose queue is over max_queued/2 or whose connection has
- *     more than max_out_bytes/2 unsent pauses the publishing connection
+ *     more than max_out_bytes/8 unsent pauses the publishing connection
  *     (PAUSE_SLOW; on another loop through IT_PAUSE_SLOW) and records it
- *     in s->waiters; the session releases its waiters when both fall below
- *     a quarter, or when it goes offline or ends.
+ *     in s->x->waiters; the session releases its waiters when they fall below
+ *     max_queued/4 and max_out_bytes/16, or when it goes offline or ends.
  */
 #include "broker_int.h"
 
@@ -205,8 +205,7 @@ void mq__bk_sess_drain(mq_sess_t *s)
         mq__bk_p_msg_state(s, q);
         send_inflight(s, q);
     }
-    if (s->nwaiters)
-        mq__bk_sess_release_waiters(s);
+    mq__bk_sess_release_waiters(s);
 }
 
 void mq__bk_sess_resend(mq_sess_t *s)
@@ -258,10 +257,22 @@ int mq__bk_sess_acked(mq_sess_t *s, uint8_t type, uint16_t pid, uint8_t reason)
 
 /* ------------------------------------------------------ incoming QoS 2 */
 
+mq_sext_t *mq__bk_sext(mq_sess_t *s)
+{
+    if (!s->x)
+        s->x = cn_calloc(1, sizeof *s->x);
+    return s->x;
+}
+
+uint32_t mq__bk_qos2_count(const mq_sess_t *s)
+{
+    return s->x ? s->x->nqos2_in : 0;
+}
+
 bool mq__bk_qos2_has(mq_sess_t *s, uint16_t pid)
 {
-    for (uint32_t i = 0; i < s->nqos2_in; i++)
-        if (s->qos2_in[i] == pid)
+    for (uint32_t i = 0; i < mq__bk_qos2_count(s); i++)
+        if (s->x->qos2_in[i] == pid)
             return true;
     return false;
 }
@@ -270,18 +281,20 @@ void mq__bk_qos2_add(mq_sess_t *s, uint16_t pid)
 {
     if (mq__bk_qos2_has(s, pid))
         return;
-    if (s->nqos2_in == s->qos2_cap) {
-        s->qos2_cap = s->qos2_cap ? s->qos2_cap * 2 : 8;
-        s->qos2_in = cn_realloc(s->qos2_in, s->qos2_cap * sizeof *s->qos2_in);
+    mq_sext_t *x = mq__bk_sext(s);
+    if (x->nqos2_in == x->qos2_cap) {
+        x->qos2_cap = x->qos2_cap ? x->qos2_cap * 2 : 8;
+        x->qos2_in = cn_realloc(x->qos2_in, x->qos2_cap * sizeof *x->qos2_in);
     }
-    s->qos2_in[s->nqos2_in++] = pid;
+    x->qos2_in[x->nqos2_in++] = pid;
 }
 
 bool mq__bk_qos2_del(mq_sess_t *s, uint16_t pid)
 {
-    for (uint32_t i = 0; i < s->nqos2_in; i++) {
-        if (s->qos2_in[i] == pid) {
-            s->qos2_in[i] = s->qos2_in[--s->nqos2_in];
+    mq_sext_t *x = s->x;
+    for (uint32_t i = 0; x && i < x->nqos2_in; i++) {
+        if (x->qos2_in[i] == pid) {
+            x->qos2_in[i] = x->qos2_in[--x->nqos2_in];
             return true;
         }
     }
@@ -290,16 +303,19 @@ bool mq__bk_qos2_del(mq_sess_t *s, uint16_t pid)
 
 /* -------------------------------------------------------- backpressure */
 
-static void add_waiter(mq_sess_t *s, uint64_t conn)
+/* Returns false when conn already waits for s. */
+static bool add_waiter(mq_sess_t *s, uint64_t conn)
 {
-    for (uint32_t i = 0; i < s->nwaiters; i++)
-        if (s->waiters[i] == conn)
-            return;
-    if (s->nwaiters == s->waiters_cap) {
-        s->waiters_cap = s->waiters_cap ? s->waiters_cap * 2 : 4;
-        s->waiters = cn_realloc(s->waiters, s->waiters_cap * sizeof *s->waiters);
+    mq_sext_t *x = mq__bk_sext(s);
+    for (uint32_t i = 0; i < x->nwaiters; i++)
+        if (x->waiters[i] == conn)
+            return false;
+    if (x->nwaiters == x->waiters_cap) {
+        x->waiters_cap = x->waiters_cap ? x->waiters_cap * 2 : 4;
+        x->waiters = cn_realloc(x->waiters, x->waiters_cap * sizeof *x->waiters);
     }
-    s->waiters[s->nwaiters++] = conn;
+    x->waiters[x->nwaiters++] = conn;
+    return true;
 }
 
 static void pause_conn(mq_loop_t *lp, uint64_t conn, bool on)
@@ -320,22 +336,27 @@ static void pause_conn(mq_loop_t *lp, uint64_t conn, bool on)
     mq__bk_post(lp, l, it);
 }
 
-static bool congested(const mq_sess_t *s, uint32_t div)
+/* Pause above half the queue or an eighth of the output limit; release
+ * below a quarter / a sixteenth.  The output thresholds sit far below the
+ * QoS 0 drop limit because a publisher on another loop learns of its pause
+ * one queue hop later and keeps being read meanwhile. */
+static bool congested(const mq_sess_t *s, bool release)
 {
     const mq_broker_opts_t *o = &s->lp->b->o;
-    return s->n_queued > o->max_queued / div ||
-           mq__bk_conn_unsent(s->conn) > o->max_out_bytes / div;
+    return s->n_queued > o->max_queued / (release ? 4 : 2) ||
+           mq__bk_conn_unsent(s->conn) > o->max_out_bytes / (release ? 16 : 8);
 }
 
 void mq__bk_sess_release_waiters(mq_sess_t *s)
 {
-    if (!s->nwaiters || s->lp->stopping)
+    mq_sext_t *x = s->x;
+    if (!x || !x->nwaiters || s->lp->stopping)
         return;
-    if (online(s) && congested(s, 4))
+    if (online(s) && congested(s, true))
         return;
-    for (uint32_t i = 0; i < s->nwaiters; i++)
-        pause_conn(s->lp, s->waiters[i], false);
-    s->nwaiters = 0;
+    for (uint32_t i = 0; i < x->nwaiters; i++)
+        pause_conn(s->lp, x->waiters[i], false);
+    x->nwaiters = 0;
 }
 
 /* ------------------------------------------------------------- delivery */
@@ -351,10 +372,8 @@ void mq__bk_sess_deliver(mq_sess_t *s, mq_msg_t *m, uint8_t rqos, uint8_t flags,
         return;
     }
     bool on = online(s);
-    if (on && from && from != s->conn->id && congested(s, 2)) {
-        add_waiter(s, from);
+    if (on && from && from != s->conn->id && congested(s, false) && add_waiter(s, from))
         pause_conn(lp, from, true);
-    }
     if (qos == 0) {
         if (!on)
             return; /* QoS 0 is not queued for offline sessions */
@@ -463,22 +482,26 @@ void mq__bk_sess_destroy(mq_sess_t *s, bool publish_will)
 {
     mq_loop_t *lp = s->lp;
     assert(!s->conn);
-    if (s->will) {
+    mq_sext_t *x = s->x;
+    if (x && x->will) {
         if (publish_will)
-            mq__bk_publish_will(lp, s->will);
-        mq__bk_msg_unref(s->will);
+            mq__bk_publish_will(lp, x->will);
+        mq__bk_msg_unref(x->will);
     }
     if (!lp->stopping)
         mq__bk_p_sess_del(s); /* at shutdown the store keeps it */
     mq_router_remove_subscriber(lp->b->router, s->id);
-    for (mq_ssub_t *x = s->subs, *nx; x; x = nx) {
-        nx = x->next;
-        cn_free(x);
+    for (mq_ssub_t *u = s->subs, *nx; u; u = nx) {
+        nx = u->next;
+        cn_free(u);
     }
     ql_clear(&s->inflight, &s->n_inflight);
     ql_clear(&s->queue, &s->n_queued);
-    cn_free(s->waiters);
-    cn_free(s->qos2_in);
+    if (x) {
+        cn_free(x->waiters);
+        cn_free(x->qos2_in);
+        cn_free(x);
+    }
     cid_remove(lp, s);
     mq__bk_map_del(&lp->objs, s->id & MQ_SERIAL_MASK);
     CNT_SUB(lp, sessions, 1);
@@ -506,8 +529,10 @@ int mq__bk_sess_attach(mq_conn_t *c, const mq_connect_t *ck, const char *cid, bo
     }
     *present = s != NULL;
     if (s) {
-        mq__bk_msg_unref(s->will); /* reconnected within the will delay */
-        s->will = NULL;
+        if (s->x) {
+            mq__bk_msg_unref(s->x->will); /* reconnected within the will delay */
+            s->x->will = NULL;
+        }
     } else {
         s = mq__bk_sess_new(lp, cid);
     }
@@ -539,16 +564,18 @@ void mq__bk_sess_detach(mq_conn_t *c, bool publish_will)
             mq__bk_publish_will(lp, will);
             mq__bk_msg_unref(will);
         } else {
-            s->will = will;
-            s->will_at = cn_mono_ns() + (int64_t)delay * 1000000000LL;
+            mq_sext_t *x = mq__bk_sext(s);
+            x->will = will;
+            x->will_at = cn_mono_ns() + (int64_t)delay * 1000000000LL;
         }
     } else {
         mq__bk_msg_unref(will);
     }
-    uint32_t nw = s->nwaiters;
-    s->nwaiters = 0;
+    uint32_t nw = s->x ? s->x->nwaiters : 0;
+    if (s->x)
+        s->x->nwaiters = 0;
     for (uint32_t i = 0; i < nw && !lp->stopping; i++)
-        pause_conn(lp, s->waiters[i], false);
+        pause_conn(lp, s->x->waiters[i], false);
     if (s->expiry == 0) {
         mq__bk_sess_destroy(s, publish_will);
         return;
@@ -567,9 +594,9 @@ void mq__bk_sess_tick(mq_loop_t *lp, int64_t mono)
         mq_sess_t *s = v[i];
         if (s->conn)
             continue;
-        if (s->will && mono >= s->will_at) {
-            mq_msg_t *w = s->will;
-            s->will = NULL;
+        if (s->x && s->x->will && mono >= s->x->will_at) {
+            mq_msg_t *w = s->x->will;
+            s->x->will = NULL;
             mq__bk_publish_will(lp, w);
             mq__bk_msg_unref(w);
         }
