@@ -333,8 +333,7 @@ static void head_buf(srv_conn_t *c, int status, const char *ctype, const char *e
     buf_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
     if (ctype)
         buf_printf(out, "Content-Type: %s\r\n", ctype);
-    buf_printf(out, "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n",
-               SRV_HTTP_INFLUX_VERSION);
+    buf_printf(out, "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n", SRV_HTTP_INFLUX_VERSION);
     if (extra)
         buf_printf(out, "%s", extra);
     if (chunked && !c->req.http10)
@@ -583,6 +582,8 @@ static void route(srv_conn_t *c)
         srv__write_handle(c, query);
     } else if (strcmp(url, "/query") == 0 && (get || m == HTTP_POST)) {
         srv__query_handle(c, query);
+    } else if (strncmp(url, "/api/v1/devices", 15) == 0 && (url[15] == '\0' || url[15] == '/')) {
+        srv__devices_handle(c, url);
     } else if (strcmp(url, "/ping") == 0 || strcmp(url, "/health") == 0 ||
                strcmp(url, "/write") == 0 || strcmp(url, "/query") == 0) {
         srv__http_respond(c, 405, "text/plain; charset=utf-8", "Allow: GET, HEAD, POST\r\n",
@@ -910,9 +911,8 @@ static void final_close(srv_http_t *h)
     uv_mutex_unlock(&h->notify_mu);
     srv__job_shutdown(h);
     uv_handle_t *hs[] = {(uv_handle_t *)&h->durable_async, (uv_handle_t *)&h->stop_async,
-                         (uv_handle_t *)&h->job_async,
-                         (uv_handle_t *)&h->retry_timer, (uv_handle_t *)&h->drain_timer,
-                         (uv_handle_t *)&h->listener};
+                         (uv_handle_t *)&h->job_async,     (uv_handle_t *)&h->retry_timer,
+                         (uv_handle_t *)&h->drain_timer,   (uv_handle_t *)&h->listener};
     for (size_t i = 0; i < CN_ARRAY_LEN(hs); i++)
         if (hs[i]->loop && !uv_is_closing(hs[i]))
             uv_close(hs[i], on_loop_handle_closed);
@@ -963,6 +963,7 @@ int srv_http_new(const srv_http_opts_t *opts, srv_http_t **out)
     }
     h->loop_ready = true;
     uv_mutex_init(&h->notify_mu);
+    uv_mutex_init(&h->store_mu);
     uv_async_init(&h->loop, &h->durable_async, on_durable);
     uv_async_init(&h->loop, &h->stop_async, begin_shutdown);
     uv_async_init(&h->loop, &h->job_async, on_job);
@@ -1042,6 +1043,26 @@ void srv_http_stop(srv_http_t *h)
     h->pool = NULL;
 }
 
+void srv_http_set_store(srv_http_t *h, struct mq_store *st)
+{
+    uv_mutex_lock(&h->store_mu); /* waits out a handler that holds the old one */
+    h->store = st;
+    uv_mutex_unlock(&h->store_mu);
+}
+
+struct mq_store *srv__http_store_acquire(srv_http_t *h)
+{
+    uv_mutex_lock(&h->store_mu);
+    if (!h->store)
+        uv_mutex_unlock(&h->store_mu);
+    return h->store;
+}
+
+void srv__http_store_release(srv_http_t *h)
+{
+    uv_mutex_unlock(&h->store_mu);
+}
+
 void srv_http_free(srv_http_t *h)
 {
     if (!h)
@@ -1059,5 +1080,6 @@ void srv_http_free(srv_http_t *h)
     if (rc < 0)
         cn_warn("http: loop closed with handles open: %s", cn_strerror(rc));
     uv_mutex_destroy(&h->notify_mu);
+    uv_mutex_destroy(&h->store_mu);
     cn_free(h);
 }

@@ -72,6 +72,11 @@ void srv_http_stop(srv_http_t *h);
 /* Frees; NULL is a no-op.  Stops first if needed. */
 void srv_http_free(srv_http_t *h);
 
+/* The metadata store behind /api/v1/devices (NULL: 503 until set).
+ * Setting NULL waits for handlers using the store.  Main thread. */
+struct mq_store;
+void srv_http_set_store(srv_http_t *h, struct mq_store *st);
+
 /* True when host is a loopback address (127.0.0.0/8, ::1, localhost). */
 bool srv_http_is_loopback(const char *host);
 

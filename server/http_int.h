@@ -98,6 +98,8 @@ struct srv_http {
     uint32_t nconns;
     uint64_t efull_waits; /* writes parked for CN_EFULL (logged at shutdown) */
     srv_pool_t *pool;     /* worker threads for handlers that may block or run long */
+    uv_mutex_t store_mu;  /* store: set/cleared by the main thread, used by jobs */
+    struct mq_store *store;
     uv_async_t job_async; /* pool -> loop: a job has output or finished */
     srv_conn_t *conns;
     srv_park_t wait_durable, wait_writable;
@@ -162,5 +164,12 @@ void srv__conn_close(srv_conn_t *c);
 /* Decodes the value of `key` from a query string (%XX and '+').  Returns
  * the length written (NUL-terminated, truncated to n-1) or -1 if absent. */
 int srv__query_param(const char *query, const char *key, char *out, size_t n);
+
+/* The metadata store for /api/v1/devices (devices.c): acquire returns it
+ * (NULL when not open) and holds it open until release; any thread. */
+struct mq_store *srv__http_store_acquire(srv_http_t *h);
+void srv__http_store_release(srv_http_t *h);
+/* /api/v1/devices[/<id>] (devices.c); loop thread. */
+void srv__devices_handle(srv_conn_t *c, const char *path);
 
 #endif /* SRV_HTTP_INT_H */

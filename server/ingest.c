@@ -5,6 +5,7 @@
 #include "ingest.h"
 
 #include "map/map.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -27,6 +28,10 @@ struct srv_ingest_worker {
     pthread_mutex_t amu;
     waiter_t *acks;
     size_t acap, ahead, an;
+    /* Device registry: the snapshot this worker holds, and room for one
+     * device's tags as eng_tag_t. */
+    mq_devsnap_t *snap;
+    eng_tag_t regtags[MQ_DEV_TAGS];
 };
 
 struct srv_ingest {
@@ -35,6 +40,7 @@ struct srv_ingest {
     bool republish;
     srv_ingest_registry_fn reg;
     void *reg_arg;
+    mq_store_t *store; /* device registry (srv_ingest_set_store), or NULL */
 
     /* Set by srv_ingest_start, fixed until srv_ingest_free. */
     srv_ingest_worker_t **loopw; /* one per event loop (mq_msg_view_t.loop) */
@@ -86,6 +92,25 @@ void srv_ingest_set_registry(srv_ingest_t *in, srv_ingest_registry_fn fn, void *
     in->reg_arg = arg;
 }
 
+void srv_ingest_set_store(srv_ingest_t *in, mq_store_t *st)
+{
+    in->store = st;
+}
+
+/* mq_map_registry_fn over the worker's registry snapshot. */
+static const eng_tag_t *registry_tags(void *arg, const char *device_id, uint32_t *ntags)
+{
+    srv_ingest_worker_t *w = arg;
+    const mq_store_tag_t *t = NULL;
+    int n = mq_devsnap_get(w->snap, device_id, strlen(device_id), &t);
+    if (n <= 0)
+        return NULL;
+    for (int i = 0; i < n; i++) /* keys and values are NUL-terminated too */
+        w->regtags[i] = (eng_tag_t){t[i].key, t[i].val};
+    *ntags = (uint32_t)n;
+    return w->regtags;
+}
+
 void srv_ingest_free(srv_ingest_t *in)
 {
     if (!in)
@@ -117,6 +142,7 @@ void srv_ingest_worker_free(srv_ingest_worker_t *w)
 {
     if (!w)
         return;
+    mq_devsnap_release(w->snap);
     mq_dec_batch_free(w->batch);
     cn_buf_free(&w->report);
     cn_buf_free(&w->topic);
@@ -222,8 +248,15 @@ int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char
     srv_ingest_t *in = w->in;
     mq_dec_batch_reset(w->batch);
     mq_map_result_t r;
-    int np = mq_map_decode(in->map, topic, tlen, payload, n, cn_now_ns(), in->reg, in->reg_arg,
-                           w->batch, &r);
+    mq_map_registry_fn reg = in->reg;
+    void *reg_arg = in->reg_arg;
+    if (in->store) {
+        w->snap = mq_store_devices_acquire(in->store, w->snap); /* one load when current */
+        reg = registry_tags;
+        reg_arg = w;
+    }
+    int np =
+        mq_map_decode(in->map, topic, tlen, payload, n, cn_now_ns(), reg, reg_arg, w->batch, &r);
     eng_write_res_t wr;
     memset(&wr, 0, sizeof wr);
     if (np > 0) {
@@ -514,4 +547,9 @@ void srv_ingest_stop(srv_ingest_t *in)
     pthread_mutex_lock(&in->mu);
     in->broker = NULL;
     pthread_mutex_unlock(&in->mu);
+    for (unsigned i = 0; i < in->nloops; i++) { /* the store closes next */
+        mq_devsnap_release(in->loopw[i]->snap);
+        in->loopw[i]->snap = NULL;
+    }
+    in->store = NULL;
 }

@@ -40,6 +40,11 @@ typedef const eng_tag_t *(*srv_ingest_registry_fn)(void *arg, const char *device
  * ..." to diag and returns CN_ECONFIG. */
 int srv_ingest_new(const srv_cfg_t *cfg, srv_ingest_t **out /* OUT */, FILE *diag);
 void srv_ingest_set_registry(srv_ingest_t *in, srv_ingest_registry_fn fn, void *arg);
+/* Attaches the device registry of the metadata store (its tags go on every
+ * point of a device, see map.h for precedence); replaces set_registry.
+ * Main thread, before srv_ingest_start; detached by srv_ingest_stop. */
+struct mq_store;
+void srv_ingest_set_store(srv_ingest_t *in, struct mq_store *st);
 void srv_ingest_free(srv_ingest_t *in); /* NULL is a no-op; workers first */
 
 srv_ingest_worker_t *srv_ingest_worker_new(srv_ingest_t *in);

@@ -97,6 +97,9 @@ int srv_mqtt_start(srv_ctx_t *ctx)
         o.auth = srv_auth_connect_hook;
         o.acl = srv_auth_acl_hook;
     }
+    srv_ingest_set_store(ctx->ingest, ctx->store); /* device registry tags */
+    if (ctx->http)
+        srv_http_set_store(ctx->http, ctx->store); /* /api/v1/devices */
     rc = mq_broker_new(&o, &ctx->mqtt);
     if (rc == 0) /* before the loops run: the hook needs the engine and broker */
         rc = srv_ingest_start(ctx->ingest, ctx->db, ctx->mqtt, (unsigned)ctx->nloops);
@@ -124,6 +127,8 @@ void srv_mqtt_stop(srv_ctx_t *ctx)
         mq_broker_free(ctx->mqtt);
         ctx->mqtt = NULL;
     }
-    mq_store_close(ctx->store); /* commits what the broker queued */
+    if (ctx->http)
+        srv_http_set_store(ctx->http, NULL); /* waits for device API handlers */
+    mq_store_close(ctx->store);              /* commits what the broker queued */
     ctx->store = NULL;
 }
