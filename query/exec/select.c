@@ -1220,6 +1220,13 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                 pt[w] = t;
         }
     }
+    /* a group without any point in range is no series at all (InfluxDB
+     * fills windows only inside series that have data) */
+    bool any_point = false;
+    for (size_t w = 0; w < nb && !any_point; w++)
+        any_point = present[w];
+    if (!any_point)
+        goto out;
     /* distinct: one row per distinct value, in value order */
     if (p->distinct) {
         size_t cap = 16, n = 0;

@@ -254,6 +254,8 @@ static void test_windows_and_blocks(void **st)
     expect(f, "SELECT v FROM m WHERE v > 8 AND v < 100",
            "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"v\"],"
            "\"values\":[[9000000000,9]]}]}");
+    expect(f, "SELECT count(v) FROM m WHERE time >= 100s AND time < 200s GROUP BY time(10s)",
+           "{\"statement_id\":0}");
     expect(f, "SELECT mean(nosuch) FROM m; SELECT v FROM nosuch",
            "{\"statement_id\":0}{\"statement_id\":1}");
     expect(f, "SELECT v FROM m GROUP BY time(1s)",
