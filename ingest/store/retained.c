@@ -518,7 +518,7 @@ static mq_store_msg_t *read_msg(match_t *m, mq__st_rnode_t *nd)
     int rc = sqlite3_step(s);
     mq_store_msg_t *msg = NULL;
     if (rc == SQLITE_ROW) {
-        msg = mq__st_msg_new((const char *)m->topic.p, m->topic.len, sqlite3_column_blob(s, 2),
+        msg = mq__st_msg_new(st, (const char *)m->topic.p, m->topic.len, sqlite3_column_blob(s, 2),
                              (size_t)sqlite3_column_bytes(s, 2), sqlite3_column_blob(s, 3),
                              (size_t)sqlite3_column_bytes(s, 3), (uint8_t)sqlite3_column_int(s, 0),
                              sqlite3_column_int64(s, 1));
@@ -668,7 +668,7 @@ int64_t mq_store_retain_set(mq_store_t *st, const mq_store_retain_t *r)
         op = mq__st_op_new(OP_RET_CLEAR, r->topic, r->topic_len, NULL, 0, NULL, 0, NULL, 0);
     } else {
         op = mq__st_op_new(OP_RET_SET, NULL, 0, NULL, 0, NULL, 0, NULL, 0);
-        op->msg = mq__st_msg_new(r->topic, r->topic_len, r->props, r->props_len, r->payload,
+        op->msg = mq__st_msg_new(st, r->topic, r->topic_len, r->props, r->props_len, r->payload,
                                  r->payload_len, r->qos, r->expiry_ns);
         op->bytes += mq__st_msg_bytes(op->msg);
     }

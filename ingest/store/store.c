@@ -143,12 +143,15 @@ int64_t mq__st_now(const mq_store_t *st)
     return cn_clock_now(&st->o.clock);
 }
 
-mq_store_msg_t *mq__st_msg_new(const char *topic, size_t tlen, const uint8_t *props, size_t plen,
-                               const uint8_t *payload, size_t len, uint8_t qos, int64_t expiry_ns)
+mq_store_msg_t *mq__st_msg_new(const mq_store_t *st, const char *topic, size_t tlen,
+                               const uint8_t *props, size_t plen, const uint8_t *payload,
+                               size_t len, uint8_t qos, int64_t expiry_ns)
 {
     mq_store_msg_t *m = cn_malloc(sizeof(*m) + tlen + plen + len);
     uint8_t *p = (uint8_t *)(m + 1);
     atomic_init(&m->refs_, 1);
+    atomic_init(&m->ext_, NULL);
+    m->ext_free_ = st->o.msg_ext_free;
     m->qos = qos;
     m->expiry_ns = expiry_ns;
     m->topic_len = (uint32_t)tlen;
@@ -180,8 +183,28 @@ void mq_store_msg_ref(mq_store_msg_t *m)
 
 void mq_store_msg_unref(mq_store_msg_t *m)
 {
-    if (m && atomic_fetch_sub_explicit(&m->refs_, 1, memory_order_acq_rel) == 1)
+    if (m && atomic_fetch_sub_explicit(&m->refs_, 1, memory_order_acq_rel) == 1) {
+        void *ext = atomic_load_explicit(&m->ext_, memory_order_acquire);
+        if (ext)
+            m->ext_free_(ext);
         cn_free(m);
+    }
+}
+
+void *mq_store_msg_ext(mq_store_msg_t *m)
+{
+    return atomic_load_explicit(&m->ext_, memory_order_acquire);
+}
+
+void *mq_store_msg_ext_set(mq_store_msg_t *m, void *ext)
+{
+    void *cur = NULL;
+    if (!m->ext_free_ || !ext)
+        return NULL;
+    if (atomic_compare_exchange_strong_explicit(&m->ext_, &cur, ext, memory_order_acq_rel,
+                                                memory_order_acquire))
+        return ext;
+    return cur;
 }
 
 /* ------------------------------------------------------------- queue */
@@ -397,6 +420,8 @@ static void sweep_if_due(mq_store_t *st)
     if (now < st->next_sweep_mono || atomic_load(&st->err) < 0)
         return;
     st->next_sweep_mono = now + st->o.sweep_interval_ns;
+    if (st->exp_n == 0) /* no retained message has a deadline */
+        return;
     mq__st_op_t op = {.kind = OP_SWEEP};
     bool dev = false;
     int rc = begin_txn(st);

@@ -123,6 +123,9 @@ typedef struct mq_store_opts {
      * mq_store_durable_seq() / mq_store_sync see that value.  Optional. */
     void (*durable_notify)(void *arg, uint64_t durable_seq);
     void *durable_arg;
+    /* Frees a message attachment (mq_store_msg_ext_set); optional.  Runs
+     * on whichever thread drops the message's last reference. */
+    void (*msg_ext_free)(void *ext);
     /* Wall clock for message expiry and session disconnect times; default
      * cn_clock_system().  Tests inject their own. */
     cn_clock_t clock;
@@ -164,11 +167,13 @@ int mq_store_error(const mq_store_t *st);
  * from any thread.
  */
 typedef struct mq_store_msg {
-    atomic_uint refs_;    /* private */
-    uint8_t qos;          /* 0..2 */
-    int64_t expiry_ns;    /* absolute message-expiry deadline (wall clock), 0 = none */
-    const char *topic;    /* points into this allocation */
-    const uint8_t *props; /* MQTT 5 properties blob, opaque to the store */
+    atomic_uint refs_;            /* private */
+    _Atomic(void *) ext_;         /* private: mq_store_msg_ext */
+    void (*ext_free_)(void *ext); /* private: opts.msg_ext_free */
+    uint8_t qos;                  /* 0..2 */
+    int64_t expiry_ns;            /* absolute message-expiry deadline (wall clock), 0 = none */
+    const char *topic;            /* points into this allocation */
+    const uint8_t *props;         /* MQTT 5 properties blob, opaque to the store */
     const uint8_t *payload;
     uint32_t topic_len;
     uint32_t props_len;
@@ -177,6 +182,21 @@ typedef struct mq_store_msg {
 
 void mq_store_msg_ref(mq_store_msg_t *m);
 void mq_store_msg_unref(mq_store_msg_t *m); /* NULL is a no-op */
+
+/*
+ * One attachment per message, so a broker converts a retained message to
+ * its own form once and every later delivery of the same (cached) message
+ * shares that conversion: the one-copy rule all the way to the sockets.
+ * mq_store_msg_ext returns the attachment or NULL.  mq_store_msg_ext_set
+ * attaches `ext` if none is attached yet and returns the attachment now in
+ * place: `ext` itself, or an earlier one another thread attached first (the
+ * caller then frees its own `ext`).  The store calls opts.msg_ext_free(ext)
+ * when the message's last reference goes; it must be set for
+ * mq_store_msg_ext_set to accept anything (otherwise it returns NULL and
+ * attaches nothing).  Any thread.
+ */
+void *mq_store_msg_ext(mq_store_msg_t *m);
+void *mq_store_msg_ext_set(mq_store_msg_t *m, void *ext);
 
 /* What mq_store_retain_set copies (borrowed by the call only). */
 typedef struct mq_store_retain {

@@ -151,8 +151,9 @@ int mq__st_sql_err(int rc);
 int mq__st_step_done(mq_store_t *st, sqlite3_stmt *s);
 int mq__st_exec(sqlite3 *db, const char *sql);
 int64_t mq__st_now(const mq_store_t *st);
-mq_store_msg_t *mq__st_msg_new(const char *topic, size_t tlen, const uint8_t *props, size_t plen,
-                               const uint8_t *payload, size_t len, uint8_t qos, int64_t expiry_ns);
+mq_store_msg_t *mq__st_msg_new(const mq_store_t *st, const char *topic, size_t tlen,
+                               const uint8_t *props, size_t plen, const uint8_t *payload,
+                               size_t len, uint8_t qos, int64_t expiry_ns);
 size_t mq__st_msg_bytes(const mq_store_msg_t *m);
 
 /* retained.c (store thread) */

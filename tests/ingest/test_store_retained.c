@@ -301,6 +301,52 @@ static void test_cache_bounded_shared(void **state)
     assert_true(s.cache_bytes <= 4096);
 }
 
+/* Attachments: converted once, shared by later deliveries, freed once. */
+static atomic_int ext_freed;
+
+static void ext_free(void *ext)
+{
+    atomic_fetch_add(&ext_freed, 1);
+    free(ext);
+}
+
+static void test_msg_ext(void **state)
+{
+    sfx_t *f = *state;
+    atomic_store(&ext_freed, 0);
+    f->o.msg_ext_free = ext_free;
+    sfx_open(f);
+    sfx_retain(f, "x/1", "a", 0, 0);
+    coll_t a, b;
+    sfx_match(f, "x/1", &a);
+    assert_int_equal(a.n, 1);
+    assert_null(mq_store_msg_ext(a.v[0]));
+    int *mine = malloc(sizeof(int)), *late = malloc(sizeof(int));
+    assert_ptr_equal(mq_store_msg_ext_set(a.v[0], mine), mine);
+    sfx_match(f, "x/+", &b); /* the cached message: the attachment is there */
+    assert_int_equal(b.n, 1);
+    assert_ptr_equal(b.v[0], a.v[0]);
+    assert_ptr_equal(mq_store_msg_ext(b.v[0]), mine);
+    assert_ptr_equal(mq_store_msg_ext_set(b.v[0], late), mine); /* the first one wins */
+    free(late);
+    assert_null(mq_store_msg_ext_set(b.v[0], NULL));
+    coll_free(&a);
+    coll_free(&b);
+    assert_int_equal(atomic_load(&ext_freed), 0); /* the cache still holds it */
+    sfx_sync(f, sfx_retain(f, "x/1", "", 0, 0));  /* clear: the cache lets go */
+    assert_int_equal(atomic_load(&ext_freed), 1);
+    sfx_close(f);
+    /* Without a destructor nothing can be attached. */
+    f->o.msg_ext_free = NULL;
+    sfx_open(f);
+    sfx_retain(f, "y", "b", 0, 0);
+    sfx_match(f, "y", &a);
+    int dummy;
+    assert_null(mq_store_msg_ext_set(a.v[0], &dummy));
+    assert_null(mq_store_msg_ext(a.v[0]));
+    coll_free(&a);
+}
+
 static void test_bad_args(void **state)
 {
     sfx_t *f = *state;
@@ -500,6 +546,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_expiry_many, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_bounded_shared, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_msg_ext, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_random_vs_bruteforce, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_threads, sfx_setup, sfx_teardown),
