@@ -1,20 +1,25 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * export.c - `cairn export` (see export.h for the layout it writes).
+ * export.c - the export core (see export.h for the layout it writes).
  *
- *   srv_export_run: eng_open (no background threads; -EBUSY when a server
- *   holds the directory) -> snapshot -> per measurement:
- *     series selected and sorted by (device_id, other tags, id); the tag keys
- *     of all of them become STRING columns (required when every series has
- *     the key), the fields typed columns;
- *     pass 1: the measurement's time range, from block statistics where a
- *       block can be skipped undecoded, else from the decoded batches;
- *     pass 2: per UTC day in range, per series in order, the engine's
- *       batches (fields aligned on the series' ts, valid per field) become
- *       one qry_pq_batch_t with the tag columns filled in; the writer is
- *       opened at the first row of the day, so empty days make no file.
- *   Each file closed (tmp, fsync, rename) is read back for its CRC-32C and
- *   listed in the manifest, written last with cn_file_write_atomic.
+ *   setup (xp_begin): snapshot -> the condition parsed once -> per selected
+ *     measurement (meas_setup): the condition compiled against its fields
+ *     (qry_xf_compile), series selected through the tag index with the
+ *     condition's tag terms, then per series the tag-only terms decide
+ *     (skip / every row / row filter); series sorted by (device_id, other
+ *     tags, id); the tag keys of the kept series become STRING columns
+ *     (required when every series has the key), the fields typed columns;
+ *     pass 1 (meas_range): the time range and the row count (for the
+ *     progress bar's ETA), from block statistics where a block can be
+ *     skipped undecoded, else from the decoded batches.
+ *   pass 2 (export_rows): per UTC day in range, per series in order, the
+ *     engine's batches (fields aligned on the series' ts, valid per field),
+ *     row-filtered when the series needs it, become qry_pq_batch_t with the
+ *     tag columns filled in, for the day's writer (fw_t: Parquet or CSV,
+ *     into an atomic file or a sink).  A directory export opens the file at
+ *     the day's first row, so empty days make no file; each file closed is
+ *     read back for its CRC-32C and listed in the manifest, written last
+ *     with cn_file_write_atomic.
  *
  * NOTES
  *  1. eng_close() flushes the memtable rebuilt from the WAL into a segment:
@@ -26,8 +31,10 @@
  */
 #include "export.h"
 
-#include "engine.h"
+#include "ast.h"
+#include "export/csv.h"
 #include "export/parquet.h"
+#include "export/xfilter.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -38,34 +45,79 @@
 #include <time.h>
 #include <unistd.h>
 
-#define DAY_NS (INT64_C(86400) * 1000000000)
+#define DAY_NS         (INT64_C(86400) * 1000000000)
+#define PROGRESS_EVERY (INT64_C(200) * 1000000) /* ns between progress lines */
 
 typedef struct ser {
     uint64_t sid;
     const eng_tag_t *tags;
     uint32_t ntags;
     const char *dev; /* device_id value or NULL */
+    uint8_t xf;      /* QRY_XF_ALL or QRY_XF_ROWS */
 } ser_t;
+
+typedef struct meas {
+    const char *name;
+    const eng_field_info_t *fields;
+    size_t nfields;
+    uint32_t *fids;
+    ser_t *ser;
+    size_t nser;
+    const char **keys; /* tag keys, sorted */
+    size_t nkeys;
+    qry_pq_col_t *cols; /* keys then fields */
+    char **names;
+    eng_str_t *tagvals; /* nkeys x ENG_BATCH */
+    const void **vals;
+    const uint8_t **valid;
+    uint8_t *zeros; /* ENG_BATCH */
+    qry_xf_t *xf;
+    int64_t tmin, tmax; /* the export range narrowed by the condition */
+    int64_t lo, hi;     /* first and last point in range (lo > hi: none) */
+    uint64_t nrows;     /* rows in range (pass 1) */
+} meas_t;
 
 typedef struct xp {
     const srv_export_opts_t *o;
     srv_export_summary_t *sum;
+    eng_snap_t *snap;
+    qry_query_t *cond;
+    int64_t now_ns;
+    meas_t *ms;
+    size_t nms;
     cn_buf_t manifest; /* the "files" array entries */
-    int64_t t0;
+    int64_t t0, last_progress;
+    uint64_t total;     /* rows to scan (pass 1) */
+    uint64_t cur_bytes; /* bytes of the file being written */
+    /* row filter output: ENG_BATCH rows of ts and per field */
+    int64_t *fts;
+    uint8_t *sel;
+    uint8_t **fvals;
+    uint8_t **fvalid;
+    size_t ffields;
 } xp_t;
+
+/* One output file (or stream): Parquet or CSV, to a path or a sink. */
+typedef struct fw {
+    int format;
+    qry_pq_writer_t *pq;
+    qry_csv_writer_t *csv;
+    qry_afile_t *af;
+} fw_t;
 
 /* ------------------------------------------------------------ arguments */
 
-static int usage(FILE *diag, const char *what, const char *arg)
+void srv_export_opts_default(srv_export_opts_t *o)
 {
-    if (diag)
-        fprintf(diag, "cairn: export: %s%s%s (see cairn --help)\n", what, arg ? " " : "",
-                arg ? arg : "");
-    return CN_ECONFIG;
+    memset(o, 0, sizeof *o);
+    o->tmin = INT64_MIN;
+    o->tmax = INT64_MAX;
+    o->format = SRV_XFMT_PARQUET;
+    o->codec = QRY_PQ_ZSTD;
+    o->time_format = QRY_PQ_MICROS;
 }
 
-/* Integer ns, or RFC 3339 / a bare date (UTC). */
-static int parse_time(const char *s, int64_t *ns)
+int srv_export_parse_time(const char *s, int64_t *ns)
 {
     const char *p = s + (s[0] == '-');
     if (*p && strspn(p, "0123456789") == strlen(p)) {
@@ -77,17 +129,44 @@ static int parse_time(const char *s, int64_t *ns)
         *ns = (int64_t)v;
         return 0;
     }
-    return cn_time_parse(s, strlen(s), 0, ns);
+    return cn_time_parse(s, strlen(s), 0, ns) < 0 ? CN_EINVAL : 0;
+}
+
+int srv_export_format_parse(const char *s)
+{
+    if (strcmp(s, "parquet") == 0)
+        return SRV_XFMT_PARQUET;
+    if (strcmp(s, "csv") == 0)
+        return SRV_XFMT_CSV;
+    return CN_EINVAL;
+}
+
+int srv_export_time_parse(int format, const char *s)
+{
+    if (format == SRV_XFMT_CSV)
+        return qry_csv_time_parse(s);
+    if (strcmp(s, "us") == 0)
+        return QRY_PQ_MICROS;
+    if (strcmp(s, "ns") == 0)
+        return QRY_PQ_NANOS;
+    return CN_EINVAL;
+}
+
+static int usage(FILE *diag, const char *what, const char *arg)
+{
+    if (diag)
+        fprintf(diag, "cairn: export: %s%s%s (see cairn --help)\n", what, arg ? " " : "",
+                arg ? arg : "");
+    return CN_ECONFIG;
 }
 
 int srv_export_cli(int argc, char **argv, srv_export_opts_t *o, FILE *diag)
 {
-    static const char *const NAMES[] = {"--data-dir",    "--out",         "--from",  "--to",
-                                        "--measurement", "--compression", "--format"};
-    memset(o, 0, sizeof *o);
-    o->tmin = INT64_MIN;
-    o->tmax = INT64_MAX;
-    o->codec = QRY_PQ_ZSTD;
+    static const char *const NAMES[] = {"--data-dir",    "--out",         "--from",
+                                        "--to",          "--measurement", "--compression",
+                                        "--format",      "--where",       "--time-format"};
+    srv_export_opts_default(o);
+    const char *codec = NULL, *tfmt = NULL;
     for (int i = 2; i < argc; i++) {
         const char *a = argv[i], *val = NULL;
         size_t k = 0;
@@ -114,28 +193,51 @@ int srv_export_cli(int argc, char **argv, srv_export_opts_t *o, FILE *diag)
             o->out_dir = val;
             break;
         case 2:
-            rc = parse_time(val, &o->tmin);
+            rc = srv_export_parse_time(val, &o->tmin);
             break;
         case 3:
-            rc = parse_time(val, &o->tmax);
+            rc = srv_export_parse_time(val, &o->tmax);
             break;
         case 4:
             o->measurement = val;
             break;
         case 5:
-            rc = qry_pq_codec_parse(val);
-            if (rc >= 0) {
-                o->codec = rc;
-                rc = 0;
-            }
+            codec = val;
+            break;
+        case 6:
+            rc = srv_export_format_parse(val);
+            if (rc < 0)
+                return usage(diag, "--format must be parquet or csv, not", val);
+            o->format = rc;
+            break;
+        case 7:
+            o->where = val;
             break;
         default:
-            if (strcmp(val, "parquet") != 0)
-                return usage(diag, "unsupported --format (only parquet):", val);
+            tfmt = val;
             break;
         }
         if (rc < 0)
             return usage(diag, "bad value for", NAMES[k]);
+    }
+    if (codec) {
+        if (o->format != SRV_XFMT_PARQUET)
+            return usage(diag, "--compression applies to --format parquet only", NULL);
+        int rc = qry_pq_codec_parse(codec);
+        if (rc < 0)
+            return usage(diag, "--compression must be zstd, lz4_raw, snappy or none, not", codec);
+        o->codec = rc;
+    }
+    o->time_format = o->format == SRV_XFMT_CSV ? QRY_CSV_RFC3339 : QRY_PQ_MICROS;
+    if (tfmt) {
+        int rc = srv_export_time_parse(o->format, tfmt);
+        if (rc < 0)
+            return usage(diag,
+                         o->format == SRV_XFMT_CSV
+                             ? "--time-format for csv must be rfc3339, s, ms, us or ns, not"
+                             : "--time-format for parquet must be us or ns, not",
+                         tfmt);
+        o->time_format = rc;
     }
     if (!o->data_dir || !o->data_dir[0])
         return usage(diag, "--data-dir DIR is required", NULL);
@@ -143,9 +245,15 @@ int srv_export_cli(int argc, char **argv, srv_export_opts_t *o, FILE *diag)
         return usage(diag, "--out DIR is required", NULL);
     if (o->tmin >= o->tmax)
         return usage(diag, "--from must be before --to", NULL);
+    if (o->where) {
+        qry_query_t *q = NULL;
+        qry_error_t err;
+        if (qry_parse_expr(o->where, strlen(o->where), &q, &err) < 0)
+            return usage(diag, "--where:", err.msg);
+        qry_query_free(q);
+    }
     return 0;
 }
-
 /* ---------------------------------------------------------------- helpers */
 
 static int64_t day_of(int64_t ts)
@@ -289,24 +397,8 @@ static char *uniq_name(char **names, size_t n, const char *base)
     return s;
 }
 
-/* -------------------------------------------------------- one measurement */
 
-typedef struct meas {
-    const char *name;
-    const eng_field_info_t *fields;
-    size_t nfields;
-    uint32_t *fids;
-    ser_t *ser;
-    size_t nser;
-    const char **keys; /* tag keys, sorted */
-    size_t nkeys;
-    qry_pq_col_t *cols; /* keys then fields */
-    char **names;
-    eng_str_t *tagvals; /* nkeys x ENG_BATCH */
-    const void **vals;
-    const uint8_t **valid;
-    uint8_t *zeros; /* ENG_BATCH */
-} meas_t;
+/* -------------------------------------------------------- one measurement */
 
 static void meas_free(meas_t *m)
 {
@@ -321,27 +413,50 @@ static void meas_free(meas_t *m)
     cn_free(m->vals);
     cn_free(m->valid);
     cn_free(m->zeros);
+    qry_xf_free(m->xf);
+    memset(m, 0, sizeof *m);
 }
 
-static int meas_setup(eng_snap_t *snap, const char *name, meas_t *m)
+/* Schema, condition and the series to export, sorted. */
+static int meas_setup(xp_t *x, const char *name, meas_t *m)
 {
+    eng_snap_t *snap = x->snap;
     memset(m, 0, sizeof *m);
     m->name = name;
+    m->lo = INT64_MAX;
+    m->hi = INT64_MIN;
     m->nfields = eng_snap_fields(snap, name, &m->fields);
+    char err[256] = "";
+    int rc = qry_xf_compile(x->cond ? x->cond->expr : NULL, m->fields, m->nfields, x->now_ns,
+                            &m->xf, err, sizeof err);
+    if (rc < 0) {
+        snprintf(x->sum->err, sizeof x->sum->err, "where: %s", err);
+        return rc;
+    }
+    m->tmin = x->o->tmin;
+    m->tmax = x->o->tmax;
+    qry_xf_range(m->xf, &m->tmin, &m->tmax);
+    const eng_tag_pred_t *preds = NULL;
+    size_t npreds = qry_xf_tag_preds(m->xf, &preds);
     uint64_t *ids = NULL;
-    int n = eng_snap_select(snap, name, NULL, 0, &ids);
-    if (n < 0)
-        return n;
-    m->nser = (size_t)n;
-    m->ser = cn_calloc(m->nser ? m->nser : 1, sizeof *m->ser);
+    int n = m->tmin < m->tmax ? eng_snap_select(snap, name, preds, npreds, &ids) : 0;
+    if (n < 0) {
+        snprintf(x->sum->err, sizeof x->sum->err, "where: bad regular expression on a tag");
+        return n == CN_EINVAL ? n : n;
+    }
+    m->ser = cn_calloc(n ? (size_t)n : 1, sizeof *m->ser);
     size_t kcap = 0;
-    int rc = 0;
-    for (size_t i = 0; i < m->nser; i++) {
-        ser_t *s = &m->ser[i];
+    for (int i = 0; i < n; i++) {
+        ser_t *s = &m->ser[m->nser];
         s->sid = ids[i];
         rc = eng_snap_series_tags(snap, s->sid, &s->tags, &s->ntags);
         if (rc < 0)
             break;
+        int xs = qry_xf_series(m->xf, s->tags, s->ntags);
+        if (xs == QRY_XF_NONE)
+            continue;
+        s->xf = (uint8_t)xs;
+        m->nser++;
         for (uint32_t t = 0; t < s->ntags; t++) {
             if (strcmp(s->tags[t].key, "device_id") == 0)
                 s->dev = s->tags[t].val;
@@ -411,25 +526,25 @@ static int meas_setup(eng_snap_t *snap, const char *name, meas_t *m)
     return 0;
 }
 
-/* Pass 1: first and last timestamp of the measurement within [tmin, tmax). */
-static int meas_range(eng_snap_t *snap, const meas_t *m, int64_t tmin, int64_t tmax, int64_t *lo,
-                      int64_t *hi)
+/* Pass 1: first and last timestamp and the row count within the range. */
+static int meas_range(xp_t *x, meas_t *m)
 {
     eng_stat_t *st = cn_calloc(m->nfields + 1, sizeof *st);
     int rc = 0;
     for (size_t i = 0; rc >= 0 && i < m->nser; i++) {
         eng_iter_t *it = NULL;
-        rc = eng_iter_open(snap, m->ser[i].sid, m->fids, m->nfields, tmin, tmax, &it);
+        rc = eng_iter_open(x->snap, m->ser[i].sid, m->fids, m->nfields, m->tmin, m->tmax, &it);
         while (rc >= 0) {
             uint32_t rows = 0;
             rc = eng_iter_peek_stats(it, st, &rows);
             if (rc == 1) {
                 for (size_t f = 0; f < m->nfields; f++) {
                     if (st[f].count) {
-                        *lo = CN_MIN(*lo, st[f].tmin);
-                        *hi = CN_MAX(*hi, st[f].tmax);
+                        m->lo = CN_MIN(m->lo, st[f].tmin);
+                        m->hi = CN_MAX(m->hi, st[f].tmax);
                     }
                 }
+                m->nrows += rows;
                 eng_iter_skip(it);
                 continue;
             }
@@ -440,8 +555,9 @@ static int meas_range(eng_snap_t *snap, const meas_t *m, int64_t tmin, int64_t t
             if (rc <= 0)
                 break;
             if (b.n) {
-                *lo = CN_MIN(*lo, b.ts[0]);
-                *hi = CN_MAX(*hi, b.ts[b.n - 1]);
+                m->lo = CN_MIN(m->lo, b.ts[0]);
+                m->hi = CN_MAX(m->hi, b.ts[b.n - 1]);
+                m->nrows += b.n;
             }
         }
         eng_iter_close(it);
@@ -450,23 +566,251 @@ static int meas_range(eng_snap_t *snap, const meas_t *m, int64_t tmin, int64_t t
     return rc < 0 ? rc : 0;
 }
 
-static void progress(xp_t *x, const char *m, const char *date)
+/* ------------------------------------------------------------- writers */
+
+static int fw_open(xp_t *x, const meas_t *m, const char *path, const qry_sink_t *sink, fw_t *w)
+{
+    const srv_export_opts_t *o = x->o;
+    memset(w, 0, sizeof *w);
+    w->format = o->format;
+    size_t ncols = m->nkeys + m->nfields;
+    int rc;
+    if (o->format == SRV_XFMT_PARQUET) {
+        qry_pq_opts_t po;
+        qry_pq_opts_default(&po);
+        po.codec = o->codec;
+        po.unit = o->time_format;
+        qry_pq_kv_t kv[] = {{"cairn.measurement", m->name}, {"cairn.version", CAIRN_VERSION}};
+        po.kv = kv;
+        po.nkv = CN_ARRAY_LEN(kv);
+        rc = path ? qry_pq_open(path, m->cols, ncols, &po, &w->pq)
+                  : qry_pq_open_sink(sink, m->cols, ncols, &po, &w->pq);
+        return rc;
+    }
+    qry_sink_t fs;
+    if (path) {
+        rc = qry_afile_open(path, &w->af);
+        if (rc < 0)
+            return rc;
+        fs = qry_afile_sink(w->af);
+        sink = &fs;
+    }
+    qry_csv_opts_t co = {.time_name = "time", .time_format = o->time_format};
+    rc = qry_csv_open(sink, m->cols, ncols, &co, &w->csv);
+    if (rc < 0) {
+        qry_afile_abort(w->af);
+        w->af = NULL;
+    }
+    return rc;
+}
+
+static bool fw_live(const fw_t *w)
+{
+    return w->pq || w->csv;
+}
+
+static int fw_write(fw_t *w, const qry_pq_batch_t *b)
+{
+    return w->pq ? qry_pq_write(w->pq, b) : qry_csv_write(w->csv, b);
+}
+
+static uint64_t fw_bytes(const fw_t *w)
+{
+    return w->pq ? qry_pq_bytes(w->pq) : w->csv ? qry_csv_bytes(w->csv) : 0;
+}
+
+static void fw_abort(fw_t *w)
+{
+    qry_pq_abort(w->pq);
+    qry_csv_abort(w->csv);
+    qry_afile_abort(w->af);
+    memset(w, 0, sizeof *w);
+}
+
+static int fw_close(fw_t *w, qry_pq_summary_t *ps)
+{
+    int rc;
+    if (w->pq) {
+        rc = qry_pq_close(w->pq, ps);
+    } else {
+        rc = qry_csv_close(w->csv, ps);
+        if (w->af) {
+            if (rc < 0)
+                qry_afile_abort(w->af);
+            else
+                rc = qry_afile_commit(w->af);
+        }
+    }
+    memset(w, 0, sizeof *w);
+    return rc;
+}
+
+static const char *fmt_ext(int format)
+{
+    return format == SRV_XFMT_CSV ? ".csv" : ".parquet";
+}
+
+/* ------------------------------------------------------------- progress */
+
+static void progress(xp_t *x, const char *m, const char *date, bool force)
 {
     if (!x->o->progress)
         return;
-    double s = (double)(cn_mono_ns() - x->t0) / 1e9;
-    fprintf(x->o->progress, "\r\033[Kexport: %s %s  %llu rows, %llu files, %.1f MB/s", m, date,
-            (unsigned long long)x->sum->rows, (unsigned long long)x->sum->files,
-            s > 0 ? (double)x->sum->bytes / 1e6 / s : 0.0);
+    int64_t now = cn_mono_ns();
+    if (!force && now - x->last_progress < PROGRESS_EVERY)
+        return;
+    x->last_progress = now;
+    double s = (double)(now - x->t0) / 1e9;
+    uint64_t done = x->sum->scanned, bytes = x->sum->bytes + x->cur_bytes;
+    char eta[32] = "--:--";
+    if (done && x->total >= done && s > 0) {
+        double left = s * (double)(x->total - done) / (double)done;
+        long l = (long)(left + 0.5);
+        snprintf(eta, sizeof eta, "%ld:%02ld:%02ld", l / 3600, l / 60 % 60, l % 60);
+    }
+    fprintf(x->o->progress,
+            "\r\033[Kexport %3.0f%% %llu/%llu rows read, %llu written, %.1f MB/s, ETA %s  %s %s",
+            x->total ? 100.0 * (double)CN_MIN(done, x->total) / (double)x->total : 100.0,
+            (unsigned long long)done, (unsigned long long)x->total,
+            (unsigned long long)x->sum->rows, s > 0 ? (double)bytes / 1e6 / s : 0.0, eta, m,
+            date);
     fflush(x->o->progress);
 }
 
+/* ------------------------------------------------------------------ rows */
+
+/* The rows of b that pass the filter, packed into x's arrays; NULL valid
+ * arrays stay NULL.  Returns the packed batch's row count. */
+static uint32_t pack(xp_t *x, const meas_t *m, const eng_batch_t *b, const void **vals,
+                     const uint8_t **valid)
+{
+    if (x->ffields < m->nfields) {
+        for (size_t f = 0; f < x->ffields; f++) {
+            cn_free(x->fvals[f]);
+            cn_free(x->fvalid[f]);
+        }
+        cn_free(x->fvals);
+        cn_free(x->fvalid);
+        x->ffields = m->nfields;
+        x->fvals = cn_calloc(x->ffields, sizeof *x->fvals);
+        x->fvalid = cn_calloc(x->ffields, sizeof *x->fvalid);
+        for (size_t f = 0; f < x->ffields; f++) {
+            x->fvals[f] = cn_malloc(ENG_BATCH * sizeof(eng_str_t));
+            x->fvalid[f] = cn_malloc(ENG_BATCH);
+        }
+    }
+    uint32_t k = 0;
+    for (uint32_t r = 0; r < b->n; r++)
+        if (x->sel[r])
+            x->fts[k++] = b->ts[r];
+    for (size_t f = 0; f < m->nfields; f++) {
+        size_t sz = m->fields[f].type == ENG_T_STRING ? sizeof(eng_str_t)
+                    : m->fields[f].type == ENG_T_BOOL ? 1
+                                                      : 8;
+        const uint8_t *src = b->vals[f];
+        const uint8_t *sv = b->valid ? b->valid[f] : NULL;
+        uint32_t j = 0;
+        for (uint32_t r = 0; r < b->n; r++) {
+            if (!x->sel[r])
+                continue;
+            memcpy(x->fvals[f] + (size_t)j * sz, src + (size_t)r * sz, sz);
+            if (sv)
+                x->fvalid[f][j] = sv[r];
+            j++;
+        }
+        vals[f] = x->fvals[f];
+        valid[f] = sv ? x->fvalid[f] : NULL;
+    }
+    return k;
+}
+
+/*
+ * Pass 2 for [lo, hi): every kept series' rows into w.  With open_path set
+ * (directory exports) the file is opened at the first row; otherwise w is
+ * already open.
+ */
+static int export_rows(xp_t *x, meas_t *m, int64_t lo, int64_t hi, fw_t *w, const char *open_path,
+                       const char *date)
+{
+    int rc = 0;
+    for (size_t i = 0; rc >= 0 && i < m->nser; i++) {
+        const ser_t *s = &m->ser[i];
+        for (size_t k = 0; k < m->nkeys; k++) {
+            const char *v = NULL;
+            for (uint32_t t = 0; !v && t < s->ntags; t++)
+                if (strcmp(s->tags[t].key, m->keys[k]) == 0)
+                    v = s->tags[t].val;
+            eng_str_t *tv = m->tagvals + k * ENG_BATCH;
+            eng_str_t sv = {.p = v ? v : "", .len = v ? (uint32_t)strlen(v) : 0};
+            for (size_t r = 0; r < ENG_BATCH; r++)
+                tv[r] = sv;
+            m->valid[k] = v ? NULL : m->zeros;
+        }
+        if (s->xf == QRY_XF_ROWS)
+            qry_xf_series(m->xf, s->tags, s->ntags); /* binds the tags */
+        eng_iter_t *it = NULL;
+        rc = eng_iter_open(x->snap, s->sid, m->fids, m->nfields, lo, hi, &it);
+        while (rc >= 0) {
+            if (x->o->cancelled && x->o->cancelled(x->o->cancel_arg)) {
+                rc = CN_ECLOSED;
+                break;
+            }
+            eng_batch_t b;
+            rc = eng_iter_next(it, &b);
+            if (rc <= 0)
+                break;
+            if (!b.n)
+                continue;
+            x->sum->scanned += b.n;
+            uint32_t n = b.n;
+            const int64_t *ts = b.ts;
+            if (s->xf == QRY_XF_ROWS) {
+                n = qry_xf_rows(m->xf, &b, x->sel);
+                if (n && n < b.n) {
+                    n = pack(x, m, &b, m->vals + m->nkeys, m->valid + m->nkeys);
+                    ts = x->fts;
+                } else {
+                    for (size_t f = 0; f < m->nfields; f++) {
+                        m->vals[m->nkeys + f] = b.vals[f];
+                        m->valid[m->nkeys + f] = b.valid ? b.valid[f] : NULL;
+                    }
+                }
+            } else {
+                for (size_t f = 0; f < m->nfields; f++) {
+                    m->vals[m->nkeys + f] = b.vals[f];
+                    m->valid[m->nkeys + f] = b.valid ? b.valid[f] : NULL;
+                }
+            }
+            if (n && !fw_live(w) && open_path)
+                rc = fw_open(x, m, open_path, NULL, w);
+            if (n && rc >= 0) {
+                qry_pq_batch_t pb = {.n = n, .ts = ts, .vals = m->vals, .valid = m->valid};
+                rc = fw_write(w, &pb);
+                x->sum->rows += n;
+                x->cur_bytes = fw_bytes(w);
+            }
+            progress(x, m->name, date, false);
+        }
+        eng_iter_close(it);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* ----------------------------------------------------------------- files */
+
+static void day_bounds(const meas_t *m, int64_t day, int64_t *lo, int64_t *hi)
+{
+    *lo = day <= INT64_MIN / DAY_NS ? m->tmin : CN_MAX(day * DAY_NS, m->tmin);
+    *hi = day >= INT64_MAX / DAY_NS - 1 ? m->tmax : CN_MIN((day + 1) * DAY_NS, m->tmax);
+}
+
 /* Closes the day's file and lists it in the manifest. */
-static int finish_file(xp_t *x, qry_pq_writer_t *w, const char *path, const char *rel,
-                       const meas_t *m, const char *date)
+static int finish_file(xp_t *x, fw_t *w, const char *path, const char *rel, const meas_t *m,
+                       const char *date)
 {
     qry_pq_summary_t ps;
-    int rc = qry_pq_close(w, &ps);
+    int rc = fw_close(w, &ps);
+    x->cur_bytes = 0;
     if (rc < 0)
         return rc;
     uint32_t crc = 0;
@@ -491,83 +835,57 @@ static int finish_file(xp_t *x, qry_pq_writer_t *w, const char *path, const char
     snprintf(num, sizeof num, ", \"tmin_ns\": %lld, \"tmax_ns\": %lld, \"crc32c\": \"%08x\"}",
              (long long)ps.tmin, (long long)ps.tmax, crc);
     put_str(b, num);
-    x->sum->rows += ps.rows;
     x->sum->bytes += ps.bytes;
     x->sum->files++;
-    progress(x, m->name, date);
+    x->sum->tmin = CN_MIN(x->sum->tmin, ps.tmin);
+    x->sum->tmax = CN_MAX(x->sum->tmax, ps.tmax);
+    progress(x, m->name, date, true);
     return 0;
 }
 
-static int export_day(xp_t *x, eng_snap_t *snap, meas_t *m, int64_t day, const qry_pq_opts_t *po)
+static void rel_dir(const meas_t *m, const char *date, cn_buf_t *rel)
+{
+    put_str(rel, "measurement=");
+    hive_escape(m->name, rel);
+    put_str(rel, "/date=");
+    put_str(rel, date);
+}
+
+static int export_day(xp_t *x, meas_t *m, int64_t day)
 {
     const srv_export_opts_t *o = x->o;
-    int64_t lo = day <= INT64_MIN / DAY_NS ? o->tmin : CN_MAX(day * DAY_NS, o->tmin);
-    int64_t hi = day >= INT64_MAX / DAY_NS - 1 ? o->tmax : CN_MIN((day + 1) * DAY_NS, o->tmax);
+    int64_t lo, hi;
+    day_bounds(m, day, &lo, &hi);
     char date[16];
     day_str(day, date);
     cn_buf_t rel, path;
     cn_buf_init(&rel);
     cn_buf_init(&path);
-    put_str(&rel, "measurement=");
-    hive_escape(m->name, &rel);
-    put_str(&rel, "/date=");
-    put_str(&rel, date);
+    rel_dir(m, date, &rel);
     put_str(&path, o->out_dir);
     cn_buf_put_u8(&path, '/');
     cn_buf_put(&path, rel.p, rel.len);
-    size_t dirlen = path.len;
-    put_str(&rel, "/part-0.parquet");
-    cn_buf_put_u8(&rel, 0);
-    put_str(&path, "/part-0.parquet");
     cn_buf_put_u8(&path, 0);
-    int rc = 0;
+    int rc = cn_mkdirs((const char *)path.p, 0755);
+    path.len--;
+    const char *part = o->part ? o->part : "part-0";
+    cn_buf_put_u8(&rel, '/');
+    put_str(&rel, part);
+    put_str(&rel, fmt_ext(o->format));
+    cn_buf_put_u8(&rel, 0);
+    cn_buf_put_u8(&path, '/');
+    put_str(&path, part);
+    put_str(&path, fmt_ext(o->format));
+    cn_buf_put_u8(&path, 0);
 
-    qry_pq_writer_t *w = NULL;
-    for (size_t i = 0; rc >= 0 && i < m->nser; i++) {
-        const ser_t *s = &m->ser[i];
-        for (size_t k = 0; k < m->nkeys; k++) {
-            const char *v = NULL;
-            for (uint32_t t = 0; !v && t < s->ntags; t++)
-                if (strcmp(s->tags[t].key, m->keys[k]) == 0)
-                    v = s->tags[t].val;
-            eng_str_t *tv = m->tagvals + k * ENG_BATCH;
-            eng_str_t sv = {.p = v ? v : "", .len = v ? (uint32_t)strlen(v) : 0};
-            for (size_t r = 0; r < ENG_BATCH; r++)
-                tv[r] = sv;
-            m->valid[k] = v ? NULL : m->zeros;
-        }
-        eng_iter_t *it = NULL;
-        rc = eng_iter_open(snap, s->sid, m->fids, m->nfields, lo, hi, &it);
-        while (rc >= 0) {
-            eng_batch_t b;
-            rc = eng_iter_next(it, &b);
-            if (rc <= 0)
-                break;
-            if (!b.n)
-                continue;
-            if (!w) { /* the directory only for a day with rows */
-                path.p[dirlen] = 0;
-                rc = cn_mkdirs((const char *)path.p, 0755);
-                path.p[dirlen] = '/';
-                if (rc < 0)
-                    break;
-                rc = qry_pq_open((const char *)path.p, m->cols, m->nkeys + m->nfields, po, &w);
-                if (rc < 0)
-                    break;
-            }
-            for (size_t f = 0; f < m->nfields; f++) {
-                m->vals[m->nkeys + f] = b.vals[f];
-                m->valid[m->nkeys + f] = b.valid[f];
-            }
-            qry_pq_batch_t pb = {.n = b.n, .ts = b.ts, .vals = m->vals, .valid = m->valid};
-            rc = qry_pq_write(w, &pb);
-        }
-        eng_iter_close(it);
-    }
-    if (rc >= 0 && w)
-        rc = finish_file(x, w, (const char *)path.p, (const char *)rel.p, m, date);
+    fw_t w;
+    memset(&w, 0, sizeof w);
+    if (rc >= 0)
+        rc = export_rows(x, m, lo, hi, &w, (const char *)path.p, date);
+    if (rc >= 0 && fw_live(&w))
+        rc = finish_file(x, &w, (const char *)path.p, (const char *)rel.p, m, date);
     else
-        qry_pq_abort(w);
+        fw_abort(&w);
     if (rc < 0)
         cn_error("export: %s: %s", (const char *)path.p, cn_strerror(rc));
     cn_buf_free(&rel);
@@ -575,28 +893,71 @@ static int export_day(xp_t *x, eng_snap_t *snap, meas_t *m, int64_t day, const q
     return rc < 0 ? rc : 0;
 }
 
-static int export_meas(xp_t *x, eng_snap_t *snap, const char *name)
+/* ------------------------------------------------------------------ setup */
+
+static void xp_end(xp_t *x)
 {
-    meas_t m;
-    int rc = meas_setup(snap, name, &m);
-    int64_t lo = INT64_MAX, hi = INT64_MIN;
-    if (rc >= 0)
-        rc = meas_range(snap, &m, x->o->tmin, x->o->tmax, &lo, &hi);
-    qry_pq_opts_t po;
-    qry_pq_opts_default(&po);
-    po.codec = x->o->codec;
-    qry_pq_kv_t kv[] = {{"cairn.measurement", name}, {"cairn.version", CAIRN_VERSION}};
-    po.kv = kv;
-    po.nkv = CN_ARRAY_LEN(kv);
-    for (int64_t d = day_of(lo); rc >= 0 && lo <= hi && d <= day_of(hi); d++)
-        rc = export_day(x, snap, &m, d, &po);
-    meas_free(&m);
+    for (size_t i = 0; i < x->nms; i++)
+        meas_free(&x->ms[i]);
+    cn_free(x->ms);
+    for (size_t f = 0; f < x->ffields; f++) {
+        cn_free(x->fvals[f]);
+        cn_free(x->fvalid[f]);
+    }
+    cn_free(x->fvals);
+    cn_free(x->fvalid);
+    cn_free(x->fts);
+    cn_free(x->sel);
+    qry_query_free(x->cond);
+    if (x->snap)
+        eng_snap_close(x->snap);
+    cn_buf_free(&x->manifest);
+    x->sum->elapsed_ns = cn_mono_ns() - x->t0;
+}
+
+/* Snapshot, condition, measurements set up and counted (pass 1). */
+static int xp_begin(xp_t *x, eng_db_t *db, const srv_export_opts_t *o, srv_export_summary_t *sum)
+{
+    memset(sum, 0, sizeof *sum);
+    memset(x, 0, sizeof *x);
+    sum->tmin = INT64_MAX;
+    sum->tmax = INT64_MIN;
+    x->o = o;
+    x->sum = sum;
+    x->t0 = cn_mono_ns();
+    x->now_ns = o->now_ns ? o->now_ns : cn_now_ns();
+    x->fts = cn_malloc(ENG_BATCH * sizeof *x->fts);
+    x->sel = cn_malloc(ENG_BATCH);
+    cn_buf_init(&x->manifest);
+    if (o->where && o->where[0]) {
+        qry_error_t err;
+        int rc = qry_parse_expr(o->where, strlen(o->where), &x->cond, &err);
+        if (rc < 0) {
+            snprintf(sum->err, sizeof sum->err, "where: %s", err.msg);
+            return CN_EINVAL;
+        }
+    }
+    int rc = eng_snap_open(db, &x->snap);
+    if (rc < 0)
+        return rc;
+    const char **names = NULL;
+    size_t nm = eng_snap_measurements(x->snap, &names);
+    x->ms = cn_calloc(nm + 1, sizeof *x->ms);
+    for (size_t i = 0; rc >= 0 && i < nm; i++) {
+        if (o->measurement && strcmp(o->measurement, names[i]) != 0)
+            continue;
+        meas_t *m = &x->ms[x->nms++];
+        rc = meas_setup(x, names[i], m);
+        if (rc >= 0)
+            rc = meas_range(x, m);
+        x->total += m->nrows;
+    }
     return rc;
 }
 
-/* ------------------------------------------------------------------ run */
+/* ------------------------------------------------------------- manifest */
 
-static int write_manifest(xp_t *x, int64_t start_ns)
+static int write_manifest(xp_t *x, int64_t start_ns, const char *source)
 {
     const srv_export_opts_t *o = x->o;
     time_t t = (time_t)(start_ns / 1000000000);
@@ -604,25 +965,36 @@ static int write_manifest(xp_t *x, int64_t start_ns)
     gmtime_r(&t, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    int n = snprintf(x->sum->manifest, sizeof x->sum->manifest, "%s/_manifest-%s.json", o->out_dir,
-                     stamp);
+    int n = snprintf(x->sum->manifest, sizeof x->sum->manifest, "%s/_manifest-%s%s%s.json",
+                     o->out_dir, stamp, o->part ? "-" : "", o->part ? o->part : "");
     if (n < 0 || (size_t)n >= sizeof x->sum->manifest)
         return -ENAMETOOLONG;
 
     cn_buf_t b;
     cn_buf_init(&b);
     char num[160];
-    put_str(&b, "{\n  \"format\": \"parquet\",\n  \"compression\": ");
-    json_str(&b, qry_pq_codec_name(o->codec));
+    put_str(&b, "{\n  \"format\": ");
+    json_str(&b, o->format == SRV_XFMT_CSV ? "csv" : "parquet");
+    put_str(&b, ",\n  \"compression\": ");
+    json_str(&b, o->format == SRV_XFMT_CSV ? "none" : qry_pq_codec_name(o->codec));
+    put_str(&b, ",\n  \"time_format\": ");
+    json_str(&b, o->format == SRV_XFMT_CSV ? qry_csv_time_name(o->time_format)
+                 : o->time_format == QRY_PQ_NANOS ? "ns"
+                                                  : "us");
     put_str(&b, ",\n  \"cairn_version\": ");
     json_str(&b, CAIRN_VERSION);
     put_str(&b, ",\n  \"started\": ");
     json_time(&b, start_ns);
-    put_str(&b, ",\n  \"data_dir\": ");
-    json_str(&b, o->data_dir);
+    put_str(&b, ",\n  \"source\": ");
+    json_str(&b, source);
     put_str(&b, ",\n  \"measurement\": ");
     if (o->measurement)
         json_str(&b, o->measurement);
+    else
+        put_str(&b, "null");
+    put_str(&b, ",\n  \"where\": ");
+    if (o->where && o->where[0])
+        json_str(&b, o->where);
     else
         put_str(&b, "null");
     put_str(&b, ",\n  \"from\": ");
@@ -645,6 +1017,119 @@ static int write_manifest(xp_t *x, int64_t start_ns)
     return rc;
 }
 
+/* ------------------------------------------------------------------ api */
+
+static int export_dir(eng_db_t *db, const srv_export_opts_t *o, srv_export_summary_t *sum,
+                      const char *source)
+{
+    int64_t start_ns = cn_now_ns();
+    xp_t x;
+    int rc = xp_begin(&x, db, o, sum);
+    if (rc >= 0)
+        rc = cn_mkdirs(o->out_dir, 0755);
+    for (size_t i = 0; rc >= 0 && i < x.nms; i++) {
+        meas_t *m = &x.ms[i];
+        for (int64_t d = day_of(m->lo); rc >= 0 && m->lo <= m->hi && d <= day_of(m->hi); d++)
+            rc = export_day(&x, m, d);
+    }
+    if (rc >= 0)
+        rc = write_manifest(&x, start_ns, source);
+    if (o->progress && sum->files)
+        fputs("\r\033[K", o->progress);
+    xp_end(&x);
+    return rc < 0 ? rc : 0;
+}
+
+int srv_export_db(eng_db_t *db, const srv_export_opts_t *o, srv_export_summary_t *sum)
+{
+    return export_dir(db, o, sum, "server");
+}
+
+int srv_export_stream(eng_db_t *db, const srv_export_opts_t *o, const qry_sink_t *sink,
+                      srv_export_summary_t *sum)
+{
+    xp_t x;
+    int rc = xp_begin(&x, db, o, sum);
+    meas_t *m = NULL;
+    if (rc >= 0 && x.nms == 1) {
+        m = &x.ms[0];
+    } else if (rc >= 0 && o->measurement) {
+        snprintf(sum->err, sizeof sum->err, "measurement \"%s\" not found", o->measurement);
+        rc = CN_ENOTFOUND;
+    } else if (rc >= 0) {
+        snprintf(sum->err, sizeof sum->err,
+                 "measurement is required: one export is one file of one measurement, and "
+                 "there are %zu",
+                 x.nms);
+        rc = CN_EINVAL;
+    }
+    fw_t w;
+    memset(&w, 0, sizeof w);
+    if (rc >= 0)
+        rc = fw_open(&x, m, NULL, sink, &w);
+    for (int64_t d = m ? day_of(m->lo) : 0; rc >= 0 && m->lo <= m->hi && d <= day_of(m->hi);
+         d++) {
+        int64_t lo, hi;
+        char date[16];
+        day_bounds(m, d, &lo, &hi);
+        day_str(d, date);
+        rc = export_rows(&x, m, lo, hi, &w, NULL, date);
+    }
+    if (rc >= 0) {
+        qry_pq_summary_t ps;
+        rc = fw_close(&w, &ps);
+        if (rc >= 0) {
+            sum->files = 1;
+            sum->bytes = ps.bytes;
+            sum->tmin = ps.tmin;
+            sum->tmax = ps.tmax;
+        }
+    } else {
+        fw_abort(&w);
+    }
+    xp_end(&x);
+    return rc < 0 ? rc : 0;
+}
+
+int srv_export_plan(eng_db_t *db, const srv_export_opts_t *o, cn_buf_t *out,
+                    srv_export_summary_t *sum)
+{
+    xp_t x;
+    int rc = xp_begin(&x, db, o, sum);
+    for (size_t i = 0; rc >= 0 && i < x.nms; i++) {
+        const meas_t *m = &x.ms[i];
+        for (int64_t d = day_of(m->lo); m->lo <= m->hi && d <= day_of(m->hi); d++) {
+            char date[16];
+            day_str(d, date);
+            hive_escape(m->name, out);
+            cn_buf_put_u8(out, '\t');
+            put_str(out, date);
+            cn_buf_put_u8(out, '\n');
+        }
+    }
+    xp_end(&x);
+    return rc < 0 ? rc : 0;
+}
+
+int srv_export_latest(eng_db_t *db, int64_t tmin, int64_t tmax, int64_t *hi)
+{
+    srv_export_opts_t o;
+    srv_export_opts_default(&o);
+    o.tmin = tmin;
+    o.tmax = tmax;
+    srv_export_summary_t sum;
+    xp_t x;
+    *hi = INT64_MIN;
+    int rc = tmin < tmax ? xp_begin(&x, db, &o, &sum) : 0;
+    if (tmin >= tmax)
+        return 0;
+    for (size_t i = 0; rc >= 0 && i < x.nms; i++)
+        if (x.ms[i].lo <= x.ms[i].hi)
+            *hi = CN_MAX(*hi, x.ms[i].hi);
+    xp_end(&x);
+    return rc < 0 ? rc : 0;
+}
+
 int srv_export_run(const srv_export_opts_t *o, srv_export_summary_t *sum)
 {
     memset(sum, 0, sizeof *sum);
@@ -661,9 +1146,6 @@ int srv_export_run(const srv_export_opts_t *o, srv_export_summary_t *sum)
         return -ENAMETOOLONG;
     if (stat(wal, &st) < 0 || !S_ISDIR(st.st_mode))
         return CN_ENOTFOUND;
-    xp_t x = {.o = o, .sum = sum, .t0 = cn_mono_ns()};
-    cn_buf_init(&x.manifest);
-    int64_t start_ns = cn_now_ns();
 
     eng_opts_t eo;
     eng_opts_default(&eo);
@@ -671,25 +1153,9 @@ int srv_export_run(const srv_export_opts_t *o, srv_export_summary_t *sum)
     eo.durability = ENG_DUR_OS;
     eo.background = false;
     eng_db_t *db = NULL;
-    eng_snap_t *snap = NULL;
     int rc = eng_open(&eo, &db);
     if (rc == 0)
-        rc = eng_snap_open(db, &snap);
-    if (rc == 0)
-        rc = cn_mkdirs(o->out_dir, 0755);
-    const char **names = NULL;
-    size_t nm = rc == 0 ? eng_snap_measurements(snap, &names) : 0;
-    for (size_t i = 0; rc >= 0 && i < nm; i++)
-        if (!o->measurement || strcmp(o->measurement, names[i]) == 0)
-            rc = export_meas(&x, snap, names[i]);
-    if (rc >= 0)
-        rc = write_manifest(&x, start_ns);
-    if (o->progress && sum->files)
-        fputs("\r\033[K", o->progress);
-    if (snap)
-        eng_snap_close(snap);
+        rc = export_dir(db, o, sum, o->data_dir);
     eng_close(db);
-    cn_buf_free(&x.manifest);
-    sum->elapsed_ns = cn_mono_ns() - x.t0;
     return rc < 0 ? rc : 0;
 }

@@ -78,6 +78,10 @@ static int cmd_export(int argc, char **argv)
                 o.data_dir);
         return EXIT_RUNTIME;
     }
+    if (rc < 0 && sum.err[0]) {
+        fprintf(stderr, "cairn: export: %s\n", sum.err);
+        return rc == CN_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
+    }
     if (rc < 0) {
         fprintf(stderr, "cairn: export from %s to %s failed: %s\n", o.data_dir, o.out_dir,
                 cn_strerror(rc));
@@ -89,6 +93,9 @@ static int cmd_export(int argc, char **argv)
            (unsigned long long)sum.rows, (unsigned long long)sum.files,
            (unsigned long long)sum.bytes, s, s > 0 ? (double)sum.rows / s : 0.0,
            s > 0 ? (double)sum.bytes / 1e6 / s : 0.0, sum.manifest);
+    if (o.where && o.where[0])
+        printf("where %s: %llu of %llu rows read matched\n", o.where,
+               (unsigned long long)sum.rows, (unsigned long long)sum.scanned);
     return 0;
 }
 

@@ -87,7 +87,8 @@ static int out_flush(qry_pq_writer_t *w)
 {
     if (w->out.len == 0)
         return 0;
-    int rc = cn_write_all(w->fd, w->out.p, w->out.len);
+    int rc = w->use_sink ? w->sink.write(w->sink.arg, w->out.p, w->out.len)
+                         : cn_write_all(w->fd, w->out.p, w->out.len);
     cn_buf_reset(&w->out);
     return rc;
 }
@@ -676,21 +677,12 @@ static void writer_free(qry_pq_writer_t *w)
     cn_free(w);
 }
 
-int qry_pq_open(const char *path, const qry_pq_col_t *cols, size_t ncols, const qry_pq_opts_t *opts,
-                qry_pq_writer_t **out)
+/* Everything but the destination. */
+static qry_pq_writer_t *writer_new(const qry_pq_col_t *cols, size_t ncols, const qry_pq_opts_t *o)
 {
-    qry_pq_opts_t def;
-    qry_pq_opts_default(&def);
-    const qry_pq_opts_t *o = opts ? opts : &def;
-    if (!path || (ncols && !cols) || check_schema(cols, ncols, o) < 0)
-        return CN_EINVAL;
     qry_pq_writer_t *w = cn_calloc(1, sizeof(*w));
     w->fd = -1;
     w->o = *o;
-    w->path = cn_strdup(path);
-    size_t n = strlen(path) + 5;
-    w->tmp = cn_malloc(n);
-    snprintf(w->tmp, n, "%s.tmp", path);
     w->kv = cn_calloc(o->nkv + 1, sizeof(*w->kv));
     for (size_t i = 0; i < o->nkv; i++) {
         w->kv[i].key = cn_strdup(o->kv[i].key ? o->kv[i].key : "");
@@ -703,6 +695,22 @@ int qry_pq_open(const char *path, const qry_pq_col_t *cols, size_t ncols, const 
     for (size_t i = 0; i < ncols; i++)
         col_init(&w->cols[i + 1], cols[i].name, cols[i].type, !cols[i].required);
     w->zctx = ZSTD_createCCtx();
+    return w;
+}
+
+int qry_pq_open(const char *path, const qry_pq_col_t *cols, size_t ncols, const qry_pq_opts_t *opts,
+                qry_pq_writer_t **out)
+{
+    qry_pq_opts_t def;
+    qry_pq_opts_default(&def);
+    const qry_pq_opts_t *o = opts ? opts : &def;
+    if (!path || (ncols && !cols) || check_schema(cols, ncols, o) < 0)
+        return CN_EINVAL;
+    qry_pq_writer_t *w = writer_new(cols, ncols, o);
+    w->path = cn_strdup(path);
+    size_t n = strlen(path) + 5;
+    w->tmp = cn_malloc(n);
+    snprintf(w->tmp, n, "%s.tmp", path);
     w->fd = open(w->tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
     if (w->fd < 0) {
         int rc = -errno;
@@ -714,6 +722,27 @@ int qry_pq_open(const char *path, const qry_pq_col_t *cols, size_t ncols, const 
     return 0;
 }
 
+int qry_pq_open_sink(const qry_sink_t *sink, const qry_pq_col_t *cols, size_t ncols,
+                     const qry_pq_opts_t *opts, qry_pq_writer_t **out)
+{
+    qry_pq_opts_t def;
+    qry_pq_opts_default(&def);
+    const qry_pq_opts_t *o = opts ? opts : &def;
+    if (!sink || !sink->write || (ncols && !cols) || check_schema(cols, ncols, o) < 0)
+        return CN_EINVAL;
+    qry_pq_writer_t *w = writer_new(cols, ncols, o);
+    w->use_sink = true;
+    w->sink = *sink;
+    out_put(w, "PAR1", 4);
+    *out = w;
+    return 0;
+}
+
+uint64_t qry_pq_bytes(const qry_pq_writer_t *w)
+{
+    return w->off;
+}
+
 void qry_pq_abort(qry_pq_writer_t *w)
 {
     if (!w)
@@ -722,7 +751,8 @@ void qry_pq_abort(qry_pq_writer_t *w)
         close(w->fd);
         w->fd = -1;
     }
-    unlink(w->tmp);
+    if (w->tmp)
+        unlink(w->tmp);
     writer_free(w);
 }
 
@@ -735,6 +765,10 @@ static int finish(qry_pq_writer_t *w)
     qry__pq_footer(w);
     w->off += w->out.len - before;
     rc = out_flush(w);
+    if (w->use_sink) {
+        w->renamed = rc == 0;
+        return rc;
+    }
     if (rc == 0 && fsync(w->fd) < 0)
         rc = -errno;
     if (rc == 0 && close(w->fd) < 0)

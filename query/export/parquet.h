@@ -29,12 +29,14 @@
 #define QRY_PARQUET_H
 
 #include "engine.h"
+#include "sink.h"
 
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 
 typedef struct qry_pq_writer qry_pq_writer_t;
+
 
 /* Column value types; values in batches are double, int64_t, uint8_t
  * (0/1) and eng_str_t (borrowed bytes, UTF-8 expected) respectively. */
@@ -113,6 +115,16 @@ typedef struct qry_pq_summary {
  */
 int qry_pq_open(const char *path, const qry_pq_col_t *cols, size_t ncols, const qry_pq_opts_t *opts,
                 qry_pq_writer_t **out /* OUT */);
+/*
+ * The same writer with its bytes going to sink (copied) instead of a file:
+ * nothing is fsynced or renamed, and qry_pq_close() passes the footer to
+ * the sink last.  Parquet needs no seeking, so the bytes are exactly those
+ * qry_pq_open() would have put in the file.  Returns 0 or CN_EINVAL.
+ */
+int qry_pq_open_sink(const qry_sink_t *sink, const qry_pq_col_t *cols, size_t ncols,
+                     const qry_pq_opts_t *opts, qry_pq_writer_t **out /* OUT */);
+/* Bytes produced so far (passed to the file or sink, or buffered). */
+uint64_t qry_pq_bytes(const qry_pq_writer_t *w);
 /* Longest string value: a page (and its Thrift i32 sizes) must hold one. */
 #define QRY_PQ_STR_MAX (UINT32_C(1) << 30)
 
@@ -130,7 +142,8 @@ int qry_pq_write(qry_pq_writer_t *w, const qry_pq_batch_t *b);
  * on failure the temporary file is removed and PATH is untouched.
  */
 int qry_pq_close(qry_pq_writer_t *w, qry_pq_summary_t *sum /* OUT */);
-/* Discards everything: removes PATH.tmp and frees w.  NULL is a no-op. */
+/* Discards everything: removes PATH.tmp (nothing more is passed to a sink)
+ * and frees w.  NULL is a no-op. */
 void qry_pq_abort(qry_pq_writer_t *w);
 
 #endif /* QRY_PARQUET_H */

@@ -48,6 +48,8 @@ typedef struct qry__pq_rg {
 struct qry_pq_writer {
     char *path, *tmp;
     int fd;
+    bool use_sink; /* bytes go to sink, path and tmp are NULL */
+    qry_sink_t sink;
     bool failed;
     bool renamed; /* PATH.tmp became PATH */
     qry_pq_opts_t o;

@@ -748,6 +748,90 @@ static void test_pages_and_row_groups(void **state)
     walk_free(&w);
 }
 
+/* A sink that collects bytes and counts calls; with fail set every call
+ * fails (a client that went away). */
+typedef struct memsink {
+    cn_buf_t b;
+    size_t calls;
+    bool fail;
+} memsink_t;
+
+static int memsink_write(void *arg, const void *p, size_t n)
+{
+    memsink_t *m = arg;
+    if (m->fail)
+        return -EPIPE;
+    cn_buf_put(&m->b, p, n);
+    m->calls++;
+    return 0;
+}
+
+/* The callback sink gets exactly the bytes of the file, in order (the
+ * writer hands them over in pieces of 4 MiB: one here); a sink error fails
+ * the writer. */
+static void test_sink(void **state)
+{
+    fixture_t *f = *state;
+    walk_t w;
+    walk_make(&w, 6, 2000, true);
+    qry_pq_opts_t o;
+    qry_pq_opts_default(&o);
+    o.row_group_rows = 2500;
+    o.page_bytes = 4000;
+    char path[256];
+    snprintf(path, sizeof(path), "%s/sink_ref.parquet", f->dir);
+    uint64_t size = walk_write(&w, path, &o);
+    uint8_t *file = NULL;
+    size_t flen = 0;
+    assert_int_equal(cn_file_read_all(path, &file, &flen), 0);
+    assert_int_equal(flen, size);
+
+    for (int pass = 0; pass < 2; pass++) {
+        memsink_t m = {.fail = pass == 1};
+        cn_buf_init(&m.b);
+        qry_sink_t sink = {memsink_write, &m};
+        qry_pq_writer_t *pw = NULL;
+        assert_int_equal(qry_pq_open_sink(&sink, WCOLS, WCOLS_N, &o, &pw), 0);
+        int rc = 0;
+        for (uint32_t off = 0; rc == 0 && off < w.n; off += 1024) {
+            const void *vals[WCOLS_N];
+            const uint8_t *vv[WCOLS_N];
+            for (int c = 0; c < WCOLS_N; c++) {
+                size_t sz = c < WTAGS ? sizeof(eng_str_t) : 8;
+                vals[c] = (const uint8_t *)w.vals[c] + (size_t)off * sz;
+                vv[c] = w.vv[c] ? w.vv[c] + off : NULL;
+            }
+            qry_pq_batch_t b = {CN_MIN(1024, w.n - off), w.ts + off, vals, vv};
+            rc = qry_pq_write(pw, &b);
+        }
+        if (!pass) {
+            assert_int_equal(rc, 0);
+            assert_int_equal(qry_pq_bytes(pw) > 4, 1);
+            qry_pq_summary_t sum;
+            assert_int_equal(qry_pq_close(pw, &sum), 0);
+            assert_int_equal(sum.bytes, size);
+            assert_int_equal(sum.rows, w.n);
+            assert_true(m.calls >= 1);
+            assert_bytes(&m.b, file, flen);
+        } else {
+            /* The error surfaces from a write or from close; either way
+             * the writer is gone afterwards. */
+            if (rc == 0)
+                rc = qry_pq_close(pw, NULL);
+            else
+                qry_pq_abort(pw);
+            assert_int_equal(rc, -EPIPE);
+            assert_int_equal(m.b.len, 0);
+        }
+        cn_buf_free(&m.b);
+    }
+    qry_sink_t bad = {NULL, NULL};
+    qry_pq_writer_t *pw = NULL;
+    assert_int_equal(qry_pq_open_sink(&bad, WCOLS, WCOLS_N, &o, &pw), CN_EINVAL);
+    cn_free(file);
+    walk_free(&w);
+}
+
 /* Every codec on enough data for real matches (long and overlapping
  * copies in snappy): all rows read back equal to the uncompressed file. */
 static void test_codecs_walk(void **state)
@@ -868,6 +952,7 @@ int main(void)
         cmocka_unit_test(test_empty_and_single),
         cmocka_unit_test(test_pages_and_row_groups),
         cmocka_unit_test(test_codecs_walk),
+        cmocka_unit_test(test_sink),
         cmocka_unit_test(test_long_string_stats),
         cmocka_unit_test(test_workload_bytes),
     };
