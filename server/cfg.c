@@ -86,6 +86,16 @@ static bool v_timeout(const opt_val_t *v)
 {
     return v->i >= NS_MS && v->i <= NS_D;
 }
+static bool v_export_every(const opt_val_t *v)
+{
+    int64_t ns = 0;
+    return strcmp(v->s, "partition") == 0 ||
+           (srv_cfg_parse_duration(v->s, &ns) == 0 && ns >= 60 * NS_S);
+}
+static bool v_export_delay(const opt_val_t *v)
+{
+    return v->i >= 0 && v->i <= NS_W;
+}
 static bool v_max_conns(const opt_val_t *v)
 {
     return v->i >= 1 && v->i <= 1000000;
@@ -146,6 +156,8 @@ static const char *const LOG_LEVELS[] = {"error", "warn", "info", "debug", NULL}
 static const char *const COMPRESSION[] = {"none", "lz4", "zstd", NULL};
 static const char *const BOOLS[] = {"false", "true", NULL};
 static const char *const UNMATCHED[] = {"ignore", "store", NULL};
+static const char *const XFORMATS[] = {"parquet", "csv", NULL};                 /* enum srv_xfmt */
+static const char *const XCODECS[] = {"zstd", "lz4_raw", "snappy", "none", NULL}; /* qry_pq_codec */
 
 #define OFF(f) offsetof(srv_cfg_t, f)
 #define F_ADDR "host:port or [v6addr]:port with port 0-65535"
@@ -299,6 +311,24 @@ static const opt_t OPTS[] = {
      "A SELECT reading more points (or GROUP BY time windows) fails with "
      "\"max-select-point limit exceeed\" (InfluxDB's wording); 0 = no limit.",
      NULL, v_query_limit, "an integer >= 0"},
+    {"export-dir", T_STR, OFF(export_dir), "",
+     "Scheduled exports: write every closed interval (export-every) of every measurement to "
+     "this directory, in cairn export's layout; the last exported point is kept in "
+     "data-dir/meta.db so nothing is exported twice or skipped across restarts. Empty: off.",
+     NULL, NULL, "a directory path"},
+    {"export-every", T_STR, OFF(export_every), "partition",
+     "Interval of scheduled exports: partition (partition-duration) or a duration of at least "
+     "1m; intervals are aligned to the Unix epoch.",
+     NULL, v_export_every, "partition or a duration of at least 1m, such as 1h"},
+    {"export-delay", T_DUR, OFF(export_delay_ns), "1m",
+     "How long after an interval ends a scheduled export waits for late points before "
+     "exporting it.",
+     NULL, v_export_delay, "a duration from 0 to 1w, such as 5m"},
+    {"export-format", T_ENUM, OFF(export_format), "parquet", "File format of scheduled exports.",
+     XFORMATS, NULL, "parquet or csv"},
+    {"export-compression", T_ENUM, OFF(export_compression), "zstd",
+     "Compression of scheduled Parquet exports.", XCODECS, NULL,
+     "zstd, lz4_raw, snappy or none"},
 };
 
 static const opt_t *find_opt(const char *name)

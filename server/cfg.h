@@ -79,6 +79,11 @@ typedef struct srv_cfg {
     int64_t auth_cache_ttl_ns;    /* password-file successes; 0 = off */
     int64_t auth_http_allow_ttl_ns;
     int64_t auth_http_deny_ttl_ns;
+    char *export_dir;            /* scheduled exports: "" = off */
+    char *export_every;          /* "partition" or a duration */
+    int64_t export_delay_ns;     /* grace after an interval ends */
+    int export_format;           /* enum srv_xfmt */
+    int export_compression;      /* enum qry_pq_codec */
 } srv_cfg_t;
 
 /* Fills every option with its default. */

@@ -1111,21 +1111,25 @@ int srv_export_plan(eng_db_t *db, const srv_export_opts_t *o, cn_buf_t *out,
     return rc < 0 ? rc : 0;
 }
 
-int srv_export_latest(eng_db_t *db, int64_t tmin, int64_t tmax, int64_t *hi)
+int srv_export_extent(eng_db_t *db, int64_t tmin, int64_t tmax, int64_t *lo, int64_t *hi)
 {
+    *lo = INT64_MAX;
+    *hi = INT64_MIN;
+    if (tmin >= tmax)
+        return 0;
     srv_export_opts_t o;
     srv_export_opts_default(&o);
     o.tmin = tmin;
     o.tmax = tmax;
     srv_export_summary_t sum;
     xp_t x;
-    *hi = INT64_MIN;
-    int rc = tmin < tmax ? xp_begin(&x, db, &o, &sum) : 0;
-    if (tmin >= tmax)
-        return 0;
-    for (size_t i = 0; rc >= 0 && i < x.nms; i++)
-        if (x.ms[i].lo <= x.ms[i].hi)
+    int rc = xp_begin(&x, db, &o, &sum);
+    for (size_t i = 0; rc >= 0 && i < x.nms; i++) {
+        if (x.ms[i].lo <= x.ms[i].hi) {
+            *lo = CN_MIN(*lo, x.ms[i].lo);
             *hi = CN_MAX(*hi, x.ms[i].hi);
+        }
+    }
     xp_end(&x);
     return rc < 0 ? rc : 0;
 }

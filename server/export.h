@@ -111,9 +111,10 @@ int srv_export_db(eng_db_t *db, const srv_export_opts_t *o, srv_export_summary_t
 int srv_export_stream(eng_db_t *db, const srv_export_opts_t *o, const qry_sink_t *sink,
                       srv_export_summary_t *sum /* OUT */);
 
-/* The latest timestamp of any point in [tmin, tmax) (*hi, INT64_MIN when
- * there is none); for the scheduler.  0 or a negative code. */
-int srv_export_latest(eng_db_t *db, int64_t tmin, int64_t tmax, int64_t *hi /* OUT */);
+/* The first and last timestamp of any point in [tmin, tmax) (*lo > *hi
+ * when there is none); for the scheduler.  0 or a negative code. */
+int srv_export_extent(eng_db_t *db, int64_t tmin, int64_t tmax, int64_t *lo /* OUT */,
+                      int64_t *hi /* OUT */);
 
 /*
  * The partitions an export would write: one line per measurement and UTC

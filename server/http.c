@@ -584,6 +584,8 @@ static void route(srv_conn_t *c)
         srv__query_handle(c, query);
     } else if (strncmp(url, "/api/v1/devices", 15) == 0 && (url[15] == '\0' || url[15] == '/')) {
         srv__devices_handle(c, url);
+    } else if (strncmp(url, "/api/v1/export", 14) == 0 && (!url[14] || url[14] == '/')) {
+        srv__export_handle(c, url, query);
     } else if (strcmp(url, "/ping") == 0 || strcmp(url, "/health") == 0 ||
                strcmp(url, "/write") == 0 || strcmp(url, "/query") == 0) {
         srv__http_respond(c, 405, "text/plain; charset=utf-8", "Allow: GET, HEAD, POST\r\n",

@@ -76,6 +76,10 @@ void srv_http_free(srv_http_t *h);
  * Setting NULL waits for handlers using the store.  Main thread. */
 struct mq_store;
 void srv_http_set_store(srv_http_t *h, struct mq_store *st);
+/* export_http.c: the scheduled exports POST /api/v1/export/run kicks
+ * (NULL: none).  Main thread, before srv_http_start. */
+struct srv_xsched;
+void srv_http_set_xsched(srv_http_t *h, struct srv_xsched *s);
 
 /* True when host is a loopback address (127.0.0.0/8, ::1, localhost). */
 bool srv_http_is_loopback(const char *host);

@@ -107,6 +107,7 @@ struct srv_http {
      * instead of a socket (see srv__conn_new_detached). */
     void (*sink)(void *arg, srv_conn_t *c, const void *p, size_t n);
     void *sink_arg;
+    struct srv_xsched *xsched; /* scheduled exports, NULL when off (export_http.c) */
     char rbuf[64 * 1024]; /* shared read buffer: read_cb copies out at once */
 };
 
@@ -149,6 +150,8 @@ void srv__write_free(srv_write_t *w);
 
 /* query.c: GET/POST /query (InfluxQL).  Runs on the worker pool. */
 void srv__query_handle(srv_conn_t *c, const char *query);
+/* export_http.c: /api/v1/export and below.  Takes over the request. */
+void srv__export_handle(srv_conn_t *c, const char *path, const char *query);
 
 /* Connections.  srv__conn_read is the read callback's body: nread bytes
  * at p, or nread < 0 for EOF / a read error (p unused).  srv__conn_close

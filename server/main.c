@@ -33,6 +33,7 @@
 #include "engine.h"
 #include "export.h"
 #include "exec.h"
+#include "export_sched.h"
 #include "http.h"
 #include "ingest.h"
 #include "mqtt.h"
@@ -317,6 +318,15 @@ static int start_http(srv_ctx_t *ctx)
     return 0;
 }
 
+static int start_xsched(srv_ctx_t *ctx)
+{
+    int rc = srv_xsched_start(&ctx->cfg, ctx->db, &ctx->xsched);
+    if (rc < 0)
+        cn_error("export schedule: cannot start: %s", cn_strerror(rc));
+    srv_http_set_xsched(ctx->http, ctx->xsched);
+    return rc;
+}
+
 static void stop(srv_ctx_t *ctx)
 {
     if (ctx->mqtt)
@@ -327,6 +337,8 @@ static void stop(srv_ctx_t *ctx)
         cn_info("http: stopping (answering writes in flight)");
         srv_http_stop(ctx->http);
     }
+    srv_xsched_stop(ctx->xsched); /* before eng_close: it reads snapshots */
+    ctx->xsched = NULL;
     if (ctx->db) {
         cn_info("flushing and closing the engine");
         eng_close(ctx->db); /* flushes the memtable */
@@ -386,6 +398,8 @@ static int run(srv_ctx_t *ctx)
         rc = new_http(ctx);
     if (rc == 0)
         rc = open_engine(ctx);
+    if (rc == 0)
+        rc = start_xsched(ctx);
     if (rc == 0)
         rc = start_http(ctx);
     if (rc == 0)

@@ -26,6 +26,7 @@ PACKAGES="build-essential cmake pkg-config clang libclang-rt-14-dev clang-format
   liblz4-dev libzstd-dev libuv1-dev libjemalloc-dev libcmocka-dev libxxhash-dev
   nodejs npm python3 mosquitto mosquitto-clients libhttp-parser-dev zlib1g-dev curl"
 PACKAGES+=" libssl-dev libcurl4-openssl-dev" # issue 3: password hashes (OpenSSL), HTTP auth client
+PACKAGES+=" libsqlite3-dev" # issue 7: scheduled export state (data-dir/meta.db)
 PACKAGES+=" influxdb influxdb-client victoria-metrics" # issues 4, 5: bench/run ingest, query peers
 PACKAGES+=" librdkafka-dev kcat libcurl4-openssl-dev"  # issue 6: Kafka and webhook sinks
 PACKAGES+=" python3-paho-mqtt libmosquitto-dev" # issue 3: MQTT interop tests (paho, libmosquitto)
