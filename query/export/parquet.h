@@ -142,6 +142,14 @@ int qry_pq_write(qry_pq_writer_t *w, const qry_pq_batch_t *b);
  * on failure the temporary file is removed and PATH is untouched.
  */
 int qry_pq_close(qry_pq_writer_t *w, qry_pq_summary_t *sum /* OUT */);
+/*
+ * Reads a whole file's summary back from its footer: rows, bytes (n), and
+ * tmin/tmax from the time column's statistics (the first column; unit as
+ * written, enum qry_pq_unit; MICROS values come back as whole microseconds
+ * in ns).  For files of this writer; anything else may fail.  Safe on any
+ * input.  Returns 0 or CN_ECORRUPT.
+ */
+int qry_pq_read_summary(const uint8_t *p, size_t n, int unit, qry_pq_summary_t *sum /* OUT */);
 /* Discards everything: removes PATH.tmp (nothing more is passed to a sink)
  * and frees w.  NULL is a no-op. */
 void qry_pq_abort(qry_pq_writer_t *w);

@@ -768,7 +768,7 @@ static int memsink_write(void *arg, const void *p, size_t n)
 
 /* The callback sink gets exactly the bytes of the file, in order (the
  * writer hands them over in pieces of 4 MiB: one here); a sink error fails
- * the writer. */
+ * the writer.  qry_pq_read_summary reads rows and time range back. */
 static void test_sink(void **state)
 {
     fixture_t *f = *state;
@@ -825,6 +825,20 @@ static void test_sink(void **state)
         }
         cn_buf_free(&m.b);
     }
+    /* The footer reader gets rows and the time range back (microseconds). */
+    qry_pq_summary_t rs;
+    assert_int_equal(qry_pq_read_summary(file, flen, QRY_PQ_MICROS, &rs), 0);
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (uint32_t r = 0; r < w.n; r++) {
+        lo = CN_MIN(lo, w.ts[r]);
+        hi = CN_MAX(hi, w.ts[r]);
+    }
+    assert_int_equal(rs.rows, w.n);
+    assert_int_equal(rs.bytes, flen);
+    assert_int_equal(rs.tmin, floor_us(lo));
+    assert_int_equal(rs.tmax, floor_us(hi));
+    for (size_t cut = 1; cut < 64; cut += 7)
+        assert_int_equal(qry_pq_read_summary(file, flen - cut, QRY_PQ_MICROS, &rs), CN_ECORRUPT);
     qry_sink_t bad = {NULL, NULL};
     qry_pq_writer_t *pw = NULL;
     assert_int_equal(qry_pq_open_sink(&bad, WCOLS, WCOLS_N, &o, &pw), CN_EINVAL);
