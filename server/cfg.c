@@ -808,7 +808,7 @@ int srv_cfg_load_file(srv_cfg_t *cfg, const char *path, FILE *diag)
 
 static const char USAGE[] = "Usage: cairn [-c FILE] [--key=value ...]\n"
                             "       cairn inspect [--verbose] DIR\n"
-                            "       cairn export --data-dir DIR --out DIR [export options]\n"
+                            "       cairn export --data-dir DIR | --server URL --out DIR [options]\n"
                             "       cairn passwd [-c] [-b] [-D] [-I N] FILE USER [PASSWORD]\n"
                             "       cairn --help | --version | --print-config\n";
 
@@ -974,10 +974,11 @@ void srv_cfg_help(FILE *out)
           "  inspect [--verbose] DIR\n"
           "        Verify every segment file and the WAL in DIR (a stopped server's data\n"
           "        directory) and print a summary; exit 0 when everything verifies, else 1.\n"
-          "  export --data-dir DIR --out OUT [--from T] [--to T] [--measurement M]\n"
-          "         [--where COND] [--format parquet|csv] [--time-format F]\n"
-          "         [--compression zstd|lz4_raw|snappy|none]\n"
-          "        Write the points of DIR (a stopped server's data directory) in [from, to)\n"
+          "  export --data-dir DIR | --server URL --out OUT [--from T] [--to T]\n"
+          "         [--measurement M] [--where COND] [--format parquet|csv]\n"
+          "         [--time-format F] [--compression zstd|lz4_raw|snappy|none]\n"
+          "        Write the points of DIR (a stopped server's data directory; or of the\n"
+          "        running server at URL, e.g. http://127.0.0.1:8086) in [from, to)\n"
           "        (RFC 3339, a date or integer ns) that match the InfluxQL condition COND\n"
           "        as files OUT/measurement=M/date=YYYY-MM-DD/part-0.parquet (or .csv),\n"
           "        plus a manifest OUT/_manifest-<start>.json with each file's rows and\n"

@@ -29,7 +29,7 @@
  *     sparse measurement spanning years opens (cheap, empty) iterators for
  *     every day in between.
  */
-#include "export.h"
+#include "export_int.h"
 
 #include "ast.h"
 #include "export/csv.h"
@@ -58,7 +58,7 @@ typedef struct ser {
 
 typedef struct meas {
     const char *name;
-    const eng_field_info_t *fields;
+    eng_field_info_t *fields; /* owned copy: eng_snap_fields reuses its array */
     size_t nfields;
     uint32_t *fids;
     ser_t *ser;
@@ -164,7 +164,8 @@ int srv_export_cli(int argc, char **argv, srv_export_opts_t *o, FILE *diag)
 {
     static const char *const NAMES[] = {"--data-dir",    "--out",         "--from",
                                         "--to",          "--measurement", "--compression",
-                                        "--format",      "--where",       "--time-format"};
+                                        "--format",      "--where",       "--time-format",
+                                        "--server"};
     srv_export_opts_default(o);
     const char *codec = NULL, *tfmt = NULL;
     for (int i = 2; i < argc; i++) {
@@ -213,8 +214,11 @@ int srv_export_cli(int argc, char **argv, srv_export_opts_t *o, FILE *diag)
         case 7:
             o->where = val;
             break;
-        default:
+        case 8:
             tfmt = val;
+            break;
+        default:
+            o->server = val;
             break;
         }
         if (rc < 0)
@@ -239,8 +243,10 @@ int srv_export_cli(int argc, char **argv, srv_export_opts_t *o, FILE *diag)
                          tfmt);
         o->time_format = rc;
     }
-    if (!o->data_dir || !o->data_dir[0])
-        return usage(diag, "--data-dir DIR is required", NULL);
+    if (o->data_dir && o->server)
+        return usage(diag, "give either --data-dir or --server, not both", NULL);
+    if ((!o->data_dir || !o->data_dir[0]) && (!o->server || !o->server[0]))
+        return usage(diag, "--data-dir DIR (or --server URL) is required", NULL);
     if (!o->out_dir || !o->out_dir[0])
         return usage(diag, "--out DIR is required", NULL);
     if (o->tmin >= o->tmax)
@@ -271,7 +277,7 @@ static void day_str(int64_t day, char out[16])
 }
 
 /* Hive-style escaping of a partition value. */
-static void hive_escape(const char *s, cn_buf_t *b)
+void srv__hive_escape(const char *s, cn_buf_t *b)
 {
     static const char HEX[] = "0123456789ABCDEF";
     for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
@@ -406,6 +412,7 @@ static void meas_free(meas_t *m)
         cn_free(m->names[i]);
     cn_free(m->names);
     cn_free(m->fids);
+    cn_free(m->fields);
     cn_free(m->ser);
     cn_free(m->keys);
     cn_free(m->cols);
@@ -425,7 +432,11 @@ static int meas_setup(xp_t *x, const char *name, meas_t *m)
     m->name = name;
     m->lo = INT64_MAX;
     m->hi = INT64_MIN;
-    m->nfields = eng_snap_fields(snap, name, &m->fields);
+    const eng_field_info_t *fi = NULL;
+    m->nfields = eng_snap_fields(snap, name, &fi);
+    m->fields = cn_calloc(m->nfields + 1, sizeof *m->fields);
+    if (m->nfields)
+        memcpy(m->fields, fi, m->nfields * sizeof *m->fields);
     char err[256] = "";
     int rc = qry_xf_compile(x->cond ? x->cond->expr : NULL, m->fields, m->nfields, x->now_ns,
                             &m->xf, err, sizeof err);
@@ -781,8 +792,17 @@ static int export_rows(xp_t *x, meas_t *m, int64_t lo, int64_t hi, fw_t *w, cons
                     m->valid[m->nkeys + f] = b.valid ? b.valid[f] : NULL;
                 }
             }
-            if (n && !fw_live(w) && open_path)
-                rc = fw_open(x, m, open_path, NULL, w);
+            if (n && !fw_live(w) && open_path) {
+                /* the day's directory only once it has a row */
+                char *dir = cn_strdup(open_path);
+                char *slash = strrchr(dir, '/');
+                if (slash)
+                    *slash = 0;
+                rc = slash ? cn_mkdirs(dir, 0755) : 0;
+                cn_free(dir);
+                if (rc >= 0)
+                    rc = fw_open(x, m, open_path, NULL, w);
+            }
             if (n && rc >= 0) {
                 qry_pq_batch_t pb = {.n = n, .ts = ts, .vals = m->vals, .valid = m->valid};
                 rc = fw_write(w, &pb);
@@ -804,6 +824,39 @@ static void day_bounds(const meas_t *m, int64_t day, int64_t *lo, int64_t *hi)
     *hi = day >= INT64_MAX / DAY_NS - 1 ? m->tmax : CN_MIN((day + 1) * DAY_NS, m->tmax);
 }
 
+int srv__xp_list_file(cn_buf_t *entries, srv_export_summary_t *sum, const char *path,
+                      const char *rel, const char *mname, const char *date,
+                      const qry_pq_summary_t *ps)
+{
+    uint32_t crc = 0;
+    int rc = file_crc32c(path, &crc);
+    if (rc < 0)
+        return rc;
+    cn_buf_t *b = entries;
+    char num[96];
+    put_str(b, sum->files ? ",\n    {\"path\": " : "\n    {\"path\": ");
+    json_str(b, rel);
+    put_str(b, ", \"measurement\": ");
+    json_str(b, mname);
+    put_str(b, ", \"date\": ");
+    json_str(b, date);
+    snprintf(num, sizeof num,
+             ", \"rows\": %llu, \"bytes\": %llu, \"tmin\": ", (unsigned long long)ps->rows,
+             (unsigned long long)ps->bytes);
+    put_str(b, num);
+    json_time(b, ps->tmin);
+    put_str(b, ", \"tmax\": ");
+    json_time(b, ps->tmax);
+    snprintf(num, sizeof num, ", \"tmin_ns\": %lld, \"tmax_ns\": %lld, \"crc32c\": \"%08x\"}",
+             (long long)ps->tmin, (long long)ps->tmax, crc);
+    put_str(b, num);
+    sum->bytes += ps->bytes;
+    sum->files++;
+    sum->tmin = CN_MIN(sum->tmin, ps->tmin);
+    sum->tmax = CN_MAX(sum->tmax, ps->tmax);
+    return 0;
+}
+
 /* Closes the day's file and lists it in the manifest. */
 static int finish_file(xp_t *x, fw_t *w, const char *path, const char *rel, const meas_t *m,
                        const char *date)
@@ -813,32 +866,9 @@ static int finish_file(xp_t *x, fw_t *w, const char *path, const char *rel, cons
     x->cur_bytes = 0;
     if (rc < 0)
         return rc;
-    uint32_t crc = 0;
-    rc = file_crc32c(path, &crc);
+    rc = srv__xp_list_file(&x->manifest, x->sum, path, rel, m->name, date, &ps);
     if (rc < 0)
         return rc;
-    cn_buf_t *b = &x->manifest;
-    char num[96];
-    put_str(b, x->sum->files ? ",\n    {\"path\": " : "\n    {\"path\": ");
-    json_str(b, rel);
-    put_str(b, ", \"measurement\": ");
-    json_str(b, m->name);
-    put_str(b, ", \"date\": ");
-    json_str(b, date);
-    snprintf(num, sizeof num,
-             ", \"rows\": %llu, \"bytes\": %llu, \"tmin\": ", (unsigned long long)ps.rows,
-             (unsigned long long)ps.bytes);
-    put_str(b, num);
-    json_time(b, ps.tmin);
-    put_str(b, ", \"tmax\": ");
-    json_time(b, ps.tmax);
-    snprintf(num, sizeof num, ", \"tmin_ns\": %lld, \"tmax_ns\": %lld, \"crc32c\": \"%08x\"}",
-             (long long)ps.tmin, (long long)ps.tmax, crc);
-    put_str(b, num);
-    x->sum->bytes += ps.bytes;
-    x->sum->files++;
-    x->sum->tmin = CN_MIN(x->sum->tmin, ps.tmin);
-    x->sum->tmax = CN_MAX(x->sum->tmax, ps.tmax);
     progress(x, m->name, date, true);
     return 0;
 }
@@ -846,7 +876,7 @@ static int finish_file(xp_t *x, fw_t *w, const char *path, const char *rel, cons
 static void rel_dir(const meas_t *m, const char *date, cn_buf_t *rel)
 {
     put_str(rel, "measurement=");
-    hive_escape(m->name, rel);
+    srv__hive_escape(m->name, rel);
     put_str(rel, "/date=");
     put_str(rel, date);
 }
@@ -865,9 +895,6 @@ static int export_day(xp_t *x, meas_t *m, int64_t day)
     put_str(&path, o->out_dir);
     cn_buf_put_u8(&path, '/');
     cn_buf_put(&path, rel.p, rel.len);
-    cn_buf_put_u8(&path, 0);
-    int rc = cn_mkdirs((const char *)path.p, 0755);
-    path.len--;
     const char *part = o->part ? o->part : "part-0";
     cn_buf_put_u8(&rel, '/');
     put_str(&rel, part);
@@ -880,8 +907,7 @@ static int export_day(xp_t *x, meas_t *m, int64_t day)
 
     fw_t w;
     memset(&w, 0, sizeof w);
-    if (rc >= 0)
-        rc = export_rows(x, m, lo, hi, &w, (const char *)path.p, date);
+    int rc = export_rows(x, m, lo, hi, &w, (const char *)path.p, date);
     if (rc >= 0 && fw_live(&w))
         rc = finish_file(x, &w, (const char *)path.p, (const char *)rel.p, m, date);
     else
@@ -957,17 +983,17 @@ static int xp_begin(xp_t *x, eng_db_t *db, const srv_export_opts_t *o, srv_expor
 
 /* ------------------------------------------------------------- manifest */
 
-static int write_manifest(xp_t *x, int64_t start_ns, const char *source)
+int srv__xp_write_manifest(const srv_export_opts_t *o, srv_export_summary_t *sum,
+                           const cn_buf_t *entries, int64_t start_ns, const char *source)
 {
-    const srv_export_opts_t *o = x->o;
     time_t t = (time_t)(start_ns / 1000000000);
     struct tm tm;
     gmtime_r(&t, &tm);
     char stamp[32];
     strftime(stamp, sizeof stamp, "%Y%m%dT%H%M%SZ", &tm);
-    int n = snprintf(x->sum->manifest, sizeof x->sum->manifest, "%s/_manifest-%s%s%s.json",
+    int n = snprintf(sum->manifest, sizeof sum->manifest, "%s/_manifest-%s%s%s.json",
                      o->out_dir, stamp, o->part ? "-" : "", o->part ? o->part : "");
-    if (n < 0 || (size_t)n >= sizeof x->sum->manifest)
+    if (n < 0 || (size_t)n >= sizeof sum->manifest)
         return -ENAMETOOLONG;
 
     cn_buf_t b;
@@ -1008,11 +1034,11 @@ static int write_manifest(xp_t *x, int64_t start_ns, const char *source)
     else
         json_time(&b, o->tmax);
     snprintf(num, sizeof num, ",\n  \"rows\": %llu,\n  \"bytes\": %llu,\n  \"files\": [",
-             (unsigned long long)x->sum->rows, (unsigned long long)x->sum->bytes);
+             (unsigned long long)sum->rows, (unsigned long long)sum->bytes);
     put_str(&b, num);
-    cn_buf_put(&b, x->manifest.p, x->manifest.len);
-    put_str(&b, x->sum->files ? "\n  ]\n}\n" : "]\n}\n");
-    int rc = cn_file_write_atomic(x->sum->manifest, b.p, b.len);
+    cn_buf_put(&b, entries->p, entries->len);
+    put_str(&b, sum->files ? "\n  ]\n}\n" : "]\n}\n");
+    int rc = cn_file_write_atomic(sum->manifest, b.p, b.len);
     cn_buf_free(&b);
     return rc;
 }
@@ -1033,7 +1059,7 @@ static int export_dir(eng_db_t *db, const srv_export_opts_t *o, srv_export_summa
             rc = export_day(&x, m, d);
     }
     if (rc >= 0)
-        rc = write_manifest(&x, start_ns, source);
+        rc = srv__xp_write_manifest(o, sum, &x.manifest, start_ns, source);
     if (o->progress && sum->files)
         fputs("\r\033[K", o->progress);
     xp_end(&x);
@@ -1101,7 +1127,7 @@ int srv_export_plan(eng_db_t *db, const srv_export_opts_t *o, cn_buf_t *out,
         for (int64_t d = day_of(m->lo); m->lo <= m->hi && d <= day_of(m->hi); d++) {
             char date[16];
             day_str(d, date);
-            hive_escape(m->name, out);
+            srv__hive_escape(m->name, out);
             cn_buf_put_u8(out, '\t');
             put_str(out, date);
             cn_buf_put_u8(out, '\n');
@@ -1136,6 +1162,8 @@ int srv_export_extent(eng_db_t *db, int64_t tmin, int64_t tmax, int64_t *lo, int
 
 int srv_export_run(const srv_export_opts_t *o, srv_export_summary_t *sum)
 {
+    if (o->server)
+        return srv_export_remote(o, sum);
     memset(sum, 0, sizeof *sum);
     struct stat st;
     if (stat(o->data_dir, &st) < 0)

@@ -125,4 +125,10 @@ int srv_export_extent(eng_db_t *db, int64_t tmin, int64_t tmax, int64_t *lo /* O
 int srv_export_plan(eng_db_t *db, const srv_export_opts_t *o, cn_buf_t *out,
                     srv_export_summary_t *sum /* OUT */);
 
+/* export_client.c: the CLI's --server mode (GET /api/v1/export/partitions,
+ * then GET /api/v1/export per measurement and day into the same layout).
+ * Errors: the server's message in sum->err with CN_EINVAL (400) or
+ * CN_EPROTO (anything else, or a broken transfer); -errno from files. */
+int srv_export_remote(const srv_export_opts_t *o, srv_export_summary_t *sum /* OUT */);
+
 #endif /* SRV_EXPORT_H */

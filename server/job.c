@@ -39,6 +39,7 @@ struct srv_job {
     bool worker_done, loop_done;
     cn_buf_t out;
     bool begun, done, queued_ready;
+    bool failed; /* srv_job_fail */
     int status;
     char ctype[96];
     char *extra;
@@ -206,21 +207,30 @@ void srv__job_detach(srv_conn_t *c)
 }
 
 /* Sends what the job produced to its connection. */
-static void deliver(srv_job_t *j, cn_buf_t *data, bool done, bool begun, int status,
-                    const char *ctype, const char *extra)
+static void deliver(srv_job_t *j, cn_buf_t *data, bool done, bool begun, bool failed,
+                    int status, const char *ctype, const char *extra)
 {
     srv_conn_t *c = j->c;
     if (!c)
         return;
+    if (done && failed && j->head_sent) {
+        c->job = NULL;
+        j->c = NULL;
+        srv__conn_close(c);
+        return;
+    }
     if (!j->head_sent) {
         if (!begun && !done)
             return;
-        if (!begun) {
+        if (!begun || failed) {
             status = 500;
             ctype = "application/json";
             extra = NULL;
             cn_buf_reset(data);
-            cn_buf_put(data, "{\"error\":\"query handler ended without an answer\"}\n", 51);
+            if (failed)
+                cn_buf_put(data, "{\"error\":\"the answer failed while it was produced\"}\n", 52);
+            else
+                cn_buf_put(data, "{\"error\":\"query handler ended without an answer\"}\n", 51);
         }
         j->chunked = !done;
         srv__http_head(c, status, ctype[0] ? ctype : NULL, extra, j->chunked, data->len);
@@ -271,7 +281,7 @@ void srv__job_pump(srv_http_t *h)
         j->queued_ready = false;
         data = j->out;
         cn_buf_init(&j->out);
-        bool done = j->done, begun = j->begun;
+        bool done = j->done, begun = j->begun, failed = j->failed;
         int status = j->status;
         char ctype[96];
         memcpy(ctype, j->ctype, sizeof ctype);
@@ -280,7 +290,7 @@ void srv__job_pump(srv_http_t *h)
         pthread_cond_broadcast(&p->room);
         pthread_mutex_unlock(&p->mu);
         if (j->c)
-            deliver(j, &data, done, begun, status, ctype, extra);
+            deliver(j, &data, done, begun, failed, status, ctype, extra);
         cn_free(extra);
         cn_buf_free(&data);
         pthread_mutex_lock(&p->mu);
@@ -332,6 +342,14 @@ int srv_job_write(srv_job_t *j, const void *data, size_t n)
         notify_locked(p, j);
     pthread_mutex_unlock(&p->mu);
     return 0;
+}
+
+void srv_job_fail(srv_job_t *j)
+{
+    srv_pool_t *p = j->pool;
+    pthread_mutex_lock(&p->mu);
+    j->failed = true;
+    pthread_mutex_unlock(&p->mu);
 }
 
 const atomic_int *srv_job_cancel_flag(const srv_job_t *j)

@@ -55,6 +55,11 @@ void srv__job_shutdown(srv_http_t *h);
 void srv_job_begin(srv_job_t *j, int status, const char *ctype, const char *extra);
 int srv_job_write(srv_job_t *j, const void *p, size_t n);
 const atomic_int *srv_job_cancel_flag(const srv_job_t *j);
+/* The answer failed after srv_job_begin: once fn returns, the connection
+ * is closed without ending the response (a chunked answer lacks its last
+ * chunk, a close-delimited one ends early; an answer not yet sent becomes
+ * a 500), so the client never takes a cut-off body for a whole one. */
+void srv_job_fail(srv_job_t *j);
 /* What the request asked for (copied at srv__job_run). */
 bool srv_job_http10(const srv_job_t *j);
 

@@ -70,7 +70,8 @@ static int cmd_export(int argc, char **argv)
     if (rc == -EBUSY) {
         fprintf(stderr,
                 "cairn: export: data directory %s is in use by another process (a running "
-                "cairn server?); stop it first\n",
+                "cairn server?); export through that server with --server http://HOST:PORT "
+                "instead, or stop it first\n",
                 o.data_dir);
         return EXIT_RUNTIME;
     }
@@ -84,8 +85,8 @@ static int cmd_export(int argc, char **argv)
         return rc == CN_EINVAL ? EXIT_USAGE : EXIT_RUNTIME;
     }
     if (rc < 0) {
-        fprintf(stderr, "cairn: export from %s to %s failed: %s\n", o.data_dir, o.out_dir,
-                cn_strerror(rc));
+        fprintf(stderr, "cairn: export from %s to %s failed: %s\n",
+                o.server ? o.server : o.data_dir, o.out_dir, cn_strerror(rc));
         return EXIT_RUNTIME;
     }
     double s = (double)sum.elapsed_ns / 1e9;

@@ -9,7 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define FLUSH_BYTES (1u << 20)
+#define FLUSH_BYTES (64u << 10) /* small pieces: an HTTP stream starts early */
 
 typedef struct ccol {
     int type;
