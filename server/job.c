@@ -232,7 +232,14 @@ static void deliver(srv_job_t *j, cn_buf_t *data, bool done, bool begun, bool fa
             else
                 cn_buf_put(data, "{\"error\":\"query handler ended without an answer\"}\n", 51);
         }
-        j->chunked = !done;
+        if (done) {
+            /* the whole answer at once: one write with Content-Length */
+            c->job = NULL;
+            j->c = NULL;
+            srv__http_respond(c, status, ctype[0] ? ctype : NULL, extra, data->p, data->len);
+            return;
+        }
+        j->chunked = true;
         srv__http_head(c, status, ctype[0] ? ctype : NULL, extra, j->chunked, data->len);
         j->head_sent = true;
         if (!j->c)
