@@ -298,6 +298,7 @@ int mq_sink_log_open(const mq_sink_log_opts_t *opts, mq_sink_log_t **out)
         log->o.clock = cn_clock_system();
     log->fd = -1;
     cn_buf_init(&log->pend);
+    cn_buf_init(&log->dl_pend);
     pthread_mutex_init(&log->mu, NULL);
     pthread_cond_init(&log->wake, NULL);
     pthread_cond_init(&log->done, NULL);
@@ -485,6 +486,7 @@ void mq_sink_log_close(mq_sink_log_t *log)
     cn_free(log->curs);
     cn_free(log->segs);
     cn_buf_free(&log->pend);
+    cn_buf_free(&log->dl_pend);
     pthread_cond_destroy(&log->wake);
     pthread_cond_destroy(&log->done);
     pthread_mutex_destroy(&log->mu);
@@ -572,6 +574,48 @@ static int write_batch(mq_sink_log_t *log, const cn_buf_t *buf, uint64_t first, 
     return 0;
 }
 
+/* Writer thread: appends dead-letter lines (deadletter.jsonl, JSON lines). */
+static int write_deadletters(mq_sink_log_t *log, const cn_buf_t *dl)
+{
+    char path[PATH_MAX];
+    snprintf(path, sizeof path, "%s/deadletter.jsonl", log->dir);
+    int fd = open(path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+    if (fd < 0)
+        return -errno;
+    int rc = cn_write_all(fd, dl->p, dl->len);
+    if (rc == 0 && !log->o.no_fsync && fdatasync(fd) < 0)
+        rc = -errno;
+    close(fd);
+    return rc;
+}
+
+void mq__log_deadletter(mq_sink_log_t *log, const char *sink, const mq_sink_rec_t *rec,
+                        uint32_t attempts, const char *error)
+{
+    cn_buf_t line;
+    cn_buf_init(&line);
+    char num[96];
+    cn_buf_put(&line, "{\"sink\":", 8);
+    mq__json_str(&line, sink, strlen(sink));
+    int n = snprintf(num, sizeof num, ",\"seq\":%" PRIu64 ",\"ts\":%" PRId64 ",\"attempts\":%u,",
+                     rec->seq, rec->ts_ns, attempts);
+    cn_buf_put(&line, num, (size_t)n);
+    cn_buf_put(&line, "\"key\":", 6);
+    mq__json_str(&line, rec->key, rec->key_len);
+    cn_buf_put(&line, ",\"topic\":", 9);
+    mq__json_str(&line, rec->topic, rec->topic_len);
+    cn_buf_put(&line, ",\"error\":", 9);
+    mq__json_str(&line, error, strlen(error));
+    cn_buf_put(&line, ",\"payload\":", 11);
+    mq__json_str(&line, rec->payload, rec->payload_len);
+    cn_buf_put(&line, "}\n", 2);
+    pthread_mutex_lock(&log->mu);
+    cn_buf_put(&log->dl_pend, line.p, line.len);
+    pthread_mutex_unlock(&log->mu);
+    pthread_cond_signal(&log->wake);
+    cn_buf_free(&line);
+}
+
 static void timespec_after(struct timespec *ts, int64_t ns)
 {
     clock_gettime(CLOCK_REALTIME, ts);
@@ -583,23 +627,25 @@ static void timespec_after(struct timespec *ts, int64_t ns)
 static void *writer_main(void *arg)
 {
     mq_sink_log_t *log = arg;
-    cn_buf_t local, snap;
+    cn_buf_t local, snap, dl;
     cn_buf_init(&local);
+    cn_buf_init(&dl);
     cn_buf_init(&snap);
     int64_t last_cursor_write = 0;
     pthread_mutex_lock(&log->mu);
     for (;;) {
         int64_t now = cn_mono_ns();
         bool cursor_due = log->cursors_dirty && now - last_cursor_write >= log->o.cursor_every_ns;
-        if (!log->stopping && log->pend.len == 0 && log->sync_req == log->sync_done &&
-            !cursor_due) {
+        if (!log->stopping && log->pend.len == 0 && log->dl_pend.len == 0 &&
+            log->sync_req == log->sync_done && !cursor_due) {
             struct timespec ts;
             int64_t wait = log->cursors_dirty
                                ? log->o.cursor_every_ns - (now - last_cursor_write)
                                : 1000000000LL; /* age retention is checked every second */
             timespec_after(&ts, wait);
             pthread_cond_timedwait(&log->wake, &log->mu, &ts);
-            if (log->pend.len == 0 && !log->stopping && log->sync_req == log->sync_done &&
+            if (log->pend.len == 0 && log->dl_pend.len == 0 && !log->stopping &&
+                log->sync_req == log->sync_done &&
                 !(log->cursors_dirty &&
                   cn_mono_ns() - last_cursor_write >= log->o.cursor_every_ns)) {
                 pthread_mutex_unlock(&log->mu);
@@ -611,6 +657,9 @@ static void *writer_main(void *arg)
         cn_buf_t tmp = log->pend;
         log->pend = local;
         local = tmp;
+        tmp = log->dl_pend;
+        log->dl_pend = dl;
+        dl = tmp;
         uint64_t first = log->next_seq - log->pend_n;
         uint64_t end = log->next_seq;
         log->pend_n = 0;
@@ -629,6 +678,9 @@ static void *writer_main(void *arg)
         if (local.len)
             rc = write_batch(log, &local, first, max_ts);
         cn_buf_reset(&local);
+        if (rc == 0 && dl.len)
+            rc = write_deadletters(log, &dl);
+        cn_buf_reset(&dl);
         if (rc == 0 && want_cursor) {
             rc = write_cursors(log, &snap);
             last_cursor_write = cn_mono_ns();
@@ -648,7 +700,7 @@ static void *writer_main(void *arg)
         mq_sink_durable_cb cb = log->cb;
         void *cb_arg = log->cb_arg;
         uint64_t durable = log->durable_seq;
-        if (stopping && log->pend.len == 0 && !log->cursors_dirty)
+        if (stopping && log->pend.len == 0 && log->dl_pend.len == 0 && !log->cursors_dirty)
             break;
         if (log->err && stopping)
             break;
@@ -662,6 +714,7 @@ static void *writer_main(void *arg)
     pthread_mutex_unlock(&log->mu);
     cn_buf_free(&local);
     cn_buf_free(&snap);
+    cn_buf_free(&dl);
     return NULL;
 }
 

@@ -192,4 +192,113 @@ void mq_sink_log_stats(mq_sink_log_t *log, mq_sink_log_stats_t *st /* OUT */);
 /* Records of sink id dropped by drop-oldest since open. */
 uint64_t mq_sink_log_dropped(mq_sink_log_t *log, uint16_t id);
 
+/* ------------------------------------------------------------- sinks */
+
+enum mq_sink_type { MQ_SINK_KAFKA = 0, MQ_SINK_WEBHOOK = 1 };
+
+/*
+ * A sink definition (borrowed by mq_sink_sys_add, which copies it).  Zero
+ * numeric fields take the defaults in brackets.
+ */
+typedef struct mq_sink_def {
+    const char *name; /* [A-Za-z0-9_.-]{1,200}; names the cursor across restarts */
+    int type;         /* enum mq_sink_type */
+    /* Kafka */
+    const char *brokers;     /* bootstrap servers "host:port,..." */
+    const char *topic;       /* topic of records that carry none */
+    const char *compression; /* none|gzip|snappy|lz4|zstd [none] */
+    const char *const *kafka_props; /* extra librdkafka "key=value", NULL-terminated; may be NULL */
+    /* Webhook */
+    const char *url;                /* http:// or https:// */
+    const char *const *headers;     /* "Name: value", NULL-terminated; may be NULL */
+    int64_t timeout_ns;             /* per request [10 s] */
+    /* Both */
+    uint32_t max_inflight;   /* webhook: parallel requests [64]; Kafka: records produced
+                                and not yet acknowledged [100000] */
+    uint32_t max_attempts;   /* rejected deliveries before the dead letter [10] */
+    int64_t backoff_min_ns;  /* first retry delay [100 ms] */
+    int64_t backoff_max_ns;  /* retry delay cap [30 s] */
+} mq_sink_def_t;
+
+/* Counters of one sink (a snapshot; mq_sink_sys_stats). */
+typedef struct mq_sink_stats {
+    uint64_t delivered;     /* records acknowledged by the endpoint */
+    uint64_t failed;        /* delivery attempts that failed (any reason) */
+    uint64_t retried;       /* records scheduled for another attempt after a rejection */
+    uint64_t dead_lettered; /* records given up after max_attempts */
+    uint64_t dropped;       /* records lost to drop-oldest retention */
+    uint64_t cursor;        /* committed cursor: next record to deliver */
+    uint64_t lag_records;   /* log records between the cursor and the log head */
+    double lag_seconds;     /* age of the oldest undelivered record (0 when caught up) */
+    bool down;              /* endpoint unreachable, backing off */
+} mq_sink_stats_t;
+
+typedef struct mq_sink_sys mq_sink_sys_t; /* sys.c */
+
+/*
+ * Opens the sink log (see mq_sink_log_open) and an empty sink system.
+ * Returns 0 or the log's error.
+ */
+int mq_sink_sys_open(const mq_sink_log_opts_t *opts, mq_sink_sys_t **out /* OUT */);
+/*
+ * Adds a sink before mq_sink_sys_start.  Creates its producer (Kafka: the
+ * librdkafka handle with acks=all, enable.idempotence=true) or its curl
+ * multi handle.  Returns the sink id (>= 0) for mq_sink_append, or
+ * CN_EINVAL / CN_ECONFIG (bad definition, e.g. a librdkafka property it
+ * rejects; the reason is logged), CN_EEXIST (duplicate name).
+ */
+int mq_sink_sys_add(mq_sink_sys_t *sys, const mq_sink_def_t *def);
+/* The id of sink `name`, or CN_ENOTFOUND.  Thread-safe after start. */
+int mq_sink_sys_find(mq_sink_sys_t *sys, const char *name);
+/*
+ * Names the sink that mq_sink_stream() feeds (the global "stream every
+ * accepted telemetry message to Kafka" option).  Before start.
+ */
+int mq_sink_sys_set_stream(mq_sink_sys_t *sys, const char *name);
+/*
+ * Starts the log writer and the delivery thread.  cb (may be NULL) gets
+ * the durable notifications on the writer thread (mq_sink_durable_cb).
+ */
+int mq_sink_sys_start(mq_sink_sys_t *sys, mq_sink_durable_cb cb, void *arg);
+/*
+ * Appends one record for sink `id` (any thread, non-blocking).  key is
+ * the per-order key (device id), topic may be empty (the sink's topic).
+ * Errors as mq_sink_log_append.
+ */
+int mq_sink_append(mq_sink_sys_t *sys, int id, const mq_sink_rec_t *rec, uint64_t *seq /* OUT */);
+/*
+ * The per-message hook for the stream option: appends (device, payload)
+ * to the stream sink.  Returns 0 (also when no stream sink is set) or an
+ * mq_sink_log_append error.  Any thread.
+ */
+int mq_sink_stream(mq_sink_sys_t *sys, const void *device, size_t device_len, const void *payload,
+                   size_t payload_len, int64_t ts_ns);
+/* Counters of sink id; CN_ENOTFOUND for an unknown id.  Any thread. */
+int mq_sink_sys_stats(mq_sink_sys_t *sys, int id, mq_sink_stats_t *st /* OUT */);
+/*
+ * Appends the sink families in Prometheus text format (HELP/TYPE lines,
+ * one sample per sink, label sink="name",type="kafka|webhook") and the log
+ * families.  Any thread.
+ */
+void mq_sink_sys_metrics(mq_sink_sys_t *sys, cn_buf_t *out);
+/*
+ * Appends a JSON object {"sinks":[{name, type, counters..., "dead_letters":
+ * [...]}]} with the most recent dead letters of each sink (kept in memory,
+ * also appended to <dir>/deadletter.jsonl).  Any thread.
+ */
+void mq_sink_sys_json(mq_sink_sys_t *sys, cn_buf_t *out);
+/*
+ * Blocks until every record appended before the call is delivered or
+ * dead-lettered by its sink, or timeout_ns passed.  Returns 0 or
+ * -ETIMEDOUT.  For tools and tests; never call it on an event loop.
+ */
+int mq_sink_sys_drain(mq_sink_sys_t *sys, int64_t timeout_ns);
+/* The log underneath (borrowed, valid until close). */
+mq_sink_log_t *mq_sink_sys_log(mq_sink_sys_t *sys);
+/*
+ * Stops delivery (records in flight stay undelivered and come again after
+ * a restart), joins the delivery thread, closes the log.  NULL is a no-op.
+ */
+void mq_sink_sys_close(mq_sink_sys_t *sys);
+
 #endif /* MQ_SINK_H */
