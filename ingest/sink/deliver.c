@@ -319,7 +319,8 @@ static void maybe_fetch(mq__sink_t *s)
 
 void mq__sink_kick(mq__sink_t *s)
 {
-    maybe_fetch(s);
+    if (s->attached)
+        maybe_fetch(s);
 }
 
 /* ------------------------------------------------------- dead letters */
@@ -503,6 +504,8 @@ void mq__sink_backend_closed(mq__sink_t *s)
 
 void mq__sink_stop(mq__sink_t *s)
 {
+    if (!s->attached || s->stopped)
+        return;
     s->stopped = true;
     s->closing = 3; /* two timers and the backend */
     uv_close((uv_handle_t *)&s->retry_timer, on_timer_closed);

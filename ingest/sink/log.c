@@ -334,18 +334,33 @@ int mq_sink_log_sink(mq_sink_log_t *log, const char *name, uint16_t *id)
     for (size_t i = 0; i < log->ncur && !c; i++)
         if (strcmp(log->curs[i].name, name) == 0)
             c = &log->curs[i];
-    if (log->started) {
-        rc = CN_EINVAL;
-    } else if (!c && log->next_id >= 65535) {
+    if (!c && log->next_id >= 65535) {
         rc = CN_ELIMIT;
     } else {
-        if (!c)
+        if (!c) {
             c = cur_add(log, name, (uint16_t)log->next_id++, log->next_seq);
+            log->cursors_dirty = log->started;
+        }
         c->live = true;
         *id = c->id;
     }
     pthread_mutex_unlock(&log->mu);
     return rc;
+}
+
+void mq_sink_log_forget(mq_sink_log_t *log, uint16_t id)
+{
+    pthread_mutex_lock(&log->mu);
+    for (size_t i = 0; i < log->ncur; i++) {
+        if (log->curs[i].id != id)
+            continue;
+        cn_free(log->curs[i].name);
+        log->curs[i] = log->curs[--log->ncur];
+        log->cursors_dirty = true;
+        pthread_cond_signal(&log->wake);
+        break;
+    }
+    pthread_mutex_unlock(&log->mu);
 }
 
 /* ---------------------------------------------------------------- append */

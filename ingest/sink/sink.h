@@ -45,7 +45,9 @@ typedef struct mq_sink_rec {
     uint16_t sink;      /* sink id (mq_sink_log_sink) */
     const uint8_t *key; /* partition/order key, e.g. the device id */
     size_t key_len;
-    const uint8_t *topic; /* Kafka topic rendered by the rule; "" = sink's */
+    const uint8_t *topic; /* Kafka: topic rendered by the rule ("" = the sink's);
+                             webhook: extra request headers, "Name: value"
+                             lines joined by '\n' (rendered per record) */
     size_t topic_len;
     const uint8_t *payload; /* the bytes delivered (JSON for webhooks) */
     size_t payload_len;
@@ -101,13 +103,17 @@ typedef void (*mq_sink_durable_cb)(void *arg, uint64_t durable_seq);
  */
 int mq_sink_log_open(const mq_sink_log_opts_t *opts, mq_sink_log_t **out /* OUT */);
 /*
- * Registers sink `name` before mq_sink_log_start and returns its stable id
- * in *id (OUT): the id stored in the cursor file for that name, or a new
- * one (ids are never reused).  Cursors of names not registered before start
- * are forgotten at start (their undelivered records are dropped, logged).
- * Returns 0, CN_ELIMIT (id space exhausted), CN_EINVAL (after start).
+ * Registers sink `name` and returns its stable id in *id (OUT): the id
+ * stored in the cursor file for that name, or a new one (ids are never
+ * reused) whose cursor starts at the head of the log.  Cursors of names
+ * not registered before mq_sink_log_start are forgotten at start (their
+ * undelivered records are dropped, logged).  Any thread.  Returns 0,
+ * CN_ELIMIT (id space exhausted), CN_EINVAL (bad name).
  */
 int mq_sink_log_sink(mq_sink_log_t *log, const char *name, uint16_t *id /* OUT */);
+/* Drops the cursor of sink id (the sink was removed): its records no
+ * longer hold segments, appends for it fail with CN_ENOTFOUND. */
+void mq_sink_log_forget(mq_sink_log_t *log, uint16_t id);
 /* Starts the writer thread.  cb (may be NULL) is the durable notification. */
 int mq_sink_log_start(mq_sink_log_t *log, mq_sink_durable_cb cb, void *arg);
 /*
@@ -241,13 +247,26 @@ typedef struct mq_sink_sys mq_sink_sys_t; /* sys.c */
  */
 int mq_sink_sys_open(const mq_sink_log_opts_t *opts, mq_sink_sys_t **out /* OUT */);
 /*
- * Adds a sink before mq_sink_sys_start.  Creates its producer (Kafka: the
- * librdkafka handle with acks=all, enable.idempotence=true) or its curl
- * multi handle.  Returns the sink id (>= 0) for mq_sink_append, or
- * CN_EINVAL / CN_ECONFIG (bad definition, e.g. a librdkafka property it
- * rejects; the reason is logged), CN_EEXIST (duplicate name).
+ * Adds a sink, before or after mq_sink_sys_start (any thread; after start
+ * it begins delivering on the delivery thread shortly after).  Creates its
+ * producer (Kafka: the librdkafka handle with acks=all,
+ * enable.idempotence=true) or its curl multi handle.  A name seen before
+ * (cursor file) resumes from its cursor.  Returns the sink id (>= 0) for
+ * mq_sink_append, or CN_EINVAL / CN_ECONFIG (bad definition, e.g. a
+ * librdkafka property it rejects; the reason is logged), CN_EEXIST
+ * (a live sink has that name), CN_ELIMIT (4096 sinks per run).
+ *
+ * Sinks of rule actions: name them after the rule and action (e.g.
+ * "rule.<id>.<n>") so the cursor survives restarts, add them before start
+ * for the rules known at startup, and remove + add when a rule changes.
  */
 int mq_sink_sys_add(mq_sink_sys_t *sys, const mq_sink_def_t *def);
+/*
+ * Removes sink `name` (any thread): appends for it fail from now on, its
+ * records in flight are abandoned, its cursor is dropped (undelivered
+ * records are not delivered).  Returns 0 or CN_ENOTFOUND.
+ */
+int mq_sink_sys_remove(mq_sink_sys_t *sys, const char *name);
 /* The id of sink `name`, or CN_ENOTFOUND.  Thread-safe after start. */
 int mq_sink_sys_find(mq_sink_sys_t *sys, const char *name);
 /*
@@ -300,5 +319,43 @@ mq_sink_log_t *mq_sink_sys_log(mq_sink_sys_t *sys);
  * a restart), joins the delivery thread, closes the log.  NULL is a no-op.
  */
 void mq_sink_sys_close(mq_sink_sys_t *sys);
+
+/* ----------------------------------------------------------- sinks file */
+
+/*
+ * The sinks file (config key sinks-file): INI-like sections, one per sink.
+ *
+ *   # comment
+ *   [sink alerts]
+ *   type = webhook                    # webhook | kafka
+ *   url = https://hooks.example/x     # webhook
+ *   header = Authorization: Bearer t  # webhook, repeatable
+ *   timeout = 5s                      # webhook, per request
+ *   brokers = k1:9092,k2:9092         # kafka
+ *   topic = telemetry                 # kafka, for records without a topic
+ *   compression = lz4                 # kafka: none|gzip|snappy|lz4|zstd
+ *   kafka.linger.ms = 10              # kafka: any librdkafka property
+ *   max-inflight = 64                 # both (see mq_sink_def_t)
+ *   max-attempts = 10
+ *   backoff-min = 100ms               # durations: N with ms, s, m or h
+ *   backoff-max = 30s
+ *
+ * Parsed definitions own their strings; free with mq_sink_defs_free.
+ */
+typedef struct mq_sink_defs {
+    mq_sink_def_t *v;
+    size_t n;
+    char **owned_;
+    size_t nowned_;
+} mq_sink_defs_t;
+
+/*
+ * Parses text (name is used in messages).  On error returns CN_ECONFIG and
+ * writes "NAME:LINE: reason" into err (size errlen).  Checks per type that
+ * the required keys are there (url; brokers).
+ */
+int mq_sink_defs_parse(const char *name, const char *text, size_t len, mq_sink_defs_t *out /* OUT */,
+                       char *err, size_t errlen);
+void mq_sink_defs_free(mq_sink_defs_t *d);
 
 #endif /* MQ_SINK_H */

@@ -174,6 +174,9 @@ struct mq__sink {
     uint32_t down_streak;  /* consecutive transient failures */
     uint64_t rng;          /* jitter */
     bool stopped;          /* mq__sink_stop ran: nothing is sent any more */
+    bool attached;         /* handles live on the loop (loop thread) */
+    _Atomic bool removed;  /* mq_sink_sys_remove: appends refused */
+    mq__sink_t *qnext;     /* add_q / remove_q link */
     int closing;           /* handles still open during stop */
 
     /* Counters, read by other threads. */
@@ -187,14 +190,22 @@ struct mq__sink {
     uint32_t ndead, dead_at;
 };
 
+enum { MQ__MAX_SINKS = 4096 };
+
 struct mq_sink_sys {
     mq_sink_log_t *log;
     char *dir;
-    mq__sink_t **sinks;
-    size_t nsinks;
-    int stream_id; /* -1 = none */
+    /* Slots never move, so other threads index them without a lock; a
+     * removed sink keeps its slot (removed = true) until close. */
+    mq__sink_t *sinks[MQ__MAX_SINKS];
+    _Atomic size_t nsinks;
+    pthread_mutex_t admin; /* serialises add/remove */
+    mq__sink_t *add_q;     /* under mu: added after start, to attach on the loop */
+    mq__sink_t *remove_q;  /* under mu: removed after start, to stop on the loop */
+    uv_async_t cmd;
+    _Atomic int stream_id; /* -1 = none */
     uv_loop_t loop;
-    uv_async_t wake, stop;
+    uv_async_t wake, stop; /* and cmd above */
     uv_thread_t thr;
     bool started, loop_ok;
     bool accepting_wakes; /* under mu (NOTES 1 in sys.c) */

@@ -68,6 +68,7 @@ int mq_sink_sys_open(const mq_sink_log_opts_t *opts, mq_sink_sys_t **out)
     curl_global_init(CURL_GLOBAL_DEFAULT); /* reference counted; the caller's thread */
     sys->stream_id = -1;
     pthread_mutex_init(&sys->mu, NULL);
+    pthread_mutex_init(&sys->admin, NULL);
     pthread_cond_init(&sys->progress, NULL);
     *out = sys;
     return 0;
@@ -103,10 +104,17 @@ static const char *const *own_list(mq__sink_t *s, const char *const *v)
 
 int mq_sink_sys_add(mq_sink_sys_t *sys, const mq_sink_def_t *def)
 {
-    if (sys->started || !def->name || (def->type != MQ_SINK_KAFKA && def->type != MQ_SINK_WEBHOOK))
+    if (!def->name || (def->type != MQ_SINK_KAFKA && def->type != MQ_SINK_WEBHOOK))
         return CN_EINVAL;
-    if (mq_sink_sys_find(sys, def->name) >= 0)
-        return CN_EEXIST;
+    pthread_mutex_lock(&sys->admin);
+    size_t slot = atomic_load(&sys->nsinks);
+    int rc = mq_sink_sys_find(sys, def->name) >= 0 ? CN_EEXIST
+             : slot >= MQ__MAX_SINKS                ? CN_ELIMIT
+                                                    : 0;
+    if (rc < 0) {
+        pthread_mutex_unlock(&sys->admin);
+        return rc;
+    }
     mq__sink_t *s = cn_calloc(1, sizeof *s);
     s->sys = sys;
     s->def = *def;
@@ -130,23 +138,55 @@ int mq_sink_sys_add(mq_sink_sys_t *sys, const mq_sink_def_t *def)
     s->def.backoff_max_ns = CN_MAX(s->def.backoff_max_ns, s->def.backoff_min_ns);
     pthread_mutex_init(&s->dead_mu, NULL);
     s->be = def->type == MQ_SINK_KAFKA ? &mq__kafka_backend : &mq__webhook_backend;
-    int rc = mq_sink_log_sink(sys->log, s->def.name, &s->id);
+    rc = def->type == MQ_SINK_KAFKA ? mq__kafka_create(s) : mq__webhook_create(s);
     if (rc == 0)
-        rc = def->type == MQ_SINK_KAFKA ? mq__kafka_create(s) : mq__webhook_create(s);
+        rc = mq_sink_log_sink(sys->log, s->def.name, &s->id);
     if (rc < 0) {
-        s->be = NULL;
         mq__sink_free(s);
+        pthread_mutex_unlock(&sys->admin);
         return rc;
     }
-    sys->sinks = cn_realloc(sys->sinks, (sys->nsinks + 1) * sizeof *sys->sinks);
-    sys->sinks[sys->nsinks++] = s;
-    return (int)(sys->nsinks - 1);
+    sys->sinks[slot] = s;
+    atomic_store(&sys->nsinks, slot + 1);
+    pthread_mutex_lock(&sys->mu);
+    bool queued = sys->accepting_wakes;
+    if (queued) {
+        s->qnext = sys->add_q;
+        sys->add_q = s;
+        uv_async_send(&sys->cmd);
+    }
+    pthread_mutex_unlock(&sys->mu);
+    pthread_mutex_unlock(&sys->admin);
+    return (int)slot;
+}
+
+int mq_sink_sys_remove(mq_sink_sys_t *sys, const char *name)
+{
+    pthread_mutex_lock(&sys->admin);
+    int id = mq_sink_sys_find(sys, name);
+    if (id >= 0) {
+        mq__sink_t *s = sys->sinks[id];
+        atomic_store(&s->removed, true);
+        if (sys->stream_id == id)
+            sys->stream_id = -1;
+        mq_sink_log_forget(sys->log, s->id);
+        pthread_mutex_lock(&sys->mu);
+        if (sys->accepting_wakes) {
+            s->qnext = sys->remove_q;
+            sys->remove_q = s;
+            uv_async_send(&sys->cmd);
+        }
+        pthread_mutex_unlock(&sys->mu);
+    }
+    pthread_mutex_unlock(&sys->admin);
+    return id < 0 ? id : 0;
 }
 
 int mq_sink_sys_find(mq_sink_sys_t *sys, const char *name)
 {
-    for (size_t i = 0; i < sys->nsinks; i++)
-        if (strcmp(sys->sinks[i]->def.name, name) == 0)
+    size_t n = atomic_load(&sys->nsinks);
+    for (size_t i = 0; i < n; i++)
+        if (!atomic_load(&sys->sinks[i]->removed) && strcmp(sys->sinks[i]->def.name, name) == 0)
             return (int)i;
     return CN_ENOTFOUND;
 }
@@ -165,8 +205,42 @@ int mq_sink_sys_set_stream(mq_sink_sys_t *sys, const char *name)
 static void on_wake(uv_async_t *a)
 {
     mq_sink_sys_t *sys = a->data;
-    for (size_t i = 0; i < sys->nsinks; i++)
+    size_t n = atomic_load(&sys->nsinks);
+    for (size_t i = 0; i < n; i++)
         mq__sink_kick(sys->sinks[i]);
+}
+
+/* Loop thread: starts a sink's delivery. */
+static int attach(mq__sink_t *s)
+{
+    int rc = mq__sink_init(s);
+    if (rc == 0)
+        rc = s->def.type == MQ_SINK_KAFKA ? mq__kafka_attach(s) : mq__webhook_attach(s);
+    if (rc == 0)
+        s->attached = true;
+    return rc;
+}
+
+/* Sinks added or removed after start (loop thread). */
+static void on_cmd(uv_async_t *a)
+{
+    mq_sink_sys_t *sys = a->data;
+    pthread_mutex_lock(&sys->mu);
+    mq__sink_t *add = sys->add_q, *rm = sys->remove_q;
+    sys->add_q = sys->remove_q = NULL;
+    pthread_mutex_unlock(&sys->mu);
+    for (mq__sink_t *s = add, *nx; s; s = nx) {
+        nx = s->qnext;
+        int rc = attach(s);
+        if (rc < 0)
+            cn_error("sink %s: cannot start: %s", s->def.name, cn_strerror(rc));
+        mq__sink_kick(s);
+    }
+    for (mq__sink_t *s = rm, *nx; s; s = nx) {
+        nx = s->qnext;
+        mq__sink_stop(s);
+        cn_info("sink %s: removed", s->def.name);
+    }
 }
 
 static void on_stop(uv_async_t *a)
@@ -175,10 +249,12 @@ static void on_stop(uv_async_t *a)
     pthread_mutex_lock(&sys->mu);
     sys->accepting_wakes = false;
     pthread_mutex_unlock(&sys->mu);
-    for (size_t i = 0; i < sys->nsinks; i++)
+    size_t n = atomic_load(&sys->nsinks);
+    for (size_t i = 0; i < n; i++)
         mq__sink_stop(sys->sinks[i]);
     uv_close((uv_handle_t *)&sys->wake, NULL);
     uv_close((uv_handle_t *)&sys->stop, NULL);
+    uv_close((uv_handle_t *)&sys->cmd, NULL);
 }
 
 static void durable_cb(void *arg, uint64_t durable)
@@ -209,20 +285,23 @@ int mq_sink_sys_start(mq_sink_sys_t *sys, mq_sink_durable_cb cb, void *arg)
     sys->loop_ok = true;
     sys->user_cb = cb;
     sys->user_arg = arg;
-    sys->wake.data = sys->stop.data = sys;
+    sys->wake.data = sys->stop.data = sys->cmd.data = sys;
     rc = cn_from_uv(uv_async_init(&sys->loop, &sys->wake, on_wake));
     if (rc == 0)
         rc = cn_from_uv(uv_async_init(&sys->loop, &sys->stop, on_stop));
-    for (size_t i = 0; i < sys->nsinks && rc == 0; i++) {
-        mq__sink_t *s = sys->sinks[i];
-        rc = mq__sink_init(s);
-        if (rc == 0)
-            rc = s->def.type == MQ_SINK_KAFKA ? mq__kafka_attach(s) : mq__webhook_attach(s);
-    }
+    if (rc == 0)
+        rc = cn_from_uv(uv_async_init(&sys->loop, &sys->cmd, on_cmd));
+    pthread_mutex_lock(&sys->admin);
+    size_t n = atomic_load(&sys->nsinks);
+    for (size_t i = 0; i < n && rc == 0; i++)
+        rc = attach(sys->sinks[i]);
+    pthread_mutex_unlock(&sys->admin);
     if (rc < 0)
         return rc; /* mq_sink_sys_close cleans up: the loop never ran */
     atomic_store(&sys->durable, mq_sink_log_durable(sys->log));
+    pthread_mutex_lock(&sys->mu);
     sys->accepting_wakes = true;
+    pthread_mutex_unlock(&sys->mu);
     rc = mq_sink_log_start(sys->log, durable_cb, sys);
     if (rc < 0)
         return rc;
@@ -238,7 +317,8 @@ int mq_sink_sys_start(mq_sink_sys_t *sys, mq_sink_durable_cb cb, void *arg)
 
 int mq_sink_append(mq_sink_sys_t *sys, int id, const mq_sink_rec_t *rec, uint64_t *seq)
 {
-    if (id < 0 || (size_t)id >= sys->nsinks)
+    if (id < 0 || (size_t)id >= atomic_load(&sys->nsinks) ||
+        atomic_load(&sys->sinks[id]->removed))
         return CN_ENOTFOUND;
     mq_sink_rec_t r = *rec;
     r.sink = sys->sinks[id]->id;
@@ -248,21 +328,22 @@ int mq_sink_append(mq_sink_sys_t *sys, int id, const mq_sink_rec_t *rec, uint64_
 int mq_sink_stream(mq_sink_sys_t *sys, const void *device, size_t device_len, const void *payload,
                    size_t payload_len, int64_t ts_ns)
 {
-    if (sys->stream_id < 0)
+    int id = sys->stream_id;
+    if (id < 0)
         return 0;
     mq_sink_rec_t r = {.ts_ns = ts_ns,
                        .key = device,
                        .key_len = device_len,
                        .payload = payload,
                        .payload_len = payload_len};
-    return mq_sink_append(sys, sys->stream_id, &r, NULL);
+    return mq_sink_append(sys, id, &r, NULL);
 }
 
 /* ---------------------------------------------------------- status */
 
 int mq_sink_sys_stats(mq_sink_sys_t *sys, int id, mq_sink_stats_t *st)
 {
-    if (id < 0 || (size_t)id >= sys->nsinks)
+    if (id < 0 || (size_t)id >= atomic_load(&sys->nsinks))
         return CN_ENOTFOUND;
     mq__sink_t *s = sys->sinks[id];
     memset(st, 0, sizeof *st);
@@ -311,14 +392,17 @@ void mq_sink_sys_metrics(mq_sink_sys_t *sys, cn_buf_t *out)
         {"cairn_sink_up", "gauge", "1 when the endpoint is reachable, 0 while backing off.",
          offsetof(mq_sink_stats_t, down)},
     };
-    mq_sink_stats_t *st = cn_calloc(sys->nsinks ? sys->nsinks : 1, sizeof *st);
-    for (size_t i = 0; i < sys->nsinks; i++)
+    size_t n = atomic_load(&sys->nsinks);
+    mq_sink_stats_t *st = cn_calloc(n ? n : 1, sizeof *st);
+    for (size_t i = 0; i < n; i++)
         mq_sink_sys_stats(sys, (int)i, &st[i]);
     for (size_t f = 0; f < CN_ARRAY_LEN(fams); f++) {
         buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", fams[f].name, fams[f].help, fams[f].name,
                    fams[f].type);
-        for (size_t i = 0; i < sys->nsinks; i++) {
+        for (size_t i = 0; i < n; i++) {
             const mq__sink_t *s = sys->sinks[i];
+            if (atomic_load(&s->removed))
+                continue;
             buf_printf(out, "%s{sink=\"%s\",type=\"%s\"} ", fams[f].name, s->def.name,
                        s->be->name);
             if (fams[f].field == SIZE_MAX)
@@ -357,11 +441,16 @@ void mq_sink_sys_metrics(mq_sink_sys_t *sys, cn_buf_t *out)
 void mq_sink_sys_json(mq_sink_sys_t *sys, cn_buf_t *out)
 {
     buf_printf(out, "{\"sinks\":[");
-    for (size_t i = 0; i < sys->nsinks; i++) {
+    size_t n = atomic_load(&sys->nsinks);
+    bool first = true;
+    for (size_t i = 0; i < n; i++) {
         mq__sink_t *s = sys->sinks[i];
+        if (atomic_load(&s->removed))
+            continue;
         mq_sink_stats_t st;
         mq_sink_sys_stats(sys, (int)i, &st);
-        buf_printf(out, "%s{\"name\":", i ? "," : "");
+        buf_printf(out, "%s{\"name\":", first ? "" : ",");
+        first = false;
         mq__json_str(out, s->def.name, strlen(s->def.name));
         buf_printf(out,
                    ",\"type\":\"%s\",\"up\":%s,\"delivered\":%" PRIu64 ",\"failed\":%" PRIu64
@@ -401,15 +490,19 @@ int mq_sink_sys_drain(mq_sink_sys_t *sys, int64_t timeout_ns)
     pthread_mutex_lock(&sys->mu);
     for (;;) {
         bool all = true;
-        for (size_t i = 0; i < sys->nsinks && all; i++)
-            all = atomic_load(&sys->sinks[i]->cursor) >= target;
+        size_t n = atomic_load(&sys->nsinks);
+        for (size_t i = 0; i < n && all; i++)
+            all = atomic_load(&sys->sinks[i]->removed) ||
+                  atomic_load(&sys->sinks[i]->cursor) >= target;
         if (all || rc == ETIMEDOUT)
             break;
         rc = pthread_cond_timedwait(&sys->progress, &sys->mu, &ts);
     }
     bool done = true;
-    for (size_t i = 0; i < sys->nsinks; i++)
-        done = done && atomic_load(&sys->sinks[i]->cursor) >= target;
+    size_t n = atomic_load(&sys->nsinks);
+    for (size_t i = 0; i < n; i++)
+        done = done && (atomic_load(&sys->sinks[i]->removed) ||
+                        atomic_load(&sys->sinks[i]->cursor) >= target);
     pthread_mutex_unlock(&sys->mu);
     return done ? 0 : -ETIMEDOUT;
 }
@@ -434,9 +527,10 @@ void mq_sink_sys_close(mq_sink_sys_t *sys)
         uv_run(&sys->loop, UV_RUN_DEFAULT);
     }
     mq_sink_log_close(sys->log); /* persists the final cursors */
-    for (size_t i = 0; i < sys->nsinks; i++)
+    size_t n = atomic_load(&sys->nsinks);
+    for (size_t i = 0; i < n; i++)
         mq__sink_free(sys->sinks[i]);
-    cn_free(sys->sinks);
+    pthread_mutex_destroy(&sys->admin);
     if (sys->loop_ok)
         uv_loop_close(&sys->loop);
     pthread_cond_destroy(&sys->progress);

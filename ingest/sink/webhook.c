@@ -14,7 +14,9 @@
  * the record (an attempt; dead letter after max_attempts); failures to
  * connect, send, receive or answer in time are transient (the sink backs
  * off and probes).  One request per key at a time (pipeline = false):
- * per-device order with many devices in parallel.
+ * per-device order with many devices in parallel.  A record whose topic
+ * field holds "Name: value" lines (rule actions with templated headers)
+ * sends them after the sink's own headers.
  */
 #include "sink_int.h"
 
@@ -24,6 +26,7 @@
 typedef struct req {
     CURL *easy;
     mq__ent_t *e;
+    struct curl_slist *extra; /* the sink's headers + the record's, when it has some */
     struct req *next; /* pool */
     char err[CURL_ERROR_SIZE];
 } req_t;
@@ -168,6 +171,11 @@ static void check_done(hook_t *h)
         live_remove(h, r);
         mq__ent_t *e = r->e;
         r->e = NULL;
+        if (r->extra) {
+            curl_slist_free_all(r->extra);
+            r->extra = NULL;
+            curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, h->headers);
+        }
         r->next = h->pool;
         h->pool = r;
         char why[CURL_ERROR_SIZE + 64];
@@ -257,6 +265,25 @@ static req_t *req_get(hook_t *h)
     return r;
 }
 
+/* Per-record headers: "Name: value" lines in the record's topic field. */
+static void set_record_headers(hook_t *h, req_t *r, const mq_sink_rec_t *rec)
+{
+    for (const struct curl_slist *l = h->headers; l; l = l->next)
+        r->extra = curl_slist_append(r->extra, l->data);
+    const char *p = (const char *)rec->topic, *end = p + rec->topic_len;
+    while (p < end) {
+        const char *nl = memchr(p, '\n', (size_t)(end - p));
+        size_t n = (size_t)((nl ? nl : end) - p);
+        if (n && memchr(p, ':', n) && !memchr(p, '\r', n) && !memchr(p, 0, n)) {
+            char *line = cn_strndup(p, n);
+            r->extra = curl_slist_append(r->extra, line);
+            cn_free(line);
+        }
+        p += n + 1;
+    }
+    curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, r->extra);
+}
+
 static int hook_send(mq__sink_t *s, mq__ent_t *e)
 {
     hook_t *h = s->impl;
@@ -267,11 +294,16 @@ static int hook_send(mq__sink_t *s, mq__ent_t *e)
         return -ENOMEM;
     r->e = e;
     r->err[0] = 0;
+    if (e->rec.topic_len)
+        set_record_headers(h, r, &e->rec);
     /* The body is borrowed from the window (alive until the record is done). */
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDSIZE_LARGE, (curl_off_t)e->rec.payload_len);
     curl_easy_setopt(r->easy, CURLOPT_POSTFIELDS, (const char *)e->rec.payload);
     if (curl_multi_add_handle(h->multi, r->easy) != CURLM_OK) {
         r->e = NULL;
+        curl_slist_free_all(r->extra);
+        r->extra = NULL;
+        curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, h->headers);
         r->next = h->pool;
         h->pool = r;
         return CN_EINVAL;
@@ -289,6 +321,7 @@ static void on_timer_closed(uv_handle_t *hd)
 static void req_free(req_t *r)
 {
     curl_easy_cleanup(r->easy);
+    curl_slist_free_all(r->extra);
     cn_free(r);
 }
 
