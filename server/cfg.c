@@ -112,6 +112,14 @@ static bool v_query_limit(const opt_val_t *v)
 {
     return v->i >= 0;
 }
+static bool v_size_0_or_1m(const opt_val_t *v)
+{
+    return v->u == 0 || v->u >= 1024 * 1024;
+}
+static bool v_dur_0_or_1m(const opt_val_t *v)
+{
+    return v->i == 0 || v->i >= NS_MIN;
+}
 
 static bool v_addr_list(const opt_val_t *v)
 {
@@ -158,6 +166,8 @@ static const char *const BOOLS[] = {"false", "true", NULL};
 static const char *const UNMATCHED[] = {"ignore", "store", NULL};
 static const char *const XFORMATS[] = {"parquet", "csv", NULL};                 /* enum srv_xfmt */
 static const char *const XCODECS[] = {"zstd", "lz4_raw", "snappy", "none", NULL}; /* qry_pq_codec */
+static const char *const SINK_POLICY[] = {"drop-oldest", "stop", NULL};
+static const char *const KAFKA_COMP[] = {"none", "gzip", "snappy", "lz4", "zstd", NULL};
 
 #define OFF(f) offsetof(srv_cfg_t, f)
 #define F_ADDR "host:port or [v6addr]:port with port 0-65535"
@@ -329,6 +339,34 @@ static const opt_t OPTS[] = {
     {"export-compression", T_ENUM, OFF(export_compression), "zstd",
      "Compression of scheduled Parquet exports.", XCODECS, NULL,
      "zstd, lz4_raw, snappy or none"},
+    {"sinks-file", T_STR, OFF(sinks_file), "",
+     "File of webhook and Kafka sink definitions ([sink NAME] sections, README: Sinks); empty "
+     "for none.",
+     NULL, NULL, "a file path"},
+    {"sink-log-max-size", T_SIZE, OFF(sink_log_max_bytes), "1G",
+     "Undelivered sink log kept at most (<data-dir>/sinks); past it sink-log-policy applies. "
+     "0 = unlimited.",
+     NULL, v_size_0_or_1m, "0 or a size of at least 1M, such as 512M or 4G"},
+    {"sink-log-max-age", T_DUR, OFF(sink_log_max_age_ns), "7d",
+     "Undelivered sink records older than this are subject to sink-log-policy. 0 = no limit.",
+     NULL, v_dur_0_or_1m, "0 or a duration of at least 1m, such as 7d"},
+    {"sink-log-policy", T_ENUM, OFF(sink_log_policy), "drop-oldest",
+     "Past sink-log-max-size/-age: drop-oldest deletes the oldest undelivered records (logged, "
+     "counted in cairn_sink_dropped_total); stop refuses new sink records "
+     "(cairn_sink_log_rejected_total).",
+     SINK_POLICY, NULL, "drop-oldest or stop"},
+    {"sink-segment-size", T_SIZE, OFF(sink_segment_bytes), "64M",
+     "Size at which the sink log rolls to a new segment file.", NULL, v_size_64k, F_SIZE},
+    {"kafka-brokers", T_STR, OFF(kafka_brokers), "",
+     "Kafka bootstrap servers (host:port,...) for kafka-stream-topic.", NULL, NULL,
+     "host:port[,host:port...]"},
+    {"kafka-stream-topic", T_STR, OFF(kafka_stream_topic), "",
+     "Stream every accepted telemetry message to this Kafka topic, keyed by device id "
+     "(at least once, through the sink log); empty = off.",
+     NULL, NULL, "a Kafka topic name"},
+    {"kafka-compression", T_ENUM, OFF(kafka_compression), "lz4",
+     "Compression of the kafka-stream-topic producer.", KAFKA_COMP, NULL,
+     "none, gzip, snappy, lz4 or zstd"},
 };
 
 static const opt_t *find_opt(const char *name)

@@ -84,6 +84,15 @@ typedef struct srv_cfg {
     int64_t export_delay_ns;     /* grace after an interval ends */
     int export_format;           /* enum srv_xfmt */
     int export_compression;      /* enum qry_pq_codec */
+    /* Sinks (issue 6; server/sinks.c) */
+    char *sinks_file;            /* "" = none */
+    uint64_t sink_log_max_bytes; /* 0 = unlimited */
+    int64_t sink_log_max_age_ns; /* 0 = unlimited */
+    int sink_log_policy;         /* 0 drop-oldest, 1 stop */
+    uint64_t sink_segment_bytes;
+    char *kafka_brokers;      /* "" = none */
+    char *kafka_stream_topic; /* "" = no stream */
+    int kafka_compression;    /* index in none, gzip, snappy, lz4, zstd */
 } srv_cfg_t;
 
 /* Fills every option with its default. */

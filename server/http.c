@@ -554,6 +554,23 @@ static void set_reading(srv_conn_t *c, bool on)
 
 /* --------------------------------------------------------------- routing */
 
+/* GET /metrics (Prometheus text format 0.0.4) and GET /api/v1/sinks. */
+static void respond_text(srv_conn_t *c, srv_http_text_fn fn, void *arg, const char *ctype)
+{
+    cn_buf_t b;
+    cn_buf_init(&b);
+    fn(arg, &b);
+    srv__http_respond(c, 200, ctype, NULL, b.p, b.len);
+    cn_buf_free(&b);
+}
+
+static void metrics_all(void *arg, cn_buf_t *out)
+{
+    srv_http_t *h = arg;
+    for (uint32_t i = 0; i < h->nmetrics; i++)
+        h->metrics[i].fn(h->metrics[i].arg, out);
+}
+
 static void route(srv_conn_t *c)
 {
     char *url = (char *)c->req.url.p;
@@ -586,6 +603,10 @@ static void route(srv_conn_t *c)
         srv__devices_handle(c, url);
     } else if (strncmp(url, "/api/v1/export", 14) == 0 && (!url[14] || url[14] == '/')) {
         srv__export_handle(c, url, query);
+    } else if (strcmp(url, "/metrics") == 0 && get) {
+        respond_text(c, metrics_all, c->srv, "text/plain; version=0.0.4; charset=utf-8");
+    } else if (strcmp(url, "/api/v1/sinks") == 0 && get && c->srv->sinks_json.fn) {
+        respond_text(c, c->srv->sinks_json.fn, c->srv->sinks_json.arg, "application/json");
     } else if (strcmp(url, "/ping") == 0 || strcmp(url, "/health") == 0 ||
                strcmp(url, "/write") == 0 || strcmp(url, "/query") == 0) {
         srv__http_respond(c, 405, "text/plain; charset=utf-8", "Allow: GET, HEAD, POST\r\n",
@@ -1063,6 +1084,21 @@ struct mq_store *srv__http_store_acquire(srv_http_t *h)
 void srv__http_store_release(srv_http_t *h)
 {
     uv_mutex_unlock(&h->store_mu);
+}
+
+int srv_http_add_metrics(srv_http_t *h, srv_http_text_fn fn, void *arg)
+{
+    if (h->nmetrics == SRV_HTTP_MAX_METRICS)
+        return CN_ELIMIT;
+    h->metrics[h->nmetrics].fn = fn;
+    h->metrics[h->nmetrics++].arg = arg;
+    return 0;
+}
+
+void srv_http_set_sinks(srv_http_t *h, srv_http_text_fn fn, void *arg)
+{
+    h->sinks_json.fn = fn;
+    h->sinks_json.arg = arg;
 }
 
 void srv_http_free(srv_http_t *h)

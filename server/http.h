@@ -64,6 +64,17 @@ void srv_http_durable_notify(void *arg, uint64_t durable_seq);
  * srv_http_stop returns.  Returns 0 or -errno (-EADDRINUSE, ...); on failure
  * call srv_http_free (srv_http_stop is then a no-op). */
 int srv_http_start(srv_http_t *h, eng_db_t *db);
+
+/* Producers of response bodies that other modules register before
+ * srv_http_start; called on the HTTP thread, so they must be thread-safe
+ * readers that never block. */
+typedef void (*srv_http_text_fn)(void *arg, cn_buf_t *out);
+enum { SRV_HTTP_MAX_METRICS = 8 };
+/* GET /metrics: the Prometheus text of every registered producer, in
+ * registration order.  Returns 0 or CN_ELIMIT. */
+int srv_http_add_metrics(srv_http_t *h, srv_http_text_fn fn, void *arg);
+/* GET /api/v1/sinks: fn's JSON (404 while none is set). */
+void srv_http_set_sinks(srv_http_t *h, srv_http_text_fn fn, void *arg);
 /* The bound port (after srv_http_start). */
 uint16_t srv_http_port(const srv_http_t *h);
 /* Graceful stop; blocks the calling (main) thread until the HTTP thread

@@ -108,6 +108,12 @@ struct srv_http {
     void (*sink)(void *arg, srv_conn_t *c, const void *p, size_t n);
     void *sink_arg;
     struct srv_xsched *xsched; /* scheduled exports, NULL when off (export_http.c) */
+    /* GET /metrics and /api/v1/sinks producers (srv_http_add_metrics). */
+    struct {
+        srv_http_text_fn fn;
+        void *arg;
+    } metrics[SRV_HTTP_MAX_METRICS], sinks_json;
+    uint32_t nmetrics;
     char rbuf[64 * 1024]; /* shared read buffer: read_cb copies out at once */
 };
 

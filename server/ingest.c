@@ -6,9 +6,11 @@
 
 #include "map/map.h"
 #include "store/store.h"
+#include "sink/sink.h"
 
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdatomic.h>
 #include <string.h>
 
 /* A QoS 1/2 message waiting for its WAL sequence to become durable. */
@@ -58,6 +60,9 @@ struct srv_ingest {
     bool rstop, rstarted;
     pthread_t rthr;
     cn_ratelimit_t hold_rl; /* under rmu */
+
+    _Atomic(mq_sink_sys_t *) stream; /* kafka-stream-topic, or NULL */
+    _Atomic uint64_t stream_errors;   /* appends the sink log refused */
 };
 
 /* Log at most LOG_BURST lines per LOG_PERIOD per thread. */
@@ -241,6 +246,32 @@ static void note_errors(srv_ingest_worker_t *w, const char *client_id, const cha
     }
 }
 
+void srv_ingest_set_stream(srv_ingest_t *in, mq_sink_sys_t *sinks)
+{
+    atomic_store(&in->stream, sinks);
+}
+
+/* Appends a stored message to the stream sink, keyed by device. */
+static void stream(srv_ingest_worker_t *w, const char *client_id, const eng_point_t *pt,
+                   const void *payload, size_t n)
+{
+    mq_sink_sys_t *sinks = atomic_load(&w->in->stream);
+    if (!sinks)
+        return;
+    const char *dev = client_id ? client_id : "";
+    for (uint32_t i = 0; i < pt->ntags; i++)
+        if (strcmp(pt->tags[i].key, "device_id") == 0)
+            dev = pt->tags[i].val;
+    int rc = mq_sink_stream(sinks, dev, strlen(dev), payload, n, pt->ts);
+    if (rc < 0) {
+        atomic_fetch_add(&w->in->stream_errors, 1);
+        uint32_t supp = 0;
+        if (cn_ratelimit_ok(&w->rl, cn_now_ns(), LOG_PERIOD, LOG_BURST, &supp))
+            cn_warn("ingest: kafka-stream-topic: message of '%s' not streamed: %s", dev,
+                    cn_strerror(rc));
+    }
+}
+
 int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char *topic,
                        size_t tlen, const void *payload, size_t n, srv_ingest_res_t *res)
 {
@@ -275,6 +306,8 @@ int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char
         res->stored = wr.points_ok > 0;
         res->seq = seq;
         res->npoints = wr.points_ok;
+        if (res->stored)
+            stream(w, client_id, &pts[0], payload, n);
     }
     if (r.nerrors)
         note_errors(w, client_id, topic, tlen, &r, res);
@@ -351,6 +384,14 @@ void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out)
             put_u64(out, st.errors[r]);
             put_str(out, "\n");
         }
+    }
+    if (atomic_load(&in->stream)) {
+        put_str(out, "# HELP cairn_ingest_stream_errors_total Stored messages the sink log "
+                     "refused for kafka-stream-topic.\n"
+                     "# TYPE cairn_ingest_stream_errors_total counter\n"
+                     "cairn_ingest_stream_errors_total ");
+        put_u64(out, atomic_load(&in->stream_errors));
+        put_str(out, "\n");
     }
 }
 

@@ -28,6 +28,7 @@
 #include <stdio.h>
 
 typedef struct srv_ingest srv_ingest_t;
+struct mq_sink_sys; /* ingest/sink/sink.h */
 typedef struct srv_ingest_worker srv_ingest_worker_t;
 
 /* Device registry lookup (see mq_map_registry_fn); may be NULL. */
@@ -45,6 +46,10 @@ void srv_ingest_set_registry(srv_ingest_t *in, srv_ingest_registry_fn fn, void *
  * Main thread, before srv_ingest_start; detached by srv_ingest_stop. */
 struct mq_store;
 void srv_ingest_set_store(srv_ingest_t *in, struct mq_store *st);
+/* kafka-stream-topic: every stored message is also appended (raw payload,
+ * keyed by its device_id tag, else the client id) to the sink system's
+ * stream sink; NULL turns it off.  Set before workers publish. */
+void srv_ingest_set_stream(srv_ingest_t *in, struct mq_sink_sys *sinks);
 void srv_ingest_free(srv_ingest_t *in); /* NULL is a no-op; workers first */
 
 srv_ingest_worker_t *srv_ingest_worker_new(srv_ingest_t *in);
@@ -69,7 +74,8 @@ typedef struct srv_ingest_res {
 int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char *topic,
                        size_t tlen, const void *payload, size_t n, srv_ingest_res_t *res /* OUT */);
 
-/* Appends the ingest counters in Prometheus text format:
+/* Appends the ingest counters in Prometheus text format (with
+ * cairn_ingest_stream_errors_total when kafka-stream-topic is on):
  *   cairn_ingest_messages_total{template="..."}
  *   cairn_ingest_points_total{template="..."}
  *   cairn_ingest_errors_total{template="...",reason="syntax|limit|value|topic|type_conflict"} */

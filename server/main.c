@@ -38,6 +38,7 @@
 #include "ingest.h"
 #include "mqtt.h"
 #include "passwd.h"
+#include "sinks.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -328,6 +329,24 @@ static int start_xsched(srv_ctx_t *ctx)
     return rc;
 }
 
+static void ingest_metrics(void *arg, cn_buf_t *out)
+{
+    srv_ingest_metrics(arg, out);
+}
+
+/* The sink system (issue 6): webhooks, Kafka, the stream option. */
+static int open_sinks(srv_ctx_t *ctx)
+{
+    int rc = srv_sinks_open(&ctx->cfg, &ctx->sinks, stderr);
+    if (rc < 0)
+        return rc;
+    srv_ingest_set_stream(ctx->ingest, ctx->sinks);
+    srv_http_add_metrics(ctx->http, ingest_metrics, ctx->ingest);
+    srv_http_add_metrics(ctx->http, srv_sinks_metrics, ctx->sinks);
+    srv_http_set_sinks(ctx->http, srv_sinks_json, ctx->sinks);
+    return 0;
+}
+
 static void stop(srv_ctx_t *ctx)
 {
     if (ctx->mqtt)
@@ -340,6 +359,12 @@ static void stop(srv_ctx_t *ctx)
     }
     srv_xsched_stop(ctx->xsched); /* before eng_close: it reads snapshots */
     ctx->xsched = NULL;
+    if (ctx->sinks) {
+        cn_info("sinks: stopping (undelivered records stay in the sink log)");
+        srv_ingest_set_stream(ctx->ingest, NULL);
+        mq_sink_sys_close(ctx->sinks);
+        ctx->sinks = NULL;
+    }
     if (ctx->db) {
         cn_info("flushing and closing the engine");
         eng_close(ctx->db); /* flushes the memtable */
@@ -401,6 +426,8 @@ static int run(srv_ctx_t *ctx)
         rc = open_engine(ctx);
     if (rc == 0)
         rc = start_xsched(ctx);
+    if (rc == 0)
+        rc = open_sinks(ctx);
     if (rc == 0)
         rc = start_http(ctx);
     if (rc == 0)
