@@ -6,7 +6,8 @@
  *   sink_bench [--kafka N] [--webhook N] [--devices D] [--dir DIR]
  *
  * Kafka: N records into librdkafka's mock cluster (3 brokers, in this
- * process, 8 partitions), acks=all and idempotence as in production.
+ * process, 8 partitions), acks=all and idempotence as in production, the
+ * sink's default compression (none).
  * Webhook: N POSTs into a small epoll HTTP/1.1 keep-alive receiver on a
  * loopback port served by its own thread (it answers each request with a
  * canned 200 and is far faster than the client side).  Payloads are JSON
@@ -227,8 +228,7 @@ int main(int argc, char **argv)
         mq_sink_def_t d = {.name = "kafka",
                            .type = MQ_SINK_KAFKA,
                            .brokers = rd_kafka_mock_cluster_bootstraps(mc),
-                           .topic = "bench",
-                           .compression = "lz4"};
+                           .topic = "bench"};
         kafka = run(dir, &d, nk, devices);
         rd_kafka_mock_cluster_destroy(mc);
         rd_kafka_destroy(rk);

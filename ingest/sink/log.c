@@ -682,7 +682,7 @@ static void *writer_main(void *arg)
         log->pend_max_ts = 0;
         uint64_t sync_gen = log->sync_req;
         bool stopping = log->stopping;
-        bool want_cursor = log->cursors_dirty;
+        bool want_cursor = log->cursors_dirty || stopping; /* final write: next_seq hint */
         if (want_cursor) {
             log->cursors_dirty = false;
             snapshot_cursors(log, &snap);
