@@ -236,11 +236,27 @@ static int kafka_send(mq__sink_t *s, mq__ent_t *e)
     rd_kafka_topic_t *rkt = topic_for(s, &e->rec);
     if (!rkt)
         return CN_EINVAL; /* no topic: rejected, dead-lettered after max_attempts */
-    rd_kafka_resp_err_t err = rd_kafka_producev(
-        k->rk, RD_KAFKA_V_RKT(rkt), RD_KAFKA_V_PARTITION(RD_KAFKA_PARTITION_UA),
-        RD_KAFKA_V_VALUE((void *)e->rec.payload, e->rec.payload_len),
-        RD_KAFKA_V_KEY(e->rec.key, e->rec.key_len), RD_KAFKA_V_OPAQUE(e),
-        RD_KAFKA_V_TIMESTAMP(e->rec.ts_ns / 1000000), RD_KAFKA_V_END);
+    /* rd_kafka_produceva rather than the producev macros (GNU statement
+     * expressions, which -Wpedantic rejects). */
+    rd_kafka_vu_t vu[6];
+    vu[0].vtype = RD_KAFKA_VTYPE_RKT;
+    vu[0].u.rkt = rkt;
+    vu[1].vtype = RD_KAFKA_VTYPE_PARTITION;
+    vu[1].u.i32 = RD_KAFKA_PARTITION_UA;
+    vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+    vu[2].u.mem.ptr = (void *)e->rec.payload;
+    vu[2].u.mem.size = e->rec.payload_len;
+    vu[3].vtype = RD_KAFKA_VTYPE_KEY;
+    vu[3].u.mem.ptr = (void *)e->rec.key;
+    vu[3].u.mem.size = e->rec.key_len;
+    vu[4].vtype = RD_KAFKA_VTYPE_OPAQUE;
+    vu[4].u.ptr = e;
+    vu[5].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+    vu[5].u.i64 = e->rec.ts_ns / 1000000;
+    rd_kafka_error_t *kerr = rd_kafka_produceva(k->rk, vu, CN_ARRAY_LEN(vu));
+    rd_kafka_resp_err_t err = kerr ? rd_kafka_error_code(kerr) : RD_KAFKA_RESP_ERR_NO_ERROR;
+    if (kerr)
+        rd_kafka_error_destroy(kerr);
     if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
         return 0;
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL)
