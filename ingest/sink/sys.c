@@ -434,8 +434,12 @@ void mq_sink_sys_metrics(mq_sink_sys_t *sys, cn_buf_t *out)
                "cairn_sink_log_dropped_total %" PRIu64 "\n"
                "# HELP cairn_sink_log_refusing 1 while the stop-accepting policy refuses "
                "appends.\n"
-               "# TYPE cairn_sink_log_refusing gauge\ncairn_sink_log_refusing %d\n",
-               ls.bytes, ls.segments, ls.appended, ls.rejected, ls.dropped, ls.refusing ? 1 : 0);
+               "# TYPE cairn_sink_log_refusing gauge\ncairn_sink_log_refusing %d\n"
+               "# HELP cairn_sink_log_pending_records Records appended and not yet durable.\n"
+               "# TYPE cairn_sink_log_pending_records gauge\n"
+               "cairn_sink_log_pending_records %" PRIu64 "\n",
+               ls.bytes, ls.segments, ls.appended, ls.rejected, ls.dropped, ls.refusing ? 1 : 0,
+               ls.next_seq - ls.durable_seq);
 }
 
 void mq_sink_sys_json(mq_sink_sys_t *sys, cn_buf_t *out)
