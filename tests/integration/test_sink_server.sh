@@ -57,13 +57,13 @@ printf '[sink a]\ntype = webhook\ncolour = red\n' >"$tmp/bad.conf"
 st=0
 "$BIN" --data-dir="$data" --http-listen=127.0.0.1:0 --sinks-file="$tmp/bad.conf" \
     2>"$tmp/err" || st=$?
-[ "$st" = 1 ] || fail "bad sinks-file: exit $st"
+[ "$st" = 2 ] || fail "bad sinks-file: exit $st"
 grep -qF "cairn: sinks-file $tmp/bad.conf:3: unknown key 'colour'" "$tmp/err" ||
     fail "message: $(cat "$tmp/err")"
 ok "bad sinks-file refused with its line"
 st=0
 "$BIN" --data-dir="$data" --http-listen=127.0.0.1:0 --kafka-stream-topic=t 2>"$tmp/err" || st=$?
-[ "$st" = 1 ] || fail "stream without brokers: exit $st"
+[ "$st" = 2 ] || fail "stream without brokers: exit $st"
 grep -qF "cairn: kafka-stream-topic needs kafka-brokers" "$tmp/err" || fail "$(cat "$tmp/err")"
 ok "kafka-stream-topic without kafka-brokers refused"
 echo "all $checks checks passed"
