@@ -56,9 +56,17 @@ gen() { # gen FROM TO DEVICES
         echo "k d$((i % $3)) {\"d\":\"d$((i % $3))\",\"n\":$i}"
     done
 }
-# consume TOPIC COUNT: prints the payloads of the first COUNT messages
+# consume TOPIC COUNT: prints the first COUNT messages as "key payload";
+# reads again (a few times) while a moved partition leader makes kcat stop
+# early
 consume() {
-    kcat -C -b "$bs" -t "$1" -o beginning -c "$2" -e -q -f '%k %s\n' 2>"$tmp/kcat.err"
+    local i
+    for ((i = 0; i < 20; i++)); do
+        kcat -C -b "$bs" -t "$1" -o beginning -c "$2" -e -q -f '%k %s\n' \
+            >"$tmp/kcat.out" 2>"$tmp/kcat.err" || true
+        [ "$(wc -l <"$tmp/kcat.out")" -ge "$2" ] && break
+    done
+    cat "$tmp/kcat.out"
 }
 
 # --- 1. broker errors and leader changes while records flow
