@@ -39,6 +39,8 @@ typedef struct hook {
     req_t **live; /* requests in flight, for stop */
     uint32_t nlive;
     mq__sink_t *s;
+    struct sock **byfd; /* poll handles by descriptor, kept across requests */
+    size_t nfd;
 } hook_t;
 
 typedef struct sock {
@@ -69,6 +71,15 @@ static void on_sock_closed(uv_handle_t *hd)
     cn_free(hd->data);
 }
 
+/*
+ * libcurl removes a socket from its watch list after every transfer and
+ * adds it again for the next one on the same keep-alive connection.  The
+ * uv_poll handle stays (stopped) in byfd[] meanwhile: initialising a new
+ * one costs an fcntl and two epoll_ctl probes per request.  A descriptor
+ * number curl hands us again is always a socket curl has open, so reusing
+ * the handle of that number is safe even after curl closed and reopened
+ * it (the kernel dropped the old epoll registration with the close).
+ */
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
     (void)easy;
@@ -77,12 +88,19 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     if (what == CURL_POLL_REMOVE) {
         if (sk) {
             uv_poll_stop(&sk->poll);
-            uv_close((uv_handle_t *)&sk->poll, on_sock_closed);
             curl_multi_assign(h->multi, fd, NULL);
         }
         return 0;
     }
+    if (!sk && fd >= 0 && (size_t)fd < h->nfd)
+        sk = h->byfd[fd];
     if (!sk) {
+        if ((size_t)fd >= h->nfd) {
+            size_t n = CN_MAX((size_t)fd + 1, h->nfd * 2);
+            h->byfd = cn_realloc(h->byfd, n * sizeof *h->byfd);
+            memset(h->byfd + h->nfd, 0, (n - h->nfd) * sizeof *h->byfd);
+            h->nfd = n;
+        }
         sk = cn_calloc(1, sizeof *sk);
         sk->fd = fd;
         sk->h = h;
@@ -91,8 +109,9 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
             return -1;
         }
         sk->poll.data = sk;
-        curl_multi_assign(h->multi, fd, sk);
+        h->byfd[fd] = sk;
     }
+    curl_multi_assign(h->multi, fd, sk);
     int ev = (what & CURL_POLL_IN ? UV_READABLE : 0) | (what & CURL_POLL_OUT ? UV_WRITABLE : 0);
     uv_poll_start(&sk->poll, ev, on_poll);
     return 0;
@@ -337,6 +356,11 @@ static void hook_stop(mq__sink_t *s)
     h->nlive = 0;
     curl_multi_cleanup(h->multi);
     h->multi = NULL;
+    for (size_t i = 0; i < h->nfd; i++) {
+        if (h->byfd[i])
+            uv_close((uv_handle_t *)&h->byfd[i]->poll, on_sock_closed);
+        h->byfd[i] = NULL;
+    }
     uv_close((uv_handle_t *)&h->timer, on_timer_closed);
 }
 
@@ -355,6 +379,7 @@ static void hook_free(mq__sink_t *s)
     if (h->multi)
         curl_multi_cleanup(h->multi);
     curl_slist_free_all(h->headers);
+    cn_free(h->byfd);
     cn_free(h->live);
     cn_free(h);
     s->impl = NULL;
