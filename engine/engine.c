@@ -595,6 +595,7 @@ int eng_open(const eng_opts_t *o, eng_db_t **out)
     db->o.dir = db->dir;
     pthread_mutex_init(&db->wmu, NULL);
     db->lvc = eng__lvc_new();
+    atomic_store(&db->retention_ns, db->o.retention_ns);
     pthread_mutex_init(&db->vmu, NULL);
     pthread_mutex_init(&db->bgmu, NULL);
     pthread_mutex_init(&db->flushmu, NULL);
@@ -898,6 +899,16 @@ out:
     if (fids != fids_stack)
         cn_free(fids);
     return rc;
+}
+
+void eng_set_retention(eng_db_t *db, int64_t ns)
+{
+    atomic_store(&db->retention_ns, ns > 0 ? ns : 0);
+}
+
+int64_t eng_get_retention(eng_db_t *db)
+{
+    return atomic_load(&db->retention_ns);
 }
 
 uint64_t eng_durable_seq(eng_db_t *db)

@@ -154,6 +154,11 @@ int eng_flush(eng_db_t *db);
 int eng_compact(eng_db_t *db);
 /* Applies retention now (it also runs periodically in the background). */
 int eng_retention_run(eng_db_t *db);
+/* Changes the retention while running (InfluxQL retention-policy
+ * statements); 0 keeps data forever.  Thread-safe; not persisted: after a
+ * restart eng_opts.retention_ns applies again. */
+void eng_set_retention(eng_db_t *db, int64_t ns);
+int64_t eng_get_retention(eng_db_t *db);
 
 /* Deletes the points of the selected series in [tmin, tmax).  sids NULL means
  * every series of the measurement.  Durable like a write: returns 0 and *seq. */

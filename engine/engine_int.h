@@ -77,6 +77,7 @@ struct eng_db {
         parts_dropped;
     uint64_t replayed_records;
     struct eng__lvc *lvc; /* last-value cache (lvc.c) */
+    _Atomic int64_t retention_ns; /* o.retention_ns, changeable (eng_set_retention) */
 };
 
 /* lvc.c: the last-value cache (see there). */

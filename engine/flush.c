@@ -145,9 +145,10 @@ static int flush_memtable(flushctx_t *fc, eng__mt_t *mt, const eng__tomb_t *tomb
 
 static int64_t retention_cutoff(eng_db_t *db)
 {
-    if (db->o.retention_ns <= 0)
+    int64_t keep = atomic_load(&db->retention_ns);
+    if (keep <= 0)
         return INT64_MIN;
-    return cn_clock_now(&db->o.clock) - db->o.retention_ns;
+    return cn_clock_now(&db->o.clock) - keep;
 }
 
 /* Finishes the partition writers and opens the results. */
@@ -467,7 +468,7 @@ int eng_flush(eng_db_t *db)
 
 int eng_retention_run(eng_db_t *db)
 {
-    if (db->o.retention_ns <= 0)
+    if (atomic_load(&db->retention_ns) <= 0)
         return 0;
     int64_t cutoff = retention_cutoff(db);
     pthread_mutex_lock(&db->flushmu);

@@ -9,9 +9,11 @@
  * SHOW DATABASES / SHOW RETENTION POLICIES answer like InfluxDB.  Data
  * statements (DROP MEASUREMENT, DROP SERIES, DELETE) act on the shared
  * engine; DROP DATABASE forgets the name and deletes every series, as
- * InfluxDB deletes the database's data.  A retention policy's duration is
- * reported back but the engine's retention is the server's `retention`
- * setting (one per engine).
+ * InfluxDB deletes the database's data.  A DURATION given to a default
+ * retention policy (CREATE DATABASE ... WITH DURATION, CREATE / ALTER
+ * RETENTION POLICY ... DEFAULT) becomes the engine's retention
+ * (eng_set_retention) until the next restart, when the `retention` key
+ * applies again.
  */
 #include "plan.h"
 
@@ -614,6 +616,8 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
             cat_save(c);
             pthread_mutex_unlock(&c->mu);
         }
+        if (d->rp.has_duration) /* the default policy's duration is the engine's */
+            eng_set_retention(o->db, d->rp.duration);
         return 0;
     case QRY_STMT_DROP_DATABASE:
         if (c) {
@@ -650,8 +654,11 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
             qry__rb_err(b, "database name required");
             return 0;
         }
-        if (!c)
+        if (!c) { /* no catalog: only the engine's retention */
+            if (st->kind != QRY_STMT_DROP_RP && d->rp.is_default && d->rp.has_duration)
+                eng_set_retention(o->db, d->rp.duration);
             return 0;
+        }
         pthread_mutex_lock(&c->mu);
         if (st->kind == QRY_STMT_DROP_RP) {
             for (size_t i = 0; i < c->nrps; i++)
@@ -681,6 +688,9 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
                 r = rp_find(c, db, d->name);
                 r->def = true;
             }
+            /* one engine: the default policy's duration is its retention */
+            if (r->def && d->rp.has_duration)
+                eng_set_retention(o->db, r->duration);
         }
         cat_save(c);
         pthread_mutex_unlock(&c->mu);

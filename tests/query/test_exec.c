@@ -266,6 +266,10 @@ static void test_windows_and_blocks(void **st)
     expect(f, "DELETE FROM m WHERE time < 5s; SELECT count(v) FROM m",
            "{\"statement_id\":0}{\"statement_id\":1,\"series\":[{\"name\":\"m\",\"columns\":"
            "[\"time\",\"count\"],\"values\":[[0,15]]}]}");
+    assert_int_equal(eng_get_retention(f->db), 0);
+    expect(f, "CREATE RETENTION POLICY week ON db DURATION 7d REPLICATION 1 DEFAULT",
+           "{\"statement_id\":0}");
+    assert_int_equal(eng_get_retention(f->db), 7 * 86400 * INT64_C(1000000000));
     expect(f, "SHOW FIELD KEYS; SHOW TAG VALUES WITH KEY = device_id",
            "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"fieldKey\","
            "\"fieldType\"],\"values\":[[\"v\",\"integer\"]]}]}{\"statement_id\":1,\"series\":"
