@@ -117,12 +117,15 @@ void qry_query_free(qry_query_t *q)
 const char *qry_op_str(qry_op_t op)
 {
     static const char *const s[] = {
-        [QRY_OP_NONE] = "",  [QRY_OP_OR] = "OR",      [QRY_OP_AND] = "AND",     [QRY_OP_EQ] = "=",
-        [QRY_OP_NEQ] = "!=", [QRY_OP_LT] = "<",       [QRY_OP_LTE] = "<=",      [QRY_OP_GT] = ">",
-        [QRY_OP_GTE] = ">=", [QRY_OP_EQREGEX] = "=~", [QRY_OP_NEQREGEX] = "!~", [QRY_OP_ADD] = "+",
-        [QRY_OP_SUB] = "-",  [QRY_OP_BITOR] = "|",    [QRY_OP_BITXOR] = "^",    [QRY_OP_MUL] = "*",
-        [QRY_OP_DIV] = "/",  [QRY_OP_MOD] = "%",      [QRY_OP_BITAND] = "&",    [QRY_OP_NEG] = "-",
-        [QRY_OP_IN] = "IN",
+        [QRY_OP_NONE] = "",        [QRY_OP_OR] = "OR",          [QRY_OP_AND] = "AND",
+        [QRY_OP_EQ] = "=",         [QRY_OP_NEQ] = "!=",         [QRY_OP_LT] = "<",
+        [QRY_OP_LTE] = "<=",       [QRY_OP_GT] = ">",           [QRY_OP_GTE] = ">=",
+        [QRY_OP_EQREGEX] = "=~",   [QRY_OP_NEQREGEX] = "!~",    [QRY_OP_ADD] = "+",
+        [QRY_OP_SUB] = "-",        [QRY_OP_BITOR] = "|",        [QRY_OP_BITXOR] = "^",
+        [QRY_OP_MUL] = "*",        [QRY_OP_DIV] = "/",          [QRY_OP_MOD] = "%",
+        [QRY_OP_BITAND] = "&",     [QRY_OP_NEG] = "-",          [QRY_OP_IN] = "IN",
+        [QRY_OP_NOTIN] = "NOT IN", [QRY_OP_LIKE] = "LIKE",      [QRY_OP_NOTLIKE] = "NOT LIKE",
+        [QRY_OP_NOT] = "NOT",      [QRY_OP_ISNULL] = "IS NULL", [QRY_OP_ISNOTNULL] = "IS NOT NULL",
     };
     return (size_t)op < CN_ARRAY_LEN(s) && s[op] ? s[op] : "";
 }
@@ -156,7 +159,7 @@ static bool bare_ident(const char *s)
               c == '_'))
             return false;
     }
-    return !qry__is_keyword(s, n);
+    return !qry__is_keyword(s, n) && !qry__is_ctx_word(s);
 }
 
 /* Quoted with escapes for \, the quote character and newline. */
@@ -244,15 +247,26 @@ int qry__op_prec(qry_op_t op)
         return 4;
     if (op >= QRY_OP_MUL && op <= QRY_OP_BITAND)
         return 5;
+    if (op == QRY_OP_IN || op == QRY_OP_NOTIN || op == QRY_OP_LIKE || op == QRY_OP_NOTLIKE ||
+        op == QRY_OP_ISNULL || op == QRY_OP_ISNOTNULL)
+        return 3;
     return 6;
+}
+
+static bool is_postfix(const qry_expr_t *e)
+{
+    return e->kind == QRY_EXPR_UNARY &&
+           (e->u.unary.op == QRY_OP_ISNULL || e->u.unary.op == QRY_OP_ISNOTNULL);
 }
 
 static void print_operand(const qry_expr_t *e, cn_buf_t *b, int parent, bool right)
 {
     bool paren = false;
-    if (e->kind == QRY_EXPR_BINARY) {
-        int p = qry__op_prec(e->u.bin.op);
+    if (e->kind == QRY_EXPR_BINARY || is_postfix(e)) {
+        int p = qry__op_prec(e->kind == QRY_EXPR_BINARY ? e->u.bin.op : e->u.unary.op);
         paren = p < parent || (right && p == parent);
+    } else if (e->kind == QRY_EXPR_UNARY && e->u.unary.op == QRY_OP_NOT) {
+        paren = parent >= 3; /* NOT would swallow the comparison around it */
     }
     if (paren)
         cn_buf_put_u8(b, '(');
@@ -298,6 +312,21 @@ void qry_print_expr(const qry_expr_t *e, cn_buf_t *b)
         print_operand(e->u.bin.rhs, b, qry__op_prec(e->u.bin.op), true);
         break;
     case QRY_EXPR_UNARY: {
+        if (e->u.unary.op == QRY_OP_NOT) {
+            const qry_expr_t *o = e->u.unary.operand;
+            put(b, "NOT ");
+            if (o->kind == QRY_EXPR_UNARY && o->u.unary.op == QRY_OP_NOT)
+                qry_print_expr(o, b);
+            else
+                print_operand(o, b, 3, false);
+            break;
+        }
+        if (is_postfix(e)) {
+            print_operand(e->u.unary.operand, b, 3, false);
+            cn_buf_put_u8(b, ' ');
+            put(b, qry_op_str(e->u.unary.op));
+            break;
+        }
         bool paren = needs_paren_after_neg(e->u.unary.operand);
         put(b, paren ? "-(" : "-");
         qry_print_expr(e->u.unary.operand, b);
@@ -349,6 +378,15 @@ void qry_print_expr(const qry_expr_t *e, cn_buf_t *b)
     case QRY_EXPR_PARAM:
         cn_buf_put_u8(b, '$');
         put(b, e->u.s);
+        break;
+    case QRY_EXPR_LIST:
+        cn_buf_put_u8(b, '(');
+        for (size_t i = 0; i < e->u.list.n; i++) {
+            if (i)
+                cn_buf_put(b, ", ", 2);
+            qry_print_expr(e->u.list.items[i], b);
+        }
+        cn_buf_put_u8(b, ')');
         break;
     }
     terminate(b);

@@ -29,8 +29,8 @@
 /* ------------------------------------------------------------ expressions */
 
 typedef enum qry_expr_kind {
-    QRY_EXPR_BINARY,   /* u.bin: lhs op rhs */
-    QRY_EXPR_UNARY,    /* u.unary: -operand (QRY_OP_NEG only) */
+    QRY_EXPR_BINARY,   /* u.bin: lhs op rhs (IN / NOT IN: rhs is a LIST) */
+    QRY_EXPR_UNARY,    /* u.unary: -x (NEG), NOT x, x IS NULL, x IS NOT NULL */
     QRY_EXPR_CALL,     /* u.call: name(args...), name lower case */
     QRY_EXPR_VAR,      /* u.var: field or tag reference, optional ::type */
     QRY_EXPR_WILDCARD, /* u.wild: '*', optional ::field / ::tag */
@@ -42,32 +42,45 @@ typedef enum qry_expr_kind {
     QRY_EXPR_REGEX,    /* u.s: the pattern, '\/' already turned into '/' */
     QRY_EXPR_TIME,     /* u.i: ns since the epoch; a string compared with time */
     QRY_EXPR_PARAM,    /* u.s: bind parameter name, without the '$' */
+    QRY_EXPR_LIST,     /* u.list: the parenthesised right side of IN */
 } qry_expr_kind_t;
 
-/* Operators, grouped by precedence (lowest first).  QRY_OP_NEG is the only
- * unary operator; QRY_OP_IN appears only in SHOW TAG VALUES WITH KEY IN. */
+/* Operators, grouped by precedence (lowest first).  The unary ones are
+ * QRY_OP_NEG, QRY_OP_NOT and the postfix QRY_OP_ISNULL / QRY_OP_ISNOTNULL.
+ * QRY_OP_IN names SHOW TAG VALUES WITH KEY IN and, like NOTIN, LIKE and
+ * NOTLIKE, a comparison in expressions (precedence 3).  NOT binds looser
+ * than comparisons and tighter than AND, as in SQL: NOT a = 1 AND b is
+ * (NOT (a = 1)) AND b.  The keywords NOT, LIKE, IS and NULL are contextual
+ * (plain identifiers elsewhere), so InfluxQL names stay valid; the printer
+ * quotes identifiers spelled like them. */
 typedef enum qry_op {
     QRY_OP_NONE = 0,
-    QRY_OP_OR,       /* precedence 1 */
-    QRY_OP_AND,      /* 2 */
-    QRY_OP_EQ,       /* 3: comparisons */
-    QRY_OP_NEQ,      /*    (also written <>) */
-    QRY_OP_LT,       /* */
-    QRY_OP_LTE,      /* */
-    QRY_OP_GT,       /* */
-    QRY_OP_GTE,      /* */
-    QRY_OP_EQREGEX,  /*    =~ */
-    QRY_OP_NEQREGEX, /*    !~ */
-    QRY_OP_ADD,      /* 4 */
-    QRY_OP_SUB,      /* */
-    QRY_OP_BITOR,    /* */
-    QRY_OP_BITXOR,   /* */
-    QRY_OP_MUL,      /* 5 */
-    QRY_OP_DIV,      /* */
-    QRY_OP_MOD,      /* */
-    QRY_OP_BITAND,   /* */
-    QRY_OP_NEG,      /* unary minus */
-    QRY_OP_IN,       /* WITH KEY IN (...) */
+    QRY_OP_OR,        /* precedence 1 */
+    QRY_OP_AND,       /* 2 */
+    QRY_OP_EQ,        /* 3: comparisons */
+    QRY_OP_NEQ,       /*    (also written <>) */
+    QRY_OP_LT,        /* */
+    QRY_OP_LTE,       /* */
+    QRY_OP_GT,        /* */
+    QRY_OP_GTE,       /* */
+    QRY_OP_EQREGEX,   /*    =~ */
+    QRY_OP_NEQREGEX,  /*    !~ */
+    QRY_OP_ADD,       /* 4 */
+    QRY_OP_SUB,       /* */
+    QRY_OP_BITOR,     /* */
+    QRY_OP_BITXOR,    /* */
+    QRY_OP_MUL,       /* 5 */
+    QRY_OP_DIV,       /* */
+    QRY_OP_MOD,       /* */
+    QRY_OP_BITAND,    /* */
+    QRY_OP_NEG,       /* unary minus */
+    QRY_OP_IN,        /* WITH KEY IN (...); x IN (list) */
+    QRY_OP_NOTIN,     /* x NOT IN (list) */
+    QRY_OP_LIKE,      /* x LIKE pattern ('%' any run, '_' one character, '\\' escapes) */
+    QRY_OP_NOTLIKE,   /* x NOT LIKE pattern */
+    QRY_OP_NOT,       /* unary: NOT x */
+    QRY_OP_ISNULL,    /* unary postfix: x IS NULL */
+    QRY_OP_ISNOTNULL, /* unary postfix: x IS NOT NULL */
 } qry_op_t;
 
 /* The type named by a '::' cast on a variable or wildcard. */
@@ -108,6 +121,10 @@ struct qry_expr {
         struct {
             qry_vtype_t type;
         } wild;
+        struct {
+            qry_expr_t **items;
+            size_t n; /* >= 1 */
+        } list;
         int64_t i;
         double f;
         bool b;

@@ -76,6 +76,20 @@ bool qry__is_keyword(const char *s, size_t n)
     return n > 0 && keyword(s, n) != QRY_TK_IDENT;
 }
 
+bool qry__is_ctx_word(const char *s)
+{
+    static const char *const words[] = {"not", "like", "is", "null"};
+    for (size_t k = 0; k < CN_ARRAY_LEN(words); k++) {
+        const char *w = words[k];
+        size_t i = 0;
+        while (w[i] && lower((unsigned char)s[i]) == w[i])
+            i++;
+        if (!w[i] && !s[i])
+            return true;
+    }
+    return false;
+}
+
 /* ------------------------------------------------------------------ errors */
 
 int qry__error_at(qry_error_t *err, const char *src, size_t len, size_t off, const char *fmt, ...)

@@ -28,11 +28,12 @@ int qry__op_prec(qry_op_t op);
 #define QRY__KEYWORDS(X)                                                                           \
     X(ALL)                                                                                         \
     X(ALTER)                                                                                       \
-    X(AND) X(ANY) X(AS) X(ASC) X(BEGIN) X(BY) X(CREATE) X(CONTINUOUS) X(DATABASE) X(DATABASES)     \
-        X(DEFAULT) X(DELETE) X(DESC) X(DESTINATIONS) X(DIAGNOSTICS) X(DISTINCT) X(DROP)            \
-            X(DURATION) X(END) X(EVERY) X(EXPLAIN) X(FALSE) X(FIELD) X(FOR) X(FROM) X(GRANT)       \
-                X(GRANTS) X(GROUP) X(GROUPS) X(IN) X(INF) X(INSERT) X(INTO) X(KEY) X(KEYS) X(KILL) \
-                    X(LIMIT) X(MEASUREMENT) X(MEASUREMENTS) X(NAME) X(OFFSET) X(ON) X(OR) X(ORDER) \
+    X(AND)                                                                                         \
+    X(ANY) X(AS) X(ASC) X(BEGIN) X(BY) X(CREATE) X(CONTINUOUS) X(DATABASE) X(DATABASES) X(DEFAULT) \
+        X(DELETE) X(DESC) X(DESTINATIONS) X(DIAGNOSTICS) X(DISTINCT) X(DROP) X(DURATION) X(END)    \
+            X(EVERY) X(EXPLAIN) X(FALSE) X(FIELD) X(FOR) X(FROM) X(GRANT) X(GRANTS) X(GROUP)       \
+                X(GROUPS) X(IN) X(INF) X(INSERT) X(INTO) X(KEY) X(KEYS) X(KILL) X(LIMIT)           \
+                    X(MEASUREMENT) X(MEASUREMENTS) X(NAME) X(OFFSET) X(ON) X(OR) X(ORDER)          \
                         X(PASSWORD) X(POLICY) X(POLICIES) X(PRIVILEGES) X(QUERIES) X(QUERY)        \
                             X(READ) X(REPLICATION) X(RESAMPLE) X(RETENTION) X(REVOKE) X(SELECT)    \
                                 X(SERIES) X(SET) X(SHARD) X(SHARDS) X(SHOW) X(SLIMIT) X(SOFFSET)   \
@@ -103,6 +104,10 @@ int qry__lex_regex(qry__lexer_t *lx, size_t at, qry__tok_t *t /* OUT */);
 const char *qry__kw_name(qry__tk_t kind);
 /* Whether s (case-insensitively) is a keyword: such identifiers print quoted. */
 bool qry__is_keyword(const char *s, size_t n);
+/* Whether s is one of the contextual words NOT, LIKE, IS, NULL (any case):
+ * plain identifiers to the lexer, operators where the parser expects one;
+ * such identifiers print quoted too. */
+bool qry__is_ctx_word(const char *s);
 
 /* Fills err for the byte offset off of src: line and column, then
  * "error parsing query: <fmt> at line L, char C".  Returns CN_EINVAL. */

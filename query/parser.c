@@ -23,6 +23,16 @@
  * 4. A string compared with `time` that reads as a time literal becomes a
  *    QRY_EXPR_TIME (also inside + and - on that side), so the planner sees
  *    nanoseconds; strings that do not parse stay strings.
+ * 5. NOT, LIKE, IS and NULL are contextual words (the rule language's SQL
+ *    operators), recognised only unquoted and only where an operator can
+ *    stand: NOT before an operand (NOT x, its operand parsed at comparison
+ *    precedence), and after an operand IS [NOT] NULL, [NOT] LIKE and
+ *    [NOT] IN (list).  Everywhere else they are plain identifiers, so
+ *    InfluxQL names such as a field "is" still parse; the printer quotes
+ *    them (qry__is_ctx_word).
+ * 6. A variable may be dotted (a.b.c, a flattened JSON field): the parts
+ *    join into one name "a.b.c", which prints quoted and reads back as the
+ *    same single name.
  */
 #include "parse_int.h"
 
@@ -332,6 +342,40 @@ static int parse_cast(qry__parser_t *p, bool wildcard, qry_vtype_t *out)
     return qry__p_expected(p, what);
 }
 
+/* The current token is the unquoted identifier w (case-insensitive). */
+static bool at_word(const qry__parser_t *p, const qry__tok_t *t, const char *w)
+{
+    (void)p;
+    return t->kind == QRY_TK_IDENT && !t->quoted && qry__ieq(t->s, w);
+}
+
+/* ".part" after a variable name: identifiers or keywords, joined with '.'. */
+static int parse_dotted(qry__parser_t *p, qry_expr_t *e)
+{
+    while (p->tok.kind == QRY_TK_DOT) {
+        QRY__TRY(qry__p_advance(p));
+        const char *part;
+        size_t n;
+        if (p->tok.kind == QRY_TK_IDENT) {
+            part = p->tok.s;
+            n = strlen(part);
+        } else if (qry__kw_name(p->tok.kind)) {
+            part = p->lx.src + p->tok.off;
+            n = p->tok.end - p->tok.off;
+        } else {
+            return qry__p_expected(p, "identifier");
+        }
+        size_t have = strlen(e->u.var.name);
+        char *name = qry__arena_alloc(p->arena, have + n + 2);
+        memcpy(name, e->u.var.name, have);
+        name[have] = '.';
+        memcpy(name + have + 1, part, n);
+        e->u.var.name = name;
+        QRY__TRY(qry__p_advance(p));
+    }
+    return 0;
+}
+
 static int parse_var(qry__parser_t *p, qry_expr_t **out)
 {
     bool call = false;
@@ -346,6 +390,7 @@ static int parse_var(qry__parser_t *p, qry_expr_t **out)
     e->u.var.name = p->tok.s;
     QRY__TRY(qry__p_advance(p));
     *out = e;
+    QRY__TRY(parse_dotted(p, e));
     return parse_cast(p, false, &e->u.var.type);
 }
 
@@ -384,8 +429,52 @@ static int parse_leaf(qry__parser_t *p, qry_expr_kind_t kind, qry_expr_t **out)
     return kind == QRY_EXPR_WILDCARD ? parse_cast(p, true, &e->u.wild.type) : 0;
 }
 
+static int parse_binary(qry__parser_t *p, int min_prec, qry_expr_t **out);
+
+/* Whether an unquoted NOT at the current token is the operator: it is when
+ * an operand follows (NOTES 5). */
+static int at_not_op(qry__parser_t *p, bool *yes)
+{
+    *yes = false;
+    if (!at_word(p, &p->tok, "not"))
+        return 0;
+    const qry__tok_t *next;
+    QRY__TRY(qry__p_peek(p, &next));
+    switch (next->kind) {
+    case QRY_TK_IDENT:
+    case QRY_TK_STRING:
+    case QRY_TK_INTEGER:
+    case QRY_TK_NUMBER:
+    case QRY_TK_DUR:
+    case QRY_TK_TRUE:
+    case QRY_TK_FALSE:
+    case QRY_TK_PARAM:
+    case QRY_TK_LPAREN:
+        *yes = true;
+        break;
+    default:
+        break;
+    }
+    return 0;
+}
+
+static int parse_not(qry__parser_t *p, qry_expr_t **out)
+{
+    qry_expr_t *operand, *e = qry__expr_new(p->arena, QRY_EXPR_UNARY, p->tok.off);
+    QRY__TRY(qry__p_advance(p));
+    QRY__TRY(parse_binary(p, 3, &operand));
+    e->u.unary.op = QRY_OP_NOT;
+    e->u.unary.operand = operand;
+    *out = e;
+    return grow(p, e, operand);
+}
+
 static int unary_inner(qry__parser_t *p, qry_expr_t **out)
 {
+    bool is_not;
+    QRY__TRY(at_not_op(p, &is_not));
+    if (is_not)
+        return parse_not(p, out);
     switch (p->tok.kind) {
     case QRY_TK_LPAREN:
         QRY__TRY(qry__p_advance(p));
@@ -428,6 +517,70 @@ static int parse_unary(qry__parser_t *p, qry_expr_t **out)
     return rc;
 }
 
+/* The contextual operator after an operand (NOTES 5): IS [NOT] NULL,
+ * [NOT] LIKE, [NOT] IN; QRY_OP_NONE when the current token starts none.
+ * Looks ahead only past an unquoted NOT. */
+static int ctx_op(qry__parser_t *p, qry_op_t *op)
+{
+    *op = QRY_OP_NONE;
+    if (p->tok.kind == QRY_TK_IN)
+        *op = QRY_OP_IN;
+    else if (at_word(p, &p->tok, "like"))
+        *op = QRY_OP_LIKE;
+    else if (at_word(p, &p->tok, "is"))
+        *op = QRY_OP_ISNULL;
+    else if (at_word(p, &p->tok, "not")) {
+        const qry__tok_t *next;
+        QRY__TRY(qry__p_peek(p, &next));
+        if (next->kind == QRY_TK_IN)
+            *op = QRY_OP_NOTIN;
+        else if (at_word(p, next, "like"))
+            *op = QRY_OP_NOTLIKE;
+    }
+    return 0;
+}
+
+/* IS [NOT] NULL after lhs, the current token at IS. */
+static int parse_is_null(qry__parser_t *p, qry_expr_t *lhs, qry_expr_t **out)
+{
+    qry_expr_t *e = qry__expr_new(p->arena, QRY_EXPR_UNARY, lhs->off);
+    QRY__TRY(qry__p_advance(p));
+    e->u.unary.op = QRY_OP_ISNULL;
+    if (at_word(p, &p->tok, "not")) {
+        e->u.unary.op = QRY_OP_ISNOTNULL;
+        QRY__TRY(qry__p_advance(p));
+    }
+    if (!at_word(p, &p->tok, "null"))
+        return qry__p_expected(p, e->u.unary.op == QRY_OP_ISNULL ? "NOT, NULL" : "NULL");
+    QRY__TRY(qry__p_advance(p));
+    e->u.unary.operand = lhs;
+    *out = e;
+    return grow(p, e, lhs);
+}
+
+/* "(" expr {"," expr} ")" after IN. */
+static int parse_list(qry__parser_t *p, qry_expr_t **out)
+{
+    qry_expr_t *e = qry__expr_new(p->arena, QRY_EXPR_LIST, p->tok.off);
+    QRY__TRY(qry__p_expect(p, QRY_TK_LPAREN, "("));
+    QRY__TRY(qry__p_nest_in(p));
+    qry__vec_t v = {.elem = sizeof(qry_expr_t *)};
+    for (;;) {
+        qry_expr_t *a;
+        QRY__TRY(qry__p_expr(p, &a));
+        *(qry_expr_t **)qry__vec_push(p->arena, &v) = a;
+        QRY__TRY(grow(p, e, a));
+        if (p->tok.kind == QRY_TK_RPAREN)
+            break;
+        QRY__TRY(qry__p_expect(p, QRY_TK_COMMA, ", or )"));
+    }
+    p->nest--;
+    e->u.list.items = v.items;
+    e->u.list.n = v.n;
+    *out = e;
+    return qry__p_advance(p);
+}
+
 /* Precedence climbing: operators binding at least min_prec, left
  * associative. */
 static int parse_binary(qry__parser_t *p, int min_prec, qry_expr_t **out)
@@ -435,7 +588,30 @@ static int parse_binary(qry__parser_t *p, int min_prec, qry_expr_t **out)
     qry_expr_t *lhs;
     QRY__TRY(parse_unary(p, &lhs));
     for (;;) {
-        qry_op_t op = binop(p->tok.kind);
+        qry_op_t op = binop(p->tok.kind), cop = QRY_OP_NONE;
+        if (op == QRY_OP_NONE)
+            QRY__TRY(ctx_op(p, &cop));
+        if (cop != QRY_OP_NONE && min_prec <= 3) {
+            if (cop == QRY_OP_ISNULL) {
+                QRY__TRY(parse_is_null(p, lhs, &lhs));
+                continue;
+            }
+            if (cop == QRY_OP_NOTIN || cop == QRY_OP_NOTLIKE)
+                QRY__TRY(qry__p_advance(p));
+            QRY__TRY(qry__p_advance(p));
+            qry_expr_t *rhs, *e = qry__expr_new(p->arena, QRY_EXPR_BINARY, lhs->off);
+            if (cop == QRY_OP_IN || cop == QRY_OP_NOTIN)
+                QRY__TRY(parse_list(p, &rhs));
+            else
+                QRY__TRY(parse_binary(p, 4, &rhs));
+            e->u.bin.op = cop;
+            e->u.bin.lhs = lhs;
+            e->u.bin.rhs = rhs;
+            QRY__TRY(grow(p, e, lhs));
+            QRY__TRY(grow(p, e, rhs));
+            lhs = e;
+            continue;
+        }
         if (op == QRY_OP_NONE || qry__op_prec(op) < min_prec)
             break;
         QRY__TRY(qry__p_advance(p));

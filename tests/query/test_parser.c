@@ -294,6 +294,23 @@ static const golden_t goldens[] = {
     {"ALTER RETENTION POLICY rp ON db DEFAULT SHARD DURATION 2h DURATION 3d",
      "ALTER RETENTION POLICY rp ON db DURATION 3d SHARD DURATION 2h DEFAULT"},
     {"DROP RETENTION POLICY \"1h.cpu\" ON \"mydb\"", "DROP RETENTION POLICY \"1h.cpu\" ON mydb"},
+    /* the rule language's SQL operators (contextual words, parser.c NOTES 5) */
+    {"SELECT a FROM m WHERE host in ('a','b') and not x > 1",
+     "SELECT a FROM m WHERE host IN ('a', 'b') AND NOT x > 1"},
+    {"SELECT a FROM m WHERE host NOT IN (1) OR nm not like 'ab\\\\%'",
+     "SELECT a FROM m WHERE host NOT IN (1) OR nm NOT LIKE 'ab\\\\%'"},
+    {"SELECT a FROM m WHERE x is null AND y Is Not Null",
+     "SELECT a FROM m WHERE x IS NULL AND y IS NOT NULL"},
+    {"SELECT a FROM m WHERE NOT (a AND b) OR NOT NOT c", NULL},
+    {"SELECT a FROM m WHERE (NOT a) = b AND b = (NOT c)", NULL},
+    {"SELECT a FROM m WHERE a + b IS NULL = (c IS NULL)", NULL},
+    {"SELECT a FROM m WHERE (a = b) IN (true, false)",
+     "SELECT a FROM m WHERE a = b IN (true, false)"},
+    {"SELECT a FROM m WHERE NOT (a IS NULL)", "SELECT a FROM m WHERE NOT a IS NULL"},
+    {"SELECT a FROM m WHERE x LIKE 'a' + 'b' AND -(x IS NULL)", NULL},
+    {"SELECT \"not\", \"is\", \"like\", \"NULL\" FROM m", NULL},
+    {"SELECT not, is FROM m WHERE not = 1", "SELECT \"not\", \"is\" FROM m WHERE \"not\" = 1"},
+    {"SELECT a.b.c, x.key + 1 FROM m", "SELECT \"a.b.c\", \"x.key\" + 1 FROM m"},
 };
 
 static void test_goldens(void **state)
