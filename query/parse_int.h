@@ -29,7 +29,8 @@ int qry__op_prec(qry_op_t op);
     X(ALL)                                                                                         \
     X(ALTER)                                                                                       \
     X(AND)                                                                                         \
-    X(ANY) X(AS) X(ASC) X(BEGIN) X(BY) X(CREATE) X(CONTINUOUS) X(DATABASE) X(DATABASES) X(DEFAULT) \
+    X(ANY)                                                                                         \
+    X(AS) X(ASC) X(BEGIN) X(BY) X(CREATE) X(CONTINUOUS) X(DATABASE) X(DATABASES) X(DEFAULT)        \
         X(DELETE) X(DESC) X(DESTINATIONS) X(DIAGNOSTICS) X(DISTINCT) X(DROP) X(DURATION) X(END)    \
             X(EVERY) X(EXPLAIN) X(FALSE) X(FIELD) X(FOR) X(FROM) X(GRANT) X(GRANTS) X(GROUP)       \
                 X(GROUPS) X(IN) X(INF) X(INSERT) X(INTO) X(KEY) X(KEYS) X(KILL) X(LIMIT)           \
@@ -127,6 +128,7 @@ typedef struct qry__parser {
     qry__arena_t *arena;
     qry_error_t *err;
     int nest;
+    bool kw_vars; /* rules: keywords other than the rule's own are names */
 } qry__parser_t;
 
 /* Evaluates an int-returning call and returns its error from the caller. */

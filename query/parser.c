@@ -30,7 +30,11 @@
  *    [NOT] IN (list).  Everywhere else they are plain identifiers, so
  *    InfluxQL names such as a field "is" still parse; the printer quotes
  *    them (qry__is_ctx_word).
- * 6. A variable may be dotted (a.b.c, a flattened JSON field): the parts
+ * 6. With kw_vars (the rule language, whose names are device fields such
+ *    as "on" or "name"), a keyword where an operand is expected is a
+ *    variable spelled as written, except the words a rule needs
+ *    (kw_var_ok).  It prints quoted, which reads back the same.
+ * 7. A variable may be dotted (a.b.c, a flattened JSON field): the parts
  *    join into one name "a.b.c", which prints quoted and reads back as the
  *    same single name.
  */
@@ -431,6 +435,38 @@ static int parse_leaf(qry__parser_t *p, qry_expr_kind_t kind, qry_expr_t **out)
 
 static int parse_binary(qry__parser_t *p, int min_prec, qry_expr_t **out);
 
+static bool kw_var_ok(const qry__parser_t *p, qry__tk_t k)
+{
+    if (!p->kw_vars || !qry__kw_name(k))
+        return false;
+    switch (k) {
+    case QRY_TK_SELECT:
+    case QRY_TK_FROM:
+    case QRY_TK_WHERE:
+    case QRY_TK_AS:
+    case QRY_TK_AND:
+    case QRY_TK_OR:
+    case QRY_TK_IN:
+    case QRY_TK_TRUE:
+    case QRY_TK_FALSE:
+    case QRY_TK_DISTINCT:
+        return false;
+    default:
+        return true;
+    }
+}
+
+/* A keyword used as a name (NOTES 6). */
+static int parse_kw_var(qry__parser_t *p, qry_expr_t **out)
+{
+    qry_expr_t *e = qry__expr_new(p->arena, QRY_EXPR_VAR, p->tok.off);
+    e->u.var.name = qry__arena_strndup(p->arena, p->lx.src + p->tok.off, p->tok.end - p->tok.off);
+    QRY__TRY(qry__p_advance(p));
+    *out = e;
+    QRY__TRY(parse_dotted(p, e));
+    return parse_cast(p, false, &e->u.var.type);
+}
+
 /* Whether an unquoted NOT at the current token is the operator: it is when
  * an operand follows (NOTES 5). */
 static int at_not_op(qry__parser_t *p, bool *yes)
@@ -453,6 +489,7 @@ static int at_not_op(qry__parser_t *p, bool *yes)
         *yes = true;
         break;
     default:
+        *yes = kw_var_ok(p, next->kind);
         break;
     }
     return 0;
@@ -505,6 +542,8 @@ static int unary_inner(qry__parser_t *p, qry_expr_t **out)
     case QRY_TK_PARAM:
         return parse_leaf(p, QRY_EXPR_PARAM, out);
     default:
+        if (kw_var_ok(p, p->tok.kind))
+            return parse_kw_var(p, out);
         return qry__p_expected(p, "identifier, string, number, bool");
     }
 }

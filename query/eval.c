@@ -1,0 +1,528 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * eval.c - compiling a rule into a row program and running it (eval.h).
+ *
+ * A program is a flat array of instructions for a small value stack,
+ * emitted in postfix order from the tree once, at compile time: names are
+ * resolved to slots of a shared symbol table (or to message metadata),
+ * functions to table indices, regexes compiled, literals turned into
+ * constants.  Running a program touches no strings by name: binding a
+ * message (qry_row_bind) hashes each of its field and tag names once into
+ * the slot array, for every rule compiled against the same table.
+ *
+ * NOTES
+ * 1. Code layout: [WHERE code][output 0 code][output 1 code]...; each
+ *    section leaves exactly one value on the stack.  A '*' output has an
+ *    empty section and expands at run time.
+ * 2. AND and OR short-circuit: OP_AND_JF jumps past the right operand and
+ *    its OP_AND when the left value is FALSE (leaving it as the result),
+ *    OP_OR_JT likewise for TRUE.  A NULL left value does not jump: SQL
+ *    needs the right operand (NULL AND FALSE is FALSE).
+ * 3. The stack depth each section needs is computed at compile time
+ *    (max_stack); qry_prog_run grows the row's stack before running, so
+ *    the interpreter never checks bounds.
+ * 4. Slots are valid for the current bind only: slot_gen[i] == gen.  The
+ *    generation wraps after 2^32 binds; slot_gen is cleared then.
+ */
+#include "eval_int.h"
+#include "parse_int.h"
+
+#include <assert.h>
+#include <math.h>
+#include <regex.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ------------------------------------------------------------ symbol table */
+
+int qry_symtab_new(qry_symtab_t **out)
+{
+    qry_symtab_t *st = cn_calloc(1, sizeof *st);
+    st->tcap = 64;
+    st->tab = cn_calloc(st->tcap, sizeof *st->tab);
+    *out = st;
+    return 0;
+}
+
+void qry_symtab_free(qry_symtab_t *st)
+{
+    if (!st)
+        return;
+    for (size_t i = 0; i < st->n; i++)
+        cn_free(st->names[i]);
+    cn_free(st->names);
+    cn_free(st->tab);
+    cn_free(st);
+}
+
+size_t qry_symtab_count(const qry_symtab_t *st)
+{
+    return st->n;
+}
+
+static int sym_find(const qry_symtab_t *st, const char *name, size_t len)
+{
+    size_t mask = st->tcap - 1, i = cn_hash64(name, len) & mask;
+    for (;; i = (i + 1) & mask) {
+        uint32_t e = st->tab[i];
+        if (!e)
+            return -1;
+        const char *s = st->names[e - 1];
+        if (strncmp(s, name, len) == 0 && s[len] == 0)
+            return (int)(e - 1);
+    }
+}
+
+static void sym_insert(qry_symtab_t *st, uint32_t id)
+{
+    const char *s = st->names[id];
+    size_t mask = st->tcap - 1, i = cn_hash64(s, strlen(s)) & mask;
+    while (st->tab[i])
+        i = (i + 1) & mask;
+    st->tab[i] = id + 1;
+}
+
+static uint32_t sym_add(qry_symtab_t *st, const char *name)
+{
+    int id = sym_find(st, name, strlen(name));
+    if (id >= 0)
+        return (uint32_t)id;
+    if (st->n == st->cap) {
+        st->cap = st->cap ? st->cap * 2 : 16;
+        st->names = cn_realloc(st->names, st->cap * sizeof *st->names);
+    }
+    st->names[st->n] = cn_strndup(name, strlen(name));
+    if ((st->n + 1) * 2 > st->tcap) {
+        cn_free(st->tab);
+        st->tcap *= 2;
+        st->tab = cn_calloc(st->tcap, sizeof *st->tab);
+        for (uint32_t k = 0; k < st->n; k++)
+            sym_insert(st, k);
+    }
+    sym_insert(st, (uint32_t)st->n);
+    return (uint32_t)st->n++;
+}
+
+/* ------------------------------------------------------------------ program */
+
+typedef struct comp {
+    qry_prog_t *p;
+    qry_symtab_t *st;
+    qry_error_t *err;
+    const qry_rule_t *rule; /* its source text gives error positions */
+    uint32_t depth, max;
+} comp_t;
+
+static int comp_fail(comp_t *c, uint32_t off, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+static int comp_fail(comp_t *c, uint32_t off, const char *fmt, ...)
+{
+    if (!c->err)
+        return CN_EINVAL;
+    char what[256];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(what, sizeof what, fmt, ap);
+    va_end(ap);
+    qry__error_at(c->err, c->rule->src, c->rule->src_len, off, "%s", what);
+    qry__error_rename(c->err, "error in rule: ");
+    return CN_EINVAL;
+}
+
+static uint32_t emit(comp_t *c, uint16_t op, uint16_t aux, uint32_t a, uint32_t n, int push)
+{
+    qry_prog_t *p = c->p;
+    if (p->ncode == p->code_cap) {
+        p->code_cap = p->code_cap ? p->code_cap * 2 : 32;
+        p->code = cn_realloc(p->code, p->code_cap * sizeof *p->code);
+    }
+    p->code[p->ncode] = (ins_t){.op = op, .aux = aux, .a = a, .n = n};
+    c->depth = (uint32_t)((int)c->depth + push);
+    if (c->depth > c->max)
+        c->max = c->depth;
+    return (uint32_t)p->ncode++;
+}
+
+static uint32_t add_const(comp_t *c, qry_val_t v)
+{
+    qry_prog_t *p = c->p;
+    if (p->nconsts == p->consts_cap) {
+        p->consts_cap = p->consts_cap ? p->consts_cap * 2 : 8;
+        p->consts = cn_realloc(p->consts, p->consts_cap * sizeof *p->consts);
+    }
+    if (v.t == QRY_V_STR)
+        v.u.s.p = qry__arena_strndup(p->arena, v.u.s.p, v.u.s.len);
+    p->consts[p->nconsts] = v;
+    return (uint32_t)p->nconsts++;
+}
+
+static int comp_expr(comp_t *c, const qry_expr_t *e);
+
+/* Names with a meaning of their own (eval.h). */
+static int comp_var(comp_t *c, const qry_expr_t *e)
+{
+    static const struct {
+        const char *name;
+        uint16_t op;
+    } meta[] = {{"topic", OP_TOPIC},    {"clientid", OP_CLIENTID}, {"username", OP_USERNAME},
+                {"qos", OP_QOS},        {"timestamp", OP_TS},      {"time", OP_TS},
+                {"payload", OP_PAYLOAD}};
+    const char *name = e->u.var.name;
+    if (e->u.var.type != QRY_VT_NONE)
+        return comp_fail(c, e->off, "'::' casts are not supported in rules");
+    for (size_t i = 0; i < CN_ARRAY_LEN(meta); i++) {
+        if (strcmp(name, meta[i].name) == 0) {
+            emit(c, meta[i].op, 0, 0, 0, 1);
+            return 0;
+        }
+    }
+    if (strncmp(name, "payload.", 8) == 0 && name[8])
+        name += 8;
+    emit(c, OP_SLOT, 0, sym_add(c->st, name), 0, 1);
+    return 0;
+}
+
+static int comp_call(comp_t *c, const qry_expr_t *e)
+{
+    uint32_t idx;
+    const qry__fn_def_t *f = qry__fn_find(e->u.call.name, &idx);
+    if (!f) {
+        if (qry__fn_is_aggregate(e->u.call.name))
+            return comp_fail(c, e->off, "aggregate function %s() is not allowed in a rule",
+                             e->u.call.name);
+        return comp_fail(c, e->off, "undefined function %s()", e->u.call.name);
+    }
+    size_t n = e->u.call.nargs;
+    if (n < f->min_args || (f->max_args != 255 && n > f->max_args)) {
+        if (f->min_args == f->max_args)
+            return comp_fail(c, e->off, "invalid number of arguments for %s, expected %u, got %zu",
+                             f->name, f->min_args, n);
+        return comp_fail(c, e->off,
+                         "invalid number of arguments for %s, expected at least %u, got %zu",
+                         f->name, f->min_args, n);
+    }
+    for (size_t i = 0; i < n; i++)
+        QRY__TRY(comp_expr(c, e->u.call.args[i]));
+    emit(c, OP_CALL, 0, idx, (uint32_t)n, 1 - (int)n);
+    return 0;
+}
+
+static int comp_regex(comp_t *c, const qry_expr_t *e)
+{
+    const qry_expr_t *re = e->u.bin.rhs;
+    if (re->kind != QRY_EXPR_REGEX)
+        return comp_fail(c, re->off, "%s needs a regex literal on its right",
+                         qry_op_str(e->u.bin.op));
+    QRY__TRY(comp_expr(c, e->u.bin.lhs));
+    qry_prog_t *p = c->p;
+    if (p->nres == p->res_cap) {
+        p->res_cap = p->res_cap ? p->res_cap * 2 : 4;
+        p->res = cn_realloc(p->res, p->res_cap * sizeof *p->res);
+    }
+    int rc = regcomp(&p->res[p->nres], re->u.s, REG_EXTENDED | REG_NOSUB);
+    if (rc != 0) {
+        char msg[128];
+        regerror(rc, &p->res[p->nres], msg, sizeof msg);
+        return comp_fail(c, re->off, "invalid regex: %s", msg);
+    }
+    emit(c, OP_REGEX, e->u.bin.op == QRY_OP_NEQREGEX, (uint32_t)p->nres++, 0, 0);
+    return 0;
+}
+
+static int comp_binary(comp_t *c, const qry_expr_t *e)
+{
+    qry_op_t op = e->u.bin.op;
+    if (op == QRY_OP_EQREGEX || op == QRY_OP_NEQREGEX)
+        return comp_regex(c, e);
+    QRY__TRY(comp_expr(c, e->u.bin.lhs));
+    if (op == QRY_OP_AND || op == QRY_OP_OR) {
+        uint32_t j = emit(c, op == QRY_OP_AND ? OP_AND_JF : OP_OR_JT, 0, 0, 0, 0);
+        QRY__TRY(comp_expr(c, e->u.bin.rhs));
+        emit(c, op == QRY_OP_AND ? OP_AND : OP_OR, 0, 0, 0, -1);
+        c->p->code[j].a = (uint32_t)c->p->ncode;
+        return 0;
+    }
+    if (op == QRY_OP_IN || op == QRY_OP_NOTIN) {
+        const qry_expr_t *l = e->u.bin.rhs;
+        for (size_t i = 0; i < l->u.list.n; i++)
+            QRY__TRY(comp_expr(c, l->u.list.items[i]));
+        emit(c, OP_IN, op == QRY_OP_NOTIN, 0, (uint32_t)l->u.list.n, -(int)l->u.list.n);
+        return 0;
+    }
+    QRY__TRY(comp_expr(c, e->u.bin.rhs));
+    emit(c, OP_BIN, (uint16_t)op, 0, 0, -1);
+    return 0;
+}
+
+static int comp_const(comp_t *c, qry_val_t v)
+{
+    emit(c, OP_CONST, 0, add_const(c, v), 0, 1);
+    return 0;
+}
+
+static int comp_expr(comp_t *c, const qry_expr_t *e)
+{
+    qry_val_t v = {0};
+    switch (e->kind) {
+    case QRY_EXPR_BINARY:
+        return comp_binary(c, e);
+    case QRY_EXPR_UNARY:
+        QRY__TRY(comp_expr(c, e->u.unary.operand));
+        if (e->u.unary.op == QRY_OP_NEG)
+            emit(c, OP_NEG, 0, 0, 0, 0);
+        else if (e->u.unary.op == QRY_OP_NOT)
+            emit(c, OP_NOT, 0, 0, 0, 0);
+        else
+            emit(c, OP_ISNULL, e->u.unary.op == QRY_OP_ISNOTNULL, 0, 0, 0);
+        return 0;
+    case QRY_EXPR_CALL:
+        return comp_call(c, e);
+    case QRY_EXPR_VAR:
+        return comp_var(c, e);
+    case QRY_EXPR_INTEGER:
+    case QRY_EXPR_DURATION:
+    case QRY_EXPR_TIME:
+        v.t = QRY_V_INT;
+        v.u.i = e->u.i;
+        return comp_const(c, v);
+    case QRY_EXPR_NUMBER:
+        v.t = QRY_V_FLOAT;
+        v.u.f = e->u.f;
+        return comp_const(c, v);
+    case QRY_EXPR_STRING:
+        v.t = QRY_V_STR;
+        v.u.s.p = e->u.s;
+        v.u.s.len = strlen(e->u.s);
+        return comp_const(c, v);
+    case QRY_EXPR_BOOL:
+        v.t = QRY_V_BOOL;
+        v.u.b = e->u.b;
+        return comp_const(c, v);
+    case QRY_EXPR_WILDCARD:
+        return comp_fail(c, e->off, "* is only allowed as a whole output");
+    case QRY_EXPR_REGEX:
+        return comp_fail(c, e->off, "a regex is only allowed right of =~ or !~");
+    case QRY_EXPR_PARAM:
+        return comp_fail(c, e->off, "bind parameters are not supported in rules");
+    case QRY_EXPR_LIST:
+        return comp_fail(c, e->off, "a list is only allowed right of IN");
+    }
+    return comp_fail(c, e->off, "unsupported expression");
+}
+
+/* An output without AS: a name's spelling, else the expression's text. */
+static const char *out_name(comp_t *c, const qry_field_t *f)
+{
+    if (f->alias)
+        return qry__arena_strndup(c->p->arena, f->alias, strlen(f->alias));
+    if (f->expr->kind == QRY_EXPR_VAR)
+        return qry__arena_strndup(c->p->arena, f->expr->u.var.name, strlen(f->expr->u.var.name));
+    cn_buf_t b;
+    cn_buf_init(&b);
+    qry_print_expr(f->expr, &b);
+    const char *s = qry__arena_strndup(c->p->arena, (const char *)b.p, b.len);
+    cn_buf_free(&b);
+    return s;
+}
+
+void qry_prog_free(qry_prog_t *p)
+{
+    if (!p)
+        return;
+    for (size_t i = 0; i < p->nres; i++)
+        regfree(&p->res[i]);
+    cn_free(p->res);
+    cn_free(p->code);
+    cn_free(p->consts);
+    cn_free(p->outs);
+    qry__arena_free(p->arena);
+    cn_free(p);
+}
+
+static int compile_outputs(comp_t *c, const qry_rule_t *rule)
+{
+    qry_prog_t *p = c->p;
+    p->outs = cn_calloc(rule->nfields, sizeof *p->outs);
+    p->nouts = rule->nfields;
+    for (size_t i = 0; i < rule->nfields; i++) {
+        const qry_field_t *f = &rule->fields[i];
+        out_def_t *o = &p->outs[i];
+        o->start = (uint32_t)p->ncode;
+        if (f->expr->kind == QRY_EXPR_WILDCARD && !f->alias) {
+            if (f->expr->u.wild.type != QRY_VT_NONE)
+                return comp_fail(c, f->expr->off, "'::' casts are not supported in rules");
+            o->end = o->start;
+            continue;
+        }
+        c->depth = 0;
+        QRY__TRY(comp_expr(c, f->expr));
+        o->end = (uint32_t)p->ncode;
+        o->name = out_name(c, f);
+    }
+    return 0;
+}
+
+int qry_prog_compile(const qry_rule_t *rule, qry_symtab_t *st, qry_prog_t **out, qry_error_t *err)
+{
+    *out = NULL;
+    qry_prog_t *p = cn_calloc(1, sizeof *p);
+    p->st = st;
+    p->arena = qry__arena_new();
+    comp_t c = {.p = p, .st = st, .err = err, .rule = rule};
+    int rc = 0;
+    if (rule->cond) {
+        rc = comp_expr(&c, rule->cond);
+        p->where_end = p->ncode;
+        p->has_where = true;
+    }
+    if (rc == 0)
+        rc = compile_outputs(&c, rule);
+    if (rc < 0) {
+        qry_prog_free(p);
+        return rc;
+    }
+    p->max_stack = c.max + 1;
+    *out = p;
+    return 0;
+}
+
+bool qry_prog_has_where(const qry_prog_t *p)
+{
+    return p->has_where;
+}
+
+/* ---------------------------------------------------------------------- row */
+
+int qry_row_new(const qry_symtab_t *st, qry_row_t **out)
+{
+    qry_row_t *r = cn_calloc(1, sizeof *r);
+    r->st = st;
+    r->nslots = st->n;
+    r->slot_gen = cn_calloc(r->nslots + 1, sizeof *r->slot_gen);
+    r->slot_val = cn_calloc(r->nslots + 1, sizeof *r->slot_val);
+    qry_jdoc_new(&r->pdoc);
+    qry_jdoc_new(&r->adoc);
+    qry_jdoc_new(&r->scratch);
+    *out = r;
+    return 0;
+}
+
+void qry_row_free(qry_row_t *r)
+{
+    if (!r)
+        return;
+    cn_free(r->slot_gen);
+    cn_free(r->slot_val);
+    cn_free(r->stack);
+    cn_free(r->outs);
+    cn_free(r->lvl_off);
+    cn_free(r->lvl_len);
+    qry_jdoc_free(r->pdoc);
+    qry_jdoc_free(r->adoc);
+    qry_jdoc_free(r->scratch);
+    cn_free(r);
+}
+
+static void bind_slot(qry_row_t *r, const char *name, qry_val_t v)
+{
+    int id = sym_find(r->st, name, strlen(name));
+    if (id < 0 || (size_t)id >= r->nslots)
+        return;
+    r->slot_gen[id] = r->gen;
+    r->slot_val[id] = v;
+}
+
+void qry_row_bind(qry_row_t *r, const qry_msg_t *m)
+{
+    r->m = m;
+    if (++r->gen == 0) {
+        memset(r->slot_gen, 0, r->nslots * sizeof *r->slot_gen);
+        r->gen = 1;
+    }
+    r->lvl_done = false;
+    r->pdone = false;
+    r->nouts = 0;
+    if (r->nslots == 0)
+        return;
+    for (uint32_t i = 0; i < m->ntags; i++) {
+        qry_val_t v = {.t = QRY_V_STR};
+        v.u.s.p = m->tags[i].val;
+        v.u.s.len = strlen(m->tags[i].val);
+        bind_slot(r, m->tags[i].key, v);
+    }
+    for (uint32_t i = 0; i < m->nfields; i++) {
+        const eng_field_t *f = &m->fields[i];
+        qry_val_t v = {0};
+        switch (f->type) {
+        case ENG_T_FLOAT:
+            v.t = QRY_V_FLOAT, v.u.f = f->v.f;
+            break;
+        case ENG_T_INT:
+            v.t = QRY_V_INT, v.u.i = f->v.i;
+            break;
+        case ENG_T_BOOL:
+            v.t = QRY_V_BOOL, v.u.b = f->v.b != 0;
+            break;
+        case ENG_T_STRING:
+            v.t = QRY_V_STR, v.u.s.p = f->v.s.p, v.u.s.len = f->v.s.len;
+            break;
+        default:
+            continue;
+        }
+        bind_slot(r, f->name, v);
+    }
+}
+
+void qry__row_levels(qry_row_t *r)
+{
+    if (r->lvl_done)
+        return;
+    r->lvl_done = true;
+    r->nlvl = 0;
+    const char *t = r->m->topic;
+    size_t n = r->m->topic_len, start = 0;
+    for (size_t i = 0; i <= n; i++) {
+        if (i < n && t[i] != '/')
+            continue;
+        if (r->nlvl == r->lvl_cap) {
+            r->lvl_cap = r->lvl_cap ? r->lvl_cap * 2 : 16;
+            r->lvl_off = cn_realloc(r->lvl_off, r->lvl_cap * sizeof *r->lvl_off);
+            r->lvl_len = cn_realloc(r->lvl_len, r->lvl_cap * sizeof *r->lvl_len);
+        }
+        r->lvl_off[r->nlvl] = (uint32_t)start;
+        r->lvl_len[r->nlvl++] = (uint32_t)(i - start);
+        start = i + 1;
+    }
+}
+
+int qry__eval_fail(qry_row_t *r, int code, const char *fmt, ...)
+{
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, sizeof r->err, fmt, ap);
+    va_end(ap);
+    return code;
+}
+
+void *qry__scratch(qry_row_t *r, size_t n)
+{
+    return qry__jdoc_alloc(r->scratch, n);
+}
+
+qry_val_t qry__str_copy(qry_row_t *r, const char *p, size_t n)
+{
+    qry_val_t v = {.t = QRY_V_STR};
+    char *d = qry__scratch(r, n + 1);
+    if (n)
+        memcpy(d, p, n);
+    d[n] = 0;
+    v.u.s.p = d;
+    v.u.s.len = n;
+    return v;
+}
+
+const char *qry_row_error(const qry_row_t *r)
+{
+    return r->err;
+}

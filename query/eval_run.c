@@ -1,0 +1,597 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * eval_run.c - the interpreter of compiled rule programs (eval.c builds
+ * them): operators with SQL's NULL logic, the WHERE verdict, the output
+ * list and its JSON rendering.  Semantics are documented in eval.h.
+ */
+#include "eval_int.h"
+
+#include <assert.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+const char *qry_vkind_str(qry_vkind_t t)
+{
+    static const char *const s[] = {"null", "boolean", "integer", "float", "string"};
+    return (size_t)t < CN_ARRAY_LEN(s) ? s[t] : "unknown";
+}
+
+/* ------------------------------------------------------------- formatting */
+
+/* Shortest text that reads back to the same double, with ".0" on
+ * integral values so it stays a float. */
+static void put_double(cn_buf_t *b, double v)
+{
+    char tmp[40];
+    int k = 0;
+    for (int prec = 1; prec <= 17; prec++) {
+        k = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    cn_buf_put(b, tmp, (size_t)k);
+    if (!strpbrk(tmp, ".eEn"))
+        cn_buf_put(b, ".0", 2);
+}
+
+static void put_num(cn_buf_t *b, const qry_val_t *v)
+{
+    char tmp[32];
+    if (v->t == QRY_V_INT) {
+        int k = snprintf(tmp, sizeof tmp, "%lld", (long long)v->u.i);
+        cn_buf_put(b, tmp, (size_t)k);
+    } else {
+        put_double(b, v->u.f);
+    }
+}
+
+void qry_val_json(const qry_val_t *v, cn_buf_t *out)
+{
+    switch (v->t) {
+    case QRY_V_BOOL:
+        cn_buf_put(out, v->u.b ? "true" : "false", v->u.b ? 4 : 5);
+        break;
+    case QRY_V_INT:
+        put_num(out, v);
+        break;
+    case QRY_V_FLOAT:
+        if (isfinite(v->u.f))
+            put_num(out, v);
+        else
+            cn_buf_put(out, "null", 4);
+        break;
+    case QRY_V_STR:
+        qry_json_put_str(out, v->u.s.p, v->u.s.len);
+        break;
+    default:
+        cn_buf_put(out, "null", 4);
+        break;
+    }
+}
+
+void qry_val_text(const qry_val_t *v, cn_buf_t *out)
+{
+    if (v->t == QRY_V_STR) {
+        if (v->u.s.len)
+            cn_buf_put(out, v->u.s.p, v->u.s.len);
+    } else if (v->t == QRY_V_FLOAT && !isfinite(v->u.f)) {
+        const char *s = isnan(v->u.f) ? "NaN" : v->u.f > 0 ? "+Inf" : "-Inf";
+        cn_buf_put(out, s, strlen(s));
+    } else if (v->t != QRY_V_NULL) {
+        qry_val_json(v, out);
+    }
+}
+
+/* -------------------------------------------------------------- operators */
+
+static bool is_num(const qry_val_t *v)
+{
+    return v->t == QRY_V_INT || v->t == QRY_V_FLOAT;
+}
+
+static double as_f(const qry_val_t *v)
+{
+    return v->t == QRY_V_INT ? (double)v->u.i : v->u.f;
+}
+
+static int type_err(qry_row_t *r, const char *what, const qry_val_t *a, const qry_val_t *b)
+{
+    if (b)
+        return qry__eval_fail(r, CN_ETYPE, "type error: cannot %s %s and %s", what,
+                              qry_vkind_str(a->t), qry_vkind_str(b->t));
+    return qry__eval_fail(r, CN_ETYPE, "type error: cannot %s %s", what, qry_vkind_str(a->t));
+}
+
+static int int_arith(qry_row_t *r, qry_op_t op, int64_t x, int64_t y, qry_val_t *o)
+{
+    bool ovf = false;
+    o->t = QRY_V_INT;
+    switch (op) {
+    case QRY_OP_ADD:
+        ovf = __builtin_add_overflow(x, y, &o->u.i);
+        break;
+    case QRY_OP_SUB:
+        ovf = __builtin_sub_overflow(x, y, &o->u.i);
+        break;
+    case QRY_OP_MUL:
+        ovf = __builtin_mul_overflow(x, y, &o->u.i);
+        break;
+    case QRY_OP_DIV:
+        if (y == 0)
+            return qry__eval_fail(r, CN_EINVAL, "division by zero");
+        o->t = QRY_V_FLOAT;
+        o->u.f = (double)x / (double)y;
+        break;
+    case QRY_OP_MOD:
+        if (y == 0)
+            return qry__eval_fail(r, CN_EINVAL, "division by zero");
+        o->u.i = y == -1 ? 0 : x % y;
+        break;
+    case QRY_OP_BITAND:
+        o->u.i = x & y;
+        break;
+    case QRY_OP_BITOR:
+        o->u.i = x | y;
+        break;
+    default: /* QRY_OP_BITXOR */
+        o->u.i = x ^ y;
+        break;
+    }
+    if (ovf)
+        return qry__eval_fail(r, CN_ELIMIT, "integer overflow");
+    return 0;
+}
+
+static int arith(qry_row_t *r, qry_op_t op, const qry_val_t *a, const qry_val_t *b, qry_val_t *o)
+{
+    bool bit = op == QRY_OP_BITAND || op == QRY_OP_BITOR || op == QRY_OP_BITXOR;
+    if (a->t == QRY_V_INT && b->t == QRY_V_INT)
+        return int_arith(r, op, a->u.i, b->u.i, o);
+    if (bit && a->t == QRY_V_BOOL && b->t == QRY_V_BOOL) {
+        o->t = QRY_V_BOOL;
+        o->u.b = op == QRY_OP_BITAND  ? a->u.b && b->u.b
+                 : op == QRY_OP_BITOR ? a->u.b || b->u.b
+                                      : a->u.b != b->u.b;
+        return 0;
+    }
+    if (bit || !is_num(a) || !is_num(b))
+        return type_err(r, bit ? "apply a bitwise operator to" : "do arithmetic on", a, b);
+    double x = as_f(a), y = as_f(b);
+    o->t = QRY_V_FLOAT;
+    switch (op) {
+    case QRY_OP_ADD:
+        o->u.f = x + y;
+        return 0;
+    case QRY_OP_SUB:
+        o->u.f = x - y;
+        return 0;
+    case QRY_OP_MUL:
+        o->u.f = x * y;
+        return 0;
+    default: /* DIV, MOD */
+        if (y == 0)
+            return qry__eval_fail(r, CN_EINVAL, "division by zero");
+        o->u.f = op == QRY_OP_DIV ? x / y : fmod(x, y);
+        return 0;
+    }
+}
+
+/* -1, 0, 1 comparing an int64 with a double exactly; 2 when f is NaN. */
+static int cmp_int_float(int64_t i, double f)
+{
+    if (isnan(f))
+        return 2;
+    if (f >= 9223372036854775808.0)
+        return -1;
+    if (f < -9223372036854775808.0)
+        return 1;
+    double t = trunc(f);
+    int64_t ti = (int64_t)t;
+    if (i != ti)
+        return i < ti ? -1 : 1;
+    return f > t ? -1 : f < t ? 1 : 0;
+}
+
+/* Three-way comparison of two non-NULL values: -1/0/1, 2 for unordered
+ * (NaN), or a negative error code via *rc. */
+static int compare(qry_row_t *r, const qry_val_t *a, const qry_val_t *b, bool eq_only, int *rc)
+{
+    *rc = 0;
+    if (a->t == QRY_V_INT && b->t == QRY_V_INT)
+        return a->u.i < b->u.i ? -1 : a->u.i > b->u.i;
+    if (a->t == QRY_V_INT && b->t == QRY_V_FLOAT)
+        return cmp_int_float(a->u.i, b->u.f);
+    if (a->t == QRY_V_FLOAT && b->t == QRY_V_INT) {
+        int c = cmp_int_float(b->u.i, a->u.f);
+        return c == 2 ? 2 : -c;
+    }
+    if (a->t == QRY_V_FLOAT && b->t == QRY_V_FLOAT) {
+        if (isnan(a->u.f) || isnan(b->u.f))
+            return 2;
+        return a->u.f < b->u.f ? -1 : a->u.f > b->u.f;
+    }
+    if (a->t == QRY_V_STR && b->t == QRY_V_STR) {
+        size_t n = CN_MIN(a->u.s.len, b->u.s.len);
+        int c = n ? memcmp(a->u.s.p, b->u.s.p, n) : 0;
+        if (c)
+            return c < 0 ? -1 : 1;
+        return a->u.s.len < b->u.s.len ? -1 : a->u.s.len > b->u.s.len;
+    }
+    if (a->t == QRY_V_BOOL && b->t == QRY_V_BOOL && eq_only)
+        return a->u.b != b->u.b;
+    *rc = type_err(r, "compare", a, b);
+    return 0;
+}
+
+static int comparison(qry_row_t *r, qry_op_t op, const qry_val_t *a, const qry_val_t *b,
+                      qry_val_t *o)
+{
+    int rc, c = compare(r, a, b, op == QRY_OP_EQ || op == QRY_OP_NEQ, &rc);
+    if (rc < 0)
+        return rc;
+    o->t = QRY_V_BOOL;
+    switch (op) {
+    case QRY_OP_EQ:
+        o->u.b = c == 0;
+        break;
+    case QRY_OP_NEQ:
+        o->u.b = c != 0;
+        break;
+    case QRY_OP_LT:
+        o->u.b = c == -1;
+        break;
+    case QRY_OP_LTE:
+        o->u.b = c == -1 || c == 0;
+        break;
+    case QRY_OP_GT:
+        o->u.b = c == 1;
+        break;
+    default: /* GTE */
+        o->u.b = c == 1 || c == 0;
+        break;
+    }
+    return 0;
+}
+
+static int binary(qry_row_t *r, qry_op_t op, const qry_val_t *a, const qry_val_t *b, qry_val_t *o)
+{
+    if (a->t == QRY_V_NULL || b->t == QRY_V_NULL) {
+        o->t = QRY_V_NULL;
+        return 0;
+    }
+    if (op >= QRY_OP_EQ && op <= QRY_OP_GTE)
+        return comparison(r, op, a, b, o);
+    if (op == QRY_OP_LIKE || op == QRY_OP_NOTLIKE) {
+        if (a->t != QRY_V_STR || b->t != QRY_V_STR)
+            return type_err(r, "apply LIKE to", a, b);
+        o->t = QRY_V_BOOL;
+        o->u.b = qry__like(a->u.s.p, a->u.s.len, b->u.s.p, b->u.s.len) == (op == QRY_OP_LIKE);
+        return 0;
+    }
+    return arith(r, op, a, b, o);
+}
+
+static int in_list(qry_row_t *r, qry_val_t *lhs, uint32_t n, bool neg)
+{
+    if (lhs->t == QRY_V_NULL)
+        return 0;
+    bool found = false, saw_null = false;
+    for (uint32_t i = 1; i <= n && !found; i++) {
+        if (lhs[i].t == QRY_V_NULL) {
+            saw_null = true;
+            continue;
+        }
+        int rc, c = compare(r, lhs, &lhs[i], true, &rc);
+        if (rc < 0)
+            return rc;
+        found = c == 0;
+    }
+    if (!found && saw_null) {
+        lhs->t = QRY_V_NULL;
+        return 0;
+    }
+    lhs->t = QRY_V_BOOL;
+    lhs->u.b = found != neg;
+    return 0;
+}
+
+static int regex_match(qry_row_t *r, const regex_t *re, qry_val_t *v, bool neg)
+{
+    if (v->t == QRY_V_NULL)
+        return 0;
+    if (v->t != QRY_V_STR)
+        return type_err(r, "match a regex against", v, NULL);
+    regmatch_t m = {.rm_so = 0, .rm_eo = (regoff_t)v->u.s.len};
+    const char *s = v->u.s.len ? v->u.s.p : "";
+    int rc = regexec(re, s, 1, &m, REG_STARTEND);
+    v->t = QRY_V_BOOL;
+    v->u.b = (rc == 0) != neg;
+    return 0;
+}
+
+/* Kleene logic: l op r with both BOOL or NULL. */
+static int logic(qry_row_t *r, bool is_and, qry_val_t *l, const qry_val_t *rv)
+{
+    if ((l->t != QRY_V_BOOL && l->t != QRY_V_NULL) || (rv->t != QRY_V_BOOL && rv->t != QRY_V_NULL))
+        return type_err(r, is_and ? "apply AND to" : "apply OR to", l, rv);
+    bool dominant = !is_and; /* FALSE decides AND, TRUE decides OR */
+    if ((l->t == QRY_V_BOOL && l->u.b == dominant) ||
+        (rv->t == QRY_V_BOOL && rv->u.b == dominant)) {
+        l->t = QRY_V_BOOL;
+        l->u.b = dominant;
+    } else if (l->t == QRY_V_NULL || rv->t == QRY_V_NULL) {
+        l->t = QRY_V_NULL;
+    } else {
+        l->u.b = !dominant;
+    }
+    return 0;
+}
+
+static int unary(qry_row_t *r, const ins_t *in, qry_val_t *v)
+{
+    if (in->op == OP_ISNULL) {
+        bool null = v->t == QRY_V_NULL;
+        v->t = QRY_V_BOOL;
+        v->u.b = null != (in->aux != 0);
+        return 0;
+    }
+    if (v->t == QRY_V_NULL)
+        return 0;
+    if (in->op == OP_NOT) {
+        if (v->t != QRY_V_BOOL)
+            return type_err(r, "apply NOT to", v, NULL);
+        v->u.b = !v->u.b;
+        return 0;
+    }
+    if (v->t == QRY_V_FLOAT) {
+        v->u.f = -v->u.f;
+        return 0;
+    }
+    if (v->t != QRY_V_INT)
+        return type_err(r, "negate", v, NULL);
+    if (v->u.i == INT64_MIN)
+        return qry__eval_fail(r, CN_ELIMIT, "integer overflow");
+    v->u.i = -v->u.i;
+    return 0;
+}
+
+static void load_str(qry_val_t *v, const char *s, size_t n)
+{
+    if (!s) {
+        v->t = QRY_V_NULL;
+        return;
+    }
+    v->t = QRY_V_STR;
+    v->u.s.p = s;
+    v->u.s.len = n;
+}
+
+static void load_slot(const qry_prog_t *p, qry_row_t *r, uint32_t id, qry_val_t *v)
+{
+    if (id < r->nslots && r->slot_gen[id] == r->gen) {
+        *v = r->slot_val[id];
+        return;
+    }
+    v->t = QRY_V_NULL;
+    if (r->in_where && !r->missing)
+        r->missing = p->st->names[id];
+}
+
+static int call(const qry_prog_t *p, qry_row_t *r, const ins_t *in, qry_val_t *args)
+{
+    (void)p;
+    const qry__fn_def_t *f = qry__fn_at(in->a);
+    if (f->null_in) {
+        for (uint32_t i = 0; i < in->n; i++) {
+            if (args[i].t == QRY_V_NULL) {
+                args[0].t = QRY_V_NULL;
+                return 0;
+            }
+        }
+    }
+    qry_val_t out = {0};
+    int rc = f->fn(r, args, in->n, &out);
+    if (rc < 0)
+        return rc;
+    args[0] = out;
+    return 0;
+}
+
+/* Runs code[pc, end) leaving one value in *res. */
+static int exec(const qry_prog_t *p, qry_row_t *r, uint32_t pc, uint32_t end, qry_val_t *res)
+{
+    qry_val_t *sp = r->stack; /* next free entry */
+    const qry_msg_t *m = r->m;
+    int rc = 0;
+    while (pc < end && rc == 0) {
+        const ins_t *in = &p->code[pc++];
+        switch (in->op) {
+        case OP_CONST:
+            *sp++ = p->consts[in->a];
+            break;
+        case OP_SLOT:
+            load_slot(p, r, in->a, sp++);
+            break;
+        case OP_TOPIC:
+            load_str(sp++, m->topic ? m->topic : "", m->topic_len);
+            break;
+        case OP_CLIENTID:
+            load_str(sp++, m->clientid, m->clientid ? strlen(m->clientid) : 0);
+            break;
+        case OP_USERNAME:
+            load_str(sp++, m->username, m->username ? strlen(m->username) : 0);
+            break;
+        case OP_QOS:
+        case OP_TS:
+            sp->t = QRY_V_INT;
+            sp->u.i = in->op == OP_QOS ? m->qos : m->ts;
+            sp++;
+            break;
+        case OP_PAYLOAD:
+            load_str(sp++, m->payload ? (const char *)m->payload : "", m->payload_len);
+            break;
+        case OP_BIN:
+            sp--;
+            rc = binary(r, (qry_op_t)in->aux, &sp[-1], &sp[0], &sp[-1]);
+            break;
+        case OP_NEG:
+        case OP_NOT:
+        case OP_ISNULL:
+            rc = unary(r, in, &sp[-1]);
+            break;
+        case OP_AND_JF:
+        case OP_OR_JT: {
+            const qry_val_t *t = &sp[-1];
+            if (t->t != QRY_V_BOOL && t->t != QRY_V_NULL)
+                rc = type_err(r, in->op == OP_AND_JF ? "apply AND to" : "apply OR to", t, NULL);
+            else if (t->t == QRY_V_BOOL && t->u.b == (in->op == OP_OR_JT))
+                pc = in->a;
+            break;
+        }
+        case OP_AND:
+        case OP_OR:
+            sp--;
+            rc = logic(r, in->op == OP_AND, &sp[-1], &sp[0]);
+            break;
+        case OP_IN:
+            sp -= in->n;
+            rc = in_list(r, &sp[-1], in->n, in->aux != 0);
+            break;
+        case OP_REGEX:
+            rc = regex_match(r, &p->res[in->a], &sp[-1], in->aux != 0);
+            break;
+        case OP_CALL:
+            sp -= in->n;
+            rc = call(p, r, in, sp);
+            sp++;
+            break;
+        }
+    }
+    *res = r->stack[0];
+    return rc;
+}
+
+/* ----------------------------------------------------------------- outputs */
+
+static void add_out(qry_row_t *r, const char *name, const qry_val_t *v)
+{
+    for (size_t i = 0; i < r->nouts; i++) {
+        if (strcmp(r->outs[i].name, name) == 0) {
+            r->outs[i].v = *v;
+            return;
+        }
+    }
+    if (r->nouts == r->outs_cap) {
+        r->outs_cap = r->outs_cap ? r->outs_cap * 2 : 16;
+        r->outs = cn_realloc(r->outs, r->outs_cap * sizeof *r->outs);
+    }
+    r->outs[r->nouts].name = name;
+    r->outs[r->nouts++].v = *v;
+}
+
+static void add_star(qry_row_t *r)
+{
+    const qry_msg_t *m = r->m;
+    for (uint32_t i = 0; i < m->ntags; i++) {
+        qry_val_t v;
+        load_str(&v, m->tags[i].val, strlen(m->tags[i].val));
+        add_out(r, m->tags[i].key, &v);
+    }
+    for (uint32_t i = 0; i < m->nfields; i++) {
+        const eng_field_t *f = &m->fields[i];
+        qry_val_t v = {0};
+        if (f->type == ENG_T_FLOAT)
+            v.t = QRY_V_FLOAT, v.u.f = f->v.f;
+        else if (f->type == ENG_T_INT)
+            v.t = QRY_V_INT, v.u.i = f->v.i;
+        else if (f->type == ENG_T_BOOL)
+            v.t = QRY_V_BOOL, v.u.b = f->v.b != 0;
+        else if (f->type == ENG_T_STRING)
+            load_str(&v, f->v.s.p ? f->v.s.p : "", f->v.s.len);
+        else
+            continue;
+        add_out(r, f->name, &v);
+    }
+}
+
+static int run_where(const qry_prog_t *p, qry_row_t *r)
+{
+    qry_val_t v;
+    r->in_where = true;
+    r->missing = NULL;
+    int rc = exec(p, r, 0, (uint32_t)p->where_end, &v);
+    r->in_where = false;
+    if (rc < 0)
+        return rc;
+    if (v.t == QRY_V_BOOL)
+        return v.u.b ? 1 : 0;
+    if (v.t == QRY_V_NULL) {
+        if (r->missing)
+            return qry__eval_fail(r, CN_ENOTFOUND, "field '%s' missing", r->missing);
+        return 0;
+    }
+    return qry__eval_fail(r, CN_ETYPE, "type error: WHERE needs a boolean, got %s",
+                          qry_vkind_str(v.t));
+}
+
+int qry_prog_run(const qry_prog_t *p, qry_row_t *r)
+{
+    assert(r->m && p->st == r->st);
+    r->err[0] = 0;
+    r->nouts = 0;
+    qry__jdoc_reset(r->scratch);
+    if (r->stack_cap < p->max_stack) {
+        r->stack_cap = p->max_stack;
+        r->stack = cn_realloc(r->stack, r->stack_cap * sizeof *r->stack);
+    }
+    if (p->has_where) {
+        int rc = run_where(p, r);
+        if (rc <= 0)
+            return rc;
+    }
+    for (size_t i = 0; i < p->nouts; i++) {
+        const out_def_t *o = &p->outs[i];
+        if (!o->name) {
+            add_star(r);
+            continue;
+        }
+        qry_val_t v;
+        int rc = exec(p, r, o->start, o->end, &v);
+        if (rc < 0) {
+            r->nouts = 0;
+            return rc;
+        }
+        add_out(r, o->name, &v);
+    }
+    return 1;
+}
+
+size_t qry_row_outputs(const qry_row_t *r, const qry_out_t **outs)
+{
+    *outs = r->outs;
+    return r->nouts;
+}
+
+const qry_val_t *qry_row_get(const qry_row_t *r, const char *name, size_t len)
+{
+    for (size_t i = 0; i < r->nouts; i++) {
+        const char *n = r->outs[i].name;
+        if (strncmp(n, name, len) == 0 && n[len] == 0)
+            return &r->outs[i].v;
+    }
+    return NULL;
+}
+
+void qry_row_json(const qry_row_t *r, cn_buf_t *out)
+{
+    cn_buf_put_u8(out, '{');
+    for (size_t i = 0; i < r->nouts; i++) {
+        if (i)
+            cn_buf_put_u8(out, ',');
+        qry_json_put_str(out, r->outs[i].name, strlen(r->outs[i].name));
+        cn_buf_put_u8(out, ':');
+        qry_val_json(&r->outs[i].v, out);
+    }
+    cn_buf_put_u8(out, '}');
+}
