@@ -82,7 +82,7 @@ static void sym_insert(qry_symtab_t *st, uint32_t id)
     st->tab[i] = id + 1;
 }
 
-static uint32_t sym_add(qry_symtab_t *st, const char *name)
+uint32_t qry_symtab_add(qry_symtab_t *st, const char *name)
 {
     int id = sym_find(st, name, strlen(name));
     if (id >= 0)
@@ -179,7 +179,7 @@ static int comp_var(comp_t *c, const qry_expr_t *e)
     }
     if (strncmp(name, "payload.", 8) == 0 && name[8])
         name += 8;
-    emit(c, OP_SLOT, 0, sym_add(c->st, name), 0, 1);
+    emit(c, OP_SLOT, 0, qry_symtab_add(c->st, name), 0, 1);
     return 0;
 }
 
@@ -520,6 +520,14 @@ qry_val_t qry__str_copy(qry_row_t *r, const char *p, size_t n)
     v.u.s.p = d;
     v.u.s.len = n;
     return v;
+}
+
+bool qry_row_slot(const qry_row_t *r, uint32_t slot, qry_val_t *out)
+{
+    if (slot >= r->nslots || r->slot_gen[slot] != r->gen)
+        return false;
+    *out = r->slot_val[slot];
+    return true;
 }
 
 const char *qry_row_error(const qry_row_t *r)

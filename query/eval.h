@@ -147,6 +147,10 @@ typedef struct qry_symtab qry_symtab_t;
 int qry_symtab_new(qry_symtab_t **out /* OUT */);
 void qry_symtab_free(qry_symtab_t *st); /* after every row and program using it */
 size_t qry_symtab_count(const qry_symtab_t *st);
+/* Adds a name (a field or tag other code reads through qry_row_slot, e.g.
+ * a template placeholder) and returns its slot; an existing name keeps
+ * its slot.  Compile time only. */
+uint32_t qry_symtab_add(qry_symtab_t *st, const char *name);
 
 typedef struct qry_prog qry_prog_t;
 
@@ -203,6 +207,9 @@ size_t qry_row_outputs(const qry_row_t *r, const qry_out_t **outs /* OUT */);
 const qry_val_t *qry_row_get(const qry_row_t *r, const char *name, size_t len);
 /* The outputs as one JSON object {"name":value,...}, appended to out. */
 void qry_row_json(const qry_row_t *r, cn_buf_t *out);
+/* The bound row's value of slot (a field, else a tag); false when the
+ * row has none. */
+bool qry_row_slot(const qry_row_t *r, uint32_t slot, qry_val_t *out /* OUT */);
 /* The last run's error message ("" after success). */
 const char *qry_row_error(const qry_row_t *r);
 

@@ -23,13 +23,18 @@ const char *qry_vkind_str(qry_vkind_t t)
  * integral values so it stays a float. */
 static void put_double(cn_buf_t *b, double v)
 {
-    char tmp[40];
-    int k = 0;
-    for (int prec = 1; prec <= 17; prec++) {
-        k = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
+    char tmp[64];
+    int k = 0, prec = 1;
+    for (; prec <= 17; prec++) {
+        k = snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
         if (strtod(tmp, NULL) == v)
             break;
     }
+    int exp = atoi(strchr(tmp, 'e') + 1);
+    if (exp >= -5 && exp <= 16)
+        k = snprintf(tmp, sizeof tmp, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, v);
+    else
+        k = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
     cn_buf_put(b, tmp, (size_t)k);
     if (!strpbrk(tmp, ".eEn"))
         cn_buf_put(b, ".0", 2);
