@@ -305,8 +305,8 @@ static const opt_t OPTS[] = {
      "Republish a payload that fails to decode to $cairn/errors/<client id> with the reason.",
      BOOLS, NULL, "false or true"},
     {"query-workers", T_INT, OFF(query_workers), "0",
-     "Queries (/query) executed at the same time; more wait in line. 0 = one per CPU core.",
-     NULL, v_threads, "an integer from 0 (one per core) to 256"},
+     "Queries (/query) executed at the same time; more wait in line. 0 = one per CPU core.", NULL,
+     v_threads, "an integer from 0 (one per core) to 256"},
     {"query-threads", T_INT, OFF(query_threads), "0",
      "Threads one query scans its series with. 0 = one per CPU core.", NULL, v_threads,
      "an integer from 0 (one per core) to 256"},
@@ -367,6 +367,10 @@ static const opt_t OPTS[] = {
     {"kafka-compression", T_ENUM, OFF(kafka_compression), "lz4",
      "Compression of the kafka-stream-topic producer.", KAFKA_COMP, NULL,
      "none, gzip, snappy, lz4 or zstd"},
+    {"rules-file", T_STR, OFF(rules_file), "",
+     "JSON file of rule definitions loaded at startup (README: Rules); empty for none. Rules "
+     "created through /api/v1/rules are kept in <data-dir>/meta.db.",
+     NULL, NULL, "a file path"},
 };
 
 static const opt_t *find_opt(const char *name)

@@ -54,11 +54,11 @@ typedef struct srv_cfg {
     int64_t http_read_timeout_ns;
     int64_t http_idle_timeout_ns;
     int64_t http_max_conns;
-    int http_allow_anonymous; /* 0 false, 1 true */
+    int http_allow_anonymous;    /* 0 false, 1 true */
     char *topic_templates;       /* ingest/map/map.h syntax */
     int ingest_unmatched;        /* 0 ignore, 1 store */
     int ingest_republish_errors; /* 0 false, 1 true */
-    int mqtt_allow_anonymous; /* 0 false, 1 true */
+    int mqtt_allow_anonymous;    /* 0 false, 1 true */
     uint64_t mqtt_max_packet;
     int64_t mqtt_max_conns;
     int64_t mqtt_max_inflight;
@@ -72,11 +72,11 @@ typedef struct srv_cfg {
     int64_t query_timeout_ns; /* 0 = none */
     int64_t query_max_series; /* 0 = none */
     int64_t query_max_points; /* 0 = none */
-    char *password_file;          /* "" = none (issue 3 auth) */
-    char *acl_file;               /* "" = none: every topic allowed */
-    char *auth_http_url;          /* "" = no external HTTP auth service */
+    char *password_file;      /* "" = none (issue 3 auth) */
+    char *acl_file;           /* "" = none: every topic allowed */
+    char *auth_http_url;      /* "" = no external HTTP auth service */
     int64_t auth_http_timeout_ns;
-    int64_t auth_cache_ttl_ns;    /* password-file successes; 0 = off */
+    int64_t auth_cache_ttl_ns; /* password-file successes; 0 = off */
     int64_t auth_http_allow_ttl_ns;
     int64_t auth_http_deny_ttl_ns;
     char *export_dir;            /* scheduled exports: "" = off */
@@ -93,6 +93,7 @@ typedef struct srv_cfg {
     char *kafka_brokers;      /* "" = none */
     char *kafka_stream_topic; /* "" = no stream */
     int kafka_compression;    /* index in none, gzip, snappy, lz4, zstd */
+    char *rules_file; /* JSON rule definitions, "" = none */
 } srv_cfg_t;
 
 /* Fills every option with its default. */

@@ -32,6 +32,7 @@ typedef struct srv_ctx {
     struct mq_auth *auth;   /* MQTT auth/ACL service (server/auth.h); NULL = none configured */
     struct mq_sink_sys *sinks; /* webhook/Kafka sinks and their log (sinks.h) */
     uv_loop_t loop;        /* the main loop: signals, later lifecycle timers */
+    struct srv_rules *rules; /* the rule set and its store (rules.h) */
     uv_signal_t sig_int, sig_term, sig_hup;
     int nloops;       /* event-loops resolved (0 -> number of cores) */
     bool pid_written; /* remove cfg.pid_file at exit */

@@ -458,6 +458,8 @@ static void on_conn_closed(uv_handle_t *hd)
         c->next->prev = c->prev;
     h->nconns--;
     srv__write_free(c->w);
+    if (c->rules_req)
+        srv__rules_detach(c->rules_req);
     req_reset(&c->req);
     cn_buf_free(&c->req.url);
     cn_buf_free(&c->req.body);
@@ -607,6 +609,8 @@ static void route(srv_conn_t *c)
         respond_text(c, metrics_all, c->srv, "text/plain; version=0.0.4; charset=utf-8");
     } else if (strcmp(url, "/api/v1/sinks") == 0 && get && c->srv->sinks_json.fn) {
         respond_text(c, c->srv->sinks_json.fn, c->srv->sinks_json.arg, "application/json");
+    } else if (strncmp(url, "/api/v1/rules", 13) == 0 && (url[13] == 0 || url[13] == '/')) {
+        srv__rules_handle(c, url);
     } else if (strcmp(url, "/ping") == 0 || strcmp(url, "/health") == 0 ||
                strcmp(url, "/write") == 0 || strcmp(url, "/query") == 0) {
         srv__http_respond(c, 405, "text/plain; charset=utf-8", "Allow: GET, HEAD, POST\r\n",
@@ -1084,6 +1088,9 @@ struct mq_store *srv__http_store_acquire(srv_http_t *h)
 void srv__http_store_release(srv_http_t *h)
 {
     uv_mutex_unlock(&h->store_mu);
+void srv_http_set_rules(srv_http_t *h, struct srv_rules *r)
+{
+    h->rules = r;
 }
 
 int srv_http_add_metrics(srv_http_t *h, srv_http_text_fn fn, void *arg)

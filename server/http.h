@@ -92,6 +92,11 @@ void srv_http_set_store(srv_http_t *h, struct mq_store *st);
 struct srv_xsched;
 void srv_http_set_xsched(srv_http_t *h, struct srv_xsched *s);
 
+/* Serves /api/v1/rules from r (rules.h; borrowed until srv_http_stop).
+ * Call before srv_http_start. */
+struct srv_rules;
+void srv_http_set_rules(srv_http_t *h, struct srv_rules *r);
+
 /* True when host is a loopback address (127.0.0.0/8, ::1, localhost). */
 bool srv_http_is_loopback(const char *host);
 

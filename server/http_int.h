@@ -71,6 +71,7 @@ struct srv_conn {
     int parked;              /* 0, PARK_DURABLE or PARK_WRITABLE */
     srv_write_t *w;          /* /write handler state, lazily allocated */
     srv_job_t *job;          /* a handler running on the worker pool (job.h), or NULL */
+    void *rules_req;         /* rules_api.c: a write in flight (its NOTES 1) */
 };
 
 enum { PARK_DURABLE = 1, PARK_WRITABLE = 2 };
@@ -94,6 +95,7 @@ struct srv_http {
     bool notify_live;
     bool started, stopped, stopping, loop_ready;
     eng_db_t *db;
+    struct srv_rules *rules; /* /api/v1/rules (rules.h); NULL: 503 */
     uint16_t port;
     uint32_t nconns;
     uint64_t efull_waits; /* writes parked for CN_EFULL (logged at shutdown) */
@@ -169,6 +171,11 @@ void srv__export_handle(srv_conn_t *c, const char *path, const char *query);
 srv_conn_t *srv__conn_new_detached(srv_http_t *h);
 void srv__conn_read(srv_conn_t *c, ssize_t nread, const char *p);
 void srv__conn_close(srv_conn_t *c);
+
+/* rules_api.c: /api/v1/rules[/...] (url without the query string), and
+ * the hook http.c calls when a connection with a write in flight closes. */
+void srv__rules_handle(srv_conn_t *c, const char *url);
+void srv__rules_detach(void *req);
 
 /* Decodes the value of `key` from a query string (%XX and '+').  Returns
  * the length written (NUL-terminated, truncated to n-1) or -1 if absent. */

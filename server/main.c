@@ -39,6 +39,7 @@
 #include "mqtt.h"
 #include "passwd.h"
 #include "sinks.h"
+#include "rules.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -347,6 +348,16 @@ static int open_sinks(srv_ctx_t *ctx)
     return 0;
 }
 
+static int open_rules(srv_ctx_t *ctx)
+{
+    int rc = srv_rules_open(&ctx->cfg, NULL, NULL, &ctx->rules, stderr);
+    if (rc < 0)
+        cn_error("rules: cannot load the rules: %s", cn_strerror(rc));
+    else
+        srv_http_set_rules(ctx->http, ctx->rules);
+    return rc;
+}
+
 static void stop(srv_ctx_t *ctx)
 {
     if (ctx->mqtt)
@@ -365,6 +376,8 @@ static void stop(srv_ctx_t *ctx)
         mq_sink_sys_close(ctx->sinks);
         ctx->sinks = NULL;
     }
+    srv_rules_close(ctx->rules); /* the HTTP thread, its only user so far, is gone */
+    ctx->rules = NULL;
     if (ctx->db) {
         cn_info("flushing and closing the engine");
         eng_close(ctx->db); /* flushes the memtable */
@@ -428,6 +441,8 @@ static int run(srv_ctx_t *ctx)
         rc = start_xsched(ctx);
     if (rc == 0)
         rc = open_sinks(ctx);
+    if (rc == 0)
+        rc = open_rules(ctx);
     if (rc == 0)
         rc = start_http(ctx);
     if (rc == 0)
