@@ -51,6 +51,10 @@ void srv_ingest_set_store(srv_ingest_t *in, struct mq_store *st);
  * stream sink; NULL turns it off.  Set before workers publish. */
 void srv_ingest_set_stream(srv_ingest_t *in, struct mq_sink_sys *sinks);
 void srv_ingest_free(srv_ingest_t *in); /* NULL is a no-op; workers first */
+/* The rule set (ingest/rules/rules.h, borrowed) that srv_ingest_rules
+ * evaluates; call before the workers are created.  NULL: no rules. */
+struct mq_rules;
+void srv_ingest_set_rules(srv_ingest_t *in, struct mq_rules *rs);
 
 srv_ingest_worker_t *srv_ingest_worker_new(srv_ingest_t *in);
 void srv_ingest_worker_free(srv_ingest_worker_t *w); /* NULL is a no-op */
@@ -73,6 +77,16 @@ typedef struct srv_ingest_res {
 /* Maps, decodes and writes one PUBLISH.  Returns res->status. */
 int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char *topic,
                        size_t tlen, const void *payload, size_t n, srv_ingest_res_t *res /* OUT */);
+
+/* Evaluates the rules on the message the last srv_ingest_publish of this
+ * worker handled, with the same arguments plus the publisher's user name
+ * (NULL: anonymous) and QoS: its decoded points, or one row of the payload
+ * alone when nothing was decoded (no template matched, bad payload).  Call
+ * it after a publish whose status was 0 (a CN_EFULL message is offered
+ * again; evaluating it then would dispatch twice).  Returns the number of
+ * actions handed to the sinks, 0 without rules. */
+int srv_ingest_rules(srv_ingest_worker_t *w, const char *client_id, const char *username,
+                     uint8_t qos, const char *topic, size_t tlen, const void *payload, size_t n);
 
 /* Appends the ingest counters in Prometheus text format (with
  * cairn_ingest_stream_errors_total when kafka-stream-topic is on):

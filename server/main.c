@@ -351,11 +351,13 @@ static int open_sinks(srv_ctx_t *ctx)
 static int open_rules(srv_ctx_t *ctx)
 {
     int rc = srv_rules_open(&ctx->cfg, NULL, NULL, &ctx->rules, stderr);
-    if (rc < 0)
+    if (rc < 0) {
         cn_error("rules: cannot load the rules: %s", cn_strerror(rc));
-    else
-        srv_http_set_rules(ctx->http, ctx->rules);
-    return rc;
+        return rc;
+    }
+    srv_http_set_rules(ctx->http, ctx->rules);
+    srv_ingest_set_rules(ctx->ingest, srv_rules_set(ctx->rules)); /* before the MQTT workers */
+    return 0;
 }
 
 static void stop(srv_ctx_t *ctx)
