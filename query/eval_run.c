@@ -21,8 +21,50 @@ const char *qry_vkind_str(qry_vkind_t t)
 
 /* Shortest text that reads back to the same double, with ".0" on
  * integral values so it stays a float. */
+/* Fast path of put_double: v as m / 10^k with the fewest decimals k <= 15
+ * and |m| < 2^53, checked to read back exactly (IEEE division by an exact
+ * power of ten is correctly rounded, so m / 10^k == v means the decimal
+ * text m*10^-k parses to v).  Readings such as 21.37 take this path;
+ * returns false for the rest. */
+static bool put_decimal(cn_buf_t *b, double v)
+{
+    static const double p10[] = {1e0, 1e1, 1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15};
+    if (!(v > -9e15 && v < 9e15) || (v == 0 && signbit(v)))
+        return false;
+    for (int k = 0; k < 16; k++) {
+        double x = v * p10[k];
+        if (!(x > -9007199254740992.0 && x < 9007199254740992.0))
+            return false;
+        int64_t m = llround(x);
+        if ((double)m / p10[k] != v)
+            continue;
+        char tmp[48], *end = tmp + sizeof tmp, *q = end;
+        uint64_t u = m < 0 ? (uint64_t)0 - (uint64_t)m : (uint64_t)m;
+        for (int d = 0; d < k; d++) {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        }
+        if (k > 0)
+            *--q = '.';
+        do {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (m < 0)
+            *--q = '-';
+        cn_buf_put(b, q, (size_t)(end - q));
+        if (k == 0)
+            cn_buf_put(b, ".0", 2);
+        return true;
+    }
+    return false;
+}
+
 static void put_double(cn_buf_t *b, double v)
 {
+    if (put_decimal(b, v))
+        return;
     char tmp[64];
     int k = 0, prec = 1;
     for (; prec <= 17; prec++) {

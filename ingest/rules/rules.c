@@ -62,7 +62,8 @@ struct mq_rules_worker {
     mq_router_reader_t *rd;
     qry_row_t *row;
     mq_router_res_t res;
-    uint32_t *cand;
+    uint32_t *cand; /* [cand_cap] candidate rule indices */
+    uint8_t *mark;  /* [cand_cap] */
     size_t cand_cap;
     cn_buf_t json;
     mq__rendered_t rendered;
@@ -487,10 +488,11 @@ void mq_rules_worker_free(mq_rules_worker_t *w)
     cn_buf_free(&w->json);
     mq__rendered_free(&w->rendered);
     cn_free(w->cand);
+    cn_free(w->mark);
     cn_free(w);
 }
 
-static int worker_refresh(mq_rules_worker_t *w, uint64_t gen)
+static int worker_refresh(mq_rules_worker_t *w)
 {
     worker_drop(w);
     mq_rules_t *rs = w->rs;
@@ -500,23 +502,33 @@ static int worker_refresh(mq_rules_worker_t *w, uint64_t gen)
     uv_mutex_unlock(&rs->mu);
     w->snap = s;
     w->gen = s->gen;
-    (void)gen;
+    if (w->cand_cap < s->n) {
+        w->cand_cap = s->n;
+        w->cand = cn_realloc(w->cand, w->cand_cap * sizeof *w->cand);
+        w->mark = cn_realloc(w->mark, w->cand_cap);
+    }
     int rc = mq_router_reader_new(s->router, READER_CACHE, &w->rd);
     if (rc == 0)
         rc = qry_row_new(s->st, &w->row);
     if (rc < 0)
         worker_drop(w);
-    if (w->cand_cap < s->n) {
-        w->cand_cap = s->n;
-        w->cand = cn_realloc(w->cand, w->cand_cap * sizeof *w->cand);
-    }
     return rc;
 }
 
-/* The candidate rules in rule (id) order. */
+/* The candidate rules in rule (id) order: a mark-and-scan over all rules
+ * when many match (O(rules)), else an insertion sort (O(matches^2)). */
 static size_t candidates(mq_rules_worker_t *w, size_t nroutes)
 {
-    size_t n = 0;
+    size_t n = 0, nrules = w->snap->n;
+    if (nroutes * 8 >= nrules) {
+        memset(w->mark, 0, nrules);
+        for (size_t i = 0; i < nroutes; i++)
+            w->mark[w->res.v[i].sub] = 1;
+        for (size_t i = 0; i < nrules; i++)
+            if (w->mark[i])
+                w->cand[n++] = (uint32_t)i;
+        return n;
+    }
     for (size_t i = 0; i < nroutes; i++) {
         uint32_t v = (uint32_t)w->res.v[i].sub, j = (uint32_t)n++;
         while (j > 0 && w->cand[j - 1] > v) {
@@ -564,7 +576,7 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
 {
     uint64_t gen = atomic_load_explicit(&w->rs->gen, memory_order_acquire);
     if (gen != w->gen || !w->snap)
-        MQ__TRY(worker_refresh(w, gen));
+        MQ__TRY(worker_refresh(w));
     snap_t *s = w->snap;
     if (s->n == 0)
         return 0;

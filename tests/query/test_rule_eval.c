@@ -375,10 +375,23 @@ static void test_val_text(void **state)
         {.t = QRY_V_FLOAT, .u.f = 1e21},
         {.t = QRY_V_FLOAT, .u.f = INFINITY},
         {.t = QRY_V_STR, .u.s = {"a\"b\n\x01\xff", 6}},
+        {.t = QRY_V_FLOAT, .u.f = 21.37},
+        {.t = QRY_V_FLOAT, .u.f = -0.5},
+        {.t = QRY_V_FLOAT, .u.f = 1e15},
+        {.t = QRY_V_FLOAT, .u.f = 0.1 + 0.2},
+        {.t = QRY_V_FLOAT, .u.f = -0.0},
+        {.t = QRY_V_FLOAT, .u.f = 123456.789},
+        {.t = QRY_V_FLOAT, .u.f = 48.123456},
+        {.t = QRY_V_FLOAT, .u.f = -20.0},
     };
-    const char *text[] = {"", "true", "-42", "0.1", "1e+21", "+Inf", "a\"b\n\x01\xff"};
-    const char *js[] = {
+    static const char *const nums[] = {
+        "21.37", "-0.5",       "1000000000000000.0", "0.30000000000000004",
+        "-0.0",  "123456.789", "48.123456",          "-20.0"};
+    const char *text[15] = {"", "true", "-42", "0.1", "1e+21", "+Inf", "a\"b\n\x01\xff"};
+    const char *js[15] = {
         "null", "true", "-42", "0.1", "1e+21", "null", "\"a\\\"b\\n\\u0001\xEF\xBF\xBD\""};
+    for (size_t i = 0; i < CN_ARRAY_LEN(nums); i++)
+        text[7 + i] = js[7 + i] = nums[i];
     for (size_t i = 0; i < CN_ARRAY_LEN(vs); i++) {
         cn_buf_t b;
         cn_buf_init(&b);
