@@ -117,6 +117,7 @@ static void fill(bench_gen_t *g, chunk_t *c)
 
 typedef struct run {
     double secs;
+    double eval_secs; /* inside mq_rules_eval */
     uint64_t msgs, actions, efull;
 } run_t;
 
@@ -188,7 +189,10 @@ static int one_run(const bench_gen_cfg_t *cfg, const char *dir, int nrules, run_
                                  .npoints = np,
                                  .payload = payload,
                                  .payload_len = m->plen};
+            double e0 = nrules ? now_s() : 0;
             int calls = mq_rules_eval(w, &rm);
+            if (nrules)
+                r->eval_secs += now_s() - e0;
             if (rc >= 0 && calls != (nrules + 2) / 3) {
                 fprintf(stderr, "rules_bench: %d actions for a message, want %d\n", calls,
                         (nrules + 2) / 3);
@@ -260,8 +264,9 @@ int main(int argc, char **argv)
         rate[k] = (double)r.msgs / r.secs;
         msgs = r.msgs;
         printf("rules=%-3d msgs=%" PRIu64 " actions=%" PRIu64 " secs=%.3f msgs_per_s=%.0f "
-               "efull_waits=%" PRIu64 "\n",
-               counts[k], r.msgs, r.actions, r.secs, rate[k], r.efull);
+               "eval_ns_per_msg=%.0f efull_waits=%" PRIu64 "\n",
+               counts[k], r.msgs, r.actions, r.secs, rate[k], r.eval_secs * 1e9 / (double)r.msgs,
+               r.efull);
         fflush(stdout);
     }
     if (!dir && !keep)
