@@ -404,12 +404,17 @@ static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out)
         return ERR("unsupported use of wildcard");
     case QRY_EXPR_VAR: return compile_var(c, e->u.var.name, e->u.var.type, out);
     case QRY_EXPR_PARAM: return ERR("missing parameter: %s", e->u.s);
+    case QRY_EXPR_LIST: return ERR("IN lists are not supported in queries yet");
     case QRY_EXPR_UNARY: {
+        if (e->u.unary.op != QRY_OP_NEG) /* NOT, IS [NOT] NULL: the rule language's */
+            return ERR("%s is not supported in queries yet", qry_op_str(e->u.unary.op));
         cx_t *x = cx_new(p, CX_NEG);
         *out = x;
         return compile(c, e->u.unary.operand, &x->a);
     }
     case QRY_EXPR_BINARY: {
+        if (e->u.bin.op >= QRY_OP_IN) /* IN, LIKE and their NOTs: the rule language's */
+            return ERR("%s is not supported in queries yet", qry_op_str(e->u.bin.op));
         cx_t *x = cx_new(p, CX_BIN);
         x->op = e->u.bin.op;
         *out = x;
