@@ -20,6 +20,11 @@
  *   otherwise:     ... WHERE <f> < -1000000
  * so a third of the rules match every message, as the issue asks.
  *
+ * Rates are messages per CPU second of the ingest thread (decode, the
+ * eng_write call and the rules; the WAL thread works beside it, as it does
+ * in the server): on a machine shared with other work, wall time measures
+ * the neighbours.  Wall-clock rates are printed too.
+ *
  * Prints a line per run and then
  *   BENCH name=rules size=S msgs=M base_msgs_per_s=B rules10_msgs_per_s=..
  *         rules100_msgs_per_s=.. rules10_ratio=.. rules100_ratio=..
@@ -57,6 +62,15 @@ static double now_s(void)
 {
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/* CPU time of the calling thread: the rates use it, because on a shared
+ * machine wall time mostly measures the other tenants. */
+static double cpu_s(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
     return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
@@ -116,8 +130,8 @@ static void fill(bench_gen_t *g, chunk_t *c)
 }
 
 typedef struct run {
-    double secs;
-    double eval_secs; /* inside mq_rules_eval */
+    double secs; /* wall */
+    double cpu;  /* CPU time of the ingest thread */
     uint64_t msgs, actions, efull;
 } run_t;
 
@@ -166,7 +180,7 @@ static int one_run(const bench_gen_cfg_t *cfg, const char *dir, int nrules, run_
         fill(g, &c);
         if (c.n == 0)
             break;
-        double t0 = now_s();
+        double t0 = now_s(), c0 = cpu_s();
         for (size_t i = 0; i < c.n && rc >= 0; i++) {
             const msg_t *m = &c.m[i];
             const char *topic = c.buf + m->off, *payload = topic + m->tlen + 1;
@@ -189,10 +203,7 @@ static int one_run(const bench_gen_cfg_t *cfg, const char *dir, int nrules, run_
                                  .npoints = np,
                                  .payload = payload,
                                  .payload_len = m->plen};
-            double e0 = nrules ? now_s() : 0;
             int calls = mq_rules_eval(w, &rm);
-            if (nrules)
-                r->eval_secs += now_s() - e0;
             if (rc >= 0 && calls != (nrules + 2) / 3) {
                 fprintf(stderr, "rules_bench: %d actions for a message, want %d\n", calls,
                         (nrules + 2) / 3);
@@ -201,6 +212,7 @@ static int one_run(const bench_gen_cfg_t *cfg, const char *dir, int nrules, run_
             r->msgs++;
         }
         r->secs += now_s() - t0;
+        r->cpu += cpu_s() - c0;
         if (rc < 0)
             break;
     }
@@ -261,12 +273,13 @@ int main(int argc, char **argv)
             return 1;
         if (!keep)
             cn_rmtree(d);
-        rate[k] = (double)r.msgs / r.secs;
+        rate[k] = (double)r.msgs / r.cpu;
         msgs = r.msgs;
-        printf("rules=%-3d msgs=%" PRIu64 " actions=%" PRIu64 " secs=%.3f msgs_per_s=%.0f "
-               "eval_ns_per_msg=%.0f efull_waits=%" PRIu64 "\n",
-               counts[k], r.msgs, r.actions, r.secs, rate[k], r.eval_secs * 1e9 / (double)r.msgs,
-               r.efull);
+        printf("rules=%-3d msgs=%" PRIu64 " actions=%" PRIu64 " wall_s=%.3f cpu_s=%.3f "
+               "msgs_per_s=%.0f (per CPU second) wall_msgs_per_s=%.0f cpu_ns_per_msg=%.0f "
+               "efull_waits=%" PRIu64 "\n",
+               counts[k], r.msgs, r.actions, r.secs, r.cpu, rate[k], (double)r.msgs / r.secs,
+               r.cpu * 1e9 / (double)r.msgs, r.efull);
         fflush(stdout);
     }
     if (!dir && !keep)

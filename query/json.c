@@ -489,6 +489,14 @@ void qry_json_put_str(cn_buf_t *b, const char *s, size_t n)
     cn_buf_put_u8(b, '"');
     size_t i = 0;
     while (i < n) {
+        size_t run = i;
+        while (run < n && u[run] >= 0x20 && u[run] < 0x80 && u[run] != '"' && u[run] != '\\')
+            run++;
+        if (run > i) { /* plain ASCII goes in one copy */
+            cn_buf_put(b, u + i, run - i);
+            i = run;
+            continue;
+        }
         unsigned c = u[i];
         if (c == '"' || c == '\\') {
             cn_buf_put_u8(b, '\\');
