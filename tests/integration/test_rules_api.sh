@@ -6,10 +6,12 @@
 # enable / disable / delete with exact JSON bodies, 400 with the position
 # of a bad rule, 404 / 405 / 409, the dry run POST /api/v1/rules/test, and
 # API-created rules surviving a restart (meta.db) while deleted ones stay
-# deleted; a bad rules-file stops startup with exit 2 and the reason.
+# deleted; live MQTT messages (mosquitto_pub, QoS 1) counted by a rule
+# before their PUBACK; a bad rules-file stops startup with exit 2 and the
+# reason.
 #
 # Usage: CAIRN_BIN=build/debug/cairn tests/integration/test_rules_api.sh
-# (ctest sets it).  Needs curl.  Picks a free port; signals only the PIDs it
+# (ctest sets it).  Needs curl and mosquitto_pub.  Picks a free port; signals only the PIDs it
 # started; waits by polling with bounded loops.
 set -euo pipefail
 
@@ -17,6 +19,7 @@ SRC=${CAIRN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
 BIN=${CAIRN_BIN:-$SRC/build/debug/cairn}
 [ -x "$BIN" ] || { echo "FAIL: no executable at $BIN (set CAIRN_BIN)" >&2; exit 1; }
 command -v curl >/dev/null || { echo "FAIL: curl is required" >&2; exit 1; }
+command -v mosquitto_pub >/dev/null || { echo "FAIL: mosquitto_pub is required" >&2; exit 1; }
 
 # shellcheck source=lib.sh
 source "$SRC/tests/integration/lib.sh" rules
@@ -124,6 +127,18 @@ req POST /api/v1/rules/test '{"sql":"SELECT FROM \"a\"","message":{"topic":"b"}}
 expect 400 '{"error":"error parsing rule: found FROM, expected identifier, string, number, bool at line 1, char 8","line":1,"col":8,"offset":7}' "dry run of a bad rule"
 req POST /api/v1/rules/test '{"sql":"SELECT 1 FROM \"a\""}'
 expect 400 '{"error":"message: required (an object)"}' "dry run without a message"
+
+# ---- live messages through the broker: the file rule counts them
+for t in 31.5 20.5 35.5; do
+    mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -q 1 -i pub-1 -t devices/dev-9/telemetry \
+        -m "{\"temperature\":$t}" || fail "mosquitto_pub"
+done
+mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -q 1 -i pub-1 -t devices/dev-9/telemetry \
+    -m '{"temperature":"hot"}' || fail "mosquitto_pub"
+req GET /api/v1/rules/file-hot
+M4='"metrics":{"matched":4,"passed":2,"failed":1,"actions":0,"action_errors":0}'
+expect 200 "${FILE_RULE/"$M0"/$M4}" \
+    "QoS 1 PUBLISHes were evaluated before their PUBACK: 4 matched, 2 passed, 1 failed"
 
 # ---- delete, then restart: API rules persist, deleted ones stay deleted
 req DELETE /api/v1/rules/rule-1
