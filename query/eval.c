@@ -359,6 +359,13 @@ static int compile_outputs(comp_t *c, const qry_rule_t *rule)
         QRY__TRY(comp_expr(c, f->expr));
         o->end = (uint32_t)p->ncode;
         o->name = out_name(c, f);
+        cn_buf_t k;
+        cn_buf_init(&k);
+        qry_json_put_str(&k, o->name, strlen(o->name));
+        cn_buf_put_u8(&k, ':');
+        o->jkey = qry__arena_strndup(c->p->arena, (const char *)k.p, k.len);
+        o->jkey_len = (uint32_t)k.len;
+        cn_buf_free(&k);
     }
     return 0;
 }
@@ -383,6 +390,10 @@ int qry_prog_compile(const qry_rule_t *rule, qry_symtab_t *st, qry_prog_t **out,
         return rc;
     }
     p->max_stack = c.max + 1;
+    p->distinct = true;
+    for (size_t i = 0; i < p->nouts; i++)
+        for (size_t j = 0; j <= i && p->distinct; j++)
+            p->distinct = p->outs[i].name && (j == i || strcmp(p->outs[i].name, p->outs[j].name));
     *out = p;
     return 0;
 }

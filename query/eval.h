@@ -198,6 +198,8 @@ int qry_prog_run(const qry_prog_t *p, qry_row_t *r);
 typedef struct qry_out {
     const char *name; /* NUL-terminated */
     qry_val_t v;
+    const char *jkey; /* the name as a JSON key with its ':', or NULL */
+    uint32_t jkey_len;
 } qry_out_t;
 
 /* The outputs of the last run that returned 1.  Borrowed: names and

@@ -52,6 +52,8 @@ typedef struct ins {
 typedef struct out_def {
     uint32_t start, end; /* code range */
     const char *name;    /* NULL for '*' */
+    const char *jkey;    /* "name": as JSON, for qry_row_json */
+    uint32_t jkey_len;
 } out_def_t;
 
 struct qry_prog {
@@ -67,6 +69,7 @@ struct qry_prog {
     regex_t *res;
     size_t nres, res_cap;
     uint32_t max_stack;
+    bool distinct;       /* no '*' and no repeated output name: outputs append */
     qry__arena_t *arena; /* names and string constants */
 };
 

@@ -521,11 +521,14 @@ static int exec(const qry_prog_t *p, qry_row_t *r, uint32_t pc, uint32_t end, qr
 
 /* ----------------------------------------------------------------- outputs */
 
-static void add_out(qry_row_t *r, const char *name, const qry_val_t *v)
+static void add_out(qry_row_t *r, const char *name, const out_def_t *o, const qry_val_t *v,
+                    bool append)
 {
-    for (size_t i = 0; i < r->nouts; i++) {
+    for (size_t i = 0; !append && i < r->nouts; i++) {
         if (strcmp(r->outs[i].name, name) == 0) {
             r->outs[i].v = *v;
+            r->outs[i].jkey = o ? o->jkey : NULL;
+            r->outs[i].jkey_len = o ? o->jkey_len : 0;
             return;
         }
     }
@@ -533,8 +536,11 @@ static void add_out(qry_row_t *r, const char *name, const qry_val_t *v)
         r->outs_cap = r->outs_cap ? r->outs_cap * 2 : 16;
         r->outs = cn_realloc(r->outs, r->outs_cap * sizeof *r->outs);
     }
-    r->outs[r->nouts].name = name;
-    r->outs[r->nouts++].v = *v;
+    qry_out_t *out = &r->outs[r->nouts++];
+    out->name = name;
+    out->v = *v;
+    out->jkey = o ? o->jkey : NULL;
+    out->jkey_len = o ? o->jkey_len : 0;
 }
 
 static void add_star(qry_row_t *r)
@@ -543,7 +549,7 @@ static void add_star(qry_row_t *r)
     for (uint32_t i = 0; i < m->ntags; i++) {
         qry_val_t v;
         load_str(&v, m->tags[i].val, strlen(m->tags[i].val));
-        add_out(r, m->tags[i].key, &v);
+        add_out(r, m->tags[i].key, NULL, &v, false);
     }
     for (uint32_t i = 0; i < m->nfields; i++) {
         const eng_field_t *f = &m->fields[i];
@@ -558,7 +564,7 @@ static void add_star(qry_row_t *r)
             load_str(&v, f->v.s.p ? f->v.s.p : "", f->v.s.len);
         else
             continue;
-        add_out(r, f->name, &v);
+        add_out(r, f->name, NULL, &v, false);
     }
 }
 
@@ -609,7 +615,7 @@ int qry_prog_run(const qry_prog_t *p, qry_row_t *r)
             r->nouts = 0;
             return rc;
         }
-        add_out(r, o->name, &v);
+        add_out(r, o->name, o, &v, p->distinct);
     }
     return 1;
 }
@@ -634,11 +640,16 @@ void qry_row_json(const qry_row_t *r, cn_buf_t *out)
 {
     cn_buf_put_u8(out, '{');
     for (size_t i = 0; i < r->nouts; i++) {
+        const qry_out_t *o = &r->outs[i];
         if (i)
             cn_buf_put_u8(out, ',');
-        qry_json_put_str(out, r->outs[i].name, strlen(r->outs[i].name));
-        cn_buf_put_u8(out, ':');
-        qry_val_json(&r->outs[i].v, out);
+        if (o->jkey) {
+            cn_buf_put(out, o->jkey, o->jkey_len);
+        } else {
+            qry_json_put_str(out, o->name, strlen(o->name));
+            cn_buf_put_u8(out, ':');
+        }
+        qry_val_json(&o->v, out);
     }
     cn_buf_put_u8(out, '}');
 }
