@@ -79,7 +79,7 @@ static void test_ingest_path(void **state)
     srv_ingest_t *in;
     assert_int_equal(srv_ingest_new(&cfg, &in, stderr), 0);
     srv_ingest_set_rules(in, srv_rules_set(rules)); /* before start: it makes a worker */
-    assert_int_equal(srv_ingest_start(in, db, NULL), 0);
+    assert_int_equal(srv_ingest_start(in, db, NULL, 1), 0);
     srv_ingest_worker_t *w = srv_ingest_worker_new(in);
 
     static const char t1[] = "devices/d1/telemetry", p1[] = "{\"temperature\":31.5}";
