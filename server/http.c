@@ -1088,6 +1088,8 @@ struct mq_store *srv__http_store_acquire(srv_http_t *h)
 void srv__http_store_release(srv_http_t *h)
 {
     uv_mutex_unlock(&h->store_mu);
+}
+
 void srv_http_set_rules(srv_http_t *h, struct srv_rules *r)
 {
     h->rules = r;

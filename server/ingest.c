@@ -5,6 +5,7 @@
 #include "ingest.h"
 
 #include "map/map.h"
+#include "rules/rules.h"
 #include "store/store.h"
 #include "sink/sink.h"
 
@@ -34,6 +35,7 @@ struct srv_ingest_worker {
      * device's tags as eng_tag_t. */
     mq_devsnap_t *snap;
     eng_tag_t regtags[MQ_DEV_TAGS];
+    mq_rules_worker_t *rules; /* NULL without rules */
 };
 
 struct srv_ingest {
@@ -43,6 +45,7 @@ struct srv_ingest {
     srv_ingest_registry_fn reg;
     void *reg_arg;
     mq_store_t *store; /* device registry (srv_ingest_set_store), or NULL */
+    mq_rules_t *rules; /* NULL: no rules */
 
     /* Set by srv_ingest_start, fixed until srv_ingest_free. */
     srv_ingest_worker_t **loopw; /* one per event loop (mq_msg_view_t.loop) */
@@ -132,6 +135,11 @@ void srv_ingest_free(srv_ingest_t *in)
     cn_free(in);
 }
 
+void srv_ingest_set_rules(srv_ingest_t *in, mq_rules_t *rs)
+{
+    in->rules = rs;
+}
+
 srv_ingest_worker_t *srv_ingest_worker_new(srv_ingest_t *in)
 {
     srv_ingest_worker_t *w = cn_calloc(1, sizeof *w);
@@ -140,6 +148,8 @@ srv_ingest_worker_t *srv_ingest_worker_new(srv_ingest_t *in)
     cn_buf_init(&w->report);
     cn_buf_init(&w->topic);
     pthread_mutex_init(&w->amu, NULL);
+    if (in->rules)
+        mq_rules_worker_new(in->rules, &w->rules);
     return w;
 }
 
@@ -153,6 +163,7 @@ void srv_ingest_worker_free(srv_ingest_worker_t *w)
     cn_buf_free(&w->topic);
     pthread_mutex_destroy(&w->amu);
     cn_free(w->acks);
+    mq_rules_worker_free(w->rules);
     cn_free(w);
 }
 
@@ -331,6 +342,24 @@ int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char
         }
     }
     return 0;
+}
+
+int srv_ingest_rules(srv_ingest_worker_t *w, const char *client_id, const char *username,
+                     uint8_t qos, const char *topic, size_t tlen, const void *payload, size_t n)
+{
+    if (!w->rules)
+        return 0;
+    mq_rules_msg_t m = {.topic = topic,
+                        .topic_len = tlen,
+                        .clientid = client_id,
+                        .username = username,
+                        .qos = qos,
+                        .ts = cn_now_ns(),
+                        .payload = payload,
+                        .payload_len = n};
+    m.points = mq_dec_batch_points(w->batch, &m.npoints);
+    int rc = mq_rules_eval(w->rules, &m);
+    return rc < 0 ? 0 : rc;
 }
 
 void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out)
@@ -512,6 +541,9 @@ int srv_ingest_on_publish(void *arg, const mq_msg_view_t *m, const mq_ack_token_
     }
     if (rc < 0) /* CN_ECLOSED: shutting down; never acknowledged, the client resends */
         return m->qos ? MQ_PUB_ACK_LATER : MQ_PUB_ACK_NOW;
+    /* the broker's view has no user name yet: rules see username NULL */
+    srv_ingest_rules(w, m->client_id, NULL, m->qos, m->topic, m->topic_len, m->payload,
+                     m->payload_len);
     if (res.error_json)
         republish(in, w, m, &res);
     if (!tok || m->qos == 0)
