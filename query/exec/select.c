@@ -1072,7 +1072,6 @@ static void transform(const ocol_t *oc, int64_t default_unit, const int64_t *ts,
     /* moving average window */
     double *win = oc->tf == TF_MOVAVG ? cn_malloc((size_t)oc->n * sizeof(double)) : NULL;
     int64_t wn = 0;
-    double wsum = 0;
     qry_val_t cum = qry__vnull();
     for (size_t i = 0; i < n; i++) {
         qry_val_t *x = &v[i * stride];
@@ -1107,11 +1106,7 @@ static void transform(const ocol_t *oc, int64_t default_unit, const int64_t *ts,
             }
             break;
         case TF_MOVAVG: {
-            double f = vnum(&in);
-            if (wn >= oc->n)
-                wsum -= win[wn % oc->n];
-            win[wn % oc->n] = f;
-            wsum += f;
+            win[wn % oc->n] = vnum(&in);
             wn++;
             if (wn >= oc->n) {
                 /* recompute to avoid drift: the window is small */
