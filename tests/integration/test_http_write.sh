@@ -258,7 +258,9 @@ ok "stored rows match exactly (good lines of the bad batches included, bad ones 
 
 # A tiny memtable makes eng_write refuse with CN_EFULL while a flush runs:
 # the server parks those writes and retries; every row must arrive.
-start_server --memtable-size=64k --http-max-body=4M
+# Generous timeouts: this part tests back-pressure, and a sanitizer build on
+# a loaded machine can take more than 1 s to read a 5000-line body.
+start_server --memtable-size=64k --http-max-body=4M --http-read-timeout=60s --http-idle-timeout=60s
 python3 - "$port" <<'PY' || fail "writes under back-pressure (see above)"
 import http.client, sys, threading
 port = int(sys.argv[1])
