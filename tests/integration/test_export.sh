@@ -207,4 +207,31 @@ rc=0
 [ "$rc" = 2 ] || fail "export without --data-dir: exit $rc, want 2"
 ok "usage errors exit 2"
 
+# ------------------------------------------- the same answers as /query
+
+# Per device, DuckDB over the exported files and cairn's own /query over
+# the data directory agree on count, sum, min and max.
+duck "SELECT device_id, count(temp), sum(temp), min(temp), max(temp), sum(count)
+    FROM $rp GROUP BY 1 ORDER BY 1" >"$tmp/duck.tsv"
+start_server
+curl -sS -G "$url/query" --data-urlencode db=x --data-urlencode \
+    "q=SELECT count(temp), sum(temp), min(temp), max(temp), sum(count) FROM env GROUP BY device_id" \
+    >"$tmp/q.json" || fail "curl /query"
+stop_server
+python3 - "$tmp/q.json" "$tmp/duck.tsv" <<'PY' || fail "/query and DuckDB disagree (see above)"
+import json, sys
+res = json.load(open(sys.argv[1]))["results"][0]
+got = {s["tags"]["device_id"]: s["values"][0][1:] for s in res["series"]}
+want = {}
+for line in open(sys.argv[2]):
+    d, *v = line.rstrip("\n").split("\t")
+    want[d] = [int(v[0]), float(v[1]), float(v[2]), float(v[3]), int(v[4])]
+if sorted(got) != sorted(want):
+    raise SystemExit("FAIL: devices %r vs %r" % (sorted(got), sorted(want)))
+for d in want:
+    if [float(x) for x in got[d]] != [float(x) for x in want[d]]:
+        raise SystemExit("FAIL: %s: /query %r, DuckDB %r" % (d, got[d], want[d]))
+PY
+ok "per-device count, sum, min and max of the export equal cairn's /query answers"
+
 echo "all $checks checks passed"
