@@ -31,6 +31,7 @@ PACKAGES+=" influxdb influxdb-client victoria-metrics" # issues 4, 5: bench/run 
 PACKAGES+=" librdkafka-dev kcat libcurl4-openssl-dev"  # issue 6: Kafka and webhook sinks
 PACKAGES+=" python3-paho-mqtt libmosquitto-dev" # issue 3: MQTT interop tests (paho, libmosquitto)
 PACKAGES+=" libsqlite3-dev"  # issue 3: the broker's metadata store (ingest/store/)
+PACKAGES+=" libsnappy-dev"   # issue 7: Parquet's snappy codec
 
 # Stages `test` runs, and the bounds that keep it under ~20 minutes on 2 cores.
 STAGES=${CAIRN_TEST_STAGES:-"release asan tsan fuzz bench"}

@@ -290,9 +290,8 @@ static void test_snappy_format(void **state)
     qry__snappy(&b, "abc", 3);
     const uint8_t w1[] = {0x03, 0x08, 'a', 'b', 'c'};
     assert_bytes(&b, w1, sizeof(w1));
-    /* 20 x 'a': literal "a" is not hashed (needs 4 bytes), then the
-     * matcher finds "aaaa" at offset 1 from position 1: copy-1 of 19 is
-     * too long, so copy-2 len 19 offset 1. */
+    /* 20 x 'a': a short literal and a copy (libsnappy's choice of copy
+     * elements may vary; the length prefix and the gain may not). */
     cn_buf_reset(&b);
     qry__snappy(&b, "aaaaaaaaaaaaaaaaaaaa", 20);
     assert_true(b.len < 10);
