@@ -42,9 +42,11 @@ for v in mqttv311 mqttv5; do
     mosquitto_pub -p "$P" -V "$v" -t "q/$v/one" -m m1 -q 1
     mosquitto_pub -p "$P" -V "$v" -t "q/$v/two/x" -m m2 -q 2
     wait "$SUB_PID" || fail "$v subscriber did not get 3 messages: $(cat "$tmp/sub.$v")"
-    printf 'q/%s/zero m0\nq/%s/one m1\nq/%s/two/x m2\n' "$v" "$v" "$v" >"$tmp/want"
-    diff "$tmp/want" "$tmp/sub.$v" || fail "$v delivery differs"
-    ok "$v: QoS 0, 1 and 2 through a wildcard subscription, in order"
+    # Three publishers (one process each, possibly on different event
+    # loops): order is kept per publisher only, so compare as sets.
+    printf 'q/%s/one m1\nq/%s/two/x m2\nq/%s/zero m0\n' "$v" "$v" "$v" >"$tmp/want"
+    sort "$tmp/sub.$v" | diff "$tmp/want" - || fail "$v delivery differs"
+    ok "$v: QoS 0, 1 and 2 through a wildcard subscription"
 done
 
 # --------------------------------------------------------------- retained
