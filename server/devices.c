@@ -44,22 +44,11 @@ static void put_s(cn_buf_t *b, const char *s)
     cn_buf_put(b, s, strlen(s));
 }
 
+/* A JSON string: the HTTP server's escaper between quotes. */
 static void put_js(cn_buf_t *b, const char *s, size_t n)
 {
-    static const char hex[] = "0123456789abcdef";
     cn_buf_put_u8(b, '"');
-    for (size_t i = 0; i < n; i++) {
-        unsigned char c = (unsigned char)s[i];
-        if (c == '"' || c == '\\') {
-            cn_buf_put_u8(b, '\\');
-            cn_buf_put_u8(b, c);
-        } else if (c < 0x20) {
-            char e[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
-            cn_buf_put(b, e, sizeof e);
-        } else {
-            cn_buf_put_u8(b, c);
-        }
-    }
+    srv__json_escape(b, s, n);
     cn_buf_put_u8(b, '"');
 }
 
