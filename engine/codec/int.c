@@ -603,18 +603,19 @@ static inline double scale(int64_t m, double s, bool mul)
 
 /* The deltas fused with their prefix sum and the conversion, eight values
  * per step in int32 lanes (the caller proved every partial sum fits).
- * out[i] = scale(acc + sum of base + syms[0..i]).  Division and
+ * out[i] = scale(acc + sum of base + syms[0..i]); *acc (IN/OUT) ends as
+ * the last partial sum.  Division and
  * multiplication are exact IEEE operations lane by lane, so the results
  * equal the scalar loop's bit for bit.  Returns the values done. */
 __attribute__((target("avx2"))) static size_t deltas_f64_avx2(const uint8_t *syms, size_t m,
                                                               unsigned esc, int32_t base,
-                                                              int32_t acc, double s, bool mul,
+                                                              int32_t *acc, double s, bool mul,
                                                               double *out, bool *bad)
 {
     const __m256i vb = _mm256_set1_epi32(base), ve = _mm256_set1_epi32((int)esc);
     const __m256i last = _mm256_set1_epi32(7);
     const __m256d vs = _mm256_set1_pd(s);
-    __m256i carry = _mm256_set1_epi32(acc), badv = _mm256_setzero_si256();
+    __m256i carry = _mm256_set1_epi32(*acc), badv = _mm256_setzero_si256();
     size_t i = 0;
     for (; i + 8 <= m; i += 8) {
         uint64_t w;
@@ -641,6 +642,7 @@ __attribute__((target("avx2"))) static size_t deltas_f64_avx2(const uint8_t *sym
         _mm256_storeu_pd(out + i + 4, hi);
     }
     *bad = !_mm256_testz_si256(badv, badv);
+    *acc = _mm256_cvtsi256_si32(carry);
     return i;
 }
 #endif
@@ -662,10 +664,9 @@ static int deltas_f64(const uint8_t *syms, size_t m, unsigned k, const rhead_t *
     uint64_t a0 = cn_zigzag((int64_t)acc) / 2 + 1;
     if (simd && a0 < ((uint64_t)1 << 31) && step < ((uint64_t)1 << 24) && m < ((uint64_t)1 << 32) &&
         a0 + step * m < ((uint64_t)1 << 31)) {
-        i = deltas_f64_avx2(syms, m, esc, (int32_t)h->base, (int32_t)(int64_t)acc, s, mul, out + 1,
-                            &bad);
-        for (size_t j = 0; j < i; j++)
-            acc += base + syms[j];
+        int32_t a32 = (int32_t)(int64_t)acc;
+        i = deltas_f64_avx2(syms, m, esc, (int32_t)h->base, &a32, s, mul, out + 1, &bad);
+        acc = (uint64_t)(int64_t)a32; /* every partial sum fits, the last too */
     }
 #endif
     (void)simd;
