@@ -358,14 +358,15 @@ static const opt_t OPTS[] = {
     {"sink-segment-size", T_SIZE, OFF(sink_segment_bytes), "64M",
      "Size at which the sink log rolls to a new segment file.", NULL, v_size_64k, F_SIZE},
     {"kafka-brokers", T_STR, OFF(kafka_brokers), "",
-     "Kafka bootstrap servers (host:port,...) for kafka-stream-topic.", NULL, NULL,
+     "Kafka bootstrap servers (host:port,...) for kafka-stream-topic and rule Kafka actions.",
+     NULL, NULL,
      "host:port[,host:port...]"},
     {"kafka-stream-topic", T_STR, OFF(kafka_stream_topic), "",
      "Stream every accepted telemetry message to this Kafka topic, keyed by device id "
      "(at least once, through the sink log); empty = off.",
      NULL, NULL, "a Kafka topic name"},
     {"kafka-compression", T_ENUM, OFF(kafka_compression), "lz4",
-     "Compression of the kafka-stream-topic producer.", KAFKA_COMP, NULL,
+     "Compression of the Kafka producers (kafka-stream-topic, rule actions).", KAFKA_COMP, NULL,
      "none, gzip, snappy, lz4 or zstd"},
     {"rules-file", T_STR, OFF(rules_file), "",
      "JSON file of rule definitions loaded at startup (README: Rules); empty for none. Rules "

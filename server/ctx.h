@@ -30,6 +30,7 @@ typedef struct srv_ctx {
     struct mq_store *store; /* metadata store (ingest/store), opened by srv_mqtt_start */
     struct qry_catalog *catalog; /* database names for /query (exec.h) */
     struct mq_auth *auth;   /* MQTT auth/ACL service (server/auth.h); NULL = none configured */
+    struct srv_dispatch *dispatch; /* rule actions -> sinks, MQTT (rules_dispatch.h) */
     struct mq_sink_sys *sinks; /* webhook/Kafka sinks and their log (sinks.h) */
     uv_loop_t loop;        /* the main loop: signals, later lifecycle timers */
     struct srv_rules *rules; /* the rule set and its store (rules.h) */

@@ -6,8 +6,8 @@
 
 #include "map/map.h"
 #include "rules/rules.h"
-#include "store/store.h"
 #include "sink/sink.h"
+#include "store/store.h"
 
 #include <pthread.h>
 #include <stdarg.h>
@@ -36,6 +36,7 @@ struct srv_ingest_worker {
     mq_devsnap_t *snap;
     eng_tag_t regtags[MQ_DEV_TAGS];
     mq_rules_worker_t *rules; /* NULL without rules */
+    int loop;                 /* the event loop it serves (srv_ingest_start), or -1 */
 };
 
 struct srv_ingest {
@@ -65,7 +66,7 @@ struct srv_ingest {
     cn_ratelimit_t hold_rl; /* under rmu */
 
     _Atomic(mq_sink_sys_t *) stream; /* kafka-stream-topic, or NULL */
-    _Atomic uint64_t stream_errors;   /* appends the sink log refused */
+    _Atomic uint64_t stream_errors;  /* appends the sink log refused */
 };
 
 /* Log at most LOG_BURST lines per LOG_PERIOD per thread. */
@@ -144,6 +145,7 @@ srv_ingest_worker_t *srv_ingest_worker_new(srv_ingest_t *in)
 {
     srv_ingest_worker_t *w = cn_calloc(1, sizeof *w);
     w->in = in;
+    w->loop = -1;
     mq_dec_batch_new(&w->batch);
     cn_buf_init(&w->report);
     cn_buf_init(&w->topic);
@@ -273,7 +275,9 @@ static void stream(srv_ingest_worker_t *w, const char *client_id, const eng_poin
     for (uint32_t i = 0; i < pt->ntags; i++)
         if (strcmp(pt->tags[i].key, "device_id") == 0)
             dev = pt->tags[i].val;
-    int rc = mq_sink_stream(sinks, dev, strlen(dev), payload, n, pt->ts);
+    /* ts 0: stamped with the time of acceptance, as rule actions are (the
+     * event time is in the payload; sink lag ages by the stamp). */
+    int rc = mq_sink_stream(sinks, dev, strlen(dev), payload, n, 0);
     if (rc < 0) {
         atomic_fetch_add(&w->in->stream_errors, 1);
         uint32_t supp = 0;
@@ -349,16 +353,17 @@ int srv_ingest_rules(srv_ingest_worker_t *w, const char *client_id, const char *
 {
     if (!w->rules)
         return 0;
-    mq_rules_msg_t m = {.topic = topic,
-                        .topic_len = tlen,
-                        .clientid = client_id,
-                        .username = username,
-                        .qos = qos,
-                        .ts = cn_now_ns(),
-                        .payload = payload,
-                        .payload_len = n};
-    m.points = mq_dec_batch_points(w->batch, &m.npoints);
-    int rc = mq_rules_eval(w->rules, &m);
+    srv_rules_msg_t sm = {.m = {.topic = topic,
+                                .topic_len = tlen,
+                                .clientid = client_id,
+                                .username = username,
+                                .qos = qos,
+                                .ts = cn_now_ns(),
+                                .payload = payload,
+                                .payload_len = n},
+                          .loop = w->loop};
+    sm.m.points = mq_dec_batch_points(w->batch, &sm.m.npoints);
+    int rc = mq_rules_eval(w->rules, &sm.m);
     return rc < 0 ? 0 : rc;
 }
 
@@ -593,8 +598,10 @@ int srv_ingest_start(srv_ingest_t *in, eng_db_t *db, mq_broker_t *broker, unsign
     in->db = db;
     in->nloops = nloops;
     in->loopw = cn_calloc(nloops, sizeof *in->loopw);
-    for (unsigned i = 0; i < nloops; i++)
+    for (unsigned i = 0; i < nloops; i++) {
         in->loopw[i] = srv_ingest_worker_new(in);
+        in->loopw[i]->loop = (int)i;
+    }
     pthread_mutex_lock(&in->mu);
     in->broker = broker;
     pthread_mutex_unlock(&in->mu);

@@ -24,6 +24,7 @@
 #include "broker/broker.h"
 #include "cfg.h"
 #include "engine.h"
+#include "rules/rules.h"
 
 #include <stdio.h>
 
@@ -87,6 +88,13 @@ int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char
  * actions handed to the sinks, 0 without rules. */
 int srv_ingest_rules(srv_ingest_worker_t *w, const char *client_id, const char *username,
                      uint8_t qos, const char *topic, size_t tlen, const void *payload, size_t n);
+/* The message srv_ingest_rules hands to mq_rules_eval: the rule actions
+ * (rules_dispatch.c) get &m back as mq_rules_out_t.msg and read the event
+ * loop the evaluation runs on (-1 off the loops) to republish there. */
+typedef struct srv_rules_msg {
+    mq_rules_msg_t m; /* first: the pointer the rules see */
+    int loop;
+} srv_rules_msg_t;
 
 /* Appends the ingest counters in Prometheus text format (with
  * cairn_ingest_stream_errors_total when kafka-stream-topic is on):

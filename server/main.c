@@ -31,15 +31,16 @@
 #include "cfg.h"
 #include "ctx.h"
 #include "engine.h"
-#include "export.h"
 #include "exec.h"
+#include "export.h"
 #include "export_sched.h"
 #include "http.h"
 #include "ingest.h"
 #include "mqtt.h"
 #include "passwd.h"
-#include "sinks.h"
 #include "rules.h"
+#include "rules_dispatch.h"
+#include "sinks.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -98,8 +99,8 @@ static int cmd_export(int argc, char **argv)
            (unsigned long long)sum.bytes, s, s > 0 ? (double)sum.rows / s : 0.0,
            s > 0 ? (double)sum.bytes / 1e6 / s : 0.0, sum.manifest);
     if (o.where && o.where[0])
-        printf("where %s: %llu of %llu rows read matched\n", o.where,
-               (unsigned long long)sum.rows, (unsigned long long)sum.scanned);
+        printf("where %s: %llu of %llu rows read matched\n", o.where, (unsigned long long)sum.rows,
+               (unsigned long long)sum.scanned);
     return 0;
 }
 
@@ -341,6 +342,10 @@ static int open_sinks(srv_ctx_t *ctx)
     int rc = srv_sinks_open(&ctx->cfg, &ctx->sinks, stderr);
     if (rc < 0)
         return rc;
+    srv_dispatch_prepare(ctx->dispatch, ctx->rules); /* before the start: rule sinks' cursors */
+    rc = srv_sinks_start(ctx->sinks);
+    if (rc < 0)
+        return rc; /* stop() closes the sinks */
     srv_ingest_set_stream(ctx->ingest, ctx->sinks);
     srv_http_add_metrics(ctx->http, ingest_metrics, ctx->ingest);
     srv_http_add_metrics(ctx->http, srv_sinks_metrics, ctx->sinks);
@@ -348,14 +353,21 @@ static int open_sinks(srv_ctx_t *ctx)
     return 0;
 }
 
+static void rules_metrics(void *arg, cn_buf_t *out)
+{
+    mq_rules_prometheus(arg, out); /* cairn_rule_*_total{rule="id"} */
+}
+
 static int open_rules(srv_ctx_t *ctx)
 {
-    int rc = srv_rules_open(&ctx->cfg, NULL, NULL, &ctx->rules, stderr);
+    srv_dispatch_new(ctx, &ctx->dispatch);
+    int rc = srv_rules_open(&ctx->cfg, srv_dispatch_action, ctx->dispatch, &ctx->rules, stderr);
     if (rc < 0) {
         cn_error("rules: cannot load the rules: %s", cn_strerror(rc));
         return rc;
     }
     srv_http_set_rules(ctx->http, ctx->rules);
+    srv_http_add_metrics(ctx->http, rules_metrics, srv_rules_set(ctx->rules));
     srv_ingest_set_rules(ctx->ingest, srv_rules_set(ctx->rules)); /* before the MQTT workers */
     return 0;
 }
@@ -380,6 +392,8 @@ static void stop(srv_ctx_t *ctx)
     }
     srv_rules_close(ctx->rules); /* the HTTP thread, its only user so far, is gone */
     ctx->rules = NULL;
+    srv_dispatch_free(ctx->dispatch); /* after the rules that call it */
+    ctx->dispatch = NULL;
     if (ctx->db) {
         cn_info("flushing and closing the engine");
         eng_close(ctx->db); /* flushes the memtable */
@@ -442,9 +456,9 @@ static int run(srv_ctx_t *ctx)
     if (rc == 0)
         rc = start_xsched(ctx);
     if (rc == 0)
-        rc = open_sinks(ctx);
-    if (rc == 0)
         rc = open_rules(ctx);
+    if (rc == 0)
+        rc = open_sinks(ctx);
     if (rc == 0)
         rc = start_http(ctx);
     if (rc == 0)

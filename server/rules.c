@@ -30,6 +30,8 @@ struct srv_rules {
     sqlite3 *db;
     uv_mutex_t mu;
     uint64_t next_id; /* generated ids: rule-<n> */
+    char **loaded;    /* ids loaded at open (srv_rules_each) */
+    size_t nloaded;
 };
 
 static int sql_err(sqlite3 *db, const char *what, int rc)
@@ -197,6 +199,11 @@ int srv_rules_open(const srv_cfg_t *cfg, mq_rules_action_fn on_action, void *arg
         fprintf(diag, "cairn: rules: %s\n", err.msg);
         rc = CN_ECONFIG;
     }
+    if (rc == 0) {
+        r->loaded = cn_calloc(d.n ? d.n : 1, sizeof *r->loaded);
+        for (size_t i = 0; i < d.n; i++)
+            r->loaded[r->nloaded++] = cn_strdup(d.v[i].id);
+    }
     defs_free(&d);
     if (rc < 0) {
         srv_rules_close(r);
@@ -212,6 +219,9 @@ void srv_rules_close(srv_rules_t *r)
     if (!r)
         return;
     mq_rules_free(r->set);
+    for (size_t i = 0; i < r->nloaded; i++)
+        cn_free(r->loaded[i]);
+    cn_free(r->loaded);
     sqlite3_close(r->db);
     uv_mutex_destroy(&r->mu);
     cn_free(r);
@@ -220,6 +230,17 @@ void srv_rules_close(srv_rules_t *r)
 mq_rules_t *srv_rules_set(srv_rules_t *r)
 {
     return r->set;
+}
+
+void srv_rules_each(srv_rules_t *r, void (*fn)(void *arg, const mq_rule_def_t *def), void *arg)
+{
+    for (size_t i = 0; i < r->nloaded; i++) {
+        mq_rule_def_t *def;
+        if (mq_rules_get(r->set, r->loaded[i], &def) < 0)
+            continue; /* deleted since */
+        fn(arg, def);
+        mq_rule_def_free(def);
+    }
 }
 
 /* ------------------------------------------------------------------- writes */

@@ -52,6 +52,11 @@ void srv_rules_close(srv_rules_t *r); /* NULL is a no-op; after every worker */
 /* The live set (borrowed until srv_rules_close): evaluating threads make
  * their mq_rules_worker_t from it. */
 mq_rules_t *srv_rules_set(srv_rules_t *r);
+/* Calls fn with (a copy of) each rule loaded by srv_rules_open that still
+ * exists, in load order: the rules-file's, then meta.db's.  Main thread,
+ * at startup (rule actions' sinks are registered before the sink system
+ * starts). */
+void srv_rules_each(srv_rules_t *r, void (*fn)(void *arg, const mq_rule_def_t *def), void *arg);
 
 /* Store operations (blocking: thread pool only).  Each updates meta.db and
  * then the live set, under the store mutex.  Return 0, CN_ENOTFOUND,

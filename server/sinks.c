@@ -82,17 +82,20 @@ int srv_sinks_open(const srv_cfg_t *cfg, mq_sink_sys_t **out, FILE *diag)
         rc = add_file_sinks(cfg, sys, diag);
     if (rc == 0 && cfg->kafka_stream_topic[0])
         rc = add_stream(cfg, sys, diag);
-    if (rc == 0) {
-        rc = mq_sink_sys_start(sys, NULL, NULL);
-        if (rc < 0)
-            cn_error("sinks: cannot start: %s", cn_strerror(rc));
-    }
     if (rc < 0) {
         mq_sink_sys_close(sys);
         return rc;
     }
     *out = sys;
     return 0;
+}
+
+int srv_sinks_start(mq_sink_sys_t *sys)
+{
+    int rc = mq_sink_sys_start(sys, NULL, NULL);
+    if (rc < 0)
+        cn_error("sinks: cannot start: %s", cn_strerror(rc));
+    return rc;
 }
 
 void srv_sinks_metrics(void *sys, cn_buf_t *out)

@@ -18,13 +18,17 @@
 #include <stdio.h>
 
 /*
- * Opens and starts the sink system.  Reads cfg->sinks_file (if set) and,
+ * Opens the sink system (not started: srv_sinks_start).  Reads cfg->sinks_file (if set) and,
  * with kafka-stream-topic set, adds the Kafka sink "stream" (kafka-brokers,
  * kafka-compression) and makes it the stream sink.  Config problems go to
  * diag as "cairn: sinks-file F:3: ..." and return CN_ECONFIG; other
  * failures return their code (logged).
  */
 int srv_sinks_open(const srv_cfg_t *cfg, mq_sink_sys_t **out /* OUT */, FILE *diag);
+/* Starts delivery, once every sink known at startup is added (the rule
+ * actions' too: a sink added later forgets its backlog).  0 or the error
+ * (logged); the caller closes the system on failure. */
+int srv_sinks_start(mq_sink_sys_t *sys);
 /* Prometheus families of the sinks (the srv_http metrics callback shape). */
 void srv_sinks_metrics(void *sys, cn_buf_t *out);
 /* The JSON status of GET /api/v1/sinks (same shape). */

@@ -80,6 +80,10 @@ static int set_key(mq_sink_defs_t *d, mq_sink_def_t *s, const char *k, char *v)
             return CN_EINVAL;
     } else if (!strcmp(k, "url")) {
         s->url = v;
+    } else if (!strcmp(k, "method")) {
+        if (strcmp(v, "POST") != 0 && strcmp(v, "PUT") != 0)
+            return CN_EINVAL;
+        s->method = v;
     } else if (!strcmp(k, "header")) {
         if (!strchr(v, ':'))
             return CN_EINVAL;

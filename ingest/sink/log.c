@@ -37,6 +37,12 @@
  *  5. Recovery (mq_sink_log_open): the last segment is scanned and cut at
  *     the first torn or corrupt record (a crash mid-write, duplicates are
  *     fine because cursors only advance over delivered records).
+ *  6. A segment's age (max-age retention, mq__seg_t.last_ts) is the log's
+ *     clock when its newest record was appended (the file's mtime for
+ *     segments found at open), never the records' own timestamps: callers
+ *     may stamp records with an event time that is long past (a backfill,
+ *     a device clock), and such a record must not count as expired the
+ *     moment it is appended.
  */
 #include "sink_int.h"
 
@@ -97,7 +103,6 @@ static int recover_tail(mq_sink_log_t *log, mq__seg_t *s)
         while (mq_sink_rec_parse(data + off, len - off, &r, &used) == 0 && r.seq == want) {
             off += used;
             want++;
-            s->last_ts = CN_MAX(s->last_ts, r.ts_ns);
         }
     }
     cn_free(data);
@@ -371,8 +376,9 @@ int mq_sink_log_append(mq_sink_log_t *log, const mq_sink_rec_t *rec, uint64_t *s
         rec->payload_len > MQ_SINK_MAX_PAYLOAD)
         return CN_ELIMIT;
     mq_sink_rec_t r = *rec;
+    int64_t now = cn_clock_now(&log->o.clock);
     if (r.ts_ns == 0)
-        r.ts_ns = cn_clock_now(&log->o.clock);
+        r.ts_ns = now;
     pthread_mutex_lock(&log->mu);
     int rc = 0;
     mq__cur_t *c = cur_find(log, r.sink);
@@ -392,7 +398,7 @@ int mq_sink_log_append(mq_sink_log_t *log, const mq_sink_rec_t *rec, uint64_t *s
     }
     r.seq = log->next_seq++;
     mq_sink_rec_encode(&r, &log->pend);
-    log->pend_max_ts = CN_MAX(log->pend_max_ts, r.ts_ns);
+    log->pend_max_ts = CN_MAX(log->pend_max_ts, now); /* age: NOTES 6 */
     log->st.appended++;
     log->pend_n++;
     bool was_idle = log->pend.len == MQ_SINK_REC_HDR + r.key_len + r.topic_len + r.payload_len;

@@ -41,7 +41,9 @@
  * from (a segment buffer or a delivery batch). */
 typedef struct mq_sink_rec {
     uint64_t seq;       /* log-wide sequence number, from 1 */
-    int64_t ts_ns;      /* when the record was appended (caller's clock) */
+    int64_t ts_ns;      /* the record's time (0 at append = now); the Kafka message
+                           timestamp.  Retention ages records by their append time
+                           instead, whatever this holds. */
     uint16_t sink;      /* sink id (mq_sink_log_sink) */
     const uint8_t *key; /* partition/order key, e.g. the device id */
     size_t key_len;
@@ -190,7 +192,7 @@ typedef struct mq_sink_log_stats {
     uint64_t rejected;     /* appends refused by stop-accepting or max_pending */
     uint64_t dropped;      /* records dropped by drop-oldest (all sinks) */
     uint64_t truncated;    /* bytes cut from a torn tail at open */
-    int64_t oldest_ts_ns;  /* newest record ts of the oldest segment (age check) */
+    int64_t oldest_ts_ns;  /* newest append time in the oldest segment (age check) */
     bool refusing;         /* stop-accepting is in force */
 } mq_sink_log_stats_t;
 
@@ -216,6 +218,7 @@ typedef struct mq_sink_def {
     const char *const *kafka_props; /* extra librdkafka "key=value", NULL-terminated; may be NULL */
     /* Webhook */
     const char *url;                /* http:// or https:// */
+    const char *method;             /* POST or PUT [POST] */
     const char *const *headers;     /* "Name: value", NULL-terminated; may be NULL */
     int64_t timeout_ns;             /* per request [10 s] */
     /* Both */
@@ -330,6 +333,7 @@ void mq_sink_sys_close(mq_sink_sys_t *sys);
  *   type = webhook                    # webhook | kafka
  *   url = https://hooks.example/x     # webhook
  *   header = Authorization: Bearer t  # webhook, repeatable
+ *   method = PUT                      # webhook: POST (default) or PUT
  *   timeout = 5s                      # webhook, per request
  *   brokers = k1:9092,k2:9092         # kafka
  *   topic = telemetry                 # kafka, for records without a topic

@@ -17,7 +17,8 @@ typedef struct mq__seg {
     uint64_t end_seq; /* seq after its last record (next segment's base once sealed) */
     uint64_t size;    /* bytes written */
     uint64_t durable; /* bytes fsynced, readable (NOTES 2 in log.c) */
-    int64_t last_ts;  /* newest record ts (file mtime for segments found at open) */
+    int64_t last_ts;  /* newest append time, log clock (file mtime for segments found at
+                         open); NOTES 6 in log.c */
 } mq__seg_t;
 
 typedef struct mq__cur {

@@ -123,6 +123,7 @@ int mq_sink_sys_add(mq_sink_sys_t *sys, const mq_sink_def_t *def)
     s->def.topic = own(s, def->topic);
     s->def.compression = own(s, def->compression ? def->compression : "none");
     s->def.url = own(s, def->url);
+    s->def.method = own(s, def->method && def->method[0] ? def->method : "POST");
     s->def.kafka_props = own_list(s, def->kafka_props);
     s->def.headers = own_list(s, def->headers);
     if (!s->def.timeout_ns)

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * webhook.c - the webhook backend: HTTP POST of each record's payload as
+ * webhook.c - the webhook backend: HTTP POST (or PUT) of each record's payload as
  * a JSON body through one libcurl multi handle per sink, driven by the
  * delivery thread's libuv loop (the multi_socket pattern: libcurl tells
  * which sockets to watch through CURLMOPT_SOCKETFUNCTION -> uv_poll, and
@@ -222,6 +222,10 @@ int mq__webhook_create(mq__sink_t *s)
         cn_error("sink %s: webhook url must start with http:// or https://", s->def.name);
         return CN_ECONFIG;
     }
+    if (strcmp(s->def.method, "POST") != 0 && strcmp(s->def.method, "PUT") != 0) {
+        cn_error("sink %s: webhook method must be POST or PUT", s->def.name);
+        return CN_ECONFIG;
+    }
     hook_t *h = cn_calloc(1, sizeof *h);
     s->impl = h;
     h->s = s;
@@ -272,6 +276,8 @@ static req_t *req_get(hook_t *h)
     const mq_sink_def_t *d = &h->s->def;
     curl_easy_setopt(r->easy, CURLOPT_URL, d->url);
     curl_easy_setopt(r->easy, CURLOPT_POST, 1L);
+    if (strcmp(d->method, "POST") != 0)
+        curl_easy_setopt(r->easy, CURLOPT_CUSTOMREQUEST, d->method); /* PUT, body as POST's */
     curl_easy_setopt(r->easy, CURLOPT_HTTPHEADER, h->headers);
     curl_easy_setopt(r->easy, CURLOPT_TIMEOUT_MS, (long)(d->timeout_ns / 1000000));
     curl_easy_setopt(r->easy, CURLOPT_NOSIGNAL, 1L);

@@ -23,6 +23,7 @@ static void test_full_file(void **state)
                                "header = Authorization: Bearer t\n"
                                "header = X-Source: cairn\n"
                                "timeout = 5s\n"
+                               "method = PUT\n"
                                "max-inflight = 32\n"
                                "\n"
                                "[sink lake]\r\n"
@@ -47,8 +48,10 @@ static void test_full_file(void **state)
     assert_string_equal(a->headers[1], "X-Source: cairn");
     assert_null(a->headers[2]);
     assert_int_equal(a->timeout_ns, 5000000000LL);
+    assert_string_equal(a->method, "PUT");
     assert_int_equal(a->max_inflight, 32);
     assert_int_equal(a->max_attempts, 0);
+    assert_null(k->method);
     assert_string_equal(k->name, "lake");
     assert_int_equal(k->type, MQ_SINK_KAFKA);
     assert_string_equal(k->brokers, "k1:9092,k2:9092");
@@ -77,6 +80,7 @@ static void test_errors(void **state)
     (void)state;
     expect_error("type = kafka\n", "f:1: key outside a [sink NAME] section");
     expect_error("[sink a]\ntype = mqtt\n", "f:2: bad value 'mqtt' for 'type'");
+    expect_error("[sink a]\ntype = webhook\nmethod = GET\n", "f:3: bad value 'GET' for 'method'");
     expect_error("[sink a]\ntype = webhook\nurl = http://x\ncolour = red\n",
                  "f:4: unknown key 'colour'");
     expect_error("[sink a]\ntype = webhook\n", "f:1: sink 'a' (webhook) has no url");

@@ -422,6 +422,74 @@ static void test_reopen_continues_seq_after_full_delete(void **state)
     mq_sink_log_close(log);
 }
 
+/* A settable wall clock for the age limit. */
+static int64_t fake_now(void *arg)
+{
+    return *(const int64_t *)arg;
+}
+
+/*
+ * Age retention counts from when a record entered the log, not from the
+ * record's own timestamp: rule actions and the stream carry the message's
+ * event time, which may be months old (backfill, device clocks).  Such a
+ * record must not be dropped as "older than sink-log-max-age" the moment
+ * the writer's housekeeping runs before the sink delivered it.
+ */
+static void test_retention_age_counts_from_append(void **state)
+{
+    fx_t *f = *state;
+    const int64_t day = 86400LL * 1000000000LL;
+    int64_t now = 1795651200LL * 1000000000LL; /* 2026-11-26 */
+    f->o.clock = (cn_clock_t){.now_ns = fake_now, .arg = &now};
+    f->o.max_age_ns = 7 * day;
+    f->o.policy = MQ_SINK_DROP_OLDEST;
+    const char *names[] = {"slow"};
+    uint16_t id;
+    mq_sink_log_t *log = open_log(f, names, &id, 1);
+    mq_sink_rec_t r = {.sink = id,
+                       .ts_ns = now - 329 * day, /* event time: 2026-01-01 */
+                       .key = (const uint8_t *)"d7",
+                       .key_len = 2,
+                       .payload = (const uint8_t *)"first",
+                       .payload_len = 5};
+    uint64_t s1 = 0, s2 = 0, s3 = 0;
+    assert_int_equal(mq_sink_log_append(log, &r, &s1), 0);
+    assert_int_equal(mq_sink_log_wait(log, s1), 0);
+    assert_int_equal(mq_sink_log_sync(log), 0); /* housekeeping ran */
+    r.payload = (const uint8_t *)"second";
+    r.payload_len = 6;
+    assert_int_equal(mq_sink_log_append(log, &r, &s2), 0);
+    assert_int_equal(mq_sink_log_wait(log, s2), 0);
+    assert_int_equal(mq_sink_log_sync(log), 0);
+    mq_sink_log_stats_t st;
+    mq_sink_log_stats(log, &st);
+    assert_int_equal(st.dropped, 0);
+    assert_int_equal(mq_sink_log_cursor(log, id), s1);
+    mq_sink_batch_t got;
+    read_all(log, id, s1, &got);
+    assert_int_equal(got.skipped, 0);
+    assert_int_equal(got.n, 2);
+    expect_rec(&got.recs[0], s1, "d7", "first");
+    expect_rec(&got.recs[1], s2, "d7", "second");
+    assert_int_equal(got.recs[0].ts_ns, now - 329 * day); /* the caller's ts is kept */
+    free_all(&got);
+
+    /* Eight days later both are past the limit by the log's clock: the
+     * segment is sealed at the next write and then dropped. */
+    now += 8 * day;
+    assert_int_equal(mq_sink_log_sync(log), 0);
+    r.payload = (const uint8_t *)"third";
+    r.payload_len = 5;
+    assert_int_equal(mq_sink_log_append(log, &r, &s3), 0);
+    assert_int_equal(mq_sink_log_wait(log, s3), 0);
+    assert_int_equal(mq_sink_log_sync(log), 0);
+    mq_sink_log_stats(log, &st);
+    assert_int_equal(st.dropped, 2);
+    assert_int_equal(mq_sink_log_dropped(log, id), 2);
+    assert_int_equal(mq_sink_log_cursor(log, id), s3);
+    mq_sink_log_close(log);
+}
+
 int main(void)
 {
     cn_log_set_level(CN_LOG_ERROR);
@@ -434,6 +502,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_segments_deleted_when_passed, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_drop_oldest, setup, teardown),
         cmocka_unit_test_setup_teardown(test_retention_stop, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_retention_age_counts_from_append, setup, teardown),
         cmocka_unit_test_setup_teardown(test_reopen_continues_seq_after_full_delete, setup,
                                         teardown),
     };

@@ -136,7 +136,7 @@ done
 mosquitto_pub -h 127.0.0.1 -p "$mqtt_port" -q 1 -i pub-1 -t devices/dev-9/telemetry \
     -m '{"temperature":"hot"}' || fail "mosquitto_pub"
 req GET /api/v1/rules/file-hot
-M4='"metrics":{"matched":4,"passed":2,"failed":1,"actions":0,"action_errors":0}'
+M4='"metrics":{"matched":4,"passed":2,"failed":1,"actions":2,"action_errors":0}'
 expect 200 "${FILE_RULE/"$M0"/$M4}" \
     "QoS 1 PUBLISHes were evaluated before their PUBACK: 4 matched, 2 passed, 1 failed"
 
