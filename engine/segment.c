@@ -8,14 +8,14 @@
  * Segments are written once (to NAME.tmp, fsync, rename) and never changed;
  * compaction writes a new one and retires the old.
  *
- * File format, version 1 (all integers little endian; "uv" = LEB128
+ * File format, version 2 (all integers little endian; "uv" = LEB128
  * unsigned varint, "sv" = zigzag varint; "packed" = an eng__pack unit:
  * u8 method (0 raw, 1 lz4, 2 zstd), uv raw length, bytes):
  *
  *   header (32 bytes)
  *   | off | size | meaning                                   |
  *   |   0 |    8 | magic "CAIRNSEG"                          |
- *   |   8 |    4 | format version (1)                        |
+ *   |   8 |    4 | format version (2; 1 is read as well)     |
  *   |  12 |    4 | CRC-32C of bytes 0..11 and 16..31         |
  *   |  16 |    8 | segment id                                |
  *   |  24 |    8 | partition start, ns since the epoch       |
@@ -53,9 +53,13 @@
  *   |  28 |    4 | CRC-32C of footer bytes 0..27             |
  *   |  32 |    8 | magic "CSEGEND1"                          |
  *
- * Compatibility: readers reject other versions with CN_EVERSION.  New
- * codecs are new codec ids inside columns, readable by newer readers only,
- * so adding one bumps the version.
+ * Compatibility: readers accept versions SEG_VERSION_MIN..SEG_VERSION and
+ * reject others with CN_EVERSION.  New codecs are new codec ids inside
+ * columns, readable by newer readers only, so adding one bumps the version;
+ * the layout above is the same in every version.
+ *   1  the first format.
+ *   2  adds the radix integer codec (ENG_C_I_RADIX, codec/int.c), which
+ *      any column may use; version 1 files never contain it.
  *
  * NOTES
  * 1. Blocks in the index are sorted by (sid, tmin) and a series' blocks in
@@ -78,11 +82,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SEG_MAGIC     "CAIRNSEG"
-#define SEG_END_MAGIC "CSEGEND1"
-#define SEG_VERSION   1
-#define SEG_HDR       32
-#define SEG_FTR       40
+#define SEG_MAGIC       "CAIRNSEG"
+#define SEG_END_MAGIC   "CSEGEND1"
+#define SEG_VERSION     2 /* written */
+#define SEG_VERSION_MIN 1 /* oldest read */
+#define SEG_HDR         32
+#define SEG_FTR         40
 
 struct eng__segw {
     char path[PATH_MAX];
@@ -564,7 +569,7 @@ static int verify_map(eng__seg_t *s)
     crc = cn_crc32c(crc, m + 16, 16);
     if (crc != cn_ld32(m + 12))
         return CN_CORRUPT();
-    if (cn_ld32(m + 8) != SEG_VERSION)
+    if (cn_ld32(m + 8) < SEG_VERSION_MIN || cn_ld32(m + 8) > SEG_VERSION)
         return CN_EVERSION;
     s->id = cn_ld64(m + 16);
     s->part_start = (int64_t)cn_ld64(m + 24);

@@ -33,6 +33,7 @@ enum eng_codec_id {
     ENG_C_I_RLE = 0x12,
     ENG_C_I_FOR = 0x13,
     ENG_C_I_RANS = 0x14,
+    ENG_C_I_RADIX = 0x15, /* segment format version 2 */
     /* timestamps; a timestamp column may also hold any int64 encoding */
     ENG_C_TS_STRIDE = 0x20,
     /* float64 */
@@ -201,9 +202,19 @@ bool eng__simd(void);
 /* Decodes an int64 encoding whose id byte was already read. */
 int eng__i64_decode_id(cn_rd_t *rd, uint8_t id, size_t n, int64_t *out /* OUT [n] */, bool simd);
 
+/* Largest K^g of a radix encoding (int.c): codes of at most 12 bits. */
+#define ENG_RADIX_MAX_CODES 4096
+
+/* Appends the ENG_C_I_RADIX encoding of v (transform t 0..2, g digits per
+ * code) whatever its size; false (nothing appended) when the transformed
+ * values span more than 256 or K^g > ENG_RADIX_MAX_CODES.  The encoder
+ * picks this codec on size by itself; tests use this to force it. */
+bool eng__i64_encode_radix(const int64_t *v, size_t n, int t, unsigned g, cn_buf_t *out);
+
 /* Decodes an int64 encoding (id byte included) of n decimal mantissas m and
  * stores mul ? (double)m * s : (double)m / s into out, without an int64
- * buffer for the common shape (rANS over deltas, no escapes). */
+ * buffer for the common shapes (rANS without escapes, or radix, over
+ * deltas). */
 int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out /* OUT [n] */, double s, bool mul,
                         bool simd);
 

@@ -11,8 +11,9 @@
  * (all wrapping in uint64, so INT64_MIN/MAX are fine), keeping the first t
  * values / deltas aside.  For each transform it computes, in one pass, the
  * exact frame-of-reference size and an entropy estimate for rANS, plus the
- * exact sizes of RLE, constant and raw; only the winner is encoded.  When
- * rANS wins on the estimate but loses in fact, FOR is written instead.
+ * exact sizes of RLE, constant, raw and radix; only the winner is encoded.
+ * When rANS wins on the estimate but loses in fact, the smaller of FOR and
+ * radix is written instead.
  *
  * Formats (after the codec id byte; "init" = t svarints: v[0], then for
  * t = 2 the first delta):
@@ -31,8 +32,20 @@
  *                symbol K-1 means "take the next escape" (ebase + packed).
  *                The escapes carry values outside the 255-wide window around
  *                the median and in-window values too rare to deserve a slot.
- * Version notes: all v1.  A decoder rejects t > 2, w > 64 and run or escape
- * counts that disagree with n as CN_ECORRUPT.
+ * ENG_C_I_RADIX  u8 t | init | svarint base | u8 K - 1 | u8 g |
+ *                ceil((n - t) / g) codes of w = bits(K^g - 1) bits
+ *                (bitpack.c).  Each value is d = base + digit with digit in
+ *                [0, K); code j = sum over i < g of digit[g*j + i] * K^i
+ *                (mixed radix, first digit lowest); the digits of the last
+ *                code beyond n - t are 0.  K 2..256, g 1..8, K^g <= 4096.
+ *                Why: a uniform walk of K steps (temperature +-0.05 is
+ *                K = 11) costs log2(K) bits per value, which bit packing
+ *                rounds up to a whole bit (4 for 3.46) but pairs round up
+ *                to half a bit (7 bits per pair); it matches rANS in size
+ *                and decodes with one table lookup per code.  Added with
+ *                segment format version 2; the other ids are version 1.
+ * A decoder rejects t > 2, w > 64, run or escape counts that disagree with n,
+ * and radix codes >= K^g or with non-zero padding digits as CN_ECORRUPT.
  */
 #include "codec_int.h"
 
@@ -57,13 +70,16 @@ typedef struct rplan {
     size_t bytes;   /* estimated encoded size */
 } rplan_t;
 
-enum { PLAN_RAW, PLAN_CONST, PLAN_RLE, PLAN_FOR, PLAN_RANS };
+enum { PLAN_RAW, PLAN_CONST, PLAN_RLE, PLAN_FOR, PLAN_RANS, PLAN_RADIX };
 
 typedef struct plan {
     int kind, t;
     size_t bytes;
     rplan_t r;
+    unsigned g; /* PLAN_RADIX: digits per code */
 } plan_t;
+
+#define RADIX_MAX_G 8
 
 static size_t svarint_len(int64_t v)
 {
@@ -157,6 +173,46 @@ static size_t for_bytes(const tstat_t *st, size_t init_bytes)
 {
     unsigned w = eng__bits((uint64_t)st->max - (uint64_t)st->min);
     return 3 + init_bytes + svarint_len(st->min) + eng__bp_bytes(st->m, w);
+}
+
+/* Bits of a radix code for K^g (*kg), or 0 when K^g > ENG_RADIX_MAX_CODES. */
+static unsigned radix_width(unsigned k, unsigned g, uint32_t *kg)
+{
+    uint32_t p = 1;
+    for (unsigned i = 0; i < g; i++) {
+        p *= k;
+        if (p > ENG_RADIX_MAX_CODES)
+            return 0;
+    }
+    *kg = p;
+    return eng__bits(p - 1);
+}
+
+/* Exact radix size for m values spanning K = range + 1 with g digits per
+ * code; SIZE_MAX when the shape is not allowed. */
+static size_t radix_size(size_t m, uint64_t range, int64_t base, unsigned g, size_t init_bytes)
+{
+    uint32_t kg;
+    unsigned w;
+    if (m == 0 || range == 0 || range > 255 || (w = radix_width((unsigned)range + 1, g, &kg)) == 0)
+        return SIZE_MAX;
+    return 5 + init_bytes + svarint_len(base) + eng__bp_bytes((m + g - 1) / g, w);
+}
+
+/* The best digits-per-code for st and its size (SIZE_MAX: not possible). */
+static size_t radix_bytes(const tstat_t *st, size_t init_bytes, unsigned *g)
+{
+    uint64_t range = (uint64_t)st->max - (uint64_t)st->min;
+    size_t best = SIZE_MAX;
+    *g = 1;
+    for (unsigned k = 1; k <= RADIX_MAX_G; k++) {
+        size_t b = radix_size(st->m, range, st->min, k, init_bytes);
+        if (b < best) {
+            best = b;
+            *g = k;
+        }
+    }
+    return best;
 }
 
 /* Estimated rANS size when slots with fewer than thr values are escaped. */
@@ -264,6 +320,14 @@ static void choose(const int64_t *v, size_t n, uint64_t *d, plan_t *best)
             best->t = t;
             best->bytes = fb;
         }
+        unsigned g;
+        size_t xb = radix_bytes(&st, ib, &g);
+        if (xb < best->bytes) {
+            best->kind = PLAN_RADIX;
+            best->t = t;
+            best->bytes = xb;
+            best->g = g;
+        }
         /* Under RANS_MIN_N values the coder's table and states cost more
          * than entropy coding can save, and trying it dominated flushes of
          * many tiny blocks (a million 10-point series). */
@@ -334,6 +398,35 @@ static void put_rans(cn_buf_t *out, uint64_t *d, const tstat_t *st, const rplan_
     cn_free(syms);
 }
 
+/* Radix codes of d[0..m) (range at most 255 above their signed minimum,
+ * K^g allowed).  Clobbers d. */
+static void put_radix(cn_buf_t *out, uint64_t *d, size_t m, unsigned g)
+{
+    uint64_t min = UINT64_MAX, max = 0;
+    for (size_t i = 0; i < m; i++) {
+        uint64_t s = d[i] ^ ((uint64_t)1 << 63); /* signed order */
+        min = CN_MIN(min, s);
+        max = CN_MAX(max, s);
+    }
+    unsigned k = (unsigned)(max - min) + 1;
+    uint32_t kg;
+    unsigned w = radix_width(k, g, &kg);
+    assert(m > 0 && max - min <= 255 && w > 0);
+    min ^= (uint64_t)1 << 63;
+    cn_buf_put_svarint(out, (int64_t)min);
+    cn_buf_put_u8(out, (uint8_t)(k - 1));
+    cn_buf_put_u8(out, (uint8_t)g);
+    size_t nc = (m + g - 1) / g;
+    /* Code j reads d[g*j ..] before d[j] is overwritten (g*j >= j). */
+    for (size_t j = 0; j < nc; j++) {
+        uint64_t c = 0;
+        for (size_t i = CN_MIN(g * j + g, m); i-- > g * j;)
+            c = c * k + (d[i] - min);
+        d[j] = c;
+    }
+    eng__bp_put(out, d, nc, w);
+}
+
 static void put_rle(cn_buf_t *out, const int64_t *v, size_t n)
 {
     size_t runs = 0;
@@ -367,31 +460,63 @@ static void put_transformed(cn_buf_t *out, const int64_t *v, size_t n, uint64_t 
     uint64_t init[2];
     size_t m = n - (size_t)pl->t;
     forward(v, n, pl->t, d, init);
+    unsigned g = pl->g;
     if (pl->kind == PLAN_RANS) {
         tstat_t st;
         gather(d, m, &st);
         size_t fb = for_bytes(&st, init_len(init, pl->t));
+        size_t xb = radix_bytes(&st, init_len(init, pl->t), &g);
         size_t start = out->len;
         put_head(out, ENG_C_I_RANS, pl->t, init);
         put_rans(out, d, &st, &pl->r);
-        /* The estimate can miss; fall back to FOR when that is smaller. */
-        if (out->len - start <= fb)
+        /* The estimate can miss; fall back to FOR or radix when smaller. */
+        if (out->len - start <= CN_MIN(fb, xb))
             return;
         out->len = start;
         forward(v, n, pl->t, d, init);
+        if (xb < fb) {
+            put_head(out, ENG_C_I_RADIX, pl->t, init);
+            put_radix(out, d, m, g);
+            return;
+        }
+    } else if (pl->kind == PLAN_RADIX) {
+        put_head(out, ENG_C_I_RADIX, pl->t, init);
+        put_radix(out, d, m, g);
+        return;
     }
     put_head(out, ENG_C_I_FOR, pl->t, init);
     put_for(out, d, m);
 }
 
+bool eng__i64_encode_radix(const int64_t *v, size_t n, int t, unsigned g, cn_buf_t *out)
+{
+    if (t < 0 || t > 2 || (size_t)t >= n || g == 0 || g > RADIX_MAX_G)
+        return false;
+    uint64_t *d = cn_malloc(n * sizeof *d), init[2];
+    forward(v, n, t, d, init);
+    size_t m = n - (size_t)t;
+    int64_t lo = INT64_MAX, hi = INT64_MIN;
+    for (size_t i = 0; i < m; i++) {
+        lo = CN_MIN(lo, (int64_t)d[i]);
+        hi = CN_MAX(hi, (int64_t)d[i]);
+    }
+    bool ok = radix_size(m, (uint64_t)hi - (uint64_t)lo, lo, g, 0) != SIZE_MAX;
+    if (ok) {
+        put_head(out, ENG_C_I_RADIX, t, init);
+        put_radix(out, d, m, g);
+    }
+    cn_free(d);
+    return ok;
+}
+
 int eng__i64_encode(const int64_t *v, size_t n, cn_buf_t *out)
 {
     if (n == 0 || !all_equal(v, n)) {
-        plan_t pl = {PLAN_RAW, 0, 1 + 8 * n, {0}};
+        plan_t pl = {PLAN_RAW, 0, 1 + 8 * n, {0}, 1};
         uint64_t *d = n ? cn_malloc(n * sizeof *d) : NULL;
         if (n)
             choose(v, n, d, &pl);
-        if (pl.kind == PLAN_FOR || pl.kind == PLAN_RANS)
+        if (pl.kind == PLAN_FOR || pl.kind == PLAN_RANS || pl.kind == PLAN_RADIX)
             put_transformed(out, v, n, d, &pl);
         else if (pl.kind == PLAN_RLE)
             put_rle(out, v, n);
@@ -533,6 +658,148 @@ static int get_rans(cn_rd_t *rd, size_t n, uint64_t *out, bool simd)
     return rc;
 }
 
+/* The parsed header of an ENG_C_I_RADIX encoding and its codes. */
+typedef struct xhead {
+    int t;
+    uint64_t init[2];
+    int64_t base;
+    unsigned k, g, w;
+    uint32_t kg;
+    const uint8_t *codes; /* ceil((n - t) / g) codes of w bits */
+} xhead_t;
+
+static int get_xhead(cn_rd_t *rd, size_t n, xhead_t *h)
+{
+    int rc = get_head(rd, n, &h->t, h->init);
+    if (rc < 0)
+        return rc;
+    uint8_t km1, g;
+    if ((rc = cn_rd_svarint(rd, &h->base)) < 0 || (rc = cn_rd_u8(rd, &km1)) < 0 ||
+        (rc = cn_rd_u8(rd, &g)) < 0)
+        return rc;
+    h->k = km1 + 1u;
+    h->g = g;
+    if (km1 == 0 || g == 0 || g > RADIX_MAX_G || (h->w = radix_width(h->k, g, &h->kg)) == 0)
+        return CN_CORRUPT();
+    size_t m = n - (size_t)h->t;
+    return eng__rd_packed(rd, (m + g - 1) / g, h->w, &h->codes);
+}
+
+/* Eight codes of W bits start on a byte boundary (8W bits = W bytes): one
+ * function per width turns every shift and offset into a constant.  Each
+ * code stores its table entry's 8 bytes at o and advances o by g. */
+#define RADIX_CODE(W, I)                                                                           \
+    do {                                                                                           \
+        uint64_t c_ = (cn_ld64(p + ((I) * (W)) / 8) >> (((I) * (W)) % 8)) & ((1u << (W)) - 1);     \
+        memcpy(o, &tab[c_], 8);                                                                    \
+        o += g;                                                                                    \
+    } while (0)
+#define RADIX_RUN(W)                                                                               \
+    static uint8_t *radix_run_##W(const uint8_t *p, size_t groups, const uint64_t *tab,            \
+                                  unsigned g, uint8_t *o)                                          \
+    {                                                                                              \
+        for (size_t j = 0; j < groups; j++, p += (W)) {                                            \
+            RADIX_CODE(W, 0);                                                                      \
+            RADIX_CODE(W, 1);                                                                      \
+            RADIX_CODE(W, 2);                                                                      \
+            RADIX_CODE(W, 3);                                                                      \
+            RADIX_CODE(W, 4);                                                                      \
+            RADIX_CODE(W, 5);                                                                      \
+            RADIX_CODE(W, 6);                                                                      \
+            RADIX_CODE(W, 7);                                                                      \
+        }                                                                                          \
+        return o;                                                                                  \
+    }
+RADIX_RUN(1)
+RADIX_RUN(2)
+RADIX_RUN(3)
+RADIX_RUN(4)
+RADIX_RUN(5)
+RADIX_RUN(6)
+RADIX_RUN(7)
+RADIX_RUN(8)
+RADIX_RUN(9)
+RADIX_RUN(10)
+RADIX_RUN(11)
+RADIX_RUN(12)
+
+/* The per-width functions, by w (1..12). */
+typedef uint8_t *(*radix_run_fn)(const uint8_t *p, size_t groups, const uint64_t *tab, unsigned g,
+                                 uint8_t *o);
+static const radix_run_fn RADIX_RUNS[13] = {
+    NULL,        radix_run_1, radix_run_2, radix_run_3,  radix_run_4,  radix_run_5,  radix_run_6,
+    radix_run_7, radix_run_8, radix_run_9, radix_run_10, radix_run_11, radix_run_12,
+};
+
+/* The digits of the m values of h into syms[0..m) (syms has m + 8 bytes:
+ * each code stores 8 bytes, of which its g digits count).  One table
+ * lookup per code.  A code >= K^g decodes to g digits equal to K, which
+ * the callers reject with every other digit >= K (there is no such code
+ * when K = 256).  Returns false when the last code's padding digits are
+ * not 0. */
+static bool radix_digits(const xhead_t *h, size_t m, uint8_t *syms)
+{
+    if (m == 0)
+        return true;
+    unsigned g = h->g, w = h->w, k = h->k;
+    uint32_t kg = h->kg, ntab = (uint32_t)1 << w;
+    /* tab[c] = the g digits of code c, one per byte.  Level by level: the
+     * codes below K^(l+1) are those below K^l with digit l = d added
+     * (straight copies, no per-entry carries). */
+    uint64_t tab[ENG_RADIX_MAX_CODES];
+    for (uint32_t c = 0; c < k; c++)
+        tab[c] = c;
+    for (uint32_t l = 1, size = k; l < g; l++, size *= k)
+        for (uint32_t d = 1; d < k; d++)
+            for (uint32_t c = 0; c < size; c++)
+                tab[d * size + c] = tab[c] | (uint64_t)d << (8 * l);
+    uint64_t inval = 0;
+    for (unsigned i = 0; i < g && k < 256; i++)
+        inval |= (uint64_t)k << (8 * i);
+    for (uint32_t c = kg; c < ntab; c++)
+        tab[c] = inval;
+    size_t nc = (m + g - 1) / g, len = eng__bp_bytes(nc, w);
+    const uint8_t *p = h->codes;
+    /* Whole groups of eight codes, all before the last code, whose loads
+     * (up to byte 7w/8 + 8 of the group) stay inside the input. */
+    size_t groups = (nc - 1) / 8;
+    while (groups && (groups - 1) * w + (7 * w) / 8 + 8 > len)
+        groups--;
+    uint8_t *o = RADIX_RUNS[w](p, groups, tab, g, syms);
+    uint64_t mask = eng__mask(w);
+    size_t j = groups * 8, bit = j * w;
+    for (; j + 1 < nc; j++, bit += w, o += g) {
+        uint64_t c = (eng__ld64_safe(p, len, bit >> 3) >> (bit & 7)) & mask;
+        memcpy(o, &tab[c], 8);
+    }
+    uint64_t c = (eng__ld64_safe(p, len, bit >> 3) >> (bit & 7)) & mask;
+    size_t r = m - (nc - 1) * g; /* digits of the last code, 1..g */
+    uint64_t e = tab[c];
+    memcpy(o, &e, r);
+    return r == 8 || e >> (8 * r) == 0;
+}
+
+static int get_radix(cn_rd_t *rd, size_t n, uint64_t *out)
+{
+    xhead_t h;
+    int rc = get_xhead(rd, n, &h);
+    if (rc < 0)
+        return rc;
+    size_t m = n - (size_t)h.t;
+    uint8_t *syms = cn_malloc(m + 8);
+    bool bad = !radix_digits(&h, m, syms);
+    for (size_t i = 0; i < m; i++) {
+        bad |= syms[i] >= h.k;
+        out[h.t + i] = (uint64_t)h.base + syms[i];
+    }
+    if (bad)
+        rc = CN_CORRUPT();
+    else
+        inverse(out, n, h.t, h.init);
+    cn_free(syms);
+    return rc;
+}
+
 static int get_rle(cn_rd_t *rd, size_t n, uint64_t *out)
 {
     uint64_t runs, prev = 0;
@@ -577,6 +844,8 @@ int eng__i64_decode_id(cn_rd_t *rd, uint8_t id, size_t n, int64_t *out, bool sim
         return get_for(rd, n, u);
     case ENG_C_I_RANS:
         return get_rans(rd, n, u, simd);
+    case ENG_C_I_RADIX:
+        return get_radix(rd, n, u);
     default:
         return CN_CORRUPT();
     }
@@ -693,6 +962,22 @@ int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out, double s, bool mul, 
         rc = eng__rans_decode(rd, m, syms, &k, simd);
         if (rc == 0)
             rc = deltas_f64(syms, m, k, &h, s, mul, simd, out);
+        cn_free(syms);
+        return rc;
+    }
+    *rd = save;
+    xhead_t x;
+    if (cn_rd_u8(rd, &id) == 0 && id == ENG_C_I_RADIX && (rc = get_xhead(rd, n, &x)) == 0 &&
+        x.t == 1) {
+        /* Digits are below K, so k = K + 1 names an escape symbol that
+         * never occurs: the rANS delta path as is. */
+        size_t m = n - 1;
+        uint8_t *syms = cn_malloc(m + 8);
+        h.t = 1;
+        h.init[0] = x.init[0];
+        h.base = x.base;
+        rc = radix_digits(&x, m, syms) ? deltas_f64(syms, m, x.k + 1, &h, s, mul, simd, out)
+                                       : CN_CORRUPT();
         cn_free(syms);
         return rc;
     }

@@ -108,6 +108,26 @@ static void abuse(const codec_t *c, const uint8_t *enc, size_t len, size_t n, ui
     free(out);
 }
 
+/* Decodes the encoding in b (with a trailing byte that must stay unread)
+ * and compares with v; with a seed, truncates and damages it too. */
+static void roundtrip_enc(const codec_t *c, const void *v, size_t n, cn_buf_t *b, uint64_t *seed)
+{
+    size_t len = b->len;
+    cn_buf_put_u8(b, 0x77);
+    uint8_t *out = malloc(n * c->elem + 1);
+    cn_rd_t rd = cn_rd_make(b->p, b->len);
+    int rc = c->dec(&rd, n, out);
+    if (rc != 0)
+        fail_msg("%s n=%zu decode rc=%d", c->name, n, rc);
+    assert_int_equal(cn_rd_left(&rd), 1);
+    if (n && memcmp(out, v, n * c->elem) != 0)
+        fail_msg("%s n=%zu mismatch (codec id 0x%02x)", c->name, n, b->p[0]);
+    if (seed)
+        abuse(c, b->p, len, n, seed);
+    free(out);
+    b->len = len;
+}
+
 /* Encodes, decodes (with a trailing byte that must stay unread) and
  * compares; returns the encoded size. */
 static size_t roundtrip(const codec_t *c, const void *v, size_t n, uint64_t *seed)
@@ -622,6 +642,189 @@ static void test_simd_paths(void **state)
     }
 }
 
+/* ------------------------------------------------------------------ radix */
+
+/* n values whose transform t is base + digits (digits in [0, k), both ends
+ * present when there are two or more). */
+static void gen_radix(int64_t *v, size_t n, int t, unsigned k, uint64_t base, uint64_t *s)
+{
+    size_t m = n - (size_t)t;
+    uint64_t *d = malloc((m + 1) * 8);
+    for (size_t i = 0; i < m; i++)
+        d[i] = base + rnd(s) % k;
+    if (m >= 2) {
+        d[rnd(s) % (m - 1)] = base;
+        d[m - 1] = base + k - 1;
+    }
+    uint64_t x = rnd(s), dx = rnd(s) >> (rnd(s) % 64);
+    for (size_t i = 0; i < n; i++) {
+        if (t == 0)
+            x = d[i];
+        else if (t == 1)
+            x = i == 0 ? x : x + d[i - 1];
+        else if (i == 1)
+            x += dx;
+        else if (i >= 2)
+            x += dx += d[i - 2];
+        v[i] = (int64_t)x;
+    }
+    free(d);
+}
+
+/* Encodes v as radix with transform t and g digits per code when the shape
+ * allows it and checks the round trip through both decoder paths, the
+ * truncations and random damage.  Returns the code width used, 0 if none. */
+static unsigned radix_roundtrip(const int64_t *v, size_t n, int t, unsigned g, uint64_t *seed)
+{
+    cn_buf_t b;
+    cn_buf_init(&b);
+    if (!eng__i64_encode_radix(v, n, t, g, &b)) {
+        cn_buf_free(&b);
+        return 0;
+    }
+    assert_int_equal(b.p[0], ENG_C_I_RADIX);
+    roundtrip_enc(&I64, v, n, &b, seed);
+    paths_agree(b.p, b.len, n, false);
+    /* The header ends with K - 1 and g right before the codes. */
+    cn_rd_t rd = cn_rd_make(b.p + 2, b.len - 2);
+    int64_t x;
+    for (int i = 0; i <= t; i++)
+        assert_int_equal(cn_rd_svarint(&rd, &x), 0);
+    unsigned k = rd.p[0] + 1u, kg = 1;
+    assert_int_equal(rd.p[1], g);
+    for (unsigned i = 0; i < g; i++)
+        kg *= k;
+    unsigned w = eng__bits(kg - 1);
+    size_t nc = (n - (size_t)t + g - 1) / g;
+    assert_int_equal(cn_rd_left(&rd), 2 + eng__bp_bytes(nc, w));
+    cn_buf_free(&b);
+    return w;
+}
+
+/* Every K (2..256) and digits per code (1..8, K^g <= 4096, so every code
+ * width 1..12), transforms 0..2, lengths around multiples of 8 and g, bases
+ * near the int64 ends. */
+static void test_radix_props(void **state)
+{
+    (void)state;
+    uint64_t seed = 11;
+    static const size_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 1001};
+    static const uint64_t bases[] = {0, (uint64_t)-5, (uint64_t)INT64_MAX - 255, (uint64_t)INT64_MIN};
+    bool widths[13] = {false};
+    int64_t *v = malloc(1001 * 8 + 8);
+    for (unsigned k = 2; k <= 256; k++) {
+        for (unsigned g = 1; g <= 8; g++) {
+            uint32_t kg = 1;
+            for (unsigned i = 0; i < g && kg <= ENG_RADIX_MAX_CODES; i++)
+                kg *= k;
+            if (kg > ENG_RADIX_MAX_CODES)
+                break;
+            for (size_t ni = 0; ni < CN_ARRAY_LEN(ns); ni++) {
+                /* all lengths for a few K, a sample for the others */
+                if (k > 12 && k != 16 && k != 255 && k != 256 && ni % 5 != (k + g) % 5)
+                    continue;
+                for (int t = 0; t <= 2; t++) {
+                    size_t n = ns[ni];
+                    if ((size_t)t >= n)
+                        continue;
+                    gen_radix(v, n, t, k, bases[(k + g + ni + (size_t)t) % 4], &seed);
+                    unsigned w = radix_roundtrip(v, n, t, g, n <= 65 ? &seed : NULL);
+                    if (n - (size_t)t >= 2)
+                        assert_int_equal(w, eng__bits(kg - 1)); /* both ends present */
+                    widths[w] = true;
+                }
+            }
+        }
+    }
+    for (unsigned w = 1; w <= 12; w++)
+        assert_true(widths[w]);
+    /* Not possible: a span above 255, K^g above 4096, one value. */
+    cn_buf_t b;
+    cn_buf_init(&b);
+    int64_t wide[3] = {0, 256, 5};
+    assert_false(eng__i64_encode_radix(wide, 3, 0, 1, &b));
+    int64_t big[3] = {0, 16, 5}; /* K = 17: 17^3 = 4913 */
+    assert_false(eng__i64_encode_radix(big, 3, 0, 3, &b));
+    assert_true(eng__i64_encode_radix(big, 3, 0, 2, &b));
+    assert_false(eng__i64_encode_radix(wide, 1, 0, 1, &b));
+    assert_false(eng__i64_encode_radix(wide, 3, 3, 1, &b));
+    cn_buf_free(&b);
+    free(v);
+}
+
+/* A temperature-like walk (+-5 per step, K = 11): the encoder picks radix
+ * with pairs (7 bits per two values) on size alone, and the decimal floats
+ * over it take the fused path; damaged codes (>= K^g, non-zero padding)
+ * are rejected by every path. */
+static void test_radix_walk(void **state)
+{
+    (void)state;
+    uint64_t seed = 12;
+    enum { N = 2160 };
+    int64_t *m = malloc(N * 8);
+    double *f = malloc(N * 8), *out = malloc(N * 8 + 8);
+    int64_t x = 2137;
+    for (size_t i = 0; i < N; i++)
+        m[i] = x += (int64_t)(rnd(&seed) % 11) - 5;
+    for (size_t i = 0; i < N; i++)
+        f[i] = (double)m[i] / 100;
+    cn_buf_t b;
+    cn_buf_init(&b);
+    assert_int_equal(eng__i64_encode(m, N, &b), 0);
+    assert_int_equal(b.p[0], ENG_C_I_RADIX);
+    assert_int_equal(b.p[1], 1); /* deltas */
+    /* id, t, svarint init (2 bytes), svarint base -5, K - 1, g */
+    assert_int_equal(b.p[5], 10);
+    assert_int_equal(b.p[6], 2);
+    assert_int_equal(b.len, 7 + eng__bp_bytes((N - 1 + 1) / 2, 7));
+    cn_buf_free(&b);
+    cn_buf_init(&b);
+    assert_int_equal(eng__f64_encode(f, N, &b), 0);
+    roundtrip_enc(&F64, f, N, &b, &seed);
+    paths_agree(b.p, b.len, N, true);
+    /* The f64 header: id, e | mul, X = 0; then the int encoding. */
+    assert_int_equal(b.p[0], ENG_C_F_DEC);
+    assert_int_equal(b.p[3], ENG_C_I_RADIX);
+    size_t codes = b.len - eng__bp_bytes((N - 1 + 1) / 2, 7);
+    /* Code 0 set to 127 (>= 121): every path says corrupt. */
+    uint8_t *bad = malloc(b.len);
+    memcpy(bad, b.p, b.len);
+    bad[codes] |= 0x7f;
+    for (int simd = 0; simd < 2; simd++) {
+        cn_rd_t rd = cn_rd_make(bad, b.len);
+        assert_int_equal(eng__f64_decode_simd(&rd, N, out, simd && eng__simd()), CN_ECORRUPT);
+    }
+    paths_agree(bad + 3, b.len - 3, N, false);
+    cn_rd_t rd = cn_rd_make(bad + 4, b.len - 4);
+    int64_t *iv = malloc(N * 8);
+    assert_int_equal(eng__i64_decode_id(&rd, ENG_C_I_RADIX, N, iv, false), CN_ECORRUPT);
+    /* 2159 deltas: the last pair's second digit is padding and must be 0. */
+    memcpy(bad, b.p, b.len);
+    size_t lastbit = ((N - 1 + 1) / 2 - 1) * 7, at = codes + lastbit / 8;
+    bool two = at + 1 < b.len; /* the code may end in the last byte */
+    unsigned word = bad[at] | (two ? (unsigned)bad[at + 1] << 8 : 0), sh = lastbit % 8;
+    unsigned code = (word >> sh) & 0x7f;
+    assert_true(code < 11); /* one digit, the padding digit 0 */
+    word = (word & ~(0x7fu << sh)) | (code + 11) << sh;
+    bad[at] = (uint8_t)word;
+    if (two)
+        bad[at + 1] = (uint8_t)(word >> 8);
+    else
+        assert_true(word >> 8 == 0);
+    for (int simd = 0; simd < 2; simd++) {
+        rd = cn_rd_make(bad, b.len);
+        assert_int_equal(eng__f64_decode_simd(&rd, N, out, simd && eng__simd()), CN_ECORRUPT);
+    }
+    rd = cn_rd_make(bad + 4, b.len - 4);
+    assert_int_equal(eng__i64_decode_id(&rd, ENG_C_I_RADIX, N, iv, false), CN_ECORRUPT);
+    free(iv);
+    free(bad);
+    cn_buf_free(&b);
+    free(out);
+    free(f);
+    free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -629,6 +832,7 @@ int main(void)
         cmocka_unit_test(test_bits_props),  cmocka_unit_test(test_str_props),
         cmocka_unit_test(test_exact_sizes), cmocka_unit_test(test_pack),
         cmocka_unit_test(test_workload),    cmocka_unit_test(test_simd_paths),
+        cmocka_unit_test(test_radix_props), cmocka_unit_test(test_radix_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
