@@ -24,7 +24,8 @@
  *             each (median): "stats" uses block statistics where the engine
  *             offers them (eng_iter_peek_stats + eng_iter_skip); "decode"
  *             forces eng_iter_next on every block and adds every decoded
- *             value (four partial sums, see sum_rows).  scan_values_per_s_core
+ *             value (four partial sums, see sum_rows); as a sum needs no
+ *             times, it calls eng_iter_no_times.  scan_values_per_s_core
  *             is the decode variant.  Rates are per core: values over the
  *             scanning thread's CPU time (CLOCK_THREAD_CPUTIME_ID), so that
  *             other load on a shared machine does not count; the decode
@@ -508,6 +509,8 @@ static int scan_sum(eng_snap_t *s, const series_map_t *m, enum scan_mode mode,
         int rc = eng_iter_open(s, m->sids[k], fid, 1, INT64_MIN, INT64_MAX, &it);
         if (rc < 0)
             return rc;
+        if (mode == SCAN_DECODE)
+            eng_iter_no_times(it); /* a sum needs no timestamps */
         rc = scan_one(it, mode, r);
         eng_iter_close(it);
         if (rc < 0)

@@ -322,7 +322,7 @@ static int gather_series(eng__seg_t **segs, uint32_t nsegs, uint64_t sid, eng__r
     for (uint32_t s = 0; s < nsegs && rc == 0; s++) {
         uint32_t first, cnt = eng__seg_find(segs[s], sid, &first);
         for (uint32_t b = first; b < first + cnt && rc == 0; b++)
-            rc = eng__seg_decode(segs[s], &segs[s]->blocks[b], out, &sc[s], true);
+            rc = eng__seg_decode(segs[s], &segs[s]->blocks[b], out, &sc[s], ENG__DEC_SEQ);
     }
     return rc;
 }

@@ -33,7 +33,7 @@ static int inspect_segment(const char *path, bool verbose, FILE *f, uint64_t *nr
         eng__rows_init(&rows, b->ncols, fids, types);
         rc = eng__seg_check_layout(s, b);
         if (rc == 0)
-            rc = eng__seg_decode(s, b, &rows, &sc, false);
+            rc = eng__seg_decode(s, b, &rows, &sc, 0);
         for (uint32_t k = 1; rc == 0 && k < rows.n; k++)
             if (rows.ts[k] <= rows.ts[k - 1])
                 rc = CN_CORRUPT();

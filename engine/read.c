@@ -279,6 +279,7 @@ struct eng_iter {
     eng__rows_t cur;
     uint32_t cur_pos;
     bool cur_whole;
+    bool no_ts; /* eng_iter_no_times */
     eng__scratch_t *sc;
     uint32_t nsc;
     const void **vptr;
@@ -472,6 +473,11 @@ int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats, uint32_t *rows)
     return 1;
 }
 
+void eng_iter_no_times(eng_iter_t *it)
+{
+    it->no_ts = true;
+}
+
 void eng_iter_skip(eng_iter_t *it)
 {
     if (it->pos < it->nsrcs)
@@ -500,7 +506,8 @@ static int load_group(eng_iter_t *it)
     it->cur_whole = nb == 1 && nm == 0 && block_clean(it, it->pos);
     for (uint32_t i = 0; i < nb; i++) {
         const src_t *s = &it->srcs[it->pos + i];
-        int rc = eng__seg_decode(s->seg, s->b, &it->cur, scratch(it, i), !it->cur_whole);
+        unsigned fl = it->cur_whole ? (it->no_ts ? ENG__DEC_NO_TS : 0) : ENG__DEC_SEQ;
+        int rc = eng__seg_decode(s->seg, s->b, &it->cur, scratch(it, i), fl);
         if (rc < 0)
             return rc;
     }
@@ -531,7 +538,7 @@ int eng_iter_next(eng_iter_t *it, eng_batch_t *b)
         it->validptr[f] = it->cur.valid[f] + off;
     }
     b->n = n;
-    b->ts = it->cur.ts + off;
+    b->ts = it->cur_whole && it->no_ts ? NULL : it->cur.ts + off;
     b->vals = it->vptr;
     b->valid = it->validptr;
     b->whole_block = it->cur_whole && off == 0 && n == it->cur.n;

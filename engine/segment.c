@@ -780,7 +780,7 @@ int eng__seg_check_layout(const eng__seg_t *s, const eng__blkmeta_t *b)
 }
 
 int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *out,
-                    eng__scratch_t *sc, bool need_seq)
+                    eng__scratch_t *sc, unsigned flags)
 {
     cn_rd_t r = cn_rd_make(s->map + b->off, b->len - 4), raw;
     uint64_t rows, ncols;
@@ -791,10 +791,10 @@ int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *o
         return CN_CORRUPT();
     uint32_t n = (uint32_t)rows, base = out->n;
     eng__rows_reserve(out, n);
-    if ((rc = eng__unpack(&r, &sc->unpack, &raw)) < 0 ||
-        (rc = eng__ts_decode(&raw, n, out->ts + base)) < 0)
+    if (!(flags & ENG__DEC_NO_TS) && ((rc = eng__unpack(&r, &sc->unpack, &raw)) < 0 ||
+                                      (rc = eng__ts_decode(&raw, n, out->ts + base)) < 0))
         return rc == CN_ETRUNC ? CN_CORRUPT() : rc;
-    for (uint32_t i = 0; need_seq && i < n; i++)
+    for (uint32_t i = 0; (flags & ENG__DEC_SEQ) && i < n; i++)
         out->seq[base + i] = s->seq_max;
     /* Each requested column comes straight from the column directory;
      * columns the block lacks are all null. */

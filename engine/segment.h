@@ -95,7 +95,12 @@ typedef struct eng__scratch {
 void eng__scratch_free(eng__scratch_t *sc);
 /* Drops the decoded strings (invalidates rows filled through sc). */
 void eng__scratch_reset(eng__scratch_t *sc);
+/* Appends the rows of block b to out (its columns, nulls where the block
+ * lacks one).  flags: ENG__DEC_SEQ fills out->seq with the segment's
+ * seq_max; ENG__DEC_NO_TS leaves out->ts of these rows unset (not decoded). */
+#define ENG__DEC_SEQ   1u
+#define ENG__DEC_NO_TS 2u
 int eng__seg_decode(const eng__seg_t *s, const eng__blkmeta_t *b, eng__rows_t *out,
-                    eng__scratch_t *sc, bool need_seq);
+                    eng__scratch_t *sc, unsigned flags);
 
 #endif /* ENG_SEGMENT_H */

@@ -40,7 +40,7 @@ static void decode_all(const eng__seg_t *s)
         eng__rows_init(&r, b->ncols, fids, types);
         int rc = eng__seg_check_layout(s, b);
         check(rc == 0 || rc == CN_ECORRUPT);
-        rc = eng__seg_decode(s, b, &r, &sc, i % 2 == 0);
+        rc = eng__seg_decode(s, b, &r, &sc, i % 2 == 0 ? ENG__DEC_SEQ : ENG__DEC_NO_TS);
         check(rc == 0 || rc == CN_ECORRUPT);
         if (rc == 0) {
             check(r.n == b->rows);
