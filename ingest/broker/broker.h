@@ -173,7 +173,10 @@ typedef struct mq_broker_opts {
      * QoS 1/2 messages and incoming QoS 2 ids, and retained messages (except
      * $SYS/...) are written through to it and survive a restart:
      * mq_broker_start loads the sessions.  Without it all of that lives in
-     * memory only. */
+     * memory only.  With it, the PUBACK/PUBREC of a QoS 1/2 PUBLISH also
+     * waits until the store committed the message's retained copy and its
+     * queue entries for persistent sessions (persist.c NOTES 5), besides
+     * the on_publish hook's mq_broker_ack. */
     struct mq_store *store;
 } mq_broker_opts_t;
 

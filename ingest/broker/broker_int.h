@@ -97,8 +97,24 @@ enum {
     IT_PAUSE_SLOW,
     IT_RESUME_SLOW,
     IT_STOP,
-    IT_RETAINED /* a retained message for a new subscription (persist.c) */
+    IT_RETAINED, /* a retained message for a new subscription (persist.c) */
+    IT_STORED    /* the store committed what a PUBLISH caused (persist.c NOTES 5) */
 };
+
+/* An acknowledgement (PUBACK/PUBREC) waiting for the store to commit every
+ * queue insert its PUBLISH caused, on any loop (persist.c NOTES 5). */
+typedef struct mq_ackw {
+    atomic_uint refs;      /* routing + cross-loop deliveries + store waits */
+    atomic_uchar reason;   /* 0, or 0x80 when a store write failed */
+    uint64_t conn;         /* publishing connection */
+    uint16_t pid;
+} mq_ackw_t;
+
+/* A loop's wait for the store: `a` is released once seq is durable. */
+typedef struct mq_swait {
+    uint64_t seq;
+    mq_ackw_t *a;
+} mq_swait_t;
 
 /* A cross-thread item (one allocation, freed by the receiver). */
 typedef struct mq_item {
@@ -112,6 +128,7 @@ typedef struct mq_item {
     uint64_t target;    /* session id (DELIVER) or conn id (ACK, RESUME, AUTH, *_SLOW) */
     uint64_t from;      /* DELIVER: publishing conn id (0 = broker); PAUSE_SLOW: session id */
     mq_msg_t *msg;      /* DELIVER, owns a reference */
+    mq_ackw_t *ackw;    /* DELIVER: the publisher's ack waiting for it (a reference), or NULL */
     size_t nbytes;      /* HANDOVER: bytes[] */
     uint8_t *bytes;
     uint32_t ids[];
@@ -192,6 +209,7 @@ enum { PAUSE_HOOK = 1, PAUSE_SLOW = 2, PAUSE_AUTH = 4, PAUSE_OUT = 8 };
 typedef struct mq_pending_ack {
     uint16_t pid;
     uint8_t qos, done, reason;
+    uint8_t wait_store; /* also waits for IT_STORED (persist.c NOTES 5) */
 } mq_pending_ack_t;
 
 /* Output buffers and the write request, allocated while there is output
@@ -270,6 +288,16 @@ struct mq_loop {
     uint8_t *rbuf;         /* 64 KiB read buffer */
     bool rbuf_busy;
     bool stopping, thread_started;
+    /* Acks waiting for store commits (persist.c NOTES 5): the waits of
+     * this loop (a ring, seq ascending), the async the store's watcher
+     * wakes when dur_want is set, and the publish being routed. */
+    uv_async_t dur_async;
+    atomic_bool dur_want;
+    mq_swait_t *waits;
+    size_t waits_head, waits_n, waits_cap;
+    mq_ackw_t *cur_ackw; /* ack of the message being routed or delivered */
+    uint64_t pub_conn;   /* publisher of the message being routed (0: none) */
+    uint16_t pub_pid;
     mq_counters_t c;
 };
 
@@ -282,6 +310,7 @@ struct mq_broker {
     mq_router_t *router;
     mq_retained_t *retained;
     atomic_uint_fast64_t nconns;
+    atomic_uint_fast64_t n_stored; /* sessions with s->stored (persist.c) */
     int64_t started_mono, started_wall;
     bool started, stopped;
 };
@@ -337,6 +366,7 @@ void mq__bk_conn_put(mq_conn_t *c, const mq_pkt_t *pkt);
 void mq__bk_conn_flush(mq_conn_t *c);
 void mq__bk_conn_set_pause(mq_conn_t *c, uint8_t bit, bool on);
 void mq__bk_conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason);
+void mq__bk_conn_store_done(mq_conn_t *c, uint16_t pid, uint8_t reason); /* IT_STORED */
 void mq__bk_conn_auth_done(mq_conn_t *c, uint8_t reason);
 size_t mq__bk_conn_unsent(const mq_conn_t *c);
 void mq__bk_conn_free_mem(mq_conn_t *c);
@@ -370,8 +400,9 @@ mq_sext_t *mq__bk_sext(mq_sess_t *s);
 mq_sess_t *mq__bk_sess_new(mq_loop_t *lp, const char *cid);
 void mq__bk_sess_restore_msg(mq_sess_t *s, mq_qmsg_t *q); /* persist.c load */
 void mq__bk_sess_restore_sub(mq_sess_t *s, const char *f, size_t len, const mq_sub_opts_t *o);
-/* Retains m: in the store, or in memory ($SYS, no store). */
-void mq__bk_retain(mq_broker_t *b, mq_msg_t *m);
+/* Retains m: in the store (returns the store's seq), or in memory ($SYS,
+ * no store; returns 0). */
+int64_t mq__bk_retain(mq_broker_t *b, mq_msg_t *m);
 void mq__bk_post_foreign(mq_broker_t *b, unsigned to, mq_item_t *it); /* any thread */
 
 /* publish path (sess.c): routes m from `from` (NULL: the broker itself). */
@@ -389,12 +420,33 @@ int mq__bk_p_msg_put(mq_sess_t *s, mq_qmsg_t *q); /* 0 or CN_EFULL (drop it) */
 void mq__bk_p_msg_state(mq_sess_t *s, const mq_qmsg_t *q);
 void mq__bk_p_msg_del(mq_sess_t *s, const mq_qmsg_t *q);
 void mq__bk_p_qos2(mq_sess_t *s, uint16_t pid, bool add);
-/* Stores a retained message (not $SYS); false when there is no store. */
-bool mq__bk_p_retain(mq_broker_t *b, const mq_msg_t *m);
+/* Stores a retained message (not $SYS): the store's seq (> 0), a negative
+ * code when the store refused it, 0 when there is no store or for $SYS. */
+int64_t mq__bk_p_retain(mq_broker_t *b, const mq_msg_t *m);
 /* Looks up retained messages for a new subscription; they arrive later as
  * IT_RETAINED items on the session's loop.  False when there is no store. */
 bool mq__bk_p_retain_match(mq_sess_t *s, const char *filter, size_t len, uint8_t qos,
                            uint32_t sub_id);
+/* Acks waiting for the store (NOTES 5 of persist.c).  ackw_begin before
+ * routing a QoS 1/2 PUBLISH of connection `conn` (on its loop; `retain`:
+ * it is stored as retained, so it waits even when no session is
+ * persistent); ackw_end
+ * after it: true when the ack must wait for an IT_STORED item (which then
+ * comes with the final reason).  ackw_wait records a store seq (> 0) or a
+ * failure (< 0) caused by the message being routed or delivered on this
+ * loop; ackw_for_post returns a reference for a cross-loop delivery (NULL
+ * when nothing needs one).  Loop thread. */
+void mq__bk_ackw_begin(mq_loop_t *lp, uint64_t conn, uint16_t pid, bool retain);
+bool mq__bk_ackw_end(mq_loop_t *lp);
+void mq__bk_ackw_wait(mq_loop_t *lp, int64_t seq);
+mq_ackw_t *mq__bk_ackw_for_post(mq_loop_t *lp);
+void mq__bk_ackw_unref(mq_broker_t *b, mq_ackw_t *a); /* any thread */
+/* Releases the waits that are durable (dur_async and check phase). */
+void mq__bk_waits_pump(mq_loop_t *lp);
+/* Drops every wait without waiting (shutdown, after the threads ended). */
+void mq__bk_waits_drop(mq_loop_t *lp);
+/* The store watcher (mq_store_watch): wakes loops that wait. */
+void mq__bk_store_durable(void *arg, uint64_t seq);
 /* Restores every stored session onto its home loop (mq_broker_start, before
  * the loop threads run).  Returns the count or a negative code. */
 int mq__bk_p_load(mq_broker_t *b);

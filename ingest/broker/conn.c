@@ -296,7 +296,7 @@ static void acks_pump(mq_conn_t *c)
     mq_cext_t *x = c->x;
     while (x && x->acks_n) {
         mq_pending_ack_t *a = &x->acks[x->acks_head];
-        if (!a->done)
+        if (!a->done || a->wait_store)
             return;
         if (a->reason >= 0x80 && c->level < 5) {
             mq__bk_conn_close(c, 0, false); /* 3.1.1 has no negative acknowledgement */
@@ -310,7 +310,7 @@ static void acks_pump(mq_conn_t *c)
     }
 }
 
-static void acks_push(mq_conn_t *c, uint16_t pid, uint8_t qos, bool done)
+static void acks_push(mq_conn_t *c, uint16_t pid, uint8_t qos, bool done, bool wait_store)
 {
     mq_cext_t *x = mq__bk_cext(c);
     if (x->acks_n == x->acks_cap) {
@@ -328,6 +328,7 @@ static void acks_push(mq_conn_t *c, uint16_t pid, uint8_t qos, bool done)
     a->qos = qos;
     a->done = done;
     a->reason = 0;
+    a->wait_store = wait_store;
 }
 
 static bool ack_pending(const mq_conn_t *c, uint16_t pid)
@@ -339,6 +340,25 @@ static bool ack_pending(const mq_conn_t *c, uint16_t pid)
     return false;
 }
 
+/* The store committed what the PUBLISH caused (persist.c NOTES 5); a
+ * failure (reason >= 0x80) wins over the hook's success. */
+void mq__bk_conn_store_done(mq_conn_t *c, uint16_t pid, uint8_t reason)
+{
+    mq_cext_t *x = c->x;
+    if (c->state != CS_ONLINE || !x)
+        return;
+    for (uint32_t i = 0; i < x->acks_n; i++) {
+        mq_pending_ack_t *a = &x->acks[(x->acks_head + i) % x->acks_cap];
+        if (a->pid == pid && a->wait_store) {
+            a->wait_store = 0;
+            if (reason > a->reason)
+                a->reason = reason;
+            break;
+        }
+    }
+    acks_pump(c);
+}
+
 void mq__bk_conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason)
 {
     mq_cext_t *x = c->x;
@@ -348,7 +368,8 @@ void mq__bk_conn_ack_done(mq_conn_t *c, uint16_t pid, uint8_t reason)
         mq_pending_ack_t *a = &x->acks[(x->acks_head + i) % x->acks_cap];
         if (a->pid == pid && !a->done) {
             a->done = 1;
-            a->reason = reason;
+            if (reason > a->reason)
+                a->reason = reason;
             break;
         }
     }
@@ -455,21 +476,28 @@ static int on_publish(mq_conn_t *c, const mq_frame_t *f)
     CNT_ADD(c->lp, msgs_in, 1);
     mq_msg_t *m = mq__bk_msg_new(p.topic.p, p.topic.len, &p, f->body, f->body_len, now);
     m->publisher = s->id;
+    mq_loop_t *lp = c->lp;
+    bool wait_store = false;
+    if (p.qos) /* the ack waits for the store's commits (persist.c NOTES 5) */
+        mq__bk_ackw_begin(lp, c->id, p.packet_id, p.retain);
     if (p.retain)
-        mq__bk_retain(b, m);
-    mq__bk_route(c->lp, m, c);
+        mq__bk_ackw_wait(lp, mq__bk_retain(b, m));
+    mq__bk_route(lp, m, c);
     mq__bk_msg_unref(m);
+    if (p.qos)
+        wait_store = mq__bk_ackw_end(lp);
     if (p.qos) {
         if (p.qos == 2) {
             mq__bk_qos2_add(s, p.packet_id);
             mq__bk_p_qos2(s, p.packet_id, true);
         }
         bool later = (r & MQ_PUB_ACK_LATER) != 0;
-        if (later || acks_n(c))
-            acks_push(c, p.packet_id, p.qos, !later);
-        if (!later && acks_n(c))
+        bool hold = later || wait_store;
+        if (hold || acks_n(c))
+            acks_push(c, p.packet_id, p.qos, !later, wait_store);
+        if (!hold && acks_n(c))
             acks_pump(c);
-        else if (!later)
+        else if (!hold)
             put_ack(c, p.qos == 1 ? MQ_PUBACK : MQ_PUBREC, p.packet_id, 0);
     }
     if (r & MQ_PUB_PAUSE) {

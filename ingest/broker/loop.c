@@ -64,10 +64,12 @@ void mq_broker_opts_default(mq_broker_opts_t *o)
 
 /* --------------------------------------------------------------- inbox */
 
-static void free_item(mq_item_t *it)
+static void free_item(mq_broker_t *b, mq_item_t *it)
 {
     if (it->kind == IT_DELIVER || it->kind == IT_RETAINED)
         mq__bk_msg_unref(it->msg);
+    if (it->ackw)
+        mq__bk_ackw_unref(b, it->ackw);
     if (it->kind == IT_HANDOVER) {
         if (it->fd >= 0)
             close(it->fd);
@@ -83,7 +85,7 @@ static void inbox_push(mq_loop_t *to, mq_item_t *head, mq_item_t *tail)
         uv_mutex_unlock(&to->inbox_mu);
         while (head) {
             mq_item_t *nx = head->next;
-            free_item(head);
+            free_item(to->b, head);
             head = nx;
         }
         return;
@@ -134,8 +136,11 @@ static void handle_item(mq_loop_t *lp, mq_item_t *it)
     switch (it->kind) {
     case IT_DELIVER: {
         mq_sess_t *s = mq__bk_sess_get(lp, serial);
-        if (s && !lp->stopping)
+        if (s && !lp->stopping) {
+            lp->cur_ackw = it->ackw; /* store writes of this delivery hold the ack */
             mq__bk_sess_deliver(s, it->msg, it->qos, it->flags, it->ids, it->nids, it->from);
+            lp->cur_ackw = NULL;
+        }
         break;
     }
     case IT_RETAINED: {
@@ -176,10 +181,16 @@ static void handle_item(mq_loop_t *lp, mq_item_t *it)
             mq__bk_conn_auth_done(c, it->reason);
         break;
     }
+    case IT_STORED: {
+        mq_conn_t *c = mq__bk_conn_get(lp, serial);
+        if (c)
+            mq__bk_conn_store_done(c, it->pid, it->reason);
+        break;
+    }
     default:
         break;
     }
-    free_item(it);
+    free_item(lp->b, it);
 }
 
 static void begin_stop(mq_loop_t *lp);
@@ -218,7 +229,14 @@ static void on_check(uv_check_t *h)
         c->dirty = false;
         mq__bk_conn_flush(c);
     }
+    mq__bk_waits_pump(lp);
     flush_outq(lp);
+}
+
+static void on_durable(uv_async_t *a)
+{
+    mq_loop_t *lp = a->data;
+    mq__bk_waits_pump(lp);
 }
 
 void mq__bk_conn_dirty(mq_conn_t *c)
@@ -577,6 +595,9 @@ static int loop_init(mq_broker_t *b, mq_loop_t *lp, unsigned idx)
     mq_router_res_init(&lp->res);
     uv_async_init(&lp->loop, &lp->async, on_async);
     lp->async.data = lp;
+    uv_async_init(&lp->loop, &lp->dur_async, on_durable);
+    lp->dur_async.data = lp;
+    atomic_init(&lp->dur_want, false);
     uv_check_init(&lp->loop, &lp->check);
     lp->check.data = lp;
     uv_check_start(&lp->check, on_check);
@@ -615,6 +636,8 @@ int mq_broker_start(mq_broker_t *b)
         rc = CN_ECORRUPT;
     if (rc == 0)
         rc = open_listeners(b);
+    if (rc == 0 && b->o.store) /* acks wait for commits (persist.c NOTES 5) */
+        mq_store_watch(b->o.store, mq__bk_store_durable, b);
     b->started = true;
     for (unsigned j = 0; j < b->nloops; j++) {
         mq_loop_t *lp = &b->loops[j];
@@ -663,10 +686,11 @@ static void begin_stop(mq_loop_t *lp)
     uv_mutex_unlock(&lp->inbox_mu);
     while (it) {
         mq_item_t *nx = it->next;
-        free_item(it);
+        free_item(lp->b, it);
         it = nx;
     }
     uv_close((uv_handle_t *)&lp->async, close_cb_noop);
+    uv_close((uv_handle_t *)&lp->dur_async, close_cb_noop);
 }
 
 static void walk_close(uv_handle_t *h, void *arg)
@@ -681,6 +705,8 @@ void mq_broker_stop(mq_broker_t *b)
     if (!b || !b->started || b->stopped)
         return;
     b->stopped = true;
+    if (b->o.store) /* no wake-up of a closing dur_async */
+        mq_store_watch(b->o.store, NULL, NULL);
     for (unsigned i = 0; i < b->nloops; i++) {
         mq_loop_t *lp = &b->loops[i];
         if (!lp->thread_started)
@@ -719,8 +745,9 @@ static void loop_free(mq_loop_t *lp)
     for (unsigned i = 0; i < lp->b->nloops; i++) {
         for (mq_item_t *it = lp->outq[i].head, *nx; it; it = nx) {
             nx = it->next;
-            free_item(it);
+            free_item(lp->b, it);
         }
+        lp->outq[i].head = lp->outq[i].tail = NULL;
     }
     cn_free(lp->outq);
     cn_free(lp->listeners);
@@ -738,6 +765,21 @@ void mq_broker_free(mq_broker_t *b)
         return;
     mq_broker_stop(b);
     if (b->loops) {
+        /* First drop every cross-loop reference (acks waiting for the
+         * store post into other loops' inboxes), then free the loops. */
+        for (unsigned i = 0; i < b->nloops; i++) {
+            mq_loop_t *lp = &b->loops[i];
+            if (!lp->b || !lp->outq)
+                continue;
+            mq__bk_waits_drop(lp);
+            for (unsigned j = 0; j < b->nloops; j++) {
+                for (mq_item_t *it = lp->outq[j].head, *nx; it; it = nx) {
+                    nx = it->next;
+                    free_item(b, it);
+                }
+                lp->outq[j].head = lp->outq[j].tail = NULL;
+            }
+        }
         for (unsigned i = 0; i < b->nloops; i++)
             loop_free(&b->loops[i]);
         cn_free(b->loops);

@@ -22,9 +22,32 @@
  *     items and are delivered there (after the SUBACK, which was queued
  *     first).  $SYS/... retained messages stay in memory (msg.c): they
  *     change every few seconds and mean nothing after a restart.
- *  5. Acknowledgements do not wait for the store: a message queued for an
- *     offline session is committed within the store's next batch
- *     (milliseconds); a crash in that window loses it.
+ *  5. Acknowledgements wait for the store.  A QoS 1/2 PUBLISH is
+ *     acknowledged (PUBACK/PUBREC) only once the store committed every
+ *     write it caused: its retained message, and the queue insert for
+ *     each persistent session it reached, on whichever loop that session
+ *     lives; and, independently, once the ingest hook acknowledged it
+ *     (mq_broker_ack).  The bookkeeping is one mq_ackw_t per such PUBLISH,
+ *     created lazily (never while no session is persistent and the message
+ *     is not retained), with an atomic count of what it waits for:
+ *       - the routing on the publisher's loop (ackw_begin .. ackw_end);
+ *       - each IT_DELIVER posted to another loop (item->ackw), dropped
+ *         after that loop delivered it;
+ *       - each store seq a loop waits for (lp->waits, a ring in seq order:
+ *         one loop's store calls get increasing seqs).
+ *     The store thread's watcher (mq__bk_store_durable) wakes the loops
+ *     that wait (lp->dur_want set) through lp->dur_async; a loop releases
+ *     the waits whose seq is durable.  The last release posts IT_STORED to
+ *     the publisher's loop, where the pending ack (conn.c) is sent once the
+ *     hook's ack is there too, in publish order.  dur_want and the durable
+ *     seq form a Dekker pair (both seq_cst): the loop sets dur_want before
+ *     reading the durable seq in its check phase, the store publishes the
+ *     seq before reading dur_want, so one of them sees the other.  A store
+ *     write that fails (sticky store failure) makes the ack negative
+ *     (0x80; at 3.1.1 the connection is closed); a delivery dropped by a
+ *     session limit (CN_EFULL) is counted and not waited for.
+ *     Not covered: a session that becomes persistent between the routing
+ *     of a message and its delivery on another loop (n_stored was 0).
  */
 #include "broker_int.h"
 #include "store/store.h"
@@ -94,6 +117,8 @@ void mq__bk_p_sess_put(mq_sess_t *s, uint8_t level, bool connected)
     if (h.disconnect_ns == 0 && !connected)
         h.disconnect_ns = 1;
     warn_rc("session put", mq_store_session_put(st, &h));
+    if (!s->stored)
+        atomic_fetch_add(&s->lp->b->n_stored, 1);
     s->stored = true;
 }
 
@@ -103,6 +128,7 @@ void mq__bk_p_sess_del(mq_sess_t *s)
     if (!st || !s->stored)
         return;
     warn_rc("session delete", mq_store_session_del(st, s->client_id, strlen(s->client_id)));
+    atomic_fetch_sub(&s->lp->b->n_stored, 1);
     s->stored = false;
 }
 
@@ -142,6 +168,7 @@ int mq__bk_p_msg_put(mq_sess_t *s, mq_qmsg_t *q)
     if (rc == CN_EFULL)
         return CN_EFULL;
     warn_rc("message put", rc);
+    mq__bk_ackw_wait(s->lp, rc);
     if (rc >= 0) {
         q->mid = m.mid;
         q->pbytes = (uint32_t)mq_store_smsg_bytes(&m);
@@ -180,22 +207,166 @@ void mq__bk_p_qos2(mq_sess_t *s, uint16_t pid, bool add)
 
 /* ----------------------------------------------------------- retained */
 
-bool mq__bk_p_retain(mq_broker_t *b, const mq_msg_t *m)
+int64_t mq__bk_p_retain(mq_broker_t *b, const mq_msg_t *m)
 {
     mq_store_t *st = b->o.store;
     const mq_bin_t t = m->pub.topic;
     if (!st || (t.len >= 5 && !memcmp(t.p, "$SYS/", 5)))
-        return false;
+        return 0;
     cn_buf_t hdr;
     cn_buf_init(&hdr);
     blob(m, &hdr);
     mq_store_retain_t r = {
         (const char *)t.p, t.len, m->qos, m->expire_at, hdr.p, hdr.len, m->pub.payload.p,
         m->pub.payload.len};
-    warn_rc("retained set", mq_store_retain_set(st, &r));
+    int64_t rc = mq_store_retain_set(st, &r);
+    warn_rc("retained set", rc);
     cn_buf_free(&hdr);
+    return rc == 0 ? CN_EINVAL : rc;
+}
+
+/* ------------------------------------------- acks waiting for the store */
+
+void mq__bk_ackw_begin(mq_loop_t *lp, uint64_t conn, uint16_t pid, bool retain)
+{
+    lp->cur_ackw = NULL;
+    lp->pub_conn = 0;
+    if (lp->b->o.store &&
+        (retain || atomic_load_explicit(&lp->b->n_stored, memory_order_relaxed))) {
+        lp->pub_conn = conn;
+        lp->pub_pid = pid;
+    }
+}
+
+/* The ack of the message being routed or delivered on this loop, created
+ * on first need on the publisher's loop; NULL when nothing waits. */
+static mq_ackw_t *cur(mq_loop_t *lp)
+{
+    if (!lp->cur_ackw && lp->pub_conn) {
+        mq_ackw_t *a = cn_malloc(sizeof *a);
+        atomic_init(&a->refs, 1); /* the routing's, dropped by ackw_end */
+        atomic_init(&a->reason, 0);
+        a->conn = lp->pub_conn;
+        a->pid = lp->pub_pid;
+        lp->cur_ackw = a;
+    }
+    return lp->cur_ackw;
+}
+
+bool mq__bk_ackw_end(mq_loop_t *lp)
+{
+    mq_ackw_t *a = lp->cur_ackw;
+    lp->cur_ackw = NULL;
+    lp->pub_conn = 0;
+    if (!a)
+        return false;
+    mq__bk_ackw_unref(lp->b, a);
     return true;
 }
+
+mq_ackw_t *mq__bk_ackw_for_post(mq_loop_t *lp)
+{
+    mq_ackw_t *a = cur(lp);
+    if (a)
+        atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    return a;
+}
+
+void mq__bk_ackw_unref(mq_broker_t *b, mq_ackw_t *a)
+{
+    if (!a || atomic_fetch_sub_explicit(&a->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    unsigned l = (unsigned)(a->conn >> MQ_LOOP_SHIFT);
+    mq_item_t *it = cn_calloc(1, sizeof *it);
+    it->kind = IT_STORED;
+    it->target = a->conn;
+    it->pid = a->pid;
+    it->reason = atomic_load(&a->reason);
+    cn_free(a);
+    if (l < b->nloops)
+        mq__bk_post_foreign(b, l, it);
+    else
+        cn_free(it);
+}
+
+void mq__bk_ackw_wait(mq_loop_t *lp, int64_t seq)
+{
+    if (seq == 0)
+        return;
+    mq_ackw_t *a = cur(lp);
+    if (!a)
+        return;
+    if (seq < 0) {
+        atomic_store(&a->reason, 0x80); /* not stored: refuse the PUBLISH */
+        return;
+    }
+    if (lp->waits_n) { /* the same ack as the newest wait: move its seq up */
+        mq_swait_t *w = &lp->waits[(lp->waits_head + lp->waits_n - 1) % lp->waits_cap];
+        if (w->a == a) {
+            w->seq = (uint64_t)seq;
+            return;
+        }
+    }
+    if (lp->waits_n == lp->waits_cap) {
+        size_t cap = lp->waits_cap ? lp->waits_cap * 2 : 64;
+        mq_swait_t *v = cn_malloc(cap * sizeof *v);
+        for (size_t i = 0; i < lp->waits_n; i++)
+            v[i] = lp->waits[(lp->waits_head + i) % lp->waits_cap];
+        cn_free(lp->waits);
+        lp->waits = v;
+        lp->waits_cap = cap;
+        lp->waits_head = 0;
+    }
+    atomic_fetch_add_explicit(&a->refs, 1, memory_order_relaxed);
+    lp->waits[(lp->waits_head + lp->waits_n++) % lp->waits_cap] = (mq_swait_t){(uint64_t)seq, a};
+    atomic_store(&lp->dur_want, true); /* before the check phase reads durable */
+}
+
+void mq__bk_waits_pump(mq_loop_t *lp)
+{
+    if (!lp->waits_n)
+        return;
+    mq_store_t *st = lp->b->o.store;
+    uint64_t durable = mq_store_durable_seq(st);
+    bool failed = mq_store_error(st) < 0;
+    while (lp->waits_n) {
+        mq_swait_t *w = &lp->waits[lp->waits_head];
+        if (w->seq > durable && !failed)
+            break;
+        mq_ackw_t *a = w->a;
+        if (w->seq > durable)
+            atomic_store(&a->reason, 0x80); /* never committed */
+        lp->waits_head = (lp->waits_head + 1) % lp->waits_cap;
+        lp->waits_n--;
+        mq__bk_ackw_unref(lp->b, a);
+    }
+    if (!lp->waits_n)
+        atomic_store(&lp->dur_want, false);
+}
+
+void mq__bk_waits_drop(mq_loop_t *lp)
+{
+    while (lp->waits_n) {
+        mq_ackw_t *a = lp->waits[lp->waits_head].a;
+        lp->waits_head = (lp->waits_head + 1) % lp->waits_cap;
+        lp->waits_n--;
+        mq__bk_ackw_unref(lp->b, a);
+    }
+    cn_free(lp->waits);
+    lp->waits = NULL;
+    lp->waits_cap = 0;
+}
+
+void mq__bk_store_durable(void *arg, uint64_t seq)
+{
+    (void)seq; /* the loops read mq_store_durable_seq themselves */
+    mq_broker_t *b = arg;
+    for (unsigned i = 0; i < b->nloops; i++)
+        if (atomic_load(&b->loops[i].dur_want))
+            uv_async_send(&b->loops[i].dur_async);
+}
+
+/* ------------------------------------------------------------ retained */
 
 typedef struct rmatch {
     mq_broker_t *b;
@@ -294,6 +465,7 @@ static int load_one(void *arg, const mq_store_session_t *ss)
     for (size_t i = 0; i < ss->nqos2; i++)
         mq__bk_qos2_add(s, ss->qos2_pids[i]);
     s->stored = true; /* from now on changes are written through */
+    atomic_fetch_add(&b->n_stored, 1);
     return 0;
 }
 

@@ -433,6 +433,8 @@ void mq__bk_route(mq_loop_t *lp, mq_msg_t *m, mq_conn_t *from)
         it->qos = r->qos;
         it->flags = r->flags;
         it->msg = mq__bk_msg_ref(m);
+        if (lp->pub_conn && m->qos && r->qos) /* it may reach a persistent session */
+            it->ackw = mq__bk_ackw_for_post(lp);
         it->nids = r->nids;
         if (r->nids)
             memcpy(it->ids, lp->res.ids + r->ids_off, r->nids * sizeof(uint32_t));
@@ -701,10 +703,12 @@ void mq__bk_sess_restore_sub(mq_sess_t *s, const char *f, size_t len, const mq_s
         remember_sub(s, f, len, o);
 }
 
-void mq__bk_retain(mq_broker_t *b, mq_msg_t *m)
+int64_t mq__bk_retain(mq_broker_t *b, mq_msg_t *m)
 {
-    if (!mq__bk_p_retain(b, m))
+    int64_t seq = mq__bk_p_retain(b, m);
+    if (seq == 0)
         mq__bk_ret_set(b->retained, m);
+    return seq;
 }
 
 void mq__bk_sess_subscribe(mq_conn_t *c, const mq_subscribe_t *sub)

@@ -286,6 +286,8 @@ static void publish_durable(mq_store_t *st, uint64_t seq)
     pthread_mutex_lock(&st->mu);
     if (seq > atomic_load(&st->durable))
         atomic_store(&st->durable, seq);
+    if (st->watch_fn)
+        st->watch_fn(st->watch_arg, atomic_load(&st->durable));
     pthread_cond_broadcast(&st->cv_done);
     pthread_mutex_unlock(&st->mu);
 }
@@ -296,6 +298,8 @@ static void fail(mq_store_t *st, int rc)
     if (atomic_compare_exchange_strong(&st->err, &expect, rc))
         cn_error("store: %s: failed, no further writes are accepted", cn_strerror(rc));
     pthread_mutex_lock(&st->mu);
+    if (st->watch_fn)
+        st->watch_fn(st->watch_arg, atomic_load(&st->durable));
     pthread_cond_broadcast(&st->cv_done);
     pthread_mutex_unlock(&st->mu);
 }
@@ -619,6 +623,14 @@ void mq_store_close(mq_store_t *st)
 }
 
 /* ------------------------------------------------------------- status */
+
+void mq_store_watch(mq_store_t *st, void (*fn)(void *arg, uint64_t durable_seq), void *arg)
+{
+    pthread_mutex_lock(&st->mu);
+    st->watch_fn = fn;
+    st->watch_arg = arg;
+    pthread_mutex_unlock(&st->mu);
+}
 
 uint64_t mq_store_durable_seq(const mq_store_t *st)
 {

@@ -158,6 +158,18 @@ int mq_store_sync(mq_store_t *st, uint64_t seq);
 /* The sticky error (0 while healthy).  Any thread. */
 int mq_store_error(const mq_store_t *st);
 
+/*
+ * A durability watcher for a user that arrives after mq_store_open (the
+ * broker, which waits for commits before acknowledging): fn(arg, seq) runs
+ * on the store thread after each commit, once mq_store_durable_seq()
+ * already returns seq, and once more when the store fails (mq_store_error()
+ * < 0 then).  It runs under the store's queue mutex: it must be quick and
+ * non-blocking (atomic stores, uv_async_send) and call no store function.
+ * One watcher at a time; fn NULL removes it, and when mq_store_watch
+ * returns no call of the previous watcher is in progress.  Any thread.
+ */
+void mq_store_watch(mq_store_t *st, void (*fn)(void *arg, uint64_t durable_seq), void *arg);
+
 /* ======================================================== retained messages */
 
 /*

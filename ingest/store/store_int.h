@@ -122,6 +122,8 @@ struct mq_store {
 
     atomic_uint_fast64_t durable;
     atomic_int err;
+    void (*watch_fn)(void *arg, uint64_t durable_seq); /* mu; mq_store_watch */
+    void *watch_arg;
 
     /* Retained index and cache: store thread (NOTES 2). */
     mq__st_rnode_t *root;

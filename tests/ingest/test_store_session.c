@@ -360,6 +360,50 @@ static void test_durable_notify(void **state)
     pthread_mutex_destroy(&n.mu);
 }
 
+/* mq_store_watch: the watcher sees each commit with durable_seq already
+ * published (the broker's Dekker pair relies on it), and nothing after it
+ * was removed. */
+typedef struct wnotes {
+    notes_t n;
+    mq_store_t *st;
+    bool published; /* durable_seq >= the seq reported, every call */
+} wnotes_t;
+
+static void on_watch(void *arg, uint64_t seq)
+{
+    wnotes_t *w = arg;
+    if (mq_store_durable_seq(w->st) < seq)
+        w->published = false;
+    on_durable(&w->n, seq);
+}
+
+static void test_watch(void **state)
+{
+    sfx_t *f = *state;
+    sfx_open(f);
+    wnotes_t w = {.n = {.monotonic = true}, .st = f->st, .published = true};
+    pthread_mutex_init(&w.n.mu, NULL);
+    mq_store_watch(f->st, on_watch, &w);
+    int64_t seq = 0;
+    for (int i = 0; i < 50; i++)
+        seq = put_sess(f, "w", 5, 10, 0);
+    sfx_sync(f, seq);
+    pthread_mutex_lock(&w.n.mu);
+    assert_true(w.published);
+    assert_true(w.n.monotonic);
+    assert_int_equal(w.n.last, (uint64_t)seq);
+    int calls = w.n.calls;
+    assert_true(calls >= 1 && calls <= 50);
+    pthread_mutex_unlock(&w.n.mu);
+    mq_store_watch(f->st, NULL, NULL);
+    sfx_sync(f, put_sess(f, "w", 5, 10, 0));
+    pthread_mutex_lock(&w.n.mu);
+    assert_int_equal(w.n.calls, calls);
+    pthread_mutex_unlock(&w.n.mu);
+    sfx_close(f);
+    pthread_mutex_destroy(&w.n.mu);
+}
+
 /* Another module keeps its own table in the same file through its own
  * connection, also while it holds the write lock for a while. */
 static void test_shared_file(void **state)
@@ -436,6 +480,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry_at_load, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_limits, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_durable_notify, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_watch, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_shared_file, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, sfx_setup, sfx_teardown),
     };
