@@ -72,6 +72,7 @@ int srv_mqtt_start(srv_ctx_t *ctx)
     so.path = path;
     so.fsync = cfg->durability == SRV_DUR_FSYNC;
     so.cache_bytes = (size_t)cfg->mqtt_retained_cache;
+    so.msg_ext_free = mq_broker_msg_ext_free; /* one retained copy for all subscribers */
     int rc = mq_store_open(&so, &ctx->store);
     if (rc < 0) {
         cn_error("mqtt: cannot open the metadata store %s: %s", path, cn_strerror(rc));

@@ -180,6 +180,12 @@ typedef struct mq_broker_opts {
     struct mq_store *store;
 } mq_broker_opts_t;
 
+/* Frees the broker's form of a retained message that the broker attaches
+ * to the store's cached message (one copy shared by every subscriber):
+ * set mq_store_opts_t.msg_ext_free to it when opening opts.store.  Any
+ * thread. */
+void mq_broker_msg_ext_free(void *ext);
+
 /* Sensible defaults (one loopback listener on 1883, one loop). */
 void mq_broker_opts_default(mq_broker_opts_t *o /* OUT */);
 

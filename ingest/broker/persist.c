@@ -20,7 +20,15 @@
  *  4. Retained lookups for a new subscription are answered on the store
  *     thread; the messages travel to the session's loop as IT_RETAINED
  *     items and are delivered there (after the SUBACK, which was queued
- *     first).  $SYS/... retained messages stay in memory (msg.c): they
+ *     first).  One copy is shared by all subscribers: the broker form
+ *     (mq_msg_t) of a store message is built on its first delivery and
+ *     attached to the cached store message (mq_store_msg_ext_set, freed
+ *     through opts.msg_ext_free = mq_broker_msg_ext_free), so later
+ *     deliveries and every session queue take references to it; it goes
+ *     once the cache evicted the store message and the last delivery is
+ *     done.  While cached, a delivered message is thus held twice (store
+ *     form and broker form), so the cache's resident size is at most about
+ *     twice mqtt-retained-cache.  $SYS/... retained messages stay in memory (msg.c): they
  *     change every few seconds and mean nothing after a restart.
  *  5. Acknowledgements wait for the store.  A QoS 1/2 PUBLISH is
  *     acknowledged (PUBACK/PUBREC) only once the store committed every
@@ -375,6 +383,33 @@ typedef struct rmatch {
     uint32_t sub_id;
 } rmatch_t;
 
+/* The broker form of a retained message with a reference for the caller,
+ * converted once per cached store message and attached to it (NOTES 4):
+ * every subscriber it is delivered to shares that one copy.  NULL when
+ * the stored blob is damaged. */
+static mq_msg_t *shared_form(mq_store_msg_t *sm)
+{
+    mq_msg_t *m = mq_store_msg_ext(sm);
+    if (m)
+        return mq__bk_msg_ref(m);
+    m = unblob(sm->props, sm->props_len, sm->payload, sm->payload_len, sm->expiry_ns);
+    if (!m)
+        return NULL;
+    mq_msg_t *att = mq_store_msg_ext_set(sm, m);
+    if (att == m)
+        return mq__bk_msg_ref(m); /* one reference is the attachment's */
+    if (att) {                    /* another thread attached one first */
+        mq__bk_msg_unref(m);
+        return mq__bk_msg_ref(att);
+    }
+    return m; /* the store takes no attachments (no msg_ext_free) */
+}
+
+void mq_broker_msg_ext_free(void *ext)
+{
+    mq__bk_msg_unref(ext);
+}
+
 /* Store thread: converts and sends the messages to the session's loop. */
 static void on_match(void *arg, mq_store_msg_t **msgs, size_t n, bool last)
 {
@@ -382,7 +417,7 @@ static void on_match(void *arg, mq_store_msg_t **msgs, size_t n, bool last)
     unsigned l = (unsigned)(rm->sid >> MQ_LOOP_SHIFT);
     for (size_t i = 0; i < n; i++) {
         mq_store_msg_t *sm = msgs[i];
-        mq_msg_t *m = unblob(sm->props, sm->props_len, sm->payload, sm->payload_len, sm->expiry_ns);
+        mq_msg_t *m = shared_form(sm);
         mq_store_msg_unref(sm);
         if (!m)
             continue;

@@ -3,7 +3,9 @@
  * test_broker_hooks.c - the broker's hook contracts, in process, over a
  * loopback socket: the ingest hook with "acknowledge later" (PUBACKs wait
  * for mq_broker_ack and keep publish order), MQ_PUB_RETRY + resume, the
- * asynchronous auth hook answered from another thread, the ACL hook, and
+ * asynchronous auth hook answered from another thread, the ACL hook, acks
+ * that wait for the metadata store and the one shared copy of a retained
+ * message, and
  * the loop-local u64 map behind session lookups (randomized against a
  * reference).
  *
@@ -12,6 +14,7 @@
  */
 #include "broker/broker.h"
 #include "broker/broker_int.h"
+#include "store/store.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -223,6 +226,96 @@ static void test_ack_later_keeps_order(void **state)
     mq_broker_free(b);
 }
 
+/* With a store: a retained QoS 1 PUBLISH is acknowledged only once the
+ * hook acknowledged it and the store committed its retained copy; the
+ * retained message then reaches three subscribers as one shared copy
+ * (persist.c NOTES 4 and 5). */
+static void test_store_ack_and_shared_retained(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/cairn-test-hooks.XXXXXX", path[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/meta.db", dir);
+    mq_store_opts_t so;
+    mq_store_opts_default(&so);
+    so.path = path;
+    so.msg_ext_free = mq_broker_msg_ext_free;
+    mq_store_t *st;
+    assert_int_equal(mq_store_open(&so, &st), 0);
+    seen_t s = {.mu = PTHREAD_MUTEX_INITIALIZER, .cv = PTHREAD_COND_INITIALIZER};
+    static const mq_broker_listener_t l = {"127.0.0.1", 0, true};
+    mq_broker_opts_t o;
+    mq_broker_opts_default(&o);
+    o.listeners = &l;
+    o.nloops = 2;
+    o.sys_interval_ns = 0;
+    o.on_publish = on_publish;
+    o.hook_arg = &s;
+    o.store = st;
+    mq_broker_t *b;
+    assert_int_equal(mq_broker_new(&o, &b), 0);
+    assert_int_equal(mq_broker_start(b), 0);
+
+    int fd = dial(mq_broker_port(b, 0));
+    mqtt_connect(fd, 'p', NULL);
+    expect(fd, (const uint8_t[]){0x20, 2, 0, 0}, 4);
+    send_all(fd, (const uint8_t[]){0x33, 11, 0, 3, 'r', '/', 't', 0, 1, 'k', 'e', 'e', 'p'}, 13);
+    wait_for(&s, &s.n, 1);
+    mq_broker_ack(b, &s.tok[0], 0);
+    expect(fd, (const uint8_t[]){0x40, 2, 0, 1}, 4);
+    /* Clean sessions write nothing: seq 1 is the retained set, and the
+     * PUBACK came after its commit. */
+    assert_true(mq_store_durable_seq(st) >= 1);
+
+    int sub[3];
+    for (int i = 0; i < 3; i++) {
+        sub[i] = dial(mq_broker_port(b, 0));
+        /* Persistent sessions (clean session 0) outlive the connections
+         * mq_broker_stop closes. */
+        send_all(sub[i],
+                 (const uint8_t[]){0x10, 14, 0, 4, 'M', 'Q', 'T', 'T', 4, 0, 0, 60, 0, 2, 'c',
+                                   (uint8_t)('x' + i)},
+                 16);
+        expect(sub[i], (const uint8_t[]){0x20, 2, 0, 0}, 4);
+        send_all(sub[i], (const uint8_t[]){0x82, 8, 0, 7, 0, 3, 'r', '/', '#', 1}, 10);
+        expect(sub[i], (const uint8_t[]){0x90, 3, 0, 7, 1}, 5);
+        /* Not acknowledged: it stays in the session's in-flight list. */
+        expect(sub[i],
+               (const uint8_t[]){0x33, 11, 0, 3, 'r', '/', 't', 0, 1, 'k', 'e', 'e', 'p'}, 13);
+    }
+    mq_broker_stop(b); /* the loops ended; their sessions are still there */
+    mq_msg_t *seen[3];
+    int n = 0;
+    cn_buf_t v;
+    cn_buf_init(&v);
+    for (unsigned i = 0; i < 2; i++) {
+        size_t k = mq__bk_objs(&b->loops[i], false, &v);
+        for (size_t j = 0; j < k; j++) {
+            mq_sess_t *ss = ((mq_sess_t **)(void *)v.p)[j];
+            if (ss->inflight.head && n < 3)
+                seen[n++] = ss->inflight.head->msg;
+        }
+    }
+    cn_buf_free(&v);
+    assert_int_equal(n, 3);
+    assert_ptr_equal(seen[0], seen[1]);
+    assert_ptr_equal(seen[1], seen[2]);
+    /* Three in-flight entries and the store message's attachment. */
+    assert_true(atomic_load(&seen[0]->ref) >= 4);
+    close(fd);
+    for (int i = 0; i < 3; i++)
+        close(sub[i]);
+    mq_broker_free(b);
+    mq_store_close(st);
+    unlink(path);
+    char aux[80];
+    snprintf(aux, sizeof aux, "%s-wal", path);
+    unlink(aux);
+    snprintf(aux, sizeof aux, "%s-shm", path);
+    unlink(aux);
+    rmdir(dir);
+}
+
 static void test_async_auth(void **state)
 {
     (void)state;
@@ -284,6 +377,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_ack_later_keeps_order),
+        cmocka_unit_test(test_store_ack_and_shared_retained),
         cmocka_unit_test(test_async_auth),
         cmocka_unit_test(test_map_random),
     };
