@@ -320,6 +320,52 @@ int qry_parse(const char *src, size_t len, qry_query_t **out /* OUT */, qry_erro
  * expr holds it and nstmts is 0.  Errors as qry_parse. */
 int qry_parse_expr(const char *src, size_t len, qry_query_t **out /* OUT */, qry_error_t *err);
 
+/* Bound parameters ($name in the query text), as InfluxDB 1.8's /query
+ * `params=` JSON object gives them.  An entry of kind QRY_PARAM_INVALID
+ * carries its error text in s, reported only if the query uses it. */
+typedef enum qry_param_kind {
+    QRY_PARAM_INVALID = 0,
+    QRY_PARAM_IDENT,    /* s: an identifier (measurement, field, tag) */
+    QRY_PARAM_STRING,   /* s: a string literal (a time literal next to time) */
+    QRY_PARAM_INTEGER,  /* i */
+    QRY_PARAM_NUMBER,   /* f */
+    QRY_PARAM_BOOL,     /* b */
+    QRY_PARAM_REGEX,    /* s: the pattern */
+    QRY_PARAM_DURATION, /* i: ns */
+} qry_param_kind_t;
+
+typedef struct qry_param {
+    const char *name; /* without the '$' */
+    qry_param_kind_t kind;
+    const char *s;
+    int64_t i;
+    double f;
+    bool b;
+} qry_param_t;
+
+/* A set of parameters read from JSON (query/params.c). */
+typedef struct qry_params qry_params_t;
+
+/*
+ * Reads InfluxDB's params= object: {"name": value, ...} where a JSON
+ * string is a string literal, a number with a '.' a float, other numbers
+ * an integer, true/false a boolean, and a one-member object
+ * {"identifier"|"string"|"integer"|"number"|"boolean"|"regex"|"duration":
+ * v} names the type.  Returns 0 with *out (OWNED, qry_params_free), or
+ * CN_EINVAL with msg (InfluxDB's wording, e.g. "error parsing query
+ * parameters: ...") filled.
+ */
+int qry_params_json(const char *src, size_t len, qry_params_t **out /* OUT */, char *msg,
+                    size_t msglen);
+void qry_params_free(qry_params_t *ps); /* NULL is a no-op */
+
+/* qry_parse with every $name bound from params (NULL: none given): a
+ * parameter becomes the literal or identifier it names, so the tree holds
+ * no QRY_EXPR_PARAM.  A $name params lacks fails with "error parsing
+ * query: missing parameter: name" (no position, as InfluxDB). */
+int qry_parse_bound(const char *src, size_t len, const qry_params_t *params,
+                    qry_query_t **out /* OUT */, qry_error_t *err);
+
 /* Frees the query and every node in it.  NULL is a no-op. */
 void qry_query_free(qry_query_t *q);
 

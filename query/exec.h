@@ -108,6 +108,13 @@ typedef struct qry_catalog qry_catalog_t;
 /* path: a file to persist the names in (NULL: memory only). */
 int qry_catalog_open(const char *path, qry_catalog_t **out /* OUT */);
 void qry_catalog_close(qry_catalog_t *c);
+/* The `retention` config key: the duration of every database's default
+ * policy that no statement has set. */
+void qry_catalog_set_base_retention(qry_catalog_t *c, int64_t ns);
+/* The engine retention the recorded policies ask for: the longest default
+ * policy duration over all databases (0 = INF wins); the base when no
+ * database is known.  The server opens the engine with it. */
+int64_t qry_catalog_retention(qry_catalog_t *c);
 /* Records db as existing (writes to it create it in InfluxDB too); does no
  * I/O: the next qry_exec_stmt persists it. */
 void qry_catalog_touch(qry_catalog_t *c, const char *db);
@@ -151,6 +158,9 @@ void qry_json_pretty(const uint8_t *in, size_t n, cn_buf_t *out);
  * kept by the caller across statements), times as epoch integers. */
 void qry_result_csv(const qry_result_t *r, int stmt_id, const qry_fmt_opts_t *fo, bool *header_done,
                     const char ***last_cols, size_t *last_ncols, cn_buf_t *out);
+/* Appends s as a quoted JSON string escaped the way Go's encoding/json
+ * escapes it (<, > and & as \u003c, \u003e, \u0026). */
+void qry_json_str(cn_buf_t *out, const char *s, size_t n);
 /* Appends a float the way Go's encoding/json does (shortest round-trip,
  * exponent form outside [1e-6, 1e21)). */
 void qry_fmt_float(double f, cn_buf_t *out);

@@ -400,6 +400,59 @@ static size_t lex_op(const char *s, size_t left, qry__tk_t *kind)
     return 0;
 }
 
+/* Turns the PARAM token t into the token its bound value spells. */
+static int bind_param(qry__lexer_t *lx, qry__tok_t *t)
+{
+    const qry_param_t *b = qry__param_find(lx->params, t->s);
+    const char *why = NULL;
+    if (!b)
+        why = t->s;
+    else if (b->kind == QRY_PARAM_INVALID)
+        why = b->s;
+    if (why) {
+        if (lx->err) {
+            memset(lx->err, 0, sizeof *lx->err);
+            lx->err->code = CN_EINVAL;
+            lx->err->off = t->off;
+            snprintf(lx->err->msg, sizeof lx->err->msg, "error parsing query: missing parameter: %s",
+                     why);
+        }
+        return CN_EINVAL;
+    }
+    switch (b->kind) {
+    case QRY_PARAM_IDENT:
+        t->kind = QRY_TK_IDENT;
+        t->quoted = true;
+        t->s = qry__arena_strndup(lx->arena, b->s, strlen(b->s));
+        break;
+    case QRY_PARAM_STRING:
+        t->kind = QRY_TK_STRING;
+        t->s = qry__arena_strndup(lx->arena, b->s, strlen(b->s));
+        break;
+    case QRY_PARAM_REGEX:
+        t->kind = QRY_TK_REGEX;
+        t->s = qry__arena_strndup(lx->arena, b->s, strlen(b->s));
+        break;
+    case QRY_PARAM_INTEGER:
+        t->kind = QRY_TK_INTEGER;
+        t->bound = true;
+        t->i = b->i;
+        break;
+    case QRY_PARAM_NUMBER:
+        t->kind = QRY_TK_NUMBER;
+        t->bound = true;
+        t->f = b->f;
+        break;
+    case QRY_PARAM_BOOL: t->kind = b->b ? QRY_TK_TRUE : QRY_TK_FALSE; break;
+    case QRY_PARAM_DURATION:
+        t->kind = QRY_TK_DUR;
+        t->i = b->i;
+        break;
+    case QRY_PARAM_INVALID: break;
+    }
+    return 0;
+}
+
 static int lex_param(qry__lexer_t *lx, qry__tok_t *t)
 {
     const char *s = lx->src;
@@ -411,7 +464,7 @@ static int lex_param(qry__lexer_t *lx, qry__tok_t *t)
     t->kind = QRY_TK_PARAM;
     t->s = qry__arena_strndup(lx->arena, s + start + 1, i - start - 1);
     lx->pos = i;
-    return 0;
+    return lx->bind ? bind_param(lx, t) : 0;
 }
 
 int qry__lex_next(qry__lexer_t *lx, qry__tok_t *t)

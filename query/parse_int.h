@@ -84,8 +84,10 @@ typedef struct qry__tok {
     uint32_t off; /* first byte */
     uint32_t end; /* one past the last byte */
     bool quoted;  /* IDENT written in double quotes */
+    bool bound;   /* INTEGER / NUMBER from a bound parameter: value in i / f */
     const char *s;
     int64_t i;
+    double f;
 } qry__tok_t;
 
 typedef struct qry__lexer {
@@ -94,7 +96,12 @@ typedef struct qry__lexer {
     size_t pos;
     qry__arena_t *arena;
     qry_error_t *err;
+    const qry_params_t *params; /* bind $name tokens (bind is true) */
+    bool bind;
 } qry__lexer_t;
+
+/* The parameter name in params (params.c), or NULL. */
+const qry_param_t *qry__param_find(const qry_params_t *ps, const char *name);
 
 /* Next token from lx->pos (comments and white space skipped).  Returns 0,
  * or CN_EINVAL with lx->err filled (bad string, escape, duration...). */
@@ -129,6 +136,7 @@ typedef struct qry__parser {
     qry_error_t *err;
     int nest;
     bool kw_vars; /* rules: keywords other than the rule's own are names */
+    bool stmts;   /* qry_parse: InfluxQL statements (=~ needs a regex literal) */
 } qry__parser_t;
 
 /* Evaluates an int-returning call and returns its error from the caller. */

@@ -119,6 +119,12 @@ int qry__p_uint(qry__parser_t *p, int64_t *out)
     int64_t v = 0;
     if (p->tok.kind != QRY_TK_INTEGER)
         return qry__p_expected(p, "integer");
+    if (p->tok.bound) {
+        if (p->tok.i < 0)
+            return qry__p_expected(p, "integer");
+        *out = p->tok.i;
+        return qry__p_advance(p);
+    }
     for (uint32_t i = p->tok.off; i < p->tok.end; i++) {
         if (__builtin_mul_overflow(v, 10, &v) || __builtin_add_overflow(v, s[i] - '0', &v))
             return qry__error_at(p->err, s, p->lx.len, p->tok.off, "integer out of range");
@@ -170,9 +176,10 @@ static int relex_regex(qry__parser_t *p)
 
 int qry__p_regex(qry__parser_t *p, const char **out)
 {
-    if (p->tok.kind != QRY_TK_SLASH)
+    if (p->tok.kind != QRY_TK_SLASH && p->tok.kind != QRY_TK_REGEX) /* REGEX: bound */
         return qry__p_expected(p, "regex");
-    QRY__TRY(relex_regex(p));
+    if (p->tok.kind == QRY_TK_SLASH)
+        QRY__TRY(relex_regex(p));
     *out = p->tok.s;
     return qry__p_advance(p);
 }
@@ -243,6 +250,14 @@ static int grow(qry__parser_t *p, qry_expr_t *e, const qry_expr_t *child)
 int qry__p_int_literal(qry__parser_t *p, bool neg, uint32_t off, qry_expr_t **out)
 {
     const char *s = p->lx.src;
+    if (p->tok.bound) { /* a bound parameter */
+        if (neg && p->tok.i == INT64_MIN)
+            return qry__error_at(p->err, s, p->lx.len, p->tok.off, "integer out of range");
+        qry_expr_t *e = qry__expr_new(p->arena, QRY_EXPR_INTEGER, off);
+        e->u.i = neg ? -p->tok.i : p->tok.i;
+        *out = e;
+        return qry__p_advance(p);
+    }
     uint64_t v = 0, lim = neg ? UINT64_C(1) << 63 : (UINT64_C(1) << 63) - 1;
     for (uint32_t i = p->tok.off; i < p->tok.end; i++) {
         if (v > (lim - (uint64_t)(s[i] - '0')) / 10)
@@ -257,8 +272,11 @@ int qry__p_int_literal(qry__parser_t *p, bool neg, uint32_t off, qry_expr_t **ou
 
 int qry__p_float_literal(qry__parser_t *p, bool neg, uint32_t off, qry_expr_t **out)
 {
-    char *text = qry__arena_strndup(p->arena, p->lx.src + p->tok.off, p->tok.end - p->tok.off);
-    double v = strtod(text, NULL);
+    double v = p->tok.f; /* a bound parameter */
+    if (!p->tok.bound) {
+        char *text = qry__arena_strndup(p->arena, p->lx.src + p->tok.off, p->tok.end - p->tok.off);
+        v = strtod(text, NULL);
+    }
     if (isinf(v))
         return qry__error_at(p->err, p->lx.src, p->lx.len, p->tok.off, "number out of range");
     qry_expr_t *e = qry__expr_new(p->arena, QRY_EXPR_NUMBER, off);
@@ -530,6 +548,8 @@ static int unary_inner(qry__parser_t *p, qry_expr_t **out)
     case QRY_TK_SLASH:
         QRY__TRY(relex_regex(p));
         return parse_leaf(p, QRY_EXPR_REGEX, out);
+    case QRY_TK_REGEX: /* a bound parameter */
+        return parse_leaf(p, QRY_EXPR_REGEX, out);
     case QRY_TK_STAR:
         return parse_leaf(p, QRY_EXPR_WILDCARD, out);
     case QRY_TK_STRING:
@@ -654,6 +674,10 @@ static int parse_binary(qry__parser_t *p, int min_prec, qry_expr_t **out)
         if (op == QRY_OP_NONE || qry__op_prec(op) < min_prec)
             break;
         QRY__TRY(qry__p_advance(p));
+        if ((op == QRY_OP_EQREGEX || op == QRY_OP_NEQREGEX) && p->stmts &&
+            p->tok.kind != QRY_TK_SLASH && p->tok.kind != QRY_TK_REGEX &&
+            p->tok.kind != QRY_TK_PARAM) /* InfluxQL: a regex literal only */
+            return qry__p_expected(p, "regex");
         qry_expr_t *rhs, *e = qry__expr_new(p->arena, QRY_EXPR_BINARY, lhs->off);
         QRY__TRY(parse_binary(p, qry__op_prec(op) + 1, &rhs));
         e->u.bin.op = op;
@@ -766,7 +790,8 @@ static int parse_one_expr(qry__parser_t *p, qry_query_t *q)
 }
 
 static int run(const char *src, size_t len, qry_query_t **out, qry_error_t *err,
-               int (*body)(qry__parser_t *, qry_query_t *))
+               int (*body)(qry__parser_t *, qry_query_t *), const qry_params_t *params,
+               bool bind)
 {
     *out = NULL;
     if (err)
@@ -783,7 +808,10 @@ static int run(const char *src, size_t len, qry_query_t **out, qry_error_t *err,
     qry_query_t *q = qry__arena_alloc(a, sizeof *q);
     q->arena = a;
     qry__parser_t p = {
-        .lx = {.src = src, .len = len, .arena = a, .err = err}, .arena = a, .err = err};
+        .lx = {.src = src, .len = len, .arena = a, .err = err, .params = params, .bind = bind},
+        .arena = a,
+        .err = err,
+        .stmts = body == parse_stmts};
     int rc = qry__p_advance(&p);
     if (rc == 0)
         rc = body(&p, q);
@@ -797,10 +825,16 @@ static int run(const char *src, size_t len, qry_query_t **out, qry_error_t *err,
 
 int qry_parse(const char *src, size_t len, qry_query_t **out, qry_error_t *err)
 {
-    return run(src, len, out, err, parse_stmts);
+    return run(src, len, out, err, parse_stmts, NULL, false);
+}
+
+int qry_parse_bound(const char *src, size_t len, const qry_params_t *params, qry_query_t **out,
+                    qry_error_t *err)
+{
+    return run(src, len, out, err, parse_stmts, params, true);
 }
 
 int qry_parse_expr(const char *src, size_t len, qry_query_t **out, qry_error_t *err)
 {
-    return run(src, len, out, err, parse_one_expr);
+    return run(src, len, out, err, parse_one_expr, NULL, false);
 }

@@ -30,7 +30,7 @@ static int parse_segments(qry__parser_t *p, bool allow_regex, bool allow_backref
     sg->n = 0;
     sg->last = SEG_IDENT;
     for (;;) {
-        if (allow_regex && p->tok.kind == QRY_TK_SLASH) {
+        if (allow_regex && (p->tok.kind == QRY_TK_SLASH || p->tok.kind == QRY_TK_REGEX)) {
             QRY__TRY(qry__p_regex(p, &sg->part[sg->n++]));
             sg->last = SEG_REGEX;
             return 0;
@@ -164,6 +164,7 @@ static int parse_dim(qry__parser_t *p, qry_select_t *s, qry_dim_t *d)
         d->kind = QRY_DIM_WILDCARD;
         return qry__p_advance(p);
     case QRY_TK_SLASH:
+    case QRY_TK_REGEX: /* a bound parameter */
         d->kind = QRY_DIM_REGEX;
         return qry__p_regex(p, &d->name);
     default:

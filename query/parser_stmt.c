@@ -72,7 +72,8 @@ static int with_measurement(qry__parser_t *p, qry_show_t *s)
         return qry__p_expected(p, "=, =~");
     s->with_op = p->tok.kind == QRY_TK_EQ ? QRY_OP_EQ : QRY_OP_EQREGEX;
     QRY__TRY(qry__p_advance(p));
-    if (s->with_op == QRY_OP_EQREGEX && p->tok.kind != QRY_TK_SLASH)
+    if (s->with_op == QRY_OP_EQREGEX && p->tok.kind != QRY_TK_SLASH &&
+        p->tok.kind != QRY_TK_REGEX)
         return qry__p_expected(p, "regex");
     s->with_meas = qry__arena_alloc(p->arena, sizeof(qry_source_t));
     return qry__p_source(p, false, s->with_meas);
@@ -116,7 +117,7 @@ static int with_key(qry__parser_t *p, qry_show_t *s)
     s->nkeys = 1;
     if (s->key_op == QRY_OP_EQ || s->key_op == QRY_OP_NEQ)
         return qry__p_ident(p, &s->keys[0]);
-    if (p->tok.kind != QRY_TK_SLASH)
+    if (p->tok.kind != QRY_TK_SLASH && p->tok.kind != QRY_TK_REGEX)
         return qry__p_expected(p, "regex");
     qry_source_t re;
     QRY__TRY(qry__p_source(p, false, &re));

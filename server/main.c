@@ -151,6 +151,13 @@ static void engine_opts(srv_ctx_t *ctx, eng_opts_t *o)
     o->durability = cfg->durability == SRV_DUR_OS ? ENG_DUR_OS : ENG_DUR_FSYNC;
     o->partition_ns = cfg->partition_ns;
     o->retention_ns = cfg->retention_ns;
+    if (ctx->catalog) { /* retention policies set by InfluxQL statements persist */
+        qry_catalog_set_base_retention(ctx->catalog, cfg->retention_ns);
+        o->retention_ns = qry_catalog_retention(ctx->catalog);
+        if (o->retention_ns != cfg->retention_ns)
+            cn_info("retention: %lld s from the retention policies (DATA-DIR/databases)",
+                    (long long)(o->retention_ns / 1000000000));
+    }
     o->memtable_bytes = (size_t)cfg->memtable_bytes;
     o->wal_segment_bytes = (size_t)cfg->wal_segment_bytes;
     o->group_commit_us = (uint32_t)(cfg->group_commit_ns / 1000);

@@ -2,7 +2,8 @@
 /*
  * query.c - GET/POST /query, InfluxDB 1.x compatible: `q` (URL or
  * form-encoded POST body), `db`, `epoch` (ns, n, u, µ, ms, s, m, h),
- * `pretty`, `chunked` / `chunk_size`; `rp`, `u`, `p`, `params` accepted.
+ * `pretty`, `chunked` / `chunk_size`, `params` (bound parameters, a JSON
+ * object as in InfluxDB 1.8: qry_params_json); `rp`, `u`, `p` accepted.
  * Statements run one after the other on the worker pool (job.h); the
  * first failing statement ends the request, as in InfluxDB.
  *
@@ -26,6 +27,7 @@
 typedef struct qreq {
     srv_http_t *h;
     char *q;
+    char *params; /* params= JSON, NULL without */
     char db[256];
     int64_t epoch_div;
     bool pretty, chunked, csv, gzip, missing_q;
@@ -36,6 +38,7 @@ static void qreq_free(void *arg)
 {
     qreq_t *r = arg;
     cn_free(r->q);
+    cn_free(r->params);
     cn_free(r);
 }
 
@@ -151,16 +154,9 @@ static void begin(out_t *o, int status)
 
 static void json_error_body(const char *msg, cn_buf_t *b)
 {
-    cn_buf_put(b, "{\"error\":\"", 10);
-    for (const char *p = msg; *p; p++) {
-        if (*p == '"' || *p == '\\')
-            cn_buf_put_u8(b, '\\');
-        if ((unsigned char)*p < 0x20)
-            cn_buf_put_u8(b, ' ');
-        else
-            cn_buf_put_u8(b, (uint8_t)*p);
-    }
-    cn_buf_put(b, "\"}\n", 3);
+    cn_buf_put(b, "{\"error\":", 9);
+    qry_json_str(b, msg, strlen(msg));
+    cn_buf_put(b, "}\n", 2);
 }
 
 /* One chunked JSON line per chunk of rows. */
@@ -219,7 +215,14 @@ static void run_query(srv_job_t *j, void *arg)
     }
     qry_query_t *q = NULL;
     qry_error_t perr;
-    int rc = qry_parse(r->q, strlen(r->q), &q, &perr);
+    qry_params_t *params = NULL;
+    int rc = 0;
+    if (r->params && qry_params_json(r->params, strlen(r->params), &params, perr.msg,
+                                     sizeof perr.msg) < 0)
+        rc = CN_EINVAL;
+    if (rc == 0)
+        rc = qry_parse_bound(r->q, strlen(r->q), params, &q, &perr);
+    qry_params_free(params);
     if (rc < 0) {
         cn_buf_t b;
         cn_buf_init(&b);
@@ -335,6 +338,20 @@ void srv__query_handle(srv_conn_t *c, const char *query)
         cn_buf_init(&b);
         if (form_param((const char *)rq->body.p, rq->body.len, "db", &b) == 0)
             snprintf(r->db, sizeof r->db, "%s", b.p ? (const char *)b.p : "");
+        cn_buf_free(&b);
+    }
+    /* params: URL first, then a form-encoded body (an empty value is none) */
+    size_t plen = strlen(query);
+    char *pbuf = cn_malloc(plen + 1);
+    if (srv__query_param(query, "params", pbuf, plen + 1) > 0) {
+        r->params = pbuf;
+    } else {
+        cn_free(pbuf);
+        cn_buf_t b;
+        cn_buf_init(&b);
+        if (c->parser.method == HTTP_POST &&
+            form_param((const char *)rq->body.p, rq->body.len, "params", &b) == 0 && b.len)
+            r->params = cn_strdup((const char *)b.p);
         cn_buf_free(&b);
     }
     if (srv__query_param(query, "epoch", v, sizeof v) > 0)

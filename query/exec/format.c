@@ -74,7 +74,7 @@ void qry_fmt_float(double f, cn_buf_t *out)
     cn_buf_put(out, o, (size_t)n);
 }
 
-static void json_str(cn_buf_t *out, const char *s, size_t n)
+void qry_json_str(cn_buf_t *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     cn_buf_put_u8(out, '"');
@@ -136,7 +136,7 @@ static void json_val(const qry_result_t *r, const qry_val_t *v, const qry_fmt_op
     case QRY_FLOAT: qry_fmt_float(v->u.f, out); break;
     case QRY_INT: put_i64(out, v->u.i); break;
     case QRY_BOOL: cn_buf_put(out, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
-    case QRY_STR: json_str(out, v->u.s.p, v->u.s.len); break;
+    case QRY_STR: qry_json_str(out, v->u.s.p, v->u.s.len); break;
     case QRY_TIME:
         if (fo->epoch_div)
             put_i64(out, epoch_of(v->u.i, fo->epoch_div));
@@ -156,7 +156,7 @@ void qry_result_json_series(const qry_result_t *r, const qry_series_t *s, size_t
     bool comma = false;
     if (s->name) {
         cn_buf_put(out, "\"name\":", 7);
-        json_str(out, s->name, strlen(s->name));
+        qry_json_str(out, s->name, strlen(s->name));
         comma = true;
     }
     if (s->ntags) {
@@ -166,9 +166,9 @@ void qry_result_json_series(const qry_result_t *r, const qry_series_t *s, size_t
         for (size_t t = 0; t < s->ntags; t++) {
             if (t)
                 cn_buf_put_u8(out, ',');
-            json_str(out, s->tags[t].key, strlen(s->tags[t].key));
+            qry_json_str(out, s->tags[t].key, strlen(s->tags[t].key));
             cn_buf_put_u8(out, ':');
-            json_str(out, s->tags[t].val, strlen(s->tags[t].val));
+            qry_json_str(out, s->tags[t].val, strlen(s->tags[t].val));
         }
         cn_buf_put_u8(out, '}');
         comma = true;
@@ -179,7 +179,7 @@ void qry_result_json_series(const qry_result_t *r, const qry_series_t *s, size_t
     for (size_t c = 0; c < s->ncols; c++) {
         if (c)
             cn_buf_put_u8(out, ',');
-        json_str(out, s->cols[c], strlen(s->cols[c]));
+        qry_json_str(out, s->cols[c], strlen(s->cols[c]));
     }
     cn_buf_put_u8(out, ']');
     if (nrows) {
@@ -210,7 +210,7 @@ void qry_result_json(const qry_result_t *r, int stmt_id, const qry_fmt_opts_t *f
     cn_buf_put(out, tmp, (size_t)n);
     if (r->err) {
         cn_buf_put(out, ",\"error\":", 9);
-        json_str(out, r->err, strlen(r->err));
+        qry_json_str(out, r->err, strlen(r->err));
     } else if (r->nseries) {
         cn_buf_put(out, ",\"series\":[", 11);
         for (size_t i = 0; i < r->nseries; i++) {
@@ -222,7 +222,7 @@ void qry_result_json(const qry_result_t *r, int stmt_id, const qry_fmt_opts_t *f
     }
     if (r->msg) {
         cn_buf_put(out, ",\"messages\":[{\"level\":\"warning\",\"text\":", 39);
-        json_str(out, r->msg, strlen(r->msg));
+        qry_json_str(out, r->msg, strlen(r->msg));
         cn_buf_put(out, "}]", 2);
     }
     cn_buf_put_u8(out, '}');

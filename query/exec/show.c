@@ -9,26 +9,36 @@
  * SHOW DATABASES / SHOW RETENTION POLICIES answer like InfluxDB.  Data
  * statements (DROP MEASUREMENT, DROP SERIES, DELETE) act on the shared
  * engine; DROP DATABASE forgets the name and deletes every series, as
- * InfluxDB deletes the database's data.  A DURATION given to a default
- * retention policy (CREATE DATABASE ... WITH DURATION, CREATE / ALTER
- * RETENTION POLICY ... DEFAULT) becomes the engine's retention
- * (eng_set_retention) until the next restart, when the `retention` key
- * applies again.
+ * InfluxDB deletes the database's data.
+ *
+ * Retention policies are kept per database (DATA-DIR/databases, fsynced
+ * and renamed on every change) and drive the one engine's retention
+ * (cat_retention): the engine keeps data for the longest duration any
+ * database's default policy asks for, INF winning.  A policy whose
+ * duration no statement set (the autogen of a database that was only
+ * written to or created plainly) lasts the `retention` key.  The server
+ * applies the same rule when it starts (qry_catalog_retention), so a
+ * policy outlives restarts.
  */
 #include "plan.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 /* -------------------------------------------------------------- catalog */
 
+#define HOUR_NS (3600 * INT64_C(1000000000))
+
 typedef struct rp {
     char *db, *name;
-    int64_t duration, shard;
+    int64_t duration, shard; /* ns; duration 0 = INF */
     int64_t repl;
     bool def;
+    bool set; /* duration given by a statement; else it is the `retention` key */
 } rp_t;
 
 struct qry_catalog {
@@ -36,12 +46,13 @@ struct qry_catalog {
     char *path;
     char **dbs;
     size_t ndbs;
-    rp_t *rps;
+    rp_t *rps; /* in creation order (SHOW RETENTION POLICIES lists them so) */
     size_t nrps;
-    bool dirty; /* touched names not yet saved (saved by the next statement) */
+    int64_t base; /* the `retention` key: duration of policies no statement set */
+    bool dirty;   /* touched names not yet saved (saved by the next statement) */
 };
 
-static bool cat_has(qry_catalog_t *c, const char *db)
+static bool cat_has(const qry_catalog_t *c, const char *db)
 {
     for (size_t i = 0; i < c->ndbs; i++)
         if (strcmp(c->dbs[i], db) == 0)
@@ -65,6 +76,24 @@ static rp_t *rp_find(qry_catalog_t *c, const char *db, const char *name)
     return NULL;
 }
 
+static bool db_has_rps(qry_catalog_t *c, const char *db)
+{
+    for (size_t i = 0; i < c->nrps; i++)
+        if (strcmp(c->rps[i].db, db) == 0)
+            return true;
+    return false;
+}
+
+/* InfluxDB's shard group duration for a policy duration (0 = INF). */
+static int64_t shard_for(int64_t d)
+{
+    if (d > 0 && d < 2 * 24 * HOUR_NS)
+        return HOUR_NS;
+    if (d > 0 && d < 180 * 24 * HOUR_NS)
+        return 24 * HOUR_NS;
+    return 7 * 24 * HOUR_NS;
+}
+
 static rp_t *rp_add(qry_catalog_t *c, const char *db, const char *name)
 {
     rp_t *r = rp_find(c, db, name);
@@ -75,13 +104,55 @@ static rp_t *rp_add(qry_catalog_t *c, const char *db, const char *name)
     memset(r, 0, sizeof *r);
     r->db = cn_strdup(db);
     r->name = cn_strdup(name);
-    r->shard = 7 * 24 * 3600 * INT64_C(1000000000);
+    r->shard = 7 * 24 * HOUR_NS;
     r->repl = 1;
     return r;
 }
 
-/* Persists: "db NAME" and "rp DB NAME DURATION SHARD REPL DEFAULT" lines,
- * written to PATH.tmp and renamed.  Called on a worker thread. */
+static void rp_del(qry_catalog_t *c, size_t i)
+{
+    cn_free(c->rps[i].db);
+    cn_free(c->rps[i].name);
+    memmove(&c->rps[i], &c->rps[i + 1], (c->nrps - i - 1) * sizeof *c->rps);
+    c->nrps--;
+}
+
+/* A database's implicit default policy, as InfluxDB creates with it. */
+static void rp_autogen(qry_catalog_t *c, const char *db)
+{
+    if (db_has_rps(c, db))
+        return;
+    rp_t *r = rp_add(c, db, "autogen");
+    r->def = true;
+}
+
+static int64_t rp_duration(const qry_catalog_t *c, const rp_t *r)
+{
+    return r->set ? r->duration : c->base;
+}
+
+/* The engine's retention (one store for every database): the longest
+ * duration any database's default policy asks for, INF (0) winning; a
+ * policy no statement set lasts the `retention` key.  A database without
+ * a default policy (all dropped) holds no data in InfluxDB and asks for
+ * nothing; with no default policy anywhere the `retention` key applies. */
+static int64_t cat_retention(const qry_catalog_t *c)
+{
+    int64_t keep = -1;
+    for (size_t i = 0; i < c->nrps; i++) {
+        if (!c->rps[i].def || !cat_has(c, c->rps[i].db))
+            continue;
+        int64_t d = rp_duration(c, &c->rps[i]);
+        if (d == 0)
+            return 0;
+        keep = CN_MAX(keep, d);
+    }
+    return keep < 0 ? c->base : keep;
+}
+
+/* Persists: "db NAME" and "rp DB NAME DURATION SHARD REPL DEFAULT SET"
+ * lines, written to PATH.tmp, fsynced and renamed.  Called on a worker
+ * thread with c->mu held. */
 static void cat_save(qry_catalog_t *c)
 {
     c->dirty = false;
@@ -90,18 +161,21 @@ static void cat_save(qry_catalog_t *c)
     char tmp[4200];
     snprintf(tmp, sizeof tmp, "%s.tmp", c->path);
     FILE *f = fopen(tmp, "w");
-    if (!f)
+    if (!f) {
+        cn_warn("query: cannot write %s: %s", tmp, strerror(errno));
         return;
+    }
     for (size_t i = 0; i < c->ndbs; i++)
-        fprintf(f, "db %s\n", c->dbs[i]);
+        fprintf(f, "db %s 1\n", c->dbs[i]); /* 1: its policies follow (maybe none) */
     for (size_t i = 0; i < c->nrps; i++)
-        fprintf(f, "rp %s %s %lld %lld %lld %d\n", c->rps[i].db, c->rps[i].name,
+        fprintf(f, "rp %s %s %lld %lld %lld %d %d\n", c->rps[i].db, c->rps[i].name,
                 (long long)c->rps[i].duration, (long long)c->rps[i].shard,
-                (long long)c->rps[i].repl, c->rps[i].def);
-    bool ok = fflush(f) == 0;
+                (long long)c->rps[i].repl, c->rps[i].def, c->rps[i].set);
+    bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok &= fclose(f) == 0;
-    if (ok)
-        rename(tmp, c->path);
+    if (ok && rename(tmp, c->path) == 0)
+        return;
+    cn_warn("query: cannot replace %s: %s", c->path, strerror(errno));
 }
 
 int qry_catalog_open(const char *path, qry_catalog_t **out)
@@ -114,24 +188,53 @@ int qry_catalog_open(const char *path, qry_catalog_t **out)
         if (f) {
             char line[1024], a[300], b[300];
             long long d, s, r;
-            int def;
+            int def, set, n;
+            char **legacy = NULL; /* "db NAME" lines of older files: no policy lines */
+            size_t nlegacy = 0;
             while (fgets(line, sizeof line, f)) {
-                if (sscanf(line, "db %299s", a) == 1)
+                if ((n = sscanf(line, "db %299s %d", a, &set)) >= 1) {
                     cat_add(c, a);
-                else if (sscanf(line, "rp %299s %299s %lld %lld %lld %d", a, b, &d, &s, &r, &def) ==
-                         6) {
+                    if (n == 1) {
+                        legacy = cn_realloc(legacy, (nlegacy + 1) * sizeof *legacy);
+                        legacy[nlegacy++] = cn_strdup(a);
+                    }
+                }
+                else if ((n = sscanf(line, "rp %299s %299s %lld %lld %lld %d %d", a, b, &d, &s,
+                                     &r, &def, &set)) >= 6) {
                     rp_t *p = rp_add(c, a, b);
                     p->duration = d;
                     p->shard = s;
                     p->repl = r;
                     p->def = def != 0;
+                    /* files before the SET column: a duration was set */
+                    p->set = n == 7 ? set != 0 : d != 0;
                 }
             }
             fclose(f);
+            for (size_t i = 0; i < nlegacy; i++) {
+                rp_autogen(c, legacy[i]);
+                cn_free(legacy[i]);
+            }
+            cn_free(legacy);
         }
     }
     *out = c;
     return 0;
+}
+
+void qry_catalog_set_base_retention(qry_catalog_t *c, int64_t ns)
+{
+    pthread_mutex_lock(&c->mu);
+    c->base = ns;
+    pthread_mutex_unlock(&c->mu);
+}
+
+int64_t qry_catalog_retention(qry_catalog_t *c)
+{
+    pthread_mutex_lock(&c->mu);
+    int64_t r = cat_retention(c);
+    pthread_mutex_unlock(&c->mu);
+    return r;
 }
 
 void qry_catalog_close(qry_catalog_t *c)
@@ -158,6 +261,7 @@ void qry_catalog_touch(qry_catalog_t *c, const char *db)
     pthread_mutex_lock(&c->mu);
     if (!cat_has(c, db)) {
         cat_add(c, db);
+        rp_autogen(c, db);
         c->dirty = true;
     }
     pthread_mutex_unlock(&c->mu);
@@ -280,6 +384,15 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
             return 0;
         }
         const char *cols[] = {"name", "duration", "shardGroupDuration", "replicaN", "default"};
+        if (o->cat) {
+            pthread_mutex_lock(&o->cat->mu);
+            bool known = cat_has(o->cat, db);
+            pthread_mutex_unlock(&o->cat->mu);
+            if (!known) {
+                qry__rb_err(b, "database not found: %s", db);
+                return 0;
+            }
+        }
         qry_series_t *s = qry__rb_series(b, NULL, cols, 5);
         bool any = false;
         cn_buf_t d1, d2;
@@ -294,14 +407,17 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
                 any = true;
                 cn_buf_reset(&d1);
                 cn_buf_reset(&d2);
-                qry__go_duration(r->duration, &d1);
-                qry__go_duration(r->shard, &d2);
+                int64_t dur = rp_duration(o->cat, r);
+                qry__go_duration(dur, &d1);
+                qry__go_duration(r->set || r->shard != 7 * 24 * HOUR_NS ? r->shard : shard_for(dur),
+                                 &d2);
                 qry_val_t row[5] = {qry__vs(r->name, strlen(r->name)),
                                     qry__vs((const char *)d1.p, d1.len),
                                     qry__vs((const char *)d2.p, d2.len), qry__vi(r->repl),
                                     qry__vb(r->def)};
                 qry__rb_row(b, s, row);
             }
+            any = true; /* a database whose policies were all dropped has none */
             pthread_mutex_unlock(&o->cat->mu);
         }
         if (!any) {
@@ -595,29 +711,119 @@ static int drop_where(const qry_exec_opts_t *o, const qry_source_t *src, size_t 
     return 0;
 }
 
+/* InfluxDB's checks of a policy's duration against its shard duration
+ * (shard: the stored one when the statement gives none; 0 none).
+ * Returns 0, or 1 with the statement error set. */
+static int rp_check(const qry_rp_opts_t *ro, int64_t shard, qry__rb_t *b)
+{
+    if (ro->has_duration && ro->duration != 0 && ro->duration < HOUR_NS) {
+        qry__rb_err(b, "retention policy duration must be at least 1h0m0s");
+        return 1;
+    }
+    int64_t sh = ro->has_shard ? ro->shard_duration : shard;
+    if (ro->has_duration && ro->duration != 0 && sh > ro->duration) {
+        qry__rb_err(b, "retention policy duration must be greater than the shard duration");
+        return 1;
+    }
+    return 0;
+}
+
+/* Copies the options a statement gave into r. */
+static void rp_apply(rp_t *r, const qry_rp_opts_t *ro)
+{
+    if (ro->has_duration) {
+        r->duration = ro->duration;
+        r->set = true;
+        if (!ro->has_shard)
+            r->shard = shard_for(ro->duration);
+    }
+    if (ro->has_shard)
+        r->shard = ro->shard_duration ? ro->shard_duration : shard_for(r->duration);
+    if (ro->has_replication)
+        r->repl = ro->replication;
+}
+
+/* The engine's retention follows the policies (cat_retention).  c->mu held. */
+static void apply_retention(qry_catalog_t *c, const qry_exec_opts_t *o)
+{
+    int64_t want = cat_retention(c);
+    if (o->db && eng_get_retention(o->db) != want) {
+        eng_set_retention(o->db, want);
+        cn_info("query: retention is now %lld s (the retention policies' longest default)",
+                (long long)(want / 1000000000));
+    }
+}
+
+/* CREATE / ALTER / DROP RETENTION POLICY on db, c->mu held. */
+static void rp_ddl(qry_catalog_t *c, qry_stmt_kind_t kind, const char *db, const qry_ddl_t *d,
+                   qry__rb_t *b)
+{
+    if (kind == QRY_STMT_DROP_RP) { /* InfluxDB: dropping nothing is no error */
+        for (size_t i = 0; i < c->nrps; i++)
+            if (strcmp(c->rps[i].db, db) == 0 && strcmp(c->rps[i].name, d->name) == 0) {
+                rp_del(c, i);
+                break;
+            }
+        return;
+    }
+    if (!cat_has(c, db)) {
+        qry__rb_err(b, "database not found: %s", db);
+        return;
+    }
+    rp_autogen(c, db); /* a database only written to has its autogen */
+    rp_t *r = rp_find(c, db, d->name);
+    if (kind == QRY_STMT_ALTER_RP) {
+        if (!r) {
+            qry__rb_err(b, "retention policy not found: %s", d->name);
+            return;
+        }
+        if (rp_check(&d->rp, r->shard, b) != 0)
+            return;
+    } else {
+        if (rp_check(&d->rp, 0, b) != 0)
+            return;
+        if (r) { /* the same options again is no error */
+            rp_t want = *r;
+            rp_apply(&want, &d->rp);
+            if (want.duration != r->duration || want.shard != r->shard ||
+                want.repl != r->repl || (d->rp.is_default && !r->def)) {
+                qry__rb_err(b, "retention policy already exists");
+            }
+            return;
+        }
+        r = rp_add(c, db, d->name);
+    }
+    rp_apply(r, &d->rp);
+    if (d->rp.is_default) {
+        for (size_t i = 0; i < c->nrps; i++)
+            if (strcmp(c->rps[i].db, db) == 0)
+                c->rps[i].def = false;
+        r = rp_find(c, db, d->name);
+        r->def = true;
+    }
+}
+
 int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
 {
     const qry_ddl_t *d = st->u.ddl;
     qry_catalog_t *c = o->cat;
     switch (st->kind) {
     case QRY_STMT_CREATE_DATABASE:
+        if (rp_check(&d->rp, 0, b) != 0)
+            return 0;
         if (c) {
             pthread_mutex_lock(&c->mu);
-            cat_add(c, d->name);
-            const char *rpn = d->rp.name ? d->rp.name : "autogen";
-            rp_t *r = rp_add(c, d->name, rpn);
-            if (d->rp.has_duration)
-                r->duration = d->rp.duration;
-            if (d->rp.has_shard)
-                r->shard = d->rp.shard_duration;
-            if (d->rp.has_replication)
-                r->repl = d->rp.replication;
-            r->def = true;
+            if (!cat_has(c, d->name)) { /* an existing database stays as it is */
+                cat_add(c, d->name);
+                const char *rpn = d->rp.name ? d->rp.name : "autogen";
+                rp_t *r = rp_add(c, d->name, rpn);
+                rp_apply(r, &d->rp);
+                r->def = true;
+            }
             cat_save(c);
+            apply_retention(c, o);
             pthread_mutex_unlock(&c->mu);
         }
-        if (d->rp.has_duration) /* the default policy's duration is the engine's */
-            eng_set_retention(o->db, d->rp.duration);
         return 0;
     case QRY_STMT_DROP_DATABASE:
         if (c) {
@@ -629,14 +835,12 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
                     break;
                 }
             for (size_t i = 0; i < c->nrps;)
-                if (strcmp(c->rps[i].db, d->name) == 0) {
-                    cn_free(c->rps[i].db);
-                    cn_free(c->rps[i].name);
-                    c->rps[i] = c->rps[--c->nrps];
-                } else {
+                if (strcmp(c->rps[i].db, d->name) == 0)
+                    rp_del(c, i);
+                else
                     i++;
-                }
             cat_save(c);
+            apply_retention(c, o);
             pthread_mutex_unlock(&c->mu);
         }
         return drop_where(o, NULL, 0, NULL, false, b);
@@ -654,45 +858,16 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
             qry__rb_err(b, "database name required");
             return 0;
         }
-        if (!c) { /* no catalog: only the engine's retention */
-            if (st->kind != QRY_STMT_DROP_RP && d->rp.is_default && d->rp.has_duration)
+        if (!c) { /* no catalog: the policy is the engine's retention */
+            if (st->kind != QRY_STMT_DROP_RP && d->rp.has_duration &&
+                rp_check(&d->rp, 0, b) == 0)
                 eng_set_retention(o->db, d->rp.duration);
             return 0;
         }
         pthread_mutex_lock(&c->mu);
-        if (st->kind == QRY_STMT_DROP_RP) {
-            for (size_t i = 0; i < c->nrps; i++)
-                if (strcmp(c->rps[i].db, db) == 0 && strcmp(c->rps[i].name, d->name) == 0) {
-                    cn_free(c->rps[i].db);
-                    cn_free(c->rps[i].name);
-                    c->rps[i] = c->rps[--c->nrps];
-                    break;
-                }
-        } else if (st->kind == QRY_STMT_ALTER_RP && !rp_find(c, db, d->name)) {
-            pthread_mutex_unlock(&c->mu);
-            qry__rb_err(b, "retention policy not found");
-            return 0;
-        } else {
-            cat_add(c, db);
-            rp_t *r = rp_add(c, db, d->name);
-            if (d->rp.has_duration)
-                r->duration = d->rp.duration;
-            if (d->rp.has_shard)
-                r->shard = d->rp.shard_duration;
-            if (d->rp.has_replication)
-                r->repl = d->rp.replication;
-            if (d->rp.is_default) {
-                for (size_t i = 0; i < c->nrps; i++)
-                    if (strcmp(c->rps[i].db, db) == 0)
-                        c->rps[i].def = false;
-                r = rp_find(c, db, d->name);
-                r->def = true;
-            }
-            /* one engine: the default policy's duration is its retention */
-            if (r->def && d->rp.has_duration)
-                eng_set_retention(o->db, r->duration);
-        }
+        rp_ddl(c, st->kind, db, d, b);
         cat_save(c);
+        apply_retention(c, o);
         pthread_mutex_unlock(&c->mu);
         return 0;
     }

@@ -766,6 +766,99 @@ static void test_expr_api(void **state)
     qry_query_free(NULL);
 }
 
+/* ------------------------------------------------------ bound parameters */
+
+/* Parses q with params (JSON) bound and returns the canonical text, or
+ * the error message (both owned). */
+static char *bound(const char *json, const char *q)
+{
+    qry_params_t *ps = NULL;
+    qry_error_t err;
+    if (json && qry_params_json(json, strlen(json), &ps, err.msg, sizeof err.msg) < 0)
+        return cn_strdup(err.msg);
+    qry_query_t *out = NULL;
+    int rc = qry_parse_bound(q, strlen(q), ps, &out, &err);
+    qry_params_free(ps);
+    if (rc < 0)
+        return cn_strdup(err.msg);
+    cn_buf_t b;
+    cn_buf_init(&b);
+    qry_print_query(out, &b);
+    char *text = cn_strndup((const char *)b.p, b.len);
+    cn_buf_free(&b);
+    qry_query_free(out);
+    return text;
+}
+
+static void test_bound_params(void **state)
+{
+    (void)state;
+    static const struct {
+        const char *json, *q, *want;
+    } cases[] = {
+        /* bare JSON values: string, integer, float (a '.'), boolean */
+        {"{\"d\":\"dev 1\",\"r\":2500,\"f\":2.5,\"b\":true}",
+         "SELECT v FROM m WHERE d = $d AND r > $r AND f < $f AND b = $b",
+         "SELECT v FROM m WHERE d = 'dev 1' AND r > 2500 AND f < 2.5 AND b = true"},
+        {"{\"r\":2500}", "SELECT v FROM m WHERE r > -$r", "SELECT v FROM m WHERE r > -2500"},
+        /* typed objects: identifiers anywhere a name stands, regex, duration */
+        {"{\"m\":{\"identifier\":\"my m\"},\"f\":{\"identifier\":\"rpm\"},\"t\":{\"identifier\":"
+         "\"fleet\"},\"re\":{\"regex\":\"^a/b\"},\"i\":{\"duration\":\"90m\"}}",
+         "SELECT count($f) FROM $m WHERE dev =~ $re AND time > now() - $i GROUP BY time($i), $t",
+         "SELECT count(rpm) FROM \"my m\" WHERE dev =~ /^a\\/b/ AND time > now() - 90m GROUP BY "
+         "time(90m), fleet"},
+        {"{\"i\":{\"integer\":7},\"n\":{\"number\":7},\"s\":{\"string\":\"x\"},\"b\":{\"boolean\":"
+         "false}}",
+         "SELECT v FROM m WHERE a = $i AND b = $n AND c = $s AND d = $b LIMIT $i",
+         "SELECT v FROM m WHERE a = 7 AND b = 7.0 AND c = 'x' AND d = false LIMIT 7"},
+        /* a string next to time is a time literal */
+        {"{\"t\":\"2026-01-01T00:00:00Z\"}", "SELECT v FROM m WHERE time >= $t",
+         "SELECT v FROM m WHERE time >= '2026-01-01T00:00:00Z'"},
+        {"{\"k\":{\"identifier\":\"fleet\"}}", "SHOW TAG VALUES WITH KEY = $k",
+         "SHOW TAG VALUES WITH KEY = fleet"},
+        /* errors, in InfluxDB's words */
+        {NULL, "SELECT v FROM m WHERE a = $a", "error parsing query: missing parameter: a"},
+        {"{}", "SELECT v FROM m WHERE a = $a", "error parsing query: missing parameter: a"},
+        {"{\"a\":null}", "SELECT v FROM m WHERE a = $a",
+         "error parsing query: missing parameter: unable to bind parameter with type <nil>"},
+        {"{\"a\":[1]}", "SELECT v FROM m WHERE a = $a",
+         "error parsing query: missing parameter: unable to bind parameter with type []interface "
+         "{}"},
+        {"{\"a\":{\"bogus\":1}}", "SELECT v FROM m WHERE a = $a",
+         "error parsing query: missing parameter: unknown bind object type: bogus"},
+        {"{\"a\":{\"integer\":\"x\"}}", "SELECT v FROM m WHERE a = $a",
+         "error parsing query: missing parameter: integer literal must be an integer value"},
+        /* an unusable parameter the query does not use is no error */
+        {"{\"x\":null,\"a\":1}", "SELECT v FROM m WHERE a = $a", "SELECT v FROM m WHERE a = 1"},
+        {"{\"a\":1e3}", "SELECT v FROM m WHERE a = $a",
+         "error parsing json value: strconv.ParseInt: parsing \"1e3\": invalid syntax"},
+        {"{\"a\":99999999999999999999}", "SELECT v FROM m WHERE a = $a",
+         "error parsing json value: strconv.ParseInt: parsing \"99999999999999999999\": value out "
+         "of range"},
+        {"[]", "SELECT v FROM m",
+         "error parsing query parameters: json: cannot unmarshal array into Go value of type "
+         "map[string]interface {}"},
+        {"{\"a\":-1}", "SELECT v FROM m LIMIT $a",
+         "error parsing query: found $a, expected integer at line 1, char 23"},
+        {"{\"a\":\"x\"}", "SELECT v FROM m WHERE d =~ $a",
+         "error parsing query: found x, expected regex at line 1, char 28"},
+        {NULL, "SELECT v FROM m WHERE d =~ 'x'",
+         "error parsing query: found x, expected regex at line 1, char 28"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        char *got = bound(cases[i].json, cases[i].q);
+        if (strcmp(got, cases[i].want) != 0)
+            print_message("case %zu: [%s]\n  got  [%s]\n  want [%s]\n", i, cases[i].q, got,
+                          cases[i].want);
+        assert_string_equal(got, cases[i].want);
+        cn_free(got);
+    }
+    /* without binding, $name stays a parameter node */
+    qry_query_t *q = must_parse("SELECT v FROM m WHERE a = $a");
+    assert_int_equal(cond_of(q)->u.bin.rhs->kind, QRY_EXPR_PARAM);
+    qry_query_free(q);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -774,7 +867,7 @@ int main(void)
         cmocka_unit_test(test_durations),      cmocka_unit_test(test_select_struct),
         cmocka_unit_test(test_ddl_struct),     cmocka_unit_test(test_errors),
         cmocka_unit_test(test_error_position), cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_expr_api),
+        cmocka_unit_test(test_expr_api),       cmocka_unit_test(test_bound_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
