@@ -121,6 +121,30 @@ static int math_lookup(const char *name)
     return -1;
 }
 
+/* Counts the aggregate calls in e; *selectors gets the selector ones. */
+static void count_aggs(const qry_expr_t *e, size_t *n, size_t *selectors)
+{
+    switch (e->kind) {
+    case QRY_EXPR_CALL: {
+        int ai = agg_lookup(e->u.call.name);
+        if (ai >= 0) {
+            (*n)++;
+            *selectors += AGGS[ai].selector;
+            return;
+        }
+        for (size_t i = 0; i < e->u.call.nargs; i++)
+            count_aggs(e->u.call.args[i], n, selectors);
+        return;
+    }
+    case QRY_EXPR_BINARY:
+        count_aggs(e->u.bin.lhs, n, selectors);
+        count_aggs(e->u.bin.rhs, n, selectors);
+        return;
+    case QRY_EXPR_UNARY: count_aggs(e->u.unary.operand, n, selectors); return;
+    default: return;
+    }
+}
+
 /* Does the expression contain an aggregate call? */
 static bool has_agg(const qry_expr_t *e)
 {
@@ -212,6 +236,7 @@ static void expr_name(const qry_expr_t *e, cn_buf_t *out)
 
 typedef struct cctx {
     plan_t *p;
+    bool time_dim; /* the statement has GROUP BY time() */
     const char *subst; /* field standing for a wildcard / regex, or NULL */
     bool in_agg;       /* inside an aggregate's argument */
     bool where;
@@ -233,7 +258,7 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
     }
     int fi = vt == QRY_VT_TAG ? -1 : field_index(p, name);
     if (fi >= 0) {
-        if (c->p->aggregate && !c->in_agg && !c->where)
+        if (c->p->aggregate && !c->p->aux && !c->in_agg && !c->where)
             return ERR("mixing aggregate and non-aggregate queries is not supported");
         cx_t *x = cx_new(p, CX_COL);
         x->idx = scan_col(p, fi);
@@ -252,11 +277,8 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
         *out = x;
         return 0;
     }
-    if (c->p->aggregate && !c->where) {
-        /* a tag next to aggregates: InfluxDB answers null for it */
-        *out = cx_new(p, CX_LIT);
-        return 0;
-    }
+    if (c->p->aggregate && !c->p->aux && !c->where && !c->in_agg)
+        return ERR("mixing aggregate and non-aggregate queries is not supported");
     cx_t *x = cx_new(p, CX_TAG);
     x->idx = ti;
     *out = x;
@@ -283,6 +305,7 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
     size_t msglen = c->msglen;
     const char *name = e->u.call.name;
     agg_t a = {.fn = AGGS[ai].fn, .selector = AGGS[ai].selector, .collect = AGGS[ai].collect};
+    a.tie_max = c->time_dim && (a.fn == A_FIRST || a.fn == A_LAST);
     size_t na = e->u.call.nargs;
     const qry_expr_t *arg = na ? e->u.call.args[0] : NULL;
     if (a.fn == A_PERCENTILE) {
@@ -708,11 +731,25 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
         p->fields[i].name = qry__rstrdup(p->ar, fi[i].name);
     }
     collect_tagkeys(p, snap);
-    cctx_t c = {.p = p, .msg = msg, .msglen = msglen};
+    cctx_t c = {.p = p, .msg = msg, .msglen = msglen, .time_dim = sel->time_dim != NULL};
 
     for (size_t i = 0; i < sel->nfields; i++)
         if (has_agg(sel->fields[i].expr))
             p->aggregate = true;
+    /* InfluxDB: a single selector may stand next to plain fields and tags,
+     * which then answer their values at the selected point */
+    if (p->aggregate) {
+        size_t ncalls = 0, nsel = 0;
+        bool plain = false;
+        for (size_t i = 0; i < sel->nfields; i++) {
+            const qry_expr_t *e = sel->fields[i].expr;
+            count_aggs(e, &ncalls, &nsel);
+            plain |= !has_agg(e) && !is_time_var(e);
+        }
+        p->aux = plain && ncalls == 1 && nsel == 1;
+        if (plain && nsel > 1 && nsel == ncalls)
+            return ERR("mixing multiple selector functions with tags or fields is not supported");
+    }
 
     /* GROUP BY tag keys (a wildcard: every key) */
     bool gall = false;
@@ -776,7 +813,7 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
             continue;
         if (e->kind == QRY_EXPR_WILDCARD || e->kind == QRY_EXPR_REGEX) {
             /* raw: every field and tag (not grouped by), sorted together */
-            if (p->aggregate)
+            if (p->aggregate && !p->aux)
                 return ERR("mixing aggregate and non-aggregate queries is not supported");
             regex_t re;
             bool rx = e->kind == QRY_EXPR_REGEX;
@@ -906,10 +943,16 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
             }
         }
     }
-    /* a lone selector (and nothing else) reports its point's time */
+    /* a lone selector (alone, or with aux columns) reports its point's time */
     if (p->aggregate && p->naggs == 1 && p->aggs[0].selector && !sel->time_dim &&
-        !p->has_tf && p->ncols == 1)
+        !p->has_tf && (p->ncols == 1 || p->aux))
         p->point_time = true;
+    if (p->aux) {
+        if (p->naggs != 1 || p->has_tf || p->distinct)
+            return ERR("mixing aggregate and non-aggregate queries is not supported");
+        p->aux_agg = 0;
+        p->aggs[0].aux_sel = true;
+    }
 
     if (sel->cond) {
         c.where = true;

@@ -46,6 +46,10 @@ typedef struct agg {
     int64_t unit;    /* integral unit, ns */
     bool collect;    /* keeps every value (median, mode, ...) */
     bool selector;   /* first, last, min, max, percentile */
+    bool aux_sel;    /* its point feeds the plan's aux columns: no stats */
+    bool tie_max;    /* first/last with GROUP BY time(): of points at the same
+                      * time (other series) the greatest value wins, as in
+                      * InfluxDB; otherwise the first series' */
 } agg_t;
 
 enum tf_fn { TF_NONE, TF_DERIV, TF_NNDERIV, TF_DIFF, TF_NNDIFF, TF_MOVAVG, TF_CUMSUM, TF_ELAPSED };
@@ -78,6 +82,10 @@ typedef struct plan {
     bool has_tf;
     bool distinct;    /* the one column is distinct(): many rows per bucket */
     bool point_time;  /* a lone selector: rows carry the selected point's time */
+    /* one selector next to plain fields / tags (SELECT max(x), y, tag):
+     * those columns take their values at the selected point (aux_agg) */
+    bool aux;
+    int aux_agg;
     cx_t *rowcond;    /* condition on fields (and tags) per row, or NULL */
     cx_t *tagcond;    /* condition evaluated per series, or NULL */
     eng_tag_pred_t *preds; /* pushed to the tag index */

@@ -46,6 +46,7 @@ typedef struct ast {
     bool ovf;
     qry_val_t v1, v2; /* min/max/first/last; spread: v1 min, v2 max */
     int64_t t1;
+    size_t si1; /* aux_sel: the series (r->series index) of the point v1/t1 */
     vrec_t *vals;
     uint32_t nv, cv;
 } ast_t;
@@ -305,8 +306,10 @@ static void acc(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *m
         for (uint32_t i = i0; i < i1; i++) {
             if (!ok[i] || (mask && !mask[i]))
                 continue;
-            if (!s->n || ts[i] < s->t1) {
-                s->v1 = own(ar, getv(t, col, i));
+            qry_val_t x = getv(t, col, i);
+            if (!s->n || ts[i] < s->t1 ||
+                (a->tie_max && ts[i] == s->t1 && qry__vcmp(&x, &s->v1) > 0)) {
+                s->v1 = own(ar, x);
                 s->t1 = ts[i];
             }
             s->n++;
@@ -318,8 +321,10 @@ static void acc(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *m
         for (uint32_t i = i1; i-- > i0;) {
             if (!ok[i] || (mask && !mask[i]))
                 continue;
-            if (!s->n || ts[i] > s->t1) {
-                s->v1 = own(ar, getv(t, col, i));
+            qry_val_t x = getv(t, col, i);
+            if (!s->n || ts[i] > s->t1 ||
+                (a->tie_max && ts[i] == s->t1 && qry__vcmp(&x, &s->v1) > 0)) {
+                s->v1 = own(ar, x);
                 s->t1 = ts[i];
             }
             s->n++;
@@ -388,24 +393,30 @@ static void acc_stats(const agg_t *a, ast_t *s, const eng_stat_t *st)
         }
         s->n += st->count;
         return;
-    case A_FIRST:
-        if (!s->n || st->first_ts < s->t1) {
-            s->v1 = t == ENG_T_FLOAT ? qry__vf(st->first.f)
-                    : t == ENG_T_BOOL ? qry__vb(st->first.b != 0)
-                                      : qry__vi(st->first.i);
+    case A_FIRST: {
+        qry_val_t x = t == ENG_T_FLOAT  ? qry__vf(st->first.f)
+                      : t == ENG_T_BOOL ? qry__vb(st->first.b != 0)
+                                        : qry__vi(st->first.i);
+        if (!s->n || st->first_ts < s->t1 ||
+            (a->tie_max && st->first_ts == s->t1 && qry__vcmp(&x, &s->v1) > 0)) {
+            s->v1 = x;
             s->t1 = st->first_ts;
         }
         s->n += st->count;
         return;
-    case A_LAST:
-        if (!s->n || st->last_ts > s->t1) {
-            s->v1 = t == ENG_T_FLOAT ? qry__vf(st->last.f)
-                    : t == ENG_T_BOOL ? qry__vb(st->last.b != 0)
-                                      : qry__vi(st->last.i);
+    }
+    case A_LAST: {
+        qry_val_t x = t == ENG_T_FLOAT  ? qry__vf(st->last.f)
+                      : t == ENG_T_BOOL ? qry__vb(st->last.b != 0)
+                                        : qry__vi(st->last.i);
+        if (!s->n || st->last_ts > s->t1 ||
+            (a->tie_max && st->last_ts == s->t1 && qry__vcmp(&x, &s->v1) > 0)) {
+            s->v1 = x;
             s->t1 = st->last_ts;
         }
         s->n += st->count;
         return;
+    }
     default: return;
     }
 }
@@ -414,6 +425,8 @@ static bool agg_stats_ok(const agg_t *a, bool point_time)
 {
     if (a->col < 0)
         return true;
+    if (a->aux_sel) /* the point's row is read back: every point is seen */
+        return false;
     switch (a->fn) {
     case A_COUNT: return true;
     case A_SUM:
@@ -474,21 +487,24 @@ static void merge_state(const agg_t *a, ast_t *d, ast_t *s)
                            : (c < 0 || (c == 0 && s->t1 < d->t1))) {
             d->v1 = s->v1;
             d->t1 = s->t1;
+            d->si1 = s->si1;
         }
         if (a->fn == A_SPREAD && qry__vcmp(&s->v2, &d->v2) > 0)
             d->v2 = s->v2;
         break;
     }
     case A_FIRST:
-        if (s->t1 < d->t1) {
+        if (s->t1 < d->t1 || (a->tie_max && s->t1 == d->t1 && qry__vcmp(&s->v1, &d->v1) > 0)) {
             d->v1 = s->v1;
             d->t1 = s->t1;
+            d->si1 = s->si1;
         }
         break;
     case A_LAST:
-        if (s->t1 > d->t1) {
+        if (s->t1 > d->t1 || (a->tie_max && s->t1 == d->t1 && qry__vcmp(&s->v1, &d->v1) > 0)) {
             d->v1 = s->v1;
             d->t1 = s->t1;
+            d->si1 = s->si1;
         }
         break;
     default:
@@ -767,8 +783,15 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                     j = b.n;
                 }
                 ast_t *row = u->st + w * na;
-                for (size_t k = 0; k < na; k++)
-                    acc(&p->aggs[k], &row[k], &b, p->rowcond ? mask : NULL, i, j, ar);
+                for (size_t k = 0; k < na; k++) {
+                    ast_t *as = &row[k];
+                    int64_t on = as->n, ot = as->t1;
+                    qry_val_t ov = as->v1;
+                    acc(&p->aggs[k], as, &b, p->rowcond ? mask : NULL, i, j, ar);
+                    if (p->aggs[k].aux_sel && as->n != on &&
+                        (on == 0 || as->t1 != ot || qry__vcmp(&as->v1, &ov) != 0))
+                        as->si1 = si; /* the selected point is now this series' */
+                }
                 i = j;
             }
         } else {
@@ -1194,12 +1217,93 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
     cn_free(row);
 }
 
+/* Reads the scan columns of series si at time t into rowv (nulls where
+ * absent).  Returns whether the series has a row at t. */
+static bool read_point(run_t *r, size_t si, int64_t t, qry_val_t *rowv, qry__rarena_t *ar)
+{
+    const plan_t *p = r->p;
+    for (size_t c = 0; c < p->nscan; c++)
+        rowv[c] = qry__vnull();
+    eng_iter_t *it;
+    if (t == INT64_MAX ||
+        eng_iter_open(r->snap, r->series[si].sid, p->scan_fid, p->nscan, t, t + 1, &it) < 0)
+        return false;
+    bool found = false;
+    eng_batch_t bt;
+    while (!found && eng_iter_next(it, &bt) > 0)
+        for (uint32_t i = 0; i < bt.n && !found; i++) {
+            if (bt.ts[i] != t)
+                continue;
+            found = true;
+            for (size_t c = 0; c < p->nscan; c++)
+                rowv[c] = bt.valid[c][i] ? own(ar, getv(p->scan_type[c], bt.vals[c], i))
+                                         : qry__vnull();
+        }
+    eng_iter_close(it);
+    return found;
+}
+
+/* The aux columns (plan.h) of one window: the row of the point the
+ * selector s chose (value v at time t).  min/max/first/last know the
+ * point's series (si1); percentile's is the group series whose value at
+ * t is v.  Returns the series index, or SIZE_MAX. */
+static size_t aux_point(run_t *r, const group_t *g, const ast_t *s, qry_val_t v, int64_t t,
+                        qry_val_t *rowv, qry__rarena_t *ar)
+{
+    const agg_t *a = &r->p->aggs[r->p->aux_agg];
+    if (a->fn != A_PERCENTILE)
+        return read_point(r, s->si1, t, rowv, ar) ? s->si1 : SIZE_MAX;
+    for (size_t si = g->s0; si < g->s0 + g->ns; si++)
+        if (read_point(r, si, t, rowv, ar) && a->col >= 0 && qry__vcmp(&rowv[a->col], &v) == 0)
+            return si;
+    return SIZE_MAX;
+}
+
+static bool cx_has_agg(const cx_t *e)
+{
+    return e && (e->k == CX_AGG || cx_has_agg(e->a) || cx_has_agg(e->b));
+}
+
+/* One output row of an aux plan into out: the selector's columns from
+ * env->aggs, the others at the selected point, or, in a window without
+ * one, filled as InfluxDB fills them (null; fill(value): the value;
+ * fill(previous): the previous row's, prev). */
+static void aux_row(run_t *r, const group_t *g, const ast_t *s, qry_val_t sv, int64_t t, size_t n,
+                    cx_env_t *env, qry_val_t *out, const qry_val_t *prev)
+{
+    const plan_t *p = r->p;
+    size_t nc = p->ncols;
+    qry__rarena_t *ar = r->arenas[0];
+    qry_val_t stk[32];
+    qry_val_t *rowv = p->nscan <= 32 ? stk : cn_malloc(p->nscan * sizeof *rowv);
+    size_t si = s->n && t != INT64_MIN ? aux_point(r, g, s, sv, t, rowv, ar) : SIZE_MAX;
+    if (si != SIZE_MAX) {
+        env->cols = rowv;
+        env->tags = r->series[si].tags;
+    }
+    for (size_t c = 0; c < nc; c++) {
+        if (si != SIZE_MAX || cx_has_agg(p->cols[c].e)) {
+            out[c] = own(ar, qry__cx_eval(p->cols[c].e, env));
+            continue;
+        }
+        out[c] = qry__vnull();
+        const qry_expr_t *fv = r->sel->fill_value;
+        if (r->sel->fill == QRY_FILL_VALUE)
+            out[c] = fv->kind == QRY_EXPR_INTEGER ? qry__vi(fv->u.i) : qry__vf(fv->u.f);
+        else if (r->sel->fill == QRY_FILL_PREVIOUS && prev && n)
+            out[c] = prev[c];
+    }
+    if (rowv != stk)
+        cn_free(rowv);
+}
+
 static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st)
 {
     const plan_t *p = r->p;
     size_t na = p->naggs, nb = r->nb, nc = p->ncols;
     qry_val_t *av = cn_calloc(nb * na + 1, sizeof *av);
     int64_t *pt = cn_malloc((nb + 1) * sizeof *pt);
+    int64_t *apt = p->aux ? cn_malloc((nb + 1) * sizeof *apt) : NULL;
     bool *present = cn_calloc(nb + 1, 1);
     for (size_t w = 0; w < nb; w++) {
         pt[w] = r->wins[w];
@@ -1213,6 +1317,8 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
             av[w * na + k] = finish(r, &p->aggs[k], s, &t);
             if (p->point_time && t != INT64_MIN)
                 pt[w] = t;
+            if (p->aux && (int)k == p->aux_agg)
+                apt[w] = t; /* the selected point, whatever the row's time */
         }
     }
     /* a group without any point in range is no series at all (InfluxDB
@@ -1328,8 +1434,13 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                 continue;
         }
         cx_env_t env = {.aggs = av + w * na, .time = r->wins[w]};
-        for (size_t c = 0; c < nc; c++)
-            v[n * nc + c] = qry__cx_eval(p->cols[c].e, &env);
+        if (p->aux) {
+            aux_row(r, g, &st[w * na + p->aux_agg], av[w * na + p->aux_agg], apt[w], w ? n : 0,
+                    &env, v + n * nc, n ? v + (n - 1) * nc : NULL);
+        } else {
+            for (size_t c = 0; c < nc; c++)
+                v[n * nc + c] = qry__cx_eval(p->cols[c].e, &env);
+        }
         ts[n++] = pt[w];
     }
     emit(r, b, g, ts, v, n);
@@ -1338,6 +1449,7 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
 out:
     cn_free(av);
     cn_free(pt);
+    cn_free(apt);
     cn_free(present);
 }
 
@@ -1565,7 +1677,7 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
         r.stats_ok = true;
         r.prune_ok = true;
         /* last() of fields, no field filter, no windows, open upper end */
-        r.lvc = p.naggs > 0 && !p.rowcond && r.interval == 0 && tmax == INT64_MAX;
+        r.lvc = p.naggs > 0 && !p.rowcond && !p.aux && r.interval == 0 && tmax == INT64_MAX;
         for (size_t k = 0; k < p.naggs; k++)
             r.lvc &= p.aggs[k].fn == A_LAST && p.aggs[k].col >= 0;
         r.lvc_gen = lvc_gen;

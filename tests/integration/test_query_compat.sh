@@ -4,6 +4,8 @@
 # test_query_compat.sh - /query behaviours whose exact responses were taken
 # from InfluxDB 1.6.7 / 1.8 on the same points: bound parameters
 # (params=, GET and form-encoded POST, every value type and the errors),
+# a selector next to other fields and tags (their values at its point,
+# every fill mode),
 # error strings escaped as Go escapes them, retention-policy statements
 # (InfluxDB's checks and messages, shard durations) and their persistence
 # across a restart together with the engine retention they imply.
@@ -92,6 +94,49 @@ perr "params: not an object" 'SELECT count(rpm) FROM m' '[]' \
 perr "params: a string is no regex" 'SELECT count(rpm) FROM m WHERE dev =~ $d' '{"d":"a"}' \
     '{"error":"error parsing query: found a, expected regex at line 1, char 39"}'
 expect "params: unused bad value" "$(qp 'SELECT count(rpm) FROM m WHERE dev = $d' '{"x":null,"d":"a"}')" "$(one count 3)"
+
+# ------------------------------------- a selector with other fields / tags
+# (answers as InfluxDB 1.6.7 gives them for the same points)
+qi() { q "$1" --data-urlencode db=iot; }
+sel() { # sel COLUMNS ROWS: one series "m" with these columns and rows
+    printf '{"results":[{"statement_id":0,"series":[{"name":"m","columns":[%s],"values":[%s]}]}]}' "$1" "$2"
+}
+W="time >= '2026-01-01T00:00:00Z' AND time < '2026-01-01T00:01:00Z'"
+expect "selector: fields and a tag at its point, the point's time" \
+    "$(qi 'SELECT max(temp), rpm, dev FROM m')" \
+    "$(sel '"time","max","rpm","dev"' '["2026-01-01T00:00:00Z",30,1000,"b"]')"
+expect "selector: an expression of a field, aliases" \
+    "$(qi 'SELECT min(temp) AS lo, rpm * 2 AS r2 FROM m')" \
+    "$(sel '"time","lo","r2"' '["2026-01-01T00:00:10Z",10,6000]')"
+expect "selector: GROUP BY time, fill(null)" \
+    "$(qi "SELECT min(temp), rpm, dev FROM m WHERE $W GROUP BY time(20s)")" \
+    "$(sel '"time","min","rpm","dev"' '["2026-01-01T00:00:00Z",10,3000,"b"],["2026-01-01T00:00:20Z",19,200,"a"],["2026-01-01T00:00:40Z",null,null,null]')"
+expect "selector: fill(previous)" \
+    "$(qi "SELECT min(temp), rpm, dev FROM m WHERE $W GROUP BY time(20s) fill(previous)")" \
+    "$(sel '"time","min","rpm","dev"' '["2026-01-01T00:00:00Z",10,3000,"b"],["2026-01-01T00:00:20Z",19,200,"a"],["2026-01-01T00:00:40Z",19,200,"a"]')"
+expect "selector: fill(0)" \
+    "$(qi "SELECT min(temp), rpm, dev FROM m WHERE $W GROUP BY time(20s) fill(0)")" \
+    "$(sel '"time","min","rpm","dev"' '["2026-01-01T00:00:00Z",10,3000,"b"],["2026-01-01T00:00:20Z",19,200,"a"],["2026-01-01T00:00:40Z",0,0,0]')"
+expect "selector: fill(none)" \
+    "$(qi "SELECT min(temp), rpm, dev FROM m WHERE $W GROUP BY time(20s) fill(none)")" \
+    "$(sel '"time","min","rpm","dev"' '["2026-01-01T00:00:00Z",10,3000,"b"],["2026-01-01T00:00:20Z",19,200,"a"]')"
+expect "selector: GROUP BY a tag" \
+    "$(qi 'SELECT last(temp), "on", fleet FROM m GROUP BY dev')" \
+    '{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"dev":"a"},"columns":["time","last","on","fleet"],"values":[["2026-01-01T00:00:20Z",19,true,"f1"]]},{"name":"m","tags":{"dev":"b"},"columns":["time","last","on","fleet"],"values":[["2026-01-01T00:00:20Z",25,true,"f2"]]}]}]}'
+expect "selector: with *" "$(qi "SELECT first(temp), * FROM m WHERE dev = 'b'")" \
+    "$(sel '"time","first","dev","fleet","on","rpm","temp"' '["2026-01-01T00:00:00Z",30,"b","f2",true,1000,30]')"
+expect "selector: with a field condition" "$(qi 'SELECT max(temp), rpm FROM m WHERE rpm < 2000')" \
+    "$(sel '"time","max","rpm"' '["2026-01-01T00:00:00Z",30,1000]')"
+expect "selector: percentile" "$(qi 'SELECT percentile(rpm, 50), temp, dev FROM m')" \
+    "$(sel '"time","percentile","temp","dev"' '["2026-01-01T00:00:10Z",300,21.5,"a"]')"
+expect "selectors: two, no fields: time 0" "$(qi 'SELECT max(temp), min(rpm) FROM m')" \
+    "$(sel '"time","max","min"' '["1970-01-01T00:00:00Z",30,100]')"
+expect "selectors: two with a tag" "$(qi 'SELECT max(temp), min(rpm), dev FROM m')" \
+    '{"results":[{"statement_id":0,"error":"mixing multiple selector functions with tags or fields is not supported"}]}'
+expect "aggregate with a tag" "$(qi 'SELECT mean(rpm), dev FROM m')" \
+    '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'
+expect "selector and aggregate with a field" "$(qi 'SELECT max(temp), mean(rpm), rpm FROM m')" \
+    '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'
 
 # ------------------------------------------------------ retention policies
 rp() { q "$1" --data-urlencode db=iot; }

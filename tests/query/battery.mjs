@@ -280,6 +280,39 @@ cases.push(
           lag(ts) over (partition by ts//600000 order by ts) pt from t
           where device_id='${dev}' and ts < ${T0 + 30 * M}) group by b order by b`,
   },
+  // ---- a selector with other fields and tags: their values at its point
+  {
+    q: `SELECT max(temperature), humidity, device_id FROM telemetry WHERE fleet = 'fleet-3'`,
+    sql: `select ts, temperature, humidity, device_id from t where fleet='fleet-3'
+          order by temperature desc, ts, device_id limit 1`,
+  },
+  {
+    q: `SELECT min(pressure), rpm * 2, model FROM telemetry WHERE device_id = '${dev}'
+        AND time >= ${ts(0)} AND time < ${ts(30)} GROUP BY time(10m)`,
+    sql: `select b, pressure, rpm * 2, model from (select ts//600000*600000 b, ts, pressure, rpm,
+          model, row_number() over (partition by ts//600000 order by pressure, ts) rn from t
+          where device_id='${dev}' and ts < ${T0 + 30 * M}) where rn = 1 order by b`,
+  },
+  {
+    q: `SELECT first(rpm), battery FROM telemetry WHERE fleet = 'fleet-2' GROUP BY device_id`,
+    sql: `select device_id, ts, rpm, battery from t where fleet='fleet-2'
+          qualify row_number() over (partition by device_id order by ts) = 1 order by device_id`,
+  },
+  {
+    q: `SELECT percentile(humidity, 50), temperature FROM telemetry WHERE device_id = '${dev}'`,
+    sql: `with v as (select ts, humidity, temperature, row_number() over (order by humidity, ts) rn,
+          count(*) over () n from t where device_id='${dev}')
+          select ts, humidity, temperature from v where rn = cast(floor(n*0.5+0.5) as int)`,
+  },
+  // last() per window over many series: of the points at the last time,
+  // the greatest value (InfluxDB's tie rule with GROUP BY time)
+  {
+    q: `SELECT last(temperature) FROM telemetry WHERE fleet = 'fleet-5' AND time >= ${ts(0)}
+        AND time < ${ts(20)} GROUP BY time(5m)`,
+    sql: `select b, max(temperature) from (select ts//300000*300000 b, ts, temperature,
+          max(ts) over (partition by ts//300000) mt from t where fleet='fleet-5'
+          and ts < ${T0 + 20 * M}) where ts = mt group by b order by b`,
+  },
   // ---- transformations
   {
     q: `SELECT derivative(temperature) FROM telemetry WHERE device_id = '${dev}'
