@@ -277,7 +277,10 @@ struct eng_iter {
     eng__tomb_t *tombs;
     uint32_t ntombs;
     eng__rows_t cur;
-    uint32_t cur_pos;
+    /* the rows batches come from: cur (a decoded group) or, for a group of
+     * memtable rows alone, mem itself (already merged and clipped) */
+    const eng__rows_t *vw;
+    uint32_t cur_pos, cur_end;
     bool cur_whole;
     bool no_ts; /* eng_iter_no_times */
     eng__scratch_t *sc;
@@ -416,8 +419,15 @@ static bool plan_group(const eng_iter_t *it, uint32_t *nb, uint32_t *nm)
         ge = it->srcs[b].b->tmax;
         b++;
     } else {
-        ge = it->mem.ts[m];
+        /* Memtable rows before the next block overlap nothing: one group
+         * (they are already merged, tombstoned and clipped). */
+        int64_t lim = have_b ? it->srcs[b].b->tmin : INT64_MAX;
         m++;
+        while (m < it->mem.n && it->mem.ts[m] < lim)
+            m++;
+        *nb = 0;
+        *nm = m - it->mem_pos;
+        return true;
     }
     for (;;) {
         if (b < it->nsrcs && it->srcs[b].b->tmin <= ge) {
@@ -464,7 +474,7 @@ static void block_stats(const eng_iter_t *it, const src_t *src, eng_stat_t *stat
 int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats, uint32_t *rows)
 {
     uint32_t nb, nm;
-    if (it->cur_pos < it->cur.n || !plan_group(it, &nb, &nm))
+    if (it->cur_pos < it->cur_end || !plan_group(it, &nb, &nm))
         return 0;
     if (nb != 1 || nm != 0 || !block_clean(it, it->pos))
         return 0;
@@ -499,9 +509,18 @@ static int load_group(eng_iter_t *it)
     uint32_t nb, nm;
     if (!plan_group(it, &nb, &nm))
         return 0;
+    if (nb == 0) {
+        it->vw = &it->mem;
+        it->cur_pos = it->mem_pos;
+        it->cur_end = it->mem_pos + nm;
+        it->cur_whole = false;
+        it->mem_pos += nm;
+        return 1;
+    }
     eng__rows_reset(&it->cur);
     for (uint32_t i = 0; i < it->nsc; i++)
         eng__scratch_reset(&it->sc[i]);
+    it->vw = &it->cur;
     it->cur_pos = 0;
     it->cur_whole = nb == 1 && nm == 0 && block_clean(it, it->pos);
     for (uint32_t i = 0; i < nb; i++) {
@@ -514,6 +533,7 @@ static int load_group(eng_iter_t *it)
     if (it->cur_whole) {
         block_stats(it, &it->srcs[it->pos], it->stats);
         it->pos++;
+        it->cur_end = it->cur.n;
         return 1;
     }
     eng__rows_append(&it->cur, &it->mem, it->mem_pos, nm);
@@ -522,26 +542,28 @@ static int load_group(eng_iter_t *it)
     eng__apply_tombs(it->tombs, it->ntombs, it->mid, it->sid, &it->cur);
     eng__rows_sort_merge(&it->cur);
     eng__rows_clip(&it->cur, it->tmin, it->tmax);
+    it->cur_end = it->cur.n;
     return 1;
 }
 
 int eng_iter_next(eng_iter_t *it, eng_batch_t *b)
 {
-    while (it->cur_pos >= it->cur.n) {
+    while (it->cur_pos >= it->cur_end) {
         int rc = load_group(it);
         if (rc <= 0)
             return rc;
     }
-    uint32_t off = it->cur_pos, n = CN_MIN((uint32_t)ENG_BATCH, it->cur.n - off);
+    const eng__rows_t *vw = it->vw;
+    uint32_t off = it->cur_pos, n = CN_MIN((uint32_t)ENG_BATCH, it->cur_end - off);
     for (uint32_t f = 0; f < it->nf; f++) {
-        it->vptr[f] = (const uint8_t *)it->cur.vals[f] + (size_t)off * eng__type_size(it->types[f]);
-        it->validptr[f] = it->cur.valid[f] + off;
+        it->vptr[f] = (const uint8_t *)vw->vals[f] + (size_t)off * eng__type_size(it->types[f]);
+        it->validptr[f] = vw->valid[f] + off;
     }
     b->n = n;
-    b->ts = it->cur_whole && it->no_ts ? NULL : it->cur.ts + off;
+    b->ts = it->cur_whole && it->no_ts ? NULL : vw->ts + off;
     b->vals = it->vptr;
     b->valid = it->validptr;
-    b->whole_block = it->cur_whole && off == 0 && n == it->cur.n;
+    b->whole_block = it->cur_whole && off == 0 && n == it->cur_end;
     b->stats = b->whole_block ? it->stats : NULL;
     it->cur_pos += n;
     return 1;
