@@ -92,6 +92,7 @@ void eng_opts_default(eng_opts_t *o)
     o->zstd_level = 3;
     o->block_rows = 8192;
     o->stats_min_rows = 16;
+    o->memtable_chunk_rows = ENG__MT_CHUNK_ROWS;
     o->background = true;
     o->clock = cn_clock_system();
 }
@@ -609,7 +610,7 @@ int eng_open(const eng_opts_t *o, eng_db_t **out)
     db->datadir = cn_strdup(path);
     db->cur = cn_calloc(1, sizeof *db->cur);
     atomic_init(&db->cur->refs, 1);
-    db->active = eng__mt_new();
+    db->active = eng__mt_new(db->o.memtable_chunk_rows);
     db->cur->active = db->active;
     eng__mt_ref(db->active);
     db->lockfd = -1;

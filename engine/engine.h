@@ -88,6 +88,10 @@ typedef struct eng_opts {
     int zstd_level;           /* default 3 */
     uint32_t block_rows;      /* max rows per block, default 8192 */
     uint32_t stats_min_rows;  /* blocks with fewer rows carry no stats, default 16 */
+    /* The memtable keeps each series' rows in chunks of this many rows
+     * (default 128); a full chunk carries stats like a stored block, so
+     * aggregates over recent data need not read its rows. */
+    uint32_t memtable_chunk_rows;
     bool background;          /* run flush/compaction/retention threads (default true) */
     cn_clock_t clock;         /* wall clock for retention; default system */
     /* Called on the WAL thread whenever the durable sequence advances.

@@ -193,7 +193,7 @@ int eng__flush_now(eng_db_t *db)
     }
     uint64_t boundary = eng__wal_last_seq(db->wal);
     eng__wal_rotate(db->wal);
-    db->active = eng__mt_new();
+    db->active = eng__mt_new(db->o.memtable_chunk_rows);
     uint32_t ntombs = db->ntombs;
     eng__tomb_t *tombs = cn_malloc((ntombs + 1) * sizeof *tombs);
     if (ntombs)

@@ -14,11 +14,13 @@
  *    memtable is freed.
  * 4. Writers hold the engine write mutex and this memtable's lock for
  *    writing between eng__mt_begin and eng__mt_end; readers take it for
- *    reading while copying rows out.
+ *    reading while copying rows or chunk descriptions out.  A sealed
+ *    chunk's stats arrays never change and live as long as the memtable.
  */
 #include "memtable.h"
 
 #include <assert.h>
+#include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -90,6 +92,59 @@ void eng__rows_reserve(eng__rows_t *r, uint32_t extra)
     r->cap = cap;
 }
 
+void eng__rows_stats(const eng__rows_t *r, uint32_t c, uint32_t from, uint32_t n, eng_stat_t *st)
+{
+    memset(st, 0, sizeof *st);
+    const uint8_t *valid = r->valid[c];
+    bool first = true;
+    for (uint32_t i = from; i < from + n; i++) {
+        if (!valid[i])
+            continue;
+        eng_value_t v;
+        switch (r->types[c]) {
+        case ENG_T_FLOAT:
+            v.f = ((const double *)r->vals[c])[i];
+            break;
+        case ENG_T_INT:
+            v.i = ((const int64_t *)r->vals[c])[i];
+            break;
+        case ENG_T_BOOL:
+            v.i = ((const uint8_t *)r->vals[c])[i];
+            break;
+        default:
+            v.s = ((const eng_str_t *)r->vals[c])[i];
+            break;
+        }
+        if (first) {
+            st->first = st->min = st->max = v;
+            st->first_ts = r->ts[i];
+            first = false;
+        }
+        st->last = v;
+        st->last_ts = r->ts[i];
+        st->count++;
+        if (r->types[c] == ENG_T_FLOAT) {
+            /* NaN never becomes min or max; comparisons with NaN are false. */
+            if (v.f < st->min.f || isnan(st->min.f))
+                st->min.f = v.f;
+            if (v.f > st->max.f || isnan(st->max.f))
+                st->max.f = v.f;
+            st->sum_f += v.f;
+        } else if (r->types[c] != ENG_T_STRING) {
+            if (v.i < st->min.i)
+                st->min.i = v.i;
+            if (v.i > st->max.i)
+                st->max.i = v.i;
+            int64_t s;
+            if (__builtin_add_overflow(st->sum_i, v.i, &s))
+                st->sum_overflow = true;
+            st->sum_i = s;
+        }
+    }
+    st->tmin = r->ts[from];
+    st->tmax = r->ts[from + n - 1];
+}
+
 typedef struct {
     int64_t ts;
     uint64_t seq;
@@ -125,7 +180,21 @@ void eng__rows_sort_merge(eng__rows_t *r)
         k[i].seq = r->seq[i];
         k[i].pos = i;
     }
-    qsort(k, n, sizeof *k, sortkey_cmp);
+    /* Rows usually arrive nearly in order (a few late ones from concurrent
+     * writers): insertion sort while that stays cheap, else qsort. */
+    size_t moves = 0, budget = (size_t)n * 8;
+    for (uint32_t i = 1; i < n && moves <= budget; i++) {
+        sortkey_t x = k[i];
+        uint32_t j = i;
+        while (j > 0 && sortkey_cmp(&k[j - 1], &x) > 0) {
+            k[j] = k[j - 1];
+            j--;
+            moves++;
+        }
+        k[j] = x;
+    }
+    if (moves > budget)
+        qsort(k, n, sizeof *k, sortkey_cmp);
     /* Output row for each distinct ts; per column the last valid wins. */
     int64_t *nts = cn_malloc(n * sizeof(int64_t));
     uint64_t *nseq = cn_malloc(n * sizeof(uint64_t));
@@ -251,18 +320,39 @@ void eng__rows_append(eng__rows_t *dst, const eng__rows_t *src, uint32_t from, u
  *   row:   i64 ts | u64 seq | u32 nfields | nfields x field
  *   field: u32 fid | u8 type | value: float/int 8 bytes, bool 1 byte,
  *          string 16 bytes (an eng_str_t into the arena)
+ *
+ * The buffer is cut into chunks of chunk_rows rows in arrival order.  When
+ * a chunk fills up it is sealed: its per-field stats (as a segment block's)
+ * are computed once, so readers answer aggregates over it without touching
+ * its rows, exactly as for stored blocks.  A chunk knows whether its
+ * timestamps are strictly ascending (no out-of-order row, no duplicate);
+ * only such chunks are offered with stats.
  */
+typedef struct mt_chunk {
+    size_t off, end; /* byte range in the series buffer (end: sealed only) */
+    uint32_t rows;
+    bool sorted; /* ts strictly ascending */
+    int64_t tmin, tmax, last_ts;
+    uint64_t seq_lo, seq_hi;
+    /* sealed only: stats per (fid, type), immutable once set */
+    uint32_t nst;
+    uint32_t *st_fids;
+    uint8_t *st_types;
+    eng_stat_t *st;
+} mt_chunk_t;
+
 typedef struct mt_series {
     uint64_t sid;
     uint8_t *buf;
     size_t len, cap;
     uint32_t nrows;
     int64_t tmin, tmax;
-    size_t row_off;   /* offset of the row being written */
     uint32_t nfields; /* distinct (fid, type) pairs seen */
     uint32_t capfields;
     uint32_t *fids;
     uint8_t *ftypes;
+    mt_chunk_t *chunks; /* sealed chunks, then the open one (last) */
+    uint32_t nchunks, capchunks;
 } mt_series_t;
 
 typedef struct arena_chunk {
@@ -274,6 +364,7 @@ typedef struct arena_chunk {
 struct eng__mt {
     _Atomic int refs;
     pthread_rwlock_t lock;
+    uint32_t chunk_rows;
     mt_series_t **by_sid;
     uint64_t cap_sid;
     uint64_t *sids;
@@ -281,14 +372,14 @@ struct eng__mt {
     _Atomic size_t bytes; /* read without the lock by stats and flush triggers */
     uint64_t rows;
     arena_chunk_t *arena;
-    mt_series_t *cur; /* series of the row being written */
 };
 
-eng__mt_t *eng__mt_new(void)
+eng__mt_t *eng__mt_new(uint32_t chunk_rows)
 {
     eng__mt_t *mt = cn_calloc(1, sizeof *mt);
     atomic_init(&mt->refs, 1);
     pthread_rwlock_init(&mt->lock, NULL);
+    mt->chunk_rows = chunk_rows ? chunk_rows : ENG__MT_CHUNK_ROWS;
     return mt;
 }
 
@@ -303,6 +394,12 @@ void eng__mt_unref(eng__mt_t *mt)
         return;
     for (uint64_t i = 0; i < mt->nsids; i++) {
         mt_series_t *s = mt->by_sid[mt->sids[i]];
+        for (uint32_t c = 0; c < s->nchunks; c++) {
+            cn_free(s->chunks[c].st_fids);
+            cn_free(s->chunks[c].st_types);
+            cn_free(s->chunks[c].st);
+        }
+        cn_free(s->chunks);
         cn_free(s->buf);
         cn_free(s->fids);
         cn_free(s->ftypes);
@@ -326,7 +423,6 @@ void eng__mt_begin(eng__mt_t *mt)
 
 void eng__mt_end(eng__mt_t *mt)
 {
-    mt->cur = NULL;
     pthread_rwlock_unlock(&mt->lock);
 }
 
@@ -371,24 +467,6 @@ static inline uint8_t *series_room(eng__mt_t *mt, mt_series_t *s, size_t n)
     return s->buf + s->len;
 }
 
-void eng__mt_row(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq)
-{
-    mt_series_t *s = mt_series(mt, sid);
-    uint8_t *p = series_room(mt, s, 20);
-    memcpy(p, &ts, 8);
-    memcpy(p + 8, &seq, 8);
-    memset(p + 16, 0, 4);
-    s->row_off = s->len;
-    s->len += 20;
-    s->nrows++;
-    if (ts < s->tmin)
-        s->tmin = ts;
-    if (ts > s->tmax)
-        s->tmax = ts;
-    mt->rows++;
-    mt->cur = s;
-}
-
 static const char *arena_copy(eng__mt_t *mt, const char *p, uint32_t len)
 {
     if (len == 0)
@@ -424,45 +502,223 @@ static void note_field(mt_series_t *s, uint32_t fid, eng_type_t t)
     s->ftypes[s->nfields++] = (uint8_t)t;
 }
 
-void eng__mt_set(eng__mt_t *mt, uint32_t fid, eng_type_t t, const eng_value_t *v)
+/* Output column of (fid, t), starting the search at hint; -1 if none. */
+static inline int out_col(const eng__rows_t *out, uint32_t fid, uint8_t t, uint32_t hint)
 {
-    mt_series_t *s = mt->cur;
-    assert(s);
-    size_t vs = eng__type_size(t);
-    uint8_t *p = series_room(mt, s, 5 + vs);
-    memcpy(p, &fid, 4);
-    p[4] = (uint8_t)t;
-    switch (t) {
-    case ENG_T_FLOAT:
-    case ENG_T_INT:
-        memcpy(p + 5, v, 8);
-        break;
-    case ENG_T_BOOL:
-        p[5] = v->b ? 1 : 0;
-        break;
-    case ENG_T_STRING: {
-        eng_str_t str = {arena_copy(mt, v->s.p, v->s.len), v->s.len};
-        memcpy(p + 5, &str, sizeof str);
-        break;
+    uint32_t nc = out->ncols;
+    for (uint32_t k = 0; k < nc; k++) {
+        uint32_t c = hint + k < nc ? hint + k : hint + k - nc;
+        if (out->fids[c] == fid && out->types[c] == t)
+            return (int)c;
     }
-    default:
-        return;
+    return -1;
+}
+
+/* Appends the rows of buf[off, end) with ts in [tmin, tmax) and seq <=
+ * max_seq to out, in arrival order. */
+static void rows_from(const uint8_t *p, const uint8_t *end, int64_t tmin, int64_t tmax,
+                      uint64_t max_seq, eng__rows_t *out)
+{
+    while (p < end) {
+        int64_t ts;
+        uint64_t seq;
+        uint32_t nf;
+        memcpy(&ts, p, 8);
+        memcpy(&seq, p + 8, 8);
+        memcpy(&nf, p + 16, 4);
+        p += 20;
+        bool take = ts >= tmin && ts < tmax && seq <= max_seq;
+        uint32_t o = out->n;
+        if (take) {
+            out->ts[o] = ts;
+            out->seq[o] = seq;
+            for (uint32_t c = 0; c < out->ncols; c++)
+                out->valid[c][o] = 0;
+            out->n++;
+        }
+        for (uint32_t f = 0; f < nf; f++) {
+            uint32_t fid;
+            memcpy(&fid, p, 4);
+            uint8_t t = p[4];
+            size_t vs = eng__type_size(t);
+            if (take) {
+                int c = out_col(out, fid, t, f < out->ncols ? f : 0);
+                if (c >= 0) {
+                    uint8_t *d = (uint8_t *)out->vals[c] + (size_t)o * vs;
+                    if (vs == 8)
+                        memcpy(d, p + 5, 8);
+                    else
+                        memcpy(d, p + 5, vs);
+                    out->valid[c][o] = 1;
+                }
+            }
+            p += 5 + vs;
+        }
     }
-    s->len += 5 + vs;
-    uint32_t nf;
-    memcpy(&nf, s->buf + s->row_off + 16, 4);
-    nf++;
-    memcpy(s->buf + s->row_off + 16, &nf, 4);
-    /* The field set check is a short scan over a handful of fields; rows of
-     * one series repeat the same fields, so the first entries hit. */
-    if (nf > s->nfields || s->fids[nf - 1] != fid || s->ftypes[nf - 1] != t)
-        note_field(s, fid, t);
+}
+
+typedef struct rowkey {
+    int64_t ts;
+    uint64_t seq;
+    size_t off, len;
+    uint32_t ord;
+} rowkey_t;
+
+static int rowkey_cmp(const void *a, const void *b)
+{
+    const rowkey_t *x = a, *y = b;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+/* Bounds, seq range and order flag of keys [from, to) (sorted by ts). */
+static void chunk_describe(mt_chunk_t *ch, const rowkey_t *k, uint32_t from, uint32_t to)
+{
+    ch->rows = to - from;
+    ch->sorted = true;
+    ch->tmin = k[from].ts;
+    ch->tmax = k[to - 1].ts;
+    ch->last_ts = k[to - 1].ts;
+    ch->seq_lo = UINT64_MAX;
+    ch->seq_hi = 0;
+    for (uint32_t i = from; i < to; i++) {
+        if (i > from && k[i].ts == k[i - 1].ts)
+            ch->sorted = false;
+        ch->seq_lo = CN_MIN(ch->seq_lo, k[i].seq);
+        ch->seq_hi = CN_MAX(ch->seq_hi, k[i].seq);
+    }
+}
+
+/*
+ * Seals the open chunk.  Its rows are put in time order in place (equal
+ * timestamps keep their arrival order, so last-write-wins is unchanged);
+ * the oldest ones become the sealed chunk, with stats over every field the
+ * series has, and the newest chunk_rows/8 stay open together with what
+ * arrives next: rows that come a little late (concurrent writers) then
+ * still land in the open chunk instead of overlapping the sealed one.
+ * Readers that described the open chunk before read it up to the buffer's
+ * end (eng__mt_chunk_rows), so the permutation loses them no row.
+ */
+static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
+{
+    mt_chunk_t *ch = &s->chunks[s->nchunks - 1];
+    uint32_t n = ch->rows;
+    rowkey_t *k = cn_malloc(n * sizeof *k);
+    const uint8_t *p = s->buf + ch->off, *end = s->buf + s->len;
+    bool inorder = true;
+    for (uint32_t i = 0; i < n && p < end; i++) {
+        uint32_t nf;
+        k[i].off = (size_t)(p - s->buf);
+        memcpy(&k[i].ts, p, 8);
+        memcpy(&k[i].seq, p + 8, 8);
+        memcpy(&nf, p + 16, 4);
+        const uint8_t *q = p + 20;
+        for (uint32_t f = 0; f < nf; f++)
+            q += 5 + eng__type_size(q[4]);
+        k[i].len = (size_t)(q - p);
+        k[i].ord = i;
+        if (i && k[i].ts < k[i - 1].ts)
+            inorder = false;
+        p = q;
+    }
+    if (!inorder) {
+        qsort(k, n, sizeof *k, rowkey_cmp);
+        size_t span = s->len - ch->off;
+        uint8_t *tmp = cn_malloc(span);
+        uint8_t *o = tmp;
+        for (uint32_t i = 0; i < n; i++) {
+            memcpy(o, s->buf + k[i].off, k[i].len);
+            k[i].off = ch->off + (size_t)(o - tmp);
+            o += k[i].len;
+        }
+        memcpy(s->buf + ch->off, tmp, span);
+        cn_free(tmp);
+    }
+    /* the sealed part: all but the newest n/8 rows, never splitting equal
+     * timestamps */
+    uint32_t ks = n - n / 8;
+    while (ks > 1 && ks < n && k[ks].ts == k[ks - 1].ts)
+        ks--;
+    if (ks < n && k[ks].ts == k[ks - 1].ts)
+        ks = n;
+    size_t cut = ks < n ? k[ks].off : s->len;
+    chunk_describe(ch, k, 0, ks);
+    ch->end = cut;
+
+    uint32_t nf = s->nfields;
+    eng__rows_t r;
+    eng__rows_init(&r, nf, s->fids, s->ftypes);
+    eng__rows_reserve(&r, ks);
+    rows_from(s->buf + ch->off, s->buf + cut, INT64_MIN, INT64_MAX, UINT64_MAX, &r);
+    eng_stat_t *st = cn_malloc((nf ? nf : 1) * sizeof *st);
+    for (uint32_t c = 0; c < nf; c++) {
+        eng__rows_stats(&r, c, 0, r.n, &st[c]);
+        if (s->ftypes[c] == ENG_T_STRING) {
+            /* as stored blocks: no string values in the stats */
+            memset(&st[c].min, 0, sizeof st[c].min);
+            memset(&st[c].max, 0, sizeof st[c].max);
+            memset(&st[c].first, 0, sizeof st[c].first);
+            memset(&st[c].last, 0, sizeof st[c].last);
+        }
+    }
+    ch->nst = nf;
+    ch->st_fids = r.fids; /* taken over from r */
+    ch->st_types = r.types;
+    r.fids = NULL;
+    r.types = NULL;
+    ch->st = st; /* a sealed chunk is one with stats */
+    eng__rows_free(&r);
+    mt->bytes += nf * (sizeof *st + 5);
+    if (ks < n) {
+        /* the newest rows open the next chunk */
+        if (s->nchunks == s->capchunks) {
+            s->capchunks *= 2;
+            s->chunks = cn_realloc(s->chunks, s->capchunks * sizeof *s->chunks);
+            mt->bytes += s->capchunks / 2 * sizeof *s->chunks;
+        }
+        mt_chunk_t *nc = &s->chunks[s->nchunks++];
+        memset(nc, 0, sizeof *nc);
+        nc->off = cut;
+        chunk_describe(nc, k, ks, n);
+    }
+    cn_free(k);
+}
+
+/* Counts a new row at ts/seq in the series' open chunk (opening one). */
+static mt_chunk_t *chunk_for_row(eng__mt_t *mt, mt_series_t *s, int64_t ts, uint64_t seq)
+{
+    mt_chunk_t *ch = s->nchunks && !s->chunks[s->nchunks - 1].st ? &s->chunks[s->nchunks - 1] : NULL;
+    if (!ch) {
+        if (s->nchunks == s->capchunks) {
+            s->capchunks = s->capchunks ? s->capchunks * 2 : 4;
+            s->chunks = cn_realloc(s->chunks, s->capchunks * sizeof *s->chunks);
+            mt->bytes += s->capchunks / 2 * sizeof *s->chunks;
+        }
+        ch = &s->chunks[s->nchunks++];
+        memset(ch, 0, sizeof *ch);
+        ch->off = s->len;
+        ch->tmin = ts;
+        ch->tmax = ts;
+        ch->seq_lo = seq;
+    } else {
+        if (ts < ch->tmin)
+            ch->tmin = ts;
+        if (ts > ch->tmax)
+            ch->tmax = ts;
+        ch->seq_lo = CN_MIN(ch->seq_lo, seq);
+    }
+    ch->last_ts = ts;
+    ch->seq_hi = CN_MAX(ch->seq_hi, seq);
+    ch->rows++;
+    return ch;
 }
 
 void eng__mt_put(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq, uint32_t nf,
                  const uint32_t *fids, const uint8_t *types, const eng_value_t *vals)
 {
     mt_series_t *s = mt_series(mt, sid);
+    chunk_for_row(mt, s, ts, seq);
     size_t need = 20;
     for (uint32_t f = 0; f < nf; f++)
         need += 5 + eng__type_size(types[f]);
@@ -504,6 +760,8 @@ void eng__mt_put(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq, uint32_t
         memcmp(s->ftypes, types, nf) != 0)
         for (uint32_t f = 0; f < nf; f++)
             note_field(s, fids[f], (eng_type_t)types[f]);
+    if (s->chunks[s->nchunks - 1].rows >= mt->chunk_rows)
+        chunk_seal(mt, s);
 }
 
 size_t eng__mt_bytes(eng__mt_t *mt)
@@ -563,60 +821,70 @@ uint32_t eng__mt_fields(eng__mt_t *mt, uint64_t sid, uint32_t **fids, uint8_t **
     return n;
 }
 
-/* Output column of (fid, t), starting the search at hint; -1 if none. */
-static inline int out_col(const eng__rows_t *out, uint32_t fid, uint8_t t, uint32_t hint)
-{
-    uint32_t nc = out->ncols;
-    for (uint32_t k = 0; k < nc; k++) {
-        uint32_t c = hint + k < nc ? hint + k : hint + k - nc;
-        if (out->fids[c] == fid && out->types[c] == t)
-            return (int)c;
-    }
-    return -1;
-}
-
 void eng__mt_extract(eng__mt_t *mt, uint64_t sid, int64_t tmin, int64_t tmax, uint64_t max_seq,
                      eng__rows_t *out)
 {
     pthread_rwlock_rdlock(&mt->lock);
     mt_series_t *s = sid < mt->cap_sid ? mt->by_sid[sid] : NULL;
-    if (!s || s->nrows == 0 || s->tmax < tmin || s->tmin >= tmax) {
-        pthread_rwlock_unlock(&mt->lock);
-        return;
+    if (s && s->nrows > 0 && s->tmax >= tmin && s->tmin < tmax) {
+        eng__rows_reserve(out, s->nrows);
+        rows_from(s->buf, s->buf + s->len, tmin, tmax, max_seq, out);
     }
-    eng__rows_reserve(out, s->nrows);
-    const uint8_t *p = s->buf, *end = s->buf + s->len;
-    while (p < end) {
-        int64_t ts;
-        uint64_t seq;
-        uint32_t nf;
-        memcpy(&ts, p, 8);
-        memcpy(&seq, p + 8, 8);
-        memcpy(&nf, p + 16, 4);
-        p += 20;
-        bool take = ts >= tmin && ts < tmax && seq <= max_seq;
-        uint32_t o = out->n;
-        if (take) {
-            out->ts[o] = ts;
-            out->seq[o] = seq;
-            for (uint32_t c = 0; c < out->ncols; c++)
-                out->valid[c][o] = 0;
-            out->n++;
-        }
-        for (uint32_t f = 0; f < nf; f++) {
-            uint32_t fid;
-            memcpy(&fid, p, 4);
-            uint8_t t = p[4];
-            size_t vs = eng__type_size(t);
-            if (take) {
-                int c = out_col(out, fid, t, f < out->ncols ? f : 0);
-                if (c >= 0) {
-                    memcpy((uint8_t *)out->vals[c] + (size_t)o * vs, p + 5, vs);
-                    out->valid[c][o] = 1;
-                }
-            }
-            p += 5 + vs;
+    pthread_rwlock_unlock(&mt->lock);
+}
+
+uint32_t eng__mt_chunks(eng__mt_t *mt, uint64_t sid, int64_t tmin, int64_t tmax, uint64_t max_seq,
+                        eng__mtchunk_t **out)
+{
+    pthread_rwlock_rdlock(&mt->lock);
+    mt_series_t *s = sid < mt->cap_sid ? mt->by_sid[sid] : NULL;
+    uint32_t n = 0;
+    *out = NULL;
+    if (s && s->nrows > 0 && s->tmax >= tmin && s->tmin < tmax) {
+        *out = cn_malloc(s->nchunks * sizeof **out);
+        for (uint32_t c = 0; c < s->nchunks; c++) {
+            const mt_chunk_t *ch = &s->chunks[c];
+            if (ch->seq_lo > max_seq || ch->tmax < tmin || ch->tmin >= tmax)
+                continue;
+            eng__mtchunk_t *o = &(*out)[n++];
+            o->mt = mt;
+            o->sid = sid;
+            o->idx = c;
+            o->rows = ch->rows;
+            o->tmin = ch->tmin;
+            o->tmax = ch->tmax;
+            o->seq_lo = ch->seq_lo;
+            o->seq_hi = ch->seq_hi;
+            o->off = ch->off;
+            o->end = ch->st ? ch->end : 0; /* 0: open, read to the buffer's end */
+            /* stats only for a sealed, ascending chunk wholly visible */
+            bool ok = ch->st && ch->sorted && ch->seq_hi <= max_seq;
+            o->nst = ok ? ch->nst : 0;
+            o->st_fids = ok ? ch->st_fids : NULL;
+            o->st_types = ok ? ch->st_types : NULL;
+            o->st = ok ? ch->st : NULL;
         }
     }
+    pthread_rwlock_unlock(&mt->lock);
+    return n;
+}
+
+void eng__mt_chunk_rows(const eng__mtchunk_t *c, int64_t tmin, int64_t tmax, uint64_t max_seq,
+                        eng__rows_t *out)
+{
+    eng__mt_t *mt = c->mt;
+    pthread_rwlock_rdlock(&mt->lock);
+    mt_series_t *s = mt->by_sid[c->sid];
+    size_t end = c->end ? c->end : s->len;
+    /* an open chunk may have been sealed since (its rows permuted, the
+     * newest moved on): count what is there now */
+    uint32_t rows = c->rows;
+    if (!c->end) {
+        rows = 0;
+        for (uint32_t i = c->idx; i < s->nchunks; i++)
+            rows += s->chunks[i].rows;
+    }
+    eng__rows_reserve(out, rows);
+    rows_from(s->buf + c->off, s->buf + end, tmin, tmax, max_seq, out);
     pthread_rwlock_unlock(&mt->lock);
 }

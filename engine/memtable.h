@@ -40,6 +40,10 @@ void eng__rows_sort_merge(eng__rows_t *r);
 void eng__rows_clip(eng__rows_t *r, int64_t tmin, int64_t tmax);
 /* Removes rows with seq < tseq and ts in [tmin, tmax) (a tombstone). */
 void eng__rows_delete(eng__rows_t *r, int64_t tmin, int64_t tmax, uint64_t tseq);
+/* Stats of column c over rows [from, from+n) (n > 0), as a segment block
+ * stores them (tmin/tmax: the first and last row's ts). */
+void eng__rows_stats(const eng__rows_t *r, uint32_t c, uint32_t from, uint32_t n,
+                     eng_stat_t *st /* OUT */);
 /* Appends rows [from, from+cnt) of src (matching columns by field id;
  * columns src lacks become null). */
 void eng__rows_append(eng__rows_t *dst, const eng__rows_t *src, uint32_t from, uint32_t cnt);
@@ -48,7 +52,10 @@ void eng__rows_append(eng__rows_t *dst, const eng__rows_t *src, uint32_t from, u
 
 typedef struct eng__mt eng__mt_t;
 
-eng__mt_t *eng__mt_new(void);
+/* Rows per memtable chunk when eng_opts.memtable_chunk_rows is 0. */
+#define ENG__MT_CHUNK_ROWS 128
+
+eng__mt_t *eng__mt_new(uint32_t chunk_rows);
 void eng__mt_ref(eng__mt_t *mt);
 void eng__mt_unref(eng__mt_t *mt); /* frees at zero */
 
@@ -56,12 +63,7 @@ void eng__mt_unref(eng__mt_t *mt); /* frees at zero */
  * memtable's lock for writing so readers see whole batches. */
 void eng__mt_begin(eng__mt_t *mt);
 void eng__mt_end(eng__mt_t *mt);
-/* Starts a row; then set fields; rows are committed immediately. */
-void eng__mt_row(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq);
-void eng__mt_set(eng__mt_t *mt, uint32_t fid, eng_type_t t, const eng_value_t *v);
-
-/* One whole row at once (same result as eng__mt_row + eng__mt_set for each
- * field, with one space check and no per-field bookkeeping). */
+/* Appends one row of series sid. */
 void eng__mt_put(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq, uint32_t nf,
                  const uint32_t *fids, const uint8_t *types, const eng_value_t *vals);
 
@@ -81,5 +83,37 @@ uint32_t eng__mt_fields(eng__mt_t *mt, uint64_t sid, uint32_t **fids, uint8_t **
  */
 void eng__mt_extract(eng__mt_t *mt, uint64_t sid, int64_t tmin, int64_t tmax, uint64_t max_seq,
                      eng__rows_t *out);
+
+/*
+ * A series' rows in a memtable come in chunks of up to chunk_rows rows,
+ * roughly in arrival order.  A full chunk is sealed: put in time order and
+ * given per-field stats (memtable.c, chunk_seal).
+ * eng__mt_chunks() describes the chunks of sid that overlap [tmin, tmax]
+ * and hold a row with seq <= max_seq; st is set (nst entries, by field id
+ * and type) only when the chunk is sealed, its timestamps are strictly
+ * ascending and all its rows have seq <= max_seq.  The description stays
+ * valid while the memtable is referenced.
+ */
+typedef struct eng__mtchunk {
+    eng__mt_t *mt;
+    uint64_t sid;
+    uint32_t idx; /* arrival order within the series */
+    uint32_t rows;
+    int64_t tmin, tmax;
+    uint64_t seq_lo, seq_hi;
+    size_t off, end; /* bytes in the series buffer; end 0: the open chunk */
+    uint32_t nst;
+    const uint32_t *st_fids;
+    const uint8_t *st_types;
+    const eng_stat_t *st;
+} eng__mtchunk_t;
+
+/* Returns the count; *out owned by the caller (cn_free). */
+uint32_t eng__mt_chunks(eng__mt_t *mt, uint64_t sid, int64_t tmin, int64_t tmax, uint64_t max_seq,
+                        eng__mtchunk_t **out /* OUT */);
+/* Appends the chunk's rows with ts in [tmin, tmax) and seq <= max_seq to
+ * out in arrival order (unsorted; out's columns chosen by the caller). */
+void eng__mt_chunk_rows(const eng__mtchunk_t *c, int64_t tmin, int64_t tmax, uint64_t max_seq,
+                        eng__rows_t *out);
 
 #endif /* ENG_MEMTABLE_H */

@@ -3,12 +3,14 @@
  * read.c - snapshots, series selection through the tag index, and the
  * per-series iterator that merges segment blocks, memtables and tombstones.
  *
- * The iterator walks a series' sources in time order in "groups": maximal
- * runs of sources whose time spans overlap.  A group that is one stored
- * block with nothing overlapping and no tombstone newer than its segment is
- * served as is (and its stats can be used without decoding); any other
- * group is decoded, merged last-write-wins per field, tombstones applied,
- * and clipped to the range.
+ * The iterator walks a series' sources - stored blocks and memtable chunks -
+ * in time order in "groups": maximal runs of sources whose time spans
+ * overlap.  A group that is one source with stats (a stored block, or a
+ * sealed memtable chunk with ascending timestamps) with nothing
+ * overlapping, inside the range, and no tombstone that could delete one of
+ * its rows, is served as is (and its stats can be used without reading
+ * it); any other group is decoded, merged last-write-wins per field,
+ * tombstones applied, and clipped to the range.
  *
  * NOTES
  * 1. A snapshot holds one version (memtables, segments, tombstones) and the
@@ -257,9 +259,14 @@ int eng_snap_tag_values(eng_snap_t *s, const char *measurement, const char *key,
 
 /* ------------------------------------------------------------- iterator */
 
+/* A source of a series' rows: a stored block or a memtable chunk. */
 typedef struct src {
-    eng__seg_t *seg;
+    eng__seg_t *seg; /* NULL: memtable chunk mc */
     const eng__blkmeta_t *b;
+    const eng__mtchunk_t *mc;
+    int64_t tmin, tmax;
+    uint64_t seq; /* the segment's seq_max, the chunk's newest row */
+    uint32_t ord; /* memtable chunks: arrival order (imm before active) */
 } src_t;
 
 struct eng_iter {
@@ -272,19 +279,16 @@ struct eng_iter {
     int64_t tmin, tmax;
     src_t *srcs;
     uint32_t nsrcs, pos;
-    eng__rows_t mem;
-    uint32_t mem_pos;
+    eng__mtchunk_t *mcs; /* memtable chunk descriptions srcs point into */
     eng__tomb_t *tombs;
     uint32_t ntombs;
     eng__rows_t cur;
-    /* the rows batches come from: cur (a decoded group) or, for a group of
-     * memtable rows alone, mem itself (already merged and clipped) */
-    const eng__rows_t *vw;
     uint32_t cur_pos, cur_end;
     bool cur_whole;
     bool no_ts; /* eng_iter_no_times */
     eng__scratch_t *sc;
     uint32_t nsc;
+    uint32_t *memord; /* load_group scratch */
     const void **vptr;
     const uint8_t **validptr;
     eng_stat_t *stats;
@@ -293,9 +297,20 @@ struct eng_iter {
 static int src_cmp(const void *a, const void *b)
 {
     const src_t *x = a, *y = b;
-    if (x->b->tmin != y->b->tmin)
-        return x->b->tmin < y->b->tmin ? -1 : 1;
-    return x->seg->seq_max < y->seg->seq_max ? -1 : x->seg->seq_max > y->seg->seq_max;
+    if (x->tmin != y->tmin)
+        return x->tmin < y->tmin ? -1 : 1;
+    if (x->seq != y->seq)
+        return x->seq < y->seq ? -1 : 1;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+static void add_src(eng_iter_t *it, uint32_t *cap, const src_t *s)
+{
+    if (it->nsrcs == *cap) {
+        *cap *= 2;
+        it->srcs = cn_realloc(it->srcs, *cap * sizeof *it->srcs);
+    }
+    it->srcs[it->nsrcs++] = *s;
 }
 
 static void collect_sources(eng_iter_t *it)
@@ -314,16 +329,29 @@ static void collect_sources(eng_iter_t *it)
                 const eng__blkmeta_t *bm = &seg->blocks[b];
                 if (bm->tmax < it->tmin || bm->tmin >= it->tmax)
                     continue;
-                if (it->nsrcs == cap) {
-                    cap *= 2;
-                    it->srcs = cn_realloc(it->srcs, cap * sizeof *it->srcs);
-                }
-                it->srcs[it->nsrcs].seg = seg;
-                it->srcs[it->nsrcs++].b = bm;
+                src_t sr = {.seg = seg, .b = bm, .tmin = bm->tmin, .tmax = bm->tmax,
+                            .seq = seg->seq_max};
+                add_src(it, &cap, &sr);
             }
         }
     }
-    if (it->nsrcs)
+    /* Memtable chunks: the immutable memtable's (older) first. */
+    eng__mtchunk_t *mi = NULL, *ma = NULL;
+    uint32_t ni = v->imm ? eng__mt_chunks(v->imm, it->sid, it->tmin, it->tmax, it->snap->seq, &mi) : 0;
+    uint32_t na = eng__mt_chunks(v->active, it->sid, it->tmin, it->tmax, it->snap->seq, &ma);
+    it->mcs = cn_malloc((ni + na + 1) * sizeof *it->mcs);
+    if (ni)
+        memcpy(it->mcs, mi, ni * sizeof *mi);
+    if (na)
+        memcpy(it->mcs + ni, ma, na * sizeof *ma);
+    cn_free(mi);
+    cn_free(ma);
+    for (uint32_t i = 0; i < ni + na; i++) {
+        const eng__mtchunk_t *mc = &it->mcs[i];
+        src_t sr = {.mc = mc, .tmin = mc->tmin, .tmax = mc->tmax, .seq = mc->seq_hi, .ord = i};
+        add_src(it, &cap, &sr);
+    }
+    if (it->nsrcs > 1)
         qsort(it->srcs, it->nsrcs, sizeof *it->srcs, src_cmp);
 }
 
@@ -371,14 +399,6 @@ int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t
             v->tombs[t].seq <= s->seq && v->tombs[t].tmin < tmax && v->tombs[t].tmax > tmin)
             it->tombs[it->ntombs++] = v->tombs[t];
     collect_sources(it);
-    eng__rows_init(&it->mem, it->nf, it->fids, it->types);
-    if (v->imm)
-        eng__mt_extract(v->imm, sid, tmin, tmax, s->seq, &it->mem);
-    eng__mt_extract(v->active, sid, tmin, tmax, s->seq, &it->mem);
-    /* Tombstones first: a deleted row must not lend its fields to a newer
-     * row with the same timestamp. */
-    eng__apply_tombs(it->tombs, it->ntombs, it->mid, sid, &it->mem);
-    eng__rows_sort_merge(&it->mem);
     eng__rows_init(&it->cur, it->nf, it->fids, it->types);
     it->vptr = cn_calloc(nfields + 1, sizeof(void *));
     it->validptr = cn_calloc(nfields + 1, sizeof(uint8_t *));
@@ -391,8 +411,9 @@ void eng_iter_close(eng_iter_t *it)
 {
     if (!it)
         return;
-    eng__rows_free(&it->mem);
     eng__rows_free(&it->cur);
+    cn_free(it->mcs);
+    cn_free(it->memord);
     for (uint32_t i = 0; i < it->nsc; i++)
         eng__scratch_free(&it->sc[i]);
     cn_free(it->sc);
@@ -406,80 +427,80 @@ void eng_iter_close(eng_iter_t *it)
     cn_free(it);
 }
 
-/* The next group: sources [pos, pos+nb) and memtable rows [mem_pos,
- * mem_pos+nm).  Returns false at the end. */
-static bool plan_group(const eng_iter_t *it, uint32_t *nb, uint32_t *nm)
+/* The next group: sources [pos, pos+nb), a maximal run whose time spans
+ * overlap.  Returns false at the end. */
+static bool plan_group(const eng_iter_t *it, uint32_t *nb)
 {
-    bool have_b = it->pos < it->nsrcs, have_m = it->mem_pos < it->mem.n;
-    if (!have_b && !have_m)
+    if (it->pos >= it->nsrcs)
         return false;
-    int64_t ge;
-    uint32_t b = it->pos, m = it->mem_pos;
-    if (have_b && (!have_m || it->srcs[b].b->tmin <= it->mem.ts[m])) {
-        ge = it->srcs[b].b->tmax;
+    uint32_t b = it->pos;
+    int64_t ge = it->srcs[b++].tmax;
+    while (b < it->nsrcs && it->srcs[b].tmin <= ge) {
+        ge = CN_MAX(ge, it->srcs[b].tmax);
         b++;
-    } else {
-        /* Memtable rows before the next block overlap nothing: one group
-         * (they are already merged, tombstoned and clipped). */
-        int64_t lim = have_b ? it->srcs[b].b->tmin : INT64_MAX;
-        m++;
-        while (m < it->mem.n && it->mem.ts[m] < lim)
-            m++;
-        *nb = 0;
-        *nm = m - it->mem_pos;
-        return true;
-    }
-    for (;;) {
-        if (b < it->nsrcs && it->srcs[b].b->tmin <= ge) {
-            ge = CN_MAX(ge, it->srcs[b].b->tmax);
-            b++;
-        } else if (m < it->mem.n && it->mem.ts[m] <= ge) {
-            m++;
-        } else {
-            break;
-        }
     }
     *nb = b - it->pos;
-    *nm = m - it->mem_pos;
     return true;
 }
 
-/* True when source i can be used as is: inside the range, no tombstone
- * newer than its segment overlaps it. */
+/* True when source i can be used as is: it has stats, lies inside the
+ * range, and no tombstone that could delete one of its rows overlaps it. */
 static bool block_clean(const eng_iter_t *it, uint32_t i)
 {
     const src_t *s = &it->srcs[i];
-    if (s->b->tmin < it->tmin || s->b->tmax >= it->tmax || !s->b->has_stats)
+    if (s->tmin < it->tmin || s->tmax >= it->tmax)
         return false;
+    uint64_t oldest; /* seq of its oldest row */
+    if (s->seg) {
+        if (!s->b->has_stats)
+            return false;
+        oldest = s->seg->seq_max;
+    } else {
+        if (!s->mc->st)
+            return false;
+        oldest = s->mc->seq_lo;
+    }
     for (uint32_t t = 0; t < it->ntombs; t++)
-        if (it->tombs[t].seq > s->seg->seq_max && it->tombs[t].tmin <= s->b->tmax &&
-            it->tombs[t].tmax > s->b->tmin)
+        if (it->tombs[t].seq > oldest && it->tombs[t].tmin <= s->tmax &&
+            it->tombs[t].tmax > s->tmin)
             return false;
     return true;
 }
 
 static void block_stats(const eng_iter_t *it, const src_t *src, eng_stat_t *stats)
 {
-    const eng__blkmeta_t *b = src->b;
     for (uint32_t f = 0; f < it->nf; f++) {
         memset(&stats[f], 0, sizeof stats[f]);
-        stats[f].tmin = b->tmin;
-        stats[f].tmax = b->tmax;
-        for (uint32_t c = 0; c < b->ncols; c++)
-            if (b->cols[c].fid == it->fids[f] && b->cols[c].type == it->types[f])
-                stats[f] = src->seg->stats[b->cols[c].stat];
+        stats[f].tmin = src->tmin;
+        stats[f].tmax = src->tmax;
+        if (src->seg) {
+            const eng__blkmeta_t *b = src->b;
+            for (uint32_t c = 0; c < b->ncols; c++)
+                if (b->cols[c].fid == it->fids[f] && b->cols[c].type == it->types[f])
+                    stats[f] = src->seg->stats[b->cols[c].stat];
+        } else {
+            const eng__mtchunk_t *mc = src->mc;
+            for (uint32_t c = 0; c < mc->nst; c++)
+                if (mc->st_fids[c] == it->fids[f] && mc->st_types[c] == it->types[f])
+                    stats[f] = mc->st[c];
+        }
     }
+}
+
+static uint32_t src_rows(const src_t *s)
+{
+    return s->seg ? s->b->rows : s->mc->rows;
 }
 
 int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats, uint32_t *rows)
 {
-    uint32_t nb, nm;
-    if (it->cur_pos < it->cur_end || !plan_group(it, &nb, &nm))
+    uint32_t nb;
+    if (it->cur_pos < it->cur_end || !plan_group(it, &nb))
         return 0;
-    if (nb != 1 || nm != 0 || !block_clean(it, it->pos))
+    if (nb != 1 || !block_clean(it, it->pos))
         return 0;
     block_stats(it, &it->srcs[it->pos], stats);
-    *rows = it->srcs[it->pos].b->rows;
+    *rows = src_rows(&it->srcs[it->pos]);
     return 1;
 }
 
@@ -506,39 +527,47 @@ static eng__scratch_t *scratch(eng_iter_t *it, uint32_t i)
 
 static int load_group(eng_iter_t *it)
 {
-    uint32_t nb, nm;
-    if (!plan_group(it, &nb, &nm))
+    uint32_t nb;
+    if (!plan_group(it, &nb))
         return 0;
-    if (nb == 0) {
-        it->vw = &it->mem;
-        it->cur_pos = it->mem_pos;
-        it->cur_end = it->mem_pos + nm;
-        it->cur_whole = false;
-        it->mem_pos += nm;
-        return 1;
-    }
     eng__rows_reset(&it->cur);
     for (uint32_t i = 0; i < it->nsc; i++)
         eng__scratch_reset(&it->sc[i]);
-    it->vw = &it->cur;
     it->cur_pos = 0;
-    it->cur_whole = nb == 1 && nm == 0 && block_clean(it, it->pos);
+    it->cur_end = 0;
+    it->cur_whole = nb == 1 && block_clean(it, it->pos);
+    /* Stored blocks first, then memtable rows in arrival order: the merge
+     * breaks ties between equal (ts, seq) by position. */
+    uint32_t nm = 0, nsc = 0;
+    it->memord = cn_realloc(it->memord, nb * sizeof *it->memord);
     for (uint32_t i = 0; i < nb; i++) {
         const src_t *s = &it->srcs[it->pos + i];
+        if (!s->seg) {
+            uint32_t k = nm++;
+            while (k > 0 && it->srcs[it->pos + it->memord[k - 1]].ord > s->ord) {
+                it->memord[k] = it->memord[k - 1];
+                k--;
+            }
+            it->memord[k] = i;
+            continue;
+        }
         unsigned fl = it->cur_whole ? (it->no_ts ? ENG__DEC_NO_TS : 0) : ENG__DEC_SEQ;
-        int rc = eng__seg_decode(s->seg, s->b, &it->cur, scratch(it, i), fl);
+        int rc = eng__seg_decode(s->seg, s->b, &it->cur, scratch(it, nsc++), fl);
         if (rc < 0)
             return rc;
     }
+    for (uint32_t k = 0; k < nm; k++)
+        eng__mt_chunk_rows(it->srcs[it->pos + it->memord[k]].mc, it->tmin, it->tmax,
+                           it->snap->seq, &it->cur);
     if (it->cur_whole) {
         block_stats(it, &it->srcs[it->pos], it->stats);
         it->pos++;
         it->cur_end = it->cur.n;
         return 1;
     }
-    eng__rows_append(&it->cur, &it->mem, it->mem_pos, nm);
     it->pos += nb;
-    it->mem_pos += nm;
+    /* Tombstones first: a deleted row must not lend its fields to a newer
+     * row with the same timestamp. */
     eng__apply_tombs(it->tombs, it->ntombs, it->mid, it->sid, &it->cur);
     eng__rows_sort_merge(&it->cur);
     eng__rows_clip(&it->cur, it->tmin, it->tmax);
@@ -553,7 +582,7 @@ int eng_iter_next(eng_iter_t *it, eng_batch_t *b)
         if (rc <= 0)
             return rc;
     }
-    const eng__rows_t *vw = it->vw;
+    const eng__rows_t *vw = &it->cur;
     uint32_t off = it->cur_pos, n = CN_MIN((uint32_t)ENG_BATCH, it->cur_end - off);
     for (uint32_t f = 0; f < it->nf; f++) {
         it->vptr[f] = (const uint8_t *)vw->vals[f] + (size_t)off * eng__type_size(it->types[f]);

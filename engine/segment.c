@@ -158,60 +158,6 @@ uint32_t eng__segw_blocks(eng__segw_t *w)
     return w->nblocks;
 }
 
-/* Computes stats of column c over rows [from, from+n). */
-static void col_stats(const eng__rows_t *r, uint32_t c, uint32_t from, uint32_t n, eng_stat_t *st)
-{
-    memset(st, 0, sizeof *st);
-    const uint8_t *valid = r->valid[c];
-    bool first = true;
-    for (uint32_t i = from; i < from + n; i++) {
-        if (!valid[i])
-            continue;
-        eng_value_t v;
-        switch (r->types[c]) {
-        case ENG_T_FLOAT:
-            v.f = ((const double *)r->vals[c])[i];
-            break;
-        case ENG_T_INT:
-            v.i = ((const int64_t *)r->vals[c])[i];
-            break;
-        case ENG_T_BOOL:
-            v.i = ((const uint8_t *)r->vals[c])[i];
-            break;
-        default:
-            v.s = ((const eng_str_t *)r->vals[c])[i];
-            break;
-        }
-        if (first) {
-            st->first = st->min = st->max = v;
-            st->first_ts = r->ts[i];
-            first = false;
-        }
-        st->last = v;
-        st->last_ts = r->ts[i];
-        st->count++;
-        if (r->types[c] == ENG_T_FLOAT) {
-            /* NaN never becomes min or max; comparisons with NaN are false. */
-            if (v.f < st->min.f || isnan(st->min.f))
-                st->min.f = v.f;
-            if (v.f > st->max.f || isnan(st->max.f))
-                st->max.f = v.f;
-            st->sum_f += v.f;
-        } else if (r->types[c] != ENG_T_STRING) {
-            if (v.i < st->min.i)
-                st->min.i = v.i;
-            if (v.i > st->max.i)
-                st->max.i = v.i;
-            int64_t s;
-            if (__builtin_add_overflow(st->sum_i, v.i, &s))
-                st->sum_overflow = true;
-            st->sum_i = s;
-        }
-    }
-    st->tmin = r->ts[from];
-    st->tmax = r->ts[from + n - 1];
-}
-
 static void put_f64(cn_buf_t *b, double d)
 {
     uint64_t u;
@@ -320,7 +266,7 @@ int eng__segw_add(eng__segw_t *w, uint64_t sid, const eng__rows_t *r, uint32_t f
         eng_stat_t st;
         bool with_stats = n >= w->stats_min;
         if (with_stats)
-            col_stats(r, c, from, n, &st);
+            eng__rows_stats(r, c, from, n, &st);
         index_put_stats(&stats, r->fids[c], r->types[c], &st, tmin, with_stats);
         /* Where the column's packed unit sits in the block, so a reader
          * that wants one column goes straight to it. */

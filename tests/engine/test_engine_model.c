@@ -239,6 +239,9 @@ static void ctx_init(ctx_t *c, uint64_t seed, int64_t t0, bool retention)
      * blocks under 16 rows). */
     c->o.stats_min_rows = 1 + (uint32_t)(rnd(c) % 3);
     c->o.compress = (int)(rnd(c) % 3);
+    /* Small memtable chunks: sealed chunks (with stats) and open ones,
+     * out-of-order and duplicate rows across and within chunks. */
+    c->o.memtable_chunk_rows = 1 + (uint32_t)(rnd(c) % 12);
     c->o.group_commit_us = 0;
     if (retention) {
         c->o.retention_ns = 2 * HOUR;
