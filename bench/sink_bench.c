@@ -28,6 +28,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <sys/epoll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -162,6 +163,8 @@ static double run(const char *dir, const mq_sink_def_t *def, uint64_t n, int dev
                            20.0 + (double)(i % 100) / 10, 40.0 + (double)(i % 50),
                            1013.0 + (double)(i % 7), (int)(i % 100));
     }
+    struct rusage ru0, ru1;
+    getrusage(RUSAGE_SELF, &ru0);
     int64_t t0 = cn_mono_ns();
     uint64_t seq = 0;
     for (uint64_t i = 0; i < n; i++) {
@@ -184,6 +187,14 @@ static double run(const char *dir, const mq_sink_def_t *def, uint64_t n, int dev
             def->name, (unsigned long long)n, (double)(t1 - t0) / 1e9,
             (double)(cn_mono_ns() - t0) / 1e9);
     double secs = (double)(cn_mono_ns() - t0) / 1e9;
+    getrusage(RUSAGE_SELF, &ru1);
+    double cpu = (double)(ru1.ru_utime.tv_sec - ru0.ru_utime.tv_sec) +
+                 (double)(ru1.ru_utime.tv_usec - ru0.ru_utime.tv_usec) / 1e6 +
+                 (double)(ru1.ru_stime.tv_sec - ru0.ru_stime.tv_sec) +
+                 (double)(ru1.ru_stime.tv_usec - ru0.ru_stime.tv_usec) / 1e6;
+    fprintf(stderr, "sink_bench: %s: %.1f us of CPU per record (process: appends, log, delivery, "
+                    "receiver)\n",
+            def->name, cpu * 1e6 / (double)n);
     mq_sink_stats_t st;
     mq_sink_sys_stats(sys, id, &st);
     cn_free(keys);

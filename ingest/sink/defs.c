@@ -115,6 +115,8 @@ static int set_key(mq_sink_defs_t *d, mq_sink_def_t *s, const char *k, char *v)
         return dur(v, &s->backoff_max_ns);
     } else if (!strcmp(k, "max-inflight")) {
         return u32(v, 1, 1000000, &s->max_inflight);
+    } else if (!strcmp(k, "threads")) {
+        return u32(v, 1, 64, &s->threads);
     } else if (!strcmp(k, "max-attempts")) {
         return u32(v, 1, 1000000, &s->max_attempts);
     } else {

@@ -242,9 +242,11 @@ static void advance(mq__sink_t *s)
     if (cur > atomic_load(&s->cursor)) {
         atomic_store(&s->cursor, cur);
         mq_sink_log_commit(s->sys->log, s->id, cur);
-        pthread_mutex_lock(&s->sys->mu);
-        pthread_cond_broadcast(&s->sys->progress);
-        pthread_mutex_unlock(&s->sys->mu);
+        if (cur >= atomic_load(&s->sys->drain_at)) {
+            pthread_mutex_lock(&s->sys->mu);
+            pthread_cond_broadcast(&s->sys->progress);
+            pthread_mutex_unlock(&s->sys->mu);
+        }
     }
     maybe_fetch(s);
 }

@@ -221,6 +221,8 @@ typedef struct mq_sink_def {
     const char *method;             /* POST or PUT [POST] */
     const char *const *headers;     /* "Name: value", NULL-terminated; may be NULL */
     int64_t timeout_ns;             /* per request [10 s] */
+    uint32_t threads;               /* HTTP threads (lanes), max_inflight shared among
+                                       them [CPUs, at most 4] */
     /* Both */
     uint32_t max_inflight;   /* webhook: parallel requests [64]; Kafka: records produced
                                 and not yet acknowledged [100000] */
@@ -335,6 +337,7 @@ void mq_sink_sys_close(mq_sink_sys_t *sys);
  *   header = Authorization: Bearer t  # webhook, repeatable
  *   method = PUT                      # webhook: POST (default) or PUT
  *   timeout = 5s                      # webhook, per request
+ *   threads = 2                       # webhook: HTTP threads
  *   brokers = k1:9092,k2:9092         # kafka
  *   topic = telemetry                 # kafka, for records without a topic
  *   compression = lz4                 # kafka: none|gzip|snappy|lz4|zstd

@@ -214,6 +214,10 @@ struct mq_sink_sys {
     void *user_arg;
     pthread_mutex_t mu; /* drain waiters */
     pthread_cond_t progress;
+    /* Lowest cursor a drain waits for (UINT64_MAX: nobody waits), so that
+     * delivery signals `progress` only when a waiter may be done. */
+    _Atomic uint64_t drain_at;
+    uint32_t ndrain; /* under mu: drains waiting */
     _Atomic uint64_t durable;
 };
 

@@ -67,6 +67,7 @@ int mq_sink_sys_open(const mq_sink_log_opts_t *opts, mq_sink_sys_t **out)
     }
     curl_global_init(CURL_GLOBAL_DEFAULT); /* reference counted; the caller's thread */
     sys->stream_id = -1;
+    sys->drain_at = UINT64_MAX;
     pthread_mutex_init(&sys->mu, NULL);
     pthread_mutex_init(&sys->admin, NULL);
     pthread_cond_init(&sys->progress, NULL);
@@ -130,6 +131,8 @@ int mq_sink_sys_add(mq_sink_sys_t *sys, const mq_sink_def_t *def)
         s->def.timeout_ns = 10 * 1000000000LL;
     if (!s->def.max_inflight)
         s->def.max_inflight = def->type == MQ_SINK_KAFKA ? 100000 : 64;
+    if (!s->def.threads)
+        s->def.threads = CN_MIN((uint32_t)uv_available_parallelism(), 4u);
     if (!s->def.max_attempts)
         s->def.max_attempts = 10;
     if (!s->def.backoff_min_ns)
@@ -493,6 +496,9 @@ int mq_sink_sys_drain(mq_sink_sys_t *sys, int64_t timeout_ns)
     ts.tv_nsec = (long)(t % 1000000000);
     int rc = 0;
     pthread_mutex_lock(&sys->mu);
+    sys->ndrain++;
+    if (target < atomic_load(&sys->drain_at))
+        atomic_store(&sys->drain_at, target);
     for (;;) {
         bool all = true;
         size_t n = atomic_load(&sys->nsinks);
@@ -508,6 +514,8 @@ int mq_sink_sys_drain(mq_sink_sys_t *sys, int64_t timeout_ns)
     for (size_t i = 0; i < n; i++)
         done = done && (atomic_load(&sys->sinks[i]->removed) ||
                         atomic_load(&sys->sinks[i]->cursor) >= target);
+    if (--sys->ndrain == 0)
+        atomic_store(&sys->drain_at, UINT64_MAX); /* else a lower stale value: spare wakeups */
     pthread_mutex_unlock(&sys->mu);
     return done ? 0 : -ETIMEDOUT;
 }

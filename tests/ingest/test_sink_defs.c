@@ -24,6 +24,7 @@ static void test_full_file(void **state)
                                "header = X-Source: cairn\n"
                                "timeout = 5s\n"
                                "method = PUT\n"
+                               "threads = 3\n"
                                "max-inflight = 32\n"
                                "\n"
                                "[sink lake]\r\n"
@@ -49,9 +50,11 @@ static void test_full_file(void **state)
     assert_null(a->headers[2]);
     assert_int_equal(a->timeout_ns, 5000000000LL);
     assert_string_equal(a->method, "PUT");
+    assert_int_equal(a->threads, 3);
     assert_int_equal(a->max_inflight, 32);
     assert_int_equal(a->max_attempts, 0);
     assert_null(k->method);
+    assert_int_equal(k->threads, 0);
     assert_string_equal(k->name, "lake");
     assert_int_equal(k->type, MQ_SINK_KAFKA);
     assert_string_equal(k->brokers, "k1:9092,k2:9092");

@@ -4,7 +4,8 @@
  * webhook.c) against an HTTP receiver thread inside the test: delivery in
  * per-key order with exact bodies, per-record headers, sinks added after
  * start and removed, the stream hook, the Prometheus text and the JSON
- * status, and a refused record dead-lettered after max_attempts.
+ * status, a refused record dead-lettered after max_attempts, and several
+ * HTTP threads keeping per-key order.
  *
  * Nothing sleeps: mq_sink_sys_drain() blocks until the cursors pass every
  * appended record (bounded by a generous timeout that only a bug reaches).
@@ -49,8 +50,12 @@ typedef struct rconn {
 static void rx_record(rx_t *rx, const char *req, size_t hdr, const char *body, size_t blen)
 {
     pthread_mutex_lock(&rx->mu);
-    size_t need = rx->len + hdr + blen + 4;
+    size_t need = rx->len + hdr + blen + 8;
     rx->log = realloc(rx->log, need + 1);
+    if (strncmp(req, "PUT ", 4) == 0) { /* other methods than POST are noted */
+        memcpy(rx->log + rx->len, "PUT ", 4);
+        rx->len += 4;
+    }
     /* the X-* header lines, joined by ';' */
     for (const char *p = req; p < req + hdr;) {
         const char *nl = memmem(p, (size_t)(req + hdr - p), "\r\n", 2);
@@ -266,8 +271,8 @@ static void test_webhook_order_headers_metrics(void **state)
     assert_int_equal(mq_sink_sys_drain(sys, DRAIN_NS), 0);
     /* max_inflight 1: one request at a time, so arrival order = log order */
     assert_string_equal(rx_log(&f->rx), "X-Static: s1;|{\"n\":1}\n"
-                                   "X-Static: s1;X-Rule: r7;X-Device: d2;|{\"n\":2}\n"
-                                   "X-Static: s1;|{\"n\":3}\n");
+                                        "X-Static: s1;X-Rule: r7;X-Device: d2;|{\"n\":2}\n"
+                                        "X-Static: s1;|{\"n\":3}\n");
     mq_sink_stats_t st;
     assert_int_equal(mq_sink_sys_stats(sys, id, &st), 0);
     assert_int_equal(st.delivered, 3);
@@ -291,6 +296,53 @@ static void test_webhook_order_headers_metrics(void **state)
                         "\"dropped\":0,\"cursor\":4,\"lag_records\":0,\"lag_seconds\":0.000,"
                         "\"dead_letters\":[]}]}");
     cn_buf_free(&m);
+    mq_sink_sys_close(sys);
+}
+
+/* Several HTTP threads (lanes) and requests in flight: every record
+ * arrives exactly once, each key's records in append order, and a PUT
+ * sink uses its method. */
+static void test_webhook_lanes_keep_key_order(void **state)
+{
+    fx_t *f = *state;
+    mq_sink_log_opts_t o = {.dir = f->dir};
+    mq_sink_sys_t *sys;
+    assert_int_equal(mq_sink_sys_open(&o, &sys), 0);
+    mq_sink_def_t d = {.name = "lanes",
+                       .type = MQ_SINK_WEBHOOK,
+                       .url = f->url,
+                       .method = "PUT",
+                       .threads = 3,
+                       .max_inflight = 12};
+    int id = mq_sink_sys_add(sys, &d);
+    assert_true(id >= 0);
+    assert_int_equal(mq_sink_sys_start(sys, NULL, NULL), 0);
+    enum { KEYS = 30, PER_KEY = 20 };
+    char key[16], body[64];
+    for (int n = 0; n < PER_KEY; n++) {
+        for (int k = 0; k < KEYS; k++) {
+            snprintf(key, sizeof key, "k%02d", k);
+            snprintf(body, sizeof body, "{\"k\":%d,\"n\":%d}", k, n);
+            append(sys, id, key, NULL, body);
+        }
+    }
+    assert_int_equal(mq_sink_sys_drain(sys, DRAIN_NS), 0);
+    assert_int_equal(rx_count(&f->rx), KEYS * PER_KEY);
+    int next[KEYS] = {0};
+    const char *p = rx_log(&f->rx);
+    for (int i = 0; i < KEYS * PER_KEY; i++) {
+        int k = -1, n = -1;
+        assert_int_equal(sscanf(p, "PUT |{\"k\":%d,\"n\":%d}\n", &k, &n), 2);
+        assert_true(k >= 0 && k < KEYS);
+        assert_int_equal(n, next[k]); /* per-key order, no duplicate, no gap */
+        next[k]++;
+        p = strchr(p, '\n') + 1;
+    }
+    assert_string_equal(p, "");
+    mq_sink_stats_t st;
+    assert_int_equal(mq_sink_sys_stats(sys, id, &st), 0);
+    assert_int_equal(st.delivered, KEYS * PER_KEY);
+    assert_int_equal(st.failed, 0);
     mq_sink_sys_close(sys);
 }
 
@@ -393,6 +445,7 @@ int main(void)
     cn_log_set_level(CN_LOG_ERROR);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_webhook_order_headers_metrics, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_webhook_lanes_keep_key_order, setup, teardown),
         cmocka_unit_test_setup_teardown(test_add_remove_after_start_and_stream, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dead_letter, setup, teardown),
     };
