@@ -33,15 +33,16 @@ typedef struct rx {
     int qos[256];
     bool retain[256];
     int connected, subscribed, published, disconnected;
-    int rc_connack;
+    int rc_connack, session_present;
 } rx_t;
 
 static void on_connect(struct mosquitto *m, void *arg, int rc, int flags,
                        const mosquitto_property *p)
 {
     rx_t *r = arg;
-    (void)m, (void)flags, (void)p;
+    (void)m, (void)p;
     r->rc_connack = rc;
+    r->session_present = flags & 1;
     r->connected++;
 }
 
@@ -299,6 +300,57 @@ static int case_expiry_and_session(void)
     return 0;
 }
 
+/* Persistent session across a cairn restart, in two runs of this program
+ * (test_mqtt_interop.sh restarts cairn in between): "restart-before"
+ * leaves a session with a subscription, a QoS 1 and a QoS 2 message queued
+ * for it and a retained message; "restart-after" finds the session present
+ * with both messages in order and the retained message. */
+static int case_restart_before(void)
+{
+    rx_t rs = {0}, rp = {0};
+    mosquitto_property *cp = NULL;
+    mosquitto_property_add_int32(&cp, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 3600);
+    struct mosquitto *s = client("i-rs-sub", false, &rs);
+    if (!conn(s, &rs, cp) || !sub(s, &rs, "i/rs/#", 2))
+        FAIL("setup");
+    mosquitto_property_free_all(&cp);
+    bye(s);
+    struct mosquitto *p = client("i-rs-pub", true, &rp);
+    if (!conn(p, &rp, NULL))
+        FAIL("publisher");
+    mosquitto_publish_v5(p, NULL, "i/rs/1", 3, "one", 1, false, NULL);
+    mosquitto_publish_v5(p, NULL, "i/rs/2", 3, "two", 2, false, NULL);
+    mosquitto_publish_v5(p, NULL, "i/rs-ret/x", 4, "kept", 1, true, NULL);
+    if (!pump(&p, 1, &rp.published, 3))
+        FAIL("publish");
+    bye(p);
+    return 0;
+}
+
+static int case_restart_after(void)
+{
+    rx_t rs = {0};
+    mosquitto_property *cp = NULL;
+    mosquitto_property_add_int32(&cp, MQTT_PROP_SESSION_EXPIRY_INTERVAL, 3600);
+    struct mosquitto *s = client("i-rs-sub", false, &rs);
+    if (!conn(s, &rs, cp))
+        FAIL("reconnect");
+    mosquitto_property_free_all(&cp);
+    if (!rs.session_present)
+        FAIL("session present 0 after the restart");
+    if (!pump(&s, 1, &rs.n, 2))
+        FAIL("%d queued messages after the restart, want 2", rs.n);
+    if (strcmp(rs.payloads[0], "one") || rs.qos[0] != 1 || strcmp(rs.payloads[1], "two") ||
+        rs.qos[1] != 2)
+        FAIL("got %s/%d %s/%d", rs.payloads[0], rs.qos[0], rs.payloads[1], rs.qos[1]);
+    if (!sub(s, &rs, "i/rs-ret/#", 1) || !pump(&s, 1, &rs.n, 3))
+        FAIL("no retained message after the restart");
+    if (strcmp(rs.topics[2], "i/rs-ret/x") || strcmp(rs.payloads[2], "kept") || !rs.retain[2])
+        FAIL("retained %s %s %d", rs.topics[2], rs.payloads[2], rs.retain[2]);
+    bye(s);
+    return 0;
+}
+
 int main(int argc, char **argv)
 {
     if (argc < 2)
@@ -310,10 +362,13 @@ int main(int argc, char **argv)
         int (*fn)(void);
     } cases[] = {{"qos2", case_qos2},         {"will", case_will},
                  {"retained", case_retained}, {"shared", case_shared},
-                 {"alias", case_alias},       {"expiry", case_expiry_and_session}};
+                 {"alias", case_alias},       {"expiry", case_expiry_and_session},
+                 {"restart-before", case_restart_before},
+                 {"restart-after", case_restart_after}};
     int failed = 0;
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
-        if (argc > 2 && strcmp(argv[2], cases[i].name))
+        if (argc > 2 ? strcmp(argv[2], cases[i].name) != 0
+                     : strncmp(cases[i].name, "restart", 7) == 0) /* only when named */
             continue;
         int rc = cases[i].fn();
         printf("%s %s\n", rc ? "FAIL" : "ok  ", cases[i].name);
