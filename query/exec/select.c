@@ -47,6 +47,10 @@ typedef struct ast {
     qry_val_t v1, v2; /* min/max/first/last; spread: v1 min, v2 max */
     int64_t t1;
     size_t si1; /* aux_sel: the series (r->series index) of the point v1/t1 */
+    /* min()/max() with the point's time whose v1 came from the stats of
+     * the pend-th block offered in this series' scan: t1 is found by a
+     * second pass over just that block (resolve_pend); 0 otherwise */
+    uint32_t pend;
     vrec_t *vals;
     uint32_t nv, cv;
 } ast_t;
@@ -256,12 +260,14 @@ static void acc(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *m
                     if (!s->n || x < s->v1.u.f) {
                         s->v1 = qry__vf(x);
                         s->t1 = ts[i];
+                        s->pend = 0;
                     }
                 }
                 if (a->fn == A_MAX) {
                     if (!s->n || x > s->v1.u.f) {
                         s->v1 = qry__vf(x);
                         s->t1 = ts[i];
+                        s->pend = 0;
                     }
                 } else if (a->fn == A_SPREAD && (!s->n || x > s->v2.u.f)) {
                     s->v2 = qry__vf(x);
@@ -277,11 +283,13 @@ static void acc(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *m
                 if (a->fn != A_MAX && (!s->n || x < s->v1.u.i)) {
                     s->v1 = qry__vi(x);
                     s->t1 = ts[i];
+                    s->pend = 0;
                 }
                 if (a->fn == A_MAX) {
                     if (!s->n || x > s->v1.u.i) {
                         s->v1 = qry__vi(x);
                         s->t1 = ts[i];
+                        s->pend = 0;
                     }
                 } else if (a->fn == A_SPREAD && (!s->n || x > s->v2.u.i)) {
                     s->v2 = qry__vi(x);
@@ -297,6 +305,7 @@ static void acc(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *m
                 if (!s->n || (a->fn == A_MIN ? c < 0 : c > 0)) {
                     s->v1 = x;
                     s->t1 = ts[i];
+                    s->pend = 0;
                 }
                 s->n++;
             }
@@ -674,6 +683,94 @@ static size_t win_of(const run_t *r, int64_t t, size_t hint)
     return i;
 }
 
+/* min()/max() of a number with the selected point's time. */
+static bool pt_minmax(const agg_t *a)
+{
+    return (a->fn == A_MIN || a->fn == A_MAX) && (a->type == ENG_T_FLOAT || a->type == ENG_T_INT);
+}
+
+/* The value min()/max() takes from a block's stats. */
+static qry_val_t stat_minmax(const agg_t *a, const eng_stat_t *st)
+{
+    const eng_value_t *v = a->fn == A_MAX ? &st->max : &st->min;
+    return a->type == ENG_T_FLOAT ? qry__vf(v->f) : qry__vi(v->i);
+}
+
+/* A min()/max() state waiting for its time: block ordinal, u->st index. */
+typedef struct pend {
+    uint32_t ord;
+    size_t idx;
+} pend_t;
+
+/*
+ * Second pass over series si for the min()/max() values the first pass
+ * took from block stats (pd, in block order): reads those blocks alone -
+ * the others are skipped, groups without stats read past - and sets each
+ * state's time to the first row holding its value (the first pass keeps
+ * the earliest point on ties, so does this).  The snapshot is the same, so
+ * the blocks are offered in the same order.
+ */
+static int resolve_pend(run_t *r, unit_t *u, size_t si, const pend_t *pd, size_t npd,
+                        eng_stat_t *st)
+{
+    plan_t *p = r->p;
+    size_t na = p->naggs, i = 0;
+    eng_iter_t *it;
+    int rc = eng_iter_open(r->snap, r->series[si].sid, p->scan_fid, p->nscan, r->tmin, r->tmax, &it);
+    if (rc < 0)
+        return rc;
+    uint32_t ord = 0;
+    eng_batch_t b;
+    for (;;) {
+        while (i < npd && u->st[pd[i].idx].pend != pd[i].ord)
+            i++;
+        if (i == npd)
+            break;
+        uint32_t rows;
+        int pk = eng_iter_peek_stats(it, st, &rows);
+        if (pk < 0) {
+            rc = pk;
+            break;
+        }
+        if (pk == 0 || ++ord != pd[i].ord) {
+            int nx = pk == 0 ? eng_iter_next(it, &b) : 1;
+            if (pk == 1)
+                eng_iter_skip(it);
+            if (nx <= 0) {
+                rc = nx < 0 ? nx : CN_ECORRUPT; /* the block must be there */
+                break;
+            }
+            continue;
+        }
+        for (uint32_t got = 0; got < rows;) {
+            int nx = eng_iter_next(it, &b);
+            if (nx <= 0) {
+                rc = nx < 0 ? nx : CN_ECORRUPT;
+                break;
+            }
+            for (size_t j = i; j < npd && pd[j].ord == ord; j++) {
+                ast_t *as = &u->st[pd[j].idx];
+                const agg_t *a = &p->aggs[pd[j].idx % na];
+                const uint8_t *ok = b.valid[a->col];
+                for (uint32_t k = 0; k < b.n && as->pend == ord; k++) {
+                    if (!ok[k])
+                        continue;
+                    if (a->type == ENG_T_FLOAT ? ((const double *)b.vals[a->col])[k] == as->v1.u.f
+                                               : ((const int64_t *)b.vals[a->col])[k] == as->v1.u.i) {
+                        as->t1 = b.ts[k];
+                        as->pend = 0;
+                    }
+                }
+            }
+            got += b.n;
+        }
+        if (rc < 0)
+            break;
+    }
+    eng_iter_close(it);
+    return rc;
+}
+
 static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena_t *ar)
 {
     plan_t *p = r->p;
@@ -691,6 +788,9 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
     uint8_t *mask = NULL;
     bool use_stats = p->aggregate && !p->rowcond && (r->stats_ok || r->prune_ok);
     size_t hint = 0;
+    uint32_t ord = 0; /* blocks offered so far */
+    pend_t *pd = NULL;
+    size_t npd = 0, cpd = 0;
     for (;;) {
         if (check_abort(r)) {
             rc = atomic_load(&r->err);
@@ -704,6 +804,7 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                 break;
             }
             if (pk == 1) {
+                ord++;
                 /* the block's time span over the scanned columns */
                 int64_t lo = INT64_MAX, hi = INT64_MIN;
                 for (size_t c = 0; c < p->nscan; c++)
@@ -721,17 +822,37 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                             continue;
                         if (agg_stats_ok(a, p->point_time))
                             continue;
-                        if ((a->fn == A_MIN || a->fn == A_MAX) &&
-                            (a->type == ENG_T_FLOAT || a->type == ENG_T_INT))
-                            need = stats_may_change(a, &row[k], &st[a->col]);
+                        /* min/max with time: a block that may change the
+                         * value gives it from its stats, the time later */
+                        if (pt_minmax(a))
+                            need = stats_may_change(a, &row[k], &st[a->col]) &&
+                                   a->type == ENG_T_FLOAT &&
+                                   isnan(stat_minmax(a, &st[a->col]).u.f);
                         else
                             need = true;
                     }
                     if (!need) {
                         for (size_t k = 0; k < na; k++) {
                             const agg_t *a = &p->aggs[k];
-                            if (a->col >= 0 && agg_stats_ok(a, p->point_time))
-                                acc_stats(a, &row[k], &st[a->col]);
+                            ast_t *as = &row[k];
+                            if (a->col < 0)
+                                continue;
+                            if (agg_stats_ok(a, p->point_time)) {
+                                acc_stats(a, as, &st[a->col]);
+                            } else if (pt_minmax(a) && stats_may_change(a, as, &st[a->col])) {
+                                as->v1 = stat_minmax(a, &st[a->col]);
+                                as->t1 = st[a->col].tmin;
+                                as->n += st[a->col].count;
+                                as->pend = ord;
+                                if (a->aux_sel)
+                                    as->si1 = si;
+                                if (npd == cpd) {
+                                    cpd = cpd ? 2 * cpd : 16;
+                                    pd = cn_realloc(pd, cpd * sizeof *pd);
+                                }
+                                pd[npd].ord = ord;
+                                pd[npd++].idx = w * na + k;
+                            }
                         }
                         eng_iter_skip(it);
                         if (!add_points(r, nrows)) {
@@ -813,6 +934,9 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
         }
     }
     eng_iter_close(it);
+    if (rc == 0 && npd)
+        rc = resolve_pend(r, u, si, pd, npd, st);
+    cn_free(pd);
     if (p->aggregate)
         series_end(r, u->st);
     cn_free(mask);

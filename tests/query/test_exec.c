@@ -277,6 +277,55 @@ static void test_windows_and_blocks(void **st)
            "\"a\"]]}]}");
 }
 
+/* min()/max() alone report their point's time.  Over blocks and memtable
+ * chunks with stats the value comes from the stats and a second pass reads
+ * just the block that holds it (ties: the earliest point). */
+static double sel_v(int dev, int s)
+{
+    if (s == 37 || s == 250)
+        return 50;
+    if (s == 140 || s == 141)
+        return -3;
+    if (dev == 1 && s == 260)
+        return 60;
+    return s % 7;
+}
+
+static void test_selector_time_from_stats(void **st)
+{
+    fx_t *f = *st;
+    const char *devs[2] = {"a", "b"};
+    for (int s = 0; s < 300; s++) {
+        if (s == 150)
+            assert_int_equal(eng_flush(f->db), 0); /* 0..149 s: stored blocks */
+        for (int d = 0; d < 2; d++) {
+            eng_field_t fl[2] = {{"v", ENG_T_FLOAT, {.f = sel_v(d, s)}},
+                                 {"w", ENG_T_INT, {.i = s * 10}}};
+            put(f, devs[d], (int64_t)s * 1000000000, fl, 2);
+        }
+    }
+    /* a: 50 at 37 s (stored block) and 250 s (memtable); b: 60 at 260 s */
+    expect(f, "SELECT max(v) FROM m GROUP BY device_id",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"tags\":{\"device_id\":\"a\"},"
+           "\"columns\":[\"time\",\"max\"],\"values\":[[37000000000,50]]},{\"name\":\"m\","
+           "\"tags\":{\"device_id\":\"b\"},\"columns\":[\"time\",\"max\"],\"values\":"
+           "[[260000000000,60]]}]}");
+    expect(f, "SELECT min(v) FROM m",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"min\"],"
+           "\"values\":[[140000000000,-3]]}]}");
+    /* the field next to the selector is read at the selected point */
+    expect(f, "SELECT max(v), w FROM m WHERE device_id = 'b'",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"max\","
+           "\"w\"],\"values\":[[260000000000,60,2600]]}]}");
+    /* a range that cuts the stored block: 250 s wins */
+    expect(f, "SELECT max(v) FROM m WHERE device_id = 'a' AND time >= 100s",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"max\"],"
+           "\"values\":[[250000000000,50]]}]}");
+    expect(f, "SELECT max(w) FROM m WHERE device_id = 'a'",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"max\"],"
+           "\"values\":[[299000000000,2990]]}]}");
+}
+
 static void test_last_value_cache(void **st)
 {
     fx_t *f = *st;
@@ -332,6 +381,7 @@ int main(void)
         cmocka_unit_test(test_regex_rewrite),
         cmocka_unit_test_setup_teardown(test_exact_aggregates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_windows_and_blocks, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_selector_time_from_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_value_cache, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
