@@ -16,9 +16,12 @@
  *
  * Execution (exec/run.c): each series is read through eng_iter_* over the
  * time range in batches of up to ENG_BATCH rows.  Aggregates fold whole
- * stored blocks from their stats (eng_iter_peek_stats) when the block lies
- * inside one GROUP BY time bucket and no field condition applies; min() and
- * max() skip blocks whose stats cannot beat the current best.  Groups (or,
+ * stored blocks and sealed memtable chunks from their stats
+ * (eng_iter_peek_stats) when the block lies inside one GROUP BY time bucket
+ * and no field condition applies; min() and max() skip blocks whose stats
+ * cannot beat the current best, and alone (reporting the point's time) take
+ * the value from the stats and then read just the block holding it for its
+ * time (select.c, resolve_pend).  Groups (or,
  * with a single group, slices of its series) run in parallel on up to
  * opts.threads threads; partial states are merged in series order.
  *
@@ -27,7 +30,7 @@
  *    and report "integer overflow" as the statement error instead of
  *    wrapping;
  *  - float sum() and mean() add the values of each series in time order
- *    (whole blocks contribute their stored in-order block sum) and then
+ *    (whole blocks and memtable chunks contribute their in-order sum) and then
  *    add the per-series sums in series-id order; a reference that adds all
  *    rows of a group in one time-sorted pass may differ in the last ulps;
  *  - stddev() is the sample standard deviation computed in two passes over
