@@ -3,7 +3,7 @@
  * rules_bench.c - `rules_bench`: the cost of rules on the ingest path, in
  * process, on the standard workload (shared/WORKLOAD.md).
  *
- *   rules_bench --size small|medium|day [--dir DIR] [--keep]
+ *   rules_bench --size small|medium|day [--dir DIR] [--keep] [--rules N]
  *
  * For 0, 10 and 100 rules, every record of the workload goes through what
  * the server does with an MQTT PUBLISH on topic devices/<id>/telemetry
@@ -30,7 +30,8 @@
  *         rules100_msgs_per_s=.. rules10_ratio=.. rules100_ratio=..
  * (ratio = throughput with rules / without).  Exit status 1 if a run saw
  * a count it did not expect (every message must produce exactly
- * ceil(N/3) actions).
+ * ceil(N/3) actions).  --rules N runs N rules alone (for profiling; no
+ * BENCH line).
  */
 #include "decode/decode.h"
 #include "engine.h"
@@ -235,6 +236,7 @@ int main(int argc, char **argv)
 {
     const char *size = "medium", *dir = NULL;
     bool keep = false;
+    int only = -1;
     for (int i = 1; i < argc; i++) {
         if (strcmp(argv[i], "--size") == 0 && i + 1 < argc)
             size = argv[++i];
@@ -242,8 +244,11 @@ int main(int argc, char **argv)
             dir = argv[++i];
         else if (strcmp(argv[i], "--keep") == 0)
             keep = true;
+        else if (strcmp(argv[i], "--rules") == 0 && i + 1 < argc)
+            only = atoi(argv[++i]);
         else {
-            fprintf(stderr, "usage: rules_bench --size small|medium|day [--dir DIR] [--keep]\n");
+            fprintf(stderr, "usage: rules_bench --size small|medium|day [--dir DIR] [--keep] "
+                            "[--rules N]\n");
             return 2;
         }
     }
@@ -262,10 +267,15 @@ int main(int argc, char **argv)
             return 1;
         }
     }
-    static const int counts[] = {0, 10, 100};
+    int counts[] = {0, 10, 100};
     double rate[3];
     uint64_t msgs = 0;
-    for (int k = 0; k < 3; k++) {
+    int nruns = 3;
+    if (only >= 0) {
+        counts[0] = only;
+        nruns = 1;
+    }
+    for (int k = 0; k < nruns; k++) {
         char d[4200];
         snprintf(d, sizeof d, "%s/run-%d", base, counts[k]);
         run_t r;
@@ -284,6 +294,8 @@ int main(int argc, char **argv)
     }
     if (!dir && !keep)
         rmdir(base);
+    if (only >= 0)
+        return 0;
     printf("BENCH name=rules size=%s msgs=%" PRIu64 " base_msgs_per_s=%.0f rules10_msgs_per_s=%.0f "
            "rules100_msgs_per_s=%.0f rules10_ratio=%.3f rules100_ratio=%.3f\n",
            size, msgs, rate[0], rate[1], rate[2], rate[1] / rate[0], rate[2] / rate[0]);

@@ -23,6 +23,23 @@
  *    the interpreter never checks bounds.
  * 4. Slots are valid for the current bind only: slot_gen[i] == gen.  The
  *    generation wraps after 2^32 binds; slot_gen is cleared then.
+ * 5. Fast paths, for the rules a deployment has by the hundred: a WHERE
+ *    compiled to exactly [SLOT][CONST][BIN cmp] (or CONST first) is also
+ *    kept as fw_slot fw_op fw_const, and qry_prog_run compares the bound
+ *    value with the constant directly when the pair is one compare()
+ *    accepts without error (numbers, strings, booleans under = / !=).
+ *    Anything else (missing name, type error) runs the program, so
+ *    verdicts, errors and messages are the interpreter's.  An output that
+ *    is one OP_SLOT (slot1) is read without the interpreter, and
+ *    qry_row_json renders such an output's JSON text once per bind
+ *    (memo sj), shared by every rule that outputs the same name; template
+ *    text of a slot likewise (memo stx).  A program whose outputs are all
+ *    bare names, or a lone '*', has an output signature (sig1, interned in
+ *    the table's sigs): its outputs cannot fail and depend on the row
+ *    alone, so a passing run leaves them to be filled in by the first
+ *    reader (pend), and programs of one signature share one JSON text per
+ *    bind (memo jc).  Names of a bind are remembered with their slots
+ *    (bn), so a message of the last message's schema skips the hashing.
  */
 #include "eval_int.h"
 #include "parse_int.h"
@@ -52,6 +69,7 @@ void qry_symtab_free(qry_symtab_t *st)
         cn_free(st->names[i]);
     cn_free(st->names);
     cn_free(st->tab);
+    qry_symtab_free(st->sigs);
     cn_free(st);
 }
 
@@ -205,6 +223,7 @@ static int comp_call(comp_t *c, const qry_expr_t *e)
     for (size_t i = 0; i < n; i++)
         QRY__TRY(comp_expr(c, e->u.call.args[i]));
     emit(c, OP_CALL, 0, idx, (uint32_t)n, 1 - (int)n);
+    c->p->calls = true;
     return 0;
 }
 
@@ -358,6 +377,8 @@ static int compile_outputs(comp_t *c, const qry_rule_t *rule)
         c->depth = 0;
         QRY__TRY(comp_expr(c, f->expr));
         o->end = (uint32_t)p->ncode;
+        if (o->end == o->start + 1 && p->code[o->start].op == OP_SLOT)
+            o->slot1 = p->code[o->start].a + 1;
         o->name = out_name(c, f);
         cn_buf_t k;
         cn_buf_init(&k);
@@ -368,6 +389,99 @@ static int compile_outputs(comp_t *c, const qry_rule_t *rule)
         cn_buf_free(&k);
     }
     return 0;
+}
+
+/* NOTES 5: a WHERE of one comparison between a name and a constant. */
+static void find_fast_where(qry_prog_t *p)
+{
+    const ins_t *c = p->code;
+    if (p->where_end != 3 || c[2].op != OP_BIN)
+        return;
+    qry_op_t op = (qry_op_t)c[2].aux;
+    if (op < QRY_OP_EQ || op > QRY_OP_GTE)
+        return;
+    uint32_t slot, k;
+    if (c[0].op == OP_SLOT && c[1].op == OP_CONST) {
+        slot = c[0].a;
+        k = c[1].a;
+    } else if (c[0].op == OP_CONST && c[1].op == OP_SLOT) {
+        /* k op x is x op' k with the order turned round */
+        slot = c[1].a;
+        k = c[0].a;
+        op = op == QRY_OP_LT    ? QRY_OP_GT
+             : op == QRY_OP_LTE ? QRY_OP_GTE
+             : op == QRY_OP_GT  ? QRY_OP_LT
+             : op == QRY_OP_GTE ? QRY_OP_LTE
+                                : op;
+    } else {
+        return;
+    }
+    if (p->consts[k].t == QRY_V_NULL)
+        return;
+    p->fw = true;
+    p->fw_op = op;
+    /* the verdict for each result of compare(): -1, 0, 1, 2 (unordered) */
+    bool lt = op == QRY_OP_LT || op == QRY_OP_LTE || op == QRY_OP_NEQ;
+    bool eq = op == QRY_OP_EQ || op == QRY_OP_LTE || op == QRY_OP_GTE;
+    bool gt = op == QRY_OP_GT || op == QRY_OP_GTE || op == QRY_OP_NEQ;
+    bool un = op == QRY_OP_NEQ;
+    p->fw_mask = (uint8_t)(lt | eq << 1 | gt << 2 | un << 3);
+    p->fw_slot = slot;
+    p->fw_const = p->consts[k];
+    const qry_val_t *kv = &p->consts[k];
+    if (kv->t == QRY_V_FLOAT) {
+        p->fw_kf = true;
+        p->fw_f = kv->u.f;
+    } else if (kv->t == QRY_V_INT && kv->u.i >= -(INT64_C(1) << 53) &&
+               kv->u.i <= (INT64_C(1) << 53)) {
+        p->fw_kf = true; /* exact as a double: a float compares with it exactly */
+        p->fw_f = (double)kv->u.i;
+    }
+}
+
+int qry_prog_output_index(const qry_prog_t *p, const char *name, size_t len, uint32_t *slot1)
+{
+    *slot1 = 0;
+    if (!p->distinct)
+        return -2;
+    for (size_t i = 0; i < p->nouts; i++) {
+        if (strncmp(p->outs[i].name, name, len) == 0 && p->outs[i].name[len] == 0) {
+            *slot1 = p->outs[i].slot1;
+            return (int)i;
+        }
+    }
+    return -1;
+}
+
+/* NOTES 5: names the output list when its JSON depends on the row alone:
+ * every output a bare name (distinct), or a lone '*'. */
+static void find_sig(qry_prog_t *p, qry_symtab_t *st)
+{
+    cn_buf_t b;
+    cn_buf_init(&b);
+    if (p->nouts == 1 && !p->outs[0].name) {
+        cn_buf_put_u8(&b, '*');
+    } else if (p->distinct) {
+        for (size_t i = 0; i < p->nouts; i++) {
+            const out_def_t *o = &p->outs[i];
+            if (!o->slot1) {
+                cn_buf_free(&b);
+                return;
+            }
+            char tmp[16];
+            int k = snprintf(tmp, sizeof tmp, "%u", o->slot1);
+            cn_buf_put(&b, tmp, (size_t)k);
+            cn_buf_put_u8(&b, ' ');
+            cn_buf_put(&b, o->jkey, o->jkey_len); /* ends with ':', a JSON string before it */
+        }
+    } else {
+        return;
+    }
+    cn_buf_put_u8(&b, 0);
+    if (!st->sigs)
+        qry_symtab_new(&st->sigs);
+    p->sig1 = qry_symtab_add(st->sigs, (const char *)b.p) + 1;
+    cn_buf_free(&b);
 }
 
 int qry_prog_compile(const qry_rule_t *rule, qry_symtab_t *st, qry_prog_t **out, qry_error_t *err)
@@ -390,10 +504,12 @@ int qry_prog_compile(const qry_rule_t *rule, qry_symtab_t *st, qry_prog_t **out,
         return rc;
     }
     p->max_stack = c.max + 1;
+    find_fast_where(p);
     p->distinct = true;
     for (size_t i = 0; i < p->nouts; i++)
         for (size_t j = 0; j <= i && p->distinct; j++)
             p->distinct = p->outs[i].name && (j == i || strcmp(p->outs[i].name, p->outs[j].name));
+    find_sig(p, st);
     *out = p;
     return 0;
 }
@@ -412,6 +528,11 @@ int qry_row_new(const qry_symtab_t *st, qry_row_t **out)
     r->nslots = st->n;
     r->slot_gen = cn_calloc(r->nslots + 1, sizeof *r->slot_gen);
     r->slot_val = cn_calloc(r->nslots + 1, sizeof *r->slot_val);
+    qry__memo_init(&r->sj, r->nslots);
+    qry__memo_init(&r->stx, r->nslots);
+    qry__memo_init(&r->jc, st->sigs ? st->sigs->n : 0);
+    cn_buf_init(&r->jtmp);
+    cn_buf_init(&r->bnames);
     qry_jdoc_new(&r->pdoc);
     qry_jdoc_new(&r->adoc);
     qry_jdoc_new(&r->scratch);
@@ -425,6 +546,12 @@ void qry_row_free(qry_row_t *r)
         return;
     cn_free(r->slot_gen);
     cn_free(r->slot_val);
+    cn_free(r->bn);
+    cn_buf_free(&r->bnames);
+    qry__memo_free(&r->sj);
+    qry__memo_free(&r->stx);
+    qry__memo_free(&r->jc);
+    cn_buf_free(&r->jtmp);
     cn_free(r->stack);
     cn_free(r->outs);
     cn_free(r->lvl_off);
@@ -435,10 +562,34 @@ void qry_row_free(qry_row_t *r)
     cn_free(r);
 }
 
-static void bind_slot(qry_row_t *r, const char *name, qry_val_t v)
+/* Binds the j-th name of the message (tags first, then fields).  Names
+ * repeat from message to message, so the j-th name and its slot are
+ * remembered: the same name at the same position skips the hashing. */
+static void bind_slot(qry_row_t *r, size_t j, const char *name, qry_val_t v)
 {
-    int id = sym_find(r->st, name, strlen(name));
-    if (id < 0 || (size_t)id >= r->nslots)
+    size_t len = strlen(name);
+    int id;
+    if (j < r->nbn && r->bn[j].len == len &&
+        memcmp(r->bnames.p + r->bn[j].off, name, len) == 0) {
+        id = r->bn[j].slot;
+    } else {
+        id = sym_find(r->st, name, len);
+        if (id >= 0 && (size_t)id >= r->nslots)
+            id = -1;
+        if (j < r->nbn) { /* another schema from here on: forget the rest */
+            r->bnames.len = r->bn[j].off;
+            r->nbn = j;
+        }
+        if (j == r->nbn && len <= UINT32_MAX && r->bnames.len + len <= UINT32_MAX) {
+            if (r->nbn == r->bn_cap) {
+                r->bn_cap = r->bn_cap ? r->bn_cap * 2 : 16;
+                r->bn = cn_realloc(r->bn, r->bn_cap * sizeof *r->bn);
+            }
+            r->bn[r->nbn++] = (struct qry__bname){(uint32_t)r->bnames.len, (uint32_t)len, id};
+            cn_buf_put(&r->bnames, name, len);
+        }
+    }
+    if (id < 0)
         return;
     r->slot_gen[id] = r->gen;
     r->slot_val[id] = v;
@@ -451,6 +602,11 @@ void qry_row_bind(qry_row_t *r, const qry_msg_t *m)
         memset(r->slot_gen, 0, r->nslots * sizeof *r->slot_gen);
         r->gen = 1;
     }
+    qry__memo_bind(&r->sj, r->gen);
+    qry__memo_bind(&r->stx, r->gen);
+    qry__memo_bind(&r->jc, r->gen);
+    r->last = NULL;
+    r->pend = NULL;
     r->lvl_done = false;
     r->pdone = false;
     r->nouts = 0;
@@ -460,7 +616,7 @@ void qry_row_bind(qry_row_t *r, const qry_msg_t *m)
         qry_val_t v = {.t = QRY_V_STR};
         v.u.s.p = m->tags[i].val;
         v.u.s.len = strlen(m->tags[i].val);
-        bind_slot(r, m->tags[i].key, v);
+        bind_slot(r, i, m->tags[i].key, v);
     }
     for (uint32_t i = 0; i < m->nfields; i++) {
         const eng_field_t *f = &m->fields[i];
@@ -481,7 +637,7 @@ void qry_row_bind(qry_row_t *r, const qry_msg_t *m)
         default:
             continue;
         }
-        bind_slot(r, f->name, v);
+        bind_slot(r, m->ntags + i, f->name, v);
     }
 }
 

@@ -194,12 +194,29 @@ void qry_row_bind(qry_row_t *r, const qry_msg_t *m);
  */
 int qry_prog_run(const qry_prog_t *p, qry_row_t *r);
 
+/* The fast path of many runs at once (eval.c NOTES 5), for callers that
+ * evaluate a rule set per row: for each i, the program progs[idx[i]] on
+ * the bound row gets verdict[i] =
+ *   QRY_PRE_FAIL  its WHERE is FALSE: qry_prog_run would return 0;
+ *   QRY_PRE_PASS  its WHERE holds and its outputs are bare names:
+ *                 qry_prog_accept(p, r) does what qry_prog_run would do
+ *                 (and it would return 1);
+ *   QRY_PRE_RUN   anything else: call qry_prog_run.
+ * Reads the row only. */
+enum { QRY_PRE_FAIL = 0, QRY_PRE_PASS = 1, QRY_PRE_RUN = 2 };
+void qry_prog_prefilter(const qry_prog_t *const *progs, const uint32_t *idx, size_t n,
+                        const qry_row_t *r, uint8_t *verdict /* OUT: [n] */);
+/* Makes p's run on r passed, for a verdict of QRY_PRE_PASS on the row as
+ * bound now; returns 1 like the qry_prog_run it stands for. */
+int qry_prog_accept(const qry_prog_t *p, qry_row_t *r);
+
 /* One output of the last passing run. */
 typedef struct qry_out {
     const char *name; /* NUL-terminated */
     qry_val_t v;
     const char *jkey; /* the name as a JSON key with its ':', or NULL */
     uint32_t jkey_len;
+    uint32_t slot1; /* 1 + the slot when v is a bare field/tag read, else 0 */
 } qry_out_t;
 
 /* The outputs of the last run that returned 1.  Borrowed: names and
@@ -207,8 +224,25 @@ typedef struct qry_out {
 size_t qry_row_outputs(const qry_row_t *r, const qry_out_t **outs /* OUT */);
 /* The output called name, or NULL. */
 const qry_val_t *qry_row_get(const qry_row_t *r, const char *name, size_t len);
-/* The outputs as one JSON object {"name":value,...}, appended to out. */
-void qry_row_json(const qry_row_t *r, cn_buf_t *out);
+/* The outputs as one JSON object {"name":value,...}, appended to out.
+ * The JSON text of a bare field or tag output is rendered once per bind
+ * and reused by every program run on the row (hence r is not const). */
+void qry_row_json(qry_row_t *r, cn_buf_t *out);
+/* The same JSON, NUL-terminated, borrowed until the next run or bind on r:
+ * programs whose outputs are bare names (or '*') share one rendering per
+ * bind when their output lists are the same. */
+void qry_row_json_view(qry_row_t *r, const char **p /* OUT */, size_t *n /* OUT */);
+/* Where output `name` sits in the outputs of every passing run of p: its
+ * index, -1 when p has no such output, -2 when positions vary (a '*' or a
+ * repeated name; use qry_row_get).  With an index, *slot1 is 1 + the slot
+ * the output reads when it is a bare field/tag name, else 0. */
+int qry_prog_output_index(const qry_prog_t *p, const char *name, size_t len,
+                          uint32_t *slot1 /* OUT */);
+/* The bound row's value of slot as template text (qry_val_text), rendered
+ * once per bind, NUL-terminated and borrowed until the next bind; false
+ * when the row has none. */
+bool qry_row_slot_text(qry_row_t *r, uint32_t slot, const char **p /* OUT */,
+                       size_t *n /* OUT */);
 /* The bound row's value of slot (a field, else a tag); false when the
  * row has none. */
 bool qry_row_slot(const qry_row_t *r, uint32_t slot, qry_val_t *out /* OUT */);

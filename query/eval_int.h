@@ -16,9 +16,18 @@
 struct qry_symtab {
     char **names;
     size_t n, cap;
-    uint32_t *tab; /* open addressing: 0 empty, else id + 1 */
-    size_t tcap;   /* power of two */
+    uint32_t *tab;         /* open addressing: 0 empty, else id + 1 */
+    size_t tcap;           /* power of two */
+    struct qry_symtab *sigs; /* output signatures (eval.c NOTES 5), or NULL */
 };
+
+/* Texts rendered once per bind, entry i valid iff gen[i] is the row's
+ * generation: buf.p[off[i], +len[i]), followed by a NUL. */
+typedef struct qry__memo {
+    uint32_t *gen, *off, *len; /* [n] */
+    size_t n;
+    cn_buf_t buf;
+} qry__memo_t;
 
 enum {
     OP_CONST,    /* a: constant */
@@ -51,6 +60,7 @@ typedef struct ins {
 
 typedef struct out_def {
     uint32_t start, end; /* code range */
+    uint32_t slot1;      /* 1 + slot when the output is a bare name (one OP_SLOT), else 0 */
     const char *name;    /* NULL for '*' */
     const char *jkey;    /* "name": as JSON, for qry_row_json */
     uint32_t jkey_len;
@@ -69,7 +79,21 @@ struct qry_prog {
     regex_t *res;
     size_t nres, res_cap;
     uint32_t max_stack;
+    bool calls;          /* has OP_CALL: functions may use the row's scratch */
     bool distinct;       /* no '*' and no repeated output name: outputs append */
+    /* The WHERE is one comparison of a name with a constant (eval.c NOTES
+     * 5), kept as <slot> fw_op <fw_const> with the name on the left. */
+    bool fw;
+    qry_op_t fw_op;
+    uint32_t fw_slot;
+    qry_val_t fw_const;
+    uint8_t fw_mask; /* bit c + 1: the verdict when compare() gives c (-1..2) */
+    bool fw_kf;  /* fw_const is a number exactly equal to the double fw_f */
+    double fw_f;
+    /* 1 + the id of the output list among the table's signatures when the
+     * outputs' JSON depends on the bound row alone (bare names, or '*'),
+     * else 0 (eval.c NOTES 5) */
+    uint32_t sig1;
     qry__arena_t *arena; /* names and string constants */
 };
 
@@ -83,6 +107,20 @@ struct qry_row {
     uint32_t *slot_gen;  /* [nslots] */
     qry_val_t *slot_val; /* [nslots] */
     size_t nslots;
+    /* per-bind texts (eval.c NOTES 5): slot values as JSON and as template
+     * text, and the outputs' JSON per output signature */
+    qry__memo_t sj, stx, jc;
+    const qry_prog_t *last; /* program of the last passing run */
+    const qry_prog_t *pend; /* its outputs are still to be filled in (NOTES 5) */
+    /* the tag then field names of recent binds, in order, with their slots
+     * (-1: none): a message of the same schema skips the hashing */
+    struct qry__bname {
+        uint32_t off, len; /* in bnames */
+        int32_t slot;
+    } *bn;
+    size_t nbn, bn_cap;
+    cn_buf_t bnames;
+    cn_buf_t jtmp;          /* outputs' JSON without a signature */
     qry_val_t *stack;
     size_t stack_cap;
     qry_out_t *outs;
@@ -113,6 +151,10 @@ int qry__eval_fail(qry_row_t *r, int code, const char *fmt, ...)
 void *qry__scratch(qry_row_t *r, size_t n);
 /* A string value copied into scratch. */
 qry_val_t qry__str_copy(qry_row_t *r, const char *p, size_t n);
+void qry__memo_init(qry__memo_t *m, size_t n);
+void qry__memo_free(qry__memo_t *m);
+/* Starts a bind (gen is the row's new generation; 1 after a wrap). */
+void qry__memo_bind(qry__memo_t *m, uint32_t gen);
 /* Splits the topic into levels (once per bind). */
 void qry__row_levels(qry_row_t *r);
 

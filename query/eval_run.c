@@ -36,7 +36,9 @@ static bool put_decimal(cn_buf_t *b, double v)
         double x = v * p10[k];
         if (!(x > -9007199254740992.0 && x < 9007199254740992.0))
             return false;
-        int64_t m = llround(x);
+        int64_t m = (int64_t)x; /* llround(x), inline: x - m is exact here */
+        double frac = x - (double)m;
+        m += frac >= 0.5 ? 1 : frac <= -0.5 ? -1 : 0;
         if ((double)m / p10[k] != v)
             continue;
         char tmp[48], *end = tmp + sizeof tmp, *q = end;
@@ -84,10 +86,16 @@ static void put_double(cn_buf_t *b, double v)
 
 static void put_num(cn_buf_t *b, const qry_val_t *v)
 {
-    char tmp[32];
     if (v->t == QRY_V_INT) {
-        int k = snprintf(tmp, sizeof tmp, "%lld", (long long)v->u.i);
-        cn_buf_put(b, tmp, (size_t)k);
+        char tmp[24], *end = tmp + sizeof tmp, *q = end;
+        uint64_t u = v->u.i < 0 ? (uint64_t)0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
+        do {
+            *--q = (char)('0' + u % 10);
+            u /= 10;
+        } while (u);
+        if (v->u.i < 0)
+            *--q = '-';
+        cn_buf_put(b, q, (size_t)(end - q));
     } else {
         put_double(b, v->u.f);
     }
@@ -271,6 +279,25 @@ static int compare(qry_row_t *r, const qry_val_t *a, const qry_val_t *b, bool eq
     return 0;
 }
 
+/* The verdict of comparison op from compare()'s result c. */
+static inline bool cmp_verdict(qry_op_t op, int c)
+{
+    switch (op) {
+    case QRY_OP_EQ:
+        return c == 0;
+    case QRY_OP_NEQ:
+        return c != 0;
+    case QRY_OP_LT:
+        return c == -1;
+    case QRY_OP_LTE:
+        return c == -1 || c == 0;
+    case QRY_OP_GT:
+        return c == 1;
+    default: /* GTE */
+        return c == 1 || c == 0;
+    }
+}
+
 static int comparison(qry_row_t *r, qry_op_t op, const qry_val_t *a, const qry_val_t *b,
                       qry_val_t *o)
 {
@@ -278,26 +305,7 @@ static int comparison(qry_row_t *r, qry_op_t op, const qry_val_t *a, const qry_v
     if (rc < 0)
         return rc;
     o->t = QRY_V_BOOL;
-    switch (op) {
-    case QRY_OP_EQ:
-        o->u.b = c == 0;
-        break;
-    case QRY_OP_NEQ:
-        o->u.b = c != 0;
-        break;
-    case QRY_OP_LT:
-        o->u.b = c == -1;
-        break;
-    case QRY_OP_LTE:
-        o->u.b = c == -1 || c == 0;
-        break;
-    case QRY_OP_GT:
-        o->u.b = c == 1;
-        break;
-    default: /* GTE */
-        o->u.b = c == 1 || c == 0;
-        break;
-    }
+    o->u.b = cmp_verdict(op, c);
     return 0;
 }
 
@@ -529,6 +537,7 @@ static void add_out(qry_row_t *r, const char *name, const out_def_t *o, const qr
             r->outs[i].v = *v;
             r->outs[i].jkey = o ? o->jkey : NULL;
             r->outs[i].jkey_len = o ? o->jkey_len : 0;
+            r->outs[i].slot1 = o ? o->slot1 : 0;
             return;
         }
     }
@@ -541,6 +550,7 @@ static void add_out(qry_row_t *r, const char *name, const out_def_t *o, const qr
     out->v = *v;
     out->jkey = o ? o->jkey : NULL;
     out->jkey_len = o ? o->jkey_len : 0;
+    out->slot1 = o ? o->slot1 : 0;
 }
 
 static void add_star(qry_row_t *r)
@@ -588,20 +598,93 @@ static int run_where(const qry_prog_t *p, qry_row_t *r)
                           qry_vkind_str(v.t));
 }
 
-int qry_prog_run(const qry_prog_t *p, qry_row_t *r)
+/* eval.c NOTES 5: 1 or 0 when the WHERE's one comparison can be decided
+ * without the interpreter, else -1 (run the program). */
+static inline int fast_where(const qry_prog_t *p, const qry_row_t *r)
 {
-    assert(r->m && p->st == r->st);
-    r->err[0] = 0;
-    r->nouts = 0;
-    qry__jdoc_reset(r->scratch);
+    uint32_t id = p->fw_slot;
+    if (id >= r->nslots || r->slot_gen[id] != r->gen)
+        return -1; /* missing: the interpreter names it */
+    const qry_val_t *v = &r->slot_val[id], *k = &p->fw_const;
+    int c; /* compare()'s result */
+    if (v->t == QRY_V_FLOAT && p->fw_kf) {
+        double x = v->u.f, y = p->fw_f;
+        c = x < y ? -1 : x > y ? 1 : x == y ? 0 : 2;
+    } else if (v->t == QRY_V_INT && k->t == QRY_V_INT) {
+        c = v->u.i < k->u.i ? -1 : v->u.i > k->u.i;
+    } else {
+        bool ok = (is_num(v) && is_num(k)) || (v->t == QRY_V_STR && k->t == QRY_V_STR) ||
+                  (v->t == QRY_V_BOOL && k->t == QRY_V_BOOL &&
+                   (p->fw_op == QRY_OP_EQ || p->fw_op == QRY_OP_NEQ));
+        if (!ok)
+            return -1;
+        int rc;
+        c = compare((qry_row_t *)r, v, k, true, &rc); /* cannot fail (ok above): r untouched */
+        (void)rc;
+    }
+    return (p->fw_mask >> (c + 1)) & 1;
+}
+
+/* The outputs of a passing run of p, whose outputs are bare names or a
+ * lone '*' (p->sig1): they cannot fail, so qry_prog_run leaves them to
+ * the first reader (eval.c NOTES 5). */
+static void put_bare_outputs(const qry_prog_t *p, qry_row_t *r)
+{
+    if (r->outs_cap < p->nouts) {
+        r->outs_cap = p->nouts;
+        r->outs = cn_realloc(r->outs, r->outs_cap * sizeof *r->outs);
+    }
+    for (size_t i = 0; i < p->nouts; i++) {
+        const out_def_t *o = &p->outs[i];
+        if (!o->name) {
+            add_star(r);
+            continue;
+        }
+        uint32_t id = o->slot1 - 1;
+        qry_out_t *out = &r->outs[r->nouts++];
+        if (id < r->nslots && r->slot_gen[id] == r->gen)
+            out->v = r->slot_val[id];
+        else
+            out->v.t = QRY_V_NULL;
+        out->name = o->name;
+        out->jkey = o->jkey;
+        out->jkey_len = o->jkey_len;
+        out->slot1 = o->slot1;
+    }
+}
+
+/* Makes the outputs of the last run readable.  r is the caller's own row
+ * (qry_row_new never makes a const one), so the readers that take a const
+ * row may fill it: the outputs are a cache of the run's result. */
+static void materialize(const qry_row_t *cr)
+{
+    if (!cr->pend)
+        return;
+    qry_row_t *r = (qry_row_t *)cr;
+    const qry_prog_t *p = r->pend;
+    r->pend = NULL;
+    put_bare_outputs(p, r);
+}
+
+/* qry_prog_run past a fast verdict: fw is fast_where's (1, or -1 to run
+ * the WHERE). */
+static __attribute__((noinline)) int run_full(const qry_prog_t *p, qry_row_t *r, int fw)
+{
+    if (p->calls)
+        qry__jdoc_reset(r->scratch);
     if (r->stack_cap < p->max_stack) {
         r->stack_cap = p->max_stack;
         r->stack = cn_realloc(r->stack, r->stack_cap * sizeof *r->stack);
     }
-    if (p->has_where) {
+    if (p->has_where && fw < 0) {
         int rc = run_where(p, r);
         if (rc <= 0)
             return rc;
+    }
+    r->last = p;
+    if (p->sig1) {
+        r->pend = p;
+        return 1;
     }
     for (size_t i = 0; i < p->nouts; i++) {
         const out_def_t *o = &p->outs[i];
@@ -613,6 +696,7 @@ int qry_prog_run(const qry_prog_t *p, qry_row_t *r)
         int rc = exec(p, r, o->start, o->end, &v);
         if (rc < 0) {
             r->nouts = 0;
+            r->last = NULL;
             return rc;
         }
         add_out(r, o->name, o, &v, p->distinct);
@@ -620,14 +704,54 @@ int qry_prog_run(const qry_prog_t *p, qry_row_t *r)
     return 1;
 }
 
+void qry_prog_prefilter(const qry_prog_t *const *progs, const uint32_t *idx, size_t n,
+                        const qry_row_t *r, uint8_t *verdict)
+{
+    for (size_t i = 0; i < n; i++) {
+        const qry_prog_t *p = progs[idx[i]];
+        int fw = p->fw ? fast_where(p, r) : -1;
+        verdict[i] = fw == 0 ? QRY_PRE_FAIL : fw == 1 && p->sig1 ? QRY_PRE_PASS : QRY_PRE_RUN;
+    }
+}
+
+int qry_prog_accept(const qry_prog_t *p, qry_row_t *r)
+{
+    assert(r->m && p->st == r->st && p->sig1);
+    r->err[0] = 0;
+    r->nouts = 0;
+    r->last = p;
+    r->pend = p;
+    return 1;
+}
+
+int qry_prog_run(const qry_prog_t *p, qry_row_t *r)
+{
+    assert(r->m && p->st == r->st);
+    r->err[0] = 0;
+    r->nouts = 0;
+    r->last = NULL;
+    r->pend = NULL;
+    int fw = p->fw ? fast_where(p, r) : -1;
+    if (fw == 0)
+        return 0;
+    if (fw == 1 && p->sig1) {
+        r->last = p;
+        r->pend = p;
+        return 1;
+    }
+    return run_full(p, r, fw);
+}
+
 size_t qry_row_outputs(const qry_row_t *r, const qry_out_t **outs)
 {
+    materialize(r);
     *outs = r->outs;
     return r->nouts;
 }
 
 const qry_val_t *qry_row_get(const qry_row_t *r, const char *name, size_t len)
 {
+    materialize(r);
     for (size_t i = 0; i < r->nouts; i++) {
         const char *n = r->outs[i].name;
         if (strncmp(n, name, len) == 0 && n[len] == 0)
@@ -636,8 +760,130 @@ const qry_val_t *qry_row_get(const qry_row_t *r, const char *name, size_t len)
     return NULL;
 }
 
-void qry_row_json(const qry_row_t *r, cn_buf_t *out)
+/* ------------------------------------------------------ per-bind texts */
+
+void qry__memo_init(qry__memo_t *m, size_t n)
 {
+    m->n = n;
+    m->gen = cn_calloc(n + 1, sizeof *m->gen);
+    m->off = cn_calloc(n + 1, sizeof *m->off);
+    m->len = cn_calloc(n + 1, sizeof *m->len);
+    cn_buf_init(&m->buf);
+}
+
+void qry__memo_free(qry__memo_t *m)
+{
+    cn_free(m->gen);
+    cn_free(m->off);
+    cn_free(m->len);
+    cn_buf_free(&m->buf);
+}
+
+void qry__memo_bind(qry__memo_t *m, uint32_t gen)
+{
+    if (gen == 1) /* the generation wrapped (or the first bind) */
+        memset(m->gen, 0, m->n * sizeof *m->gen);
+    m->buf.len = 0;
+}
+
+static bool memo_get(const qry__memo_t *m, uint32_t gen, uint32_t i, const char **p, size_t *n)
+{
+    if (m->gen[i] != gen)
+        return false;
+    *p = (const char *)m->buf.p + m->off[i];
+    *n = m->len[i];
+    return true;
+}
+
+/* Records buf[off, len) as entry i and NUL-terminates it. */
+static void memo_set(qry__memo_t *m, uint32_t gen, uint32_t i, size_t off, const char **p,
+                     size_t *n)
+{
+    m->gen[i] = gen;
+    m->off[i] = (uint32_t)off;
+    m->len[i] = (uint32_t)(m->buf.len - off);
+    cn_buf_put_u8(&m->buf, 0);
+    memo_get(m, gen, i, p, n);
+}
+
+/* The JSON text of slot id's value v (non-NULL), from the per-bind memo. */
+static void slot_json(qry_row_t *r, uint32_t id, const qry_val_t *v, const char **p, size_t *n)
+{
+    if (!memo_get(&r->sj, r->gen, id, p, n)) {
+        size_t off = r->sj.buf.len;
+        qry_val_json(v, &r->sj.buf);
+        memo_set(&r->sj, r->gen, id, off, p, n);
+    }
+}
+
+/* The JSON text of a bare field/tag output, rendered once per bind
+ * (eval.c NOTES 5). */
+static void put_slot_json(qry_row_t *r, uint32_t id, const qry_val_t *v, cn_buf_t *out)
+{
+    if (v->t == QRY_V_NULL || id >= r->nslots) {
+        qry_val_json(v, out);
+        return;
+    }
+    const char *p;
+    size_t n;
+    slot_json(r, id, v, &p, &n);
+    cn_buf_put(out, p, n);
+}
+
+bool qry_row_slot_text(qry_row_t *r, uint32_t slot, const char **p, size_t *n)
+{
+    if (slot >= r->nslots || r->slot_gen[slot] != r->gen)
+        return false;
+    if (!memo_get(&r->stx, r->gen, slot, p, n)) {
+        size_t off = r->stx.buf.len;
+        qry_val_text(&r->slot_val[slot], &r->stx.buf);
+        memo_set(&r->stx, r->gen, slot, off, p, n);
+    }
+    return true;
+}
+
+/* build_json for a program of bare-name outputs (p->sig1, no '*'), read
+ * from its output list and the slots: one reservation, then copies. */
+static void build_json_bare(qry_row_t *r, const qry_prog_t *p, cn_buf_t *out)
+{
+    enum { MAXO = 32 };
+    const char *vp[MAXO];
+    size_t vn[MAXO], need = 2 + p->nouts;
+    for (size_t i = 0; i < p->nouts; i++) {
+        const out_def_t *o = &p->outs[i];
+        uint32_t id = o->slot1 - 1;
+        if (id < r->nslots && r->slot_gen[id] == r->gen) {
+            slot_json(r, id, &r->slot_val[id], &vp[i], &vn[i]);
+        } else {
+            vp[i] = "null";
+            vn[i] = 4;
+        }
+        need += o->jkey_len + vn[i];
+    }
+    cn_buf_reserve(out, need);
+    uint8_t *w = out->p + out->len;
+    *w++ = '{';
+    for (size_t i = 0; i < p->nouts; i++) {
+        const out_def_t *o = &p->outs[i];
+        if (i)
+            *w++ = ',';
+        memcpy(w, o->jkey, o->jkey_len);
+        w += o->jkey_len;
+        memcpy(w, vp[i], vn[i]);
+        w += vn[i];
+    }
+    *w++ = '}';
+    out->len = (size_t)(w - out->p);
+}
+
+static void build_json(qry_row_t *r, cn_buf_t *out)
+{
+    const qry_prog_t *last = r->last;
+    if (r->pend && last->sig1 && last->nouts <= 32 && last->outs[0].name) {
+        build_json_bare(r, last, out);
+        return;
+    }
+    materialize(r);
     cn_buf_put_u8(out, '{');
     for (size_t i = 0; i < r->nouts; i++) {
         const qry_out_t *o = &r->outs[i];
@@ -649,7 +895,37 @@ void qry_row_json(const qry_row_t *r, cn_buf_t *out)
             qry_json_put_str(out, o->name, strlen(o->name));
             cn_buf_put_u8(out, ':');
         }
-        qry_val_json(&o->v, out);
+        if (o->slot1)
+            put_slot_json(r, o->slot1 - 1, &o->v, out);
+        else
+            qry_val_json(&o->v, out);
     }
     cn_buf_put_u8(out, '}');
+}
+
+void qry_row_json_view(qry_row_t *r, const char **p, size_t *n)
+{
+    const qry_prog_t *last = r->last;
+    if (last && last->sig1 && last->sig1 - 1 < r->jc.n) {
+        uint32_t id = last->sig1 - 1;
+        if (!memo_get(&r->jc, r->gen, id, p, n)) {
+            size_t off = r->jc.buf.len;
+            build_json(r, &r->jc.buf);
+            memo_set(&r->jc, r->gen, id, off, p, n);
+        }
+        return;
+    }
+    r->jtmp.len = 0;
+    build_json(r, &r->jtmp);
+    cn_buf_put_u8(&r->jtmp, 0);
+    *p = (const char *)r->jtmp.p;
+    *n = r->jtmp.len - 1;
+}
+
+void qry_row_json(qry_row_t *r, cn_buf_t *out)
+{
+    const char *p;
+    size_t n;
+    qry_row_json_view(r, &p, &n);
+    cn_buf_put(out, p, n);
 }

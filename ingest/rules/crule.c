@@ -118,9 +118,10 @@ static mq__seg_t *seg_push(mq__tmpl_t *t, size_t *cap)
     return s;
 }
 
-void mq__tmpl_compile(mq__tmpl_t *t, const char *text, qry_symtab_t *st)
+void mq__tmpl_compile(mq__tmpl_t *t, const char *text, qry_symtab_t *st, const qry_prog_t *prog)
 {
     memset(t, 0, sizeof *t);
+    t->lit = true;
     if (!text)
         return;
     size_t len = strlen(text), cap = 0, w = 0;
@@ -138,11 +139,18 @@ void mq__tmpl_compile(mq__tmpl_t *t, const char *text, qry_symtab_t *st)
             memcpy(buf + w, text + i + 2, nl);
             buf[w + nl] = 0;
             w += nl + 1;
+            t->lit = false;
+            uint32_t oslot1;
+            s->out = qry_prog_output_index(prog, s->s, nl, &oslot1);
             for (size_t k = 0; k < CN_ARRAY_LEN(meta_names); k++)
                 if (strcmp(s->s, meta_names[k]) == 0)
                     s->meta = (int)k + 1;
             if (!s->meta)
                 s->slot = qry_symtab_add(st, s->s);
+            if (s->out >= 0)
+                s->tslot1 = oslot1;
+            else if (s->out == -1 && !s->meta)
+                s->tslot1 = s->slot + 1;
             i += nl + 3;
             continue;
         }
@@ -154,7 +162,12 @@ void mq__tmpl_compile(mq__tmpl_t *t, const char *text, qry_symtab_t *st)
         }
         s->len = (size_t)(buf + w - s->s);
     }
-    (void)w;
+    if (t->lit) { /* one literal segment at most: it is the rendering */
+        buf[w] = 0;
+        t->lit_len = w;
+    }
+    if (t->n == 1 && t->segs[0].kind == SEG_NAME)
+        t->tslot1 = t->segs[0].tslot1;
 }
 
 void mq__tmpl_free(mq__tmpl_t *t)
@@ -193,7 +206,7 @@ static void put_meta(int meta, const qry_row_t *row, const qry_msg_t *m, cn_buf_
     qry_val_text(&v, out);
 }
 
-void mq__tmpl_render(const mq__tmpl_t *t, const qry_row_t *row, const qry_msg_t *m, cn_buf_t *out)
+void mq__tmpl_render(const mq__tmpl_t *t, qry_row_t *row, const qry_msg_t *m, cn_buf_t *out)
 {
     for (size_t i = 0; i < t->n; i++) {
         const mq__seg_t *s = &t->segs[i];
@@ -201,7 +214,21 @@ void mq__tmpl_render(const mq__tmpl_t *t, const qry_row_t *row, const qry_msg_t 
             cn_buf_put(out, s->s, s->len);
             continue;
         }
-        const qry_val_t *v = qry_row_get(row, s->s, s->len);
+        if (s->tslot1) {
+            const char *p;
+            size_t n;
+            if (qry_row_slot_text(row, s->tslot1 - 1, &p, &n))
+                cn_buf_put(out, p, n);
+            continue;
+        }
+        const qry_val_t *v = NULL;
+        if (s->out >= 0) {
+            const qry_out_t *outs;
+            if ((size_t)s->out < qry_row_outputs(row, &outs))
+                v = &outs[s->out].v;
+        } else if (s->out == -2) {
+            v = qry_row_get(row, s->s, s->len);
+        }
         qry_val_t sv;
         if (v)
             qry_val_text(v, out);
@@ -400,12 +427,14 @@ int mq__crule_build(mq__crule_t *cr, const mq_rule_def_t *def, qry_symtab_t *st,
         const mq_rule_action_t *a = &cr->def->actions[i];
         mq__cact_t *c = &cr->acts[i];
         c->has_body = a->body != NULL;
-        mq__tmpl_compile(&c->body, a->body, st);
-        mq__tmpl_compile(&c->key, a->key ? a->key : "${device_id}", st);
-        mq__tmpl_compile(&c->topic, a->topic, st);
+        if (!c->has_body)
+            cr->needs_json = true;
+        mq__tmpl_compile(&c->body, a->body, st, cr->prog);
+        mq__tmpl_compile(&c->key, a->key ? a->key : "${device_id}", st, cr->prog);
+        mq__tmpl_compile(&c->topic, a->topic, st, cr->prog);
         c->headers = cn_calloc(a->nheaders ? a->nheaders : 1, sizeof *c->headers);
         for (uint32_t k = 0; k < a->nheaders; k++)
-            mq__tmpl_compile(&c->headers[k], a->headers[k].value, st);
+            mq__tmpl_compile(&c->headers[k], a->headers[k].value, st, cr->prog);
     }
     return 0;
 }
@@ -460,40 +489,50 @@ void mq__rendered_free(mq__rendered_t *r)
     cn_free(r->hv);
 }
 
-void mq__render_action(const mq__crule_t *cr, uint32_t i, const qry_row_t *row, const qry_msg_t *qm,
-                       const cn_buf_t *json, mq__rendered_t *r, mq_rules_out_t *out)
+/* Renders t for the row into b (cleared) and points *p / *n at the
+ * NUL-terminated result: the template's own text when it has no
+ * placeholder. */
+static inline void render_str(const mq__tmpl_t *t, qry_row_t *row, const qry_msg_t *qm, cn_buf_t *b,
+                       const char **p, size_t *n)
+{
+    if (t->lit) {
+        *p = t->text ? t->text : "";
+        *n = t->lit_len;
+        return;
+    }
+    if (t->tslot1) {
+        if (!qry_row_slot_text(row, t->tslot1 - 1, p, n)) {
+            *p = "";
+            *n = 0;
+        }
+        return;
+    }
+    b->len = 0;
+    mq__tmpl_render(t, row, qm, b);
+    cn_buf_reserve(b, 1);
+    b->p[b->len] = 0;
+    *p = (const char *)b->p;
+    *n = b->len;
+}
+
+void mq__render_action(const mq__crule_t *cr, uint32_t i, qry_row_t *row, const qry_msg_t *qm,
+                       const char *json, size_t json_len, mq__rendered_t *r, mq_rules_out_t *out)
 {
     const mq_rule_action_t *a = &cr->def->actions[i];
     const mq__cact_t *c = &cr->acts[i];
-    r->body.len = r->key.len = r->topic.len = r->hdrs.len = 0;
-    memset(out, 0, sizeof *out);
-    out->rule = cr->def;
-    out->action = i;
-    out->act = a;
-    out->json = (const char *)json->p;
-    out->json_len = json->len;
+    *out = (mq_rules_out_t){
+        .rule = cr->def, .action = i, .act = a, .json = json, .json_len = json ? json_len : 0};
     if (c->has_body) {
-        mq__tmpl_render(&c->body, row, qm, &r->body);
-        cn_buf_reserve(&r->body, 1);
-        r->body.p[r->body.len] = 0;
-        out->body = (const char *)r->body.p;
-        out->body_len = r->body.len;
+        render_str(&c->body, row, qm, &r->body, &out->body, &out->body_len);
     } else {
         out->body = out->json;
         out->body_len = out->json_len;
     }
-    mq__tmpl_render(&c->key, row, qm, &r->key);
-    cn_buf_reserve(&r->key, 1);
-    r->key.p[r->key.len] = 0;
-    out->key = (const char *)r->key.p;
-    out->key_len = r->key.len;
+    render_str(&c->key, row, qm, &r->key, &out->key, &out->key_len);
     if (a->kind != MQ_ACT_WEBHOOK) {
-        mq__tmpl_render(&c->topic, row, qm, &r->topic);
-        cn_buf_reserve(&r->topic, 1);
-        r->topic.p[r->topic.len] = 0;
-        out->topic = (const char *)r->topic.p;
-        out->topic_len = r->topic.len;
+        render_str(&c->topic, row, qm, &r->topic, &out->topic, &out->topic_len);
     } else if (a->nheaders) {
+        r->hdrs.len = 0;
         if (r->hv_cap < a->nheaders) {
             r->hv_cap = a->nheaders;
             r->hv = cn_realloc(r->hv, r->hv_cap * sizeof *r->hv);

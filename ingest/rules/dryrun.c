@@ -93,12 +93,14 @@ static int run_rows(const mq__crule_t *cr, qry_row_t *row, const mq_rules_msg_t 
         *passed = true;
         json.len = 0;
         qry_row_json(row, &json);
+        cn_buf_reserve(&json, 1);
+        json.p[json.len] = 0;
         put_lit(out, nout++ ? ",{\"outputs\":" : "{\"outputs\":");
         cn_buf_put(out, json.p, json.len);
         put_lit(out, ",\"actions\":[");
         for (uint32_t i = 0; i < cr->def->nactions; i++) {
             mq_rules_out_t o;
-            mq__render_action(cr, i, row, &qm, &json, &rd, &o);
+            mq__render_action(cr, i, row, &qm, (const char *)json.p, json.len, &rd, &o);
             if (i)
                 cn_buf_put_u8(out, ',');
             action_json(&o, out);

@@ -13,13 +13,29 @@
  *    worker using it.  A worker frees its router reader and row BEFORE
  *    dropping its reference, so the last unref can free the router (which
  *    requires that no reader is left) and the symbol table.
- * 3. A snapshot contains enabled rules only.  Rule i of a snapshot is
- *    subscribed to the snapshot's router as subscriber i, once per filter;
- *    the router merges overlapping filters of one rule into one route, so
- *    a rule runs at most once per row.
+ * 3. A snapshot contains enabled rules only.  Its router holds each
+ *    distinct topic filter of those rules once, as subscriber f (filter f),
+ *    and filter f lists its rules, ascending, in frules[fstart[f],
+ *    fstart[f + 1]).  Deployments have many rules on few filters, so a
+ *    match returns a route or two, not one per rule: when one filter
+ *    matches, its list is the candidate list as it stands; when several
+ *    do, their lists are merged without duplicates (a rule whose filters
+ *    overlap runs once per row), in rule order.
  * 4. Stats objects are shared by id between the entries and every snapshot
  *    that contains the rule (refcounted), so replacing a rule or toggling
  *    it keeps its counters; deleting it drops them.
+ * 5. Counting on the ingest path: a relaxed atomic read-modify-write per
+ *    counter per rule per row is a locked instruction each (three per
+ *    passing rule), which at 100 rules costs more than the evaluation.  So
+ *    each stats object has MQ__STAT_SHARDS shards; a worker takes shard
+ *    1..MQ__STAT_SHARDS-1 for itself at creation (a bit of the shared
+ *    shard_pool_t, by compare-and-swap) and adds with a relaxed load and
+ *    store, which only it performs on that shard; workers beyond those
+ *    share shard 0 with atomic adds.  A freed worker's shard is taken over
+ *    with its counts (release on freeing the bit, acquire on taking it
+ *    order the two owners).  The pool is refcounted apart from the set
+ *    because the server frees its ingest workers after the rule set.
+ *    Readers sum the shards with relaxed loads.
  */
 #include "router.h"
 #include "rules_int.h"
@@ -37,13 +53,29 @@ typedef struct snap {
     mq_router_t *router;
     qry_symtab_t *st;
     mq__crule_t *rules;
+    const qry_prog_t **progs; /* [n] rules[i].prog, for qry_prog_prefilter */
     size_t n;
+    uint32_t *fstart; /* [nfilters + 1] (NOTES 3) */
+    uint32_t *frules; /* rule indices by filter */
+    size_t nfilters;
 } snap_t;
 
 typedef struct entry {
     mq_rule_def_t *def; /* owned */
     mq__stats_t *stats; /* one reference */
 } entry_t;
+
+/* Which stats shards workers own (NOTES 5). */
+typedef struct shard_pool {
+    atomic_uint refs;
+    atomic_uint bits; /* bit i: shard i taken */
+} shard_pool_t;
+
+static void pool_unref(shard_pool_t *p)
+{
+    if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+        cn_free(p);
+}
 
 struct mq_rules {
     uv_mutex_t mu; /* guards everything below but gen */
@@ -52,6 +84,7 @@ struct mq_rules {
     entry_t *ents;
     size_t n, cap;
     snap_t *cur;
+    shard_pool_t *pool; /* one reference */
     atomic_uint_fast64_t gen;
 };
 
@@ -64,10 +97,12 @@ struct mq_rules_worker {
     mq_router_res_t res;
     uint32_t *cand; /* [cand_cap] candidate rule indices */
     uint8_t *mark;  /* [cand_cap] */
+    uint8_t *verdict; /* [cand_cap] qry_prog_prefilter's */
     size_t cand_cap;
-    cn_buf_t json;
     mq__rendered_t rendered;
     cn_ratelimit_t log_rl;
+    shard_pool_t *pool; /* one reference */
+    unsigned shard;     /* stats shard; 0: shared (NOTES 5) */
 };
 
 /* ------------------------------------------------------------------ stats */
@@ -92,9 +127,15 @@ static void stats_unref(mq__stats_t *s)
         cn_free(s);
 }
 
-static void bump(atomic_uint_fast64_t *c)
+/* Adds 1 to counter k of s in w's shard (NOTES 5). */
+static inline void bump(const mq_rules_worker_t *w, mq__stats_t *s, int k)
 {
-    atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
+    atomic_uint_fast64_t *c = &s->shard[w->shard].c[k];
+    if (w->shard)
+        atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
+                              memory_order_relaxed);
+    else
+        atomic_fetch_add_explicit(c, 1, memory_order_relaxed);
 }
 
 /* --------------------------------------------------------------- snapshots */
@@ -106,6 +147,9 @@ static void snap_free(snap_t *s)
         mq__crule_free(&s->rules[i]);
     }
     cn_free(s->rules);
+    cn_free(s->progs);
+    cn_free(s->fstart);
+    cn_free(s->frules);
     mq_router_free(s->router);
     qry_symtab_free(s->st);
     cn_free(s);
@@ -115,6 +159,53 @@ static void snap_unref(snap_t *s)
 {
     if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
         snap_free(s);
+}
+
+typedef struct fpair {
+    const char *filter;
+    uint32_t rule;
+} fpair_t;
+
+static int cmp_fpair(const void *a, const void *b)
+{
+    const fpair_t *x = a, *y = b;
+    int c = strcmp(x->filter, y->filter);
+    return c ? c : (x->rule > y->rule) - (x->rule < y->rule);
+}
+
+/* Groups the rules by distinct filter and subscribes each filter once
+ * (NOTES 3). */
+static int snap_filters(snap_t *s)
+{
+    size_t np = 0;
+    for (size_t i = 0; i < s->n; i++)
+        np += s->rules[i].ast->nfilters;
+    fpair_t *pv = cn_calloc(np ? np : 1, sizeof *pv);
+    np = 0;
+    for (size_t i = 0; i < s->n; i++)
+        for (size_t f = 0; f < s->rules[i].ast->nfilters; f++)
+            pv[np++] = (fpair_t){s->rules[i].ast->filters[f], (uint32_t)i};
+    qsort(pv, np, sizeof *pv, cmp_fpair);
+    s->fstart = cn_calloc(np + 1, sizeof *s->fstart);
+    s->frules = cn_calloc(np ? np : 1, sizeof *s->frules);
+    size_t nr = 0;
+    int rc = 0;
+    mq_sub_opts_t so = {.qos = 0};
+    for (size_t i = 0; i < np && rc >= 0; i++) {
+        bool new_filter = i == 0 || strcmp(pv[i].filter, pv[i - 1].filter) != 0;
+        if (new_filter) {
+            s->fstart[s->nfilters] = (uint32_t)nr;
+            rc = mq_router_subscribe(s->router, s->nfilters, pv[i].filter, strlen(pv[i].filter),
+                                     &so);
+            s->nfilters++;
+        } else if (pv[i].rule == pv[i - 1].rule) {
+            continue; /* a rule naming one filter twice */
+        }
+        s->frules[nr++] = pv[i].rule;
+    }
+    s->fstart[s->nfilters] = (uint32_t)nr;
+    cn_free(pv);
+    return rc < 0 ? rc : 0;
 }
 
 /* Compiles the enabled entries (NOTES 1, 3).  Definitions in entries were
@@ -140,11 +231,12 @@ static int snap_build(const entry_t *ents, size_t n, snap_t **out)
             break;
         cr->stats = stats_ref(ents[i].stats);
         s->n++;
-        mq_sub_opts_t so = {.qos = 0};
-        for (size_t f = 0; f < cr->ast->nfilters && rc >= 0; f++) {
-            const char *filter = cr->ast->filters[f];
-            rc = mq_router_subscribe(s->router, s->n - 1, filter, strlen(filter), &so);
-        }
+    }
+    if (rc == 0) {
+        s->progs = cn_calloc(s->n ? s->n : 1, sizeof *s->progs);
+        for (size_t i = 0; i < s->n; i++)
+            s->progs[i] = s->rules[i].prog;
+        rc = snap_filters(s);
     }
     if (rc < 0) {
         snap_free(s);
@@ -182,12 +274,16 @@ int mq_rules_new(mq_rules_action_fn on_action, void *arg, mq_rules_t **out)
     }
     rs->on_action = on_action;
     rs->arg = arg;
+    rs->pool = cn_calloc(1, sizeof *rs->pool);
+    atomic_init(&rs->pool->refs, 1);
+    atomic_init(&rs->pool->bits, 1u); /* shard 0 is everybody's */
     atomic_init(&rs->gen, 0);
     uv_mutex_lock(&rs->mu);
     rc = publish(rs);
     uv_mutex_unlock(&rs->mu);
     if (rc < 0) {
         uv_mutex_destroy(&rs->mu);
+        pool_unref(rs->pool);
         cn_free(rs);
         return rc;
     }
@@ -210,6 +306,7 @@ void mq_rules_free(mq_rules_t *rs)
         return;
     snap_unref(rs->cur);
     entries_free(rs->ents, rs->n);
+    pool_unref(rs->pool);
     uv_mutex_destroy(&rs->mu);
     cn_free(rs);
 }
@@ -367,11 +464,15 @@ int mq_rules_get(mq_rules_t *rs, const char *id, mq_rule_def_t **out)
 
 static void read_stats(const mq__stats_t *s, mq_rule_metrics_t *m)
 {
-    m->matched = atomic_load_explicit(&s->matched, memory_order_relaxed);
-    m->passed = atomic_load_explicit(&s->passed, memory_order_relaxed);
-    m->failed = atomic_load_explicit(&s->failed, memory_order_relaxed);
-    m->actions = atomic_load_explicit(&s->actions, memory_order_relaxed);
-    m->action_errors = atomic_load_explicit(&s->action_errors, memory_order_relaxed);
+    uint64_t v[MQ__C_N] = {0};
+    for (int i = 0; i < MQ__STAT_SHARDS; i++)
+        for (int k = 0; k < MQ__C_N; k++)
+            v[k] += atomic_load_explicit(&s->shard[i].c[k], memory_order_relaxed);
+    m->matched = v[MQ__C_MATCHED];
+    m->passed = v[MQ__C_PASSED];
+    m->failed = v[MQ__C_FAILED];
+    m->actions = v[MQ__C_ACTIONS];
+    m->action_errors = v[MQ__C_ACTION_ERRORS];
 }
 
 int mq_rules_metrics(mq_rules_t *rs, const char *id, mq_rule_metrics_t *m)
@@ -462,8 +563,21 @@ int mq_rules_worker_new(mq_rules_t *rs, mq_rules_worker_t **out)
 {
     mq_rules_worker_t *w = cn_calloc(1, sizeof *w);
     w->rs = rs;
+    w->pool = rs->pool;
+    atomic_fetch_add_explicit(&w->pool->refs, 1, memory_order_relaxed);
+    unsigned bits = atomic_load_explicit(&w->pool->bits, memory_order_relaxed);
+    for (unsigned i = 1; i < MQ__STAT_SHARDS;) {
+        if (bits & (1u << i)) {
+            i++;
+            continue;
+        }
+        if (atomic_compare_exchange_weak_explicit(&w->pool->bits, &bits, bits | (1u << i),
+                                                  memory_order_acquire, memory_order_relaxed)) {
+            w->shard = i;
+            break;
+        } /* bits reloaded: look again from i */
+    }
     mq_router_res_init(&w->res);
-    cn_buf_init(&w->json);
     *out = w;
     return 0;
 }
@@ -484,11 +598,14 @@ void mq_rules_worker_free(mq_rules_worker_t *w)
     if (!w)
         return;
     worker_drop(w);
+    if (w->shard)
+        atomic_fetch_and_explicit(&w->pool->bits, ~(1u << w->shard), memory_order_release);
+    pool_unref(w->pool);
     mq_router_res_free(&w->res);
-    cn_buf_free(&w->json);
     mq__rendered_free(&w->rendered);
     cn_free(w->cand);
     cn_free(w->mark);
+    cn_free(w->verdict);
     cn_free(w);
 }
 
@@ -506,6 +623,7 @@ static int worker_refresh(mq_rules_worker_t *w)
         w->cand_cap = s->n;
         w->cand = cn_realloc(w->cand, w->cand_cap * sizeof *w->cand);
         w->mark = cn_realloc(w->mark, w->cand_cap);
+        w->verdict = cn_realloc(w->verdict, w->cand_cap);
     }
     int rc = mq_router_reader_new(s->router, READER_CACHE, &w->rd);
     if (rc == 0)
@@ -515,49 +633,71 @@ static int worker_refresh(mq_rules_worker_t *w)
     return rc;
 }
 
-/* The candidate rules in rule (id) order: a mark-and-scan over all rules
- * when many match (O(rules)), else an insertion sort (O(matches^2)). */
-static size_t candidates(mq_rules_worker_t *w, size_t nroutes)
+/* The candidate rules of the matched filters in rule (id) order, without
+ * duplicates (NOTES 3): one filter's list as it is; else a mark-and-scan
+ * over all rules when many match (O(rules)), or an insertion sort
+ * (O(matches^2)). */
+static const uint32_t *candidates(mq_rules_worker_t *w, size_t nroutes, size_t *nc)
 {
-    size_t n = 0, nrules = w->snap->n;
-    if (nroutes * 8 >= nrules) {
+    const snap_t *s = w->snap;
+    size_t n = 0, nrules = s->n, total = 0;
+    if (nroutes == 1) {
+        size_t f = (size_t)w->res.v[0].sub;
+        *nc = s->fstart[f + 1] - s->fstart[f];
+        return s->frules + s->fstart[f];
+    }
+    for (size_t i = 0; i < nroutes; i++) {
+        size_t f = (size_t)w->res.v[i].sub;
+        total += s->fstart[f + 1] - s->fstart[f];
+    }
+    if (total * 8 >= nrules) {
         memset(w->mark, 0, nrules);
-        for (size_t i = 0; i < nroutes; i++)
-            w->mark[w->res.v[i].sub] = 1;
+        for (size_t i = 0; i < nroutes; i++) {
+            size_t f = (size_t)w->res.v[i].sub;
+            for (uint32_t k = s->fstart[f]; k < s->fstart[f + 1]; k++)
+                w->mark[s->frules[k]] = 1;
+        }
         for (size_t i = 0; i < nrules; i++)
             if (w->mark[i])
                 w->cand[n++] = (uint32_t)i;
-        return n;
+        *nc = n;
+        return w->cand;
     }
     for (size_t i = 0; i < nroutes; i++) {
-        uint32_t v = (uint32_t)w->res.v[i].sub, j = (uint32_t)n++;
-        while (j > 0 && w->cand[j - 1] > v) {
-            w->cand[j] = w->cand[j - 1];
-            j--;
+        size_t f = (size_t)w->res.v[i].sub;
+        for (uint32_t k = s->fstart[f]; k < s->fstart[f + 1]; k++) {
+            uint32_t v = s->frules[k], j = (uint32_t)n;
+            while (j > 0 && w->cand[j - 1] > v)
+                j--;
+            if (j > 0 && w->cand[j - 1] == v)
+                continue; /* overlapping filters of one rule */
+            memmove(&w->cand[j + 1], &w->cand[j], (n - j) * sizeof *w->cand);
+            w->cand[j] = v;
+            n++;
         }
-        w->cand[j] = v;
     }
-    return n;
+    *nc = n;
+    return w->cand;
 }
 
 static int dispatch(mq_rules_worker_t *w, const mq__crule_t *cr, const qry_msg_t *qm,
                     const mq_rules_msg_t *m)
 {
-    w->json.len = 0;
-    qry_row_json(w->row, &w->json);
-    cn_buf_reserve(&w->json, 1);
-    w->json.p[w->json.len] = 0;
+    if (!w->rs->on_action)
+        return 0;
+    const char *json = NULL;
+    size_t json_len = 0;
+    if (cr->needs_json) /* only when an action's body is the outputs' JSON */
+        qry_row_json_view(w->row, &json, &json_len);
     int calls = 0;
     for (uint32_t i = 0; i < cr->def->nactions; i++) {
         mq_rules_out_t out;
-        mq__render_action(cr, i, w->row, qm, &w->json, &w->rendered, &out);
+        mq__render_action(cr, i, w->row, qm, json, json_len, &w->rendered, &out);
         out.msg = m;
-        if (!w->rs->on_action)
-            continue;
         int rc = w->rs->on_action(w->rs->arg, &out);
-        bump(&cr->stats->actions);
+        bump(w, cr->stats, MQ__C_ACTIONS);
         if (rc < 0)
-            bump(&cr->stats->action_errors);
+            bump(w, cr->stats, MQ__C_ACTION_ERRORS);
         calls++;
     }
     return calls;
@@ -583,25 +723,31 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
     int nr = mq_router_match(w->rd, m->topic, m->topic_len, MQ_ROUTER_NOBODY, &w->res);
     if (nr <= 0)
         return nr;
-    size_t nc = candidates(w, (size_t)nr);
+    size_t nc;
+    const uint32_t *cand = candidates(w, (size_t)nr, &nc);
     size_t rows = m->npoints ? m->npoints : 1;
     int calls = 0;
     for (size_t p = 0; p < rows; p++) {
         qry_msg_t qm;
         mq__row_msg(m, m->npoints ? &m->points[p] : NULL, &qm);
         qry_row_bind(w->row, &qm);
+        qry_prog_prefilter(s->progs, cand, nc, w->row, w->verdict);
         for (size_t c = 0; c < nc; c++) {
-            const mq__crule_t *cr = &s->rules[w->cand[c]];
-            bump(&cr->stats->matched);
-            int rc = qry_prog_run(cr->prog, w->row);
+            const mq__crule_t *cr = &s->rules[cand[c]];
+            bump(w, cr->stats, MQ__C_MATCHED);
+            uint8_t v = w->verdict[c];
+            if (v == QRY_PRE_FAIL)
+                continue;
+            int rc = v == QRY_PRE_PASS ? qry_prog_accept(cr->prog, w->row)
+                                       : qry_prog_run(cr->prog, w->row);
             if (rc < 0) {
-                bump(&cr->stats->failed);
+                bump(w, cr->stats, MQ__C_FAILED);
                 log_failure(w, cr, rc);
                 continue;
             }
             if (rc == 0)
                 continue;
-            bump(&cr->stats->passed);
+            bump(w, cr->stats, MQ__C_PASSED);
             calls += dispatch(w, cr, &qm, m);
         }
     }

@@ -130,7 +130,9 @@ typedef struct mq_rules_msg {
  * copy what must outlive it):
  *   rule, action   the definition and the index of the action in it
  *   json           the rule's outputs as one JSON object, e.g.
- *                  {"device_id":"dev-000001","temperature":31.2}
+ *                  {"device_id":"dev-000001","temperature":31.2}; built
+ *                  only for rules with an action whose body is that JSON
+ *                  (no body template), else NULL with json_len 0
  *   body           the action's body template rendered, or json itself
  *                  when it has none (webhook body, Kafka value,
  *                  republish payload)

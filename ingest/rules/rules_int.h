@@ -29,32 +29,52 @@ typedef struct mq__seg {
     size_t len;
     int meta;      /* NAME: 1 + index of a message name (topic ...), else 0 */
     uint32_t slot; /* NAME: field/tag slot in the symbol table */
+    int out;       /* NAME: index among the rule's outputs, -1: not an output,
+                      -2: positions vary, look it up (qry_prog_output_index) */
+    uint32_t tslot1; /* NAME: 1 + the slot whose value the name renders (a bare
+                        field/tag output, or no output and no message name) */
 } mq__seg_t;
 
 typedef struct mq__tmpl {
     mq__seg_t *segs;
     size_t n;
-    char *text; /* owned copy the segments point into */
+    char *text;     /* owned copy the segments point into */
+    bool lit;       /* no placeholder: the rendering is text (NUL-terminated) */
+    size_t lit_len; /* its length */
+    uint32_t tslot1; /* one ${name} and nothing else, with segs[0].tslot1: the
+                        rendering is the slot's text (qry_row_slot_text) */
 } mq__tmpl_t;
 
 /* Checks template syntax: every "${" closes with "}" around a non-empty
  * name; "$$" is a literal '$'.  Returns 0 or CN_EINVAL with msg. */
 int mq__tmpl_check(const char *text, char *msg, size_t msg_len);
-/* Compiles text (NULL: an empty template) against st.  Aborts on OOM only;
- * text must have passed mq__tmpl_check. */
-void mq__tmpl_compile(mq__tmpl_t *t, const char *text, qry_symtab_t *st);
+/* Compiles text (NULL: an empty template) against st and the outputs of
+ * prog (the rule's program).  Aborts on OOM only; text must have passed
+ * mq__tmpl_check. */
+void mq__tmpl_compile(mq__tmpl_t *t, const char *text, qry_symtab_t *st, const qry_prog_t *prog);
 void mq__tmpl_free(mq__tmpl_t *t);
 /* Renders into out (appended) for the row bound to msg, after a passing
  * run (outputs first, then message names, then fields and tags). */
-void mq__tmpl_render(const mq__tmpl_t *t, const qry_row_t *row, const qry_msg_t *msg,
-                     cn_buf_t *out);
+void mq__tmpl_render(const mq__tmpl_t *t, qry_row_t *row, const qry_msg_t *msg, cn_buf_t *out);
 
 /* ------------------------------------------------------------ compiled rule */
+
+/* Per-rule counters (rules.c NOTES 5): one shard per evaluating worker so
+ * that counting on the ingest path is a plain add to a counter only that
+ * worker writes; shard 0 is shared (atomic adds) by workers beyond the
+ * first MQ__STAT_SHARDS - 1.  A metric is the sum over the shards. */
+enum { MQ__C_MATCHED, MQ__C_PASSED, MQ__C_FAILED, MQ__C_ACTIONS, MQ__C_ACTION_ERRORS, MQ__C_N };
+#define MQ__STAT_SHARDS 8
+
+typedef struct mq__stat_shard {
+    atomic_uint_fast64_t c[MQ__C_N];
+    char pad[64 - (MQ__C_N * sizeof(atomic_uint_fast64_t)) % 64]; /* a line each */
+} mq__stat_shard_t;
 
 typedef struct mq__stats {
     char id[MQ_RULE_ID_MAX + 1];
     atomic_int refs;
-    atomic_uint_fast64_t matched, passed, failed, actions, action_errors;
+    mq__stat_shard_t shard[MQ__STAT_SHARDS];
 } mq__stats_t;
 
 typedef struct mq__cact {
@@ -69,6 +89,7 @@ typedef struct mq__crule {
     qry_prog_t *prog;
     mq__cact_t *acts; /* [def->nactions] */
     mq__stats_t *stats;
+    bool needs_json; /* an action has no body template: its body is the outputs' JSON */
 } mq__crule_t;
 
 /* Deep copy and free of definitions. */
@@ -91,8 +112,12 @@ typedef struct mq__rendered {
 } mq__rendered_t;
 
 void mq__rendered_free(mq__rendered_t *r);
-/* Renders action i of cr for the passing row into r and fills out. */
-void mq__render_action(const mq__crule_t *cr, uint32_t i, const qry_row_t *row, const qry_msg_t *qm,
-                       const cn_buf_t *json, mq__rendered_t *r, mq_rules_out_t *out);
+/* Renders action i of cr for the passing row into r and fills out; json
+ * (json_len bytes, NUL-terminated) is the outputs' JSON, or NULL when the
+ * caller did not build it (allowed only when !cr->needs_json: out->json is
+ * then NULL).  The strings are borrowed from r, row and cr until the next
+ * render, run or bind. */
+void mq__render_action(const mq__crule_t *cr, uint32_t i, qry_row_t *row, const qry_msg_t *qm,
+                       const char *json, size_t json_len, mq__rendered_t *r, mq_rules_out_t *out);
 
 #endif /* MQ_RULES_INT_H */

@@ -8,6 +8,7 @@
  * errors with positions, and the dry run.
  */
 #include "rules/rules.h"
+#include "rules/rules_int.h" /* MQ__STAT_SHARDS */
 
 #include <stdatomic.h>
 #include <stdio.h>
@@ -193,6 +194,112 @@ static void test_select_and_dispatch(void **state)
     cn_buf_free(&b);
 
     mq_rules_worker_free(w);
+    mq_rules_free(rs);
+    cn_buf_free(&r.log);
+}
+
+/* Logs what the fast paths hand over: rule|json or NULL|key|topic|body. */
+static int on_action_json(void *arg, const mq_rules_out_t *o)
+{
+    rec_t *r = arg;
+    cn_buf_put(&r->log, o->rule->id, strlen(o->rule->id));
+    cn_buf_put_u8(&r->log, '|');
+    if (o->json)
+        cn_buf_put(&r->log, o->json, o->json_len);
+    else
+        cn_buf_put(&r->log, "NULL", 4);
+    cn_buf_put_u8(&r->log, '|');
+    cn_buf_put(&r->log, o->key, o->key_len);
+    cn_buf_put_u8(&r->log, '|');
+    if (o->topic) {
+        assert_int_equal(o->topic[o->topic_len], 0);
+        cn_buf_put(&r->log, o->topic, o->topic_len);
+    }
+    cn_buf_put_u8(&r->log, '|');
+    assert_int_equal(o->key[o->key_len], 0);
+    assert_int_equal(o->body[o->body_len], 0);
+    cn_buf_put(&r->log, o->body, o->body_len);
+    cn_buf_put_u8(&r->log, '\n');
+    r->calls++;
+    return 0;
+}
+
+/* The ingest path's fast paths (one comparison in the WHERE, outputs read
+ * by slot, the outputs' JSON only for actions that send it, literal
+ * templates, keys from outputs, per-worker counter shards): exact strings
+ * and counts, missing fields and type errors counted as failures, many
+ * rules on one filter, and more workers than shards. */
+static void test_fast_paths(void **state)
+{
+    (void)state;
+    rec_t r = {0};
+    cn_buf_init(&r.log);
+    mq_rules_t *rs;
+    assert_int_equal(mq_rules_new(on_action_json, &r, &rs), 0);
+    mq_rule_action_t kafka = {.kind = MQ_ACT_KAFKA, .topic = "lit$$x"};
+    mq_rule_action_t tmpl = {
+        .kind = MQ_ACT_KAFKA, .topic = "t/${dev}", .key = "${dev}", .body = "${dev}:${rpm}"};
+    put(rs, "a",
+        "SELECT device_id, temperature FROM \"devices/+/telemetry\" WHERE temperature > -1000000",
+        &kafka, 1);
+    put(rs, "b", "SELECT device_id, rpm FROM \"devices/+/telemetry\" WHERE -1000000 > rpm", &kafka,
+        1);
+    put(rs, "k", "SELECT device_id AS dev, rpm FROM \"devices/#\" WHERE rpm >= 1200", &tmpl, 1);
+    put(rs, "m", "SELECT rpm FROM \"devices/+/telemetry\" WHERE humidity > 1", &kafka, 1);
+    put(rs, "s", "SELECT rpm FROM \"devices/+/telemetry\" WHERE fw = 3", &kafka, 1);
+    put(rs, "z", "SELECT temperature AS t, device_id FROM \"devices/#\" WHERE fw = '1.2'", &kafka,
+        1);
+    enum { NW = MQ__STAT_SHARDS + 2 };
+    mq_rules_worker_t *w[NW];
+    for (int i = 0; i < NW; i++)
+        assert_int_equal(mq_rules_worker_new(rs, &w[i]), 0);
+    tmsg_t t;
+    for (int i = 0; i < NW; i++) {
+        mk(&t, "devices/d\"1/telemetry", "d\"1", 31.5, 1200 + i);
+        assert_int_equal(mq_rules_eval(w[i], &t.m), 3);
+        char want[512];
+        snprintf(want, sizeof want,
+                 "a|{\"device_id\":\"d\\\"1\",\"temperature\":31.5}|d\"1|lit$x|"
+                 "{\"device_id\":\"d\\\"1\",\"temperature\":31.5}\n"
+                 "k|NULL|d\"1|t/d\"1|d\"1:%d\n"
+                 "z|{\"t\":31.5,\"device_id\":\"d\\\"1\"}|d\"1|lit$x|"
+                 "{\"t\":31.5,\"device_id\":\"d\\\"1\"}\n",
+                 1200 + i);
+        expect_log(&r, want);
+    }
+    mk(&t, "devices/d2/telemetry", "d2", 20.0, 5);
+    assert_int_equal(mq_rules_eval(w[1], &t.m), 2);
+    expect_log(&r, "a|{\"device_id\":\"d2\",\"temperature\":20.0}|d2|lit$x|"
+                   "{\"device_id\":\"d2\",\"temperature\":20.0}\n"
+                   "z|{\"t\":20.0,\"device_id\":\"d2\"}|d2|lit$x|{\"t\":20.0,\"device_id\":\"d2\"}\n");
+    static const struct {
+        const char *id;
+        uint64_t matched, passed, failed, actions;
+    } want[] = {
+        {"a", NW + 1, NW + 1, 0, NW + 1}, {"b", NW + 1, 0, 0, 0},
+        {"k", NW + 1, NW, 0, NW},         {"m", NW + 1, 0, NW + 1, 0},
+        {"s", NW + 1, 0, NW + 1, 0},      {"z", NW + 1, NW + 1, 0, NW + 1},
+    };
+    for (size_t i = 0; i < CN_ARRAY_LEN(want); i++) {
+        mq_rule_metrics_t m;
+        assert_int_equal(mq_rules_metrics(rs, want[i].id, &m), 0);
+        assert_int_equal(m.matched, want[i].matched);
+        assert_int_equal(m.passed, want[i].passed);
+        assert_int_equal(m.failed, want[i].failed);
+        assert_int_equal(m.actions, want[i].actions);
+        assert_int_equal(m.action_errors, 0);
+    }
+    /* a freed worker's shard goes to the next worker with its counts */
+    mq_rules_worker_free(w[2]);
+    assert_int_equal(mq_rules_worker_new(rs, &w[2]), 0);
+    assert_int_equal(mq_rules_eval(w[2], &t.m), 2);
+    r.log.len = 0;
+    mq_rule_metrics_t m;
+    assert_int_equal(mq_rules_metrics(rs, "a", &m), 0);
+    assert_int_equal(m.matched, NW + 2);
+    assert_int_equal(m.passed, NW + 2);
+    for (int i = 0; i < NW; i++)
+        mq_rules_worker_free(w[i]);
     mq_rules_free(rs);
     cn_buf_free(&r.log);
 }
@@ -523,6 +630,7 @@ int main(void)
         cmocka_unit_test(test_points_and_undecoded),
         cmocka_unit_test(test_validation),
         cmocka_unit_test(test_json_defs),
+        cmocka_unit_test(test_fast_paths),
         cmocka_unit_test(test_dry_run),
         cmocka_unit_test(test_concurrent_updates),
     };

@@ -7,6 +7,7 @@
  * topic levels, and many programs sharing one symbol table and row.
  */
 #include "eval.h"
+#include "eval_int.h" /* qry_prog_t.fw: whether the fast WHERE path applies */
 
 #include <math.h>
 #include <stdio.h>
@@ -364,6 +365,282 @@ static void test_shared_row(void **state)
     qry_symtab_free(st);
 }
 
+/* Whether sql's WHERE compiled to the fast comparison (eval.c NOTES 5). */
+static bool is_fast(const char *sql)
+{
+    qry_rule_t *r;
+    qry_error_t err;
+    assert_int_equal(qry_rule_parse(sql, strlen(sql), &r, &err), 0);
+    qry_symtab_t *st;
+    qry_symtab_new(&st);
+    qry_prog_t *p;
+    assert_int_equal(qry_prog_compile(r, st, &p, &err), 0);
+    bool fw = p->fw;
+    qry_prog_free(p);
+    qry_rule_free(r);
+    qry_symtab_free(st);
+    return fw;
+}
+
+/* The fast WHERE path gives exactly the interpreter's verdicts, outputs
+ * and errors: every name of msg() (float, int, bool, string, NaN, a tag, a
+ * missing name) against constants of every kind, with every comparison,
+ * name left and right.  The reference is the same comparison under
+ * "AND true", which the fast path does not take and which cannot change a
+ * verdict, a NULL or an error. */
+static void test_fast_where(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"temperature", "rpm", "on",   "fw",        "nan",
+                                        "zero",        "nope", "fleet", "device_id", "payload.rpm"};
+    static const char *const consts[] = {"21.5",     "21",   "22",    "1500",  "1500.0",
+                                         "1499.5",   "-1000000", "0", "'d7'", "'1.2.3'",
+                                         "true",     "false", "9007199254740993", "1e300",
+                                         "-9223372036854775808"};
+    static const char *const ops[] = {"=", "!=", "<", "<=", ">", ">="};
+    int bad = 0, fast = 0;
+    for (size_t n = 0; n < CN_ARRAY_LEN(names); n++) {
+        for (size_t k = 0; k < CN_ARRAY_LEN(consts); k++) {
+            for (size_t o = 0; o < CN_ARRAY_LEN(ops); o++) {
+                for (int swap = 0; swap < 2; swap++) {
+                    const char *l = swap ? consts[k] : names[n], *rt = swap ? names[n] : consts[k];
+                    char a[256], b[256];
+                    snprintf(a, sizeof a, "SELECT %s, rpm AS r FROM \"#\" WHERE %s %s %s",
+                             names[n], l, ops[o], rt);
+                    snprintf(b, sizeof b, "SELECT %s, rpm AS r FROM \"#\" WHERE (%s %s %s) AND true",
+                             names[n], l, ops[o], rt);
+                    assert_true(is_fast(a));
+                    assert_false(is_fast(b));
+                    fast++;
+                    char *ga = run(a), *gb = run(b);
+                    if (strcmp(ga, gb) != 0) {
+                        print_message("[%s]\n  fast   [%s]\n  interp [%s]\n", a, ga, gb);
+                        bad++;
+                    }
+                    cn_free(ga);
+                    cn_free(gb);
+                }
+            }
+        }
+    }
+    assert_int_equal(bad, 0);
+    assert_int_equal(fast, 10 * 15 * 6 * 2);
+    /* spot checks of the exact results, so both paths are not wrong alike */
+    static const ecase_t spot[] = {
+        {"SELECT rpm FROM \"#\" WHERE temperature > -1000000", "PASS {\"rpm\":1500}"},
+        {"SELECT rpm FROM \"#\" WHERE -1000000 > temperature", "SKIP"},
+        {"SELECT rpm FROM \"#\" WHERE rpm = 1500.0", "PASS {\"rpm\":1500}"},
+        {"SELECT rpm FROM \"#\" WHERE nan != 1", "PASS {\"rpm\":1500}"},
+        {"SELECT rpm FROM \"#\" WHERE nan < 1", "SKIP"},
+        {"SELECT rpm FROM \"#\" WHERE device_id = 'd7'", "PASS {\"rpm\":1500}"},
+        {"SELECT rpm FROM \"#\" WHERE nope > 1", "ERR CN_ENOTFOUND: field 'nope' missing"},
+        {"SELECT rpm FROM \"#\" WHERE fw > 1",
+         "ERR CN_ETYPE: type error: cannot compare string and integer"},
+        {"SELECT rpm FROM \"#\" WHERE on < true",
+         "ERR CN_ETYPE: type error: cannot compare boolean and boolean"},
+        {"SELECT rpm FROM \"#\" WHERE on = true", "PASS {\"rpm\":1500}"},
+        {"SELECT rpm FROM \"#\" WHERE rpm < 9007199254740993", "PASS {\"rpm\":1500}"},
+    };
+    assert_int_equal(check(spot, CN_ARRAY_LEN(spot)), 0);
+    /* not a name against a constant: the interpreter */
+    assert_false(is_fast("SELECT rpm FROM \"#\" WHERE rpm > rpm"));
+    assert_false(is_fast("SELECT rpm FROM \"#\" WHERE rpm + 1 > 2"));
+    assert_false(is_fast("SELECT rpm FROM \"#\" WHERE rpm > 1 AND rpm < 9"));
+    assert_false(is_fast("SELECT rpm FROM \"#\" WHERE qos > 0"));
+    assert_false(is_fast("SELECT rpm FROM \"#\""));
+}
+
+/* Bare-name outputs render their JSON once per bind for every program on
+ * the row, and a rebind renders the new values. */
+static void test_json_cache(void **state)
+{
+    (void)state;
+    const char *rules[] = {
+        "SELECT t, device_id AS d FROM \"#\" WHERE t > 0",
+        "SELECT t AS temp, s, t FROM \"#\"",
+        "SELECT *, t AS t FROM \"#\"",
+        "SELECT t, device_id AS d FROM \"#\" WHERE t < 100", /* p[0]'s outputs */
+        "SELECT * FROM \"#\"",
+        "SELECT t + 0 AS t, device_id AS d FROM \"#\"", /* not bare: no signature */
+    };
+    qry_symtab_t *st;
+    qry_symtab_new(&st);
+    qry_prog_t *p[6];
+    for (int i = 0; i < 6; i++) {
+        qry_rule_t *r;
+        qry_error_t err;
+        assert_int_equal(qry_rule_parse(rules[i], strlen(rules[i]), &r, &err), 0);
+        assert_int_equal(qry_prog_compile(r, st, &p[i], &err), 0);
+        qry_rule_free(r);
+    }
+    uint32_t s1, s2;
+    assert_int_equal(qry_prog_output_index(p[0], "d", 1, &s1), 1);
+    assert_int_equal(qry_prog_output_index(p[0], "t", 1, &s2), 0);
+    assert_true(s1 && s2 && s1 != s2);
+    assert_int_equal(qry_prog_output_index(p[0], "device_id", 9, &s1), -1);
+    assert_int_equal(s1, 0);
+    assert_int_equal(qry_prog_output_index(p[1], "t", 1, &s1), 2);
+    assert_int_equal(s1, s2);
+    assert_int_equal(qry_prog_output_index(p[2], "t", 1, &s1), -2);
+    assert_int_equal(qry_prog_output_index(p[5], "t", 1, &s1), 0);
+    assert_int_equal(s1, 0);
+    assert_true(p[0]->sig1 && p[0]->sig1 == p[3]->sig1);
+    assert_true(p[1]->sig1 && p[1]->sig1 != p[0]->sig1);
+    assert_true(p[4]->sig1 && p[4]->sig1 != p[0]->sig1 && p[4]->sig1 != p[1]->sig1);
+    assert_int_equal(p[2]->sig1, 0);
+    assert_int_equal(p[5]->sig1, 0);
+    qry_row_t *row;
+    qry_row_new(st, &row);
+    eng_tag_t tg1[] = {{"device_id", "dev\"1"}};
+    eng_field_t f1[] = {{"t", ENG_T_FLOAT, {.f = 21.25}}, {"s", ENG_T_STRING, {.s = {"a\nb", 3}}}};
+    eng_tag_t tg2[] = {{"device_id", "dev2"}};
+    eng_field_t f2[] = {{"t", ENG_T_INT, {.i = -7}}, {"s", ENG_T_BOOL, {.b = 0}}};
+    qry_msg_t m1 = {.topic = "t", .topic_len = 1, .tags = tg1, .ntags = 1, .fields = f1, .nfields = 2};
+    qry_msg_t m2 = {.topic = "t", .topic_len = 1, .tags = tg2, .ntags = 1, .fields = f2, .nfields = 2};
+    static const char *const want1[] = {
+        "{\"t\":21.25,\"d\":\"dev\\\"1\"}",
+        "{\"temp\":21.25,\"s\":\"a\\nb\",\"t\":21.25}",
+        "{\"device_id\":\"dev\\\"1\",\"t\":21.25,\"s\":\"a\\nb\"}",
+    };
+    static const char *const want2[] = {
+        NULL,
+        "{\"temp\":-7,\"s\":false,\"t\":-7}",
+        "{\"device_id\":\"dev2\",\"t\":-7,\"s\":false}",
+    };
+    cn_buf_t b;
+    cn_buf_init(&b);
+    for (int round = 0; round < 3; round++) {
+        qry_row_bind(row, &m1);
+        const char *tx;
+        size_t tn;
+        assert_true(qry_row_slot_text(row, s2 - 1, &tx, &tn));
+        assert_int_equal(tn, 5);
+        assert_string_equal(tx, "21.25");
+        assert_int_equal(qry_prog_output_index(p[0], "d", 1, &s1), 1);
+        assert_true(qry_row_slot_text(row, s1 - 1, &tx, &tn));
+        assert_string_equal(tx, "dev\"1");
+        /* programs with the same output list share one JSON per bind */
+        const char *j0, *j3;
+        size_t n0, n3;
+        assert_int_equal(qry_prog_run(p[0], row), 1);
+        qry_row_json_view(row, &j0, &n0);
+        assert_int_equal(qry_prog_run(p[3], row), 1);
+        qry_row_json_view(row, &j3, &n3);
+        assert_ptr_equal(j0, j3);
+        assert_string_equal(j3, want1[0]);
+        assert_int_equal(n3, strlen(want1[0]));
+        assert_int_equal(qry_prog_run(p[5], row), 1);
+        qry_row_json_view(row, &j3, &n3);
+        assert_string_equal(j3, "{\"t\":21.25,\"d\":\"dev\\\"1\"}");
+        assert_int_equal(qry_prog_run(p[4], row), 1);
+        qry_row_json_view(row, &j3, &n3);
+        assert_string_equal(j3, "{\"device_id\":\"dev\\\"1\",\"t\":21.25,\"s\":\"a\\nb\"}");
+        for (int i = 0; i < 3; i++) {
+            assert_int_equal(qry_prog_run(p[i], row), 1);
+            for (int twice = 0; twice < 2; twice++) {
+                b.len = 0;
+                qry_row_json(row, &b);
+                assert_int_equal(b.len, strlen(want1[i]));
+                assert_memory_equal(b.p, want1[i], b.len);
+            }
+        }
+        qry_row_bind(row, &m2);
+        assert_true(qry_row_slot_text(row, s2 - 1, &tx, &tn));
+        assert_string_equal(tx, "-7");
+        assert_int_equal(qry_prog_run(p[3], row), 1);
+        qry_row_json_view(row, &j3, &n3);
+        assert_string_equal(j3, "{\"t\":-7,\"d\":\"dev2\"}");
+        assert_int_equal(qry_prog_run(p[0], row), 0);
+        for (int i = 1; i < 3; i++) {
+            assert_int_equal(qry_prog_run(p[i], row), 1);
+            b.len = 0;
+            qry_row_json(row, &b);
+            assert_int_equal(b.len, strlen(want2[i]));
+            assert_memory_equal(b.p, want2[i], b.len);
+        }
+    }
+    cn_buf_free(&b);
+    qry_row_free(row);
+    for (int i = 0; i < 6; i++)
+        qry_prog_free(p[i]);
+    qry_symtab_free(st);
+}
+
+/* qry_prog_prefilter's verdicts agree with qry_prog_run on the same row,
+ * and qry_prog_accept leaves the row as the run would (same JSON). */
+static void test_prefilter(void **state)
+{
+    (void)state;
+    static const char *const conds[] = {
+        "temperature > 21",  "temperature < 21", "rpm = 1500",  "nope > 1",  "fw > 1",
+        "fw = '1.2.3'",      "nan < 1",          "on = false",  "on < true", "rpm > 1 AND rpm < 2",
+        "1500.5 > rpm",      "device_id != 'd7'",
+    };
+    static const char *const sels[] = {"rpm, device_id", "*", "rpm + 1 AS x"};
+    enum { N = CN_ARRAY_LEN(conds) * CN_ARRAY_LEN(sels) };
+    qry_symtab_t *st;
+    qry_symtab_new(&st);
+    const qry_prog_t *p[N];
+    size_t n = 0;
+    for (size_t c = 0; c < CN_ARRAY_LEN(conds); c++) {
+        for (size_t k = 0; k < CN_ARRAY_LEN(sels); k++) {
+            char sql[256];
+            snprintf(sql, sizeof sql, "SELECT %s FROM \"#\" WHERE %s", sels[k], conds[c]);
+            qry_rule_t *r;
+            qry_error_t err;
+            assert_int_equal(qry_rule_parse(sql, strlen(sql), &r, &err), 0);
+            qry_prog_t *q;
+            assert_int_equal(qry_prog_compile(r, st, &q, &err), 0);
+            qry_rule_free(r);
+            p[n++] = q;
+        }
+    }
+    uint32_t idx[N];
+    for (uint32_t i = 0; i < N; i++)
+        idx[i] = N - 1 - i;
+    qry_row_t *row;
+    qry_row_new(st, &row);
+    qry_msg_t m = msg();
+    uint8_t v[N];
+    int seen[3] = {0};
+    cn_buf_t a, b;
+    cn_buf_init(&a);
+    cn_buf_init(&b);
+    qry_row_bind(row, &m);
+    qry_prog_prefilter(p, idx, N, row, v);
+    for (size_t i = 0; i < N; i++) {
+        const qry_prog_t *q = p[idx[i]];
+        seen[v[i]]++;
+        int rc = qry_prog_run(q, row);
+        a.len = 0;
+        if (rc == 1)
+            qry_row_json(row, &a);
+        if (v[i] == QRY_PRE_FAIL) {
+            assert_int_equal(rc, 0);
+        } else if (v[i] == QRY_PRE_PASS) {
+            assert_int_equal(rc, 1);
+            assert_int_equal(qry_prog_accept(q, row), 1);
+            b.len = 0;
+            qry_row_json(row, &b);
+            assert_int_equal(a.len, b.len);
+            assert_memory_equal(a.p, b.p, a.len);
+            const qry_out_t *outs;
+            assert_true(qry_row_outputs(row, &outs) >= 2);
+        }
+    }
+    /* each verdict occurs: FAIL (temperature < 21 ...), PASS (bare
+     * outputs, a fast WHERE that holds), RUN (the rest) */
+    assert_int_equal(seen[QRY_PRE_FAIL], 4 * 3);
+    assert_int_equal(seen[QRY_PRE_PASS], 4 * 2);
+    assert_int_equal(seen[QRY_PRE_RUN], N - 12 - 8);
+    cn_buf_free(&a);
+    cn_buf_free(&b);
+    qry_row_free(row);
+    for (size_t i = 0; i < n; i++)
+        qry_prog_free((qry_prog_t *)p[i]);
+    qry_symtab_free(st);
+}
+
 static void test_val_text(void **state)
 {
     (void)state;
@@ -449,6 +726,8 @@ int main(void)
         cmocka_unit_test(test_nulls),     cmocka_unit_test(test_in_like_regex),
         cmocka_unit_test(test_functions), cmocka_unit_test(test_shared_row),
         cmocka_unit_test(test_val_text),  cmocka_unit_test(test_json_dom),
+        cmocka_unit_test(test_fast_where), cmocka_unit_test(test_json_cache),
+        cmocka_unit_test(test_prefilter),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
