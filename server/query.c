@@ -5,7 +5,8 @@
  * `pretty`, `chunked` / `chunk_size`, `params` (bound parameters, a JSON
  * object as in InfluxDB 1.8: qry_params_json); `rp`, `u`, `p` accepted.
  * Statements run one after the other on the worker pool (job.h); the
- * first failing statement ends the request, as in InfluxDB.
+ * first failing statement ends the request, as in InfluxDB: each later
+ * statement's result is {"statement_id":N,"error":"not executed"}.
  *
  *   loop: srv__query_handle copies the parameters -> srv__job_run
  *   worker: qry_parse (400 {"error":"error parsing query: ..."} on a
@@ -160,7 +161,8 @@ static void json_error_body(const char *msg, cn_buf_t *b)
 }
 
 /* One chunked JSON line per chunk of rows. */
-static void chunked_json(out_t *o, const qry_result_t *res, int sid, const qry_fmt_opts_t *fo)
+static void chunked_json(out_t *o, const qry_result_t *res, int sid, const qry_fmt_opts_t *fo,
+                         bool by_rows)
 {
     cn_buf_t b;
     cn_buf_init(&b);
@@ -174,14 +176,14 @@ static void chunked_json(out_t *o, const qry_result_t *res, int sid, const qry_f
         cn_buf_free(&b);
         return;
     }
-    size_t chunk = o->r->chunk ? o->r->chunk : DEFAULT_CHUNK;
+    size_t chunk = !by_rows ? SIZE_MAX : o->r->chunk ? o->r->chunk : DEFAULT_CHUNK;
     for (size_t si = 0; si < res->nseries && !o->failed; si++) {
         const qry_series_t *s = &res->series[si];
         size_t row = 0;
         do {
             size_t n = CN_MIN(chunk, s->nrows - row);
             bool more_rows = row + n < s->nrows;
-            bool more = more_rows || si + 1 < res->nseries;
+            bool more = more_rows || (by_rows && si + 1 < res->nseries);
             cn_buf_reset(&b);
             cn_buf_put(&b, head, (size_t)hn);
             cn_buf_put(&b, ",\"series\":[", 11);
@@ -274,7 +276,8 @@ static void run_query(srv_job_t *j, void *arg)
                 out_send(&o, body.p, body.len, false);
             }
         } else if (r->chunked) {
-            chunked_json(&o, res, (int)i, &fo);
+            /* InfluxDB chunks SELECT rows; other statements' series go whole */
+            chunked_json(&o, res, (int)i, &fo, q->stmts[i].kind == QRY_STMT_SELECT);
         } else {
             if (i)
                 cn_buf_put_u8(&body, ',');
@@ -282,8 +285,29 @@ static void run_query(srv_job_t *j, void *arg)
         }
         bool failed = res->err != NULL;
         keep[i] = res; /* CSV header names point into results */
-        if (failed)
+        if (failed) {
+            /* the statements after a failed one are not run: each gets
+             * InfluxDB's "not executed" (CSV shows errors only as the
+             * failing statement's JSON) */
+            for (size_t k = i + 1; k < q->nstmts && !r->csv; k++) {
+                char ne[96];
+                int nn = snprintf(ne, sizeof ne, "{\"statement_id\":%zu,\"error\":\"not executed\"}",
+                                  k);
+                if (r->chunked) {
+                    cn_buf_t b;
+                    cn_buf_init(&b);
+                    cn_buf_put(&b, "{\"results\":[", 12);
+                    cn_buf_put(&b, ne, (size_t)nn);
+                    cn_buf_put(&b, "]}\n", 3);
+                    out_send(&o, b.p, b.len, false);
+                    cn_buf_free(&b);
+                } else {
+                    cn_buf_put_u8(&body, ',');
+                    cn_buf_put(&body, ne, (size_t)nn);
+                }
+            }
             break;
+        }
     }
     if (rc >= 0 && !r->csv && !r->chunked) {
         cn_buf_put(&body, "]}\n", 3);

@@ -138,6 +138,20 @@ expect "aggregate with a tag" "$(qi 'SELECT mean(rpm), dev FROM m')" \
 expect "selector and aggregate with a field" "$(qi 'SELECT max(temp), mean(rpm), rpm FROM m')" \
     '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'
 
+# ------------------------------------------- several statements, chunking
+expect "a failing statement: the rest are not executed" \
+    "$(qi 'SELECT count(rpm) FROM m; SELECT bogus(rpm) FROM m; SHOW TAG KEYS; SHOW MEASUREMENTS')" \
+    '{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",6]]}]},{"statement_id":1,"error":"undefined function bogus()"},{"statement_id":2,"error":"not executed"},{"statement_id":3,"error":"not executed"}]}'
+expect "chunked: a failing statement" \
+    "$(q 'SELECT bogus(rpm) FROM m; SHOW MEASUREMENTS' --data-urlencode db=iot --data-urlencode chunked=true)" \
+    '{"results":[{"statement_id":0,"error":"undefined function bogus()"}]}
+{"results":[{"statement_id":1,"error":"not executed"}]}'
+expect "chunked: SHOW series go whole, SELECT rows by chunk_size" \
+    "$(q 'SHOW TAG KEYS; SELECT rpm FROM m WHERE dev = '"'a'"' LIMIT 2' --data-urlencode db=iot --data-urlencode chunked=true --data-urlencode chunk_size=1)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"m","columns":["tagKey"],"values":[["dev"],["fleet"]]}]}]}
+{"results":[{"statement_id":1,"series":[{"name":"m","columns":["time","rpm"],"values":[["2026-01-01T00:00:00Z",100]],"partial":true}],"partial":true}]}
+{"results":[{"statement_id":1,"series":[{"name":"m","columns":["time","rpm"],"values":[["2026-01-01T00:00:10Z",300]]}]}]}'
+
 # ------------------------------------------------------ retention policies
 rp() { q "$1" --data-urlencode db=iot; }
 cols='"columns":["name","duration","shardGroupDuration","replicaN","default"]'
