@@ -26,9 +26,11 @@
  * opts.threads threads; partial states are merged in series order.
  *
  * Exactness and order (documented divergences from a naive reference):
- *  - integer sum() and mean() of integers accumulate in int64 / __int128
- *    and report "integer overflow" as the statement error instead of
- *    wrapping;
+ *  - integer sum() and mean() accumulate exactly in 128 bits (a stored
+ *    block whose int64 sum wrapped is decoded instead of folded): a sum
+ *    that fits int64 is exact whatever the order, one outside int64 is
+ *    the statement error "integer overflow in sum()" where InfluxDB wraps
+ *    silently; mean() divides the exact sum;
  *  - float sum() and mean() add the values of each series in time order
  *    (whole blocks and memtable chunks contribute their in-order sum) and then
  *    add the per-series sums in series-id order; a reference that adds all

@@ -372,7 +372,7 @@ static void acc_stats(const agg_t *a, ast_t *s, const eng_stat_t *st)
         else {
             if (st->sum_overflow || __builtin_add_overflow(s->si, st->sum_i, &s->si))
                 s->ovf = true;
-            s->s128 += st->sum_i; /* exact unless the block sum itself overflowed */
+            s->s128 += st->sum_i; /* exact: a block whose sum wrapped is decoded */
         }
         s->n += st->count;
         return;
@@ -571,11 +571,13 @@ static qry_val_t finish(run_t *r, const agg_t *a, ast_t *s, int64_t *pt)
     case A_SUM:
         if (a->type == ENG_T_FLOAT)
             return qry__vf(s->sf);
-        if (s->ovf) {
+        /* s128 is exact (blocks whose stored sum wrapped are decoded), so
+         * only a total outside int64 is an error, whatever the order */
+        if (s->s128 > INT64_MAX || s->s128 < INT64_MIN) {
             run_fail(r, CN_ELIMIT, "integer overflow in sum()");
             return qry__vnull();
         }
-        return qry__vi(s->si);
+        return qry__vi((int64_t)s->s128);
     case A_MEAN:
         if (a->type == ENG_T_FLOAT)
             return qry__vf(s->sf / (double)s->n);
@@ -820,8 +822,12 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                         const agg_t *a = &p->aggs[k];
                         if (a->col < 0)
                             continue;
-                        if (agg_stats_ok(a, p->point_time))
+                        if (agg_stats_ok(a, p->point_time)) {
+                            /* a wrapped block sum is not exact: decode it */
+                            need = (a->fn == A_SUM || a->fn == A_MEAN) &&
+                                   a->type == ENG_T_INT && st[a->col].sum_overflow;
                             continue;
+                        }
                         /* min/max with time: a block that may change the
                          * value gives it from its stats, the time later */
                         if (pt_minmax(a))

@@ -201,6 +201,11 @@ static void test_exact_aggregates(void **st)
     put(f, "b", 1000, big, 2);
     expect(f, "SELECT sum(i) FROM m WHERE device_id = 'a'",
            "{\"statement_id\":0,\"error\":\"integer overflow in sum()\"}");
+    /* a total that fits is exact whatever the order of the partial sums
+     * (INT64_MAX - 1 + 2 overflows on the way; -7 brings it back) */
+    expect(f, "SELECT sum(i) FROM m",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"sum\"],"
+           "\"values\":[[0,9223372036854775801]]}]}");
     /* the mean of the same integers is exact (128-bit sum), printed as Go prints
      * the float64 4.611686018427388e18 */
     expect(f, "SELECT mean(i) FROM m WHERE device_id = 'a'",
@@ -326,6 +331,25 @@ static void test_selector_time_from_stats(void **st)
            "\"values\":[[299000000000,2990]]}]}");
 }
 
+/* A flushed block whose stored int sum wrapped is decoded, so sum() stays
+ * exact and only a total outside int64 fails. */
+static void test_wrapped_block_sum(void **st)
+{
+    fx_t *f = *st;
+    eng_field_t v = {"i", ENG_T_INT, {.i = INT64_MAX - 1}};
+    put(f, "a", 1000, &v, 1);
+    v.v.i = 5;
+    put(f, "a", 2000, &v, 1);
+    assert_int_equal(eng_flush(f->db), 0); /* one block: its sum wraps */
+    v.v.i = -10;
+    put(f, "a", 3000, &v, 1);
+    expect(f, "SELECT sum(i), count(i) FROM m",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"time\",\"sum\","
+           "\"count\"],\"values\":[[0,9223372036854775801,3]]}]}");
+    expect(f, "SELECT sum(i) FROM m WHERE time < 3000",
+           "{\"statement_id\":0,\"error\":\"integer overflow in sum()\"}");
+}
+
 static void test_last_value_cache(void **st)
 {
     fx_t *f = *st;
@@ -383,6 +407,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_windows_and_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selector_time_from_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_value_cache, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_wrapped_block_sum, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
