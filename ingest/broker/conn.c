@@ -199,7 +199,72 @@ static void send_now(mq_conn_t *c)
         c->io->out.len = 0;
 }
 
-void mq__bk_conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
+/* The MQTT 5 Reason String cairn sends with an error reason in a CONNACK
+ * or DISCONNECT (the reason code's name in the spec's words), NULL for
+ * success codes. */
+static const char *reason_text(uint8_t reason)
+{
+    switch (reason) {
+    case 0x80:
+        return "unspecified error";
+    case 0x81:
+        return "malformed packet";
+    case 0x82:
+        return "protocol error";
+    case 0x84:
+        return "unsupported protocol version";
+    case 0x85:
+        return "client identifier not valid";
+    case 0x86:
+        return "bad user name or password";
+    case 0x87:
+        return "not authorized";
+    case 0x89:
+        return "server busy";
+    case 0x8B:
+        return "server shutting down";
+    case 0x8C:
+        return "bad authentication method";
+    case 0x8D:
+        return "keep alive timeout";
+    case 0x8E:
+        return "session taken over";
+    case 0x8F:
+        return "topic filter invalid";
+    case 0x90:
+        return "topic name invalid";
+    case 0x93:
+        return "receive maximum exceeded";
+    case 0x94:
+        return "topic alias invalid";
+    case 0x95:
+        return "packet too large";
+    case 0x97:
+        return "quota exceeded";
+    case 0x99:
+        return "payload format invalid";
+    default:
+        return NULL;
+    }
+}
+
+/* Adds `why` (or the reason's name) as Reason String to *pr unless the
+ * packet would then exceed the client's Maximum Packet Size (MQTT
+ * 3.14.2.2.3: a Reason String must not make it too large); `base` is the
+ * packet's size without it. */
+static void add_reason_string(const mq_conn_t *c, mq_props_t *pr, uint8_t reason, const char *why,
+                              size_t base)
+{
+    const char *t = why ? why : reason_text(reason);
+    if (!t || base + 3 + strlen(t) + 2 > c->max_out_packet)
+        return;
+    pr->has |= MQ_HAS(MQ_P_REASON_STRING);
+    pr->reason_string = mq_str(t);
+}
+
+/* mq__bk_conn_close with the text of the Reason String (NULL: the reason
+ * code's name). */
+static void conn_close_why(mq_conn_t *c, uint8_t reason, bool send_disconnect, const char *why)
 {
     if (c->state == CS_CLOSING)
         return;
@@ -208,6 +273,7 @@ void mq__bk_conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
         memset(&k, 0, sizeof k);
         k.type = MQ_DISCONNECT;
         k.u.reason.reason = reason;
+        add_reason_string(c, &k.u.reason.props, reason, why, 5);
         mq__bk_conn_put(c, &k);
     }
     send_now(c);
@@ -221,6 +287,11 @@ void mq__bk_conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
         uv_read_stop((uv_stream_t *)&c->tcp);
     c->reading = false;
     mq__bk_conn_closed_handle(c);
+}
+
+void mq__bk_conn_close(mq_conn_t *c, uint8_t reason, bool send_disconnect)
+{
+    conn_close_why(c, reason, send_disconnect, NULL);
 }
 
 void mq__bk_conn_free_mem(mq_conn_t *c)
@@ -255,7 +326,9 @@ static void protocol_error(mq_conn_t *c, const mq_err_t *e)
         cn_debug("mqtt: %s (%s): %s, closing", mq__bk_peer(c, peer, sizeof peer),
                  c->sess ? c->sess->client_id : "-", mq_rule_name(e->rule));
     }
-    mq__bk_conn_close(c, e->reason ? e->reason : MQ_RC_PROTOCOL, true);
+    /* The rule broken, in the spec's words, as the Reason String. */
+    conn_close_why(c, e->reason ? e->reason : MQ_RC_PROTOCOL, true,
+                   e->rule != MQ_R_OK ? mq_rule_text(e->rule) : NULL);
 }
 
 static void proto_close(mq_conn_t *c, uint8_t reason)
@@ -528,7 +601,10 @@ static void refuse(mq_conn_t *c, uint8_t level, uint8_t v5reason)
 {
     CNT_ADD(c->lp, refused, 1);
     if (level == 5) {
-        connack(c, 5, v5reason, false, NULL);
+        mq_props_t pr;
+        memset(&pr, 0, sizeof pr);
+        add_reason_string(c, &pr, v5reason, NULL, 6);
+        connack(c, 5, v5reason, false, &pr);
     } else {
         int rc = mq_v3_connack_rc(v5reason);
         if (rc > 0)

@@ -107,7 +107,8 @@ def enforcement():
     c, _ = online(5, 1, "ka-v5-silent")
     try:
         got = read_packet(c)
-        check("5.0 keepalive 1 s, silent: DISCONNECT 0x8D %r" % got, got == b"\xe0\x01\x8d")
+        want = b"\xe0\x17\x8d\x15\x1f\x00\x12keep alive timeout"  # with its Reason String
+        check("5.0 keepalive 1 s, silent: DISCONNECT 0x8D %r" % got, got == want)
         check("5.0 then closed", read_packet(c) is None)
     except socket.timeout:
         check("5.0 keepalive 1 s, silent: closed within 20 s", False)
