@@ -731,22 +731,14 @@ static const radix_run_fn RADIX_RUNS[13] = {
     radix_run_7, radix_run_8, radix_run_9, radix_run_10, radix_run_11, radix_run_12,
 };
 
-/* The digits of the m values of h into syms[0..m) (syms has m + 8 bytes:
- * each code stores 8 bytes, of which its g digits count).  One table
- * lookup per code.  A code >= K^g decodes to g digits equal to K, which
- * the callers reject with every other digit >= K (there is no such code
- * when K = 256).  Returns false when the last code's padding digits are
- * not 0. */
-static bool radix_digits(const xhead_t *h, size_t m, uint8_t *syms)
+/* tab[c] = the g digits of code c, one per byte (tab has 2^w entries).
+ * Level by level: the codes below K^(l+1) are those below K^l with digit
+ * l = d added (straight copies, no per-entry carries).  A code >= K^g
+ * decodes to g digits equal to K, which every caller rejects together with
+ * any other digit >= K (there is no such code when K = 256). */
+static void radix_table(const xhead_t *h, uint64_t *tab)
 {
-    if (m == 0)
-        return true;
-    unsigned g = h->g, w = h->w, k = h->k;
-    uint32_t kg = h->kg, ntab = (uint32_t)1 << w;
-    /* tab[c] = the g digits of code c, one per byte.  Level by level: the
-     * codes below K^(l+1) are those below K^l with digit l = d added
-     * (straight copies, no per-entry carries). */
-    uint64_t tab[ENG_RADIX_MAX_CODES];
+    unsigned g = h->g, k = h->k;
     for (uint32_t c = 0; c < k; c++)
         tab[c] = c;
     for (uint32_t l = 1, size = k; l < g; l++, size *= k)
@@ -756,18 +748,31 @@ static bool radix_digits(const xhead_t *h, size_t m, uint8_t *syms)
     uint64_t inval = 0;
     for (unsigned i = 0; i < g && k < 256; i++)
         inval |= (uint64_t)k << (8 * i);
-    for (uint32_t c = kg; c < ntab; c++)
+    for (uint32_t c = h->kg; c < (uint32_t)1 << h->w; c++)
         tab[c] = inval;
+}
+
+/* The digits of codes j0.. of the m values of h into syms[0..m - j0*g)
+ * (syms has 8 bytes more: each code stores 8 bytes, of which its g digits
+ * count), one table lookup per code.  Returns false when the last code's
+ * padding digits are not 0. */
+static bool radix_digits(const xhead_t *h, const uint64_t *tab, size_t m, size_t j0, uint8_t *syms)
+{
+    unsigned g = h->g, w = h->w;
     size_t nc = (m + g - 1) / g, len = eng__bp_bytes(nc, w);
+    if (j0 >= nc)
+        return true;
     const uint8_t *p = h->codes;
-    /* Whole groups of eight codes, all before the last code, whose loads
-     * (up to byte 7w/8 + 8 of the group) stay inside the input. */
-    size_t groups = (nc - 1) / 8;
-    while (groups && (groups - 1) * w + (7 * w) / 8 + 8 > len)
+    /* Whole groups of eight codes from j0 (a multiple of 8), all before the
+     * last code, whose loads (up to byte 7w/8 + 8 of the group) stay inside
+     * the input. */
+    assert(j0 % 8 == 0);
+    size_t groups = (nc - 1 - j0) / 8;
+    while (groups && (j0 / 8 + groups - 1) * w + (7 * w) / 8 + 8 > len)
         groups--;
-    uint8_t *o = RADIX_RUNS[w](p, groups, tab, g, syms);
+    uint8_t *o = RADIX_RUNS[w](p + j0 / 8 * w, groups, tab, g, syms);
     uint64_t mask = eng__mask(w);
-    size_t j = groups * 8, bit = j * w;
+    size_t j = j0 + groups * 8, bit = j * w;
     for (; j + 1 < nc; j++, bit += w, o += g) {
         uint64_t c = (eng__ld64_safe(p, len, bit >> 3) >> (bit & 7)) & mask;
         memcpy(o, &tab[c], 8);
@@ -787,7 +792,9 @@ static int get_radix(cn_rd_t *rd, size_t n, uint64_t *out)
         return rc;
     size_t m = n - (size_t)h.t;
     uint8_t *syms = cn_malloc(m + 8);
-    bool bad = !radix_digits(&h, m, syms);
+    uint64_t tab[ENG_RADIX_MAX_CODES];
+    radix_table(&h, tab);
+    bool bad = !radix_digits(&h, tab, m, 0, syms);
     for (size_t i = 0; i < m; i++) {
         bad |= syms[i] >= h.k;
         out[h.t + i] = (uint64_t)h.base + syms[i];
@@ -870,80 +877,178 @@ static inline double scale(int64_t m, double s, bool mul)
 #ifdef __x86_64__
 #include <immintrin.h>
 
+/* One step of eight deltas: V holds base-free symbols in int32 lanes; they
+ * are checked against the escape, offset by base, prefix-summed onto the
+ * carry, converted and scaled into OUT[0..8).  Uses vb, ve, last, vs, mul,
+ * carry and badv of the enclosing function. */
+#define DELTA_STEP8(V, OUT)                                                                        \
+    do {                                                                                           \
+        __m256i v_ = (V);                                                                          \
+        badv = _mm256_or_si256(badv, _mm256_cmpeq_epi32(v_, ve));                                  \
+        v_ = _mm256_add_epi32(v_, vb);                                                             \
+        v_ = _mm256_add_epi32(v_, _mm256_slli_si256(v_, 4));                                       \
+        v_ = _mm256_add_epi32(v_, _mm256_slli_si256(v_, 8));                                       \
+        __m256i t_ = _mm256_shuffle_epi32(v_, 0xff);                                               \
+        v_ = _mm256_add_epi32(v_, _mm256_permute2x128_si256(t_, t_, 0x08));                        \
+        v_ = _mm256_add_epi32(v_, carry);                                                          \
+        carry = _mm256_permutevar8x32_epi32(v_, last);                                             \
+        __m256d lo_ = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v_));                              \
+        __m256d hi_ = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v_, 1));                         \
+        if (mul) {                                                                                 \
+            lo_ = _mm256_mul_pd(lo_, vs);                                                          \
+            hi_ = _mm256_mul_pd(hi_, vs);                                                          \
+        } else {                                                                                   \
+            lo_ = _mm256_div_pd(lo_, vs);                                                          \
+            hi_ = _mm256_div_pd(hi_, vs);                                                          \
+        }                                                                                          \
+        _mm256_storeu_pd((OUT), lo_);                                                              \
+        _mm256_storeu_pd((OUT) + 4, hi_);                                                          \
+    } while (0)
+
+#define DELTA_CONSTS(BASE, ESC, ACC, S)                                                            \
+    const __m256i vb = _mm256_set1_epi32(BASE), ve = _mm256_set1_epi32((int)(ESC));                \
+    const __m256i last = _mm256_set1_epi32(7);                                                     \
+    const __m256d vs = _mm256_set1_pd(S);                                                          \
+    __m256i carry = _mm256_set1_epi32(ACC), badv = _mm256_setzero_si256()
+
 /* The deltas fused with their prefix sum and the conversion, eight values
  * per step in int32 lanes (the caller proved every partial sum fits).
  * out[i] = scale(acc + sum of base + syms[0..i]); *acc (IN/OUT) ends as
- * the last partial sum.  Division and
- * multiplication are exact IEEE operations lane by lane, so the results
- * equal the scalar loop's bit for bit.  Returns the values done. */
+ * the last partial sum.  Division and multiplication are exact IEEE
+ * operations lane by lane, so the results equal the scalar loop's bit for
+ * bit.  Returns the values done. */
 __attribute__((target("avx2"))) static size_t deltas_f64_avx2(const uint8_t *syms, size_t m,
                                                               unsigned esc, int32_t base,
                                                               int32_t *acc, double s, bool mul,
                                                               double *out, bool *bad)
 {
-    const __m256i vb = _mm256_set1_epi32(base), ve = _mm256_set1_epi32((int)esc);
-    const __m256i last = _mm256_set1_epi32(7);
-    const __m256d vs = _mm256_set1_pd(s);
-    __m256i carry = _mm256_set1_epi32(*acc), badv = _mm256_setzero_si256();
+    DELTA_CONSTS(base, esc, *acc, s);
     size_t i = 0;
     for (; i + 8 <= m; i += 8) {
         uint64_t w;
         memcpy(&w, syms + i, 8);
-        __m256i v = _mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)w));
-        badv = _mm256_or_si256(badv, _mm256_cmpeq_epi32(v, ve));
-        v = _mm256_add_epi32(v, vb);
-        v = _mm256_add_epi32(v, _mm256_slli_si256(v, 4));
-        v = _mm256_add_epi32(v, _mm256_slli_si256(v, 8));
-        __m256i t = _mm256_shuffle_epi32(v, 0xff);
-        v = _mm256_add_epi32(v, _mm256_permute2x128_si256(t, t, 0x08));
-        v = _mm256_add_epi32(v, carry);
-        carry = _mm256_permutevar8x32_epi32(v, last);
-        __m256d lo = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v));
-        __m256d hi = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v, 1));
-        if (mul) {
-            lo = _mm256_mul_pd(lo, vs);
-            hi = _mm256_mul_pd(hi, vs);
-        } else {
-            lo = _mm256_div_pd(lo, vs);
-            hi = _mm256_div_pd(hi, vs);
-        }
-        _mm256_storeu_pd(out + i, lo);
-        _mm256_storeu_pd(out + i + 4, hi);
+        DELTA_STEP8(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)w)), out + i);
     }
     *bad = !_mm256_testz_si256(badv, badv);
     *acc = _mm256_cvtsi256_si32(carry);
     return i;
 }
+
+/* The same straight from radix codes of w bits with G digits each (G
+ * divides 8): each step gathers the digits of 8 / G codes from the table
+ * into one 64-bit word, so digits never go through memory and the integer
+ * work overlaps the divisions.  Decodes `steps` steps of 8 values (the
+ * caller checked that their codes' 8-byte loads stay inside the input). */
+#define RADIX_F64(G)                                                                               \
+    __attribute__((target("avx2"))) static void radix_f64_avx2_##G(                                \
+        const uint8_t *p, unsigned w, size_t steps, const uint64_t *tab, unsigned esc,             \
+        int32_t base, int32_t *acc, double s, bool mul, double *out, bool *bad)                    \
+    {                                                                                              \
+        DELTA_CONSTS(base, esc, *acc, s);                                                          \
+        uint64_t mask = eng__mask(w);                                                              \
+        size_t bit = 0;                                                                            \
+        for (size_t i = 0; i < steps; i++) {                                                       \
+            uint64_t wd = 0;                                                                       \
+            _Pragma("GCC unroll 8") for (unsigned q = 0; q < 8 / (G); q++, bit += w)               \
+            {                                                                                      \
+                uint64_t c = (cn_ld64(p + (bit >> 3)) >> (bit & 7)) & mask;                        \
+                wd |= tab[c] << (8 * (G)*q);                                                       \
+            }                                                                                      \
+            DELTA_STEP8(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)wd)), out + 8 * i);      \
+        }                                                                                          \
+        *bad = !_mm256_testz_si256(badv, badv);                                                    \
+        *acc = _mm256_cvtsi256_si32(carry);                                                        \
+    }
+RADIX_F64(1)
+RADIX_F64(2)
+RADIX_F64(4)
+RADIX_F64(8)
 #endif
 
-/* t = 1 without escapes, straight into doubles: out[0] from init, then
- * the running sum of base + symbol. */
-static int deltas_f64(const uint8_t *syms, size_t m, unsigned k, const rhead_t *h, double s,
-                      bool mul, bool simd, double *out)
+/* True when deltas base..base+k over m steps from acc keep every partial
+ * sum inside int32 (the AVX2 lanes). */
+static bool lanes32(int64_t base, unsigned k, uint64_t acc, size_t m)
 {
-    unsigned esc = k - 1;
-    uint64_t acc = h->init[0], base = (uint64_t)h->base;
-    out[0] = scale((int64_t)acc, s, mul);
+    uint64_t step =
+        CN_MAX(cn_zigzag(base) / 2 + 1, cn_zigzag((int64_t)((uint64_t)base + k)) / 2 + 1);
+    uint64_t a0 = cn_zigzag((int64_t)acc) / 2 + 1;
+    return a0 < ((uint64_t)1 << 31) && step < ((uint64_t)1 << 24) && m < ((uint64_t)1 << 32) &&
+           a0 + step * m < ((uint64_t)1 << 31);
+}
+
+/* out[i] = scale(acc += base + syms[i]) for i < m, SIMD when allowed (the
+ * caller checked lanes32).  Returns true when a symbol equals esc. */
+static bool deltas_run(const uint8_t *syms, size_t m, unsigned esc, int64_t base, uint64_t *accp,
+                       double s, bool mul, bool simd, double *out)
+{
+    uint64_t acc = *accp;
     size_t i = 0;
     bool bad = false;
 #ifdef __x86_64__
-    /* int32 lanes suffice when no partial sum can leave (-2^31, 2^31). */
-    uint64_t step =
-        CN_MAX(cn_zigzag(h->base) / 2 + 1, cn_zigzag((int64_t)((uint64_t)h->base + k)) / 2 + 1);
-    uint64_t a0 = cn_zigzag((int64_t)acc) / 2 + 1;
-    if (simd && a0 < ((uint64_t)1 << 31) && step < ((uint64_t)1 << 24) && m < ((uint64_t)1 << 32) &&
-        a0 + step * m < ((uint64_t)1 << 31)) {
+    if (simd) {
         int32_t a32 = (int32_t)(int64_t)acc;
-        i = deltas_f64_avx2(syms, m, esc, (int32_t)h->base, &a32, s, mul, out + 1, &bad);
+        i = deltas_f64_avx2(syms, m, esc, (int32_t)base, &a32, s, mul, out, &bad);
         acc = (uint64_t)(int64_t)a32; /* every partial sum fits, the last too */
     }
 #endif
     (void)simd;
     for (; i < m; i++) {
         bad |= syms[i] == esc;
-        acc += base + syms[i];
-        out[i + 1] = scale((int64_t)acc, s, mul);
+        acc += (uint64_t)base + syms[i];
+        out[i] = scale((int64_t)acc, s, mul);
     }
+    *accp = acc;
+    return bad;
+}
+
+/* t = 1 without escapes, straight into doubles: out[0] from init, then
+ * the running sum of base + symbol. */
+static int deltas_f64(const uint8_t *syms, size_t m, unsigned k, const rhead_t *h, double s,
+                      bool mul, bool simd, double *out)
+{
+    uint64_t acc = h->init[0];
+    out[0] = scale((int64_t)acc, s, mul);
+    simd = simd && lanes32(h->base, k, acc, m);
+    return deltas_run(syms, m, k - 1, h->base, &acc, s, mul, simd, out + 1) ? CN_CORRUPT() : 0;
+}
+
+/* Radix over deltas (t = 1) straight into doubles.  With AVX2, G in
+ * {1, 2, 4, 8} and int32 partial sums, the fused decoder takes every whole
+ * step of eight values before the last code; the rest (or everything)
+ * goes through digits and deltas_run.  K digits are valid, K is the
+ * escape that invalid codes decode to. */
+static int radix_f64(const xhead_t *x, size_t n, double s, bool mul, bool simd, double *out)
+{
+    size_t m = n - 1, done = 0, nc = (m + x->g - 1) / x->g;
+    uint64_t acc = x->init[0];
+    out[0] = scale((int64_t)acc, s, mul);
+    uint64_t tab[ENG_RADIX_MAX_CODES];
+    radix_table(x, tab);
+    simd = simd && lanes32(x->base, x->k + 1, acc, m);
+    bool bad = false;
+#ifdef __x86_64__
+    size_t len = eng__bp_bytes(nc, x->w);
+    size_t fast = len >= 8 ? ((len - 8) * 8) / x->w : 0; /* codes with 8 bytes to load */
+    /* Whole steps of 8 values = 8 / g codes, all before the last code and
+     * ending on a group of 8 codes for radix_digits. */
+    size_t codes = CN_MIN(fast, nc - 1) / 8 * 8;
+    if (simd && 8 % x->g == 0 && codes) {
+        int32_t a32 = (int32_t)(int64_t)acc;
+        size_t steps = codes * x->g / 8;
+        void (*fn)(const uint8_t *, unsigned, size_t, const uint64_t *, unsigned, int32_t,
+                   int32_t *, double, bool, double *, bool *) = x->g == 1   ? radix_f64_avx2_1
+                                                                : x->g == 2 ? radix_f64_avx2_2
+                                                                : x->g == 4 ? radix_f64_avx2_4
+                                                                            : radix_f64_avx2_8;
+        fn(x->codes, x->w, steps, tab, x->k, (int32_t)x->base, &a32, s, mul, out + 1, &bad);
+        acc = (uint64_t)(int64_t)a32;
+        done = codes * x->g;
+    }
+#endif
+    uint8_t *syms = cn_malloc(m - done + 8);
+    bad |= !radix_digits(x, tab, m, done / x->g, syms);
+    bad |= deltas_run(syms, m - done, x->k, x->base, &acc, s, mul, simd, out + 1 + done);
+    cn_free(syms);
     return bad ? CN_CORRUPT() : 0;
 }
 
@@ -969,17 +1074,7 @@ int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out, double s, bool mul, 
     xhead_t x;
     if (cn_rd_u8(rd, &id) == 0 && id == ENG_C_I_RADIX && (rc = get_xhead(rd, n, &x)) == 0 &&
         x.t == 1) {
-        /* Digits are below K, so k = K + 1 names an escape symbol that
-         * never occurs: the rANS delta path as is. */
-        size_t m = n - 1;
-        uint8_t *syms = cn_malloc(m + 8);
-        h.t = 1;
-        h.init[0] = x.init[0];
-        h.base = x.base;
-        rc = radix_digits(&x, m, syms) ? deltas_f64(syms, m, x.k + 1, &h, s, mul, simd, out)
-                                       : CN_CORRUPT();
-        cn_free(syms);
-        return rc;
+        return radix_f64(&x, n, s, mul, simd, out);
     }
     /* Any other shape: the int64 values first, then the conversion. */
     *rd = save;

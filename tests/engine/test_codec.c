@@ -752,6 +752,77 @@ static void test_radix_props(void **state)
     free(v);
 }
 
+/* Decimal floats (e = 2, division) over radix-coded deltas for every
+ * digits-per-code g and several K and lengths: the fused AVX2 decoder (g
+ * dividing 8), the digit path and the scalar path all give (double)m / 100
+ * bit for bit, including walks that leave int32 (no SIMD lanes then). */
+static void test_radix_f64(void **state)
+{
+    (void)state;
+    uint64_t seed = 13;
+    static const unsigned ks[] = {2, 3, 5, 11, 16, 41, 255, 256};
+    static const size_t ns[] = {2, 9, 16, 17, 64, 65, 66, 200, 2160, 2161};
+    enum { NMAX = 2161 };
+    int64_t *m = malloc(NMAX * 8);
+    double *want = malloc(NMAX * 8), *out = malloc(NMAX * 8 + 8);
+    for (size_t ki = 0; ki < CN_ARRAY_LEN(ks); ki++) {
+        for (unsigned g = 1; g <= 8; g++) {
+            for (size_t ni = 0; ni < CN_ARRAY_LEN(ns); ni++) {
+                size_t n = ns[ni];
+                unsigned k = ks[ki];
+                bool huge = (ni + g) % 4 == 0; /* partial sums beyond int32 */
+                int64_t x = huge ? INT64_C(1) << 40 : 2137;
+                int64_t lo = -(int64_t)(k / 2);
+                for (size_t i = 0; i < n; i++) {
+                    m[i] = x;
+                    int64_t d = lo + (int64_t)(rnd(&seed) % k);
+                    if (i == 1)
+                        d = lo;
+                    if (i == 2)
+                        d = lo + k - 1;
+                    x += d;
+                }
+                cn_buf_t b;
+                cn_buf_init(&b);
+                cn_buf_put_u8(&b, ENG_C_F_DEC);
+                cn_buf_put_u8(&b, 2); /* e = 2, divide */
+                cn_buf_put_u8(&b, 0); /* no exceptions */
+                if (!eng__i64_encode_radix(m, n, 1, g, &b)) {
+                    cn_buf_free(&b);
+                    continue; /* K^g too large */
+                }
+                for (size_t i = 0; i < n; i++)
+                    want[i] = (double)m[i] / 100;
+                for (int simd = 0; simd < 2; simd++) {
+                    memset(out, 0, n * 8);
+                    cn_rd_t rd = cn_rd_make(b.p, b.len);
+                    assert_int_equal(eng__f64_decode_simd(&rd, n, out, simd && eng__simd()), 0);
+                    assert_int_equal(cn_rd_left(&rd), 0);
+                    assert_memory_equal(out, want, n * 8);
+                }
+                /* An invalid code somewhere (when K^g < 2^w): corrupt. */
+                unsigned kg = 1;
+                for (unsigned i = 0; i < g; i++)
+                    kg *= k;
+                unsigned w = eng__bits(kg - 1);
+                size_t nc = (n - 1 + g - 1) / g, codes = b.len - eng__bp_bytes(nc, w);
+                if (kg < (1u << w) && nc > 1) {
+                    size_t j = rnd(&seed) % (nc - 1), bit = j * w; /* not the last code */
+                    for (unsigned i = 0; i < w; i++, bit++)
+                        b.p[codes + bit / 8] |= (uint8_t)(1u << (bit % 8));
+                    paths_agree(b.p, b.len, n, true);
+                    cn_rd_t rd = cn_rd_make(b.p, b.len);
+                    assert_int_equal(eng__f64_decode_simd(&rd, n, out, false), CN_ECORRUPT);
+                }
+                cn_buf_free(&b);
+            }
+        }
+    }
+    free(out);
+    free(want);
+    free(m);
+}
+
 /* A temperature-like walk (+-5 per step, K = 11): the encoder picks radix
  * with pairs (7 bits per two values) on size alone, and the decimal floats
  * over it take the fused path; damaged codes (>= K^g, non-zero padding)
@@ -833,6 +904,7 @@ int main(void)
         cmocka_unit_test(test_exact_sizes), cmocka_unit_test(test_pack),
         cmocka_unit_test(test_workload),    cmocka_unit_test(test_simd_paths),
         cmocka_unit_test(test_radix_props), cmocka_unit_test(test_radix_walk),
+        cmocka_unit_test(test_radix_f64),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
