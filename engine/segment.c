@@ -8,14 +8,14 @@
  * Segments are written once (to NAME.tmp, fsync, rename) and never changed;
  * compaction writes a new one and retires the old.
  *
- * File format, version 2 (all integers little endian; "uv" = LEB128
+ * File format, version 3 (all integers little endian; "uv" = LEB128
  * unsigned varint, "sv" = zigzag varint; "packed" = an eng__pack unit:
  * u8 method (0 raw, 1 lz4, 2 zstd), uv raw length, bytes):
  *
  *   header (32 bytes)
  *   | off | size | meaning                                   |
  *   |   0 |    8 | magic "CAIRNSEG"                          |
- *   |   8 |    4 | format version (2; 1 is read as well)     |
+ *   |   8 |    4 | format version (3; 1 and 2 read as well)  |
  *   |  12 |    4 | CRC-32C of bytes 0..11 and 16..31         |
  *   |  16 |    8 | segment id                                |
  *   |  24 |    8 | partition start, ns since the epoch       |
@@ -60,6 +60,8 @@
  *   1  the first format.
  *   2  adds the radix integer codec (ENG_C_I_RADIX, codec/int.c), which
  *      any column may use; version 1 files never contain it.
+ *   3  adds the "fix" mode of decimal floats (flag 0x40 of ENG_C_F_DEC,
+ *      codec/f64.c); earlier files never set it.
  *
  * NOTES
  * 1. Blocks in the index are sorted by (sid, tmin) and a series' blocks in
@@ -84,7 +86,7 @@
 
 #define SEG_MAGIC       "CAIRNSEG"
 #define SEG_END_MAGIC   "CSEGEND1"
-#define SEG_VERSION     2 /* written */
+#define SEG_VERSION     3 /* written */
 #define SEG_VERSION_MIN 1 /* oldest read */
 #define SEG_HDR         32
 #define SEG_FTR         40

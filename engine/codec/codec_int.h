@@ -23,6 +23,7 @@
 #include "codec.h"
 
 #include <assert.h>
+#include <math.h>
 
 /* ------------------------------------------------------------ codec ids */
 
@@ -192,7 +193,7 @@ int eng__rans_decode(cn_rd_t *rd, size_t n, uint8_t *syms /* OUT [n] */, unsigne
 /* Fixed bytes an encoding adds besides the coded bits: table and states. */
 size_t eng__rans_overhead(unsigned k);
 
-/* True when this CPU runs the AVX2 decoders (x86-64 with AVX2).  The public
+/* True when this CPU runs the AVX2 decoders (x86-64 with AVX2 and FMA).  The public
  * decoders ask once per call; tests call the _simd variants with both
  * answers to check that the two paths agree bit for bit. */
 bool eng__simd(void);
@@ -211,11 +212,36 @@ int eng__i64_decode_id(cn_rd_t *rd, uint8_t id, size_t n, int64_t *out /* OUT [n
  * picks this codec on size by itself; tests use this to force it. */
 bool eng__i64_encode_radix(const int64_t *v, size_t n, int t, unsigned g, cn_buf_t *out);
 
+/* How a decimal mantissa m becomes its double (f64.c, ENG_C_F_DEC), with
+ * p = 10^e (exact) and r = the double nearest 10^-e:
+ *   DIV  x / p, the correctly rounded quotient;
+ *   MUL  x * r, one multiplication;
+ *   FIX  q = x * r corrected by the exact remainder, fma(fma(-q, p, x), r, q):
+ *        three pipelined operations instead of a division.
+ * (x = (double)m, exact.)  The encoder picks MUL or FIX only when the
+ * expression gives every value's bits.  C's fma() and the FMA instructions
+ * round once alike, so every decoder path gives the same bits. */
+enum eng_ds_mode { ENG_DS_DIV, ENG_DS_MUL, ENG_DS_FIX };
+typedef struct eng_dscale {
+    int mode;
+    double p, r;
+} eng_dscale_t;
+
+static inline double eng__dscale(int64_t m, const eng_dscale_t *d)
+{
+    double x = (double)m;
+    if (d->mode == ENG_DS_MUL)
+        return x * d->r;
+    if (d->mode == ENG_DS_DIV)
+        return x / d->p;
+    double q = x * d->r;
+    return fma(fma(-q, d->p, x), d->r, q);
+}
+
 /* Decodes an int64 encoding (id byte included) of n decimal mantissas m and
- * stores mul ? (double)m * s : (double)m / s into out, without an int64
- * buffer for the common shapes (rANS without escapes, or radix, over
- * deltas). */
-int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out /* OUT [n] */, double s, bool mul,
+ * stores eng__dscale(m, ds) into out, without an int64 buffer for the
+ * common shapes (rANS without escapes, or radix, over deltas). */
+int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out /* OUT [n] */, const eng_dscale_t *ds,
                         bool simd);
 
 /* eng__f64_decode with the decoder path chosen by the caller. */

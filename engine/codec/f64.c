@@ -13,21 +13,28 @@
  *
  * Exactness.  The decoder computes v = (double)m / 10^e with an IEEE
  * division by the exactly representable 10^e (e <= 18 < 23), or, in "mul"
- * mode, v = (double)m * 10^-e.  Division is correctly rounded and so gives
- * the double nearest to the decimal m / 10^e, which is what strtod gave the
- * sender; multiplication by the inexact 10^-e usually gives the same double
- * but not always.  The encoder does not rely on either argument: it runs the
- * very expression the decoder will run on every value and compares the bits.
- * Values that fail become exceptions; mode "mul" is chosen only when every
- * non-exception value passes the multiplication too, since it decodes at
- * multiply speed instead of divide speed.  This needs FLT_EVAL_METHOD == 0
+ * mode, v = (double)m * 10^-e, or, in "fix" mode, that product corrected by
+ * its exact remainder with two fused multiply-adds (eng__dscale).  Division
+ * is correctly rounded and so gives the double nearest to the decimal
+ * m / 10^e, which is what strtod gave the sender; multiplication by the
+ * inexact 10^-e usually gives the same double but not always; the corrected
+ * product is the correctly rounded quotient too (Markstein's theorem).  The
+ * encoder does not rely on any of these arguments: it runs the very
+ * expression the decoder will run on every value and compares the bits.
+ * Values that fail become exceptions; "mul" is chosen when every
+ * non-exception value passes the multiplication, else "fix" when every one
+ * passes the correction, else division: they decode in that order of speed
+ * (a vector division takes several times a multiply-add's throughput).
+ * This needs FLT_EVAL_METHOD == 0
  * (SSE2 or any IEEE-double FPU without excess precision); the #error below
  * keeps an x87 build from writing files other builds would misread.
  *
  * Formats (after the codec id byte):
  * ENG_C_F_RAW    n x 8 bytes, IEEE-754 bits LE.
  * ENG_C_F_CONST  8 bytes, the bits of every value.
- * ENG_C_F_DEC    u8 e | 0x80 when the decoder multiplies by 10^-e (e 0..18)
+ * ENG_C_F_DEC    u8 e | 0x80 when the decoder multiplies by 10^-e, | 0x40 when
+ *                it uses the corrected product ("fix", segment format
+ *                version 3) (e 0..18; both flags set is corrupt)
  *                uvarint X, the number of exceptions (X <= n)
  *                X x { uvarint position gap (position - previous - 1, the
  *                first against -1), 8 bytes the value's bits }
@@ -106,11 +113,13 @@ static bool put_dec(const double *v, size_t n, unsigned e, cn_buf_t *out)
     int64_t *m = cn_malloc(n * sizeof *m);
     size_t *xpos = cn_malloc(n * sizeof *xpos);
     size_t nx = 0;
-    bool mul = true;
+    bool mul = true, fix = true;
+    const eng_dscale_t fx = {ENG_DS_FIX, P10[e], N10[e]};
     int64_t prev = 0;
     for (size_t i = 0; i < n; i++) {
         if (dec_fit(v[i], e, &m[i])) {
             mul = mul && f2u((double)m[i] * N10[e]) == f2u(v[i]);
+            fix = fix && f2u(eng__dscale(m[i], &fx)) == f2u(v[i]);
             prev = m[i];
             continue;
         }
@@ -120,7 +129,7 @@ static bool put_dec(const double *v, size_t n, unsigned e, cn_buf_t *out)
     bool ok = nx <= n / 4;
     if (ok) {
         cn_buf_put_u8(out, ENG_C_F_DEC);
-        cn_buf_put_u8(out, (uint8_t)(e | (mul ? 0x80 : 0)));
+        cn_buf_put_u8(out, (uint8_t)(e | (mul ? 0x80 : fix ? 0x40 : 0)));
         cn_buf_put_uvarint(out, nx);
         for (size_t j = 0; j < nx; j++) {
             cn_buf_put_uvarint(out, xpos[j] - (j ? xpos[j - 1] + 1 : 0));
@@ -181,8 +190,8 @@ static int get_dec(cn_rd_t *rd, size_t n, double *out, bool simd)
     int rc;
     if ((rc = cn_rd_u8(rd, &eb)) < 0 || (rc = cn_rd_uvarint(rd, &nx)) < 0)
         return rc;
-    unsigned e = eb & 0x7f;
-    if (e > MAX_EXP || nx > n)
+    unsigned e = eb & 0x3f, flags = eb & 0xc0;
+    if (e > MAX_EXP || flags == 0xc0 || nx > n)
         return CN_CORRUPT();
     const uint8_t *xp = rd->p; /* exceptions are patched in after the ints */
     for (uint64_t j = 0; j < nx; j++) {
@@ -191,8 +200,11 @@ static int get_dec(cn_rd_t *rd, size_t n, double *out, bool simd)
             return rc;
     }
     cn_rd_t xr = cn_rd_make(xp, (size_t)(rd->p - xp));
-    bool mul = eb & 0x80;
-    if ((rc = eng__i64_decode_f64(rd, n, out, mul ? N10[e] : P10[e], mul, simd)) < 0)
+    eng_dscale_t ds = {flags == 0x80   ? ENG_DS_MUL
+                       : flags == 0x40 ? ENG_DS_FIX
+                                       : ENG_DS_DIV,
+                       P10[e], N10[e]};
+    if ((rc = eng__i64_decode_f64(rd, n, out, &ds, simd)) < 0)
         return rc;
     size_t pos = 0;
     for (uint64_t j = 0; j < nx; j++) {

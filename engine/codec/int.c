@@ -869,9 +869,9 @@ int eng__i64_decode(cn_rd_t *rd, size_t n, int64_t *out)
 
 /* ------------------------------------------------- decimal float mantissas */
 
-static inline double scale(int64_t m, double s, bool mul)
+static inline double scale(int64_t m, const eng_dscale_t *ds)
 {
-    return mul ? (double)m * s : (double)m / s;
+    return eng__dscale(m, ds);
 }
 
 #ifdef __x86_64__
@@ -879,8 +879,9 @@ static inline double scale(int64_t m, double s, bool mul)
 
 /* One step of eight deltas: V holds base-free symbols in int32 lanes; they
  * are checked against the escape, offset by base, prefix-summed onto the
- * carry, converted and scaled into OUT[0..8).  Uses vb, ve, last, vs, mul,
- * carry and badv of the enclosing function. */
+ * carry, converted and scaled into OUT[0..8) exactly as eng__dscale does
+ * (the FMA forms are the same single roundings as C's fma()).  Uses vb, ve,
+ * last, vp, vr, mode, carry and badv of the enclosing function. */
 #define DELTA_STEP8(V, OUT)                                                                        \
     do {                                                                                           \
         __m256i v_ = (V);                                                                          \
@@ -894,21 +895,26 @@ static inline double scale(int64_t m, double s, bool mul)
         carry = _mm256_permutevar8x32_epi32(v_, last);                                             \
         __m256d lo_ = _mm256_cvtepi32_pd(_mm256_castsi256_si128(v_));                              \
         __m256d hi_ = _mm256_cvtepi32_pd(_mm256_extracti128_si256(v_, 1));                         \
-        if (mul) {                                                                                 \
-            lo_ = _mm256_mul_pd(lo_, vs);                                                          \
-            hi_ = _mm256_mul_pd(hi_, vs);                                                          \
+        if (mode == ENG_DS_MUL) {                                                                  \
+            lo_ = _mm256_mul_pd(lo_, vr);                                                          \
+            hi_ = _mm256_mul_pd(hi_, vr);                                                          \
+        } else if (mode == ENG_DS_DIV) {                                                           \
+            lo_ = _mm256_div_pd(lo_, vp);                                                          \
+            hi_ = _mm256_div_pd(hi_, vp);                                                          \
         } else {                                                                                   \
-            lo_ = _mm256_div_pd(lo_, vs);                                                          \
-            hi_ = _mm256_div_pd(hi_, vs);                                                          \
+            __m256d ql_ = _mm256_mul_pd(lo_, vr), qh_ = _mm256_mul_pd(hi_, vr);                    \
+            lo_ = _mm256_fmadd_pd(_mm256_fnmadd_pd(ql_, vp, lo_), vr, ql_);                        \
+            hi_ = _mm256_fmadd_pd(_mm256_fnmadd_pd(qh_, vp, hi_), vr, qh_);                        \
         }                                                                                          \
         _mm256_storeu_pd((OUT), lo_);                                                              \
         _mm256_storeu_pd((OUT) + 4, hi_);                                                          \
     } while (0)
 
-#define DELTA_CONSTS(BASE, ESC, ACC, S)                                                            \
+#define DELTA_CONSTS(BASE, ESC, ACC, DS)                                                           \
     const __m256i vb = _mm256_set1_epi32(BASE), ve = _mm256_set1_epi32((int)(ESC));                \
     const __m256i last = _mm256_set1_epi32(7);                                                     \
-    const __m256d vs = _mm256_set1_pd(S);                                                          \
+    const __m256d vp = _mm256_set1_pd((DS)->p), vr = _mm256_set1_pd((DS)->r);                      \
+    const int mode = (DS)->mode;                                                                   \
     __m256i carry = _mm256_set1_epi32(ACC), badv = _mm256_setzero_si256()
 
 /* The deltas fused with their prefix sum and the conversion, eight values
@@ -917,12 +923,11 @@ static inline double scale(int64_t m, double s, bool mul)
  * the last partial sum.  Division and multiplication are exact IEEE
  * operations lane by lane, so the results equal the scalar loop's bit for
  * bit.  Returns the values done. */
-__attribute__((target("avx2"))) static size_t deltas_f64_avx2(const uint8_t *syms, size_t m,
-                                                              unsigned esc, int32_t base,
-                                                              int32_t *acc, double s, bool mul,
-                                                              double *out, bool *bad)
+__attribute__((target("avx2,fma"))) static size_t
+deltas_f64_avx2(const uint8_t *syms, size_t m, unsigned esc, int32_t base, int32_t *acc,
+                const eng_dscale_t *ds, double *out, bool *bad)
 {
-    DELTA_CONSTS(base, esc, *acc, s);
+    DELTA_CONSTS(base, esc, *acc, ds);
     size_t i = 0;
     for (; i + 8 <= m; i += 8) {
         uint64_t w;
@@ -940,11 +945,11 @@ __attribute__((target("avx2"))) static size_t deltas_f64_avx2(const uint8_t *sym
  * work overlaps the divisions.  Decodes `steps` steps of 8 values (the
  * caller checked that their codes' 8-byte loads stay inside the input). */
 #define RADIX_F64(G)                                                                               \
-    __attribute__((target("avx2"))) static void radix_f64_avx2_##G(                                \
+    __attribute__((target("avx2,fma"))) static void radix_f64_avx2_##G(                            \
         const uint8_t *p, unsigned w, size_t steps, const uint64_t *tab, unsigned esc,             \
-        int32_t base, int32_t *acc, double s, bool mul, double *out, bool *bad)                    \
+        int32_t base, int32_t *acc, const eng_dscale_t *ds, double *out, bool *bad)                \
     {                                                                                              \
-        DELTA_CONSTS(base, esc, *acc, s);                                                          \
+        DELTA_CONSTS(base, esc, *acc, ds);                                                         \
         uint64_t mask = eng__mask(w);                                                              \
         size_t bit = 0;                                                                            \
         for (size_t i = 0; i < steps; i++) {                                                       \
@@ -979,7 +984,7 @@ static bool lanes32(int64_t base, unsigned k, uint64_t acc, size_t m)
 /* out[i] = scale(acc += base + syms[i]) for i < m, SIMD when allowed (the
  * caller checked lanes32).  Returns true when a symbol equals esc. */
 static bool deltas_run(const uint8_t *syms, size_t m, unsigned esc, int64_t base, uint64_t *accp,
-                       double s, bool mul, bool simd, double *out)
+                       const eng_dscale_t *ds, bool simd, double *out)
 {
     uint64_t acc = *accp;
     size_t i = 0;
@@ -987,7 +992,7 @@ static bool deltas_run(const uint8_t *syms, size_t m, unsigned esc, int64_t base
 #ifdef __x86_64__
     if (simd) {
         int32_t a32 = (int32_t)(int64_t)acc;
-        i = deltas_f64_avx2(syms, m, esc, (int32_t)base, &a32, s, mul, out, &bad);
+        i = deltas_f64_avx2(syms, m, esc, (int32_t)base, &a32, ds, out, &bad);
         acc = (uint64_t)(int64_t)a32; /* every partial sum fits, the last too */
     }
 #endif
@@ -995,7 +1000,7 @@ static bool deltas_run(const uint8_t *syms, size_t m, unsigned esc, int64_t base
     for (; i < m; i++) {
         bad |= syms[i] == esc;
         acc += (uint64_t)base + syms[i];
-        out[i] = scale((int64_t)acc, s, mul);
+        out[i] = scale((int64_t)acc, ds);
     }
     *accp = acc;
     return bad;
@@ -1003,13 +1008,13 @@ static bool deltas_run(const uint8_t *syms, size_t m, unsigned esc, int64_t base
 
 /* t = 1 without escapes, straight into doubles: out[0] from init, then
  * the running sum of base + symbol. */
-static int deltas_f64(const uint8_t *syms, size_t m, unsigned k, const rhead_t *h, double s,
-                      bool mul, bool simd, double *out)
+static int deltas_f64(const uint8_t *syms, size_t m, unsigned k, const rhead_t *h,
+                      const eng_dscale_t *ds, bool simd, double *out)
 {
     uint64_t acc = h->init[0];
-    out[0] = scale((int64_t)acc, s, mul);
+    out[0] = scale((int64_t)acc, ds);
     simd = simd && lanes32(h->base, k, acc, m);
-    return deltas_run(syms, m, k - 1, h->base, &acc, s, mul, simd, out + 1) ? CN_CORRUPT() : 0;
+    return deltas_run(syms, m, k - 1, h->base, &acc, ds, simd, out + 1) ? CN_CORRUPT() : 0;
 }
 
 /* Radix over deltas (t = 1) straight into doubles.  With AVX2, G in
@@ -1017,11 +1022,11 @@ static int deltas_f64(const uint8_t *syms, size_t m, unsigned k, const rhead_t *
  * step of eight values before the last code; the rest (or everything)
  * goes through digits and deltas_run.  K digits are valid, K is the
  * escape that invalid codes decode to. */
-static int radix_f64(const xhead_t *x, size_t n, double s, bool mul, bool simd, double *out)
+static int radix_f64(const xhead_t *x, size_t n, const eng_dscale_t *ds, bool simd, double *out)
 {
     size_t m = n - 1, done = 0, nc = (m + x->g - 1) / x->g;
     uint64_t acc = x->init[0];
-    out[0] = scale((int64_t)acc, s, mul);
+    out[0] = scale((int64_t)acc, ds);
     uint64_t tab[ENG_RADIX_MAX_CODES];
     radix_table(x, tab);
     simd = simd && lanes32(x->base, x->k + 1, acc, m);
@@ -1036,23 +1041,24 @@ static int radix_f64(const xhead_t *x, size_t n, double s, bool mul, bool simd, 
         int32_t a32 = (int32_t)(int64_t)acc;
         size_t steps = codes * x->g / 8;
         void (*fn)(const uint8_t *, unsigned, size_t, const uint64_t *, unsigned, int32_t,
-                   int32_t *, double, bool, double *, bool *) = x->g == 1   ? radix_f64_avx2_1
-                                                                : x->g == 2 ? radix_f64_avx2_2
-                                                                : x->g == 4 ? radix_f64_avx2_4
-                                                                            : radix_f64_avx2_8;
-        fn(x->codes, x->w, steps, tab, x->k, (int32_t)x->base, &a32, s, mul, out + 1, &bad);
+                   int32_t *, const eng_dscale_t *, double *, bool *) =
+            x->g == 1   ? radix_f64_avx2_1
+            : x->g == 2 ? radix_f64_avx2_2
+            : x->g == 4 ? radix_f64_avx2_4
+                        : radix_f64_avx2_8;
+        fn(x->codes, x->w, steps, tab, x->k, (int32_t)x->base, &a32, ds, out + 1, &bad);
         acc = (uint64_t)(int64_t)a32;
         done = codes * x->g;
     }
 #endif
     uint8_t *syms = cn_malloc(m - done + 8);
     bad |= !radix_digits(x, tab, m, done / x->g, syms);
-    bad |= deltas_run(syms, m - done, x->k, x->base, &acc, s, mul, simd, out + 1 + done);
+    bad |= deltas_run(syms, m - done, x->k, x->base, &acc, ds, simd, out + 1 + done);
     cn_free(syms);
     return bad ? CN_CORRUPT() : 0;
 }
 
-int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out, double s, bool mul, bool simd)
+int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out, const eng_dscale_t *ds, bool simd)
 {
     cn_rd_t save = *rd;
     uint8_t id;
@@ -1066,7 +1072,7 @@ int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out, double s, bool mul, 
         unsigned k;
         rc = eng__rans_decode(rd, m, syms, &k, simd);
         if (rc == 0)
-            rc = deltas_f64(syms, m, k, &h, s, mul, simd, out);
+            rc = deltas_f64(syms, m, k, &h, ds, simd, out);
         cn_free(syms);
         return rc;
     }
@@ -1074,14 +1080,14 @@ int eng__i64_decode_f64(cn_rd_t *rd, size_t n, double *out, double s, bool mul, 
     xhead_t x;
     if (cn_rd_u8(rd, &id) == 0 && id == ENG_C_I_RADIX && (rc = get_xhead(rd, n, &x)) == 0 &&
         x.t == 1) {
-        return radix_f64(&x, n, s, mul, simd, out);
+        return radix_f64(&x, n, ds, simd, out);
     }
     /* Any other shape: the int64 values first, then the conversion. */
     *rd = save;
     int64_t *v = cn_malloc((n ? n : 1) * sizeof *v);
     if ((rc = cn_rd_u8(rd, &id)) == 0 && (rc = eng__i64_decode_id(rd, id, n, v, simd)) == 0) {
         for (size_t i = 0; i < n; i++)
-            out[i] = scale(v[i], s, mul);
+            out[i] = scale(v[i], ds);
     }
     cn_free(v);
     return rc;

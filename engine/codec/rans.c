@@ -441,7 +441,8 @@ __attribute__((target("avx2,popcnt"))) static size_t dec_avx2(uint32_t *x, const
 bool eng__simd(void)
 {
 #ifdef HAVE_AVX2_PATH
-    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt");
+    return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("popcnt") &&
+           __builtin_cpu_supports("fma");
 #else
     return false;
 #endif

@@ -709,7 +709,8 @@ static void test_radix_props(void **state)
     (void)state;
     uint64_t seed = 11;
     static const size_t ns[] = {1, 2, 3, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 1001};
-    static const uint64_t bases[] = {0, (uint64_t)-5, (uint64_t)INT64_MAX - 255, (uint64_t)INT64_MIN};
+    static const uint64_t bases[] = {0, (uint64_t)-5, (uint64_t)INT64_MAX - 255,
+                                     (uint64_t)INT64_MIN};
     bool widths[13] = {false};
     int64_t *v = malloc(1001 * 8 + 8);
     for (unsigned k = 2; k <= 256; k++) {

@@ -262,8 +262,8 @@ static void test_dir_lock(void **state)
 /* Sum of temperature over [tmin, tmax) of every series with
  * eng_iter_no_times: batches of whole stored blocks come without times,
  * all others with them.  Counts the batches of each kind. */
-static double sum_no_times(eng_db_t *db, int64_t tmin, int64_t tmax, uint64_t *count,
-                           int *untimed, int *timed)
+static double sum_no_times(eng_db_t *db, int64_t tmin, int64_t tmax, uint64_t *count, int *untimed,
+                           int *timed)
 {
     eng_snap_t *s;
     assert_int_equal(eng_snap_open(db, &s), 0);
@@ -348,7 +348,7 @@ static int set_seg_version(const char *dir, uint32_t version)
     return files;
 }
 
-/* Segments carry format version 2 since the radix codec; files of version
+/* Segments carry format version 3 (radix codec, corrected decimals); files of version
  * 1 (same layout, a subset of the codecs) still open and read, a version
  * from the future is refused. */
 static void test_segment_versions(void **state)
@@ -359,7 +359,7 @@ static void test_segment_versions(void **state)
     eng_close(f->db);
     f->db = NULL;
     eng_opts_t o = opts_for(f->dir);
-    assert_true(set_seg_version(f->dir, 3) > 0);
+    assert_true(set_seg_version(f->dir, 4) > 0);
     assert_int_equal(eng_open(&o, &f->db), CN_EVERSION);
     f->db = NULL;
     assert_true(set_seg_version(f->dir, 1) > 0);
