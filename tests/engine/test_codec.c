@@ -854,8 +854,22 @@ static void test_radix_walk(void **state)
     assert_int_equal(eng__f64_encode(f, N, &b), 0);
     roundtrip_enc(&F64, f, N, &b, &seed);
     paths_agree(b.p, b.len, N, true);
-    /* The f64 header: id, e | mul, X = 0; then the int encoding. */
+    /* The f64 header: id, e | flags, X = 0; then the int encoding.  Some
+     * of these decimals are not m * 0.01, so "fix" (0x40), not "mul". */
     assert_int_equal(b.p[0], ENG_C_F_DEC);
+    assert_int_equal(b.p[1], 2 | 0x40);
+    /* The same mantissas decoded by division give the same doubles; both
+     * flags at once are corrupt. */
+    for (int simd = 0; simd < 2; simd++) {
+        b.p[1] = 2;
+        cn_rd_t rd = cn_rd_make(b.p, b.len);
+        assert_int_equal(eng__f64_decode_simd(&rd, N, out, simd && eng__simd()), 0);
+        assert_memory_equal(out, f, N * 8);
+        b.p[1] = 2 | 0xc0;
+        rd = cn_rd_make(b.p, b.len);
+        assert_int_equal(eng__f64_decode_simd(&rd, N, out, simd && eng__simd()), CN_ECORRUPT);
+        b.p[1] = 2 | 0x40;
+    }
     assert_int_equal(b.p[3], ENG_C_I_RADIX);
     size_t codes = b.len - eng__bp_bytes((N - 1 + 1) / 2, 7);
     /* Code 0 set to 127 (>= 121): every path says corrupt. */
