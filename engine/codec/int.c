@@ -914,7 +914,6 @@ static inline double scale(int64_t m, const eng_dscale_t *ds)
     const __m256i vb = _mm256_set1_epi32(BASE), ve = _mm256_set1_epi32((int)(ESC));                \
     const __m256i last = _mm256_set1_epi32(7);                                                     \
     const __m256d vp = _mm256_set1_pd((DS)->p), vr = _mm256_set1_pd((DS)->r);                      \
-    const int mode = (DS)->mode;                                                                   \
     __m256i carry = _mm256_set1_epi32(ACC), badv = _mm256_setzero_si256()
 
 /* The deltas fused with their prefix sum and the conversion, eight values
@@ -928,6 +927,7 @@ deltas_f64_avx2(const uint8_t *syms, size_t m, unsigned esc, int32_t base, int32
                 const eng_dscale_t *ds, double *out, bool *bad)
 {
     DELTA_CONSTS(base, esc, *acc, ds);
+    const int mode = ds->mode;
     size_t i = 0;
     for (; i + 8 <= m; i += 8) {
         uint64_t w;
@@ -942,27 +942,47 @@ deltas_f64_avx2(const uint8_t *syms, size_t m, unsigned esc, int32_t base, int32
 /* The same straight from radix codes of w bits with G digits each (G
  * divides 8): each step gathers the digits of 8 / G codes from the table
  * into one 64-bit word, so digits never go through memory and the integer
- * work overlaps the divisions.  Decodes `steps` steps of 8 values (the
- * caller checked that their codes' 8-byte loads stay inside the input). */
+ * work overlaps the floating point.  One 64-bit load serves up to four
+ * codes (4w + 7 <= 64 bits for every width G allows).  The body is
+ * instantiated per scaling mode so that no test is left in the loop.
+ * Decodes `steps` steps of 8 values (the caller checked that each code's
+ * 8-byte load stays inside the input). */
+#define RADIX_PER_LOAD(G) ((G) == 1 ? 4 : 8 / (G) < 4 ? 8 / (G) : 4)
 #define RADIX_F64(G)                                                                               \
-    __attribute__((target("avx2,fma"))) static void radix_f64_avx2_##G(                            \
+    static inline __attribute__((always_inline, target("avx2,fma"))) void radix_f64_body_##G(      \
         const uint8_t *p, unsigned w, size_t steps, const uint64_t *tab, unsigned esc,             \
-        int32_t base, int32_t *acc, const eng_dscale_t *ds, double *out, bool *bad)                \
+        int32_t base, int32_t *acc, const eng_dscale_t *ds, const int mode, double *out,           \
+        bool *bad)                                                                                 \
     {                                                                                              \
         DELTA_CONSTS(base, esc, *acc, ds);                                                         \
         uint64_t mask = eng__mask(w);                                                              \
         size_t bit = 0;                                                                            \
         for (size_t i = 0; i < steps; i++) {                                                       \
             uint64_t wd = 0;                                                                       \
-            _Pragma("GCC unroll 8") for (unsigned q = 0; q < 8 / (G); q++, bit += w)               \
+            _Pragma("GCC unroll 2") for (unsigned h = 0; h < 8 / (G) / RADIX_PER_LOAD(G); h++)     \
             {                                                                                      \
-                uint64_t c = (cn_ld64(p + (bit >> 3)) >> (bit & 7)) & mask;                        \
-                wd |= tab[c] << (8 * (G)*q);                                                       \
+                uint64_t x = cn_ld64(p + (bit >> 3)) >> (bit & 7);                                 \
+                _Pragma("GCC unroll 4") for (unsigned q = 0; q < RADIX_PER_LOAD(G); q++)           \
+                {                                                                                  \
+                    wd |= tab[(x >> (q * w)) & mask] << (8 * (G) * (h * RADIX_PER_LOAD(G) + q));   \
+                }                                                                                  \
+                bit += RADIX_PER_LOAD(G) * w;                                                      \
             }                                                                                      \
             DELTA_STEP8(_mm256_cvtepu8_epi32(_mm_cvtsi64_si128((long long)wd)), out + 8 * i);      \
         }                                                                                          \
         *bad = !_mm256_testz_si256(badv, badv);                                                    \
         *acc = _mm256_cvtsi256_si32(carry);                                                        \
+    }                                                                                              \
+    __attribute__((target("avx2,fma"))) static void radix_f64_avx2_##G(                            \
+        const uint8_t *p, unsigned w, size_t steps, const uint64_t *tab, unsigned esc,             \
+        int32_t base, int32_t *acc, const eng_dscale_t *ds, double *out, bool *bad)                \
+    {                                                                                              \
+        if (ds->mode == ENG_DS_FIX)                                                                \
+            radix_f64_body_##G(p, w, steps, tab, esc, base, acc, ds, ENG_DS_FIX, out, bad);        \
+        else if (ds->mode == ENG_DS_MUL)                                                           \
+            radix_f64_body_##G(p, w, steps, tab, esc, base, acc, ds, ENG_DS_MUL, out, bad);        \
+        else                                                                                       \
+            radix_f64_body_##G(p, w, steps, tab, esc, base, acc, ds, ENG_DS_DIV, out, bad);        \
     }
 RADIX_F64(1)
 RADIX_F64(2)
