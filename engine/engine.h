@@ -286,10 +286,13 @@ int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t
 int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats /* OUT */, uint32_t *rows /* OUT */);
 void eng_iter_skip(eng_iter_t *it);
 /* Declares that the caller never reads eng_batch.ts (say, an aggregate over
- * the whole range): whole stored blocks (whole_block set) are then decoded
- * without their timestamp column and their batches carry ts = NULL.  Rows
- * that need merging or clipping still come with times.  Call before the
- * first eng_iter_next. */
+ * the whole range): a stored block or sealed memtable chunk served as is
+ * (inside the range, nothing overlapping, no newer tombstone: what
+ * eng_iter_peek_stats offers) then comes without times, and a stored one
+ * is decoded without its timestamp column.  Every batch of it carries
+ * ts = NULL (one above ENG_BATCH rows comes in several batches, none of
+ * which has whole_block set).  Rows that need merging or clipping still
+ * come with times.  Call before the first eng_iter_next. */
 void eng_iter_no_times(eng_iter_t *it);
 /* Returns 1 with *b filled, 0 at the end, negative on error (CN_ECORRUPT). */
 int eng_iter_next(eng_iter_t *it, eng_batch_t *b /* OUT */);
