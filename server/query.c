@@ -32,6 +32,7 @@ typedef struct qreq {
     char db[256];
     int64_t epoch_div;
     bool pretty, chunked, csv, gzip, missing_q;
+    bool get; /* a GET: statements that write get InfluxDB's warning */
     size_t chunk;
 } qreq_t;
 
@@ -263,6 +264,19 @@ static void run_query(srv_job_t *j, void *arg)
         rc = qry_exec_stmt(&q->stmts[i], &eo, &res);
         if (rc < 0)
             break; /* cancelled: the client is gone */
+        qry_stmt_kind_t kind = q->stmts[i].kind;
+        if (r->get && kind != QRY_STMT_SELECT && kind != QRY_STMT_SHOW &&
+            kind != QRY_STMT_DELETE && !res->err &&
+            !res->msg) {
+            cn_buf_t w;
+            cn_buf_init(&w);
+            cn_buf_put(&w, "deprecated use of '", 19);
+            qry_print_stmt(&q->stmts[i], &w);
+            const char *tail = "' in a read only context, please use a POST request instead";
+            cn_buf_put(&w, tail, strlen(tail) + 1);
+            res->msg = cn_strdup((const char *)w.p);
+            cn_buf_free(&w);
+        }
         if (r->csv) {
             if (res->err) {
                 cn_buf_t b;
@@ -388,6 +402,7 @@ void srv__query_handle(srv_conn_t *c, const char *query)
         long cs = strtol(v, NULL, 10);
         r->chunk = cs > 0 ? (size_t)cs : DEFAULT_CHUNK;
     }
+    r->get = c->parser.method == HTTP_GET;
     r->csv = rq->accept_csv;
     r->gzip = rq->accept_gzip;
     srv__job_run(c, run_query, r, qreq_free);

@@ -669,6 +669,10 @@ static int drop_where(const qry_exec_opts_t *o, const qry_source_t *src, size_t 
             return 0;
         }
     }
+    /* a DELETE without time bounds removes the series themselves, as in
+     * InfluxDB (SHOW SERIES / MEASUREMENTS no longer list them) */
+    if (delete_time && tmin == INT64_MIN + 1 && tmax == INT64_MAX)
+        delete_time = false;
     eng_snap_t *snap;
     int rc = eng_snap_open(o->db, &snap);
     if (rc < 0) {

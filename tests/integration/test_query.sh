@@ -111,7 +111,7 @@ expect "delete" "$(q "DELETE FROM telemetry WHERE device_id='dev-000003' AND tim
     '{"results":[{"statement_id":0}]}'
 expect "after delete" "$(q "SELECT count(rpm) FROM telemetry WHERE device_id='dev-000003'" -G --data-urlencode db=fleet)" \
     '{"results":[{"statement_id":0,"series":[{"name":"telemetry","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",180]]}]}]}'
-expect "drop measurement" "$(q 'DROP MEASUREMENT telemetry' -G --data-urlencode db=fleet)" \
+expect "drop measurement" "$(q 'DROP MEASUREMENT telemetry' --data-urlencode db=fleet)" \
     '{"results":[{"statement_id":0}]}'
 expect "gone" "$(q 'SELECT count(rpm) FROM telemetry' -G --data-urlencode db=fleet)" \
     '{"results":[{"statement_id":0}]}'

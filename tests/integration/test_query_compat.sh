@@ -8,7 +8,9 @@
 # every fill mode),
 # error strings escaped as Go escapes them, retention-policy statements
 # (InfluxDB's checks and messages, shard durations) and their persistence
-# across a restart together with the engine retention they imply.
+# across a restart together with the engine retention they imply, the
+# "not executed" of statements after a failed one, chunked SHOW, GET of a
+# write statement (InfluxDB's warning) and DELETE without time bounds.
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_compat.sh
 set -euo pipefail
@@ -152,8 +154,13 @@ expect "chunked: SHOW series go whole, SELECT rows by chunk_size" \
 {"results":[{"statement_id":1,"series":[{"name":"m","columns":["time","rpm"],"values":[["2026-01-01T00:00:00Z",100]],"partial":true}],"partial":true}]}
 {"results":[{"statement_id":1,"series":[{"name":"m","columns":["time","rpm"],"values":[["2026-01-01T00:00:10Z",300]]}]}]}'
 
+# statements that write, sent with GET: InfluxDB's deprecation warning
+expect "GET of a write statement warns" "$(qi "DROP SERIES FROM m WHERE dev = 'nosuch'")" \
+    '{"results":[{"statement_id":0,"messages":[{"level":"warning","text":"deprecated use of '"'DROP SERIES FROM m WHERE dev = 'nosuch''"' in a read only context, please use a POST request instead"}]}]}'
+expect "GET of DELETE does not warn" "$(qi "DELETE FROM m WHERE dev = 'nosuch'")" '{"results":[{"statement_id":0}]}'
+
 # ------------------------------------------------------ retention policies
-rp() { q "$1" --data-urlencode db=iot; }
+rp() { curl -s -XPOST "$url/query" --data-urlencode "q=$1" --data-urlencode db=iot; }
 cols='"columns":["name","duration","shardGroupDuration","replicaN","default"]'
 expect "rp: autogen of a written database" "$(rp 'SHOW RETENTION POLICIES')" \
     "{\"results\":[{\"statement_id\":0,\"series\":[{$cols,\"values\":[[\"autogen\",\"0s\",\"168h0m0s\",1,true]]}]}]}"
@@ -201,5 +208,18 @@ if grep -q 'from the retention policies' "$tmp/log"; then
     fail "a plain database (INF) should leave the retention key in force"
 fi
 ok "rp: an INF default policy keeps the retention key"
+
+# DELETE without time bounds removes the series, as InfluxDB does
+expect "delete: one series" "$(rp "DELETE FROM m WHERE dev = 'a'")" '{"results":[{"statement_id":0}]}'
+expect "delete: SHOW SERIES" "$(rp 'SHOW SERIES FROM m')" \
+    '{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["m,dev=b,fleet=f2"]]}]}]}'
+expect "delete: a time range keeps the series" \
+    "$(rp "DELETE FROM m WHERE time < '2026-01-01T00:00:10Z'"; rp 'SHOW SERIES FROM m'; rp 'SELECT count(rpm) FROM m')" \
+    '{"results":[{"statement_id":0}]}
+{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["m,dev=b,fleet=f2"]]}]}]}
+{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",2]]}]}]}'
+expect "delete: the whole measurement" "$(rp 'DELETE FROM m'; rp 'SHOW MEASUREMENTS')" \
+    '{"results":[{"statement_id":0}]}
+{"results":[{"statement_id":0}]}'
 stop_server
 echo "PASS: $checks checks"
