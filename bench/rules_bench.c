@@ -12,7 +12,10 @@
  * (eng_write per message, durability os), and the rule set is evaluated
  * (mq_rules_eval), whose actions go to a callback that only counts bytes
  * (the sinks are measured apart).  Payloads are generated in chunks ahead
- * of the timed loop, so generation is not timed.
+ * of the timed loop, so generation is not timed.  The three configurations
+ * (each with its own engine and rule set) take every chunk in turn, so a
+ * change in the load of the machine (other tenants) weighs on all three
+ * alike instead of on whichever ran at the time.
  *
  * Rule i (i = 0..N-1) reads one field, f = i mod 10, and renders a small
  * output for a Kafka action (key ${device_id}):
@@ -148,88 +151,95 @@ static int write_point(eng_db_t *db, const eng_point_t *p, size_t n, run_t *r)
     return rc;
 }
 
-static int one_run(const bench_gen_cfg_t *cfg, const char *dir, int nrules, run_t *r)
+/* One configuration (a rule count) with its own engine, rule set and
+ * counters. */
+typedef struct conf {
+    int nrules;
+    eng_db_t *db;
+    sinkc_t sink;
+    mq_rules_t *rs;
+    mq_rules_worker_t *w;
+    mq_dec_batch_t *batch;
+    run_t r;
+} conf_t;
+
+static int conf_open(conf_t *c, const char *dir, int nrules)
 {
+    memset(c, 0, sizeof *c);
+    c->nrules = nrules;
     eng_opts_t eo;
     eng_opts_default(&eo);
     eo.dir = dir;
     eo.durability = ENG_DUR_OS;
-    eng_db_t *db;
-    int rc = eng_open(&eo, &db);
+    int rc = eng_open(&eo, &c->db);
     if (rc < 0) {
         fprintf(stderr, "rules_bench: eng_open %s: %s\n", dir, cn_strerror(rc));
         return rc;
     }
-    sinkc_t sink = {0};
-    mq_rules_t *rs;
-    mq_rules_new(on_action, &sink, &rs);
-    add_rules(rs, nrules);
-    mq_rules_worker_t *w;
-    mq_rules_worker_new(rs, &w);
-    mq_dec_batch_t *batch;
-    mq_dec_batch_new(&batch);
+    mq_rules_new(on_action, &c->sink, &c->rs);
+    add_rules(c->rs, nrules);
+    mq_rules_worker_new(c->rs, &c->w);
+    mq_dec_batch_new(&c->batch);
+    return 0;
+}
+
+/* Runs a chunk through c: decode, write, rules; timed. */
+static int conf_chunk(conf_t *c, const chunk_t *ch)
+{
     mq_dec_opts_t o;
     mq_dec_opts_default(&o);
     o.measurement = "telemetry";
     eng_tag_t tag = {"device_id", NULL};
     o.tags = &tag;
     o.ntags = 1;
-    bench_gen_t *g = bench_gen_new(cfg);
-    chunk_t c = {.m = calloc(CHUNK, sizeof(msg_t))};
-    memset(r, 0, sizeof *r);
-    for (;;) {
-        fill(g, &c);
-        if (c.n == 0)
+    int rc = 0, want = (c->nrules + 2) / 3;
+    run_t *r = &c->r;
+    double t0 = now_s(), c0 = cpu_s();
+    for (size_t i = 0; i < ch->n && rc >= 0; i++) {
+        const msg_t *m = &ch->m[i];
+        const char *topic = ch->buf + m->off, *payload = topic + m->tlen + 1;
+        tag.val = m->dev;
+        o.now_ns = 0;
+        mq_dec_batch_reset(c->batch);
+        if (mq_dec_json(c->batch, &o, payload, m->plen) != 1) {
+            fprintf(stderr, "rules_bench: payload did not decode to one point\n");
+            rc = CN_EINVAL;
             break;
-        double t0 = now_s(), c0 = cpu_s();
-        for (size_t i = 0; i < c.n && rc >= 0; i++) {
-            const msg_t *m = &c.m[i];
-            const char *topic = c.buf + m->off, *payload = topic + m->tlen + 1;
-            tag.val = m->dev;
-            o.now_ns = 0;
-            mq_dec_batch_reset(batch);
-            if (mq_dec_json(batch, &o, payload, m->plen) != 1) {
-                fprintf(stderr, "rules_bench: payload did not decode to one point\n");
-                rc = CN_EINVAL;
-                break;
-            }
-            size_t np;
-            const eng_point_t *pts = mq_dec_batch_points(batch, &np);
-            rc = write_point(db, pts, np, r);
-            mq_rules_msg_t rm = {.topic = topic,
-                                 .topic_len = m->tlen,
-                                 .clientid = m->dev,
-                                 .qos = 1,
-                                 .points = pts,
-                                 .npoints = np,
-                                 .payload = payload,
-                                 .payload_len = m->plen};
-            int calls = mq_rules_eval(w, &rm);
-            if (rc >= 0 && calls != (nrules + 2) / 3) {
-                fprintf(stderr, "rules_bench: %d actions for a message, want %d\n", calls,
-                        (nrules + 2) / 3);
-                rc = CN_EINVAL;
-            }
-            r->msgs++;
         }
-        r->secs += now_s() - t0;
-        r->cpu += cpu_s() - c0;
-        if (rc < 0)
-            break;
+        size_t np;
+        const eng_point_t *pts = mq_dec_batch_points(c->batch, &np);
+        rc = write_point(c->db, pts, np, r);
+        mq_rules_msg_t rm = {.topic = topic,
+                             .topic_len = m->tlen,
+                             .clientid = m->dev,
+                             .qos = 1,
+                             .points = pts,
+                             .npoints = np,
+                             .payload = payload,
+                             .payload_len = m->plen};
+        int calls = mq_rules_eval(c->w, &rm);
+        if (rc >= 0 && calls != want) {
+            fprintf(stderr, "rules_bench: %d actions for a message, want %d\n", calls, want);
+            rc = CN_EINVAL;
+        }
+        r->msgs++;
     }
-    double t0 = now_s();
-    if (rc >= 0)
-        rc = eng_wait_durable(db, eng_durable_seq(db)); /* the WAL has written it all */
     r->secs += now_s() - t0;
-    r->actions = sink.calls;
-    bench_gen_free(g);
-    free(c.buf);
-    free(c.m);
-    mq_dec_batch_free(batch);
-    mq_rules_worker_free(w);
-    mq_rules_free(rs);
-    eng_close(db);
-    return rc < 0 ? rc : 0;
+    r->cpu += cpu_s() - c0;
+    return rc;
+}
+
+static int conf_close(conf_t *c)
+{
+    double t0 = now_s();
+    int rc = eng_wait_durable(c->db, eng_durable_seq(c->db)); /* the WAL has written it all */
+    c->r.secs += now_s() - t0;
+    c->r.actions = c->sink.calls;
+    mq_dec_batch_free(c->batch);
+    mq_rules_worker_free(c->w);
+    mq_rules_free(c->rs);
+    eng_close(c->db);
+    return rc;
 }
 
 int main(int argc, char **argv)
@@ -275,14 +285,34 @@ int main(int argc, char **argv)
         counts[0] = only;
         nruns = 1;
     }
+    conf_t conf[3];
+    char dirs[3][4200];
     for (int k = 0; k < nruns; k++) {
-        char d[4200];
-        snprintf(d, sizeof d, "%s/run-%d", base, counts[k]);
-        run_t r;
-        if (one_run(&cfg, d, counts[k], &r) < 0)
+        snprintf(dirs[k], sizeof dirs[k], "%s/run-%d", base, counts[k]);
+        if (conf_open(&conf[k], dirs[k], counts[k]) < 0)
+            return 1;
+    }
+    /* Interleaved: each chunk goes through every configuration in turn, so
+     * a change in the machine's load (other tenants) weighs on all alike. */
+    bench_gen_t *g = bench_gen_new(&cfg);
+    chunk_t ch = {.m = calloc(CHUNK, sizeof(msg_t))};
+    for (;;) {
+        fill(g, &ch);
+        if (ch.n == 0)
+            break;
+        for (int k = 0; k < nruns; k++)
+            if (conf_chunk(&conf[k], &ch) < 0)
+                return 1;
+    }
+    bench_gen_free(g);
+    free(ch.buf);
+    free(ch.m);
+    for (int k = 0; k < nruns; k++) {
+        if (conf_close(&conf[k]) < 0)
             return 1;
         if (!keep)
-            cn_rmtree(d);
+            cn_rmtree(dirs[k]);
+        const run_t r = conf[k].r;
         rate[k] = (double)r.msgs / r.cpu;
         msgs = r.msgs;
         printf("rules=%-3d msgs=%" PRIu64 " actions=%" PRIu64 " wall_s=%.3f cpu_s=%.3f "
