@@ -5,7 +5,8 @@
  * engine with exact answers: integer sum overflow is an error, float sums
  * and means, min/max with their point's time (also from flushed blocks
  * through the stats pruning), count in empty windows, fill(linear) on
- * integers, transformations, SHOW, DELETE, and the JSON rendering.
+ * integers, transformations, SHOW, DELETE, the JSON rendering, and the
+ * limits (max series, max points, timeout) and cancellation.
  */
 #include "engine.h"
 #include "exec.h"
@@ -350,6 +351,70 @@ static void test_wrapped_block_sum(void **st)
            "{\"statement_id\":0,\"error\":\"integer overflow in sum()\"}");
 }
 
+/* Runs q with the given limits; returns 0 with *json (owned) or the code. */
+static int run_opts(fx_t *f, const char *q, qry_exec_opts_t o, char **json)
+{
+    qry_query_t *pq;
+    qry_error_t err;
+    assert_int_equal(qry_parse(q, strlen(q), &pq, &err), 0);
+    o.db = f->db;
+    o.dbname = "db";
+    o.now = INT64_C(2000000000000000000);
+    o.threads = 2;
+    qry_result_t *r = NULL;
+    int rc = qry_exec_stmt(&pq->stmts[0], &o, &r);
+    *json = NULL;
+    if (rc == 0) {
+        cn_buf_t b;
+        cn_buf_init(&b);
+        qry_fmt_opts_t fo = {.epoch_div = 1};
+        qry_result_json(r, 0, &fo, &b);
+        *json = cn_strndup((const char *)b.p, b.len);
+        cn_buf_free(&b);
+        qry_result_free(r);
+    }
+    qry_query_free(pq);
+    return rc;
+}
+
+/* The limits from the config, in InfluxDB's words, and cancellation. */
+static void test_limits(void **st)
+{
+    fx_t *f = *st;
+    const char *devs[3] = {"a", "b", "c"};
+    for (int d = 0; d < 3; d++)
+        for (int s = 0; s < 4; s++) {
+            eng_field_t v = {"v", ENG_T_INT, {.i = s}};
+            put(f, devs[d], (int64_t)(s + 1) * 1000, &v, 1);
+        }
+    char *js;
+    qry_exec_opts_t o = {.max_series = 2};
+    assert_int_equal(run_opts(f, "SELECT count(v) FROM m", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"max-select-series limit exceeded: "
+                            "(3/2)\"}");
+    cn_free(js);
+    o = (qry_exec_opts_t){.max_points = 11};
+    assert_int_equal(run_opts(f, "SELECT v FROM m", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"max-select-point limit exceeed: "
+                            "(12/11)\"}");
+    cn_free(js);
+    o = (qry_exec_opts_t){.max_points = 12};
+    assert_int_equal(run_opts(f, "SELECT count(v) FROM m", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":"
+                            "[\"time\",\"count\"],\"values\":[[0,12]]}]}");
+    cn_free(js);
+    /* a deadline already past: the scan stops at its first check */
+    o = (qry_exec_opts_t){.deadline = 1};
+    assert_int_equal(run_opts(f, "SELECT v FROM m", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"query-timeout limit exceeded\"}");
+    cn_free(js);
+    /* the client went away: no result at all */
+    atomic_int cancel = 1;
+    o = (qry_exec_opts_t){.cancel = &cancel};
+    assert_int_equal(run_opts(f, "SELECT v FROM m", o, &js), CN_ECLOSED);
+    assert_null(js);
+}
+
 static void test_last_value_cache(void **st)
 {
     fx_t *f = *st;
@@ -408,6 +473,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_selector_time_from_stats, setup, teardown),
         cmocka_unit_test_setup_teardown(test_last_value_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrapped_block_sum, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
