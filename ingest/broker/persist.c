@@ -26,9 +26,9 @@
  *     through opts.msg_ext_free = mq_broker_msg_ext_free), so later
  *     deliveries and every session queue take references to it; it goes
  *     once the cache evicted the store message and the last delivery is
- *     done.  While cached, a delivered message is thus held twice (store
- *     form and broker form), so the cache's resident size is at most about
- *     twice mqtt-retained-cache.  $SYS/... retained messages stay in memory (msg.c): they
+ *     done.  The broker form's size counts against the store's cache
+ *     budget (mqtt-retained-cache) while the store message lives, so the
+ *     budget bounds both forms.  $SYS/... retained messages stay in memory (msg.c): they
  *     change every few seconds and mean nothing after a restart.
  *  5. Acknowledgements wait for the store.  A QoS 1/2 PUBLISH is
  *     acknowledged (PUBACK/PUBREC) only once the store committed every
@@ -395,7 +395,7 @@ static mq_msg_t *shared_form(mq_store_msg_t *sm)
     m = unblob(sm->props, sm->props_len, sm->payload, sm->payload_len, sm->expiry_ns);
     if (!m)
         return NULL;
-    mq_msg_t *att = mq_store_msg_ext_set(sm, m);
+    mq_msg_t *att = mq_store_msg_ext_set(sm, m, m->size);
     if (att == m)
         return mq__bk_msg_ref(m); /* one reference is the attachment's */
     if (att) {                    /* another thread attached one first */

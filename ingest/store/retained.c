@@ -359,7 +359,11 @@ static void cache_put(mq_store_t *st, mq__st_rnode_t *nd, mq_store_msg_t *msg)
         mq_store_msg_unref(msg);
         return;
     }
-    while (st->cache_bytes + sz > st->o.cache_bytes && st->lru_tail)
+    /* Attachments of live messages (the broker's form of delivered ones)
+     * share the budget. */
+    while (st->cache_bytes + atomic_load_explicit(&st->ext_bytes, memory_order_relaxed) + sz >
+               st->o.cache_bytes &&
+           st->lru_tail)
         cache_drop(st, st->lru_tail->node);
     mq__st_rcent_t *e = cn_malloc(sizeof(*e));
     e->node = nd;

@@ -152,6 +152,8 @@ mq_store_msg_t *mq__st_msg_new(const mq_store_t *st, const char *topic, size_t t
     atomic_init(&m->refs_, 1);
     atomic_init(&m->ext_, NULL);
     m->ext_free_ = st->o.msg_ext_free;
+    m->ext_bytes_ = 0;
+    m->ext_acct_ = (atomic_size_t *)&st->ext_bytes;
     m->qos = qos;
     m->expiry_ns = expiry_ns;
     m->topic_len = (uint32_t)tlen;
@@ -185,8 +187,10 @@ void mq_store_msg_unref(mq_store_msg_t *m)
 {
     if (m && atomic_fetch_sub_explicit(&m->refs_, 1, memory_order_acq_rel) == 1) {
         void *ext = atomic_load_explicit(&m->ext_, memory_order_acquire);
-        if (ext)
+        if (ext) {
             m->ext_free_(ext);
+            atomic_fetch_sub_explicit(m->ext_acct_, m->ext_bytes_, memory_order_relaxed);
+        }
         cn_free(m);
     }
 }
@@ -196,14 +200,19 @@ void *mq_store_msg_ext(mq_store_msg_t *m)
     return atomic_load_explicit(&m->ext_, memory_order_acquire);
 }
 
-void *mq_store_msg_ext_set(mq_store_msg_t *m, void *ext)
+void *mq_store_msg_ext_set(mq_store_msg_t *m, void *ext, size_t bytes)
 {
     void *cur = NULL;
     if (!m->ext_free_ || !ext)
         return NULL;
     if (atomic_compare_exchange_strong_explicit(&m->ext_, &cur, ext, memory_order_acq_rel,
-                                                memory_order_acquire))
+                                                memory_order_acquire)) {
+        /* The caller holds a reference: the last unref, which reads
+         * ext_bytes_, comes after this store (refs_ is acq_rel). */
+        m->ext_bytes_ = bytes;
+        atomic_fetch_add_explicit(m->ext_acct_, bytes, memory_order_relaxed);
         return ext;
+    }
     return cur;
 }
 

@@ -182,6 +182,8 @@ typedef struct mq_store_msg {
     atomic_uint refs_;            /* private */
     _Atomic(void *) ext_;         /* private: mq_store_msg_ext */
     void (*ext_free_)(void *ext); /* private: opts.msg_ext_free */
+    size_t ext_bytes_;            /* private: the attachment's size, counted in ... */
+    atomic_size_t *ext_acct_;     /* private: ... the store's cache budget */
     uint8_t qos;                  /* 0..2 */
     int64_t expiry_ns;            /* absolute message-expiry deadline (wall clock), 0 = none */
     const char *topic;            /* points into this allocation */
@@ -202,13 +204,16 @@ void mq_store_msg_unref(mq_store_msg_t *m); /* NULL is a no-op */
  * mq_store_msg_ext returns the attachment or NULL.  mq_store_msg_ext_set
  * attaches `ext` if none is attached yet and returns the attachment now in
  * place: `ext` itself, or an earlier one another thread attached first (the
- * caller then frees its own `ext`).  The store calls opts.msg_ext_free(ext)
+ * caller then frees its own `ext`).  `bytes` is the attachment's size: it
+ * counts against opts.cache_bytes for as long as the message lives (the
+ * cache evicts to make room for it), so the budget bounds both forms.
+ * Messages with an attachment must be released before mq_store_close.  The store calls opts.msg_ext_free(ext)
  * when the message's last reference goes; it must be set for
  * mq_store_msg_ext_set to accept anything (otherwise it returns NULL and
  * attaches nothing).  Any thread.
  */
 void *mq_store_msg_ext(mq_store_msg_t *m);
-void *mq_store_msg_ext_set(mq_store_msg_t *m, void *ext);
+void *mq_store_msg_ext_set(mq_store_msg_t *m, void *ext, size_t bytes);
 
 /* What mq_store_retain_set copies (borrowed by the call only). */
 typedef struct mq_store_retain {

@@ -132,6 +132,7 @@ struct mq_store {
     void *exp;                           /* expiry side table (retained.c) */
     size_t exp_n, exp_cap;
     size_t cache_bytes;
+    atomic_size_t ext_bytes; /* attachments of live messages (mq_store_msg_ext_set) */
     int64_t next_sweep_mono;
 
     /* Stats (relaxed atomics). */

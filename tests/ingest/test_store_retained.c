@@ -322,14 +322,14 @@ static void test_msg_ext(void **state)
     assert_int_equal(a.n, 1);
     assert_null(mq_store_msg_ext(a.v[0]));
     int *mine = malloc(sizeof(int)), *late = malloc(sizeof(int));
-    assert_ptr_equal(mq_store_msg_ext_set(a.v[0], mine), mine);
+    assert_ptr_equal(mq_store_msg_ext_set(a.v[0], mine, sizeof *mine), mine);
     sfx_match(f, "x/+", &b); /* the cached message: the attachment is there */
     assert_int_equal(b.n, 1);
     assert_ptr_equal(b.v[0], a.v[0]);
     assert_ptr_equal(mq_store_msg_ext(b.v[0]), mine);
-    assert_ptr_equal(mq_store_msg_ext_set(b.v[0], late), mine); /* the first one wins */
+    assert_ptr_equal(mq_store_msg_ext_set(b.v[0], late, sizeof *late), mine); /* the first one wins */
     free(late);
-    assert_null(mq_store_msg_ext_set(b.v[0], NULL));
+    assert_null(mq_store_msg_ext_set(b.v[0], NULL, 0));
     coll_free(&a);
     coll_free(&b);
     assert_int_equal(atomic_load(&ext_freed), 0); /* the cache still holds it */
@@ -342,9 +342,38 @@ static void test_msg_ext(void **state)
     sfx_retain(f, "y", "b", 0, 0);
     sfx_match(f, "y", &a);
     int dummy;
-    assert_null(mq_store_msg_ext_set(a.v[0], &dummy));
+    assert_null(mq_store_msg_ext_set(a.v[0], &dummy, sizeof dummy));
     assert_null(mq_store_msg_ext(a.v[0]));
     coll_free(&a);
+}
+
+/* An attachment's bytes count against cache_bytes while its message
+ * lives: the cache evicts to make room for them. */
+static void test_msg_ext_budget(void **state)
+{
+    sfx_t *f = *state;
+    atomic_store(&ext_freed, 0);
+    f->o.msg_ext_free = ext_free;
+    f->o.cache_bytes = 2048;
+    sfx_open(f);
+    sfx_retain(f, "e/1", "a", 0, 0);
+    coll_t a, b, c;
+    sfx_match(f, "e/1", &a); /* cached, and held by a */
+    assert_int_equal(a.n, 1);
+    assert_non_null(mq_store_msg_ext_set(a.v[0], malloc(8), 1900));
+    sfx_retain(f, "e/2", "b", 0, 0);
+    sfx_match(f, "e/2", &b); /* no room beside e/1 and its 1900 bytes */
+    mq_store_stats_t st;
+    mq_store_stats(f->st, &st);
+    assert_int_equal(st.cache_msgs, 1);
+    coll_free(&a); /* e/1 was evicted: this was its last reference */
+    assert_int_equal(atomic_load(&ext_freed), 1);
+    sfx_retain(f, "e/3", "c", 0, 0);
+    sfx_match(f, "e/3", &c); /* the 1900 bytes are free again */
+    mq_store_stats(f->st, &st);
+    assert_int_equal(st.cache_msgs, 2);
+    coll_free(&b);
+    coll_free(&c);
 }
 
 static void test_bad_args(void **state)
@@ -547,6 +576,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_expiry_many, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_cache_bounded_shared, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_msg_ext, sfx_setup, sfx_teardown),
+        cmocka_unit_test_setup_teardown(test_msg_ext_budget, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_bad_args, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_random_vs_bruteforce, sfx_setup, sfx_teardown),
         cmocka_unit_test_setup_teardown(test_threads, sfx_setup, sfx_teardown),
