@@ -18,7 +18,7 @@ data="$tmp/data"
 mpid=""
 stop_all() {
     exec 7>&- 2>/dev/null || true
-    [ -n "$mpid" ] && kill -KILL "$mpid" 2>/dev/null
+    if [ -n "$mpid" ]; then kill -KILL "$mpid" 2>/dev/null || true; fi
     cleanup
 }
 trap stop_all EXIT
