@@ -16,7 +16,8 @@
 
 /* A QoS 1/2 message waiting for its WAL sequence to become durable. */
 typedef struct waiter {
-    uint64_t seq;
+    uint64_t seq;  /* WAL seq to be durable (0: none) */
+    uint64_t sseq; /* sink log seq to be durable (0: none): rule actions, stream */
     mq_ack_token_t tok;
 } waiter_t;
 
@@ -37,6 +38,7 @@ struct srv_ingest_worker {
     eng_tag_t regtags[MQ_DEV_TAGS];
     mq_rules_worker_t *rules; /* NULL without rules */
     int loop;                 /* the event loop it serves (srv_ingest_start), or -1 */
+    uint64_t sink_seq;        /* highest sink log seq the current message appended */
 };
 
 struct srv_ingest {
@@ -277,7 +279,9 @@ static void stream(srv_ingest_worker_t *w, const char *client_id, const eng_poin
             dev = pt->tags[i].val;
     /* ts 0: stamped with the time of acceptance, as rule actions are (the
      * event time is in the payload; sink lag ages by the stamp). */
-    int rc = mq_sink_stream(sinks, dev, strlen(dev), payload, n, 0);
+    uint64_t seq = 0;
+    int rc = mq_sink_stream(sinks, dev, strlen(dev), payload, n, 0, &seq);
+    w->sink_seq = CN_MAX(w->sink_seq, seq);
     if (rc < 0) {
         atomic_fetch_add(&w->in->stream_errors, 1);
         uint32_t supp = 0;
@@ -292,6 +296,7 @@ int srv_ingest_publish(srv_ingest_worker_t *w, const char *client_id, const char
 {
     memset(res, 0, sizeof *res);
     srv_ingest_t *in = w->in;
+    w->sink_seq = 0;
     mq_dec_batch_reset(w->batch);
     mq_map_result_t r;
     mq_map_registry_fn reg = in->reg;
@@ -361,7 +366,8 @@ int srv_ingest_rules(srv_ingest_worker_t *w, const char *client_id, const char *
                                 .ts = cn_now_ns(),
                                 .payload = payload,
                                 .payload_len = n},
-                          .loop = w->loop};
+                          .loop = w->loop,
+                          .sink_seq = &w->sink_seq};
     sm.m.points = mq_dec_batch_points(w->batch, &sm.m.npoints);
     int rc = mq_rules_eval(w->rules, &sm.m);
     return rc < 0 ? 0 : rc;
@@ -431,7 +437,8 @@ void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out)
 
 /* ---------------------------------------------------- the ingest hook */
 
-static void push_waiter(srv_ingest_worker_t *w, uint64_t seq, const mq_ack_token_t *tok)
+static void push_waiter(srv_ingest_worker_t *w, uint64_t seq, uint64_t sseq,
+                        const mq_ack_token_t *tok)
 {
     pthread_mutex_lock(&w->amu);
     if (w->an == w->acap) {
@@ -444,9 +451,16 @@ static void push_waiter(srv_ingest_worker_t *w, uint64_t seq, const mq_ack_token
         w->acap = nc;
         w->ahead = 0;
     }
-    w->acks[(w->ahead + w->an) % w->acap] = (waiter_t){seq, *tok};
+    w->acks[(w->ahead + w->an) % w->acap] = (waiter_t){seq, sseq, *tok};
     w->an++;
     pthread_mutex_unlock(&w->amu);
+}
+
+/* First sink log seq not yet durable (UINT64_MAX without sinks). */
+static uint64_t sink_durable(srv_ingest_t *in)
+{
+    mq_sink_sys_t *sinks = atomic_load(&in->stream);
+    return sinks ? mq_sink_log_durable(mq_sink_sys_log(sinks)) : UINT64_MAX;
 }
 
 void srv_ingest_durable(srv_ingest_t *in, uint64_t durable_seq)
@@ -454,13 +468,15 @@ void srv_ingest_durable(srv_ingest_t *in, uint64_t durable_seq)
     if (!in)
         return;
     mq_ack_token_t toks[64];
+    uint64_t sdur = sink_durable(in);
     pthread_mutex_lock(&in->mu);
     for (unsigned l = 0; in->broker && l < in->nloops; l++) {
         srv_ingest_worker_t *w = in->loopw[l];
         for (;;) {
             size_t k = 0;
             pthread_mutex_lock(&w->amu);
-            while (w->an && k < CN_ARRAY_LEN(toks) && w->acks[w->ahead].seq <= durable_seq) {
+            while (w->an && k < CN_ARRAY_LEN(toks) && w->acks[w->ahead].seq <= durable_seq &&
+                   w->acks[w->ahead].sseq < sdur) {
                 toks[k++] = w->acks[w->ahead].tok;
                 w->ahead = (w->ahead + 1) % w->acap;
                 w->an--;
@@ -475,17 +491,33 @@ void srv_ingest_durable(srv_ingest_t *in, uint64_t durable_seq)
     pthread_mutex_unlock(&in->mu);
 }
 
-/* Registers tok to be acknowledged once seq is durable; acknowledges at
- * once when it already is (also when the notify ran between our write and
- * the push).  Returns the hook's answer. */
-static int ack_when_durable(srv_ingest_worker_t *w, uint64_t seq, const mq_ack_token_t *tok)
+void srv_ingest_sink_durable(void *arg, uint64_t sink_durable_seq)
+{
+    srv_ingest_t *in = arg;
+    (void)sink_durable_seq; /* srv_ingest_durable reads it again */
+    if (!in)
+        return;
+    /* in->db is set before the broker, under mu (srv_ingest_start) */
+    pthread_mutex_lock(&in->mu);
+    eng_db_t *db = in->broker ? in->db : NULL;
+    pthread_mutex_unlock(&in->mu);
+    if (db)
+        srv_ingest_durable(in, eng_durable_seq(db));
+}
+
+/* Registers tok to be acknowledged once seq (WAL) and sseq (sink log:
+ * what rule actions and the stream appended for the message) are durable;
+ * acknowledges at once when they already are (also when a notify ran
+ * between our write and the push).  Returns the hook's answer. */
+static int ack_when_durable(srv_ingest_worker_t *w, uint64_t seq, uint64_t sseq,
+                            const mq_ack_token_t *tok)
 {
     srv_ingest_t *in = w->in;
-    if (seq == 0 || seq <= eng_durable_seq(in->db))
+    if ((seq == 0 || seq <= eng_durable_seq(in->db)) && (sseq == 0 || sseq < sink_durable(in)))
         return MQ_PUB_ACK_NOW;
-    push_waiter(w, seq, tok);
+    push_waiter(w, seq, sseq, tok);
     uint64_t d = eng_durable_seq(in->db);
-    if (d >= seq)
+    if ((seq == 0 || d >= seq) && (sseq == 0 || sseq < sink_durable(in)))
         srv_ingest_durable(in, d);
     return MQ_PUB_ACK_LATER;
 }
@@ -553,7 +585,7 @@ int srv_ingest_on_publish(void *arg, const mq_msg_view_t *m, const mq_ack_token_
         republish(in, w, m, &res);
     if (!tok || m->qos == 0)
         return MQ_PUB_ACK_NOW;
-    return ack_when_durable(w, res.seq, tok);
+    return ack_when_durable(w, res.seq, w->sink_seq, tok);
 }
 
 /* The resume thread: waits until the engine takes writes again, then lets

@@ -94,6 +94,7 @@ int srv_ingest_rules(srv_ingest_worker_t *w, const char *client_id, const char *
 typedef struct srv_rules_msg {
     mq_rules_msg_t m; /* first: the pointer the rules see */
     int loop;
+    uint64_t *sink_seq; /* raised to the sink log seq of each record appended */
 } srv_rules_msg_t;
 
 /* Appends the ingest counters in Prometheus text format (with
@@ -127,7 +128,12 @@ void srv_ingest_metrics(srv_ingest_t *in, cn_buf_t *out);
 int srv_ingest_start(srv_ingest_t *in, eng_db_t *db, mq_broker_t *broker, unsigned nloops);
 void srv_ingest_stop(srv_ingest_t *in);
 int srv_ingest_on_publish(void *arg, const mq_msg_view_t *m, const mq_ack_token_t *tok);
-/* For eng_opts.durable_notify (WAL thread); in may be NULL. */
+/* For eng_opts.durable_notify (WAL thread); in may be NULL.  A QoS 1/2
+ * PUBACK waits for the WAL and for the sink log records (rule actions,
+ * the stream) of its message. */
 void srv_ingest_durable(srv_ingest_t *in, uint64_t durable_seq);
+/* The sink log's durable callback (mq_sink_durable_cb; writer thread),
+ * with the srv_ingest_t as arg. */
+void srv_ingest_sink_durable(void *arg, uint64_t sink_durable_seq);
 
 #endif /* SRV_INGEST_H */

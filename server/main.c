@@ -350,7 +350,7 @@ static int open_sinks(srv_ctx_t *ctx)
     if (rc < 0)
         return rc;
     srv_dispatch_prepare(ctx->dispatch, ctx->rules); /* before the start: rule sinks' cursors */
-    rc = srv_sinks_start(ctx->sinks);
+    rc = srv_sinks_start(ctx->sinks, srv_ingest_sink_durable, ctx->ingest); /* PUBACKs wait */
     if (rc < 0)
         return rc; /* stop() closes the sinks */
     srv_ingest_set_stream(ctx->ingest, ctx->sinks);

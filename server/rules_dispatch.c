@@ -266,5 +266,11 @@ int srv_dispatch_action(void *arg, const mq_rules_out_t *o)
     }
     rec.payload = (const uint8_t *)o->body;
     rec.payload_len = o->body_len;
-    return mq_sink_append(d->ctx->sinks, id, &rec, NULL);
+    uint64_t seq = 0;
+    int rc = mq_sink_append(d->ctx->sinks, id, &rec, &seq);
+    /* the PUBACK waits for it (ingest.h) */
+    const srv_rules_msg_t *sm = (const srv_rules_msg_t *)o->msg;
+    if (rc == 0 && sm && sm->sink_seq && seq > *sm->sink_seq)
+        *sm->sink_seq = seq;
+    return rc;
 }

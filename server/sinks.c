@@ -90,9 +90,9 @@ int srv_sinks_open(const srv_cfg_t *cfg, mq_sink_sys_t **out, FILE *diag)
     return 0;
 }
 
-int srv_sinks_start(mq_sink_sys_t *sys)
+int srv_sinks_start(mq_sink_sys_t *sys, mq_sink_durable_cb cb, void *arg)
 {
-    int rc = mq_sink_sys_start(sys, NULL, NULL);
+    int rc = mq_sink_sys_start(sys, cb, arg);
     if (rc < 0)
         cn_error("sinks: cannot start: %s", cn_strerror(rc));
     return rc;

@@ -26,9 +26,10 @@
  */
 int srv_sinks_open(const srv_cfg_t *cfg, mq_sink_sys_t **out /* OUT */, FILE *diag);
 /* Starts delivery, once every sink known at startup is added (the rule
- * actions' too: a sink added later forgets its backlog).  0 or the error
- * (logged); the caller closes the system on failure. */
-int srv_sinks_start(mq_sink_sys_t *sys);
+ * actions' too: a sink added later forgets its backlog).  cb (may be NULL)
+ * gets the log's durable notifications (mq_sink_durable_cb).  0 or the
+ * error (logged); the caller closes the system on failure. */
+int srv_sinks_start(mq_sink_sys_t *sys, mq_sink_durable_cb cb, void *arg);
 /* Prometheus families of the sinks (the srv_http metrics callback shape). */
 void srv_sinks_metrics(void *sys, cn_buf_t *out);
 /* The JSON status of GET /api/v1/sinks (same shape). */

@@ -296,7 +296,8 @@ int mq_sink_append(mq_sink_sys_t *sys, int id, const mq_sink_rec_t *rec, uint64_
  * mq_sink_log_append error.  Any thread.
  */
 int mq_sink_stream(mq_sink_sys_t *sys, const void *device, size_t device_len, const void *payload,
-                   size_t payload_len, int64_t ts_ns);
+                   size_t payload_len, int64_t ts_ns, uint64_t *seq /* OUT, may be NULL; 0 when
+                                                                     nothing was appended */);
 /* Counters of sink id; CN_ENOTFOUND for an unknown id.  Any thread. */
 int mq_sink_sys_stats(mq_sink_sys_t *sys, int id, mq_sink_stats_t *st /* OUT */);
 /*

@@ -330,8 +330,10 @@ int mq_sink_append(mq_sink_sys_t *sys, int id, const mq_sink_rec_t *rec, uint64_
 }
 
 int mq_sink_stream(mq_sink_sys_t *sys, const void *device, size_t device_len, const void *payload,
-                   size_t payload_len, int64_t ts_ns)
+                   size_t payload_len, int64_t ts_ns, uint64_t *seq)
 {
+    if (seq)
+        *seq = 0;
     int id = sys->stream_id;
     if (id < 0)
         return 0;
@@ -340,7 +342,7 @@ int mq_sink_stream(mq_sink_sys_t *sys, const void *device, size_t device_len, co
                        .key_len = device_len,
                        .payload = payload,
                        .payload_len = payload_len};
-    return mq_sink_append(sys, id, &r, NULL);
+    return mq_sink_append(sys, id, &r, seq);
 }
 
 /* ---------------------------------------------------------- status */

@@ -357,7 +357,9 @@ static void test_add_remove_after_start_and_stream(void **state)
     assert_int_equal(mq_sink_sys_set_stream(sys, "a"), 0);
     assert_int_equal(mq_sink_sys_set_stream(sys, "nope"), CN_ENOTFOUND);
     assert_int_equal(mq_sink_sys_start(sys, NULL, NULL), 0);
-    assert_int_equal(mq_sink_stream(sys, "dev-1", 5, "{\"s\":1}", 7, 0), 0);
+    uint64_t sseq = 0;
+    assert_int_equal(mq_sink_stream(sys, "dev-1", 5, "{\"s\":1}", 7, 0, &sseq), 0);
+    assert_int_equal(sseq, 1); /* the first record of the log */
     mq_sink_def_t b = {.name = "rule.r1.0", .type = MQ_SINK_WEBHOOK, .url = f->url};
     int idb = mq_sink_sys_add(sys, &b);
     assert_int_equal(idb, 1);
