@@ -8,8 +8,10 @@
  * catalog only remembers database and retention-policy names so that
  * SHOW DATABASES / SHOW RETENTION POLICIES answer like InfluxDB.  Data
  * statements (DROP MEASUREMENT, DROP SERIES, DELETE) act on the shared
- * engine; DROP DATABASE forgets the name and deletes every series, as
- * InfluxDB deletes the database's data.
+ * engine; DROP DATABASE of the last database forgets the name and deletes
+ * every series, as InfluxDB deletes the database's data; while other
+ * databases remain it only forgets the name, with a warning (deleting would
+ * take their data too); an unknown name is no error, as in InfluxDB.
  *
  * Retention policies are kept per database (DATA-DIR/databases, fsynced
  * and renamed on every change) and drive the one engine's retention
@@ -832,6 +834,10 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
     case QRY_STMT_DROP_DATABASE:
         if (c) {
             pthread_mutex_lock(&c->mu);
+            if (!cat_has(c, d->name)) { /* InfluxDB: dropping nothing is no error */
+                pthread_mutex_unlock(&c->mu);
+                return 0;
+            }
             for (size_t i = 0; i < c->ndbs; i++)
                 if (strcmp(c->dbs[i], d->name) == 0) {
                     cn_free(c->dbs[i]);
@@ -843,9 +849,20 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
                     rp_del(c, i);
                 else
                     i++;
+            size_t left = c->ndbs;
             cat_save(c);
             apply_retention(c, o);
             pthread_mutex_unlock(&c->mu);
+            if (left > 0) { /* one store: deleting would take the others' data */
+                char w[320];
+                snprintf(w, sizeof w,
+                         "database %s forgotten, its data kept: every database's data is in "
+                         "one store, deleted when the last database is dropped (or use DROP "
+                         "MEASUREMENT, DROP SERIES, DELETE)",
+                         d->name);
+                b->r->msg = cn_strdup(w);
+                return 0;
+            }
         }
         return drop_where(o, NULL, 0, NULL, false, b);
     case QRY_STMT_DROP_MEASUREMENT: {

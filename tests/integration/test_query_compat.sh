@@ -10,7 +10,8 @@
 # (InfluxDB's checks and messages, shard durations) and their persistence
 # across a restart together with the engine retention they imply, the
 # "not executed" of statements after a failed one, chunked SHOW, GET of a
-# write statement (InfluxDB's warning) and DELETE without time bounds.
+# write statement (InfluxDB's warning), DELETE without time bounds and
+# DROP DATABASE in cairn's one store.
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_compat.sh
 set -euo pipefail
@@ -218,8 +219,27 @@ expect "delete: a time range keeps the series" \
     '{"results":[{"statement_id":0}]}
 {"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["m,dev=b,fleet=f2"]]}]}]}
 {"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",2]]}]}]}'
+# DROP DATABASE: an unknown name is no error; while other databases remain
+# only the name goes (one store holds every database's data)
+expect "drop database: unknown name" "$(rp 'DROP DATABASE nosuch'; rp 'SELECT count(rpm) FROM m')" \
+    '{"results":[{"statement_id":0}]}
+'"$(one count 2)"
+expect "drop database: others remain" \
+    "$(rp 'DROP DATABASE plain'; rp 'SHOW DATABASES'; rp 'SELECT count(rpm) FROM m')" \
+    "$(printf '{"results":[{"statement_id":0,"messages":[{"level":"warning","text":"database %s forgotten, its data kept: every database'"'"'s data is in one store, deleted when the last database is dropped (or use DROP MEASUREMENT, DROP SERIES, DELETE)"}]}]}' plain)"'
+{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["iot"],["other"]]}]}]}
+'"$(one count 2)"
 expect "delete: the whole measurement" "$(rp 'DELETE FROM m'; rp 'SHOW MEASUREMENTS')" \
     '{"results":[{"statement_id":0}]}
+{"results":[{"statement_id":0}]}'
+# ... and dropping the last database deletes the data
+code=$(curl -s -o "$tmp/wr" -w '%{http_code}' -XPOST "$url/write?db=iot" --data-binary @"$tmp/lp")
+[ "$code" = 204 ] || fail "write answered $code: $(cat "$tmp/wr")"
+expect "drop database: the last one deletes the data" \
+    "$(rp 'DROP DATABASE other'; rp 'DROP DATABASE iot'; rp 'SHOW DATABASES'; rp 'SHOW MEASUREMENTS')" \
+    "$(printf '{"results":[{"statement_id":0,"messages":[{"level":"warning","text":"database %s forgotten, its data kept: every database'"'"'s data is in one store, deleted when the last database is dropped (or use DROP MEASUREMENT, DROP SERIES, DELETE)"}]}]}' other)"'
+{"results":[{"statement_id":0}]}
+{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"]}]}]}
 {"results":[{"statement_id":0}]}'
 stop_server
 echo "PASS: $checks checks"
