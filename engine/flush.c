@@ -49,6 +49,7 @@ typedef struct flushctx {
     pwriter_t *pw;
     uint32_t npw;
     int64_t cutoff; /* retention: rows before this are dropped */
+    eng__version_t *prev; /* flush: the segments already stored (borrowed) */
 } flushctx_t;
 
 static int pw_get(flushctx_t *fc, int64_t start, eng__segw_t **out)
@@ -79,8 +80,68 @@ static int pw_get(flushctx_t *fc, int64_t start, eng__segw_t **out)
     return 0;
 }
 
+/* Newest timestamp of sid stored in partition `start` of fc->prev, or
+ * INT64_MIN. */
+static int64_t stored_newest(const flushctx_t *fc, uint64_t sid, int64_t start)
+{
+    int64_t newest = INT64_MIN;
+    const eng__version_t *v = fc->prev;
+    for (uint32_t p = 0; v && p < v->nparts; p++) {
+        if (v->parts[p].start != start)
+            continue;
+        for (uint32_t s = 0; s < v->parts[p].nsegs; s++) {
+            const eng__seg_t *seg = v->parts[p].segs[s];
+            uint32_t first, cnt = eng__seg_find(seg, sid, &first);
+            for (uint32_t b = first; b < first + cnt; b++)
+                newest = CN_MAX(newest, seg->blocks[b].tmax);
+        }
+    }
+    return newest;
+}
+
+/* True when the active memtable of fc->prev already holds a row of sid
+ * with a timestamp in [start, newest]: a late row for the block being
+ * written. */
+static bool active_has_late(const flushctx_t *fc, uint64_t sid, int64_t start, int64_t newest)
+{
+    eng__mtchunk_t *mc = NULL;
+    uint32_t n = eng__mt_chunks(fc->prev->active, sid, start, newest, UINT64_MAX, &mc);
+    bool late = false;
+    for (uint32_t k = 0; k < n; k++)
+        late |= mc[k].tmin <= newest && mc[k].tmax >= start;
+    cn_free(mc);
+    return late;
+}
+
+/* Writes rows [from, to) into evenly sized blocks of at most block_rows. */
+static int write_blocks(eng_db_t *db, eng__segw_t *w, uint64_t sid, const eng__rows_t *r,
+                        uint32_t from, uint32_t to)
+{
+    if (from >= to)
+        return 0;
+    uint32_t n = to - from, nb = (n + db->o.block_rows - 1) / db->o.block_rows;
+    uint32_t per = (n + nb - 1) / nb;
+    for (uint32_t k = from; k < to; k += per) {
+        int rc = eng__segw_add(w, sid, r, k, CN_MIN(per, to - k));
+        if (rc < 0)
+            return rc;
+    }
+    return 0;
+}
+
 /* Writes rows (sorted, unique ts) of sid, split by partition and into
- * evenly sized blocks of at most block_rows. */
+ * evenly sized blocks of at most block_rows.
+ *
+ * A flush (fc->prev set) keeps its blocks from overlapping stored ones, so
+ * that readers can use their stats (read.c decodes every block that
+ * overlaps another source): when writers race a memtable swap, a few rows
+ * per series land in the next memtable with timestamps at or before the
+ * newest row already flushed.  Such late rows (ts <= the newest stored ts
+ * of the series in the partition) get blocks of their own; and when late
+ * rows show up (in this flush, or already in the new active memtable), the
+ * newest memtable_chunk_rows rows get a small tail block, which is then all
+ * that the late rows of the next flush (and the memtable chunks) overlap.
+ * Without late rows the layout is the plain one. */
 static int write_rows(flushctx_t *fc, uint64_t sid, const eng__rows_t *r,
                       eng__segw_t *(*fixed)(void *), void *farg)
 {
@@ -101,13 +162,21 @@ static int write_rows(flushctx_t *fc, uint64_t sid, const eng__rows_t *r,
             rc = pw_get(fc, start, &w);
         if (rc < 0)
             return rc;
-        uint32_t n = j - i, nb = (n + db->o.block_rows - 1) / db->o.block_rows;
-        uint32_t per = (n + nb - 1) / nb;
-        for (uint32_t k = i; k < j; k += per) {
-            rc = eng__segw_add(w, sid, r, k, CN_MIN(per, j - k));
-            if (rc < 0)
-                return rc;
+        uint32_t late = i, tail = j;
+        if (fc->prev) {
+            int64_t newest = stored_newest(fc, sid, start);
+            while (late < j && r->ts[late] <= newest)
+                late++;
+            uint32_t t = db->o.memtable_chunk_rows ? db->o.memtable_chunk_rows
+                                                   : ENG__MT_CHUNK_ROWS;
+            if (j - late > 2 * t &&
+                (late > i || active_has_late(fc, sid, start, r->ts[j - 1])))
+                tail = j - t;
         }
+        if ((rc = write_blocks(db, w, sid, r, i, late)) < 0 ||
+            (rc = write_blocks(db, w, sid, r, late, tail)) < 0 ||
+            (rc = write_blocks(db, w, sid, r, tail, j)) < 0)
+            return rc;
         i = j;
     }
     return 0;
@@ -205,11 +274,13 @@ int eng__flush_now(eng_db_t *db)
     v->imm = imm;
     eng__mt_ref(imm);
     eng__version_install(db, v);
+    eng__version_t *prev = eng__version_get(db);
     pthread_mutex_unlock(&db->wmu);
 
     /* 2. write segments */
-    flushctx_t fc = {db, NULL, 0, retention_cutoff(db)};
+    flushctx_t fc = {db, NULL, 0, retention_cutoff(db), prev};
     int rc = flush_memtable(&fc, imm, tombs, ntombs);
+    eng__version_unref(prev);
     eng__seg_t **segs = NULL;
     int rc2 = finish_writers(&fc, boundary, &segs);
     if (rc == 0)
@@ -348,7 +419,7 @@ static int compact_partition(eng_db_t *db, eng__part_t *pt, const eng__tomb_t *t
     }
     uint32_t *pos = cn_calloc(pt->nsegs, sizeof *pos);
     eng__scratch_t *sc = cn_calloc(pt->nsegs, sizeof *sc);
-    flushctx_t fc = {db, NULL, 0, retention_cutoff(db)};
+    flushctx_t fc = {db, NULL, 0, retention_cutoff(db), NULL};
     for (;;) {
         uint64_t sid = UINT64_MAX;
         for (uint32_t s = 0; s < pt->nsegs; s++)
