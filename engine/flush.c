@@ -48,7 +48,7 @@ typedef struct flushctx {
     eng_db_t *db;
     pwriter_t *pw;
     uint32_t npw;
-    int64_t cutoff; /* retention: rows before this are dropped */
+    int64_t cutoff;       /* retention: rows before this are dropped */
     eng__version_t *prev; /* flush: the segments already stored (borrowed) */
 } flushctx_t;
 
@@ -167,10 +167,8 @@ static int write_rows(flushctx_t *fc, uint64_t sid, const eng__rows_t *r,
             int64_t newest = stored_newest(fc, sid, start);
             while (late < j && r->ts[late] <= newest)
                 late++;
-            uint32_t t = db->o.memtable_chunk_rows ? db->o.memtable_chunk_rows
-                                                   : ENG__MT_CHUNK_ROWS;
-            if (j - late > 2 * t &&
-                (late > i || active_has_late(fc, sid, start, r->ts[j - 1])))
+            uint32_t t = db->o.memtable_chunk_rows ? db->o.memtable_chunk_rows : ENG__MT_CHUNK_ROWS;
+            if (j - late > 2 * t && (late > i || active_has_late(fc, sid, start, r->ts[j - 1])))
                 tail = j - t;
         }
         if ((rc = write_blocks(db, w, sid, r, i, late)) < 0 ||

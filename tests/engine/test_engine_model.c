@@ -1208,11 +1208,11 @@ static void test_late_rows_keep_stats(void **state)
         want[k] = NAN;
     eng_write_res_t res;
     uint64_t seq;
-#define LATE_PUT(slot, val)                                                                   \
-    do {                                                                                      \
-        eng_field_t f_ = {"a", ENG_T_FLOAT, {.f = (val)}};                                    \
-        write1(c, "cpu", 0, T0 + (slot) * HALF, &f_, 1, &res, &seq);                          \
-        want[(slot)] = (val);                                                                 \
+#define LATE_PUT(slot, val)                                                                        \
+    do {                                                                                           \
+        eng_field_t f_ = {"a", ENG_T_FLOAT, {.f = (val)}};                                         \
+        write1(c, "cpu", 0, T0 + (slot)*HALF, &f_, 1, &res, &seq);                                 \
+        want[(slot)] = (val);                                                                      \
     } while (0)
     for (int k = 0; k < 300; k++)
         LATE_PUT(2 * k, k);
