@@ -211,10 +211,8 @@ static void put_int(cn_buf_t *b, int64_t v)
     cn_buf_put(b, tmp, (size_t)k);
 }
 
-/* The fewest significant digits that read back to the same double, in
- * plain decimal for exponents -5..16 and %e form beyond; always with a '.'
- * or an exponent so it lexes as a float again. */
-static void put_float(cn_buf_t *b, double v)
+/* ast.h */
+void qry_put_float(cn_buf_t *b, double v)
 {
     char tmp[64];
     int k = 0, prec = 1;
@@ -356,7 +354,7 @@ void qry_print_expr(const qry_expr_t *e, cn_buf_t *b)
         put_int(b, e->u.i);
         break;
     case QRY_EXPR_NUMBER:
-        put_float(b, e->u.f);
+        qry_put_float(b, e->u.f);
         break;
     case QRY_EXPR_STRING:
         put_quoted(b, e->u.s, '\'');

@@ -371,6 +371,10 @@ void qry_query_free(qry_query_t *q);
 
 /* Canonical InfluxQL text, appended to out (which stays NUL-terminated
  * just past len).  Statements are joined with "; ". */
+/* Appends v with the fewest significant digits that read back to the same
+ * double (plain decimal for exponents -5..16, %e form beyond), always with
+ * a '.' or an exponent so that it lexes as a float again. */
+void qry_put_float(cn_buf_t *b, double v);
 void qry_print_query(const qry_query_t *q, cn_buf_t *out);
 void qry_print_stmt(const qry_stmt_t *s, cn_buf_t *out);
 void qry_print_select(const qry_select_t *s, cn_buf_t *out);

@@ -65,23 +65,8 @@ static bool put_decimal(cn_buf_t *b, double v)
 
 static void put_double(cn_buf_t *b, double v)
 {
-    if (put_decimal(b, v))
-        return;
-    char tmp[64];
-    int k = 0, prec = 1;
-    for (; prec <= 17; prec++) {
-        k = snprintf(tmp, sizeof tmp, "%.*e", prec - 1, v);
-        if (strtod(tmp, NULL) == v)
-            break;
-    }
-    int exp = atoi(strchr(tmp, 'e') + 1);
-    if (exp >= -5 && exp <= 16)
-        k = snprintf(tmp, sizeof tmp, "%.*f", prec - 1 - exp > 0 ? prec - 1 - exp : 0, v);
-    else
-        k = snprintf(tmp, sizeof tmp, "%.*g", prec, v);
-    cn_buf_put(b, tmp, (size_t)k);
-    if (!strpbrk(tmp, ".eEn"))
-        cn_buf_put(b, ".0", 2);
+    if (!put_decimal(b, v))
+        qry_put_float(b, v);
 }
 
 static void put_num(cn_buf_t *b, const qry_val_t *v)
