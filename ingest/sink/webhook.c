@@ -44,8 +44,12 @@
  *     after each transfer and adds it back for the next one.  The poll is
  *     left running meanwhile (sock.idle) instead of two epoll_ctl calls per
  *     request: an event on an idle socket (the server closed it) stops the
- *     poll and is left to curl's liveness check at reuse; curl's close of a
- *     socket goes through closesocket_cb, which stops the poll first.
+ *     poll and is left to curl's liveness check at reuse.  curl's close of
+ *     a socket goes through closesocket_cb, which closes the poll handle
+ *     while the descriptor is still open: a handle left behind would, at
+ *     shutdown, deregister a descriptor number another thread may have
+ *     reused meanwhile (found by TSan).  curl reports CURL_POLL_REMOVE
+ *     before it closes a socket, so it never hands that handle back.
  *  4. Per request libcurl would look up http_proxy / no_proxy & co. in the
  *     environment and parse the URL again; both are done once per sink
  *     (the same proxy rules as curl's, CURLOPT_CURLU for the URL).
@@ -146,11 +150,9 @@ static void on_sock_closed(uv_handle_t *hd)
 /*
  * libcurl removes a socket from its watch list after every transfer and
  * adds it again for the next one on the same keep-alive connection.  The
- * uv_poll handle stays (stopped) in byfd[] meanwhile: initialising a new
- * one costs an fcntl and two epoll_ctl probes per request.  A descriptor
- * number curl hands us again is always a socket curl has open, so reusing
- * the handle of that number is safe even after curl closed and reopened
- * it (the kernel dropped the old epoll registration with the close).
+ * uv_poll handle stays in byfd[] meanwhile: initialising a new one costs
+ * an fcntl and two epoll_ctl probes per request.  It leaves byfd[] only
+ * when curl closes the socket (closesocket_cb).
  */
 static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *socketp)
 {
@@ -193,15 +195,15 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp, void *
     return 0;
 }
 
-/* libcurl closes a connection's socket (lane thread): the poll is stopped
- * while the descriptor is still open (NOTES 3). */
+/* libcurl closes a connection's socket (lane thread): the poll handle is
+ * closed while the descriptor is still open (NOTES 3). */
 static int closesocket_cb(void *clientp, curl_socket_t fd)
 {
     lane_t *l = clientp;
     if (fd >= 0 && (size_t)fd < l->nfd && l->byfd[fd]) {
-        uv_poll_stop(&l->byfd[fd]->poll);
-        l->byfd[fd]->events = 0;
-        l->byfd[fd]->idle = true;
+        sock_t *sk = l->byfd[fd];
+        l->byfd[fd] = NULL;
+        uv_close((uv_handle_t *)&sk->poll, on_sock_closed);
     }
     return close(fd);
 }
