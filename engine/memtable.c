@@ -332,6 +332,9 @@ typedef struct mt_chunk {
     size_t off, end; /* byte range in the series buffer (end: sealed only) */
     uint32_t rows;
     bool sorted; /* ts strictly ascending */
+    /* some row's fields differ from the series' field set (else every row
+     * is laid out as s->fids/s->ftypes, all of one length) */
+    bool mixed;
     int64_t tmin, tmax, last_ts;
     uint64_t seq_lo, seq_hi;
     /* sealed only: stats per (fid, type), immutable once set */
@@ -590,6 +593,98 @@ static void chunk_describe(mt_chunk_t *ch, const rowkey_t *k, uint32_t from, uin
     }
 }
 
+/* Bytes of a row holding exactly the fields of types[0..nf). */
+static size_t row_len(uint32_t nf, const uint8_t *types)
+{
+    size_t len = 20;
+    for (uint32_t f = 0; f < nf; f++)
+        len += 5 + eng__type_size(types[f]);
+    return len;
+}
+
+/*
+ * Stats of n rows (n > 0) that all hold exactly the fields of types[0..nf)
+ * in that order, rowlen bytes apart from base, in time order: what
+ * eng__rows_stats gives for them (every value present), one column at a
+ * time with a loop per type, straight from the row buffer.
+ */
+static void stats_uniform(const uint8_t *base, uint32_t n, size_t rowlen, uint32_t nf,
+                          const uint8_t *types, eng_stat_t *st)
+{
+    int64_t ts0, tsn;
+    memcpy(&ts0, base, 8);
+    memcpy(&tsn, base + (size_t)(n - 1) * rowlen, 8);
+    size_t off = 20 + 5; /* the first field's value */
+    for (uint32_t c = 0; c < nf; c++) {
+        eng_stat_t *x = &st[c];
+        memset(x, 0, sizeof *x);
+        const uint8_t *p = base + off;
+        switch (types[c]) {
+        case ENG_T_FLOAT: {
+            double v, mn, mx, sum = 0;
+            memcpy(&v, p, 8);
+            x->first.f = v;
+            mn = mx = v;
+            for (uint32_t i = 0; i < n; i++, p += rowlen) {
+                memcpy(&v, p, 8);
+                /* NaN never becomes min or max; comparisons with NaN are
+                 * false (as eng__rows_stats) */
+                if (v < mn || isnan(mn))
+                    mn = v;
+                if (v > mx || isnan(mx))
+                    mx = v;
+                sum += v;
+            }
+            x->min.f = mn;
+            x->max.f = mx;
+            x->last.f = v;
+            x->sum_f = sum;
+            break;
+        }
+        case ENG_T_INT: {
+            int64_t v, mn, mx, sum = 0;
+            bool ovf = false;
+            memcpy(&v, p, 8);
+            x->first.i = v;
+            mn = mx = v;
+            for (uint32_t i = 0; i < n; i++, p += rowlen) {
+                memcpy(&v, p, 8);
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+                ovf |= __builtin_add_overflow(sum, v, &sum);
+            }
+            x->min.i = mn;
+            x->max.i = mx;
+            x->last.i = v;
+            x->sum_i = sum;
+            x->sum_overflow = ovf;
+            break;
+        }
+        case ENG_T_BOOL: {
+            int64_t v = p[0], mn = v, mx = v, sum = 0;
+            x->first.i = v;
+            for (uint32_t i = 0; i < n; i++, p += rowlen) {
+                v = p[0];
+                mn = v < mn ? v : mn;
+                mx = v > mx ? v : mx;
+                sum += v; /* at most n: never overflows */
+            }
+            x->min.i = mn;
+            x->max.i = mx;
+            x->last.i = v;
+            x->sum_i = sum;
+            break;
+        }
+        default:
+            break; /* strings: count and times only */
+        }
+        x->count = n;
+        x->first_ts = x->tmin = ts0;
+        x->last_ts = x->tmax = tsn;
+        off += 5 + eng__type_size(types[c]);
+    }
+}
+
 /*
  * Seals the open chunk.  Its rows are put in time order in place (equal
  * timestamps keep their arrival order, so last-write-wins is unchanged);
@@ -607,15 +702,21 @@ static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
     rowkey_t *k = cn_malloc(n * sizeof *k);
     const uint8_t *p = s->buf + ch->off, *end = s->buf + s->len;
     bool inorder = true;
+    bool uniform = !ch->mixed;
+    size_t rowlen = uniform ? row_len(s->nfields, s->ftypes) : 0;
     for (uint32_t i = 0; i < n && p < end; i++) {
-        uint32_t nf;
         k[i].off = (size_t)(p - s->buf);
         memcpy(&k[i].ts, p, 8);
         memcpy(&k[i].seq, p + 8, 8);
-        memcpy(&nf, p + 16, 4);
         const uint8_t *q = p + 20;
-        for (uint32_t f = 0; f < nf; f++)
-            q += 5 + eng__type_size(q[4]);
+        if (uniform) {
+            q = p + rowlen;
+        } else {
+            uint32_t nf;
+            memcpy(&nf, p + 16, 4);
+            for (uint32_t f = 0; f < nf; f++)
+                q += 5 + eng__type_size(q[4]);
+        }
         k[i].len = (size_t)(q - p);
         k[i].ord = i;
         if (i && k[i].ts < k[i - 1].ts)
@@ -647,13 +748,25 @@ static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
     ch->end = cut;
 
     uint32_t nf = s->nfields;
-    eng__rows_t r;
-    eng__rows_init(&r, nf, s->fids, s->ftypes);
-    eng__rows_reserve(&r, ks);
-    rows_from(s->buf + ch->off, s->buf + cut, INT64_MIN, INT64_MAX, UINT64_MAX, &r);
     eng_stat_t *st = cn_malloc((nf ? nf : 1) * sizeof *st);
+    uint32_t *st_fids = cn_malloc((nf ? nf : 1) * sizeof *st_fids);
+    uint8_t *st_types = cn_malloc(nf ? nf : 1);
+    if (nf) {
+        memcpy(st_fids, s->fids, nf * sizeof *st_fids);
+        memcpy(st_types, s->ftypes, nf);
+    }
+    if (uniform) {
+        stats_uniform(s->buf + ch->off, ks, rowlen, nf, s->ftypes, st);
+    } else {
+        eng__rows_t r;
+        eng__rows_init(&r, nf, s->fids, s->ftypes);
+        eng__rows_reserve(&r, ks);
+        rows_from(s->buf + ch->off, s->buf + cut, INT64_MIN, INT64_MAX, UINT64_MAX, &r);
+        for (uint32_t c = 0; c < nf; c++)
+            eng__rows_stats(&r, c, 0, r.n, &st[c]);
+        eng__rows_free(&r);
+    }
     for (uint32_t c = 0; c < nf; c++) {
-        eng__rows_stats(&r, c, 0, r.n, &st[c]);
         if (s->ftypes[c] == ENG_T_STRING) {
             /* as stored blocks: no string values in the stats */
             memset(&st[c].min, 0, sizeof st[c].min);
@@ -663,12 +776,9 @@ static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
         }
     }
     ch->nst = nf;
-    ch->st_fids = r.fids; /* taken over from r */
-    ch->st_types = r.types;
-    r.fids = NULL;
-    r.types = NULL;
+    ch->st_fids = st_fids;
+    ch->st_types = st_types;
     ch->st = st; /* a sealed chunk is one with stats */
-    eng__rows_free(&r);
     mt->bytes += nf * (sizeof *st + 5);
     if (ks < n) {
         /* the newest rows open the next chunk */
@@ -677,9 +787,11 @@ static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
             s->chunks = cn_realloc(s->chunks, s->capchunks * sizeof *s->chunks);
             mt->bytes += s->capchunks / 2 * sizeof *s->chunks;
         }
+        bool mixed = s->chunks[s->nchunks - 1].mixed;
         mt_chunk_t *nc = &s->chunks[s->nchunks++];
         memset(nc, 0, sizeof *nc);
         nc->off = cut;
+        nc->mixed = mixed; /* its rows are the sealed chunk's newest */
         chunk_describe(nc, k, ks, n);
     }
     cn_free(k);
@@ -688,7 +800,8 @@ static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
 /* Counts a new row at ts/seq in the series' open chunk (opening one). */
 static mt_chunk_t *chunk_for_row(eng__mt_t *mt, mt_series_t *s, int64_t ts, uint64_t seq)
 {
-    mt_chunk_t *ch = s->nchunks && !s->chunks[s->nchunks - 1].st ? &s->chunks[s->nchunks - 1] : NULL;
+    mt_chunk_t *ch =
+        s->nchunks && !s->chunks[s->nchunks - 1].st ? &s->chunks[s->nchunks - 1] : NULL;
     if (!ch) {
         if (s->nchunks == s->capchunks) {
             s->capchunks = s->capchunks ? s->capchunks * 2 : 4;
@@ -718,7 +831,7 @@ void eng__mt_put(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq, uint32_t
                  const uint32_t *fids, const uint8_t *types, const eng_value_t *vals)
 {
     mt_series_t *s = mt_series(mt, sid);
-    chunk_for_row(mt, s, ts, seq);
+    mt_chunk_t *ch = chunk_for_row(mt, s, ts, seq);
     size_t need = 20;
     for (uint32_t f = 0; f < nf; f++)
         need += 5 + eng__type_size(types[f]);
@@ -756,11 +869,18 @@ void eng__mt_put(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq, uint32_t
     mt->rows++;
     /* Rows of a series nearly always repeat the same fields in the same
      * order: compare with the known set before the per-field check. */
-    if (nf > s->nfields || memcmp(s->fids, fids, nf * sizeof *fids) != 0 ||
-        memcmp(s->ftypes, types, nf) != 0)
+    if (nf != s->nfields || memcmp(s->fids, fids, nf * sizeof *fids) != 0 ||
+        memcmp(s->ftypes, types, nf) != 0) {
+        uint32_t had = s->nfields;
         for (uint32_t f = 0; f < nf; f++)
             note_field(s, fids[f], (eng_type_t)types[f]);
-    if (s->chunks[s->nchunks - 1].rows >= mt->chunk_rows)
+        /* the chunk's earlier rows lack the new fields, or this row is not
+         * laid out as the field set */
+        if ((s->nfields != had && ch->rows > 1) || nf != s->nfields ||
+            memcmp(s->fids, fids, nf * sizeof *fids) != 0 || memcmp(s->ftypes, types, nf) != 0)
+            ch->mixed = true;
+    }
+    if (ch->rows >= mt->chunk_rows)
         chunk_seal(mt, s);
 }
 
