@@ -457,9 +457,13 @@ static int replay_write(eng_db_t *db, uint64_t seq, cn_rd_t *r)
             types[f] = (uint8_t)t;
             const uint8_t *sp;
             switch (t) {
-            case ENG_T_FLOAT:
-                rc = cn_rd_u64(r, &u);
-                memcpy(&v->f, &u, 8);
+            case ENG_T_FLOAT: /* cn_rd_u64, inline */
+                if (cn_rd_left(r) < 8) {
+                    rc = CN_ETRUNC;
+                } else {
+                    memcpy(&v->f, r->p, 8);
+                    r->p += 8;
+                }
                 break;
             case ENG_T_INT:
                 rc = cn_rd_svarint(r, &v->i);

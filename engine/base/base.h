@@ -213,12 +213,27 @@ int cn_rd_u32(cn_rd_t *r, uint32_t *v /* OUT */);
 int cn_rd_u64(cn_rd_t *r, uint64_t *v /* OUT */);
 int cn__rd_uvarint_slow(cn_rd_t *r, uint64_t *v /* OUT */);
 /* LEB128 varints; inline for the one-byte case that dominates hot loops
- * (WAL replay, segment index parsing). */
+ * (WAL replay, segment index parsing), and for up to nine bytes when ten
+ * are left (no bounds check per byte; a tenth byte and the errors are the
+ * slow path's). */
 static inline int cn_rd_uvarint(cn_rd_t *r, uint64_t *v /* OUT */)
 {
-    if (r->p < r->end && *r->p < 0x80) {
-        *v = *r->p++;
+    const uint8_t *p = r->p;
+    if (p < r->end && *p < 0x80) {
+        *v = *p;
+        r->p = p + 1;
         return 0;
+    }
+    if (r->end - p >= 10) {
+        uint64_t x = 0;
+        for (unsigned i = 0; i < 9; i++) {
+            x |= (uint64_t)(p[i] & 0x7f) << (7 * i);
+            if (p[i] < 0x80) {
+                *v = x;
+                r->p = p + i + 1;
+                return 0;
+            }
+        }
     }
     return cn__rd_uvarint_slow(r, v);
 }
