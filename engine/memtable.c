@@ -320,6 +320,12 @@ void eng__rows_append(eng__rows_t *dst, const eng__rows_t *src, uint32_t from, u
  *   row:   i64 ts | u64 seq | u32 nfields | nfields x field
  *   field: u32 fid | u8 type | value: float/int 8 bytes, bool 1 byte,
  *          string 16 bytes (an eng_str_t into the arena)
+ *   packed row (nfields has ROW_PACKED set): i64 ts | u64 seq | u32
+ *          (ROW_PACKED | n) | the values of the series' first n fields
+ *          (s->fids/s->ftypes, which only ever grow at the end)
+ *
+ * Nearly every row repeats its series' field set and is packed: 100 bytes
+ * instead of 150 for ten floats.
  *
  * The buffer is cut into chunks of chunk_rows rows in arrival order.  When
  * a chunk fills up it is sealed: its per-field stats (as a segment block's)
@@ -357,6 +363,8 @@ typedef struct mt_series {
     mt_chunk_t *chunks; /* sealed chunks, then the open one (last) */
     uint32_t nchunks, capchunks;
 } mt_series_t;
+
+#define ROW_PACKED 0x80000000u
 
 typedef struct arena_chunk {
     struct arena_chunk *next;
@@ -517,11 +525,30 @@ static inline int out_col(const eng__rows_t *out, uint32_t fid, uint8_t t, uint3
     return -1;
 }
 
-/* Appends the rows of buf[off, end) with ts in [tmin, tmax) and seq <=
- * max_seq to out, in arrival order. */
-static void rows_from(const uint8_t *p, const uint8_t *end, int64_t tmin, int64_t tmax,
-                      uint64_t max_seq, eng__rows_t *out)
+/* Copies one value of size vs (8, 16 or 1). */
+static inline void val_copy(uint8_t *d, const uint8_t *p, size_t vs)
 {
+    if (vs == 8)
+        memcpy(d, p, 8);
+    else
+        memcpy(d, p, vs);
+}
+
+/* Appends the rows of s's buffer [p, end) with ts in [tmin, tmax) and seq
+ * <= max_seq to out, in arrival order. */
+static void rows_from(const mt_series_t *s, const uint8_t *p, const uint8_t *end, int64_t tmin,
+                      int64_t tmax, uint64_t max_seq, eng__rows_t *out)
+{
+    /* output column and value size of each of the series' fields, for
+     * packed rows */
+    enum { MAPMAX = 256 };
+    int map[MAPMAX];
+    uint8_t vsz[MAPMAX];
+    uint32_t nmap = CN_MIN(s->nfields, (uint32_t)MAPMAX);
+    for (uint32_t f = 0; f < nmap; f++) {
+        map[f] = out_col(out, s->fids[f], s->ftypes[f], f < out->ncols ? f : 0);
+        vsz[f] = (uint8_t)eng__type_size(s->ftypes[f]);
+    }
     while (p < end) {
         int64_t ts;
         uint64_t seq;
@@ -539,6 +566,26 @@ static void rows_from(const uint8_t *p, const uint8_t *end, int64_t tmin, int64_
                 out->valid[c][o] = 0;
             out->n++;
         }
+        if (nf & ROW_PACKED) {
+            nf &= ~ROW_PACKED;
+            for (uint32_t f = 0; f < nf; f++) {
+                size_t vs;
+                int c;
+                if (f < nmap) {
+                    vs = vsz[f];
+                    c = map[f];
+                } else {
+                    vs = eng__type_size(s->ftypes[f]);
+                    c = out_col(out, s->fids[f], s->ftypes[f], f < out->ncols ? f : 0);
+                }
+                if (take && c >= 0) {
+                    val_copy((uint8_t *)out->vals[c] + (size_t)o * vs, p, vs);
+                    out->valid[c][o] = 1;
+                }
+                p += vs;
+            }
+            continue;
+        }
         for (uint32_t f = 0; f < nf; f++) {
             uint32_t fid;
             memcpy(&fid, p, 4);
@@ -547,11 +594,7 @@ static void rows_from(const uint8_t *p, const uint8_t *end, int64_t tmin, int64_
             if (take) {
                 int c = out_col(out, fid, t, f < out->ncols ? f : 0);
                 if (c >= 0) {
-                    uint8_t *d = (uint8_t *)out->vals[c] + (size_t)o * vs;
-                    if (vs == 8)
-                        memcpy(d, p + 5, 8);
-                    else
-                        memcpy(d, p + 5, vs);
+                    val_copy((uint8_t *)out->vals[c] + (size_t)o * vs, p + 5, vs);
                     out->valid[c][o] = 1;
                 }
             }
@@ -593,18 +636,18 @@ static void chunk_describe(mt_chunk_t *ch, const rowkey_t *k, uint32_t from, uin
     }
 }
 
-/* Bytes of a row holding exactly the fields of types[0..nf). */
+/* Bytes of a packed row holding the fields of types[0..nf). */
 static size_t row_len(uint32_t nf, const uint8_t *types)
 {
     size_t len = 20;
     for (uint32_t f = 0; f < nf; f++)
-        len += 5 + eng__type_size(types[f]);
+        len += eng__type_size(types[f]);
     return len;
 }
 
 /*
- * Stats of n rows (n > 0) that all hold exactly the fields of types[0..nf)
- * in that order, rowlen bytes apart from base, in time order: what
+ * Stats of n packed rows (n > 0) that all hold the fields of types[0..nf),
+ * rowlen bytes apart from base, in time order: what
  * eng__rows_stats gives for them (every value present), one column at a
  * time with a loop per type, straight from the row buffer.
  */
@@ -614,7 +657,7 @@ static void stats_uniform(const uint8_t *base, uint32_t n, size_t rowlen, uint32
     int64_t ts0, tsn;
     memcpy(&ts0, base, 8);
     memcpy(&tsn, base + (size_t)(n - 1) * rowlen, 8);
-    size_t off = 20 + 5; /* the first field's value */
+    size_t off = 20; /* the first field's value */
     for (uint32_t c = 0; c < nf; c++) {
         eng_stat_t *x = &st[c];
         memset(x, 0, sizeof *x);
@@ -681,7 +724,7 @@ static void stats_uniform(const uint8_t *base, uint32_t n, size_t rowlen, uint32
         x->count = n;
         x->first_ts = x->tmin = ts0;
         x->last_ts = x->tmax = tsn;
-        off += 5 + eng__type_size(types[c]);
+        off += eng__type_size(types[c]);
     }
 }
 
@@ -714,8 +757,11 @@ static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
         } else {
             uint32_t nf;
             memcpy(&nf, p + 16, 4);
-            for (uint32_t f = 0; f < nf; f++)
-                q += 5 + eng__type_size(q[4]);
+            if (nf & ROW_PACKED)
+                q = p + row_len(nf & ~ROW_PACKED, s->ftypes);
+            else
+                for (uint32_t f = 0; f < nf; f++)
+                    q += 5 + eng__type_size(q[4]);
         }
         k[i].len = (size_t)(q - p);
         k[i].ord = i;
@@ -761,7 +807,7 @@ static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
         eng__rows_t r;
         eng__rows_init(&r, nf, s->fids, s->ftypes);
         eng__rows_reserve(&r, ks);
-        rows_from(s->buf + ch->off, s->buf + cut, INT64_MIN, INT64_MAX, UINT64_MAX, &r);
+        rows_from(s, s->buf + ch->off, s->buf + cut, INT64_MIN, INT64_MAX, UINT64_MAX, &r);
         for (uint32_t c = 0; c < nf; c++)
             eng__rows_stats(&r, c, 0, r.n, &st[c]);
         eng__rows_free(&r);
@@ -832,31 +878,51 @@ void eng__mt_put(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq, uint32_t
 {
     mt_series_t *s = mt_series(mt, sid);
     mt_chunk_t *ch = chunk_for_row(mt, s, ts, seq);
+    /* Rows of a series nearly always repeat the same fields in the same
+     * order: compare with the known set before the per-field check.  A
+     * row that lists the set's first nf fields in order is packed. */
+    bool packed = nf <= s->nfields && memcmp(s->fids, fids, nf * sizeof *fids) == 0 &&
+                  memcmp(s->ftypes, types, nf) == 0;
+    if (!packed || nf != s->nfields) {
+        uint32_t had = s->nfields;
+        for (uint32_t f = 0; f < nf; f++)
+            note_field(s, fids[f], (eng_type_t)types[f]);
+        packed = nf <= s->nfields && memcmp(s->fids, fids, nf * sizeof *fids) == 0 &&
+                 memcmp(s->ftypes, types, nf) == 0;
+        /* the chunk's earlier rows lack the new fields, or this row is not
+         * laid out as the whole field set */
+        if ((s->nfields != had && ch->rows > 1) || !packed || nf != s->nfields)
+            ch->mixed = true;
+    }
     size_t need = 20;
     for (uint32_t f = 0; f < nf; f++)
-        need += 5 + eng__type_size(types[f]);
+        need += (packed ? 0 : 5) + eng__type_size(types[f]);
     uint8_t *p = series_room(mt, s, need);
+    uint32_t hdr = packed ? nf | ROW_PACKED : nf;
     memcpy(p, &ts, 8);
     memcpy(p + 8, &seq, 8);
-    memcpy(p + 16, &nf, 4);
+    memcpy(p + 16, &hdr, 4);
     p += 20;
     for (uint32_t f = 0; f < nf; f++) {
-        memcpy(p, &fids[f], 4);
-        p[4] = types[f];
+        if (!packed) {
+            memcpy(p, &fids[f], 4);
+            p[4] = types[f];
+            p += 5;
+        }
         switch (types[f]) {
         case ENG_T_BOOL:
-            p[5] = vals[f].b ? 1 : 0;
-            p += 6;
+            p[0] = vals[f].b ? 1 : 0;
+            p += 1;
             break;
         case ENG_T_STRING: {
             eng_str_t str = {arena_copy(mt, vals[f].s.p, vals[f].s.len), vals[f].s.len};
-            memcpy(p + 5, &str, sizeof str);
-            p += 5 + sizeof str;
+            memcpy(p, &str, sizeof str);
+            p += sizeof str;
             break;
         }
         default:
-            memcpy(p + 5, &vals[f], 8);
-            p += 13;
+            memcpy(p, &vals[f], 8);
+            p += 8;
             break;
         }
     }
@@ -867,19 +933,6 @@ void eng__mt_put(eng__mt_t *mt, uint64_t sid, int64_t ts, uint64_t seq, uint32_t
     if (ts > s->tmax)
         s->tmax = ts;
     mt->rows++;
-    /* Rows of a series nearly always repeat the same fields in the same
-     * order: compare with the known set before the per-field check. */
-    if (nf != s->nfields || memcmp(s->fids, fids, nf * sizeof *fids) != 0 ||
-        memcmp(s->ftypes, types, nf) != 0) {
-        uint32_t had = s->nfields;
-        for (uint32_t f = 0; f < nf; f++)
-            note_field(s, fids[f], (eng_type_t)types[f]);
-        /* the chunk's earlier rows lack the new fields, or this row is not
-         * laid out as the field set */
-        if ((s->nfields != had && ch->rows > 1) || nf != s->nfields ||
-            memcmp(s->fids, fids, nf * sizeof *fids) != 0 || memcmp(s->ftypes, types, nf) != 0)
-            ch->mixed = true;
-    }
     if (ch->rows >= mt->chunk_rows)
         chunk_seal(mt, s);
 }
@@ -948,7 +1001,7 @@ void eng__mt_extract(eng__mt_t *mt, uint64_t sid, int64_t tmin, int64_t tmax, ui
     mt_series_t *s = sid < mt->cap_sid ? mt->by_sid[sid] : NULL;
     if (s && s->nrows > 0 && s->tmax >= tmin && s->tmin < tmax) {
         eng__rows_reserve(out, s->nrows);
-        rows_from(s->buf, s->buf + s->len, tmin, tmax, max_seq, out);
+        rows_from(s, s->buf, s->buf + s->len, tmin, tmax, max_seq, out);
     }
     pthread_rwlock_unlock(&mt->lock);
 }
@@ -1005,6 +1058,6 @@ void eng__mt_chunk_rows(const eng__mtchunk_t *c, int64_t tmin, int64_t tmax, uin
             rows += s->chunks[i].rows;
     }
     eng__rows_reserve(out, rows);
-    rows_from(s->buf + c->off, s->buf + end, tmin, tmax, max_seq, out);
+    rows_from(s, s->buf + c->off, s->buf + end, tmin, tmax, max_seq, out);
     pthread_rwlock_unlock(&mt->lock);
 }
