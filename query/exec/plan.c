@@ -74,6 +74,8 @@ static const struct {
     {"last", A_LAST, true, false},         {"spread", A_SPREAD, false, false},
     {"stddev", A_STDDEV, false, true},     {"percentile", A_PERCENTILE, true, true},
     {"distinct", A_DISTINCT, false, true}, {"integral", A_INTEGRAL, false, true},
+    {"top", A_TOP, true, true},            {"bottom", A_BOTTOM, true, true},
+    {"sample", A_SAMPLE, true, true},
 };
 
 static int agg_lookup(const char *name)
@@ -145,6 +147,32 @@ static void count_aggs(const qry_expr_t *e, size_t *n, size_t *selectors)
     }
 }
 
+/* The first top(), bottom() or sample() call in e (its name), or NULL. */
+static const char *multi_call(const qry_expr_t *e)
+{
+    switch (e->kind) {
+    case QRY_EXPR_CALL: {
+        int ai = agg_lookup(e->u.call.name);
+        if (ai >= 0)
+            return AGGS[ai].fn == A_TOP || AGGS[ai].fn == A_BOTTOM || AGGS[ai].fn == A_SAMPLE
+                       ? AGGS[ai].name
+                       : NULL;
+        for (size_t i = 0; i < e->u.call.nargs; i++) {
+            const char *n = multi_call(e->u.call.args[i]);
+            if (n)
+                return n;
+        }
+        return NULL;
+    }
+    case QRY_EXPR_BINARY: {
+        const char *n = multi_call(e->u.bin.lhs);
+        return n ? n : multi_call(e->u.bin.rhs);
+    }
+    case QRY_EXPR_UNARY: return multi_call(e->u.unary.operand);
+    default: return NULL;
+    }
+}
+
 /* Does the expression contain an aggregate call? */
 static bool has_agg(const qry_expr_t *e)
 {
@@ -200,7 +228,8 @@ static const char *inner_agg(const qry_expr_t *e)
 static bool numeric_only(const char *agg)
 {
     return agg && strcmp(agg, "count") != 0 && strcmp(agg, "first") != 0 &&
-           strcmp(agg, "last") != 0 && strcmp(agg, "distinct") != 0 && strcmp(agg, "mode") != 0;
+           strcmp(agg, "last") != 0 && strcmp(agg, "distinct") != 0 && strcmp(agg, "mode") != 0 &&
+           strcmp(agg, "sample") != 0;
 }
 
 /* ---------------------------------------------------------------- names */
@@ -240,6 +269,11 @@ typedef struct cctx {
     const char *subst; /* field standing for a wildcard / regex, or NULL */
     bool in_agg;       /* inside an aggregate's argument */
     bool where;
+    int64_t limit; /* the statement's LIMIT (0: none) */
+    /* top(x, tag..., N): the tag arguments, added as columns right after
+     * the call's own column (InfluxDB appends them to the field list) */
+    qry_expr_t *const *tb_args;
+    size_t ntb_args;
     char *msg;
     size_t msglen;
     int depth_tf;
@@ -258,7 +292,7 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
     }
     int fi = vt == QRY_VT_TAG ? -1 : field_index(p, name);
     if (fi >= 0) {
-        if (c->p->aggregate && !c->p->aux && !c->in_agg && !c->where)
+        if (c->p->aggregate && !c->p->aux && !c->p->multi && !c->in_agg && !c->where)
             return ERR("mixing aggregate and non-aggregate queries is not supported");
         cx_t *x = cx_new(p, CX_COL);
         x->idx = scan_col(p, fi);
@@ -277,7 +311,7 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
         *out = x;
         return 0;
     }
-    if (c->p->aggregate && !c->p->aux && !c->where && !c->in_agg)
+    if (c->p->aggregate && !c->p->aux && !c->p->multi && !c->where && !c->in_agg)
         return ERR("mixing aggregate and non-aggregate queries is not supported");
     cx_t *x = cx_new(p, CX_TAG);
     x->idx = ti;
@@ -296,6 +330,93 @@ static int lit_int(const qry_expr_t *e, int64_t *v)
         return 0;
     }
     return CN_EINVAL;
+}
+
+/* An argument as InfluxDB prints it in its messages (a number with three
+ * decimals, like Go's NumberLiteral.String). */
+static void arg_str(const qry_expr_t *e, cn_buf_t *out)
+{
+    if (e->kind == QRY_EXPR_NUMBER) {
+        char t[64];
+        int n = snprintf(t, sizeof t, "%.3f", e->u.f);
+        cn_buf_put(out, t, (size_t)n);
+    } else {
+        qry_print_expr(e, out);
+    }
+    cn_buf_put_u8(out, 0);
+}
+
+/* An integer literal, also written as a negated one (-1). */
+static bool int_lit(const qry_expr_t *e, int64_t *v)
+{
+    if (e->kind == QRY_EXPR_INTEGER) {
+        *v = e->u.i;
+        return true;
+    }
+    if (e->kind == QRY_EXPR_UNARY && e->u.unary.op == QRY_OP_NEG &&
+        e->u.unary.operand->kind == QRY_EXPR_INTEGER) {
+        *v = -e->u.unary.operand->u.i;
+        return true;
+    }
+    return false;
+}
+
+/*
+ * The arguments of top(field[, tag...], N), bottom(...) and
+ * sample(field, N), checked in InfluxDB 1.x's order with its messages.
+ * Leaves the field argument as the only argument the caller looks at
+ * (the tag arguments go to c->tb_args).
+ */
+static int multi_args(cctx_t *c, const qry_expr_t *e, agg_t *a)
+{
+    plan_t *p = c->p;
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    const char *name = e->u.call.name;
+    size_t na = e->u.call.nargs;
+    qry_expr_t *const *args = e->u.call.args;
+    cn_buf_t b;
+    cn_buf_init(&b);
+    int rc = 0;
+    if (a->fn == A_SAMPLE) {
+        if (na != 2)
+            return ERR("invalid number of arguments for sample, expected 2, got %zu", na);
+        if (!int_lit(args[1], &a->nsel))
+            return ERR("expected integer argument in sample()");
+        if (a->nsel <= 0)
+            return ERR("sample window must be greater than 1, got %lld", (long long)a->nsel);
+        return 0;
+    }
+    if (na < 2)
+        return ERR("invalid number of arguments for %s, expected at least 2, got %zu", name, na);
+    if (!int_lit(args[na - 1], &a->nsel)) {
+        arg_str(args[na - 1], &b);
+        rc = ERR("expected integer as last argument in %s(), found %s", name, (char *)b.p);
+    } else if (a->nsel <= 0) {
+        rc = ERR("limit (%lld) in %s function must be at least 1", (long long)a->nsel, name);
+    } else if (c->limit > 0 && a->nsel > c->limit) {
+        rc = ERR("limit (%lld) in %s function can not be larger than the LIMIT (%lld) in the "
+                 "select statement",
+                 (long long)a->nsel, name, (long long)c->limit);
+    } else if (args[0]->kind != QRY_EXPR_VAR) {
+        arg_str(args[0], &b);
+        rc = ERR("expected first argument to be a field in %s(), found %s", name, (char *)b.p);
+    }
+    for (size_t i = 1; rc == 0 && i + 1 < na; i++)
+        if (args[i]->kind != QRY_EXPR_VAR) {
+            arg_str(args[i], &b);
+            rc = ERR("only fields or tags are allowed in %s(), found %s", name, (char *)b.p);
+        }
+    cn_buf_free(&b);
+    if (rc < 0)
+        return rc;
+    a->nby = na - 2;
+    a->by = qry__ralloc(p->ar, (a->nby + 1) * sizeof(int));
+    for (size_t i = 0; i < a->nby; i++)
+        a->by[i] = tag_index(p, args[i + 1]->u.var.name);
+    c->tb_args = args + 1;
+    c->ntb_args = a->nby;
+    return 0;
 }
 
 static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
@@ -327,6 +448,10 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
         if (na == 2 && (e->u.call.args[1]->kind != QRY_EXPR_DURATION ||
                         (a.unit = e->u.call.args[1]->u.i) <= 0))
             return ERR("second argument must be a duration");
+    } else if (a.fn == A_TOP || a.fn == A_BOTTOM || a.fn == A_SAMPLE) {
+        int rc = multi_args(c, e, &a);
+        if (rc < 0)
+            return rc;
     } else if (na != 1) {
         return ERR("invalid number of arguments for %s, expected 1, got %zu", name, na);
     }
@@ -552,7 +677,14 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
             oc.field = true;
     }
     p->cols[p->ncols++] = oc;
-    return 0;
+    /* top(x, tag, N): the tags follow as columns of their own */
+    qry_expr_t *const *tb = c->tb_args;
+    size_t ntb = c->ntb_args;
+    c->tb_args = NULL;
+    c->ntb_args = 0;
+    for (size_t i = 0; i < ntb && rc == 0; i++)
+        rc = add_col(c, tb[i], tb[i]->u.var.name);
+    return rc;
 }
 
 /* ------------------------------------------------------------- the WHERE */
@@ -731,7 +863,11 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
         p->fields[i].name = qry__rstrdup(p->ar, fi[i].name);
     }
     collect_tagkeys(p, snap);
-    cctx_t c = {.p = p, .msg = msg, .msglen = msglen, .time_dim = sel->time_dim != NULL};
+    cctx_t c = {.p = p,
+                .msg = msg,
+                .msglen = msglen,
+                .time_dim = sel->time_dim != NULL,
+                .limit = sel->limit};
 
     for (size_t i = 0; i < sel->nfields; i++)
         if (has_agg(sel->fields[i].expr))
@@ -746,7 +882,18 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
             count_aggs(e, &ncalls, &nsel);
             plain |= !has_agg(e) && !is_time_var(e);
         }
-        p->aux = plain && ncalls == 1 && nsel == 1;
+        /* top/bottom: alone (InfluxDB's check comes before the others) */
+        for (size_t i = 0; i < sel->nfields; i++) {
+            const char *tb = multi_call(sel->fields[i].expr);
+            if (tb && ncalls > 1) {
+                if (strcmp(tb, "sample") == 0)
+                    return ERR("sample() cannot be combined with other functions");
+                return ERR("selector function %s() cannot be combined with other functions", tb);
+            }
+            if (tb)
+                p->multi = true;
+        }
+        p->aux = plain && ncalls == 1 && nsel == 1 && !p->multi;
         if (plain && nsel > 1 && nsel == ncalls)
             return ERR("mixing multiple selector functions with tags or fields is not supported");
     }
@@ -813,7 +960,7 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
             continue;
         if (e->kind == QRY_EXPR_WILDCARD || e->kind == QRY_EXPR_REGEX) {
             /* raw: every field and tag (not grouped by), sorted together */
-            if (p->aggregate && !p->aux)
+            if (p->aggregate && !p->aux && !p->multi)
                 return ERR("mixing aggregate and non-aggregate queries is not supported");
             regex_t re;
             bool rx = e->kind == QRY_EXPR_REGEX;
@@ -922,6 +1069,12 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
             only_time &= is_time_var(sel->fields[i].expr);
         if (only_time)
             return ERR("at least 1 non-time field must be queried");
+    }
+    if (p->multi && p->naggs > 1) {
+        /* sample(*, N): one column per field, nothing else */
+        for (size_t i = 0; i < p->ncols; i++)
+            if (p->cols[i].e->k != CX_AGG)
+                return ERR("mixing aggregate and non-aggregate queries is not supported");
     }
     if (p->distinct && p->ncols > 1)
         return ERR("aggregate function distinct() cannot be combined with other functions or "

@@ -36,6 +36,7 @@ struct cx {
 enum agg_fn {
     A_COUNT, A_SUM, A_MEAN, A_MEDIAN, A_MODE, A_MIN, A_MAX, A_FIRST, A_LAST, A_SPREAD,
     A_STDDEV, A_PERCENTILE, A_DISTINCT, A_COUNT_DISTINCT, A_INTEGRAL,
+    A_TOP, A_BOTTOM, A_SAMPLE, /* multi-point selectors (select.c) */
 };
 
 typedef struct agg {
@@ -50,6 +51,12 @@ typedef struct agg {
     bool tie_max;    /* first/last with GROUP BY time(): of points at the same
                       * time (other series) the greatest value wins, as in
                       * InfluxDB; otherwise the first series' */
+    /* top / bottom / sample: up to nsel points per window (and, for
+     * top/bottom with tag arguments, per distinct value of the by[] tags:
+     * indexes into tagkeys, -1 for a key no series has) */
+    int64_t nsel;
+    int *by;
+    size_t nby;
 } agg_t;
 
 enum tf_fn { TF_NONE, TF_DERIV, TF_NNDERIV, TF_DIFF, TF_NNDIFF, TF_MOVAVG, TF_CUMSUM, TF_ELAPSED };
@@ -82,6 +89,8 @@ typedef struct plan {
     bool has_tf;
     bool distinct;    /* the one column is distinct(): many rows per bucket */
     bool point_time;  /* a lone selector: rows carry the selected point's time */
+    bool multi;       /* top/bottom/sample: many rows per window, each at its
+                       * point's time (select.c) */
     /* one selector next to plain fields / tags (SELECT max(x), y, tag):
      * those columns take their values at the selected point (aux_agg) */
     bool aux;

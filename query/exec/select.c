@@ -53,6 +53,7 @@ typedef struct ast {
     uint32_t pend;
     vrec_t *vals;
     uint32_t nv, cv;
+    uint32_t *vsi; /* top/bottom/sample: the series (r->series index) of vals[i] */
 } ast_t;
 
 /* A series to scan. */
@@ -461,6 +462,8 @@ static bool stats_may_change(const agg_t *a, const ast_t *s, const eng_stat_t *s
     return a->fn == A_MAX ? st->max.i > s->v1.u.i : st->min.i < s->v1.u.i;
 }
 
+static void merge_multi(const agg_t *a, ast_t *d, ast_t *s);
+
 static void merge_state(const agg_t *a, ast_t *d, ast_t *s)
 {
     if (!s->n)
@@ -477,6 +480,7 @@ static void merge_state(const agg_t *a, ast_t *d, ast_t *s)
             s->vals = NULL;
             s->nv = s->cv = 0;
         }
+        s->vsi = NULL; /* moved to d with the rest */
         (void)keep;
         return;
     }
@@ -516,6 +520,11 @@ static void merge_state(const agg_t *a, ast_t *d, ast_t *s)
             d->si1 = s->si1;
         }
         break;
+    case A_TOP:
+    case A_BOTTOM:
+    case A_SAMPLE:
+        merge_multi(a, d, s);
+        break;
     default:
         for (uint32_t i = 0; i < s->nv; i++)
             push_val(d, s->vals[i].ts, s->vals[i].v);
@@ -524,7 +533,9 @@ static void merge_state(const agg_t *a, ast_t *d, ast_t *s)
     d->n += s->n;
 out:
     cn_free(s->vals);
+    cn_free(s->vsi);
     s->vals = NULL;
+    s->vsi = NULL;
     s->nv = s->cv = 0;
 }
 
@@ -773,6 +784,9 @@ static int resolve_pend(run_t *r, unit_t *u, size_t si, const pend_t *pd, size_t
     return rc;
 }
 
+static void acc_multi(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *mask,
+                      uint32_t i0, uint32_t i1, uint32_t si, qry__rarena_t *ar);
+
 static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena_t *ar)
 {
     plan_t *p = r->p;
@@ -912,6 +926,11 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                 ast_t *row = u->st + w * na;
                 for (size_t k = 0; k < na; k++) {
                     ast_t *as = &row[k];
+                    if (p->multi) {
+                        acc_multi(&p->aggs[k], as, &b, p->rowcond ? mask : NULL, i, j,
+                                  (uint32_t)si, ar);
+                        continue;
+                    }
                     int64_t on = as->n, ot = as->t1;
                     qry_val_t ov = as->v1;
                     acc(&p->aggs[k], as, &b, p->rowcond ? mask : NULL, i, j, ar);
@@ -1427,9 +1446,15 @@ static void aux_row(run_t *r, const group_t *g, const ast_t *s, qry_val_t sv, in
         cn_free(rowv);
 }
 
+static void finish_multi(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st);
+
 static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st)
 {
     const plan_t *p = r->p;
+    if (p->multi) {
+        finish_multi(r, b, g, st);
+        return;
+    }
     size_t na = p->naggs, nb = r->nb, nc = p->ncols;
     qry_val_t *av = cn_calloc(nb * na + 1, sizeof *av);
     int64_t *pt = cn_malloc((nb + 1) * sizeof *pt);
@@ -1583,6 +1608,358 @@ out:
     cn_free(present);
 }
 
+/* ------------------------------------------- top(), bottom(), sample() */
+
+/*
+ * The multi-point selectors keep every candidate point of a window with
+ * its series (ast_t.vsi) and choose at the end (finish_multi):
+ *
+ *  - top / bottom rank points by value (top: larger first, bottom: smaller
+ *    first), equal values by time (earlier first), then by series order,
+ *    and return the first N.  With tag arguments each distinct tag tuple
+ *    first keeps its best point (InfluxDB runs max()/min() grouped by those
+ *    tags), and the best N of those are returned.  Without tag arguments a
+ *    state is cut back to its best N whenever it holds twice as many (the
+ *    ranking is a total order, so this never changes the answer).
+ *  - sample(x, N) is InfluxDB's reservoir sampling over the window's points
+ *    in series order, time order within a series, with a fixed-seed
+ *    SplitMix64 generator instead of a time-seeded one: the same data gives
+ *    the same sample (InfluxDB's differs run to run).
+ *
+ * Each chosen point is a row at its own time (also with GROUP BY time);
+ * rows of a window are in time order, equal times in rank order, and the
+ * windows in time order (ORDER BY time DESC reverses all).  Empty windows
+ * give no rows (no fill).  Other columns (fields, tags, the tag arguments)
+ * take their values at the chosen point.
+ */
+
+#define SAMPLE_SEED UINT64_C(0x636169726e5eed01)
+
+typedef struct mrec {
+    int64_t ts;
+    qry_val_t v;
+    uint32_t si;  /* series */
+    uint32_t ord; /* position among the state's points */
+} mrec_t;
+
+/* Ranks by a->fn: the better point first. */
+static int mrec_rank(const mrec_t *x, const mrec_t *y, int fn)
+{
+    int c = qry__vcmp(&x->v, &y->v);
+    if (c)
+        return fn == A_TOP ? -c : c;
+    if (x->ts != y->ts)
+        return x->ts < y->ts ? -1 : 1;
+    if (x->si != y->si)
+        return x->si < y->si ? -1 : 1;
+    return x->ord < y->ord ? -1 : x->ord > y->ord;
+}
+
+static int mrec_top(const void *x, const void *y)
+{
+    return mrec_rank(x, y, A_TOP);
+}
+
+static int mrec_bottom(const void *x, const void *y)
+{
+    return mrec_rank(x, y, A_BOTTOM);
+}
+
+/* Output order inside a window: time, then the given order. */
+static int mrec_time(const void *x, const void *y)
+{
+    const mrec_t *a = x, *b = y;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return a->ord < b->ord ? -1 : a->ord > b->ord;
+}
+
+static void push_multi(ast_t *s, int64_t ts, qry_val_t v, uint32_t si)
+{
+    if (s->nv == s->cv) {
+        s->cv = s->cv ? 2 * s->cv : 16;
+        s->vals = cn_realloc(s->vals, s->cv * sizeof *s->vals);
+        s->vsi = cn_realloc(s->vsi, s->cv * sizeof *s->vsi);
+    }
+    s->vals[s->nv].ts = ts;
+    s->vals[s->nv].v = v;
+    s->vsi[s->nv++] = si;
+}
+
+/* The state's points as mrecs (OWNED), ord = position. */
+static mrec_t *multi_recs(const ast_t *s)
+{
+    mrec_t *m = cn_malloc((s->nv + 1) * sizeof *m);
+    for (uint32_t i = 0; i < s->nv; i++) {
+        m[i].ts = s->vals[i].ts;
+        m[i].v = s->vals[i].v;
+        m[i].si = s->vsi[i];
+        m[i].ord = i;
+    }
+    return m;
+}
+
+/* top/bottom without tag arguments: keeps the best nsel points. */
+static void multi_prune(const agg_t *a, ast_t *s)
+{
+    mrec_t *m = multi_recs(s);
+    qsort(m, s->nv, sizeof *m, a->fn == A_TOP ? mrec_top : mrec_bottom);
+    uint32_t keep = (uint32_t)CN_MIN((int64_t)s->nv, a->nsel);
+    for (uint32_t i = 0; i < keep; i++) {
+        s->vals[i].ts = m[i].ts;
+        s->vals[i].v = m[i].v;
+        s->vsi[i] = m[i].si;
+    }
+    s->nv = keep;
+    cn_free(m);
+}
+
+static bool multi_prunable(const agg_t *a, const ast_t *s)
+{
+    if (a->fn == A_SAMPLE || a->nby)
+        return false;
+    int64_t lim = a->nsel < 256 ? 512 : 2 * a->nsel;
+    return (int64_t)s->nv >= lim;
+}
+
+static void acc_multi(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *mask,
+                      uint32_t i0, uint32_t i1, uint32_t si, qry__rarena_t *ar)
+{
+    if (a->col < 0)
+        return;
+    eng_type_t t = a->type;
+    if (a->fn != A_SAMPLE && t != ENG_T_FLOAT && t != ENG_T_INT)
+        return; /* top() and bottom() take numbers only */
+    const void *col = b->vals[a->col];
+    const uint8_t *ok = b->valid[a->col];
+    for (uint32_t i = i0; i < i1; i++) {
+        if (!ok[i] || (mask && !mask[i]))
+            continue;
+        push_multi(s, b->ts[i], own(ar, getv(t, col, i)), si);
+        s->n++;
+        if (multi_prunable(a, s))
+            multi_prune(a, s);
+    }
+}
+
+static void merge_multi(const agg_t *a, ast_t *d, ast_t *s)
+{
+    for (uint32_t i = 0; i < s->nv; i++) {
+        push_multi(d, s->vals[i].ts, s->vals[i].v, s->vsi[i]);
+        if (multi_prunable(a, d))
+            multi_prune(a, d);
+    }
+}
+
+static uint64_t splitmix64(uint64_t *x)
+{
+    uint64_t z = (*x += UINT64_C(0x9e3779b97f4a7c15));
+    z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
+    z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
+    return z ^ (z >> 31);
+}
+
+typedef struct kent {
+    const char *key;
+    uint32_t pos; /* rank */
+} kent_t;
+
+static int kent_cmp(const void *x, const void *y)
+{
+    const kent_t *a = x, *b = y;
+    int c = strcmp(a->key, b->key);
+    if (c)
+        return c;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+static int kent_pos(const void *x, const void *y)
+{
+    const kent_t *a = x, *b = y;
+    return a->pos < b->pos ? -1 : a->pos > b->pos;
+}
+
+/* The tag-argument key of series si (cached in keys[], arena strings). */
+static const char *by_key(run_t *r, const agg_t *a, uint32_t si, const char **keys, cn_buf_t *kb)
+{
+    if (keys[si])
+        return keys[si];
+    cn_buf_reset(kb);
+    for (size_t j = 0; j < a->nby; j++) {
+        const char *v = a->by[j] >= 0 ? r->series[si].tags[a->by[j]] : "";
+        cn_buf_put(kb, v, strlen(v));
+        cn_buf_put_u8(kb, 0x1f);
+    }
+    keys[si] = qry__rstrndup(r->arenas[0], kb->p ? (const char *)kb->p : "", kb->len);
+    return keys[si];
+}
+
+/* Chooses the points of one state into out (OWNED, *n of them), in output
+ * order (time, then rank / sample order). */
+static mrec_t *multi_choose(run_t *r, const agg_t *a, const ast_t *s, const char **keys,
+                            cn_buf_t *kb, size_t *n)
+{
+    *n = 0;
+    if (!s->nv)
+        return NULL;
+    mrec_t *m = multi_recs(s);
+    size_t k = 0;
+    if (a->fn == A_SAMPLE) {
+        /* reservoir: the first N, then point i replaces slot j < N with
+         * probability N/(i+1) */
+        uint64_t st = SAMPLE_SEED;
+        size_t cap = (size_t)CN_MIN((int64_t)s->nv, a->nsel);
+        uint32_t *res = cn_malloc((cap + 1) * sizeof *res);
+        for (uint32_t i = 0; i < s->nv; i++) {
+            if (i < cap) {
+                res[i] = i;
+                continue;
+            }
+            uint64_t j = splitmix64(&st) % ((uint64_t)i + 1);
+            if (j < cap)
+                res[j] = i;
+        }
+        mrec_t *o = cn_malloc((cap + 1) * sizeof *o);
+        for (size_t i = 0; i < cap; i++)
+            o[i] = m[res[i]];
+        k = cap;
+        cn_free(res);
+        cn_free(m);
+        m = o;
+    } else {
+        qsort(m, s->nv, sizeof *m, a->fn == A_TOP ? mrec_top : mrec_bottom);
+        if (a->nby) {
+            /* the best point of each tag tuple, then the best N of those */
+            kent_t *ke = cn_malloc((s->nv + 1) * sizeof *ke);
+            for (uint32_t i = 0; i < s->nv; i++) {
+                ke[i].key = by_key(r, a, m[i].si, keys, kb);
+                ke[i].pos = i;
+            }
+            qsort(ke, s->nv, sizeof *ke, kent_cmp);
+            size_t nk = 0;
+            for (uint32_t i = 0; i < s->nv; i++)
+                if (i == 0 || strcmp(ke[i].key, ke[i - 1].key) != 0)
+                    ke[nk++] = ke[i];
+            qsort(ke, nk, sizeof *ke, kent_pos);
+            k = (size_t)CN_MIN((int64_t)nk, a->nsel);
+            mrec_t *o = cn_malloc((k + 1) * sizeof *o);
+            for (size_t i = 0; i < k; i++)
+                o[i] = m[ke[i].pos];
+            cn_free(ke);
+            cn_free(m);
+            m = o;
+        } else {
+            k = (size_t)CN_MIN((int64_t)s->nv, a->nsel);
+        }
+        for (size_t i = 0; i < k; i++)
+            m[i].ord = (uint32_t)i; /* rank breaks ties of time */
+    }
+    qsort(m, k, sizeof *m, mrec_time);
+    *n = k;
+    return m;
+}
+
+static bool cx_has_col(const cx_t *e)
+{
+    return e && e->k != CX_AGG && (e->k == CX_COL || cx_has_col(e->a) || cx_has_col(e->b));
+}
+
+static void finish_multi(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st)
+{
+    const plan_t *p = r->p;
+    size_t na = p->naggs, nc = p->ncols;
+    qry__rarena_t *ar = r->arenas[0];
+    bool need_point = false; /* a column reads other fields at the point */
+    for (size_t c = 0; c < nc; c++)
+        need_point |= cx_has_col(p->cols[c].e);
+    const char **keys = NULL;
+    for (size_t k = 0; k < na && !keys; k++)
+        if (p->aggs[k].nby)
+            keys = cn_calloc(r->nseries + 1, sizeof *keys);
+    cn_buf_t kb;
+    cn_buf_init(&kb);
+    size_t cap = 16, n = 0;
+    int64_t *ts = cn_malloc(cap * sizeof *ts);
+    qry_val_t *v = cn_malloc(cap * (nc + 1) * sizeof *v);
+    qry_val_t *av = cn_calloc(na + 1, sizeof *av);
+    qry_val_t stk[32];
+    qry_val_t *rowv = p->nscan <= 32 ? stk : cn_malloc(p->nscan * sizeof *rowv);
+    for (size_t w = 0; w < r->nb; w++) {
+        /* the chosen points of every aggregate of the window, merged by
+         * time: points of different aggregates at one time share a row */
+        mrec_t *all = NULL;
+        uint32_t *agg_of = NULL;
+        size_t nall = 0;
+        for (size_t k = 0; k < na; k++) {
+            size_t m;
+            mrec_t *ch = multi_choose(r, &p->aggs[k], &st[w * na + k], keys, &kb, &m);
+            all = cn_realloc(all, (nall + m + 1) * sizeof *all);
+            agg_of = cn_realloc(agg_of, (nall + m + 1) * sizeof *agg_of);
+            for (size_t i = 0; i < m; i++) {
+                all[nall] = ch[i];
+                all[nall].ord = (uint32_t)nall; /* keeps each list's order */
+                agg_of[nall++] = (uint32_t)k;
+            }
+            cn_free(ch);
+        }
+        if (na > 1) {
+            /* stable by time: tag each with its index, sort, remap aggs */
+            uint32_t *ko = cn_malloc((nall + 1) * sizeof *ko);
+            memcpy(ko, agg_of, nall * sizeof *ko);
+            qsort(all, nall, sizeof *all, mrec_time);
+            for (size_t i = 0; i < nall; i++)
+                agg_of[i] = ko[all[i].ord];
+            cn_free(ko);
+        }
+        for (size_t i = 0; i < nall;) {
+            size_t j = i;
+            for (size_t k = 0; k < na; k++)
+                av[k] = qry__vnull();
+            /* one row: this point and points of other aggregates at its time */
+            uint32_t used = 0;
+            while (j < nall && all[j].ts == all[i].ts && agg_of[j] < 32 &&
+                   !(used & (UINT32_C(1) << agg_of[j]))) {
+                used |= UINT32_C(1) << agg_of[j];
+                av[agg_of[j]] = all[j].v;
+                j++;
+                if (na == 1)
+                    break;
+            }
+            if (j == i) { /* more than 32 aggregates: one point per row */
+                av[agg_of[i]] = all[i].v;
+                j = i + 1;
+            }
+            const mrec_t *pt = &all[i];
+            cx_env_t env = {.aggs = av, .time = pt->ts, .tags = r->series[pt->si].tags};
+            for (size_t c = 0; c < p->nscan; c++)
+                rowv[c] = qry__vnull();
+            if (need_point)
+                read_point(r, pt->si, pt->ts, rowv, ar);
+            env.cols = rowv;
+            if (n == cap) {
+                cap *= 2;
+                ts = cn_realloc(ts, cap * sizeof *ts);
+                v = cn_realloc(v, cap * (nc + 1) * sizeof *v);
+            }
+            for (size_t c = 0; c < nc; c++)
+                v[n * nc + c] = own(ar, qry__cx_eval(p->cols[c].e, &env));
+            ts[n++] = pt->ts;
+            i = j;
+        }
+        cn_free(all);
+        cn_free(agg_of);
+    }
+    (void)g;
+    emit(r, b, g, ts, v, n);
+    if (rowv != stk)
+        cn_free(rowv);
+    cn_free(av);
+    cn_free(ts);
+    cn_free(v);
+    cn_free(keys);
+    cn_buf_free(&kb);
+}
+
 /* ---------------------------------------------------------------- entry */
 
 /* Extracts [tmin, tmax) from the top-level AND of the condition. */
@@ -1657,8 +2034,10 @@ static void run_free(run_t *r)
         unit_t *un = &r->units[u];
         if (un->st) {
             size_t n = r->nb * r->p->naggs;
-            for (size_t i = 0; i < n; i++)
+            for (size_t i = 0; i < n; i++) {
                 cn_free(un->st[i].vals);
+                cn_free(un->st[i].vsi);
+            }
             cn_free(un->st);
         }
         cn_free(un->rows.ts);

@@ -5,7 +5,8 @@
 # from InfluxDB 1.6.7 / 1.8 on the same points: bound parameters
 # (params=, GET and form-encoded POST, every value type and the errors),
 # a selector next to other fields and tags (their values at its point,
-# every fill mode),
+# every fill mode), top() / bottom() / sample() (ties, tag arguments,
+# GROUP BY time, InfluxDB's argument errors),
 # error strings escaped as Go escapes them, retention-policy statements
 # (InfluxDB's checks and messages, shard durations) and their persistence
 # across a restart together with the engine retention they imply, the
@@ -140,6 +141,68 @@ expect "aggregate with a tag" "$(qi 'SELECT mean(rpm), dev FROM m')" \
     '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'
 expect "selector and aggregate with a field" "$(qi 'SELECT max(temp), mean(rpm), rpm FROM m')" \
     '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'
+
+# ------------------------------------------ top(), bottom(), sample()
+# (InfluxDB 1.x semantics: each point at its own time, rows in time order;
+# top: larger value first, equal values: the earlier point)
+expect "top: the point's times, time order" "$(qi 'SELECT top(temp, 3) FROM m')" \
+    "$(sel '"time","top"' '["2026-01-01T00:00:00Z",30],["2026-01-01T00:00:10Z",21.5],["2026-01-01T00:00:20Z",25]')"
+expect "bottom: fields and a tag at each point" "$(qi 'SELECT bottom(temp, 2), rpm, dev FROM m')" \
+    "$(sel '"time","bottom","rpm","dev"' '["2026-01-01T00:00:10Z",10,3000,"b"],["2026-01-01T00:00:20Z",19,200,"a"]')"
+expect "top: per tag value, the tag a column" "$(qi 'SELECT top(temp, dev, 5) FROM m')" \
+    "$(sel '"time","top","dev"' '["2026-01-01T00:00:00Z",30,"b"],["2026-01-01T00:00:10Z",21.5,"a"]')"
+expect "top: integers per tag, another field" "$(qi 'SELECT top(rpm, fleet, 1), temp FROM m')" \
+    "$(sel '"time","top","fleet","temp"' '["2026-01-01T00:00:10Z",3000,"f2",10]')"
+expect "top: GROUP BY time keeps the points' times, no fill" \
+    "$(qi "SELECT top(temp, 1) FROM m WHERE $W GROUP BY time(20s)")" \
+    "$(sel '"time","top"' '["2026-01-01T00:00:00Z",30],["2026-01-01T00:00:20Z",25]')"
+expect "top: GROUP BY a tag, ORDER BY time DESC" "$(qi 'SELECT top(temp, 2) FROM m GROUP BY dev ORDER BY time DESC')" \
+    '{"results":[{"statement_id":0,"series":[{"name":"m","tags":{"dev":"a"},"columns":["time","top"],"values":[["2026-01-01T00:00:10Z",21.5],["2026-01-01T00:00:00Z",20.5]]},{"name":"m","tags":{"dev":"b"},"columns":["time","top"],"values":[["2026-01-01T00:00:20Z",25],["2026-01-01T00:00:00Z",30]]}]}]}'
+expect "top: an expression of it" "$(qi 'SELECT top(temp, 2) * 2 FROM m')" \
+    "$(sel '"time","top"' '["2026-01-01T00:00:00Z",60],["2026-01-01T00:00:20Z",50]')"
+printf 'tie,dev=a v=5 1767225600000000000\ntie,dev=a v=5 1767225610000000000\ntie,dev=b v=5 1767225605000000000\ntie,dev=b v=7 1767225620000000000\n' >"$tmp/tie"
+code=$(curl -s -o "$tmp/wr" -w '%{http_code}' -XPOST "$url/write?db=iot" --data-binary @"$tmp/tie")
+[ "$code" = 204 ] || fail "write answered $code: $(cat "$tmp/wr")"
+tie() { printf '{"results":[{"statement_id":0,"series":[{"name":"tie","columns":[%s],"values":[%s]}]}]}' "$1" "$2"; }
+expect "top: equal values, the earliest wins" "$(qi 'SELECT top(v, 2) FROM tie')" \
+    "$(tie '"time","top"' '["2026-01-01T00:00:00Z",5],["2026-01-01T00:00:20Z",7]')"
+expect "bottom: equal values, the earliest two" "$(qi 'SELECT bottom(v, 2) FROM tie')" \
+    "$(tie '"time","bottom"' '["2026-01-01T00:00:00Z",5],["2026-01-01T00:00:05Z",5]')"
+expect "top: per tag, each tag's earliest maximum" "$(qi 'SELECT top(v, dev, 2) FROM tie')" \
+    "$(tie '"time","top","dev"' '["2026-01-01T00:00:00Z",5,"a"],["2026-01-01T00:00:20Z",7,"b"]')"
+curl -s -XPOST "$url/query" --data-urlencode 'q=DROP MEASUREMENT tie' --data-urlencode db=iot >/dev/null
+# sample() is deterministic in cairn (InfluxDB's is random): the count and
+# that a second run gives the same rows
+s1=$(qi 'SELECT sample(temp, 4) FROM m')
+expect "sample: the same rows every time" "$(qi 'SELECT sample(temp, 4) FROM m')" "$s1"
+expect "sample: N rows" "$(grep -o '"20[0-9T:-]*Z"' <<<"$s1" | wc -l)" 4
+err() { printf '{"results":[{"statement_id":0,"error":"%s"}]}' "$1"; }
+expect "top: one argument" "$(qi 'SELECT top(temp) FROM m')" \
+    "$(err 'invalid number of arguments for top, expected at least 2, got 1')"
+expect "bottom: no argument" "$(qi 'SELECT bottom() FROM m')" \
+    "$(err 'invalid number of arguments for bottom, expected at least 2, got 0')"
+expect "top: a float N" "$(qi 'SELECT top(temp, 2.5) FROM m')" \
+    "$(err 'expected integer as last argument in top(), found 2.500')"
+expect "top: N < 1" "$(qi 'SELECT top(temp, -1) FROM m')" \
+    "$(err 'limit (-1) in top function must be at least 1')"
+expect "bottom: N above LIMIT" "$(qi 'SELECT bottom(temp, 5) FROM m LIMIT 2')" \
+    "$(err 'limit (5) in bottom function can not be larger than the LIMIT (2) in the select statement')"
+expect "top: a string for the field" "$(qi "SELECT top('temp', 5) FROM m")" \
+    "$(err "expected first argument to be a field in top(), found 'temp'")"
+expect "top: a call for the field" "$(qi 'SELECT top(max(temp), 5) FROM m')" \
+    "$(err 'expected first argument to be a field in top(), found max(temp)')"
+expect "top: a number for a tag" "$(qi 'SELECT top(temp, 5, dev, 2) FROM m')" \
+    "$(err 'only fields or tags are allowed in top(), found 5')"
+expect "top: with another function" "$(qi 'SELECT top(temp, 2), max(rpm) FROM m')" \
+    "$(err 'selector function top() cannot be combined with other functions')"
+expect "bottom and top" "$(qi 'SELECT bottom(temp, 2), top(temp, 2) FROM m')" \
+    "$(err 'selector function bottom() cannot be combined with other functions')"
+expect "sample: one argument" "$(qi 'SELECT sample(temp) FROM m')" \
+    "$(err 'invalid number of arguments for sample, expected 2, got 1')"
+expect "sample: N = 0" "$(qi 'SELECT sample(temp, 0) FROM m')" \
+    "$(err 'sample window must be greater than 1, got 0')"
+expect "sample: a float N" "$(qi 'SELECT sample(temp, 2.5) FROM m')" \
+    "$(err 'expected integer argument in sample()')"
 
 # ------------------------------------------- several statements, chunking
 expect "a failing statement: the rest are not executed" \

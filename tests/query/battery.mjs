@@ -313,6 +313,63 @@ cases.push(
           max(ts) over (partition by ts//300000) mt from t where fleet='fleet-5'
           and ts < ${T0 + 20 * M}) where ts = mt group by b order by b`,
   },
+  // ---- top(), bottom(), sample(): each point at its own time
+  {
+    q: `SELECT top(temperature, 5) FROM telemetry WHERE device_id = '${dev}'`,
+    sql: `select ts, temperature from (select ts, temperature from t where device_id='${dev}'
+          order by temperature desc, ts limit 5) order by ts, temperature desc`,
+  },
+  {
+    q: `SELECT bottom(rpm, 4) FROM telemetry WHERE device_id = '${dev}'`,
+    sql: `select ts, rpm from (select ts, rpm from t where device_id='${dev}'
+          order by rpm, ts limit 4) order by ts, rpm`,
+  },
+  {
+    q: `SELECT top(temperature, device_id, 3) FROM telemetry WHERE fleet = 'fleet-1'`,
+    sql: `with b as (select device_id, ts, temperature, row_number() over (partition by device_id
+          order by temperature desc, ts) rn from t where fleet='fleet-1'),
+          c as (select * from b where rn = 1 order by temperature desc, ts limit 3)
+          select ts, temperature, device_id from c order by ts, temperature desc`,
+  },
+  {
+    q: `SELECT bottom(pressure, 2), rpm, fleet FROM telemetry WHERE device_id = '${dev}'
+        AND time >= ${ts(0)} AND time < ${ts(60)} GROUP BY time(20m)`,
+    sql: `select ts, pressure, rpm, fleet from (select *, row_number() over (partition by
+          ts//1200000 order by pressure, ts) rn from t where device_id='${dev}'
+          and ts < ${T0 + 60 * M}) where rn <= 2 order by ts//1200000, ts, pressure`,
+  },
+  {
+    q: "SELECT top(voltage, 2) FROM telemetry WHERE fleet = 'fleet-3' GROUP BY model",
+    sql: `select model, ts, voltage from (select *, row_number() over (partition by model
+          order by voltage desc, ts) rn from t where fleet='fleet-3') where rn <= 2
+          order by model, ts, voltage desc`,
+  },
+  {
+    q: `SELECT top(humidity, 3) FROM telemetry WHERE device_id = '${dev}'
+        ORDER BY time DESC LIMIT 5`,
+    sql: `select ts, humidity from (select ts, humidity from t where device_id='${dev}'
+          order by humidity desc, ts limit 3) order by ts desc`,
+  },
+  {
+    q: `SELECT bottom(current, model, 2), device_id FROM telemetry WHERE fleet = 'fleet-6'`,
+    sql: `with b as (select *, row_number() over (partition by model order by "current", ts) rn
+          from t where fleet='fleet-6'), c as (select * from b where rn = 1
+          order by "current", ts limit 2)
+          select ts, "current", model, device_id from c order by ts, "current"`,
+  },
+  // sample(): deterministic in cairn, random in InfluxDB: only the count,
+  // that every point exists and the time order are checked
+  {
+    q: `SELECT sample(temperature, 7) FROM telemetry WHERE device_id = '${dev}'`,
+    sql: `select ts, temperature from t where device_id='${dev}'`,
+    sample: { n: 7, win: 0 },
+  },
+  {
+    q: `SELECT sample(rpm, 3) FROM telemetry WHERE device_id = '${dev}' AND time >= ${ts(0)}
+        AND time < ${ts(60)} GROUP BY time(10m)`,
+    sql: `select ts, rpm from t where device_id='${dev}' and ts < ${T0 + 60 * M}`,
+    sample: { n: 3, win: 10 * M },
+  },
   // ---- transformations
   {
     q: `SELECT derivative(temperature) FROM telemetry WHERE device_id = '${dev}'
@@ -510,6 +567,31 @@ function same(a, b) {
   return String(a) === String(b);
 }
 
+// sample(): per window (win ms, 0: one window) min(n, points) rows, each
+// an existing [time, value] row, in time order.
+function checkSample(got, ref, { n, win }) {
+  const key = (r) => JSON.stringify(r);
+  const have = new Set(ref.map(key));
+  const per = new Map();
+  for (const r of ref) {
+    const w = win ? Math.floor(r[0] / win) : 0;
+    per.set(w, (per.get(w) || 0) + 1);
+  }
+  const gotPer = new Map();
+  for (let i = 0; i < got.length; i++) {
+    if (!have.has(key(got[i]))) return `row ${key(got[i])} is no point of the data`;
+    if (i && got[i][0] < got[i - 1][0]) return `row ${i} is out of time order`;
+    const w = win ? Math.floor(got[i][0] / win) : 0;
+    gotPer.set(w, (gotPer.get(w) || 0) + 1);
+  }
+  for (const [w, cnt] of per) {
+    if ((gotPer.get(w) || 0) !== Math.min(n, cnt))
+      return `window ${w}: ${gotPer.get(w) || 0} rows, want ${Math.min(n, cnt)}`;
+  }
+  if (gotPer.size !== per.size) return "rows in windows without points";
+  return null;
+}
+
 let n = 0;
 for (const c of cases) {
   n++;
@@ -527,6 +609,15 @@ for (const c of cases) {
     for (const row of s.values || []) got.push([...tv, ...row]);
   }
   const ref = (await con.runAndReadAll(c.sql)).getRows().map((r) => r.map(norm));
+  if (c.sample) {
+    const why = checkSample(got, ref, c.sample);
+    if (why) {
+      console.error(`FAIL ${n}: ${q}\n  ${why}\n  cairn: ${JSON.stringify(got.slice(0, 20))}`);
+      process.exit(1);
+    }
+    console.log(`ok ${n} - ${q}`);
+    continue;
+  }
   let ok = got.length === ref.length;
   for (let i = 0; ok && i < got.length; i++) {
     ok = got[i].length === ref[i].length;

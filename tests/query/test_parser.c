@@ -176,6 +176,15 @@ static const golden_t goldens[] = {
     {"SELECT /l/ FROM \"h2o_feet\" LIMIT 1", "SELECT /l/ FROM h2o_feet LIMIT 1"},
     {"SELECT top(\"water_level\",\"location\",2) FROM \"h2o_feet\"",
      "SELECT top(water_level, location, 2) FROM h2o_feet"},
+    {"SELECT TOP(\"water_level\",3), \"location\" FROM \"h2o_feet\" GROUP BY time(24m) ORDER BY "
+     "time DESC",
+     "SELECT top(water_level, 3), location FROM h2o_feet GROUP BY time(24m) ORDER BY time DESC"},
+    {"SELECT BOTTOM(\"water_level\", \"location\", \"fleet\", 2) FROM \"h2o_feet\"",
+     "SELECT bottom(water_level, location, fleet, 2) FROM h2o_feet"},
+    {"SELECT SAMPLE(\"water_level\",2) FROM \"h2o_feet\"",
+     "SELECT sample(water_level, 2) FROM h2o_feet"},
+    {"SELECT sample(*, 2) FROM m", NULL},
+    {"SELECT top(v, -1) FROM m", NULL},
     {"SELECT \"water_level\"::float, \"water_level\"::integer, x::string, y::boolean, "
      "z::unsigned FROM \"h2o_feet\"",
      "SELECT water_level::float, water_level::integer, x::string, y::boolean, z::unsigned FROM "
