@@ -9,7 +9,10 @@
  * when a request is complete the parser is paused and the socket is no
  * longer read until the response is queued, so pipelined requests are
  * answered in order and a client whose write waits for the engine stops
- * being read (back-pressure through TCP).
+ * being read (back-pressure through TCP).  A request handled on the worker
+ * pool (job.h) is the exception: its socket stays read (pipelined bytes
+ * are buffered, up to 64 KiB) so that a client that disconnects cancels
+ * it.
  *
  * NOTES
  *  1. Received bytes are appended to c->in and parsed from there; the
@@ -569,6 +572,7 @@ static void respond_text(srv_conn_t *c, srv_http_text_fn fn, void *arg, const ch
 static void metrics_all(void *arg, cn_buf_t *out)
 {
     srv_http_t *h = arg;
+    srv__query_metrics(h, out);
     for (uint32_t i = 0; i < h->nmetrics; i++)
         h->metrics[i].fn(h->metrics[i].arg, out);
 }
@@ -670,8 +674,13 @@ static void conn_process(srv_conn_t *c)
         c->in_off = 0;
     }
     c->in_process = false;
+    /* A request handled on the pool keeps the socket read (up to 64 KiB
+     * of pipelined bytes wait in c->in): the client's EOF or reset closes
+     * the connection, which cancels the job (a long query stops instead
+     * of running to its end for nobody). */
+    bool job_watch = c->state == C_BUSY && c->job && c->in.len - c->in_off < 65536;
     if (!uv_is_closing((uv_handle_t *)&c->tcp))
-        set_reading(c, c->state == C_IDLE || c->state == C_READING || c->linger);
+        set_reading(c, c->state == C_IDLE || c->state == C_READING || c->linger || job_watch);
 }
 
 /* ------------------------------------------------------- parser callbacks */

@@ -11,6 +11,7 @@
 #include "http.h"
 
 #include <http_parser.h>
+#include <stdatomic.h>
 #include <uv.h>
 #include <zlib.h>
 
@@ -116,6 +117,9 @@ struct srv_http {
         void *arg;
     } metrics[SRV_HTTP_MAX_METRICS], sinks_json;
     uint32_t nmetrics;
+    /* /query (query.c): requests executing statements now, and those the
+     * executor stopped because their client disconnected */
+    atomic_uint_least64_t query_running, query_cancelled;
     char rbuf[64 * 1024]; /* shared read buffer: read_cb copies out at once */
 };
 
@@ -158,6 +162,8 @@ void srv__write_free(srv_write_t *w);
 
 /* query.c: GET/POST /query (InfluxQL).  Runs on the worker pool. */
 void srv__query_handle(srv_conn_t *c, const char *query);
+/* cairn_query_running and cairn_query_cancelled_total (Prometheus text). */
+void srv__query_metrics(srv_http_t *h, cn_buf_t *out);
 /* export_http.c: /api/v1/export and below.  Takes over the request. */
 void srv__export_handle(srv_conn_t *c, const char *path, const char *query);
 

@@ -259,11 +259,14 @@ static void run_query(srv_job_t *j, void *arg)
     if (!r->csv && !r->chunked)
         cn_buf_put(&body, "{\"results\":[", 12);
     qry_result_t **keep = cn_calloc(q->nstmts + 1, sizeof *keep);
+    atomic_fetch_add(&h->query_running, 1);
     for (size_t i = 0; i < q->nstmts && !o.failed; i++) {
         qry_result_t *res = NULL;
         rc = qry_exec_stmt(&q->stmts[i], &eo, &res);
-        if (rc < 0)
+        if (rc < 0) {
+            atomic_fetch_add(&h->query_cancelled, 1);
             break; /* cancelled: the client is gone */
+        }
         qry_stmt_kind_t kind = q->stmts[i].kind;
         if (r->get && kind != QRY_STMT_SELECT && kind != QRY_STMT_SHOW &&
             kind != QRY_STMT_DELETE && !res->err &&
@@ -336,12 +339,29 @@ static void run_query(srv_job_t *j, void *arg)
             out_send(&o, body.p, body.len, false);
         }
     }
+    atomic_fetch_sub(&h->query_running, 1);
     out_end(&o);
     for (size_t i = 0; i < q->nstmts; i++)
         qry_result_free(keep[i]);
     cn_free(keep);
     cn_buf_free(&body);
     qry_query_free(q);
+}
+
+void srv__query_metrics(srv_http_t *h, cn_buf_t *out)
+{
+    char t[512];
+    int n = snprintf(t, sizeof t,
+                     "# HELP cairn_query_running /query requests executing statements.\n"
+                     "# TYPE cairn_query_running gauge\n"
+                     "cairn_query_running %llu\n"
+                     "# HELP cairn_query_cancelled_total /query requests stopped while executing "
+                     "because the client disconnected.\n"
+                     "# TYPE cairn_query_cancelled_total counter\n"
+                     "cairn_query_cancelled_total %llu\n",
+                     (unsigned long long)atomic_load(&h->query_running),
+                     (unsigned long long)atomic_load(&h->query_cancelled));
+    cn_buf_put(out, t, (size_t)n);
 }
 
 void srv__query_handle(srv_conn_t *c, const char *query)
