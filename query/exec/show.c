@@ -8,7 +8,8 @@
  * catalog only remembers database and retention-policy names so that
  * SHOW DATABASES / SHOW RETENTION POLICIES answer like InfluxDB.  Data
  * statements (DROP MEASUREMENT, DROP SERIES, DELETE) act on the shared
- * engine; DROP DATABASE of the last database forgets the name and deletes
+ * engine (a DELETE whose time range emptied a series drops it, as InfluxDB
+ * 1.x does); DROP DATABASE of the last database forgets the name and deletes
  * every series, as InfluxDB deletes the database's data; while other
  * databases remain it only forgets the name, with a warning (deleting would
  * take their data too); an unknown name is no error, as in InfluxDB.
@@ -660,6 +661,60 @@ void qry__go_duration(int64_t ns, cn_buf_t *out)
     cn_buf_put_u8(out, 's');
 }
 
+/*
+ * After a DELETE with time bounds: drops the series among ids[0..n) that
+ * have no point left, as InfluxDB 1.x does (its engine removes a series
+ * from the index when a ranged delete emptied it, so SHOW SERIES, SHOW TAG
+ * VALUES and, once no series remain, SHOW MEASUREMENTS stop listing it).
+ * Like InfluxDB's, the check is not atomic with writes: a point written to
+ * such a series between the check and the drop goes with it.
+ * Returns 0 or a negative code.
+ */
+static int drop_emptied(const qry_exec_opts_t *o, const char *meas, const uint64_t *ids,
+                        size_t n)
+{
+    eng_snap_t *snap;
+    int rc = eng_snap_open(o->db, &snap);
+    if (rc < 0)
+        return rc;
+    const eng_field_info_t *fi;
+    size_t nf = eng_snap_fields(snap, meas, &fi);
+    uint32_t *fids = cn_malloc((nf + 1) * sizeof *fids);
+    for (size_t k = 0; k < nf; k++)
+        fids[k] = fi[k].id;
+    uint64_t *empty = cn_malloc((n + 1) * sizeof *empty);
+    size_t ne = 0;
+    for (size_t i = 0; i < n && rc >= 0; i++) {
+        eng_iter_t *it;
+        int orc = eng_iter_open(snap, ids[i], fids, nf, INT64_MIN + 1, INT64_MAX, &it);
+        if (orc == CN_ENOTFOUND)
+            continue; /* gone already */
+        if (orc < 0) {
+            rc = orc;
+            break;
+        }
+        bool any = false;
+        eng_batch_t bt;
+        int nx;
+        while (!any && (nx = eng_iter_next(it, &bt)) > 0)
+            any = bt.n > 0;
+        eng_iter_close(it);
+        if (nx < 0 && !any)
+            rc = nx;
+        else if (!any)
+            empty[ne++] = ids[i];
+    }
+    eng_snap_close(snap);
+    cn_free(fids);
+    uint64_t seq = 0;
+    if (rc >= 0 && ne)
+        rc = eng_drop_series(o->db, empty, ne, &seq);
+    if (rc >= 0 && seq)
+        rc = eng_wait_durable(o->db, seq);
+    cn_free(empty);
+    return rc < 0 ? rc : 0;
+}
+
 static int drop_where(const qry_exec_opts_t *o, const qry_source_t *src, size_t nsrc,
                       const qry_expr_t *cond, bool delete_time, qry__rb_t *b)
 {
@@ -706,6 +761,8 @@ static int drop_where(const qry_exec_opts_t *o, const qry_source_t *src, size_t 
                 rc = eng_drop_series(o->db, ids, (size_t)n, &seq);
             if (rc == 0 && seq)
                 rc = eng_wait_durable(o->db, seq);
+            if (rc == 0 && delete_time)
+                rc = drop_emptied(o, ms[i], ids, (size_t)n);
             if (rc < 0)
                 qry__rb_err(b, "%s", cn_strerror(rc));
         }

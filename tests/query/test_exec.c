@@ -5,7 +5,8 @@
  * engine with exact answers: integer sum overflow is an error, float sums
  * and means, min/max with their point's time (also from flushed blocks
  * through the stats pruning), count in empty windows, fill(linear) on
- * integers, transformations, SHOW, DELETE, the JSON rendering, and the
+ * integers, transformations, SHOW, DELETE (a range that empties a series
+ * drops it), the JSON rendering, and the
  * limits (max series, max points, timeout) and cancellation.
  */
 #include "engine.h"
@@ -461,6 +462,44 @@ static void test_last_value_cache(void **st)
     cn_buf_free(&str);
 }
 
+/* A DELETE whose time range empties a series drops it, as InfluxDB 1.x
+ * does; a series with a point left (here in the memtable, the deleted
+ * ones in a segment) stays. */
+static void test_delete_empties_series(void **st)
+{
+    fx_t *f = *st;
+    eng_field_t v = {"v", ENG_T_FLOAT, {.f = 1}};
+    put(f, "a", 1000, &v, 1);
+    put(f, "a", 2000, &v, 1);
+    put(f, "b", 2000, &v, 1);
+    assert_int_equal(eng_flush(f->db), 0);
+    put(f, "b", 4000, &v, 1);
+    expect(f, "DELETE FROM m WHERE time >= 0 AND time < 2500", "{\"statement_id\":0}");
+    expect(f, "SHOW SERIES",
+           "{\"statement_id\":0,\"series\":[{\"columns\":[\"key\"],\"values\":[[\"m,"
+           "device_id=b\"]]}]}");
+    expect(f, "SHOW TAG VALUES WITH KEY = device_id",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":[\"key\",\"value\"],"
+           "\"values\":[[\"device_id\",\"b\"]]}]}");
+    expect(f, "SELECT count(v) FROM m GROUP BY device_id",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"tags\":{\"device_id\":\"b\"},"
+           "\"columns\":[\"time\",\"count\"],\"values\":[[0,1]]}]}");
+    /* a range with nothing of b in it changes nothing */
+    expect(f, "DELETE FROM m WHERE time >= 5000 AND time < 6000", "{\"statement_id\":0}");
+    expect(f, "SHOW SERIES",
+           "{\"statement_id\":0,\"series\":[{\"columns\":[\"key\"],\"values\":[[\"m,"
+           "device_id=b\"]]}]}");
+    /* the last point of the last series: the measurement goes too */
+    expect(f, "DELETE FROM m WHERE time >= 3000 AND time < 5000", "{\"statement_id\":0}");
+    expect(f, "SHOW SERIES", "{\"statement_id\":0}");
+    expect(f, "SHOW MEASUREMENTS", "{\"statement_id\":0}");
+    /* and a new write brings the series back */
+    put(f, "a", 7000, &v, 1);
+    expect(f, "SHOW SERIES",
+           "{\"statement_id\":0,\"series\":[{\"columns\":[\"key\"],\"values\":[[\"m,"
+           "device_id=a\"]]}]}");
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -474,6 +513,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_last_value_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrapped_block_sum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_delete_empties_series, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
