@@ -39,6 +39,9 @@
  *    the collected values (mean first), as InfluxDB does;
  *  - median() / percentile() sort the values (ties by time); percentile(p)
  *    picks the element at index int(n*p/100 + 0.5) - 1 like InfluxDB.
+ *  - top() / bottom() rank by value, ties to the earlier point, then series
+ *    order; sample() is reservoir sampling with a fixed seed, so the same
+ *    data gives the same sample (InfluxDB's is random; select.c).
  *
  * Threads: qry_exec_stmt may run on any thread and spawns helper threads
  * of its own for the parallel scan; it never blocks on an event loop.
