@@ -416,8 +416,10 @@ static int load_segments(eng_db_t *db, eng__version_t *v)
 /* A point has at most this many fields (eng_write checks it too). */
 #define REPLAY_MAX_FIELDS ENG_MAX_FIELDS
 
-static int replay_write(eng_db_t *db, uint64_t seq, cn_rd_t *r)
+static int replay_write(eng_db_t *db, uint64_t seq, cn_rd_t *rec)
 {
+    cn_rd_t rd = *rec; /* a local cursor the compiler keeps in registers */
+    cn_rd_t *r = &rd;
     uint64_t np;
     int rc = cn_rd_uvarint(r, &np);
     if (rc < 0)
@@ -483,6 +485,7 @@ static int replay_write(eng_db_t *db, uint64_t seq, cn_rd_t *r)
             eng__mt_put(mt, sid, ts, seq, (uint32_t)nf, fids, types, vals);
     }
     eng__mt_end(mt);
+    *rec = rd;
     return rc;
 }
 
