@@ -23,6 +23,7 @@
 #include <math.h>
 #include <stdatomic.h>
 #include <stdlib.h>
+#include <sys/mman.h>
 
 size_t eng__type_size(eng_type_t t)
 {
@@ -354,6 +355,7 @@ typedef struct mt_series {
     uint64_t sid;
     uint8_t *buf;
     size_t len, cap;
+    bool mapped; /* buf is an anonymous mapping of cap bytes (buf_grow) */
     uint32_t nrows;
     int64_t tmin, tmax;
     uint32_t nfields; /* distinct (fid, type) pairs seen */
@@ -385,6 +387,58 @@ struct eng__mt {
     arena_chunk_t *arena;
 };
 
+/*
+ * Series buffers of BUF_MAP_MIN bytes and more are anonymous mappings grown
+ * with mremap: doubling them moves page tables instead of copying the
+ * bytes, and the new pages are faulted in by one call instead of one fault
+ * per page (WAL replay grows every series' buffer from empty to its whole
+ * share of the log).  The capacity is what eng__mt_bytes counts anyway.
+ * Where the kernel refuses a mapping (the process's map count), the
+ * buffer is a heap block again.
+ */
+#define BUF_MAP_MIN ((size_t)64 << 10)
+
+static void buf_free(mt_series_t *s)
+{
+    if (s->mapped)
+        munmap(s->buf, s->cap);
+    else
+        cn_free(s->buf);
+}
+
+/* Sets s->buf to ncap bytes (> s->cap) keeping s->len of them. */
+static void buf_grow(mt_series_t *s, size_t ncap)
+{
+    if (ncap >= BUF_MAP_MIN) {
+        void *m = s->mapped ? mremap(s->buf, s->cap, ncap, MREMAP_MAYMOVE)
+                            : mmap(NULL, ncap, PROT_READ | PROT_WRITE,
+                                   MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+        if (m != MAP_FAILED) {
+            /* the rows will fill it: fault the new pages in with one call
+             * rather than one fault each (a hint; older kernels lack it) */
+            if (s->mapped)
+                (void)madvise((uint8_t *)m + s->cap, ncap - s->cap, MADV_POPULATE_WRITE);
+            if (!s->mapped) {
+                if (s->len)
+                    memcpy(m, s->buf, s->len);
+                cn_free(s->buf);
+            }
+            s->buf = m;
+            s->mapped = true;
+            return;
+        }
+    }
+    if (s->mapped) {
+        uint8_t *b = cn_malloc(ncap);
+        memcpy(b, s->buf, s->len);
+        munmap(s->buf, s->cap);
+        s->buf = b;
+        s->mapped = false;
+        return;
+    }
+    s->buf = cn_realloc(s->buf, ncap);
+}
+
 eng__mt_t *eng__mt_new(uint32_t chunk_rows)
 {
     eng__mt_t *mt = cn_calloc(1, sizeof *mt);
@@ -411,7 +465,7 @@ void eng__mt_unref(eng__mt_t *mt)
             cn_free(s->chunks[c].st);
         }
         cn_free(s->chunks);
-        cn_free(s->buf);
+        buf_free(s);
         cn_free(s->fids);
         cn_free(s->ftypes);
         cn_free(s);
@@ -471,7 +525,7 @@ static inline uint8_t *series_room(eng__mt_t *mt, mt_series_t *s, size_t n)
         size_t ncap = s->cap ? s->cap * 2 : 256;
         while (ncap - s->len < n)
             ncap *= 2;
-        s->buf = cn_realloc(s->buf, ncap);
+        buf_grow(s, ncap);
         mt->bytes += ncap - s->cap;
         s->cap = ncap;
     }
