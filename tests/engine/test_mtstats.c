@@ -6,7 +6,8 @@
  * field set take a per-type path straight from the row buffer; rows with
  * differing fields take the column-form path.  Random rows cover NaN,
  * infinities, -0.0, int64 extremes (sum overflow), bools, strings, late
- * rows and duplicate timestamps.
+ * rows and duplicate timestamps.  A series past 64 KiB of rows (a mapped,
+ * mremap-grown buffer) reads back whole.
  */
 // clang-format off
 #include <setjmp.h>
@@ -268,12 +269,52 @@ static void test_field_added_later(void **state)
     eng__mt_unref(mt);
 }
 
+/* A series whose buffer grows past 64 KiB (an anonymous mapping, grown
+ * with mremap) keeps every row: all of them read back, in order, with the
+ * right values, and its chunks' stats still match. */
+static void test_big_series(void **state)
+{
+    (void)state;
+    eng__mt_t *mt = eng__mt_new(CHUNK);
+    enum { ROWS = 6000 };
+    uint32_t fids[3] = {0, 1, 2};
+    uint8_t ty[3] = {ENG_T_FLOAT, ENG_T_INT, ENG_T_STRING};
+    eng__mt_begin(mt);
+    for (int row = 0; row < ROWS; row++) {
+        eng_value_t v[3];
+        v[0].f = row * 0.25;
+        v[1].i = -row;
+        v[2].s.p = STRS[row % 4];
+        v[2].s.len = (uint32_t)strlen(STRS[row % 4]);
+        eng__mt_put(mt, 7, 1000 + row, (uint64_t)row + 1, 3, fids, ty, v);
+    }
+    eng__mt_end(mt);
+    assert_true(eng__mt_bytes(mt) > 64 * 1024);
+    assert_true(check_series(mt, 7) >= ROWS / CHUNK);
+    eng__rows_t r;
+    eng__rows_init(&r, 3, fids, ty);
+    eng__mt_extract(mt, 7, INT64_MIN, INT64_MAX, UINT64_MAX, &r);
+    assert_int_equal(r.n, ROWS);
+    for (uint32_t i = 0; i < r.n; i++) {
+        assert_int_equal(r.ts[i], 1000 + (int64_t)i);
+        assert_true(((const double *)r.vals[0])[i] == i * 0.25);
+        assert_int_equal(((const int64_t *)r.vals[1])[i], -(int64_t)i);
+        const eng_str_t *str = &((const eng_str_t *)r.vals[2])[i];
+        assert_int_equal(str->len, strlen(STRS[i % 4]));
+        assert_memory_equal(str->p, STRS[i % 4], str->len);
+        assert_true(r.valid[0][i] && r.valid[1][i] && r.valid[2][i]);
+    }
+    eng__rows_free(&r);
+    eng__mt_unref(mt);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_uniform_rows),
         cmocka_unit_test(test_mixed_rows),
         cmocka_unit_test(test_field_added_later),
+        cmocka_unit_test(test_big_series),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
