@@ -400,7 +400,7 @@ int eng__cat_field(eng__cat_t *c, eng__meas_t *m, const char *name, eng_type_t t
 }
 
 int eng__cat_series(eng__cat_t *c, eng__meas_t *m, const eng_tag_t *tags, uint32_t ntags,
-                    cn_buf_t *defs, uint64_t *sid)
+                    uint64_t mark, cn_buf_t *defs, uint64_t *sid)
 {
     const eng_tag_t *sorted[64];
     if (ntags > 64)
@@ -428,6 +428,7 @@ int eng__cat_series(eng__cat_t *c, eng__meas_t *m, const eng_tag_t *tags, uint32
     uint32_t klen = build_key(&kb, m->name, sorted, ntags);
     eng__series_t *s = shash_find(c, (const char *)kb.p, klen);
     if (s && !s->dead) {
+        s->wmark = mark;
         *sid = s->sid;
         if (kb.p != (uint8_t *)stackkey)
             cn_free(kb.p);
@@ -453,6 +454,7 @@ int eng__cat_series(eng__cat_t *c, eng__meas_t *m, const eng_tag_t *tags, uint32
     }
     journal_add(c, &rec, defs);
     cn_buf_free(&rec);
+    s->wmark = mark;
     *sid = s->sid;
     return 0;
 }

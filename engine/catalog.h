@@ -43,6 +43,8 @@ typedef struct eng__series {
     uint32_t mid;
     uint32_t ntags;
     bool dead;
+    uint64_t wmark;  /* engine write mutex: bound (> any earlier WAL seq) set
+                      * by its newest write; 0 = none since open */
     eng_tag_t *tags; /* sorted by key; strings live in `key` */
     char *key;       /* "meas\0k\0v\0k\0v\0" */
     uint32_t keylen;
@@ -59,8 +61,9 @@ void eng__cat_unlock(eng__cat_t *c);
  * journal.  Returns 0 or a negative code. */
 int eng__cat_measurement(eng__cat_t *c, const char *name, cn_buf_t *defs,
                          eng__meas_t **out /* OUT */);
+/* `mark` becomes the series' wmark (eng_drop_series_unwritten). */
 int eng__cat_series(eng__cat_t *c, eng__meas_t *m, const eng_tag_t *tags, uint32_t ntags,
-                    cn_buf_t *defs, uint64_t *sid /* OUT */);
+                    uint64_t mark, cn_buf_t *defs, uint64_t *sid /* OUT */);
 /* Field id for name with type t: creates it if new; CN_ETYPE if the
  * measurement fixed another type for the name. */
 int eng__cat_field(eng__cat_t *c, eng__meas_t *m, const char *name, eng_type_t t, cn_buf_t *defs,

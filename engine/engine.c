@@ -725,12 +725,14 @@ static int encode_points(eng_db_t *db, const eng_point_t *pts, size_t n, eng_wri
     cn_buf_reset(b);
     cn_buf_put_uvarint(b, n);
     size_t k = 0;
+    /* above every seq a snapshot taken before this write can hold */
+    uint64_t mark = eng__wal_last_seq(db->wal) + 1;
     for (size_t i = 0; i < n; i++) {
         const eng_point_t *p = &pts[i];
         eng__meas_t *m;
         int rc = eng__cat_measurement(db->cat, p->measurement, &db->defs, &m);
         if (rc == 0)
-            rc = eng__cat_series(db->cat, m, p->tags, p->ntags, &db->defs, &sids[i]);
+            rc = eng__cat_series(db->cat, m, p->tags, p->ntags, mark, &db->defs, &sids[i]);
         if (rc < 0)
             return rc;
         cn_buf_put_uvarint(b, sids[i]);
@@ -1005,6 +1007,29 @@ int eng_drop_series(eng_db_t *db, const uint64_t *sids, size_t nsids, uint64_t *
     pthread_mutex_lock(&db->wmu);
     int rc = log_delete(db, WREC_DROP, 0, sids, nsids, INT64_MIN, INT64_MAX, seq);
     pthread_mutex_unlock(&db->wmu);
+    return rc;
+}
+
+int eng_drop_series_unwritten(eng_db_t *db, const uint64_t *sids, size_t nsids, uint64_t since,
+                              uint64_t *seq, size_t *ndropped)
+{
+    *seq = 0;
+    *ndropped = 0;
+    if (nsids == 0)
+        return 0;
+    uint64_t *keep = cn_malloc(nsids * sizeof *keep);
+    size_t n = 0;
+    pthread_mutex_lock(&db->wmu); /* writes set wmark under it */
+    for (size_t i = 0; i < nsids; i++) {
+        eng__series_t *s = eng__cat_series_get(db->cat, sids[i]);
+        if (s && !s->dead && s->wmark <= since)
+            keep[n++] = sids[i];
+    }
+    int rc = n ? log_delete(db, WREC_DROP, 0, keep, n, INT64_MIN, INT64_MAX, seq) : 0;
+    pthread_mutex_unlock(&db->wmu);
+    cn_free(keep);
+    if (rc == 0)
+        *ndropped = n;
     return rc;
 }
 

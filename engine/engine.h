@@ -170,6 +170,13 @@ int eng_delete(eng_db_t *db, const char *measurement, const uint64_t *sids, size
                int64_t tmin, int64_t tmax, uint64_t *seq /* OUT */);
 /* Removes series entirely (data and catalog entry). */
 int eng_drop_series(eng_db_t *db, const uint64_t *sids, size_t nsids, uint64_t *seq /* OUT */);
+/* Like eng_drop_series, but only those series no write reached after
+ * sequence `since` (eng_snap_seq of the snapshot that found them empty):
+ * the check and the drop are one step with respect to writes, so a point
+ * written meanwhile keeps its series.  *ndropped: how many were dropped;
+ * *seq 0 when none. */
+int eng_drop_series_unwritten(eng_db_t *db, const uint64_t *sids, size_t nsids, uint64_t since,
+                              uint64_t *seq /* OUT */, size_t *ndropped /* OUT */);
 
 /* ----------------------------------------------------------------- stats */
 
@@ -201,6 +208,8 @@ void eng_get_stats(eng_db_t *db, eng_stats_t *st /* OUT */);
 typedef struct eng_snap eng_snap_t;
 int eng_snap_open(eng_db_t *db, eng_snap_t **out /* OUT */);
 void eng_snap_close(eng_snap_t *s);
+/* The WAL sequence the snapshot reads up to (writes above are invisible). */
+uint64_t eng_snap_seq(const eng_snap_t *s);
 
 /* Catalog queries.  Strings returned are borrowed until eng_snap_close. */
 size_t eng_snap_measurements(eng_snap_t *s, const char ***names /* OUT, borrowed */);

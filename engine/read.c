@@ -31,6 +31,11 @@ struct eng_snap {
     eng_field_info_t *fields;
 };
 
+uint64_t eng_snap_seq(const eng_snap_t *s)
+{
+    return s->seq;
+}
+
 int eng_snap_open(eng_db_t *db, eng_snap_t **out)
 {
     eng_snap_t *s = cn_calloc(1, sizeof *s);

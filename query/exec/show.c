@@ -666,9 +666,9 @@ void qry__go_duration(int64_t ns, cn_buf_t *out)
  * have no point left, as InfluxDB 1.x does (its engine removes a series
  * from the index when a ranged delete emptied it, so SHOW SERIES, SHOW TAG
  * VALUES and, once no series remain, SHOW MEASUREMENTS stop listing it).
- * Like InfluxDB's, the check is not atomic with writes: a point written to
- * such a series between the check and the drop goes with it.
- * Returns 0 or a negative code.
+ * A point written to such a series after the check keeps it: the engine
+ * drops only series no write reached since the snapshot that found them
+ * empty (eng_drop_series_unwritten).  Returns 0 or a negative code.
  */
 static int drop_emptied(const qry_exec_opts_t *o, const char *meas, const uint64_t *ids,
                         size_t n)
@@ -704,11 +704,13 @@ static int drop_emptied(const qry_exec_opts_t *o, const char *meas, const uint64
         else if (!any)
             empty[ne++] = ids[i];
     }
+    uint64_t since = eng_snap_seq(snap);
     eng_snap_close(snap);
     cn_free(fids);
     uint64_t seq = 0;
+    size_t ndropped = 0;
     if (rc >= 0 && ne)
-        rc = eng_drop_series(o->db, empty, ne, &seq);
+        rc = eng_drop_series_unwritten(o->db, empty, ne, since, &seq, &ndropped);
     if (rc >= 0 && seq)
         rc = eng_wait_durable(o->db, seq);
     cn_free(empty);

@@ -1342,6 +1342,50 @@ static void test_drop_then_rewrite(void **state)
     free(c);
 }
 
+/* eng_drop_series_unwritten drops a series only when no write reached it
+ * after the given snapshot's sequence: a DELETE that found a series empty
+ * must not take a point written meanwhile with it. */
+static void test_drop_unwritten(void **state)
+{
+    (void)state;
+    ctx_t *c = calloc(1, sizeof *c);
+    ctx_init(c, 8, T0, false);
+    eng_write_res_t res;
+    uint64_t seq;
+    size_t nd;
+    eng_field_t f = {"b", ENG_T_INT, {.i = 1}};
+    write1(c, "cpu", 0, T0, &f, 1, &res, &seq);
+    write1(c, "cpu", 1, T0, &f, 1, &res, &seq);
+    uint64_t ids[2] = {sid_of(c, 0), sid_of(c, 1)};
+    eng_snap_t *s;
+    assert_int_equal(eng_snap_open(c->db, &s), 0);
+    uint64_t since = eng_snap_seq(s);
+    eng_snap_close(s);
+    assert_int_equal(since, seq);
+    /* device 1 is written after the snapshot: only device 0 goes */
+    f.v.i = 2;
+    write1(c, "cpu", 1, T0 + 1, &f, 1, &res, &seq);
+    assert_int_equal(eng_drop_series_unwritten(c->db, ids, 2, since, &seq, &nd), 0);
+    assert_int_equal(nd, 1);
+    assert_true(seq > since);
+    assert_int_equal(sid_of(c, 0), 0);
+    assert_int_equal(sid_of(c, 1), ids[1]);
+    /* nothing to drop: no sequence */
+    assert_int_equal(eng_drop_series_unwritten(c->db, &ids[1], 1, since, &seq, &nd), 0);
+    assert_int_equal(nd, 0);
+    assert_int_equal(seq, 0);
+    /* after a reopen, series replayed from the WAL count as unwritten */
+    op_reopen(c);
+    assert_int_equal(eng_snap_open(c->db, &s), 0);
+    since = eng_snap_seq(s);
+    eng_snap_close(s);
+    assert_int_equal(eng_drop_series_unwritten(c->db, &ids[1], 1, since, &seq, &nd), 0);
+    assert_int_equal(nd, 1);
+    assert_int_equal(sid_of(c, 1), 0);
+    ctx_free(c);
+    free(c);
+}
+
 /* A point rewritten after a delete of its timestamp carries only its own
  * fields.  Regression test: the read and flush paths used to merge rows
  * last-write-wins before applying tombstones, so the deleted row's fields
@@ -1483,6 +1527,7 @@ int main(void)
         cmocka_unit_test(test_type_conflict),
         cmocka_unit_test(test_compact_multiblock_strings),
         cmocka_unit_test(test_drop_then_rewrite),
+        cmocka_unit_test(test_drop_unwritten),
         cmocka_unit_test(test_late_rows_keep_stats),
         cmocka_unit_test(test_delete_then_rewrite),
         cmocka_unit_test(test_string_block_stats),
