@@ -803,6 +803,22 @@ const uint64_t *eng__cat_postings(eng__cat_t *c, eng__meas_t *m, const char *key
     return pl ? pl->ids : NULL;
 }
 
+uint32_t eng__cat_tag_keys(eng__cat_t *c, eng__meas_t *m, const char **keys)
+{
+    (void)c;
+    uint32_t n = 0;
+    for (uint32_t k = 0; k < m->ntagkeys; k++) {
+        const tagkey_t *tk = &m->tagkeys[k];
+        for (uint32_t i = 0; i < tk->cap; i++) {
+            if (tk->vals[i].val && tk->vals[i].n) {
+                keys[n++] = tk->key;
+                break;
+            }
+        }
+    }
+    return n;
+}
+
 void eng__cat_tag_each(eng__cat_t *c, eng__meas_t *m, const char *key,
                        void (*fn)(void *arg, const char *val, const uint64_t *ids, size_t n),
                        void *arg)

@@ -88,6 +88,10 @@ uint64_t eng__cat_nseries(eng__cat_t *c);
 const uint64_t *eng__cat_postings(eng__cat_t *c, eng__meas_t *m, const char *key, const char *val,
                                   size_t *n /* OUT */);
 /* Calls fn for each (value, postings) of a tag key in m. */
+/* Tag keys of m that at least one live series carries, unsorted, into
+ * keys (room for m->ntagkeys); returns their count.  Strings borrowed (the
+ * catalog never frees a key before it closes). */
+uint32_t eng__cat_tag_keys(eng__cat_t *c, eng__meas_t *m, const char **keys);
 void eng__cat_tag_each(eng__cat_t *c, eng__meas_t *m, const char *key,
                        void (*fn)(void *arg, const char *val, const uint64_t *ids, size_t n),
                        void *arg);

@@ -243,6 +243,10 @@ int eng_snap_select(eng_snap_t *s, const char *measurement, const eng_tag_pred_t
 /* Tags of a series, sorted by key; borrowed until eng_snap_close. */
 int eng_snap_series_tags(eng_snap_t *s, uint64_t sid, const eng_tag_t **tags /* OUT */,
                          uint32_t *ntags /* OUT */);
+/* Tag keys of a measurement that some live series carries, sorted.  *keys
+ * owned (the array; strings borrowed until eng_snap_close).  Returns the
+ * count (0 for an unknown measurement). */
+int eng_snap_tag_keys(eng_snap_t *s, const char *measurement, const char ***keys /* OUT */);
 /* Distinct values of a tag key within a measurement (sorted). *vals owned
  * (the array; strings borrowed). */
 int eng_snap_tag_values(eng_snap_t *s, const char *measurement, const char *key,

@@ -247,6 +247,24 @@ static int strpcmp(const void *a, const void *b)
     return strcmp(*(const char *const *)a, *(const char *const *)b);
 }
 
+int eng_snap_tag_keys(eng_snap_t *s, const char *measurement, const char ***keys)
+{
+    eng__cat_t *c = s->db->cat;
+    const char **k = NULL;
+    uint32_t n = 0;
+    eng__cat_rdlock(c);
+    eng__meas_t *m = eng__cat_meas_by_name(c, measurement);
+    if (m && m->ntagkeys) {
+        k = cn_malloc(m->ntagkeys * sizeof *k);
+        n = eng__cat_tag_keys(c, m, k);
+    }
+    eng__cat_unlock(c);
+    if (n > 1)
+        qsort(k, n, sizeof *k, strpcmp);
+    *keys = k;
+    return (int)n;
+}
+
 int eng_snap_tag_values(eng_snap_t *s, const char *measurement, const char *key, const char ***vals)
 {
     eng__cat_t *c = s->db->cat;

@@ -16,8 +16,10 @@
  * 1. The printer never emits "--" or a slash followed by a star (they would
  *    start comments): binary operators are surrounded by spaces and a
  *    negation of something that prints with a leading '-' is parenthesised.
- * 2. Every allocation of a parse lives in one arena: chunks of at least
- *    ARENA_CHUNK bytes, zeroed, freed together by qry_query_free().
+ * 2. Every allocation of a parse lives in one arena: chunks growing from
+ *    ARENA_FIRST to ARENA_CHUNK bytes, freed together by qry_query_free();
+ *    each allocation is zeroed when it is handed out (a tiny query touches
+ *    a few hundred bytes, not a zeroed 64 KiB chunk).
  */
 #include "parse_int.h"
 
@@ -27,6 +29,7 @@
 
 /* ------------------------------------------------------------------ arena */
 
+#define ARENA_FIRST (4 * 1024)
 #define ARENA_CHUNK (64 * 1024)
 #define ARENA_ALIGN 16
 
@@ -65,14 +68,18 @@ void *qry__arena_alloc(qry__arena_t *a, size_t n)
         n = ARENA_ALIGN;
     chunk_t *c = a->head;
     if (!c || c->cap - c->used < n) {
-        size_t cap = n > ARENA_CHUNK ? n : ARENA_CHUNK;
-        c = cn_calloc(1, sizeof(chunk_t) + cap);
+        size_t cap = !c ? ARENA_FIRST : c->cap >= ARENA_CHUNK / 2 ? ARENA_CHUNK : 2 * c->cap;
+        if (cap < n)
+            cap = n;
+        c = cn_malloc(sizeof(chunk_t) + cap);
+        c->used = 0;
         c->cap = cap;
         c->next = a->head;
         a->head = c;
     }
     void *p = c->data + c->used;
     c->used += n;
+    memset(p, 0, n);
     return p;
 }
 

@@ -10,9 +10,76 @@
 #include <stdlib.h>
 #include <string.h>
 
-void qry_fmt_float(double f, cn_buf_t *out)
+/* 10^0 .. 10^22: exact doubles */
+static const double pow10_exact[] = {1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,
+                                     1e8,  1e9,  1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+                                     1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22};
+
+/* Does the decimal d[0..nd) x 10^(exp - nd + 1) read back as a (> 0)?  A
+ * mantissa below 2^53 with a power of ten up to 10^22 converts with one
+ * correctly rounded operation (Clinger's fast path), as strtod would. */
+static bool roundtrips(const char *d, int nd, int exp, double a)
+{
+    uint64_t m = 0;
+    for (int i = 0; i < nd; i++)
+        m = m * 10 + (uint64_t)(d[i] - '0');
+    int k = exp - nd + 1;
+    if (m < (UINT64_C(1) << 53) && k >= -22 && k <= 22)
+        return (k >= 0 ? (double)m * pow10_exact[k] : (double)m / pow10_exact[-k]) == a;
+    char buf[48];
+    snprintf(buf, sizeof buf, "%.*se%d", nd, d, k);
+    return strtod(buf, NULL) == a;
+}
+
+/* The first nd digits of the correctly rounded 17-digit form d17 (exponent
+ * *exp), rounded to nearest into out; false when d17's tail is exactly a
+ * half (the exact value decides: the caller asks printf).  Rounding the
+ * 17-digit form is exact otherwise: the exact value lies within half a
+ * 17th-digit unit of it and a half of an nd-digit unit is a whole number
+ * of those units. */
+static bool round_digits(const char *d17, int nd, char *out, int *exp)
+{
+    memcpy(out, d17, (size_t)nd);
+    bool up;
+    if (d17[nd] != '5') {
+        up = d17[nd] > '5';
+    } else {
+        up = false;
+        for (int i = nd + 1; i < 17 && !up; i++)
+            up = d17[i] != '0';
+        if (!up)
+            return false;
+    }
+    if (up) {
+        int i = nd - 1;
+        while (i >= 0 && out[i] == '9')
+            out[i--] = '0';
+        if (i >= 0) {
+            out[i]++;
+        } else { /* 99..9 -> 100..0 */
+            out[0] = '1';
+            ++*exp;
+        }
+    }
+    return true;
+}
+
+/* Digits and exponent of "%.*e" (prec - 1 decimals) of a > 0. */
+static int printf_digits(double a, int prec, char *digits, int *exp)
 {
     char buf[64];
+    snprintf(buf, sizeof buf, "%.*e", prec - 1, a);
+    int nd = 0;
+    const char *p = buf;
+    for (; *p && *p != 'e'; p++)
+        if (*p != '.')
+            digits[nd++] = *p;
+    *exp = atoi(p + 1);
+    return nd;
+}
+
+void qry_fmt_float(double f, cn_buf_t *out)
+{
     if (isnan(f) || isinf(f)) {
         cn_buf_put(out, "null", 4);
         return;
@@ -23,26 +90,29 @@ void qry_fmt_float(double f, cn_buf_t *out)
     }
     /* shortest digits that round-trip: 15 significant digits suffice for
      * every value whose shortest form has at most 15 (trailing zeros are
-     * dropped below), else 16, else 17 */
-    for (int prec = 15; prec <= 17; prec++) {
-        snprintf(buf, sizeof buf, "%.*e", prec - 1, f);
-        if (strtod(buf, NULL) == f)
+     * dropped below), else 16, else 17 - as "%.14e", "%.15e", "%.16e"
+     * would print them; the shorter forms come from the 17-digit one
+     * (round_digits), checked without strtod where it is exact */
+    bool neg = signbit(f);
+    double a = fabs(f);
+    char d17[32], digits[32];
+    int e17;
+    int nd = printf_digits(a, 17, d17, &e17);
+    int exp = e17;
+    for (int prec = 15; prec <= 16; prec++) {
+        int e = e17;
+        if (!round_digits(d17, prec, digits, &e))
+            printf_digits(a, prec, digits, &e);
+        if (roundtrips(digits, prec, e, a)) {
+            nd = prec;
+            exp = e;
             break;
+        }
     }
-    /* buf: [-]d.ddde[+-]xx */
-    char digits[32];
-    int nd = 0;
-    const char *p = buf;
-    bool neg = *p == '-';
-    if (neg)
-        p++;
-    for (; *p && *p != 'e'; p++)
-        if (*p != '.')
-            digits[nd++] = *p;
-    int exp = atoi(p + 1);
+    if (nd == 17)
+        memcpy(digits, d17, 17);
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
-    double a = fabs(f);
     char o[64];
     int n = 0;
     if (neg)
@@ -101,9 +171,16 @@ void qry_json_str(cn_buf_t *out, const char *s, size_t n)
 
 static void put_i64(cn_buf_t *out, int64_t v)
 {
-    char tmp[32];
-    int n = snprintf(tmp, sizeof tmp, "%lld", (long long)v);
-    cn_buf_put(out, tmp, (size_t)n);
+    char tmp[24];
+    int n = (int)sizeof tmp;
+    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
+    do {
+        tmp[--n] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        tmp[--n] = '-';
+    cn_buf_put(out, tmp + n, sizeof tmp - (size_t)n);
 }
 
 /* RFC 3339 with the zone's offset ("Z" when it is 0), as Go prints it. */

@@ -16,11 +16,6 @@
 
 #define ERR(...) (snprintf(msg, msglen, __VA_ARGS__), CN_EINVAL)
 
-static int strpcmp(const void *a, const void *b)
-{
-    return strcmp(*(const char *const *)a, *(const char *const *)b);
-}
-
 static int field_index(const plan_t *p, const char *name)
 {
     for (size_t i = 0; i < p->nfields; i++)
@@ -808,35 +803,12 @@ void qry__plan_free(plan_t *p)
 
 static void collect_tagkeys(plan_t *p, eng_snap_t *snap)
 {
-    uint64_t *ids = NULL;
-    int n = eng_snap_select(snap, p->meas, NULL, 0, &ids);
     const char **keys = NULL;
-    size_t nk = 0, cap = 0;
-    for (int i = 0; i < n; i++) {
-        const eng_tag_t *tags;
-        uint32_t nt;
-        if (eng_snap_series_tags(snap, ids[i], &tags, &nt) < 0)
-            continue;
-        for (uint32_t t = 0; t < nt; t++) {
-            bool seen = false;
-            for (size_t k = 0; k < nk && !seen; k++)
-                seen = strcmp(keys[k], tags[t].key) == 0;
-            if (seen)
-                continue;
-            if (nk == cap) {
-                cap = cap ? 2 * cap : 8;
-                keys = cn_realloc(keys, cap * sizeof *keys);
-            }
-            keys[nk++] = tags[t].key;
-        }
-    }
-    cn_free(ids);
-    if (nk)
-        qsort(keys, nk, sizeof *keys, strpcmp);
-    p->tagkeys = qry__ralloc(p->ar, (nk + 1) * sizeof(char *));
-    for (size_t k = 0; k < nk; k++)
+    int nk = eng_snap_tag_keys(snap, p->meas, &keys);
+    p->tagkeys = qry__ralloc(p->ar, ((size_t)nk + 1) * sizeof(char *));
+    for (int k = 0; k < nk; k++)
         p->tagkeys[k] = qry__rstrdup(p->ar, keys[k]);
-    p->ntagkeys = nk;
+    p->ntagkeys = (size_t)nk;
     cn_free(keys);
 }
 

@@ -862,6 +862,29 @@ static void check_tag_values(ctx_t *c, eng_snap_t *snap, int m, const char *key)
     cn_free(vals);
 }
 
+/* eng_snap_tag_keys: the sorted keys some live series of m carries. */
+static void check_tag_keys(ctx_t *c, eng_snap_t *snap, int m)
+{
+    static const char *const all[] = {"device_id", "host", "zone"}; /* sorted */
+    const char *want[3];
+    size_t nw = 0;
+    for (size_t k = 0; k < 3; k++) {
+        bool any = false;
+        char buf[16];
+        for (int si = 0; si < NSER && !any; si++)
+            any = meas_of(si) == m && c->s[si].alive && tag_of(si, all[k], buf);
+        if (any)
+            want[nw++] = all[k];
+    }
+    const char **keys = NULL;
+    int n = eng_snap_tag_keys(snap, MEAS[m], &keys);
+    if (n != (int)nw)
+        fail_msg("%s tag keys: %d, model %zu", MEAS[m], n, nw);
+    for (size_t k = 0; k < nw; k++)
+        assert_string_equal(keys[k], want[k]);
+    cn_free(keys);
+}
+
 static void check_all(ctx_t *c)
 {
     eng_snap_t *snap;
@@ -900,6 +923,7 @@ static void check_all(ctx_t *c)
         check_series(c, snap, m, fid);
         check_select(c, snap, m);
         check_tag_values(c, snap, m, rnd(c) % 2 ? "device_id" : (m ? "host" : "zone"));
+        check_tag_keys(c, snap, m);
     }
     eng_snap_close(snap);
 }
