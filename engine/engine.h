@@ -298,6 +298,22 @@ int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t
  */
 int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats /* OUT */, uint32_t *rows /* OUT */);
 void eng_iter_skip(eng_iter_t *it);
+/* Skips the rest of the group being read, or else the next group of
+ * overlapping data, without decoding it; false at the end. */
+bool eng_iter_skip_group(eng_iter_t *it);
+/*
+ * max() (want_max) or min() of requested field f (float or integer) over
+ * the next group of overlapping data, for a caller that already holds the
+ * value `above`: reads only the parts whose stats allow a value beyond it,
+ * plus whatever may overwrite their rows, and consumes the whole group.
+ * Returns 1 with *v the extreme beyond `above` and *ts its first time, 0
+ * when the group holds no such value, 2 when it does not apply (a group
+ * partly read, the end, another type), negative on error.  *rows: the rows
+ * read.  Exact under overwrites and deletes; NaN never counts as beyond.
+ */
+int eng_iter_group_extreme(eng_iter_t *it, uint32_t f, bool want_max, const eng_value_t *above,
+                           int64_t *ts /* OUT */, eng_value_t *v /* OUT */,
+                           uint32_t *rows /* OUT */);
 /* Declares that the caller never reads eng_batch.ts (say, an aggregate over
  * the whole range): a stored block or sealed memtable chunk served as is
  * (inside the range, nothing overlapping, no newer tombstone: what

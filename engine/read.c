@@ -20,6 +20,7 @@
  */
 #include "engine_int.h"
 
+#include <math.h>
 #include <regex.h>
 #include <stdlib.h>
 
@@ -596,6 +597,132 @@ static int load_group(eng_iter_t *it)
     eng__rows_clip(&it->cur, it->tmin, it->tmax);
     it->cur_end = it->cur.n;
     return 1;
+}
+
+bool eng_iter_skip_group(eng_iter_t *it)
+{
+    uint32_t nb;
+    if (it->cur_pos < it->cur_end) {
+        it->cur_pos = it->cur_end;
+        return true;
+    }
+    if (!plan_group(it, &nb))
+        return false;
+    it->pos += nb;
+    return true;
+}
+
+static uint64_t src_seq_lo(const src_t *s)
+{
+    return s->seg ? s->seg->seq_max : s->mc->seq_lo;
+}
+
+/* May source x hold a row that overwrites one of y's (same time, a later
+ * write)?  Stored rows carry their segment's seq_max; the merge breaks
+ * seq ties by position, so an equal seq counts. */
+static bool may_overwrite(const src_t *x, const src_t *y)
+{
+    return x->tmin <= y->tmax && x->tmax >= y->tmin && x->seq >= src_seq_lo(y);
+}
+
+/* Is v beyond the bound b in the wanted direction (NaN never is)? */
+static bool beyond(eng_type_t t, bool want_max, const eng_value_t *v, const eng_value_t *b)
+{
+    if (t == ENG_T_FLOAT)
+        return want_max ? v->f > b->f : v->f < b->f;
+    return want_max ? v->i > b->i : v->i < b->i;
+}
+
+/*
+ * The group's sources that can matter for "a value of field f beyond
+ * above": those whose stats allow one (or that have no usable stats), and
+ * every source that may overwrite one of their rows.  A row of any other
+ * source holds no value of f beyond `above` (its stats say so), and the
+ * rows of the chosen ones come out of the merge exactly as in the whole
+ * group, since every later write to their times is loaded with them.
+ */
+int eng_iter_group_extreme(eng_iter_t *it, uint32_t f, bool want_max, const eng_value_t *above,
+                           int64_t *ts, eng_value_t *v, uint32_t *rows)
+{
+    uint32_t nb;
+    *rows = 0;
+    if (it->cur_pos < it->cur_end || f >= it->nf || !plan_group(it, &nb))
+        return 2;
+    eng_type_t t = (eng_type_t)it->types[f];
+    if (t != ENG_T_FLOAT && t != ENG_T_INT)
+        return 2;
+    src_t *g = &it->srcs[it->pos];
+    uint8_t *want = cn_calloc(nb, 1);
+    for (uint32_t i = 0; i < nb; i++) {
+        bool has = g[i].seg ? g[i].b->has_stats : g[i].mc->st != NULL;
+        if (!has) {
+            want[i] = 1;
+            continue;
+        }
+        block_stats(it, &g[i], it->stats);
+        const eng_stat_t *st = &it->stats[f];
+        const eng_value_t *x = want_max ? &st->max : &st->min;
+        if (st->count && (beyond(t, want_max, x, above) || (t == ENG_T_FLOAT && isnan(x->f))))
+            want[i] = 1;
+    }
+    for (uint32_t i = 0; i < nb; i++)
+        for (uint32_t j = 0; j < nb && !want[i]; j++)
+            if (want[j] == 1 && may_overwrite(&g[i], &g[j]))
+                want[i] = 2;
+    /* as load_group: stored blocks in order, then memtable chunks in
+     * arrival order */
+    eng__rows_reset(&it->cur);
+    for (uint32_t i = 0; i < it->nsc; i++)
+        eng__scratch_reset(&it->sc[i]);
+    it->cur_pos = it->cur_end = 0;
+    uint32_t nm = 0, nsc = 0;
+    int rc = 0;
+    it->memord = cn_realloc(it->memord, nb * sizeof *it->memord);
+    for (uint32_t i = 0; i < nb && rc == 0; i++) {
+        if (!want[i])
+            continue;
+        if (!g[i].seg) {
+            uint32_t k = nm++;
+            while (k > 0 && g[it->memord[k - 1]].ord > g[i].ord) {
+                it->memord[k] = it->memord[k - 1];
+                k--;
+            }
+            it->memord[k] = i;
+            continue;
+        }
+        rc = eng__seg_decode(g[i].seg, g[i].b, &it->cur, scratch(it, nsc++), ENG__DEC_SEQ);
+    }
+    cn_free(want);
+    if (rc < 0)
+        return rc;
+    for (uint32_t k = 0; k < nm; k++)
+        eng__mt_chunk_rows(g[it->memord[k]].mc, it->tmin, it->tmax, it->snap->seq, &it->cur);
+    it->pos += nb;
+    *rows = it->cur.n;
+    eng__apply_tombs(it->tombs, it->ntombs, it->mid, it->sid, &it->cur);
+    eng__rows_sort_merge(&it->cur);
+    eng__rows_clip(&it->cur, it->tmin, it->tmax);
+    int found = 0;
+    eng_value_t best = *above;
+    const uint8_t *ok = it->cur.valid[f];
+    for (uint32_t r = 0; r < it->cur.n; r++) {
+        if (!ok[r])
+            continue;
+        eng_value_t x;
+        if (t == ENG_T_FLOAT)
+            x.f = ((const double *)it->cur.vals[f])[r];
+        else
+            x.i = ((const int64_t *)it->cur.vals[f])[r];
+        if (beyond(t, want_max, &x, &best)) {
+            best = x;
+            *ts = it->cur.ts[r];
+            found = 1;
+        }
+    }
+    eng__rows_reset(&it->cur);
+    if (found)
+        *v = best;
+    return found;
 }
 
 int eng_iter_next(eng_iter_t *it, eng_batch_t *b)

@@ -746,9 +746,12 @@ static int resolve_pend(run_t *r, unit_t *u, size_t si, const pend_t *pd, size_t
             break;
         }
         if (pk == 0 || ++ord != pd[i].ord) {
-            int nx = pk == 0 ? eng_iter_next(it, &b) : 1;
-            if (pk == 1)
+            int nx = 1;
+            if (pk == 1) {
                 eng_iter_skip(it);
+            } else { /* data without stats: skipped unread */
+                nx = eng_iter_skip_group(it) ? 1 : 0;
+            }
             if (nx <= 0) {
                 rc = nx < 0 ? nx : CN_ECORRUPT; /* the block must be there */
                 break;
@@ -803,6 +806,10 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
     qry_val_t *outv = p->ncols <= 32 ? outv_stk : cn_malloc((p->ncols + 1) * sizeof *outv);
     uint8_t *mask = NULL;
     bool use_stats = p->aggregate && !p->rowcond && (r->stats_ok || r->prune_ok);
+    /* a lone min()/max() without windows: overlapping data is read only
+     * where its stats allow a value beyond the one so far */
+    bool ext = use_stats && r->nb == 1 && na == 1 && p->aggs[0].col >= 0 &&
+               !p->aggs[0].aux_sel && pt_minmax(&p->aggs[0]);
     size_t hint = 0;
     uint32_t ord = 0; /* blocks offered so far */
     pend_t *pd = NULL;
@@ -882,6 +889,37 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                         continue;
                     }
                 }
+            }
+        }
+        if (ext && u->st[0].n) {
+            /* overlapping data: only what may beat the value so far */
+            const agg_t *a = &p->aggs[0];
+            ast_t *as = &u->st[0];
+            eng_value_t above, v;
+            if (a->type == ENG_T_FLOAT)
+                above.f = as->v1.u.f;
+            else
+                above.i = as->v1.u.i;
+            int64_t ts;
+            uint32_t nrows;
+            int gx = eng_iter_group_extreme(it, (uint32_t)a->col, a->fn == A_MAX, &above, &ts, &v,
+                                            &nrows);
+            if (gx < 0) {
+                rc = gx;
+                break;
+            }
+            if (gx != 2) {
+                if (gx == 1) {
+                    as->v1 = a->type == ENG_T_FLOAT ? qry__vf(v.f) : qry__vi(v.i);
+                    as->t1 = ts;
+                    as->pend = 0;
+                    as->n++;
+                }
+                if (!add_points(r, nrows)) {
+                    rc = CN_ELIMIT;
+                    break;
+                }
+                continue;
             }
         }
         eng_batch_t b;

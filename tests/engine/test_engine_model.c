@@ -88,6 +88,7 @@ typedef struct ctx {
     bool retention;
     uint32_t nops;
     uint64_t peeked, skipped, whole; /* coverage of the stats paths */
+    uint64_t extremes;               /* eng_iter_group_extreme found one */
     char strpool[8][MAXS];           /* read_field's string copies */
 } ctx_t;
 
@@ -706,6 +707,98 @@ static void scan_subset(scan_t *sc, int64_t tmin, int64_t tmax)
     eng_iter_close(it);
 }
 
+/* max()/min() of field f (0: float a, 1: integer b) over [tmin, tmax) as
+ * the query layer takes it: stats blocks read or skipped at random, groups
+ * of overlapping data through eng_iter_group_extreme once a value is held;
+ * must equal the model's first extreme (a later equal value never wins). */
+static void scan_extreme(scan_t *sc, int64_t tmin, int64_t tmax, int f, bool want_max)
+{
+    if (sc->fid[f] < 0)
+        return;
+    const mser_t *ms = &sc->c->s[sc->si];
+    size_t j = lower(ms, tmin), hi = tmax == INT64_MAX ? ms->n : lower(ms, tmax);
+    bool mhas = false;
+    double mf = 0;
+    int64_t mi = 0, mts = 0;
+    for (; j < hi; j++) {
+        const mrow_t *r = &ms->rows[j];
+        if (!(r->mask & (1u << f)))
+            continue;
+        bool take = !mhas;
+        if (!take && f == 0)
+            take = want_max ? r->a > mf : r->a < mf;
+        else if (!take)
+            take = want_max ? r->b > mi : r->b < mi;
+        if (take) {
+            mhas = true;
+            mf = r->a;
+            mi = r->b;
+            mts = r->ts;
+        }
+    }
+    uint32_t id = (uint32_t)sc->fid[f];
+    eng_iter_t *it;
+    assert_int_equal(eng_iter_open(sc->snap, sc->sid, &id, 1, tmin, tmax, &it), 0);
+    bool has = false;
+    eng_value_t best = {0};
+    int64_t bts = 0;
+    for (;;) {
+        if (has) {
+            eng_value_t v;
+            int64_t ts;
+            uint32_t rows;
+            int rc = eng_iter_group_extreme(it, 0, want_max, &best, &ts, &v, &rows);
+            assert_true(rc >= 0 && rc <= 2);
+            if (rc == 1) {
+                sc->c->extremes++;
+                best = v;
+                bts = ts;
+            }
+            if (rc != 2)
+                continue;
+        }
+        eng_stat_t st;
+        uint32_t rows;
+        if (rnd(sc->c) % 2 && eng_iter_peek_stats(it, &st, &rows) == 1 && has) {
+            const eng_value_t *x = want_max ? &st.max : &st.min;
+            bool may = f == 0 ? (want_max ? x->f > best.f : x->f < best.f) || isnan(x->f)
+                              : (want_max ? x->i > best.i : x->i < best.i);
+            if (!may || !st.count) {
+                eng_iter_skip(it);
+                continue;
+            }
+        }
+        eng_batch_t b;
+        int rc = eng_iter_next(it, &b);
+        assert_true(rc == 0 || rc == 1);
+        if (rc == 0)
+            break;
+        for (uint32_t k = 0; k < b.n; k++) {
+            if (!b.valid[0][k])
+                continue;
+            eng_value_t x;
+            if (f == 0)
+                x.f = ((const double *)b.vals[0])[k];
+            else
+                x.i = ((const int64_t *)b.vals[0])[k];
+            bool take = !has || (f == 0 ? (want_max ? x.f > best.f : x.f < best.f)
+                                        : (want_max ? x.i > best.i : x.i < best.i));
+            if (take) {
+                has = true;
+                best = x;
+                bts = b.ts[k];
+            }
+        }
+    }
+    eng_iter_close(it);
+    if (has != mhas || (has && (bts != mts || (f == 0 ? !feq(best.f, mf) : best.i != mi))))
+        fail_msg("series %d %s(%c) [%lld, %lld): engine %d %g/%lld at %lld, model %d %g/%lld at "
+                 "%lld",
+                 sc->si, want_max ? "max" : "min", f ? 'b' : 'a', (long long)tmin, (long long)tmax,
+                 has, best.f, (long long)best.i, (long long)bts, mhas, mf, (long long)mi,
+                 (long long)mts);
+}
+
 static int64_t rand_bound(ctx_t *c)
 {
     return tbase(c) + (int64_t)(rnd(c) % (NSLOT + 20)) * STEP - 10 * STEP + (int64_t)(rnd(c) % 3) -
@@ -756,6 +849,10 @@ static void check_series(ctx_t *c, eng_snap_t *snap, int m, const int *fid)
         assert_int_equal(nt, want);
         scan_t sc = {c, snap, ids[i], si, fid};
         scan_full(&sc, INT64_MIN, INT64_MAX);
+        scan_extreme(&sc, INT64_MIN, INT64_MAX, (int)(rnd(c) % 2), rnd(c) % 2);
+        int64_t ea = rand_bound(c), eb = rand_bound(c);
+        if (ea != eb)
+            scan_extreme(&sc, CN_MIN(ea, eb), CN_MAX(ea, eb), (int)(rnd(c) % 2), rnd(c) % 2);
         for (int k = 0; k < 2; k++) {
             int64_t a = rand_bound(c), b = rand_bound(c);
             if (a == b)
@@ -972,9 +1069,12 @@ static void run_seed(uint64_t seed, int64_t t0, bool retention, uint32_t nops)
     op_reopen(c);
     check_all(c);
     if (getenv("CAIRN_MODEL_TRACE"))
-        fprintf(stderr, "seed %llu: %llu blocks peeked, %llu skipped, %llu whole batches\n",
+        fprintf(stderr,
+                "seed %llu: %llu blocks peeked, %llu skipped, %llu whole batches, %llu group "
+                "extremes\n",
                 (unsigned long long)seed, (unsigned long long)c->peeked,
-                (unsigned long long)c->skipped, (unsigned long long)c->whole);
+                (unsigned long long)c->skipped, (unsigned long long)c->whole,
+                (unsigned long long)c->extremes);
     /* The stats paths must have been exercised, or the run proves little. */
     assert_true(c->peeked > 0 && c->skipped > 0 && c->whole > 0);
     ctx_free(c);
