@@ -34,6 +34,11 @@
  *  3. Records are stamped with the time of the append (ts 0), not the
  *     row's event time: it is the Kafka message timestamp (as EMQX's
  *     bridge stamps the receive time) and what the sink's lag ages by.
+ *  4. The rule set runs in packed mode (server/rules.c): a webhook or
+ *     Kafka body that is the rule's outputs as JSON arrives packed (typed
+ *     values, rules.h) and is stored so, flagged MQ_SINK_REC_PACKED; the
+ *     sink's log reader renders the JSON, byte for byte the same, on the
+ *     delivery side instead of the MQTT loop.
  */
 #include "rules_dispatch.h"
 
@@ -215,6 +220,7 @@ int srv_dispatch_prepare(srv_dispatch_t *d, srv_rules_t *rules)
 {
     if (!d->ctx->sinks)
         return CN_EINVAL;
+    mq_rules_set_packed(srv_rules_set(rules), true); /* NOTES 4 */
     srv_rules_each(rules, prepare_one, d);
     return 0;
 }
@@ -266,6 +272,8 @@ int srv_dispatch_action(void *arg, const mq_rules_out_t *o)
     }
     rec.payload = (const uint8_t *)o->body;
     rec.payload_len = o->body_len;
+    if (o->packed) /* NOTES 4 */
+        rec.flags = MQ_SINK_REC_PACKED;
     uint64_t seq = 0;
     int rc = mq_sink_append(d->ctx->sinks, id, &rec, &seq);
     /* the PUBACK waits for it (ingest.h) */

@@ -21,7 +21,8 @@ void srv_dispatch_free(srv_dispatch_t *d); /* after the rules; NULL is a no-op *
 /* Startup, after ctx->sinks is opened and before it is started: creates
  * the sinks of every webhook and Kafka action of the loaded rules, so that
  * each resumes its cursor (a sink not registered at start loses its
- * backlog).  Main thread.  Returns 0 (failures are logged and make the
+ * backlog), and puts the set in packed mode (rules_dispatch.c NOTES 4).
+ * Main thread.  Returns 0 (failures are logged and make the
  * action fail later) or CN_EINVAL without ctx->sinks. */
 int srv_dispatch_prepare(srv_dispatch_t *d, srv_rules_t *rules);
 /* Any evaluating thread; never blocks (a mutex once per new action). */

@@ -427,8 +427,10 @@ int mq__crule_build(mq__crule_t *cr, const mq_rule_def_t *def, qry_symtab_t *st,
         const mq_rule_action_t *a = &cr->def->actions[i];
         mq__cact_t *c = &cr->acts[i];
         c->has_body = a->body != NULL;
-        if (!c->has_body)
+        if (!c->has_body) {
             cr->needs_json = true;
+            cr->json_republish |= a->kind == MQ_ACT_REPUBLISH;
+        }
         mq__tmpl_compile(&c->body, a->body, st, cr->prog);
         mq__tmpl_compile(&c->key, a->key ? a->key : "${device_id}", st, cr->prog);
         mq__tmpl_compile(&c->topic, a->topic, st, cr->prog);

@@ -36,6 +36,18 @@
  *    order the two owners).  The pool is refcounted apart from the set
  *    because the server frees its ingest workers after the rule set.
  *    Readers sum the shards with relaxed loads.
+ * 6. Packed mode (rules.h): for a passing rule with a webhook or Kafka
+ *    action whose body is the outputs' JSON, the outputs are packed once
+ *    (packed.c: key bytes and raw typed values, a few copies) into the
+ *    worker's buffer and every such action receives those bytes; the JSON
+ *    text (numbers formatted shortest-round-trip, strings escaped) is made
+ *    where the sink delivers.  The JSON is still built when a republish
+ *    action of the rule needs it now.  Rules whose outputs are all bare
+ *    names have a plan (packed.c: the output slots and the keys laid out
+ *    at snapshot build); rules of equal plans (the same outputs) share
+ *    one packing per row, as they would share one JSON text.  The packed
+ *    bytes of a row live in w->packed until the next bind (pointers are
+ *    taken after packing, as the buffer may move).
  */
 #include "router.h"
 #include "rules_int.h"
@@ -58,6 +70,9 @@ typedef struct snap {
     uint32_t *fstart; /* [nfilters + 1] (NOTES 3) */
     uint32_t *frules; /* rule indices by filter */
     size_t nfilters;
+    mq__plan_t *plans; /* [nplans] distinct packing plans (NOTES 6) */
+    size_t nplans;
+    int32_t *rule_plan; /* [n] the rule's plan, or -1 */
 } snap_t;
 
 typedef struct entry {
@@ -86,6 +101,7 @@ struct mq_rules {
     snap_t *cur;
     shard_pool_t *pool; /* one reference */
     atomic_uint_fast64_t gen;
+    atomic_bool packed; /* mq_rules_set_packed (NOTES 6) */
 };
 
 struct mq_rules_worker {
@@ -95,11 +111,16 @@ struct mq_rules_worker {
     mq_router_reader_t *rd;
     qry_row_t *row;
     mq_router_res_t res;
-    uint32_t *cand; /* [cand_cap] candidate rule indices */
-    uint8_t *mark;  /* [cand_cap] */
+    uint32_t *cand;   /* [cand_cap] candidate rule indices */
+    uint8_t *mark;    /* [cand_cap] */
     uint8_t *verdict; /* [cand_cap] qry_prog_prefilter's */
     size_t cand_cap;
     mq__rendered_t rendered;
+    cn_buf_t packed;       /* outputs packed for the bound row (NOTES 6) */
+    uint64_t binds;        /* rows bound, from 1 */
+    uint64_t *pbind;       /* [plan_cap] the bind plan k was packed in, at */
+    uint32_t *poff, *plen; /* packed[poff[k], + plen[k]) */
+    size_t plan_cap;
     cn_ratelimit_t log_rl;
     shard_pool_t *pool; /* one reference */
     unsigned shard;     /* stats shard; 0: shared (NOTES 5) */
@@ -146,6 +167,10 @@ static void snap_free(snap_t *s)
         stats_unref(s->rules[i].stats);
         mq__crule_free(&s->rules[i]);
     }
+    for (size_t i = 0; i < s->nplans; i++)
+        mq__plan_free(&s->plans[i]);
+    cn_free(s->plans);
+    cn_free(s->rule_plan);
     cn_free(s->rules);
     cn_free(s->progs);
     cn_free(s->fstart);
@@ -208,6 +233,28 @@ static int snap_filters(snap_t *s)
     return rc < 0 ? rc : 0;
 }
 
+/* The packing plans of the rules whose JSON body may be packed, one per
+ * distinct plan (NOTES 6). */
+static void snap_plans(snap_t *s)
+{
+    s->rule_plan = cn_calloc(s->n ? s->n : 1, sizeof *s->rule_plan);
+    s->plans = cn_calloc(s->n ? s->n : 1, sizeof *s->plans);
+    for (size_t i = 0; i < s->n; i++) {
+        s->rule_plan[i] = -1;
+        mq__plan_t pl;
+        if (!s->rules[i].needs_json || !mq__plan_build(s->rules[i].ast, s->rules[i].prog, &pl))
+            continue;
+        size_t k = 0;
+        while (k < s->nplans && !mq__plan_eq(&s->plans[k], &pl))
+            k++;
+        if (k == s->nplans)
+            s->plans[s->nplans++] = pl;
+        else
+            mq__plan_free(&pl);
+        s->rule_plan[i] = (int32_t)k;
+    }
+}
+
 /* Compiles the enabled entries (NOTES 1, 3).  Definitions in entries were
  * validated when they were added, so only resource errors can fail. */
 static int snap_build(const entry_t *ents, size_t n, snap_t **out)
@@ -236,6 +283,7 @@ static int snap_build(const entry_t *ents, size_t n, snap_t **out)
         s->progs = cn_calloc(s->n ? s->n : 1, sizeof *s->progs);
         for (size_t i = 0; i < s->n; i++)
             s->progs[i] = s->rules[i].prog;
+        snap_plans(s);
         rc = snap_filters(s);
     }
     if (rc < 0) {
@@ -278,6 +326,7 @@ int mq_rules_new(mq_rules_action_fn on_action, void *arg, mq_rules_t **out)
     atomic_init(&rs->pool->refs, 1);
     atomic_init(&rs->pool->bits, 1u); /* shard 0 is everybody's */
     atomic_init(&rs->gen, 0);
+    atomic_init(&rs->packed, false);
     uv_mutex_lock(&rs->mu);
     rc = publish(rs);
     uv_mutex_unlock(&rs->mu);
@@ -445,6 +494,11 @@ int mq_rules_replace(mq_rules_t *rs, const mq_rule_def_t *defs, size_t n, mq_rul
     return rc;
 }
 
+void mq_rules_set_packed(mq_rules_t *rs, bool on)
+{
+    atomic_store_explicit(&rs->packed, on, memory_order_relaxed);
+}
+
 size_t mq_rules_count(mq_rules_t *rs)
 {
     uv_mutex_lock(&rs->mu);
@@ -603,6 +657,10 @@ void mq_rules_worker_free(mq_rules_worker_t *w)
     pool_unref(w->pool);
     mq_router_res_free(&w->res);
     mq__rendered_free(&w->rendered);
+    cn_buf_free(&w->packed);
+    cn_free(w->pbind);
+    cn_free(w->poff);
+    cn_free(w->plen);
     cn_free(w->cand);
     cn_free(w->mark);
     cn_free(w->verdict);
@@ -625,6 +683,14 @@ static int worker_refresh(mq_rules_worker_t *w)
         w->mark = cn_realloc(w->mark, w->cand_cap);
         w->verdict = cn_realloc(w->verdict, w->cand_cap);
     }
+    if (w->plan_cap < s->nplans) {
+        w->plan_cap = s->nplans;
+        w->pbind = cn_realloc(w->pbind, w->plan_cap * sizeof *w->pbind);
+        w->poff = cn_realloc(w->poff, w->plan_cap * sizeof *w->poff);
+        w->plen = cn_realloc(w->plen, w->plan_cap * sizeof *w->plen);
+    }
+    if (s->nplans) /* no plan was packed for the rows to come */
+        memset(w->pbind, 0, s->nplans * sizeof *w->pbind);
     int rc = mq_router_reader_new(s->router, READER_CACHE, &w->rd);
     if (rc == 0)
         rc = qry_row_new(s->st, &w->row);
@@ -680,19 +746,53 @@ static const uint32_t *candidates(mq_rules_worker_t *w, size_t nroutes, size_t *
     return w->cand;
 }
 
-static int dispatch(mq_rules_worker_t *w, const mq__crule_t *cr, const qry_msg_t *qm,
-                    const mq_rules_msg_t *m)
+/* The packed outputs of the passing rule cr (index ri) on the bound row:
+ * a shared plan's bytes packed once per row, else packed now (NOTES 6). */
+static void pack(mq_rules_worker_t *w, size_t ri, const char **p, size_t *n)
 {
+    int32_t k = w->snap->rule_plan[ri];
+    if (k < 0) {
+        size_t at = w->packed.len;
+        mq__pack_outputs(w->row, &w->packed);
+        *p = (const char *)w->packed.p + at;
+        *n = w->packed.len - at;
+        return;
+    }
+    if (w->pbind[k] != w->binds) {
+        w->pbind[k] = w->binds;
+        w->poff[k] = (uint32_t)w->packed.len;
+        mq__plan_pack(&w->snap->plans[k], w->row, &w->packed);
+        w->plen[k] = (uint32_t)(w->packed.len - w->poff[k]);
+    }
+    *p = (const char *)w->packed.p + w->poff[k];
+    *n = w->plen[k];
+}
+
+static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const mq_rules_msg_t *m)
+{
+    const mq__crule_t *cr = &w->snap->rules[ri];
     if (!w->rs->on_action)
         return 0;
     const char *json = NULL;
     size_t json_len = 0;
-    if (cr->needs_json) /* only when an action's body is the outputs' JSON */
-        qry_row_json_view(w->row, &json, &json_len);
+    bool packed = cr->needs_json && atomic_load_explicit(&w->rs->packed, memory_order_relaxed);
+    if (cr->needs_json && (!packed || cr->json_republish))
+        qry_row_json_view(w->row, &json, &json_len); /* an action's body is the JSON */
+    const char *pk = NULL;
+    size_t pk_len = 0;
+    if (packed) /* NOTES 6 */
+        pack(w, ri, &pk, &pk_len);
     int calls = 0;
     for (uint32_t i = 0; i < cr->def->nactions; i++) {
         mq_rules_out_t out;
         mq__render_action(cr, i, w->row, qm, json, json_len, &w->rendered, &out);
+        if (packed && !cr->acts[i].has_body && cr->def->actions[i].kind != MQ_ACT_REPUBLISH) {
+            out.json = NULL;
+            out.json_len = 0;
+            out.body = pk;
+            out.body_len = pk_len;
+            out.packed = true;
+        }
         out.msg = m;
         int rc = w->rs->on_action(w->rs->arg, &out);
         bump(w, cr->stats, MQ__C_ACTIONS);
@@ -731,6 +831,8 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
         qry_msg_t qm;
         mq__row_msg(m, m->npoints ? &m->points[p] : NULL, &qm);
         qry_row_bind(w->row, &qm);
+        w->binds++;
+        w->packed.len = 0;
         qry_prog_prefilter(s->progs, cand, nc, w->row, w->verdict);
         for (size_t c = 0; c < nc; c++) {
             const mq__crule_t *cr = &s->rules[cand[c]];
@@ -748,7 +850,7 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
             if (rc == 0)
                 continue;
             bump(w, cr->stats, MQ__C_PASSED);
-            calls += dispatch(w, cr, &qm, m);
+            calls += dispatch(w, cand[c], &qm, m);
         }
     }
     return calls;

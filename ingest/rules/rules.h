@@ -144,6 +144,10 @@ typedef struct mq_rules_msg {
  *   headers        webhook: header values rendered, parallel to
  *                  act->headers (nheaders entries); NULL otherwise
  *   msg, ts        the source message and the row's time (ns)
+ *   packed         true when body holds the outputs packed instead of
+ *                  their JSON (a set in packed mode, see
+ *                  mq_rules_set_packed): mq_rules_packed_json renders
+ *                  exactly the JSON body would otherwise have held
  * The callback runs on the evaluating thread inside mq_rules_eval: it must
  * not block (append to the sink's log/queue and return).  Its return value
  * is counted: < 0 counts the action as failed in the rule's metrics.
@@ -163,6 +167,7 @@ typedef struct mq_rules_out {
     const char *const *headers;
     const mq_rules_msg_t *msg;
     int64_t ts;
+    bool packed;
 } mq_rules_out_t;
 
 typedef int (*mq_rules_action_fn)(void *arg, const mq_rules_out_t *out);
@@ -176,6 +181,29 @@ typedef struct mq_rules_worker mq_rules_worker_t;
  * dispatched).  Returns 0 and an OWNED set. */
 int mq_rules_new(mq_rules_action_fn on_action, void *arg, mq_rules_t **out /* OUT */);
 void mq_rules_free(mq_rules_t *rs); /* after every worker; NULL is a no-op */
+
+/*
+ * Packed outputs: in packed mode, a webhook or Kafka action whose body is
+ * the outputs' JSON (no body template) receives the outputs packed as
+ * typed values (packed.c has the layout) in body, with packed set and json
+ * NULL, so the ingest path formats no numbers and escapes no strings; the
+ * receiver stores them (the server: a sink log record flagged
+ * MQ_SINK_REC_PACKED) and renders the JSON when it delivers, with
+ * mq_rules_packed_json: the same bytes.  Republish actions and bodies
+ * from templates are rendered as before.  Off by default; set it before
+ * the first mq_rules_eval.
+ */
+void mq_rules_set_packed(mq_rules_t *rs, bool on);
+/* Appends the JSON object of packed outputs (p, n bytes) to out: exactly
+ * what json would have held.  Returns 0, or CN_ECORRUPT (out unchanged)
+ * for bytes that are not packed outputs.  Any thread. */
+int mq_rules_packed_json(const void *p, size_t n, cn_buf_t *out);
+/* Appends packed outputs of n (name, value) pairs, what a rule selecting
+ * those names would pack (for tools: bench/sink_bench).  vals are
+ * query/eval.h's qry_val_t. */
+struct qry_val;
+void mq_rules_pack_values(const char *const *names, const struct qry_val *vals, size_t n,
+                          cn_buf_t *out);
 
 /* Adds a rule or replaces the one with the same id (deep copy of def).
  * Returns 0 (added) or 1 (replaced), or CN_EINVAL with *err (see

@@ -27,10 +27,10 @@ typedef struct mq__seg {
     int kind;
     const char *s; /* LIT: the text; NAME: the name (NUL-terminated) */
     size_t len;
-    int meta;      /* NAME: 1 + index of a message name (topic ...), else 0 */
-    uint32_t slot; /* NAME: field/tag slot in the symbol table */
-    int out;       /* NAME: index among the rule's outputs, -1: not an output,
-                      -2: positions vary, look it up (qry_prog_output_index) */
+    int meta;        /* NAME: 1 + index of a message name (topic ...), else 0 */
+    uint32_t slot;   /* NAME: field/tag slot in the symbol table */
+    int out;         /* NAME: index among the rule's outputs, -1: not an output,
+                        -2: positions vary, look it up (qry_prog_output_index) */
     uint32_t tslot1; /* NAME: 1 + the slot whose value the name renders (a bare
                         field/tag output, or no output and no message name) */
 } mq__seg_t;
@@ -38,9 +38,9 @@ typedef struct mq__seg {
 typedef struct mq__tmpl {
     mq__seg_t *segs;
     size_t n;
-    char *text;     /* owned copy the segments point into */
-    bool lit;       /* no placeholder: the rendering is text (NUL-terminated) */
-    size_t lit_len; /* its length */
+    char *text;      /* owned copy the segments point into */
+    bool lit;        /* no placeholder: the rendering is text (NUL-terminated) */
+    size_t lit_len;  /* its length */
     uint32_t tslot1; /* one ${name} and nothing else, with segs[0].tslot1: the
                         rendering is the slot's text (qry_row_slot_text) */
 } mq__tmpl_t;
@@ -89,7 +89,8 @@ typedef struct mq__crule {
     qry_prog_t *prog;
     mq__cact_t *acts; /* [def->nactions] */
     mq__stats_t *stats;
-    bool needs_json; /* an action has no body template: its body is the outputs' JSON */
+    bool needs_json;     /* an action has no body template: its body is the outputs' JSON */
+    bool json_republish; /* such an action is a republish (never packed) */
 } mq__crule_t;
 
 /* Deep copy and free of definitions. */
@@ -119,5 +120,30 @@ void mq__rendered_free(mq__rendered_t *r);
  * render, run or bind. */
 void mq__render_action(const mq__crule_t *cr, uint32_t i, qry_row_t *row, const qry_msg_t *qm,
                        const char *json, size_t json_len, mq__rendered_t *r, mq_rules_out_t *out);
+
+/* Appends the outputs of the row's last passing run in the packed form
+ * (packed.c) to out. */
+void mq__pack_outputs(qry_row_t *row, cn_buf_t *out);
+
+/* A packing plan: a rule whose outputs are all bare field/tag names packs
+ * from the slots with its keys laid out once (packed.c); rules.c shares
+ * one plan among the rules of equal plans, packed once per row. */
+#define MQ__PLAN_MAX 16
+typedef struct mq__plan {
+    uint32_t n;                     /* outputs */
+    uint32_t slot[MQ__PLAN_MAX];    /* the slot output i reads */
+    uint32_t off[MQ__PLAN_MAX + 1]; /* key chunk i: skel[off[i], off[i + 1]) */
+    uint8_t *skel;                  /* per output: u32 key length, key bytes */
+    size_t skel_len;
+} mq__plan_t;
+
+/* Fills *pl for the rule (ast, prog) and returns true, or false when its
+ * outputs are not all bare names (then *pl is empty). */
+bool mq__plan_build(const qry_rule_t *ast, const qry_prog_t *prog, mq__plan_t *pl);
+void mq__plan_free(mq__plan_t *pl);
+bool mq__plan_eq(const mq__plan_t *a, const mq__plan_t *b);
+/* Appends what mq__pack_outputs would after a passing run of a rule of
+ * this plan on the bound row. */
+void mq__plan_pack(const mq__plan_t *pl, const qry_row_t *row, cn_buf_t *out);
 
 #endif /* MQ_RULES_INT_H */

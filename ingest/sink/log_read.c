@@ -5,6 +5,7 @@
  * records of the asked sink copied into a batch.  Runs on worker threads
  * (uv_queue_work), never on an event loop.
  */
+#include "rules/rules.h"
 #include "sink_int.h"
 
 #include <fcntl.h>
@@ -103,7 +104,20 @@ static void batch_add(mq_sink_batch_t *b, const mq_sink_rec_t *r)
     size_t at = b->data.len;
     cn_buf_put(&b->data, r->key, r->key_len);
     cn_buf_put(&b->data, r->topic, r->topic_len);
-    cn_buf_put(&b->data, r->payload, r->payload_len);
+    size_t pl = b->data.len;
+    if (r->flags & MQ_SINK_REC_PACKED) {
+        /* a rule's outputs: their JSON is what the sink delivers */
+        if (mq_rules_packed_json(r->payload, r->payload_len, &b->data) == 0) {
+            o->payload_len = b->data.len - pl;
+        } else {
+            cn_error("sink log: record %llu holds malformed rule outputs; delivering its bytes",
+                     (unsigned long long)r->seq);
+            cn_buf_put(&b->data, r->payload, r->payload_len);
+        }
+        o->flags = 0;
+    } else {
+        cn_buf_put(&b->data, r->payload, r->payload_len);
+    }
     o->key = (const uint8_t *)(uintptr_t)at;
     o->topic = (const uint8_t *)(uintptr_t)(at + r->key_len);
     o->payload = (const uint8_t *)(uintptr_t)(at + r->key_len + r->topic_len);

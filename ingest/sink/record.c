@@ -15,12 +15,12 @@
  *   24     2    sink id
  *   26     2    key length
  *   28     2    topic length
- *   30     2    flags, 0 (readers reject other values)
+ *   30     2    flags: MQ_SINK_REC_PACKED or 0 (readers reject other bits)
  *   32     ...  key bytes, topic bytes, payload bytes
  *
  * A record whose header or body extends past the input is a torn tail
  * (CN_ETRUNC); a wrong CRC, a body length below key+topic or above the
- * payload limit, or non-zero flags is CN_ECORRUPT.
+ * payload limit, or an unknown flag is CN_ECORRUPT.
  */
 #include "sink.h"
 
@@ -34,7 +34,7 @@ int mq_sink_rec_parse(const uint8_t *p, size_t n, mq_sink_rec_t *rec, size_t *us
         cn_rd_u64(&r, &ts) < 0 || cn_rd_u16(&r, &sink) < 0 || cn_rd_u16(&r, &klen) < 0 ||
         cn_rd_u16(&r, &tlen) < 0 || cn_rd_u16(&r, &flags) < 0)
         return CN_ETRUNC;
-    if (flags != 0 || (uint64_t)klen + tlen > body ||
+    if ((flags & ~MQ_SINK_REC_PACKED) != 0 || (uint64_t)klen + tlen > body ||
         body > (uint64_t)MQ_SINK_MAX_PAYLOAD + 2u * MQ_SINK_MAX_KEY)
         return CN_CORRUPT();
     const uint8_t *b;
@@ -51,6 +51,7 @@ int mq_sink_rec_parse(const uint8_t *p, size_t n, mq_sink_rec_t *rec, size_t *us
     rec->topic_len = tlen;
     rec->payload = b + klen + tlen;
     rec->payload_len = body - klen - tlen;
+    rec->flags = flags;
     *used = (size_t)MQ_SINK_REC_HDR + body;
     return 0;
 }
@@ -66,7 +67,7 @@ void mq_sink_rec_encode(const mq_sink_rec_t *rec, cn_buf_t *out)
     cn_buf_put_u16(out, rec->sink);
     cn_buf_put_u16(out, (uint16_t)rec->key_len);
     cn_buf_put_u16(out, (uint16_t)rec->topic_len);
-    cn_buf_put_u16(out, 0);
+    cn_buf_put_u16(out, rec->flags);
     if (rec->key_len)
         cn_buf_put(out, rec->key, rec->key_len);
     if (rec->topic_len)

@@ -53,7 +53,15 @@ typedef struct mq_sink_rec {
     size_t topic_len;
     const uint8_t *payload; /* the bytes delivered (JSON for webhooks) */
     size_t payload_len;
+    uint16_t flags; /* MQ_SINK_REC_*; 0 in records mq_sink_log_read returns */
 } mq_sink_rec_t;
+
+/* Record flags.  PACKED: the payload is a rule's outputs packed
+ * (ingest/rules/rules.h, mq_rules_set_packed); mq_sink_log_read renders
+ * it into their JSON (mq_rules_packed_json), so sinks, dead letters and
+ * every other reader of a batch see the JSON bytes.  The ingest path
+ * stores the values and the delivery side formats them. */
+enum { MQ_SINK_REC_PACKED = 1 };
 
 enum {
     MQ_SINK_REC_HDR = 32,                /* record header bytes (log.c) */
