@@ -834,6 +834,7 @@ static void build_json_bare(qry_row_t *r, const qry_prog_t *p, cn_buf_t *out)
     enum { MAXO = 32 };
     const char *vp[MAXO];
     size_t vn[MAXO], need = 2 + p->nouts;
+    const uint8_t *memo = r->sj.buf.p;
     for (size_t i = 0; i < p->nouts; i++) {
         const out_def_t *o = &p->outs[i];
         uint32_t id = o->slot1 - 1;
@@ -844,6 +845,13 @@ static void build_json_bare(qry_row_t *r, const qry_prog_t *p, cn_buf_t *out)
             vn[i] = 4;
         }
         need += o->jkey_len + vn[i];
+    }
+    if (r->sj.buf.p != memo) { /* the memo grew and moved: point into it again */
+        for (size_t i = 0; i < p->nouts; i++) {
+            uint32_t id = p->outs[i].slot1 - 1;
+            if (id < r->nslots && r->slot_gen[id] == r->gen)
+                memo_get(&r->sj, r->gen, id, &vp[i], &vn[i]);
+        }
     }
     cn_buf_reserve(out, need);
     uint8_t *w = out->p + out->len;

@@ -549,5 +549,12 @@ void mq__render_action(const mq__crule_t *cr, uint32_t i, qry_row_t *row, const 
             r->hv[k] = (const char *)r->hdrs.p + (uintptr_t)r->hv[k];
         out->headers = r->hv;
     }
+    /* A slot's text is borrowed from the row's memo, which a later slot's
+     * text may have grown and moved: point into it again (memoized now,
+     * so it does not move any more). */
+    if (c->has_body && c->body.tslot1 && !c->body.lit)
+        render_str(&c->body, row, qm, &r->body, &out->body, &out->body_len);
+    if (c->key.tslot1 && !c->key.lit)
+        render_str(&c->key, row, qm, &r->key, &out->key, &out->key_len);
     out->ts = qm->ts;
 }

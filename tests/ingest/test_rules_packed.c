@@ -70,6 +70,7 @@ static const mq_rule_action_t MIXED[] = {
     {.kind = MQ_ACT_REPUBLISH, .topic = "re/${device_id}", .qos = 1},
     {.kind = MQ_ACT_KAFKA, .topic = "k-${device_id}", .body = "v=${v} s=${s}"},
     {.kind = MQ_ACT_KAFKA, .topic = "k2", .key = "${s}"},
+    {.kind = MQ_ACT_KAFKA, .topic = "${device_id}", .key = "${v}", .body = "${s}"},
 };
 
 static const struct {
