@@ -517,6 +517,12 @@ static inline void render_str(const mq__tmpl_t *t, qry_row_t *row, const qry_msg
     *n = b->len;
 }
 
+/* Whether render_str gives t's text from the row's slot-text memo. */
+static inline bool slot_text(const mq__tmpl_t *t)
+{
+    return !t->lit && t->tslot1;
+}
+
 void mq__render_action(const mq__crule_t *cr, uint32_t i, qry_row_t *row, const qry_msg_t *qm,
                        const char *json, size_t json_len, mq__rendered_t *r, mq_rules_out_t *out)
 {
@@ -550,11 +556,12 @@ void mq__render_action(const mq__crule_t *cr, uint32_t i, qry_row_t *row, const 
         out->headers = r->hv;
     }
     /* A slot's text is borrowed from the row's memo, which a later slot's
-     * text may have grown and moved: point into it again (memoized now,
-     * so it does not move any more). */
-    if (c->has_body && c->body.tslot1 && !c->body.lit)
-        render_str(&c->body, row, qm, &r->body, &out->body, &out->body_len);
-    if (c->key.tslot1 && !c->key.lit)
+     * text (the topic's, a header's) may have grown and moved: point into
+     * it again (memoized now, so it does not move any more). */
+    bool moved = a->kind == MQ_ACT_WEBHOOK ? a->nheaders > 0 : slot_text(&c->topic);
+    if (slot_text(&c->key) && moved)
         render_str(&c->key, row, qm, &r->key, &out->key, &out->key_len);
+    if (c->has_body && slot_text(&c->body) && (moved || slot_text(&c->key)))
+        render_str(&c->body, row, qm, &r->body, &out->body, &out->body_len);
     out->ts = qm->ts;
 }
