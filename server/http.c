@@ -326,6 +326,26 @@ static void buf_printf(cn_buf_t *b, const char *fmt, ...)
 }
 
 /* Status line and headers into out (the close decision included). */
+static void head_fmt(int status, const char *ctype, const char *extra, bool chunked, bool http10,
+                     bool close, size_t len, cn_buf_t *out)
+{
+    buf_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
+    if (ctype)
+        buf_printf(out, "Content-Type: %s\r\n", ctype);
+    buf_printf(out, "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n", SRV_HTTP_INFLUX_VERSION);
+    if (extra)
+        buf_printf(out, "%s", extra);
+    if (chunked && !http10)
+        buf_printf(out, "Transfer-Encoding: chunked\r\n");
+    else if (status != 204 && !chunked)
+        buf_printf(out, "Content-Length: %zu\r\n", len);
+    if (close)
+        buf_printf(out, "Connection: close\r\n");
+    else if (http10)
+        buf_printf(out, "Connection: keep-alive\r\n");
+    buf_printf(out, "\r\n");
+}
+
 static void head_buf(srv_conn_t *c, int status, const char *ctype, const char *extra, bool chunked,
                      size_t len, cn_buf_t *out)
 {
@@ -333,21 +353,24 @@ static void head_buf(srv_conn_t *c, int status, const char *ctype, const char *e
     assert(c->state == C_BUSY);
     if (!c->req.keep_alive || h->stopping || c->peer_eof || (chunked && c->req.http10))
         c->close_after = true;
-    buf_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
-    if (ctype)
-        buf_printf(out, "Content-Type: %s\r\n", ctype);
-    buf_printf(out, "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n", SRV_HTTP_INFLUX_VERSION);
-    if (extra)
-        buf_printf(out, "%s", extra);
-    if (chunked && !c->req.http10)
-        buf_printf(out, "Transfer-Encoding: chunked\r\n");
-    else if (status != 204 && !chunked)
-        buf_printf(out, "Content-Length: %zu\r\n", len);
-    if (c->close_after)
-        buf_printf(out, "Connection: close\r\n");
-    else if (c->req.http10)
-        buf_printf(out, "Connection: keep-alive\r\n");
-    buf_printf(out, "\r\n");
+    head_fmt(status, ctype, extra, chunked, c->req.http10, c->close_after, len, out);
+}
+
+void srv__http_head_fmt(int status, const char *ctype, const char *extra, bool http10, bool close,
+                        size_t len, cn_buf_t *out)
+{
+    head_fmt(status, ctype, extra, false, http10, close, len, out);
+}
+
+void srv__http_answered(srv_conn_t *c, cn_buf_t *rest)
+{
+    if (!c->req.keep_alive || c->srv->stopping || c->peer_eof)
+        c->close_after = true;
+    if (rest->len && queue_write(c, rest) < 0) {
+        conn_close(c);
+        return;
+    }
+    srv__http_end(c);
 }
 
 void srv__http_head(srv_conn_t *c, int status, const char *ctype, const char *extra, bool chunked,

@@ -140,6 +140,14 @@ void srv__http_head(srv_conn_t *c, int status, const char *ctype, const char *ex
                     size_t len);
 void srv__http_body(srv_conn_t *c, const void *p, size_t n);
 void srv__http_end(srv_conn_t *c);
+/* A job's whole answer that a worker wrote to the socket itself (job.c):
+ * the head as head_buf() makes it, for a Content-Length answer of len
+ * bytes (close: "Connection: close"); and, on the loop, the end of that
+ * request once the worker is done: rest (bytes the socket did not take)
+ * is queued, then as srv__http_end. */
+void srv__http_head_fmt(int status, const char *ctype, const char *extra, bool http10, bool close,
+                        size_t len, cn_buf_t *out);
+void srv__http_answered(srv_conn_t *c, cn_buf_t *rest);
 
 /* {"error":"MSG"} with X-Influxdb-Error, as InfluxDB's httpError writes it. */
 void srv__http_error(srv_conn_t *c, int status, const char *msg);

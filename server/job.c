@@ -4,13 +4,27 @@
  *
  * All shared job state is guarded by the pool's mutex: the output buffer,
  * the begun/done flags and the ready list the loop drains on job_async.
- * The loop alone touches c <-> job links and writes to sockets.
+ * The loop alone touches c <-> job links.  Sockets are the loop's too, with
+ * one exception that saves an answer the wake-up of the loop: a job whose
+ * whole answer is ready before any of it went to the loop, on a connection
+ * with nothing else queued, is written to the socket by its worker
+ * (direct_answer), under the pool's mutex - the loop detaches a job under
+ * that mutex before it closes the socket, and writes nothing to a busy
+ * connection - and the loop then only ends the request (NOTES 1).
+ *
+ * NOTES
+ * 1. The head is the one head_buf() would write, from the request's flags
+ *    copied at srv__job_run.  Whatever the socket does not take at once
+ *    goes to the loop, which queues it; a failed write closes the
+ *    connection there.
  */
 #include "job.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
+#include <sys/socket.h>
 
 struct srv_pool {
     srv_http_t *h;
@@ -34,12 +48,18 @@ struct srv_job {
     void (*free_fn)(void *);
     atomic_int cancel;
     bool http10;
+    /* copied at srv__job_run for direct_answer */
+    bool direct_ok; /* no socket writes pending, fd valid */
+    bool close, head_req;
+    int fd;
     /* under pool->mu; freed once both sides are done and it is off the
      * ready list */
     bool worker_done, loop_done;
     cn_buf_t out;
     bool begun, done, queued_ready;
     bool failed; /* srv_job_fail */
+    bool notified; /* the loop heard of this job before it ended */
+    int direct;    /* direct_answer: 1 written, 2 the rest in out, -1 failed */
     int status;
     char ctype[96];
     char *extra;
@@ -65,6 +85,7 @@ static void job_free(srv_job_t *j)
 /* Tells the loop about j (pool->mu held). */
 static void notify_locked(srv_pool_t *p, srv_job_t *j)
 {
+    j->notified = true;
     if (!j->queued_ready) {
         j->queued_ready = true;
         j->next_ready = p->ready;
@@ -72,6 +93,39 @@ static void notify_locked(srv_pool_t *p, srv_job_t *j)
     }
     if (p->live)
         uv_async_send(&p->h->job_async);
+}
+
+/* The worker writes a finished job's answer itself (pool->mu held; see
+ * the file comment). */
+static void direct_answer(srv_job_t *j)
+{
+    cn_buf_t m;
+    cn_buf_init(&m);
+    srv__http_head_fmt(j->status, j->ctype[0] ? j->ctype : NULL, j->extra, j->http10, j->close,
+                       j->out.len, &m);
+    if (!j->head_req)
+        cn_buf_put(&m, j->out.p, j->out.len);
+    size_t off = 0;
+    int err = 0;
+    while (off < m.len) {
+        ssize_t n = send(j->fd, m.p + off, m.len - off, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n > 0) {
+            off += (size_t)n;
+        } else if (n < 0 && errno == EINTR) {
+            continue;
+        } else {
+            err = n < 0 && errno != EAGAIN && errno != EWOULDBLOCK ? -1 : 0;
+            break;
+        }
+    }
+    cn_buf_reset(&j->out);
+    if (err) {
+        j->direct = -1;
+    } else {
+        j->direct = off == m.len ? 1 : 2;
+        cn_buf_put(&j->out, m.p + off, m.len - off);
+    }
+    cn_buf_free(&m);
 }
 
 static void *worker(void *arg)
@@ -101,6 +155,9 @@ static void *worker(void *arg)
             j->next_run->prev_run = j->prev_run;
         j->done = true;
         j->worker_done = true;
+        if (j->direct_ok && !j->notified && j->begun && !j->failed && !atomic_load(&j->cancel) &&
+            p->live && !j->loop_done)
+            direct_answer(j);
         if (freeable(j)) {
             pthread_mutex_unlock(&p->mu);
             job_free(j);
@@ -178,6 +235,11 @@ void srv__job_run(srv_conn_t *c, srv_job_fn fn, void *arg, void (*free_fn)(void 
     j->arg = arg;
     j->free_fn = free_fn;
     j->http10 = c->req.http10;
+    j->head_req = c->req.head;
+    j->close = !c->req.keep_alive || c->srv->stopping || c->peer_eof;
+    j->direct_ok = !c->srv->sink && c->nwrites == 0 &&
+                   uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0 &&
+                   uv_fileno((uv_handle_t *)&c->tcp, &j->fd) == 0;
     cn_buf_init(&j->out);
     c->job = j;
     pthread_mutex_lock(&p->mu);
@@ -208,11 +270,20 @@ void srv__job_detach(srv_conn_t *c)
 
 /* Sends what the job produced to its connection. */
 static void deliver(srv_job_t *j, cn_buf_t *data, bool done, bool begun, bool failed,
-                    int status, const char *ctype, const char *extra)
+                    int status, const char *ctype, const char *extra, int direct)
 {
     srv_conn_t *c = j->c;
     if (!c)
         return;
+    if (done && direct) { /* the worker wrote the answer (direct_answer) */
+        c->job = NULL;
+        j->c = NULL;
+        if (direct < 0)
+            srv__conn_close(c);
+        else
+            srv__http_answered(c, data);
+        return;
+    }
     if (done && failed && j->head_sent) {
         c->job = NULL;
         j->c = NULL;
@@ -289,7 +360,7 @@ void srv__job_pump(srv_http_t *h)
         data = j->out;
         cn_buf_init(&j->out);
         bool done = j->done, begun = j->begun, failed = j->failed;
-        int status = j->status;
+        int status = j->status, direct = j->direct;
         char ctype[96];
         memcpy(ctype, j->ctype, sizeof ctype);
         char *extra = j->extra;
@@ -297,7 +368,7 @@ void srv__job_pump(srv_http_t *h)
         pthread_cond_broadcast(&p->room);
         pthread_mutex_unlock(&p->mu);
         if (j->c)
-            deliver(j, &data, done, begun, failed, status, ctype, extra);
+            deliver(j, &data, done, begun, failed, status, ctype, extra, direct);
         cn_free(extra);
         cn_buf_free(&data);
         pthread_mutex_lock(&p->mu);
