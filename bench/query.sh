@@ -10,7 +10,9 @@
 # for Q1-Q6, each system answers its query once unmeasured (the answer is
 # kept and checked) and 5 times measured; the median of the 5 is reported,
 # in ms, as curl's time_total of one HTTP request on a new connection (the
-# same client cost for every system).  cairn and InfluxDB get the same
+# same client cost for every system; the measured answers go to /dev/null:
+# curl creates its output file when the first bytes arrive, and creating a
+# file here costs about 0.3 ms, more than a small answer itself).  cairn and InfluxDB get the same
 # InfluxQL (epoch=ms); VictoriaMetrics the nearest MetricsQL (nocache=1):
 #
 #   Q1 last value of every field, one device
@@ -108,7 +110,7 @@ q_measure() {
         return 0
     fi
     for ((i = 0; i < 5; i++)); do
-        read -r code secs < <(q_once "$sys" "$n" "$WORK/q.tmp")
+        read -r code secs < <(q_once "$sys" "$n" /dev/null)
         [[ $code == 200 ]] || {
             echo "bench/run: Q$n on ${HP_LABEL[$sys]}: HTTP $code in a timed run; its figure na" >&2
             QR[$sys.$n]=na
