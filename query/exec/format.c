@@ -64,6 +64,75 @@ static bool round_digits(const char *d17, int nd, char *out, int *exp)
     return true;
 }
 
+/* The 17 correctly rounded significant digits of a > 0 and their
+ * exponent by exact integer arithmetic, for 1e-3 <= a < 2^53 (a =
+ * m x 2^e with e < 0, so a x 10^s = m x 10^s / 2^-e with s <= 19 fits in
+ * 128 bits); false outside that range or on an exact tie (printf decides). */
+__extension__ typedef unsigned __int128 u128_t;
+
+static bool digits17(double a, char *digits, int *exp)
+{
+    if (!(a >= 1e-3 && a < 9007199254740992.0))
+        return false;
+    int e2;
+    double fr = frexp(a, &e2); /* a = fr x 2^e2, fr in [0.5, 1) */
+    uint64_t m = (uint64_t)ldexp(fr, 53);
+    int sh = 53 - e2; /* a = m / 2^sh */
+    if (sh <= 0 || sh > 120)
+        return false;
+    int E = (int)floor(log10(a));
+    static const uint64_t p10[20] = {1ull,
+                                     10ull,
+                                     100ull,
+                                     1000ull,
+                                     10000ull,
+                                     100000ull,
+                                     1000000ull,
+                                     10000000ull,
+                                     100000000ull,
+                                     1000000000ull,
+                                     10000000000ull,
+                                     100000000000ull,
+                                     1000000000000ull,
+                                     10000000000000ull,
+                                     100000000000000ull,
+                                     1000000000000000ull,
+                                     10000000000000000ull,
+                                     100000000000000000ull,
+                                     1000000000000000000ull,
+                                     10000000000000000000ull};
+    for (int tries = 0; tries < 2; tries++) {
+        int s = 16 - E;
+        if (s < 0 || s > 19)
+            return false;
+        u128_t n = (u128_t)m * p10[s];
+        u128_t q = n >> sh, rem = n - (q << sh);
+        u128_t half = (u128_t)1 << (sh - 1);
+        if (q < p10[16]) { /* E was one too big */
+            E--;
+            continue;
+        }
+        if (q >= p10[17]) {
+            E++;
+            continue;
+        }
+        if (rem == half)
+            return false;
+        if (rem > half)
+            q++;
+        if (q >= p10[17])
+            return false; /* 99..9 rounded up: rare, printf decides */
+        uint64_t v = (uint64_t)q;
+        for (int i = 16; i >= 0; i--) {
+            digits[i] = (char)('0' + v % 10);
+            v /= 10;
+        }
+        *exp = E;
+        return true;
+    }
+    return false;
+}
+
 /* Digits and exponent of "%.*e" (prec - 1 decimals) of a > 0. */
 static int printf_digits(double a, int prec, char *digits, int *exp)
 {
@@ -97,7 +166,9 @@ void qry_fmt_float(double f, cn_buf_t *out)
     double a = fabs(f);
     char d17[32], digits[32];
     int e17;
-    int nd = printf_digits(a, 17, d17, &e17);
+    int nd = 17;
+    if (!digits17(a, d17, &e17))
+        nd = printf_digits(a, 17, d17, &e17);
     int exp = e17;
     for (int prec = 15; prec <= 16; prec++) {
         int e = e17;
