@@ -238,14 +238,22 @@ static void acc(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *m
             s->sf_cur = acc_;
             s->n += n;
         } else if (t == ENG_T_INT) {
+            /* in locals: stores through s could alias v and would keep
+             * the sums in memory */
             const int64_t *v = col;
+            int64_t si = s->si, n = 0;
+            i128_t s128 = s->s128;
+            bool ovf = s->ovf;
             for (uint32_t i = i0; i < i1; i++)
                 if (ok[i] && (!mask || mask[i])) {
-                    if (__builtin_add_overflow(s->si, v[i], &s->si))
-                        s->ovf = true;
-                    s->s128 += v[i];
-                    s->n++;
+                    ovf |= __builtin_add_overflow(si, v[i], &si);
+                    s128 += v[i];
+                    n++;
                 }
+            s->si = si;
+            s->s128 = s128;
+            s->ovf = ovf;
+            s->n += n;
         }
         return;
     case A_MIN:
