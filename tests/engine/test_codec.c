@@ -642,6 +642,41 @@ static void test_simd_paths(void **state)
     }
 }
 
+/* Decimal floats whose mantissas jump (no fused delta decoder: the int64
+ * values first, then the scale) in the FIX mode: both paths give each
+ * value's exact bits (the AVX2 path scales with inline FMA instructions). */
+static void test_dec_fix_general(void **state)
+{
+    (void)state;
+    uint64_t seed = 11;
+    static const size_t ns[] = {100, 257, 2160, 5000};
+    for (size_t t = 0; t < CN_ARRAY_LEN(ns); t++) {
+        size_t n = ns[t];
+        double *v = malloc(n * 8), *out = malloc(n * 8);
+        int64_t m = 123456;
+        for (size_t i = 0; i < n; i++) {
+            uint64_t r = rnd(&seed);
+            m += i % 3 == 0 ? (int64_t)(r >> 44) - (1 << 19) : (int64_t)(r % 7) - 3;
+            v[i] = (double)m / 1000.0;
+        }
+        cn_buf_t b;
+        cn_buf_init(&b);
+        eng__f64_encode(v, n, &b);
+        assert_int_equal(b.p[0], ENG_C_F_DEC);
+        assert_int_equal(b.p[1], 0x40 | 3); /* e = 3, FIX */
+        for (int simd = 0; simd < 2; simd++) {
+            memset(out, 0, n * 8);
+            cn_rd_t rd = cn_rd_make(b.p, b.len);
+            assert_int_equal(eng__f64_decode_simd(&rd, n, out, simd && eng__simd()), 0);
+            assert_int_equal(cn_rd_left(&rd), 0);
+            assert_memory_equal(out, v, n * 8);
+        }
+        cn_buf_free(&b);
+        free(out);
+        free(v);
+    }
+}
+
 /* ------------------------------------------------------------------ radix */
 
 /* n values whose transform t is base + digits (digits in [0, k), both ends
@@ -918,6 +953,7 @@ int main(void)
         cmocka_unit_test(test_bits_props),  cmocka_unit_test(test_str_props),
         cmocka_unit_test(test_exact_sizes), cmocka_unit_test(test_pack),
         cmocka_unit_test(test_workload),    cmocka_unit_test(test_simd_paths),
+        cmocka_unit_test(test_dec_fix_general),
         cmocka_unit_test(test_radix_props), cmocka_unit_test(test_radix_walk),
         cmocka_unit_test(test_radix_f64),
     };
