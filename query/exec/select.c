@@ -365,6 +365,47 @@ static void acc(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *m
     }
 }
 
+/* Is a an unmasked float sum/mean for acc_fsum4? */
+static bool is_fsum(const agg_t *a)
+{
+    return (a->fn == A_SUM || a->fn == A_MEAN) && a->type == ENG_T_FLOAT && a->col >= 0 &&
+           !a->aux_sel;
+}
+
+/* acc() of four float sum/mean aggregates (is_fsum) over rows [i0, i1)
+ * without a mask, in one pass: the four chains of additions overlap, and
+ * each still adds its rows in time order (the same bits as acc()). */
+static void acc_fsum4(const agg_t *const *a, ast_t *const *s, const eng_batch_t *b, uint32_t i0,
+                      uint32_t i1)
+{
+    const double *v0 = b->vals[a[0]->col], *v1 = b->vals[a[1]->col];
+    const double *v2 = b->vals[a[2]->col], *v3 = b->vals[a[3]->col];
+    const uint8_t *k0 = b->valid[a[0]->col], *k1 = b->valid[a[1]->col];
+    const uint8_t *k2 = b->valid[a[2]->col], *k3 = b->valid[a[3]->col];
+    double x0 = s[0]->sf_cur, x1 = s[1]->sf_cur, x2 = s[2]->sf_cur, x3 = s[3]->sf_cur;
+    int64_t n0 = 0, n1 = 0, n2 = 0, n3 = 0;
+    for (uint32_t i = i0; i < i1; i++) {
+        if (k0[i]) {
+            x0 += v0[i];
+            n0++;
+        }
+        if (k1[i]) {
+            x1 += v1[i];
+            n1++;
+        }
+        if (k2[i]) {
+            x2 += v2[i];
+            n2++;
+        }
+        if (k3[i]) {
+            x3 += v3[i];
+            n3++;
+        }
+    }
+    s[0]->sf_cur = x0, s[1]->sf_cur = x1, s[2]->sf_cur = x2, s[3]->sf_cur = x3;
+    s[0]->n += n0, s[1]->n += n1, s[2]->n += n2, s[3]->n += n3;
+}
+
 /* Folds a whole block's stats (column c of stats) into s.  Only called
  * for the aggregates stats_ok admits. */
 static void acc_stats(const agg_t *a, ast_t *s, const eng_stat_t *st)
@@ -970,8 +1011,22 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                     j = b.n;
                 }
                 ast_t *row = u->st + w * na;
+                /* float sums/means four at a time (acc_fsum4), the rest
+                 * one by one */
+                const agg_t *fa[4];
+                ast_t *fs[4];
+                size_t nf = 0;
                 for (size_t k = 0; k < na; k++) {
                     ast_t *as = &row[k];
+                    if (!p->multi && !p->rowcond && is_fsum(&p->aggs[k])) {
+                        fa[nf] = &p->aggs[k];
+                        fs[nf++] = as;
+                        if (nf == 4) {
+                            acc_fsum4(fa, fs, &b, i, j);
+                            nf = 0;
+                        }
+                        continue;
+                    }
                     if (p->multi) {
                         acc_multi(&p->aggs[k], as, &b, p->rowcond ? mask : NULL, i, j,
                                   (uint32_t)si, ar);
@@ -984,6 +1039,8 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                         (on == 0 || as->t1 != ot || qry__vcmp(&as->v1, &ov) != 0))
                         as->si1 = si; /* the selected point is now this series' */
                 }
+                for (size_t f = 0; f < nf; f++)
+                    acc(fa[f], fs[f], &b, NULL, i, j, ar);
                 i = j;
             }
         } else {
