@@ -48,9 +48,11 @@ run "$BIN" --help
 keys=$(printf '%s\n' "$out" | sed -n 's/^  --\([a-z-]*\)=.*/\1/p')
 for k in data-dir mqtt-listen http-listen durability log-level partition-duration retention \
     memtable-size wal-segment-size compression zstd-level group-commit event-loops pid-file; do
-    printf '%s\n' "$keys" | grep -qx -- "$k" || fail "--help does not list $k"
+    grep -qx -- "$k" <<<"$keys" || fail "--help does not list $k"
 done
-printf '%s\n' "$out" | grep -q '(default: 127.0.0.1:1883)' || fail "--help lacks defaults"
+# (a here-string, not a pipe: grep -q exits at its first match, and under
+# pipefail the writer's SIGPIPE would fail the check)
+grep -q '(default: 127.0.0.1:1883)' <<<"$out" || fail "--help lacks defaults"
 ok "--help lists every key with its default"
 
 for k in $keys; do
