@@ -219,6 +219,20 @@ static void put_int(cn_buf_t *b, int64_t v)
 }
 
 /* ast.h */
+void qry_put_int(cn_buf_t *b, int64_t v)
+{
+    char t[24];
+    size_t i = sizeof t;
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    do {
+        t[--i] = (char)('0' + u % 10);
+        u /= 10;
+    } while (u);
+    if (v < 0)
+        t[--i] = '-';
+    cn_buf_put(b, t + i, sizeof t - i);
+}
+
 void qry_put_float(cn_buf_t *b, double v)
 {
     char tmp[64];

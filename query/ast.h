@@ -375,6 +375,8 @@ void qry_query_free(qry_query_t *q);
  * double (plain decimal for exponents -5..16, %e form beyond), always with
  * a '.' or an exponent so that it lexes as a float again. */
 void qry_put_float(cn_buf_t *b, double v);
+/* Appends v in decimal (no snprintf). */
+void qry_put_int(cn_buf_t *b, int64_t v);
 void qry_print_query(const qry_query_t *q, cn_buf_t *out);
 void qry_print_stmt(const qry_stmt_t *s, cn_buf_t *out);
 void qry_print_select(const qry_select_t *s, cn_buf_t *out);

@@ -240,20 +240,6 @@ void qry_json_str(cn_buf_t *out, const char *s, size_t n)
     cn_buf_put_u8(out, '"');
 }
 
-static void put_i64(cn_buf_t *out, int64_t v)
-{
-    char tmp[24];
-    int n = (int)sizeof tmp;
-    uint64_t u = v < 0 ? -(uint64_t)v : (uint64_t)v;
-    do {
-        tmp[--n] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        tmp[--n] = '-';
-    cn_buf_put(out, tmp + n, sizeof tmp - (size_t)n);
-}
-
 /* RFC 3339 with the zone's offset ("Z" when it is 0), as Go prints it. */
 static void put_time(const qry_result_t *r, int64_t ns, cn_buf_t *out)
 {
@@ -282,12 +268,12 @@ static void json_val(const qry_result_t *r, const qry_val_t *v, const qry_fmt_op
     switch (v->t) {
     case QRY_NULL: cn_buf_put(out, "null", 4); break;
     case QRY_FLOAT: qry_fmt_float(v->u.f, out); break;
-    case QRY_INT: put_i64(out, v->u.i); break;
+    case QRY_INT: qry_put_int(out, v->u.i); break;
     case QRY_BOOL: cn_buf_put(out, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
     case QRY_STR: qry_json_str(out, v->u.s.p, v->u.s.len); break;
     case QRY_TIME:
         if (fo->epoch_div)
-            put_i64(out, epoch_of(v->u.i, fo->epoch_div));
+            qry_put_int(out, epoch_of(v->u.i, fo->epoch_div));
         else {
             cn_buf_put_u8(out, '"');
             put_time(r, v->u.i, out);
@@ -493,12 +479,12 @@ void qry_result_csv(const qry_result_t *r, int stmt_id, const qry_fmt_opts_t *fo
                 switch (v->t) {
                 case QRY_NULL: break;
                 case QRY_FLOAT: qry_fmt_float(v->u.f, out); break;
-                case QRY_INT: put_i64(out, v->u.i); break;
+                case QRY_INT: qry_put_int(out, v->u.i); break;
                 case QRY_BOOL: cn_buf_put(out, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
                 case QRY_STR: csv_field(out, v->u.s.p, v->u.s.len); break;
                 case QRY_TIME:
                     /* CSV times are epoch integers (ns unless epoch= says) */
-                    put_i64(out, epoch_of(v->u.i, fo->epoch_div ? fo->epoch_div : 1));
+                    qry_put_int(out, epoch_of(v->u.i, fo->epoch_div ? fo->epoch_div : 1));
                     break;
                 }
             }

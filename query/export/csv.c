@@ -5,6 +5,8 @@
  */
 #include "csv.h"
 
+#include "ast.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -79,20 +81,6 @@ static void put_text(cn_buf_t *b, const char *p, size_t n)
     cn_buf_put_u8(b, '"');
 }
 
-static void put_i64(cn_buf_t *b, int64_t v)
-{
-    char t[24];
-    size_t i = sizeof t;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    do {
-        t[--i] = (char)('0' + u % 10);
-        u /= 10;
-    } while (u);
-    if (v < 0)
-        t[--i] = '-';
-    cn_buf_put(b, t + i, sizeof t - i);
-}
-
 /* The shortest %.Ng text (N = 1..17) that strtod reads back exactly. */
 static void put_double(cn_buf_t *b, double v)
 {
@@ -141,16 +129,16 @@ static void put_time(qry_csv_writer_t *w, int64_t ns)
     cn_buf_t *b = &w->out;
     switch (w->tfmt) {
     case QRY_CSV_S:
-        put_i64(b, floor_div(ns, 1000000000));
+        qry_put_int(b, floor_div(ns, 1000000000));
         return;
     case QRY_CSV_MS:
-        put_i64(b, floor_div(ns, 1000000));
+        qry_put_int(b, floor_div(ns, 1000000));
         return;
     case QRY_CSV_US:
-        put_i64(b, floor_div(ns, 1000));
+        qry_put_int(b, floor_div(ns, 1000));
         return;
     case QRY_CSV_NS:
-        put_i64(b, ns);
+        qry_put_int(b, ns);
         return;
     default:
         break;
@@ -252,7 +240,7 @@ int qry_csv_write(qry_csv_writer_t *w, const qry_pq_batch_t *b)
                 put_double(o, ((const double *)v)[r]);
                 break;
             case QRY_PQ_INT64:
-                put_i64(o, ((const int64_t *)v)[r]);
+                qry_put_int(o, ((const int64_t *)v)[r]);
                 break;
             case QRY_PQ_BOOL:
                 if (((const uint8_t *)v)[r])
