@@ -246,6 +246,10 @@ bool qry_row_slot_text(qry_row_t *r, uint32_t slot, const char **p /* OUT */,
 /* The bound row's value of slot (a field, else a tag); false when the
  * row has none. */
 bool qry_row_slot(const qry_row_t *r, uint32_t slot, qry_val_t *out /* OUT */);
+/* The bound row's values of n slots at once, as qry_row_slot reads each
+ * (NULL when the row has none): one call for a packed output list. */
+void qry_row_slots(const qry_row_t *r, const uint32_t *slots, size_t n,
+                   qry_val_t *out /* OUT: [n] */);
 /* The last run's error message ("" after success). */
 const char *qry_row_error(const qry_row_t *r);
 

@@ -719,6 +719,163 @@ static void test_json_dom(void **state)
     qry_jdoc_free(d);
 }
 
+/* ------------------------------------------------- binding by shape */
+
+/* The JSON of p's outputs on row after binding m (p passes: no WHERE). */
+static void bind_json(qry_row_t *row, const qry_prog_t *p, const qry_msg_t *m, cn_buf_t *b)
+{
+    qry_row_bind(row, m);
+    assert_int_equal(qry_prog_run(p, row), 1);
+    b->len = 0;
+    qry_row_json(row, b);
+    cn_buf_put_u8(b, 0);
+}
+
+static qry_prog_t *compile1(qry_symtab_t *st, const char *sql)
+{
+    qry_rule_t *r;
+    qry_error_t err;
+    assert_int_equal(qry_rule_parse(sql, strlen(sql), &r, &err), 0);
+    qry_prog_t *p;
+    assert_int_equal(qry_prog_compile(r, st, &p, &err), 0);
+    qry_rule_free(r);
+    return p;
+}
+
+/* eval.c NOTES 6: a row remembers the names of its last bind in order;
+ * a message of the same shape reuses the slots, any other shape (a name
+ * changed, missing, added, moved; a type changed) binds exactly what it
+ * has.  Names live in fresh buffers each time, as decoders make them. */
+static void test_bind_shape(void **state)
+{
+    (void)state;
+    qry_symtab_t *st;
+    qry_symtab_new(&st);
+    qry_prog_t *p = compile1(st, "SELECT t, a, bb, ccc, temperature FROM \"#\"");
+    qry_row_t *row;
+    qry_row_new(st, &row);
+    cn_buf_t b;
+    cn_buf_init(&b);
+    char nm[8][32]; /* names copied per message */
+    eng_tag_t tg[1];
+    eng_field_t f[6];
+    qry_msg_t m = {.topic = "t", .topic_len = 1, .tags = tg, .fields = f};
+#define NAME(i, s) (snprintf(nm[i], sizeof nm[i], "%s", s), nm[i])
+    struct {
+        const char *names[5]; /* tag "t" first when given, then fields */
+        bool tag;
+        const char *want;
+    } steps[] = {
+        {{"t", "a", "bb", "ccc", "temperature"}, true,
+         "{\"t\":\"v\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {{"t", "a", "bb", "ccc", "temperature"}, true, /* same shape again */
+         "{\"t\":\"v\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {{"t", "a", "bx", "ccc", "temperature"}, true, /* renamed, same length */
+         "{\"t\":\"v\",\"a\":0,\"bb\":null,\"ccc\":2,\"temperature\":3}"},
+        {{"t", "a", "bb", "ccc", "temperaturE"}, true, /* last byte differs */
+         "{\"t\":\"v\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":null}"},
+        {{"t", "ccc", "a", "temperature", "bb"}, true, /* reordered */
+         "{\"t\":\"v\",\"a\":1,\"bb\":3,\"ccc\":0,\"temperature\":2}"},
+        {{"t", "a", "bb", NULL}, true, /* fields missing */
+         "{\"t\":\"v\",\"a\":0,\"bb\":1,\"ccc\":null,\"temperature\":null}"},
+        {{"t", "a", "bb", "ccc", "temperature"}, true, /* extra fields again */
+         "{\"t\":\"v\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {{"a", "bb", "ccc", "temperature", "t"}, false, /* no tag: "t" a field */
+         "{\"t\":4,\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {{"t", "temperature", "a", "x", "ccc"}, true, /* unknown name between */
+         "{\"t\":\"v\",\"a\":1,\"bb\":null,\"ccc\":3,\"temperature\":0}"},
+        {{"t", "a", "bb", "ccc", "temperature"}, true,
+         "{\"t\":\"v\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+    };
+    for (size_t k = 0; k < CN_ARRAY_LEN(steps); k++) {
+        size_t i = 0, n = 0;
+        m.ntags = 0;
+        if (steps[k].tag) {
+            tg[0] = (eng_tag_t){NAME(0, steps[k].names[0]), "v"};
+            m.ntags = 1;
+            i = 1;
+        }
+        for (; i < 5 && steps[k].names[i]; i++, n++)
+            f[n] = (eng_field_t){NAME(i, steps[k].names[i]), ENG_T_INT, {.i = (int64_t)n}};
+        m.nfields = (uint32_t)n;
+        bind_json(row, p, &m, &b);
+        if (strcmp((const char *)b.p, steps[k].want) != 0)
+            print_message("step %zu: %s\n", k, (const char *)b.p);
+        assert_string_equal((const char *)b.p, steps[k].want);
+    }
+    /* the same names with another type: the value is read every time */
+    m.ntags = 0;
+    m.nfields = 2;
+    f[0] = (eng_field_t){NAME(0, "a"), ENG_T_STRING, {.s = {"s", 1}}};
+    f[1] = (eng_field_t){NAME(1, "bb"), ENG_T_FLOAT, {.f = 0.5}};
+    bind_json(row, p, &m, &b);
+    assert_string_equal((const char *)b.p,
+                        "{\"t\":null,\"a\":\"s\",\"bb\":0.5,\"ccc\":null,\"temperature\":null}");
+    f[0] = (eng_field_t){NAME(0, "a"), ENG_T_BOOL, {.b = 1}};
+    f[1] = (eng_field_t){NAME(1, "bb"), ENG_T_NONE, {.i = 9}}; /* no value: not bound */
+    bind_json(row, p, &m, &b);
+    assert_string_equal((const char *)b.p,
+                        "{\"t\":null,\"a\":true,\"bb\":null,\"ccc\":null,\"temperature\":null}");
+#undef NAME
+    qry_prog_free(p);
+    qry_row_free(row);
+    qry_symtab_free(st);
+
+    /* Names of every length 1..20, each changed at every byte in turn
+     * (the word compares' edges): the changed one reads NULL, the others
+     * their values, and the original message reads right afterwards. */
+    static const char base[] = "qwertyuiopasdfghjklz";
+    enum { L = 20 };
+    qry_symtab_new(&st);
+    cn_buf_t sql;
+    cn_buf_init(&sql);
+    cn_buf_put(&sql, "SELECT ", 7);
+    for (int l = 1; l <= L; l++) {
+        if (l > 1)
+            cn_buf_put(&sql, ", ", 2);
+        cn_buf_put(&sql, base, (size_t)l);
+    }
+    cn_buf_put(&sql, " FROM \"#\"", 9);
+    cn_buf_put_u8(&sql, 0);
+    p = compile1(st, (const char *)sql.p);
+    qry_row_new(st, &row);
+    char names[L][L + 1];
+    eng_field_t g[L];
+    qry_msg_t mm = {.topic = "t", .topic_len = 1, .fields = g, .nfields = L};
+    for (int l = 1; l <= L; l++) {
+        memcpy(names[l - 1], base, (size_t)l);
+        names[l - 1][l] = 0;
+        g[l - 1] = (eng_field_t){names[l - 1], ENG_T_INT, {.i = l}};
+    }
+    for (int l = 1; l <= L; l++) {
+        for (int at = -1; at < l; at++) {
+            if (at >= 0)
+                names[l - 1][at] = 'Z';
+            for (int rep = 0; rep < 2; rep++) {
+                qry_row_bind(row, &mm);
+                assert_int_equal(qry_prog_run(p, row), 1);
+                const qry_out_t *o;
+                assert_int_equal(qry_row_outputs(row, &o), L);
+                for (int k = 0; k < L; k++) {
+                    if (k == l - 1 && at >= 0) {
+                        assert_int_equal(o[k].v.t, QRY_V_NULL);
+                    } else {
+                        assert_int_equal(o[k].v.t, QRY_V_INT);
+                        assert_int_equal(o[k].v.u.i, k + 1);
+                    }
+                }
+            }
+            if (at >= 0)
+                names[l - 1][at] = base[at];
+        }
+    }
+    cn_buf_free(&sql);
+    cn_buf_free(&b);
+    qry_prog_free(p);
+    qry_row_free(row);
+    qry_symtab_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -727,7 +884,7 @@ int main(void)
         cmocka_unit_test(test_functions), cmocka_unit_test(test_shared_row),
         cmocka_unit_test(test_val_text),  cmocka_unit_test(test_json_dom),
         cmocka_unit_test(test_fast_where), cmocka_unit_test(test_json_cache),
-        cmocka_unit_test(test_prefilter),
+        cmocka_unit_test(test_prefilter), cmocka_unit_test(test_bind_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
