@@ -114,6 +114,7 @@ struct mq_rules_worker {
     uint32_t *cand;   /* [cand_cap] candidate rule indices */
     uint8_t *mark;    /* [cand_cap] */
     uint8_t *verdict; /* [cand_cap] qry_prog_prefilter's */
+    mq__stat_shard_t **ctr; /* [cand_cap] rule i's counters in w's shard (NOTES 5) */
     size_t cand_cap;
     mq__rendered_t rendered;
     cn_buf_t packed;       /* outputs packed for the bound row (NOTES 6) */
@@ -148,10 +149,11 @@ static void stats_unref(mq__stats_t *s)
         cn_free(s);
 }
 
-/* Adds 1 to counter k of s in w's shard (NOTES 5). */
-static inline void bump(const mq_rules_worker_t *w, mq__stats_t *s, int k)
+/* Adds 1 to counter k of a rule's counters sh in w's shard (w->ctr[ri],
+ * NOTES 5). */
+static inline void bump(const mq_rules_worker_t *w, mq__stat_shard_t *sh, int k)
 {
-    atomic_uint_fast64_t *c = &s->shard[w->shard].c[k];
+    atomic_uint_fast64_t *c = &sh->c[k];
     if (w->shard)
         atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
                               memory_order_relaxed);
@@ -664,6 +666,7 @@ void mq_rules_worker_free(mq_rules_worker_t *w)
     cn_free(w->cand);
     cn_free(w->mark);
     cn_free(w->verdict);
+    cn_free(w->ctr);
     cn_free(w);
 }
 
@@ -682,7 +685,11 @@ static int worker_refresh(mq_rules_worker_t *w)
         w->cand = cn_realloc(w->cand, w->cand_cap * sizeof *w->cand);
         w->mark = cn_realloc(w->mark, w->cand_cap);
         w->verdict = cn_realloc(w->verdict, w->cand_cap);
+        w->ctr = cn_realloc(w->ctr, w->cand_cap * sizeof *w->ctr);
     }
+    /* the snapshot's reference keeps every stats object alive */
+    for (size_t i = 0; i < s->n; i++)
+        w->ctr[i] = &s->rules[i].stats->shard[w->shard];
     if (w->plan_cap < s->nplans) {
         w->plan_cap = s->nplans;
         w->pbind = cn_realloc(w->pbind, w->plan_cap * sizeof *w->pbind);
@@ -768,14 +775,16 @@ static void pack(mq_rules_worker_t *w, size_t ri, const char **p, size_t *n)
     *n = w->plen[k];
 }
 
-static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const mq_rules_msg_t *m)
+/* The actions of the passing rule ri; packed is rs->packed, on_action
+ * rs->on_action (not NULL), both read once per message. */
+static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const mq_rules_msg_t *m,
+                    bool packed, mq_rules_action_fn on_action)
 {
     const mq__crule_t *cr = &w->snap->rules[ri];
-    if (!w->rs->on_action)
-        return 0;
+    mq__stat_shard_t *sh = w->ctr[ri];
     const char *json = NULL;
     size_t json_len = 0;
-    bool packed = cr->needs_json && atomic_load_explicit(&w->rs->packed, memory_order_relaxed);
+    packed = packed && cr->needs_json;
     if (cr->needs_json && (!packed || cr->json_republish))
         qry_row_json_view(w->row, &json, &json_len); /* an action's body is the JSON */
     const char *pk = NULL;
@@ -794,10 +803,10 @@ static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const 
             out.packed = true;
         }
         out.msg = m;
-        int rc = w->rs->on_action(w->rs->arg, &out);
-        bump(w, cr->stats, MQ__C_ACTIONS);
+        int rc = on_action(w->rs->arg, &out);
+        bump(w, sh, MQ__C_ACTIONS);
         if (rc < 0)
-            bump(w, cr->stats, MQ__C_ACTION_ERRORS);
+            bump(w, sh, MQ__C_ACTION_ERRORS);
         calls++;
     }
     return calls;
@@ -827,6 +836,9 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
     const uint32_t *cand = candidates(w, (size_t)nr, &nc);
     size_t rows = m->npoints ? m->npoints : 1;
     int calls = 0;
+    mq_rules_action_fn on_action = w->rs->on_action;
+    bool packed = atomic_load_explicit(&w->rs->packed, memory_order_relaxed);
+    mq__stat_shard_t **ctr = w->ctr;
     for (size_t p = 0; p < rows; p++) {
         qry_msg_t qm;
         mq__row_msg(m, m->npoints ? &m->points[p] : NULL, &qm);
@@ -835,22 +847,24 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
         w->packed.len = 0;
         qry_prog_prefilter(s->progs, cand, nc, w->row, w->verdict);
         for (size_t c = 0; c < nc; c++) {
-            const mq__crule_t *cr = &s->rules[cand[c]];
-            bump(w, cr->stats, MQ__C_MATCHED);
+            mq__stat_shard_t *sh = ctr[cand[c]];
+            bump(w, sh, MQ__C_MATCHED);
             uint8_t v = w->verdict[c];
             if (v == QRY_PRE_FAIL)
                 continue;
+            const mq__crule_t *cr = &s->rules[cand[c]];
             int rc = v == QRY_PRE_PASS ? qry_prog_accept(cr->prog, w->row)
                                        : qry_prog_run(cr->prog, w->row);
             if (rc < 0) {
-                bump(w, cr->stats, MQ__C_FAILED);
+                bump(w, sh, MQ__C_FAILED);
                 log_failure(w, cr, rc);
                 continue;
             }
             if (rc == 0)
                 continue;
-            bump(w, cr->stats, MQ__C_PASSED);
-            calls += dispatch(w, cand[c], &qm, m);
+            bump(w, sh, MQ__C_PASSED);
+            if (on_action)
+                calls += dispatch(w, cand[c], &qm, m, packed, on_action);
         }
     }
     return calls;
