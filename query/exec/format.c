@@ -32,12 +32,13 @@ static bool roundtrips(const char *d, int nd, int exp, double a)
 }
 
 /* The first nd digits of the correctly rounded 17-digit form d17 (exponent
- * *exp), rounded to nearest into out; false when d17's tail is exactly a
- * half (the exact value decides: the caller asks printf).  Rounding the
- * 17-digit form is exact otherwise: the exact value lies within half a
- * 17th-digit unit of it and a half of an nd-digit unit is a whole number
- * of those units. */
-static bool round_digits(const char *d17, int nd, char *out, int *exp)
+ * *exp), rounded to nearest into out.  Rounding the 17-digit form is
+ * exact: the exact value lies within half a 17th-digit unit of it and a
+ * half of an nd-digit unit is a whole number of those units.  Only a tail
+ * of exactly 5 then zeros needs the exact value's side of d17: dir > 0 it
+ * is above (d17 was rounded down), < 0 below, 0 d17 is exact (a true tie:
+ * false, the caller asks printf, as when dir is unknown, 2). */
+static bool round_digits(const char *d17, int nd, int dir, char *out, int *exp)
 {
     memcpy(out, d17, (size_t)nd);
     bool up;
@@ -47,8 +48,11 @@ static bool round_digits(const char *d17, int nd, char *out, int *exp)
         up = false;
         for (int i = nd + 1; i < 17 && !up; i++)
             up = d17[i] != '0';
-        if (!up)
-            return false;
+        if (!up) {
+            if (dir != 1 && dir != -1)
+                return false;
+            up = dir > 0;
+        }
     }
     if (up) {
         int i = nd - 1;
@@ -67,10 +71,11 @@ static bool round_digits(const char *d17, int nd, char *out, int *exp)
 /* The 17 correctly rounded significant digits of a > 0 and their
  * exponent by exact integer arithmetic, for 1e-3 <= a < 2^53 (a =
  * m x 2^e with e < 0, so a x 10^s = m x 10^s / 2^-e with s <= 19 fits in
- * 128 bits); false outside that range or on an exact tie (printf decides). */
+ * 128 bits), and in *dir the exact value's side of them (round_digits);
+ * false outside that range or on an exact tie (printf decides). */
 __extension__ typedef unsigned __int128 u128_t;
 
-static bool digits17(double a, char *digits, int *exp)
+static bool digits17(double a, char *digits, int *exp, int *dir)
 {
     if (!(a >= 1e-3 && a < 9007199254740992.0))
         return false;
@@ -80,7 +85,15 @@ static bool digits17(double a, char *digits, int *exp)
     int sh = 53 - e2; /* a = m / 2^sh */
     if (sh <= 0 || sh > 120)
         return false;
-    int E = (int)floor(log10(a));
+    /* floor(log10(a)) without log10(): a is in [2^(e2-1), 2^e2), so it is
+     * E0 = floor((e2 - 1) log10(2)) or E0 + 1 (a table compare decides; a
+     * miss at an inexact negative power is corrected below) */
+    static const double p10d[] = {1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,
+                                  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12,
+                                  1e13, 1e14, 1e15, 1e16, 1e17};
+    int E = (int)floor((e2 - 1) * 0.30102999566398120);
+    if (E + 4 < (int)CN_ARRAY_LEN(p10d) && a >= p10d[E + 4])
+        E++;
     static const uint64_t p10[20] = {1ull,
                                      10ull,
                                      100ull,
@@ -118,6 +131,7 @@ static bool digits17(double a, char *digits, int *exp)
         }
         if (rem == half)
             return false;
+        *dir = rem == 0 ? 0 : rem > half ? -1 : 1;
         if (rem > half)
             q++;
         if (q >= p10[17])
@@ -167,12 +181,15 @@ void qry_fmt_float(double f, cn_buf_t *out)
     char d17[32], digits[32];
     int e17;
     int nd = 17;
-    if (!digits17(a, d17, &e17))
+    int dir = 2; /* unknown */
+    if (!digits17(a, d17, &e17, &dir)) {
+        dir = 2;
         nd = printf_digits(a, 17, d17, &e17);
+    }
     int exp = e17;
     for (int prec = 15; prec <= 16; prec++) {
         int e = e17;
-        if (!round_digits(d17, prec, digits, &e))
+        if (!round_digits(d17, prec, dir, digits, &e))
             printf_digits(a, prec, digits, &e);
         if (roundtrips(digits, prec, e, a)) {
             nd = prec;

@@ -308,6 +308,104 @@ static void test_big_series(void **state)
     eng__mt_unref(mt);
 }
 
+/*
+ * eng__rows_sort_merge against a reference: rows laid out as several
+ * ascending runs (blocks, sealed chunks) with late rows and duplicate
+ * timestamps across and within runs (equal seq too: the later position
+ * wins).  Per distinct ts the reference takes, per column, the valid
+ * value of the greatest (seq, position) and the greatest seq.
+ */
+static void test_sort_merge_runs(void **state)
+{
+    (void)state;
+    uint32_t fids[2] = {0, 1};
+    uint8_t ty[2] = {ENG_T_FLOAT, ENG_T_INT};
+    for (int iter = 0; iter < 400; iter++) {
+        rng_state = 0x9e3779b97f4a7c15ULL + (uint64_t)iter;
+        uint32_t n = 1 + (uint32_t)(rnd() % 700);
+        uint32_t nruns = 1 + (uint32_t)(rnd() % (iter % 3 == 0 ? 40 : 4));
+        eng__rows_t r;
+        eng__rows_init(&r, 2, fids, ty);
+        eng__rows_reserve(&r, n);
+        int64_t span = 1 + (int64_t)(rnd() % 400);
+        for (uint32_t i = 0; i < n; i++) {
+            /* run i * nruns / n: ascending from a random start */
+            uint32_t run = (uint32_t)((uint64_t)i * nruns / n);
+            uint32_t first = (uint32_t)(((uint64_t)run * n + nruns - 1) / nruns);
+            int64_t base = (int64_t)((uint64_t)run * 7919 % (uint64_t)span);
+            int64_t ts = base + (int64_t)(i - first) * (1 + (int64_t)(rnd() % 2));
+            if (rnd() % 10 == 0) /* a late row */
+                ts -= (int64_t)(rnd() % 50);
+            r.ts[i] = ts;
+            r.seq[i] = 1 + rnd() % 30;
+            ((double *)r.vals[0])[i] = (double)i;
+            ((int64_t *)r.vals[1])[i] = -(int64_t)i;
+            r.valid[0][i] = rnd() % 4 != 0;
+            r.valid[1][i] = rnd() % 3 != 0;
+            r.n++;
+        }
+        /* the reference, by brute force over the input */
+        int64_t *ets = malloc(n * sizeof *ets);
+        uint32_t ne = 0;
+        for (uint32_t i = 0; i < n; i++) {
+            bool seen = false;
+            for (uint32_t j = 0; j < ne && !seen; j++)
+                seen = ets[j] == r.ts[i];
+            if (!seen)
+                ets[ne++] = r.ts[i];
+        }
+        for (uint32_t a = 1; a < ne; a++) /* insertion sort of distinct ts */
+            for (uint32_t b = a; b > 0 && ets[b - 1] > ets[b]; b--) {
+                int64_t t = ets[b];
+                ets[b] = ets[b - 1];
+                ets[b - 1] = t;
+            }
+        uint64_t *eseq = calloc(ne, sizeof *eseq);
+        int64_t *win[2];
+        uint64_t *wseq[2];
+        for (int c = 0; c < 2; c++) {
+            win[c] = malloc(ne * sizeof *win[c]);
+            wseq[c] = calloc(ne, sizeof *wseq[c]);
+            for (uint32_t e = 0; e < ne; e++)
+                win[c][e] = -1;
+        }
+        for (uint32_t e = 0; e < ne; e++)
+            for (uint32_t i = 0; i < n; i++) {
+                if (r.ts[i] != ets[e])
+                    continue;
+                if (r.seq[i] > eseq[e])
+                    eseq[e] = r.seq[i];
+                for (int c = 0; c < 2; c++)
+                    if (r.valid[c][i] && (win[c][e] < 0 || r.seq[i] >= wseq[c][e])) {
+                        win[c][e] = i; /* a later position wins an equal seq */
+                        wseq[c][e] = r.seq[i];
+                    }
+            }
+        eng__rows_sort_merge(&r);
+        assert_int_equal(r.n, ne);
+        for (uint32_t e = 0; e < ne; e++) {
+            assert_int_equal(r.ts[e], ets[e]);
+            assert_int_equal(r.seq[e], eseq[e]);
+            for (int c = 0; c < 2; c++) {
+                assert_int_equal(r.valid[c][e], win[c][e] >= 0);
+                if (win[c][e] < 0)
+                    continue;
+                if (c == 0)
+                    assert_true(((const double *)r.vals[0])[e] == (double)win[0][e]);
+                else
+                    assert_int_equal(((const int64_t *)r.vals[1])[e], -win[1][e]);
+            }
+        }
+        for (int c = 0; c < 2; c++) {
+            free(win[c]);
+            free(wseq[c]);
+        }
+        free(eseq);
+        free(ets);
+        eng__rows_free(&r);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -315,6 +413,7 @@ int main(void)
         cmocka_unit_test(test_mixed_rows),
         cmocka_unit_test(test_field_added_later),
         cmocka_unit_test(test_big_series),
+        cmocka_unit_test(test_sort_merge_runs),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

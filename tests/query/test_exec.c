@@ -16,6 +16,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 /* clang-format off */
@@ -70,6 +71,84 @@ static void test_float_format(void **st)
     for (size_t i = 0; i < CN_ARRAY_LEN(cases); i++) {
         char *s = fmtf(cases[i].f);
         assert_string_equal(s, cases[i].s);
+        cn_free(s);
+    }
+}
+
+/* The significant digits of a JSON number (sign, point, leading and
+ * trailing zeros and exponent dropped). */
+static void sig_digits(const char *s, char *out)
+{
+    size_t n = 0;
+    bool lead = true;
+    for (; *s && *s != 'e'; s++) {
+        if (*s < '0' || *s > '9')
+            continue;
+        if (lead && *s == '0')
+            continue;
+        lead = false;
+        out[n++] = *s;
+    }
+    while (n > 1 && out[n - 1] == '0') /* 1e20 is laid out with zeros */
+        n--;
+    out[n] = 0;
+}
+
+/* What printf decides: the fewest of 15, 16, 17 significant digits that
+ * read back as f, trailing zeros dropped. */
+static void ref_digits(double f, char *out)
+{
+    char buf[64];
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(buf, sizeof buf, "%.*e", prec - 1, fabs(f));
+        if (prec == 17 || strtod(buf, NULL) == fabs(f))
+            break;
+    }
+    sig_digits(buf, out);
+}
+
+/* Means of decimal readings (the exact integer path's ties in the 17th
+ * digit: 23.411666666666665 has the 17-digit form ...665 exactly when
+ * printed to 17 digits, and its 16-digit form needs the exact value's
+ * side), and random bit patterns: the same digits as printf's. */
+static void test_float_format_digits(void **st)
+{
+    (void)st;
+    static const double ties[] = {23.411666666666665, 23.263333333333335, 22.978333333333335,
+                                  23.213333333333335, 23.271666666666665};
+    char got[40], want[40];
+    for (size_t i = 0; i < CN_ARRAY_LEN(ties); i++) {
+        char *s = fmtf(ties[i]);
+        sig_digits(s, got);
+        ref_digits(ties[i], want);
+        assert_string_equal(got, want);
+        assert_true(strtod(s, NULL) == ties[i]);
+        cn_free(s);
+    }
+    uint64_t x = 0x2545f4914f6cdd1dULL;
+    for (int i = 0; i < 300000; i++) {
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        uint64_t r = x * 2685821657736338717ULL;
+        double f;
+        if (i % 2) {
+            /* a mean of 6..60 readings with two decimals */
+            int n = 6 + (int)(r % 55);
+            double sum = 0;
+            for (int k = 0; k < n; k++)
+                sum += (double)(1500 + (int64_t)((r >> (k % 40)) % 1500)) / 100;
+            f = sum / n;
+        } else {
+            memcpy(&f, &r, sizeof f);
+            if (isnan(f) || isinf(f) || f == 0)
+                continue;
+        }
+        char *s = fmtf(f);
+        sig_digits(s, got);
+        ref_digits(f, want);
+        if (strcmp(got, want) != 0)
+            fail_msg("%.17g: %s, printf's digits %s", f, s, want);
         cn_free(s);
     }
 }
@@ -520,6 +599,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_float_format),
+        cmocka_unit_test(test_float_format_digits),
         cmocka_unit_test(test_go_duration),
         cmocka_unit_test(test_tz),
         cmocka_unit_test(test_regex_rewrite),
