@@ -437,7 +437,14 @@ int mq__crule_build(mq__crule_t *cr, const mq_rule_def_t *def, qry_symtab_t *st,
         c->headers = cn_calloc(a->nheaders ? a->nheaders : 1, sizeof *c->headers);
         for (uint32_t k = 0; k < a->nheaders; k++)
             mq__tmpl_compile(&c->headers[k], a->headers[k].value, st, cr->prog);
+        bool kafka = a->kind == MQ_ACT_KAFKA;
+        c->quick = !c->has_body && (c->key.lit || c->key.tslot1) &&
+                   ((kafka && (c->topic.lit || c->topic.tslot1)) ||
+                    (a->kind == MQ_ACT_WEBHOOK && a->nheaders == 0));
     }
+    cr->quick = true;
+    for (uint32_t i = 0; i < def->nactions; i++)
+        cr->quick &= cr->acts[i].quick;
     return 0;
 }
 

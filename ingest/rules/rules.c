@@ -775,13 +775,49 @@ static void pack(mq_rules_worker_t *w, size_t ri, const char **p, size_t *n)
     *n = w->plen[k];
 }
 
+/* dispatch() of a rule whose actions are all quick (rules_int.h) in
+ * packed mode: what mq__render_action and the packed body make of them,
+ * into qo, whose message-wide members (msg, ts, json, headers, packed)
+ * the caller set. */
+static int dispatch_quick(mq_rules_worker_t *w, size_t ri, const mq__crule_t *cr,
+                          mq__stat_shard_t *sh, mq_rules_action_fn on_action, mq_rules_out_t *qo)
+{
+    pack(w, ri, &qo->body, &qo->body_len);
+    qo->rule = cr->def;
+    uint32_t n = cr->def->nactions;
+    for (uint32_t i = 0; i < n; i++) {
+        const mq__cact_t *c = &cr->acts[i];
+        const mq_rule_action_t *a = &cr->def->actions[i];
+        qo->action = i;
+        qo->act = a;
+        mq__tmpl_quick(&c->key, w->row, &qo->key, &qo->key_len);
+        if (a->kind == MQ_ACT_KAFKA) {
+            mq__tmpl_quick(&c->topic, w->row, &qo->topic, &qo->topic_len);
+            /* the topic's slot text may have moved the key's: again (memoized) */
+            if (!c->key.lit && !c->topic.lit)
+                mq__tmpl_quick(&c->key, w->row, &qo->key, &qo->key_len);
+        } else {
+            qo->topic = NULL;
+            qo->topic_len = 0;
+        }
+        int rc = on_action(w->rs->arg, qo);
+        bump(w, sh, MQ__C_ACTIONS);
+        if (rc < 0)
+            bump(w, sh, MQ__C_ACTION_ERRORS);
+    }
+    return (int)n;
+}
+
 /* The actions of the passing rule ri; packed is rs->packed, on_action
- * rs->on_action (not NULL), both read once per message. */
+ * rs->on_action (not NULL), both read once per message; qo as for
+ * dispatch_quick. */
 static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const mq_rules_msg_t *m,
-                    bool packed, mq_rules_action_fn on_action)
+                    bool packed, mq_rules_action_fn on_action, mq_rules_out_t *qo)
 {
     const mq__crule_t *cr = &w->snap->rules[ri];
     mq__stat_shard_t *sh = w->ctr[ri];
+    if (packed && cr->quick)
+        return dispatch_quick(w, ri, cr, sh, on_action, qo);
     const char *json = NULL;
     size_t json_len = 0;
     packed = packed && cr->needs_json;
@@ -846,6 +882,7 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
         w->binds++;
         w->packed.len = 0;
         qry_prog_prefilter(s->progs, cand, nc, w->row, w->verdict);
+        mq_rules_out_t qo = {.json = NULL, .headers = NULL, .msg = m, .ts = qm.ts, .packed = true};
         for (size_t c = 0; c < nc; c++) {
             mq__stat_shard_t *sh = ctr[cand[c]];
             bump(w, sh, MQ__C_MATCHED);
@@ -864,7 +901,7 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
                 continue;
             bump(w, sh, MQ__C_PASSED);
             if (on_action)
-                calls += dispatch(w, cand[c], &qm, m, packed, on_action);
+                calls += dispatch(w, cand[c], &qm, m, packed, on_action, &qo);
         }
     }
     return calls;

@@ -72,6 +72,27 @@ static const mq_rule_action_t MIXED[] = {
     {.kind = MQ_ACT_KAFKA, .topic = "k2", .key = "${s}"},
     {.kind = MQ_ACT_KAFKA, .topic = "${device_id}", .key = "${v}", .body = "${s}"},
 };
+/* actions the packed fast path takes (rules.c dispatch_quick): Kafka with
+ * plain or one-name keys and topics, webhooks without headers */
+static const mq_rule_action_t QUICK[] = {
+    {.kind = MQ_ACT_KAFKA, .topic = "${device_id}", .key = "${s}"},
+    {.kind = MQ_ACT_KAFKA, .topic = "lit", .key = "fixed"},
+    {.kind = MQ_ACT_WEBHOOK, .url = "http://127.0.0.1:9/q", .key = "${v}"},
+    {.kind = MQ_ACT_KAFKA, .topic = "${s}"},
+    {.kind = MQ_ACT_KAFKA, .topic = "${i}", .key = "${missing}"},
+};
+static const mq_kv_t HDR[] = {{"X-Dev", "${device_id}"}};
+static const mq_rule_action_t HEADERS[] = {
+    {.kind = MQ_ACT_WEBHOOK, .url = "http://127.0.0.1:9/h", .headers = HDR, .nheaders = 1},
+    {.kind = MQ_ACT_KAFKA, .topic = "${s}", .key = "${v}"},
+};
+static const struct {
+    const mq_rule_action_t *a;
+    uint32_t n;
+} SETS[] = {{KAFKA, CN_ARRAY_LEN(KAFKA)},
+            {MIXED, CN_ARRAY_LEN(MIXED)},
+            {QUICK, CN_ARRAY_LEN(QUICK)},
+            {HEADERS, CN_ARRAY_LEN(HEADERS)}};
 
 static const struct {
     const char *id, *sql;
@@ -84,6 +105,10 @@ static const struct {
     {"e", "SELECT v * 2 AS dbl, i + 1, upper(s) AS up, topic(2) AS t2, qos FROM \"d/#\"", 1},
     {"f", "SELECT s, s AS s2, device_id AS \"é\" FROM \"d/+/x\"", 1},
     {"g", "SELECT device_id, v FROM \"d/#\" WHERE i > 0", 1},
+    {"h", "SELECT device_id, v, s FROM \"d/#\"", 2},
+    {"i", "SELECT v + 1 AS w, s FROM \"d/#\" WHERE i >= 0", 2},
+    {"j", "SELECT device_id, v, s FROM \"d/#\"", 3},
+    {"k", "SELECT s, i FROM \"d/+/x\" WHERE b", 2},
 };
 
 /* Values the messages cycle through. */
@@ -140,8 +165,8 @@ static void test_same_bytes(void **state)
     assert_int_equal(mq_rules_new(on_action, &re, &se), 0);
     mq_rules_set_packed(sp, true);
     for (size_t i = 0; i < CN_ARRAY_LEN(RULES); i++) {
-        const mq_rule_action_t *a = RULES[i].mixed ? MIXED : KAFKA;
-        uint32_t n = RULES[i].mixed ? CN_ARRAY_LEN(MIXED) : CN_ARRAY_LEN(KAFKA);
+        const mq_rule_action_t *a = SETS[RULES[i].mixed].a;
+        uint32_t n = SETS[RULES[i].mixed].n;
         put(sp, RULES[i].id, RULES[i].sql, a, n);
         put(se, RULES[i].id, RULES[i].sql, a, n);
     }
@@ -161,6 +186,10 @@ static void test_same_bytes(void **state)
     assert_non_null(
         strstr(t, "c#0|dev-002|t|{\"we\\\"ird\\nname\":31.2,\"s\":\"q\\\"uote\\\\back\","));
     assert_non_null(strstr(t, "\"v\":null"));
+    assert_non_null(strstr(t, "h#1|fixed|lit|{\"device_id\":\"dev-000\",\"v\":0.0,\"s\":\"ok\"}\n"));
+    assert_non_null(strstr(t, "h#0|ok|dev-000|{"));
+    assert_non_null(strstr(t, "h#2|0.0||{"));
+    assert_non_null(strstr(t, "h#4||0|{"));
     mq_rules_worker_free(wp);
     mq_rules_worker_free(we);
     mq_rules_free(sp);
