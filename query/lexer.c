@@ -33,6 +33,12 @@ static const char *const kw_names[] = {
 #undef QRY__KW_NAME
 };
 
+static const unsigned char kw_lens[] = {
+#define QRY__KW_LEN(k) sizeof(#k) - 1,
+    QRY__KEYWORDS(QRY__KW_LEN)
+#undef QRY__KW_LEN
+};
+
 const char *qry__kw_name(qry__tk_t kind)
 {
     if (kind < QRY_TK_ALL || kind >= QRY_TK__COUNT)
@@ -60,7 +66,7 @@ static qry__tk_t keyword(const char *s, size_t n)
 {
     for (size_t k = 0; k < CN_ARRAY_LEN(kw_names); k++) {
         const char *w = kw_names[k];
-        if (lower(w[0]) != lower((unsigned char)s[0]) || strlen(w) != n)
+        if (kw_lens[k] != n || lower(w[0]) != lower((unsigned char)s[0]))
             continue;
         size_t i = 1;
         while (i < n && lower((unsigned char)w[i]) == lower((unsigned char)s[i]))

@@ -161,6 +161,118 @@ static int printf_digits(double a, int prec, char *digits, int *exp)
     return nd;
 }
 
+/* Writes v as exactly nd decimal digits. */
+static void put_digits(uint64_t v, int nd, char *d)
+{
+    static const char two[] = "00010203040506070809101112131415161718192021222324"
+                              "25262728293031323334353637383940414243444546474849"
+                              "50515253545556575859606162636465666768697071727374"
+                              "75767778798081828384858687888990919293949596979899";
+    int i = nd;
+    while (i >= 2) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        d[--i] = two[2 * r + 1];
+        d[--i] = two[2 * r];
+    }
+    if (i)
+        d[0] = (char)('0' + v);
+}
+
+/* digits_fast for one precision: units of u (a constant, so the divisions
+ * are multiplications), at most lim - 1; the digit count when the
+ * candidate reads back as a (always for u = 1), 0 when it does not, -1 on
+ * an exact tie or a carry into a new digit. */
+static inline int try_prec(uint64_t Q, u128_t low, u128_t n, int sh, uint64_t m, uint64_t p10s,
+                           const uint64_t u, uint64_t lim, char *digits)
+{
+    uint64_t c = Q / u;
+    u128_t rem = ((u128_t)(Q % u) << sh) + low, half = (u128_t)u << (sh - 1);
+    if (rem == half)
+        return -1;
+    if (rem > half)
+        c++;
+    if (c >= lim)
+        return -1; /* 99..9 rounded up to a power of ten */
+    int nd = u == 100 ? 15 : u == 10 ? 16 : 17;
+    if (u != 1) {
+        u128_t cand = (u128_t)c * u << (sh + 1), twice = n << 1;
+        u128_t dist = cand > twice ? cand - twice : twice - cand;
+        if (!(dist < p10s || (dist == p10s && !(m & 1))))
+            return 0;
+    }
+    put_digits(c, nd, digits);
+    return nd;
+}
+
+/*
+ * The digits qry_fmt_float wants (the fewest of 15, 16, 17 correctly
+ * rounded significant digits that read back as a) by exact integer
+ * arithmetic, for 1e-3 <= a < 2^53 whose significand is not a power of two
+ * (there the gap to the next smaller double is half the other one).  With
+ * a = m / 2^sh and n = m x 10^s (s = 16 - E, E = floor(log10(a))), a
+ * candidate of c units of 10^(17-prec) reads back as a when it lies within
+ * half an ulp: |2 c u 2^sh - 2n| < 10^s (strtod rounds an exact half to
+ * the even significand).  false on an exact tie in rounding (printf
+ * decides) or outside the range.
+ */
+static bool digits_fast(double a, char *digits, int *nd, int *exp)
+{
+    if (!(a >= 1e-3 && a < 9007199254740992.0))
+        return false;
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits); /* a normal double: a >= 1e-3 */
+    int e2 = (int)((bits >> 52) & 0x7ff) - 1022; /* a = m / 2^53 x 2^e2 */
+    uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+    int sh = 53 - e2;
+    if (sh <= 0 || sh > 120 || m == (UINT64_C(1) << 52))
+        return false;
+    static const double p10d[] = {1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,
+                                  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12,
+                                  1e13, 1e14, 1e15, 1e16, 1e17};
+    int E = (int)floor((e2 - 1) * 0.30102999566398120);
+    if (E + 4 < (int)CN_ARRAY_LEN(p10d) && a >= p10d[E + 4])
+        E++;
+    static const uint64_t p10[20] = {1ull,
+                                     10ull,
+                                     100ull,
+                                     1000ull,
+                                     10000ull,
+                                     100000ull,
+                                     1000000ull,
+                                     10000000ull,
+                                     100000000ull,
+                                     1000000000ull,
+                                     10000000000ull,
+                                     100000000000ull,
+                                     1000000000000ull,
+                                     10000000000000ull,
+                                     100000000000000ull,
+                                     1000000000000000ull,
+                                     10000000000000000ull,
+                                     100000000000000000ull,
+                                     1000000000000000000ull,
+                                     10000000000000000000ull};
+    int s = 16 - E;
+    if (s < 0 || s > 19)
+        return false;
+    u128_t n = (u128_t)m * p10[s];
+    uint64_t Q = (uint64_t)(n >> sh); /* floor(a x 10^s) */
+    if (Q < p10[16] || Q >= p10[17])
+        return false; /* E was off: the slower path knows */
+    u128_t low = n - ((u128_t)Q << sh); /* the part below one unit */
+    int r = try_prec(Q, low, n, sh, m, p10[s], 100, p10[15], digits);
+    if (r == 0)
+        r = try_prec(Q, low, n, sh, m, p10[s], 10, p10[16], digits);
+    if (r == 0)
+        r = try_prec(Q, low, n, sh, m, p10[s], 1, p10[17], digits);
+    if (r <= 0)
+        return false;
+    *nd = r;
+    *exp = E;
+    return true;
+}
+
 void qry_fmt_float(double f, cn_buf_t *out)
 {
     if (isnan(f) || isinf(f)) {
@@ -174,31 +286,35 @@ void qry_fmt_float(double f, cn_buf_t *out)
     /* shortest digits that round-trip: 15 significant digits suffice for
      * every value whose shortest form has at most 15 (trailing zeros are
      * dropped below), else 16, else 17 - as "%.14e", "%.15e", "%.16e"
-     * would print them; the shorter forms come from the 17-digit one
-     * (round_digits), checked without strtod where it is exact */
+     * would print them.  digits_fast decides almost every value with
+     * integer arithmetic; else the shorter forms come from the 17-digit
+     * one (round_digits), checked without strtod where it is exact */
     bool neg = signbit(f);
     double a = fabs(f);
     char d17[32], digits[32];
     int e17;
     int nd = 17;
-    int dir = 2; /* unknown */
-    if (!digits17(a, d17, &e17, &dir)) {
-        dir = 2;
-        nd = printf_digits(a, 17, d17, &e17);
-    }
-    int exp = e17;
-    for (int prec = 15; prec <= 16; prec++) {
-        int e = e17;
-        if (!round_digits(d17, prec, dir, digits, &e))
-            printf_digits(a, prec, digits, &e);
-        if (roundtrips(digits, prec, e, a)) {
-            nd = prec;
-            exp = e;
-            break;
+    int exp;
+    if (!digits_fast(a, digits, &nd, &exp)) {
+        int dir = 2; /* unknown */
+        if (!digits17(a, d17, &e17, &dir)) {
+            dir = 2;
+            nd = printf_digits(a, 17, d17, &e17);
         }
+        exp = e17;
+        for (int prec = 15; prec <= 16; prec++) {
+            int e = e17;
+            if (!round_digits(d17, prec, dir, digits, &e))
+                printf_digits(a, prec, digits, &e);
+            if (roundtrips(digits, prec, e, a)) {
+                nd = prec;
+                exp = e;
+                break;
+            }
+        }
+        if (nd == 17)
+            memcpy(digits, d17, 17);
     }
-    if (nd == 17)
-        memcpy(digits, d17, 17);
     while (nd > 1 && digits[nd - 1] == '0')
         nd--;
     char o[64];
