@@ -749,7 +749,7 @@ void qry_row_slots(const qry_row_t *r, const uint32_t *slots, size_t n, qry_val_
         if (s < r->nslots && r->slot_gen[s] == r->gen)
             out[i] = r->slot_val[s];
         else
-            out[i] = (qry_val_t){.t = QRY_V_NULL};
+            out[i].t = QRY_V_NULL;
     }
 }
 

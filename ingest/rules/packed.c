@@ -49,12 +49,20 @@ static inline uint8_t *put_val(uint8_t *w, const qry_val_t *v)
         cn_st64(w, bits);
         return w + 8;
     }
-    case QRY_V_STR:
+    case QRY_V_STR: {
+        size_t n = v->u.s.len;
+        const char *s = v->u.s.p;
         *w++ = PK_STR;
-        cn_st32(w, (uint32_t)v->u.s.len);
-        if (v->u.s.len)
-            memcpy(w + 4, v->u.s.p, v->u.s.len);
-        return w + 4 + v->u.s.len;
+        cn_st32(w, (uint32_t)n);
+        w += 4;
+        if (n >= 8 && n <= 16) { /* short strings (ids) without a call */
+            cn_st64(w, cn_ld64(s));
+            cn_st64(w + n - 8, cn_ld64(s + n - 8));
+        } else if (n) {
+            memcpy(w, s, n);
+        }
+        return w + n;
+    }
     default:
         *w++ = PK_NULL;
         return w;

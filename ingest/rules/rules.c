@@ -755,7 +755,8 @@ static const uint32_t *candidates(mq_rules_worker_t *w, size_t nroutes, size_t *
 
 /* The packed outputs of the passing rule cr (index ri) on the bound row:
  * a shared plan's bytes packed once per row, else packed now (NOTES 6). */
-static void pack(mq_rules_worker_t *w, size_t ri, const char **p, size_t *n)
+static inline __attribute__((always_inline)) void pack(mq_rules_worker_t *w, size_t ri,
+                                                      const char **p, size_t *n)
 {
     int32_t k = w->snap->rule_plan[ri];
     if (k < 0) {

@@ -119,7 +119,9 @@ static const double DOUBLES[] = {0.0,       -0.0,   31.2,
                                  -INFINITY, 100.0,  3.0e15};
 static const char *const STRINGS[] = {"ok",           "",         "q\"uote\\back",
                                       "tab\there\n",  "\x01\x1f", "h\xc3\xa9llo",
-                                      "bad\xff utf8", "</script>"};
+                                      "bad\xff utf8", "</script>",
+                                      /* the inline copy's edges (8..16 bytes) */
+                                      "8bytes!!",     "exactly-16-bytes", "seventeen-bytes!!"};
 
 static void one(mq_rules_worker_t *wp, mq_rules_worker_t *we, int k)
 {
