@@ -184,12 +184,25 @@ int eng_snap_select(eng_snap_t *s, const char *measurement, const eng_tag_pred_t
         eng__cat_unlock(c);
         return 0;
     }
-    size_t n;
-    const uint64_t *all = eng__cat_meas_series(c, m, &n);
+    /* start from the first predicate that selects (= 'value' or =~): its
+     * postings are a sorted subset of m's series, usually a few out of
+     * thousands; else from all of m's series */
+    size_t first = npreds;
+    for (size_t i = 0; i < npreds && first == npreds; i++)
+        if ((preds[i].op == ENG_TAG_EQ && preds[i].val[0]) || preds[i].op == ENG_TAG_REGEX)
+            first = i;
     idset_t cur = {0};
-    idset_add(&cur, all, n);
     int rc = 0;
+    if (first < npreds) {
+        rc = pred_match(c, m, &preds[first], &cur);
+    } else {
+        size_t n;
+        const uint64_t *all = eng__cat_meas_series(c, m, &n);
+        idset_add(&cur, all, n);
+    }
     for (size_t i = 0; i < npreds && rc == 0; i++) {
+        if (i == first)
+            continue;
         idset_t mt = {0};
         rc = pred_match(c, m, &preds[i], &mt);
         bool neg = preds[i].op == ENG_TAG_NE || preds[i].op == ENG_TAG_NREGEX;
