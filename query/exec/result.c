@@ -53,7 +53,7 @@ void *qry__ralloc(qry__rarena_t *a, size_t n)
         chunk_t *nc = cn_malloc(sizeof *nc + cap);
         nc->used = 0;
         nc->cap = cap;
-        if (c && n > step) { /* big: keep the current chunk in front */
+        if (c && n > 65536) { /* big: keep the current chunk in front */
             nc->next = c->next;
             c->next = nc;
             nc->used = n;
