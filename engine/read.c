@@ -593,6 +593,12 @@ static int load_group(eng_iter_t *it)
         if (rc < 0)
             return rc;
     }
+    /* room for every chunk's rows at once (growing per chunk reallocated
+     * each column several times) */
+    uint32_t mrows = 0;
+    for (uint32_t k = 0; k < nm; k++)
+        mrows += it->srcs[it->pos + it->memord[k]].mc->rows;
+    eng__rows_reserve(&it->cur, mrows);
     for (uint32_t k = 0; k < nm; k++)
         eng__mt_chunk_rows(it->srcs[it->pos + it->memord[k]].mc, it->tmin, it->tmax,
                            it->snap->seq, &it->cur);

@@ -101,6 +101,7 @@ static void direct_answer(srv_job_t *j)
 {
     cn_buf_t m;
     cn_buf_init(&m);
+    cn_buf_reserve(&m, 512 + (j->head_req ? 0 : j->out.len));
     srv__http_head_fmt(j->status, j->ctype[0] ? j->ctype : NULL, j->extra, j->http10, j->close,
                        j->out.len, &m);
     if (!j->head_req)

@@ -256,6 +256,9 @@ static void run_query(srv_job_t *j, void *arg)
     bool csv_header = false;
     const char **csv_cols = NULL;
     size_t csv_ncols = 0;
+    /* a small answer's body without growing it (each realloc of a cold
+     * buffer costs more than the copy) */
+    cn_buf_reserve(&body, 4096);
     if (!r->csv && !r->chunked)
         cn_buf_put(&body, "{\"results\":[", 12);
     qry_result_t **keep = cn_calloc(q->nstmts + 1, sizeof *keep);

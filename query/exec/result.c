@@ -145,8 +145,8 @@ qry_series_t *qry__rb_series(qry__rb_t *b, const char *name, const char *const *
 void qry__rb_row(qry__rb_t *b, qry_series_t *s, const qry_val_t *row)
 {
     size_t n = s->nrows;
-    if ((n & (n - 1)) == 0) /* 0, 1, 2, 4 ...: grow to the next power */
-        s->vals = cn_realloc(s->vals, (n ? 2 * n : 1) * s->ncols * sizeof(qry_val_t));
+    if (n == 0 || (n >= 16 && (n & (n - 1)) == 0)) /* 16, 32, 64 ... rows */
+        s->vals = cn_realloc(s->vals, (n ? 2 * n : 16) * s->ncols * sizeof(qry_val_t));
     qry_val_t *d = s->vals + n * s->ncols;
     for (size_t i = 0; i < s->ncols; i++) {
         d[i] = row[i];
