@@ -68,6 +68,55 @@ static bool round_digits(const char *d17, int nd, int dir, char *out, int *exp)
     return true;
 }
 
+/* 10^0 .. 10^19 */
+static const uint64_t p10[20] = {
+    1ull,
+    10ull,
+    100ull,
+    1000ull,
+    10000ull,
+    100000ull,
+    1000000ull,
+    10000000ull,
+    100000000ull,
+    1000000000ull,
+    10000000000ull,
+    100000000000ull,
+    1000000000000ull,
+    10000000000000ull,
+    100000000000000ull,
+    1000000000000000ull,
+    10000000000000000ull,
+    100000000000000000ull,
+    1000000000000000000ull,
+    10000000000000000000ull,
+};
+
+/* The significand m (53 bits) and exponent e2 of a normal double a > 0:
+ * a = m / 2^53 x 2^e2. */
+static uint64_t split(double a, int *e2)
+{
+    uint64_t bits;
+    memcpy(&bits, &a, sizeof bits);
+    *e2 = (int)((bits >> 52) & 0x7ff) - 1022;
+    return (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+}
+
+/* floor(log10(a)) for 1e-3 <= a < 2^53 with exponent e2, without log10():
+ * a is in [2^(e2-1), 2^e2), so it is E0 = floor((e2 - 1) log10(2)) or
+ * E0 + 1 (a table compare decides; a miss at an inexact negative power is
+ * corrected by the callers' range checks). */
+static int floor_log10(double a, int e2)
+{
+    static const double p10d[] = {1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,
+                                  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12,
+                                  1e13, 1e14, 1e15, 1e16, 1e17};
+    int E = (int)floor((e2 - 1) * 0.30102999566398120);
+    if (E + 4 < (int)CN_ARRAY_LEN(p10d) && a >= p10d[E + 4])
+        E++;
+    return E;
+}
+
 /* The 17 correctly rounded significant digits of a > 0 and their
  * exponent by exact integer arithmetic, for 1e-3 <= a < 2^53 (a =
  * m x 2^e with e < 0, so a x 10^s = m x 10^s / 2^-e with s <= 19 fits in
@@ -80,40 +129,11 @@ static bool digits17(double a, char *digits, int *exp, int *dir)
     if (!(a >= 1e-3 && a < 9007199254740992.0))
         return false;
     int e2;
-    double fr = frexp(a, &e2); /* a = fr x 2^e2, fr in [0.5, 1) */
-    uint64_t m = (uint64_t)ldexp(fr, 53);
+    uint64_t m = split(a, &e2);
     int sh = 53 - e2; /* a = m / 2^sh */
     if (sh <= 0 || sh > 120)
         return false;
-    /* floor(log10(a)) without log10(): a is in [2^(e2-1), 2^e2), so it is
-     * E0 = floor((e2 - 1) log10(2)) or E0 + 1 (a table compare decides; a
-     * miss at an inexact negative power is corrected below) */
-    static const double p10d[] = {1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,
-                                  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12,
-                                  1e13, 1e14, 1e15, 1e16, 1e17};
-    int E = (int)floor((e2 - 1) * 0.30102999566398120);
-    if (E + 4 < (int)CN_ARRAY_LEN(p10d) && a >= p10d[E + 4])
-        E++;
-    static const uint64_t p10[20] = {1ull,
-                                     10ull,
-                                     100ull,
-                                     1000ull,
-                                     10000ull,
-                                     100000ull,
-                                     1000000ull,
-                                     10000000ull,
-                                     100000000ull,
-                                     1000000000ull,
-                                     10000000000ull,
-                                     100000000000ull,
-                                     1000000000000ull,
-                                     10000000000000ull,
-                                     100000000000000ull,
-                                     1000000000000000ull,
-                                     10000000000000000ull,
-                                     100000000000000000ull,
-                                     1000000000000000000ull,
-                                     10000000000000000000ull};
+    int E = floor_log10(a, e2);
     for (int tries = 0; tries < 2; tries++) {
         int s = 16 - E;
         if (s < 0 || s > 19)
@@ -220,39 +240,12 @@ static bool digits_fast(double a, char *digits, int *nd, int *exp)
 {
     if (!(a >= 1e-3 && a < 9007199254740992.0))
         return false;
-    uint64_t bits;
-    memcpy(&bits, &a, sizeof bits); /* a normal double: a >= 1e-3 */
-    int e2 = (int)((bits >> 52) & 0x7ff) - 1022; /* a = m / 2^53 x 2^e2 */
-    uint64_t m = (bits & ((UINT64_C(1) << 52) - 1)) | (UINT64_C(1) << 52);
+    int e2;
+    uint64_t m = split(a, &e2);
     int sh = 53 - e2;
     if (sh <= 0 || sh > 120 || m == (UINT64_C(1) << 52))
         return false;
-    static const double p10d[] = {1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,
-                                  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12,
-                                  1e13, 1e14, 1e15, 1e16, 1e17};
-    int E = (int)floor((e2 - 1) * 0.30102999566398120);
-    if (E + 4 < (int)CN_ARRAY_LEN(p10d) && a >= p10d[E + 4])
-        E++;
-    static const uint64_t p10[20] = {1ull,
-                                     10ull,
-                                     100ull,
-                                     1000ull,
-                                     10000ull,
-                                     100000ull,
-                                     1000000ull,
-                                     10000000ull,
-                                     100000000ull,
-                                     1000000000ull,
-                                     10000000000ull,
-                                     100000000000ull,
-                                     1000000000000ull,
-                                     10000000000000ull,
-                                     100000000000000ull,
-                                     1000000000000000ull,
-                                     10000000000000000ull,
-                                     100000000000000000ull,
-                                     1000000000000000000ull,
-                                     10000000000000000000ull};
+    int E = floor_log10(a, e2);
     int s = 16 - E;
     if (s < 0 || s > 19)
         return false;
