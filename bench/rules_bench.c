@@ -222,6 +222,7 @@ static int conf_chunk(conf_t *c, const chunk_t *ch)
                              .npoints = np,
                              .payload = payload,
                              .payload_len = m->plen};
+        rm.name_lens = mq_dec_batch_name_lens(c->batch, &rm.fields_base); /* as server/ingest.c */
         int calls = mq_rules_eval(c->w, &rm);
         if (rc >= 0 && calls != want) {
             fprintf(stderr, "rules_bench: %d actions for a message, want %d\n", calls, want);

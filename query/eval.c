@@ -42,8 +42,9 @@
  * 6. Binding by shape.  A device sends the same names in the same order
  *    message after message, so a row remembers the tag and field names of
  *    its last bind in order with their slots (bn, bnames): the j-th name
- *    of a message is compared with the remembered j-th name (strlen, then
- *    word loads of the equal lengths, no call) and, when equal, takes its
+ *    of a message is compared with the remembered j-th name (its length,
+ *    from the decoder when the message carries name_lens, else strlen;
+ *    then word loads of the equal lengths, no call) and, when equal, takes its
  *    slot without hashing; only a name that differs is looked up, and the
  *    names remembered from it on are replaced by the new message's.  A
  *    missing, added, renamed or reordered name therefore rebinds exactly
@@ -619,9 +620,8 @@ static __attribute__((noinline)) int rebind_name(qry_row_t *r, size_t j, const c
 /* The slot of the j-th name: the remembered one when the name is the same
  * as in the last binds, else looked up. */
 static inline __attribute__((always_inline)) int name_slot(qry_row_t *r, size_t j,
-                                                           const char *name)
+                                                           const char *name, size_t len)
 {
-    size_t len = strlen(name);
     if (j < r->nbn) {
         const struct qry__bname *b = &r->bn[j];
         if (b->len == len && same_bytes((const char *)r->bnames.p + b->off, name, len))
@@ -651,7 +651,7 @@ void qry_row_bind(qry_row_t *r, const qry_msg_t *m)
     uint32_t *sg = r->slot_gen;
     qry_val_t *sv = r->slot_val;
     for (uint32_t i = 0; i < m->ntags; i++) {
-        int id = name_slot(r, i, m->tags[i].key);
+        int id = name_slot(r, i, m->tags[i].key, strlen(m->tags[i].key));
         if (id < 0)
             continue;
         qry_val_t *v = &sv[id];
@@ -661,8 +661,10 @@ void qry_row_bind(qry_row_t *r, const qry_msg_t *m)
         sg[id] = gen;
     }
     const eng_field_t *f = m->fields;
+    const uint32_t *nl = m->name_lens;
     for (uint32_t i = 0; i < m->nfields; i++, f++) {
-        int id = name_slot(r, m->ntags + i, f->name);
+        assert(!nl || nl[i] == strlen(f->name));
+        int id = name_slot(r, m->ntags + i, f->name, nl ? nl[i] : strlen(f->name));
         if (id < 0)
             continue;
         qry_val_t *v = &sv[id];

@@ -133,6 +133,7 @@ typedef struct qry_msg {
     uint32_t ntags;
     const eng_field_t *fields; /* decoded fields; none for undecoded payloads */
     uint32_t nfields;
+    const uint32_t *name_lens; /* NULL, or strlen(fields[i].name) for each i */
     const void *payload;
     size_t payload_len;
 } qry_msg_t;
@@ -206,6 +207,16 @@ int qry_prog_run(const qry_prog_t *p, qry_row_t *r);
 enum { QRY_PRE_FAIL = 0, QRY_PRE_PASS = 1, QRY_PRE_RUN = 2 };
 void qry_prog_prefilter(const qry_prog_t *const *progs, const uint32_t *idx, size_t n,
                         const qry_row_t *r, uint8_t *verdict /* OUT: [n] */);
+/* The same verdicts from a table built once for a rule set: the fast
+ * WHEREs of progs[0..n) laid out side by side (24 bytes a program) so a
+ * row is judged without visiting the programs (eval_run.c NOTES 1).  The
+ * programs must outlive the table; immutable, so threads may share it. */
+typedef struct qry_prefilter qry_prefilter_t;
+int qry_prefilter_new(const qry_prog_t *const *progs, size_t n, qry_prefilter_t **out /* OUT */);
+void qry_prefilter_free(qry_prefilter_t *pf);
+/* verdict[i] for program idx[i] of pf, as qry_prog_prefilter gives. */
+void qry_prefilter_run(const qry_prefilter_t *pf, const uint32_t *idx, size_t n,
+                       const qry_row_t *r, uint8_t *verdict /* OUT: [n] */);
 /* Makes p's run on r passed, for a verdict of QRY_PRE_PASS on the row as
  * bound now; returns 1 like the qry_prog_run it stands for. */
 int qry_prog_accept(const qry_prog_t *p, qry_row_t *r);

@@ -369,6 +369,7 @@ int srv_ingest_rules(srv_ingest_worker_t *w, const char *client_id, const char *
                           .loop = w->loop,
                           .sink_seq = &w->sink_seq};
     sm.m.points = mq_dec_batch_points(w->batch, &sm.m.npoints);
+    sm.m.name_lens = mq_dec_batch_name_lens(w->batch, &sm.m.fields_base);
     int rc = mq_rules_eval(w->rules, &sm.m);
     return rc < 0 ? 0 : rc;
 }

@@ -261,7 +261,10 @@ static int build_sample(const qry_json_t *msg, sample_t *s, char *err, size_t n)
     o.now_ns = s->m.ts;
     mq_dec_batch_new(&s->batch);
     if (mq_dec_json(s->batch, &o, s->m.payload, s->m.payload_len) > 0)
+    {
         s->m.points = mq_dec_batch_points(s->batch, &s->m.npoints);
+        s->m.name_lens = mq_dec_batch_name_lens(s->batch, &s->m.fields_base);
+    }
     return 0;
 }
 

@@ -130,6 +130,12 @@ void mq_dec_batch_reset(mq_dec_batch_t *b);
  * until the next call that adds to, resets or frees the batch. */
 const eng_point_t *mq_dec_batch_points(mq_dec_batch_t *b, size_t *n /* OUT */);
 size_t mq_dec_batch_npoints(const mq_dec_batch_t *b);
+/* The length (strlen) of every field name of the batch's points: the points'
+ * fields all lie in one array, *base (OUT), and the returned array is
+ * aligned with it, so point p's lengths start at [p->fields - *base].
+ * Borrowed like the points; lets consumers that compare names (the rules'
+ * binding) skip strlen. */
+const uint32_t *mq_dec_batch_name_lens(const mq_dec_batch_t *b, const eng_field_t **base /* OUT */);
 /* Stored errors (at most MQ_DEC_MAX_ERRS), borrowed like the points. */
 const mq_dec_err_t *mq_dec_batch_errors(const mq_dec_batch_t *b, size_t *n /* OUT */);
 /* Every error since the last reset, stored or not. */

@@ -172,6 +172,12 @@ const eng_point_t *mq_dec_batch_points(mq_dec_batch_t *b, size_t *n)
     return b->pts;
 }
 
+const uint32_t *mq_dec_batch_name_lens(const mq_dec_batch_t *b, const eng_field_t **base)
+{
+    *base = b->fields;
+    return b->flen;
+}
+
 size_t mq_dec_batch_npoints(const mq_dec_batch_t *b)
 {
     return b->npts;
@@ -377,6 +383,7 @@ int mq_dec_point_field(mq_dec_batch_t *b, const char *name, size_t nlen, eng_typ
     b->fields[b->nfields].type = t;
     b->fields[b->nfields].v = v;
     b->flen[b->nfields] = (uint32_t)nlen;
+    assert(strlen(name) == nlen); /* decoders refuse NUL in names */
     b->nfields++;
     pt->nfields++;
     return 0;

@@ -472,7 +472,9 @@ void mq__crule_free(mq__crule_t *cr)
 
 void mq__row_msg(const mq_rules_msg_t *m, const eng_point_t *p, qry_msg_t *out)
 {
-    memset(out, 0, sizeof *out);
+    /* member by member, no memset (rep stos, slow to start, per message) */
+    out->tags = NULL, out->ntags = 0, out->fields = NULL, out->nfields = 0;
+    out->name_lens = NULL;
     out->topic = m->topic;
     out->topic_len = m->topic_len;
     out->clientid = m->clientid;
@@ -486,6 +488,8 @@ void mq__row_msg(const mq_rules_msg_t *m, const eng_point_t *p, qry_msg_t *out)
         out->ntags = p->ntags;
         out->fields = p->fields;
         out->nfields = p->nfields;
+        if (m->name_lens)
+            out->name_lens = m->name_lens + (p->fields - m->fields_base);
     }
 }
 
@@ -571,4 +575,77 @@ void mq__render_action(const mq__crule_t *cr, uint32_t i, qry_row_t *row, const 
     if (c->has_body && slot_text(&c->body) && (moved || slot_text(&c->key)))
         render_str(&c->body, row, qm, &r->body, &out->body, &out->body_len);
     out->ts = qm->ts;
+}
+
+/* ------------------------------------------------------------- topic filters */
+
+void mq__filter_compile(const char *f, size_t len, mq__filter_t *out)
+{
+    uint32_t n = 1;
+    for (size_t i = 0; i < len; i++)
+        n += f[i] == '/';
+    out->lev = cn_calloc(n, sizeof *out->lev);
+    out->n = n;
+    size_t start = 0;
+    for (uint32_t k = 0; k < n; k++) {
+        size_t e = start;
+        while (e < len && f[e] != '/')
+            e++;
+        mq__flevel_t *l = &out->lev[k];
+        l->p = f + start;
+        l->len = (uint32_t)(e - start);
+        l->kind = l->len == 1 && f[start] == '+'   ? MQ__FL_PLUS
+                  : l->len == 1 && f[start] == '#' ? MQ__FL_HASH
+                                                   : MQ__FL_LIT;
+        start = e + 1;
+    }
+}
+
+void mq__filter_free(mq__filter_t *f)
+{
+    cn_free(f->lev);
+    f->lev = NULL;
+    f->n = 0;
+}
+
+/* n bytes at a and b are equal (both hold n): word loads, no call; levels
+ * are short. */
+static inline bool eq_bytes(const char *a, const char *b, size_t n)
+{
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (cn_ld64(a + i) != cn_ld64(b + i))
+                return false;
+        return cn_ld64(a + n - 8) == cn_ld64(b + n - 8);
+    }
+    if (n >= 4)
+        return cn_ld32(a) == cn_ld32(b) && cn_ld32(a + n - 4) == cn_ld32(b + n - 4);
+    if (n >= 2)
+        return cn_ld16(a) == cn_ld16(b) && a[n - 1] == b[n - 1];
+    return n == 0 || a[0] == b[0];
+}
+
+bool mq__filter_matches(const mq__filter_t *f, const char *t, size_t tl)
+{
+    const mq__flevel_t *l = f->lev;
+    if (tl > 0 && t[0] == '$' && l[0].kind != MQ__FL_LIT)
+        return false; /* MQTT-4.7.2-1 */
+    /* ti: where the topic's next level starts; tl + 1 once all are used */
+    size_t ti = 0;
+    for (uint32_t k = 0; k < f->n; k++, l++) {
+        if (l->kind == MQ__FL_HASH)
+            return true; /* the rest, or nothing: "a/#" matches "a" */
+        if (ti > tl)
+            return false;
+        if (l->kind == MQ__FL_PLUS) {
+            const char *e = memchr(t + ti, '/', tl - ti);
+            ti = e ? (size_t)(e - t) + 1 : tl + 1;
+            continue;
+        }
+        size_t e = ti + l->len;
+        if (e > tl || (e < tl && t[e] != '/') || !eq_bytes(t + ti, l->p, l->len))
+            return false;
+        ti = e + 1;
+    }
+    return ti == tl + 1;
 }

@@ -29,7 +29,7 @@
  *    passing rule), which at 100 rules costs more than the evaluation.  So
  *    each stats object has MQ__STAT_SHARDS shards; a worker takes shard
  *    1..MQ__STAT_SHARDS-1 for itself at creation (a bit of the shared
- *    shard_pool_t, by compare-and-swap) and adds with a relaxed load and
+ *    mq__stat_pool_t, by compare-and-swap) and adds with a relaxed load and
  *    store, which only it performs on that shard; workers beyond those
  *    share shard 0 with atomic adds.  A freed worker's shard is taken over
  *    with its counts (release on freeing the bit, acquire on taking it
@@ -48,6 +48,28 @@
  *    one packing per row, as they would share one JSON text.  The packed
  *    bytes of a row live in w->packed until the next bind (pointers are
  *    taken after packing, as the buffer may move).
+ * 7. Finding the candidates of a topic.  A rule set with few distinct
+ *    filters (DIRECT_FILTERS; most deployments put many rules on a filter
+ *    or two) matches the topic against each filter as a string: a few
+ *    dozen instructions on data that stays in cache, where any per-topic
+ *    table costs a cache miss per message (perf: the memo's probe was a
+ *    fifth of mq_rules_eval's own time with 10 rules on one filter).
+ *    Topic memo, for the larger sets: a snapshot's candidate rules depend
+ *    on the topic alone, and devices publish on the same topics over and
+ *    over, so each worker
+ *    remembers, per topic, what the router and candidates() made of it:
+ *    the filter whose rule list is the candidate list (one route, the
+ *    common case), no rule, or a merged list copied into the memo.  A hit
+ *    costs a hash and a compare of the topic instead of the router's
+ *    reader lock, its cache lookup, the conversion of its result and
+ *    candidates().  The memo is an open-addressing table (linear probing,
+ *    at most half full) over an arena holding the topics and merged
+ *    lists; it grows to TMEMO_MAX entries and is then emptied whenever it
+ *    would pass half of that or the arena TMEMO_ARENA bytes (a fleet of
+ *    more topics than that is served by the router as before, at one
+ *    store per miss).  Topics longer than TMEMO_TOPIC are not memoised.
+ *    It is emptied with every new snapshot (worker_drop), so it never
+ *    outlives the filters it describes.
  */
 #include "router.h"
 #include "rules_int.h"
@@ -57,7 +79,17 @@
 #include <stdlib.h>
 #include <uv.h>
 
-#define READER_CACHE 4096
+/* The router reader keeps no cache of its own: the worker's topic memo
+ * (NOTES 7) is in front of it. */
+#define READER_CACHE 0
+/* Topic memo bounds (NOTES 7). */
+#define TMEMO_MIN   64u
+#define TMEMO_MAX   8192u
+#define TMEMO_ARENA (4u << 20)
+#define TMEMO_TOPIC 1024u
+/* Up to this many distinct filters, a topic is matched against each
+ * directly, without the memo (NOTES 7). */
+#define DIRECT_FILTERS 4
 
 typedef struct snap {
     atomic_int refs;
@@ -65,31 +97,115 @@ typedef struct snap {
     mq_router_t *router;
     qry_symtab_t *st;
     mq__crule_t *rules;
-    const qry_prog_t **progs; /* [n] rules[i].prog, for qry_prog_prefilter */
+    const qry_prog_t **progs; /* [n] rules[i].prog */
+    qry_prefilter_t *pf;      /* the fast WHEREs of progs */
     size_t n;
     uint32_t *fstart; /* [nfilters + 1] (NOTES 3) */
     uint32_t *frules; /* rule indices by filter */
     size_t nfilters;
+    mq__filter_t *fc; /* [nfilters] when nfilters <= DIRECT_FILTERS, else NULL (NOTES 7) */
     mq__plan_t *plans; /* [nplans] distinct packing plans (NOTES 6) */
     size_t nplans;
     int32_t *rule_plan; /* [n] the rule's plan, or -1 */
 } snap_t;
+
+/* A topic memo entry (NOTES 7): the topic's bytes at arena[off, + tlen);
+ * f >= 0: filter f's rule list is the candidate list; f == -1: no rule;
+ * f == -2: nc candidates at arena[cand, ...). */
+typedef struct tmemo_ent {
+    uint64_t h; /* 0: empty (a hash of 0 is stored as 1) */
+    uint32_t off, tlen;
+    int32_t f;
+    uint32_t nc, cand;
+} tmemo_ent_t;
 
 typedef struct entry {
     mq_rule_def_t *def; /* owned */
     mq__stats_t *stats; /* one reference */
 } entry_t;
 
-/* Which stats shards workers own (NOTES 5). */
-typedef struct shard_pool {
+/* Which stats shards workers own, and the slabs of counters (NOTES 5). */
+struct mq__stat_pool {
     atomic_uint refs;
     atomic_uint bits; /* bit i: shard i taken */
-} shard_pool_t;
+    uv_mutex_t mu;    /* guards the members below */
+    atomic_uint_fast64_t **slab; /* [nslabs] MQ__STAT_SHARDS * MQ__C_N * MQ__STAT_CELLS each */
+    size_t nslabs;
+    uint32_t *free_cells; /* [nfree] cells to hand out again, zeroed */
+    size_t nfree, free_cap;
+};
 
-static void pool_unref(shard_pool_t *p)
+static int pool_new(mq__stat_pool_t **out)
 {
-    if (p && atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) == 1)
+    mq__stat_pool_t *p = cn_calloc(1, sizeof *p);
+    int rc = cn_from_uv(uv_mutex_init(&p->mu));
+    if (rc < 0) {
         cn_free(p);
+        return rc;
+    }
+    atomic_init(&p->refs, 1);
+    atomic_init(&p->bits, 1u); /* shard 0 is everybody's */
+    *out = p;
+    return 0;
+}
+
+static void pool_unref(mq__stat_pool_t *p)
+{
+    if (!p || atomic_fetch_sub_explicit(&p->refs, 1, memory_order_acq_rel) != 1)
+        return;
+    for (size_t i = 0; i < p->nslabs; i++)
+        cn_free(p->slab[i]);
+    cn_free(p->slab);
+    cn_free(p->free_cells);
+    uv_mutex_destroy(&p->mu);
+    cn_free(p);
+}
+
+#define SLAB_COUNTERS ((size_t)MQ__STAT_SHARDS * MQ__C_N * MQ__STAT_CELLS)
+
+/* Counter 0 of shard 0 of cell c (rules_int.h has the layout); p->mu held. */
+static atomic_uint_fast64_t *cell_base(const mq__stat_pool_t *p, uint32_t c)
+{
+    return p->slab[c / MQ__STAT_CELLS] + c % MQ__STAT_CELLS;
+}
+
+/* A zeroed cell: a freed one, else the lowest of a new slab. */
+static uint32_t cell_take(mq__stat_pool_t *p)
+{
+    uv_mutex_lock(&p->mu);
+    if (p->nfree == 0) {
+        p->slab = cn_realloc(p->slab, (p->nslabs + 1) * sizeof *p->slab);
+        atomic_uint_fast64_t *sl = cn_malloc(SLAB_COUNTERS * sizeof *sl);
+        for (size_t i = 0; i < SLAB_COUNTERS; i++)
+            atomic_init(&sl[i], 0);
+        p->slab[p->nslabs++] = sl;
+        if (p->free_cap < MQ__STAT_CELLS) {
+            p->free_cap = MQ__STAT_CELLS;
+            p->free_cells = cn_realloc(p->free_cells, p->free_cap * sizeof *p->free_cells);
+        }
+        /* taken from the end: lowest first, so rules made together sit together */
+        for (uint32_t i = 0; i < MQ__STAT_CELLS; i++)
+            p->free_cells[p->nfree++] = (uint32_t)(p->nslabs * MQ__STAT_CELLS - 1 - i);
+    }
+    uint32_t c = p->free_cells[--p->nfree];
+    uv_mutex_unlock(&p->mu);
+    return c;
+}
+
+/* Gives cell c back, zeroed: called when its stats object goes, so no
+ * snapshot and no worker counts in it any more. */
+static void cell_give(mq__stat_pool_t *p, uint32_t c)
+{
+    uv_mutex_lock(&p->mu);
+    atomic_uint_fast64_t *b = cell_base(p, c);
+    for (size_t k = 0; k < (size_t)MQ__STAT_SHARDS * MQ__C_N; k++)
+        atomic_store_explicit(&b[k * MQ__STAT_CELLS], 0, memory_order_relaxed);
+    if (p->nfree == p->free_cap) {
+        p->free_cap = p->free_cap ? p->free_cap * 2 : MQ__STAT_CELLS;
+        p->free_cells = cn_realloc(p->free_cells, p->free_cap * sizeof *p->free_cells);
+    }
+    p->free_cells[p->nfree++] = c;
+    uv_mutex_unlock(&p->mu);
 }
 
 struct mq_rules {
@@ -99,7 +215,7 @@ struct mq_rules {
     entry_t *ents;
     size_t n, cap;
     snap_t *cur;
-    shard_pool_t *pool; /* one reference */
+    mq__stat_pool_t *pool; /* one reference */
     atomic_uint_fast64_t gen;
     atomic_bool packed; /* mq_rules_set_packed (NOTES 6) */
 };
@@ -114,7 +230,7 @@ struct mq_rules_worker {
     uint32_t *cand;   /* [cand_cap] candidate rule indices */
     uint8_t *mark;    /* [cand_cap] */
     uint8_t *verdict; /* [cand_cap] qry_prog_prefilter's */
-    mq__stat_shard_t **ctr; /* [cand_cap] rule i's counters in w's shard (NOTES 5) */
+    atomic_uint_fast64_t **ctr; /* [cand_cap] rule i's counters in w's shard (NOTES 5) */
     size_t cand_cap;
     mq__rendered_t rendered;
     cn_buf_t packed;       /* outputs packed for the bound row (NOTES 6) */
@@ -123,17 +239,28 @@ struct mq_rules_worker {
     uint32_t *poff, *plen; /* packed[poff[k], + plen[k]) */
     size_t plan_cap;
     cn_ratelimit_t log_rl;
-    shard_pool_t *pool; /* one reference */
+    mq__stat_pool_t *pool; /* one reference */
     unsigned shard;     /* stats shard; 0: shared (NOTES 5) */
+    tmemo_ent_t *tm;    /* [tm_cap] topic memo of w->snap (NOTES 7) */
+    uint32_t *fl;       /* [fl_cap] the filters a topic matched */
+    size_t fl_cap;
+    uint32_t tm_cap, tm_n;
+    cn_buf_t tm_arena;
 };
 
 /* ------------------------------------------------------------------ stats */
 
-static mq__stats_t *stats_new(const char *id)
+static mq__stats_t *stats_new(mq__stat_pool_t *pool, const char *id)
 {
     mq__stats_t *s = cn_calloc(1, sizeof *s);
     snprintf(s->id, sizeof s->id, "%s", id);
     atomic_init(&s->refs, 1);
+    s->pool = pool;
+    atomic_fetch_add_explicit(&pool->refs, 1, memory_order_relaxed);
+    s->cell = cell_take(pool);
+    uv_mutex_lock(&pool->mu); /* the slab table may be growing */
+    s->base = cell_base(pool, s->cell);
+    uv_mutex_unlock(&pool->mu);
     return s;
 }
 
@@ -145,16 +272,20 @@ static mq__stats_t *stats_ref(mq__stats_t *s)
 
 static void stats_unref(mq__stats_t *s)
 {
-    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1)
+    if (s && atomic_fetch_sub_explicit(&s->refs, 1, memory_order_acq_rel) == 1) {
+        cell_give(s->pool, s->cell);
+        pool_unref(s->pool);
         cn_free(s);
+    }
 }
 
-/* Adds 1 to counter k of a rule's counters sh in w's shard (w->ctr[ri],
+/* Adds 1 to counter k of a rule whose counters in a worker's shard start
+ * at sh (w->ctr[ri]); own: the worker owns the shard (w->shard != 0,
  * NOTES 5). */
-static inline void bump(const mq_rules_worker_t *w, mq__stat_shard_t *sh, int k)
+static inline void bump(bool own, atomic_uint_fast64_t *sh, int k)
 {
-    atomic_uint_fast64_t *c = &sh->c[k];
-    if (w->shard)
+    atomic_uint_fast64_t *c = sh + (size_t)k * MQ__STAT_CELLS;
+    if (own)
         atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + 1,
                               memory_order_relaxed);
     else
@@ -174,9 +305,13 @@ static void snap_free(snap_t *s)
     cn_free(s->plans);
     cn_free(s->rule_plan);
     cn_free(s->rules);
+    qry_prefilter_free(s->pf);
     cn_free(s->progs);
     cn_free(s->fstart);
     cn_free(s->frules);
+    for (size_t f = 0; s->fc && f < s->nfilters; f++)
+        mq__filter_free(&s->fc[f]);
+    cn_free(s->fc);
     mq_router_free(s->router);
     qry_symtab_free(s->st);
     cn_free(s);
@@ -231,6 +366,14 @@ static int snap_filters(snap_t *s)
         s->frules[nr++] = pv[i].rule;
     }
     s->fstart[s->nfilters] = (uint32_t)nr;
+    if (rc >= 0 && s->nfilters <= DIRECT_FILTERS) { /* NOTES 7; the ASTs keep the texts */
+        s->fc = cn_calloc(s->nfilters ? s->nfilters : 1, sizeof *s->fc);
+        for (size_t f = 0, i = 0; i < np; i++)
+            if (i == 0 || strcmp(pv[i].filter, pv[i - 1].filter) != 0) {
+                mq__filter_compile(pv[i].filter, strlen(pv[i].filter), &s->fc[f]);
+                f++;
+            }
+    }
     cn_free(pv);
     return rc < 0 ? rc : 0;
 }
@@ -285,6 +428,9 @@ static int snap_build(const entry_t *ents, size_t n, snap_t **out)
         s->progs = cn_calloc(s->n ? s->n : 1, sizeof *s->progs);
         for (size_t i = 0; i < s->n; i++)
             s->progs[i] = s->rules[i].prog;
+        rc = qry_prefilter_new(s->progs, s->n, &s->pf);
+    }
+    if (rc == 0) {
         snap_plans(s);
         rc = snap_filters(s);
     }
@@ -324,9 +470,12 @@ int mq_rules_new(mq_rules_action_fn on_action, void *arg, mq_rules_t **out)
     }
     rs->on_action = on_action;
     rs->arg = arg;
-    rs->pool = cn_calloc(1, sizeof *rs->pool);
-    atomic_init(&rs->pool->refs, 1);
-    atomic_init(&rs->pool->bits, 1u); /* shard 0 is everybody's */
+    rc = pool_new(&rs->pool);
+    if (rc < 0) {
+        uv_mutex_destroy(&rs->mu);
+        cn_free(rs);
+        return rc;
+    }
     atomic_init(&rs->gen, 0);
     atomic_init(&rs->packed, false);
     uv_mutex_lock(&rs->mu);
@@ -396,7 +545,7 @@ int mq_rules_put(mq_rules_t *rs, const mq_rule_def_t *def, mq_rules_err_t *err)
             rs->ents = cn_realloc(rs->ents, rs->cap * sizeof *rs->ents);
         }
         memmove(&rs->ents[pos + 1], &rs->ents[pos], (rs->n - pos) * sizeof *rs->ents);
-        rs->ents[pos] = (entry_t){.def = copy, .stats = stats_new(def->id)};
+        rs->ents[pos] = (entry_t){.def = copy, .stats = stats_new(rs->pool, def->id)};
         rs->n++;
     }
     int rc = publish(rs);
@@ -479,7 +628,7 @@ int mq_rules_replace(mq_rules_t *rs, const mq_rule_def_t *defs, size_t n, mq_rul
     uv_mutex_lock(&rs->mu);
     for (size_t i = 0; i < n; i++) {
         long at = find(rs, ents[i].def->id); /* keep the counters of kept ids */
-        ents[i].stats = at >= 0 ? stats_ref(rs->ents[at].stats) : stats_new(ents[i].def->id);
+        ents[i].stats = at >= 0 ? stats_ref(rs->ents[at].stats) : stats_new(rs->pool, ents[i].def->id);
     }
     entry_t *old = rs->ents;
     size_t oldn = rs->n;
@@ -523,7 +672,8 @@ static void read_stats(const mq__stats_t *s, mq_rule_metrics_t *m)
     uint64_t v[MQ__C_N] = {0};
     for (int i = 0; i < MQ__STAT_SHARDS; i++)
         for (int k = 0; k < MQ__C_N; k++)
-            v[k] += atomic_load_explicit(&s->shard[i].c[k], memory_order_relaxed);
+            v[k] += atomic_load_explicit(&s->base[((size_t)i * MQ__C_N + k) * MQ__STAT_CELLS],
+                                         memory_order_relaxed);
     m->matched = v[MQ__C_MATCHED];
     m->passed = v[MQ__C_PASSED];
     m->failed = v[MQ__C_FAILED];
@@ -638,6 +788,142 @@ int mq_rules_worker_new(mq_rules_t *rs, mq_rules_worker_t **out)
     return 0;
 }
 
+/* ------------------------------------------------------ topic memo (NOTES 7) */
+
+static void tmemo_clear(mq_rules_worker_t *w)
+{
+    if (w->tm_n)
+        memset(w->tm, 0, w->tm_cap * sizeof *w->tm);
+    w->tm_n = 0;
+    w->tm_arena.len = 0;
+}
+
+static inline uint64_t tmemo_hash(const char *t, size_t n)
+{
+    uint64_t h = cn_hash64(t, n);
+    return h ? h : 1;
+}
+
+/* The entry of topic t (n bytes, hash h), or NULL. */
+static inline const tmemo_ent_t *tmemo_get(const mq_rules_worker_t *w, const char *t, size_t n,
+                                           uint64_t h)
+{
+    if (!w->tm_cap)
+        return NULL;
+    uint32_t mask = w->tm_cap - 1;
+    for (uint32_t i = (uint32_t)h & mask;; i = (i + 1) & mask) {
+        const tmemo_ent_t *e = &w->tm[i];
+        if (e->h == 0)
+            return NULL;
+        if (e->h == h && e->tlen == n && memcmp(w->tm_arena.p + e->off, t, n) == 0)
+            return e;
+    }
+}
+
+static void tmemo_insert(tmemo_ent_t *tab, uint32_t cap, const tmemo_ent_t *e)
+{
+    uint32_t mask = cap - 1, i = (uint32_t)e->h & mask;
+    while (tab[i].h)
+        i = (i + 1) & mask;
+    tab[i] = *e;
+}
+
+/* Remembers topic t (n bytes, hash h) with what the router made of it. */
+static void tmemo_put(mq_rules_worker_t *w, const char *t, size_t n, uint64_t h, int32_t f,
+                      const uint32_t *cand, size_t nc)
+{
+    if (n > TMEMO_TOPIC)
+        return;
+    size_t extra = n + 3 + (f == -2 ? nc * sizeof *cand : 0);
+    if ((w->tm_n + 1) * 2 > w->tm_cap) {
+        if (w->tm_cap >= TMEMO_MAX) {
+            tmemo_clear(w);
+        } else {
+            uint32_t cap = w->tm_cap ? w->tm_cap * 2 : TMEMO_MIN;
+            tmemo_ent_t *tab = cn_calloc(cap, sizeof *tab);
+            for (uint32_t i = 0; i < w->tm_cap; i++)
+                if (w->tm[i].h)
+                    tmemo_insert(tab, cap, &w->tm[i]);
+            cn_free(w->tm);
+            w->tm = tab;
+            w->tm_cap = cap;
+        }
+    }
+    if (w->tm_arena.len + extra > TMEMO_ARENA)
+        tmemo_clear(w);
+    tmemo_ent_t e = {.h = h, .off = (uint32_t)w->tm_arena.len, .tlen = (uint32_t)n, .f = f};
+    cn_buf_put(&w->tm_arena, t, n);
+    if (f == -2) {
+        while (w->tm_arena.len % sizeof *cand)
+            cn_buf_put_u8(&w->tm_arena, 0);
+        e.cand = (uint32_t)w->tm_arena.len;
+        e.nc = (uint32_t)nc;
+        cn_buf_put(&w->tm_arena, cand, nc * sizeof *cand);
+    }
+    tmemo_insert(w->tm, w->tm_cap, &e);
+    w->tm_n++;
+}
+
+static const uint32_t *candidates(mq_rules_worker_t *w, const uint32_t *fl, size_t nf, size_t *nc);
+
+/* The candidate rules of topic t (n bytes) in w's snapshot: 1 with *cand
+ * and *nc set (nc > 0), 0 when no rule's filter matches, or the router's
+ * error (NOTES 7). */
+static inline int route(mq_rules_worker_t *w, const char *t, size_t n, const uint32_t **cand,
+                        size_t *nc)
+{
+    const snap_t *s = w->snap;
+    if (s->fc) { /* NOTES 7: no memo */
+        if (n == 0 || n > 65535)
+            return CN_EINVAL; /* as mq_router_match */
+        uint32_t fl[DIRECT_FILTERS];
+        size_t nf = 0;
+        for (uint32_t f = 0; f < s->nfilters; f++)
+            if (mq__filter_matches(&s->fc[f], t, n))
+                fl[nf++] = f;
+        if (nf == 0)
+            return 0;
+        if (nf == 1) {
+            *nc = s->fstart[fl[0] + 1] - s->fstart[fl[0]];
+            *cand = s->frules + s->fstart[fl[0]];
+        } else {
+            *cand = candidates(w, fl, nf, nc);
+        }
+        return 1;
+    }
+    uint64_t h = tmemo_hash(t, n);
+    const tmemo_ent_t *e = tmemo_get(w, t, n, h);
+    if (e) {
+        if (e->f >= 0) {
+            *nc = s->fstart[e->f + 1] - s->fstart[e->f];
+            *cand = s->frules + s->fstart[e->f];
+            return 1;
+        }
+        if (e->f == -1)
+            return 0;
+        *nc = e->nc;
+        *cand = (const uint32_t *)(const void *)(w->tm_arena.p + e->cand);
+        return 1;
+    }
+    int nr = mq_router_match(w->rd, t, n, MQ_ROUTER_NOBODY, &w->res);
+    if (nr < 0)
+        return nr;
+    if (nr == 0) {
+        tmemo_put(w, t, n, h, -1, NULL, 0);
+        return 0;
+    }
+    if (w->fl_cap < (size_t)nr) {
+        w->fl_cap = (size_t)nr;
+        w->fl = cn_realloc(w->fl, w->fl_cap * sizeof *w->fl);
+    }
+    for (int i = 0; i < nr; i++)
+        w->fl[i] = (uint32_t)w->res.v[i].sub;
+    *cand = candidates(w, w->fl, (size_t)nr, nc);
+    int32_t f = nr == 1 ? (int32_t)w->fl[0] : -2;
+    tmemo_put(w, t, n, h, f, *cand, *nc);
+    return *nc > 0;
+}
+
 static void worker_drop(mq_rules_worker_t *w)
 {
     /* NOTES 2: the reader goes before the snapshot reference */
@@ -647,6 +933,7 @@ static void worker_drop(mq_rules_worker_t *w)
     w->row = NULL;
     snap_unref(w->snap);
     w->snap = NULL;
+    tmemo_clear(w);
 }
 
 void mq_rules_worker_free(mq_rules_worker_t *w)
@@ -658,6 +945,9 @@ void mq_rules_worker_free(mq_rules_worker_t *w)
         atomic_fetch_and_explicit(&w->pool->bits, ~(1u << w->shard), memory_order_release);
     pool_unref(w->pool);
     mq_router_res_free(&w->res);
+    cn_free(w->tm);
+    cn_free(w->fl);
+    cn_buf_free(&w->tm_arena);
     mq__rendered_free(&w->rendered);
     cn_buf_free(&w->packed);
     cn_free(w->pbind);
@@ -689,7 +979,7 @@ static int worker_refresh(mq_rules_worker_t *w)
     }
     /* the snapshot's reference keeps every stats object alive */
     for (size_t i = 0; i < s->n; i++)
-        w->ctr[i] = &s->rules[i].stats->shard[w->shard];
+        w->ctr[i] = s->rules[i].stats->base + (size_t)w->shard * MQ__C_N * MQ__STAT_CELLS;
     if (w->plan_cap < s->nplans) {
         w->plan_cap = s->nplans;
         w->pbind = cn_realloc(w->pbind, w->plan_cap * sizeof *w->pbind);
@@ -706,39 +996,33 @@ static int worker_refresh(mq_rules_worker_t *w)
     return rc;
 }
 
-/* The candidate rules of the matched filters in rule (id) order, without
- * duplicates (NOTES 3): one filter's list as it is; else a mark-and-scan
- * over all rules when many match (O(rules)), or an insertion sort
- * (O(matches^2)). */
-static const uint32_t *candidates(mq_rules_worker_t *w, size_t nroutes, size_t *nc)
+/* The candidate rules of the nf matched filters fl[] in rule (id) order,
+ * without duplicates (NOTES 3): one filter's list as it is; else a
+ * mark-and-scan over all rules when many match (O(rules)), or an insertion
+ * sort (O(matches^2)). */
+static const uint32_t *candidates(mq_rules_worker_t *w, const uint32_t *fl, size_t nf, size_t *nc)
 {
     const snap_t *s = w->snap;
     size_t n = 0, nrules = s->n, total = 0;
-    if (nroutes == 1) {
-        size_t f = (size_t)w->res.v[0].sub;
-        *nc = s->fstart[f + 1] - s->fstart[f];
-        return s->frules + s->fstart[f];
+    if (nf == 1) {
+        *nc = s->fstart[fl[0] + 1] - s->fstart[fl[0]];
+        return s->frules + s->fstart[fl[0]];
     }
-    for (size_t i = 0; i < nroutes; i++) {
-        size_t f = (size_t)w->res.v[i].sub;
-        total += s->fstart[f + 1] - s->fstart[f];
-    }
+    for (size_t i = 0; i < nf; i++)
+        total += s->fstart[fl[i] + 1] - s->fstart[fl[i]];
     if (total * 8 >= nrules) {
         memset(w->mark, 0, nrules);
-        for (size_t i = 0; i < nroutes; i++) {
-            size_t f = (size_t)w->res.v[i].sub;
-            for (uint32_t k = s->fstart[f]; k < s->fstart[f + 1]; k++)
+        for (size_t i = 0; i < nf; i++)
+            for (uint32_t k = s->fstart[fl[i]]; k < s->fstart[fl[i] + 1]; k++)
                 w->mark[s->frules[k]] = 1;
-        }
         for (size_t i = 0; i < nrules; i++)
             if (w->mark[i])
                 w->cand[n++] = (uint32_t)i;
         *nc = n;
         return w->cand;
     }
-    for (size_t i = 0; i < nroutes; i++) {
-        size_t f = (size_t)w->res.v[i].sub;
-        for (uint32_t k = s->fstart[f]; k < s->fstart[f + 1]; k++) {
+    for (size_t i = 0; i < nf; i++) {
+        for (uint32_t k = s->fstart[fl[i]]; k < s->fstart[fl[i] + 1]; k++) {
             uint32_t v = s->frules[k], j = (uint32_t)n;
             while (j > 0 && w->cand[j - 1] > v)
                 j--;
@@ -781,8 +1065,9 @@ static inline __attribute__((always_inline)) void pack(mq_rules_worker_t *w, siz
  * into qo, whose message-wide members (msg, ts, json, headers, packed)
  * the caller set. */
 static int dispatch_quick(mq_rules_worker_t *w, size_t ri, const mq__crule_t *cr,
-                          mq__stat_shard_t *sh, mq_rules_action_fn on_action, mq_rules_out_t *qo)
+                          atomic_uint_fast64_t *sh, mq_rules_action_fn on_action, mq_rules_out_t *qo)
 {
+    bool own = w->shard != 0;
     pack(w, ri, &qo->body, &qo->body_len);
     qo->rule = cr->def;
     uint32_t n = cr->def->nactions;
@@ -802,9 +1087,9 @@ static int dispatch_quick(mq_rules_worker_t *w, size_t ri, const mq__crule_t *cr
             qo->topic_len = 0;
         }
         int rc = on_action(w->rs->arg, qo);
-        bump(w, sh, MQ__C_ACTIONS);
+        bump(own, sh, MQ__C_ACTIONS);
         if (rc < 0)
-            bump(w, sh, MQ__C_ACTION_ERRORS);
+            bump(own, sh, MQ__C_ACTION_ERRORS);
     }
     return (int)n;
 }
@@ -816,7 +1101,8 @@ static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const 
                     bool packed, mq_rules_action_fn on_action, mq_rules_out_t *qo)
 {
     const mq__crule_t *cr = &w->snap->rules[ri];
-    mq__stat_shard_t *sh = w->ctr[ri];
+    atomic_uint_fast64_t *sh = w->ctr[ri];
+    bool own = w->shard != 0;
     if (packed && cr->quick)
         return dispatch_quick(w, ri, cr, sh, on_action, qo);
     const char *json = NULL;
@@ -841,9 +1127,9 @@ static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const 
         }
         out.msg = m;
         int rc = on_action(w->rs->arg, &out);
-        bump(w, sh, MQ__C_ACTIONS);
+        bump(own, sh, MQ__C_ACTIONS);
         if (rc < 0)
-            bump(w, sh, MQ__C_ACTION_ERRORS);
+            bump(own, sh, MQ__C_ACTION_ERRORS);
         calls++;
     }
     return calls;
@@ -866,27 +1152,34 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
     snap_t *s = w->snap;
     if (s->n == 0)
         return 0;
-    int nr = mq_router_match(w->rd, m->topic, m->topic_len, MQ_ROUTER_NOBODY, &w->res);
+    size_t nc;
+    const uint32_t *cand;
+    int nr = route(w, m->topic, m->topic_len, &cand, &nc);
     if (nr <= 0)
         return nr;
-    size_t nc;
-    const uint32_t *cand = candidates(w, (size_t)nr, &nc);
     size_t rows = m->npoints ? m->npoints : 1;
     int calls = 0;
     mq_rules_action_fn on_action = w->rs->on_action;
     bool packed = atomic_load_explicit(&w->rs->packed, memory_order_relaxed);
-    mq__stat_shard_t **ctr = w->ctr;
+    atomic_uint_fast64_t **ctr = w->ctr;
+    bool own = w->shard != 0;
     for (size_t p = 0; p < rows; p++) {
         qry_msg_t qm;
         mq__row_msg(m, m->npoints ? &m->points[p] : NULL, &qm);
         qry_row_bind(w->row, &qm);
         w->binds++;
         w->packed.len = 0;
-        qry_prog_prefilter(s->progs, cand, nc, w->row, w->verdict);
-        mq_rules_out_t qo = {.json = NULL, .headers = NULL, .msg = m, .ts = qm.ts, .packed = true};
+        qry_prefilter_run(s->pf, cand, nc, w->row, w->verdict);
+        /* member by member: an initialiser zero-fills with rep stos, which
+         * perf showed at 5 % of this function's time */
+        mq_rules_out_t qo;
+        qo.rule = NULL, qo.action = 0, qo.act = NULL;
+        qo.json = NULL, qo.json_len = 0, qo.body = NULL, qo.body_len = 0;
+        qo.key = NULL, qo.key_len = 0, qo.topic = NULL, qo.topic_len = 0;
+        qo.headers = NULL, qo.msg = m, qo.ts = qm.ts, qo.packed = true;
         for (size_t c = 0; c < nc; c++) {
-            mq__stat_shard_t *sh = ctr[cand[c]];
-            bump(w, sh, MQ__C_MATCHED);
+            atomic_uint_fast64_t *sh = ctr[cand[c]];
+            bump(own, sh, MQ__C_MATCHED);
             uint8_t v = w->verdict[c];
             if (v == QRY_PRE_FAIL)
                 continue;
@@ -894,13 +1187,13 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
             int rc = v == QRY_PRE_PASS ? qry_prog_accept(cr->prog, w->row)
                                        : qry_prog_run(cr->prog, w->row);
             if (rc < 0) {
-                bump(w, sh, MQ__C_FAILED);
+                bump(own, sh, MQ__C_FAILED);
                 log_failure(w, cr, rc);
                 continue;
             }
             if (rc == 0)
                 continue;
-            bump(w, sh, MQ__C_PASSED);
+            bump(own, sh, MQ__C_PASSED);
             if (on_action)
                 calls += dispatch(w, cand[c], &qm, m, packed, on_action, &qo);
         }

@@ -121,6 +121,11 @@ typedef struct mq_rules_msg {
     int64_t ts;                /* receive time, ns; rows without points use it */
     const eng_point_t *points; /* decoded rows, may be none */
     size_t npoints;
+    /* Optional (NULL): name_lens[i] is strlen(fields_base[i].name) and the
+     * points' fields lie in fields_base (mq_dec_batch_name_lens gives
+     * both); spares the binding a strlen per name. */
+    const eng_field_t *fields_base;
+    const uint32_t *name_lens;
     const void *payload;
     size_t payload_len;
 } mq_rules_msg_t;

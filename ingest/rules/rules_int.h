@@ -62,19 +62,22 @@ void mq__tmpl_render(const mq__tmpl_t *t, qry_row_t *row, const qry_msg_t *msg, 
 /* Per-rule counters (rules.c NOTES 5): one shard per evaluating worker so
  * that counting on the ingest path is a plain add to a counter only that
  * worker writes; shard 0 is shared (atomic adds) by workers beyond the
- * first MQ__STAT_SHARDS - 1.  A metric is the sum over the shards. */
+ * first MQ__STAT_SHARDS - 1.  A metric is the sum over the shards.  The
+ * counters live in slabs of MQ__STAT_CELLS rules (rules.c NOTES 5): a
+ * rule has a cell, and counter k of shard s of the rule whose cell starts
+ * at base is base[(s * MQ__C_N + k) * MQ__STAT_CELLS]. */
 enum { MQ__C_MATCHED, MQ__C_PASSED, MQ__C_FAILED, MQ__C_ACTIONS, MQ__C_ACTION_ERRORS, MQ__C_N };
 #define MQ__STAT_SHARDS 8
+#define MQ__STAT_CELLS  256
 
-typedef struct mq__stat_shard {
-    atomic_uint_fast64_t c[MQ__C_N];
-    char pad[64 - (MQ__C_N * sizeof(atomic_uint_fast64_t)) % 64]; /* a line each */
-} mq__stat_shard_t;
+typedef struct mq__stat_pool mq__stat_pool_t; /* rules.c */
 
 typedef struct mq__stats {
     char id[MQ_RULE_ID_MAX + 1];
     atomic_int refs;
-    mq__stat_shard_t shard[MQ__STAT_SHARDS];
+    mq__stat_pool_t *pool;      /* one reference: the slabs */
+    uint32_t cell;
+    atomic_uint_fast64_t *base; /* the cell's first counter in its slab */
 } mq__stats_t;
 
 typedef struct mq__cact {
@@ -164,5 +167,28 @@ bool mq__plan_eq(const mq__plan_t *a, const mq__plan_t *b);
 /* Appends what mq__pack_outputs would after a passing run of a rule of
  * this plan on the bound row. */
 void mq__plan_pack(const mq__plan_t *pl, const qry_row_t *row, cn_buf_t *out);
+
+/* ----------------------------------------------------------- topic filters */
+
+/* A valid, non-shared topic filter split into its levels, for matching
+ * topic names without the router (rules.c NOTES 7).  Borrows the filter's
+ * text. */
+typedef struct mq__flevel {
+    const char *p; /* a literal level's bytes */
+    uint32_t len;
+    uint8_t kind; /* MQ__FL_LIT, MQ__FL_PLUS, MQ__FL_HASH */
+} mq__flevel_t;
+enum { MQ__FL_LIT, MQ__FL_PLUS, MQ__FL_HASH };
+
+typedef struct mq__filter {
+    mq__flevel_t *lev; /* [n] */
+    uint32_t n;
+} mq__filter_t;
+
+void mq__filter_compile(const char *f, size_t len, mq__filter_t *out /* OUT */);
+void mq__filter_free(mq__filter_t *f);
+/* Whether f matches topic name t (tl bytes, 1..65535): exactly what
+ * mq_router_topic_matches says (test_rules checks it). */
+bool mq__filter_matches(const mq__filter_t *f, const char *t, size_t tl);
 
 #endif /* MQ_RULES_INT_H */

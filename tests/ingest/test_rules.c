@@ -8,6 +8,7 @@
  * errors with positions, and the dry run.
  */
 #include "rules/rules.h"
+#include "router.h"
 #include "rules/rules_int.h" /* MQ__STAT_SHARDS */
 
 #include <stdatomic.h>
@@ -623,6 +624,55 @@ static void test_concurrent_updates(void **state)
     mq_rules_free(rc.rs);
 }
 
+/* The rules' own filter matcher (rules.c NOTES 7) says what the router's
+ * string matcher says, for every pair of filter and topic of up to four
+ * levels over a small alphabet (empty levels, '$' topics, '+', '#'). */
+static void append_levels(char (*out)[32], size_t *n, const char *const *alpha, size_t na,
+                          size_t depth, const char *prefix)
+{
+    for (size_t i = 0; i < na; i++) {
+        char *s = out[(*n)++];
+        if (depth == 0)
+            snprintf(s, 32, "%s", alpha[i]);
+        else
+            snprintf(s, 32, "%s/%s", prefix, alpha[i]);
+        if (depth < 3)
+            append_levels(out, n, alpha, na, depth + 1, s);
+    }
+}
+
+static void test_filter_matcher(void **state)
+{
+    (void)state;
+    static const char *const flev[] = {"a", "b", "", "+", "#", "$SYS"};
+    static const char *const tlev[] = {"a", "b", "", "ab", "$SYS"};
+    static char filters[2000][32], topics[1000][32];
+    size_t nf = 0, nt = 0;
+    append_levels(filters, &nf, flev, CN_ARRAY_LEN(flev), 0, "");
+    append_levels(topics, &nt, tlev, CN_ARRAY_LEN(tlev), 0, "");
+    size_t tested = 0, matched = 0;
+    for (size_t i = 0; i < nf; i++) {
+        size_t fl = strlen(filters[i]);
+        if (fl == 0 || !mq_router_filter_valid(filters[i], fl))
+            continue;
+        mq__filter_t f;
+        mq__filter_compile(filters[i], fl, &f);
+        for (size_t j = 0; j < nt; j++) {
+            size_t tl = strlen(topics[j]);
+            if (tl == 0 || !mq_router_topic_valid(topics[j], tl))
+                continue;
+            bool want = mq_router_topic_matches(filters[i], fl, topics[j], tl);
+            if (mq__filter_matches(&f, topics[j], tl) != want)
+                fail_msg("filter '%s' topic '%s': want %d", filters[i], topics[j], want);
+            tested++;
+            matched += want;
+        }
+        mq__filter_free(&f);
+    }
+    assert_true(tested > 100000);
+    assert_true(matched > 1000 && matched < tested);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -633,6 +683,7 @@ int main(void)
         cmocka_unit_test(test_fast_paths),
         cmocka_unit_test(test_dry_run),
         cmocka_unit_test(test_concurrent_updates),
+        cmocka_unit_test(test_filter_matcher),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
