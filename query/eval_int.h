@@ -105,6 +105,7 @@ struct qry_row {
     const qry_msg_t *m;
     uint32_t gen;        /* bind generation: slot i is bound iff slot_gen[i] == gen */
     uint32_t *slot_gen;  /* [nslots] */
+    uint32_t *ctag_gen;  /* [nslots] == gen: the slot holds a tag value, a C string (NOTES 7) */
     qry_val_t *slot_val; /* [nslots] */
     size_t nslots;
     /* per-bind texts (eval.c NOTES 5): slot values as JSON and as template

@@ -921,6 +921,11 @@ bool qry_row_slot_text(qry_row_t *r, uint32_t slot, const char **p, size_t *n)
 {
     if (slot >= r->nslots || r->slot_gen[slot] != r->gen)
         return false;
+    if (r->ctag_gen[slot] == r->gen) { /* eval.c NOTES 7: the tag's own C string */
+        *p = r->slot_val[slot].u.s.p;
+        *n = r->slot_val[slot].u.s.len;
+        return true;
+    }
     if (!memo_get(&r->stx, r->gen, slot, p, n)) {
         size_t off = r->stx.buf.len;
         qry_val_text(&r->slot_val[slot], &r->stx.buf);

@@ -1144,25 +1144,19 @@ static void log_failure(mq_rules_worker_t *w, const mq__crule_t *cr, int rc)
              suppressed ? " (more suppressed)" : "");
 }
 
-int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
+/* mq_rules_eval's rows against the nc candidates cand; own: w->shard != 0
+ * (NOTES 5). */
+static inline __attribute__((always_inline)) int eval_rows(mq_rules_worker_t *w,
+                                                           const mq_rules_msg_t *m,
+                                                           const uint32_t *cand, size_t nc,
+                                                           bool own)
 {
-    uint64_t gen = atomic_load_explicit(&w->rs->gen, memory_order_acquire);
-    if (gen != w->gen || !w->snap)
-        MQ__TRY(worker_refresh(w));
-    snap_t *s = w->snap;
-    if (s->n == 0)
-        return 0;
-    size_t nc;
-    const uint32_t *cand;
-    int nr = route(w, m->topic, m->topic_len, &cand, &nc);
-    if (nr <= 0)
-        return nr;
+    const snap_t *s = w->snap;
     size_t rows = m->npoints ? m->npoints : 1;
     int calls = 0;
     mq_rules_action_fn on_action = w->rs->on_action;
     bool packed = atomic_load_explicit(&w->rs->packed, memory_order_relaxed);
     atomic_uint_fast64_t **ctr = w->ctr;
-    bool own = w->shard != 0;
     for (size_t p = 0; p < rows; p++) {
         qry_msg_t qm;
         mq__row_msg(m, m->npoints ? &m->points[p] : NULL, &qm);
@@ -1199,4 +1193,19 @@ int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
         }
     }
     return calls;
+}
+
+int mq_rules_eval(mq_rules_worker_t *w, const mq_rules_msg_t *m)
+{
+    uint64_t gen = atomic_load_explicit(&w->rs->gen, memory_order_acquire);
+    if (gen != w->gen || !w->snap)
+        MQ__TRY(worker_refresh(w));
+    if (w->snap->n == 0)
+        return 0;
+    size_t nc;
+    const uint32_t *cand;
+    int nr = route(w, m->topic, m->topic_len, &cand, &nc);
+    if (nr <= 0)
+        return nr;
+    return eval_rows(w, m, cand, nc, w->shard != 0);
 }

@@ -519,6 +519,7 @@ static void test_json_cache(void **state)
         assert_int_equal(qry_prog_output_index(p[0], "d", 1, &s1), 1);
         assert_true(qry_row_slot_text(row, s1 - 1, &tx, &tn));
         assert_string_equal(tx, "dev\"1");
+        assert_ptr_equal(tx, tg1[0].val); /* a tag's text is its own string */
         /* programs with the same output list share one JSON per bind */
         const char *j0, *j3;
         size_t n0, n3;
@@ -886,6 +887,39 @@ static void test_bind_shape(void **state)
     qry_symtab_free(st);
 }
 
+/* A slot's template text: a tag's value as it is, a field of the same name
+ * wins over the tag (eval.c NOTES 7), and the next bind's tag is read anew. */
+static void test_slot_text_tags(void **state)
+{
+    (void)state;
+    qry_symtab_t *st;
+    qry_symtab_new(&st);
+    uint32_t fleet = qry_symtab_add(st, "fleet"), dev = qry_symtab_add(st, "device_id");
+    qry_row_t *row;
+    qry_row_new(st, &row);
+    qry_msg_t m = msg(); /* tag fleet "f1", field fleet "field-wins" */
+    const char *tx;
+    size_t tn;
+    for (int round = 0; round < 2; round++) {
+        qry_row_bind(row, &m);
+        assert_true(qry_row_slot_text(row, fleet, &tx, &tn));
+        assert_int_equal(tn, 10);
+        assert_string_equal(tx, "field-wins");
+        assert_true(qry_row_slot_text(row, dev, &tx, &tn));
+        assert_ptr_equal(tx, tags[0].val);
+        assert_int_equal(tn, 2);
+        eng_tag_t tg[] = {{"fleet", "only-tag"}};
+        qry_msg_t m2 = {.topic = "t", .topic_len = 1, .tags = tg, .ntags = 1};
+        qry_row_bind(row, &m2);
+        assert_true(qry_row_slot_text(row, fleet, &tx, &tn));
+        assert_string_equal(tx, "only-tag");
+        assert_int_equal(tn, 8);
+        assert_false(qry_row_slot_text(row, dev, &tx, &tn));
+    }
+    qry_row_free(row);
+    qry_symtab_free(st);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -895,6 +929,7 @@ int main(void)
         cmocka_unit_test(test_val_text),  cmocka_unit_test(test_json_dom),
         cmocka_unit_test(test_fast_where), cmocka_unit_test(test_json_cache),
         cmocka_unit_test(test_prefilter), cmocka_unit_test(test_bind_shape),
+        cmocka_unit_test(test_slot_text_tags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
