@@ -70,6 +70,13 @@
  *    store per miss).  Topics longer than TMEMO_TOPIC are not memoised.
  *    It is emptied with every new snapshot (worker_drop), so it never
  *    outlives the filters it describes.
+ * 8. Once a rule passes, the quick path (packed mode, every action a
+ *    Kafka or header-less webhook whose key and topic are plain text or
+ *    one name) reads the rule's program, definition, plan and actions
+ *    from s->qr and s->qa, two small arrays built with the snapshot,
+ *    instead of following the compiled rule to its definition, its
+ *    actions and their templates: perf showed each of those loads
+ *    missing in cache after the engine's work on the message.
  */
 #include "router.h"
 #include "rules_int.h"
@@ -91,6 +98,24 @@
  * directly, without the memo (NOTES 7). */
 #define DIRECT_FILTERS 4
 
+/* What the evaluation of a rule reads once it passes (NOTES 8). */
+typedef struct qact {
+    const mq_rule_action_t *act;
+    const char *key, *topic; /* literal texts; NULL: the slot's text */
+    uint32_t key_len, topic_len;
+    uint32_t key_slot, topic_slot;
+    bool kafka; /* else a webhook: no topic */
+} qact_t;
+
+typedef struct qrule {
+    const qry_prog_t *prog;
+    const mq_rule_def_t *def;
+    int32_t plan;   /* rule_plan[i] */
+    uint32_t qa;    /* its actions: qa[qa, + nact) when quick */
+    uint32_t nact;
+    bool quick;     /* mq__crule_t's */
+} qrule_t;
+
 typedef struct snap {
     atomic_int refs;
     uint64_t gen;
@@ -107,6 +132,8 @@ typedef struct snap {
     mq__plan_t *plans; /* [nplans] distinct packing plans (NOTES 6) */
     size_t nplans;
     int32_t *rule_plan; /* [n] the rule's plan, or -1 */
+    qrule_t *qr;        /* [n] (NOTES 8) */
+    qact_t *qa;         /* the quick rules' actions */
 } snap_t;
 
 /* A topic memo entry (NOTES 7): the topic's bytes at arena[off, + tlen);
@@ -304,6 +331,8 @@ static void snap_free(snap_t *s)
         mq__plan_free(&s->plans[i]);
     cn_free(s->plans);
     cn_free(s->rule_plan);
+    cn_free(s->qr);
+    cn_free(s->qa);
     cn_free(s->rules);
     qry_prefilter_free(s->pf);
     cn_free(s->progs);
@@ -378,6 +407,48 @@ static int snap_filters(snap_t *s)
     return rc < 0 ? rc : 0;
 }
 
+/* A quick template's literal text, or NULL with its slot (mq__cact_t). */
+static const char *quick_text(const mq__tmpl_t *t, uint32_t *len, uint32_t *slot)
+{
+    *len = 0;
+    *slot = 0;
+    if (!t->lit) {
+        *slot = t->tslot1 - 1;
+        return NULL;
+    }
+    *len = (uint32_t)t->lit_len;
+    return t->text ? t->text : "";
+}
+
+/* s->qr and s->qa from the compiled rules and their plans (NOTES 8). */
+static void snap_quick(snap_t *s)
+{
+    size_t na = 0;
+    for (size_t i = 0; i < s->n; i++)
+        if (s->rules[i].quick)
+            na += s->rules[i].def->nactions;
+    s->qr = cn_calloc(s->n ? s->n : 1, sizeof *s->qr);
+    s->qa = cn_calloc(na ? na : 1, sizeof *s->qa);
+    na = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        const mq__crule_t *cr = &s->rules[i];
+        qrule_t *q = &s->qr[i];
+        *q = (qrule_t){.prog = cr->prog, .def = cr->def, .plan = s->rule_plan[i],
+                       .qa = (uint32_t)na, .nact = cr->def->nactions, .quick = cr->quick};
+        if (!cr->quick)
+            continue;
+        for (uint32_t k = 0; k < cr->def->nactions; k++) {
+            qact_t *a = &s->qa[na++];
+            a->act = &cr->def->actions[k];
+            a->kafka = a->act->kind == MQ_ACT_KAFKA;
+            a->key = quick_text(&cr->acts[k].key, &a->key_len, &a->key_slot);
+            a->topic = NULL;
+            if (a->kafka)
+                a->topic = quick_text(&cr->acts[k].topic, &a->topic_len, &a->topic_slot);
+        }
+    }
+}
+
 /* The packing plans of the rules whose JSON body may be packed, one per
  * distinct plan (NOTES 6). */
 static void snap_plans(snap_t *s)
@@ -432,6 +503,7 @@ static int snap_build(const entry_t *ents, size_t n, snap_t **out)
     }
     if (rc == 0) {
         snap_plans(s);
+        snap_quick(s);
         rc = snap_filters(s);
     }
     if (rc < 0) {
@@ -1037,12 +1109,12 @@ static const uint32_t *candidates(mq_rules_worker_t *w, const uint32_t *fl, size
     return w->cand;
 }
 
-/* The packed outputs of the passing rule cr (index ri) on the bound row:
+/* The packed outputs of a passing rule of plan k (rule_plan[], -1: none)
+ * on the bound row:
  * a shared plan's bytes packed once per row, else packed now (NOTES 6). */
-static inline __attribute__((always_inline)) void pack(mq_rules_worker_t *w, size_t ri,
+static inline __attribute__((always_inline)) void pack(mq_rules_worker_t *w, int32_t k,
                                                       const char **p, size_t *n)
 {
-    int32_t k = w->snap->rule_plan[ri];
     if (k < 0) {
         size_t at = w->packed.len;
         mq__pack_outputs(w->row, &w->packed);
@@ -1064,24 +1136,37 @@ static inline __attribute__((always_inline)) void pack(mq_rules_worker_t *w, siz
  * packed mode: what mq__render_action and the packed body make of them,
  * into qo, whose message-wide members (msg, ts, json, headers, packed)
  * the caller set. */
-static int dispatch_quick(mq_rules_worker_t *w, size_t ri, const mq__crule_t *cr,
-                          atomic_uint_fast64_t *sh, mq_rules_action_fn on_action, mq_rules_out_t *qo)
+/* The text of a quick template: literal (lit, len), else the slot's text,
+ * "" when the row has none (mq__cact_t). */
+static inline void quick_render(qry_row_t *row, const char *lit, uint32_t len, uint32_t slot,
+                                const char **p, size_t *n)
 {
-    bool own = w->shard != 0;
-    pack(w, ri, &qo->body, &qo->body_len);
-    qo->rule = cr->def;
-    uint32_t n = cr->def->nactions;
-    for (uint32_t i = 0; i < n; i++) {
-        const mq__cact_t *c = &cr->acts[i];
-        const mq_rule_action_t *a = &cr->def->actions[i];
+    if (lit) {
+        *p = lit;
+        *n = len;
+    } else if (!qry_row_slot_text(row, slot, p, n)) {
+        *p = "";
+        *n = 0;
+    }
+}
+
+static int dispatch_quick(mq_rules_worker_t *w, const qrule_t *q, atomic_uint_fast64_t *sh,
+                          bool own, mq_rules_action_fn on_action, mq_rules_out_t *qo)
+{
+    pack(w, q->plan, &qo->body, &qo->body_len);
+    qo->rule = q->def;
+    uint32_t n = q->nact;
+    const qact_t *a = &w->snap->qa[q->qa];
+    for (uint32_t i = 0; i < n; i++, a++) {
         qo->action = i;
-        qo->act = a;
-        mq__tmpl_quick(&c->key, w->row, &qo->key, &qo->key_len);
-        if (a->kind == MQ_ACT_KAFKA) {
-            mq__tmpl_quick(&c->topic, w->row, &qo->topic, &qo->topic_len);
+        qo->act = a->act;
+        quick_render(w->row, a->key, a->key_len, a->key_slot, &qo->key, &qo->key_len);
+        if (a->kafka) {
+            quick_render(w->row, a->topic, a->topic_len, a->topic_slot, &qo->topic,
+                         &qo->topic_len);
             /* the topic's slot text may have moved the key's: again (memoized) */
-            if (!c->key.lit && !c->topic.lit)
-                mq__tmpl_quick(&c->key, w->row, &qo->key, &qo->key_len);
+            if (!a->key && !a->topic)
+                quick_render(w->row, NULL, 0, a->key_slot, &qo->key, &qo->key_len);
         } else {
             qo->topic = NULL;
             qo->topic_len = 0;
@@ -1094,17 +1179,15 @@ static int dispatch_quick(mq_rules_worker_t *w, size_t ri, const mq__crule_t *cr
     return (int)n;
 }
 
-/* The actions of the passing rule ri; packed is rs->packed, on_action
- * rs->on_action (not NULL), both read once per message; qo as for
- * dispatch_quick. */
+/* The actions of the passing rule ri that is not quick (or not in packed
+ * mode); packed is rs->packed, on_action rs->on_action (not NULL), both
+ * read once per message. */
 static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const mq_rules_msg_t *m,
-                    bool packed, mq_rules_action_fn on_action, mq_rules_out_t *qo)
+                    bool packed, mq_rules_action_fn on_action)
 {
     const mq__crule_t *cr = &w->snap->rules[ri];
     atomic_uint_fast64_t *sh = w->ctr[ri];
     bool own = w->shard != 0;
-    if (packed && cr->quick)
-        return dispatch_quick(w, ri, cr, sh, on_action, qo);
     const char *json = NULL;
     size_t json_len = 0;
     packed = packed && cr->needs_json;
@@ -1113,7 +1196,7 @@ static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const 
     const char *pk = NULL;
     size_t pk_len = 0;
     if (packed) /* NOTES 6 */
-        pack(w, ri, &pk, &pk_len);
+        pack(w, w->snap->rule_plan[ri], &pk, &pk_len);
     int calls = 0;
     for (uint32_t i = 0; i < cr->def->nactions; i++) {
         mq_rules_out_t out;
@@ -1177,19 +1260,23 @@ static inline __attribute__((always_inline)) int eval_rows(mq_rules_worker_t *w,
             uint8_t v = w->verdict[c];
             if (v == QRY_PRE_FAIL)
                 continue;
-            const mq__crule_t *cr = &s->rules[cand[c]];
-            int rc = v == QRY_PRE_PASS ? qry_prog_accept(cr->prog, w->row)
-                                       : qry_prog_run(cr->prog, w->row);
+            const qrule_t *q = &s->qr[cand[c]]; /* NOTES 8 */
+            int rc = v == QRY_PRE_PASS ? qry_prog_accept(q->prog, w->row)
+                                       : qry_prog_run(q->prog, w->row);
             if (rc < 0) {
                 bump(own, sh, MQ__C_FAILED);
-                log_failure(w, cr, rc);
+                log_failure(w, &s->rules[cand[c]], rc);
                 continue;
             }
             if (rc == 0)
                 continue;
             bump(own, sh, MQ__C_PASSED);
-            if (on_action)
-                calls += dispatch(w, cand[c], &qm, m, packed, on_action, &qo);
+            if (!on_action)
+                continue;
+            if (packed && q->quick)
+                calls += dispatch_quick(w, q, sh, own, on_action, &qo);
+            else
+                calls += dispatch(w, cand[c], &qm, m, packed, on_action);
         }
     }
     return calls;

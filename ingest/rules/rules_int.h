@@ -86,7 +86,9 @@ typedef struct mq__cact {
     bool has_body;
     /* packed fast path (rules.c dispatch): a Kafka action, or a webhook
      * without headers, with no body template, whose key (and topic) is
-     * plain text or one bare name: mq__tmpl_quick renders them */
+     * plain text or one bare name (t->lit or t->tslot1): rules.c
+     * dispatch_quick renders them as mq__render_action would, the text or
+     * the slot's text ("" when the row has none) */
     bool quick;
 } mq__cact_t;
 
@@ -122,19 +124,6 @@ typedef struct mq__rendered {
 
 void mq__rendered_free(mq__rendered_t *r);
 
-/* What mq__render_action renders for t when t is plain text or one bare
- * name (t->lit or t->tslot1): the text, or the slot's text from the row's
- * memo ("" when the row has none). */
-static inline void mq__tmpl_quick(const mq__tmpl_t *t, qry_row_t *row, const char **p, size_t *n)
-{
-    if (t->lit) {
-        *p = t->text ? t->text : "";
-        *n = t->lit_len;
-    } else if (!qry_row_slot_text(row, t->tslot1 - 1, p, n)) {
-        *p = "";
-        *n = 0;
-    }
-}
 /* Renders action i of cr for the passing row into r and fills out; json
  * (json_len bytes, NUL-terminated) is the outputs' JSON, or NULL when the
  * caller did not build it (allowed only when !cr->needs_json: out->json is
