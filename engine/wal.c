@@ -100,7 +100,13 @@
  *     appended during the wait is written up to WAL_LINGER_US later.  A
  *     lone record after a longer quiet spell (e.g. from a client that
  *     waits for each acknowledgement: a loopback round trip is longer than
- *     the gap) starts no wait, so it is still written at once.
+ *     the gap) starts no wait, so it is still written at once.  The gap
+ *     is measured from going idle to the append that found the thread
+ *     idle (stamped by that append, so the thread's own wake-up latency
+ *     does not count).  With group commit (fsync and group_commit_us) the
+ *     thread does not linger: the gather wait does that job.  Both timed
+ *     waits run on CLOCK_MONOTONIC (work_cv's clock), so a step of the
+ *     wall clock cannot hold the thread busy and the log unwritten.
  *     It is a timed sleep, not polling.
  */
 #include "wal_int.h"
@@ -149,6 +155,7 @@ struct eng__wal {
     size_t backlog;
     int err; /* sticky write/sync error, 0 if none */
     bool rotate_pending, idle, closing;
+    int64_t idle_ns, wake_ns; /* NOTES 8: when the thread went idle, when an append found it so */
     uint64_t appended, commits;
 
     _Atomic uint64_t last_seq;    /* written under mu */
@@ -212,6 +219,8 @@ int eng__wal_append(eng__wal_t *w, uint8_t type, const void *p, size_t n, uint64
      * records it will pick up next need no signal. */
     bool wake = w->idle;
     w->idle = false;
+    if (wake)
+        w->wake_ns = cn_mono_ns(); /* NOTES 8 */
     pthread_mutex_unlock(&w->mu);
     if (wake)
         pthread_cond_signal(&w->work_cv);
@@ -415,7 +424,7 @@ static void publish(eng__wal_t *w, size_t bytes, uint64_t last, int rc)
 static void busy_wait_us(eng__wal_t *w, uint32_t us)
 {
     struct timespec ts;
-    clock_gettime(CLOCK_REALTIME, &ts);
+    clock_gettime(CLOCK_MONOTONIC, &ts); /* work_cv's clock: a step of the wall clock cannot stretch it */
     uint64_t ns = (uint64_t)ts.tv_nsec + (uint64_t)us * 1000;
     ts.tv_sec += (time_t)(ns / 1000000000);
     ts.tv_nsec = (long)(ns % 1000000000);
@@ -423,24 +432,32 @@ static void busy_wait_us(eng__wal_t *w, uint32_t us)
         ;
 }
 
+/* Whether batches wait group_commit_us for more records (then the thread
+ * does not linger as well: NOTES 8). */
+static bool gathering(const eng__wal_t *w)
+{
+    return w->o.group_commit_us && w->o.durability == ENG_DUR_FSYNC;
+}
+
 static void *wal_thread(void *arg)
 {
     eng__wal_t *w = arg;
     pthread_mutex_lock(&w->mu);
     for (;;) {
-        bool stream = false; /* NOTES 8: woken within WAL_STREAM_GAP_NS of going idle */
+        bool stream = false; /* NOTES 8: appended to within WAL_STREAM_GAP_NS of going idle */
         if (w->front.buf.len == 0 && !w->closing) {
-            int64_t since = cn_mono_ns();
+            w->idle_ns = cn_mono_ns();
+            w->wake_ns = 0;
             while (w->front.buf.len == 0 && !w->closing) {
                 w->idle = true;
                 pthread_cond_wait(&w->work_cv, &w->mu);
             }
-            stream = cn_mono_ns() - since < WAL_STREAM_GAP_NS;
+            stream = w->wake_ns && w->wake_ns - w->idle_ns < WAL_STREAM_GAP_NS;
         }
         w->idle = false;
         if (w->front.buf.len == 0)
             break; /* closing and drained */
-        if (w->o.group_commit_us && w->o.durability == ENG_DUR_FSYNC && !w->closing)
+        if (gathering(w) && !w->closing)
             busy_wait_us(w, w->o.group_commit_us);
         wal_batch_t tmp = w->back;
         w->back = w->front;
@@ -458,7 +475,7 @@ static void *wal_thread(void *arg)
 
         pthread_mutex_lock(&w->mu);
         publish(w, bytes, last, rc);
-        if ((last > first || stream) && w->front.buf.len == 0 && !w->closing)
+        if ((last > first || stream) && w->front.buf.len == 0 && !w->closing && !gathering(w))
             busy_wait_us(w, WAL_LINGER_US); /* NOTES 8: a stream, not a lone record */
     }
     pthread_mutex_unlock(&w->mu);
@@ -523,7 +540,11 @@ int eng__wal_open(const eng__wal_opts_t *o, eng__wal_replay_fn replay, void *rep
     w->fd = -1;
     pthread_mutex_init(&w->mu, NULL);
     pthread_mutex_init(&w->files_mu, NULL);
-    pthread_cond_init(&w->work_cv, NULL);
+    pthread_condattr_t ca; /* timed waits on work_cv run on the monotonic clock */
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&w->work_cv, &ca);
+    pthread_condattr_destroy(&ca);
     pthread_cond_init(&w->dur_cv, NULL);
     rc = replay_into(w, replay, replay_arg);
     if (rc == 0)
