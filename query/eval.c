@@ -583,23 +583,6 @@ void qry_row_free(qry_row_t *r)
     cn_free(r);
 }
 
-/* n bytes of a and b are equal (both hold at least n): word loads, no call
- * (NOTES 6). */
-static inline __attribute__((always_inline)) bool same_bytes(const char *a, const char *b, size_t n)
-{
-    if (n >= 8) {
-        for (size_t i = 0; i + 8 < n; i += 8)
-            if (cn_ld64(a + i) != cn_ld64(b + i))
-                return false;
-        return cn_ld64(a + n - 8) == cn_ld64(b + n - 8);
-    }
-    if (n >= 4)
-        return cn_ld32(a) == cn_ld32(b) && cn_ld32(a + n - 4) == cn_ld32(b + n - 4);
-    if (n >= 2)
-        return cn_ld16(a) == cn_ld16(b) && a[n - 1] == b[n - 1];
-    return n == 0 || a[0] == b[0];
-}
-
 /* The slot of the j-th name of the message (tags first, then fields), len
  * bytes, when it is not the remembered j-th name: looked up, and
  * remembered from j on (NOTES 6). */
@@ -631,7 +614,7 @@ static inline __attribute__((always_inline)) int name_slot(qry_row_t *r, size_t 
 {
     if (j < r->nbn) {
         const struct qry__bname *b = &r->bn[j];
-        if (b->len == len && same_bytes((const char *)r->bnames.p + b->off, name, len))
+        if (b->len == len && cn_eq_short(r->bnames.p + b->off, name, len))
             return b->slot;
     }
     return rebind_name(r, j, name, len);

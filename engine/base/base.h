@@ -185,6 +185,23 @@ static inline void cn_st64(void *p, uint64_t v)
 {
     memcpy(p, &v, 8);
 }
+/* n bytes at a and b are equal (both hold n): word loads within the n bytes
+ * and no call, for the short names and topic levels compared per message. */
+static inline bool cn_eq_short(const void *pa, const void *pb, size_t n)
+{
+    const char *a = pa, *b = pb;
+    if (n >= 8) {
+        for (size_t i = 0; i + 8 < n; i += 8)
+            if (cn_ld64(a + i) != cn_ld64(b + i))
+                return false;
+        return cn_ld64(a + n - 8) == cn_ld64(b + n - 8);
+    }
+    if (n >= 4)
+        return cn_ld32(a) == cn_ld32(b) && cn_ld32(a + n - 4) == cn_ld32(b + n - 4);
+    if (n >= 2)
+        return cn_ld16(a) == cn_ld16(b) && a[n - 1] == b[n - 1];
+    return n == 0 || a[0] == b[0];
+}
 
 /* ---------------------------------------------------------- read cursor */
 

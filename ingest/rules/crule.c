@@ -608,23 +608,6 @@ void mq__filter_free(mq__filter_t *f)
     f->n = 0;
 }
 
-/* n bytes at a and b are equal (both hold n): word loads, no call; levels
- * are short. */
-static inline bool eq_bytes(const char *a, const char *b, size_t n)
-{
-    if (n >= 8) {
-        for (size_t i = 0; i + 8 < n; i += 8)
-            if (cn_ld64(a + i) != cn_ld64(b + i))
-                return false;
-        return cn_ld64(a + n - 8) == cn_ld64(b + n - 8);
-    }
-    if (n >= 4)
-        return cn_ld32(a) == cn_ld32(b) && cn_ld32(a + n - 4) == cn_ld32(b + n - 4);
-    if (n >= 2)
-        return cn_ld16(a) == cn_ld16(b) && a[n - 1] == b[n - 1];
-    return n == 0 || a[0] == b[0];
-}
-
 bool mq__filter_matches(const mq__filter_t *f, const char *t, size_t tl)
 {
     const mq__flevel_t *l = f->lev;
@@ -643,7 +626,7 @@ bool mq__filter_matches(const mq__filter_t *f, const char *t, size_t tl)
             continue;
         }
         size_t e = ti + l->len;
-        if (e > tl || (e < tl && t[e] != '/') || !eq_bytes(t + ti, l->p, l->len))
+        if (e > tl || (e < tl && t[e] != '/') || !cn_eq_short(t + ti, l->p, l->len))
             return false;
         ti = e + 1;
     }

@@ -110,7 +110,7 @@ typedef struct qact {
 typedef struct qrule {
     const qry_prog_t *prog;
     const mq_rule_def_t *def;
-    int32_t plan;   /* rule_plan[i] */
+    int32_t plan;   /* its packing plan in plans[], or -1 (NOTES 6) */
     uint32_t qa;    /* its actions: qa[qa, + nact) when quick */
     uint32_t nact;
     bool quick;     /* mq__crule_t's */
@@ -131,7 +131,6 @@ typedef struct snap {
     mq__filter_t *fc; /* [nfilters] when nfilters <= DIRECT_FILTERS, else NULL (NOTES 7) */
     mq__plan_t *plans; /* [nplans] distinct packing plans (NOTES 6) */
     size_t nplans;
-    int32_t *rule_plan; /* [n] the rule's plan, or -1 */
     qrule_t *qr;        /* [n] (NOTES 8) */
     qact_t *qa;         /* the quick rules' actions */
 } snap_t;
@@ -330,7 +329,6 @@ static void snap_free(snap_t *s)
     for (size_t i = 0; i < s->nplans; i++)
         mq__plan_free(&s->plans[i]);
     cn_free(s->plans);
-    cn_free(s->rule_plan);
     cn_free(s->qr);
     cn_free(s->qa);
     cn_free(s->rules);
@@ -420,7 +418,7 @@ static const char *quick_text(const mq__tmpl_t *t, uint32_t *len, uint32_t *slot
     return t->text ? t->text : "";
 }
 
-/* s->qr and s->qa from the compiled rules and their plans (NOTES 8). */
+/* s->qr and s->qa from the compiled rules (NOTES 8); snap_plans sets the plans. */
 static void snap_quick(snap_t *s)
 {
     size_t na = 0;
@@ -433,7 +431,7 @@ static void snap_quick(snap_t *s)
     for (size_t i = 0; i < s->n; i++) {
         const mq__crule_t *cr = &s->rules[i];
         qrule_t *q = &s->qr[i];
-        *q = (qrule_t){.prog = cr->prog, .def = cr->def, .plan = s->rule_plan[i],
+        *q = (qrule_t){.prog = cr->prog, .def = cr->def, .plan = -1,
                        .qa = (uint32_t)na, .nact = cr->def->nactions, .quick = cr->quick};
         if (!cr->quick)
             continue;
@@ -450,13 +448,12 @@ static void snap_quick(snap_t *s)
 }
 
 /* The packing plans of the rules whose JSON body may be packed, one per
- * distinct plan (NOTES 6). */
+ * distinct plan (NOTES 6), each rule's in s->qr[i].plan (snap_quick made
+ * them -1). */
 static void snap_plans(snap_t *s)
 {
-    s->rule_plan = cn_calloc(s->n ? s->n : 1, sizeof *s->rule_plan);
     s->plans = cn_calloc(s->n ? s->n : 1, sizeof *s->plans);
     for (size_t i = 0; i < s->n; i++) {
-        s->rule_plan[i] = -1;
         mq__plan_t pl;
         if (!s->rules[i].needs_json || !mq__plan_build(s->rules[i].ast, s->rules[i].prog, &pl))
             continue;
@@ -467,7 +464,7 @@ static void snap_plans(snap_t *s)
             s->plans[s->nplans++] = pl;
         else
             mq__plan_free(&pl);
-        s->rule_plan[i] = (int32_t)k;
+        s->qr[i].plan = (int32_t)k;
     }
 }
 
@@ -502,8 +499,8 @@ static int snap_build(const entry_t *ents, size_t n, snap_t **out)
         rc = qry_prefilter_new(s->progs, s->n, &s->pf);
     }
     if (rc == 0) {
-        snap_plans(s);
         snap_quick(s);
+        snap_plans(s);
         rc = snap_filters(s);
     }
     if (rc < 0) {
@@ -1109,7 +1106,7 @@ static const uint32_t *candidates(mq_rules_worker_t *w, const uint32_t *fl, size
     return w->cand;
 }
 
-/* The packed outputs of a passing rule of plan k (rule_plan[], -1: none)
+/* The packed outputs of a passing rule of plan k (qrule_t plan, -1: none)
  * on the bound row:
  * a shared plan's bytes packed once per row, else packed now (NOTES 6). */
 static inline __attribute__((always_inline)) void pack(mq_rules_worker_t *w, int32_t k,
@@ -1196,7 +1193,7 @@ static int dispatch(mq_rules_worker_t *w, size_t ri, const qry_msg_t *qm, const 
     const char *pk = NULL;
     size_t pk_len = 0;
     if (packed) /* NOTES 6 */
-        pack(w, w->snap->rule_plan[ri], &pk, &pk_len);
+        pack(w, w->snap->qr[ri].plan, &pk, &pk_len);
     int calls = 0;
     for (uint32_t i = 0; i < cr->def->nactions; i++) {
         mq_rules_out_t out;
