@@ -59,6 +59,24 @@
  *    qry_row_slot_text hands it out as it is instead of copying it into
  *    the per-bind memo (the Kafka key "${device_id}" of every passing rule
  *    takes this path).
+ * 8. Binding by block.  Decoders copy a message's field names one after
+ *    the other into their arena, each with its NUL, so the names usually
+ *    tile one block of memory.  When a per-name bind (NOTES 6) finds them
+ *    so, the row keeps a copy of the block and each field's slot (fb,
+ *    fb_slot, fb_n).  A later message with as many fields, whose names
+ *    (by the decoder's name_lens) tile a block again, binds each field
+ *    from the remembered slot while checking the tiling, and then
+ *    compares its block with the kept one in one memcmp: equal bytes with
+ *    the NULs at the same places are the same names in the same order.
+ *    Anything else (another count, a name elsewhere, other bytes; no
+ *    name_lens) binds name by name from scratch under a new generation,
+ *    so what the block loop set is forgotten.  The fields go before the
+ *    tags on this path, and a tag then leaves a slot a field has bound,
+ *    which is what binding the field after the tag (overriding it) gives.
+ *    Types are read from every message.  cachegrind on rules_bench --size
+ *    small --rules 10 (a tag and ten fields), per message: qry_row_bind
+ *    with its inlined name compares 676 -> 431 instructions (the block
+ *    loop 333, the tags 77, memcmp 21), conditional mispredicts 14 -> 2.
  */
 #include "eval_int.h"
 #include "parse_int.h"
@@ -553,6 +571,7 @@ int qry_row_new(const qry_symtab_t *st, qry_row_t **out)
     qry__memo_init(&r->jc, st->sigs ? st->sigs->n : 0);
     cn_buf_init(&r->jtmp);
     cn_buf_init(&r->bnames);
+    cn_buf_init(&r->fb);
     qry_jdoc_new(&r->pdoc);
     qry_jdoc_new(&r->adoc);
     qry_jdoc_new(&r->scratch);
@@ -569,6 +588,8 @@ void qry_row_free(qry_row_t *r)
     cn_free(r->slot_val);
     cn_free(r->bn);
     cn_buf_free(&r->bnames);
+    cn_buf_free(&r->fb);
+    cn_free(r->fb_slot);
     qry__memo_free(&r->sj);
     qry__memo_free(&r->stx);
     qry__memo_free(&r->jc);
@@ -620,7 +641,9 @@ static inline __attribute__((always_inline)) int name_slot(qry_row_t *r, size_t 
     return rebind_name(r, j, name, len);
 }
 
-void qry_row_bind(qry_row_t *r, const qry_msg_t *m)
+/* Starts a bind of m: a new generation (slots, tags and memos of the last
+ * one read as unset). */
+static inline void bind_begin(qry_row_t *r, const qry_msg_t *m)
 {
     r->m = m;
     if (++r->gen == 0) {
@@ -636,50 +659,137 @@ void qry_row_bind(qry_row_t *r, const qry_msg_t *m)
     r->lvl_done = false;
     r->pdone = false;
     r->nouts = 0;
-    if (r->nslots == 0)
-        return;
+}
+
+/* The tags of m; after: the fields are bound already (NOTES 8), and a tag
+ * leaves a field of its name as it is, as a field bound after it replaces
+ * it. */
+static void bind_tags(qry_row_t *r, const qry_msg_t *m, bool after)
+{
     uint32_t gen = r->gen;
-    uint32_t *sg = r->slot_gen, *ctg = r->ctag_gen;
-    qry_val_t *sv = r->slot_val;
     for (uint32_t i = 0; i < m->ntags; i++) {
         int id = name_slot(r, i, m->tags[i].key, strlen(m->tags[i].key));
-        if (id < 0)
+        if (id < 0 || (after && r->slot_gen[id] == gen))
             continue;
-        qry_val_t *v = &sv[id];
+        qry_val_t *v = &r->slot_val[id];
         v->t = QRY_V_STR;
         v->u.s.p = m->tags[i].val;
         v->u.s.len = strlen(m->tags[i].val);
-        sg[id] = gen;
-        ctg[id] = gen; /* NOTES 7 */
+        r->slot_gen[id] = gen;
+        r->ctag_gen[id] = gen; /* NOTES 7 */
     }
+}
+
+/* Binds field f to slot id (>= 0) for generation gen (sv, sg, ctg: the
+ * row's slot_val, slot_gen, ctag_gen; ctg NULL: no tag is bound yet): a
+ * field without a value (ENG_T_NONE) stays unbound; a field wins over a
+ * tag of its name.  A
+ * float or an integer, nearly every field, takes one branch: eng's FLOAT
+ * (1) and INT (2) are QRY_V_FLOAT (3) and QRY_V_INT (2) as 4 - type, and
+ * their 8 bytes are copied as they are. */
+static inline __attribute__((always_inline)) void
+bind_field(qry_val_t *sv, uint32_t *sg, uint32_t *ctg, uint32_t gen, int id, const eng_field_t *f)
+{
+    if (ctg && sg[id] == gen) /* names are distinct: a tag's, which the field overrides */
+        ctg[id] = 0;
+    _Static_assert(ENG_T_FLOAT == 1 && ENG_T_INT == 2 && QRY_V_FLOAT == 3 && QRY_V_INT == 2,
+                   "bind_field maps the numeric types as 4 - type");
+    qry_val_t *v = &sv[id];
+    unsigned t = f->type;
+    if (t - 1u < 2u) {
+        v->t = (qry_vkind_t)(4 - t);
+        v->u.i = f->v.i; /* the double's bits too: both are 8 bytes */
+    } else if (t == ENG_T_BOOL) {
+        v->t = QRY_V_BOOL, v->u.b = f->v.b != 0;
+    } else if (t == ENG_T_STRING) {
+        v->t = QRY_V_STR, v->u.s.p = f->v.s.p, v->u.s.len = f->v.s.len;
+    } else {
+        return;
+    }
+    sg[id] = gen;
+}
+
+/* The fields of m name by name (NOTES 6); remembers their slots, and their
+ * names when they lie in one block (NOTES 8). */
+static void bind_fields_named(qry_row_t *r, const qry_msg_t *m)
+{
+    uint32_t gen = r->gen, nf = m->nfields;
     const eng_field_t *f = m->fields;
     const uint32_t *nl = m->name_lens;
-    for (uint32_t i = 0; i < m->nfields; i++, f++) {
+    if (nl && r->fb_cap < nf) {
+        r->fb_cap = nf;
+        r->fb_slot = cn_realloc(r->fb_slot, nf * sizeof *r->fb_slot);
+    }
+    r->fb_n = 0;
+    for (uint32_t i = 0; i < nf; i++, f++) {
         assert(!nl || nl[i] == strlen(f->name));
         int id = name_slot(r, m->ntags + i, f->name, nl ? nl[i] : strlen(f->name));
-        if (id < 0)
-            continue;
-        qry_val_t *v = &sv[id];
-        switch (f->type) {
-        case ENG_T_FLOAT:
-            v->t = QRY_V_FLOAT, v->u.f = f->v.f;
-            break;
-        case ENG_T_INT:
-            v->t = QRY_V_INT, v->u.i = f->v.i;
-            break;
-        case ENG_T_BOOL:
-            v->t = QRY_V_BOOL, v->u.b = f->v.b != 0;
-            break;
-        case ENG_T_STRING:
-            v->t = QRY_V_STR, v->u.s.p = f->v.s.p, v->u.s.len = f->v.s.len;
-            break;
-        default:
-            continue;
-        }
-        if (sg[id] == gen) /* names are distinct: a tag's, which the field overrides */
-            ctg[id] = 0;
-        sg[id] = gen;
+        if (nl)
+            r->fb_slot[i] = id;
+        if (id >= 0)
+            bind_field(r->slot_val, r->slot_gen, r->ctag_gen, gen, id, f);
     }
+    if (!nl || nf == 0)
+        return;
+    /* one block: each name (and its NUL) right after the one before */
+    uintptr_t p = (uintptr_t)m->fields[0].name;
+    for (uint32_t i = 0; i < nf; i++) {
+        if ((uintptr_t)m->fields[i].name != p)
+            return;
+        p += (uintptr_t)nl[i] + 1;
+    }
+    size_t len = (size_t)(p - (uintptr_t)m->fields[0].name);
+    if (len > UINT32_MAX)
+        return;
+    r->fb.len = 0;
+    cn_buf_put(&r->fb, m->fields[0].name, len);
+    r->fb_n = nf;
+}
+
+/* NOTES 8: binds the fields of m, before its tags, from the remembered
+ * slots when their names are the remembered block: 1 done, 0 not tried
+ * (nothing bound), -1 tried and not the same block (slots of this
+ * generation may have been set: the caller starts again). */
+static int bind_fields_block(qry_row_t *r, const qry_msg_t *m)
+{
+    uint32_t nf = m->nfields;
+    const uint32_t *nl = m->name_lens;
+    if (nf != r->fb_n || nf == 0 || !nl)
+        return 0;
+    uint32_t gen = r->gen, *sg = r->slot_gen;
+    qry_val_t *sv = r->slot_val;
+    const eng_field_t *f = m->fields;
+    const int32_t *slot = r->fb_slot;
+    uintptr_t p0 = (uintptr_t)f->name, p = p0;
+    for (uint32_t i = 0; i < nf; i++, f++) {
+        if ((uintptr_t)f->name != p)
+            return -1;
+        p += (uintptr_t)nl[i] + 1;
+        int id = slot[i];
+        if (id >= 0)
+            bind_field(sv, sg, NULL, gen, id, f);
+    }
+    /* the names tile [p0, p): that block equal to the remembered one is
+     * the same names in the same order */
+    if (p - p0 != r->fb.len || memcmp((const void *)p0, r->fb.p, r->fb.len) != 0)
+        return -1;
+    return 1;
+}
+
+void qry_row_bind(qry_row_t *r, const qry_msg_t *m)
+{
+    bind_begin(r, m);
+    if (r->nslots == 0)
+        return;
+    int rc = bind_fields_block(r, m);
+    if (rc > 0) {
+        bind_tags(r, m, true);
+        return;
+    }
+    if (rc < 0) /* not the remembered names: forget what the block bound */
+        bind_begin(r, m);
+    bind_tags(r, m, false);
+    bind_fields_named(r, m);
 }
 
 void qry__row_levels(qry_row_t *r)

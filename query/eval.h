@@ -133,7 +133,9 @@ typedef struct qry_msg {
     uint32_t ntags;
     const eng_field_t *fields; /* decoded fields; none for undecoded payloads */
     uint32_t nfields;
-    const uint32_t *name_lens; /* NULL, or strlen(fields[i].name) for each i */
+    /* NULL, or strlen(fields[i].name) for each i; with them, names laid
+     * out one after the other (as decoders do) bind as one block */
+    const uint32_t *name_lens;
     const void *payload;
     size_t payload_len;
 } qry_msg_t;

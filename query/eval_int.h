@@ -121,6 +121,13 @@ struct qry_row {
     } *bn;
     size_t nbn, bn_cap;
     cn_buf_t bnames;
+    /* the field names of the last per-name bind when they lay in one block
+     * (eval.c NOTES 8): the block's bytes, NULs included, and each field's
+     * slot (-1: none); fb_n 0: no block remembered */
+    cn_buf_t fb;
+    int32_t *fb_slot; /* [fb_cap] */
+    uint32_t fb_n;
+    size_t fb_cap;
     cn_buf_t jtmp;          /* outputs' JSON without a signature */
     qry_val_t *stack;
     size_t stack_cap;

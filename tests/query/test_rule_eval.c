@@ -887,6 +887,154 @@ static void test_bind_shape(void **state)
     qry_symtab_free(st);
 }
 
+/* A message for test_bind_block: fields named by the space-separated
+ * names, of the types in types ('i' integer n, 'f' float n + 0.5, 's'
+ * string "sN", 'b' boolean, '-' no value), field n holding n; laid out
+ * one after the other in blk (with their NULs) as a decoder's arena does,
+ * or, with apart, each in its own slot of blk 32 bytes apart. */
+typedef struct bmsg {
+    char blk[512];
+    char sv[8][8];
+    eng_field_t f[8];
+    uint32_t nl[8];
+    eng_tag_t tg[1];
+    qry_msg_t m;
+} bmsg_t;
+
+static void bmsg_make(bmsg_t *b, const char *names, const char *types, bool apart, bool tag)
+{
+    memset(b, 0, sizeof *b);
+    size_t at = 0, n = 0;
+    for (const char *s = names; *s; n++) {
+        size_t k = strcspn(s, " ");
+        if (apart)
+            at = n * 32;
+        memcpy(b->blk + at, s, k);
+        b->blk[at + k] = 0;
+        eng_field_t *f = &b->f[n];
+        f->name = b->blk + at;
+        b->nl[n] = (uint32_t)k;
+        switch (types[n]) {
+        case 'i':
+            f->type = ENG_T_INT, f->v.i = (int64_t)n;
+            break;
+        case 'f':
+            f->type = ENG_T_FLOAT, f->v.f = (double)n + 0.5;
+            break;
+        case 's':
+            snprintf(b->sv[n], sizeof b->sv[n], "s%zu", n);
+            f->type = ENG_T_STRING, f->v.s.p = b->sv[n], f->v.s.len = (uint32_t)strlen(b->sv[n]);
+            break;
+        case 'b':
+            f->type = ENG_T_BOOL, f->v.b = 1;
+            break;
+        default:
+            f->type = ENG_T_NONE, f->v.i = 9;
+            break;
+        }
+        at += k + 1;
+        s += k + (s[k] == ' ');
+    }
+    b->tg[0] = (eng_tag_t){"t", "tv"};
+    b->m = (qry_msg_t){.topic = "t",
+                       .topic_len = 1,
+                       .tags = b->tg,
+                       .ntags = tag ? 1 : 0,
+                       .fields = b->f,
+                       .nfields = (uint32_t)n,
+                       .name_lens = b->nl};
+}
+
+/* eval.c NOTES 8: fields whose names lie in one block, as the decoders
+ * lay them out, are bound from the slots remembered with the block when
+ * the block is the same; any difference (a name, the count, the layout)
+ * binds name by name, and a type is read from every message.  Each step
+ * is also checked against a row that binds it without name lengths (name
+ * by name only). */
+static void test_bind_block(void **state)
+{
+    (void)state;
+    qry_symtab_t *st;
+    qry_symtab_new(&st);
+    qry_prog_t *p = compile1(st, "SELECT t, a, bb, ccc, temperature FROM \"#\"");
+    uint32_t tslot = qry_symtab_add(st, "t");
+    qry_row_t *row, *ref;
+    qry_row_new(st, &row);
+    qry_row_new(st, &ref);
+    cn_buf_t b, rb;
+    cn_buf_init(&b);
+    cn_buf_init(&rb);
+    static const struct {
+        const char *names, *types;
+        bool apart, tag;
+        const char *want;
+    } steps[] = {
+        {"a bb ccc temperature", "iiii", false, true,
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {"a bb ccc temperature", "iiii", false, true, /* the same block: remembered slots */
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {"a bb ccc temperature", "fsb-", false, true, /* same block, other types */
+         "{\"t\":\"tv\",\"a\":0.5,\"bb\":\"s1\",\"ccc\":true,\"temperature\":null}"},
+        {"a bb cxc temperature", "iiii", false, true, /* a name changed in the middle */
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":null,\"temperature\":3}"},
+        {"a bb cxc temperature", "ifii", false, true, /* that block, remembered */
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1.5,\"ccc\":null,\"temperature\":3}"},
+        {"a bb cxc", "iii", false, true, /* a field fewer */
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":null,\"temperature\":null}"},
+        {"a bb cxc temperature", "iiii", false, true, /* a field more */
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":null,\"temperature\":3}"},
+        {"a bb cxc temperaturE", "iiii", false, true, /* the last byte */
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":null,\"temperature\":null}"},
+        {"ab b ccc temperature", "iiii", false, true, /* same bytes but one NUL moved */
+         "{\"t\":\"tv\",\"a\":null,\"bb\":null,\"ccc\":2,\"temperature\":3}"},
+        {"a bb ccc temperature", "iiii", false, true,
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {"a bb ccc temperature", "iiii", true, true, /* the same names, apart */
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {"a bb ccc temperature", "iiii", true, true, /* apart again: name by name */
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {"a bb ccc temperature", "iiii", false, true,
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {"a bb ccc temperature", "iiii", false, false, /* no tag, the same block */
+         "{\"t\":null,\"a\":0,\"bb\":1,\"ccc\":2,\"temperature\":3}"},
+        {"a bb t temperature", "iisi", false, true, /* a field named as the tag wins */
+         "{\"t\":\"s2\",\"a\":0,\"bb\":1,\"ccc\":null,\"temperature\":3}"},
+        {"a bb t temperature", "iifi", false, true, /* again, from the block */
+         "{\"t\":2.5,\"a\":0,\"bb\":1,\"ccc\":null,\"temperature\":3}"},
+        {"a bb t temperature", "ii-i", false, true, /* no value: the tag's */
+         "{\"t\":\"tv\",\"a\":0,\"bb\":1,\"ccc\":null,\"temperature\":3}"},
+    };
+    bmsg_t *m = cn_calloc(1, sizeof *m), *mr = cn_calloc(1, sizeof *mr);
+    for (size_t k = 0; k < CN_ARRAY_LEN(steps); k++) {
+        bmsg_make(m, steps[k].names, steps[k].types, steps[k].apart, steps[k].tag);
+        bind_json(row, p, &m->m, &b);
+        if (strcmp((const char *)b.p, steps[k].want) != 0)
+            print_message("step %zu: %s\n", k, (const char *)b.p);
+        assert_string_equal((const char *)b.p, steps[k].want);
+        /* the tag's text is the tag's own string unless a field took the slot */
+        const char *tx;
+        size_t tn;
+        bool bound = qry_row_slot_text(row, tslot, &tx, &tn);
+        assert_int_equal(bound, strstr(steps[k].want, "\"t\":null") == NULL);
+        if (strstr(steps[k].want, "\"t\":\"tv\""))
+            assert_ptr_equal(tx, m->tg[0].val);
+        else if (bound)
+            assert_ptr_not_equal(tx, m->tg[0].val);
+        *mr = *m; /* the same message without name lengths */
+        mr->m.name_lens = NULL;
+        bind_json(ref, p, &mr->m, &rb);
+        assert_string_equal((const char *)rb.p, steps[k].want);
+    }
+    cn_free(m);
+    cn_free(mr);
+    cn_buf_free(&b);
+    cn_buf_free(&rb);
+    qry_prog_free(p);
+    qry_row_free(row);
+    qry_row_free(ref);
+    qry_symtab_free(st);
+}
+
 /* A slot's template text: a tag's value as it is, a field of the same name
  * wins over the tag (eval.c NOTES 7), and the next bind's tag is read anew. */
 static void test_slot_text_tags(void **state)
@@ -923,13 +1071,13 @@ static void test_slot_text_tags(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_basics),    cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_nulls),     cmocka_unit_test(test_in_like_regex),
-        cmocka_unit_test(test_functions), cmocka_unit_test(test_shared_row),
-        cmocka_unit_test(test_val_text),  cmocka_unit_test(test_json_dom),
+        cmocka_unit_test(test_basics),     cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_nulls),      cmocka_unit_test(test_in_like_regex),
+        cmocka_unit_test(test_functions),  cmocka_unit_test(test_shared_row),
+        cmocka_unit_test(test_val_text),   cmocka_unit_test(test_json_dom),
         cmocka_unit_test(test_fast_where), cmocka_unit_test(test_json_cache),
-        cmocka_unit_test(test_prefilter), cmocka_unit_test(test_bind_shape),
-        cmocka_unit_test(test_slot_text_tags),
+        cmocka_unit_test(test_prefilter),  cmocka_unit_test(test_bind_shape),
+        cmocka_unit_test(test_bind_block), cmocka_unit_test(test_slot_text_tags),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
