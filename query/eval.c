@@ -848,15 +848,13 @@ bool qry_row_slot(const qry_row_t *r, uint32_t slot, qry_val_t *out)
     return true;
 }
 
-void qry_row_slots(const qry_row_t *r, const uint32_t *slots, size_t n, qry_val_t *out)
+void qry_row_view(const qry_row_t *r, qry_row_view_t *out)
 {
-    for (size_t i = 0; i < n; i++) {
-        uint32_t s = slots[i];
-        if (s < r->nslots && r->slot_gen[s] == r->gen)
-            out[i] = r->slot_val[s];
-        else
-            out[i].t = QRY_V_NULL;
-    }
+    out->val = r->slot_val;
+    out->bound = r->slot_gen;
+    out->tag = r->ctag_gen;
+    out->gen = r->gen;
+    out->n = (uint32_t)r->nslots;
 }
 
 const char *qry_row_error(const qry_row_t *r)

@@ -259,10 +259,23 @@ bool qry_row_slot_text(qry_row_t *r, uint32_t slot, const char **p /* OUT */,
 /* The bound row's value of slot (a field, else a tag); false when the
  * row has none. */
 bool qry_row_slot(const qry_row_t *r, uint32_t slot, qry_val_t *out /* OUT */);
-/* The bound row's values of n slots at once, as qry_row_slot reads each
- * (NULL when the row has none): one call for a packed output list. */
-void qry_row_slots(const qry_row_t *r, const uint32_t *slots, size_t n,
-                   qry_val_t *out /* OUT: [n] */);
+/* Read access to the bound row's slots without a call per read, for code
+ * that reads many per bind (the rules' packing): filled by qry_row_view,
+ * valid until the row's next bind or its free. */
+typedef struct qry_row_view {
+    const qry_val_t *val;  /* [n] a slot's value, when bound */
+    const uint32_t *bound; /* [n] slot i is bound iff bound[i] == gen */
+    const uint32_t *tag;   /* [n] tag[i] == gen: slot i is bound to a tag's
+                            * value, a NUL-terminated string, which is what
+                            * qry_row_slot_text gives for it */
+    uint32_t gen, n;
+} qry_row_view_t;
+void qry_row_view(const qry_row_t *r, qry_row_view_t *out /* OUT */);
+/* Slot's value in view v as qry_row_slot reads it, or NULL when unbound. */
+static inline const qry_val_t *qry_view_slot(const qry_row_view_t *v, uint32_t slot)
+{
+    return slot < v->n && v->bound[slot] == v->gen ? &v->val[slot] : NULL;
+}
 /* The last run's error message ("" after success). */
 const char *qry_row_error(const qry_row_t *r);
 

@@ -143,9 +143,10 @@ void mq__pack_outputs(qry_row_t *row, cn_buf_t *out);
 typedef struct mq__plan {
     uint32_t n;                     /* outputs */
     uint32_t slot[MQ__PLAN_MAX];    /* the slot output i reads */
-    uint32_t off[MQ__PLAN_MAX + 1]; /* key chunk i: skel[off[i], off[i + 1]) */
-    uint8_t *skel;                  /* per output: u32 key length, key bytes */
+    uint32_t klen[MQ__PLAN_MAX];    /* key chunk i's bytes: the chunks follow each other */
+    uint8_t *skel; /* the header (version, n), then per output: u32 key length, key bytes */
     size_t skel_len;
+    size_t need; /* room a packing takes but for strings over 16 bytes (packed.c NOTES 1) */
 } mq__plan_t;
 
 /* Fills *pl for the rule (ast, prog) and returns true, or false when its
@@ -154,8 +155,8 @@ bool mq__plan_build(const qry_rule_t *ast, const qry_prog_t *prog, mq__plan_t *p
 void mq__plan_free(mq__plan_t *pl);
 bool mq__plan_eq(const mq__plan_t *a, const mq__plan_t *b);
 /* Appends what mq__pack_outputs would after a passing run of a rule of
- * this plan on the bound row. */
-void mq__plan_pack(const mq__plan_t *pl, const qry_row_t *row, cn_buf_t *out);
+ * this plan on the bound row, whose view (qry_row_view) is rv. */
+void mq__plan_pack(const mq__plan_t *pl, const qry_row_view_t *rv, cn_buf_t *out);
 
 /* ----------------------------------------------------------- topic filters */
 

@@ -111,17 +111,21 @@ static const struct {
     {"k", "SELECT s, i FROM \"d/+/x\" WHERE b", 2},
 };
 
+#define S10  "0123456789"
+#define S100 S10 S10 S10 S10 S10 S10 S10 S10 S10 S10
+
 /* Values the messages cycle through. */
 static const double DOUBLES[] = {0.0,       -0.0,   31.2,
                                  1e21,      1e-7,   123456789.125,
                                  -2.5e-300, 5e-324, 1.7976931348623157e308,
                                  0.1 + 0.2, NAN,    INFINITY,
                                  -INFINITY, 100.0,  3.0e15};
-static const char *const STRINGS[] = {"ok",           "",         "q\"uote\\back",
-                                      "tab\there\n",  "\x01\x1f", "h\xc3\xa9llo",
-                                      "bad\xff utf8", "</script>",
+static const char *const STRINGS[] = {"ok", "", "q\"uote\\back", "tab\there\n", "\x01\x1f",
+                                      "h\xc3\xa9llo", "bad\xff utf8", "</script>",
                                       /* the inline copy's edges (8..16 bytes) */
-                                      "8bytes!!",     "exactly-16-bytes", "seventeen-bytes!!"};
+                                      "8bytes!!", "exactly-16-bytes", "seventeen-bytes!!",
+                                      /* more than a plan reserves: the buffer grows mid-way */
+                                      "long " S100 S100 S100 S100 S100 S100};
 
 static void one(mq_rules_worker_t *wp, mq_rules_worker_t *we, int k)
 {
