@@ -484,6 +484,28 @@ static void test_time_literals(void **state)
     qry_format_time(-1, &b);
     cn_buf_put_u8(&b, 0);
     assert_string_equal((char *)b.p, "1969-12-31T23:59:59.999999999Z");
+    /* every field's digits, trailing zeros of the fraction dropped, the
+     * extremes of int64 (years 1677 and 2262) */
+    static const struct {
+        int64_t ns;
+        const char *s;
+    } tf[] = {
+        {0, "1970-01-01T00:00:00Z"},
+        {INT64_C(1767225600000000000), "2026-01-01T00:00:00Z"},
+        {INT64_C(1767229199500000000), "2026-01-01T00:59:59.5Z"},
+        {INT64_C(951782400123000000), "2000-02-29T00:00:00.123Z"},
+        {INT64_C(1439856000000000001), "2015-08-18T00:00:00.000000001Z"},
+        {INT64_C(1700000000010200300), "2023-11-14T22:13:20.0102003Z"},
+        {INT64_MAX, "2262-04-11T23:47:16.854775807Z"},
+        {INT64_MIN, "1677-09-21T00:12:43.145224192Z"},
+        {INT64_C(-62135596800000000), "1968-01-12T20:06:43.2Z"},
+    };
+    for (size_t i = 0; i < sizeof tf / sizeof tf[0]; i++) {
+        cn_buf_reset(&b);
+        qry_format_time(tf[i].ns, &b);
+        cn_buf_put_u8(&b, 0);
+        assert_string_equal((char *)b.p, tf[i].s);
+    }
     cn_buf_free(&b);
 }
 
