@@ -247,17 +247,48 @@ void eng__rows_sort_merge(eng__rows_t *r)
         }
         grp[i] = out - 1;
     }
+    /* The columns follow the sorted order.  Eight-byte values (every
+     * number and time) are moved as words, without a memcpy of a variable
+     * size per value, and when no two rows share a timestamp (out == n,
+     * the common case) the order is a permutation, gathered without a
+     * branch: flags and values are copied whether set or not.  Merging the
+     * groups of late rows was a third of the instructions of Q4 of
+     * bench/run query (cachegrind, 5 queries: 295 M of 885 M). */
+    uint32_t *perm = cn_malloc((size_t)n * sizeof *perm);
+    for (uint32_t i = 0; i < n; i++)
+        perm[i] = k[i].pos;
+    bool uniq = out == n;
     for (uint32_t c = 0; c < r->ncols; c++) {
         size_t sz = eng__type_size(r->types[c]);
         uint8_t *nv = cn_malloc((size_t)r->cap * sz);
         uint8_t *nval = cn_calloc(r->cap ? r->cap : 1, 1);
         const uint8_t *ov = r->vals[c], *ovalid = r->valid[c];
-        for (uint32_t i = 0; i < n; i++) {
-            uint32_t src = k[i].pos;
-            if (!ovalid[src])
-                continue;
-            memcpy(nv + (size_t)grp[i] * sz, ov + (size_t)src * sz, sz);
-            nval[grp[i]] = 1;
+        if (sz == 8 && uniq) {
+            uint64_t *n8 = (uint64_t *)(void *)nv;
+            const uint64_t *o8 = (const uint64_t *)(const void *)ov;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t src = perm[i];
+                n8[i] = o8[src];
+                nval[i] = ovalid[src];
+            }
+        } else if (sz == 8) {
+            uint64_t *n8 = (uint64_t *)(void *)nv;
+            const uint64_t *o8 = (const uint64_t *)(const void *)ov;
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t src = perm[i];
+                if (ovalid[src]) {
+                    n8[grp[i]] = o8[src];
+                    nval[grp[i]] = 1;
+                }
+            }
+        } else {
+            for (uint32_t i = 0; i < n; i++) {
+                uint32_t src = perm[i];
+                if (!ovalid[src])
+                    continue;
+                memcpy(nv + (size_t)grp[i] * sz, ov + (size_t)src * sz, sz);
+                nval[grp[i]] = 1;
+            }
         }
         cn_free(r->vals[c]);
         cn_free(r->valid[c]);
@@ -270,6 +301,7 @@ void eng__rows_sort_merge(eng__rows_t *r)
     cn_free(nts);
     cn_free(nseq);
     cn_free(grp);
+    cn_free(perm);
     cn_free(k);
 }
 
