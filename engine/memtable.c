@@ -161,13 +161,6 @@ static inline bool sortkey_lt(const sortkey_t *x, const sortkey_t *y)
     return x->pos < y->pos;
 }
 
-static bool is_sorted_unique(const eng__rows_t *r)
-{
-    for (uint32_t i = 1; i < r->n; i++)
-        if (r->ts[i] <= r->ts[i - 1])
-            return false;
-    return true;
-}
 
 /*
  * Sorts k[0..n) by (ts, seq, pos) with a natural merge sort: the ascending
@@ -240,11 +233,11 @@ static void sortkeys(sortkey_t *k, uint32_t n)
  */
 void eng__rows_sort_merge(eng__rows_t *r)
 {
-    if (r->n < 2 || is_sorted_unique(r))
-        return;
     uint32_t n = r->n, run = 1;
     while (run < n && r->ts[run] > r->ts[run - 1])
         run++;
+    if (run >= n)
+        return; /* sorted, one row per timestamp */
     int64_t lo = INT64_MAX;
     for (uint32_t i = run; i < n; i++)
         lo = CN_MIN(lo, r->ts[i]);
@@ -364,18 +357,39 @@ static void rows_compact(eng__rows_t *r, const uint8_t *keep)
     r->n = o;
 }
 
+/* The first row at or after t in the sorted rows [0, n). */
+static uint32_t rows_lower(const eng__rows_t *r, int64_t t)
+{
+    uint32_t lo = 0, hi = r->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (r->ts[mid] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
 void eng__rows_clip(eng__rows_t *r, int64_t tmin, int64_t tmax)
 {
-    bool all = true;
-    for (uint32_t i = 0; i < r->n && all; i++)
-        all = r->ts[i] >= tmin && r->ts[i] < tmax;
-    if (all)
-        return;
-    uint8_t *keep = cn_malloc(r->n ? r->n : 1);
-    for (uint32_t i = 0; i < r->n; i++)
-        keep[i] = r->ts[i] >= tmin && r->ts[i] < tmax;
-    rows_compact(r, keep);
-    cn_free(keep);
+#ifndef NDEBUG
+    for (uint32_t i = 1; i < r->n; i++)
+        assert(r->ts[i] > r->ts[i - 1]);
+#endif
+    if (r->n == 0 || (r->ts[0] >= tmin && r->ts[r->n - 1] < tmax))
+        return; /* the common case, without a pass over the rows */
+    uint32_t a = rows_lower(r, tmin), b = tmax > tmin ? rows_lower(r, tmax) : a;
+    if (a > 0 && b > a) {
+        memmove(r->ts, r->ts + a, (size_t)(b - a) * sizeof *r->ts);
+        memmove(r->seq, r->seq + a, (size_t)(b - a) * sizeof *r->seq);
+        for (uint32_t c = 0; c < r->ncols; c++) {
+            size_t sz = eng__type_size(r->types[c]);
+            memmove(r->vals[c], (uint8_t *)r->vals[c] + (size_t)a * sz, (size_t)(b - a) * sz);
+            memmove(r->valid[c], r->valid[c] + a, b - a);
+        }
+    }
+    r->n = b > a ? b - a : 0;
 }
 
 void eng__rows_delete(eng__rows_t *r, int64_t tmin, int64_t tmax, uint64_t tseq)

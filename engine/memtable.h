@@ -36,7 +36,8 @@ size_t eng__type_size(eng_type_t t);
  * value of the last write (highest seq, then latest position) that has one
  * wins.  Afterwards ts is strictly ascending. */
 void eng__rows_sort_merge(eng__rows_t *r);
-/* Keeps only rows with ts in [tmin, tmax). */
+/* Keeps only rows with ts in [tmin, tmax); the rows are sorted, one per
+ * timestamp (eng__rows_sort_merge ran). */
 void eng__rows_clip(eng__rows_t *r, int64_t tmin, int64_t tmax);
 /* Removes rows with seq < tseq and ts in [tmin, tmax) (a tombstone). */
 void eng__rows_delete(eng__rows_t *r, int64_t tmin, int64_t tmax, uint64_t tseq);
