@@ -73,10 +73,14 @@
  *    so what the block loop set is forgotten.  The fields go before the
  *    tags on this path, and a tag then leaves a slot a field has bound,
  *    which is what binding the field after the tag (overriding it) gives.
- *    Types are read from every message.  cachegrind on rules_bench --size
+ *    Types are read from every message.  A field whose name has no slot
+ *    is bound to the spare slot nslots (the arrays have one more entry),
+ *    which no reader looks at, rather than skipped by a branch.
+ *    cachegrind on rules_bench --size
  *    small --rules 10 (a tag and ten fields), per message: qry_row_bind
- *    with its inlined name compares 676 -> 431 instructions (the block
- *    loop 333, the tags 77, memcmp 21), conditional mispredicts 14 -> 2.
+ *    with its name compares and the memos' start 697 -> 398 instructions
+ *    (the block loop 287, the tags 90, memcmp 21), conditional
+ *    mispredicts 14 -> 3.
  */
 #include "eval_int.h"
 #include "parse_int.h"
@@ -563,6 +567,7 @@ int qry_row_new(const qry_symtab_t *st, qry_row_t **out)
     qry_row_t *r = cn_calloc(1, sizeof *r);
     r->st = st;
     r->nslots = st->n;
+    /* + 1: the spare slot nslots (NOTES 8) */
     r->slot_gen = cn_calloc(r->nslots + 1, sizeof *r->slot_gen);
     r->ctag_gen = cn_calloc(r->nslots + 1, sizeof *r->ctag_gen);
     r->slot_val = cn_calloc(r->nslots + 1, sizeof *r->slot_val);
@@ -724,8 +729,8 @@ static void bind_fields_named(qry_row_t *r, const qry_msg_t *m)
     for (uint32_t i = 0; i < nf; i++, f++) {
         assert(!nl || nl[i] == strlen(f->name));
         int id = name_slot(r, m->ntags + i, f->name, nl ? nl[i] : strlen(f->name));
-        if (nl)
-            r->fb_slot[i] = id;
+        if (nl) /* a name without a slot binds the spare slot nslots (NOTES 8) */
+            r->fb_slot[i] = id >= 0 ? id : (int32_t)r->nslots;
         if (id >= 0)
             bind_field(r->slot_val, r->slot_gen, r->ctag_gen, gen, id, f);
     }
@@ -765,9 +770,7 @@ static int bind_fields_block(qry_row_t *r, const qry_msg_t *m)
         if ((uintptr_t)f->name != p)
             return -1;
         p += (uintptr_t)nl[i] + 1;
-        int id = slot[i];
-        if (id >= 0)
-            bind_field(sv, sg, NULL, gen, id, f);
+        bind_field(sv, sg, NULL, gen, slot[i], f);
     }
     /* the names tile [p0, p): that block equal to the remembered one is
      * the same names in the same order */

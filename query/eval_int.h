@@ -162,7 +162,12 @@ qry_val_t qry__str_copy(qry_row_t *r, const char *p, size_t n);
 void qry__memo_init(qry__memo_t *m, size_t n);
 void qry__memo_free(qry__memo_t *m);
 /* Starts a bind (gen is the row's new generation; 1 after a wrap). */
-void qry__memo_bind(qry__memo_t *m, uint32_t gen);
+static inline void qry__memo_bind(qry__memo_t *m, uint32_t gen)
+{
+    if (gen == 1) /* the generation wrapped (or the first bind) */
+        memset(m->gen, 0, m->n * sizeof *m->gen);
+    m->buf.len = 0;
+}
 /* Splits the topic into levels (once per bind). */
 void qry__row_levels(qry_row_t *r);
 

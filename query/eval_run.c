@@ -866,13 +866,6 @@ void qry__memo_free(qry__memo_t *m)
     cn_buf_free(&m->buf);
 }
 
-void qry__memo_bind(qry__memo_t *m, uint32_t gen)
-{
-    if (gen == 1) /* the generation wrapped (or the first bind) */
-        memset(m->gen, 0, m->n * sizeof *m->gen);
-    m->buf.len = 0;
-}
-
 static bool memo_get(const qry__memo_t *m, uint32_t gen, uint32_t i, const char **p, size_t *n)
 {
     if (m->gen[i] != gen)

@@ -673,17 +673,102 @@ static void test_filter_matcher(void **state)
     assert_true(matched > 1000 && matched < tested);
 }
 
+/* Many candidates (rules.c NOTES 9): 21 rules on one filter, judged PASS,
+ * FAIL or RUN in a pattern, some failing with an error; every rule counts
+ * each row as matched, and the actions come in rule order, in packed mode
+ * (quick rules with a plan, '*' rules, rules with headers) as in the plain
+ * one. */
+static void test_many_candidates(void **state)
+{
+    (void)state;
+    static const char *const where[] = {
+        "rpm > 1000",          /* PASS */
+        "rpm < 1000",          /* FAIL */
+        "rpm + 0 > 1000",      /* RUN, passes */
+        "nothing > 1",         /* RUN, fails: missing field */
+        "temperature > 100.5", /* FAIL */
+        "temperature <= 31.5", /* PASS */
+        "fw = 2",              /* RUN: type error */
+    };
+    mq_rule_action_t kafka = {.kind = MQ_ACT_KAFKA, .topic = "k", .key = "${device_id}"};
+    static const mq_kv_t hdr[] = {{"X-Dev", "${device_id}"}};
+    mq_rule_action_t hook = {
+        .kind = MQ_ACT_WEBHOOK, .url = "http://127.0.0.1:9/h", .headers = hdr, .nheaders = 1};
+    for (int packed = 0; packed < 2; packed++) {
+        rec_t r = {0};
+        cn_buf_init(&r.log);
+        mq_rules_t *rs;
+        assert_int_equal(mq_rules_new(on_action, &r, &rs), 0);
+        mq_rules_set_packed(rs, packed != 0);
+        enum { N = 21 };
+        for (int i = 0; i < N; i++) {
+            char id[8], sql[256];
+            snprintf(id, sizeof id, "r%02d", i);
+            snprintf(sql, sizeof sql, "SELECT %s FROM \"devices/+/telemetry\" WHERE %s",
+                     i % 3 == 0   ? "device_id, rpm"
+                     : i % 3 == 1 ? "*"
+                                  : "rpm AS r",
+                     where[i % CN_ARRAY_LEN(where)]);
+            put(rs, id, sql, i % 4 == 3 ? &hook : &kafka, 1);
+        }
+        mq_rules_worker_t *w;
+        assert_int_equal(mq_rules_worker_new(rs, &w), 0);
+        tmsg_t t;
+        mk(&t, "devices/d1/telemetry", "d1", 31.5, 1200);
+        int want_calls = 0;
+        cn_buf_t want;
+        cn_buf_init(&want);
+        for (int i = 0; i < N; i++) {
+            int k = i % (int)CN_ARRAY_LEN(where);
+            if (k != 0 && k != 2 && k != 5)
+                continue;
+            want_calls++;
+            const char *out = i % 3 == 0   ? "{\"device_id\":\"d1\",\"rpm\":1200}"
+                              : i % 3 == 1 ? "{\"device_id\":\"d1\",\"temperature\":31.5,"
+                                             "\"rpm\":1200,\"fw\":\"1.2\"}"
+                                           : "{\"r\":1200}";
+            char line[256];
+            snprintf(line, sizeof line, "r%02d#0|%s|d1|%s%s\n", i, i % 4 == 3 ? "" : "k", out,
+                     i % 4 == 3 ? "|X-Dev=d1" : ""); /* a webhook's key: device_id */
+            cn_buf_put(&want, line, strlen(line));
+        }
+        cn_buf_put_u8(&want, 0);
+        for (int round = 0; round < 3; round++) {
+            assert_int_equal(mq_rules_eval(w, &t.m), want_calls);
+            if (!packed) {
+                expect_log(&r, (const char *)want.p);
+            } else {
+                /* packed bodies are bytes: the count and order of actions */
+                assert_int_equal(r.calls, want_calls * (round + 1));
+                r.log.len = 0;
+            }
+        }
+        for (int i = 0; i < N; i++) {
+            char id[8];
+            snprintf(id, sizeof id, "r%02d", i);
+            int k = i % (int)CN_ARRAY_LEN(where);
+            mq_rule_metrics_t m;
+            assert_int_equal(mq_rules_metrics(rs, id, &m), 0);
+            assert_int_equal(m.matched, 3);
+            assert_int_equal(m.passed, k == 0 || k == 2 || k == 5 ? 3 : 0);
+            assert_int_equal(m.failed, k == 3 || k == 6 ? 3 : 0);
+            assert_int_equal(m.actions, m.passed);
+        }
+        cn_buf_free(&want);
+        mq_rules_worker_free(w);
+        mq_rules_free(rs);
+        cn_buf_free(&r.log);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_select_and_dispatch),
-        cmocka_unit_test(test_points_and_undecoded),
-        cmocka_unit_test(test_validation),
-        cmocka_unit_test(test_json_defs),
-        cmocka_unit_test(test_fast_paths),
-        cmocka_unit_test(test_dry_run),
-        cmocka_unit_test(test_concurrent_updates),
-        cmocka_unit_test(test_filter_matcher),
+        cmocka_unit_test(test_select_and_dispatch), cmocka_unit_test(test_points_and_undecoded),
+        cmocka_unit_test(test_validation),          cmocka_unit_test(test_json_defs),
+        cmocka_unit_test(test_fast_paths),          cmocka_unit_test(test_dry_run),
+        cmocka_unit_test(test_concurrent_updates),  cmocka_unit_test(test_filter_matcher),
+        cmocka_unit_test(test_many_candidates),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -109,6 +109,12 @@ static const struct {
     {"i", "SELECT v + 1 AS w, s FROM \"d/#\" WHERE i >= 0", 2},
     {"j", "SELECT device_id, v, s FROM \"d/#\"", 3},
     {"k", "SELECT s, i FROM \"d/+/x\" WHERE b", 2},
+    /* a WHERE that passes without a run: a quick rule without a plan,
+     * rules that are not quick, more rules than a word of verdicts */
+    {"l", "SELECT * FROM \"d/#\" WHERE v > -1e308", 2},
+    {"m", "SELECT device_id, v FROM \"d/#\" WHERE v > -1e308", 3},
+    {"n", "SELECT v, s FROM \"d/#\" WHERE v > -1e308", 1},
+    {"o", "SELECT s, v FROM \"d/#\" WHERE v < 1e308", 2},
 };
 
 #define S10  "0123456789"
