@@ -16,6 +16,10 @@
  *    qry_prog_prefilter's exactly (test_rule_eval checks them against
  *    each other and against qry_prog_run).  rules_bench --rules 100
  *    under callgrind: about 40 -> 20 instructions per rule and row.
+ *    The other pairs' path is a function apart (prefilter_other), so the
+ *    loop keeps its values in registers instead of spilling them for a
+ *    call it rarely makes: 383 -> 369 instructions a message with 10
+ *    rules under cachegrind.
  */
 #include "eval_int.h"
 
@@ -770,6 +774,16 @@ void qry_prefilter_free(qry_prefilter_t *pf)
     cn_free(pf);
 }
 
+/* qry_prefilter_run's verdict for a pair other than a float or integer
+ * value against a number (pass: the entry's); apart, so that the loop
+ * keeps its values in registers. */
+static __attribute__((noinline)) uint8_t prefilter_other(const qry_prog_t *p, const qry_row_t *r,
+                                                         uint8_t pass)
+{
+    int fw = fast_where(p, r);
+    return fw == 0 ? QRY_PRE_FAIL : fw == 1 ? pass : QRY_PRE_RUN;
+}
+
 void qry_prefilter_run(const qry_prefilter_t *pf, const uint32_t *idx, size_t n,
                        const qry_row_t *r, uint8_t *verdict)
 {
@@ -790,9 +804,7 @@ void qry_prefilter_run(const qry_prefilter_t *pf, const uint32_t *idx, size_t n,
             } else if (x->t == QRY_V_INT && (e->kind & PF_I)) {
                 c = x->u.i < e->i ? -1 : x->u.i > e->i;
             } else {
-                const qry_prog_t *p = pf->progs[idx[i]];
-                int fw = fast_where(p, r);
-                verdict[i] = fw == 0 ? QRY_PRE_FAIL : fw == 1 ? e->pass : QRY_PRE_RUN;
+                verdict[i] = prefilter_other(pf->progs[idx[i]], r, e->pass);
                 continue;
             }
             v = (e->mask >> (c + 1)) & 1 ? e->pass : QRY_PRE_FAIL;
