@@ -173,6 +173,11 @@ enum { MQ__FL_LIT, MQ__FL_PLUS, MQ__FL_HASH };
 typedef struct mq__filter {
     mq__flevel_t *lev; /* [n] */
     uint32_t n;
+    /* one '+' level and no '#' (crule.c NOTES 1): the filter's text
+     * before the '+' (with its '/') and after it (with its '/') */
+    bool plus1;
+    uint32_t pre_len, suf_len;
+    const char *pre, *suf;
 } mq__filter_t;
 
 void mq__filter_compile(const char *f, size_t len, mq__filter_t *out /* OUT */);
