@@ -638,8 +638,8 @@ void mq__filter_free(mq__filter_t *f)
 static inline bool plus1_matches(const mq__filter_t *f, const char *t, size_t tl)
 {
     size_t pl = f->pre_len, sl = f->suf_len;
-    if (tl < pl + sl || (pl == 0 && t[0] == '$'))
-        return false;
+    if (tl == 0 || tl < pl + sl || (pl == 0 && t[0] == '$'))
+        return false; /* no topic is empty (MQTT 4.7.3) */
     if (!cn_eq_short(t, f->pre, pl) || !cn_eq_short(t + tl - sl, f->suf, sl))
         return false;
     return memchr(t + pl, '/', tl - pl - sl) == NULL;
