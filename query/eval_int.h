@@ -123,7 +123,7 @@ struct qry_row {
     cn_buf_t bnames;
     /* the field names of the last per-name bind when they lay in one block
      * (eval.c NOTES 8): the block's bytes, NULs included, and each field's
-     * slot (-1: none); fb_n 0: no block remembered */
+     * slot (nslots, the spare slot: none); fb_n 0: no block remembered */
     cn_buf_t fb;
     int32_t *fb_slot; /* [fb_cap] */
     uint32_t fb_n;

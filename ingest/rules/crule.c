@@ -600,6 +600,7 @@ void mq__filter_compile(const char *f, size_t len, mq__filter_t *out)
     out->lev = cn_calloc(n, sizeof *out->lev);
     out->n = n;
     size_t start = 0;
+    uint32_t nplus = 0, nhash = 0, at = 0; /* NOTES 1 */
     for (uint32_t k = 0; k < n; k++) {
         size_t e = start;
         while (e < len && f[e] != '/')
@@ -610,21 +611,20 @@ void mq__filter_compile(const char *f, size_t len, mq__filter_t *out)
         l->kind = l->len == 1 && f[start] == '+'   ? MQ__FL_PLUS
                   : l->len == 1 && f[start] == '#' ? MQ__FL_HASH
                                                    : MQ__FL_LIT;
+        if (l->kind == MQ__FL_PLUS)
+            nplus++, at = k;
+        nhash += l->kind == MQ__FL_HASH;
         start = e + 1;
     }
-    /* NOTES 1 */
-    uint32_t nplus = 0, nhash = 0, at = 0;
-    for (uint32_t k = 0; k < n; k++) {
-        nplus += out->lev[k].kind == MQ__FL_PLUS;
-        nhash += out->lev[k].kind == MQ__FL_HASH;
-        if (out->lev[k].kind == MQ__FL_PLUS)
-            at = k;
-    }
     out->plus1 = nplus == 1 && nhash == 0;
-    out->pre = f;
-    out->pre_len = (uint32_t)(out->lev[at].p - f);
-    out->suf = out->lev[at].p + 1;
-    out->suf_len = (uint32_t)(len - out->pre_len - 1);
+    out->pre = out->suf = NULL;
+    out->pre_len = out->suf_len = 0;
+    if (out->plus1) {
+        out->pre = f;
+        out->pre_len = (uint32_t)(out->lev[at].p - f);
+        out->suf = out->lev[at].p + 1;
+        out->suf_len = (uint32_t)(len - out->pre_len - 1);
+    }
 }
 
 void mq__filter_free(mq__filter_t *f)
