@@ -25,6 +25,8 @@
 #include "parse_int.h"
 
 #include <assert.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <stdio.h>
 
 static const char *const kw_names[] = {
@@ -61,14 +63,47 @@ static bool is_digit(int c)
     return c >= '0' && c <= '9';
 }
 
+/* Keywords by a hash of their lower-case spelling: open addressing in a
+ * table four times their count, built once.  The linear scan it replaces
+ * compared ~90 names for every identifier (6 k instructions of a 200-byte
+ * query). */
+enum { KW_SLOTS = 512, KW_MAXLEN = 16 };
+static uint8_t kw_slot[KW_SLOTS]; /* keyword index + 1, 0 empty */
+static pthread_once_t kw_once = PTHREAD_ONCE_INIT;
+
+static uint32_t kw_hash(const char *s, size_t n)
+{
+    uint32_t h = 2166136261u;
+    for (size_t i = 0; i < n; i++)
+        h = (h ^ (uint32_t)lower((unsigned char)s[i])) * 16777619u;
+    return h;
+}
+
+static void kw_build(void)
+{
+    static_assert(CN_ARRAY_LEN(kw_names) < 255 && CN_ARRAY_LEN(kw_names) * 4 <= KW_SLOTS,
+                  "keyword table too small");
+    for (size_t k = 0; k < CN_ARRAY_LEN(kw_names); k++) {
+        assert(kw_lens[k] <= KW_MAXLEN);
+        uint32_t h = kw_hash(kw_names[k], kw_lens[k]) & (KW_SLOTS - 1);
+        while (kw_slot[h])
+            h = (h + 1) & (KW_SLOTS - 1);
+        kw_slot[h] = (uint8_t)(k + 1);
+    }
+}
+
 /* The keyword token for s, or QRY_TK_IDENT. */
 static qry__tk_t keyword(const char *s, size_t n)
 {
-    for (size_t k = 0; k < CN_ARRAY_LEN(kw_names); k++) {
+    if (n == 0 || n > KW_MAXLEN)
+        return QRY_TK_IDENT;
+    pthread_once(&kw_once, kw_build);
+    for (uint32_t h = kw_hash(s, n) & (KW_SLOTS - 1); kw_slot[h]; h = (h + 1) & (KW_SLOTS - 1)) {
+        size_t k = kw_slot[h] - 1u;
         const char *w = kw_names[k];
-        if (kw_lens[k] != n || lower(w[0]) != lower((unsigned char)s[0]))
+        if (kw_lens[k] != n)
             continue;
-        size_t i = 1;
+        size_t i = 0;
         while (i < n && lower((unsigned char)w[i]) == lower((unsigned char)s[i]))
             i++;
         if (i == n)

@@ -35,7 +35,6 @@
 #include <arpa/inet.h>
 #include <assert.h>
 #include <ctype.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <strings.h>
@@ -309,41 +308,54 @@ static void req_reset(srv_req_t *r)
     r->url = url, r->body = body, r->hname = hn, r->hval = hv;
 }
 
-static void buf_printf(cn_buf_t *b, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void buf_printf(cn_buf_t *b, const char *fmt, ...)
+static void buf_puts(cn_buf_t *b, const char *s)
 {
-    va_list ap;
-    va_start(ap, fmt);
-    int n = vsnprintf(NULL, 0, fmt, ap);
-    va_end(ap);
-    if (n <= 0)
-        return;
-    cn_buf_reserve(b, (size_t)n + 1);
-    va_start(ap, fmt);
-    vsnprintf((char *)b->p + b->len, (size_t)n + 1, fmt, ap);
-    va_end(ap);
-    b->len += (size_t)n;
+    cn_buf_put(b, s, strlen(s));
 }
 
-/* Status line and headers into out (the close decision included). */
+/* Status line and headers into out (the close decision included), without
+ * printf: the head of every answer, 9 format calls were 7 k instructions. */
 static void head_fmt(int status, const char *ctype, const char *extra, bool chunked, bool http10,
                      bool close, size_t len, cn_buf_t *out)
 {
-    buf_printf(out, "HTTP/1.1 %d %s\r\n", status, status_text(status));
-    if (ctype)
-        buf_printf(out, "Content-Type: %s\r\n", ctype);
-    buf_printf(out, "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: %s\r\n", SRV_HTTP_INFLUX_VERSION);
+    char num[24];
+    int n = 0;
+    unsigned st = status >= 100 && status <= 999 ? (unsigned)status : 500;
+    cn_buf_put(out, "HTTP/1.1 ", 9);
+    num[0] = (char)('0' + st / 100);
+    num[1] = (char)('0' + st / 10 % 10);
+    num[2] = (char)('0' + st % 10);
+    num[3] = ' ';
+    cn_buf_put(out, num, 4);
+    buf_puts(out, status_text(status));
+    cn_buf_put(out, "\r\n", 2);
+    if (ctype) {
+        cn_buf_put(out, "Content-Type: ", 14);
+        buf_puts(out, ctype);
+        cn_buf_put(out, "\r\n", 2);
+    }
+    buf_puts(out, "X-Influxdb-Build: OSS\r\nX-Influxdb-Version: " SRV_HTTP_INFLUX_VERSION "\r\n");
     if (extra)
-        buf_printf(out, "%s", extra);
-    if (chunked && !http10)
-        buf_printf(out, "Transfer-Encoding: chunked\r\n");
-    else if (status != 204 && !chunked)
-        buf_printf(out, "Content-Length: %zu\r\n", len);
+        buf_puts(out, extra);
+    if (chunked && !http10) {
+        buf_puts(out, "Transfer-Encoding: chunked\r\n");
+    } else if (status != 204 && !chunked) {
+        cn_buf_put(out, "Content-Length: ", 16);
+        char *e = num + sizeof num;
+        size_t v = len;
+        do {
+            *--e = (char)('0' + v % 10);
+            v /= 10;
+            n++;
+        } while (v);
+        cn_buf_put(out, e, (size_t)n);
+        cn_buf_put(out, "\r\n", 2);
+    }
     if (close)
-        buf_printf(out, "Connection: close\r\n");
+        buf_puts(out, "Connection: close\r\n");
     else if (http10)
-        buf_printf(out, "Connection: keep-alive\r\n");
-    buf_printf(out, "\r\n");
+        buf_puts(out, "Connection: keep-alive\r\n");
+    cn_buf_put(out, "\r\n", 2);
 }
 
 static void head_buf(srv_conn_t *c, int status, const char *ctype, const char *extra, bool chunked,

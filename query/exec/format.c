@@ -201,10 +201,10 @@ static void put_digits(uint64_t v, int nd, char *d)
 
 /* digits_fast for one precision: units of u (a constant, so the divisions
  * are multiplications), at most lim - 1; the digit count when the
- * candidate reads back as a (always for u = 1), 0 when it does not, -1 on
- * an exact tie or a carry into a new digit. */
+ * candidate (in *cout) reads back as a (always for u = 1), 0 when it does
+ * not, -1 on an exact tie or a carry into a new digit. */
 static inline int try_prec(uint64_t Q, u128_t low, u128_t n, int sh, uint64_t m, uint64_t p10s,
-                           const uint64_t u, uint64_t lim, char *digits)
+                           const uint64_t u, uint64_t lim, uint64_t *cout)
 {
     uint64_t c = Q / u;
     u128_t rem = ((u128_t)(Q % u) << sh) + low, half = (u128_t)u << (sh - 1);
@@ -221,7 +221,7 @@ static inline int try_prec(uint64_t Q, u128_t low, u128_t n, int sh, uint64_t m,
         if (!(dist < p10s || (dist == p10s && !(m & 1))))
             return 0;
     }
-    put_digits(c, nd, digits);
+    *cout = c;
     return nd;
 }
 
@@ -236,7 +236,7 @@ static inline int try_prec(uint64_t Q, u128_t low, u128_t n, int sh, uint64_t m,
  * the even significand).  false on an exact tie in rounding (printf
  * decides) or outside the range.
  */
-static bool digits_fast(double a, char *digits, int *nd, int *exp)
+static bool digits_fast(double a, uint64_t *c, int *nd, int *exp)
 {
     if (!(a >= 1e-3 && a < 9007199254740992.0))
         return false;
@@ -254,11 +254,11 @@ static bool digits_fast(double a, char *digits, int *nd, int *exp)
     if (Q < p10[16] || Q >= p10[17])
         return false; /* E was off: the slower path knows */
     u128_t low = n - ((u128_t)Q << sh); /* the part below one unit */
-    int r = try_prec(Q, low, n, sh, m, p10[s], 100, p10[15], digits);
+    int r = try_prec(Q, low, n, sh, m, p10[s], 100, p10[15], c);
     if (r == 0)
-        r = try_prec(Q, low, n, sh, m, p10[s], 10, p10[16], digits);
+        r = try_prec(Q, low, n, sh, m, p10[s], 10, p10[16], c);
     if (r == 0)
-        r = try_prec(Q, low, n, sh, m, p10[s], 1, p10[17], digits);
+        r = try_prec(Q, low, n, sh, m, p10[s], 1, p10[17], c);
     if (r <= 0)
         return false;
     *nd = r;
@@ -288,7 +288,19 @@ void qry_fmt_float(double f, cn_buf_t *out)
     int e17;
     int nd = 17;
     int exp;
-    if (!digits_fast(a, digits, &nd, &exp)) {
+    uint64_t c;
+    if (digits_fast(a, &c, &nd, &exp)) {
+        /* c has nd digits, the first not 0: drop trailing zeros first */
+        while (c % 100 == 0 && nd > 2) {
+            c /= 100;
+            nd -= 2;
+        }
+        if (c % 10 == 0 && nd > 1) {
+            c /= 10;
+            nd--;
+        }
+        put_digits(c, nd, digits);
+    } else {
         int dir = 2; /* unknown */
         if (!digits17(a, d17, &e17, &dir)) {
             dir = 2;
@@ -307,10 +319,12 @@ void qry_fmt_float(double f, cn_buf_t *out)
         }
         if (nd == 17)
             memcpy(digits, d17, 17);
+        while (nd > 1 && digits[nd - 1] == '0')
+            nd--;
     }
-    while (nd > 1 && digits[nd - 1] == '0')
-        nd--;
-    char o[64];
+    /* at most 1 + 2 + 5 + 17 + 20 bytes: "-0.00000ddd", "-ddd000.", "-d.ddde-308" */
+    cn_buf_reserve(out, 48);
+    char *o = (char *)out->p + out->len;
     int n = 0;
     if (neg)
         o[n++] = '-';
@@ -319,26 +333,36 @@ void qry_fmt_float(double f, cn_buf_t *out)
         o[n++] = digits[0];
         if (nd > 1) {
             o[n++] = '.';
-            for (int i = 1; i < nd; i++)
-                o[n++] = digits[i];
+            memcpy(o + n, digits + 1, (size_t)nd - 1);
+            n += nd - 1;
         }
-        n += snprintf(o + n, sizeof o - (size_t)n, "e%c%02d", exp < 0 ? '-' : '+',
-                      exp < 0 ? -exp : exp);
-    } else if (exp < 0) {
+        unsigned ae = (unsigned)(exp < 0 ? -exp : exp);
+        o[n++] = 'e';
+        o[n++] = exp < 0 ? '-' : '+';
+        if (ae >= 100)
+            o[n++] = (char)('0' + ae / 100);
+        o[n++] = (char)('0' + ae / 10 % 10);
+        o[n++] = (char)('0' + ae % 10);
+    } else if (exp < 0) { /* 0.000ddd */
         o[n++] = '0';
         o[n++] = '.';
-        for (int i = -1; i > exp; i--)
-            o[n++] = '0';
-        for (int i = 0; i < nd; i++)
-            o[n++] = digits[i];
-    } else {
-        for (int i = 0; i <= exp || i < nd; i++) {
-            if (i == exp + 1)
-                o[n++] = '.';
-            o[n++] = i < nd ? digits[i] : '0';
-        }
+        memset(o + n, '0', (size_t)(-exp - 1));
+        n += -exp - 1;
+        memcpy(o + n, digits, (size_t)nd);
+        n += nd;
+    } else if (exp + 1 >= nd) { /* ddd000 */
+        memcpy(o + n, digits, (size_t)nd);
+        n += nd;
+        memset(o + n, '0', (size_t)(exp + 1 - nd));
+        n += exp + 1 - nd;
+    } else { /* ddd.ddd */
+        memcpy(o + n, digits, (size_t)exp + 1);
+        n += exp + 1;
+        o[n++] = '.';
+        memcpy(o + n, digits + exp + 1, (size_t)(nd - exp - 1));
+        n += nd - exp - 1;
     }
-    cn_buf_put(out, o, (size_t)n);
+    out->len += (size_t)n;
 }
 
 void qry_json_str(cn_buf_t *out, const char *s, size_t n)

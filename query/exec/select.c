@@ -123,7 +123,8 @@ static int64_t win_start(const run_t *r, int64_t t)
         return r->has_lower ? r->tmin : 0;
     t -= r->offset;
     int64_t zone = r->tz ? (int64_t)qry__tz_offset(r->tz, t) * 1000000000 : 0;
-    int64_t dt = (int64_t)(((i128_t)t + zone) % I);
+    /* t + zone may leave int64 only with a zone (a call of __modti3 else) */
+    int64_t dt = zone ? (int64_t)(((i128_t)t + zone) % I) : t % I;
     if (dt < 0)
         dt += I;
     int64_t start = t - dt;
