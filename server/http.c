@@ -960,6 +960,7 @@ static void on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     conn_start(c);
+    srv__pool_prewake(h->pool); /* its first request may be a query (job.c NOTES 2) */
 }
 
 static void on_job(uv_async_t *a)

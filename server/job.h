@@ -33,6 +33,8 @@
 #include <stdatomic.h>
 
 #define SRV_JOB_MAX_PENDING (4u << 20)
+/* How long a pre-woken worker polls for its job (job.c NOTES 2). */
+#define SRV_POOL_POLL_NS 200000u
 
 typedef void (*srv_job_fn)(srv_job_t *j, void *arg);
 
@@ -42,6 +44,9 @@ int srv__pool_new(srv_http_t *h, uint32_t nthreads, srv_pool_t **out /* OUT */);
  * cancelled and freed.  NULL is a no-op. */
 void srv__pool_free(srv_pool_t *p);
 
+/* Loop thread: a job may be queued soon - one idle worker wakes and polls
+ * for it a while (job.c NOTES 2).  NULL is a no-op. */
+void srv__pool_prewake(srv_pool_t *p);
 /* Loop thread: runs fn(job, arg) on the pool for connection c. */
 void srv__job_run(srv_conn_t *c, srv_job_fn fn, void *arg, void (*free_fn)(void *));
 /* Loop thread: the connection is closing; cancels its job. */
