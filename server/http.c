@@ -960,7 +960,12 @@ static void on_connection(uv_stream_t *server, int status)
     }
     uv_tcp_nodelay(&c->tcp, 1);
     conn_start(c);
-    srv__pool_prewake(h->pool); /* its first request may be a query (job.c NOTES 2) */
+}
+
+static void on_baton(uv_async_t *a)
+{
+    srv_http_t *h = a->data;
+    srv__pool_baton(h->pool);
 }
 
 static void on_job(uv_async_t *a)
@@ -983,8 +988,9 @@ static void final_close(srv_http_t *h)
     uv_mutex_unlock(&h->notify_mu);
     srv__job_shutdown(h);
     uv_handle_t *hs[] = {(uv_handle_t *)&h->durable_async, (uv_handle_t *)&h->stop_async,
-                         (uv_handle_t *)&h->job_async,     (uv_handle_t *)&h->retry_timer,
-                         (uv_handle_t *)&h->drain_timer,   (uv_handle_t *)&h->listener};
+                         (uv_handle_t *)&h->job_async,     (uv_handle_t *)&h->baton_async,
+                         (uv_handle_t *)&h->retry_timer,   (uv_handle_t *)&h->drain_timer,
+                         (uv_handle_t *)&h->listener};
     for (size_t i = 0; i < CN_ARRAY_LEN(hs); i++)
         if (hs[i]->loop && !uv_is_closing(hs[i]))
             uv_close(hs[i], on_loop_handle_closed);
@@ -1040,6 +1046,8 @@ int srv_http_new(const srv_http_opts_t *opts, srv_http_t **out)
     uv_async_init(&h->loop, &h->stop_async, begin_shutdown);
     uv_async_init(&h->loop, &h->job_async, on_job);
     h->job_async.data = h;
+    uv_async_init(&h->loop, &h->baton_async, on_baton);
+    h->baton_async.data = h;
     uv_timer_init(&h->loop, &h->retry_timer);
     uv_timer_init(&h->loop, &h->drain_timer);
     h->durable_async.data = h->stop_async.data = h;
@@ -1078,7 +1086,7 @@ static int bind_listener(srv_http_t *h)
 static void thread_main(void *arg)
 {
     srv_http_t *h = arg;
-    uv_run(&h->loop, UV_RUN_DEFAULT);
+    srv__pool_loop(h->pool); /* uv_run, with hand-offs (job.c NOTES 2) */
 }
 
 int srv_http_start(srv_http_t *h, eng_db_t *db)

@@ -104,6 +104,7 @@ struct srv_http {
     uv_mutex_t store_mu;  /* store: set/cleared by the main thread, used by jobs */
     struct mq_store *store;
     uv_async_t job_async; /* pool -> loop: a job has output or finished */
+    uv_async_t baton_async; /* the loop's thread wants the loop back (job.c NOTES 2) */
     srv_conn_t *conns;
     srv_park_t wait_durable, wait_writable;
     /* Tests and tests/fuzz/fuzz_http.c: when set, responses go to sink

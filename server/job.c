@@ -11,33 +11,43 @@
  * (direct_answer), under the pool's mutex - the loop detaches a job under
  * that mutex before it closes the socket, and writes nothing to a busy
  * connection - and the loop then only ends the request (NOTES 1).
+ * The loop's own thread may run a job too, after it handed the loop to an
+ * idle worker for that time (NOTES 2); the loop is only ever run by one
+ * thread at a time, handed over under the pool's mutex.
  *
  * NOTES
  * 1. The head is the one head_buf() would write, from the request's flags
  *    copied at srv__job_run.  Whatever the socket does not take at once
  *    goes to the loop, which queues it; a failed write closes the
  *    connection there.
- * 2. Pre-waking.  Between requests both virtual CPUs here go idle, and
- *    waking a thread on an idle one costs tens of microseconds: a query's
- *    answer waits for two such wake-ups (the loop on the connection, then
- *    a worker on the job) where a /ping waits for one.  So the loop calls
- *    srv__pool_prewake on every new connection, and one sleeping worker
- *    wakes then and polls the queue - yielding its CPU to anything
- *    runnable - for up to SRV_POOL_POLL_NS before it sleeps again; its
- *    wake-up overlaps the loop's accept, read and parse.  Measured with
- *    a 2 ms pause before each request on a new connection (as curl in
- *    `bench/run query` leaves it), Q2's p50 fell by 15 us (330 -> 313,
- *    361 -> 347, 355 -> 341 in three rounds of 600), its p90 by 20-50 us;
- *    with requests back to back it gained nothing (the CPUs never idle).
- *    A connection that brings no job costs one worker at most one poll
- *    window of otherwise idle CPU; while a worker polls, or was asked to,
- *    a second call does nothing.
+ * 2. The loop's hand-off.  Between requests both virtual CPUs here go
+ *    idle, and waking a thread on an idle one costs tens of microseconds:
+ *    a job queued to a sleeping worker made a small query wait for two
+ *    such wake-ups (the loop on the connection, then the worker) where a
+ *    /ping waits for one.  So when srv__job_run runs on the loop's own
+ *    thread and a worker is idle, it keeps the job for that thread and
+ *    stops the loop; srv__pool_loop then asks an idle worker to run the
+ *    loop meanwhile and runs the job itself - the thread already awake
+ *    answers (direct_answer, as a worker would).  No job runs while its
+ *    thread runs the loop: that thread has left uv_run before fn starts,
+ *    and the worker takes the loop over (follow) if the job still runs
+ *    after SRV_POOL_FOLLOW_NS - a short query is over by then, and taking
+ *    the loop would only have cost two more hand-overs - so loop events
+ *    wait at most that long plus a wake-up while a job starts.
+ *    After the job the loop's thread takes the loop back (baton_async
+ *    stops it in the worker, which returns to the pool).  With no idle
+ *    worker (all busy), while a worker has the loop, or when stopping,
+ *    jobs are queued as before.  Measured with `lat` (a new connection
+ *    per request after a 2 ms pause, as curl leaves it in `bench/run
+ *    query`; three servers side by side, 3 rounds of 400): Q1 p50
+ *    336/323/318 -> 314/301/292 us, Q2 359/348/342 -> 352/347/335.  An
+ *    earlier variant woke a worker on accept to poll for the job instead
+ *    (Q2 -15 us); this one needs no polling.
  */
 #include "job.h"
 
 #include <errno.h>
 #include <pthread.h>
-#include <sched.h>
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -53,11 +63,17 @@ struct srv_pool {
     srv_job_t *running; /* jobs inside fn (through next_run) */
     bool stop;
     bool live; /* the loop still listens on job_async */
-    atomic_uint nqueued; /* jobs in the queue, read by a polling worker */
-    atomic_int prewake;  /* srv__pool_prewake: a worker should poll */
-    atomic_bool halt;    /* stopping: a polling worker gives up */
     uint32_t n;
     pthread_t *th;
+    /* the loop's hand-off (NOTES 2) */
+    bool lf_enabled;       /* srv__pool_loop runs the loop: hand-offs may happen */
+    srv_job_t *inline_job; /* srv__job_run: for the loop's own thread to run */
+    uint32_t nidle;        /* workers waiting for work */
+    bool lf_want;          /* a worker should run the loop now */
+    bool lf_running;       /* a worker runs it */
+    bool lf_done, lf_alive; /* it gave the loop back; the loop still has handles */
+    pthread_cond_t lf_cv;   /* lf_done */
+    atomic_bool lf_ask;     /* the loop's thread wants it back (srv__pool_baton) */
 };
 
 struct srv_job {
@@ -149,23 +165,57 @@ static void direct_answer(srv_job_t *j)
     cn_buf_free(&m);
 }
 
-static uint64_t mono_ns(void)
+/* Runs j, which has just left the queue (pool->mu held on entry and exit). */
+static void run_job_locked(srv_pool_t *p, srv_job_t *j)
 {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
+    j->next_run = p->running;
+    if (p->running)
+        p->running->prev_run = &j->next_run;
+    j->prev_run = &p->running;
+    p->running = j;
+    pthread_mutex_unlock(&p->mu);
+    if (!atomic_load(&j->cancel))
+        j->fn(j, j->arg);
+    pthread_mutex_lock(&p->mu);
+    *j->prev_run = j->next_run;
+    if (j->next_run)
+        j->next_run->prev_run = j->prev_run;
+    j->done = true;
+    j->worker_done = true;
+    if (j->direct_ok && !j->notified && j->begun && !j->failed && !atomic_load(&j->cancel) &&
+        p->live && !j->loop_done)
+        direct_answer(j);
+    if (freeable(j)) {
+        pthread_mutex_unlock(&p->mu);
+        job_free(j);
+        pthread_mutex_lock(&p->mu);
+    } else {
+        notify_locked(p, j);
+    }
 }
 
-/* A pre-woken worker polls for the job instead of sleeping (NOTES 2);
- * called and returns with pool->mu held. */
-static void poll_for_job(srv_pool_t *p)
+/* A worker runs the loop until its thread asks for it back or it ends
+ * (pool->mu held on entry and exit; NOTES 2). */
+static void follow(srv_pool_t *p)
 {
+    p->lf_want = false;
+    p->lf_running = true;
     pthread_mutex_unlock(&p->mu);
-    uint64_t until = mono_ns() + SRV_POOL_POLL_NS;
-    while (!atomic_load_explicit(&p->nqueued, memory_order_acquire) &&
-           !atomic_load_explicit(&p->halt, memory_order_relaxed) && mono_ns() < until)
-        sched_yield();
+    int r = uv_run(&p->h->loop, UV_RUN_DEFAULT);
     pthread_mutex_lock(&p->mu);
+    p->lf_running = false;
+    p->lf_done = true;
+    p->lf_alive = r != 0;
+    pthread_cond_broadcast(&p->lf_cv);
+}
+
+static void enqueue_locked(srv_pool_t *p, srv_job_t *j)
+{
+    if (p->qtail)
+        p->qtail->next_q = j;
+    else
+        p->qhead = j;
+    p->qtail = j;
 }
 
 static void *worker(void *arg)
@@ -173,11 +223,24 @@ static void *worker(void *arg)
     srv_pool_t *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        while (!p->qhead && !p->stop) {
-            if (atomic_exchange(&p->prewake, 0))
-                poll_for_job(p);
-            else
-                pthread_cond_wait(&p->work, &p->mu);
+        p->nidle++;
+        while (!p->qhead && !p->stop && !p->lf_want)
+            pthread_cond_wait(&p->work, &p->mu);
+        p->nidle--;
+        if (p->lf_want) {
+            /* a short job ends before the loop needs anyone (NOTES 2) */
+            struct timespec dl;
+            clock_gettime(CLOCK_MONOTONIC, &dl);
+            dl.tv_nsec += SRV_POOL_FOLLOW_NS;
+            if (dl.tv_nsec >= 1000000000) {
+                dl.tv_sec++;
+                dl.tv_nsec -= 1000000000;
+            }
+            while (p->lf_want && pthread_cond_timedwait(&p->lf_cv, &p->mu, &dl) != ETIMEDOUT)
+                ;
+            if (p->lf_want)
+                follow(p);
+            continue;
         }
         if (!p->qhead)
             break;
@@ -185,34 +248,63 @@ static void *worker(void *arg)
         p->qhead = j->next_q;
         if (!p->qhead)
             p->qtail = NULL;
-        atomic_fetch_sub_explicit(&p->nqueued, 1, memory_order_relaxed);
-        j->next_run = p->running;
-        if (p->running)
-            p->running->prev_run = &j->next_run;
-        j->prev_run = &p->running;
-        p->running = j;
-        pthread_mutex_unlock(&p->mu);
-        if (!atomic_load(&j->cancel))
-            j->fn(j, j->arg);
-        pthread_mutex_lock(&p->mu);
-        *j->prev_run = j->next_run;
-        if (j->next_run)
-            j->next_run->prev_run = j->prev_run;
-        j->done = true;
-        j->worker_done = true;
-        if (j->direct_ok && !j->notified && j->begun && !j->failed && !atomic_load(&j->cancel) &&
-            p->live && !j->loop_done)
-            direct_answer(j);
-        if (freeable(j)) {
-            pthread_mutex_unlock(&p->mu);
-            job_free(j);
-            pthread_mutex_lock(&p->mu);
-        } else {
-            notify_locked(p, j);
-        }
+        run_job_locked(p, j);
     }
     pthread_mutex_unlock(&p->mu);
     return NULL;
+}
+
+void srv__pool_loop(srv_pool_t *p)
+{
+    uv_loop_t *loop = &p->h->loop;
+    pthread_mutex_lock(&p->mu);
+    p->lf_enabled = true;
+    pthread_mutex_unlock(&p->mu);
+    for (;;) {
+        uv_run(loop, UV_RUN_DEFAULT);
+        pthread_mutex_lock(&p->mu);
+        srv_job_t *j = p->inline_job;
+        p->inline_job = NULL;
+        if (!j) { /* the loop ended */
+            p->lf_enabled = false;
+            pthread_mutex_unlock(&p->mu);
+            return;
+        }
+        if (!p->nidle || p->stop) { /* nobody to run the loop meanwhile */
+            enqueue_locked(p, j);
+            pthread_mutex_unlock(&p->mu);
+            pthread_cond_signal(&p->work);
+            continue;
+        }
+        p->lf_want = true;
+        p->lf_done = false;
+        atomic_store(&p->lf_ask, false);
+        pthread_cond_signal(&p->work);
+        run_job_locked(p, j);
+        if (p->lf_want) { /* no worker took the loop: it is still ours */
+            p->lf_want = false;
+            pthread_cond_broadcast(&p->lf_cv); /* the worker waiting to take it */
+            pthread_mutex_unlock(&p->mu);
+            continue;
+        }
+        atomic_store(&p->lf_ask, true);
+        if (!p->lf_done)
+            uv_async_send(&p->h->baton_async);
+        while (!p->lf_done)
+            pthread_cond_wait(&p->lf_cv, &p->mu);
+        bool alive = p->lf_alive;
+        p->lf_done = false;
+        atomic_store(&p->lf_ask, false);
+        pthread_mutex_unlock(&p->mu);
+        if (!alive)
+            return; /* it ended while a worker ran it */
+    }
+}
+
+void srv__pool_baton(srv_pool_t *p)
+{
+    if (p && atomic_load(&p->lf_ask))
+        uv_stop(&p->h->loop);
 }
 
 int srv__pool_new(srv_http_t *h, uint32_t nthreads, srv_pool_t **out)
@@ -223,6 +315,11 @@ int srv__pool_new(srv_http_t *h, uint32_t nthreads, srv_pool_t **out)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->room, NULL);
+    pthread_condattr_t ca;
+    pthread_condattr_init(&ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
+    pthread_cond_init(&p->lf_cv, &ca);
+    pthread_condattr_destroy(&ca);
     if (nthreads < 1)
         nthreads = 1;
     p->th = cn_calloc(nthreads, sizeof *p->th);
@@ -243,7 +340,6 @@ void srv__pool_free(srv_pool_t *p)
 {
     if (!p)
         return;
-    atomic_store(&p->halt, true);
     pthread_mutex_lock(&p->mu);
     p->stop = true;
     p->live = false;
@@ -267,6 +363,7 @@ void srv__pool_free(srv_pool_t *p)
     pthread_mutex_destroy(&p->mu);
     pthread_cond_destroy(&p->work);
     pthread_cond_destroy(&p->room);
+    pthread_cond_destroy(&p->lf_cv);
     cn_free(p->th);
     cn_free(p);
 }
@@ -289,24 +386,19 @@ void srv__job_run(srv_conn_t *c, srv_job_fn fn, void *arg, void (*free_fn)(void 
     cn_buf_init(&j->out);
     c->job = j;
     pthread_mutex_lock(&p->mu);
-    if (p->qtail)
-        p->qtail->next_q = j;
-    else
-        p->qhead = j;
-    p->qtail = j;
-    atomic_fetch_add_explicit(&p->nqueued, 1, memory_order_release);
+    if (p->lf_enabled && !p->lf_running && !p->inline_job && p->nidle && !p->stop) {
+        /* this thread runs it once it left the loop to a worker (NOTES 2) */
+        p->inline_job = j;
+        pthread_mutex_unlock(&p->mu);
+        uv_stop(&c->srv->loop);
+        return;
+    }
+    enqueue_locked(p, j);
     pthread_mutex_unlock(&p->mu);
     /* signalled after the unlock: a worker woken while the loop still held
      * the mutex went back to sleep on it and needed a second wake-up
      * (futex) - 44 against 12 us from queue to run at p50 for a small
      * query here */
-    pthread_cond_signal(&p->work);
-}
-
-void srv__pool_prewake(srv_pool_t *p)
-{
-    if (!p || atomic_exchange(&p->prewake, 1))
-        return; /* a worker was asked already */
     pthread_cond_signal(&p->work);
 }
 
