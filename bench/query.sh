@@ -6,9 +6,10 @@
 # vm_values).
 #
 # The workload of --size goes through /write (write_load: 5000-line batches,
-# 2 writers) into cairn, VictoriaMetrics and InfluxDB, each counted.  Then,
-# for Q1-Q6, each system answers its query once unmeasured (the answer is
-# kept and checked) and 5 times measured; the median of the 5 is reported,
+# 2 writers) into cairn, VictoriaMetrics and InfluxDB, each counted.  Then
+# each system answers each of Q1-Q6 once, unmeasured (the answer is kept
+# and checked); after the machine is quiet again (wait_quiet) each query is
+# measured 5 times on each system; the median of the 5 is reported,
 # in ms, as curl's time_total of one HTTP request on a new connection (the
 # same client cost for every system; the measured answers go to /dev/null:
 # curl creates its output file when the first bytes arrive, and creating a
@@ -82,6 +83,34 @@ q_define() {
     QV_API[6]=query QV_ARGS[6]="time=$last"
 }
 
+# wait_quiet: waits (up to 180 s) until the machine's CPUs were at most
+# 10 % busy over two 1-second samples in a row.  Each system may go on with
+# background work after a load or its queries (InfluxDB works at 1-2 cores
+# for 3-5 s after its answers to small queries here, VictoriaMetrics merges
+# parts, cairn flushes); timed beside it, a small query measures that work
+# instead of its own latency - whichever system is asked.  Prints the wait.
+wait_quiet() {
+    local t0=$SECONDS a b busy=100 calm=0
+    read -r -a a < <(head -1 /proc/stat)
+    while ((SECONDS - t0 < 180)); do
+        sleep 1
+        read -r -a b < <(head -1 /proc/stat)
+        # fields: cpu user nice system idle iowait irq softirq steal
+        local dt=0 di i
+        for i in 1 2 3 4 5 6 7 8; do dt=$((dt + b[i] - a[i])); done
+        di=$((b[4] + b[5] - a[4] - a[5]))
+        busy=$((dt > 0 ? 100 * (dt - di) / dt : 100))
+        a=("${b[@]}")
+        if ((busy <= 10)); then
+            calm=$((calm + 1))
+            ((calm >= 2)) && break
+        else
+            calm=0
+        fi
+    done
+    echo "== quiet: waited $((SECONDS - t0)) s (CPU ${busy} % busy in the last second)"
+}
+
 # q_once SYS N OUT: one request; prints "HTTP_CODE SECONDS".
 q_once() {
     local sys=$1 n=$2 out=$3 port=${HP_PORT[$1]} a args=()
@@ -97,18 +126,23 @@ q_once() {
     fi
 }
 
-# q_measure SYS N: the checked first answer in $WORK/qN.SYS.json, then the
-# median of 5 timed runs in QR[SYS.N] (ms), or na.
-q_measure() {
-    local sys=$1 n=$2 out="$WORK/q$2.$1.json" code secs i times=() why
+# q_check SYS N: the first answer, unmeasured, checked and kept in
+# $WORK/qN.SYS.json; QR[SYS.N] becomes na if it failed.
+q_check() {
+    local sys=$1 n=$2 out="$WORK/q$2.$1.json" code secs why
     read -r code secs < <(q_once "$sys" "$n" "$out")
     if [[ $code != 200 ]] || ! why=$(python3 "$BENCH/query_check.py" ok "$out"); then
         [[ $code == 200 ]] || why="HTTP $code: $(head -c 300 "$out" 2>/dev/null)"
         echo "bench/run: Q$n on ${HP_LABEL[$sys]}: $why; its figure na" >&2
         QR[$sys.$n]=na
         rm -f "$out"
-        return 0
     fi
+}
+
+# q_time SYS N: the median of 5 timed runs in QR[SYS.N] (ms), or na.
+q_time() {
+    local sys=$1 n=$2 code secs i times=()
+    [[ ${QR[$sys.$n]:-} == na ]] && return 0
     for ((i = 0; i < 5; i++)); do
         read -r code secs < <(q_once "$sys" "$n" /dev/null)
         [[ $code == 200 ]] || {
@@ -162,6 +196,7 @@ run_query() {
         fi
         systems+=("$sys")
     done
+    wait_quiet
     local cairn_q=""
     if [[ -n ${HP_PORT[cairn]:-} && -n ${HP_PID[cairn]:-} ]]; then
         local code
@@ -174,27 +209,41 @@ run_query() {
         fi
     fi
 
+    # every answer first, unmeasured (and checked), then each system's
+    # timed runs of each query on a quiet machine: what a system's queries
+    # set off (InfluxDB works at 1-2 cores for 3-5 s after its answers to
+    # Q1 and Q2 here - Go's collector over its heap, as far as top shows)
+    # must not be timed into the queries of whichever system is next
+    echo "== answers (each query once on each system, unmeasured)"
     for n in 1 2 3 4 5 6; do
-        echo "== Q$n: ${QI[$n]}"
-        echo "   VM (/api/v1/${QV_API[$n]} ${QV_ARGS[$n]}): ${QV[$n]}"
         for sys in cairn vm influx; do
             if [[ $sys == cairn && -z $cairn_q ]]; then
                 QR[cairn.$n]=na
                 continue
             fi
-            q_measure "$sys" "$n"
+            q_check "$sys" "$n"
         done
         local a="$WORK/q$n.cairn.json" b="$WORK/q$n.influx.json" v="$WORK/q$n.vm.json"
         QMATCH[$n]=na
         if [[ -f $a && -f $b ]]; then
             QMATCH[$n]=$(python3 "$BENCH/query_check.py" influx "$a" "$b")
-            echo "  cairn vs InfluxDB answer: ${QMATCH[$n]}"
+            echo "  Q$n cairn vs InfluxDB answer: ${QMATCH[$n]}"
         fi
         QVMCHK[$n]=na
         if [[ -f $v && -f $b ]]; then
             QVMCHK[$n]=$(python3 "$BENCH/query_check.py" vm "q$n" "$v" "$b")
-            echo "  VictoriaMetrics vs InfluxDB values: ${QVMCHK[$n]}"
+            echo "  Q$n VictoriaMetrics vs InfluxDB values: ${QVMCHK[$n]}"
         fi
+    done
+    wait_quiet
+    for n in 1 2 3 4 5 6; do
+        echo "== Q$n: ${QI[$n]}"
+        echo "   VM (/api/v1/${QV_API[$n]} ${QV_ARGS[$n]}): ${QV[$n]}"
+        for sys in cairn vm influx; do
+            [[ $sys == cairn && -z $cairn_q ]] && continue
+            wait_quiet >/dev/null # the previous system's work is over
+            q_time "$sys" "$n"
+        done
     done
     for sys in "${systems[@]}"; do hp_stop "$sys" q; done
 
