@@ -11,9 +11,10 @@
  * (direct_answer), under the pool's mutex - the loop detaches a job under
  * that mutex before it closes the socket, and writes nothing to a busy
  * connection - and the loop then only ends the request (NOTES 1).
- * The loop's own thread may run a job too, after it handed the loop to an
- * idle worker for that time (NOTES 2); the loop is only ever run by one
- * thread at a time, handed over under the pool's mutex.
+ * The loop's own thread may run a job too, after it left the loop; a job
+ * that takes long gets the loop run by the sitter meanwhile (NOTES 2).
+ * The loop is only ever run by one thread at a time, handed over under
+ * the pool's mutex.
  *
  * NOTES
  * 1. The head is the one head_buf() would write, from the request's flags
@@ -24,25 +25,27 @@
  *    idle, and waking a thread on an idle one costs tens of microseconds:
  *    a job queued to a sleeping worker made a small query wait for two
  *    such wake-ups (the loop on the connection, then the worker) where a
- *    /ping waits for one.  So when srv__job_run runs on the loop's own
- *    thread and a worker is idle, it keeps the job for that thread and
- *    stops the loop; srv__pool_loop then asks an idle worker to run the
- *    loop meanwhile and runs the job itself - the thread already awake
- *    answers (direct_answer, as a worker would).  No job runs while its
- *    thread runs the loop: that thread has left uv_run before fn starts,
- *    and the worker takes the loop over (follow) if the job still runs
- *    after SRV_POOL_FOLLOW_NS - a short query is over by then, and taking
- *    the loop would only have cost two more hand-overs - so loop events
- *    wait at most that long plus a wake-up while a job starts.
- *    After the job the loop's thread takes the loop back (baton_async
- *    stops it in the worker, which returns to the pool).  With no idle
- *    worker (all busy), while a worker has the loop, or when stopping,
- *    jobs are queued as before.  Measured with `lat` (a new connection
- *    per request after a 2 ms pause, as curl leaves it in `bench/run
- *    query`; three servers side by side, 3 rounds of 400): Q1 p50
- *    336/323/318 -> 314/301/292 us, Q2 359/348/342 -> 352/347/335.  An
- *    earlier variant woke a worker on accept to poll for the job instead
- *    (Q2 -15 us); this one needs no polling.
+ *    /ping waits for one.  So srv__job_run on the loop's own thread keeps
+ *    the job for that thread and stops the loop; srv__pool_loop then runs
+ *    the job itself - the thread already awake answers (direct_answer, as
+ *    a worker would) - and nobody runs the loop meanwhile, unless the job
+ *    still runs after SRV_POOL_FOLLOW_NS: then the sitter, a thread of its
+ *    own asleep on a timerfd armed at the start of the job, takes the loop
+ *    (follow) until the loop's thread asks it back (baton_async stops the
+ *    loop in the sitter).  So loop events wait at most that long plus a
+ *    wake-up while a job starts, and no job ever runs on a thread while
+ *    that thread runs the loop.  Waking anyone at the start of the job
+ *    was the expensive part: with an idle worker signalled to take the
+ *    loop at once, the query paid about 55 us more (the futex wake of a
+ *    thread on the other, idle virtual CPU).  Arming and disarming the
+ *    timer are two syscalls without a wake-up.  While the sitter has the
+ *    loop, or when stopping, jobs are queued as before.  Measured with
+ *    `lat` (a new connection per request after a 2 ms pause, as curl
+ *    leaves it in `bench/run query`; servers side by side, 3 rounds of
+ *    400): before the hand-off Q1 p50 336/323/318 us, Q2 359/348/342;
+ *    with a worker woken at once 314/301/292 and 352/347/335; without a
+ *    wake 214/208/214 and 264/250/257 (the last two measured against the
+ *    woken-worker variant: 275/268/272, 319/305/313).
  */
 #include "job.h"
 
@@ -51,7 +54,9 @@
 #include <stdio.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/timerfd.h>
 #include <time.h>
+#include <unistd.h>
 
 struct srv_pool {
     srv_http_t *h;
@@ -68,9 +73,11 @@ struct srv_pool {
     /* the loop's hand-off (NOTES 2) */
     bool lf_enabled;       /* srv__pool_loop runs the loop: hand-offs may happen */
     srv_job_t *inline_job; /* srv__job_run: for the loop's own thread to run */
-    uint32_t nidle;        /* workers waiting for work */
-    bool lf_want;          /* a worker should run the loop now */
-    bool lf_running;       /* a worker runs it */
+    int lf_tfd;            /* the sitter's timer (timerfd), -1: no hand-offs */
+    pthread_t sitter;      /* runs the loop while the loop's thread runs a job */
+    bool sitter_started;
+    bool lf_want;          /* the sitter should run the loop when its timer fires */
+    bool lf_running;       /* the sitter runs it */
     bool lf_done, lf_alive; /* it gave the loop back; the loop still has handles */
     pthread_cond_t lf_cv;   /* lf_done */
     atomic_bool lf_ask;     /* the loop's thread wants it back (srv__pool_baton) */
@@ -194,7 +201,7 @@ static void run_job_locked(srv_pool_t *p, srv_job_t *j)
     }
 }
 
-/* A worker runs the loop until its thread asks for it back or it ends
+/* The sitter runs the loop until its thread asks for it back or it ends
  * (pool->mu held on entry and exit; NOTES 2). */
 static void follow(srv_pool_t *p)
 {
@@ -223,25 +230,8 @@ static void *worker(void *arg)
     srv_pool_t *p = arg;
     pthread_mutex_lock(&p->mu);
     for (;;) {
-        p->nidle++;
-        while (!p->qhead && !p->stop && !p->lf_want)
+        while (!p->qhead && !p->stop)
             pthread_cond_wait(&p->work, &p->mu);
-        p->nidle--;
-        if (p->lf_want) {
-            /* a short job ends before the loop needs anyone (NOTES 2) */
-            struct timespec dl;
-            clock_gettime(CLOCK_MONOTONIC, &dl);
-            dl.tv_nsec += SRV_POOL_FOLLOW_NS;
-            if (dl.tv_nsec >= 1000000000) {
-                dl.tv_sec++;
-                dl.tv_nsec -= 1000000000;
-            }
-            while (p->lf_want && pthread_cond_timedwait(&p->lf_cv, &p->mu, &dl) != ETIMEDOUT)
-                ;
-            if (p->lf_want)
-                follow(p);
-            continue;
-        }
         if (!p->qhead)
             break;
         srv_job_t *j = p->qhead;
@@ -254,11 +244,47 @@ static void *worker(void *arg)
     return NULL;
 }
 
+/* Arms the sitter's timer to fire after ns (0: disarms it). */
+static void sitter_arm(srv_pool_t *p, long ns)
+{
+    struct itimerspec it = {.it_value = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000}};
+    timerfd_settime(p->lf_tfd, 0, &it, NULL);
+}
+
+/* Sleeps until its timer fires; then takes the loop if the loop's thread
+ * still runs a job (NOTES 2). */
+static void *sitter(void *arg)
+{
+    srv_pool_t *p = arg;
+    for (;;) {
+        uint64_t n;
+        ssize_t r = read(p->lf_tfd, &n, sizeof n);
+        if (r < 0 && errno != EINTR && errno != EAGAIN) {
+            cn_error("http: the loop's sitter cannot read its timer: %s; queries run on the "
+                     "worker pool from now on",
+                     strerror(errno));
+            pthread_mutex_lock(&p->mu);
+            p->lf_enabled = false;
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        pthread_mutex_lock(&p->mu);
+        if (p->stop) {
+            pthread_mutex_unlock(&p->mu);
+            break;
+        }
+        if (p->lf_want)
+            follow(p);
+        pthread_mutex_unlock(&p->mu);
+    }
+    return NULL;
+}
+
 void srv__pool_loop(srv_pool_t *p)
 {
     uv_loop_t *loop = &p->h->loop;
     pthread_mutex_lock(&p->mu);
-    p->lf_enabled = true;
+    p->lf_enabled = p->lf_tfd >= 0 && p->sitter_started;
     pthread_mutex_unlock(&p->mu);
     for (;;) {
         uv_run(loop, UV_RUN_DEFAULT);
@@ -270,7 +296,7 @@ void srv__pool_loop(srv_pool_t *p)
             pthread_mutex_unlock(&p->mu);
             return;
         }
-        if (!p->nidle || p->stop) { /* nobody to run the loop meanwhile */
+        if (p->stop) {
             enqueue_locked(p, j);
             pthread_mutex_unlock(&p->mu);
             pthread_cond_signal(&p->work);
@@ -279,11 +305,11 @@ void srv__pool_loop(srv_pool_t *p)
         p->lf_want = true;
         p->lf_done = false;
         atomic_store(&p->lf_ask, false);
-        pthread_cond_signal(&p->work);
+        sitter_arm(p, SRV_POOL_FOLLOW_NS);
         run_job_locked(p, j);
-        if (p->lf_want) { /* no worker took the loop: it is still ours */
+        if (p->lf_want) { /* the sitter did not take the loop: it is still ours */
             p->lf_want = false;
-            pthread_cond_broadcast(&p->lf_cv); /* the worker waiting to take it */
+            sitter_arm(p, 0);
             pthread_mutex_unlock(&p->mu);
             continue;
         }
@@ -297,7 +323,7 @@ void srv__pool_loop(srv_pool_t *p)
         atomic_store(&p->lf_ask, false);
         pthread_mutex_unlock(&p->mu);
         if (!alive)
-            return; /* it ended while a worker ran it */
+            return; /* it ended while the sitter ran it */
     }
 }
 
@@ -315,11 +341,13 @@ int srv__pool_new(srv_http_t *h, uint32_t nthreads, srv_pool_t **out)
     pthread_mutex_init(&p->mu, NULL);
     pthread_cond_init(&p->work, NULL);
     pthread_cond_init(&p->room, NULL);
-    pthread_condattr_t ca;
-    pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->lf_cv, &ca);
-    pthread_condattr_destroy(&ca);
+    pthread_cond_init(&p->lf_cv, NULL);
+    p->lf_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    if (p->lf_tfd < 0)
+        cn_warn("http: no timerfd (%s): queries always run on the worker pool",
+                strerror(errno));
+    else
+        p->sitter_started = pthread_create(&p->sitter, NULL, sitter, p) == 0;
     if (nthreads < 1)
         nthreads = 1;
     p->th = cn_calloc(nthreads, sizeof *p->th);
@@ -349,9 +377,15 @@ void srv__pool_free(srv_pool_t *p)
         atomic_store(&j->cancel, 1);
     pthread_cond_broadcast(&p->work);
     pthread_cond_broadcast(&p->room);
+    if (p->sitter_started)
+        sitter_arm(p, 1); /* it wakes and sees stop */
     pthread_mutex_unlock(&p->mu);
     for (uint32_t i = 0; i < p->n; i++)
         pthread_join(p->th[i], NULL);
+    if (p->sitter_started)
+        pthread_join(p->sitter, NULL);
+    if (p->lf_tfd >= 0)
+        close(p->lf_tfd);
     /* jobs the loop never released (it stopped first) */
     for (srv_job_t *j = p->ready, *n; j; j = n) {
         n = j->next_ready;
@@ -386,7 +420,7 @@ void srv__job_run(srv_conn_t *c, srv_job_fn fn, void *arg, void (*free_fn)(void 
     cn_buf_init(&j->out);
     c->job = j;
     pthread_mutex_lock(&p->mu);
-    if (p->lf_enabled && !p->lf_running && !p->inline_job && p->nidle && !p->stop) {
+    if (p->lf_enabled && !p->lf_running && !p->inline_job && !p->stop) {
         /* this thread runs it once it left the loop to a worker (NOTES 2) */
         p->inline_job = j;
         pthread_mutex_unlock(&p->mu);

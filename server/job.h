@@ -6,8 +6,8 @@
  *
  *   loop thread:   srv__job_run(c, fn, arg, free_fn)  the request is now
  *                  the job's; the connection stays C_BUSY
- *   worker thread: fn(job, arg) (or the loop's own thread, once it has
- *                  handed the loop to an idle worker: job.c NOTES 2)
+ *   worker thread: fn(job, arg) (or the loop's own thread, after it
+ *                  left the loop: job.c NOTES 2)
  *                     srv_job_begin(job, status, ctype, extra)   once
  *                     srv_job_write(job, bytes, n)               any times
  *                  returning from fn ends the response
@@ -34,8 +34,8 @@
 #include <stdatomic.h>
 
 #define SRV_JOB_MAX_PENDING (4u << 20)
-/* How long a worker asked to run the loop waits for a job the loop's own
- * thread runs to end first (job.c NOTES 2). */
+/* How long a job the loop's own thread runs may keep the loop waiting
+ * before the sitter takes it over (job.c NOTES 2). */
 #define SRV_POOL_FOLLOW_NS 500000
 
 typedef void (*srv_job_fn)(srv_job_t *j, void *arg);
@@ -49,7 +49,7 @@ void srv__pool_free(srv_pool_t *p);
 /* The HTTP loop's thread: runs the loop until it ends, and each job that
  * srv__job_run handed to this thread itself (job.c NOTES 2). */
 void srv__pool_loop(srv_pool_t *p);
-/* baton_async's callback: stops the loop a worker runs when the loop's
+/* baton_async's callback: stops the loop the sitter runs when the loop's
  * thread wants it back.  NULL is a no-op. */
 void srv__pool_baton(srv_pool_t *p);
 /* Loop thread: runs fn(job, arg) on the pool for connection c. */
