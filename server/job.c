@@ -42,10 +42,10 @@
  *    loop, or when stopping, jobs are queued as before.  Measured with
  *    `lat` (a new connection per request after a 2 ms pause, as curl
  *    leaves it in `bench/run query`; servers side by side, 3 rounds of
- *    400): before the hand-off Q1 p50 336/323/318 us, Q2 359/348/342;
- *    with a worker woken at once 314/301/292 and 352/347/335; without a
- *    wake 214/208/214 and 264/250/257 (the last two measured against the
- *    woken-worker variant: 275/268/272, 319/305/313).
+ *    400), each step against the one before in its own session: a
+ *    worker woken at once to take the loop, Q1 p50 336/323/318 ->
+ *    314/301/292 us, Q2 359/348/342 -> 352/347/335; the sitter instead,
+ *    Q1 296/285/257 -> 252/241/221, Q2 350/340/307 -> 303/289/274.
  */
 #include "job.h"
 
