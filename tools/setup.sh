@@ -189,7 +189,7 @@ stage_bench() {
     suite "bench ingest small" "$rc"
     say "bench/run query --size small (bounded to ${BENCH_TIMEOUT}s)"
     rc=0
-    timeout "$BENCH_TIMEOUT" bench/run query --size small || rc=$?
+    CAIRN_BENCH_QUIET_MAX=10 timeout "$BENCH_TIMEOUT" bench/run query --size small || rc=$?
     suite "bench query small" "$rc"
 }
 
