@@ -320,7 +320,8 @@ static void head_fmt(int status, const char *ctype, const char *extra, bool chun
 {
     char num[24];
     int n = 0;
-    unsigned st = status >= 100 && status <= 999 ? (unsigned)status : 500;
+    assert(status >= 100 && status <= 599);
+    unsigned st = (unsigned)status;
     cn_buf_put(out, "HTTP/1.1 ", 9);
     num[0] = (char)('0' + st / 100);
     num[1] = (char)('0' + st / 10 % 10);
