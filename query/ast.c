@@ -221,28 +221,7 @@ static void put_int(cn_buf_t *b, int64_t v)
 /* ast.h */
 void qry_put_int(cn_buf_t *b, int64_t v)
 {
-    static const char two[] = "00010203040506070809101112131415161718192021222324"
-                              "25262728293031323334353637383940414243444546474849"
-                              "50515253545556575859606162636465666768697071727374"
-                              "75767778798081828384858687888990919293949596979899";
-    char t[24];
-    size_t i = sizeof t;
-    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    while (u >= 100) { /* two digits a step: a 13-digit time in 7 */
-        unsigned r = (unsigned)(u % 100);
-        u /= 100;
-        t[--i] = two[2 * r + 1];
-        t[--i] = two[2 * r];
-    }
-    if (u >= 10) {
-        t[--i] = two[2 * u + 1];
-        t[--i] = two[2 * u];
-    } else {
-        t[--i] = (char)('0' + u);
-    }
-    if (v < 0)
-        t[--i] = '-';
-    cn_buf_put(b, t + i, sizeof t - i);
+    cn_buf_put_dec(b, v);
 }
 
 void qry_put_float(cn_buf_t *b, double v)

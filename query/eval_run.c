@@ -89,15 +89,7 @@ static void put_double(cn_buf_t *b, double v)
 static void put_num(cn_buf_t *b, const qry_val_t *v)
 {
     if (v->t == QRY_V_INT) {
-        char tmp[24], *end = tmp + sizeof tmp, *q = end;
-        uint64_t u = v->u.i < 0 ? (uint64_t)0 - (uint64_t)v->u.i : (uint64_t)v->u.i;
-        do {
-            *--q = (char)('0' + u % 10);
-            u /= 10;
-        } while (u);
-        if (v->u.i < 0)
-            *--q = '-';
-        cn_buf_put(b, q, (size_t)(end - q));
+        cn_buf_put_dec(b, v->u.i);
     } else {
         put_double(b, v->u.f);
     }

@@ -318,16 +318,10 @@ static void buf_puts(cn_buf_t *b, const char *s)
 static void head_fmt(int status, const char *ctype, const char *extra, bool chunked, bool http10,
                      bool close, size_t len, cn_buf_t *out)
 {
-    char num[24];
-    int n = 0;
     assert(status >= 100 && status <= 599);
-    unsigned st = (unsigned)status;
     cn_buf_put(out, "HTTP/1.1 ", 9);
-    num[0] = (char)('0' + st / 100);
-    num[1] = (char)('0' + st / 10 % 10);
-    num[2] = (char)('0' + st % 10);
-    num[3] = ' ';
-    cn_buf_put(out, num, 4);
+    cn_buf_put_dec(out, status);
+    cn_buf_put_u8(out, ' ');
     buf_puts(out, status_text(status));
     cn_buf_put(out, "\r\n", 2);
     if (ctype) {
@@ -342,14 +336,7 @@ static void head_fmt(int status, const char *ctype, const char *extra, bool chun
         buf_puts(out, "Transfer-Encoding: chunked\r\n");
     } else if (status != 204 && !chunked) {
         cn_buf_put(out, "Content-Length: ", 16);
-        char *e = num + sizeof num;
-        size_t v = len;
-        do {
-            *--e = (char)('0' + v % 10);
-            v /= 10;
-            n++;
-        } while (v);
-        cn_buf_put(out, e, (size_t)n);
+        cn_buf_put_dec(out, (int64_t)len);
         cn_buf_put(out, "\r\n", 2);
     }
     if (close)

@@ -39,7 +39,7 @@
  *    loop at once, the query paid about 55 us more (the futex wake of a
  *    thread on the other, idle virtual CPU).  Arming and disarming the
  *    timer are two syscalls without a wake-up.  While the sitter has the
- *    loop, or when stopping, jobs are queued as before.  Measured with
+ *    loop, jobs are queued as before.  Measured with
  *    `lat` (a new connection per request after a 2 ms pause, as curl
  *    leaves it in `bench/run query`; servers side by side, 3 rounds of
  *    400), each step against the one before in its own session: a
@@ -284,7 +284,7 @@ void srv__pool_loop(srv_pool_t *p)
 {
     uv_loop_t *loop = &p->h->loop;
     pthread_mutex_lock(&p->mu);
-    p->lf_enabled = p->lf_tfd >= 0 && p->sitter_started;
+    p->lf_enabled = p->sitter_started; /* no timer, no sitter: no hand-offs */
     pthread_mutex_unlock(&p->mu);
     for (;;) {
         uv_run(loop, UV_RUN_DEFAULT);
@@ -295,12 +295,6 @@ void srv__pool_loop(srv_pool_t *p)
             p->lf_enabled = false;
             pthread_mutex_unlock(&p->mu);
             return;
-        }
-        if (p->stop) {
-            enqueue_locked(p, j);
-            pthread_mutex_unlock(&p->mu);
-            pthread_cond_signal(&p->work);
-            continue;
         }
         p->lf_want = true;
         p->lf_done = false;
@@ -420,7 +414,7 @@ void srv__job_run(srv_conn_t *c, srv_job_fn fn, void *arg, void (*free_fn)(void 
     cn_buf_init(&j->out);
     c->job = j;
     pthread_mutex_lock(&p->mu);
-    if (p->lf_enabled && !p->lf_running && !p->inline_job && !p->stop) {
+    if (p->lf_enabled && !p->lf_running && !p->inline_job) {
         /* this thread runs it once it left the loop to a worker (NOTES 2) */
         p->inline_job = j;
         pthread_mutex_unlock(&p->mu);

@@ -146,6 +146,11 @@ void cn_buf_put_u32(cn_buf_t *b, uint32_t v); /* little endian */
 void cn_buf_put_u64(cn_buf_t *b, uint64_t v); /* little endian */
 void cn_buf_put_uvarint(cn_buf_t *b, uint64_t v);
 void cn_buf_put_svarint(cn_buf_t *b, int64_t v); /* zigzag */
+/* v in decimal, '-' first when negative (no other bytes). */
+void cn_buf_put_dec(cn_buf_t *b, int64_t v);
+/* Writes v (< 10^nd) as exactly nd decimal digits, leading zeros included,
+ * into d[0..nd); two digits a step. */
+void cn_dec_digits(uint64_t v, int nd, char *d);
 /* Reserve n bytes at the end and return a pointer to them (len += n). */
 uint8_t *cn_buf_extend(cn_buf_t *b, size_t n);
 

@@ -44,6 +44,35 @@ void cn_buf_put(cn_buf_t *b, const void *p, size_t n)
     memcpy(cn_buf_extend(b, n), p, n);
 }
 
+void cn_dec_digits(uint64_t v, int nd, char *d)
+{
+    static const char two[] = "00010203040506070809101112131415161718192021222324"
+                              "25262728293031323334353637383940414243444546474849"
+                              "50515253545556575859606162636465666768697071727374"
+                              "75767778798081828384858687888990919293949596979899";
+    int i = nd;
+    while (i >= 2) {
+        unsigned r = (unsigned)(v % 100);
+        v /= 100;
+        d[--i] = two[2 * r + 1];
+        d[--i] = two[2 * r];
+    }
+    if (i)
+        d[0] = (char)('0' + v);
+}
+
+void cn_buf_put_dec(cn_buf_t *b, int64_t v)
+{
+    uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
+    int nd = 1;
+    for (uint64_t t = u; t >= 10; t /= 10)
+        nd++;
+    char *d = (char *)cn_buf_extend(b, (size_t)nd + (v < 0));
+    if (v < 0)
+        *d++ = '-';
+    cn_dec_digits(u, nd, d);
+}
+
 void cn_buf_put_u8(cn_buf_t *b, uint8_t v)
 {
     *cn_buf_extend(b, 1) = v;

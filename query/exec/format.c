@@ -181,24 +181,6 @@ static int printf_digits(double a, int prec, char *digits, int *exp)
     return nd;
 }
 
-/* Writes v as exactly nd decimal digits. */
-static void put_digits(uint64_t v, int nd, char *d)
-{
-    static const char two[] = "00010203040506070809101112131415161718192021222324"
-                              "25262728293031323334353637383940414243444546474849"
-                              "50515253545556575859606162636465666768697071727374"
-                              "75767778798081828384858687888990919293949596979899";
-    int i = nd;
-    while (i >= 2) {
-        unsigned r = (unsigned)(v % 100);
-        v /= 100;
-        d[--i] = two[2 * r + 1];
-        d[--i] = two[2 * r];
-    }
-    if (i)
-        d[0] = (char)('0' + v);
-}
-
 /* digits_fast for one precision: units of u (a constant, so the divisions
  * are multiplications), at most lim - 1; the digit count when the
  * candidate (in *cout) reads back as a (always for u = 1), 0 when it does
@@ -299,7 +281,7 @@ void qry_fmt_float(double f, cn_buf_t *out)
             c /= 10;
             nd--;
         }
-        put_digits(c, nd, digits);
+        cn_dec_digits(c, nd, digits);
     } else {
         int dir = 2; /* unknown */
         if (!digits17(a, d17, &e17, &dir)) {
