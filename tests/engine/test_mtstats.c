@@ -312,7 +312,8 @@ static void test_big_series(void **state)
  * eng__rows_sort_merge against a reference: rows laid out as several
  * ascending runs (blocks, sealed chunks) with late rows and duplicate
  * timestamps across and within runs (equal seq too: the later position
- * wins).  Per distinct ts the reference takes, per column, the valid
+ * wins), and in every fourth case no duplicates at all (the permutation
+ * path).  Per distinct ts the reference takes, per column, the valid
  * value of the greatest (seq, position) and the greatest seq.
  */
 static void test_sort_merge_runs(void **state)
@@ -336,6 +337,8 @@ static void test_sort_merge_runs(void **state)
             int64_t ts = base + (int64_t)(i - first) * (1 + (int64_t)(rnd() % 2));
             if (rnd() % 10 == 0) /* a late row */
                 ts -= (int64_t)(rnd() % 50);
+            if (iter % 4 == 1) /* no two rows share a timestamp (n < 1024) */
+                ts = ts * 1024 + (int64_t)i;
             r.ts[i] = ts;
             r.seq[i] = 1 + rnd() % 30;
             ((double *)r.vals[0])[i] = (double)i;
