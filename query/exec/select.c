@@ -1170,13 +1170,13 @@ static void *worker_main(void *arg)
     run_t *r = w->r;
     for (;;) {
         size_t ui = atomic_fetch_add(&r->next, 1);
-        if (ui >= r->nunits || atomic_load(&r->err))
+        if (ui >= r->nunits || check_abort(r))
             break;
         unit_t *u = &r->units[ui];
         u->min_ts = INT64_MAX;
         if (r->p->aggregate)
             u->st = cn_calloc(r->nb * r->p->naggs + 1, sizeof(ast_t));
-        for (size_t s = 0; s < u->ns; s++) {
+        for (size_t s = 0; s < u->ns && !check_abort(r); s++) {
             int rc = r->lvc ? lvc_series(r, u, u->s0 + s, w)
                             : scan_series(r, u, u->s0 + s, (uint32_t)(u->s0 + s), w->ar);
             if (rc < 0) {
@@ -2138,10 +2138,11 @@ static void run_free(run_t *r)
         unit_t *un = &r->units[u];
         if (un->st) {
             size_t n = r->nb * r->p->naggs;
-            for (size_t i = 0; i < n; i++) {
-                cn_free(un->st[i].vals);
-                cn_free(un->st[i].vsi);
-            }
+            for (size_t i = 0; i < n; i++) /* most windows collected nothing */
+                if (un->st[i].vals || un->st[i].vsi) {
+                    cn_free(un->st[i].vals);
+                    cn_free(un->st[i].vsi);
+                }
             cn_free(un->st);
         }
         cn_free(un->rows.ts);
