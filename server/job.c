@@ -38,14 +38,34 @@
  *    was the expensive part: with an idle worker signalled to take the
  *    loop at once, the query paid about 55 us more (the futex wake of a
  *    thread on the other, idle virtual CPU).  Arming and disarming the
- *    timer are two syscalls without a wake-up.  While the sitter has the
- *    loop, jobs are queued as before.  Measured with
+ *    timer are two syscalls without a wake-up (NOTES 3 on when it fires).
+ *    While the sitter has the loop, jobs are queued as before.  Measured
+ *    with
  *    `lat` (a new connection per request after a 2 ms pause, as curl
  *    leaves it in `bench/run query`; servers side by side, 3 rounds of
  *    400), each step against the one before in its own session: a
  *    worker woken at once to take the loop, Q1 p50 336/323/318 ->
  *    314/301/292 us, Q2 359/348/342 -> 352/347/335; the sitter instead,
  *    Q1 296/285/257 -> 252/241/221, Q2 350/340/307 -> 303/289/274.
+ * 3. When the sitter looks.  A timer that expires before the CPU's next
+ *    kernel tick makes the kernel reprogram the CPU's timer, which costs
+ *    a virtual machine an exit: arming one 0.5 ms ahead took 14 us (p50
+ *    of 400, 2 ms apart), disarming it again 15 us; at a tick, 3 and 2 us
+ *    (ticks fall on multiples of the tick in CLOCK_MONOTONIC, whose
+ *    length the coarse clock's resolution gives: 4 ms here).  So the
+ *    timer is armed for the first tick after the job began; the sitter
+ *    takes the loop then if the job ran SRV_POOL_FOLLOW_NS, else arms
+ *    its timer for that moment itself (its CPU pays) and looks again.
+ *    Loop events thus wait at least 0.5 ms and at most one tick (plus a
+ *    wake-up) while a job starts, and a job that ends in time costs two
+ *    cheap syscalls.  With curl (bench/run query's client, a new
+ *    connection per request), servers side by side on freshly loaded
+ *    'medium', p50 of 200: Q2 526/537/531 -> 500/477/505 us, Q1 493/500
+ *    -> 415/354, SHOW DATABASES 406 -> 355; context switches per
+ *    request 2.7 -> 2.1 (the timer fired less often into a sitter with
+ *    nothing to do).  The price, /ping every 3 ms beside a stream of
+ *    60 ms count(*) queries: p90 285-920 -> 661-1314 us, p99 4.7-5.3 ->
+ *    5.0-6.8 ms (scheduling on two busy CPUs dominates either way).
  */
 #include "job.h"
 
@@ -77,6 +97,8 @@ struct srv_pool {
     pthread_t sitter;      /* runs the loop while the loop's thread runs a job */
     bool sitter_started;
     bool lf_want;          /* the sitter should run the loop when its timer fires */
+    int64_t lf_start;      /* when the loop's thread began its job (cn_mono_ns) */
+    int64_t tick_ns;       /* the kernel's tick (NOTES 3), 0: unknown */
     bool lf_running;       /* the sitter runs it */
     bool lf_done, lf_alive; /* it gave the loop back; the loop still has handles */
     pthread_cond_t lf_cv;   /* lf_done */
@@ -244,11 +266,22 @@ static void *worker(void *arg)
     return NULL;
 }
 
-/* Arms the sitter's timer to fire after ns (0: disarms it). */
-static void sitter_arm(srv_pool_t *p, long ns)
+/* Arms the sitter's timer to fire at the monotonic time at (ns; 0 disarms
+ * it). */
+static void sitter_arm(srv_pool_t *p, int64_t at)
 {
-    struct itimerspec it = {.it_value = {.tv_sec = ns / 1000000000, .tv_nsec = ns % 1000000000}};
-    timerfd_settime(p->lf_tfd, 0, &it, NULL);
+    struct itimerspec it = {.it_value = {.tv_sec = at / 1000000000, .tv_nsec = at % 1000000000}};
+    timerfd_settime(p->lf_tfd, TFD_TIMER_ABSTIME, &it, NULL);
+}
+
+/* The first time the sitter looks at a job begun at start: the kernel's
+ * first tick after it, or start + SRV_POOL_FOLLOW_NS when the tick is
+ * unknown (NOTES 3). */
+static int64_t sitter_first(const srv_pool_t *p, int64_t start)
+{
+    if (!p->tick_ns)
+        return start + SRV_POOL_FOLLOW_NS;
+    return (start / p->tick_ns + 1) * p->tick_ns;
 }
 
 /* Sleeps until its timer fires; then takes the loop if the loop's thread
@@ -273,8 +306,13 @@ static void *sitter(void *arg)
             pthread_mutex_unlock(&p->mu);
             break;
         }
-        if (p->lf_want)
-            follow(p);
+        if (p->lf_want) {
+            int64_t due = p->lf_start + SRV_POOL_FOLLOW_NS;
+            if (cn_mono_ns() < due) /* a tick early in the job: look again when due */
+                sitter_arm(p, due);
+            else
+                follow(p);
+        }
         pthread_mutex_unlock(&p->mu);
     }
     return NULL;
@@ -299,7 +337,8 @@ void srv__pool_loop(srv_pool_t *p)
         p->lf_want = true;
         p->lf_done = false;
         atomic_store(&p->lf_ask, false);
-        sitter_arm(p, SRV_POOL_FOLLOW_NS);
+        p->lf_start = cn_mono_ns();
+        sitter_arm(p, sitter_first(p, p->lf_start));
         run_job_locked(p, j);
         if (p->lf_want) { /* the sitter did not take the loop: it is still ours */
             p->lf_want = false;
@@ -337,6 +376,10 @@ int srv__pool_new(srv_http_t *h, uint32_t nthreads, srv_pool_t **out)
     pthread_cond_init(&p->room, NULL);
     pthread_cond_init(&p->lf_cv, NULL);
     p->lf_tfd = timerfd_create(CLOCK_MONOTONIC, TFD_CLOEXEC);
+    struct timespec res; /* a coarse clock ticks with the kernel */
+    if (clock_getres(CLOCK_MONOTONIC_COARSE, &res) == 0 && res.tv_sec == 0 &&
+        res.tv_nsec >= 100000 && res.tv_nsec <= 10000000)
+        p->tick_ns = res.tv_nsec;
     if (p->lf_tfd < 0)
         cn_warn("http: no timerfd (%s): queries always run on the worker pool",
                 strerror(errno));
@@ -372,7 +415,7 @@ void srv__pool_free(srv_pool_t *p)
     pthread_cond_broadcast(&p->work);
     pthread_cond_broadcast(&p->room);
     if (p->sitter_started)
-        sitter_arm(p, 1); /* it wakes and sees stop */
+        sitter_arm(p, 1); /* long past: it wakes at once and sees stop */
     pthread_mutex_unlock(&p->mu);
     for (uint32_t i = 0; i < p->n; i++)
         pthread_join(p->th[i], NULL);

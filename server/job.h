@@ -34,8 +34,9 @@
 #include <stdatomic.h>
 
 #define SRV_JOB_MAX_PENDING (4u << 20)
-/* How long a job the loop's own thread runs may keep the loop waiting
- * before the sitter takes it over (job.c NOTES 2). */
+/* The least time a job the loop's own thread runs keeps the loop waiting:
+ * the sitter takes it over at the first kernel tick after the job began,
+ * but not before this (job.c NOTES 2 and 3). */
 #define SRV_POOL_FOLLOW_NS 500000
 
 typedef void (*srv_job_fn)(srv_job_t *j, void *arg);
