@@ -46,6 +46,11 @@
 # multiples of 10 s).  Q4's average of per-series averages is the mean over
 # the fleet because every series has the same number of points per hour.
 #
+# Q0 times a request that asks nothing (GET /ping; VictoriaMetrics GET
+# /health) the same way, after the queries: the floor under every figure -
+# curl's own work, a new connection, the server's HTTP - against which Q1
+# and Q2 are small.
+#
 # Checks: cairn's answer must equal InfluxDB's (query_check.py influx: same
 # series, columns and rows, floats within 1e-9 relative): MATCH / MISMATCH /
 # na per query.  VictoriaMetrics' answer must carry InfluxDB's values
@@ -112,10 +117,14 @@ wait_quiet() {
     echo "== quiet: waited $((SECONDS - t0)) s (CPU ${busy} % busy in the last second)"
 }
 
-# q_once SYS N OUT: one request; prints "HTTP_CODE SECONDS".
+# q_once SYS N OUT: one request (N 0: GET /ping, VictoriaMetrics /health);
+# prints "HTTP_CODE SECONDS".
 q_once() {
     local sys=$1 n=$2 out=$3 port=${HP_PORT[$1]} a args=()
-    if [[ $sys == vm ]]; then
+    if [[ $n == 0 ]]; then
+        curl -s -o "$out" -w '%{http_code} %{time_total}\n' \
+            "http://127.0.0.1:$port/$([[ $sys == vm ]] && echo health || echo ping)" || echo "000 0"
+    elif [[ $sys == vm ]]; then
         for a in ${QV_ARGS[$n]}; do args+=(--data-urlencode "$a"); done
         curl -s -G -o "$out" -w '%{http_code} %{time_total}\n' \
             "http://127.0.0.1:$port/api/v1/${QV_API[$n]}" --data-urlencode "query=${QV[$n]}" \
@@ -146,7 +155,7 @@ q_time() {
     [[ ${QR[$sys.$n]:-} == na ]] && return 0
     for ((i = 0; i < 5; i++)); do
         read -r code secs < <(q_once "$sys" "$n" /dev/null)
-        [[ $code == 200 ]] || {
+        [[ $code == 200 || ($n == 0 && $code == 204) ]] || {
             echo "bench/run: Q$n on ${HP_LABEL[$sys]}: HTTP $code in a timed run; its figure na" >&2
             QR[$sys.$n]=na
             return 0
@@ -246,6 +255,14 @@ run_query() {
             q_time "$sys" "$n"
         done
     done
+    # the floor under Q1 and Q2: one request that asks nothing, timed the
+    # same way (curl's own work, the connection, the server's HTTP)
+    echo "== Q0 (the request alone): GET /ping, VictoriaMetrics GET /health"
+    for sys in cairn vm influx; do
+        [[ -n ${HP_PID[$sys]:-} ]] || { QR[$sys.0]=na; continue; }
+        wait_quiet >/dev/null
+        q_time "$sys" 0
+    done
     for sys in "${systems[@]}"; do hp_stop "$sys" q; done
 
     echo "== bench/run $NAME --size $SIZE took ${SECONDS} s"
@@ -260,5 +277,9 @@ run_query() {
         ratios+=" q${n}_vm_ratio=$(ratio "$c" "$vmv") q${n}_influx_ratio=$(ratio "$c" "$inf")"
         matches+=" q${n}_match=${QMATCH[$n]%%:*}"
     done
+    local c0=${QR[cairn.0]:-na} v0=${QR[vm.0]:-na} i0=${QR[influx.0]:-na}
+    printf '  %-3s %10s %10s %10s %9s %9s  %s\n' Q0 "$c0" "$v0" "$i0" "$(ratio "$c0" "$v0")" \
+        "$(ratio "$c0" "$i0")" "(the request alone: /ping, /health)"
+    line+=" q0_ms=$c0 q0_vm_ms=$v0 q0_influx_ms=$i0"
     echo "$line$ratios$matches"
 }
