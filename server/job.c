@@ -40,8 +40,7 @@
  *    thread on the other, idle virtual CPU).  Arming and disarming the
  *    timer are two syscalls without a wake-up (NOTES 3 on when it fires).
  *    While the sitter has the loop, jobs are queued as before.  Measured
- *    with
- *    `lat` (a new connection per request after a 2 ms pause, as curl
+ *    with `lat` (a new connection per request after a 2 ms pause, as curl
  *    leaves it in `bench/run query`; servers side by side, 3 rounds of
  *    400), each step against the one before in its own session: a
  *    worker woken at once to take the loop, Q1 p50 336/323/318 ->
