@@ -345,12 +345,12 @@ void eng__rows_sort_merge(eng__rows_t *r)
     cn_free(perm);
 }
 
-/* Keeps rows for which keep[i] is set, in order. */
-static void rows_compact(eng__rows_t *r, const uint8_t *keep)
+/* Keeps the rows from on for which keep[i - from] is set, in order. */
+static void rows_compact(eng__rows_t *r, uint32_t from, const uint8_t *keep)
 {
-    uint32_t o = 0;
-    for (uint32_t i = 0; i < r->n; i++) {
-        if (!keep[i])
+    uint32_t o = from;
+    for (uint32_t i = from; i < r->n; i++) {
+        if (!keep[i - from])
             continue;
         if (o != i) {
             r->ts[o] = r->ts[i];
@@ -411,7 +411,7 @@ void eng__rows_delete(eng__rows_t *r, int64_t tmin, int64_t tmax, uint64_t tseq)
     uint8_t *keep = cn_malloc(r->n);
     for (uint32_t i = 0; i < r->n; i++)
         keep[i] = !(r->seq[i] < tseq && r->ts[i] >= tmin && r->ts[i] < tmax);
-    rows_compact(r, keep);
+    rows_compact(r, 0, keep);
     cn_free(keep);
 }
 
@@ -892,24 +892,14 @@ static void rows_cols(const mt_series_t *s, const mt_chunk_t *ch, int64_t tmin, 
         }
         col += (size_t)n * vs;
     }
-    uint32_t w = o + cnt;
+    out->n = o + cnt;
     if (ch->seq_hi > max_seq) { /* a snapshot older than some of these rows */
-        w = o;
-        for (uint32_t i = o; i < o + cnt; i++) {
-            if (out->seq[i] > max_seq)
-                continue;
-            out->ts[w] = out->ts[i];
-            out->seq[w] = out->seq[i];
-            for (uint32_t c = 0; c < out->ncols; c++) {
-                size_t vs = eng__type_size(out->types[c]);
-                memmove((uint8_t *)out->vals[c] + (size_t)w * vs,
-                        (uint8_t *)out->vals[c] + (size_t)i * vs, vs);
-                out->valid[c][w] = out->valid[c][i];
-            }
-            w++;
-        }
+        uint8_t *keep = cn_malloc(cnt);
+        for (uint32_t i = 0; i < cnt; i++)
+            keep[i] = out->seq[o + i] <= max_seq;
+        rows_compact(out, o, keep);
+        cn_free(keep);
     }
-    out->n = w;
 }
 
 /* Appends chunk ch's rows (ts in [tmin, tmax), seq <= max_seq) to out. */
