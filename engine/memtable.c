@@ -25,6 +25,17 @@
  *    bench/run query's Q3 (max per device, 1000 series) 26-28 -> 17-18 ms,
  *    wall p50 17-20 -> 13-14 ms; Q2 about the same (it reads 360 rows);
  *    loading 'medium' 3.8-3.9 s before and 3.7-4.2 s after.
+ * 6. Two writers a little apart leave chunks whose time spans overlap
+ *    (the later writer's rows land in the next chunk), though no two rows
+ *    share a timestamp.  A reader must assume a later row may overwrite an
+ *    earlier one wherever spans meet, which made a max() per series load
+ *    and merge every chunk whose stats could matter together with all its
+ *    neighbours.  So a sealed column-major chunk records whether any of
+ *    its timestamps occurs in an earlier chunk of the series (ts_new,
+ *    chunk_ts_new: a merge of the ascending time columns of the earlier
+ *    chunks that reach into its span, at most CHUNK_TS_LOOKBACK of them,
+ *    found backwards through hi_before), and eng__mt_chunks passes it on
+ *    (engine/read.c, may_overwrite).
  */
 #include "memtable.h"
 
@@ -478,6 +489,11 @@ typedef struct mt_chunk {
     uint32_t cnf;
     int64_t tmin, tmax, last_ts;
     uint64_t seq_lo, seq_hi;
+    /* the largest tmax of the series' earlier chunks (INT64_MIN: none) */
+    int64_t hi_before;
+    /* sealed only: no row shares its timestamp with a row of an earlier
+     * chunk (chunk_ts_new; NOTES 6) */
+    bool ts_new;
     /* sealed only: stats per (fid, type), immutable once set */
     uint32_t nst;
     uint32_t *st_fids;
@@ -1038,6 +1054,52 @@ static void stats_uniform(const uint8_t *base, uint32_t n, size_t rowlen, uint32
     }
 }
 
+/* The largest tmax of the series' chunks so far (all sealed: called as a
+ * new chunk opens, so the one before it is final). */
+static int64_t hi_before(const mt_series_t *s)
+{
+    if (s->nchunks < 2)
+        return INT64_MIN;
+    const mt_chunk_t *p = &s->chunks[s->nchunks - 2];
+    return CN_MAX(p->hi_before, p->tmax);
+}
+
+/*
+ * Does the column-major chunk ch, the series' last and just sealed, share
+ * no timestamp with an earlier chunk (NOTES 6)?  Earlier chunks whose span
+ * meets ch's are walked back until no older one reaches ch's first time
+ * (hi_before); their timestamps, ascending like ch's, are merged against
+ * ch's.  false when one of them is not column-major or ascending, or when
+ * more than CHUNK_TS_LOOKBACK of them would have to be read.
+ */
+#define CHUNK_TS_LOOKBACK 8
+static bool chunk_ts_new(const mt_series_t *s, const mt_chunk_t *ch)
+{
+    const uint8_t *a = s->buf + ch->off;
+    uint32_t looked = 0;
+    for (uint32_t j = s->nchunks - 1; j-- > 0;) {
+        const mt_chunk_t *o = &s->chunks[j];
+        if (o->tmax >= ch->tmin && o->tmin <= ch->tmax) {
+            if (!o->cols || !o->sorted || ++looked > CHUNK_TS_LOOKBACK)
+                return false;
+            const uint8_t *b = s->buf + o->off;
+            uint32_t i = 0, k = col_lower(b, o->rows, ch->tmin);
+            while (i < ch->rows && k < o->rows) {
+                int64_t x = col_ts(a, i), y = col_ts(b, k);
+                if (x == y)
+                    return false;
+                if (x < y)
+                    i++;
+                else
+                    k++;
+            }
+        }
+        if (o->hi_before < ch->tmin)
+            break;
+    }
+    return true;
+}
+
 /*
  * Seals the open chunk.  Its rows are put in time order in place (equal
  * timestamps keep their arrival order, so last-write-wins is unchanged);
@@ -1114,6 +1176,7 @@ static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
     if (uniform) {
         stats_uniform(s->buf + ch->off, ks, rowlen, nf, s->ftypes, st);
         chunk_columns(s, ch, ks, rowlen, nf);
+        ch->ts_new = ch->sorted && chunk_ts_new(s, ch);
     } else {
         eng__rows_t r;
         eng__rows_init(&r, nf, s->fids, s->ftypes);
@@ -1147,6 +1210,7 @@ static void chunk_seal(eng__mt_t *mt, mt_series_t *s)
         bool mixed = s->chunks[s->nchunks - 1].mixed;
         mt_chunk_t *nc = &s->chunks[s->nchunks++];
         memset(nc, 0, sizeof *nc);
+        nc->hi_before = hi_before(s);
         nc->off = cut;
         nc->mixed = mixed; /* its rows are the sealed chunk's newest */
         chunk_describe(nc, k, ks, n);
@@ -1167,6 +1231,7 @@ static mt_chunk_t *chunk_for_row(eng__mt_t *mt, mt_series_t *s, int64_t ts, uint
         }
         ch = &s->chunks[s->nchunks++];
         memset(ch, 0, sizeof *ch);
+        ch->hi_before = hi_before(s);
         ch->off = s->len;
         ch->tmin = ts;
         ch->tmax = ts;
@@ -1344,6 +1409,7 @@ uint32_t eng__mt_chunks(eng__mt_t *mt, uint64_t sid, int64_t tmin, int64_t tmax,
             o->tmax = ch->tmax;
             o->seq_lo = ch->seq_lo;
             o->seq_hi = ch->seq_hi;
+            o->ts_new = ch->st && ch->ts_new;
             o->off = ch->off;
             o->end = ch->st ? ch->end : 0; /* 0: open, read to the buffer's end */
             /* stats only for a sealed, ascending chunk wholly visible */

@@ -102,6 +102,9 @@ typedef struct eng__mtchunk {
     uint32_t rows;
     int64_t tmin, tmax;
     uint64_t seq_lo, seq_hi;
+    /* sealed, and none of its timestamps occurs in a chunk of a smaller
+     * idx (memtable.c NOTES 6) */
+    bool ts_new;
     size_t off, end; /* bytes in the series buffer; end 0: the open chunk */
     uint32_t nst;
     const uint32_t *st_fids;

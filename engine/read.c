@@ -641,6 +641,11 @@ static uint64_t src_seq_lo(const src_t *s)
  * seq ties by position, so an equal seq counts. */
 static bool may_overwrite(const src_t *x, const src_t *y)
 {
+    /* two chunks of one memtable's series share no timestamp when the
+     * later one says so (memtable.c NOTES 6) */
+    if (x->mc && y->mc && x->mc->mt == y->mc->mt && x->mc != y->mc &&
+        (x->mc->idx > y->mc->idx ? x->mc : y->mc)->ts_new)
+        return false;
     return x->tmin <= y->tmax && x->tmax >= y->tmin && x->seq >= src_seq_lo(y);
 }
 

@@ -5,7 +5,8 @@
  * like a stored block's.  Checked by hand against expected rows: late rows
  * (concurrent writers), duplicates (last write wins per field, no stats
  * offered over them), deletes (no stats over rows a tombstone may hit), and
- * an iterator opened before a seal permutes the rows it reads.
+ * an iterator opened before a seal permutes the rows it reads, and a
+ * max() reads only the overlapping chunks that may change it.
  * test_engine_model.c covers the same paths with random operations.
  */
 // clang-format off
@@ -324,6 +325,49 @@ static void test_seal_under_reader(void **state)
     free(w);
 }
 
+/* Chunks whose spans overlap without sharing a timestamp (writers far
+ * apart) are not read for a max() their stats rule out; a chunk that
+ * rewrites a timestamp of an earlier one still is (memtable.c NOTES 6). */
+static void test_extreme_overlap(void **state)
+{
+    fixture_t *f = *state;
+    want_t *w = calloc(1, sizeof *w);
+    /* A: even slots 0..54 (56..62 stay open at its seal); 1000 at 10 */
+    for (int k = 0; k < 64; k += 2)
+        both_put(f->db, w, k, k == 10 ? 1000 : k % 7, false);
+    /* B: odd slots 1..55, inside A's span, no timestamp of A's */
+    for (int k = 1; k < 56; k += 2)
+        both_put(f->db, w, k, k % 5, false);
+    /* C: slot 10 again (1 now), 56..62 and 100..122; 123..126 stay open */
+    both_put(f->db, w, 10, 1, false);
+    for (int k = 100; k < 127; k++)
+        both_put(f->db, w, k, k % 7, false);
+    eng_snap_t *s;
+    assert_int_equal(eng_snap_open(f->db, &s), 0);
+    uint64_t sid = dev1(s);
+    uint32_t fids[2] = {0, 1};
+    eng_iter_t *it;
+    assert_int_equal(eng_iter_open(s, sid, fids, 2, T0, T0 + 130 * STEP, &it), 0);
+    /* nothing beyond 100 is left: A holds 1000 by its stats, C rewrote it
+     * and is read with A; B (28 rows) is not read */
+    eng_value_t above = {.i = 100}, v;
+    int64_t ts;
+    uint32_t rows;
+    assert_int_equal(eng_iter_group_extreme(it, 0, true, &above, &ts, &v, &rows), 0);
+    assert_int_equal(rows, 56);
+    /* the next group, the open chunk: 126 % 7 = 0 ... 125 % 7 = 6 */
+    above.i = 5;
+    assert_int_equal(eng_iter_group_extreme(it, 0, true, &above, &ts, &v, &rows), 1);
+    assert_int_equal(rows, 4);
+    assert_int_equal(v.i, 6);
+    assert_int_equal(ts, T0 + 125 * STEP);
+    eng_iter_close(it);
+    eng_snap_close(s);
+    seen_t sn = {0};
+    check_all(f->db, w, 0, 130, &sn);
+    free(w);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -331,6 +375,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_duplicates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete, setup, teardown),
         cmocka_unit_test_setup_teardown(test_seal_under_reader, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_extreme_overlap, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
