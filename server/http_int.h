@@ -98,6 +98,7 @@ struct srv_http {
     eng_db_t *db;
     struct srv_rules *rules; /* /api/v1/rules (rules.h); NULL: 503 */
     uint16_t port;
+    bool deferred, nodelay; /* the listener's TCP_DEFER_ACCEPT, TCP_NODELAY (http.c NOTES 6) */
     uint32_t nconns;
     uint64_t efull_waits; /* writes parked for CN_EFULL (logged at shutdown) */
     srv_pool_t *pool;     /* worker threads for handlers that may block or run long */
