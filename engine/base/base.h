@@ -139,13 +139,33 @@ static inline void cn_buf_reset(cn_buf_t *b)
 {
     b->len = 0;
 }
-void cn_buf_put(cn_buf_t *b, const void *p, size_t n);
-void cn_buf_put_u8(cn_buf_t *b, uint8_t v);
+void cn_buf_put_slow(cn_buf_t *b, const void *p, size_t n); /* cn_buf_put's growing path */
+/* Appends n bytes (inline while they fit: JSON and text answers append a
+ * few bytes at a time). */
+static inline void cn_buf_put(cn_buf_t *b, const void *p, size_t n)
+{
+    if (b->cap - b->len >= n) {
+        if (n)
+            memcpy(b->p + b->len, p, n);
+        b->len += n;
+    } else {
+        cn_buf_put_slow(b, p, n);
+    }
+}
+static inline void cn_buf_put_u8(cn_buf_t *b, uint8_t v)
+{
+    if (b->cap > b->len)
+        b->p[b->len++] = v;
+    else
+        cn_buf_put_slow(b, &v, 1);
+}
 void cn_buf_put_u16(cn_buf_t *b, uint16_t v); /* little endian */
 void cn_buf_put_u32(cn_buf_t *b, uint32_t v); /* little endian */
 void cn_buf_put_u64(cn_buf_t *b, uint64_t v); /* little endian */
 void cn_buf_put_uvarint(cn_buf_t *b, uint64_t v);
 void cn_buf_put_svarint(cn_buf_t *b, int64_t v); /* zigzag */
+/* The number of decimal digits of u (1 for 0). */
+int cn_dec_len(uint64_t u);
 /* v in decimal, '-' first when negative (no other bytes). */
 void cn_buf_put_dec(cn_buf_t *b, int64_t v);
 /* Writes v (< 10^nd) as exactly nd decimal digits, leading zeros included,

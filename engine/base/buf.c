@@ -37,7 +37,7 @@ uint8_t *cn_buf_extend(cn_buf_t *b, size_t n)
     return p;
 }
 
-void cn_buf_put(cn_buf_t *b, const void *p, size_t n)
+void cn_buf_put_slow(cn_buf_t *b, const void *p, size_t n)
 {
     if (n == 0)
         return;
@@ -61,22 +61,45 @@ void cn_dec_digits(uint64_t v, int nd, char *d)
         d[0] = (char)('0' + v);
 }
 
+int cn_dec_len(uint64_t u)
+{
+    static const uint64_t p10[20] = {1ull,
+                                     10ull,
+                                     100ull,
+                                     1000ull,
+                                     10000ull,
+                                     100000ull,
+                                     1000000ull,
+                                     10000000ull,
+                                     100000000ull,
+                                     1000000000ull,
+                                     10000000000ull,
+                                     100000000000ull,
+                                     1000000000000ull,
+                                     10000000000000ull,
+                                     100000000000000ull,
+                                     1000000000000000ull,
+                                     10000000000000000ull,
+                                     100000000000000000ull,
+                                     1000000000000000000ull,
+                                     10000000000000000000ull};
+    /* the bit length x log10(2) (1233 / 4096) is the digit count or one
+     * less; u | 1 has u's digits and makes 0 one digit */
+    u |= 1;
+    int t = ((64 - __builtin_clzll(u)) * 1233) >> 12;
+    return t + (t < 20 && u >= p10[t]);
+}
+
 void cn_buf_put_dec(cn_buf_t *b, int64_t v)
 {
     uint64_t u = v < 0 ? (uint64_t)0 - (uint64_t)v : (uint64_t)v;
-    int nd = 1;
-    for (uint64_t t = u; t >= 10; t /= 10)
-        nd++;
+    int nd = cn_dec_len(u);
     char *d = (char *)cn_buf_extend(b, (size_t)nd + (v < 0));
     if (v < 0)
         *d++ = '-';
     cn_dec_digits(u, nd, d);
 }
 
-void cn_buf_put_u8(cn_buf_t *b, uint8_t v)
-{
-    *cn_buf_extend(b, 1) = v;
-}
 
 void cn_buf_put_u16(cn_buf_t *b, uint16_t v)
 {
