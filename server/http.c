@@ -37,12 +37,22 @@
  *     p50 -15 us in three rounds of 200, the server's context switches
  *     -35 %.
  *  6. The request of a new connection is therefore read in the accept
- *     callback itself (on_connection): waiting for the loop to report it
+ *     callback itself (on_listener): waiting for the loop to report it
  *     cost a turn of the loop (epoll_ctl, an epoll_wait that returns at
  *     once, the loop's timers) before the request was even parsed.  Only
  *     bytes are taken there; EOF and errors reach on_read as before.  The
  *     listener has TCP_NODELAY, which accepted sockets inherit on Linux,
  *     so a connection needs no setsockopt of its own.
+ *  7. The listening socket is cairn's own, watched by a uv_poll_t, and
+ *     on_listener calls accept4 once per readiness: libuv's uv_listen
+ *     accepts until EAGAIN, and an accept4 that finds nothing costs
+ *     3.6 us here (the kernel sets up a socket before it looks at the
+ *     queue) - on the path of every request, since the loop ran the
+ *     request's job only after that second call.  More waiting
+ *     connections keep the socket readable (level-triggered), so each
+ *     turn of the loop takes the next.  Out of descriptors (EMFILE,
+ *     ENFILE) the listener pauses SRV_HTTP_ACCEPT_PAUSE_MS instead of
+ *     waking the loop again at once; clients wait in the backlog.
  */
 #include "http.h"
 
@@ -953,15 +963,48 @@ srv_conn_t *srv__conn_new_detached(srv_http_t *h)
     return c;
 }
 
-static void on_connection(uv_stream_t *server, int status)
+static void on_listener(uv_poll_t *p, int status, int events);
+
+static void on_accept_timer(uv_timer_t *t)
 {
-    srv_http_t *h = server->data;
-    if (status < 0 || h->stopping)
+    srv_http_t *h = t->data;
+    if (!h->stopping && h->lfd >= 0)
+        uv_poll_start(&h->listener, UV_READABLE, on_listener);
+}
+
+/* One connection per readiness of the listening socket (NOTES 7). */
+static void on_listener(uv_poll_t *p, int status, int events)
+{
+    srv_http_t *h = p->data;
+    (void)events;
+    if (status < 0 || h->stopping || h->lfd < 0)
         return;
+    int fd = accept4(h->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+    if (fd < 0) {
+        if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+            /* out of descriptors: clients wait in the backlog meanwhile */
+            uint32_t supp = 0;
+            int err = errno;
+            if (cn_ratelimit_ok(&h->accept_rl, cn_now_ns(), 10000000000LL, 1, &supp))
+                cn_warn("http: accept: %s; new connections wait, retried every %d ms (%u "
+                        "such retries not logged)",
+                        strerror(err), SRV_HTTP_ACCEPT_PAUSE_MS, supp);
+            uv_poll_stop(&h->listener);
+            uv_timer_start(&h->accept_timer, on_accept_timer, SRV_HTTP_ACCEPT_PAUSE_MS, 0);
+        }
+        return; /* EAGAIN, EINTR, ECONNABORTED ...: the next readiness */
+    }
     srv_conn_t *c = conn_new(h);
-    if (!c)
+    if (!c) {
+        close(fd);
         return;
-    if (uv_accept(server, (uv_stream_t *)&c->tcp) < 0 || h->nconns > h->o.max_conns) {
+    }
+    if (uv_tcp_open(&c->tcp, fd) < 0) {
+        close(fd);
+        conn_close(c);
+        return;
+    }
+    if (h->nconns > h->o.max_conns) {
         conn_close(c);
         return;
     }
@@ -970,8 +1013,7 @@ static void on_connection(uv_stream_t *server, int status)
     conn_start(c);
     /* the request came with the connection (TCP_DEFER_ACCEPT): read it now,
      * not one turn of the loop later (NOTES 6) */
-    uv_os_fd_t fd;
-    if (h->deferred && uv_fileno((uv_handle_t *)&c->tcp, &fd) == 0) {
+    if (h->deferred) {
         ssize_t n;
         do
             n = recv(fd, h->rbuf, sizeof h->rbuf, MSG_DONTWAIT);
@@ -997,6 +1039,17 @@ static void on_loop_handle_closed(uv_handle_t *hd)
     (void)hd;
 }
 
+/* Closes the listening socket and its poll handle (once). */
+static void listener_close(srv_http_t *h)
+{
+    if (h->listener.loop && !uv_is_closing((uv_handle_t *)&h->listener))
+        uv_close((uv_handle_t *)&h->listener, on_loop_handle_closed);
+    if (h->lfd >= 0) {
+        close(h->lfd);
+        h->lfd = -1;
+    }
+}
+
 static void final_close(srv_http_t *h)
 {
     if (h->efull_waits)
@@ -1009,7 +1062,8 @@ static void final_close(srv_http_t *h)
     uv_handle_t *hs[] = {(uv_handle_t *)&h->durable_async, (uv_handle_t *)&h->stop_async,
                          (uv_handle_t *)&h->job_async,     (uv_handle_t *)&h->baton_async,
                          (uv_handle_t *)&h->retry_timer,   (uv_handle_t *)&h->drain_timer,
-                         (uv_handle_t *)&h->listener};
+                         (uv_handle_t *)&h->accept_timer};
+    listener_close(h);
     for (size_t i = 0; i < CN_ARRAY_LEN(hs); i++)
         if (hs[i]->loop && !uv_is_closing(hs[i]))
             uv_close(hs[i], on_loop_handle_closed);
@@ -1030,8 +1084,7 @@ static void begin_shutdown(uv_async_t *a)
     if (h->stopping)
         return;
     h->stopping = true;
-    if (!uv_is_closing((uv_handle_t *)&h->listener))
-        uv_close((uv_handle_t *)&h->listener, on_loop_handle_closed);
+    listener_close(h);
     for (srv_conn_t *c = h->conns; c; c = c->next) {
         if (c->state == C_IDLE && c->in.len == 0)
             conn_close(c);
@@ -1069,8 +1122,10 @@ int srv_http_new(const srv_http_opts_t *opts, srv_http_t **out)
     h->baton_async.data = h;
     uv_timer_init(&h->loop, &h->retry_timer);
     uv_timer_init(&h->loop, &h->drain_timer);
+    uv_timer_init(&h->loop, &h->accept_timer);
     h->durable_async.data = h->stop_async.data = h;
-    h->retry_timer.data = h->drain_timer.data = h;
+    h->retry_timer.data = h->drain_timer.data = h->accept_timer.data = h;
+    h->lfd = -1;
     h->notify_live = true;
     *out = h;
     return 0;
@@ -1084,34 +1139,44 @@ static int bind_listener(srv_http_t *h)
                                : uv_ip4_addr(host, h->o.port, (struct sockaddr_in *)&ss);
     if (rc < 0)
         return cn_from_uv(rc);
-    rc = uv_tcp_init(&h->loop, &h->listener);
-    if (rc < 0)
-        return cn_from_uv(rc);
-    h->listener.data = h;
-    rc = uv_tcp_bind(&h->listener, (const struct sockaddr *)&ss, 0);
-    uv_os_fd_t fd;
-    if (rc == 0 && uv_fileno((uv_handle_t *)&h->listener, &fd) == 0) {
-        /* connections reach accept with their request (NOTES 5) */
-        int secs = 1, one = 1;
-        if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) < 0)
-            cn_warn("http: TCP_DEFER_ACCEPT: %s (each connection costs a wake-up more)",
-                    strerror(errno));
-        else
-            h->deferred = true;
-        /* accepted sockets inherit it: no setsockopt per connection
-         * (NOTES 6) */
-        h->nodelay = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
+    socklen_t slen = ss.ss_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                              : sizeof(struct sockaddr_in);
+    int fd = socket(ss.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0)
+        return cn_from_uv(-errno);
+    int one = 1, secs = 1;
+    if (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) < 0 ||
+        bind(fd, (const struct sockaddr *)&ss, slen) < 0) {
+        rc = cn_from_uv(-errno);
+        close(fd);
+        return rc;
     }
-    if (rc == 0)
-        rc = uv_listen((uv_stream_t *)&h->listener, 511, on_connection);
-    if (rc < 0)
-        return cn_from_uv(rc);
-    int len = sizeof ss;
-    rc = uv_tcp_getsockname(&h->listener, (struct sockaddr *)&ss, &len);
-    if (rc < 0)
-        return cn_from_uv(rc);
+    /* connections reach accept with their request (NOTES 5) */
+    if (setsockopt(fd, IPPROTO_TCP, TCP_DEFER_ACCEPT, &secs, sizeof secs) < 0)
+        cn_warn("http: TCP_DEFER_ACCEPT: %s (each connection costs a wake-up more)",
+                strerror(errno));
+    else
+        h->deferred = true;
+    /* accepted sockets inherit it: no setsockopt per connection (NOTES 6) */
+    h->nodelay = setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one) == 0;
+    slen = sizeof ss;
+    if (listen(fd, 511) < 0 || getsockname(fd, (struct sockaddr *)&ss, &slen) < 0) {
+        rc = cn_from_uv(-errno);
+        close(fd);
+        return rc;
+    }
     h->port = ntohs(ss.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&ss)->sin6_port
                                              : ((struct sockaddr_in *)&ss)->sin_port);
+    h->lfd = fd;
+    rc = uv_poll_init_socket(&h->loop, &h->listener, fd);
+    if (rc == 0) {
+        h->listener.data = h;
+        rc = uv_poll_start(&h->listener, UV_READABLE, on_listener);
+    }
+    if (rc < 0) {
+        listener_close(h);
+        return cn_from_uv(rc);
+    }
     return 0;
 }
 

@@ -31,6 +31,8 @@
 
 /* How long srv_http_stop waits for requests in flight. */
 #define SRV_HTTP_DRAIN_MS 10000
+/* Out of descriptors, the listener pauses this long (http.c NOTES 7). */
+#define SRV_HTTP_ACCEPT_PAUSE_MS 100
 /* Request line plus headers, at most (larger: 431). */
 #define SRV_HTTP_MAX_HEADER (64 * 1024)
 /* What /ping reports in X-Influxdb-Version: InfluxDB clients read the

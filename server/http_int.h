@@ -86,7 +86,10 @@ struct srv_http {
     srv_http_opts_t o;
     char host[256];
     uv_loop_t loop;
-    uv_tcp_t listener;
+    uv_poll_t listener; /* on lfd: accept4 once per readiness (http.c NOTES 7) */
+    int lfd;            /* the listening socket, -1 when closed */
+    uv_timer_t accept_timer; /* listening paused after EMFILE/ENFILE */
+    cn_ratelimit_t accept_rl; /* its log line */
     uv_async_t durable_async; /* WAL thread -> loop: the durable seq advanced */
     uv_async_t stop_async;    /* main thread -> loop: begin the shutdown */
     uv_timer_t retry_timer;   /* retries CN_EFULL writes */
