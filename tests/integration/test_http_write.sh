@@ -286,6 +286,45 @@ n=$("$DUMP" "$data" 2>/dev/null | grep -c '^bp,') || true
 [ "$n" = 40000 ] || fail "back-pressure run stored $n rows of bp, want 40000"
 ok "2 writers x 4 batches of 5000 lines with a 64k memtable: every row stored ($(grep -o 'waited [0-9]* time' "$tmp/log" || echo 'no waits'))"
 
+# ------------------------------------------------------ descriptor limit
+# With 64 descriptors the server runs out while 80 clients wait: accepting
+# pauses (one warning, not one per retry), nothing is lost, and every
+# client is answered once the answered ones hang up (http.c NOTES 7).
+
+old_nofile=$(ulimit -Sn)
+ulimit -Sn 64
+start_server
+ulimit -Sn "$old_nofile"
+python3 - "$port" <<'PY' || fail "clients beyond the descriptor limit"
+import select, socket, sys, time
+port = int(sys.argv[1])
+socks = []
+for i in range(80):
+    s = socket.create_connection(("127.0.0.1", port))
+    s.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+    socks.append(s)
+answered, deadline = 0, time.monotonic() + 60
+while socks and time.monotonic() < deadline:
+    ready, _, _ = select.select(socks, [], [], 1.0)
+    for s in ready:
+        data = s.recv(4096)
+        if not data.startswith(b"HTTP/1.1 204 "):
+            raise SystemExit("FAIL: answer %r" % data[:40])
+        answered += 1
+        socks.remove(s)
+        s.close()
+if answered != 80:
+    raise SystemExit("FAIL: %d of 80 clients answered" % answered)
+PY
+grep -q 'http: accept: Too many open files; new connections wait' "$tmp/log" ||
+    fail "no warning when the descriptors ran out"
+n=$(grep -c 'http: accept: ' "$tmp/log") || true
+[ "$n" -lt 3 ] || fail "$n accept warnings, want them rate-limited"
+req "$url/ping"
+[ "$code" = 204 ] || fail "/ping after the descriptor limit: $code"
+ok "80 clients against 64 descriptors: all answered, accepting paused with one warning"
+stop_server
+
 # -------------------------------------------------------------- durability
 
 start_server
