@@ -347,11 +347,23 @@ void qry_fmt_float(double f, cn_buf_t *out)
     out->len += (size_t)n;
 }
 
+/* Does byte c need an escape in a JSON string (as Go's encoder writes
+ * them: controls, quote, backslash, and <, >, & for HTML safety)? */
+static inline bool json_esc(unsigned char c)
+{
+    return c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&';
+}
+
 void qry_json_str(cn_buf_t *out, const char *s, size_t n)
 {
     static const char hex[] = "0123456789abcdef";
     cn_buf_put_u8(out, '"');
-    for (size_t i = 0; i < n; i++) {
+    /* the plain prefix (usually the whole name) in one copy */
+    size_t plain = 0;
+    while (plain < n && !json_esc((unsigned char)s[plain]))
+        plain++;
+    cn_buf_put(out, s, plain);
+    for (size_t i = plain; i < n; i++) {
         unsigned char c = (unsigned char)s[i];
         if (c == '"' || c == '\\') {
             cn_buf_put_u8(out, '\\');

@@ -37,6 +37,36 @@ static char *fmtf(double f)
     return s;
 }
 
+/* JSON strings as Go's encoder writes them: quote and backslash escaped,
+ * \n \r \t, other controls and < > & as \u00XX, everything else (UTF-8
+ * included) as it is - wherever in the string the escape falls. */
+static void test_json_str(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *in, *want;
+    } cases[] = {
+        {"", "\"\""},
+        {"temperature", "\"temperature\""},
+        {"a\"b\\c", "\"a\\\"b\\\\c\""},
+        {"\"abc", "\"\\\"abc\""},
+        {"abc\"", "\"abc\\\"\""},
+        {"x<y>&z", "\"x\\u003cy\\u003e\\u0026z\""},
+        {"\n\r\t\x01\x1f", "\"\\n\\r\\t\\u0001\\u001f\""},
+        {"caf\xc3\xa9 \xe2\x82\xac", "\"caf\xc3\xa9 \xe2\x82\xac\""},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+        cn_buf_t b;
+        cn_buf_init(&b);
+        qry_json_str(&b, cases[i].in, strlen(cases[i].in));
+        char *got = cn_strndup((const char *)b.p, b.len);
+        if (strcmp(got, cases[i].want) != 0)
+            fail_msg("qry_json_str(%s): got %s, want %s", cases[i].in, got, cases[i].want);
+        cn_free(got);
+        cn_buf_free(&b);
+    }
+}
+
 static void test_float_format(void **st)
 {
     (void)st;
@@ -598,6 +628,7 @@ static void test_delete_empties_series(void **st)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_json_str),
         cmocka_unit_test(test_float_format),
         cmocka_unit_test(test_float_format_digits),
         cmocka_unit_test(test_go_duration),
