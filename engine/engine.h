@@ -301,6 +301,11 @@ void eng_iter_skip(eng_iter_t *it);
 /* Skips the rest of the group being read, or else the next group of
  * overlapping data, without decoding it; false at the end. */
 bool eng_iter_skip_group(eng_iter_t *it);
+/* Where the iterator stands between groups (eng_iter_seek's argument). */
+uint32_t eng_iter_tell(const eng_iter_t *it);
+/* Goes back (or on) to a place eng_iter_tell gave, dropping what was read
+ * of the current group: the groups from there are offered again. */
+void eng_iter_seek(eng_iter_t *it, uint32_t at);
 /*
  * max() (want_max) or min() of requested field f (float or integer) over
  * the next group of overlapping data, for a caller that already holds the

@@ -618,6 +618,18 @@ static int load_group(eng_iter_t *it)
     return 1;
 }
 
+uint32_t eng_iter_tell(const eng_iter_t *it)
+{
+    return it->pos;
+}
+
+void eng_iter_seek(eng_iter_t *it, uint32_t at)
+{
+    it->pos = CN_MIN(at, it->nsrcs);
+    eng__rows_reset(&it->cur);
+    it->cur_pos = it->cur_end = 0;
+}
+
 bool eng_iter_skip_group(eng_iter_t *it)
 {
     uint32_t nb;

@@ -759,54 +759,39 @@ static qry_val_t stat_minmax(const agg_t *a, const eng_stat_t *st)
     return a->type == ENG_T_FLOAT ? qry__vf(v->f) : qry__vi(v->i);
 }
 
-/* A min()/max() state waiting for its time: block ordinal, u->st index. */
+/* A min()/max() state waiting for its time: block ordinal, where the
+ * iterator offered that block (eng_iter_tell), u->st index. */
 typedef struct pend {
-    uint32_t ord;
+    uint32_t ord, at;
     size_t idx;
 } pend_t;
 
 /*
  * Second pass over series si for the min()/max() values the first pass
- * took from block stats (pd, in block order): reads those blocks alone -
- * the others are skipped, groups without stats read past - and sets each
- * state's time to the first row holding its value (the first pass keeps
- * the earliest point on ties, so does this).  The snapshot is the same, so
- * the blocks are offered in the same order.
+ * took from block stats (pd, in block order): goes back to each of those
+ * blocks on the same iterator (eng_iter_seek: reopening it and walking the
+ * stats of every block before was a tenth of bench/run query's Q3), reads
+ * it alone and sets each state's time to the first row holding its value
+ * (the first pass keeps the earliest point on ties, so does this).
  */
-static int resolve_pend(run_t *r, unit_t *u, size_t si, const pend_t *pd, size_t npd,
+static int resolve_pend(run_t *r, unit_t *u, eng_iter_t *it, const pend_t *pd, size_t npd,
                         eng_stat_t *st)
 {
     plan_t *p = r->p;
     size_t na = p->naggs, i = 0;
-    eng_iter_t *it;
-    int rc = eng_iter_open(r->snap, r->series[si].sid, p->scan_fid, p->nscan, r->tmin, r->tmax, &it);
-    if (rc < 0)
-        return rc;
-    uint32_t ord = 0;
+    int rc = 0;
     eng_batch_t b;
     for (;;) {
         while (i < npd && u->st[pd[i].idx].pend != pd[i].ord)
             i++;
         if (i == npd)
             break;
-        uint32_t rows;
+        uint32_t rows, ord = pd[i].ord;
+        eng_iter_seek(it, pd[i].at);
         int pk = eng_iter_peek_stats(it, st, &rows);
-        if (pk < 0) {
-            rc = pk;
+        if (pk != 1) {
+            rc = pk < 0 ? pk : CN_ECORRUPT; /* the block must be there */
             break;
-        }
-        if (pk == 0 || ++ord != pd[i].ord) {
-            int nx = 1;
-            if (pk == 1) {
-                eng_iter_skip(it);
-            } else { /* data without stats: skipped unread */
-                nx = eng_iter_skip_group(it) ? 1 : 0;
-            }
-            if (nx <= 0) {
-                rc = nx < 0 ? nx : CN_ECORRUPT; /* the block must be there */
-                break;
-            }
-            continue;
         }
         for (uint32_t got = 0; got < rows;) {
             int nx = eng_iter_next(it, &b);
@@ -830,10 +815,13 @@ static int resolve_pend(run_t *r, unit_t *u, size_t si, const pend_t *pd, size_t
             }
             got += b.n;
         }
+        /* every state waiting on this block found its row */
+        for (; rc == 0 && i < npd && pd[i].ord == ord; i++)
+            if (u->st[pd[i].idx].pend == ord)
+                rc = CN_ECORRUPT;
         if (rc < 0)
             break;
     }
-    eng_iter_close(it);
     return rc;
 }
 
@@ -870,7 +858,7 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
             break;
         }
         if (use_stats) {
-            uint32_t nrows;
+            uint32_t nrows, at = eng_iter_tell(it);
             int pk = eng_iter_peek_stats(it, st, &nrows);
             if (pk < 0) {
                 rc = pk;
@@ -928,6 +916,7 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                                     pd = cn_realloc(pd, cpd * sizeof *pd);
                                 }
                                 pd[npd].ord = ord;
+                                pd[npd].at = at;
                                 pd[npd++].idx = w * na + k;
                             }
                         }
@@ -1062,9 +1051,9 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
             }
         }
     }
-    eng_iter_close(it);
     if (rc == 0 && npd)
-        rc = resolve_pend(r, u, si, pd, npd, st);
+        rc = resolve_pend(r, u, it, pd, npd, st);
+    eng_iter_close(it);
     cn_free(pd);
     if (p->aggregate)
         series_end(r, u->st);
