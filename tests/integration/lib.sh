@@ -12,6 +12,9 @@
 #             loopback port (MQTT too) plus ARGS, waits for 'ready', sets $pid,
 #             $url and $mqtt_port (the first MQTT listener's port)
 #   stop_server  SIGTERMs $pid and fails unless it exits 0
+#   free_ports N  prints N distinct free loopback ports, held together while
+#             chosen (a port chosen alone and released could be the one the
+#             server's own port-0 listener is given next)
 #   duck SQL  runs one DuckDB query (tests/query's node package), prints
 #             rows as tab-separated lines
 tmp=$(mktemp -d "/tmp/cairn-test-$1.XXXXXX")
@@ -63,6 +66,14 @@ start_http_server() {
     mqtt_port=$(sed -n 's/.*mqtt: listening on [^ ]*:\([0-9]*\) .*/\1/p' "$tmp/log" | head -n 1)
     # shellcheck disable=SC2034 # $url is for the sourcing script
     url="http://127.0.0.1:$port"
+}
+
+free_ports() {
+    python3 -c 'import socket, sys
+ss = [socket.socket() for _ in range(int(sys.argv[1]))]
+for s in ss:
+    s.bind(("127.0.0.1", 0))
+print(" ".join(str(s.getsockname()[1]) for s in ss))' "$1"
 }
 
 stop_server() {

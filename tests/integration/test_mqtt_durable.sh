@@ -26,8 +26,8 @@ source "$SRC/tests/integration/lib.sh" mqtt-durable
 N=2000
 for dur in fsync os; do
     data="$tmp/data-$dur"
-    mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-    start_http_server --mqtt-listen="127.0.0.1:$mport" --event-loops=2 --durability="$dur"
+    read -r mport hport < <(free_ports 2) # both fixed: the restart keeps them
+    start_http_server --mqtt-listen="127.0.0.1:$mport" --http-listen="127.0.0.1:$hport" --event-loops=2 --durability="$dur"
     "$PY" "$SRC/tests/integration/mqtt_durable.py" "$mport" subscribe || fail "subscribe phase"
     "$PY" "$SRC/tests/integration/mqtt_durable.py" "$mport" publish "$N" "$pid" ||
         fail "publish phase"
@@ -38,7 +38,7 @@ for dur in fsync os; do
     ok "durability=$dur: SIGKILL right after $((N + 1)) PUBACKs"
 
     mv "$tmp/log" "$tmp/log.$dur"
-    start_http_server --mqtt-listen="127.0.0.1:$mport" --event-loops=2 --durability="$dur"
+    start_http_server --mqtt-listen="127.0.0.1:$mport" --http-listen="127.0.0.1:$hport" --event-loops=2 --durability="$dur"
     grep -q "restored 3 persistent sessions" "$tmp/log" || fail "the 3 sessions were not restored"
     "$PY" "$SRC/tests/integration/mqtt_durable.py" "$mport" receive "$N" ||
         fail "an acknowledged message was lost (durability=$dur)"

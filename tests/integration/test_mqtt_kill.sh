@@ -29,9 +29,9 @@ source "$SRC/tests/integration/lib.sh" mqtt-kill
 data="$tmp/data"
 "$GEN" --size small --format json >"$tmp/small.json"
 "$GEN" --size small --format csv >"$tmp/small.csv"
-mport=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+read -r mport hport < <(free_ports 2) # both fixed: the restart keeps them
 
-start_http_server --mqtt-listen="127.0.0.1:$mport" --durability=fsync
+start_http_server --mqtt-listen="127.0.0.1:$mport" --http-listen="127.0.0.1:$hport" --durability=fsync
 : >"$tmp/acked"
 "$PY" "$SRC/tests/integration/mqtt_pub_workload.py" "$mport" "$tmp/small.json" \
     --client-id kill-test --acked "$tmp/acked" >"$tmp/pub.out" 2>&1 &
@@ -48,7 +48,7 @@ before=$(wc -l <"$tmp/acked")
 ok "SIGKILL after $before PUBACKs"
 
 mv "$tmp/log" "$tmp/log.1"
-start_http_server --mqtt-listen="127.0.0.1:$mport" --durability=fsync
+start_http_server --mqtt-listen="127.0.0.1:$mport" --http-listen="127.0.0.1:$hport" --durability=fsync
 grep -q "WAL records replayed" "$tmp/log" || fail "no recovery line after the restart"
 wait "$pub" || fail "publisher after the restart: $(cat "$tmp/pub.out")"
 [ "$(sort -n "$tmp/acked" | uniq | wc -l)" = 36000 ] || fail "not every message acknowledged"
