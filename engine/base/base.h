@@ -164,6 +164,8 @@ void cn_buf_put_u32(cn_buf_t *b, uint32_t v); /* little endian */
 void cn_buf_put_u64(cn_buf_t *b, uint64_t v); /* little endian */
 void cn_buf_put_uvarint(cn_buf_t *b, uint64_t v);
 void cn_buf_put_svarint(cn_buf_t *b, int64_t v); /* zigzag */
+/* 10^0 .. 10^19 */
+extern const uint64_t cn_p10[20];
 /* The number of decimal digits of u (1 for 0). */
 int cn_dec_len(uint64_t u);
 /* v in decimal, '-' first when negative (no other bytes). */

@@ -61,33 +61,34 @@ void cn_dec_digits(uint64_t v, int nd, char *d)
         d[0] = (char)('0' + v);
 }
 
+const uint64_t cn_p10[20] = {1ull,
+                              10ull,
+                              100ull,
+                              1000ull,
+                              10000ull,
+                              100000ull,
+                              1000000ull,
+                              10000000ull,
+                              100000000ull,
+                              1000000000ull,
+                              10000000000ull,
+                              100000000000ull,
+                              1000000000000ull,
+                              10000000000000ull,
+                              100000000000000ull,
+                              1000000000000000ull,
+                              10000000000000000ull,
+                              100000000000000000ull,
+                              1000000000000000000ull,
+                              10000000000000000000ull};
+
 int cn_dec_len(uint64_t u)
 {
-    static const uint64_t p10[20] = {1ull,
-                                     10ull,
-                                     100ull,
-                                     1000ull,
-                                     10000ull,
-                                     100000ull,
-                                     1000000ull,
-                                     10000000ull,
-                                     100000000ull,
-                                     1000000000ull,
-                                     10000000000ull,
-                                     100000000000ull,
-                                     1000000000000ull,
-                                     10000000000000ull,
-                                     100000000000000ull,
-                                     1000000000000000ull,
-                                     10000000000000000ull,
-                                     100000000000000000ull,
-                                     1000000000000000000ull,
-                                     10000000000000000000ull};
     /* the bit length x log10(2) (1233 / 4096) is the digit count or one
      * less; u | 1 has u's digits and makes 0 one digit */
     u |= 1;
     int t = ((64 - __builtin_clzll(u)) * 1233) >> 12;
-    return t + (t < 20 && u >= p10[t]);
+    return t + (t < 20 && u >= cn_p10[t]);
 }
 
 void cn_buf_put_dec(cn_buf_t *b, int64_t v)

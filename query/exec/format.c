@@ -68,29 +68,6 @@ static bool round_digits(const char *d17, int nd, int dir, char *out, int *exp)
     return true;
 }
 
-/* 10^0 .. 10^19 */
-static const uint64_t p10[20] = {
-    1ull,
-    10ull,
-    100ull,
-    1000ull,
-    10000ull,
-    100000ull,
-    1000000ull,
-    10000000ull,
-    100000000ull,
-    1000000000ull,
-    10000000000ull,
-    100000000000ull,
-    1000000000000ull,
-    10000000000000ull,
-    100000000000000ull,
-    1000000000000000ull,
-    10000000000000000ull,
-    100000000000000000ull,
-    1000000000000000000ull,
-    10000000000000000000ull,
-};
 
 /* The significand m (53 bits) and exponent e2 of a normal double a > 0:
  * a = m / 2^53 x 2^e2. */
@@ -138,14 +115,14 @@ static bool digits17(double a, char *digits, int *exp, int *dir)
         int s = 16 - E;
         if (s < 0 || s > 19)
             return false;
-        u128_t n = (u128_t)m * p10[s];
+        u128_t n = (u128_t)m * cn_p10[s];
         u128_t q = n >> sh, rem = n - (q << sh);
         u128_t half = (u128_t)1 << (sh - 1);
-        if (q < p10[16]) { /* E was one too big */
+        if (q < cn_p10[16]) { /* E was one too big */
             E--;
             continue;
         }
-        if (q >= p10[17]) {
+        if (q >= cn_p10[17]) {
             E++;
             continue;
         }
@@ -154,7 +131,7 @@ static bool digits17(double a, char *digits, int *exp, int *dir)
         *dir = rem == 0 ? 0 : rem > half ? -1 : 1;
         if (rem > half)
             q++;
-        if (q >= p10[17])
+        if (q >= cn_p10[17])
             return false; /* 99..9 rounded up: rare, printf decides */
         uint64_t v = (uint64_t)q;
         for (int i = 16; i >= 0; i--) {
@@ -231,16 +208,16 @@ static bool digits_fast(double a, uint64_t *c, int *nd, int *exp)
     int s = 16 - E;
     if (s < 0 || s > 19)
         return false;
-    u128_t n = (u128_t)m * p10[s];
+    u128_t n = (u128_t)m * cn_p10[s];
     uint64_t Q = (uint64_t)(n >> sh); /* floor(a x 10^s) */
-    if (Q < p10[16] || Q >= p10[17])
+    if (Q < cn_p10[16] || Q >= cn_p10[17])
         return false; /* E was off: the slower path knows */
     u128_t low = n - ((u128_t)Q << sh); /* the part below one unit */
-    int r = try_prec(Q, low, n, sh, m, p10[s], 100, p10[15], c);
+    int r = try_prec(Q, low, n, sh, m, cn_p10[s], 100, cn_p10[15], c);
     if (r == 0)
-        r = try_prec(Q, low, n, sh, m, p10[s], 10, p10[16], c);
+        r = try_prec(Q, low, n, sh, m, cn_p10[s], 10, cn_p10[16], c);
     if (r == 0)
-        r = try_prec(Q, low, n, sh, m, p10[s], 1, p10[17], c);
+        r = try_prec(Q, low, n, sh, m, cn_p10[s], 1, cn_p10[17], c);
     if (r <= 0)
         return false;
     *nd = r;
