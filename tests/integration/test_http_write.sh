@@ -293,7 +293,9 @@ ok "2 writers x 4 batches of 5000 lines with a 64k memtable: every row stored ($
 
 old_nofile=$(ulimit -Sn)
 ulimit -Sn 64
-start_server
+# connections held until the client hangs up: with start_server's 1 s idle
+# timeout a slow run let the server close early ones and never run out
+start_server --http-idle-timeout=60s --http-read-timeout=60s
 ulimit -Sn "$old_nofile"
 python3 - "$port" <<'PY' || fail "clients beyond the descriptor limit"
 import select, socket, sys, time
