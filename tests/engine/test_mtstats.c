@@ -312,9 +312,11 @@ static void test_big_series(void **state)
  * eng__rows_sort_merge against a reference: rows laid out as several
  * ascending runs (blocks, sealed chunks) with late rows and duplicate
  * timestamps across and within runs (equal seq too: the later position
- * wins), and in every fourth case no duplicates at all (the permutation
- * path).  Per distinct ts the reference takes, per column, the valid
- * value of the greatest (seq, position) and the greatest seq.
+ * wins), in every fourth case no duplicates at all (the permutation
+ * path), and in every eighth the runs alone, with and without repeated
+ * timestamps (merge_runs and its fallback).  Per distinct ts the
+ * reference takes, per column, the valid value of the greatest (seq,
+ * position) and the greatest seq.
  */
 static void test_sort_merge_runs(void **state)
 {
@@ -335,9 +337,16 @@ static void test_sort_merge_runs(void **state)
             uint32_t first = (uint32_t)(((uint64_t)run * n + nruns - 1) / nruns);
             int64_t base = (int64_t)((uint64_t)run * 7919 % (uint64_t)span);
             int64_t ts = base + (int64_t)(i - first) * (1 + (int64_t)(rnd() % 2));
-            if (rnd() % 10 == 0) /* a late row */
+            /* iter % 8 == 1 and 5: only the runs, no late rows (at most
+             * 4 runs when iter % 3 != 0: merge_runs' path); 5 with
+             * timestamps repeated across runs and, now and then, within
+             * one (merge_runs must give up on both) */
+            bool runs_only = iter % 8 == 1 || iter % 8 == 5;
+            if (!runs_only && rnd() % 10 == 0) /* a late row */
                 ts -= (int64_t)(rnd() % 50);
-            if (iter % 4 == 1) /* no two rows share a timestamp (n < 1024) */
+            if (iter % 8 == 5 && i > first && rnd() % 20 == 0)
+                ts = r.ts[i - 1];
+            if (iter % 8 == 1 || iter % 8 == 3) /* no two rows share a timestamp (n < 1024) */
                 ts = ts * 1024 + (int64_t)i;
             r.ts[i] = ts;
             r.seq[i] = 1 + rnd() % 30;
