@@ -88,7 +88,9 @@ static int floor_log10(double a, int e2)
     static const double p10d[] = {1e-3, 1e-2, 1e-1, 1e0,  1e1,  1e2,  1e3,  1e4,
                                   1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11, 1e12,
                                   1e13, 1e14, 1e15, 1e16, 1e17};
-    int E = (int)floor((e2 - 1) * 0.30102999566398120);
+    /* floor((e2 - 1) log10(2)) in integers: exact for |e2 - 1| <= 1100
+     * (checked exhaustively), here -10 .. 52 */
+    int E = ((e2 - 1) * 78913) >> 18;
     if (E + 4 < (int)CN_ARRAY_LEN(p10d) && a >= p10d[E + 4])
         E++;
     return E;
@@ -258,7 +260,35 @@ void qry_fmt_float(double f, cn_buf_t *out)
             c /= 10;
             nd--;
         }
-        cn_dec_digits(c, nd, digits);
+        /* 1e-3 <= a < 2^53: no exponent; the digits go straight to their
+         * place (through a local array and two copies they cost a fifth
+         * more) */
+        cn_buf_reserve(out, 48);
+        char *o = (char *)out->p + out->len;
+        int n = 0;
+        if (neg)
+            o[n++] = '-';
+        if (exp < 0) { /* 0.000ddd */
+            o[n++] = '0';
+            o[n++] = '.';
+            for (int z = 0; z < -exp - 1; z++)
+                o[n++] = '0';
+            cn_dec_digits(c, nd, o + n);
+            n += nd;
+        } else if (exp + 1 >= nd) { /* ddd000 */
+            cn_dec_digits(c, nd, o + n);
+            n += nd;
+            for (int z = 0; z < exp + 1 - nd; z++)
+                o[n++] = '0';
+        } else { /* ddd.ddd: the digits one to the right, the integer part back */
+            cn_dec_digits(c, nd, o + n + 1);
+            for (int k = 0; k <= exp; k++)
+                o[n + k] = o[n + k + 1];
+            o[n + exp + 1] = '.';
+            n += nd + 1;
+        }
+        out->len += (size_t)n;
+        return;
     } else {
         int dir = 2; /* unknown */
         if (!digits17(a, d17, &e17, &dir)) {
