@@ -330,13 +330,6 @@ int eng_iter_group_extreme(eng_iter_t *it, uint32_t f, bool want_max, const eng_
 void eng_iter_no_times(eng_iter_t *it);
 /* Returns 1 with *b filled, 0 at the end, negative on error (CN_ECORRUPT). */
 int eng_iter_next(eng_iter_t *it, eng_batch_t *b /* OUT */);
-/* Points an open iterator at series sid of the same measurement, same
- * snapshot and fields, over [tmin, tmax), as eng_iter_open would open it,
- * keeping its buffers (a scan over thousands of series allocated and
- * freed them per series).  CN_ENOTFOUND: no such series, CN_EINVAL: it is
- * another measurement's; either way the iterator yields nothing until
- * the next successful reopen, and eng_iter_close frees it as always. */
-int eng_iter_reopen(eng_iter_t *it, uint64_t sid, int64_t tmin, int64_t tmax);
 void eng_iter_close(eng_iter_t *it);
 
 /* ------------------------------------------------------ last-value cache */

@@ -315,7 +315,7 @@ struct eng_iter {
     uint8_t *types;
     int64_t tmin, tmax;
     src_t *srcs;
-    uint32_t nsrcs, pos, srcs_cap;
+    uint32_t nsrcs, pos;
     eng__mtchunk_t *mcs; /* memtable chunk descriptions srcs point into */
     eng__tomb_t *tombs;
     uint32_t ntombs;
@@ -354,11 +354,8 @@ static void collect_sources(eng_iter_t *it)
 {
     eng__version_t *v = it->snap->v;
     int64_t pw = it->snap->db->o.partition_ns;
-    uint32_t cap = it->srcs_cap;
-    if (!cap) {
-        cap = 8;
-        it->srcs = cn_malloc(cap * sizeof *it->srcs);
-    }
+    uint32_t cap = 8;
+    it->srcs = cn_malloc(cap * sizeof *it->srcs);
     for (uint32_t p = 0; p < v->nparts; p++) {
         if (v->parts[p].start >= it->tmax || v->parts[p].start + pw <= it->tmin)
             continue;
@@ -391,22 +388,8 @@ static void collect_sources(eng_iter_t *it)
         src_t sr = {.mc = mc, .tmin = mc->tmin, .tmax = mc->tmax, .seq = mc->seq_hi, .ord = i};
         add_src(it, &cap, &sr);
     }
-    it->srcs_cap = cap;
     if (it->nsrcs > 1)
         qsort(it->srcs, it->nsrcs, sizeof *it->srcs, src_cmp);
-}
-
-/* The tombstones of the snapshot that may delete rows of it->sid in
- * [tmin, tmax) (it->tombs has room for all of the snapshot's). */
-static void collect_tombs(eng_iter_t *it)
-{
-    const eng__version_t *v = it->snap->v;
-    it->ntombs = 0;
-    for (uint32_t t = 0; t < v->ntombs; t++)
-        if (v->tombs[t].mid == it->mid && (v->tombs[t].sid == 0 || v->tombs[t].sid == it->sid) &&
-            v->tombs[t].seq <= it->snap->seq && v->tombs[t].tmin < it->tmax &&
-            v->tombs[t].tmax > it->tmin)
-            it->tombs[it->ntombs++] = v->tombs[t];
 }
 
 int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t nfields,
@@ -446,42 +429,18 @@ int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t
     it->sid = sid;
     it->tmin = tmin;
     it->tmax = tmax;
-    it->tombs = cn_malloc((s->v->ntombs + 1) * sizeof *it->tombs);
-    collect_tombs(it);
+    eng__version_t *v = s->v;
+    it->tombs = cn_malloc((v->ntombs + 1) * sizeof *it->tombs);
+    for (uint32_t t = 0; t < v->ntombs; t++)
+        if (v->tombs[t].mid == it->mid && (v->tombs[t].sid == 0 || v->tombs[t].sid == sid) &&
+            v->tombs[t].seq <= s->seq && v->tombs[t].tmin < tmax && v->tombs[t].tmax > tmin)
+            it->tombs[it->ntombs++] = v->tombs[t];
     collect_sources(it);
     eng__rows_init(&it->cur, it->nf, it->fids, it->types);
     it->vptr = cn_calloc(nfields + 1, sizeof(void *));
     it->validptr = cn_calloc(nfields + 1, sizeof(uint8_t *));
     it->stats = cn_calloc(nfields + 1, sizeof(eng_stat_t));
     *out = it;
-    return 0;
-}
-
-int eng_iter_reopen(eng_iter_t *it, uint64_t sid, int64_t tmin, int64_t tmax)
-{
-    eng__cat_t *c = it->snap->db->cat;
-    eng__cat_rdlock(c);
-    eng__series_t *se = eng__cat_series_get(c, sid);
-    int rc = !se ? CN_ENOTFOUND : se->mid != it->mid ? CN_EINVAL : 0;
-    eng__cat_unlock(c);
-    /* what eng_iter_open sets per series; the buffers stay */
-    it->nsrcs = it->pos = 0;
-    cn_free(it->mcs);
-    it->mcs = NULL;
-    it->ntombs = 0;
-    eng__rows_reset(&it->cur);
-    it->cur_pos = it->cur_end = 0;
-    it->cur_whole = false;
-    it->no_ts = false;
-    for (uint32_t i = 0; i < it->nsc; i++)
-        eng__scratch_reset(&it->sc[i]);
-    if (rc < 0)
-        return rc;
-    it->sid = sid;
-    it->tmin = tmin;
-    it->tmax = tmax;
-    collect_tombs(it);
-    collect_sources(it);
     return 0;
 }
 

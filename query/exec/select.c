@@ -831,23 +831,12 @@ static int resolve_pend(run_t *r, unit_t *u, eng_iter_t *it, const pend_t *pd, s
 static void acc_multi(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *mask,
                       uint32_t i0, uint32_t i1, uint32_t si, qry__rarena_t *ar);
 
-/* The rows of series si into u.  *itc: the worker's iterator, reopened
- * on each series (eng_iter_reopen keeps its buffers), closed by the
- * worker's owner. */
-static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena_t *ar,
-                       eng_iter_t **itc)
+static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena_t *ar)
 {
     plan_t *p = r->p;
     sref_t *sr = &r->series[si];
-    eng_iter_t *it = *itc;
-    int rc = it ? eng_iter_reopen(it, sr->sid, r->tmin, r->tmax) : CN_EINVAL;
-    if (rc == CN_EINVAL) {
-        eng_iter_close(it);
-        *itc = NULL;
-        rc = eng_iter_open(r->snap, sr->sid, p->scan_fid, p->nscan, r->tmin, r->tmax, &it);
-        if (rc == 0)
-            *itc = it;
-    }
+    eng_iter_t *it;
+    int rc = eng_iter_open(r->snap, sr->sid, p->scan_fid, p->nscan, r->tmin, r->tmax, &it);
     if (rc < 0)
         return rc == CN_ENOTFOUND ? 0 : rc;
     size_t na = p->naggs;
@@ -1067,6 +1056,7 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
     }
     if (rc == 0 && npd)
         rc = resolve_pend(r, u, it, pd, npd, st);
+    eng_iter_close(it);
     cn_free(pd);
     if (p->aggregate)
         series_end(r, u->st);
@@ -1083,7 +1073,6 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
 typedef struct worker {
     run_t *r;
     qry__rarena_t *ar;
-    eng_iter_t *it; /* scan_series' */
     cn_buf_t str; /* string values from the last-value cache */
 } worker_t;
 
@@ -1146,7 +1135,7 @@ static int lvc_series(run_t *r, unit_t *u, size_t si, worker_t *w)
     }
     ast_t *tmp = cn_calloc(na + 1, sizeof *tmp);
     unit_t tu = {.st = tmp, .min_ts = INT64_MAX};
-    int rc = scan_series(r, &tu, si, (uint32_t)si, w->ar, &w->it);
+    int rc = scan_series(r, &tu, si, (uint32_t)si, w->ar);
     if (rc == 0) {
         for (size_t k = 0; k < na; k++) {
             const agg_t *a = &p->aggs[k];
@@ -1180,9 +1169,8 @@ static void *worker_main(void *arg)
         if (r->p->aggregate)
             u->st = cn_calloc(r->nb * r->p->naggs + 1, sizeof(ast_t));
         for (size_t s = 0; s < u->ns && !check_abort(r); s++) {
-            size_t si = u->s0 + s;
-            int rc = r->lvc ? lvc_series(r, u, si, w)
-                            : scan_series(r, u, si, (uint32_t)si, w->ar, &w->it);
+            int rc = r->lvc ? lvc_series(r, u, u->s0 + s, w)
+                            : scan_series(r, u, u->s0 + s, (uint32_t)(u->s0 + s), w->ar);
             if (rc < 0) {
                 if (!atomic_load(&r->err)) {
                     char m[128];
@@ -1218,7 +1206,6 @@ static void run_units(run_t *r)
     for (uint32_t i = 0; i < nt; i++) {
         r->arenas[i] = ws[i].ar;
         cn_buf_free(&ws[i].str);
-        eng_iter_close(ws[i].it);
     }
     cn_free(ws);
     cn_free(th);

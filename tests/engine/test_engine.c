@@ -87,9 +87,8 @@ static void write_all(eng_db_t *db)
     }
 }
 
-/* Sums temperature and rpm of all series by decoding; reuse: one
- * iterator for every series (eng_iter_reopen), closed at the end. */
-static void check_all_it(eng_db_t *db, bool use_stats, bool reuse)
+/* Sums temperature and rpm of all series by decoding. */
+static void check_all(eng_db_t *db, bool use_stats)
 {
     eng_snap_t *s;
     assert_int_equal(eng_snap_open(db, &s), 0);
@@ -102,7 +101,6 @@ static void check_all_it(eng_db_t *db, bool use_stats, bool reuse)
     uint64_t *ids;
     int n = eng_snap_select(s, "telemetry", NULL, 0, &ids);
     assert_int_equal(n, NDEV);
-    eng_iter_t *it = NULL;
     for (int i = 0; i < n; i++) {
         const eng_tag_t *tags;
         uint32_t nt;
@@ -110,10 +108,8 @@ static void check_all_it(eng_db_t *db, bool use_stats, bool reuse)
         assert_int_equal(nt, 2);
         assert_string_equal(tags[0].key, "device_id");
         int d = atoi(tags[0].val + 4);
-        if (reuse && it)
-            assert_int_equal(eng_iter_reopen(it, ids[i], INT64_MIN, INT64_MAX), 0);
-        else
-            assert_int_equal(eng_iter_open(s, ids[i], fids, 3, INT64_MIN, INT64_MAX, &it), 0);
+        eng_iter_t *it;
+        assert_int_equal(eng_iter_open(s, ids[i], fids, 3, INT64_MIN, INT64_MAX, &it), 0);
         int r = 0;
         int64_t rpm_sum = 0, expect_rpm = 0;
         uint32_t bools = 0;
@@ -152,12 +148,8 @@ static void check_all_it(eng_db_t *db, bool use_stats, bool reuse)
         assert_int_equal(r, NROWS);
         assert_int_equal(rpm_sum, expect_rpm);
         (void)bools;
-        if (!reuse) {
-            eng_iter_close(it);
-            it = NULL;
-        }
+        eng_iter_close(it);
     }
-    eng_iter_close(it);
     cn_free(ids);
     eng_tag_pred_t pr = {"fleet", ENG_TAG_EQ, "odd"};
     n = eng_snap_select(s, "telemetry", &pr, 1, &ids);
@@ -168,12 +160,6 @@ static void check_all_it(eng_db_t *db, bool use_stats, bool reuse)
     assert_int_equal(n, 5);
     cn_free(ids);
     eng_snap_close(s);
-}
-
-static void check_all(eng_db_t *db, bool use_stats)
-{
-    check_all_it(db, use_stats, false);
-    check_all_it(db, use_stats, true);
 }
 
 static void test_memtable_flush_compact_reopen(void **state)
@@ -201,125 +187,6 @@ static void test_memtable_flush_compact_reopen(void **state)
     eng_opts_t o = opts_for(f->dir);
     assert_int_equal(eng_open(&o, &f->db), 0);
     check_all(f->db, true);
-}
-
-/* The rows of one iterator pass: count, and the sum of float field 0. */
-static void iter_rows(eng_iter_t *it, int *rows, double *sum)
-{
-    *rows = 0;
-    *sum = 0;
-    eng_batch_t b;
-    int rc;
-    while ((rc = eng_iter_next(it, &b)) == 1) {
-        for (uint32_t k = 0; k < b.n; k++)
-            if (b.valid[0][k])
-                *sum += ((const double *)b.vals[0])[k];
-        *rows += (int)b.n;
-    }
-    assert_int_equal(rc, 0);
-}
-
-/* eng_iter_reopen gives what a fresh eng_iter_open gives, over memtable
- * and segment rows, another range, and refuses unknown series and another
- * measurement's (nothing read until the next good reopen). */
-static void test_iter_reopen(void **state)
-{
-    fixture_t *f = *state;
-    write_all(f->db);
-    assert_int_equal(eng_flush(f->db), 0);
-    /* more rows in the memtable, overlapping the flushed ones */
-    for (int r = NROWS - 1500; r < NROWS + 500; r++)
-        for (int d = 0; d < 2; d++) {
-            char dev[32];
-            snprintf(dev, sizeof dev, "dev-%06d", d);
-            eng_tag_t tags[2] = {{"fleet", d % 2 ? "odd" : "even"}, {"device_id", dev}};
-            eng_field_t fl = {"temperature", ENG_T_FLOAT, {.f = 100.0 + r + d}};
-            eng_point_t p = {"telemetry", tags, 2, T0 + (int64_t)r * STEP, &fl, 1};
-            eng_write_res_t res;
-            uint64_t seq;
-            assert_int_equal(eng_write(f->db, &p, 1, &res, &seq), 0);
-        }
-    eng_tag_t ot = {"device_id", "dev-000000"};
-    eng_field_t ofl = {"temperature", ENG_T_FLOAT, {.f = 1}};
-    eng_point_t op = {"other", &ot, 1, T0, &ofl, 1};
-    eng_write_res_t res;
-    uint64_t seq;
-    assert_int_equal(eng_write(f->db, &op, 1, &res, &seq), 0);
-    eng_snap_t *s;
-    assert_int_equal(eng_snap_open(f->db, &s), 0);
-    uint64_t *ids, *oids;
-    assert_int_equal(eng_snap_select(s, "telemetry", NULL, 0, &ids), NDEV);
-    assert_int_equal(eng_snap_select(s, "other", NULL, 0, &oids), 1);
-    uint32_t fid = 0;
-    int64_t ranges[3][2] = {{INT64_MIN, INT64_MAX},
-                            {T0 + (NROWS - 700) * STEP, T0 + (NROWS + 100) * STEP},
-                            {T0 + 10 * STEP, T0 + 11 * STEP}};
-    eng_iter_t *re = NULL;
-    for (int k = 0; k < 3; k++)
-        for (int i = 0; i < NDEV; i++) {
-            eng_iter_t *it;
-            int want_rows, got_rows;
-            double want_sum, got_sum;
-            assert_int_equal(eng_iter_open(s, ids[i], &fid, 1, ranges[k][0], ranges[k][1], &it), 0);
-            iter_rows(it, &want_rows, &want_sum);
-            eng_iter_close(it);
-            if (!re)
-                assert_int_equal(eng_iter_open(s, ids[i], &fid, 1, ranges[k][0], ranges[k][1], &re),
-                                 0);
-            else
-                assert_int_equal(eng_iter_reopen(re, ids[i], ranges[k][0], ranges[k][1]), 0);
-            iter_rows(re, &got_rows, &got_sum);
-            assert_int_equal(got_rows, want_rows);
-            assert_true(got_sum == want_sum);
-            assert_true(want_rows > 0);
-        }
-    int rows;
-    double sum;
-    /* a series left half read: the next one starts clean */
-    {
-        eng_iter_t *it;
-        int want_rows;
-        double want_sum;
-        assert_int_equal(eng_iter_open(s, ids[3], &fid, 1, INT64_MIN, INT64_MAX, &it), 0);
-        iter_rows(it, &want_rows, &want_sum);
-        eng_iter_close(it);
-        /* device 0 or 1: its last blocks and the memtable rows over them
-         * make one group of more than ENG_BATCH rows */
-        size_t half = 0;
-        for (size_t i = 0; i < NDEV; i++) {
-            const eng_tag_t *tg;
-            uint32_t ntg;
-            assert_int_equal(eng_snap_series_tags(s, ids[i], &tg, &ntg), 0);
-            if (atoi(tg[0].val + 4) < 2 && i != 3)
-                half = i;
-        }
-        assert_int_equal(eng_iter_reopen(re, ids[half], T0 + (NROWS - 1500) * STEP, INT64_MAX), 0);
-        eng_batch_t b;
-        assert_int_equal(eng_iter_next(re, &b), 1);
-        assert_int_equal(b.n, ENG_BATCH);
-        assert_int_equal(eng_iter_reopen(re, ids[3], INT64_MIN, INT64_MAX), 0);
-        iter_rows(re, &rows, &sum);
-        assert_int_equal(rows, want_rows);
-        assert_true(sum == want_sum);
-    }
-    assert_int_equal(eng_iter_reopen(re, oids[0], INT64_MIN, INT64_MAX), CN_EINVAL);
-    iter_rows(re, &rows, &sum);
-    assert_int_equal(rows, 0);
-    assert_int_equal(eng_iter_reopen(re, UINT64_C(0xfffffffffff), INT64_MIN, INT64_MAX),
-                     CN_ENOTFOUND);
-    iter_rows(re, &rows, &sum);
-    assert_int_equal(rows, 0);
-    /* and back to a good one: device 1 has NROWS + 500 rows */
-    assert_int_equal(eng_iter_reopen(re, ids[1], INT64_MIN, INT64_MAX), 0);
-    iter_rows(re, &rows, &sum);
-    const eng_tag_t *tags;
-    uint32_t nt;
-    assert_int_equal(eng_snap_series_tags(s, ids[1], &tags, &nt), 0);
-    assert_int_equal(rows, atoi(tags[0].val + 4) < 2 ? NROWS + 500 : NROWS);
-    eng_iter_close(re);
-    cn_free(ids);
-    cn_free(oids);
-    eng_snap_close(s);
 }
 
 static void test_wal_replay(void **state)
@@ -508,7 +375,6 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup_teardown(test_memtable_flush_compact_reopen, setup, teardown),
-        cmocka_unit_test_setup_teardown(test_iter_reopen, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wal_replay, setup, teardown),
         cmocka_unit_test_setup_teardown(test_type_conflict, setup, teardown),
         cmocka_unit_test_setup_teardown(test_dir_lock, setup, teardown),
