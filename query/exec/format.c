@@ -245,56 +245,16 @@ void qry_fmt_float(double f, cn_buf_t *out)
      * one (round_digits), checked without strtod where it is exact */
     bool neg = signbit(f);
     double a = fabs(f);
-    char d17[32], digits[32];
-    int e17;
-    int nd = 17;
-    int exp;
+    int nd, exp;
     uint64_t c;
-    if (digits_fast(a, &c, &nd, &exp)) {
-        /* c has nd digits, the first not 0: drop trailing zeros first */
-        while (c % 100 == 0 && nd > 2) {
-            c /= 100;
-            nd -= 2;
-        }
-        if (c % 10 == 0 && nd > 1) {
-            c /= 10;
-            nd--;
-        }
-        /* 1e-3 <= a < 2^53: no exponent; the digits go straight to their
-         * place (through a local array and two copies they cost a fifth
-         * more) */
-        cn_buf_reserve(out, 48);
-        char *o = (char *)out->p + out->len;
-        int n = 0;
-        if (neg)
-            o[n++] = '-';
-        if (exp < 0) { /* 0.000ddd */
-            o[n++] = '0';
-            o[n++] = '.';
-            for (int z = 0; z < -exp - 1; z++)
-                o[n++] = '0';
-            cn_dec_digits(c, nd, o + n);
-            n += nd;
-        } else if (exp + 1 >= nd) { /* ddd000 */
-            cn_dec_digits(c, nd, o + n);
-            n += nd;
-            for (int z = 0; z < exp + 1 - nd; z++)
-                o[n++] = '0';
-        } else { /* ddd.ddd: the digits one to the right, the integer part back */
-            cn_dec_digits(c, nd, o + n + 1);
-            for (int k = 0; k <= exp; k++)
-                o[n + k] = o[n + k + 1];
-            o[n + exp + 1] = '.';
-            n += nd + 1;
-        }
-        out->len += (size_t)n;
-        return;
-    } else {
-        int dir = 2; /* unknown */
+    if (!digits_fast(a, &c, &nd, &exp)) {
+        char d17[32], digits[32];
+        int e17, dir = 2; /* unknown */
         if (!digits17(a, d17, &e17, &dir)) {
             dir = 2;
-            nd = printf_digits(a, 17, d17, &e17);
+            printf_digits(a, 17, d17, &e17);
         }
+        nd = 17;
         exp = e17;
         for (int prec = 15; prec <= 16; prec++) {
             int e = e17;
@@ -306,12 +266,23 @@ void qry_fmt_float(double f, cn_buf_t *out)
                 break;
             }
         }
-        if (nd == 17)
-            memcpy(digits, d17, 17);
-        while (nd > 1 && digits[nd - 1] == '0')
-            nd--;
+        const char *d = nd == 17 ? d17 : digits;
+        c = 0;
+        for (int i = 0; i < nd; i++)
+            c = c * 10 + (uint64_t)(d[i] - '0');
     }
-    /* at most 1 + 2 + 5 + 17 + 20 bytes: "-0.00000ddd", "-ddd000.", "-d.ddde-308" */
+    /* c has nd digits, the first not 0: drop trailing zeros */
+    while (c % 100 == 0 && nd > 2) {
+        c /= 100;
+        nd -= 2;
+    }
+    if (c % 10 == 0 && nd > 1) {
+        c /= 10;
+        nd--;
+    }
+    /* The digits go straight to their place (through a local array and
+     * two copies they cost a fifth more).  At most 1 + 2 + 5 + 17 + 20
+     * bytes: "-0.00000ddd", "-ddd000.", "-d.ddde-308" */
     cn_buf_reserve(out, 48);
     char *o = (char *)out->p + out->len;
     int n = 0;
@@ -319,11 +290,13 @@ void qry_fmt_float(double f, cn_buf_t *out)
         o[n++] = '-';
     if (a < 1e-6 || a >= 1e21) {
         /* d[.ddd]e[+-]XX, at least two exponent digits like Go */
-        o[n++] = digits[0];
+        cn_dec_digits(c, nd, o + n + 1);
+        o[n] = o[n + 1];
         if (nd > 1) {
-            o[n++] = '.';
-            memcpy(o + n, digits + 1, (size_t)nd - 1);
-            n += nd - 1;
+            o[n + 1] = '.';
+            n += nd + 1;
+        } else {
+            n++;
         }
         unsigned ae = (unsigned)(exp < 0 ? -exp : exp);
         o[n++] = 'e';
@@ -335,21 +308,21 @@ void qry_fmt_float(double f, cn_buf_t *out)
     } else if (exp < 0) { /* 0.000ddd */
         o[n++] = '0';
         o[n++] = '.';
-        memset(o + n, '0', (size_t)(-exp - 1));
-        n += -exp - 1;
-        memcpy(o + n, digits, (size_t)nd);
+        for (int z = 0; z < -exp - 1; z++)
+            o[n++] = '0';
+        cn_dec_digits(c, nd, o + n);
         n += nd;
     } else if (exp + 1 >= nd) { /* ddd000 */
-        memcpy(o + n, digits, (size_t)nd);
+        cn_dec_digits(c, nd, o + n);
         n += nd;
-        memset(o + n, '0', (size_t)(exp + 1 - nd));
-        n += exp + 1 - nd;
-    } else { /* ddd.ddd */
-        memcpy(o + n, digits, (size_t)exp + 1);
-        n += exp + 1;
-        o[n++] = '.';
-        memcpy(o + n, digits + exp + 1, (size_t)(nd - exp - 1));
-        n += nd - exp - 1;
+        for (int z = 0; z < exp + 1 - nd; z++)
+            o[n++] = '0';
+    } else { /* ddd.ddd: the digits one to the right, the integer part back */
+        cn_dec_digits(c, nd, o + n + 1);
+        for (int k = 0; k <= exp; k++)
+            o[n + k] = o[n + k + 1];
+        o[n + exp + 1] = '.';
+        n += nd + 1;
     }
     out->len += (size_t)n;
 }
