@@ -51,6 +51,15 @@
 # curl's own work, a new connection, the server's HTTP - against which Q1
 # and Q2 are small.
 #
+# Beside them, informational only: Q1, Q2 and Q0 as a client that keeps its
+# connection asks them (Grafana's InfluxDB data source, the influx CLI) -
+# one curl sends q_once's request 6 times on one kept-alive connection, the
+# first (with the connect) is not counted, the median of the other 5 is the
+# figure (na if curl made a new connection for any of them).  It runs after
+# Q0, on each system after wait_quiet, and goes into a second summary table
+# and the q*_ka_* keys at the end of the RESULT line.  The issue's figures
+# remain the fresh-connection ones above.
+#
 # Checks: cairn's answer must equal InfluxDB's (query_check.py influx: same
 # series, columns and rows, floats within 1e-9 relative): MATCH / MISMATCH /
 # na per query.  VictoriaMetrics' answer must carry InfluxDB's values
@@ -58,7 +67,7 @@
 # is `na` while its /query is missing (issue 5) or for a query it refuses.
 
 declare -A QI=() QV=() QV_API=() QV_ARGS=()
-declare -A QR=() QMATCH=() QVMCHK=()
+declare -A QR=() QMATCH=() QVMCHK=() QK=()
 
 rfc3339() {
     date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ
@@ -166,6 +175,60 @@ q_time() {
     printf '  Q%s %-16s %9s ms  (runs: %s)\n' "$n" "${HP_LABEL[$sys]}" "${QR[$sys.$n]}" "${times[*]}"
 }
 
+# q_time_ka SYS N: N on one kept-alive connection (informational): one curl
+# sends q_once's request (the same URL and query string, -G applying them to
+# every URL given) 6 times - curl keeps the connection between them - and the
+# median of the 5 after the first (which includes the connect) goes to
+# QK[SYS.N] (ms); na when QR[SYS.N] is, on any other HTTP code than q_time
+# takes, or when curl made a new connection for any of the 5.
+q_time_ka() {
+    local sys=$1 n=$2 port=${HP_PORT[$1]:-} a i=0 url out code secs conns got first="" why=""
+    local data=() args=() times=()
+    QK[$sys.$n]=na
+    [[ ${QR[$sys.$n]:-na} == na ]] && return 0
+    if [[ $n == 0 ]]; then
+        url="http://127.0.0.1:$port/$([[ $sys == vm ]] && echo health || echo ping)"
+    elif [[ $sys == vm ]]; then
+        url="http://127.0.0.1:$port/api/v1/${QV_API[$n]}"
+        data=(-G --data-urlencode "query=${QV[$n]}" -d nocache=1)
+        for a in ${QV_ARGS[$n]}; do data+=(--data-urlencode "$a"); done
+    else
+        url="http://127.0.0.1:$port/query"
+        data=(-G --data-urlencode db=iot --data-urlencode epoch=ms --data-urlencode "q=${QI[$n]}")
+    fi
+    for ((i = 0; i < 6; i++)); do args+=(-o /dev/null "$url"); done
+    out=$(curl -s -w '%{http_code} %{time_total} %{num_connects} %{url_effective}\n' \
+        "${data[@]}" "${args[@]}") || true
+    i=0
+    while read -r code secs conns got; do
+        i=$((i + 1))
+        if [[ $code != 200 && ! ($n == 0 && $code == 204) ]]; then
+            why="HTTP ${code:-000} in request $i"
+            break
+        fi
+        if ((i == 1)); then
+            first=$got
+            continue
+        fi
+        if [[ $got != "$first" ]]; then
+            why="request $i asked $got, not $first"
+            break
+        fi
+        if [[ $conns != 0 ]]; then
+            why="curl made a new connection for request $i (num_connects $conns)"
+            break
+        fi
+        times+=("$(awk -v s="$secs" 'BEGIN { printf "%.3f", s * 1000 }')")
+    done <<<"$out"
+    [[ -n $why || ${#times[@]} == 5 ]] || why="$i of 6 requests answered"
+    if [[ -n $why ]]; then
+        echo "bench/run: Q$n on ${HP_LABEL[$sys]} kept alive: $why; its figure na" >&2
+        return 0
+    fi
+    QK[$sys.$n]=$(median "${times[@]}")
+    printf '  Q%s %-16s %9s ms  (runs: %s)\n' "$n" "${HP_LABEL[$sys]}" "${QK[$sys.$n]}" "${times[*]}"
+}
+
 run_query() {
     wl_shape
     q_define
@@ -263,6 +326,19 @@ run_query() {
         wait_quiet >/dev/null
         q_time "$sys" 0
     done
+    # informational, beside the figures above: Q1, Q2 and Q0 as a client
+    # that keeps its connection (Grafana, the influx CLI) asks them
+    echo "== Q1, Q2, Q0 on one kept-alive connection (informational: one curl, 6 requests, the first not counted)"
+    for n in 1 2 0; do
+        for sys in cairn vm influx; do
+            if [[ ${QR[$sys.$n]:-na} == na ]]; then
+                QK[$sys.$n]=na
+                continue
+            fi
+            wait_quiet >/dev/null
+            q_time_ka "$sys" "$n"
+        done
+    done
     for sys in "${systems[@]}"; do hp_stop "$sys" q; done
 
     echo "== bench/run $NAME --size $SIZE took ${SECONDS} s"
@@ -281,5 +357,16 @@ run_query() {
     printf '  %-3s %10s %10s %10s %9s %9s  %s\n' Q0 "$c0" "$v0" "$i0" "$(ratio "$c0" "$v0")" \
         "$(ratio "$c0" "$i0")" "(the request alone: /ping, /health)"
     line+=" q0_ms=$c0 q0_vm_ms=$v0 q0_influx_ms=$i0"
-    echo "$line$ratios$matches"
+    echo "== kept alive (informational; ms, median of 5 requests on one connection after a first one not counted)"
+    printf '  %-3s %10s %10s %10s %9s %9s\n' "" cairn VM InfluxDB "vs VM" "vs Influx"
+    local kline="" kratios=""
+    for n in 1 2 0; do
+        local kc=${QK[cairn.$n]:-na} kvm=${QK[vm.$n]:-na} kinf=${QK[influx.$n]:-na}
+        printf '  Q%-2s %10s %10s %10s %9s %9s\n' "$n" "$kc" "$kvm" "$kinf" "$(ratio "$kc" "$kvm")" \
+            "$(ratio "$kc" "$kinf")"
+        kline+=" q${n}_ka_ms=$kc q${n}_ka_vm_ms=$kvm q${n}_ka_influx_ms=$kinf"
+        [[ $n == 0 ]] ||
+            kratios+=" q${n}_ka_vm_ratio=$(ratio "$kc" "$kvm") q${n}_ka_influx_ratio=$(ratio "$kc" "$kinf")"
+    done
+    echo "$line$ratios$matches$kline$kratios"
 }
