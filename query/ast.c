@@ -563,6 +563,7 @@ static void print_show(cn_buf_t *b, const qry_show_t *s)
         [QRY_SHOW_FIELD_KEYS] = "FIELD KEYS",
         [QRY_SHOW_SERIES] = "SERIES",
         [QRY_SHOW_RETENTION_POLICIES] = "RETENTION POLICIES",
+        [QRY_SHOW_QUERIES] = "QUERIES",
     };
     put(b, "SHOW ");
     put(b, what[s->kind]);
@@ -682,6 +683,14 @@ void qry_print_stmt(const qry_stmt_t *s, cn_buf_t *b)
         break;
     case QRY_STMT_DROP_RP:
         print_rp_stmt(b, "DROP", d);
+        break;
+    case QRY_STMT_KILL_QUERY:
+        put(b, "KILL QUERY ");
+        put_int(b, d->qid);
+        if (d->name) {
+            put(b, " ON ");
+            put_ident(b, d->name);
+        }
         break;
     }
     terminate(b);

@@ -217,6 +217,7 @@ typedef enum qry_show_kind {
     QRY_SHOW_FIELD_KEYS,
     QRY_SHOW_SERIES,
     QRY_SHOW_RETENTION_POLICIES,
+    QRY_SHOW_QUERIES,
 } qry_show_kind_t;
 
 typedef struct qry_show {
@@ -247,8 +248,8 @@ typedef struct qry_rp_opts {
     const char *name;       /* CREATE DATABASE ... NAME rp, else NULL */
 } qry_rp_opts_t;
 
-/* CREATE/DROP DATABASE, DROP MEASUREMENT, DROP SERIES, DELETE and the
- * retention-policy statements share this shape; unused members are
+/* CREATE/DROP DATABASE, DROP MEASUREMENT, DROP SERIES, DELETE, KILL QUERY
+ * and the retention-policy statements share this shape; unused members are
  * NULL / 0. */
 typedef struct qry_ddl {
     const char *name; /* database, measurement or policy name */
@@ -257,6 +258,7 @@ typedef struct qry_ddl {
     qry_source_t *sources; /* DROP SERIES / DELETE FROM */
     size_t nsources;
     qry_expr_t *cond; /* DROP SERIES / DELETE WHERE */
+    int64_t qid;      /* KILL QUERY qid [ON name] */
 } qry_ddl_t;
 
 typedef enum qry_stmt_kind {
@@ -270,6 +272,7 @@ typedef enum qry_stmt_kind {
     QRY_STMT_CREATE_RP,
     QRY_STMT_ALTER_RP,
     QRY_STMT_DROP_RP,
+    QRY_STMT_KILL_QUERY,
 } qry_stmt_kind_t;
 
 typedef struct qry_stmt {

@@ -46,7 +46,9 @@
  * Threads: qry_exec_stmt may run on any thread and spawns helper threads
  * of its own for the parallel scan; it never blocks on an event loop.
  * Cancellation: the caller sets *opts.cancel to non-zero (any thread);
- * the executor checks it between batches and returns CN_ECLOSED.
+ * the executor checks it between batches and returns CN_ECLOSED.  *opts.kill
+ * (KILL QUERY) is checked at the same points and at each statement's start,
+ * and fails the statement instead ("query interrupted", as InfluxDB).
  */
 #ifndef QRY_EXEC_H
 #define QRY_EXEC_H
@@ -127,6 +129,33 @@ int64_t qry_catalog_retention(qry_catalog_t *c);
  * I/O: the next qry_exec_stmt persists it. */
 void qry_catalog_touch(qry_catalog_t *c, const char *db);
 
+/* The queries a server is running, for SHOW QUERIES and KILL QUERY (the
+ * server implements it; InfluxDB 1.x's task manager).  A query is one
+ * request's statements. */
+typedef struct qry_task_info {
+    uint64_t qid;
+    char *query; /* OWNED: its statements as printed, ";\n" between */
+    char *db;    /* OWNED: its db=, "" without */
+    int64_t ns;  /* how long it has run */
+    bool killed; /* KILL QUERY asked it to stop; it has not yet */
+} qry_task_info_t;
+
+typedef struct qry_tasks {
+    void *ctx;
+    /* Every running query in qid order into *out (OWNED: qry_task_infos_free);
+     * returns their number. */
+    size_t (*list)(void *ctx, qry_task_info_t **out /* OUT */);
+    /* Asks query qid to stop (its next check answers "query interrupted"):
+     * 0, or CN_ENOTFOUND when no query qid runs. */
+    int (*kill)(void *ctx, uint64_t qid);
+} qry_tasks_t;
+
+void qry_task_infos_free(qry_task_info_t *v, size_t n);
+/* A running query's duration as InfluxDB's SHOW QUERIES writes it: cut to
+ * whole seconds, milliseconds or microseconds, then Go's time.Duration
+ * form ("3s", "1m5s", "471ms", "75µs", "800ns"). */
+void qry_task_duration(int64_t ns, cn_buf_t *out);
+
 typedef struct qry_exec_opts {
     eng_db_t *db;
     qry_catalog_t *cat;   /* may be NULL */
@@ -137,6 +166,11 @@ typedef struct qry_exec_opts {
     uint64_t max_points;  /* rows scanned; 0: unlimited */
     uint32_t threads;     /* parallel scan threads, >= 1 */
     const atomic_int *cancel; /* may be NULL */
+    /* KILL QUERY of this query: once non-zero, the running statement
+     * fails with "query interrupted" at its next check and so does every
+     * statement started after it; may be NULL */
+    const atomic_int *kill;
+    const qry_tasks_t *tasks; /* SHOW QUERIES / KILL QUERY; NULL: none run */
 } qry_exec_opts_t;
 
 /* Runs one statement.  Returns 0 with *out set (OWNED; a statement error

@@ -188,6 +188,7 @@ int qry__p_select(qry__parser_t *p, qry_select_t **out /* OUT */);
 int qry__p_show(qry__parser_t *p, qry_stmt_t *st);
 int qry__p_create(qry__parser_t *p, qry_stmt_t *st);
 int qry__p_drop(qry__parser_t *p, qry_stmt_t *st);
+int qry__p_kill(qry__parser_t *p, qry_stmt_t *st);
 int qry__p_delete(qry__parser_t *p, qry_stmt_t *st);
 int qry__p_alter(qry__parser_t *p, qry_stmt_t *st);
 

@@ -757,8 +757,10 @@ static int parse_stmt(qry__parser_t *p, qry_stmt_t *st)
         return qry__p_delete(p, st);
     case QRY_TK_ALTER:
         return qry__p_alter(p, st);
+    case QRY_TK_KILL:
+        return qry__p_kill(p, st);
     default:
-        return qry__p_expected(p, "SELECT, DELETE, SHOW, CREATE, DROP, ALTER");
+        return qry__p_expected(p, "SELECT, DELETE, SHOW, CREATE, DROP, ALTER, KILL");
     }
 }
 

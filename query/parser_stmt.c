@@ -10,6 +10,7 @@
  *   SHOW FIELD KEYS [ON db] [FROM ...] [LIMIT] [OFFSET]
  *   SHOW SERIES [ON db] [FROM ...] [WHERE] [LIMIT] [OFFSET]
  *   SHOW RETENTION POLICIES [ON db]
+ *   SHOW QUERIES   and   KILL QUERY qid [ON host]
  *   CREATE DATABASE db [WITH [DURATION d] [REPLICATION n] [SHARD DURATION d] [NAME rp]]
  *   CREATE RETENTION POLICY rp ON db DURATION d REPLICATION n [SHARD DURATION d] [DEFAULT]
  *   ALTER RETENTION POLICY rp ON db option... (DURATION, REPLICATION, SHARD DURATION,
@@ -162,6 +163,7 @@ static int show_kind(qry__parser_t *p, qry_show_t *s)
         qry_show_kind_t kind;
     } forms[] = {{QRY_TK_DATABASES, QRY_TK_EOF, QRY_SHOW_DATABASES},
                  {QRY_TK_MEASUREMENTS, QRY_TK_EOF, QRY_SHOW_MEASUREMENTS},
+                 {QRY_TK_QUERIES, QRY_TK_EOF, QRY_SHOW_QUERIES},
                  {QRY_TK_SERIES, QRY_TK_EOF, QRY_SHOW_SERIES},
                  {QRY_TK_FIELD, QRY_TK_KEYS, QRY_SHOW_FIELD_KEYS},
                  {QRY_TK_RETENTION, QRY_TK_POLICIES, QRY_SHOW_RETENTION_POLICIES},
@@ -172,7 +174,8 @@ static int show_kind(qry__parser_t *p, qry_show_t *s)
     while (i < CN_ARRAY_LEN(forms) && forms[i].first != first)
         i++;
     if (i == CN_ARRAY_LEN(forms))
-        return qry__p_expected(p, "DATABASES, FIELD, MEASUREMENTS, RETENTION, SERIES, TAG");
+        return qry__p_expected(p,
+                               "DATABASES, FIELD, MEASUREMENTS, QUERIES, RETENTION, SERIES, TAG");
     QRY__TRY(qry__p_advance(p));
     if (forms[i].second == QRY_TK_EOF) {
         s->kind = forms[i].kind;
@@ -196,7 +199,7 @@ int qry__p_show(qry__parser_t *p, qry_stmt_t *st)
     st->u.show = s;
     QRY__TRY(qry__p_advance(p));
     QRY__TRY(show_kind(p, s));
-    if (s->kind == QRY_SHOW_DATABASES)
+    if (s->kind == QRY_SHOW_DATABASES || s->kind == QRY_SHOW_QUERIES)
         return 0;
     return show_rest(p, s);
 }
@@ -345,6 +348,21 @@ int qry__p_drop(qry__parser_t *p, qry_stmt_t *st)
     default:
         return qry__p_expected(p, "DATABASE, MEASUREMENT, RETENTION, SERIES");
     }
+}
+
+/* KILL QUERY qid [ON host]: the host (InfluxDB Enterprise's data node) is
+ * kept and ignored - there is one. */
+int qry__p_kill(qry__parser_t *p, qry_stmt_t *st)
+{
+    qry_ddl_t *d = new_ddl(p, st, QRY_STMT_KILL_QUERY);
+    bool on;
+    QRY__TRY(qry__p_advance(p));
+    QRY__TRY(qry__p_expect(p, QRY_TK_QUERY, "QUERY"));
+    QRY__TRY(qry__p_uint(p, &d->qid));
+    QRY__TRY(qry__p_accept(p, QRY_TK_ON, &on));
+    if (on)
+        QRY__TRY(qry__p_ident(p, &d->name));
+    return 0;
 }
 
 int qry__p_delete(qry__parser_t *p, qry_stmt_t *st)

@@ -1114,6 +1114,7 @@ int srv_http_new(const srv_http_opts_t *opts, srv_http_t **out)
     h->loop_ready = true;
     uv_mutex_init(&h->notify_mu);
     uv_mutex_init(&h->store_mu);
+    uv_mutex_init(&h->tasks_mu);
     uv_async_init(&h->loop, &h->durable_async, on_durable);
     uv_async_init(&h->loop, &h->stop_async, begin_shutdown);
     uv_async_init(&h->loop, &h->job_async, on_job);
@@ -1278,5 +1279,6 @@ void srv_http_free(srv_http_t *h)
         cn_warn("http: loop closed with handles open: %s", cn_strerror(rc));
     uv_mutex_destroy(&h->notify_mu);
     uv_mutex_destroy(&h->store_mu);
+    uv_mutex_destroy(&h->tasks_mu);
     cn_free(h);
 }

@@ -125,6 +125,11 @@ struct srv_http {
     /* /query (query.c): requests executing statements now, and those the
      * executor stopped because their client disconnected */
     atomic_uint_least64_t query_running, query_cancelled;
+    /* the queries running now, in qid order (SHOW QUERIES, KILL QUERY;
+     * query.c), under tasks_mu */
+    uv_mutex_t tasks_mu;
+    struct srv_task *tasks_head, *tasks_tail;
+    uint64_t tasks_qid;   /* the last qid given */
     char rbuf[64 * 1024]; /* shared read buffer: read_cb copies out at once */
 };
 

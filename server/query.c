@@ -14,6 +14,12 @@
  *           (Accept: application/csv), whole (Content-Length) or chunked
  *           (one JSON object per chunk_size rows, "partial" flags), gzip
  *           when the client accepts it
+ * A parsed request is a query with a qid while its statements run (InfluxDB
+ * 1.x's task manager): SHOW QUERIES lists them, KILL QUERY qid sets its
+ * kill flag, which its executor checks (qry_exec_opts_t.kill).  The list
+ * keeps a pointer to the parsed statements and prints them only for SHOW
+ * QUERIES (a query leaves the list, under tasks_mu, before they are freed),
+ * so a query pays two short lock holds for it.
  */
 #include "exec.h"
 #include "job.h"
@@ -35,6 +41,91 @@ typedef struct qreq {
     bool get; /* a GET: statements that write get InfluxDB's warning */
     size_t chunk;
 } qreq_t;
+
+/* One running query (a request's statements). */
+typedef struct srv_task {
+    uint64_t qid;
+    const qry_query_t *q;
+    const char *db;
+    int64_t start; /* cn_mono_ns */
+    atomic_int killed;
+    struct srv_task *prev, *next;
+} srv_task_t;
+
+static size_t tasks_list(void *ctx, qry_task_info_t **out)
+{
+    srv_http_t *h = ctx;
+    cn_buf_t b;
+    cn_buf_init(&b);
+    uv_mutex_lock(&h->tasks_mu);
+    size_t n = 0;
+    for (const srv_task_t *t = h->tasks_head; t; t = t->next)
+        n++;
+    qry_task_info_t *v = cn_calloc(n + 1, sizeof *v);
+    int64_t now = cn_mono_ns();
+    size_t i = 0;
+    for (const srv_task_t *t = h->tasks_head; t; t = t->next, i++) {
+        cn_buf_reset(&b);
+        for (size_t s = 0; s < t->q->nstmts; s++) {
+            if (s)
+                cn_buf_put(&b, ";\n", 2);
+            qry_print_stmt(&t->q->stmts[s], &b);
+        }
+        v[i].qid = t->qid;
+        v[i].query = cn_strndup(b.p ? (const char *)b.p : "", b.len);
+        v[i].db = cn_strdup(t->db);
+        v[i].ns = now - t->start;
+        v[i].killed = atomic_load(&t->killed) != 0;
+    }
+    uv_mutex_unlock(&h->tasks_mu);
+    cn_buf_free(&b);
+    *out = v;
+    return n;
+}
+
+static int tasks_kill(void *ctx, uint64_t qid)
+{
+    srv_http_t *h = ctx;
+    int rc = CN_ENOTFOUND;
+    uv_mutex_lock(&h->tasks_mu);
+    for (srv_task_t *t = h->tasks_head; t; t = t->next) {
+        if (t->qid == qid) {
+            atomic_store(&t->killed, 1);
+            rc = 0;
+            break;
+        }
+    }
+    uv_mutex_unlock(&h->tasks_mu);
+    return rc;
+}
+
+static void task_add(srv_http_t *h, srv_task_t *t)
+{
+    uv_mutex_lock(&h->tasks_mu);
+    t->qid = ++h->tasks_qid;
+    t->prev = h->tasks_tail;
+    t->next = NULL;
+    if (h->tasks_tail)
+        h->tasks_tail->next = t;
+    else
+        h->tasks_head = t;
+    h->tasks_tail = t;
+    uv_mutex_unlock(&h->tasks_mu);
+}
+
+static void task_remove(srv_http_t *h, srv_task_t *t)
+{
+    uv_mutex_lock(&h->tasks_mu);
+    if (t->prev)
+        t->prev->next = t->next;
+    else
+        h->tasks_head = t->next;
+    if (t->next)
+        t->next->prev = t->prev;
+    else
+        h->tasks_tail = t->prev;
+    uv_mutex_unlock(&h->tasks_mu);
+}
 
 static void qreq_free(void *arg)
 {
@@ -238,6 +329,10 @@ static void run_query(srv_job_t *j, void *arg)
         return;
     }
     begin(&o, 200);
+    srv_task_t task = {.q = q, .db = r->db, .start = cn_mono_ns()};
+    atomic_init(&task.killed, 0);
+    task_add(h, &task);
+    const qry_tasks_t tasks = {.ctx = h, .list = tasks_list, .kill = tasks_kill};
     qry_exec_opts_t eo = {
         .db = h->db,
         .cat = h->o.catalog,
@@ -247,9 +342,11 @@ static void run_query(srv_job_t *j, void *arg)
         .max_points = h->o.query_max_points,
         .threads = h->o.query_threads ? h->o.query_threads : 1,
         .cancel = srv_job_cancel_flag(j),
+        .kill = &task.killed,
+        .tasks = &tasks,
     };
     if (h->o.query_timeout_ns > 0)
-        eo.deadline = cn_mono_ns() + h->o.query_timeout_ns;
+        eo.deadline = task.start + h->o.query_timeout_ns;
     qry_fmt_opts_t fo = {.epoch_div = r->epoch_div, .pretty = r->pretty};
     cn_buf_t body;
     cn_buf_init(&body);
@@ -272,7 +369,7 @@ static void run_query(srv_job_t *j, void *arg)
         }
         qry_stmt_kind_t kind = q->stmts[i].kind;
         if (r->get && kind != QRY_STMT_SELECT && kind != QRY_STMT_SHOW &&
-            kind != QRY_STMT_DELETE && !res->err &&
+            kind != QRY_STMT_DELETE && kind != QRY_STMT_KILL_QUERY && !res->err &&
             !res->msg) {
             cn_buf_t w;
             cn_buf_init(&w);
@@ -343,6 +440,7 @@ static void run_query(srv_job_t *j, void *arg)
         }
     }
     atomic_fetch_sub(&h->query_running, 1);
+    task_remove(h, &task);
     out_end(&o);
     for (size_t i = 0; i < q->nstmts; i++)
         qry_result_free(keep[i]);

@@ -160,6 +160,10 @@ static bool check_abort(run_t *r)
         run_fail(r, CN_ECLOSED, "query cancelled");
         return true;
     }
+    if (o->kill && atomic_load(o->kill)) {
+        run_fail(r, CN_ELIMIT, "query interrupted");
+        return true;
+    }
     if (o->deadline && cn_mono_ns() > o->deadline) {
         run_fail(r, CN_ELIMIT, "query-timeout limit exceeded");
         return true;

@@ -360,8 +360,62 @@ static int kv_cmp(const void *a, const void *b)
     return c ? c : strcmp(x->v, y->v);
 }
 
+void qry_task_infos_free(qry_task_info_t *v, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cn_free(v[i].query);
+        cn_free(v[i].db);
+    }
+    cn_free(v);
+}
+
+void qry_task_duration(int64_t ns, cn_buf_t *out)
+{
+    char t[32];
+    int n;
+    if (ns >= 1000000000) {
+        qry__go_duration(ns - ns % 1000000000, out);
+        return;
+    }
+    if (ns >= 1000000)
+        n = snprintf(t, sizeof t, "%lldms", (long long)(ns / 1000000));
+    else if (ns >= 1000)
+        n = snprintf(t, sizeof t, "%lld\xc2\xb5s", (long long)(ns / 1000)); /* µs */
+    else if (ns > 0)
+        n = snprintf(t, sizeof t, "%lldns", (long long)ns);
+    else
+        n = snprintf(t, sizeof t, "0s");
+    cn_buf_put(out, t, (size_t)n);
+}
+
+/* SHOW QUERIES: one series without a name, as InfluxDB 1.6 answers. */
+static void show_queries(const qry_exec_opts_t *o, qry__rb_t *b)
+{
+    const char *cols[] = {"qid", "query", "database", "duration", "status"};
+    qry_task_info_t *v = NULL;
+    size_t n = o->tasks ? o->tasks->list(o->tasks->ctx, &v) : 0;
+    qry_series_t *s = n ? qry__rb_series(b, NULL, cols, CN_ARRAY_LEN(cols)) : NULL;
+    cn_buf_t d;
+    cn_buf_init(&d);
+    for (size_t i = 0; i < n; i++) {
+        cn_buf_reset(&d);
+        qry_task_duration(v[i].ns, &d);
+        const char *st = v[i].killed ? "killed" : "running";
+        qry_val_t row[] = {qry__vi((int64_t)v[i].qid), qry__vs(v[i].query, strlen(v[i].query)),
+                           qry__vs(v[i].db, strlen(v[i].db)), qry__vs((const char *)d.p, d.len),
+                           qry__vs(st, strlen(st))};
+        qry__rb_row(b, s, row);
+    }
+    cn_buf_free(&d);
+    qry_task_infos_free(v, n);
+}
+
 int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
 {
+    if (sh->kind == QRY_SHOW_QUERIES) {
+        show_queries(o, b);
+        return 0;
+    }
     if (sh->kind == QRY_SHOW_DATABASES) {
         const char *col = "name";
         qry_series_t *s = qry__rb_series(b, "databases", &col, 1);
@@ -968,9 +1022,15 @@ int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t *
             cat_save(o->cat);
         pthread_mutex_unlock(&o->cat->mu);
     }
+    if (o->kill && atomic_load(o->kill)) { /* KILL QUERY of this very query */
+        qry__rb_err(&b, "query interrupted");
+        *out = b.r;
+        return 0;
+    }
     bool needs_db = st->kind == QRY_STMT_SELECT ||
                     (st->kind == QRY_STMT_SHOW && st->u.show->kind != QRY_SHOW_DATABASES &&
-                     st->u.show->kind != QRY_SHOW_RETENTION_POLICIES && !st->u.show->db) ||
+                     st->u.show->kind != QRY_SHOW_RETENTION_POLICIES &&
+                     st->u.show->kind != QRY_SHOW_QUERIES && !st->u.show->db) ||
                     st->kind == QRY_STMT_DROP_SERIES || st->kind == QRY_STMT_DELETE ||
                     st->kind == QRY_STMT_DROP_MEASUREMENT;
     bool has_db = o->dbname && *o->dbname;
@@ -987,6 +1047,14 @@ int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t *
     switch (st->kind) {
     case QRY_STMT_SELECT: rc = qry__exec_select(st->u.select, o, &b); break;
     case QRY_STMT_SHOW: rc = qry__exec_show(st->u.show, o, &b); break;
+    case QRY_STMT_KILL_QUERY: {
+        /* InfluxDB: an unknown qid is the statement's error; a known one
+         * answers nothing (the query stops at its next check) */
+        uint64_t qid = (uint64_t)st->u.ddl->qid;
+        if (!o->tasks || o->tasks->kill(o->tasks->ctx, qid) < 0)
+            qry__rb_err(&b, "no such query id: %llu", (unsigned long long)qid);
+        break;
+    }
     default: rc = qry__exec_ddl(st, o, &b); break;
     }
     if (rc == CN_ECLOSED) {

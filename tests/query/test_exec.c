@@ -183,27 +183,36 @@ static void test_float_format_digits(void **st)
     }
 }
 
+typedef struct dur_case {
+    int64_t ns;
+    const char *s;
+} dur_case_t;
+
+static void check_durations(void (*fmt)(int64_t, cn_buf_t *), const dur_case_t *cases, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        cn_buf_t b;
+        cn_buf_init(&b);
+        fmt(cases[i].ns, &b);
+        cn_buf_put_u8(&b, 0);
+        if (strcmp((const char *)b.p, cases[i].s) != 0)
+            fail_msg("%lld ns: got %s, want %s", (long long)cases[i].ns, (const char *)b.p,
+                     cases[i].s);
+        cn_buf_free(&b);
+    }
+}
+
 static void test_go_duration(void **st)
 {
     (void)st;
-    static const struct {
-        int64_t ns;
-        const char *s;
-    } cases[] = {
+    static const dur_case_t cases[] = {
         {0, "0s"},
         {168 * 3600 * INT64_C(1000000000), "168h0m0s"},
         {90 * INT64_C(1000000000), "1m30s"},
         {1500000000, "1.5s"},
         {3600 * INT64_C(1000000000) + 1000000, "1h0m0.001s"},
     };
-    for (size_t i = 0; i < CN_ARRAY_LEN(cases); i++) {
-        cn_buf_t b;
-        cn_buf_init(&b);
-        qry__go_duration(cases[i].ns, &b);
-        cn_buf_put_u8(&b, 0);
-        assert_string_equal((const char *)b.p, cases[i].s);
-        cn_buf_free(&b);
-    }
+    check_durations(qry__go_duration, cases, CN_ARRAY_LEN(cases));
 }
 
 static void test_tz(void **st)
@@ -539,6 +548,106 @@ static void test_limits(void **st)
     o = (qry_exec_opts_t){.cancel = &cancel};
     assert_int_equal(run_opts(f, "SELECT v FROM m", o, &js), CN_ECLOSED);
     assert_null(js);
+    /* KILL QUERY of this query: the statement's error, as InfluxDB */
+    atomic_int kill = 1;
+    o = (qry_exec_opts_t){.kill = &kill};
+    assert_int_equal(run_opts(f, "SELECT v FROM m", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"query interrupted\"}");
+    cn_free(js);
+    assert_int_equal(run_opts(f, "SHOW DATABASES", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"query interrupted\"}");
+    cn_free(js);
+    kill = 0;
+    assert_int_equal(run_opts(f, "SELECT count(v) FROM m", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":"
+                            "[\"time\",\"count\"],\"values\":[[0,12]]}]}");
+    cn_free(js);
+}
+
+/* SHOW QUERIES and KILL QUERY through a task list of the test's own. */
+typedef struct fake_tasks {
+    uint64_t killed[4];
+    int nkilled;
+} fake_tasks_t;
+
+static size_t fake_list(void *ctx, qry_task_info_t **out)
+{
+    (void)ctx;
+    qry_task_info_t *v = cn_calloc(3, sizeof *v);
+    v[0] = (qry_task_info_t){.qid = 7,
+                             .query = cn_strdup("SELECT \"x\" FROM m;\nSHOW QUERIES"),
+                             .db = cn_strdup("db"),
+                             .ns = INT64_C(3723999999999)};
+    v[1] = (qry_task_info_t){.qid = 9,
+                             .query = cn_strdup("SHOW QUERIES"),
+                             .db = cn_strdup(""),
+                             .ns = 75400,
+                             .killed = true};
+    *out = v;
+    return 2;
+}
+
+static int fake_kill(void *ctx, uint64_t qid)
+{
+    fake_tasks_t *ft = ctx;
+    if (qid != 7 && qid != 9)
+        return CN_ENOTFOUND;
+    ft->killed[ft->nkilled++] = qid;
+    return 0;
+}
+
+static void test_query_tasks(void **st)
+{
+    fx_t *f = *st;
+    fake_tasks_t ft = {0};
+    qry_tasks_t tasks = {.ctx = &ft, .list = fake_list, .kill = fake_kill};
+    qry_exec_opts_t o = {.tasks = &tasks};
+    char *js;
+    assert_int_equal(run_opts(f, "SHOW QUERIES", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"series\":[{\"columns\":[\"qid\",\"query\","
+                            "\"database\",\"duration\",\"status\"],\"values\":[[7,\"SELECT "
+                            "\\\"x\\\" FROM m;\\nSHOW QUERIES\",\"db\",\"1h2m3s\",\"running\"],"
+                            "[9,\"SHOW QUERIES\",\"\",\"75\xc2\xb5s\",\"killed\"]]}]}");
+    cn_free(js);
+    assert_int_equal(run_opts(f, "KILL QUERY 9", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0}");
+    cn_free(js);
+    assert_int_equal(run_opts(f, "KILL QUERY 8 ON h1", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"no such query id: 8\"}");
+    cn_free(js);
+    assert_int_equal(ft.nkilled, 1);
+    assert_int_equal(ft.killed[0], 9);
+    /* no task list (the library without a server): nothing runs */
+    o = (qry_exec_opts_t){0};
+    assert_int_equal(run_opts(f, "SHOW QUERIES", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0}");
+    cn_free(js);
+    assert_int_equal(run_opts(f, "KILL QUERY 1", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"no such query id: 1\"}");
+    cn_free(js);
+}
+
+static void test_task_duration(void **st)
+{
+    (void)st;
+    static const dur_case_t cases[] = {
+        {0, "0s"},
+        {-5, "0s"},
+        {1, "1ns"},
+        {999, "999ns"},
+        {1000, "1\xc2\xb5s"},
+        {75999, "75\xc2\xb5s"},
+        {999999, "999\xc2\xb5s"},
+        {1000000, "1ms"},
+        {471999999, "471ms"},
+        {1000000000, "1s"},
+        {59999999999, "59s"},
+        {60000000000, "1m0s"},
+        {65500000000, "1m5s"},
+        {3600000000000, "1h0m0s"},
+        {INT64_C(90061000000000), "25h1m1s"},
+    };
+    check_durations(qry_task_duration, cases, CN_ARRAY_LEN(cases));
 }
 
 static void test_last_value_cache(void **st)
@@ -632,6 +741,7 @@ int main(void)
         cmocka_unit_test(test_float_format),
         cmocka_unit_test(test_float_format_digits),
         cmocka_unit_test(test_go_duration),
+        cmocka_unit_test(test_task_duration),
         cmocka_unit_test(test_tz),
         cmocka_unit_test(test_regex_rewrite),
         cmocka_unit_test_setup_teardown(test_exact_aggregates, setup, teardown),
@@ -640,6 +750,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_last_value_cache, setup, teardown),
         cmocka_unit_test_setup_teardown(test_wrapped_block_sum, setup, teardown),
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_query_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_empties_series, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -303,6 +303,12 @@ static const golden_t goldens[] = {
     {"ALTER RETENTION POLICY rp ON db DEFAULT SHARD DURATION 2h DURATION 3d",
      "ALTER RETENTION POLICY rp ON db DURATION 3d SHARD DURATION 2h DEFAULT"},
     {"DROP RETENTION POLICY \"1h.cpu\" ON \"mydb\"", "DROP RETENTION POLICY \"1h.cpu\" ON mydb"},
+    /* query management */
+    {"SHOW QUERIES", NULL},
+    {"show queries; kill query 36", "SHOW QUERIES; KILL QUERY 36"},
+    {"KILL QUERY 0", NULL},
+    {"KILL QUERY 36 ON \"host-1\"", NULL},
+    {"KILL QUERY 9223372036854775807 ON h1", NULL},
     /* the rule language's SQL operators (contextual words, parser.c NOTES 5) */
     {"SELECT a FROM m WHERE host in ('a','b') and not x > 1",
      "SELECT a FROM m WHERE host IN ('a', 'b') AND NOT x > 1"},
@@ -607,6 +613,16 @@ static void test_ddl_struct(void **state)
     assert_false(a->rp.has_duration);
     assert_true(a->rp.has_replication && a->rp.replication == 2);
     qry_query_free(q);
+    q = must_parse("KILL QUERY 42 ON \"h1\"; KILL QUERY 7; SHOW QUERIES");
+    assert_int_equal(q->nstmts, 3);
+    assert_int_equal(q->stmts[0].kind, QRY_STMT_KILL_QUERY);
+    assert_int_equal(q->stmts[0].u.ddl->qid, 42);
+    assert_string_equal(q->stmts[0].u.ddl->name, "h1");
+    assert_int_equal(q->stmts[1].u.ddl->qid, 7);
+    assert_null(q->stmts[1].u.ddl->name);
+    assert_int_equal(q->stmts[2].kind, QRY_STMT_SHOW);
+    assert_int_equal(q->stmts[2].u.show->kind, QRY_SHOW_QUERIES);
+    qry_query_free(q);
 }
 
 /* ----------------------------------------------------------------- errors */
@@ -628,8 +644,9 @@ static const err_case_t errors[] = {
                                        "char 15"},
     {"SELECT * FROM Measurement", EP "found MEASUREMENT, expected identifier, regex at line 1, "
                                      "char 15"},
-    {"SELEC * FROM m", EP "found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, ALTER at "
-                          "line 1, char 1"},
+    {"SELEC * FROM m",
+     EP "found SELEC, expected SELECT, DELETE, SHOW, CREATE, DROP, ALTER, KILL at "
+        "line 1, char 1"},
     {"SELECT * FROM m WHERE", EP "found EOF, expected identifier, string, number, bool at line 1, "
                                  "char 22"},
     {"SELECT * FROM m WHERE (a = 1", EP "found EOF, expected ) at line 1, char 29"},
@@ -669,8 +686,9 @@ static const err_case_t errors[] = {
     {"SELECT x FROM m tz(Europe)", EP "found Europe, expected string at line 1, char 20"},
     {"SELECT x FROM (SHOW DATABASES)", EP "found SHOW, expected SELECT at line 1, char 16"},
     {"SELECT x FROM a.b.c.d", EP "found ., expected ; at line 1, char 20"},
-    {"SHOW", EP "found EOF, expected DATABASES, FIELD, MEASUREMENTS, RETENTION, SERIES, TAG at "
-                "line 1, char 5"},
+    {"SHOW",
+     EP "found EOF, expected DATABASES, FIELD, MEASUREMENTS, QUERIES, RETENTION, SERIES, TAG at "
+        "line 1, char 5"},
     {"SHOW TAG", EP "found EOF, expected KEYS, VALUES at line 1, char 9"},
     {"SHOW TAG VALUES FROM cpu", EP "found EOF, expected WITH at line 1, char 25"},
     {"SHOW TAG VALUES WITH KEY region", EP "found region, expected =, !=, =~, !~, IN at line 1, "
@@ -696,6 +714,13 @@ static const err_case_t errors[] = {
                                                          "char 39"},
     {"DROP SERIES", EP "found EOF, expected FROM, WHERE at line 1, char 12"},
     {"DELETE", EP "found EOF, expected FROM, WHERE at line 1, char 7"},
+    {"KILL QUERY abc", EP "found abc, expected integer at line 1, char 12"},
+    {"KILL 5", EP "found 5, expected QUERY at line 1, char 6"},
+    {"KILL QUERY", EP "found EOF, expected integer at line 1, char 11"},
+    {"KILL QUERY -1", EP "found -, expected integer at line 1, char 12"},
+    {"KILL QUERY 1 ON", EP "found EOF, expected identifier at line 1, char 16"},
+    {"KILL QUERY 1 2", EP "found 2, expected ; at line 1, char 14"},
+    {"SHOW QUERIES ON db", EP "found ON, expected ; at line 1, char 14"},
     {"DROP TABLE t", EP "found TABLE, expected DATABASE, MEASUREMENT, RETENTION, SERIES at line "
                         "1, char 6"},
     {"SELECT x\n  FROM m\n  WHERE µ > 1", EP "illegal character 0xc2 at line 3, char 9"},
