@@ -313,6 +313,10 @@ static const opt_t OPTS[] = {
     {"query-timeout", T_DUR, OFF(query_timeout_ns), "0",
      "A query running longer fails with \"query-timeout limit exceeded\"; 0 = no limit.", NULL,
      v_query_timeout, "0 or a duration from 1ms to 1d, such as 30s"},
+    {"query-log-after", T_DUR, OFF(query_log_after_ns), "0",
+     "A query that ran longer is logged (warn) when it ends, with its qid, database and "
+     "duration (InfluxDB's log-queries-after); 0 = off.",
+     NULL, v_query_timeout, "0 or a duration from 1ms to 1d, such as 10s"},
     {"query-max-series", T_INT, OFF(query_max_series), "0",
      "A SELECT reading more series fails with \"max-select-series limit exceeded\"; 0 = no "
      "limit.",

@@ -70,6 +70,7 @@ typedef struct srv_cfg {
     int64_t query_workers;    /* 0 = number of cores */
     int64_t query_threads;    /* 0 = number of cores */
     int64_t query_timeout_ns; /* 0 = none */
+    int64_t query_log_after_ns; /* 0 = off */
     int64_t query_max_series; /* 0 = none */
     int64_t query_max_points; /* 0 = none */
     char *password_file;      /* "" = none (issue 3 auth) */

@@ -50,6 +50,7 @@ typedef struct srv_http_opts {
     uint32_t query_workers;      /* worker pool threads (queries in parallel), >= 1 */
     uint32_t query_threads;      /* scan threads per query, >= 1 */
     int64_t query_timeout_ns;    /* 0: no limit */
+    int64_t query_log_after_ns;  /* a query running longer is logged when it ends; 0: off */
     uint64_t query_max_series;   /* 0: no limit */
     uint64_t query_max_points;   /* 0: no limit */
     struct qry_catalog *catalog; /* database names (exec.h), borrowed; may be NULL */

@@ -302,6 +302,7 @@ static int new_http(srv_ctx_t *ctx)
         .query_threads = (uint32_t)(cfg->query_threads ? cfg->query_threads
                                                        : (int64_t)uv_available_parallelism()),
         .query_timeout_ns = cfg->query_timeout_ns,
+        .query_log_after_ns = cfg->query_log_after_ns,
         .query_max_series = (uint64_t)cfg->query_max_series,
         .query_max_points = (uint64_t)cfg->query_max_points,
     };

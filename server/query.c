@@ -127,6 +127,33 @@ static void task_remove(srv_http_t *h, srv_task_t *t)
     uv_mutex_unlock(&h->tasks_mu);
 }
 
+/* query-log-after: a query that ran longer, when it ends; its statements
+ * last and cut to 768 bytes (a log line holds 1 KiB). */
+static void log_slow(srv_http_t *h, const srv_task_t *t, const qry_query_t *q)
+{
+    int64_t ns = cn_mono_ns() - t->start;
+    if (ns <= h->o.query_log_after_ns)
+        return;
+    cn_buf_t b, d;
+    cn_buf_init(&b);
+    cn_buf_init(&d);
+    for (size_t s = 0; s < q->nstmts && b.len <= 768; s++) {
+        if (s)
+            cn_buf_put(&b, "; ", 2);
+        qry_print_stmt(&q->stmts[s], &b);
+    }
+    bool cut = b.len > 768;
+    size_t n = cut ? 768 : b.len;
+    while (cut && n && (b.p[n] & 0xc0) == 0x80) /* not inside a UTF-8 character */
+        n--;
+    qry_task_duration(ns, &d);
+    cn_warn("query: slow query (qid: %llu, database: %s, duration: %.*s): %.*s%s",
+            (unsigned long long)t->qid, t->db, (int)d.len, (const char *)d.p, (int)n,
+            b.p ? (const char *)b.p : "", cut ? "..." : "");
+    cn_buf_free(&b);
+    cn_buf_free(&d);
+}
+
 static void qreq_free(void *arg)
 {
     qreq_t *r = arg;
@@ -441,6 +468,8 @@ static void run_query(srv_job_t *j, void *arg)
     }
     atomic_fetch_sub(&h->query_running, 1);
     task_remove(h, &task);
+    if (h->o.query_log_after_ns > 0)
+        log_slow(h, &task, q);
     out_end(&o);
     for (size_t i = 0; i < q->nstmts; i++)
         qry_result_free(keep[i]);
