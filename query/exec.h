@@ -146,7 +146,8 @@ typedef struct qry_tasks {
      * returns their number. */
     size_t (*list)(void *ctx, qry_task_info_t **out /* OUT */);
     /* Asks query qid to stop (its next check answers "query interrupted"):
-     * 0, or CN_ENOTFOUND when no query qid runs. */
+     * 0, CN_ENOTFOUND when no query qid runs, CN_EEXIST when it was asked
+     * already. */
     int (*kill)(void *ctx, uint64_t qid);
 } qry_tasks_t;
 

@@ -90,8 +90,7 @@ static int tasks_kill(void *ctx, uint64_t qid)
     uv_mutex_lock(&h->tasks_mu);
     for (srv_task_t *t = h->tasks_head; t; t = t->next) {
         if (t->qid == qid) {
-            atomic_store(&t->killed, 1);
-            rc = 0;
+            rc = atomic_exchange(&t->killed, 1) ? CN_EEXIST : 0;
             break;
         }
     }
@@ -127,30 +126,70 @@ static void task_remove(srv_http_t *h, srv_task_t *t)
     uv_mutex_unlock(&h->tasks_mu);
 }
 
-/* query-log-after: a query that ran longer, when it ends; its statements
- * last and cut to 768 bytes (a log line holds 1 KiB). */
+/* Appends n bytes of s for a log line: control bytes escaped (\n, \t,
+ * \xNN), so a name or a string literal cannot start a line of its own. */
+static void log_text(cn_buf_t *b, const char *s, size_t n)
+{
+    for (size_t i = 0; i < n; i++) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch == '\n') {
+            cn_buf_put(b, "\\n", 2);
+        } else if (ch == '\t') {
+            cn_buf_put(b, "\\t", 2);
+        } else if (ch < 0x20 || ch == 0x7f) {
+            char x[5];
+            snprintf(x, sizeof x, "\\x%02x", ch);
+            cn_buf_put(b, x, 4);
+        } else {
+            cn_buf_put_u8(b, ch);
+        }
+    }
+}
+
+/* query-log-after: a query that ran longer, when it ends.  The line (a log
+ * message holds 1023 bytes) is the qid, the database (cut to 128 bytes) and
+ * the duration, then the statements cut to what is left, at a UTF-8
+ * boundary, with "..." when cut. */
 static void log_slow(srv_http_t *h, const srv_task_t *t, const qry_query_t *q)
 {
+    enum { MSG = 1023 };
     int64_t ns = cn_mono_ns() - t->start;
     if (ns <= h->o.query_log_after_ns)
         return;
-    cn_buf_t b, d;
-    cn_buf_init(&b);
+    cn_buf_t line, st, d;
+    cn_buf_init(&line);
+    cn_buf_init(&st);
     cn_buf_init(&d);
-    for (size_t s = 0; s < q->nstmts && b.len <= 768; s++) {
-        if (s)
-            cn_buf_put(&b, "; ", 2);
-        qry_print_stmt(&q->stmts[s], &b);
-    }
-    bool cut = b.len > 768;
-    size_t n = cut ? 768 : b.len;
-    while (cut && n && (b.p[n] & 0xc0) == 0x80) /* not inside a UTF-8 character */
-        n--;
     qry_task_duration(ns, &d);
-    cn_warn("query: slow query (qid: %llu, database: %s, duration: %.*s): %.*s%s",
-            (unsigned long long)t->qid, t->db, (int)d.len, (const char *)d.p, (int)n,
-            b.p ? (const char *)b.p : "", cut ? "..." : "");
-    cn_buf_free(&b);
+    char head[64];
+    int hn = snprintf(head, sizeof head,
+                      "query: slow query (qid: %llu, database: ", (unsigned long long)t->qid);
+    cn_buf_put(&line, head, (size_t)hn);
+    size_t dbn = strlen(t->db);
+    log_text(&line, t->db, dbn > 128 ? 128 : dbn);
+    cn_buf_put(&line, ", duration: ", 12);
+    cn_buf_put(&line, d.p, d.len);
+    cn_buf_put(&line, "): ", 3);
+    for (size_t s = 0; s < q->nstmts && st.len < MSG; s++) {
+        if (s)
+            cn_buf_put(&st, "; ", 2);
+        cn_buf_t one;
+        cn_buf_init(&one);
+        qry_print_stmt(&q->stmts[s], &one);
+        log_text(&st, (const char *)one.p, one.len);
+        cn_buf_free(&one);
+    }
+    size_t room = MSG - line.len; /* line.len < 256 here */
+    bool cut = st.len > room;
+    size_t n = cut ? room - 3 : st.len;
+    while (cut && n && (st.p[n] & 0xc0) == 0x80) /* not inside a UTF-8 character */
+        n--;
+    cn_buf_put(&line, st.p, n);
+    if (cut)
+        cn_buf_put(&line, "...", 3);
+    cn_warn("%.*s", (int)line.len, (const char *)line.p);
+    cn_buf_free(&line);
+    cn_buf_free(&st);
     cn_buf_free(&d);
 }
 
@@ -396,7 +435,7 @@ static void run_query(srv_job_t *j, void *arg)
         }
         qry_stmt_kind_t kind = q->stmts[i].kind;
         if (r->get && kind != QRY_STMT_SELECT && kind != QRY_STMT_SHOW &&
-            kind != QRY_STMT_DELETE && kind != QRY_STMT_KILL_QUERY && !res->err &&
+            kind != QRY_STMT_DELETE && !res->err &&
             !res->msg) {
             cn_buf_t w;
             cn_buf_init(&w);

@@ -1051,7 +1051,10 @@ int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t *
         /* InfluxDB: an unknown qid is the statement's error; a known one
          * answers nothing (the query stops at its next check) */
         uint64_t qid = (uint64_t)st->u.ddl->qid;
-        if (!o->tasks || o->tasks->kill(o->tasks->ctx, qid) < 0)
+        int kr = o->tasks ? o->tasks->kill(o->tasks->ctx, qid) : CN_ENOTFOUND;
+        if (kr == CN_EEXIST)
+            qry__rb_err(&b, "already killed");
+        else if (kr < 0)
             qry__rb_err(&b, "no such query id: %llu", (unsigned long long)qid);
         break;
     }

@@ -557,7 +557,25 @@ static void test_limits(void **st)
     assert_int_equal(run_opts(f, "SHOW DATABASES", o, &js), 0);
     assert_string_equal(js, "{\"statement_id\":0,\"error\":\"query interrupted\"}");
     cn_free(js);
+    /* inside a statement: the scan's own check (qry_exec_stmt's check at
+     * the statement's start is skipped by calling the SELECT directly) */
+    qry_query_t *pq;
+    qry_error_t perr;
+    assert_int_equal(qry_parse("SELECT v FROM m", 15, &pq, &perr), 0);
+    o = (qry_exec_opts_t){.db = f->db,
+                          .dbname = "db",
+                          .now = INT64_C(2000000000000000000),
+                          .threads = 2,
+                          .kill = &kill};
+    qry__rb_t rb;
+    qry__rb_init(&rb);
+    assert_int_equal(qry__exec_select(pq->stmts[0].u.select, &o, &rb), 0);
+    assert_non_null(rb.r->err);
+    assert_string_equal(rb.r->err, "query interrupted");
+    qry_result_free(rb.r);
+    qry_query_free(pq);
     kill = 0;
+    o = (qry_exec_opts_t){.kill = &kill};
     assert_int_equal(run_opts(f, "SELECT count(v) FROM m", o, &js), 0);
     assert_string_equal(js, "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":"
                             "[\"time\",\"count\"],\"values\":[[0,12]]}]}");
@@ -592,6 +610,9 @@ static int fake_kill(void *ctx, uint64_t qid)
     fake_tasks_t *ft = ctx;
     if (qid != 7 && qid != 9)
         return CN_ENOTFOUND;
+    for (int i = 0; i < ft->nkilled; i++)
+        if (ft->killed[i] == qid)
+            return CN_EEXIST;
     ft->killed[ft->nkilled++] = qid;
     return 0;
 }
@@ -611,6 +632,9 @@ static void test_query_tasks(void **st)
     cn_free(js);
     assert_int_equal(run_opts(f, "KILL QUERY 9", o, &js), 0);
     assert_string_equal(js, "{\"statement_id\":0}");
+    cn_free(js);
+    assert_int_equal(run_opts(f, "KILL QUERY 9", o, &js), 0);
+    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"already killed\"}");
     cn_free(js);
     assert_int_equal(run_opts(f, "KILL QUERY 8 ON h1", o, &js), 0);
     assert_string_equal(js, "{\"statement_id\":0,\"error\":\"no such query id: 8\"}");
