@@ -61,7 +61,6 @@
 
 #include <arpa/inet.h>
 #include <assert.h>
-#include <ctype.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <stdio.h>
@@ -113,37 +112,65 @@ static int hexval(int ch)
 {
     if (ch >= '0' && ch <= '9')
         return ch - '0';
-    ch = tolower(ch);
+    ch |= 0x20; /* 'A'-'F' to 'a'-'f'; nothing else lands there */
     return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+int srv__query_value(const char *v, size_t len, char *out, size_t n)
+{
+    if (!v)
+        return -1;
+    size_t o = 0;
+    for (size_t i = 0; i < len && o + 1 < n; i++) {
+        int ch = (unsigned char)v[i], hi, lo;
+        if (ch == '+') {
+            ch = ' ';
+        } else if (ch == '%' && i + 2 < len && (hi = hexval(v[i + 1])) >= 0 &&
+                   (lo = hexval(v[i + 2])) >= 0) {
+            ch = hi * 16 + lo;
+            i += 2;
+        }
+        out[o++] = (char)ch;
+    }
+    if (n)
+        out[o] = 0;
+    return (int)o;
+}
+
+void srv__query_values(const char *query, const char *const *keys, size_t nk, const char **vals,
+                       size_t *lens)
+{
+    size_t left = nk;
+    for (size_t k = 0; k < nk; k++) {
+        vals[k] = NULL;
+        lens[k] = 0;
+    }
+    const char *p = query;
+    while (p && *p && left) {
+        const char *end = strchr(p, '&');
+        size_t len = end ? (size_t)(end - p) : strlen(p);
+        const char *eq = memchr(p, '=', len);
+        if (eq) {
+            size_t klen = (size_t)(eq - p);
+            for (size_t k = 0; k < nk; k++) {
+                if (!vals[k] && strncmp(p, keys[k], klen) == 0 && keys[k][klen] == 0) {
+                    vals[k] = eq + 1;
+                    lens[k] = len - klen - 1;
+                    left--;
+                    break;
+                }
+            }
+        }
+        p = end ? end + 1 : NULL;
+    }
 }
 
 int srv__query_param(const char *query, const char *key, char *out, size_t n)
 {
-    size_t klen = strlen(key);
-    const char *p = query;
-    while (p && *p) {
-        const char *end = strchr(p, '&');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
-        if (len > klen && strncmp(p, key, klen) == 0 && p[klen] == '=') {
-            size_t o = 0;
-            for (size_t i = klen + 1; i < len && o + 1 < n; i++) {
-                int ch = (unsigned char)p[i];
-                if (ch == '+') {
-                    ch = ' ';
-                } else if (ch == '%' && i + 2 < len + 0 && hexval(p[i + 1]) >= 0 &&
-                           hexval(p[i + 2]) >= 0) {
-                    ch = hexval(p[i + 1]) * 16 + hexval(p[i + 2]);
-                    i += 2;
-                }
-                out[o++] = (char)ch;
-            }
-            if (n)
-                out[o] = 0;
-            return (int)o;
-        }
-        p = end ? end + 1 : NULL;
-    }
-    return -1;
+    const char *v;
+    size_t len;
+    srv__query_values(query, &key, 1, &v, &len);
+    return srv__query_value(v, len, out, n);
 }
 
 static const char *status_text(int status)

@@ -204,6 +204,13 @@ void srv__rules_detach(void *req);
 /* Decodes the value of `key` from a query string (%XX and '+').  Returns
  * the length written (NUL-terminated, truncated to n-1) or -1 if absent. */
 int srv__query_param(const char *query, const char *key, char *out, size_t n);
+/* One pass over query for several keys: vals[i] / lens[i] the raw (still
+ * encoded) value of the first "keys[i]=" segment, vals[i] NULL without
+ * one; srv__query_value decodes one as srv__query_param does (-1 for a
+ * NULL v). */
+void srv__query_values(const char *query, const char *const *keys, size_t nk, const char **vals,
+                       size_t *lens);
+int srv__query_value(const char *v, size_t len, char *out, size_t n);
 
 /* The metadata store for /api/v1/devices (devices.c): acquire returns it
  * (NULL when not open) and holds it open until release; any thread. */
