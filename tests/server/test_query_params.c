@@ -7,13 +7,16 @@
  */
 #include "http_int.h"
 
+#include <string.h>
+
+/* cmocka.h needs these first; keep clang-format from sorting them after it. */
+/* clang-format off */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
-#include <string.h>
-
 #include <cmocka.h>
+/* clang-format on */
 
 static void test_one_key(void **st)
 {
