@@ -52,6 +52,17 @@ typedef struct srv_task {
     struct srv_task *prev, *next;
 } srv_task_t;
 
+/* A query's statements as printed, sep between them, into b; stops once b
+ * holds max bytes or more. */
+static void print_stmts(const qry_query_t *q, const char *sep, size_t max, cn_buf_t *b)
+{
+    for (size_t s = 0; s < q->nstmts && b->len < max; s++) {
+        if (s)
+            cn_buf_put(b, sep, strlen(sep));
+        qry_print_stmt(&q->stmts[s], b);
+    }
+}
+
 static size_t tasks_list(void *ctx, qry_task_info_t **out)
 {
     srv_http_t *h = ctx;
@@ -66,11 +77,7 @@ static size_t tasks_list(void *ctx, qry_task_info_t **out)
     size_t i = 0;
     for (const srv_task_t *t = h->tasks_head; t; t = t->next, i++) {
         cn_buf_reset(&b);
-        for (size_t s = 0; s < t->q->nstmts; s++) {
-            if (s)
-                cn_buf_put(&b, ";\n", 2);
-            qry_print_stmt(&t->q->stmts[s], &b);
-        }
+        print_stmts(t->q, ";\n", SIZE_MAX, &b);
         v[i].qid = t->qid;
         v[i].query = cn_strndup(b.p ? (const char *)b.p : "", b.len);
         v[i].db = cn_strdup(t->db);
@@ -150,14 +157,15 @@ static void log_text(cn_buf_t *b, const char *s, size_t n)
  * message holds 1023 bytes) is the qid, the database (cut to 128 bytes) and
  * the duration, then the statements cut to what is left, at a UTF-8
  * boundary, with "..." when cut. */
-static void log_slow(srv_http_t *h, const srv_task_t *t, const qry_query_t *q)
+static void log_slow(srv_http_t *h, const srv_task_t *t)
 {
     enum { MSG = 1023 };
     int64_t ns = cn_mono_ns() - t->start;
     if (ns <= h->o.query_log_after_ns)
         return;
-    cn_buf_t line, st, d;
+    cn_buf_t line, raw, st, d;
     cn_buf_init(&line);
+    cn_buf_init(&raw);
     cn_buf_init(&st);
     cn_buf_init(&d);
     qry_task_duration(ns, &d);
@@ -170,15 +178,8 @@ static void log_slow(srv_http_t *h, const srv_task_t *t, const qry_query_t *q)
     cn_buf_put(&line, ", duration: ", 12);
     cn_buf_put(&line, d.p, d.len);
     cn_buf_put(&line, "): ", 3);
-    for (size_t s = 0; s < q->nstmts && st.len < MSG; s++) {
-        if (s)
-            cn_buf_put(&st, "; ", 2);
-        cn_buf_t one;
-        cn_buf_init(&one);
-        qry_print_stmt(&q->stmts[s], &one);
-        log_text(&st, (const char *)one.p, one.len);
-        cn_buf_free(&one);
-    }
+    print_stmts(t->q, "; ", MSG, &raw);
+    log_text(&st, (const char *)raw.p, raw.len);
     size_t room = MSG - line.len; /* line.len < 256 here */
     bool cut = st.len > room;
     size_t n = cut ? room - 3 : st.len;
@@ -189,6 +190,7 @@ static void log_slow(srv_http_t *h, const srv_task_t *t, const qry_query_t *q)
         cn_buf_put(&line, "...", 3);
     cn_warn("%.*s", (int)line.len, (const char *)line.p);
     cn_buf_free(&line);
+    cn_buf_free(&raw);
     cn_buf_free(&st);
     cn_buf_free(&d);
 }
@@ -508,7 +510,7 @@ static void run_query(srv_job_t *j, void *arg)
     atomic_fetch_sub(&h->query_running, 1);
     task_remove(h, &task);
     if (h->o.query_log_after_ns > 0)
-        log_slow(h, &task, q);
+        log_slow(h, &task);
     out_end(&o);
     for (size_t i = 0; i < q->nstmts; i++)
         qry_result_free(keep[i]);
