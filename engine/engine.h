@@ -221,6 +221,9 @@ typedef struct eng_field_info {
 } eng_field_info_t;
 size_t eng_snap_fields(eng_snap_t *s, const char *measurement,
                        const eng_field_info_t **fields /* OUT, borrowed */);
+/* The type stored under a field name now (ENG_T_NONE: none yet), without
+ * a snapshot - for naming a type conflict eng_write reported. */
+eng_type_t eng_field_type(eng_db_t *db, const char *measurement, const char *field);
 
 typedef enum eng_tag_op {
     ENG_TAG_EQ,

@@ -92,6 +92,21 @@ size_t eng_snap_fields(eng_snap_t *s, const char *measurement, const eng_field_i
     return n;
 }
 
+eng_type_t eng_field_type(eng_db_t *db, const char *measurement, const char *field)
+{
+    eng__cat_t *c = db->cat;
+    eng_type_t t = ENG_T_NONE;
+    eng__cat_rdlock(c);
+    eng__meas_t *m = eng__cat_meas_by_name(c, measurement);
+    for (uint32_t i = 0; m && i < m->nfields; i++)
+        if (strcmp(m->fields[i].name, field) == 0) {
+            t = m->fields[i].type;
+            break;
+        }
+    eng__cat_unlock(c);
+    return t;
+}
+
 /* ------------------------------------------------------------ selection */
 
 typedef struct idset {

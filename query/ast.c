@@ -553,6 +553,24 @@ static void print_with_key(cn_buf_t *b, const qry_show_t *s)
     }
 }
 
+const char *qry_show_cardinality_of(qry_show_kind_t k)
+{
+    switch (k) {
+    case QRY_SHOW_MEASUREMENTS:
+        return "MEASUREMENT";
+    case QRY_SHOW_TAG_KEYS:
+        return "TAG KEY";
+    case QRY_SHOW_TAG_VALUES:
+        return "TAG VALUES";
+    case QRY_SHOW_FIELD_KEYS:
+        return "FIELD KEY";
+    case QRY_SHOW_SERIES:
+        return "SERIES";
+    default:
+        return "";
+    }
+}
+
 static void print_show(cn_buf_t *b, const qry_show_t *s)
 {
     static const char *const what[] = {
@@ -566,7 +584,9 @@ static void print_show(cn_buf_t *b, const qry_show_t *s)
         [QRY_SHOW_QUERIES] = "QUERIES",
     };
     put(b, "SHOW ");
-    put(b, what[s->kind]);
+    put(b, s->cardinality ? qry_show_cardinality_of(s->kind) : what[s->kind]);
+    if (s->cardinality)
+        put(b, s->exact ? " EXACT CARDINALITY" : " CARDINALITY");
     if (s->db) {
         put(b, " ON ");
         put_ident(b, s->db);
@@ -586,6 +606,10 @@ static void print_show(cn_buf_t *b, const qry_show_t *s)
     if (s->cond) {
         put(b, " WHERE ");
         qry_print_expr(s->cond, b);
+    }
+    for (size_t i = 0; i < s->ngroup; i++) {
+        put(b, i ? ", " : " GROUP BY ");
+        put_ident(b, s->group[i]);
     }
     print_kw_int(b, " LIMIT ", s->limit);
     print_kw_int(b, " OFFSET ", s->offset);

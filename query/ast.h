@@ -236,7 +236,16 @@ typedef struct qry_show {
     size_t nkeys;
     qry_expr_t *cond;
     int64_t limit, offset; /* 0 = not given */
+    /* SHOW SERIES | MEASUREMENT | TAG KEY | TAG VALUES | FIELD KEY [EXACT]
+     * CARDINALITY: counts instead of the lists; SERIES may GROUP BY tags */
+    bool cardinality, exact;
+    const char **group;
+    size_t ngroup;
 } qry_show_t;
+
+/* What SHOW ... CARDINALITY names the kind: "SERIES", "MEASUREMENT",
+ * "TAG KEY", "TAG VALUES", "FIELD KEY" ("" for the others). */
+const char *qry_show_cardinality_of(qry_show_kind_t k);
 
 /* Retention-policy options of CREATE DATABASE ... WITH and of
  * CREATE / ALTER RETENTION POLICY.  A duration of 0 means INF. */

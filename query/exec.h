@@ -14,6 +14,9 @@
  * fields (evaluated per row, vectorised per batch).  Series are grouped by
  * the GROUP BY tags; every group is one output series.
  *
+ * SELECT ... INTO (exec/into.c) runs the SELECT and writes its rows back
+ * as points (InfluxDB 1.x's semantics; answers [0, written]).
+ *
  * Execution (exec/run.c): each series is read through eng_iter_* over the
  * time range in batches of up to ENG_BATCH rows.  Aggregates fold whole
  * stored blocks and sealed memtable chunks from their stats

@@ -30,16 +30,18 @@ int qry__op_prec(qry_op_t op);
     X(ALTER)                                                                                       \
     X(AND)                                                                                         \
     X(ANY)                                                                                         \
-    X(AS) X(ASC) X(BEGIN) X(BY) X(CREATE) X(CONTINUOUS) X(DATABASE) X(DATABASES) X(DEFAULT)        \
-        X(DELETE) X(DESC) X(DESTINATIONS) X(DIAGNOSTICS) X(DISTINCT) X(DROP) X(DURATION) X(END)    \
-            X(EVERY) X(EXPLAIN) X(FALSE) X(FIELD) X(FOR) X(FROM) X(GRANT) X(GRANTS) X(GROUP)       \
-                X(GROUPS) X(IN) X(INF) X(INSERT) X(INTO) X(KEY) X(KEYS) X(KILL) X(LIMIT)           \
-                    X(MEASUREMENT) X(MEASUREMENTS) X(NAME) X(OFFSET) X(ON) X(OR) X(ORDER)          \
-                        X(PASSWORD) X(POLICY) X(POLICIES) X(PRIVILEGES) X(QUERIES) X(QUERY)        \
-                            X(READ) X(REPLICATION) X(RESAMPLE) X(RETENTION) X(REVOKE) X(SELECT)    \
-                                X(SERIES) X(SET) X(SHARD) X(SHARDS) X(SHOW) X(SLIMIT) X(SOFFSET)   \
-                                    X(STATS) X(SUBSCRIPTION) X(SUBSCRIPTIONS) X(TAG) X(TO) X(TRUE) \
-                                        X(USER) X(USERS) X(VALUES) X(WHERE) X(WITH) X(WRITE)
+    X(AS)                                                                                          \
+    X(ASC) X(BEGIN) X(BY) X(CARDINALITY) X(CREATE) X(CONTINUOUS) X(DATABASE) X(DATABASES)          \
+        X(DEFAULT) X(DELETE) X(DESC) X(DESTINATIONS) X(DIAGNOSTICS) X(DISTINCT) X(DROP)            \
+            X(DURATION) X(END) X(EVERY) X(EXACT) X(EXPLAIN) X(FALSE) X(FIELD) X(FOR) X(FROM)       \
+                X(GRANT) X(GRANTS) X(GROUP) X(GROUPS) X(IN) X(INF) X(INSERT) X(INTO) X(KEY)        \
+                    X(KEYS) X(KILL) X(LIMIT) X(MEASUREMENT) X(MEASUREMENTS) X(NAME) X(OFFSET)      \
+                        X(ON) X(OR) X(ORDER) X(PASSWORD) X(POLICY) X(POLICIES) X(PRIVILEGES)       \
+                            X(QUERIES) X(QUERY) X(READ) X(REPLICATION) X(RESAMPLE) X(RETENTION)    \
+                                X(REVOKE) X(SELECT) X(SERIES) X(SET) X(SHARD) X(SHARDS) X(SHOW)    \
+                                    X(SLIMIT) X(SOFFSET) X(STATS) X(SUBSCRIPTION) X(SUBSCRIPTIONS) \
+                                        X(TAG) X(TO) X(TRUE) X(USER) X(USERS) X(VALUES) X(WHERE)   \
+                                            X(WITH) X(WRITE)
 
 typedef enum qry__tk {
     QRY_TK_EOF = 0,

@@ -9,6 +9,12 @@
  *        [WHERE] [LIMIT] [OFFSET]
  *   SHOW FIELD KEYS [ON db] [FROM ...] [LIMIT] [OFFSET]
  *   SHOW SERIES [ON db] [FROM ...] [WHERE] [LIMIT] [OFFSET]
+ *   SHOW SERIES [EXACT] CARDINALITY [ON db] [FROM ...] [WHERE] [GROUP BY tag, ...]
+ *        [LIMIT] [OFFSET]
+ *   SHOW MEASUREMENT [EXACT] CARDINALITY [ON db] [FROM ...] [WHERE] [LIMIT] [OFFSET]
+ *   SHOW TAG KEY [EXACT] CARDINALITY, SHOW TAG VALUES [EXACT] CARDINALITY,
+ *   SHOW FIELD KEY [EXACT] CARDINALITY: the clauses of TAG KEYS, TAG VALUES
+ *        and FIELD KEYS
  *   SHOW RETENTION POLICIES [ON db]
  *   SHOW QUERIES   and   KILL QUERY qid [ON host]
  *   CREATE DATABASE db [WITH [DURATION d] [REPLICATION n] [SHARD DURATION d] [NAME rp]]
@@ -73,8 +79,7 @@ static int with_measurement(qry__parser_t *p, qry_show_t *s)
         return qry__p_expected(p, "=, =~");
     s->with_op = p->tok.kind == QRY_TK_EQ ? QRY_OP_EQ : QRY_OP_EQREGEX;
     QRY__TRY(qry__p_advance(p));
-    if (s->with_op == QRY_OP_EQREGEX && p->tok.kind != QRY_TK_SLASH &&
-        p->tok.kind != QRY_TK_REGEX)
+    if (s->with_op == QRY_OP_EQREGEX && p->tok.kind != QRY_TK_SLASH && p->tok.kind != QRY_TK_REGEX)
         return qry__p_expected(p, "regex");
     s->with_meas = qry__arena_alloc(p->arena, sizeof(qry_source_t));
     return qry__p_source(p, false, s->with_meas);
@@ -128,19 +133,42 @@ static int with_key(qry__parser_t *p, qry_show_t *s)
     return 0;
 }
 
+/* SHOW SERIES CARDINALITY's GROUP BY tag, ... */
+static int opt_group_tags(qry__parser_t *p, qry_show_t *s)
+{
+    bool hit, more = true;
+    QRY__TRY(qry__p_accept(p, QRY_TK_GROUP, &hit));
+    if (!hit)
+        return 0;
+    QRY__TRY(qry__p_expect(p, QRY_TK_BY, "BY"));
+    qry__vec_t v = {.elem = sizeof(const char *)};
+    while (more) {
+        QRY__TRY(qry__p_ident(p, qry__vec_push(p->arena, &v)));
+        QRY__TRY(qry__p_accept(p, QRY_TK_COMMA, &more));
+    }
+    s->group = v.items;
+    s->ngroup = v.n;
+    return 0;
+}
+
 static int show_rest(qry__parser_t *p, qry_show_t *s)
 {
     bool hit;
     QRY__TRY(opt_on(p, &s->db));
     switch (s->kind) {
     case QRY_SHOW_MEASUREMENTS:
-        QRY__TRY(with_measurement(p, s));
+        if (s->cardinality)
+            QRY__TRY(opt_from(p, &s->sources, &s->nsources, &hit));
+        else
+            QRY__TRY(with_measurement(p, s));
         QRY__TRY(opt_where(p, &s->cond, &hit));
         return opt_limits(p, s);
     case QRY_SHOW_TAG_KEYS:
     case QRY_SHOW_SERIES:
         QRY__TRY(opt_from(p, &s->sources, &s->nsources, &hit));
         QRY__TRY(opt_where(p, &s->cond, &hit));
+        if (s->kind == QRY_SHOW_SERIES && s->cardinality)
+            QRY__TRY(opt_group_tags(p, s));
         return opt_limits(p, s);
     case QRY_SHOW_TAG_VALUES:
         QRY__TRY(opt_from(p, &s->sources, &s->nsources, &hit));
@@ -155,41 +183,55 @@ static int show_rest(qry__parser_t *p, qry_show_t *s)
     }
 }
 
-/* The words after SHOW: one keyword, or two (TAG KEYS, RETENTION POLICIES). */
+/* The words after SHOW: one keyword, or two (TAG KEYS, RETENTION POLICIES),
+ * then [EXACT] CARDINALITY where a count may be asked for (the singular
+ * forms, MEASUREMENT, TAG KEY and FIELD KEY, ask for nothing else). */
 static int show_kind(qry__parser_t *p, qry_show_t *s)
 {
+    enum { NO, MAY, MUST }; /* [EXACT] CARDINALITY */
     static const struct {
         qry__tk_t first, second;
         qry_show_kind_t kind;
-    } forms[] = {{QRY_TK_DATABASES, QRY_TK_EOF, QRY_SHOW_DATABASES},
-                 {QRY_TK_MEASUREMENTS, QRY_TK_EOF, QRY_SHOW_MEASUREMENTS},
-                 {QRY_TK_QUERIES, QRY_TK_EOF, QRY_SHOW_QUERIES},
-                 {QRY_TK_SERIES, QRY_TK_EOF, QRY_SHOW_SERIES},
-                 {QRY_TK_FIELD, QRY_TK_KEYS, QRY_SHOW_FIELD_KEYS},
-                 {QRY_TK_RETENTION, QRY_TK_POLICIES, QRY_SHOW_RETENTION_POLICIES},
-                 {QRY_TK_TAG, QRY_TK_KEYS, QRY_SHOW_TAG_KEYS},
-                 {QRY_TK_TAG, QRY_TK_VALUES, QRY_SHOW_TAG_VALUES}};
+        int card;
+    } forms[] = {{QRY_TK_DATABASES, QRY_TK_EOF, QRY_SHOW_DATABASES, NO},
+                 {QRY_TK_MEASUREMENT, QRY_TK_EOF, QRY_SHOW_MEASUREMENTS, MUST},
+                 {QRY_TK_MEASUREMENTS, QRY_TK_EOF, QRY_SHOW_MEASUREMENTS, NO},
+                 {QRY_TK_QUERIES, QRY_TK_EOF, QRY_SHOW_QUERIES, NO},
+                 {QRY_TK_SERIES, QRY_TK_EOF, QRY_SHOW_SERIES, MAY},
+                 {QRY_TK_FIELD, QRY_TK_KEY, QRY_SHOW_FIELD_KEYS, MUST},
+                 {QRY_TK_FIELD, QRY_TK_KEYS, QRY_SHOW_FIELD_KEYS, NO},
+                 {QRY_TK_RETENTION, QRY_TK_POLICIES, QRY_SHOW_RETENTION_POLICIES, NO},
+                 {QRY_TK_TAG, QRY_TK_KEY, QRY_SHOW_TAG_KEYS, MUST},
+                 {QRY_TK_TAG, QRY_TK_KEYS, QRY_SHOW_TAG_KEYS, NO},
+                 {QRY_TK_TAG, QRY_TK_VALUES, QRY_SHOW_TAG_VALUES, MAY}};
     qry__tk_t first = p->tok.kind;
     size_t i = 0;
     while (i < CN_ARRAY_LEN(forms) && forms[i].first != first)
         i++;
     if (i == CN_ARRAY_LEN(forms))
-        return qry__p_expected(p,
-                               "DATABASES, FIELD, MEASUREMENTS, QUERIES, RETENTION, SERIES, TAG");
+        return qry__p_expected(
+            p, "DATABASES, FIELD, MEASUREMENT, MEASUREMENTS, QUERIES, RETENTION, SERIES, TAG");
     QRY__TRY(qry__p_advance(p));
-    if (forms[i].second == QRY_TK_EOF) {
-        s->kind = forms[i].kind;
-        return 0;
-    }
-    for (; i < CN_ARRAY_LEN(forms) && forms[i].first == first; i++) {
-        if (p->tok.kind == forms[i].second) {
-            s->kind = forms[i].kind;
-            return qry__p_advance(p);
+    if (forms[i].second != QRY_TK_EOF) {
+        while (i < CN_ARRAY_LEN(forms) && forms[i].first == first && p->tok.kind != forms[i].second)
+            i++;
+        if (i == CN_ARRAY_LEN(forms) || forms[i].first != first) {
+            if (first == QRY_TK_TAG)
+                return qry__p_expected(p, "KEY, KEYS, VALUES");
+            return qry__p_expected(p, first == QRY_TK_FIELD ? "KEY, KEYS" : "POLICIES");
         }
+        QRY__TRY(qry__p_advance(p));
     }
-    if (first == QRY_TK_TAG)
-        return qry__p_expected(p, "KEYS, VALUES");
-    return qry__p_expected(p, first == QRY_TK_FIELD ? "KEYS" : "POLICIES");
+    s->kind = forms[i].kind;
+    if (forms[i].card == NO)
+        return 0;
+    QRY__TRY(qry__p_accept(p, QRY_TK_EXACT, &s->exact));
+    if (s->exact || forms[i].card == MUST) {
+        s->cardinality = true;
+        return qry__p_expect(p, QRY_TK_CARDINALITY,
+                             s->exact ? "CARDINALITY" : "EXACT, CARDINALITY");
+    }
+    return qry__p_accept(p, QRY_TK_CARDINALITY, &s->cardinality);
 }
 
 int qry__p_show(qry__parser_t *p, qry_stmt_t *st)

@@ -137,18 +137,18 @@ int srv__query_value(const char *v, size_t len, char *out, size_t n)
     return (int)o;
 }
 
-void srv__query_values(const char *query, const char *const *keys, size_t nk, const char **vals,
-                       size_t *lens)
+void srv__form_values(const char *s, size_t n, const char *const *keys, size_t nk,
+                      const char **vals, size_t *lens)
 {
     size_t left = nk;
     for (size_t k = 0; k < nk; k++) {
         vals[k] = NULL;
         lens[k] = 0;
     }
-    const char *p = query;
-    while (p && *p && left) {
-        const char *end = strchr(p, '&');
-        size_t len = end ? (size_t)(end - p) : strlen(p);
+    const char *p = s, *stop = s ? s + n : NULL;
+    while (p && p < stop && left) {
+        const char *end = memchr(p, '&', (size_t)(stop - p));
+        size_t len = end ? (size_t)(end - p) : (size_t)(stop - p);
         const char *eq = memchr(p, '=', len);
         if (eq) {
             size_t klen = (size_t)(eq - p);
@@ -163,6 +163,12 @@ void srv__query_values(const char *query, const char *const *keys, size_t nk, co
         }
         p = end ? end + 1 : NULL;
     }
+}
+
+void srv__query_values(const char *query, const char *const *keys, size_t nk, const char **vals,
+                       size_t *lens)
+{
+    srv__form_values(query, query ? strlen(query) : 0, keys, nk, vals, lens);
 }
 
 int srv__query_param(const char *query, const char *key, char *out, size_t n)

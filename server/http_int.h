@@ -210,6 +210,9 @@ int srv__query_param(const char *query, const char *key, char *out, size_t n);
  * NULL v). */
 void srv__query_values(const char *query, const char *const *keys, size_t nk, const char **vals,
                        size_t *lens);
+/* The same over n bytes that need no NUL (a form-encoded POST body). */
+void srv__form_values(const char *s, size_t n, const char *const *keys, size_t nk,
+                      const char **vals, size_t *lens);
 int srv__query_value(const char *v, size_t len, char *out, size_t n);
 
 /* The metadata store for /api/v1/devices (devices.c): acquire returns it

@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: MIT */
 /*
- * query.c - GET/POST /query, InfluxDB 1.x compatible: `q` (URL or
- * form-encoded POST body), `db`, `epoch` (ns, n, u, µ, ms, s, m, h),
- * `pretty`, `chunked` / `chunk_size`, `params` (bound parameters, a JSON
- * object as in InfluxDB 1.8: qry_params_json); `rp`, `u`, `p` accepted.
+ * query.c - GET/POST /query, InfluxDB 1.x compatible: `q`, `db`, `epoch`
+ * (ns, n, u, µ, ms, s, m, h), `pretty`, `chunked` / `chunk_size`, `params`
+ * (bound parameters, a JSON object as in InfluxDB 1.8: qry_params_json),
+ * each from the URL or, in a POST, a form-encoded body; `rp`, `u`, `p`
+ * accepted.
  * Statements run one after the other on the worker pool (job.h); the
  * first failing statement ends the request, as in InfluxDB: each later
  * statement's result is {"statement_id":N,"error":"not executed"}.
@@ -201,41 +202,6 @@ static void qreq_free(void *arg)
     cn_free(r->q);
     cn_free(r->params);
     cn_free(r);
-}
-
-/* Decodes a form value in place (%XX, '+'). */
-static int form_param(const char *body, size_t len, const char *key, cn_buf_t *out)
-{
-    size_t kl = strlen(key);
-    size_t i = 0;
-    while (i < len) {
-        size_t e = i;
-        while (e < len && body[e] != '&')
-            e++;
-        if (e - i > kl && memcmp(body + i, key, kl) == 0 && body[i + kl] == '=') {
-            cn_buf_reset(out);
-            for (size_t k = i + kl + 1; k < e; k++) {
-                char c = body[k];
-                if (c == '+')
-                    c = ' ';
-                else if (c == '%' && k + 2 < e + 1 && k + 2 <= e - 1 + 1) {
-                    int hi = body[k + 1], lo = body[k + 2];
-                    int hv = (hi >= '0' && hi <= '9') ? hi - '0' : (hi | 32) - 'a' + 10;
-                    int lv = (lo >= '0' && lo <= '9') ? lo - '0' : (lo | 32) - 'a' + 10;
-                    if (hv >= 0 && hv < 16 && lv >= 0 && lv < 16 && k + 2 < e) {
-                        c = (char)(hv * 16 + lv);
-                        k += 2;
-                    }
-                }
-                cn_buf_put_u8(out, (uint8_t)c);
-            }
-            cn_buf_put_u8(out, 0);
-            out->len--;
-            return 0;
-        }
-        i = e + 1;
-    }
-    return -1;
 }
 
 static int64_t epoch_div(const char *e)
@@ -436,9 +402,9 @@ static void run_query(srv_job_t *j, void *arg)
             break; /* cancelled: the client is gone */
         }
         qry_stmt_kind_t kind = q->stmts[i].kind;
-        if (r->get && kind != QRY_STMT_SELECT && kind != QRY_STMT_SHOW &&
-            kind != QRY_STMT_DELETE && !res->err &&
-            !res->msg) {
+        bool writes = kind == QRY_STMT_SELECT ? q->stmts[i].u.select->into != NULL
+                                              : kind != QRY_STMT_SHOW && kind != QRY_STMT_DELETE;
+        if (r->get && writes && !res->err && !res->msg) {
             cn_buf_t w;
             cn_buf_init(&w);
             cn_buf_put(&w, "deprecated use of '", 19);
@@ -546,50 +512,35 @@ void srv__query_handle(srv_conn_t *c, const char *query)
     srv_req_t *rq = &c->req;
     char v[64];
     /* the parameters, found in one pass over the query string (seven
-     * srv__query_param scans were 5k instructions of a small query) */
+     * srv__query_param scans were 5k instructions of a small query); in a
+     * POST, each one the URL does not give (or gives empty) may come in a
+     * form-encoded body, as InfluxDB reads them (Go's FormValue) */
     enum { P_Q, P_DB, P_PARAMS, P_EPOCH, P_PRETTY, P_CHUNKED, P_CHUNK_SIZE, P_N };
     static const char *const keys[P_N] = {"q",      "db",      "params",    "epoch",
                                           "pretty", "chunked", "chunk_size"};
     const char *pv[P_N];
     size_t pl[P_N];
     srv__query_values(query, keys, P_N, pv, pl);
-    /* q: URL first, then a form-encoded body */
-    char *qbuf = pv[P_Q] ? cn_malloc(pl[P_Q] + 1) : NULL;
-    int n = srv__query_value(pv[P_Q], pl[P_Q], qbuf, pv[P_Q] ? pl[P_Q] + 1 : 0);
-    if (n >= 0) {
-        r->q = qbuf;
-    } else {
-        cn_free(qbuf);
-        cn_buf_t b;
-        cn_buf_init(&b);
-        if (c->parser.method == HTTP_POST &&
-            form_param((const char *)rq->body.p, rq->body.len, "q", &b) == 0)
-            r->q = cn_strdup(b.p ? (const char *)b.p : "");
-        cn_buf_free(&b);
+    if (c->parser.method == HTTP_POST && rq->body.len) {
+        const char *bv[P_N];
+        size_t bl[P_N];
+        srv__form_values((const char *)rq->body.p, rq->body.len, keys, P_N, bv, bl);
+        for (int k = 0; k < P_N; k++)
+            if ((!pv[k] || !pl[k]) && bv[k]) {
+                pv[k] = bv[k];
+                pl[k] = bl[k];
+            }
+    }
+    if (pv[P_Q] && pl[P_Q]) {
+        r->q = cn_malloc(pl[P_Q] + 1);
+        srv__query_value(pv[P_Q], pl[P_Q], r->q, pl[P_Q] + 1);
     }
     if (!r->q || !*r->q)
         r->missing_q = true;
-    if (srv__query_value(pv[P_DB], pl[P_DB], r->db, sizeof r->db) < 0 &&
-        c->parser.method == HTTP_POST) {
-        cn_buf_t b;
-        cn_buf_init(&b);
-        if (form_param((const char *)rq->body.p, rq->body.len, "db", &b) == 0)
-            snprintf(r->db, sizeof r->db, "%s", b.p ? (const char *)b.p : "");
-        cn_buf_free(&b);
-    }
-    /* params: URL first, then a form-encoded body (an empty value is none) */
-    char *pbuf = pv[P_PARAMS] ? cn_malloc(pl[P_PARAMS] + 1) : NULL;
-    if (srv__query_value(pv[P_PARAMS], pl[P_PARAMS], pbuf, pv[P_PARAMS] ? pl[P_PARAMS] + 1 : 0) >
-        0) {
-        r->params = pbuf;
-    } else {
-        cn_free(pbuf);
-        cn_buf_t b;
-        cn_buf_init(&b);
-        if (c->parser.method == HTTP_POST &&
-            form_param((const char *)rq->body.p, rq->body.len, "params", &b) == 0 && b.len)
-            r->params = cn_strdup((const char *)b.p);
-        cn_buf_free(&b);
+    srv__query_value(pv[P_DB], pl[P_DB], r->db, sizeof r->db);
+    if (pv[P_PARAMS] && pl[P_PARAMS]) {
+        r->params = cn_malloc(pl[P_PARAMS] + 1);
+        srv__query_value(pv[P_PARAMS], pl[P_PARAMS], r->params, pl[P_PARAMS] + 1);
     }
     if (srv__query_value(pv[P_EPOCH], pl[P_EPOCH], v, sizeof v) > 0)
         r->epoch_div = epoch_div(v);

@@ -101,21 +101,6 @@ static void note_parse_errors(srv_write_t *w, const uint8_t *body, size_t len)
     w->dropped += all;
 }
 
-static eng_type_t stored_type(eng_db_t *db, const char *meas, const char *field)
-{
-    eng_snap_t *s = NULL;
-    eng_type_t t = ENG_T_NONE;
-    if (eng_snap_open(db, &s) < 0)
-        return t;
-    const eng_field_info_t *fi = NULL;
-    size_t n = eng_snap_fields(s, meas, &fi);
-    for (size_t i = 0; i < n; i++)
-        if (strcmp(fi[i].name, field) == 0)
-            t = fi[i].type;
-    eng_snap_close(s);
-    return t;
-}
-
 /* Records the first rejected field of a write (InfluxDB names one). */
 static void note_rejects(srv_write_t *w, eng_db_t *db, const eng_point_t *pts,
                          const eng_write_res_t *res)
@@ -136,7 +121,7 @@ static void note_rejects(srv_write_t *w, eng_db_t *db, const eng_point_t *pts,
                      "field type conflict: input field \"%s\" on measurement \"%s\" is type %s, "
                      "already exists as type %s",
                      res->first_error_field, p->measurement, eng_type_name(in),
-                     eng_type_name(stored_type(db, p->measurement, res->first_error_field)));
+                     eng_type_name(eng_field_type(db, p->measurement, res->first_error_field)));
     } else {
         n = snprintf(buf, sizeof buf, "input field \"%s\" on measurement \"%s\": %s",
                      res->first_error_field, p->measurement, cn_strerror(res->first_error));

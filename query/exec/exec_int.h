@@ -96,6 +96,26 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
 int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b);
 /* SELECT (exec/select.c). */
 int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b);
+/* SELECT ... INTO (into.c): runs sel without INTO and writes its rows. */
+int qry__exec_into(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b);
+/* What qry__write_rows did. */
+typedef struct qry__wrote {
+    uint64_t seq;       /* the last write's WAL sequence, 0: none */
+    uint64_t written;   /* points stored */
+    uint64_t dropped;   /* fields rejected */
+    char conflict[512]; /* the first rejection in InfluxDB's words, "" */
+} qry__wrote_t;
+/* Writes every row of r into db as one point (into.c): measurement meas
+ * (NULL: the series' name), the series' non-empty tags, the row's time,
+ * its other non-null columns as fields; a row without any is skipped.
+ * With o, stops between batches when o's request is cancelled
+ * (CN_ECLOSED), killed or past its deadline (1, the error set in b).
+ * Returns 0, 1 or a negative code from the engine. */
+int qry__write_rows(eng_db_t *db, const qry_result_t *r, const char *meas, const qry_exec_opts_t *o,
+                    qry__rb_t *b, qry__wrote_t *w /* OUT */);
+/* INTO's target: 0 when database db exists and rp (NULL or "": its
+ * default) is one of its policies, else -1 with the statement's error. */
+int qry__cat_target(qry_catalog_t *c, const char *db, const char *rp, qry__rb_t *b);
 
 /* [tmin, tmax) from the top-level AND of time comparisons in e. */
 int qry__where_time(const qry_expr_t *e, int64_t now, int64_t *tmin, int64_t *tmax);

@@ -1636,10 +1636,13 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                 case QRY_FILL_PREVIOUS: *x = prev; break;
                 case QRY_FILL_VALUE: {
                     const qry_expr_t *fv = r->sel->fill_value;
+                    /* the value takes the aggregate's type, as InfluxDB
+                     * casts it: fill(0) of a mean is the float 0 (which
+                     * INTO and subqueries store as a float field) */
+                    bool fl = a->type == ENG_T_FLOAT || a->fn == A_MEAN || a->fn == A_MEDIAN ||
+                              a->fn == A_STDDEV || a->fn == A_INTEGRAL;
                     if (fv->kind == QRY_EXPR_INTEGER)
-                        *x = a->type == ENG_T_FLOAT && !iscount && a->fn != A_MEAN
-                                 ? qry__vf((double)fv->u.i)
-                                 : qry__vi(fv->u.i);
+                        *x = fl && !iscount ? qry__vf((double)fv->u.i) : qry__vi(fv->u.i);
                     else
                         *x = qry__vf(fv->u.f);
                     break;
@@ -2391,67 +2394,12 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path) < 0 ? 0 : 0;
 }
 
-/* Writes the rows of an inner result into db as points: measurement =
- * series name, tags = series tags, fields = non-null columns. */
-static int materialize(eng_db_t *db, const qry_result_t *r)
-{
-    eng_field_t *flds = NULL;
-    int rc = 0;
-    for (size_t i = 0; i < r->nseries && rc == 0; i++) {
-        const qry_series_t *s = &r->series[i];
-        flds = cn_realloc(flds, (s->ncols + 1) * sizeof *flds);
-        for (size_t k = 0; k < s->nrows && rc == 0; k++) {
-            const qry_val_t *row = s->vals + k * s->ncols;
-            int64_t ts = 0;
-            uint32_t nf = 0;
-            for (size_t c = 0; c < s->ncols; c++) {
-                const qry_val_t *v = &row[c];
-                if (v->t == QRY_TIME && strcmp(s->cols[c], "time") == 0) {
-                    ts = v->u.i;
-                    continue;
-                }
-                eng_field_t *f = &flds[nf];
-                f->name = s->cols[c];
-                switch (v->t) {
-                case QRY_FLOAT: f->type = ENG_T_FLOAT, f->v.f = v->u.f; break;
-                case QRY_INT:
-                case QRY_TIME: f->type = ENG_T_INT, f->v.i = v->u.i; break;
-                case QRY_BOOL: f->type = ENG_T_BOOL, f->v.b = v->u.b; break;
-                case QRY_STR:
-                    f->type = ENG_T_STRING;
-                    f->v.s.p = v->u.s.p;
-                    f->v.s.len = v->u.s.len;
-                    break;
-                default: continue;
-                }
-                nf++;
-            }
-            if (!nf)
-                continue;
-            eng_point_t p = {.measurement = s->name ? s->name : "subquery",
-                             .tags = s->tags,
-                             .ntags = (uint32_t)s->ntags,
-                             .ts = ts,
-                             .fields = flds,
-                             .nfields = nf};
-            eng_write_res_t res;
-            uint64_t seq;
-            rc = eng_write(db, &p, 1, &res, &seq);
-            if (rc == CN_EFULL) {
-                rc = eng_wait_writable(db);
-                if (rc == 0)
-                    rc = eng_write(db, &p, 1, &res, &seq);
-            }
-        }
-    }
-    cn_free(flds);
-    return rc;
-}
-
 /* SELECT ... FROM (SELECT ...): the inner statements run first; their rows
  * become series of a private in-memory engine (a temporary directory,
  * removed afterwards) that the outer statement then reads like any data:
- * inner column names are its fields, inner group-by tags its tags. */
+ * inner column names are its fields, inner group-by tags its tags
+ * (qry__write_rows, as SELECT INTO writes them).  Rows of one inner series
+ * at the same time merge there, where InfluxDB keeps each. */
 static int subquery(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b)
 {
     for (size_t i = 0; i < sel->nsources; i++)
@@ -2484,8 +2432,12 @@ static int subquery(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t
         rc = qry__exec_select(sel->sources[i].sub, o, &ib);
         if (rc == 0 && ib.r->err)
             qry__rb_err(b, "%s", ib.r->err);
-        else if (rc == 0 && (rc = materialize(tdb, ib.r)) < 0)
-            qry__rb_err(b, "subquery: %s", cn_strerror(rc));
+        else if (rc == 0) {
+            qry__wrote_t w; /* a type conflict drops the field, unreported */
+            rc = qry__write_rows(tdb, ib.r, NULL, o, b, &w);
+            if (rc < 0 && rc != CN_ECLOSED)
+                qry__rb_err(b, "subquery: %s", cn_strerror(rc));
+        }
         bool failed = ib.r->err != NULL;
         qry_result_free(ib.r);
         if (failed) {
@@ -2510,14 +2462,12 @@ static int subquery(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t
 
 int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b)
 {
+    if (sel->into)
+        return qry__exec_into(sel, o, b);
     int64_t tmin = INT64_MIN + 1, tmax = INT64_MAX;
     bool lower = false, upper = false;
     if (time_range(sel->cond, o->now, &tmin, &tmax, &lower, &upper) < 0) {
         qry__rb_err(b, "invalid time condition");
-        return 0;
-    }
-    if (sel->into) {
-        qry__rb_err(b, "SELECT INTO is not supported");
         return 0;
     }
     bool agg = false;

@@ -388,6 +388,114 @@ void qry_task_duration(int64_t ns, cn_buf_t *out)
     cn_buf_put(out, t, (size_t)n);
 }
 
+/* ---------------------------------------------------------- cardinality */
+
+/* SHOW ... CARDINALITY's count: one series (name NULL: none) with the
+ * column "count", or InfluxDB's "cardinality estimation" for the forms it
+ * estimates (cairn's count is exact either way); LIMIT and OFFSET apply to
+ * its one row, as InfluxDB's rewritten SELECT applies them. */
+static qry_series_t *put_count(qry__rb_t *b, const qry_show_t *sh, const char *name, uint64_t n,
+                               bool estimate)
+{
+    if (sh->offset > 0)
+        return NULL;
+    const char *col = estimate ? "cardinality estimation" : "count";
+    qry_series_t *s = qry__rb_series(b, name, &col, 1);
+    qry_val_t v = qry__vi((int64_t)n);
+    qry__rb_row(b, s, &v);
+    return s;
+}
+
+/* Does e compare anything with time? */
+static bool mentions_time(const qry_expr_t *e)
+{
+    if (!e)
+        return false;
+    if (e->kind == QRY_EXPR_VAR)
+        return strcmp(e->u.var.name, "time") == 0;
+    if (e->kind == QRY_EXPR_BINARY)
+        return mentions_time(e->u.bin.lhs) || mentions_time(e->u.bin.rhs);
+    if (e->kind == QRY_EXPR_UNARY)
+        return mentions_time(e->u.unary.operand);
+    return false;
+}
+
+/* An estimate (InfluxDB's sketch) is what SHOW SERIES / MEASUREMENT
+ * CARDINALITY answer over a whole database; any narrowing makes them
+ * exact counts per measurement. */
+static bool is_estimate(const qry_show_t *sh)
+{
+    return sh->cardinality && !sh->exact && !sh->nsources && !sh->cond && !sh->ngroup &&
+           (sh->kind == QRY_SHOW_SERIES || sh->kind == QRY_SHOW_MEASUREMENTS);
+}
+
+typedef struct grp {
+    const char **v; /* values of the GROUP BY keys */
+} grp_t;
+
+static _Thread_local size_t grp_n; /* grp_cmp's key count (qsort has no context) */
+
+static int grp_cmp(const void *a, const void *b)
+{
+    const grp_t *x = a, *y = b;
+    for (size_t k = 0; k < grp_n; k++) {
+        int c = strcmp(x->v[k], y->v[k]);
+        if (c)
+            return c;
+    }
+    return 0;
+}
+
+/* SHOW SERIES CARDINALITY ... GROUP BY tags: the series of meas counted
+ * per distinct value of the keys (sorted, "" for a key a series lacks). */
+static void count_groups(qry__rb_t *b, const qry_show_t *sh, const char *meas, const plan_t *p,
+                         const char ***tv, int ns)
+{
+    const char **keys = cn_malloc((sh->ngroup + 1) * sizeof *keys);
+    size_t nk = 0;
+    for (size_t i = 0; i < sh->ngroup; i++) { /* sorted, each once */
+        size_t j = 0;
+        while (j < nk && strcmp(keys[j], sh->group[i]) < 0)
+            j++;
+        if (j < nk && strcmp(keys[j], sh->group[i]) == 0)
+            continue;
+        memmove(keys + j + 1, keys + j, (nk - j) * sizeof *keys);
+        keys[j] = sh->group[i];
+        nk++;
+    }
+    grp_t *g = cn_malloc(((size_t)ns + 1) * sizeof *g);
+    const char **vals = cn_malloc(((size_t)ns * nk + 1) * sizeof *vals);
+    for (int s = 0; s < ns; s++) {
+        g[s].v = vals + (size_t)s * nk;
+        for (size_t k = 0; k < nk; k++) {
+            g[s].v[k] = "";
+            for (size_t t = 0; t < p->ntagkeys; t++)
+                if (strcmp(p->tagkeys[t], keys[k]) == 0)
+                    g[s].v[k] = tv[s][t];
+        }
+    }
+    grp_n = nk;
+    qsort(g, (size_t)ns, sizeof *g, grp_cmp);
+    for (int s = 0; s < ns;) {
+        int e = s + 1;
+        while (e < ns && grp_cmp(&g[s], &g[e]) == 0)
+            e++;
+        qry_series_t *out = put_count(b, sh, meas, (uint64_t)(e - s), false);
+        if (out) {
+            out->tags = qry__ralloc(b->r->arena, nk * sizeof(eng_tag_t));
+            for (size_t k = 0; k < nk; k++) {
+                out->tags[k].key = qry__rstrdup(b->r->arena, keys[k]);
+                out->tags[k].val = qry__rstrdup(b->r->arena, g[s].v[k]);
+            }
+            out->ntags = nk;
+        }
+        s = e;
+    }
+    cn_free(vals);
+    cn_free(g);
+    cn_free(keys);
+}
+
 /* SHOW QUERIES: one series without a name, as InfluxDB 1.6 answers. */
 static void show_queries(const qry_exec_opts_t *o, qry__rb_t *b)
 {
@@ -486,6 +594,11 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
         cn_buf_free(&d2);
         return 0;
     }
+    if (sh->cardinality && mentions_time(sh->cond)) { /* InfluxDB's words */
+        qry__rb_err(b, "SHOW %s EXACT CARDINALITY doesn't support time in WHERE clause",
+                    qry_show_cardinality_of(sh->kind));
+        return 0;
+    }
     eng_snap_t *snap;
     int rc = eng_snap_open(o->db, &snap);
     if (rc < 0) {
@@ -495,9 +608,13 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
     const char **ms = NULL;
     size_t nm;
     char msg[256] = "";
+    uint64_t total = 0; /* SHOW SERIES CARDINALITY's estimate */
     if (sh->kind == QRY_SHOW_MEASUREMENTS) {
-        /* WITH MEASUREMENT narrows like a FROM */
-        nm = source_meas(snap, sh->with_meas, sh->with_meas ? 1 : 0, &ms);
+        /* WITH MEASUREMENT narrows like a FROM (CARDINALITY has FROM) */
+        if (sh->cardinality)
+            nm = source_meas(snap, sh->sources, sh->nsources, &ms);
+        else
+            nm = source_meas(snap, sh->with_meas, sh->with_meas ? 1 : 0, &ms);
         const char *col = "name";
         qry_val_t *rows = cn_malloc((nm + 1) * sizeof *rows);
         size_t n = 0;
@@ -518,7 +635,10 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
             }
             rows[n++] = qry__vs(ms[i], strlen(ms[i]));
         }
-        if (n) {
+        if (sh->cardinality) {
+            if (n || is_estimate(sh))
+                put_count(b, sh, NULL, n, is_estimate(sh));
+        } else if (n) {
             qry_series_t *s = qry__rb_series(b, "measurements", &col, 1);
             put_rows_limited(b, s, rows, n, 1, sh->limit, sh->offset);
         }
@@ -530,6 +650,11 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
         if (sh->kind == QRY_SHOW_FIELD_KEYS) {
             const eng_field_info_t *fi;
             size_t nf = eng_snap_fields(snap, ms[i], &fi);
+            if (sh->cardinality) {
+                if (nf)
+                    put_count(b, sh, ms[i], nf, false);
+                continue;
+            }
             const char *names[2] = {"fieldKey", "fieldType"};
             kv_t *kv = cn_malloc((nf + 1) * sizeof *kv);
             for (size_t f = 0; f < nf; f++)
@@ -573,7 +698,9 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
                 if (used)
                     rows[n++] = qry__vs(p.tagkeys[k], strlen(p.tagkeys[k]));
             }
-            if (n) {
+            if (n && sh->cardinality) {
+                put_count(b, sh, ms[i], n, false);
+            } else if (n) {
                 qry_series_t *s = qry__rb_series(b, ms[i], &col, 1);
                 put_rows_limited(b, s, rows, n, 1, sh->limit, sh->offset);
             }
@@ -617,7 +744,9 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
             for (size_t j = 0; j < n; j++)
                 if (!u || kv_cmp(&kv[u - 1], &kv[j]) != 0)
                     kv[u++] = kv[j];
-            if (u) {
+            if (u && sh->cardinality) {
+                put_count(b, sh, ms[i], u, false);
+            } else if (u) {
                 const char *cols[2] = {"key", "value"};
                 qry_series_t *s = qry__rb_series(b, ms[i], cols, 2);
                 qry_val_t *rows = cn_malloc(2 * u * sizeof *rows);
@@ -629,6 +758,13 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
                 cn_free(rows);
             }
             cn_free(kv);
+        } else if (sh->kind == QRY_SHOW_SERIES && sh->cardinality) {
+            if (is_estimate(sh))
+                total += (uint64_t)ns;
+            else if (sh->ngroup)
+                count_groups(b, sh, ms[i], &p, tv, ns);
+            else if (ns)
+                put_count(b, sh, ms[i], (uint64_t)ns, false);
         } else if (sh->kind == QRY_SHOW_SERIES) {
             /* one "key" series for all measurements: collected below */
             char **keys = cn_malloc(((size_t)ns + 1) * sizeof(char *));
@@ -664,8 +800,11 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
         cn_free(ids);
         qry__plan_free(&p);
     }
+    if (sh->kind == QRY_SHOW_SERIES && is_estimate(sh))
+        put_count(b, sh, NULL, total, true);
     /* SHOW SERIES: LIMIT / OFFSET over the one key list */
-    if (sh->kind == QRY_SHOW_SERIES && b->r->nseries == 1 && (sh->limit > 0 || sh->offset > 0)) {
+    if (sh->kind == QRY_SHOW_SERIES && !sh->cardinality && b->r->nseries == 1 &&
+        (sh->limit > 0 || sh->offset > 0)) {
         qry_series_t *s = &b->r->series[0];
         size_t off = sh->offset > 0 ? CN_MIN((size_t)sh->offset, s->nrows) : 0;
         size_t lim = sh->limit > 0 ? (size_t)sh->limit : s->nrows;
@@ -871,6 +1010,23 @@ static void apply_retention(qry_catalog_t *c, const qry_exec_opts_t *o)
         cn_info("query: retention is now %lld s (the retention policies' longest default)",
                 (long long)(want / 1000000000));
     }
+}
+
+int qry__cat_target(qry_catalog_t *c, const char *db, const char *rp, qry__rb_t *b)
+{
+    int rc = 0;
+    pthread_mutex_lock(&c->mu);
+    if (!cat_has(c, db)) {
+        qry__rb_err(b, "database not found: %s", db);
+        rc = -1;
+    } else if (rp && *rp && !rp_find(c, db, rp) &&
+               !(strcmp(rp, "autogen") == 0 && !db_has_rps(c, db))) {
+        /* (a database only written to has its autogen) */
+        qry__rb_err(b, "retention policy not found: %s", rp);
+        rc = -1;
+    }
+    pthread_mutex_unlock(&c->mu);
+    return rc;
 }
 
 /* CREATE / ALTER / DROP RETENTION POLICY on db, c->mu held. */

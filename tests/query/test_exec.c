@@ -512,6 +512,16 @@ static int run_opts(fx_t *f, const char *q, qry_exec_opts_t o, char **json)
     return rc;
 }
 
+/* Runs q with options o and compares its JSON with want. */
+static void expect_opts(fx_t *f, const char *q, qry_exec_opts_t o, const char *want)
+{
+    char *js;
+    assert_int_equal(run_opts(f, q, o, &js), 0);
+    if (strcmp(js, want) != 0)
+        fail_msg("%s\n got:  %s\n want: %s", q, js, want);
+    cn_free(js);
+}
+
 /* The limits from the config, in InfluxDB's words, and cancellation. */
 static void test_limits(void **st)
 {
@@ -524,25 +534,21 @@ static void test_limits(void **st)
         }
     char *js;
     qry_exec_opts_t o = {.max_series = 2};
-    assert_int_equal(run_opts(f, "SELECT count(v) FROM m", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"max-select-series limit exceeded: "
-                            "(3/2)\"}");
-    cn_free(js);
+    expect_opts(f, "SELECT count(v) FROM m", o,
+                "{\"statement_id\":0,\"error\":\"max-select-series limit exceeded: "
+                "(3/2)\"}");
     o = (qry_exec_opts_t){.max_points = 11};
-    assert_int_equal(run_opts(f, "SELECT v FROM m", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"max-select-point limit exceeed: "
-                            "(12/11)\"}");
-    cn_free(js);
+    expect_opts(f, "SELECT v FROM m", o,
+                "{\"statement_id\":0,\"error\":\"max-select-point limit exceeed: "
+                "(12/11)\"}");
     o = (qry_exec_opts_t){.max_points = 12};
-    assert_int_equal(run_opts(f, "SELECT count(v) FROM m", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":"
-                            "[\"time\",\"count\"],\"values\":[[0,12]]}]}");
-    cn_free(js);
+    expect_opts(f, "SELECT count(v) FROM m", o,
+                "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":"
+                "[\"time\",\"count\"],\"values\":[[0,12]]}]}");
     /* a deadline already past: the scan stops at its first check */
     o = (qry_exec_opts_t){.deadline = 1};
-    assert_int_equal(run_opts(f, "SELECT v FROM m", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"query-timeout limit exceeded\"}");
-    cn_free(js);
+    expect_opts(f, "SELECT v FROM m", o,
+                "{\"statement_id\":0,\"error\":\"query-timeout limit exceeded\"}");
     /* the client went away: no result at all */
     atomic_int cancel = 1;
     o = (qry_exec_opts_t){.cancel = &cancel};
@@ -551,12 +557,8 @@ static void test_limits(void **st)
     /* KILL QUERY of this query: the statement's error, as InfluxDB */
     atomic_int kill = 1;
     o = (qry_exec_opts_t){.kill = &kill};
-    assert_int_equal(run_opts(f, "SELECT v FROM m", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"query interrupted\"}");
-    cn_free(js);
-    assert_int_equal(run_opts(f, "SHOW DATABASES", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"query interrupted\"}");
-    cn_free(js);
+    expect_opts(f, "SELECT v FROM m", o, "{\"statement_id\":0,\"error\":\"query interrupted\"}");
+    expect_opts(f, "SHOW DATABASES", o, "{\"statement_id\":0,\"error\":\"query interrupted\"}");
     /* inside a statement: the scan's own check (qry_exec_stmt's check at
      * the statement's start is skipped by calling the SELECT directly) */
     qry_query_t *pq;
@@ -576,10 +578,9 @@ static void test_limits(void **st)
     qry_query_free(pq);
     kill = 0;
     o = (qry_exec_opts_t){.kill = &kill};
-    assert_int_equal(run_opts(f, "SELECT count(v) FROM m", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":"
-                            "[\"time\",\"count\"],\"values\":[[0,12]]}]}");
-    cn_free(js);
+    expect_opts(f, "SELECT count(v) FROM m", o,
+                "{\"statement_id\":0,\"series\":[{\"name\":\"m\",\"columns\":"
+                "[\"time\",\"count\"],\"values\":[[0,12]]}]}");
 }
 
 /* SHOW QUERIES and KILL QUERY through a task list of the test's own. */
@@ -623,32 +624,21 @@ static void test_query_tasks(void **st)
     fake_tasks_t ft = {0};
     qry_tasks_t tasks = {.ctx = &ft, .list = fake_list, .kill = fake_kill};
     qry_exec_opts_t o = {.tasks = &tasks};
-    char *js;
-    assert_int_equal(run_opts(f, "SHOW QUERIES", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"series\":[{\"columns\":[\"qid\",\"query\","
-                            "\"database\",\"duration\",\"status\"],\"values\":[[7,\"SELECT "
-                            "\\\"x\\\" FROM m;\\nSHOW QUERIES\",\"db\",\"1h2m3s\",\"running\"],"
-                            "[9,\"SHOW QUERIES\",\"\",\"75\xc2\xb5s\",\"killed\"]]}]}");
-    cn_free(js);
-    assert_int_equal(run_opts(f, "KILL QUERY 9", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0}");
-    cn_free(js);
-    assert_int_equal(run_opts(f, "KILL QUERY 9", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"already killed\"}");
-    cn_free(js);
-    assert_int_equal(run_opts(f, "KILL QUERY 8 ON h1", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"no such query id: 8\"}");
-    cn_free(js);
+    expect_opts(f, "SHOW QUERIES", o,
+                "{\"statement_id\":0,\"series\":[{\"columns\":[\"qid\",\"query\","
+                "\"database\",\"duration\",\"status\"],\"values\":[[7,\"SELECT "
+                "\\\"x\\\" FROM m;\\nSHOW QUERIES\",\"db\",\"1h2m3s\",\"running\"],"
+                "[9,\"SHOW QUERIES\",\"\",\"75\xc2\xb5s\",\"killed\"]]}]}");
+    expect_opts(f, "KILL QUERY 9", o, "{\"statement_id\":0}");
+    expect_opts(f, "KILL QUERY 9", o, "{\"statement_id\":0,\"error\":\"already killed\"}");
+    expect_opts(f, "KILL QUERY 8 ON h1", o,
+                "{\"statement_id\":0,\"error\":\"no such query id: 8\"}");
     assert_int_equal(ft.nkilled, 1);
     assert_int_equal(ft.killed[0], 9);
     /* no task list (the library without a server): nothing runs */
     o = (qry_exec_opts_t){0};
-    assert_int_equal(run_opts(f, "SHOW QUERIES", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0}");
-    cn_free(js);
-    assert_int_equal(run_opts(f, "KILL QUERY 1", o, &js), 0);
-    assert_string_equal(js, "{\"statement_id\":0,\"error\":\"no such query id: 1\"}");
-    cn_free(js);
+    expect_opts(f, "SHOW QUERIES", o, "{\"statement_id\":0}");
+    expect_opts(f, "KILL QUERY 1", o, "{\"statement_id\":0,\"error\":\"no such query id: 1\"}");
 }
 
 static void test_task_duration(void **st)
@@ -758,6 +748,143 @@ static void test_delete_empties_series(void **st)
            "device_id=a\"]]}]}");
 }
 
+/* SELECT INTO (into.c): more rows than one batch, a row wider than a
+ * point may be (written as several points of one time, merged), the
+ * target's database checked against the catalog, cancellation. */
+static void test_select_into(void **st)
+{
+    fx_t *f = *st;
+    /* 2500 points: three batches of INTO_BATCH (1024) */
+    for (int i = 0; i < 2500; i++) {
+        eng_field_t v = {"v", ENG_T_FLOAT, {.f = i * 0.5}};
+        put(f, "a", 1000 + i, &v, 1);
+    }
+    expect(f, "SELECT v INTO m2 FROM m",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"result\",\"columns\":[\"time\","
+           "\"written\"],\"values\":[[0,2500]]}]}");
+    expect(f, "SELECT count(v), sum(v), first(v), last(v) FROM m2",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"m2\",\"columns\":[\"time\",\"count\","
+           "\"sum\",\"first\",\"last\"],\"values\":[[0,2500,1561875,0,1249.5]]}]}");
+    /* 1100 fields at one time (two writes: a point holds 1024) */
+    enum { WIDE = 1100 };
+    static char names[WIDE][8];
+    eng_field_t *wf = cn_malloc(WIDE * sizeof *wf);
+    for (int i = 0; i < WIDE; i++) {
+        snprintf(names[i], sizeof names[i], "f%04d", i);
+        wf[i] = (eng_field_t){names[i], ENG_T_INT, {.i = i}};
+    }
+    eng_point_t wp[2] = {{.measurement = "w", .ts = 5, .fields = wf, .nfields = 600},
+                         {.measurement = "w", .ts = 5, .fields = wf + 600, .nfields = WIDE - 600}};
+    eng_write_res_t res;
+    uint64_t seq;
+    assert_int_equal(eng_write(f->db, wp, 2, &res, &seq), 0);
+    assert_int_equal(res.fields_rejected, 0);
+    assert_int_equal(eng_wait_durable(f->db, seq), 0);
+    cn_free(wf);
+    expect(f, "SELECT * INTO w2 FROM w",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"result\",\"columns\":[\"time\","
+           "\"written\"],\"values\":[[0,2]]}]}");
+    expect(f, "SELECT count(f0000), sum(f1023), sum(f1024), sum(f1099) FROM w2",
+           "{\"statement_id\":0,\"series\":[{\"name\":\"w2\",\"columns\":[\"time\",\"count\","
+           "\"sum\",\"sum_1\",\"sum_2\"],\"values\":[[0,1,1023,1024,1099]]}]}");
+    /* the target database must exist, a named policy be one of its own */
+    qry_catalog_t *cat;
+    assert_int_equal(qry_catalog_open(NULL, &cat), 0);
+    qry_catalog_touch(cat, "db");
+    qry_exec_opts_t o = {.cat = cat};
+    char *json;
+    expect_opts(f, "SELECT v INTO other..x FROM m", o,
+                "{\"statement_id\":0,\"error\":\"database not found: other\"}");
+    expect_opts(f, "SELECT v INTO db.rp1.x FROM m", o,
+                "{\"statement_id\":0,\"error\":\"retention policy not found: rp1\"}");
+    expect_opts(f, "SELECT v INTO db.autogen.x FROM m LIMIT 3", o,
+                "{\"statement_id\":0,\"series\":[{\"name\":\"result\",\"columns\":"
+                "[\"time\",\"written\"],\"values\":[[0,3]]}]}");
+    qry_catalog_close(cat);
+    /* a cancelled request writes nothing and reports the cancel */
+    atomic_int cancel;
+    atomic_init(&cancel, 1);
+    qry_exec_opts_t oc = {.cancel = &cancel};
+    assert_int_equal(run_opts(f, "SELECT v INTO y FROM m", oc, &json), CN_ECLOSED);
+    assert_null(json);
+    expect(f, "SELECT count(v) FROM y", "{\"statement_id\":0}");
+}
+
+/* SHOW ... CARDINALITY (answers as InfluxDB 1.6.7 gave them for the same
+ * series, except that its WHERE on a tag's exact value found nothing). */
+static void test_show_cardinality(void **st)
+{
+    fx_t *f = *st;
+    static const char *const lines[][3] = {{"cpu", "a", "x"},  {"cpu", "b", "x"},
+                                           {"cpu", "c", "y"},  {"cpu", "c", NULL},
+                                           {"mem", "a", NULL}, {"notag", NULL, NULL}};
+    for (size_t i = 0; i < CN_ARRAY_LEN(lines); i++) {
+        eng_tag_t tags[2];
+        uint32_t nt = 0;
+        if (lines[i][1])
+            tags[nt++] = (eng_tag_t){"host", lines[i][1]};
+        if (lines[i][2])
+            tags[nt++] = (eng_tag_t){"dc", lines[i][2]};
+        eng_field_t flds[2] = {{"u", ENG_T_FLOAT, {.f = 1}}, {"w", ENG_T_INT, {.i = 2}}};
+        eng_point_t p = {.measurement = lines[i][0],
+                         .tags = tags,
+                         .ntags = nt,
+                         .ts = 1,
+                         .fields = flds,
+                         .nfields = i == 3 ? 2 : 1};
+        eng_write_res_t res;
+        uint64_t seq;
+        assert_int_equal(eng_write(f->db, &p, 1, &res, &seq), 0);
+        assert_int_equal(eng_wait_durable(f->db, seq), 0);
+    }
+#define ONE(name, col, n) "{\"name\":\"" name "\",\"columns\":[\"" col "\"],\"values\":[[" n "]]}"
+#define NONAME(col, n)    "{\"columns\":[\"" col "\"],\"values\":[[" n "]]}"
+#define RES(...)          "{\"statement_id\":0,\"series\":[" __VA_ARGS__ "]}"
+    expect(f, "SHOW SERIES CARDINALITY", RES(NONAME("cardinality estimation", "6")));
+    expect(
+        f, "SHOW SERIES EXACT CARDINALITY",
+        RES(ONE("cpu", "count", "4") "," ONE("mem", "count", "1") "," ONE("notag", "count", "1")));
+    expect(f, "SHOW SERIES CARDINALITY FROM /c|m/ WHERE host = 'c' OR host = 'a'",
+           RES(ONE("cpu", "count", "3") "," ONE("mem", "count", "1")));
+    expect(
+        f, "SHOW SERIES EXACT CARDINALITY FROM cpu GROUP BY dc",
+        RES("{\"name\":\"cpu\",\"tags\":{\"dc\":\"\"},\"columns\":[\"count\"],\"values\":[[1]]},"
+            "{\"name\":\"cpu\",\"tags\":{\"dc\":\"x\"},\"columns\":[\"count\"],\"values\":[[2]]},"
+            "{\"name\":\"cpu\",\"tags\":{\"dc\":\"y\"},\"columns\":[\"count\"],\"values\":[[1]]}"));
+    expect(f, "SHOW SERIES EXACT CARDINALITY FROM cpu GROUP BY host, dc, host LIMIT 1",
+           RES("{\"name\":\"cpu\",\"tags\":{\"dc\":\"\",\"host\":\"c\"},\"columns\":[\"count\"],"
+               "\"values\":[[1]]},"
+               "{\"name\":\"cpu\",\"tags\":{\"dc\":\"x\",\"host\":\"a\"},\"columns\":[\"count\"],"
+               "\"values\":[[1]]},"
+               "{\"name\":\"cpu\",\"tags\":{\"dc\":\"x\",\"host\":\"b\"},\"columns\":[\"count\"],"
+               "\"values\":[[1]]},"
+               "{\"name\":\"cpu\",\"tags\":{\"dc\":\"y\",\"host\":\"c\"},\"columns\":[\"count\"],"
+               "\"values\":[[1]]}"));
+    expect(f, "SHOW SERIES EXACT CARDINALITY OFFSET 1", "{\"statement_id\":0}");
+    expect(f, "SHOW MEASUREMENT CARDINALITY", RES(NONAME("cardinality estimation", "3")));
+    expect(f, "SHOW MEASUREMENT EXACT CARDINALITY FROM /o/", RES(NONAME("count", "1")));
+    expect(f, "SHOW MEASUREMENT EXACT CARDINALITY WHERE host = 'a'", RES(NONAME("count", "2")));
+    expect(f, "SHOW MEASUREMENT EXACT CARDINALITY FROM nothing", "{\"statement_id\":0}");
+    expect(f, "SHOW TAG KEY CARDINALITY",
+           RES(ONE("cpu", "count", "2") "," ONE("mem", "count", "1")));
+    expect(f, "SHOW TAG VALUES EXACT CARDINALITY WITH KEY IN (host, dc)",
+           RES(ONE("cpu", "count", "5") "," ONE("mem", "count", "1")));
+    expect(f, "SHOW TAG VALUES CARDINALITY FROM cpu WITH KEY = host WHERE dc = 'x'",
+           RES(ONE("cpu", "count", "2")));
+    expect(
+        f, "SHOW FIELD KEY EXACT CARDINALITY",
+        RES(ONE("cpu", "count", "2") "," ONE("mem", "count", "1") "," ONE("notag", "count", "1")));
+    expect(f, "SHOW SERIES CARDINALITY FROM cpu WHERE time > 0",
+           "{\"statement_id\":0,\"error\":\"SHOW SERIES EXACT CARDINALITY doesn't support time in "
+           "WHERE clause\"}");
+    expect(f, "SHOW TAG KEY CARDINALITY WHERE host = 'a' AND time > 0",
+           "{\"statement_id\":0,\"error\":\"SHOW TAG KEY EXACT CARDINALITY doesn't support time "
+           "in WHERE clause\"}");
+#undef ONE
+#undef NONAME
+#undef RES
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -776,6 +903,8 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_limits, setup, teardown),
         cmocka_unit_test_setup_teardown(test_query_tasks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_delete_empties_series, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_select_into, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_show_cardinality, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -268,6 +268,19 @@ static const golden_t goldens[] = {
     {"SHOW SERIES FROM \"telegraf\".\"autogen\".\"cpu\" WHERE cpu = 'cpu8'",
      "SHOW SERIES FROM telegraf.autogen.cpu WHERE cpu = 'cpu8'"},
     {"SHOW SERIES ON db FROM m WHERE a = 'b' LIMIT 5 OFFSET 10", NULL},
+    {"SHOW SERIES CARDINALITY", NULL},
+    {"SHOW SERIES EXACT CARDINALITY ON db FROM m, /c.*/ WHERE a = 'b' GROUP BY \"host\", dc "
+     "LIMIT 1 OFFSET 2",
+     "SHOW SERIES EXACT CARDINALITY ON db FROM m, /c.*/ WHERE a = 'b' GROUP BY host, dc LIMIT 1 "
+     "OFFSET 2"},
+    {"SHOW MEASUREMENT CARDINALITY", NULL},
+    {"SHOW MEASUREMENT EXACT CARDINALITY ON db FROM /m/ WHERE a = 'b'", NULL},
+    {"SHOW TAG KEY CARDINALITY FROM cpu WHERE a = 'b'", NULL},
+    {"SHOW TAG KEY EXACT CARDINALITY", NULL},
+    {"SHOW TAG VALUES CARDINALITY WITH KEY = host", NULL},
+    {"SHOW TAG VALUES EXACT CARDINALITY FROM cpu WITH KEY IN (host, dc) WHERE a = 'b'", NULL},
+    {"SHOW FIELD KEY CARDINALITY", NULL},
+    {"SHOW FIELD KEY EXACT CARDINALITY ON db FROM cpu", NULL},
     {"SHOW RETENTION POLICIES", NULL},
     {"SHOW RETENTION POLICIES ON \"mydb\"", "SHOW RETENTION POLICIES ON mydb"},
     /* data definition */
@@ -686,10 +699,17 @@ static const err_case_t errors[] = {
     {"SELECT x FROM m tz(Europe)", EP "found Europe, expected string at line 1, char 20"},
     {"SELECT x FROM (SHOW DATABASES)", EP "found SHOW, expected SELECT at line 1, char 16"},
     {"SELECT x FROM a.b.c.d", EP "found ., expected ; at line 1, char 20"},
-    {"SHOW",
-     EP "found EOF, expected DATABASES, FIELD, MEASUREMENTS, QUERIES, RETENTION, SERIES, TAG at "
-        "line 1, char 5"},
-    {"SHOW TAG", EP "found EOF, expected KEYS, VALUES at line 1, char 9"},
+    {"SHOW", EP "found EOF, expected DATABASES, FIELD, MEASUREMENT, MEASUREMENTS, QUERIES, "
+                "RETENTION, SERIES, TAG at line 1, char 5"},
+    {"SHOW TAG", EP "found EOF, expected KEY, KEYS, VALUES at line 1, char 9"},
+    {"SHOW FIELD KEY FROM m", EP "found FROM, expected EXACT, CARDINALITY at line 1, char 16"},
+    {"SHOW SERIES EXACT FROM m", EP "found FROM, expected CARDINALITY at line 1, char 19"},
+    {"SHOW MEASUREMENT CARDINALITY WITH MEASUREMENT = m",
+     EP "found WITH, expected ; at line 1, char 30"},
+    {"SHOW TAG KEY CARDINALITY GROUP BY host", EP "found GROUP, expected ; at line 1, char 26"},
+    {"SHOW SERIES CARDINALITY GROUP BY time(1h)", EP "found (, expected ; at line 1, char 38"},
+    {"SELECT cardinality FROM m", EP "found CARDINALITY, expected identifier, string, number, "
+                                     "bool at line 1, char 8"},
     {"SHOW TAG VALUES FROM cpu", EP "found EOF, expected WITH at line 1, char 25"},
     {"SHOW TAG VALUES WITH KEY region", EP "found region, expected =, !=, =~, !~, IN at line 1, "
                                            "char 26"},

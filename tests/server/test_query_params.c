@@ -1,7 +1,8 @@
 /* SPDX-License-Identifier: MIT */
 /*
  * test_query_params.c - a URL's query string as the handlers read it
- * (srv__query_param, srv__query_values / srv__query_value in server/http.c):
+ * (srv__query_param, srv__query_values / srv__query_value in server/http.c)
+ * and a form-encoded POST body (srv__form_values, bounded by its length):
  * the first "key=" segment wins, '+' is a space, %XX a byte (either case),
  * a malformed % stays as it is, values are cut to the buffer.
  */
@@ -66,11 +67,40 @@ static void test_many_keys(void **st)
         assert_null(vals[i]);
 }
 
+/* A form-encoded POST body: bounded by its length, no NUL after it. */
+static void test_form_body(void **st)
+{
+    (void)st;
+    static const char *const keys[] = {"q", "db", "epoch"};
+    const char *vals[3];
+    size_t lens[3];
+    /* the body ends inside "epoch=msXX": only "ms" is its value */
+    const char body[] = "q=SELECT+1&db=iot&epoch=msXX";
+    srv__form_values(body, sizeof body - 3, keys, 3, vals, lens);
+    char v[16];
+    assert_int_equal(srv__query_value(vals[0], lens[0], v, sizeof v), 8);
+    assert_string_equal(v, "SELECT 1");
+    assert_int_equal(srv__query_value(vals[1], lens[1], v, sizeof v), 3);
+    assert_string_equal(v, "iot");
+    assert_int_equal(srv__query_value(vals[2], lens[2], v, sizeof v), 2);
+    assert_string_equal(v, "ms");
+    /* a body cut before a key's '=' gives no value; an empty body none */
+    srv__form_values(body, 4, keys, 3, vals, lens);
+    assert_int_equal(srv__query_value(vals[0], lens[0], v, sizeof v), 2);
+    assert_string_equal(v, "SE");
+    assert_null(vals[1]);
+    srv__form_values(body, 1, keys, 3, vals, lens);
+    assert_null(vals[0]);
+    srv__form_values(NULL, 0, keys, 3, vals, lens);
+    assert_null(vals[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_key),
         cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_form_body),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
