@@ -3,8 +3,11 @@
 #
 # test_query_into.sh - SELECT ... INTO (query/exec/into.c).  Every expected
 # answer below is the one InfluxDB 1.6.7 gave for the same statements on
-# the same points (the Debian influxd, 2026-11-27), except where a comment
-# says otherwise: raw rows, GROUP BY time() and tags, GROUP BY * keeping
+# the same points (the Debian influxd, 2026-11-27; where it was asked
+# `time < now()` the test gives the lower bound too - the same windows,
+# without the ~29 million empty 1-minute windows since 1970 that a
+# GROUP BY time() from the first point computes, which under TSan took
+# minutes), except where a comment says otherwise: raw rows, GROUP BY time() and tags, GROUP BY * keeping
 # the tags, tags turned into fields without it, :MEASUREMENT, points at one
 # time merged field by field, fill(null) windows not written and fill(0)
 # of a mean stored as a float, selectors, expressions, ORDER BY / LIMIT, a
@@ -56,7 +59,7 @@ expect "raw rows: one point per row" "$(q 'SELECT v INTO m2 FROM m')" "$(written
 expect "raw rows: points at one time merge, the later value wins" "$(q 'SELECT * FROM m2')" \
     '{"results":[{"statement_id":0,"series":[{"name":"m2","columns":["time","v"],"values":[["1970-01-01T00:00:01Z",2],["1970-01-01T00:00:02Z",3],["1970-01-01T00:01:01Z",4]]}]}]}'
 expect "GROUP BY time(), host; epoch= in the form body" \
-    "$(q 'SELECT mean(v) INTO m3 FROM m WHERE time < now() GROUP BY time(1m), host' --data-urlencode epoch=ms)" \
+    "$(q 'SELECT mean(v) INTO m3 FROM m WHERE time >= 0 AND time < 3m GROUP BY time(1m), host' --data-urlencode epoch=ms)" \
     '{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[[0,3]]}]}]}'
 expect "GROUP BY tag: the tag stays a tag" "$(q 'SELECT * FROM m3; SHOW TAG KEYS FROM m3')" \
     '{"results":[{"statement_id":0,"series":[{"name":"m3","columns":["time","host","mean"],"values":[["1970-01-01T00:00:00Z","a",2],["1970-01-01T00:00:00Z","b",2],["1970-01-01T00:01:00Z","b",4]]}]},{"statement_id":1,"series":[{"name":"m3","columns":["tagKey"],"values":[["host"]]}]}]}'
@@ -67,7 +70,7 @@ expect "no GROUP BY" "$(q 'SELECT * INTO m5 FROM m')" "$(written 4)"
 expect "no GROUP BY: tags become fields, a time's points merge" "$(q 'SELECT * FROM m5')" \
     '{"results":[{"statement_id":0,"series":[{"name":"m5","columns":["time","b","host","n","region","s","v"],"values":[["1970-01-01T00:00:01Z",null,"b",5,"us","x",2],["1970-01-01T00:00:02Z",null,"a",null,"eu",null,3],["1970-01-01T00:01:01Z",true,"b",null,"us",null,4]]}]}]}'
 expect ":MEASUREMENT of two sources" \
-    "$(q 'SELECT mean(*) INTO iot.autogen.:MEASUREMENT FROM m,m2 WHERE time < now() GROUP BY time(1h)')" \
+    "$(q 'SELECT mean(*) INTO iot.autogen.:MEASUREMENT FROM m,m2 WHERE time >= 0 AND time < 1h GROUP BY time(1h)')" \
     "$(written 2)"
 expect ":MEASUREMENT: written back into each source" "$(q 'SELECT * FROM m2')" \
     '{"results":[{"statement_id":0,"series":[{"name":"m2","columns":["time","mean_v","v"],"values":[["1970-01-01T00:00:00Z",3,null],["1970-01-01T00:00:01Z",null,2],["1970-01-01T00:00:02Z",null,3],["1970-01-01T00:01:01Z",null,4]]}]}]}'
