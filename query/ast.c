@@ -582,6 +582,7 @@ static void print_show(cn_buf_t *b, const qry_show_t *s)
         [QRY_SHOW_SERIES] = "SERIES",
         [QRY_SHOW_RETENTION_POLICIES] = "RETENTION POLICIES",
         [QRY_SHOW_QUERIES] = "QUERIES",
+        [QRY_SHOW_CONTINUOUS_QUERIES] = "CONTINUOUS QUERIES",
     };
     put(b, "SHOW ");
     put(b, s->cardinality ? qry_show_cardinality_of(s->kind) : what[s->kind]);
@@ -707,6 +708,27 @@ void qry_print_stmt(const qry_stmt_t *s, cn_buf_t *b)
         break;
     case QRY_STMT_DROP_RP:
         print_rp_stmt(b, "DROP", d);
+        break;
+    case QRY_STMT_CREATE_CQ:
+    case QRY_STMT_DROP_CQ:
+        put(b, s->kind == QRY_STMT_CREATE_CQ ? "CREATE" : "DROP");
+        print_named(b, " CONTINUOUS QUERY ", d->name);
+        print_named(b, " ON ", d->db);
+        if (s->kind == QRY_STMT_DROP_CQ)
+            break;
+        if (d->cq_every || d->cq_for)
+            put(b, " RESAMPLE");
+        if (d->cq_every) {
+            put(b, " EVERY ");
+            qry_format_duration(d->cq_every, b);
+        }
+        if (d->cq_for) {
+            put(b, " FOR ");
+            qry_format_duration(d->cq_for, b);
+        }
+        put(b, " BEGIN ");
+        qry_print_select(d->cq, b);
+        put(b, " END");
         break;
     case QRY_STMT_KILL_QUERY:
         put(b, "KILL QUERY ");

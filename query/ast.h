@@ -218,6 +218,7 @@ typedef enum qry_show_kind {
     QRY_SHOW_SERIES,
     QRY_SHOW_RETENTION_POLICIES,
     QRY_SHOW_QUERIES,
+    QRY_SHOW_CONTINUOUS_QUERIES,
 } qry_show_kind_t;
 
 typedef struct qry_show {
@@ -268,6 +269,10 @@ typedef struct qry_ddl {
     size_t nsources;
     qry_expr_t *cond; /* DROP SERIES / DELETE WHERE */
     int64_t qid;      /* KILL QUERY qid [ON name] */
+    /* CREATE CONTINUOUS QUERY name ON db [RESAMPLE [EVERY d] [FOR d]]
+     * BEGIN cq END: the SELECT (with INTO and GROUP BY time()); 0: not given */
+    qry_select_t *cq;
+    int64_t cq_every, cq_for;
 } qry_ddl_t;
 
 typedef enum qry_stmt_kind {
@@ -282,6 +287,8 @@ typedef enum qry_stmt_kind {
     QRY_STMT_ALTER_RP,
     QRY_STMT_DROP_RP,
     QRY_STMT_KILL_QUERY,
+    QRY_STMT_CREATE_CQ,
+    QRY_STMT_DROP_CQ,
 } qry_stmt_kind_t;
 
 typedef struct qry_stmt {

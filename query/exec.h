@@ -132,6 +132,11 @@ int64_t qry_catalog_retention(qry_catalog_t *c);
  * I/O: the next qry_exec_stmt persists it. */
 void qry_catalog_touch(qry_catalog_t *c, const char *db);
 
+/* Continuous queries (CREATE CONTINUOUS QUERY, kept with the catalog):
+ * their statements as printed, OWNED (each string and the array, cn_free),
+ * *n of them, in creation order. */
+char **qry_catalog_cqs(qry_catalog_t *c, size_t *n /* OUT */);
+
 /* The queries a server is running, for SHOW QUERIES and KILL QUERY (the
  * server implements it; InfluxDB 1.x's task manager).  A query is one
  * request's statements. */
@@ -181,6 +186,22 @@ typedef struct qry_exec_opts {
  * is reported inside the result, not as a return code), or CN_ECLOSED when
  * cancelled (then *out is NULL). */
 int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t **out /* OUT */);
+
+/* One continuous query, parsed for running (exec/cq.c has the rules). */
+typedef struct qry_cq qry_cq_t;
+/* text: a CREATE CONTINUOUS QUERY statement (qry_catalog_cqs). */
+int qry_cq_parse(const char *text, qry_cq_t **out /* OUT */, qry_error_t *err /* OUT */);
+void qry_cq_free(qry_cq_t *cq);
+const char *qry_cq_db(const qry_cq_t *cq);
+const char *qry_cq_name(const qry_cq_t *cq);
+/* The first time after `after` (ns since the epoch) that it runs. */
+int64_t qry_cq_next_run(const qry_cq_t *cq, int64_t after);
+/* The time range [*start, *end) its run at t covers. */
+void qry_cq_window(const qry_cq_t *cq, int64_t t, int64_t *start /* OUT */, int64_t *end /* OUT */);
+/* Runs it as at time t (now() = t, its database as db=) with o's engine,
+ * catalog and limits: qry_exec_stmt of its SELECT ... INTO over the window. */
+int qry_cq_run(const qry_cq_t *cq, int64_t t, const qry_exec_opts_t *o,
+               qry_result_t **out /* OUT */);
 
 /* ------------------------------------------------------------ rendering */
 

@@ -139,6 +139,7 @@ typedef struct qry__parser {
     int nest;
     bool kw_vars; /* rules: keywords other than the rule's own are names */
     bool stmts;   /* qry_parse: InfluxQL statements (=~ needs a regex literal) */
+    bool need_into; /* the next SELECT must have INTO (a continuous query's) */
 } qry__parser_t;
 
 /* Evaluates an int-returning call and returns its error from the caller. */

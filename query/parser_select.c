@@ -278,9 +278,13 @@ static int select_body(qry__parser_t *p, qry_select_t *s)
     bool hit;
     QRY__TRY(qry__p_advance(p));
     QRY__TRY(parse_fields(p, s));
+    bool need_into = p->need_into; /* (not its subqueries) */
+    p->need_into = false;
     QRY__TRY(qry__p_accept(p, QRY_TK_INTO, &hit));
     if (hit)
         QRY__TRY(parse_into(p, s));
+    else if (need_into)
+        return qry__p_expected(p, "INTO");
     QRY__TRY(qry__p_expect(p, QRY_TK_FROM, "FROM"));
     QRY__TRY(qry__p_sources(p, true, &s->sources, &s->nsources));
     QRY__TRY(qry__p_accept(p, QRY_TK_WHERE, &hit));

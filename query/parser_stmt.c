@@ -17,6 +17,10 @@
  *        and FIELD KEYS
  *   SHOW RETENTION POLICIES [ON db]
  *   SHOW QUERIES   and   KILL QUERY qid [ON host]
+ *   SHOW CONTINUOUS QUERIES
+ *   CREATE CONTINUOUS QUERY name ON db [RESAMPLE [EVERY d] [FOR d]]
+ *        BEGIN SELECT ... INTO ... GROUP BY time(...) ... END
+ *   DROP CONTINUOUS QUERY name ON db
  *   CREATE DATABASE db [WITH [DURATION d] [REPLICATION n] [SHARD DURATION d] [NAME rp]]
  *   CREATE RETENTION POLICY rp ON db DURATION d REPLICATION n [SHARD DURATION d] [DEFAULT]
  *   ALTER RETENTION POLICY rp ON db option... (DURATION, REPLICATION, SHARD DURATION,
@@ -193,7 +197,8 @@ static int show_kind(qry__parser_t *p, qry_show_t *s)
         qry__tk_t first, second;
         qry_show_kind_t kind;
         int card;
-    } forms[] = {{QRY_TK_DATABASES, QRY_TK_EOF, QRY_SHOW_DATABASES, NO},
+    } forms[] = {{QRY_TK_CONTINUOUS, QRY_TK_QUERIES, QRY_SHOW_CONTINUOUS_QUERIES, NO},
+                 {QRY_TK_DATABASES, QRY_TK_EOF, QRY_SHOW_DATABASES, NO},
                  {QRY_TK_MEASUREMENT, QRY_TK_EOF, QRY_SHOW_MEASUREMENTS, MUST},
                  {QRY_TK_MEASUREMENTS, QRY_TK_EOF, QRY_SHOW_MEASUREMENTS, NO},
                  {QRY_TK_QUERIES, QRY_TK_EOF, QRY_SHOW_QUERIES, NO},
@@ -210,7 +215,8 @@ static int show_kind(qry__parser_t *p, qry_show_t *s)
         i++;
     if (i == CN_ARRAY_LEN(forms))
         return qry__p_expected(
-            p, "DATABASES, FIELD, MEASUREMENT, MEASUREMENTS, QUERIES, RETENTION, SERIES, TAG");
+            p, "CONTINUOUS, DATABASES, FIELD, MEASUREMENT, MEASUREMENTS, QUERIES, RETENTION, "
+               "SERIES, TAG");
     QRY__TRY(qry__p_advance(p));
     if (forms[i].second != QRY_TK_EOF) {
         while (i < CN_ARRAY_LEN(forms) && forms[i].first == first && p->tok.kind != forms[i].second)
@@ -218,6 +224,8 @@ static int show_kind(qry__parser_t *p, qry_show_t *s)
         if (i == CN_ARRAY_LEN(forms) || forms[i].first != first) {
             if (first == QRY_TK_TAG)
                 return qry__p_expected(p, "KEY, KEYS, VALUES");
+            if (first == QRY_TK_CONTINUOUS)
+                return qry__p_expected(p, "QUERIES");
             return qry__p_expected(p, first == QRY_TK_FIELD ? "KEY, KEYS" : "POLICIES");
         }
         QRY__TRY(qry__p_advance(p));
@@ -241,7 +249,8 @@ int qry__p_show(qry__parser_t *p, qry_stmt_t *st)
     st->u.show = s;
     QRY__TRY(qry__p_advance(p));
     QRY__TRY(show_kind(p, s));
-    if (s->kind == QRY_SHOW_DATABASES || s->kind == QRY_SHOW_QUERIES)
+    if (s->kind == QRY_SHOW_DATABASES || s->kind == QRY_SHOW_QUERIES ||
+        s->kind == QRY_SHOW_CONTINUOUS_QUERIES)
         return 0;
     return show_rest(p, s);
 }
@@ -319,16 +328,78 @@ static int create_rp(qry__parser_t *p, qry_ddl_t *d)
     return qry__p_accept(p, QRY_TK_DEFAULT, &o->is_default);
 }
 
+/* name ON db, after CONTINUOUS QUERY */
+static int cq_head(qry__parser_t *p, qry_ddl_t *d)
+{
+    QRY__TRY(qry__p_advance(p));
+    QRY__TRY(qry__p_expect(p, QRY_TK_QUERY, "QUERY"));
+    QRY__TRY(qry__p_ident(p, &d->name));
+    QRY__TRY(qry__p_expect(p, QRY_TK_ON, "ON"));
+    return qry__p_ident(p, &d->db);
+}
+
+/* CREATE CONTINUOUS QUERY, at CONTINUOUS: the SELECT must write (INTO)
+ * and have a GROUP BY time() whose interval a FOR may not undercut. */
+static int create_cq(qry__parser_t *p, qry_ddl_t *d)
+{
+    bool hit;
+    uint32_t for_off = 0;
+    QRY__TRY(cq_head(p, d));
+    QRY__TRY(qry__p_accept(p, QRY_TK_RESAMPLE, &hit));
+    if (hit) {
+        bool every, for_;
+        QRY__TRY(qry__p_accept(p, QRY_TK_EVERY, &every));
+        if (every)
+            QRY__TRY(qry__p_duration(p, false, &d->cq_every));
+        for_off = p->tok.off;
+        QRY__TRY(qry__p_accept(p, QRY_TK_FOR, &for_));
+        if (for_)
+            QRY__TRY(qry__p_duration(p, false, &d->cq_for));
+        if (!every && !for_)
+            return qry__p_expected(p, "EVERY, FOR");
+    }
+    QRY__TRY(qry__p_expect(p, QRY_TK_BEGIN, "BEGIN"));
+    if (p->tok.kind != QRY_TK_SELECT)
+        return qry__p_expected(p, "SELECT");
+    p->need_into = true;
+    QRY__TRY(qry__p_select(p, &d->cq));
+    int64_t interval = 0;
+    for (size_t i = 0; i < d->cq->ndims; i++)
+        if (d->cq->dims[i].kind == QRY_DIM_TIME)
+            interval = d->cq->dims[i].interval;
+    if (!interval)
+        return qry__p_expected(p, "GROUP BY time(...)");
+    if (d->cq_for && d->cq_for < interval) {
+        cn_buf_t a, b;
+        cn_buf_init(&a);
+        cn_buf_init(&b);
+        qry_format_duration(interval, &a);
+        qry_format_duration(d->cq_for, &b);
+        cn_buf_put_u8(&a, 0);
+        cn_buf_put_u8(&b, 0);
+        int rc = qry__error_at(p->err, p->lx.src, p->lx.len, for_off,
+                               "FOR duration must be >= GROUP BY time duration: must be a "
+                               "minimum of %s, got %s",
+                               (const char *)a.p, (const char *)b.p);
+        cn_buf_free(&a);
+        cn_buf_free(&b);
+        return rc;
+    }
+    return qry__p_expect(p, QRY_TK_END, "END");
+}
+
 int qry__p_create(qry__parser_t *p, qry_stmt_t *st)
 {
     QRY__TRY(qry__p_advance(p));
+    if (p->tok.kind == QRY_TK_CONTINUOUS)
+        return create_cq(p, new_ddl(p, st, QRY_STMT_CREATE_CQ));
     if (p->tok.kind == QRY_TK_DATABASE) {
         QRY__TRY(qry__p_advance(p));
         return create_database(p, new_ddl(p, st, QRY_STMT_CREATE_DATABASE));
     }
     if (p->tok.kind == QRY_TK_RETENTION)
         return create_rp(p, new_ddl(p, st, QRY_STMT_CREATE_RP));
-    return qry__p_expected(p, "DATABASE, RETENTION");
+    return qry__p_expected(p, "CONTINUOUS, DATABASE, RETENTION");
 }
 
 int qry__p_alter(qry__parser_t *p, qry_stmt_t *st)
@@ -387,8 +458,10 @@ int qry__p_drop(qry__parser_t *p, qry_stmt_t *st)
         return filter(p, new_ddl(p, st, QRY_STMT_DROP_SERIES));
     case QRY_TK_RETENTION:
         return rp_head(p, new_ddl(p, st, QRY_STMT_DROP_RP));
+    case QRY_TK_CONTINUOUS:
+        return cq_head(p, new_ddl(p, st, QRY_STMT_DROP_CQ));
     default:
-        return qry__p_expected(p, "DATABASE, MEASUREMENT, RETENTION, SERIES");
+        return qry__p_expected(p, "CONTINUOUS, DATABASE, MEASUREMENT, RETENTION, SERIES");
     }
 }
 

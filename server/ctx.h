@@ -25,6 +25,7 @@ typedef struct srv_ctx {
     eng_db_t *db;          /* open between startup and shutdown */
     struct srv_http *http; /* the HTTP server (http.h); NULL before startup */
     struct srv_xsched *xsched; /* scheduled exports (export_sched.h); NULL when off */
+    struct srv_cqs *cqs;       /* continuous queries (cq_sched.h) */
     struct srv_ingest *ingest; /* topic templates -> rows (ingest.h) */
     struct mq_broker *mqtt; /* the MQTT broker (mqtt.h); NULL when not running */
     struct mq_store *store; /* metadata store (ingest/store), opened by srv_mqtt_start */

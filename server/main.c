@@ -29,6 +29,7 @@
  */
 #include "auth.h"
 #include "cfg.h"
+#include "cq_sched.h"
 #include "ctx.h"
 #include "engine.h"
 #include "exec.h"
@@ -339,6 +340,28 @@ static int start_xsched(srv_ctx_t *ctx)
     return rc;
 }
 
+/* Continuous queries: their own thread, the server's query limits. */
+static int start_cqs(srv_ctx_t *ctx)
+{
+    const srv_cfg_t *cfg = &ctx->cfg;
+    srv_cqs_opts_t o = {
+        .db = ctx->db,
+        .catalog = ctx->catalog,
+        .timeout_ns = cfg->query_timeout_ns,
+        .max_series = (uint64_t)cfg->query_max_series,
+        .max_points = (uint64_t)cfg->query_max_points,
+        .threads = (uint32_t)(cfg->query_threads ? cfg->query_threads
+                                                 : (int64_t)uv_available_parallelism()),
+    };
+    int rc = srv_cqs_start(&o, &ctx->cqs);
+    if (rc < 0) {
+        cn_error("continuous queries: cannot start: %s", cn_strerror(rc));
+        return rc;
+    }
+    srv_http_add_metrics(ctx->http, srv_cqs_metrics, ctx->cqs);
+    return 0;
+}
+
 static void ingest_metrics(void *arg, cn_buf_t *out)
 {
     srv_ingest_metrics(arg, out);
@@ -392,6 +415,8 @@ static void stop(srv_ctx_t *ctx)
     }
     srv_xsched_stop(ctx->xsched); /* before eng_close: it reads snapshots */
     ctx->xsched = NULL;
+    srv_cqs_stop(ctx->cqs); /* before eng_close: it writes */
+    ctx->cqs = NULL;
     if (ctx->sinks) {
         cn_info("sinks: stopping (undelivered records stay in the sink log)");
         srv_ingest_set_stream(ctx->ingest, NULL);
@@ -463,6 +488,8 @@ static int run(srv_ctx_t *ctx)
         rc = open_engine(ctx);
     if (rc == 0)
         rc = start_xsched(ctx);
+    if (rc == 0)
+        rc = start_cqs(ctx);
     if (rc == 0)
         rc = open_rules(ctx);
     if (rc == 0)

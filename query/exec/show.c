@@ -44,8 +44,15 @@ typedef struct rp {
     bool set; /* duration given by a statement; else it is the `retention` key */
 } rp_t;
 
+typedef struct cq_ent {
+    char *db, *name;
+    char *text; /* the CREATE CONTINUOUS QUERY statement as printed */
+} cq_ent_t;
+
 struct qry_catalog {
     pthread_mutex_t mu;
+    cq_ent_t *cqs; /* in creation order */
+    size_t ncqs;
     char *path;
     char **dbs;
     size_t ndbs;
@@ -154,7 +161,8 @@ static int64_t cat_retention(const qry_catalog_t *c)
 }
 
 /* Persists: "db NAME" and "rp DB NAME DURATION SHARD REPL DEFAULT SET"
- * lines, written to PATH.tmp, fsynced and renamed.  Called on a worker
+ * lines and the continuous queries ("cq LEN" and the statement's LEN bytes
+ * on the next line), written to PATH.tmp, fsynced and renamed.  Called on a worker
  * thread with c->mu held. */
 static void cat_save(qry_catalog_t *c)
 {
@@ -174,11 +182,61 @@ static void cat_save(qry_catalog_t *c)
         fprintf(f, "rp %s %s %lld %lld %lld %d %d\n", c->rps[i].db, c->rps[i].name,
                 (long long)c->rps[i].duration, (long long)c->rps[i].shard,
                 (long long)c->rps[i].repl, c->rps[i].def, c->rps[i].set);
+    for (size_t i = 0; i < c->ncqs; i++) /* "cq LEN", then the statement's bytes */
+        fprintf(f, "cq %zu\n%s\n", strlen(c->cqs[i].text), c->cqs[i].text);
     bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
     ok &= fclose(f) == 0;
     if (ok && rename(tmp, c->path) == 0)
         return;
     cn_warn("query: cannot replace %s: %s", c->path, strerror(errno));
+}
+
+static void cq_add(qry_catalog_t *c, const char *db, const char *name, const char *text)
+{
+    c->cqs = cn_realloc(c->cqs, (c->ncqs + 1) * sizeof *c->cqs);
+    c->cqs[c->ncqs++] = (cq_ent_t){cn_strdup(db), cn_strdup(name), cn_strdup(text)};
+}
+
+static void cq_del(qry_catalog_t *c, size_t i)
+{
+    cn_free(c->cqs[i].db);
+    cn_free(c->cqs[i].name);
+    cn_free(c->cqs[i].text);
+    memmove(&c->cqs[i], &c->cqs[i + 1], (c->ncqs - i - 1) * sizeof *c->cqs);
+    c->ncqs--;
+}
+
+static cq_ent_t *cq_find(qry_catalog_t *c, const char *db, const char *name)
+{
+    for (size_t i = 0; i < c->ncqs; i++)
+        if (strcmp(c->cqs[i].db, db) == 0 && strcmp(c->cqs[i].name, name) == 0)
+            return &c->cqs[i];
+    return NULL;
+}
+
+/* A continuous query read back from the catalog file. */
+static void cq_load(qry_catalog_t *c, const char *text)
+{
+    qry_query_t *q;
+    qry_error_t err;
+    if (qry_parse(text, strlen(text), &q, &err) < 0) {
+        cn_warn("query: continuous query not loaded: %s: %s", err.msg, text);
+        return;
+    }
+    if (q->nstmts == 1 && q->stmts[0].kind == QRY_STMT_CREATE_CQ)
+        cq_add(c, q->stmts[0].u.ddl->db, q->stmts[0].u.ddl->name, text);
+    qry_query_free(q);
+}
+
+char **qry_catalog_cqs(qry_catalog_t *c, size_t *n)
+{
+    pthread_mutex_lock(&c->mu);
+    char **v = cn_malloc((c->ncqs + 1) * sizeof *v);
+    for (size_t i = 0; i < c->ncqs; i++)
+        v[i] = cn_strdup(c->cqs[i].text);
+    *n = c->ncqs;
+    pthread_mutex_unlock(&c->mu);
+    return v;
 }
 
 int qry_catalog_open(const char *path, qry_catalog_t **out)
@@ -194,7 +252,17 @@ int qry_catalog_open(const char *path, qry_catalog_t **out)
             int def, set, n;
             char **legacy = NULL; /* "db NAME" lines of older files: no policy lines */
             size_t nlegacy = 0;
+            size_t len;
             while (fgets(line, sizeof line, f)) {
+                if (sscanf(line, "cq %zu", &len) == 1) {
+                    char *text = cn_malloc(len + 1);
+                    if (fread(text, 1, len, f) == len && fgetc(f) == '\n') {
+                        text[len] = 0;
+                        cq_load(c, text);
+                    }
+                    cn_free(text);
+                    continue;
+                }
                 if ((n = sscanf(line, "db %299s %d", a, &set)) >= 1) {
                     cat_add(c, a);
                     if (n == 1) {
@@ -250,6 +318,9 @@ void qry_catalog_close(qry_catalog_t *c)
         cn_free(c->rps[i].db);
         cn_free(c->rps[i].name);
     }
+    while (c->ncqs)
+        cq_del(c, c->ncqs - 1);
+    cn_free(c->cqs);
     cn_free(c->dbs);
     cn_free(c->rps);
     cn_free(c->path);
@@ -496,6 +567,29 @@ static void count_groups(qry__rb_t *b, const qry_show_t *sh, const char *meas, c
     cn_free(keys);
 }
 
+/* SHOW CONTINUOUS QUERIES: a series per database (sorted as SHOW DATABASES
+ * lists them, one without queries too), its queries in creation order. */
+static void show_cqs(qry_catalog_t *c, qry__rb_t *b)
+{
+    static const char *const cols[] = {"name", "query"};
+    pthread_mutex_lock(&c->mu);
+    char **v = cn_malloc((c->ndbs + 1) * sizeof(char *));
+    memcpy(v, c->dbs, c->ndbs * sizeof(char *));
+    qsort(v, c->ndbs, sizeof *v, strpcmp);
+    for (size_t i = 0; i < c->ndbs; i++) {
+        qry_series_t *s = qry__rb_series(b, v[i], cols, 2);
+        for (size_t k = 0; k < c->ncqs; k++) {
+            if (strcmp(c->cqs[k].db, v[i]) != 0)
+                continue;
+            qry_val_t row[2] = {qry__vs(c->cqs[k].name, strlen(c->cqs[k].name)),
+                                qry__vs(c->cqs[k].text, strlen(c->cqs[k].text))};
+            qry__rb_row(b, s, row);
+        }
+    }
+    cn_free(v);
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* SHOW QUERIES: one series without a name, as InfluxDB 1.6 answers. */
 static void show_queries(const qry_exec_opts_t *o, qry__rb_t *b)
 {
@@ -522,6 +616,11 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
 {
     if (sh->kind == QRY_SHOW_QUERIES) {
         show_queries(o, b);
+        return 0;
+    }
+    if (sh->kind == QRY_SHOW_CONTINUOUS_QUERIES) {
+        if (o->cat)
+            show_cqs(o->cat, b);
         return 0;
     }
     if (sh->kind == QRY_SHOW_DATABASES) {
@@ -1029,6 +1128,36 @@ int qry__cat_target(qry_catalog_t *c, const char *db, const char *rp, qry__rb_t 
     return rc;
 }
 
+/* CREATE / DROP CONTINUOUS QUERY, c->mu held.  As in InfluxDB: the
+ * database must exist, the same statement again is no error, another one
+ * under a taken name is, dropping nothing is none. */
+static void cq_ddl(qry_catalog_t *c, const qry_stmt_t *st, qry__rb_t *b)
+{
+    const qry_ddl_t *d = st->u.ddl;
+    cq_ent_t *e = cq_find(c, d->db, d->name);
+    if (st->kind == QRY_STMT_DROP_CQ) {
+        if (e) {
+            cq_del(c, (size_t)(e - c->cqs));
+            cat_save(c);
+        }
+        return;
+    }
+    if (!cat_has(c, d->db)) {
+        qry__rb_err(b, "database not found: %s", d->db);
+        return;
+    }
+    cn_buf_t t;
+    cn_buf_init(&t);
+    qry_print_stmt(st, &t);
+    if (!e) {
+        cq_add(c, d->db, d->name, (const char *)t.p);
+        cat_save(c);
+    } else if (strcmp(e->text, (const char *)t.p) != 0) {
+        qry__rb_err(b, "continuous query already exists");
+    }
+    cn_buf_free(&t);
+}
+
 /* CREATE / ALTER / DROP RETENTION POLICY on db, c->mu held. */
 static void rp_ddl(qry_catalog_t *c, qry_stmt_kind_t kind, const char *db, const qry_ddl_t *d,
                    qry__rb_t *b)
@@ -1118,6 +1247,11 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
                     rp_del(c, i);
                 else
                     i++;
+            for (size_t i = 0; i < c->ncqs;)
+                if (strcmp(c->cqs[i].db, d->name) == 0)
+                    cq_del(c, i);
+                else
+                    i++;
             size_t left = c->ndbs;
             cat_save(c);
             apply_retention(c, o);
@@ -1161,6 +1295,16 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
         pthread_mutex_unlock(&c->mu);
         return 0;
     }
+    case QRY_STMT_CREATE_CQ:
+    case QRY_STMT_DROP_CQ:
+        if (c) {
+            pthread_mutex_lock(&c->mu);
+            cq_ddl(c, st, b);
+            pthread_mutex_unlock(&c->mu);
+        } else {
+            qry__rb_err(b, "continuous queries need the server's catalog");
+        }
+        return 0;
     default: qry__rb_err(b, "statement not supported"); return 0;
     }
 }
@@ -1183,12 +1327,13 @@ int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t *
         *out = b.r;
         return 0;
     }
-    bool needs_db = st->kind == QRY_STMT_SELECT ||
-                    (st->kind == QRY_STMT_SHOW && st->u.show->kind != QRY_SHOW_DATABASES &&
-                     st->u.show->kind != QRY_SHOW_RETENTION_POLICIES &&
-                     st->u.show->kind != QRY_SHOW_QUERIES && !st->u.show->db) ||
-                    st->kind == QRY_STMT_DROP_SERIES || st->kind == QRY_STMT_DELETE ||
-                    st->kind == QRY_STMT_DROP_MEASUREMENT;
+    bool needs_db =
+        st->kind == QRY_STMT_SELECT ||
+        (st->kind == QRY_STMT_SHOW && st->u.show->kind != QRY_SHOW_DATABASES &&
+         st->u.show->kind != QRY_SHOW_RETENTION_POLICIES && st->u.show->kind != QRY_SHOW_QUERIES &&
+         st->u.show->kind != QRY_SHOW_CONTINUOUS_QUERIES && !st->u.show->db) ||
+        st->kind == QRY_STMT_DROP_SERIES || st->kind == QRY_STMT_DELETE ||
+        st->kind == QRY_STMT_DROP_MEASUREMENT;
     bool has_db = o->dbname && *o->dbname;
     if (st->kind == QRY_STMT_SELECT) {
         /* FROM db..m names the database itself */

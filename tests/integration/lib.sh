@@ -7,6 +7,7 @@
 #   $pid      set it to the server's PID; the exit trap SIGKILLs it if alive
 #   fail MSG  prints MSG and the server log ($tmp/log), exits 1
 #   ok MSG    counts and prints a passed check ($checks)
+#   expect WHAT GOT WANT  ok WHAT when GOT is WANT, else fail with both
 #   wait_log PATTERN  polls $tmp/log (~30 s at most), fails if the server exits
 #   start_http_server ARGS...  starts $BIN on $data (set by the caller) with HTTP on a free
 #             loopback port (MQTT too) plus ARGS, waits for 'ready', sets $pid,
@@ -39,6 +40,13 @@ fail() {
 ok() {
     checks=$((checks + 1))
     echo "ok $checks - $*"
+}
+
+# expect WHAT GOT WANT: one check of an exact answer (scripts that check
+# something else define their own expect after sourcing this file)
+expect() {
+    [ "$2" = "$3" ] || fail "$1: got [$2] want [$3]"
+    ok "$1"
 }
 
 wait_log() {

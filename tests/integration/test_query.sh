@@ -53,10 +53,6 @@ q() { # q QUERY [curl args...]: prints the body
     shift
     curl -s "$@" "$url/query" --data-urlencode "q=$query"
 }
-expect() { # expect WHAT GOT WANT
-    [ "$2" = "$3" ] || fail "$1: got [$2] want [$3]"
-    ok "$1"
-}
 
 # parse errors: 400 with InfluxDB's message naming the position
 code=$(curl -s -o "$tmp/b" -w '%{http_code}' "$url/query?db=fleet" \

@@ -48,10 +48,6 @@ q() { # q QUERY [curl args...]: the body of a GET
 qp() { # qp QUERY PARAMS: GET with db=iot and params=
     q "$1" --data-urlencode db=iot --data-urlencode "params=$2"
 }
-expect() { # expect WHAT GOT WANT
-    [ "$2" = "$3" ] || fail "$1: got [$2] want [$3]"
-    ok "$1"
-}
 one() { # one COLUMN VALUE: InfluxDB's answer with a single row at time 0
     printf '{"results":[{"statement_id":0,"series":[{"name":"m","columns":["time","%s"],"values":[["1970-01-01T00:00:00Z",%s]]}]}]}' "$1" "$2"
 }

@@ -46,10 +46,6 @@ q() { # q QUERY [curl args...]: the body of a POST with db=iot
     shift
     curl -s -XPOST "$url/query" --data-urlencode db=iot --data-urlencode "q=$query" "$@"
 }
-expect() { # expect WHAT GOT WANT
-    [ "$2" = "$3" ] || fail "$1: got [$2] want [$3]"
-    ok "$1"
-}
 written() { # written N: the answer of one INTO that wrote N points
     printf '{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[["1970-01-01T00:00:00Z",%s]]}]}]}' "$1"
 }

@@ -283,6 +283,20 @@ static const golden_t goldens[] = {
     {"SHOW FIELD KEY EXACT CARDINALITY ON db FROM cpu", NULL},
     {"SHOW RETENTION POLICIES", NULL},
     {"SHOW RETENTION POLICIES ON \"mydb\"", "SHOW RETENTION POLICIES ON mydb"},
+    {"SHOW CONTINUOUS QUERIES", NULL},
+    {"CREATE CONTINUOUS QUERY cq1 ON iot BEGIN SELECT mean(v) INTO m_1m FROM m GROUP BY time(1m) "
+     "END",
+     NULL},
+    {"CREATE CONTINUOUS QUERY \"cq 2\" ON \"iot\" RESAMPLE EVERY 30s FOR 2m BEGIN SELECT mean(v) "
+     "INTO iot.autogen.:MEASUREMENT FROM /m/ WHERE host = 'a' GROUP BY time(1m, 15s), * fill(0) "
+     "END",
+     "CREATE CONTINUOUS QUERY \"cq 2\" ON iot RESAMPLE EVERY 30s FOR 2m BEGIN SELECT mean(v) "
+     "INTO iot.autogen.:MEASUREMENT FROM /m/ WHERE host = 'a' GROUP BY time(1m, 15s), * fill(0) "
+     "END"},
+    {"CREATE CONTINUOUS QUERY c ON d RESAMPLE FOR 1h BEGIN SELECT count(v) INTO x FROM (SELECT v "
+     "FROM m) GROUP BY time(1h) END",
+     NULL},
+    {"DROP CONTINUOUS QUERY \"cq 2\" ON iot", NULL},
     /* data definition */
     {"CREATE DATABASE \"foo\"", "CREATE DATABASE foo"},
     {"CREATE DATABASE \"bar\" WITH DURATION 1d REPLICATION 1 SHARD DURATION 30m NAME \"myrp\"",
@@ -699,8 +713,27 @@ static const err_case_t errors[] = {
     {"SELECT x FROM m tz(Europe)", EP "found Europe, expected string at line 1, char 20"},
     {"SELECT x FROM (SHOW DATABASES)", EP "found SHOW, expected SELECT at line 1, char 16"},
     {"SELECT x FROM a.b.c.d", EP "found ., expected ; at line 1, char 20"},
-    {"SHOW", EP "found EOF, expected DATABASES, FIELD, MEASUREMENT, MEASUREMENTS, QUERIES, "
-                "RETENTION, SERIES, TAG at line 1, char 5"},
+    {"SHOW", EP "found EOF, expected CONTINUOUS, DATABASES, FIELD, MEASUREMENT, MEASUREMENTS, "
+                "QUERIES, RETENTION, SERIES, TAG at line 1, char 5"},
+    {"SHOW CONTINUOUS", EP "found EOF, expected QUERIES at line 1, char 16"},
+    {"CREATE CONTINUOUS QUERY cq5 ON iot BEGIN SELECT mean(v) FROM m GROUP BY time(1m) END",
+     EP "found FROM, expected INTO at line 1, char 57"},
+    {"CREATE CONTINUOUS QUERY cq4 ON iot BEGIN SELECT mean(v) INTO m_1m FROM m END",
+     EP "found END, expected GROUP BY time(...) at line 1, char 74"},
+    {"CREATE CONTINUOUS QUERY cq4 ON iot BEGIN SELECT mean(v) INTO m_1m FROM m GROUP BY host END",
+     EP "found END, expected GROUP BY time(...) at line 1, char 88"},
+    {"CREATE CONTINUOUS QUERY cq8 ON iot RESAMPLE FOR 30s BEGIN SELECT mean(v) INTO x FROM m "
+     "GROUP BY time(1m) END",
+     EP "FOR duration must be >= GROUP BY time duration: must be a minimum of 1m, got 30s at line "
+        "1, char 45"},
+    {"CREATE CONTINUOUS QUERY cq9 ON iot RESAMPLE BEGIN SELECT mean(v) INTO x FROM m GROUP BY "
+     "time(1m) END",
+     EP "found BEGIN, expected EVERY, FOR at line 1, char 45"},
+    {"CREATE CONTINUOUS QUERY cq ON iot BEGIN SELECT mean(v) INTO x FROM m GROUP BY time(1m)",
+     EP "found EOF, expected END at line 1, char 87"},
+    {"CREATE CONTINUOUS QUERY cq ON iot BEGIN SHOW DATABASES END",
+     EP "found SHOW, expected SELECT at line 1, char 41"},
+    {"DROP CONTINUOUS QUERY cq1", EP "found EOF, expected ON at line 1, char 26"},
     {"SHOW TAG", EP "found EOF, expected KEY, KEYS, VALUES at line 1, char 9"},
     {"SHOW FIELD KEY FROM m", EP "found FROM, expected EXACT, CARDINALITY at line 1, char 16"},
     {"SHOW SERIES EXACT FROM m", EP "found FROM, expected CARDINALITY at line 1, char 19"},
@@ -717,7 +750,8 @@ static const err_case_t errors[] = {
     {"SHOW MEASUREMENTS WITH MEASUREMENT =~ cpu", EP "found cpu, expected regex at line 1, char "
                                                      "39"},
     {"SHOW FIELD KEYS WHERE a = 1", EP "found WHERE, expected ; at line 1, char 17"},
-    {"CREATE TABLE x", EP "found TABLE, expected DATABASE, RETENTION at line 1, char 8"},
+    {"CREATE TABLE x", EP "found TABLE, expected CONTINUOUS, DATABASE, RETENTION at line 1, char "
+                          "8"},
     {"CREATE DATABASE", EP "found EOF, expected identifier at line 1, char 16"},
     {"CREATE DATABASE d WITH", EP "found EOF, expected DURATION, REPLICATION, SHARD, NAME at line "
                                   "1, char 23"},
@@ -741,8 +775,8 @@ static const err_case_t errors[] = {
     {"KILL QUERY 1 ON", EP "found EOF, expected identifier at line 1, char 16"},
     {"KILL QUERY 1 2", EP "found 2, expected ; at line 1, char 14"},
     {"SHOW QUERIES ON db", EP "found ON, expected ; at line 1, char 14"},
-    {"DROP TABLE t", EP "found TABLE, expected DATABASE, MEASUREMENT, RETENTION, SERIES at line "
-                        "1, char 6"},
+    {"DROP TABLE t", EP "found TABLE, expected CONTINUOUS, DATABASE, MEASUREMENT, RETENTION, "
+                        "SERIES at line 1, char 6"},
     {"SELECT x\n  FROM m\n  WHERE µ > 1", EP "illegal character 0xc2 at line 3, char 9"},
     {"SELECT \"é\" FROM m WHERE y = 'ü' AND", EP "found EOF, expected identifier, string, number, "
                                                  "bool at line 1, char 36"},
