@@ -221,9 +221,12 @@ typedef struct eng_field_info {
 } eng_field_info_t;
 size_t eng_snap_fields(eng_snap_t *s, const char *measurement,
                        const eng_field_info_t **fields /* OUT, borrowed */);
-/* The type stored under a field name now (ENG_T_NONE: none yet), without
- * a snapshot - for naming a type conflict eng_write reported. */
-eng_type_t eng_field_type(eng_db_t *db, const char *measurement, const char *field);
+/* The first rejection res reports for the points pts of an eng_write, in
+ * InfluxDB's words ("field type conflict: input field \"f\" on measurement
+ * \"m\" is type integer, already exists as type float"), into buf (NUL-
+ * terminated, cut to n); returns its length. */
+size_t eng_write_reject_text(eng_db_t *db, const eng_point_t *pts, const eng_write_res_t *res,
+                             char *buf, size_t n);
 
 typedef enum eng_tag_op {
     ENG_TAG_EQ,

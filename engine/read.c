@@ -22,6 +22,7 @@
 
 #include <math.h>
 #include <regex.h>
+#include <stdio.h>
 #include <stdlib.h>
 
 struct eng_snap {
@@ -92,7 +93,8 @@ size_t eng_snap_fields(eng_snap_t *s, const char *measurement, const eng_field_i
     return n;
 }
 
-eng_type_t eng_field_type(eng_db_t *db, const char *measurement, const char *field)
+/* The type stored under a field name now (ENG_T_NONE: none yet). */
+static eng_type_t field_type(eng_db_t *db, const char *measurement, const char *field)
 {
     eng__cat_t *c = db->cat;
     eng_type_t t = ENG_T_NONE;
@@ -105,6 +107,28 @@ eng_type_t eng_field_type(eng_db_t *db, const char *measurement, const char *fie
         }
     eng__cat_unlock(c);
     return t;
+}
+
+size_t eng_write_reject_text(eng_db_t *db, const eng_point_t *pts, const eng_write_res_t *res,
+                             char *buf, size_t n)
+{
+    const eng_point_t *p = &pts[res->first_error_point];
+    int k;
+    if (res->first_error == CN_ETYPE) {
+        eng_type_t in = ENG_T_NONE;
+        for (uint32_t i = 0; i < p->nfields; i++)
+            if (strcmp(p->fields[i].name, res->first_error_field) == 0)
+                in = p->fields[i].type;
+        k = snprintf(buf, n,
+                     "field type conflict: input field \"%s\" on measurement \"%s\" is type %s, "
+                     "already exists as type %s",
+                     res->first_error_field, p->measurement, eng_type_name(in),
+                     eng_type_name(field_type(db, p->measurement, res->first_error_field)));
+    } else {
+        k = snprintf(buf, n, "input field \"%s\" on measurement \"%s\": %s", res->first_error_field,
+                     p->measurement, cn_strerror(res->first_error));
+    }
+    return k < 0 ? 0 : CN_MIN((size_t)k, n ? n - 1 : 0);
 }
 
 /* ------------------------------------------------------------ selection */

@@ -109,25 +109,10 @@ static void note_rejects(srv_write_t *w, eng_db_t *db, const eng_point_t *pts,
     if (w->conflict_seen)
         return;
     w->conflict_seen = true;
-    const eng_point_t *p = &pts[res->first_error_point];
     char buf[512];
-    int n;
-    if (res->first_error == CN_ETYPE) {
-        eng_type_t in = ENG_T_NONE;
-        for (uint32_t i = 0; i < p->nfields; i++)
-            if (strcmp(p->fields[i].name, res->first_error_field) == 0)
-                in = p->fields[i].type;
-        n = snprintf(buf, sizeof buf,
-                     "field type conflict: input field \"%s\" on measurement \"%s\" is type %s, "
-                     "already exists as type %s",
-                     res->first_error_field, p->measurement, eng_type_name(in),
-                     eng_type_name(eng_field_type(db, p->measurement, res->first_error_field)));
-    } else {
-        n = snprintf(buf, sizeof buf, "input field \"%s\" on measurement \"%s\": %s",
-                     res->first_error_field, p->measurement, cn_strerror(res->first_error));
-    }
+    size_t n = eng_write_reject_text(db, pts, res, buf, sizeof buf);
     msg_sep(w);
-    cn_buf_put(&w->msg, buf, n < (int)sizeof buf ? (size_t)n : sizeof buf - 1);
+    cn_buf_put(&w->msg, buf, n);
 }
 
 /* Forgets the request's points (NOTES 1). */

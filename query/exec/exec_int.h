@@ -96,6 +96,11 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
 int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b);
 /* SELECT (exec/select.c). */
 int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b);
+/* Whether o's statement must stop (select.c): 0; CN_ECLOSED when the
+ * client went away; CN_ELIMIT after KILL QUERY or past the deadline, with
+ * InfluxDB's words in *why ("query interrupted", "query-timeout limit
+ * exceeded"). */
+int qry__stopped(const qry_exec_opts_t *o, const char **why /* OUT */);
 /* SELECT ... INTO (into.c): runs sel without INTO and writes its rows. */
 int qry__exec_into(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b);
 /* What qry__write_rows did. */

@@ -56,23 +56,8 @@ static void note_reject(writer_t *wr, const eng_write_res_t *res)
 {
     qry__wrote_t *w = wr->w;
     w->dropped += res->fields_rejected;
-    if (w->conflict[0])
-        return;
-    const eng_point_t *p = &wr->pts[res->first_error_point];
-    if (res->first_error == CN_ETYPE) {
-        eng_type_t in = ENG_T_NONE;
-        for (uint32_t i = 0; i < p->nfields; i++)
-            if (strcmp(p->fields[i].name, res->first_error_field) == 0)
-                in = p->fields[i].type;
-        snprintf(w->conflict, sizeof w->conflict,
-                 "field type conflict: input field \"%s\" on measurement \"%s\" is type %s, "
-                 "already exists as type %s",
-                 res->first_error_field, p->measurement, eng_type_name(in),
-                 eng_type_name(eng_field_type(wr->db, p->measurement, res->first_error_field)));
-    } else {
-        snprintf(w->conflict, sizeof w->conflict, "input field \"%s\" on measurement \"%s\": %s",
-                 res->first_error_field, p->measurement, cn_strerror(res->first_error));
-    }
+    if (!w->conflict[0])
+        eng_write_reject_text(wr->db, wr->pts, res, w->conflict, sizeof w->conflict);
 }
 
 /* Writes the batched points: 0, or a negative code. */
@@ -103,17 +88,13 @@ static int flush(writer_t *wr)
  * QUERY or past the deadline (with the statement's error set), else 0. */
 static int check_stop(const qry_exec_opts_t *o, qry__rb_t *b)
 {
-    if (o->cancel && atomic_load(o->cancel))
-        return CN_ECLOSED;
-    if (o->kill && atomic_load(o->kill)) {
-        qry__rb_err(b, "query interrupted");
+    const char *why;
+    int rc = qry__stopped(o, &why);
+    if (rc == CN_ELIMIT) {
+        qry__rb_err(b, "%s", why);
         return 1;
     }
-    if (o->deadline && cn_mono_ns() > o->deadline) {
-        qry__rb_err(b, "query-timeout limit exceeded");
-        return 1;
-    }
-    return 0;
+    return rc;
 }
 
 /* The series' tags without the empty ones, in tags (room for s->ntags). */

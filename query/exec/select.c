@@ -151,24 +151,33 @@ static void run_fail(run_t *r, int code, const char *msg)
     pthread_mutex_unlock(&r->mu);
 }
 
+int qry__stopped(const qry_exec_opts_t *o, const char **why)
+{
+    *why = NULL;
+    if (o->cancel && atomic_load(o->cancel)) {
+        *why = "query cancelled";
+        return CN_ECLOSED;
+    }
+    if (o->kill && atomic_load(o->kill)) {
+        *why = "query interrupted";
+        return CN_ELIMIT;
+    }
+    if (o->deadline && cn_mono_ns() > o->deadline) {
+        *why = "query-timeout limit exceeded";
+        return CN_ELIMIT;
+    }
+    return 0;
+}
+
 static bool check_abort(run_t *r)
 {
     if (atomic_load(&r->err))
         return true;
-    const qry_exec_opts_t *o = r->o;
-    if (o->cancel && atomic_load(o->cancel)) {
-        run_fail(r, CN_ECLOSED, "query cancelled");
-        return true;
-    }
-    if (o->kill && atomic_load(o->kill)) {
-        run_fail(r, CN_ELIMIT, "query interrupted");
-        return true;
-    }
-    if (o->deadline && cn_mono_ns() > o->deadline) {
-        run_fail(r, CN_ELIMIT, "query-timeout limit exceeded");
-        return true;
-    }
-    return false;
+    const char *why;
+    int rc = qry__stopped(r->o, &why);
+    if (rc)
+        run_fail(r, rc, why);
+    return rc != 0;
 }
 
 static bool add_points(run_t *r, uint64_t n)
