@@ -21,6 +21,7 @@
 #include "engine.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 typedef struct shared {
     eng_db_t *db;
     atomic_int writers_done;
+    atomic_int reader_started; /* writers wait for it: the reader's passes overlap them */
     atomic_int reader_rounds;
     int reader_errors;
     uint64_t last_count[NSERIES];
@@ -49,6 +51,8 @@ static void *writer(void *arg)
     char dev[4][16];
     for (int s = 0; s < 4; s++)
         snprintf(dev[s], sizeof dev[s], "w%d-s%d", wa->id, s);
+    while (!atomic_load(&wa->sh->reader_started))
+        sched_yield();
     for (int k = 0; k < POINTS; k += BATCH) {
         eng_point_t pts[BATCH];
         eng_tag_t tags[BATCH];
@@ -112,11 +116,12 @@ static int read_pass(shared_t *sh)
 static void *reader(void *arg)
 {
     shared_t *sh = arg;
-    while (atomic_load(&sh->writers_done) < WRITERS) {
+    atomic_store(&sh->reader_started, 1);
+    do { /* at least one pass, started before any write */
         if (read_pass(sh) < 0)
             sh->reader_errors++;
         atomic_fetch_add(&sh->reader_rounds, 1);
-    }
+    } while (atomic_load(&sh->writers_done) < WRITERS);
     return NULL;
 }
 
