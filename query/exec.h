@@ -196,6 +196,8 @@ const char *qry_cq_db(const qry_cq_t *cq);
 const char *qry_cq_name(const qry_cq_t *cq);
 /* The first time after `after` (ns since the epoch) that it runs. */
 int64_t qry_cq_next_run(const qry_cq_t *cq, int64_t after);
+/* The last time at or before `at` that it runs. */
+int64_t qry_cq_last_run(const qry_cq_t *cq, int64_t at);
 /* The time range [*start, *end) its run at t covers. */
 void qry_cq_window(const qry_cq_t *cq, int64_t t, int64_t *start /* OUT */, int64_t *end /* OUT */);
 /* Runs it as at time t (now() = t, its database as db=) with o's engine,

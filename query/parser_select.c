@@ -280,7 +280,11 @@ static int select_body(qry__parser_t *p, qry_select_t *s)
     QRY__TRY(parse_fields(p, s));
     bool need_into = p->need_into; /* (not its subqueries) */
     p->need_into = false;
+    uint32_t into_off = p->tok.off;
     QRY__TRY(qry__p_accept(p, QRY_TK_INTO, &hit));
+    if (hit && p->nest > 1) /* a subquery's rows are read, never written */
+        return qry__error_at(p->err, p->lx.src, p->lx.len, into_off,
+                             "INTO is not allowed in a subquery");
     if (hit)
         QRY__TRY(parse_into(p, s));
     else if (need_into)

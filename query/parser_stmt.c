@@ -369,11 +369,12 @@ static int create_cq(qry__parser_t *p, qry_ddl_t *d)
             interval = d->cq->dims[i].interval;
     if (!interval)
         return qry__p_expected(p, "GROUP BY time(...)");
-    if (d->cq_for && d->cq_for < interval) {
+    int64_t min_for = CN_MAX(interval, d->cq_every); /* each run covers its EVERY */
+    if (d->cq_for && d->cq_for < min_for) {
         cn_buf_t a, b;
         cn_buf_init(&a);
         cn_buf_init(&b);
-        qry_format_duration(interval, &a);
+        qry_format_duration(min_for, &a);
         qry_format_duration(d->cq_for, &b);
         cn_buf_put_u8(&a, 0);
         cn_buf_put_u8(&b, 0);

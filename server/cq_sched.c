@@ -120,9 +120,7 @@ static void *cq_main(void *arg)
         for (size_t i = 0; i < s->n && !atomic_load(&s->cancel); i++) {
             ent_t *e = &s->ents[i];
             if (e->next <= now) {
-                int64_t t = e->next; /* the latest due run only */
-                while (qry_cq_next_run(e->cq, t) <= now)
-                    t = qry_cq_next_run(e->cq, t);
+                int64_t t = qry_cq_last_run(e->cq, now); /* the latest due run only */
                 run_one(s, e, t);
                 e->next = qry_cq_next_run(e->cq, t);
             }

@@ -153,7 +153,8 @@ void srv__form_values(const char *s, size_t n, const char *const *keys, size_t n
         if (eq) {
             size_t klen = (size_t)(eq - p);
             for (size_t k = 0; k < nk; k++) {
-                if (!vals[k] && strncmp(p, keys[k], klen) == 0 && keys[k][klen] == 0) {
+                /* (a body may hold NULs: compare whole keys, never past them) */
+                if (!vals[k] && strlen(keys[k]) == klen && memcmp(p, keys[k], klen) == 0) {
                     vals[k] = eq + 1;
                     lens[k] = len - klen - 1;
                     left--;

@@ -12,7 +12,11 @@
  *    FOR - where end is the first interval boundary at or after t: at
  *    8:30 a GROUP BY time(1h) RESAMPLE EVERY 30m covers [8:00, 9:00), at
  *    9:00 [8:00, 9:00); RESAMPLE EVERY 1h FOR 90m of 30m windows covers
- *    [6:30, 8:00) at 8:00;
+ *    [6:30, 8:00) at 8:00.  The start is moved to a window boundary (up:
+ *    FOR 90m of 1h windows at 2:00 covers [1:00, 2:00), as InfluxDB) and
+ *    back at least to the window that held the previous run (down: EVERY
+ *    45m of 1h windows covers [0:00, 2:00) at 1:30, finishing the first
+ *    hour after it ended); FOR may not be shorter than max(I, E);
  *  - the SELECT runs with that range ANDed to its WHERE and now() = t, and
  *    writes through its INTO (into.c).  Runs missed while the server was
  *    down are not made up (InfluxDB's queries do not backfill either).
@@ -86,12 +90,31 @@ int64_t qry_cq_next_run(const qry_cq_t *cq, int64_t after)
     return (floor_div(after - cq->offset, cq->every) + 1) * cq->every + cq->offset;
 }
 
+int64_t qry_cq_last_run(const qry_cq_t *cq, int64_t at)
+{
+    return floor_div(at - cq->offset, cq->every) * cq->every + cq->offset;
+}
+
+/* The interval boundary at or before / after x. */
+static int64_t floor_b(const qry_cq_t *cq, int64_t x)
+{
+    return floor_div(x - cq->offset, cq->interval) * cq->interval + cq->offset;
+}
+
+static int64_t ceil_b(const qry_cq_t *cq, int64_t x)
+{
+    return -floor_div(-(x - cq->offset), cq->interval) * cq->interval + cq->offset;
+}
+
 void qry_cq_window(const qry_cq_t *cq, int64_t t, int64_t *start, int64_t *end)
 {
-    int64_t i = cq->interval;
-    int64_t e = -floor_div(-(t - cq->offset), i) * i + cq->offset; /* ceil to a boundary */
+    int64_t e = ceil_b(cq, t);
+    int64_t len = cq->d->cq_for ? cq->d->cq_for : CN_MAX(cq->interval, cq->every);
     *end = e;
-    *start = e - (cq->d->cq_for ? cq->d->cq_for : CN_MAX(i, cq->every));
+    /* whole windows only, and at least back to the window that held the
+     * previous run, so an EVERY that does not divide the interval still
+     * finishes every window after it ended */
+    *start = CN_MIN(ceil_b(cq, e - len), floor_b(cq, t - cq->every));
 }
 
 int qry_cq_run(const qry_cq_t *cq, int64_t t, const qry_exec_opts_t *o,

@@ -50,6 +50,7 @@ typedef struct writer {
     eng_point_t *pts;
     eng_field_t *flds; /* the batch's fields, fcap of them */
     size_t npts, nflds, fcap;
+    size_t nmore; /* queued points that continue a wider row (not counted) */
 } writer_t;
 
 static void note_reject(writer_t *wr, const eng_write_res_t *res)
@@ -77,10 +78,11 @@ static int flush(writer_t *wr)
         return rc;
     if (seq)
         wr->w->seq = seq;
-    wr->w->written += res.points_ok;
+    /* a row is one point written, however many parts it went in */
+    wr->w->written += res.points_ok - CN_MIN((size_t)res.points_ok, wr->nmore);
     if (res.fields_rejected)
         note_reject(wr, &res);
-    wr->npts = wr->nflds = 0;
+    wr->npts = wr->nflds = wr->nmore = 0;
     return 0;
 }
 
@@ -153,6 +155,7 @@ static int write_series(writer_t *wr, const qry_series_t *s, const char *meas, q
         /* a point holds at most ENG_MAX_FIELDS: a wider row goes as several
          * points of the same series and time, which the engine merges */
         size_t c = 0;
+        bool more = false; /* a part after the row's first */
         while (c < s->ncols) {
             if (wr->npts == INTO_BATCH || wr->fcap - wr->nflds < room) {
                 rc = flush(wr);
@@ -176,6 +179,8 @@ static int write_series(writer_t *wr, const qry_series_t *s, const char *meas, q
                                .fields = f,
                                .nfields = nf};
             wr->nflds += nf;
+            wr->nmore += more;
+            more = true;
         }
     }
     /* the queued points point at tags: written before they go */

@@ -44,6 +44,10 @@ typedef struct rp {
     bool set; /* duration given by a statement; else it is the `retention` key */
 } rp_t;
 
+/* The longest continuous query kept (CREATE refuses longer ones; a longer
+ * length in the file means the file is damaged). */
+#define CQ_TEXT_MAX (16u << 20)
+
 typedef struct cq_ent {
     char *db, *name;
     char *text; /* the CREATE CONTINUOUS QUERY statement as printed */
@@ -160,6 +164,44 @@ static int64_t cat_retention(const qry_catalog_t *c)
     return keep < 0 ? c->base : keep;
 }
 
+/* A name in the catalog file: bytes up to a space, '%' and DEL as %XX, so
+ * a name with a newline or a space (a quoted identifier may hold any) can
+ * neither forge a line nor split one.  Older files wrote names raw: the
+ * same bytes for any name without those. */
+static void put_name(FILE *f, const char *s)
+{
+    for (const unsigned char *p = (const unsigned char *)s; *p; p++) {
+        if (*p <= ' ' || *p == '%' || *p == 0x7f)
+            fprintf(f, "%%%02X", *p);
+        else
+            fputc(*p, f);
+    }
+}
+
+static int hexdig(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch |= 0x20;
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+
+/* put_name's %XX back to bytes, in place. */
+static void get_name(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = hexdig(p[1])) >= 0 && (lo = hexdig(p[2])) >= 0) {
+            *o++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = 0;
+}
+
 /* Persists: "db NAME" and "rp DB NAME DURATION SHARD REPL DEFAULT SET"
  * lines and the continuous queries ("cq LEN" and the statement's LEN bytes
  * on the next line), written to PATH.tmp, fsynced and renamed.  Called on a worker
@@ -176,12 +218,20 @@ static void cat_save(qry_catalog_t *c)
         cn_warn("query: cannot write %s: %s", tmp, strerror(errno));
         return;
     }
-    for (size_t i = 0; i < c->ndbs; i++)
-        fprintf(f, "db %s 1\n", c->dbs[i]); /* 1: its policies follow (maybe none) */
-    for (size_t i = 0; i < c->nrps; i++)
-        fprintf(f, "rp %s %s %lld %lld %lld %d %d\n", c->rps[i].db, c->rps[i].name,
-                (long long)c->rps[i].duration, (long long)c->rps[i].shard,
-                (long long)c->rps[i].repl, c->rps[i].def, c->rps[i].set);
+    for (size_t i = 0; i < c->ndbs; i++) {
+        fputs("db ", f);
+        put_name(f, c->dbs[i]);
+        fputs(" 1\n", f); /* 1: its policies follow (maybe none) */
+    }
+    for (size_t i = 0; i < c->nrps; i++) {
+        fputs("rp ", f);
+        put_name(f, c->rps[i].db);
+        fputc(' ', f);
+        put_name(f, c->rps[i].name);
+        fprintf(f, " %lld %lld %lld %d %d\n", (long long)c->rps[i].duration,
+                (long long)c->rps[i].shard, (long long)c->rps[i].repl, c->rps[i].def,
+                c->rps[i].set);
+    }
     for (size_t i = 0; i < c->ncqs; i++) /* "cq LEN", then the statement's bytes */
         fprintf(f, "cq %zu\n%s\n", strlen(c->cqs[i].text), c->cqs[i].text);
     bool ok = fflush(f) == 0 && fsync(fileno(f)) == 0;
@@ -255,6 +305,12 @@ int qry_catalog_open(const char *path, qry_catalog_t **out)
             size_t len;
             while (fgets(line, sizeof line, f)) {
                 if (sscanf(line, "cq %zu", &len) == 1) {
+                    if (len > CQ_TEXT_MAX) { /* not a length this file holds */
+                        cn_warn("query: %s: continuous query of %zu bytes not loaded, the "
+                                "rest of the file skipped",
+                                path, len);
+                        break;
+                    }
                     char *text = cn_malloc(len + 1);
                     if (fread(text, 1, len, f) == len && fgetc(f) == '\n') {
                         text[len] = 0;
@@ -264,6 +320,7 @@ int qry_catalog_open(const char *path, qry_catalog_t **out)
                     continue;
                 }
                 if ((n = sscanf(line, "db %299s %d", a, &set)) >= 1) {
+                    get_name(a);
                     cat_add(c, a);
                     if (n == 1) {
                         legacy = cn_realloc(legacy, (nlegacy + 1) * sizeof *legacy);
@@ -272,6 +329,8 @@ int qry_catalog_open(const char *path, qry_catalog_t **out)
                 }
                 else if ((n = sscanf(line, "rp %299s %299s %lld %lld %lld %d %d", a, b, &d, &s,
                                      &r, &def, &set)) >= 6) {
+                    get_name(a);
+                    get_name(b);
                     rp_t *p = rp_add(c, a, b);
                     p->duration = d;
                     p->shard = s;
@@ -497,6 +556,7 @@ static bool mentions_time(const qry_expr_t *e)
 static bool is_estimate(const qry_show_t *sh)
 {
     return sh->cardinality && !sh->exact && !sh->nsources && !sh->cond && !sh->ngroup &&
+           !sh->limit && !sh->offset &&
            (sh->kind == QRY_SHOW_SERIES || sh->kind == QRY_SHOW_MEASUREMENTS);
 }
 
@@ -1149,7 +1209,9 @@ static void cq_ddl(qry_catalog_t *c, const qry_stmt_t *st, qry__rb_t *b)
     cn_buf_t t;
     cn_buf_init(&t);
     qry_print_stmt(st, &t);
-    if (!e) {
+    if (t.len > CQ_TEXT_MAX)
+        qry__rb_err(b, "continuous query too long: %zu bytes (at most %u)", t.len, CQ_TEXT_MAX);
+    else if (!e) {
         cq_add(c, d->db, d->name, (const char *)t.p);
         cat_save(c);
     } else if (strcmp(e->text, (const char *)t.p) != 0) {

@@ -781,9 +781,9 @@ static void test_select_into(void **st)
     assert_int_equal(res.fields_rejected, 0);
     assert_int_equal(eng_wait_durable(f->db, seq), 0);
     cn_free(wf);
-    expect(f, "SELECT * INTO w2 FROM w",
+    expect(f, "SELECT * INTO w2 FROM w", /* one row, in two points */
            "{\"statement_id\":0,\"series\":[{\"name\":\"result\",\"columns\":[\"time\","
-           "\"written\"],\"values\":[[0,2]]}]}");
+           "\"written\"],\"values\":[[0,1]]}]}");
     expect(f, "SELECT count(f0000), sum(f1023), sum(f1024), sum(f1099) FROM w2",
            "{\"statement_id\":0,\"series\":[{\"name\":\"w2\",\"columns\":[\"time\",\"count\","
            "\"sum\",\"sum_1\",\"sum_2\"],\"values\":[[0,1,1023,1024,1099]]}]}");
@@ -908,7 +908,13 @@ static void test_cq_schedule(void **st)
     } cases[] = {
         /* every hour on the hour, the hour before */
         {"", "1h", t8, t8 - H, t8, t8 + H},
-        {"", "1h", t8 + 1, t8, t8 + H, t8 + H}, /* (a run at 08:00:00.000000001) */
+        /* FOR not a whole number of windows: whole windows only, as InfluxDB */
+        {"RESAMPLE FOR 90m", "1h", 2 * H, H, 2 * H, 3 * H},
+        /* EVERY 45m of 1h windows: each hour is finished after it ended */
+        {"RESAMPLE EVERY 45m", "1h", 90 * M, 0, 2 * H, 135 * M},
+        {"RESAMPLE EVERY 45m", "1h", 135 * M, H, 3 * H, 180 * M},
+        /* EVERY 90m of 1h windows: back to the hour of the run before */
+        {"RESAMPLE EVERY 90m", "1h", 3 * H, H, 3 * H, 270 * M},
         /* EVERY 30m: at 8:30 the current hour, at 9:00 the finished one */
         {"RESAMPLE EVERY 30m", "1h", t8 + 30 * M, t8, t8 + H, t8 + H},
         {"RESAMPLE EVERY 30m", "1h", t8, t8 - H, t8, t8 + 30 * M},
@@ -1032,6 +1038,57 @@ static void test_cq_catalog_and_run(void **st)
     assert_int_equal(n, 0);
     cn_free(texts);
     qry_catalog_close(cat);
+    /* a damaged file: a statement that does not parse, an absurd length
+     * (the rest is skipped) - no query loaded, the database is */
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("db x 1\ncq 5\nabcde\ncq 99999999999\ncq 40\nCREATE CONTINUOUS QUERY\n", fp);
+    fclose(fp);
+    assert_int_equal(qry_catalog_open(path, &cat), 0);
+    texts = qry_catalog_cqs(cat, &n);
+    assert_int_equal(n, 0);
+    cn_free(texts);
+    o.cat = cat;
+    expect_opts(f, "SHOW DATABASES", o,
+                "{\"statement_id\":0,\"series\":[{\"name\":\"databases\",\"columns\":"
+                "[\"name\"],\"values\":[[\"x\"]]}]}");
+    qry_catalog_close(cat);
+}
+
+/* Names with newlines and spaces survive the catalog file and cannot
+ * forge its lines (a CREATE DATABASE once planted a "cq" line). */
+static void test_catalog_names(void **st)
+{
+    fx_t *f = *st;
+    char path[128];
+    snprintf(path, sizeof path, "%s/databases", f->dir);
+    qry_catalog_t *cat;
+    assert_int_equal(qry_catalog_open(path, &cat), 0);
+    qry_exec_opts_t o = {.cat = cat};
+    expect_opts(f, "CREATE DATABASE \"evil\\ncq 99999999999\"", o, "{\"statement_id\":0}");
+    expect_opts(f, "CREATE DATABASE \"a b%41\" WITH DURATION 2h NAME \"r\\n1\"", o,
+                "{\"statement_id\":0}");
+    expect_opts(f, "CREATE DATABASE important WITH DURATION 1h", o, "{\"statement_id\":0}");
+    expect_opts(f,
+                "CREATE CONTINUOUS QUERY c ON important BEGIN SELECT mean(v) INTO x FROM m "
+                "GROUP BY time(1h) END",
+                o, "{\"statement_id\":0}");
+    qry_catalog_close(cat);
+    assert_int_equal(qry_catalog_open(path, &cat), 0);
+    o.cat = cat;
+    expect_opts(f, "SHOW DATABASES", o,
+                "{\"statement_id\":0,\"series\":[{\"name\":\"databases\",\"columns\":[\"name\"],"
+                "\"values\":[[\"a b%41\"],[\"evil\\ncq 99999999999\"],[\"important\"]]}]}");
+    expect_opts(f, "SHOW RETENTION POLICIES ON \"a b%41\"", o,
+                "{\"statement_id\":0,\"series\":[{\"columns\":[\"name\",\"duration\","
+                "\"shardGroupDuration\",\"replicaN\",\"default\"],\"values\":[[\"r\\n1\","
+                "\"2h0m0s\",\"1h0m0s\",1,true]]}]}");
+    size_t n;
+    char **texts = qry_catalog_cqs(cat, &n);
+    assert_int_equal(n, 1);
+    cn_free(texts[0]);
+    cn_free(texts);
+    qry_catalog_close(cat);
 }
 
 int main(void)
@@ -1056,6 +1113,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_show_cardinality, setup, teardown),
         cmocka_unit_test(test_cq_schedule),
         cmocka_unit_test_setup_teardown(test_cq_catalog_and_run, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_catalog_names, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

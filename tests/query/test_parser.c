@@ -726,6 +726,12 @@ static const err_case_t errors[] = {
      "GROUP BY time(1m) END",
      EP "FOR duration must be >= GROUP BY time duration: must be a minimum of 1m, got 30s at line "
         "1, char 45"},
+    {"CREATE CONTINUOUS QUERY c ON iot RESAMPLE EVERY 10s FOR 5s BEGIN SELECT mean(v) INTO x "
+     "FROM m GROUP BY time(5s) END",
+     EP "FOR duration must be >= GROUP BY time duration: must be a minimum of 10s, got 5s at line "
+        "1, char 53"},
+    {"SELECT v FROM (SELECT v INTO x FROM m)",
+     EP "INTO is not allowed in a subquery at line 1, char 25"},
     {"CREATE CONTINUOUS QUERY cq9 ON iot RESAMPLE BEGIN SELECT mean(v) INTO x FROM m GROUP BY "
      "time(1m) END",
      EP "found BEGIN, expected EVERY, FOR at line 1, char 45"},

@@ -93,6 +93,12 @@ static void test_form_body(void **st)
     assert_null(vals[0]);
     srv__form_values(NULL, 0, keys, 3, vals, lens);
     assert_null(vals[0]);
+    /* NULs after a key's first byte: no key, nothing read past the keys */
+    static const char nul[] = "q\0\0\0\0\0\0\0\0\0\0\0=x&db=d";
+    srv__form_values(nul, sizeof nul - 1, keys, 3, vals, lens);
+    assert_null(vals[0]);
+    assert_int_equal(srv__query_value(vals[1], lens[1], v, sizeof v), 1);
+    assert_string_equal(v, "d");
 }
 
 int main(void)
