@@ -634,7 +634,8 @@ static void show_cqs(qry_catalog_t *c, qry__rb_t *b)
     static const char *const cols[] = {"name", "query"};
     pthread_mutex_lock(&c->mu);
     char **v = cn_malloc((c->ndbs + 1) * sizeof(char *));
-    memcpy(v, c->dbs, c->ndbs * sizeof(char *));
+    if (c->ndbs) /* (dbs is NULL before the first) */
+        memcpy(v, c->dbs, c->ndbs * sizeof(char *));
     qsort(v, c->ndbs, sizeof *v, strpcmp);
     for (size_t i = 0; i < c->ndbs; i++) {
         qry_series_t *s = qry__rb_series(b, v[i], cols, 2);
@@ -689,7 +690,8 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
         if (o->cat) {
             pthread_mutex_lock(&o->cat->mu);
             char **v = cn_malloc((o->cat->ndbs + 1) * sizeof(char *));
-            memcpy(v, o->cat->dbs, o->cat->ndbs * sizeof(char *));
+            if (o->cat->ndbs) /* (dbs is NULL before the first) */
+                memcpy(v, o->cat->dbs, o->cat->ndbs * sizeof(char *));
             size_t n = o->cat->ndbs;
             qsort(v, n, sizeof *v, strpcmp);
             for (size_t i = 0; i < n; i++) {
