@@ -208,27 +208,11 @@ static void filters(CURL *h, const srv_export_opts_t *o, cn_buf_t *b)
         put_param(h, b, "where", o->where);
 }
 
-static int hexval(int c)
-{
-    return c >= '0' && c <= '9'   ? c - '0'
-           : c >= 'A' && c <= 'F' ? c - 'A' + 10
-           : c >= 'a' && c <= 'f' ? c - 'a' + 10
-                                  : -1;
-}
-
 /* The measurement name of a percent-encoded layout value (owned). */
 static char *unescape(const char *s)
 {
-    char *out = cn_malloc(strlen(s) + 1), *o = out;
-    for (; *s; s++) {
-        if (*s == '%' && hexval(s[1]) >= 0 && hexval(s[2]) >= 0) {
-            *o++ = (char)(hexval(s[1]) << 4 | hexval(s[2]));
-            s += 2;
-        } else {
-            *o++ = *s;
-        }
-    }
-    *o = 0;
+    char *out = cn_strdup(s);
+    cn_pct_decode(out);
     return out;
 }
 

@@ -108,14 +108,6 @@ void srv__json_escape(cn_buf_t *out, const char *s, size_t n)
     }
 }
 
-static int hexval(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch |= 0x20; /* 'A'-'F' to 'a'-'f'; nothing else lands there */
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
 int srv__query_value(const char *v, size_t len, char *out, size_t n)
 {
     if (!v)
@@ -125,8 +117,8 @@ int srv__query_value(const char *v, size_t len, char *out, size_t n)
         int ch = (unsigned char)v[i], hi, lo;
         if (ch == '+') {
             ch = ' ';
-        } else if (ch == '%' && i + 2 < len && (hi = hexval(v[i + 1])) >= 0 &&
-                   (lo = hexval(v[i + 2])) >= 0) {
+        } else if (ch == '%' && i + 2 < len && (hi = cn_hexval(v[i + 1])) >= 0 &&
+                   (lo = cn_hexval(v[i + 2])) >= 0) {
             ch = hi * 16 + lo;
             i += 2;
         }

@@ -173,6 +173,18 @@ void cn_buf_put_dec(cn_buf_t *b, int64_t v);
 /* Writes v (< 10^nd) as exactly nd decimal digits, leading zeros included,
  * into d[0..nd); two digits a step. */
 void cn_dec_digits(uint64_t v, int nd, char *d);
+
+/* A hex digit's value (either case), -1 for any other character. */
+static inline int cn_hexval(int ch)
+{
+    if (ch >= '0' && ch <= '9')
+        return ch - '0';
+    ch |= 0x20; /* 'A'-'F' to 'a'-'f'; nothing else lands there */
+    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
+}
+/* Turns every %XX (two hex digits) of the string s into its byte, in
+ * place; a '%' not followed by two hex digits stays. */
+void cn_pct_decode(char *s);
 /* Reserve n bytes at the end and return a pointer to them (len += n). */
 uint8_t *cn_buf_extend(cn_buf_t *b, size_t n);
 

@@ -62,6 +62,21 @@ static inline void dec8(uint32_t x, char *d)
 /* Eight digits at a time, in 32-bit arithmetic below 10^8: a 64-bit
  * division by 100 per pair of digits was most of the cost of a 17-digit
  * float or a 13-digit millisecond time in a query's JSON. */
+void cn_pct_decode(char *s)
+{
+    char *o = s;
+    for (const char *p = s; *p; p++) {
+        int hi, lo;
+        if (*p == '%' && (hi = cn_hexval(p[1])) >= 0 && (lo = cn_hexval(p[2])) >= 0) {
+            *o++ = (char)(hi * 16 + lo);
+            p += 2;
+        } else {
+            *o++ = *p;
+        }
+    }
+    *o = 0;
+}
+
 void cn_dec_digits(uint64_t v, int nd, char *d)
 {
     while (nd > 8) {

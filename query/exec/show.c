@@ -178,30 +178,6 @@ static void put_name(FILE *f, const char *s)
     }
 }
 
-static int hexdig(int ch)
-{
-    if (ch >= '0' && ch <= '9')
-        return ch - '0';
-    ch |= 0x20;
-    return ch >= 'a' && ch <= 'f' ? ch - 'a' + 10 : -1;
-}
-
-/* put_name's %XX back to bytes, in place. */
-static void get_name(char *s)
-{
-    char *o = s;
-    for (const char *p = s; *p; p++) {
-        int hi, lo;
-        if (*p == '%' && (hi = hexdig(p[1])) >= 0 && (lo = hexdig(p[2])) >= 0) {
-            *o++ = (char)(hi * 16 + lo);
-            p += 2;
-        } else {
-            *o++ = *p;
-        }
-    }
-    *o = 0;
-}
-
 /* Persists: "db NAME" and "rp DB NAME DURATION SHARD REPL DEFAULT SET"
  * lines and the continuous queries ("cq LEN" and the statement's LEN bytes
  * on the next line), written to PATH.tmp, fsynced and renamed.  Called on a worker
@@ -320,7 +296,7 @@ int qry_catalog_open(const char *path, qry_catalog_t **out)
                     continue;
                 }
                 if ((n = sscanf(line, "db %299s %d", a, &set)) >= 1) {
-                    get_name(a);
+                    cn_pct_decode(a); /* put_name's %XX */
                     cat_add(c, a);
                     if (n == 1) {
                         legacy = cn_realloc(legacy, (nlegacy + 1) * sizeof *legacy);
@@ -329,8 +305,8 @@ int qry_catalog_open(const char *path, qry_catalog_t **out)
                 }
                 else if ((n = sscanf(line, "rp %299s %299s %lld %lld %lld %d %d", a, b, &d, &s,
                                      &r, &def, &set)) >= 6) {
-                    get_name(a);
-                    get_name(b);
+                    cn_pct_decode(a);
+                    cn_pct_decode(b);
                     rp_t *p = rp_add(c, a, b);
                     p->duration = d;
                     p->shard = s;

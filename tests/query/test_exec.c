@@ -957,13 +957,31 @@ static void test_cq_schedule(void **st)
     assert_string_equal(err.msg, "not a CREATE CONTINUOUS QUERY statement");
 }
 
+/* The fixture's catalog file, in path (128 bytes), opened. */
+static qry_catalog_t *open_catalog(const fx_t *f, char *path)
+{
+    snprintf(path, 128, "%s/databases", f->dir);
+    qry_catalog_t *cat;
+    assert_int_equal(qry_catalog_open(path, &cat), 0);
+    return cat;
+}
+
+/* How many continuous queries the catalog holds. */
+static size_t cq_count(qry_catalog_t *cat)
+{
+    size_t n;
+    char **texts = qry_catalog_cqs(cat, &n);
+    for (size_t i = 0; i < n; i++)
+        cn_free(texts[i]);
+    cn_free(texts);
+    return n;
+}
+
 static void test_cq_catalog_and_run(void **st)
 {
     fx_t *f = *st;
     char path[128];
-    snprintf(path, sizeof path, "%s/databases", f->dir);
-    qry_catalog_t *cat;
-    assert_int_equal(qry_catalog_open(path, &cat), 0);
+    qry_catalog_t *cat = open_catalog(f, path);
     qry_exec_opts_t o = {.cat = cat};
     const char *cq1 = "CREATE CONTINUOUS QUERY cq1 ON db BEGIN SELECT mean(v) INTO m_10s FROM m "
                       "GROUP BY time(10s), * END";
@@ -1029,14 +1047,9 @@ static void test_cq_catalog_and_run(void **st)
     /* DROP, and DROP DATABASE takes the rest */
     expect_opts(f, "DROP CONTINUOUS QUERY cq1 ON db", o, "{\"statement_id\":0}");
     expect_opts(f, "DROP CONTINUOUS QUERY cq1 ON db", o, "{\"statement_id\":0}");
-    texts = qry_catalog_cqs(cat, &n);
-    assert_int_equal(n, 1);
-    cn_free(texts[0]);
-    cn_free(texts);
+    assert_int_equal(cq_count(cat), 1);
     expect_opts(f, "DROP DATABASE db", o, NULL);
-    texts = qry_catalog_cqs(cat, &n);
-    assert_int_equal(n, 0);
-    cn_free(texts);
+    assert_int_equal(cq_count(cat), 0);
     qry_catalog_close(cat);
     /* a damaged file: a statement that does not parse, an absurd length
      * (the rest is skipped) - no query loaded, the database is */
@@ -1045,9 +1058,7 @@ static void test_cq_catalog_and_run(void **st)
     fputs("db x 1\ncq 5\nabcde\ncq 99999999999\ncq 40\nCREATE CONTINUOUS QUERY\n", fp);
     fclose(fp);
     assert_int_equal(qry_catalog_open(path, &cat), 0);
-    texts = qry_catalog_cqs(cat, &n);
-    assert_int_equal(n, 0);
-    cn_free(texts);
+    assert_int_equal(cq_count(cat), 0);
     o.cat = cat;
     expect_opts(f, "SHOW DATABASES", o,
                 "{\"statement_id\":0,\"series\":[{\"name\":\"databases\",\"columns\":"
@@ -1061,9 +1072,7 @@ static void test_catalog_names(void **st)
 {
     fx_t *f = *st;
     char path[128];
-    snprintf(path, sizeof path, "%s/databases", f->dir);
-    qry_catalog_t *cat;
-    assert_int_equal(qry_catalog_open(path, &cat), 0);
+    qry_catalog_t *cat = open_catalog(f, path);
     qry_exec_opts_t o = {.cat = cat};
     expect_opts(f, "CREATE DATABASE \"evil\\ncq 99999999999\"", o, "{\"statement_id\":0}");
     expect_opts(f, "CREATE DATABASE \"a b%41\" WITH DURATION 2h NAME \"r\\n1\"", o,
@@ -1083,11 +1092,7 @@ static void test_catalog_names(void **st)
                 "{\"statement_id\":0,\"series\":[{\"columns\":[\"name\",\"duration\","
                 "\"shardGroupDuration\",\"replicaN\",\"default\"],\"values\":[[\"r\\n1\","
                 "\"2h0m0s\",\"1h0m0s\",1,true]]}]}");
-    size_t n;
-    char **texts = qry_catalog_cqs(cat, &n);
-    assert_int_equal(n, 1);
-    cn_free(texts[0]);
-    cn_free(texts);
+    assert_int_equal(cq_count(cat), 1);
     qry_catalog_close(cat);
 }
 
