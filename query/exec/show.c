@@ -1149,19 +1149,29 @@ static void apply_retention(qry_catalog_t *c, const qry_exec_opts_t *o)
     }
 }
 
-int qry__cat_target(qry_catalog_t *c, const char *db, const char *rp, qry__rb_t *b)
+/* qry__cat_target with c->mu held; a policy not found is named "db.rp"
+ * when qualify (CREATE CONTINUOUS QUERY's words), else "rp" (INTO's). */
+static int cat_target(qry_catalog_t *c, const char *db, const char *rp, bool qualify, qry__rb_t *b)
 {
-    int rc = 0;
-    pthread_mutex_lock(&c->mu);
     if (!cat_has(c, db)) {
         qry__rb_err(b, "database not found: %s", db);
-        rc = -1;
-    } else if (rp && *rp && !rp_find(c, db, rp) &&
-               !(strcmp(rp, "autogen") == 0 && !db_has_rps(c, db))) {
-        /* (a database only written to has its autogen) */
-        qry__rb_err(b, "retention policy not found: %s", rp);
-        rc = -1;
+        return -1;
     }
+    if (rp && *rp && !rp_find(c, db, rp) && !(strcmp(rp, "autogen") == 0 && !db_has_rps(c, db))) {
+        /* (a database only written to has its autogen) */
+        if (qualify)
+            qry__rb_err(b, "retention policy not found: %s.%s", db, rp);
+        else
+            qry__rb_err(b, "retention policy not found: %s", rp);
+        return -1;
+    }
+    return 0;
+}
+
+int qry__cat_target(qry_catalog_t *c, const char *db, const char *rp, qry__rb_t *b)
+{
+    pthread_mutex_lock(&c->mu);
+    int rc = cat_target(c, db, rp, false, b);
     pthread_mutex_unlock(&c->mu);
     return rc;
 }
@@ -1184,6 +1194,11 @@ static void cq_ddl(qry_catalog_t *c, const qry_stmt_t *st, qry__rb_t *b)
         qry__rb_err(b, "database not found: %s", d->db);
         return;
     }
+    /* INTO's database and policy must exist now, as in InfluxDB (which
+     * names the policy "db.rp" here) */
+    const qry_into_t *in = d->cq->into;
+    if (cat_target(c, in->db && *in->db ? in->db : d->db, in->rp, true, b) != 0)
+        return;
     cn_buf_t t;
     cn_buf_init(&t);
     qry_print_stmt(st, &t);

@@ -997,6 +997,15 @@ static void test_cq_catalog_and_run(void **st)
                 "CREATE CONTINUOUS QUERY \"a b\" ON db RESAMPLE FOR 20s BEGIN SELECT count(v) "
                 "INTO c FROM m GROUP BY time(10s) END",
                 o, "{\"statement_id\":0}");
+    /* INTO's database and policy must exist when the query is created */
+    expect_opts(f,
+                "CREATE CONTINUOUS QUERY c2 ON db BEGIN SELECT mean(v) INTO other.autogen.x FROM m "
+                "GROUP BY time(10s) END",
+                o, "{\"statement_id\":0,\"error\":\"database not found: other\"}");
+    expect_opts(f,
+                "CREATE CONTINUOUS QUERY c2 ON db BEGIN SELECT mean(v) INTO db.nope.x FROM m "
+                "GROUP BY time(10s) END",
+                o, "{\"statement_id\":0,\"error\":\"retention policy not found: db.nope\"}");
     expect_opts(f, "CREATE DATABASE other", o, "{\"statement_id\":0}");
     const char *shown =
         "{\"statement_id\":0,\"series\":[{\"name\":\"db\",\"columns\":[\"name\",\"query\"],"
