@@ -158,6 +158,209 @@ void srv__form_values(const char *s, size_t n, const char *const *keys, size_t n
     }
 }
 
+/* n bytes at p with ASCII spaces and tabs cut from both ends. */
+static const char *trim_lws(const char *p, size_t *n)
+{
+    while (*n && (*p == ' ' || *p == '\t')) {
+        p++;
+        --*n;
+    }
+    while (*n && (p[*n - 1] == ' ' || p[*n - 1] == '\t'))
+        --*n;
+    return p;
+}
+
+size_t srv__media_type(const char *v, size_t n, const char **param, size_t *plen)
+{
+    const char *semi = memchr(v, ';', n);
+    size_t t = semi ? (size_t)(semi - v) : n;
+    if (param) {
+        *param = semi ? semi + 1 : v + n;
+        *plen = semi ? n - t - 1 : 0;
+    }
+    return t;
+}
+
+int srv__mime_param(const char *ps, size_t n, const char *name, char *out, size_t cap)
+{
+    size_t nl = strlen(name);
+    const char *p = ps, *end = ps + n;
+    while (p < end) {
+        while (p < end && (*p == ' ' || *p == '\t' || *p == ';'))
+            p++;
+        const char *k = p;
+        while (p < end && *p != '=' && *p != ';')
+            p++;
+        size_t kl = (size_t)(p - k);
+        k = trim_lws(k, &kl);
+        if (p >= end || *p != '=') {
+            continue; /* a parameter without a value */
+        }
+        p++;
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++;
+        size_t o = 0;
+        bool want = kl == nl && strncasecmp(k, name, nl) == 0, fits = true;
+        if (p < end && *p == '"') { /* quoted-string, \ escapes the next byte */
+            for (p++; p < end && *p != '"'; p++) {
+                if (*p == '\\' && p + 1 < end)
+                    p++;
+                if (want && o + 1 < cap)
+                    out[o++] = *p;
+                else if (want)
+                    fits = false;
+            }
+            if (p >= end)
+                return -1; /* unterminated */
+            p++;
+        } else {
+            const char *v = p;
+            while (p < end && *p != ';')
+                p++;
+            size_t vl = (size_t)(p - v);
+            v = trim_lws(v, &vl);
+            if (want && vl < cap) {
+                memcpy(out, v, vl);
+                o = vl;
+            } else if (want) {
+                fits = false;
+            }
+        }
+        if (want) {
+            if (!fits || cap == 0)
+                return -1;
+            out[o] = 0;
+            return (int)o;
+        }
+    }
+    return -1;
+}
+
+/* The Content-Disposition of a multipart part, value v (n bytes): its
+ * form field's name and whether it is a file (has a filename).  false
+ * unless it is form-data with a name. */
+static bool part_disposition(const char *v, size_t n, char *name, size_t cap, bool *file)
+{
+    const char *ps;
+    size_t pl, tl = srv__media_type(v, n, &ps, &pl);
+    const char *t = trim_lws(v, &tl);
+    if (tl != 9 || strncasecmp(t, "form-data", 9) != 0)
+        return false;
+    char fn[8];
+    /* (any filename, even one too long for fn, makes it a file) */
+    *file = srv__mime_param(ps, pl, "filename", fn, sizeof fn) >= 0 ||
+            memmem(ps, pl, "filename", 8) != NULL;
+    return srv__mime_param(ps, pl, "name", name, cap) >= 0;
+}
+
+/* Does a delimiter's boundary end at p: "--", padding or a line break? */
+static bool boundary_ends(const char *p, const char *end)
+{
+    return p >= end || *p == '-' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n';
+}
+
+int srv__multipart_values(const char *s, size_t n, const char *boundary, const char *const *keys,
+                          size_t nk, const char **vals, size_t *lens, const char **files,
+                          size_t *flens)
+{
+    for (size_t k = 0; k < nk; k++) {
+        vals[k] = files[k] = NULL;
+        lens[k] = flens[k] = 0;
+    }
+    size_t bl = strlen(boundary);
+    if (bl == 0 || bl > 200)
+        return -1;
+    char delim[206]; /* "\r\n--" boundary */
+    memcpy(delim, "\r\n--", 4);
+    memcpy(delim + 4, boundary, bl);
+    const char *end = s + n, *p;
+    /* the first delimiter: at the start or after a line break */
+    if (n >= bl + 2 && memcmp(s, delim + 2, bl + 2) == 0 && boundary_ends(s + bl + 2, end)) {
+        p = s + bl + 2;
+    } else {
+        for (const char *q = s;; q = p - bl - 2) { /* "\n--" boundary */
+            const char *d = memmem(q, (size_t)(end - q), delim + 1, bl + 3);
+            if (!d)
+                return -1;
+            p = d + bl + 3;
+            if (boundary_ends(p, end))
+                break;
+        }
+    }
+    /* lines end in CRLF, or in LF alone when the first delimiter's does */
+    const char *nl = delim;
+    size_t nll = 2;
+    for (;;) {
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
+            return 0; /* the close delimiter */
+        while (p < end && (*p == ' ' || *p == '\t'))
+            p++; /* transport padding */
+        if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
+            p += 2;
+        } else if (p < end && *p == '\n' && nl == delim) {
+            nl = delim + 1; /* LF mode */
+            nll = 1;
+            p++;
+        } else {
+            goto bad;
+        }
+        /* the part's header lines, up to an empty one */
+        char name[64];
+        bool named = false, file = false;
+        for (;;) {
+            const char *eol = memmem(p, (size_t)(end - p), nl, nll);
+            if (!eol)
+                goto bad;
+            size_t ll = (size_t)(eol - p);
+            const char *line = p;
+            if (nll == 1 && ll && line[ll - 1] == '\r')
+                ll--; /* (LF mode takes a CR before the LF too) */
+            p = eol + nll;
+            if (ll == 0)
+                break;
+            const char *colon = memchr(line, ':', ll);
+            if (colon && (size_t)(colon - line) == 19 &&
+                strncasecmp(line, "content-disposition", 19) == 0)
+                named = part_disposition(colon + 1, ll - 20, name, sizeof name, &file);
+        }
+        /* the content: up to the line break before the next delimiter */
+        size_t dl = bl + 2 + nll;
+        const char *body = p, *next = NULL;
+        for (const char *q = p; !next;) {
+            const char *d = memmem(q, (size_t)(end - q), nl, dl);
+            if (!d)
+                break;
+            if (boundary_ends(d + dl, end))
+                next = d;
+            else
+                q = d + 1; /* "--XYZ" is no delimiter of boundary XY */
+        }
+        if (!next)
+            goto bad;
+        size_t clen = (size_t)(next - body);
+        if (named) {
+            size_t nml = strlen(name);
+            for (size_t k = 0; k < nk; k++) {
+                if (strlen(keys[k]) != nml || memcmp(keys[k], name, nml) != 0)
+                    continue;
+                const char **v = file ? &files[k] : &vals[k];
+                if (!*v) {
+                    *v = body;
+                    (file ? flens : lens)[k] = clen;
+                }
+                break;
+            }
+        }
+        p = next + dl;
+    }
+bad:
+    for (size_t k = 0; k < nk; k++) {
+        vals[k] = files[k] = NULL;
+        lens[k] = flens[k] = 0;
+    }
+    return -1;
+}
+
 void srv__query_values(const char *query, const char *const *keys, size_t nk, const char **vals,
                        size_t *lens)
 {
@@ -358,9 +561,10 @@ static void req_reset(srv_req_t *r)
     cn_buf_reset(&r->body);
     cn_buf_reset(&r->hname);
     cn_buf_reset(&r->hval);
-    cn_buf_t url = r->url, body = r->body, hn = r->hname, hv = r->hval;
+    cn_buf_reset(&r->ctype);
+    cn_buf_t url = r->url, body = r->body, hn = r->hname, hv = r->hval, ct = r->ctype;
     memset(r, 0, sizeof *r);
-    r->url = url, r->body = body, r->hname = hn, r->hval = hv;
+    r->url = url, r->body = body, r->hname = hn, r->hval = hv, r->ctype = ct;
 }
 
 static void buf_puts(cn_buf_t *b, const char *s)
@@ -546,6 +750,7 @@ static void on_conn_closed(uv_handle_t *hd)
     cn_buf_free(&c->req.body);
     cn_buf_free(&c->req.hname);
     cn_buf_free(&c->req.hval);
+    cn_buf_free(&c->req.ctype);
     cn_buf_free(&c->in);
     cn_free(c);
     if (h->stopping && h->nconns == 0)
@@ -828,6 +1033,9 @@ static int header_done(http_parser *p)
     } else if (hname_is(r, "accept-encoding")) {
         if (hval_has(r, "gzip"))
             r->accept_gzip = true;
+    } else if (hname_is(r, "content-type")) {
+        cn_buf_reset(&r->ctype);
+        cn_buf_put(&r->ctype, r->hval.p, r->hval.len);
     } else if (hname_is(r, "content-encoding")) {
         if (hval_has(r, "gzip"))
             r->gzip = true;

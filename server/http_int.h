@@ -25,6 +25,7 @@ typedef struct srv_req {
     cn_buf_t url;  /* request target, NUL-terminated once headers are complete */
     cn_buf_t body; /* inflated when Content-Encoding: gzip */
     cn_buf_t hname, hval;
+    cn_buf_t ctype; /* the Content-Type header's value, empty without one */
     bool in_value; /* the parser last delivered a header value */
     bool expect_continue;
     bool gzip;
@@ -214,6 +215,23 @@ void srv__query_values(const char *query, const char *const *keys, size_t nk, co
 void srv__form_values(const char *s, size_t n, const char *const *keys, size_t nk,
                       const char **vals, size_t *lens);
 int srv__query_value(const char *v, size_t len, char *out, size_t n);
+/* The media type of a Content-Type value v (n bytes): its length (up to
+ * the first ';', untrimmed); *param / *plen (may be NULL) the parameters
+ * after it. */
+size_t srv__media_type(const char *v, size_t n, const char **param, size_t *plen);
+/* The value of parameter `name` (case-insensitive) in the parameters ps
+ * (n bytes: "; a=b; c=\"d\""), unquoted, into out (cap bytes, NUL-
+ * terminated).  Returns its length, or -1 when absent, malformed or too
+ * long. */
+int srv__mime_param(const char *ps, size_t n, const char *name, char *out, size_t cap);
+/* The first value of each of keys[0..nk) in a multipart/form-data body s
+ * (n bytes, RFC 7578) with the given boundary, as Go's ReadForm finds
+ * them: vals / lens point into s (raw bytes, nothing to decode); a part
+ * with a filename goes to files / flens instead.  Returns 0, or -1 (and
+ * no values at all) when the body is not a complete multipart body. */
+int srv__multipart_values(const char *s, size_t n, const char *boundary, const char *const *keys,
+                          size_t nk, const char **vals, size_t *lens, const char **files,
+                          size_t *flens);
 
 /* The metadata store for /api/v1/devices (devices.c): acquire returns it
  * (NULL when not open) and holds it open until release; any thread. */

@@ -25,6 +25,7 @@
 #include "exec.h"
 #include "job.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -390,7 +391,9 @@ static void run_query(srv_job_t *j, void *arg)
     /* a small answer's body without growing it (each realloc of a cold
      * buffer costs more than the copy) */
     cn_buf_reserve(&body, 4096);
-    if (!r->csv && !r->chunked)
+    /* no statement at all (q=";"): InfluxDB leaves out "results" */
+    bool none = q->nstmts == 0 && !r->csv && !r->chunked;
+    if (!r->csv && !r->chunked && !none)
         cn_buf_put(&body, "{\"results\":[", 12);
     qry_result_t **keep = cn_calloc(q->nstmts + 1, sizeof *keep);
     atomic_fetch_add(&h->query_running, 1);
@@ -461,7 +464,10 @@ static void run_query(srv_job_t *j, void *arg)
         }
     }
     if (rc >= 0 && !r->csv && !r->chunked) {
-        cn_buf_put(&body, "]}\n", 3);
+        if (none)
+            cn_buf_put(&body, "{}\n", 3);
+        else
+            cn_buf_put(&body, "]}\n", 3);
         if (r->pretty) {
             cn_buf_t pb;
             cn_buf_init(&pb);
@@ -501,6 +507,106 @@ void srv__query_metrics(srv_http_t *h, cn_buf_t *out)
     cn_buf_put(out, t, (size_t)n);
 }
 
+/* The /query parameters (srv__query_handle). */
+enum { P_Q, P_DB, P_PARAMS, P_EPOCH, P_PRETTY, P_CHUNKED, P_CHUNK_SIZE, P_N };
+static const char *const keys[P_N] = {"q",      "db",      "params",    "epoch",
+                                      "pretty", "chunked", "chunk_size"};
+
+/* n bytes at s without ASCII white space at either end (Go's
+ * strings.TrimSpace, which InfluxDB applies to q and epoch). */
+static const char *trim_space(const char *s, size_t *n)
+{
+    while (*n && isspace((unsigned char)*s)) {
+        s++;
+        --*n;
+    }
+    while (*n && isspace((unsigned char)s[*n - 1]))
+        --*n;
+    return s;
+}
+
+/* s trimmed in place; false when NULL or nothing is left. */
+static bool trim_inplace(char *s)
+{
+    if (!s)
+        return false;
+    size_t n = strlen(s);
+    const char *t = trim_space(s, &n);
+    memmove(s, t, n);
+    s[n] = 0;
+    return n > 0;
+}
+
+/* A parameter's value into out (n > 0 bytes, NUL-terminated, truncated):
+ * %-decoded from the URL or a form-encoded body, copied from a multipart
+ * one (raw).  Its length, or -1 when absent. */
+static int value_into(const char *v, size_t len, bool raw, char *out, size_t n)
+{
+    if (!raw || !v)
+        return srv__query_value(v, len, out, n);
+    size_t m = len < n - 1 ? len : n - 1;
+    memcpy(out, v, m);
+    out[m] = 0;
+    return (int)m;
+}
+
+/* The same, allocated; NULL when absent. */
+static char *value_dup(const char *v, size_t len, bool raw)
+{
+    if (!v)
+        return NULL;
+    char *s = cn_malloc(len + 1);
+    value_into(v, len, raw, s, len + 1);
+    return s;
+}
+
+/* Is the media type of Content-Type ct (n bytes) `type`? */
+static bool media_is(const char *ct, size_t n, const char *type)
+{
+    size_t tl = srv__media_type(ct, n, NULL, NULL);
+    const char *t = trim_space(ct, &tl);
+    return tl == strlen(type) && strncasecmp(t, type, tl) == 0;
+}
+
+/* The /query parameters a POST body gives, as Go's FormValue finds them
+ * for InfluxDB: those of a form-encoded body come before the URL's (they
+ * win), those of a multipart/form-data body after them (they fill only
+ * what the URL lacks) and are raw; a multipart file named q is left in
+ * *fq.  With any other Content-Type, or none, the body is not read. */
+static void body_values(const srv_req_t *rq, const char **pv, size_t *pl, bool *raw,
+                        const char **fq, size_t *fql)
+{
+    const char *ct = (const char *)rq->ctype.p, *body = (const char *)rq->body.p;
+    const char *bv[P_N], *fv[P_N];
+    size_t bl[P_N], fl[P_N];
+    if (!rq->ctype.len)
+        return;
+    if (media_is(ct, rq->ctype.len, "application/x-www-form-urlencoded")) {
+        srv__form_values(body, rq->body.len, keys, P_N, bv, bl);
+        for (int k = 0; k < P_N; k++)
+            if (bv[k]) {
+                pv[k] = bv[k];
+                pl[k] = bl[k];
+            }
+    } else if (media_is(ct, rq->ctype.len, "multipart/form-data")) {
+        const char *ps;
+        size_t psl;
+        char bnd[256];
+        srv__media_type(ct, rq->ctype.len, &ps, &psl);
+        if (srv__mime_param(ps, psl, "boundary", bnd, sizeof bnd) <= 0 ||
+            srv__multipart_values(body, rq->body.len, bnd, keys, P_N, bv, bl, fv, fl) < 0)
+            return;
+        for (int k = 0; k < P_N; k++)
+            if (!pv[k] && bv[k]) {
+                pv[k] = bv[k];
+                pl[k] = bl[k];
+                raw[k] = true;
+            }
+        *fq = fv[P_Q];
+        *fql = fl[P_Q];
+    }
+}
+
 void srv__query_handle(srv_conn_t *c, const char *query)
 {
     if (!c->srv->pool) { /* a server without workers (fuzzing, unit tests) */
@@ -512,43 +618,34 @@ void srv__query_handle(srv_conn_t *c, const char *query)
     srv_req_t *rq = &c->req;
     char v[64];
     /* the parameters, found in one pass over the query string (seven
-     * srv__query_param scans were 5k instructions of a small query); in a
-     * POST, each one the URL does not give (or gives empty) may come in a
-     * form-encoded body, as InfluxDB reads them (Go's FormValue) */
-    enum { P_Q, P_DB, P_PARAMS, P_EPOCH, P_PRETTY, P_CHUNKED, P_CHUNK_SIZE, P_N };
-    static const char *const keys[P_N] = {"q",      "db",      "params",    "epoch",
-                                          "pretty", "chunked", "chunk_size"};
+     * srv__query_param scans were 5k instructions of a small query), and
+     * in a POST its body's (body_values) */
     const char *pv[P_N];
     size_t pl[P_N];
+    bool raw[P_N] = {false};
     srv__query_values(query, keys, P_N, pv, pl);
-    if (c->parser.method == HTTP_POST && rq->body.len) {
-        const char *bv[P_N];
-        size_t bl[P_N];
-        srv__form_values((const char *)rq->body.p, rq->body.len, keys, P_N, bv, bl);
-        for (int k = 0; k < P_N; k++)
-            if ((!pv[k] || !pl[k]) && bv[k]) {
-                pv[k] = bv[k];
-                pl[k] = bl[k];
-            }
+    const char *fq = NULL; /* a multipart body's file named q */
+    size_t fql = 0;
+    if (c->parser.method == HTTP_POST && rq->body.len)
+        body_values(rq, pv, pl, raw, &fq, &fql);
+    /* InfluxDB trims q, and only then looks for a file named q */
+    r->q = value_dup(pv[P_Q], pl[P_Q], raw[P_Q]);
+    if (!trim_inplace(r->q) && fq) {
+        cn_free(r->q);
+        r->q = value_dup(fq, fql, true);
     }
-    if (pv[P_Q] && pl[P_Q]) {
-        r->q = cn_malloc(pl[P_Q] + 1);
-        srv__query_value(pv[P_Q], pl[P_Q], r->q, pl[P_Q] + 1);
-    }
-    if (!r->q || !*r->q)
+    if (!trim_inplace(r->q))
         r->missing_q = true;
-    srv__query_value(pv[P_DB], pl[P_DB], r->db, sizeof r->db);
-    if (pv[P_PARAMS] && pl[P_PARAMS]) {
-        r->params = cn_malloc(pl[P_PARAMS] + 1);
-        srv__query_value(pv[P_PARAMS], pl[P_PARAMS], r->params, pl[P_PARAMS] + 1);
-    }
-    if (srv__query_value(pv[P_EPOCH], pl[P_EPOCH], v, sizeof v) > 0)
+    value_into(pv[P_DB], pl[P_DB], raw[P_DB], r->db, sizeof r->db);
+    if (pv[P_PARAMS] && pl[P_PARAMS])
+        r->params = value_dup(pv[P_PARAMS], pl[P_PARAMS], raw[P_PARAMS]);
+    if (value_into(pv[P_EPOCH], pl[P_EPOCH], raw[P_EPOCH], v, sizeof v) > 0 && trim_inplace(v))
         r->epoch_div = epoch_div(v);
-    if (srv__query_value(pv[P_PRETTY], pl[P_PRETTY], v, sizeof v) >= 0)
+    if (value_into(pv[P_PRETTY], pl[P_PRETTY], raw[P_PRETTY], v, sizeof v) >= 0)
         r->pretty = strcmp(v, "true") == 0;
-    if (srv__query_value(pv[P_CHUNKED], pl[P_CHUNKED], v, sizeof v) >= 0)
+    if (value_into(pv[P_CHUNKED], pl[P_CHUNKED], raw[P_CHUNKED], v, sizeof v) >= 0)
         r->chunked = strcmp(v, "true") == 0;
-    if (srv__query_value(pv[P_CHUNK_SIZE], pl[P_CHUNK_SIZE], v, sizeof v) > 0) {
+    if (value_into(pv[P_CHUNK_SIZE], pl[P_CHUNK_SIZE], raw[P_CHUNK_SIZE], v, sizeof v) > 0) {
         long cs = strtol(v, NULL, 10);
         r->chunk = cs > 0 ? (size_t)cs : DEFAULT_CHUNK;
     }

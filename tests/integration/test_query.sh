@@ -70,6 +70,28 @@ expect "database required" "$(q 'SELECT count(rpm) FROM telemetry' -G)" \
     '{"results":[{"statement_id":0,"error":"database name required"}]}'
 expect "POST form body" "$(curl -s -XPOST "$url/query" --data-urlencode 'q=SHOW MEASUREMENTS' --data-urlencode db=fleet)" \
     '{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["telemetry"]]}]}]}'
+# the parameters as Go's FormValue finds them for InfluxDB 1.6.7 (whose
+# answers these are): a form-encoded body wins over the URL, a multipart
+# one only fills what the URL lacks, a multipart file named q is read when
+# q is otherwise empty, another Content-Type's body is not read, q is
+# trimmed, and a q without statements answers {}
+MEAS='{"results":[{"statement_id":0,"series":[{"name":"measurements","columns":["name"],"values":[["telemetry"]]}]}]}'
+DBS='{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["fleet"]]}]}]}'
+MISSING='{"error":"missing required parameter \"q\""}'
+expect "form body wins" "$(curl -s -XPOST "$url/query?q=SHOW%20DATABASES&db=nodb" --data 'q=SHOW MEASUREMENTS&db=fleet')" "$MEAS"
+expect "form body, any case and a charset" "$(curl -s -XPOST "$url/query?q=SHOW%20DATABASES" -H 'Content-Type: Application/X-WWW-Form-Urlencoded; charset=utf-8' --data 'q=SHOW MEASUREMENTS&db=fleet')" "$MEAS"
+expect "text/plain body not read" "$(curl -s -XPOST "$url/query" -H 'Content-Type: text/plain' --data 'q=SHOW DATABASES')" "$MISSING"
+expect "json body not read" "$(curl -s -XPOST "$url/query?q=SHOW%20DATABASES" -H 'Content-Type: application/json' --data '{"q":"x"}')" "$DBS"
+printf 'SHOW DATABASES;\n SHOW MEASUREMENTS \n' >"$tmp/qf.txt"
+expect "multipart file q" "$(curl -s -XPOST "$url/query" -F "q=@$tmp/qf.txt" -F db=fleet)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"databases","columns":["name"],"values":[["fleet"]]}]},{"statement_id":1,"series":[{"name":"measurements","columns":["name"],"values":[["telemetry"]]}]}]}'
+expect "multipart fills what the URL lacks" "$(curl -s -XPOST "$url/query?db=fleet" -F 'q=SHOW MEASUREMENTS' -F db=nodb)" "$MEAS"
+expect "URL q before a multipart file" "$(curl -s -XPOST "$url/query?q=SHOW%20DATABASES" -F "q=@$tmp/qf.txt")" "$DBS"
+expect "empty URL q hides a multipart q" "$(curl -s -XPOST "$url/query?q=" -F 'q=SHOW DATABASES')" "$MISSING"
+expect "damaged multipart gives nothing" "$(curl -s -XPOST "$url/query?q=SHOW%20DATABASES" -H 'Content-Type: multipart/form-data; boundary=xyz' --data 'q=SHOW MEASUREMENTS')" "$DBS"
+expect "q of blanks" "$(curl -s "$url/query?q=%20%09%20")" "$MISSING"
+expect "q of no statement" "$(curl -s "$url/query?q=%20%3B%20")" '{}'
+expect "trimmed q and epoch" "$(curl -s -XPOST "$url/query" -F 'q=  SHOW MEASUREMENTS  ' -F 'epoch= ms' -F db=fleet)" "$MEAS"
 
 # epoch, CSV, gzip, chunked, pretty
 sel="SELECT rpm FROM telemetry WHERE device_id='dev-000002' LIMIT 2"

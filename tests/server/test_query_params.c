@@ -4,7 +4,9 @@
  * (srv__query_param, srv__query_values / srv__query_value in server/http.c)
  * and a form-encoded POST body (srv__form_values, bounded by its length):
  * the first "key=" segment wins, '+' is a space, %XX a byte (either case),
- * a malformed % stays as it is, values are cut to the buffer.
+ * a malformed % stays as it is, values are cut to the buffer; and a
+ * multipart/form-data body (srv__multipart_values, with the Content-Type's
+ * boundary from srv__media_type / srv__mime_param).
  */
 #include "http_int.h"
 
@@ -101,12 +103,81 @@ static void test_form_body(void **st)
     assert_string_equal(v, "d");
 }
 
+/* v (n bytes) equals the string s */
+static void assert_bytes(const char *v, size_t n, const char *s)
+{
+    assert_non_null(v);
+    assert_int_equal(n, strlen(s));
+    assert_memory_equal(v, s, n);
+}
+
+static void test_mime_params(void **st)
+{
+    (void)st;
+    const char ct[] = "Multipart/Form-Data ; charset=utf-8; boundary=\"a\\\"b c\" ;x";
+    const char *ps;
+    size_t pl, tl = srv__media_type(ct, sizeof ct - 1, &ps, &pl);
+    assert_int_equal(tl, 20); /* "Multipart/Form-Data " */
+    char v[16];
+    assert_int_equal(srv__mime_param(ps, pl, "BOUNDARY", v, sizeof v), 5);
+    assert_string_equal(v, "a\"b c");
+    assert_int_equal(srv__mime_param(ps, pl, "charset", v, sizeof v), 5);
+    assert_string_equal(v, "utf-8");
+    assert_int_equal(srv__mime_param(ps, pl, "x", v, sizeof v), -1); /* no value */
+    assert_int_equal(srv__mime_param(ps, pl, "charset", v, 5), -1);  /* too long */
+    assert_int_equal(srv__mime_param("b=\"open", 7, "b", v, sizeof v), -1);
+    assert_int_equal(srv__media_type("text/plain", 10, NULL, NULL), 10);
+}
+
+static void test_multipart(void **st)
+{
+    (void)st;
+    static const char *const keys[] = {"q", "db", "epoch"};
+    const char *vals[3], *files[3];
+    size_t lens[3], flens[3];
+    /* as curl -F sends it: a preamble is allowed, names are matched whole,
+     * the first part of a name wins, a part with a filename is a file */
+    const char body[] =
+        "preamble\r\n--XY\r\n"
+        "Content-Disposition: form-data; name=\"qq\"\r\n\r\nnot q\r\n--XY\r\n"
+        "content-disposition: form-data; name=\"q\"; filename=\"f.txt\"\r\n"
+        "Content-Type: text/plain\r\n\r\nSHOW DATABASES;\nSHOW DATABASES\n\r\n--XY  \r\n"
+        "Content-Disposition: form-data; name=db\r\n\r\na&b=%41+\r\n--XY\r\n"
+        "Content-Disposition: form-data; name=\"db\"\r\n\r\nsecond\r\n--XY\r\n"
+        "Content-Disposition: form-data; name=\"epoch\"\r\n\r\n\r\n--XY--\r\n";
+    assert_int_equal(
+        srv__multipart_values(body, sizeof body - 1, "XY", keys, 3, vals, lens, files, flens), 0);
+    assert_null(vals[0]);
+    assert_bytes(files[0], flens[0], "SHOW DATABASES;\nSHOW DATABASES\n");
+    assert_bytes(vals[1], lens[1], "a&b=%41+"); /* raw: nothing decoded */
+    assert_bytes(vals[2], lens[2], "");
+    assert_null(files[1]);
+    /* lines ending in LF alone, as Go's reader also takes them */
+    const char lf[] = "--bb\n--b\nContent-Disposition: form-data; name=\"q\"\n\nSELECT 1\n--bc\n"
+                      "--b--\n";
+    assert_int_equal(
+        srv__multipart_values(lf, sizeof lf - 1, "b", keys, 3, vals, lens, files, flens), 0);
+    assert_bytes(vals[0], lens[0], "SELECT 1\n--bc"); /* "--bc" is no delimiter of b */
+    /* a body without its closing delimiter, or not multipart at all, gives
+     * nothing, even the parts before the damage (as Go's ReadForm) */
+    const char cut[] = "--b\r\nContent-Disposition: form-data; name=\"q\"\r\n\r\nx\r\n--b\r\n"
+                       "Content-Disposition: form-data; name=\"db\"\r\n\r\ny";
+    assert_int_equal(
+        srv__multipart_values(cut, sizeof cut - 1, "b", keys, 3, vals, lens, files, flens), -1);
+    assert_null(vals[0]);
+    assert_null(vals[1]);
+    assert_int_equal(srv__multipart_values("q=1", 3, "b", keys, 3, vals, lens, files, flens), -1);
+    assert_int_equal(srv__multipart_values("--b", 3, "b", keys, 3, vals, lens, files, flens), -1);
+    assert_int_equal(srv__multipart_values("--b--", 5, "b", keys, 3, vals, lens, files, flens), 0);
+    assert_null(vals[0]);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_one_key),
-        cmocka_unit_test(test_many_keys),
-        cmocka_unit_test(test_form_body),
+        cmocka_unit_test(test_one_key),   cmocka_unit_test(test_many_keys),
+        cmocka_unit_test(test_form_body), cmocka_unit_test(test_mime_params),
+        cmocka_unit_test(test_multipart),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
