@@ -136,6 +136,11 @@ void qry_catalog_touch(qry_catalog_t *c, const char *db);
  * their statements as printed, OWNED (each string and the array, cn_free),
  * *n of them, in creation order. */
 char **qry_catalog_cqs(qry_catalog_t *c, size_t *n /* OUT */);
+/* Appends st as printed, a SELECT with every measurement and INTO naming
+ * its database (db where it leaves it out) and policy (the database's
+ * default where it leaves it out), as InfluxDB prints a SELECT it has
+ * normalised; other statements, or without c or db, as qry_print_stmt. */
+void qry_print_qualified(const qry_stmt_t *st, qry_catalog_t *c, const char *db, cn_buf_t *b);
 
 /* The queries a server is running, for SHOW QUERIES and KILL QUERY (the
  * server implements it; InfluxDB 1.x's task manager).  A query is one

@@ -411,7 +411,7 @@ static void run_query(srv_job_t *j, void *arg)
             cn_buf_t w;
             cn_buf_init(&w);
             cn_buf_put(&w, "deprecated use of '", 19);
-            qry_print_stmt(&q->stmts[i], &w);
+            qry_print_qualified(&q->stmts[i], h->o.catalog, r->db, &w);
             const char *tail = "' in a read only context, please use a POST request instead";
             cn_buf_put(&w, tail, strlen(tail) + 1);
             res->msg = cn_strdup((const char *)w.p);

@@ -1176,6 +1176,73 @@ int qry__cat_target(qry_catalog_t *c, const char *db, const char *rp, qry__rb_t 
     return rc;
 }
 
+/* The default retention policy of db (c->mu held): NULL when its
+ * policies were all dropped; "autogen" for a database only written to. */
+static const char *rp_default(qry_catalog_t *c, const char *db)
+{
+    for (size_t i = 0; i < c->nrps; i++)
+        if (c->rps[i].def && strcmp(c->rps[i].db, db) == 0)
+            return c->rps[i].name;
+    return db_has_rps(c, db) ? NULL : "autogen";
+}
+
+/* A copy of s whose INTO and measurements (in subqueries too) name their
+ * database (db where they leave it out) and its default policy (where
+ * they leave that out), as InfluxDB stores a continuous query; c->mu
+ * held.  Only the copied sources, INTO and SELECTs are new (sel_free). */
+static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, const char *db)
+{
+    qry_select_t *q = cn_malloc(sizeof *q);
+    *q = *s;
+    qry_source_t *src = cn_calloc(s->nsources + 1, sizeof *src);
+    for (size_t i = 0; i < s->nsources; i++) {
+        src[i] = s->sources[i];
+        if (src[i].kind == QRY_SRC_SUBQUERY) {
+            src[i].sub = sel_qualified(c, src[i].sub, db);
+        } else if (!src[i].db) {
+            src[i].db = db;
+            if (!src[i].rp)
+                src[i].rp = rp_default(c, db);
+        } else if (!src[i].rp || !*src[i].rp) {
+            src[i].rp = rp_default(c, src[i].db);
+        }
+    }
+    q->sources = src;
+    if (s->into) {
+        qry_into_t *in = cn_malloc(sizeof *in);
+        *in = *s->into;
+        if (!in->db || !*in->db)
+            in->db = db;
+        if (!in->rp || !*in->rp)
+            in->rp = rp_default(c, in->db);
+        q->into = in;
+    }
+    return q;
+}
+
+static void sel_free(qry_select_t *q)
+{
+    for (size_t i = 0; i < q->nsources; i++)
+        if (q->sources[i].kind == QRY_SRC_SUBQUERY)
+            sel_free(q->sources[i].sub);
+    cn_free((void *)q->sources);
+    cn_free((void *)q->into);
+    cn_free(q);
+}
+
+void qry_print_qualified(const qry_stmt_t *st, qry_catalog_t *c, const char *db, cn_buf_t *b)
+{
+    if (!c || st->kind != QRY_STMT_SELECT || !db || !*db) {
+        qry_print_stmt(st, b);
+        return;
+    }
+    pthread_mutex_lock(&c->mu);
+    qry_select_t *q = sel_qualified(c, st->u.select, db);
+    qry_print_select(q, b);
+    sel_free(q);
+    pthread_mutex_unlock(&c->mu);
+}
+
 /* CREATE / DROP CONTINUOUS QUERY, c->mu held.  As in InfluxDB: the
  * database must exist, the same statement again is no error, another one
  * under a taken name is, dropping nothing is none. */
@@ -1199,9 +1266,15 @@ static void cq_ddl(qry_catalog_t *c, const qry_stmt_t *st, qry__rb_t *b)
     const qry_into_t *in = d->cq->into;
     if (cat_target(c, in->db && *in->db ? in->db : d->db, in->rp, true, b) != 0)
         return;
+    /* kept (and shown) with every name qualified, as InfluxDB keeps it */
+    qry_ddl_t dq = *d;
+    qry_stmt_t sq = *st;
+    dq.cq = sel_qualified(c, d->cq, d->db);
+    sq.u.ddl = &dq;
     cn_buf_t t;
     cn_buf_init(&t);
-    qry_print_stmt(st, &t);
+    qry_print_stmt(&sq, &t);
+    sel_free(dq.cq);
     if (t.len > CQ_TEXT_MAX)
         qry__rb_err(b, "continuous query too long: %zu bytes (at most %u)", t.len, CQ_TEXT_MAX);
     else if (!e) {

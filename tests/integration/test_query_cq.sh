@@ -64,7 +64,7 @@ expect "another under its name" \
 expect "an unknown database" \
     "$(q 'CREATE CONTINUOUS QUERY cq1 ON nodb BEGIN SELECT max(v) INTO m_1s FROM m GROUP BY time(1s) END')" \
     '{"results":[{"statement_id":0,"error":"database not found: nodb"}]}'
-SHOWN='{"results":[{"statement_id":0,"series":[{"name":"iot","columns":["name","query"],"values":[["cq1","CREATE CONTINUOUS QUERY cq1 ON iot BEGIN SELECT mean(v) INTO m_1s FROM m GROUP BY time(1s), * END"]]}]}]}'
+SHOWN='{"results":[{"statement_id":0,"series":[{"name":"iot","columns":["name","query"],"values":[["cq1","CREATE CONTINUOUS QUERY cq1 ON iot BEGIN SELECT mean(v) INTO iot.autogen.m_1s FROM iot.autogen.m GROUP BY time(1s), * END"]]}]}]}'
 expect "SHOW CONTINUOUS QUERIES" "$(q 'SHOW CONTINUOUS QUERIES')" "$SHOWN"
 
 poll_for "its runs wrote the two seconds' means" \

@@ -116,11 +116,10 @@ q 'SELECT v INTO m6 FROM m' >/dev/null
 # executed"}; the statement's own error is what it gives alone)
 expect "a type conflict ends the request" "$(q 'SELECT count(v) AS v INTO m6 FROM m; SELECT * FROM m6')" \
     '{"results":[{"statement_id":0,"error":"partial write: field type conflict: input field \"v\" on measurement \"m6\" is type integer, already exists as type float dropped=1"},{"statement_id":1,"error":"not executed"}]}'
-# the warning quotes the statement as cairn prints it (InfluxDB qualifies
-# the names: 'SELECT v INTO iot.autogen.m15 FROM iot.autogen.m')
+# the warning quotes the statement with its names qualified, as InfluxDB
 expect "GET: written, with InfluxDB's warning" \
     "$(curl -s -G "$url/query" --data-urlencode db=iot --data-urlencode 'q=SELECT v INTO m15 FROM m')" \
-    '{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[["1970-01-01T00:00:00Z",4]]}],"messages":[{"level":"warning","text":"deprecated use of '"'"'SELECT v INTO m15 FROM m'"'"' in a read only context, please use a POST request instead"}]}]}'
+    '{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[["1970-01-01T00:00:00Z",4]]}],"messages":[{"level":"warning","text":"deprecated use of '"'"'SELECT v INTO iot.autogen.m15 FROM iot.autogen.m'"'"' in a read only context, please use a POST request instead"}]}]}'
 
 # ---------------------------------------- acknowledged means durable
 expect "INTO before a SIGKILL" "$(q 'SELECT v INTO m30 FROM m GROUP BY *')" "$(written 4)"

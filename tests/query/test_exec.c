@@ -990,6 +990,10 @@ static void test_cq_catalog_and_run(void **st)
     expect_opts(f, cq1, o, "{\"statement_id\":0}");
     expect_opts(f, cq1, o, "{\"statement_id\":0}"); /* the same again */
     expect_opts(f,
+                "CREATE CONTINUOUS QUERY cq1 ON db BEGIN SELECT mean(v) INTO db.autogen.m_10s FROM "
+                "db.autogen.m GROUP BY time(10s), * END",
+                o, "{\"statement_id\":0}"); /* the same, qualified */
+    expect_opts(f,
                 "CREATE CONTINUOUS QUERY cq1 ON db BEGIN SELECT max(v) INTO m_10s FROM m GROUP "
                 "BY time(10s) END",
                 o, "{\"statement_id\":0,\"error\":\"continuous query already exists\"}");
@@ -1010,9 +1014,10 @@ static void test_cq_catalog_and_run(void **st)
     const char *shown =
         "{\"statement_id\":0,\"series\":[{\"name\":\"db\",\"columns\":[\"name\",\"query\"],"
         "\"values\":[[\"cq1\",\"CREATE CONTINUOUS QUERY cq1 ON db BEGIN SELECT mean(v) INTO "
-        "m_10s FROM m GROUP BY time(10s), * END\"],[\"a b\",\"CREATE CONTINUOUS QUERY \\\"a "
-        "b\\\" ON db RESAMPLE FOR 20s BEGIN SELECT count(v) INTO c FROM m GROUP BY time(10s) "
-        "END\"]]},{\"name\":\"other\",\"columns\":[\"name\",\"query\"]}]}";
+        "db.autogen.m_10s FROM db.autogen.m GROUP BY time(10s), * END\"],[\"a b\",\"CREATE "
+        "CONTINUOUS QUERY \\\"a b\\\" ON db RESAMPLE FOR 20s BEGIN SELECT count(v) INTO "
+        "db.autogen.c FROM db.autogen.m GROUP BY time(10s) END\"]]},{\"name\":\"other\","
+        "\"columns\":[\"name\",\"query\"]}]}";
     expect_opts(f, "SHOW CONTINUOUS QUERIES", o, shown);
     /* read back from the file */
     qry_catalog_close(cat);
@@ -1105,6 +1110,38 @@ static void test_catalog_names(void **st)
     qry_catalog_close(cat);
 }
 
+/* A continuous query is kept with its names qualified, as InfluxDB 1.6.7
+ * shows them (these answers are its): INTO and every measurement, in
+ * subqueries too, name a database and its default policy. */
+static void test_cq_qualified(void **st)
+{
+    fx_t *f = *st;
+    char path[128];
+    qry_catalog_t *cat = open_catalog(f, path);
+    qry_exec_opts_t o = {.cat = cat};
+    expect_opts(f, "CREATE DATABASE iot", o, "{\"statement_id\":0}");
+    expect_opts(f, "CREATE DATABASE other", o, "{\"statement_id\":0}");
+    expect_opts(f, "CREATE RETENTION POLICY short ON other DURATION 1h REPLICATION 1 DEFAULT", o,
+                "{\"statement_id\":0}");
+    expect_opts(f,
+                "CREATE CONTINUOUS QUERY z1 ON iot BEGIN SELECT mean(v) INTO other..m2 FROM /m.*/, "
+                "other..x, autogen.y GROUP BY time(1m) END",
+                o, "{\"statement_id\":0}");
+    expect_opts(f,
+                "CREATE CONTINUOUS QUERY z2 ON iot BEGIN SELECT mean(v) INTO autogen.m2 FROM "
+                "(SELECT max(v) AS v FROM m GROUP BY time(10s)) GROUP BY time(1m), * END",
+                o, "{\"statement_id\":0}");
+    expect_opts(
+        f, "SHOW CONTINUOUS QUERIES", o,
+        "{\"statement_id\":0,\"series\":[{\"name\":\"iot\",\"columns\":[\"name\",\"query\"],"
+        "\"values\":[[\"z1\",\"CREATE CONTINUOUS QUERY z1 ON iot BEGIN SELECT mean(v) INTO "
+        "other.short.m2 FROM iot.autogen./m.*/, other.short.x, iot.autogen.y GROUP BY time(1m) "
+        "END\"],[\"z2\",\"CREATE CONTINUOUS QUERY z2 ON iot BEGIN SELECT mean(v) INTO "
+        "iot.autogen.m2 FROM (SELECT max(v) AS v FROM iot.autogen.m GROUP BY time(10s)) GROUP "
+        "BY time(1m), * END\"]]},{\"name\":\"other\",\"columns\":[\"name\",\"query\"]}]}");
+    qry_catalog_close(cat);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -1128,6 +1165,7 @@ int main(void)
         cmocka_unit_test(test_cq_schedule),
         cmocka_unit_test_setup_teardown(test_cq_catalog_and_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalog_names, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cq_qualified, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
