@@ -132,6 +132,7 @@ int qry__error_at(qry_error_t *err, const char *src, size_t len, size_t off, con
 typedef struct qry__parser {
     qry__lexer_t lx;
     qry__tok_t tok; /* current, not yet consumed */
+    qry__tok_t prev; /* the one consumed last */
     qry__tok_t ahead;
     bool has_ahead;
     qry__arena_t *arena;
@@ -157,6 +158,9 @@ int qry__p_peek(qry__parser_t *p, const qry__tok_t **t /* OUT */);
 int qry__p_accept(qry__parser_t *p, qry__tk_t kind, bool *ok);
 /* "found X, expected <what>" at the current token. */
 int qry__p_expected(qry__parser_t *p, const char *what);
+/* The same about token t (InfluxDB names the last token of a continuous
+ * query's SELECT when it lacks GROUP BY time()). */
+int qry__p_expected_at(qry__parser_t *p, const qry__tok_t *t, const char *what);
 /* Consumes kind or fails with "expected <what>". */
 int qry__p_expect(qry__parser_t *p, qry__tk_t kind, const char *what);
 /* An identifier (bare or quoted): *out points into the arena. */

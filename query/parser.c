@@ -51,6 +51,7 @@
 
 int qry__p_advance(qry__parser_t *p)
 {
+    p->prev = p->tok;
     if (p->has_ahead) {
         p->tok = p->ahead;
         p->has_ahead = false;
@@ -80,7 +81,11 @@ int qry__p_accept(qry__parser_t *p, qry__tk_t kind, bool *ok)
 
 int qry__p_expected(qry__parser_t *p, const char *what)
 {
-    const qry__tok_t *t = &p->tok;
+    return qry__p_expected_at(p, &p->tok, what);
+}
+
+int qry__p_expected_at(qry__parser_t *p, const qry__tok_t *t, const char *what)
+{
     const char *kw = qry__kw_name(t->kind);
     const char *text = t->s;
     int n = -1;
@@ -94,7 +99,12 @@ int qry__p_expected(qry__parser_t *p, const char *what)
     }
     if (n < 0)
         n = (int)strlen(text);
-    return qry__error_at(p->err, p->lx.src, p->lx.len, t->off, "found %.*s%s, expected %s",
+    /* InfluxDB 1.x places a 'string' one byte before its quote (a bound
+     * $param at its $) */
+    uint32_t off = t->off;
+    if (t->kind == QRY_TK_STRING && off && p->lx.src[off] == '\'')
+        off--;
+    return qry__error_at(p->err, p->lx.src, p->lx.len, off, "found %.*s%s, expected %s",
                          CN_MIN(n, 100), text, n > 100 ? "..." : "", what);
 }
 

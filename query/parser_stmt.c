@@ -367,8 +367,8 @@ static int create_cq(qry__parser_t *p, qry_ddl_t *d)
     for (size_t i = 0; i < d->cq->ndims; i++)
         if (d->cq->dims[i].kind == QRY_DIM_TIME)
             interval = d->cq->dims[i].interval;
-    if (!interval)
-        return qry__p_expected(p, "GROUP BY time(...)");
+    if (!interval) /* at the SELECT's last token, as InfluxDB */
+        return qry__p_expected_at(p, &p->prev, "GROUP BY time(...)");
     int64_t min_for = CN_MAX(interval, d->cq_every); /* each run covers its EVERY */
     if (d->cq_for && d->cq_for < min_for) {
         cn_buf_t a, b;

@@ -668,7 +668,7 @@ static const err_case_t errors[] = {
                               "char 8"},
     {"SELECT * FROM", EP "found EOF, expected identifier, regex at line 1, char 14"},
     {"SELECT * FROM 'Measurement'", EP "found Measurement, expected identifier, regex at line 1, "
-                                       "char 15"},
+                                       "char 14"},
     {"SELECT * FROM Measurement", EP "found MEASUREMENT, expected identifier, regex at line 1, "
                                      "char 15"},
     {"SELEC * FROM m",
@@ -690,14 +690,14 @@ static const err_case_t errors[] = {
     {"SELECT x FROM m # y", EP "illegal character '#' at line 1, char 17"},
     {"SELECT $ FROM m", EP "invalid bind parameter at line 1, char 8"},
     {"SELECT x FROM m LIMIT -1", EP "found -, expected integer at line 1, char 23"},
-    {"SELECT x FROM m LIMIT 'a'", EP "found a, expected integer at line 1, char 23"},
+    {"SELECT x FROM m LIMIT 'a'", EP "found a, expected integer at line 1, char 22"},
     {"SELECT x FROM m GROUP time(1h)", EP "found time, expected BY at line 1, char 23"},
     {"SELECT x FROM m GROUP BY time(1h), time(2h)", EP "multiple time dimensions at line 1, char "
                                                        "36"},
     {"SELECT x FROM m GROUP BY time(10)", EP "found 10, expected duration at line 1, char 31"},
     {"SELECT x FROM m GROUP BY time(0s)", EP "time interval must be positive at line 1, char 26"},
     {"SELECT x FROM m GROUP BY 'a'", EP "found a, expected time(), identifier, regex, * at line 1, "
-                                        "char 26"},
+                                        "char 25"},
     {"SELECT x FROM m GROUP BY time(1h) fill(zero)",
      EP "found zero, expected null, none, "
         "previous, linear, number at line 1, char 40"},
@@ -719,9 +719,16 @@ static const err_case_t errors[] = {
     {"CREATE CONTINUOUS QUERY cq5 ON iot BEGIN SELECT mean(v) FROM m GROUP BY time(1m) END",
      EP "found FROM, expected INTO at line 1, char 57"},
     {"CREATE CONTINUOUS QUERY cq4 ON iot BEGIN SELECT mean(v) INTO m_1m FROM m END",
-     EP "found END, expected GROUP BY time(...) at line 1, char 74"},
+     EP "found m, expected GROUP BY time(...) at line 1, char 72"},
     {"CREATE CONTINUOUS QUERY cq4 ON iot BEGIN SELECT mean(v) INTO m_1m FROM m GROUP BY host END",
-     EP "found END, expected GROUP BY time(...) at line 1, char 88"},
+     EP "found host, expected GROUP BY time(...) at line 1, char 83"},
+    /* InfluxDB 1.6.7 names the SELECT's last token, a keyword or a literal too */
+    {"CREATE CONTINUOUS QUERY c ON iot BEGIN SELECT mean(v) INTO x FROM m WHERE a = 'b c' END",
+     EP "found b c, expected GROUP BY time(...) at line 1, char 78"},
+    {"SELECT * FROM m WHERE a = 'x' 'y'", EP "found y, expected ; at line 1, char 30"},
+    {"SELECT * FROM m WHERE a = 'x' \"y\"", EP "found y, expected ; at line 1, char 31"},
+    {"CREATE CONTINUOUS QUERY c ON iot BEGIN SELECT mean(v) INTO x FROM m fill(none) END",
+     EP "found ), expected GROUP BY time(...) at line 1, char 78"},
     {"CREATE CONTINUOUS QUERY cq8 ON iot RESAMPLE FOR 30s BEGIN SELECT mean(v) INTO x FROM m "
      "GROUP BY time(1m) END",
      EP "FOR duration must be >= GROUP BY time duration: must be a minimum of 1m, got 30s at line "
@@ -752,7 +759,7 @@ static const err_case_t errors[] = {
     {"SHOW TAG VALUES FROM cpu", EP "found EOF, expected WITH at line 1, char 25"},
     {"SHOW TAG VALUES WITH KEY region", EP "found region, expected =, !=, =~, !~, IN at line 1, "
                                            "char 26"},
-    {"SHOW TAG VALUES WITH KEY =~ 'x'", EP "found x, expected regex at line 1, char 29"},
+    {"SHOW TAG VALUES WITH KEY =~ 'x'", EP "found x, expected regex at line 1, char 28"},
     {"SHOW MEASUREMENTS WITH MEASUREMENT =~ cpu", EP "found cpu, expected regex at line 1, char "
                                                      "39"},
     {"SHOW FIELD KEYS WHERE a = 1", EP "found WHERE, expected ; at line 1, char 17"},
@@ -959,7 +966,7 @@ static void test_bound_params(void **state)
         {"{\"a\":\"x\"}", "SELECT v FROM m WHERE d =~ $a",
          "error parsing query: found x, expected regex at line 1, char 28"},
         {NULL, "SELECT v FROM m WHERE d =~ 'x'",
-         "error parsing query: found x, expected regex at line 1, char 28"},
+         "error parsing query: found x, expected regex at line 1, char 27"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         char *got = bound(cases[i].json, cases[i].q);
