@@ -142,13 +142,15 @@ void srv__form_values(const char *s, size_t n, const char *const *keys, size_t n
         const char *end = memchr(p, '&', (size_t)(stop - p));
         size_t len = end ? (size_t)(end - p) : (size_t)(stop - p);
         const char *eq = memchr(p, '=', len);
-        if (eq) {
+        if (!eq)
+            eq = p + len; /* "q" alone: present and empty, as Go's ParseQuery */
+        {
             size_t klen = (size_t)(eq - p);
             for (size_t k = 0; k < nk; k++) {
                 /* (a body may hold NULs: compare whole keys, never past them) */
                 if (!vals[k] && strlen(keys[k]) == klen && memcmp(p, keys[k], klen) == 0) {
-                    vals[k] = eq + 1;
-                    lens[k] = len - klen - 1;
+                    vals[k] = klen < len ? eq + 1 : eq;
+                    lens[k] = klen < len ? len - klen - 1 : 0;
                     left--;
                     break;
                 }
@@ -181,37 +183,52 @@ size_t srv__media_type(const char *v, size_t n, const char **param, size_t *plen
     return t;
 }
 
+/* Is c one of RFC 2045's tspecials (Go's mime.isTSpecial)? */
+static bool tspecial(char c)
+{
+    return c && strchr("()<>@,;:\\\"/[]?=", c) != NULL;
+}
+
 int srv__mime_param(const char *ps, size_t n, const char *name, char *out, size_t cap)
 {
     size_t nl = strlen(name);
     const char *p = ps, *end = ps + n;
+    int found = -1;
     while (p < end) {
         while (p < end && (*p == ' ' || *p == '\t' || *p == ';'))
             p++;
+        if (p >= end)
+            break;
         const char *k = p;
         while (p < end && *p != '=' && *p != ';')
             p++;
         size_t kl = (size_t)(p - k);
         k = trim_lws(k, &kl);
-        if (p >= end || *p != '=') {
-            continue; /* a parameter without a value */
-        }
+        if (p >= end || *p != '=' || kl == 0)
+            return -2; /* a parameter without a value (Go: "invalid media parameter") */
         p++;
         while (p < end && (*p == ' ' || *p == '\t'))
             p++;
-        size_t o = 0;
         bool want = kl == nl && strncasecmp(k, name, nl) == 0, fits = true;
-        if (p < end && *p == '"') { /* quoted-string, \ escapes the next byte */
+        if (want && found >= 0)
+            return -2; /* twice (Go: "duplicate parameter name") */
+        size_t o = 0;
+        if (p < end && *p == '"') {
+            /* quoted-string: \ escapes a tspecial, else it is kept (Go's
+             * consumeValue); CR or LF inside is malformed */
             for (p++; p < end && *p != '"'; p++) {
-                if (*p == '\\' && p + 1 < end)
+                if (*p == '\r' || *p == '\n')
+                    return -2;
+                if (*p == '\\' && p + 1 < end && tspecial(p[1]))
                     p++;
-                if (want && o + 1 < cap)
-                    out[o++] = *p;
-                else if (want)
+                if (want && out && o + 1 < cap)
+                    out[o] = *p;
+                else if (want && out)
                     fits = false;
+                o++;
             }
             if (p >= end)
-                return -1; /* unterminated */
+                return -2; /* unterminated */
             p++;
         } else {
             const char *v = p;
@@ -219,44 +236,50 @@ int srv__mime_param(const char *ps, size_t n, const char *name, char *out, size_
                 p++;
             size_t vl = (size_t)(p - v);
             v = trim_lws(v, &vl);
-            if (want && vl < cap) {
+            if (want && out && vl < cap)
                 memcpy(out, v, vl);
-                o = vl;
-            } else if (want) {
+            else if (want && out)
                 fits = false;
-            }
+            o = vl;
         }
         if (want) {
-            if (!fits || cap == 0)
+            if (out && (!fits || cap == 0))
                 return -1;
-            out[o] = 0;
-            return (int)o;
+            if (out)
+                out[o] = 0;
+            found = (int)o;
         }
     }
-    return -1;
+    return found;
 }
 
 /* The Content-Disposition of a multipart part, value v (n bytes): its
- * form field's name and whether it is a file (has a filename).  false
- * unless it is form-data with a name. */
-static bool part_disposition(const char *v, size_t n, char *name, size_t cap, bool *file)
+ * form field's name (nl its length: it may hold a NUL) and whether it is a
+ * file (a non-empty filename, as Go's ReadForm decides).  false unless it
+ * is form-data with a name. */
+static bool part_disposition(const char *v, size_t n, char *name, size_t cap, size_t *nl,
+                             bool *file)
 {
     const char *ps;
     size_t pl, tl = srv__media_type(v, n, &ps, &pl);
     const char *t = trim_lws(v, &tl);
     if (tl != 9 || strncasecmp(t, "form-data", 9) != 0)
         return false;
-    char fn[8];
-    /* (any filename, even one too long for fn, makes it a file) */
-    *file = srv__mime_param(ps, pl, "filename", fn, sizeof fn) >= 0 ||
-            memmem(ps, pl, "filename", 8) != NULL;
-    return srv__mime_param(ps, pl, "name", name, cap) >= 0;
+    int fl = srv__mime_param(ps, pl, "filename", NULL, 0);
+    int r = srv__mime_param(ps, pl, "name", name, cap);
+    if (fl < -1 || r < 0)
+        return false;
+    *file = fl > 0;
+    *nl = (size_t)r;
+    return true;
 }
 
-/* Does a delimiter's boundary end at p: "--", padding or a line break? */
+/* Does a delimiter's boundary end at p (end: the body's end): the close
+ * "--", transport padding or a line break? */
 static bool boundary_ends(const char *p, const char *end)
 {
-    return p >= end || *p == '-' || *p == ' ' || *p == '\t' || *p == '\r' || *p == '\n';
+    return p >= end || (*p == '-' && p + 1 < end && p[1] == '-') || *p == ' ' || *p == '\t' ||
+           *p == '\r' || *p == '\n';
 }
 
 int srv__multipart_values(const char *s, size_t n, const char *boundary, const char *const *keys,
@@ -268,9 +291,9 @@ int srv__multipart_values(const char *s, size_t n, const char *boundary, const c
         lens[k] = flens[k] = 0;
     }
     size_t bl = strlen(boundary);
-    if (bl == 0 || bl > 200)
+    if (bl == 0 || bl > SRV_MULTIPART_MAX_BOUNDARY)
         return -1;
-    char delim[206]; /* "\r\n--" boundary */
+    char delim[SRV_MULTIPART_MAX_BOUNDARY + 4]; /* "\r\n--" boundary */
     memcpy(delim, "\r\n--", 4);
     memcpy(delim + 4, boundary, bl);
     const char *end = s + n, *p;
@@ -291,8 +314,14 @@ int srv__multipart_values(const char *s, size_t n, const char *boundary, const c
     const char *nl = delim;
     size_t nll = 2;
     for (;;) {
-        if (end - p >= 2 && p[0] == '-' && p[1] == '-')
-            return 0; /* the close delimiter */
+        if (end - p >= 2 && p[0] == '-' && p[1] == '-') {
+            /* the close delimiter: padding, then a line break or the end */
+            for (p += 2; p < end && (*p == ' ' || *p == '\t'); p++)
+                ;
+            if (p == end || *p == '\n' || (end - p >= 2 && p[0] == '\r' && p[1] == '\n'))
+                return 0;
+            goto bad;
+        }
         while (p < end && (*p == ' ' || *p == '\t'))
             p++; /* transport padding */
         if (end - p >= 2 && p[0] == '\r' && p[1] == '\n') {
@@ -304,9 +333,11 @@ int srv__multipart_values(const char *s, size_t n, const char *boundary, const c
         } else {
             goto bad;
         }
-        /* the part's header lines, up to an empty one */
+        /* the part's header lines, up to an empty one; the first
+         * Content-Disposition counts (Go's Header.Get) */
         char name[64];
-        bool named = false, file = false;
+        size_t namel = 0;
+        bool named = false, file = false, seen = false;
         for (;;) {
             const char *eol = memmem(p, (size_t)(end - p), nl, nll);
             if (!eol)
@@ -319,13 +350,23 @@ int srv__multipart_values(const char *s, size_t n, const char *boundary, const c
             if (ll == 0)
                 break;
             const char *colon = memchr(line, ':', ll);
-            if (colon && (size_t)(colon - line) == 19 &&
-                strncasecmp(line, "content-disposition", 19) == 0)
-                named = part_disposition(colon + 1, ll - 20, name, sizeof name, &file);
+            if (!colon)
+                goto bad; /* Go: "malformed MIME header line" */
+            if (!seen && (size_t)(colon - line) == 19 &&
+                strncasecmp(line, "content-disposition", 19) == 0) {
+                seen = true;
+                named = part_disposition(colon + 1, ll - 20, name, sizeof name, &namel, &file);
+            }
         }
-        /* the content: up to the line break before the next delimiter */
-        size_t dl = bl + 2 + nll;
+        /* the content: up to the line break before the next delimiter, or
+         * none when the delimiter follows the header's empty line at once */
         const char *body = p, *next = NULL;
+        size_t dl = bl + 2 + nll;
+        if ((size_t)(end - p) >= bl + 2 && memcmp(p, delim + 2, bl + 2) == 0 &&
+            boundary_ends(p + bl + 2, end)) {
+            next = p;
+            dl = bl + 2;
+        }
         for (const char *q = p; !next;) {
             const char *d = memmem(q, (size_t)(end - q), nl, dl);
             if (!d)
@@ -338,18 +379,15 @@ int srv__multipart_values(const char *s, size_t n, const char *boundary, const c
         if (!next)
             goto bad;
         size_t clen = (size_t)(next - body);
-        if (named) {
-            size_t nml = strlen(name);
-            for (size_t k = 0; k < nk; k++) {
-                if (strlen(keys[k]) != nml || memcmp(keys[k], name, nml) != 0)
-                    continue;
-                const char **v = file ? &files[k] : &vals[k];
-                if (!*v) {
-                    *v = body;
-                    (file ? flens : lens)[k] = clen;
-                }
-                break;
+        for (size_t k = 0; named && k < nk; k++) {
+            if (strlen(keys[k]) != namel || memcmp(keys[k], name, namel) != 0)
+                continue;
+            const char **v = file ? &files[k] : &vals[k];
+            if (!*v) {
+                *v = body;
+                (file ? flens : lens)[k] = clen;
             }
+            break;
         }
         p = next + dl;
     }
@@ -1034,8 +1072,8 @@ static int header_done(http_parser *p)
         if (hval_has(r, "gzip"))
             r->accept_gzip = true;
     } else if (hname_is(r, "content-type")) {
-        cn_buf_reset(&r->ctype);
-        cn_buf_put(&r->ctype, r->hval.p, r->hval.len);
+        if (!r->ctype.len) /* the first one, as Go's Header.Get */
+            cn_buf_put(&r->ctype, r->hval.p, r->hval.len);
     } else if (hname_is(r, "content-encoding")) {
         if (hval_has(r, "gzip"))
             r->gzip = true;

@@ -221,14 +221,17 @@ int srv__query_value(const char *v, size_t len, char *out, size_t n);
 size_t srv__media_type(const char *v, size_t n, const char **param, size_t *plen);
 /* The value of parameter `name` (case-insensitive) in the parameters ps
  * (n bytes: "; a=b; c=\"d\""), unquoted, into out (cap bytes, NUL-
- * terminated).  Returns its length, or -1 when absent, malformed or too
- * long. */
+ * terminated; out NULL: only its length).  Returns its length, -1 when
+ * absent or too long for out, -2 when the parameters are malformed as Go's
+ * mime.ParseMediaType finds them (one without a value, an unterminated
+ * quote, `name` twice). */
 int srv__mime_param(const char *ps, size_t n, const char *name, char *out, size_t cap);
 /* The first value of each of keys[0..nk) in a multipart/form-data body s
  * (n bytes, RFC 7578) with the given boundary, as Go's ReadForm finds
  * them: vals / lens point into s (raw bytes, nothing to decode); a part
  * with a filename goes to files / flens instead.  Returns 0, or -1 (and
  * no values at all) when the body is not a complete multipart body. */
+#define SRV_MULTIPART_MAX_BOUNDARY 255
 int srv__multipart_values(const char *s, size_t n, const char *boundary, const char *const *keys,
                           size_t nk, const char **vals, size_t *lens, const char **files,
                           size_t *flens);

@@ -36,6 +36,8 @@
 typedef struct qreq {
     srv_http_t *h;
     char *q;
+    size_t qlen;  /* q's length: it may hold a NUL */
+    size_t plen;  /* params' */
     char *params; /* params= JSON, NULL without */
     char db[256];
     int64_t epoch_div;
@@ -346,11 +348,10 @@ static void run_query(srv_job_t *j, void *arg)
     qry_error_t perr;
     qry_params_t *params = NULL;
     int rc = 0;
-    if (r->params && qry_params_json(r->params, strlen(r->params), &params, perr.msg,
-                                     sizeof perr.msg) < 0)
+    if (r->params && qry_params_json(r->params, r->plen, &params, perr.msg, sizeof perr.msg) < 0)
         rc = CN_EINVAL;
     if (rc == 0)
-        rc = qry_parse_bound(r->q, strlen(r->q), params, &q, &perr);
+        rc = qry_parse_bound(r->q, r->qlen, params, &q, &perr);
     qry_params_free(params);
     if (rc < 0) {
         cn_buf_t b;
@@ -512,29 +513,48 @@ enum { P_Q, P_DB, P_PARAMS, P_EPOCH, P_PRETTY, P_CHUNKED, P_CHUNK_SIZE, P_N };
 static const char *const keys[P_N] = {"q",      "db",      "params",    "epoch",
                                       "pretty", "chunked", "chunk_size"};
 
-/* n bytes at s without ASCII white space at either end (Go's
- * strings.TrimSpace, which InfluxDB applies to q and epoch). */
-static const char *trim_space(const char *s, size_t *n)
+/* The length of the white space character (Go's unicode.IsSpace: ASCII
+ * space, \t \n \v \f \r, and in UTF-8 U+0085, U+00A0, U+1680,
+ * U+2000-U+200A, U+2028, U+2029, U+202F, U+205F, U+3000) that starts at
+ * s (n bytes), 0 when none does. */
+static size_t space_at(const unsigned char *s, size_t n)
 {
-    while (*n && isspace((unsigned char)*s)) {
-        s++;
-        --*n;
-    }
-    while (*n && isspace((unsigned char)s[*n - 1]))
-        --*n;
-    return s;
+    if (n >= 1 && (s[0] == ' ' || (s[0] >= '\t' && s[0] <= '\r')))
+        return 1;
+    if (n >= 2 && s[0] == 0xC2 && (s[1] == 0x85 || s[1] == 0xA0))
+        return 2;
+    if (n < 3)
+        return 0;
+    unsigned cp = (unsigned)(s[0] & 0x0F) << 12 | (unsigned)(s[1] & 0x3F) << 6 | (s[2] & 0x3F);
+    if ((s[0] & 0xF0) != 0xE0 || (s[1] & 0xC0) != 0x80 || (s[2] & 0xC0) != 0x80)
+        return 0;
+    return cp == 0x1680 || (cp >= 0x2000 && cp <= 0x200A) || cp == 0x2028 || cp == 0x2029 ||
+                   cp == 0x202F || cp == 0x205F || cp == 0x3000
+               ? 3
+               : 0;
 }
 
-/* s trimmed in place; false when NULL or nothing is left. */
-static bool trim_inplace(char *s)
+/* s (n bytes) without white space at either end, in place (Go's
+ * strings.TrimSpace, which InfluxDB applies to q and epoch): its new
+ * length; NUL-terminated. */
+static size_t trim_space(char *s, size_t n)
 {
-    if (!s)
-        return false;
-    size_t n = strlen(s);
-    const char *t = trim_space(s, &n);
-    memmove(s, t, n);
-    s[n] = 0;
-    return n > 0;
+    const unsigned char *u = (const unsigned char *)s;
+    size_t a = 0, k;
+    while ((k = space_at(u + a, n - a)) > 0)
+        a += k;
+    while (n > a) {
+        size_t back = 0;
+        for (size_t w = 1; w <= 3 && w <= n - a && !back; w++)
+            if (space_at(u + n - w, w) == w)
+                back = w;
+        if (!back)
+            break;
+        n -= back;
+    }
+    memmove(s, s + a, n - a);
+    s[n - a] = 0;
+    return n - a;
 }
 
 /* A parameter's value into out (n > 0 bytes, NUL-terminated, truncated):
@@ -550,13 +570,14 @@ static int value_into(const char *v, size_t len, bool raw, char *out, size_t n)
     return (int)m;
 }
 
-/* The same, allocated; NULL when absent. */
-static char *value_dup(const char *v, size_t len, bool raw)
+/* The same, allocated, its length in *n; NULL when absent. */
+static char *value_dup(const char *v, size_t len, bool raw, size_t *n)
 {
+    *n = 0;
     if (!v)
         return NULL;
     char *s = cn_malloc(len + 1);
-    value_into(v, len, raw, s, len + 1);
+    *n = (size_t)value_into(v, len, raw, s, len + 1);
     return s;
 }
 
@@ -564,16 +585,20 @@ static char *value_dup(const char *v, size_t len, bool raw)
 static bool media_is(const char *ct, size_t n, const char *type)
 {
     size_t tl = srv__media_type(ct, n, NULL, NULL);
-    const char *t = trim_space(ct, &tl);
-    return tl == strlen(type) && strncasecmp(t, type, tl) == 0;
+    while (tl && (*ct == ' ' || *ct == '\t'))
+        ct++, tl--;
+    while (tl && (ct[tl - 1] == ' ' || ct[tl - 1] == '\t'))
+        tl--;
+    return tl == strlen(type) && strncasecmp(ct, type, tl) == 0;
 }
 
-/* The /query parameters a POST body gives, as Go's FormValue finds them
- * for InfluxDB: those of a form-encoded body come before the URL's (they
- * win), those of a multipart/form-data body after them (they fill only
- * what the URL lacks) and are raw; a multipart file named q is left in
- * *fq.  With any other Content-Type, or none, the body is not read. */
-static void body_values(const srv_req_t *rq, const char **pv, size_t *pl, bool *raw,
+/* The /query parameters a body gives, as Go's FormValue finds them for
+ * InfluxDB: those of a form-encoded POST body come before the URL's (they
+ * win), those of a multipart/form-data body (of any method) after them
+ * (they fill only what the URL lacks) and are raw; a multipart file named
+ * q is left in *fq.  With any other Content-Type, or none, the body is
+ * not read. */
+static void body_values(const srv_req_t *rq, bool post, const char **pv, size_t *pl, bool *raw,
                         const char **fq, size_t *fql)
 {
     const char *ct = (const char *)rq->ctype.p, *body = (const char *)rq->body.p;
@@ -581,7 +606,7 @@ static void body_values(const srv_req_t *rq, const char **pv, size_t *pl, bool *
     size_t bl[P_N], fl[P_N];
     if (!rq->ctype.len)
         return;
-    if (media_is(ct, rq->ctype.len, "application/x-www-form-urlencoded")) {
+    if (post && media_is(ct, rq->ctype.len, "application/x-www-form-urlencoded")) {
         srv__form_values(body, rq->body.len, keys, P_N, bv, bl);
         for (int k = 0; k < P_N; k++)
             if (bv[k]) {
@@ -591,7 +616,7 @@ static void body_values(const srv_req_t *rq, const char **pv, size_t *pl, bool *
     } else if (media_is(ct, rq->ctype.len, "multipart/form-data")) {
         const char *ps;
         size_t psl;
-        char bnd[256];
+        char bnd[SRV_MULTIPART_MAX_BOUNDARY + 1];
         srv__media_type(ct, rq->ctype.len, &ps, &psl);
         if (srv__mime_param(ps, psl, "boundary", bnd, sizeof bnd) <= 0 ||
             srv__multipart_values(body, rq->body.len, bnd, keys, P_N, bv, bl, fv, fl) < 0)
@@ -619,27 +644,33 @@ void srv__query_handle(srv_conn_t *c, const char *query)
     char v[64];
     /* the parameters, found in one pass over the query string (seven
      * srv__query_param scans were 5k instructions of a small query), and
-     * in a POST its body's (body_values) */
+     * the body's (body_values) */
     const char *pv[P_N];
     size_t pl[P_N];
     bool raw[P_N] = {false};
     srv__query_values(query, keys, P_N, pv, pl);
     const char *fq = NULL; /* a multipart body's file named q */
     size_t fql = 0;
-    if (c->parser.method == HTTP_POST && rq->body.len)
-        body_values(rq, pv, pl, raw, &fq, &fql);
+    if (rq->body.len)
+        body_values(rq, c->parser.method == HTTP_POST, pv, pl, raw, &fq, &fql);
     /* InfluxDB trims q, and only then looks for a file named q */
-    r->q = value_dup(pv[P_Q], pl[P_Q], raw[P_Q]);
-    if (!trim_inplace(r->q) && fq) {
+    /* (q keeps its length: a NUL in it is the parser's error, never the
+     * end of the query) */
+    r->q = value_dup(pv[P_Q], pl[P_Q], raw[P_Q], &r->qlen);
+    if (r->q)
+        r->qlen = trim_space(r->q, r->qlen);
+    if (!r->qlen && fq) {
         cn_free(r->q);
-        r->q = value_dup(fq, fql, true);
+        r->q = value_dup(fq, fql, true, &r->qlen);
+        r->qlen = trim_space(r->q, r->qlen);
     }
-    if (!trim_inplace(r->q))
+    if (!r->qlen)
         r->missing_q = true;
     value_into(pv[P_DB], pl[P_DB], raw[P_DB], r->db, sizeof r->db);
     if (pv[P_PARAMS] && pl[P_PARAMS])
-        r->params = value_dup(pv[P_PARAMS], pl[P_PARAMS], raw[P_PARAMS]);
-    if (value_into(pv[P_EPOCH], pl[P_EPOCH], raw[P_EPOCH], v, sizeof v) > 0 && trim_inplace(v))
+        r->params = value_dup(pv[P_PARAMS], pl[P_PARAMS], raw[P_PARAMS], &r->plen);
+    int el = value_into(pv[P_EPOCH], pl[P_EPOCH], raw[P_EPOCH], v, sizeof v);
+    if (el > 0 && trim_space(v, (size_t)el))
         r->epoch_div = epoch_div(v);
     if (value_into(pv[P_PRETTY], pl[P_PRETTY], raw[P_PRETTY], v, sizeof v) >= 0)
         r->pretty = strcmp(v, "true") == 0;

@@ -91,6 +91,11 @@ expect "empty URL q hides a multipart q" "$(curl -s -XPOST "$url/query?q=" -F 'q
 expect "damaged multipart gives nothing" "$(curl -s -XPOST "$url/query?q=SHOW%20DATABASES" -H 'Content-Type: multipart/form-data; boundary=xyz' --data 'q=SHOW MEASUREMENTS')" "$DBS"
 expect "q of blanks" "$(curl -s "$url/query?q=%20%09%20")" "$MISSING"
 expect "q of no statement" "$(curl -s "$url/query?q=%20%3B%20")" '{}'
+expect "Unicode blanks trimmed too" "$(curl -s "$url/query?q=%E3%80%80SHOW%20DATABASES%C2%A0%0A")" "$DBS"
+# a NUL never ends a query early (the WHERE after it would be lost): it is
+# the parser's error (InfluxDB 1.6.7 reads it as the end of the text)
+expect "a NUL in q" "$(curl -s -G "$url/query" --data db=fleet --data 'q=DELETE+FROM+telemetry%00+WHERE+time+<+0')" \
+    '{"error":"error parsing query: illegal character 0x00 at line 1, char 22"}'
 expect "trimmed q and epoch" "$(curl -s -XPOST "$url/query" -F 'q=  SHOW MEASUREMENTS  ' -F 'epoch= ms' -F db=fleet)" "$MEAS"
 
 # epoch, CSV, gzip, chunked, pretty

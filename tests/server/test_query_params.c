@@ -32,7 +32,7 @@ static void test_one_key(void **st)
     assert_string_equal(v, "SELECT * FROM \"m\" WHERE x = =A");
     assert_int_equal(srv__query_param(q, "e", v, sizeof v), 0);
     assert_string_equal(v, "");
-    assert_int_equal(srv__query_param(q, "x", v, sizeof v), -1); /* no '=' */
+    assert_int_equal(srv__query_param(q, "x", v, sizeof v), 0);  /* no '=': empty, as Go */
     assert_int_equal(srv__query_param(q, "d", v, sizeof v), -1); /* a prefix of a key */
     assert_int_equal(srv__query_param(q, "dbx", v, sizeof v), -1);
     assert_int_equal(srv__query_param("", "q", v, sizeof v), -1);
@@ -59,8 +59,8 @@ static void test_many_keys(void **st)
     assert_int_equal(srv__query_value(vals[1], lens[1], v, sizeof v), 0);
     assert_int_equal(srv__query_value(vals[2], lens[2], v, sizeof v), 2);
     assert_string_equal(v, "ms");
-    assert_null(vals[3]); /* "pretty" without '=' is no value */
-    assert_int_equal(srv__query_value(vals[3], lens[3], v, sizeof v), -1);
+    /* "pretty" without '=' is there, empty (Go's ParseQuery) */
+    assert_int_equal(srv__query_value(vals[3], lens[3], v, sizeof v), 0);
     assert_int_equal(srv__query_value(vals[4], lens[4], v, sizeof v), 2);
     assert_string_equal(v, "10");
     /* nothing matches: every value NULL */
@@ -91,8 +91,9 @@ static void test_form_body(void **st)
     assert_int_equal(srv__query_value(vals[0], lens[0], v, sizeof v), 2);
     assert_string_equal(v, "SE");
     assert_null(vals[1]);
-    srv__form_values(body, 1, keys, 3, vals, lens);
-    assert_null(vals[0]);
+    srv__form_values(body, 1, keys, 3, vals, lens); /* "q": empty */
+    assert_non_null(vals[0]);
+    assert_int_equal(lens[0], 0);
     srv__form_values(NULL, 0, keys, 3, vals, lens);
     assert_null(vals[0]);
     /* NULs after a key's first byte: no key, nothing read past the keys */
@@ -114,18 +115,23 @@ static void assert_bytes(const char *v, size_t n, const char *s)
 static void test_mime_params(void **st)
 {
     (void)st;
-    const char ct[] = "Multipart/Form-Data ; charset=utf-8; boundary=\"a\\\"b c\" ;x";
+    const char ct[] = "Multipart/Form-Data ; charset=utf-8; boundary=\"a\\\"b\\c\" ;";
     const char *ps;
     size_t pl, tl = srv__media_type(ct, sizeof ct - 1, &ps, &pl);
     assert_int_equal(tl, 20); /* "Multipart/Form-Data " */
     char v[16];
     assert_int_equal(srv__mime_param(ps, pl, "BOUNDARY", v, sizeof v), 5);
-    assert_string_equal(v, "a\"b c");
+    assert_string_equal(v, "a\"b\\c"); /* \ escapes only a tspecial */
     assert_int_equal(srv__mime_param(ps, pl, "charset", v, sizeof v), 5);
     assert_string_equal(v, "utf-8");
-    assert_int_equal(srv__mime_param(ps, pl, "x", v, sizeof v), -1); /* no value */
+    assert_int_equal(srv__mime_param(ps, pl, "x", v, sizeof v), -1);   /* absent */
+    assert_int_equal(srv__mime_param(ps, pl, "boundary", NULL, 0), 5); /* its length */
+    /* malformed as Go's mime.ParseMediaType finds them: -2 */
+    assert_int_equal(srv__mime_param("; x; b=1", 8, "b", v, sizeof v), -2);
+    assert_int_equal(srv__mime_param("; b=1; B=2", 10, "b", v, sizeof v), -2);
+    assert_int_equal(srv__mime_param("; b=\"a\nb\"", 10, "b", v, sizeof v), -2);
     assert_int_equal(srv__mime_param(ps, pl, "charset", v, 5), -1);  /* too long */
-    assert_int_equal(srv__mime_param("b=\"open", 7, "b", v, sizeof v), -1);
+    assert_int_equal(srv__mime_param("b=\"open", 7, "b", v, sizeof v), -2);
     assert_int_equal(srv__media_type("text/plain", 10, NULL, NULL), 10);
 }
 
@@ -172,12 +178,57 @@ static void test_multipart(void **st)
     assert_null(vals[0]);
 }
 
+/* Where Go's mime/multipart decides otherwise than a first reading would
+ * (each checked against InfluxDB 1.6.7 through curl). */
+static void test_multipart_edges(void **st)
+{
+    (void)st;
+    static const char *const keys[] = {"q", "db", "epoch"};
+    const char *vals[3], *files[3];
+    size_t lens[3], flens[3];
+#define MP(body)                                                                                   \
+    srv__multipart_values(body, sizeof body - 1, "XY", keys, 3, vals, lens, files, flens)
+    /* an empty value: the delimiter right after the header's empty line;
+     * "--XY-x" inside a value is no delimiter; an empty filename is a
+     * value, and so is a part whose other parameter says "filename"; the
+     * first Content-Disposition counts */
+    const char a[] = "--XY\r\nContent-Disposition: form-data; name=\"db\"; filename=\"\"\r\n\r\n"
+                     "--XY\r\nContent-Disposition: form-data; x=\"filename\"; name=q\r\n"
+                     "Content-Disposition: form-data; name=epoch\r\n\r\nSHOW\r\n--XY-x\r\n"
+                     "--XY--\r\nepilogue";
+    assert_int_equal(MP(a), 0);
+    assert_bytes(vals[1], lens[1], "");
+    assert_bytes(vals[0], lens[0], "SHOW\r\n--XY-x");
+    assert_null(vals[2]);
+    assert_null(files[0]);
+    /* the whole form fails on a header line without a colon, or on
+     * anything but padding after the close delimiter */
+    const char b[] = "--XY\r\nContent-Disposition: form-data; name=q\r\nnocolon\r\n\r\nx\r\n--XY--";
+    assert_int_equal(MP(b), -1);
+    const char c[] = "--XY\r\nContent-Disposition: form-data; name=q\r\n\r\nx\r\n--XY--garbage";
+    assert_int_equal(MP(c), -1);
+    assert_null(vals[0]);
+    /* a malformed disposition (a parameter without a value) or a name with
+     * a NUL leaves the part out, not the form */
+    const char d[] = "--XY\r\nContent-Disposition: form-data; oops; name=q\r\n\r\nx\r\n--XY\r\n"
+                     "Content-Disposition: form-data; name=\"db\\0\"\r\n\r\ny\r\n--XY\r\n"
+                     "Content-Disposition: form-data; name=\"q\"\r\n\r\nz\r\n--XY--";
+    char dn[sizeof d];
+    memcpy(dn, d, sizeof d);
+    *strstr(dn, "\\0") = '\0'; /* the name: 'd', 'b', NUL, '0' */
+    assert_int_equal(
+        srv__multipart_values(dn, sizeof d - 1, "XY", keys, 3, vals, lens, files, flens), 0);
+    assert_bytes(vals[0], lens[0], "z");
+    assert_null(vals[1]);
+#undef MP
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_one_key),   cmocka_unit_test(test_many_keys),
         cmocka_unit_test(test_form_body), cmocka_unit_test(test_mime_params),
-        cmocka_unit_test(test_multipart),
+        cmocka_unit_test(test_multipart), cmocka_unit_test(test_multipart_edges),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
