@@ -254,6 +254,35 @@ static void cq_load(qry_catalog_t *c, const char *text)
     qry_query_free(q);
 }
 
+static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, const char *db);
+static void sel_free(qry_select_t *q);
+
+/* A continuous query kept by an older version, its names not qualified:
+ * qualified as CREATE now keeps them, so that the same CREATE again is
+ * still no error and SHOW shows what InfluxDB would. */
+static void cq_qualify(qry_catalog_t *c, cq_ent_t *e)
+{
+    qry_query_t *q;
+    qry_error_t err;
+    if (qry_parse(e->text, strlen(e->text), &q, &err) < 0)
+        return;
+    qry_stmt_t st = q->stmts[0]; /* (cq_load kept only CREATE CONTINUOUS QUERY) */
+    qry_ddl_t dq = *st.u.ddl;
+    dq.cq = sel_qualified(c, st.u.ddl->cq, dq.db);
+    st.u.ddl = &dq;
+    cn_buf_t t;
+    cn_buf_init(&t);
+    qry_print_stmt(&st, &t);
+    sel_free(dq.cq);
+    cn_buf_put_u8(&t, 0);
+    if (strcmp((const char *)t.p, e->text) != 0) {
+        cn_free(e->text);
+        e->text = cn_strdup((const char *)t.p);
+    }
+    cn_buf_free(&t);
+    qry_query_free(q);
+}
+
 char **qry_catalog_cqs(qry_catalog_t *c, size_t *n)
 {
     pthread_mutex_lock(&c->mu);
@@ -322,6 +351,8 @@ int qry_catalog_open(const char *path, qry_catalog_t **out)
                 cn_free(legacy[i]);
             }
             cn_free(legacy);
+            for (size_t i = 0; i < c->ncqs; i++)
+                cq_qualify(c, &c->cqs[i]);
         }
     }
     *out = c;
@@ -1176,20 +1207,21 @@ int qry__cat_target(qry_catalog_t *c, const char *db, const char *rp, qry__rb_t 
     return rc;
 }
 
-/* The default retention policy of db (c->mu held): NULL when its
- * policies were all dropped; "autogen" for a database only written to. */
+/* The default retention policy of db (c->mu held); "autogen" for a
+ * database only written to, and for one whose default was dropped (InfluxDB
+ * keeps the dropped default's name, and then finds no such policy). */
 static const char *rp_default(qry_catalog_t *c, const char *db)
 {
     for (size_t i = 0; i < c->nrps; i++)
         if (c->rps[i].def && strcmp(c->rps[i].db, db) == 0)
             return c->rps[i].name;
-    return db_has_rps(c, db) ? NULL : "autogen";
+    return "autogen";
 }
 
 /* A copy of s whose INTO and measurements (in subqueries too) name their
- * database (db where they leave it out) and its default policy (where
- * they leave that out), as InfluxDB stores a continuous query; c->mu
- * held.  Only the copied sources, INTO and SELECTs are new (sel_free). */
+ * database (db where they leave it out; none when db is NULL) and its
+ * default policy (where they leave that out), as InfluxDB stores a
+ * continuous query; c->mu held.  Only the copied sources, INTO and SELECTs are new (sel_free). */
 static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, const char *db)
 {
     qry_select_t *q = cn_malloc(sizeof *q);
@@ -1201,7 +1233,7 @@ static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, cons
             src[i].sub = sel_qualified(c, src[i].sub, db);
         } else if (!src[i].db) {
             src[i].db = db;
-            if (!src[i].rp)
+            if (db && !src[i].rp)
                 src[i].rp = rp_default(c, db);
         } else if (!src[i].rp || !*src[i].rp) {
             src[i].rp = rp_default(c, src[i].db);
@@ -1213,11 +1245,24 @@ static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, cons
         *in = *s->into;
         if (!in->db || !*in->db)
             in->db = db;
-        if (!in->rp || !*in->rp)
+        if (in->db && (!in->rp || !*in->rp))
             in->rp = rp_default(c, in->db);
         q->into = in;
     }
     return q;
+}
+
+/* Do the databases and policies q's measurements name (in subqueries
+ * too) exist?  c->mu held. */
+static int sel_check(qry_catalog_t *c, const qry_select_t *q, qry__rb_t *b)
+{
+    for (size_t i = 0; i < q->nsources; i++) {
+        const qry_source_t *src = &q->sources[i];
+        if (src->kind == QRY_SRC_SUBQUERY ? sel_check(c, src->sub, b) != 0
+                                          : cat_target(c, src->db, src->rp, true, b) != 0)
+            return -1;
+    }
+    return 0;
 }
 
 static void sel_free(qry_select_t *q)
@@ -1232,12 +1277,12 @@ static void sel_free(qry_select_t *q)
 
 void qry_print_qualified(const qry_stmt_t *st, qry_catalog_t *c, const char *db, cn_buf_t *b)
 {
-    if (!c || st->kind != QRY_STMT_SELECT || !db || !*db) {
+    if (!c || st->kind != QRY_STMT_SELECT) {
         qry_print_stmt(st, b);
         return;
     }
     pthread_mutex_lock(&c->mu);
-    qry_select_t *q = sel_qualified(c, st->u.select, db);
+    qry_select_t *q = sel_qualified(c, st->u.select, db && *db ? db : NULL);
     qry_print_select(q, b);
     sel_free(q);
     pthread_mutex_unlock(&c->mu);
@@ -1261,16 +1306,17 @@ static void cq_ddl(qry_catalog_t *c, const qry_stmt_t *st, qry__rb_t *b)
         qry__rb_err(b, "database not found: %s", d->db);
         return;
     }
-    /* INTO's database and policy must exist now, as in InfluxDB (which
-     * names the policy "db.rp" here) */
-    const qry_into_t *in = d->cq->into;
-    if (cat_target(c, in->db && *in->db ? in->db : d->db, in->rp, true, b) != 0)
-        return;
-    /* kept (and shown) with every name qualified, as InfluxDB keeps it */
+    /* kept (and shown) with every name qualified, as InfluxDB keeps it;
+     * INTO's and every measurement's database and policy must exist now */
     qry_ddl_t dq = *d;
     qry_stmt_t sq = *st;
     dq.cq = sel_qualified(c, d->cq, d->db);
     sq.u.ddl = &dq;
+    if (cat_target(c, dq.cq->into->db, dq.cq->into->rp, true, b) != 0 ||
+        sel_check(c, dq.cq, b) != 0) {
+        sel_free(dq.cq);
+        return;
+    }
     cn_buf_t t;
     cn_buf_init(&t);
     qry_print_stmt(&sq, &t);

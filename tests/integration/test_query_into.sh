@@ -120,6 +120,9 @@ expect "a type conflict ends the request" "$(q 'SELECT count(v) AS v INTO m6 FRO
 expect "GET: written, with InfluxDB's warning" \
     "$(curl -s -G "$url/query" --data-urlencode db=iot --data-urlencode 'q=SELECT v INTO m15 FROM m')" \
     '{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[["1970-01-01T00:00:00Z",4]]}],"messages":[{"level":"warning","text":"deprecated use of '"'"'SELECT v INTO iot.autogen.m15 FROM iot.autogen.m'"'"' in a read only context, please use a POST request instead"}]}]}'
+expect "GET without db: the names it gives qualified" \
+    "$(curl -s -G "$url/query" --data-urlencode 'q=SELECT v INTO iot..m16 FROM iot..m')" \
+    '{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[["1970-01-01T00:00:00Z",4]]}],"messages":[{"level":"warning","text":"deprecated use of '"'"'SELECT v INTO iot.autogen.m16 FROM iot.autogen.m'"'"' in a read only context, please use a POST request instead"}]}]}'
 
 # ---------------------------------------- acknowledged means durable
 expect "INTO before a SIGKILL" "$(q 'SELECT v INTO m30 FROM m GROUP BY *')" "$(written 4)"

@@ -1139,6 +1139,57 @@ static void test_cq_qualified(void **st)
         "END\"],[\"z2\",\"CREATE CONTINUOUS QUERY z2 ON iot BEGIN SELECT mean(v) INTO "
         "iot.autogen.m2 FROM (SELECT max(v) AS v FROM iot.autogen.m GROUP BY time(10s)) GROUP "
         "BY time(1m), * END\"]]},{\"name\":\"other\",\"columns\":[\"name\",\"query\"]}]}");
+    /* every measurement's database and policy must exist, in subqueries
+     * too; a dropped default policy is still looked for by its name */
+    const char *nope = "{\"statement_id\":0,\"error\":\"retention policy not found: iot.nope\"}";
+    expect_opts(f,
+                "CREATE CONTINUOUS QUERY n2 ON iot BEGIN SELECT mean(v) INTO m1 FROM nope.cpu "
+                "GROUP BY time(1m) END",
+                o, nope);
+    expect_opts(
+        f,
+        "CREATE CONTINUOUS QUERY n4 ON iot BEGIN SELECT mean(v) INTO m1 FROM (SELECT v FROM "
+        "nope.cpu) GROUP BY time(1m) END",
+        o, nope);
+    expect_opts(f,
+                "CREATE CONTINUOUS QUERY n3 ON iot BEGIN SELECT mean(v) INTO m1 FROM nodb..cpu "
+                "GROUP BY time(1m) END",
+                o, "{\"statement_id\":0,\"error\":\"database not found: nodb\"}");
+    expect_opts(f, "CREATE DATABASE nd", o, "{\"statement_id\":0}");
+    expect_opts(f, "CREATE RETENTION POLICY r2 ON nd DURATION 1h REPLICATION 1", o,
+                "{\"statement_id\":0}");
+    expect_opts(f, "DROP RETENTION POLICY autogen ON nd", o, "{\"statement_id\":0}");
+    expect_opts(f,
+                "CREATE CONTINUOUS QUERY n1 ON nd BEGIN SELECT mean(v) INTO m1 FROM cpu GROUP BY "
+                "time(1m) END",
+                o, "{\"statement_id\":0,\"error\":\"retention policy not found: nd.autogen\"}");
+    assert_int_equal(cq_count(cat), 2);
+    qry_catalog_close(cat);
+}
+
+/* A continuous query an older version kept unqualified reads back
+ * qualified: SHOW shows it as InfluxDB would, and the same CREATE again
+ * is still no error. */
+static void test_cq_upgrade(void **st)
+{
+    fx_t *f = *st;
+    char path[128];
+    snprintf(path, sizeof path, "%s/databases", f->dir);
+    const char *old =
+        "CREATE CONTINUOUS QUERY c1 ON iot BEGIN SELECT mean(v) INTO m1 FROM cpu GROUP "
+        "BY time(1m) END";
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fprintf(fp, "db iot 1\nrp iot autogen 0 604800000000000 1 1 0\ncq %zu\n%s\n", strlen(old), old);
+    fclose(fp);
+    qry_catalog_t *cat = open_catalog(f, path);
+    qry_exec_opts_t o = {.cat = cat};
+    expect_opts(f, old, o, "{\"statement_id\":0}");
+    expect_opts(f, "SHOW CONTINUOUS QUERIES", o,
+                "{\"statement_id\":0,\"series\":[{\"name\":\"iot\",\"columns\":[\"name\","
+                "\"query\"],\"values\":[[\"c1\",\"CREATE CONTINUOUS QUERY c1 ON iot BEGIN SELECT "
+                "mean(v) INTO iot.autogen.m1 FROM iot.autogen.cpu GROUP BY time(1m) END\"]]}]}");
+    assert_int_equal(cq_count(cat), 1);
     qry_catalog_close(cat);
 }
 
@@ -1166,6 +1217,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_cq_catalog_and_run, setup, teardown),
         cmocka_unit_test_setup_teardown(test_catalog_names, setup, teardown),
         cmocka_unit_test_setup_teardown(test_cq_qualified, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_cq_upgrade, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
