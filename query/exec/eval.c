@@ -39,6 +39,10 @@ static qry_val_t compare(qry_op_t op, const qry_val_t *a, const qry_val_t *b)
             c = x < y ? -1 : x > y;
         }
     } else if (a->t == QRY_STR && b->t == QRY_STR) {
+        /* strings, tags as fields, only compare for (in)equality in
+         * InfluxQL: an ordering is never true, as in InfluxDB 1.x */
+        if (op != QRY_OP_EQ && op != QRY_OP_NEQ)
+            return qry__vb(false);
         c = qry__vcmp(a, b);
     } else if (a->t == QRY_BOOL && b->t == QRY_BOOL) {
         if (op != QRY_OP_EQ && op != QRY_OP_NEQ)

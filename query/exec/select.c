@@ -1657,21 +1657,27 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                     break;
                 }
                 case QRY_FILL_LINEAR: {
+                    /* the next window with a value (a count's empty
+                     * windows have none, though they hold 0 until the loop
+                     * reaches them) */
                     size_t nx = w + 1;
-                    while (nx < nb && av[nx * na + k].t == QRY_NULL)
+                    while (nx < nb &&
+                           (av[nx * na + k].t == QRY_NULL || (iscount && !st[nx * na + k].n)))
                         nx++;
                     if (prev.t == QRY_NULL || nx >= nb)
                         break;
                     qry_val_t nv = av[nx * na + k];
-                    size_t pw = prev_w;
-                    double x0 = (double)r->wins[pw], x1 = (double)r->wins[nx];
-                    double xw = (double)r->wins[w];
+                    /* as InfluxDB 1.6.7 computes it, to the last bit:
+                     * y0 + (y1 - y0) * dx / dt in float64, with ns
+                     * differences, an integer truncated at the end */
+                    double dt = (double)(r->wins[nx] - r->wins[prev_w]);
+                    double dx = (double)(r->wins[w] - r->wins[prev_w]);
                     if (prev.t == QRY_INT && nv.t == QRY_INT) {
-                        int64_t slope = (nv.u.i - prev.u.i) / (int64_t)(nx - pw);
-                        *x = qry__vi(prev.u.i + slope * (int64_t)(w - pw));
+                        double y0 = (double)prev.u.i, dy = (double)(nv.u.i - prev.u.i);
+                        *x = qry__vi((int64_t)(y0 + dy * dx / dt));
                     } else {
                         double y0 = vnum(&prev), y1 = vnum(&nv);
-                        *x = qry__vf(y0 + (y1 - y0) * (xw - x0) / (x1 - x0));
+                        *x = qry__vf(y0 + (y1 - y0) * dx / dt);
                     }
                     break;
                 }
@@ -2288,8 +2294,20 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
                 int64_t nx;
                 if (__builtin_add_overflow(w, r.interval, &nx))
                     break;
-                int64_t ws = win_start(&r, nx);
-                w = ws > w ? ws : nx;
+                /* a window the clocks go back in lasts longer, by the
+                 * offsets' difference (InfluxDB's Window(): its end moves
+                 * by zone(start) - zone(end) when that is positive and
+                 * shorter than the interval) */
+                int64_t d = r.tz ? ((int64_t)qry__tz_offset(r.tz, w - r.offset) -
+                                    (int64_t)qry__tz_offset(r.tz, nx - r.offset)) *
+                                       1000000000
+                                 : 0;
+                if (d > 0 && d < r.interval && nx <= INT64_MAX - d) {
+                    w = nx + d;
+                } else {
+                    int64_t ws = win_start(&r, nx);
+                    w = ws > w ? ws : nx;
+                }
             }
         } else {
             r.nb = 1;

@@ -557,6 +557,27 @@ static bool mentions_time(const qry_expr_t *e)
     return false;
 }
 
+/* Does e order a tag against a string (host > 'b')?  A metadata query's
+ * WHERE is InfluxDB's "invalid tag comparison operator" then. */
+static bool orders_tag(const qry_expr_t *e)
+{
+    if (!e)
+        return false;
+    if (e->kind == QRY_EXPR_UNARY)
+        return orders_tag(e->u.unary.operand);
+    if (e->kind != QRY_EXPR_BINARY)
+        return false;
+    qry_op_t op = e->u.bin.op;
+    if (op == QRY_OP_LT || op == QRY_OP_LTE || op == QRY_OP_GT || op == QRY_OP_GTE) {
+        const qry_expr_t *l = e->u.bin.lhs, *r = e->u.bin.rhs;
+        return (l->kind == QRY_EXPR_STRING && r->kind == QRY_EXPR_VAR &&
+                strcmp(r->u.var.name, "time") != 0) ||
+               (r->kind == QRY_EXPR_STRING && l->kind == QRY_EXPR_VAR &&
+                strcmp(l->u.var.name, "time") != 0);
+    }
+    return orders_tag(e->u.bin.lhs) || orders_tag(e->u.bin.rhs);
+}
+
 /* An estimate (InfluxDB's sketch) is what SHOW SERIES / MEASUREMENT
  * CARDINALITY answer over a whole database; any narrowing makes them
  * exact counts per measurement. */
@@ -680,6 +701,17 @@ static void show_queries(const qry_exec_opts_t *o, qry__rb_t *b)
     qry_task_infos_free(v, n);
 }
 
+/* s into a series key as line protocol escapes it (InfluxDB's keys):
+ * a backslash before each byte of esc. */
+static void put_key_part(cn_buf_t *b, const char *s, const char *esc)
+{
+    for (; *s; s++) {
+        if (strchr(esc, *s))
+            cn_buf_put_u8(b, '\\');
+        cn_buf_put_u8(b, (uint8_t)*s);
+    }
+}
+
 int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
 {
     if (sh->kind == QRY_SHOW_QUERIES) {
@@ -760,6 +792,10 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
         }
         cn_buf_free(&d1);
         cn_buf_free(&d2);
+        return 0;
+    }
+    if (!sh->cardinality && orders_tag(sh->cond)) { /* tags: (in)equality only */
+        qry__rb_err(b, "invalid tag comparison operator");
         return 0;
     }
     if (sh->cardinality && mentions_time(sh->cond)) { /* InfluxDB's words */
@@ -940,13 +976,13 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
             cn_buf_init(&kb);
             for (int s = 0; s < ns; s++) {
                 cn_buf_reset(&kb);
-                cn_buf_put(&kb, ms[i], strlen(ms[i]));
+                put_key_part(&kb, ms[i], ", ");
                 for (size_t k = 0; k < p.ntagkeys; k++)
                     if (tv[s][k][0]) {
                         cn_buf_put_u8(&kb, ',');
-                        cn_buf_put(&kb, p.tagkeys[k], strlen(p.tagkeys[k]));
+                        put_key_part(&kb, p.tagkeys[k], ", =");
                         cn_buf_put_u8(&kb, '=');
-                        cn_buf_put(&kb, tv[s][k], strlen(tv[s][k]));
+                        put_key_part(&kb, tv[s][k], ", =");
                     }
                 keys[s] = qry__rstrndup(b->r->arena, (const char *)kb.p, kb.len);
             }

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# SPDX-License-Identifier: MIT
+#
+# test_query_influx16.sh - answers InfluxDB 1.6.7 gave on the same points
+# where a differential run (the same queries to cairn and to influxd)
+# found cairn answering otherwise: fill(linear) of counts and integers and
+# its float arithmetic, SHOW SERIES keys escaped as line protocol, string
+# and tag orderings (never true; an error in a metadata query), and
+# GROUP BY time() windows across daylight-saving changes with tz().
+# Every expected answer below is influxd's, byte for byte (epoch=s).
+#
+# Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
+set -euo pipefail
+
+SRC=${CAIRN_SRC:-$(cd "$(dirname "$0")/../.." && pwd)}
+BIN=${CAIRN_BIN:-$SRC/build/debug/cairn}
+[ -x "$BIN" ] || { echo "FAIL: no executable at $BIN (set CAIRN_BIN)" >&2; exit 1; }
+command -v curl >/dev/null || { echo "FAIL: curl is required" >&2; exit 1; }
+
+# shellcheck source=lib.sh
+source "$SRC/tests/integration/lib.sh" query_influx16
+
+data="$tmp/data"
+start_http_server --durability=os
+
+cat >"$tmp/lp" <<'LP'
+gapit k=0i 1767225600000
+gapit k=5i 1767225630000
+gapit k=100i 1767225700000
+gapit k=-7i 1767225740000
+gapct,s=a v=1 1767225600000
+gapct,s=b v=1 1767225600000
+gapct,s=c v=1 1767225600000
+gapct,s=d v=1 1767225600000
+gapct,s=a v=1 1767225640000
+edgt,host=a,region=eu iv=-337i,sv="beta",bv=false 1767225600000
+edgt,host=b,region=us iv=333i,sv="alpha",bv=true 1767225600000
+edgt,host=c\ d,region=eu iv=681i,sv="x y",bv=true 1767225600000
+edgt,host=e\,f,region=us iv=-252i,sv="x y",bv=true 1767225600000
+edgt,host=g\=h,region=eu iv=863i,sv="x y",bv=true 1767225600000
+edgt,host=a,region=eu fv=-46.250434156,sv="de\"lta" 1767225615000
+edgt,host=b,region=us fv=-8.182784863,sv="beta" 1767225615000
+edgt,host=c\ d,region=eu fv=-40.928698666,sv="de\"lta" 1767225615000
+edgt,host=e\,f,region=us fv=-44.088949392,sv="x y" 1767225615000
+edgt,host=g\=h,region=eu fv=-37.619803885,sv="beta" 1767225615000
+edgt,host=a,region=eu fv=13.062591573,iv=193i,bv=true 1767225630000
+edgt,host=b,region=us fv=7.710294862,iv=-188i,bv=true 1767225630000
+edgt,host=c\ d,region=eu fv=47.625510559,iv=-905i,bv=true 1767225630000
+edgt,host=e\,f,region=us fv=-21.039071367,iv=-705i,bv=true 1767225630000
+edgt,host=g\=h,region=eu fv=7.091368965,iv=147i,bv=true 1767225630000
+edgt,host=a,region=eu iv=-789i,sv="x y" 1767225645000
+edgt,host=b,region=us iv=169i,sv="beta" 1767225645000
+edgt,host=c\ d,region=eu iv=-238i,sv="alpha" 1767225645000
+edgt,host=e\,f,region=us iv=121i,sv="alpha" 1767225645000
+edgt,host=g\=h,region=eu iv=155i,sv="alpha" 1767225645000
+LP
+# points every 30 minutes, two devices alternating, over four days around
+# each 2026 change of Europe/Berlin and America/New_York
+awk 'BEGIN {
+    split("1774569600 1792713600 1772755200 1793318400", from, " ")
+    for (r = 1; r <= 4; r++)
+        for (i = 0; i < 192; i++)
+            printf "dstt,dev=d%d v=%.1f,c=%di %d000\n", i % 2 + 1, (i * 7) % 23 - 5.5, int(i / 2), from[r] + i * 1800
+}' >>"$tmp/lp"
+code=$(curl -s -o "$tmp/wr" -w '%{http_code}' -XPOST "$url/write?db=iot&precision=ms" --data-binary @"$tmp/lp")
+[ "$code" = 204 ] || fail "write answered $code: $(cat "$tmp/wr")"
+
+q() { # q QUERY [curl args...]: the body of a GET
+    local query=$1
+    shift
+    curl -s -G "$url/query" --data-urlencode "q=$query" "$@"
+}
+
+expect 'fill(linear) of a count: empty windows have no count' "$(q 'SELECT count(v) FROM gapct WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:01:30Z'"'"' GROUP BY time(10s) fill(linear)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapct","columns":["time","count"],"values":[[1767225600,4],[1767225610,3],[1767225620,2],[1767225630,1],[1767225640,1],[1767225650,null],[1767225660,null],[1767225670,null],[1767225680,null]]}]}]}'
+expect 'fill(linear) of integers: truncated at the end' "$(q 'SELECT max(k) FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(10s) fill(linear)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapit","columns":["time","max"],"values":[[1767225600,0],[1767225610,1],[1767225620,3],[1767225630,5],[1767225640,18],[1767225650,32],[1767225660,45],[1767225670,59],[1767225680,72],[1767225690,86],[1767225700,100],[1767225710,73],[1767225720,46],[1767225730,19],[1767225740,-7],[1767225750,null],[1767225760,null],[1767225770,null]]}]}]}'
+expect 'fill(linear) of floats: InfluxDB'"'"'s arithmetic' "$(q 'SELECT mean(k) FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(10s) fill(linear)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapit","columns":["time","mean"],"values":[[1767225600,0],[1767225610,1.6666666666666667],[1767225620,3.3333333333333335],[1767225630,5],[1767225640,18.57142857142857],[1767225650,32.14285714285714],[1767225660,45.714285714285715],[1767225670,59.285714285714285],[1767225680,72.85714285714286],[1767225690,86.42857142857143],[1767225700,100],[1767225710,73.25],[1767225720,46.5],[1767225730,19.75],[1767225740,-7],[1767225750,null],[1767225760,null],[1767225770,null]]}]}]}'
+expect 'SHOW SERIES: keys escaped as line protocol' "$(q 'SHOW SERIES FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"columns":["key"],"values":[["edgt,host=a,region=eu"],["edgt,host=b,region=us"],["edgt,host=c\\ d,region=eu"],["edgt,host=e\\,f,region=us"],["edgt,host=g\\=h,region=eu"]]}]}]}'
+expect 'a tag ordered against a string: never true' "$(q 'SELECT count(iv) FROM edgt WHERE host > '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+expect 'a string field ordered: never true' "$(q 'SELECT count(iv) FROM edgt WHERE sv <= '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+expect 'SHOW with a tag ordered: InfluxDB'"'"'s error' "$(q 'SHOW TAG VALUES FROM edgt WITH KEY = host WHERE host > '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"invalid tag comparison operator"}]}'
+expect 'SHOW ... CARDINALITY with a tag ordered: nothing' "$(q 'SHOW SERIES EXACT CARDINALITY FROM edgt WHERE host < '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+expect 'tz(): the day the clocks go back lasts 25 hours' "$(q 'SELECT count(v), sum(c) FROM dstt WHERE time >= '"'"'2026-10-23T00:00:00Z'"'"' AND time < '"'"'2026-10-27T00:00:00Z'"'"' GROUP BY time(1d) tz('"'"'Europe/Berlin'"'"')' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"dstt","columns":["time","count","sum"],"values":[[1792706400,44,462],[1792792800,48,1608],[1792879200,50,2900],[1792969200,48,3960],[1793055600,2,190]]}]}]}'
+expect 'tz(): the day the clocks go forward lasts 23' "$(q 'SELECT count(v), sum(c) FROM dstt WHERE time >= '"'"'2026-03-27T00:00:00Z'"'"' AND time < '"'"'2026-03-31T00:00:00Z'"'"' GROUP BY time(1d) tz('"'"'Europe/Berlin'"'"')' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"dstt","columns":["time","count","sum"],"values":[[1774566000,46,506],[1774652400,48,1656],[1774738800,46,2668],[1774821600,48,3912],[1774908000,4,378]]}]}]}'
+expect 'tz(): a 2h window takes the repeated hour' "$(q 'SELECT count(v), sum(c) FROM dstt WHERE time >= '"'"'2026-10-24T22:00:00Z'"'"' AND time < '"'"'2026-10-25T06:00:00Z'"'"' GROUP BY time(2h) tz('"'"'Europe/Berlin'"'"')' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"dstt","columns":["time","count","sum"],"values":[[1792879200,4,186],[1792886400,6,294],[1792897200,4,206],[1792904400,2,106]]}]}]}'
+expect 'tz(): 1h windows stay apart' "$(q 'SELECT count(v), sum(c) FROM dstt WHERE time >= '"'"'2026-10-24T22:00:00Z'"'"' AND time < '"'"'2026-10-25T06:00:00Z'"'"' GROUP BY time(1h) tz('"'"'Europe/Berlin'"'"')' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"dstt","columns":["time","count","sum"],"values":[[1792879200,2,92],[1792882800,2,94],[1792886400,2,96],[1792890000,2,98],[1792893600,2,100],[1792897200,2,102],[1792900800,2,104],[1792904400,2,106]]}]}]}'
+expect 'tz(): New York, the days of both changes' "$(q 'SELECT count(v), sum(c) FROM dstt WHERE time >= '"'"'2026-03-06T00:00:00Z'"'"' AND time < '"'"'2026-11-03T00:00:00Z'"'"' AND (time < '"'"'2026-03-10T00:00:00Z'"'"' OR time >= '"'"'2026-10-30T00:00:00Z'"'"') GROUP BY time(1d) tz('"'"'America/New_York'"'"') fill(none)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: found fill, expected ; at line 1, char 217"}'
+expect 'tz(): weeks' "$(q 'SELECT count(v) FROM dstt WHERE time >= '"'"'2026-10-23T00:00:00Z'"'"' AND time < '"'"'2026-10-27T00:00:00Z'"'"' GROUP BY time(1w) tz('"'"'Europe/Berlin'"'"')' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"dstt","columns":["time","count"],"values":[[1792620000,192]]}]}]}'
+
+stop_server
+echo "PASS: $checks checks"
