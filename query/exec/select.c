@@ -94,6 +94,7 @@ typedef struct run {
     plan_t *p;
     eng_snap_t *snap;
     int64_t tmin, tmax; /* [tmin, tmax) */
+    int64_t out_min;    /* rows before it are not output (tf_lookback) */
     bool has_lower;
     int64_t interval, offset;
     const qry__tz_t *tz;
@@ -1420,6 +1421,18 @@ static void transform(const ocol_t *oc, int64_t default_unit, const int64_t *ts,
     cn_free(win);
 }
 
+/* Does a GROUP BY time() query's transformation read the interval before
+ * its time range, as InfluxDB 1.6.7 moves the start back by one interval
+ * for derivative, difference, elapsed and moving_average (whatever its N;
+ * cumulative_sum reads nothing before)? */
+static bool tf_lookback(const plan_t *p)
+{
+    for (size_t c = 0; p->has_tf && c < p->ncols; c++)
+        if (p->cols[c].tf != TF_NONE && p->cols[c].tf != TF_CUMSUM)
+            return true;
+    return false;
+}
+
 /* Emits one output series from rows (ts[], v[] with ncols per row). */
 static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_t *v, size_t n)
 {
@@ -1435,7 +1448,7 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             bool any = false;
-            for (size_t c = 0; c < nc && !any; c++)
+            for (size_t c = 0; c < nc && !any && ts[i] >= r->out_min; c++)
                 any = v[i * nc + c].t != QRY_NULL;
             if (!any)
                 continue;
@@ -2219,6 +2232,7 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
     r.p = &p;
     r.snap = snap;
     r.tmin = tmin;
+    r.out_min = INT64_MIN;
     r.tmax = tmax;
     r.has_lower = lower;
     r.tz = tz;
@@ -2275,6 +2289,13 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
                 r.tmin = m;
             }
             int64_t first = win_start(&r, r.tmin);
+            if (lower && tf_lookback(&p) && r.tmin > INT64_MIN + r.interval) {
+                /* a transformation's first window needs the one before:
+                 * read from an interval earlier, output from the first */
+                r.out_min = first;
+                r.tmin -= r.interval;
+                first = win_start(&r, r.tmin);
+            }
             size_t cap = 64;
             r.wins = cn_malloc(cap * sizeof *r.wins);
             int64_t w = first;

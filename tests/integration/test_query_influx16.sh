@@ -5,8 +5,9 @@
 # where a differential run (the same queries to cairn and to influxd)
 # found cairn answering otherwise: fill(linear) of counts and integers and
 # its float arithmetic, SHOW SERIES keys escaped as line protocol, string
-# and tag orderings (never true; an error in a metadata query), and
-# GROUP BY time() windows across daylight-saving changes with tz().
+# and tag orderings (never true; an error in a metadata query), GROUP BY
+# time() windows across daylight-saving changes with tz(), and the window
+# before the time range that a transformation of an aggregate reads.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -53,6 +54,14 @@ edgt,host=b,region=us iv=169i,sv="beta" 1767225645000
 edgt,host=c\ d,region=eu iv=-238i,sv="alpha" 1767225645000
 edgt,host=e\,f,region=us iv=121i,sv="alpha" 1767225645000
 edgt,host=g\=h,region=eu iv=155i,sv="alpha" 1767225645000
+edgt,host=a,region=eu fv=10.895901904,sv="alpha" 1767225675000
+edgt,host=a,region=eu fv=23.115933464,iv=-366i 1767225705000
+edgt,host=a,region=eu fv=44.064856665,iv=-273i,sv="beta",bv=true 1767225720000
+edgt,host=a,region=eu sv="de\"lta" 1767225735000
+edgt,host=a,region=eu fv=-41.701530534,iv=-691i,sv="beta",bv=true 1767225750000
+edgt,host=a,region=eu iv=230i,bv=true 1767225780000
+edgt,host=a,region=eu fv=11.373726298,sv="alpha" 1767225795000
+edgt,host=a,region=eu fv=-38.464648389,iv=-1i,sv="de\"lta",bv=false 1767225810000
 LP
 # points every 30 minutes, two devices alternating, over four days around
 # each 2026 change of Europe/Berlin and America/New_York
@@ -99,6 +108,23 @@ expect 'tz(): New York, the days of both changes' "$(q 'SELECT count(v), sum(c) 
     '{"error":"error parsing query: found fill, expected ; at line 1, char 217"}'
 expect 'tz(): weeks' "$(q 'SELECT count(v) FROM dstt WHERE time >= '"'"'2026-10-23T00:00:00Z'"'"' AND time < '"'"'2026-10-27T00:00:00Z'"'"' GROUP BY time(1w) tz('"'"'Europe/Berlin'"'"')' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"dstt","columns":["time","count"],"values":[[1792620000,192]]}]}]}'
+
+expect 'difference of an aggregate: its first window from the one before' "$(q 'SELECT difference(max(iv)) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:01:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","difference"],"values":[[1767225690,-559],[1767225720,93],[1767225750,-418]]}]}]}'
+expect 'derivative of an aggregate' "$(q 'SELECT derivative(mean(iv)) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:01:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","derivative"],"values":[[1767225690,-34],[1767225720,93],[1767225750,-418]]}]}]}'
+expect 'moving_average of an aggregate reads one window before too' "$(q 'SELECT moving_average(max(iv), 3) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:01:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","moving_average"],"values":[[1767225720,-148.66666666666666],[1767225750,-443.3333333333333]]}]}]}'
+expect 'elapsed of an aggregate' "$(q 'SELECT elapsed(max(iv)) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:01:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","elapsed"],"values":[[1767225690,60000000000],[1767225720,30000000000],[1767225750,30000000000]]}]}]}'
+expect 'cumulative_sum reads nothing before' "$(q 'SELECT cumulative_sum(max(iv)) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:01:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","cumulative_sum"],"values":[[1767225690,-366],[1767225720,-639],[1767225750,-1330]]}]}]}'
+expect 'difference with fill(0): the filled window before counts' "$(q 'SELECT difference(mean(fv)) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:01:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(15s) fill(0)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","difference"],"values":[[1767225660,0],[1767225675,10.895901904],[1767225690,-10.895901904],[1767225705,23.115933464],[1767225720,20.948923201],[1767225735,-44.064856665],[1767225750,-41.701530534],[1767225765,41.701530534]]}]}]}'
+expect 'a start inside a window: an interval earlier, not a window' "$(q 'SELECT non_negative_derivative(max(iv), 1s) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:01:10Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","non_negative_derivative"],"values":[[1767225690,7.05],[1767225720,3.1]]}]}]}'
+expect 'LIMIT and OFFSET after the first window' "$(q 'SELECT difference(max(iv)) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:01:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s) LIMIT 2 OFFSET 1' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","difference"],"values":[[1767225720,93],[1767225750,-418]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"
