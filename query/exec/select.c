@@ -617,6 +617,14 @@ static int vrec_cmp_val(const void *x, const void *y)
     return a->ts < b->ts ? -1 : a->ts > b->ts;
 }
 
+static int vrec_cmp_ts_val(const void *x, const void *y)
+{
+    const vrec_t *a = x, *b = y;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    return qry__vcmp(&a->v, &b->v);
+}
+
 static int vrec_cmp_ts(const void *x, const void *y)
 {
     const vrec_t *a = x, *b = y;
@@ -685,18 +693,27 @@ static qry_val_t finish(run_t *r, const agg_t *a, ast_t *s, int64_t *pt)
         return s->vals[i].v;
     }
     case A_MODE: {
+        /* the most frequent value; among equally frequent ones InfluxDB
+         * 1.6.7's ModeReduceSlice decides: over the points in value order,
+         * a later value's run replaces the best once it is as long, unless
+         * the run began after the point where the best one last grew */
         qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_val);
-        /* most frequent; ties: the smallest value (InfluxDB) */
-        uint32_t best = 0, bestn = 0;
-        for (uint32_t i = 0; i < s->nv;) {
-            uint32_t j = i + 1;
-            while (j < s->nv && qry__vcmp(&s->vals[j].v, &s->vals[i].v) == 0)
-                j++;
-            if (j - i > bestn) {
-                bestn = j - i;
-                best = i;
+        uint32_t best = 0;
+        int64_t best_n = 0, cur_n = 0, best_t = s->vals[0].ts, cur_t = s->vals[0].ts;
+        const qry_val_t *cur = &s->vals[0].v;
+        for (uint32_t i = 0; i < s->nv; i++) {
+            if (qry__vcmp(&s->vals[i].v, cur) != 0) {
+                cur = &s->vals[i].v;
+                cur_n = 1;
+                cur_t = s->vals[i].ts;
+                continue;
             }
-            i = j;
+            cur_n++;
+            if (best_n > cur_n || (best_n == cur_n && cur_t > best_t))
+                continue;
+            best_n = cur_n;
+            best = i;
+            best_t = s->vals[i].ts;
         }
         return s->vals[best].v;
     }
@@ -1605,17 +1622,23 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
         any_point = present[w];
     if (!any_point)
         goto out;
-    /* distinct: one row per distinct value, in value order */
+    /* distinct: one row per distinct value, in the order of their first
+     * points (InfluxDB) */
     if (p->distinct) {
         size_t cap = 16, n = 0;
         int64_t *ts = cn_malloc(cap * sizeof *ts);
         qry_val_t *v = cn_malloc(cap * sizeof *v);
         for (size_t w = 0; w < nb; w++) {
             ast_t *s = &st[w];
+            /* each value's first point, then those in time order */
             qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_val);
+            uint32_t u = 0;
+            for (uint32_t i = 0; i < s->nv; i++)
+                if (!i || qry__vcmp(&s->vals[i].v, &s->vals[u - 1].v) != 0)
+                    s->vals[u++] = s->vals[i];
+            s->nv = u;
+            qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_ts_val);
             for (uint32_t i = 0; i < s->nv; i++) {
-                if (i && qry__vcmp(&s->vals[i].v, &s->vals[i - 1].v) == 0)
-                    continue;
                 if (n == cap) {
                     cap *= 2;
                     ts = cn_realloc(ts, cap * sizeof *ts);

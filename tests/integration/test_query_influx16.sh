@@ -7,7 +7,9 @@
 # its float arithmetic, SHOW SERIES keys escaped as line protocol, string
 # and tag orderings (never true; an error in a metadata query), GROUP BY
 # time() windows across daylight-saving changes with tz(), and the window
-# before the time range that a transformation of an aggregate reads.
+# before the time range that a transformation of an aggregate reads; the
+# value mode() picks among equally frequent ones and the order of
+# distinct()'s values.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -62,6 +64,27 @@ edgt,host=a,region=eu fv=-41.701530534,iv=-691i,sv="beta",bv=true 1767225750000
 edgt,host=a,region=eu iv=230i,bv=true 1767225780000
 edgt,host=a,region=eu fv=11.373726298,sv="alpha" 1767225795000
 edgt,host=a,region=eu fv=-38.464648389,iv=-1i,sv="de\"lta",bv=false 1767225810000
+modet v=5i 100000
+modet v=3i 101000
+modet v=5i 102000
+modet v=3i 103000
+modet v=9i 104000
+modet v=1i 105000
+modet v=9i 106000
+modet,s=x v=7i 107000
+modet,s=x v=2i 108000
+modet,s=x v=7i 109000
+modet,s=x v=2i 110000
+modeu v=1i 200000
+modeu v=2i 201000
+modeu v=2i 202000
+modeu v=1i 203000
+modeu v=4i 204000
+modew v=3i 300000
+modew v=2i 301000
+modew v=2i 302000
+modew v=3i 303000
+modew v=1i 304000
 LP
 # points every 30 minutes, two devices alternating, over four days around
 # each 2026 change of Europe/Berlin and America/New_York
@@ -125,6 +148,23 @@ expect 'a start inside a window: an interval earlier, not a window' "$(q 'SELECT
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","non_negative_derivative"],"values":[[1767225690,7.05],[1767225720,3.1]]}]}]}'
 expect 'LIMIT and OFFSET after the first window' "$(q 'SELECT difference(max(iv)) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:01:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s) LIMIT 2 OFFSET 1' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","difference"],"values":[[1767225720,93],[1767225750,-418]]}]}]}'
+
+expect 'mode: ties as InfluxDB'"'"'s ModeReduceSlice breaks them' "$(q 'SELECT mode(v) FROM modet GROUP BY s' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"modet","tags":{"s":""},"columns":["time","mode"],"values":[[0,5]]},{"name":"modet","tags":{"s":"x"},"columns":["time","mode"],"values":[[0,7]]}]}]}'
+expect 'mode over two series' "$(q 'SELECT mode(v) FROM modet' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"modet","columns":["time","mode"],"values":[[0,5]]}]}]}'
+expect 'mode: a later run as long, begun before the best grew' "$(q 'SELECT mode(v) FROM modeu' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"modeu","columns":["time","mode"],"values":[[0,2]]}]}]}'
+expect 'mode: the same, other values' "$(q 'SELECT mode(v) FROM modew' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"modew","columns":["time","mode"],"values":[[0,3]]}]}]}'
+expect 'mode per window' "$(q 'SELECT mode(v) FROM modet WHERE time >= 100s AND time < 112s GROUP BY time(3s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"modet","columns":["time","mode"],"values":[[99,3],[102,3],[105,1],[108,2],[111,null]]}]}]}'
+expect 'distinct: in the order of each value'"'"'s first point' "$(q 'SELECT distinct(v) FROM modet' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"modet","columns":["time","distinct"],"values":[[0,5],[0,3],[0,9],[0,1],[0,7],[0,2]]}]}]}'
+expect 'distinct per window' "$(q 'SELECT distinct(v) FROM modet WHERE time >= 100s AND time < 112s GROUP BY time(4s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"modet","columns":["time","distinct"],"values":[[100,5],[100,3],[104,9],[104,1],[104,7],[108,2],[108,7]]}]}]}'
+expect 'distinct of strings' "$(q 'SELECT distinct(sv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","distinct"],"values":[[0,"alpha"],[0,"beta"],[0,"x y"],[0,"de\"lta"]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"
