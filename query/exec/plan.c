@@ -487,6 +487,15 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
         a.col = scan_col(p, fi);
         a.type = p->fields[fi].type;
     }
+    /* a numeric function of a field named outright that holds strings or
+     * booleans (a wildcard leaves such fields out): InfluxDB's error */
+    bool str = a.type == ENG_T_STRING, bln = a.type == ENG_T_BOOL;
+    bool any_type = a.fn == A_COUNT || a.fn == A_COUNT_DISTINCT || a.fn == A_FIRST ||
+                    a.fn == A_LAST || a.fn == A_MODE || a.fn == A_DISTINCT || a.fn == A_SAMPLE;
+    bool ordered = a.fn == A_MIN || a.fn == A_MAX; /* booleans order, strings do not */
+    if (arg->kind == QRY_EXPR_VAR && !any_type && (str || (bln && !ordered)))
+        return ERR("unsupported %s iterator type: *query.%sInterruptIterator", name,
+                   str ? "string" : "boolean");
     if (a.fn == A_DISTINCT)
         p->distinct = true;
     p->aggs[p->naggs] = a;
@@ -653,6 +662,18 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
         }
         if (p->aggregate && !has_agg(inner))
             return ERR("aggregate function required inside the call to %s", fn);
+        if (inner->kind == QRY_EXPR_VAR && oc.tf != TF_ELAPSED) {
+            /* of raw strings or booleans: InfluxDB's error */
+            int fi = field_index(p, inner->u.var.name);
+            eng_type_t t = fi < 0 ? ENG_T_NONE : p->fields[fi].type;
+            static const char *const what[] = {
+                [TF_DERIV] = "derivative",      [TF_NNDERIV] = "derivative",
+                [TF_DIFF] = "difference",       [TF_NNDIFF] = "difference",
+                [TF_MOVAVG] = "moving average", [TF_CUMSUM] = "cumulative sum"};
+            if (t == ENG_T_STRING || t == ENG_T_BOOL)
+                return ERR("unsupported %s iterator type: *query.%sInterruptIterator", what[oc.tf],
+                           t == ENG_T_STRING ? "string" : "boolean");
+        }
         p->has_tf = true;
     }
     int rc = compile(c, inner, &oc.e);
@@ -823,6 +844,8 @@ static bool type_ok_for(const char *agg, eng_type_t t)
 {
     if (!agg)
         return true;
+    if (name_eq(agg, "min") || name_eq(agg, "max")) /* booleans order (InfluxDB) */
+        return t == ENG_T_FLOAT || t == ENG_T_INT || t == ENG_T_BOOL;
     if (numeric_only(agg))
         return t == ENG_T_FLOAT || t == ENG_T_INT;
     return true;

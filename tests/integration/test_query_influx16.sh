@@ -9,7 +9,7 @@
 # time() windows across daylight-saving changes with tz(), and the window
 # before the time range that a transformation of an aggregate reads; the
 # value mode() picks among equally frequent ones and the order of
-# distinct()'s values.
+# distinct()'s values; numeric functions of string and boolean fields.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -165,6 +165,23 @@ expect 'distinct per window' "$(q 'SELECT distinct(v) FROM modet WHERE time >= 1
     '{"results":[{"statement_id":0,"series":[{"name":"modet","columns":["time","distinct"],"values":[[100,5],[100,3],[104,9],[104,1],[104,7],[108,2],[108,7]]}]}]}'
 expect 'distinct of strings' "$(q 'SELECT distinct(sv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","distinct"],"values":[[0,"alpha"],[0,"beta"],[0,"x y"],[0,"de\"lta"]]}]}]}'
+
+expect 'mean of strings: InfluxDB'"'"'s error' "$(q 'SELECT mean(sv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unsupported mean iterator type: *query.stringInterruptIterator"}]}'
+expect 'max of strings: an error, of booleans: a value' "$(q 'SELECT max(sv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unsupported max iterator type: *query.stringInterruptIterator"}]}'
+expect 'max of booleans' "$(q 'SELECT max(bv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","max"],"values":[[1767225600,true]]}]}]}'
+expect 'percentile of booleans: an error' "$(q 'SELECT percentile(bv, 50) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unsupported percentile iterator type: *query.booleanInterruptIterator"}]}'
+expect 'derivative of strings: an error' "$(q 'SELECT derivative(sv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unsupported derivative iterator type: *query.stringInterruptIterator"}]}'
+expect 'cumulative_sum of booleans: an error' "$(q 'SELECT cumulative_sum(bv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unsupported cumulative sum iterator type: *query.booleanInterruptIterator"}]}'
+expect 'max(*) and min(*) take booleans, leave strings out' "$(q 'SELECT max(*), min(*) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","max_bv","max_fv","max_iv","min_bv","min_fv","min_iv"],"values":[[0,true,47.625510559,863,false,-46.250434156,-905]]}]}]}'
+expect 'spread(*) leaves strings and booleans out' "$(q 'SELECT spread(*) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","spread_fv","spread_iv"],"values":[[0,93.875944715,1768]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"
