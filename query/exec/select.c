@@ -143,6 +143,16 @@ static int64_t win_start(const run_t *r, int64_t t)
 
 /* ------------------------------------------------------------- helpers */
 
+/* Does expression x read a field column that has a value in rowv? */
+static bool reads_value(const cx_t *x, const qry_val_t *rowv)
+{
+    if (!x)
+        return false;
+    if (x->k == CX_COL)
+        return rowv[x->idx].t != QRY_NULL;
+    return reads_value(x->a, rowv) || reads_value(x->b, rowv);
+}
+
 static void run_fail(run_t *r, int code, const char *msg)
 {
     pthread_mutex_lock(&r->mu);
@@ -1075,10 +1085,14 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                 for (size_t c = 0; c < p->nscan; c++)
                     rowv[c] = b.valid[c][i] ? getv(p->scan_type[c], b.vals[c], i) : qry__vnull();
                 env.time = b.ts[i];
+                /* a row where a field a column reads has a value, even
+                 * when the column's expression comes out null (fv * iv
+                 * without iv), as InfluxDB's raw rows */
                 bool any = false;
                 for (size_t c = 0; c < p->ncols; c++) {
                     outv[c] = own(ar, qry__cx_eval(p->cols[c].e, &env));
-                    any |= p->cols[c].field && outv[c].t != QRY_NULL;
+                    any |= p->cols[c].field &&
+                           (outv[c].t != QRY_NULL || reads_value(p->cols[c].e, rowv));
                 }
                 if (any)
                     rows_push(&u->rows, p->ncols, b.ts[i], seq, outv);

@@ -9,7 +9,8 @@
 # time() windows across daylight-saving changes with tz(), and the window
 # before the time range that a transformation of an aggregate reads; the
 # value mode() picks among equally frequent ones and the order of
-# distinct()'s values; numeric functions of string and boolean fields.
+# distinct()'s values; numeric functions of string and boolean fields; raw
+# rows whose expression is null for want of one of its fields.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -182,6 +183,11 @@ expect 'max(*) and min(*) take booleans, leave strings out' "$(q 'SELECT max(*),
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","max_bv","max_fv","max_iv","min_bv","min_fv","min_iv"],"values":[[0,true,47.625510559,863,false,-46.250434156,-905]]}]}]}'
 expect 'spread(*) leaves strings and booleans out' "$(q 'SELECT spread(*) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","spread_fv","spread_iv"],"values":[[0,93.875944715,1768]]}]}]}'
+
+expect 'a raw expression null where one of its fields is missing: the row stays' "$(q 'SELECT fv * iv FROM edgt WHERE host = '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","fv_iv"],"values":[[1767225600,null],[1767225615,null],[1767225630,-1449.535434056],[1767225645,null]]}]}]}'
+expect 'the same with an alias and a time bound' "$(q 'SELECT fv * iv AS x FROM edgt WHERE host = '"'"'b'"'"' AND time > '"'"'2026-01-01T00:00:20Z'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","x"],"values":[[1767225630,-1449.535434056],[1767225645,null]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"
