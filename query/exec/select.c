@@ -1601,6 +1601,46 @@ static void aux_row(run_t *r, const group_t *g, const ast_t *s, qry_val_t sv, in
 
 static void finish_multi(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st);
 
+/* integral() over GROUP BY time() windows, as InfluxDB 1.6.7's
+ * IntegralReducer sums them: a window also takes the area from its last
+ * point to its end, the value there interpolated toward the next point
+ * (in a later window), and that point's window the area from that end on;
+ * operation for operation, so the sums agree to the bit.  st / av: the
+ * windows' states and values of this aggregate, na apart (finish sorted
+ * each window's points by time). */
+static void integral_edges(const run_t *r, const agg_t *a, ast_t *st, size_t na, qry_val_t *av)
+{
+    double unit = (double)a->unit;
+    bool carry = false;
+    int64_t ct = 0; /* the carried point: the previous window's end */
+    double cv = 0;
+    for (size_t w = 0; w < r->nb; w++) {
+        const ast_t *s = &st[w * na];
+        if (!s->nv)
+            continue;
+        double sum = 0;
+        const vrec_t *v = s->vals;
+        if (carry)
+            sum += 0.5 * (vnum(&v[0].v) + cv) * ((double)(v[0].ts - ct) / unit);
+        for (uint32_t i = 1; i < s->nv; i++)
+            sum += 0.5 * (vnum(&v[i].v) + vnum(&v[i - 1].v)) *
+                   ((double)(v[i].ts - v[i - 1].ts) / unit);
+        size_t w2 = w + 1;
+        while (w2 < r->nb && !st[w2 * na].nv)
+            w2++;
+        carry = w2 < r->nb;
+        if (carry) {
+            const vrec_t *last = &v[s->nv - 1], *next = &st[w2 * na].vals[0];
+            int64_t end = r->wins[w + 1];
+            double y0 = vnum(&last->v), y1 = vnum(&next->v);
+            cv = y0 + (y1 - y0) * (double)(end - last->ts) / (double)(next->ts - last->ts);
+            ct = end;
+            sum += 0.5 * (cv + y0) * ((double)(end - last->ts) / unit);
+        }
+        av[w * na] = qry__vf(sum);
+    }
+}
+
 static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st)
 {
     const plan_t *p = r->p;
@@ -1629,6 +1669,10 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                 apt[w] = t; /* the selected point, whatever the row's time */
         }
     }
+    if (r->interval > 0)
+        for (size_t k = 0; k < na; k++)
+            if (p->aggs[k].fn == A_INTEGRAL)
+                integral_edges(r, &p->aggs[k], st + k, na, av + k);
     /* a group without any point in range is no series at all (InfluxDB
      * fills windows only inside series that have data) */
     bool any_point = false;
@@ -1736,7 +1780,11 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
             }
         }
     }
-    /* rows */
+    /* rows; integral() alone is never filled: InfluxDB's IntegralReducer
+     * emits only the windows it saw points in */
+    bool integral_only = na > 0;
+    for (size_t k = 0; k < na; k++)
+        integral_only &= p->aggs[k].fn == A_INTEGRAL;
     int64_t *ts = cn_malloc((nb + 1) * sizeof *ts);
     qry_val_t *v = cn_malloc((nb * nc + 1) * sizeof *v);
     size_t n = 0;
@@ -1749,7 +1797,7 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
             (void)allcount;
             continue;
         }
-        if (timed && fill == QRY_FILL_NONE) {
+        if (timed && (fill == QRY_FILL_NONE || integral_only)) {
             bool any = false;
             for (size_t k = 0; k < na && !any; k++)
                 any = st[w * na + k].n != 0;
@@ -2370,7 +2418,12 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
         } else {
             r.nb = 1;
             r.wins = cn_malloc(sizeof *r.wins);
-            r.wins[0] = lower ? tmin : 0;
+            /* the row's time: the range's start, but 0 for integral()
+             * alone (InfluxDB's IntegralReducer emits its empty window) */
+            bool integral_only = p.naggs > 0;
+            for (size_t k = 0; k < p.naggs; k++)
+                integral_only &= p.aggs[k].fn == A_INTEGRAL;
+            r.wins[0] = lower && !integral_only ? tmin : 0;
         }
         r.stats_ok = true;
         r.prune_ok = true;

@@ -10,7 +10,8 @@
 # before the time range that a transformation of an aggregate reads; the
 # value mode() picks among equally frequent ones and the order of
 # distinct()'s values; numeric functions of string and boolean fields; raw
-# rows whose expression is null for want of one of its fields.
+# rows whose expression is null for want of one of its fields; integral()
+# per GROUP BY time() window.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -86,6 +87,36 @@ modew v=2i 301000
 modew v=2i 302000
 modew v=3i 303000
 modew v=1i 304000
+edgi,host=a,zone=z0 fv=0.25,other=0i 1767225600000
+edgi,host=a,zone=z1 fv=1.25,other=2i 1767225620000
+edgi,host=a,zone=z2 fv=2.25,other=4i 1767225640000
+edgi,host=a,zone=z0 fv=3.25,other=6i 1767225660000
+edgi,host=a,zone=z1 fv=4.25,other=8i 1767225680000
+edgi,host=a,zone=z2 fv=5.25,other=10i 1767225700000
+edgi,host=a,zone=z0 fv=6.25,other=12i 1767225720000
+edgi,host=a,zone=z1 fv=7.25,other=14i 1767225740000
+edgi,host=a,zone=z2 fv=8.25,other=16i 1767225760000
+edgi,host=a,zone=z0 fv=9.25,other=18i 1767225780000
+edgi,host=a,zone=z1 fv=10.25,other=20i 1767225800000
+edgi,host=a,zone=z2 fv=11.25,other=22i 1767225820000
+edgi,host=a,zone=z0 fv=12.25,other=24i 1767225840000
+edgi,host=a,zone=z1 fv=13.25,other=26i 1767225860000
+edgi,host=a,zone=z2 fv=14.25,other=28i 1767225880000
+edgi,host=a,zone=z0 fv=15.25,other=30i 1767225900000
+edgi,host=a,zone=z1 fv=16.25,other=32i 1767225920000
+edgi,host=a,zone=z2 fv=17.25,other=34i 1767225940000
+edgi,host=a,zone=z0 fv=18.25,other=36i 1767225960000
+edgi,host=a,zone=z1 fv=19.25,other=38i 1767225980000
+edgi,host=a,zone=z2 fv=20.25,other=40i 1767226000000
+edgi,host=a,zone=z0 fv=21.25,other=42i 1767226020000
+edgi,host=a,zone=z1 fv=22.25,other=44i 1767226040000
+edgi,host=a,zone=z2 fv=23.25,other=46i 1767226060000
+edgi,host=a,zone=z0 fv=24.25,other=48i 1767226080000
+edgi,host=a,zone=z1 fv=25.25,other=50i 1767226100000
+edgi,host=a,zone=z2 fv=26.25,other=52i 1767226120000
+edgi,host=a,zone=z0 fv=27.25,other=54i 1767226140000
+edgi,host=a,zone=z1 fv=28.25,other=56i 1767226160000
+edgi,host=a,zone=z2 fv=29.25,other=58i 1767226180000
 LP
 # points every 30 minutes, two devices alternating, over four days around
 # each 2026 change of Europe/Berlin and America/New_York
@@ -188,6 +219,17 @@ expect 'a raw expression null where one of its fields is missing: the row stays'
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","fv_iv"],"values":[[1767225600,null],[1767225615,null],[1767225630,-1449.535434056],[1767225645,null]]}]}]}'
 expect 'the same with an alias and a time bound' "$(q 'SELECT fv * iv AS x FROM edgt WHERE host = '"'"'b'"'"' AND time > '"'"'2026-01-01T00:00:20Z'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","x"],"values":[[1767225630,-1449.535434056],[1767225645,null]]}]}]}'
+
+expect 'integral per window takes the area to the window'"'"'s end' "$(q 'SELECT integral(fv) FROM edgi WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(1m)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgi","columns":["time","integral"],"values":[[1767225600,105],[1767225660,285],[1767225720,290]]}]}]}'
+expect 'integral per window: a start inside the first window, a unit' "$(q 'SELECT integral(fv, 1m) FROM edgi WHERE time >= '"'"'2026-01-01T00:00:30Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(1m)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgi","columns":["time","integral"],"values":[[1767225600,0.9166666666666666],[1767225660,4.75],[1767225720,4.833333333333333]]}]}]}'
+expect 'integral per window: empty windows left out, whatever the fill' "$(q 'SELECT integral(fv) FROM edgi WHERE zone = '"'"'z0'"'"' AND time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:05:00Z'"'"' GROUP BY time(45s) fill(0)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgi","columns":["time","integral"],"values":[[1767225600,61.875],[1767225645,163.125],[1767225690,264.375],[1767225780,832.5],[1767225825,178.125]]}]}]}'
+expect 'integral with another aggregate: empty windows filled' "$(q 'SELECT integral(fv), count(fv) FROM edgi WHERE zone = '"'"'z0'"'"' AND time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:05:00Z'"'"' GROUP BY time(45s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgi","columns":["time","integral","count"],"values":[[1767225600,61.875,1],[1767225645,163.125,1],[1767225690,264.375,1],[1767225735,null,0],[1767225780,832.5,1],[1767225825,178.125,1],[1767225870,null,0]]}]}]}'
+expect 'integral without GROUP BY time(): at time 0' "$(q 'SELECT integral(fv) FROM edgi WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgi","columns":["time","integral"],"values":[[0,680]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"

@@ -278,10 +278,10 @@ cases.push(
   {
     q: `SELECT integral(current, 1m) FROM telemetry WHERE device_id = '${dev}'
         AND time >= ${ts(0)} AND time < ${ts(30)} GROUP BY time(10m)`,
-    sql: `select b, sum(0.5 * ("current" + p) * (ts - pt) / 60000) from (select ts//600000*600000 b,
-          ts, "current", lag("current") over (partition by ts//600000 order by ts) p,
-          lag(ts) over (partition by ts//600000 order by ts) pt from t
-          where device_id='${dev}' and ts < ${T0 + 30 * M}) group by b order by b`,
+    // the points; the windows' areas as InfluxDB sums them (windowIntegral)
+    sql: `select ts, "current" from t where device_id='${dev}' and ts < ${T0 + 30 * M}
+          order by ts`,
+    post: (rows) => windowIntegral(rows, 600000, 60000),
   },
   // ---- a selector with other fields and tags: their values at its point
   {
@@ -572,6 +572,35 @@ function influxMode(rows) {
     }
   });
   return [[0, best]];
+}
+
+// InfluxDB 1.6.7's IntegralReducer over GROUP BY time(win) windows of
+// points [ts, value] in time order (unit: the integral's, ms): trapezoids
+// between a window's points, and at each window's end the value there
+// interpolated toward the next point, its area to the end counted in the
+// window and the area from the end to that point in the next point's
+// window.  Windows without points give no row.
+function windowIntegral(rows, win, unit) {
+  const out = [];
+  let carry = null;
+  for (let i = 0; i < rows.length; ) {
+    const b = Math.floor(rows[i][0] / win) * win, end = b + win;
+    let j = i, sum = 0;
+    if (carry) sum += 0.5 * (rows[i][1] + carry[1]) * ((rows[i][0] - carry[0]) / unit);
+    for (j = i + 1; j < rows.length && rows[j][0] < end; j++)
+      sum += 0.5 * (rows[j][1] + rows[j - 1][1]) * ((rows[j][0] - rows[j - 1][0]) / unit);
+    const [t0, y0] = rows[j - 1];
+    carry = null;
+    if (j < rows.length) {
+      const [t1, y1] = rows[j];
+      const v = y0 + ((y1 - y0) * (end - t0)) / (t1 - t0);
+      sum += 0.5 * (v + y0) * ((end - t0) / unit);
+      carry = [end, v];
+    }
+    out.push([b, sum]);
+    i = j;
+  }
+  return out;
 }
 
 function norm(v) {
