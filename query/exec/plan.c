@@ -644,15 +644,28 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
         }
         oc.unit = 0;
         if (oc.tf == TF_MOVAVG) {
-            if (na != 2 || lit_int(e->u.call.args[1], &oc.n) < 0 || oc.n < 1)
+            if (na != 2 || lit_int(e->u.call.args[1], &oc.n) < 0)
                 return ERR("moving_average window must be greater than 1, got %d", 0);
+            if (oc.n < 2)
+                return ERR("moving_average window must be greater than 1, got %lld",
+                           (long long)oc.n);
         } else if (oc.tf == TF_DERIV || oc.tf == TF_NNDERIV || oc.tf == TF_ELAPSED) {
             if (na > 2)
                 return ERR("invalid number of arguments for %s, expected at least 1 but no "
                            "more than 2, got %zu",
                            fn, na);
             if (na == 2) {
-                if (e->u.call.args[1]->kind != QRY_EXPR_DURATION || e->u.call.args[1]->u.i <= 0)
+                const qry_expr_t *d = e->u.call.args[1];
+                if (d->kind == QRY_EXPR_DURATION && d->u.i <= 0) {
+                    cn_buf_t db;
+                    cn_buf_init(&db);
+                    qry_format_duration(d->u.i, &db);
+                    cn_buf_put_u8(&db, 0);
+                    int rc = ERR("duration argument must be positive, got %s", (const char *)db.p);
+                    cn_buf_free(&db);
+                    return rc;
+                }
+                if (d->kind != QRY_EXPR_DURATION)
                     return ERR("second argument to %s must be a duration, got %s", fn,
                                "a non-duration");
                 oc.unit = e->u.call.args[1]->u.i;
@@ -662,6 +675,8 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
         }
         if (p->aggregate && !has_agg(inner))
             return ERR("aggregate function required inside the call to %s", fn);
+        if (has_agg(inner) && !c->time_dim)
+            return ERR("%s aggregate requires a GROUP BY interval", fn);
         if (inner->kind == QRY_EXPR_VAR && oc.tf != TF_ELAPSED) {
             /* of raw strings or booleans: InfluxDB's error */
             int fi = field_index(p, inner->u.var.name);
@@ -759,6 +774,41 @@ static void add_pred(plan_t *p, const char *key, eng_tag_op_t op, const char *va
     pr->val = val;
 }
 
+/* The bare name e is, or one side of its ORs is (WHERE bv), or NULL:
+ * InfluxDB takes no such condition. */
+static const qry_expr_t *bare_var(const qry_expr_t *e)
+{
+    if (e->kind == QRY_EXPR_VAR)
+        return e;
+    if (e->kind != QRY_EXPR_BINARY || e->u.bin.op != QRY_OP_OR)
+        return NULL;
+    const qry_expr_t *l = bare_var(e->u.bin.lhs);
+    return l ? l : bare_var(e->u.bin.rhs);
+}
+
+/* Does a field expression read a field, a tag or a wildcard?  InfluxDB
+ * refuses one of literals alone (SELECT 1). */
+static bool has_variable(const qry_expr_t *e)
+{
+    switch (e->kind) {
+    case QRY_EXPR_VAR:
+    case QRY_EXPR_WILDCARD:
+    case QRY_EXPR_REGEX:
+        return true;
+    case QRY_EXPR_CALL:
+        for (size_t i = 0; i < e->u.call.nargs; i++)
+            if (has_variable(e->u.call.args[i]))
+                return true;
+        return false;
+    case QRY_EXPR_BINARY:
+        return has_variable(e->u.bin.lhs) || has_variable(e->u.bin.rhs);
+    case QRY_EXPR_UNARY:
+        return has_variable(e->u.unary.operand);
+    default:
+        return false;
+    }
+}
+
 static int where_split(cctx_t *c, const qry_expr_t *e)
 {
     plan_t *p = c->p;
@@ -768,6 +818,18 @@ static int where_split(cctx_t *c, const qry_expr_t *e)
     }
     if (qry__is_time_cond(e))
         return 0; /* select.c took the bounds */
+    const qry_expr_t *bare = bare_var(e);
+    if (bare) { /* WHERE flag: InfluxDB's words */
+        cn_buf_t nb;
+        cn_buf_init(&nb);
+        qry_print_expr(bare, &nb);
+        cn_buf_put_u8(&nb, 0);
+        int rc =
+            (snprintf(c->msg, c->msglen, "invalid condition expression: %s", (const char *)nb.p),
+             CN_EINVAL);
+        cn_buf_free(&nb);
+        return rc;
+    }
     cx_t *x;
     int rc = compile(c, e, &x);
     if (rc < 0)
@@ -1058,8 +1120,13 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
             cn_buf_put(&nb, f->alias, strlen(f->alias));
         else
             expr_name(e, &nb);
+        size_t ci = p->ncols;
         rc = add_col(&c, e, qry__rstrndup(p->ar, nb.p ? (const char *)nb.p : "", nb.len));
+        if (rc == 0 && f->alias)
+            p->cols[ci].aliased = true;
         cn_buf_free(&nb);
+        if (rc == 0 && !has_variable(e)) /* (after the call's own checks) */
+            return ERR("field must contain at least one variable");
     }
     if (rc < 0)
         return rc;
@@ -1081,9 +1148,11 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
     if (p->distinct && p->ncols > 1)
         return ERR("aggregate function distinct() cannot be combined with other functions or "
                    "fields");
-    /* duplicate column names get _1, _2 ... */
+    /* duplicate column names get _1, _2 ... (names given by AS stay) */
     for (size_t i = 1; i < p->ncols; i++) {
         bool dup = false;
+        if (p->cols[i].aliased)
+            continue;
         for (size_t j = 0; j < i && !dup; j++)
             dup = name_eq(p->cols[j].name, p->cols[i].name);
         for (int k = 1; dup; k++) {

@@ -68,6 +68,7 @@ typedef struct ocol {
     int64_t unit; /* derivative / elapsed unit, ns */
     int64_t n;    /* moving_average window */
     bool field;   /* refers to a field (raw rows with only null fields are dropped) */
+    bool aliased; /* named by AS: kept as given, even twice (InfluxDB) */
 } ocol_t;
 
 typedef struct plan {

@@ -1746,8 +1746,10 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                               a->fn == A_STDDEV || a->fn == A_INTEGRAL;
                     if (fv->kind == QRY_EXPR_INTEGER)
                         *x = fl && !iscount ? qry__vf((double)fv->u.i) : qry__vi(fv->u.i);
-                    else
+                    else if (fl && !iscount)
                         *x = qry__vf(fv->u.f);
+                    else /* an integer aggregate: truncated, as InfluxDB casts */
+                        *x = qry__vi((int64_t)fv->u.f);
                     break;
                 }
                 case QRY_FILL_LINEAR: {

@@ -11,7 +11,8 @@
 # value mode() picks among equally frequent ones and the order of
 # distinct()'s values; numeric functions of string and boolean fields; raw
 # rows whose expression is null for want of one of its fields; integral()
-# per GROUP BY time() window.
+# per GROUP BY time() window; InfluxDB's errors for a few statements it
+# refuses, a fill value's cast and names given twice by AS.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -230,6 +231,23 @@ expect 'integral with another aggregate: empty windows filled' "$(q 'SELECT inte
     '{"results":[{"statement_id":0,"series":[{"name":"edgi","columns":["time","integral","count"],"values":[[1767225600,61.875,1],[1767225645,163.125,1],[1767225690,264.375,1],[1767225735,null,0],[1767225780,832.5,1],[1767225825,178.125,1],[1767225870,null,0]]}]}]}'
 expect 'integral without GROUP BY time(): at time 0' "$(q 'SELECT integral(fv) FROM edgi WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgi","columns":["time","integral"],"values":[[0,680]]}]}]}'
+
+expect 'moving_average of a window of 1: InfluxDB'"'"'s error' "$(q 'SELECT moving_average(iv, 1) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"moving_average window must be greater than 1, got 1"}]}'
+expect 'a transformation of an aggregate without GROUP BY time()' "$(q 'SELECT derivative(mean(iv)) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"derivative aggregate requires a GROUP BY interval"}]}'
+expect 'cumulative_sum of an aggregate without GROUP BY time()' "$(q 'SELECT cumulative_sum(max(iv)) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"cumulative_sum aggregate requires a GROUP BY interval"}]}'
+expect 'a field of literals alone' "$(q 'SELECT fv, 1 FROM edgt WHERE host = '"'"'a'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"field must contain at least one variable"}]}'
+expect 'fill with a float for an integer aggregate: truncated' "$(q 'SELECT max(iv) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:02:00Z'"'"' GROUP BY time(30s) fill(-1.5)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","max"],"values":[[1767225600,-337],[1767225630,193],[1767225660,-1],[1767225690,-366]]}]}]}'
+expect 'two columns named alike by AS keep the name' "$(q 'SELECT iv AS t, fv AS t FROM edgt WHERE host = '"'"'a'"'"' LIMIT 2' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","t","t"],"values":[[1767225600,-337,null],[1767225615,null,-46.250434156]]}]}]}'
+expect 'a negative duration argument' "$(q 'SELECT derivative(iv, -1s) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"duration argument must be positive, got -1s"}]}'
+expect 'a bare field as a condition' "$(q 'SELECT iv FROM edgt WHERE bv OR iv > 0' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"invalid condition expression: bv"}]}'
 
 stop_server
 echo "PASS: $checks checks"
