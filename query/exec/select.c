@@ -1510,8 +1510,11 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
         s->ntags = p->ngkeys;
     }
     qry_val_t *row = cn_malloc((nc + 1) * sizeof *row);
+    /* top() / bottom() / sample() without GROUP BY time() keep their
+     * points in time order under ORDER BY time DESC (InfluxDB 1.6.7) */
+    bool desc = sel->order_desc && !(p->multi && r->interval <= 0);
     for (size_t k = 0; k < cnt; k++) {
-        size_t i = sel->order_desc ? n - 1 - (off + k) : off + k;
+        size_t i = desc ? n - 1 - (off + k) : off + k;
         row[0] = qry__vtime(ts[i]);
         memcpy(row + 1, v + i * nc, nc * sizeof *row);
         qry__rb_row(b, s, row);
@@ -1674,10 +1677,17 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
             if (p->aggs[k].fn == A_INTEGRAL)
                 integral_edges(r, &p->aggs[k], st + k, na, av + k);
     /* a group without any point in range is no series at all (InfluxDB
-     * fills windows only inside series that have data) */
+     * fills windows only inside series that have data), nor is one whose
+     * percentile() alone selected no point (percentile(x, 0)) */
     bool any_point = false;
     for (size_t w = 0; w < nb && !any_point; w++)
         any_point = present[w];
+    bool none = na > 0;
+    for (size_t k = 0; k < na; k++)
+        for (size_t w = 0; w < nb && none; w++)
+            none = p->aggs[k].fn == A_PERCENTILE && av[w * na + k].t == QRY_NULL;
+    if (none)
+        any_point = false;
     if (!any_point)
         goto out;
     /* distinct: one row per distinct value, in the order of their first
@@ -2305,6 +2315,7 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
 {
     plan_t p;
     char msg[256] = "";
+    size_t first_series = b->r->nseries;
     int rc = qry__plan(sel, snap, meas, &p, msg, sizeof msg);
     if (rc < 0) {
         qry__rb_err(b, "%s", msg);
@@ -2511,6 +2522,14 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
         ui = uj;
     }
     rc = 0;
+    /* ORDER BY time DESC lists the measurement's series in reverse too
+     * (after SLIMIT / SOFFSET chose them), as InfluxDB 1.6.7 does */
+    if (sel->order_desc)
+        for (size_t i = first_series, j = b->r->nseries; i + 1 < j; i++, j--) {
+            qry_series_t t = b->r->series[i];
+            b->r->series[i] = b->r->series[j - 1];
+            b->r->series[j - 1] = t;
+        }
 done:
     run_free(&r);
     qry__plan_free(&p);

@@ -477,6 +477,15 @@ static int where_series(eng_snap_t *snap, plan_t *p, uint64_t **ids_out, const c
     return m;
 }
 
+/* How many of n rows LIMIT and OFFSET leave: a series left without any is
+ * not output (InfluxDB). */
+static size_t n_limited(size_t n, int64_t limit, int64_t offset)
+{
+    size_t off = offset > 0 ? (size_t)offset : 0;
+    size_t left = n > off ? n - off : 0;
+    return limit > 0 && (size_t)limit < left ? (size_t)limit : left;
+}
+
 static void put_rows_limited(qry__rb_t *b, qry_series_t *s, qry_val_t *rows, size_t n,
                              size_t ncols, int64_t limit, int64_t offset)
 {
@@ -842,7 +851,7 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
         if (sh->cardinality) {
             if (n || is_estimate(sh))
                 put_count(b, sh, NULL, n, is_estimate(sh));
-        } else if (n) {
+        } else if (n_limited(n, sh->limit, sh->offset)) {
             qry_series_t *s = qry__rb_series(b, "measurements", &col, 1);
             put_rows_limited(b, s, rows, n, 1, sh->limit, sh->offset);
         }
@@ -869,7 +878,7 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
                 rows[2 * f] = qry__vs(kv[f].k, strlen(kv[f].k));
                 rows[2 * f + 1] = qry__vs(kv[f].v, strlen(kv[f].v));
             }
-            if (nf) {
+            if (n_limited(nf, sh->limit, sh->offset)) {
                 qry_series_t *s = qry__rb_series(b, ms[i], names, 2);
                 put_rows_limited(b, s, rows, nf, 2, sh->limit, sh->offset);
             }
@@ -904,7 +913,7 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
             }
             if (n && sh->cardinality) {
                 put_count(b, sh, ms[i], n, false);
-            } else if (n) {
+            } else if (n_limited(n, sh->limit, sh->offset)) {
                 qry_series_t *s = qry__rb_series(b, ms[i], &col, 1);
                 put_rows_limited(b, s, rows, n, 1, sh->limit, sh->offset);
             }
@@ -950,7 +959,7 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
                     kv[u++] = kv[j];
             if (u && sh->cardinality) {
                 put_count(b, sh, ms[i], u, false);
-            } else if (u) {
+            } else if (n_limited(u, sh->limit, sh->offset)) {
                 const char *cols[2] = {"key", "value"};
                 qry_series_t *s = qry__rb_series(b, ms[i], cols, 2);
                 qry_val_t *rows = cn_malloc(2 * u * sizeof *rows);

@@ -12,7 +12,8 @@
 # distinct()'s values; numeric functions of string and boolean fields; raw
 # rows whose expression is null for want of one of its fields; integral()
 # per GROUP BY time() window; InfluxDB's errors for a few statements it
-# refuses, a fill value's cast and names given twice by AS.
+# refuses, a fill value's cast and names given twice by AS; the order of
+# series under ORDER BY time DESC; series left without rows.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -248,6 +249,19 @@ expect 'a negative duration argument' "$(q 'SELECT derivative(iv, -1s) FROM edgt
     '{"results":[{"statement_id":0,"error":"duration argument must be positive, got -1s"}]}'
 expect 'a bare field as a condition' "$(q 'SELECT iv FROM edgt WHERE bv OR iv > 0' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"error":"invalid condition expression: bv"}]}'
+
+expect 'ORDER BY time DESC lists the series in reverse, after SLIMIT' "$(q 'SELECT count(iv) FROM edgt GROUP BY host ORDER BY time DESC SLIMIT 2' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","tags":{"host":"b"},"columns":["time","count"],"values":[[0,3]]},{"name":"edgt","tags":{"host":"a"},"columns":["time","count"],"values":[[0,8]]}]}]}'
+expect 'ORDER BY time DESC over windows and tags' "$(q 'SELECT mean(fv) FROM edgi WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:02:00Z'"'"' GROUP BY time(1m), zone ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgi","tags":{"zone":"z2"},"columns":["time","mean"],"values":[[1767225660,5.25],[1767225600,2.25]]},{"name":"edgi","tags":{"zone":"z1"},"columns":["time","mean"],"values":[[1767225660,4.25],[1767225600,1.25]]},{"name":"edgi","tags":{"zone":"z0"},"columns":["time","mean"],"values":[[1767225660,3.25],[1767225600,0.25]]}]}]}'
+expect 'top() keeps its points in time order under DESC' "$(q 'SELECT top(iv, 3) FROM edgt ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","top"],"values":[[1767225600,863],[1767225600,681],[1767225600,333]]}]}]}'
+expect 'percentile selecting no point: no series' "$(q 'SELECT percentile(iv, 0) FROM edgt GROUP BY host' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+expect 'SHOW TAG KEYS: a series OFFSET empties is left out' "$(q 'SHOW TAG KEYS FROM edgt, edgi LIMIT 1 OFFSET 1' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgi","columns":["tagKey"],"values":[["zone"]]},{"name":"edgt","columns":["tagKey"],"values":[["region"]]}]}]}'
+expect 'SHOW FIELD KEYS: the same' "$(q 'SHOW FIELD KEYS FROM edgt, gapit LIMIT 1 OFFSET 2' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["fieldKey","fieldType"],"values":[["iv","integer"]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"

@@ -350,8 +350,9 @@ cases.push(
   {
     q: `SELECT top(humidity, 3) FROM telemetry WHERE device_id = '${dev}'
         ORDER BY time DESC LIMIT 5`,
+    // (InfluxDB 1.6.7 keeps top()'s points in time order under DESC)
     sql: `select ts, humidity from (select ts, humidity from t where device_id='${dev}'
-          order by humidity desc, ts limit 3) order by ts desc`,
+          order by humidity desc, ts limit 3) order by ts`,
   },
   {
     q: `SELECT bottom(current, model, 2), device_id FROM telemetry WHERE fleet = 'fleet-6'`,
