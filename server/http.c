@@ -648,7 +648,8 @@ static void head_buf(srv_conn_t *c, int status, const char *ctype, const char *e
 {
     srv_http_t *h = c->srv;
     assert(c->state == C_BUSY);
-    if (!c->req.keep_alive || h->stopping || c->peer_eof || (chunked && c->req.http10))
+    if (!c->req.keep_alive || h->stopping || (c->peer_eof && !srv__conn_pipelined(c)) ||
+        (chunked && c->req.http10))
         c->close_after = true;
     head_fmt(status, ctype, extra, chunked, c->req.http10, c->close_after, len, out);
 }
@@ -661,7 +662,7 @@ void srv__http_head_fmt(int status, const char *ctype, const char *extra, bool h
 
 void srv__http_answered(srv_conn_t *c, cn_buf_t *rest)
 {
-    if (!c->req.keep_alive || c->srv->stopping || c->peer_eof)
+    if (!c->req.keep_alive || c->srv->stopping || (c->peer_eof && !srv__conn_pipelined(c)))
         c->close_after = true;
     if (rest->len && queue_write(c, rest) < 0) {
         conn_close(c);
@@ -840,8 +841,10 @@ void srv__conn_read(srv_conn_t *c, ssize_t nread, const char *p)
         c->reading = false;
         /* A request being handled still gets its answer (it may already
          * be durable); everything else closes now, and so does a query
-         * whose client went away (the close cancels it). */
-        if (c->state != C_BUSY || nread != UV_EOF || c->job)
+         * whose client went away (the close cancels it) - unless requests
+         * pipelined after it wait: a client that half-closed after them
+         * still reads their answers (InfluxDB answers them too). */
+        if (c->state != C_BUSY || nread != UV_EOF || (c->job && !srv__conn_pipelined(c)))
             if (!(c->state == C_CLOSING && c->nwrites))
                 conn_close(c);
         return;

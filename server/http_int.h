@@ -166,6 +166,12 @@ void srv__http_error(srv_conn_t *c, int status, const char *msg);
 /* Appends s (n bytes) JSON-escaped, without quotes. */
 void srv__json_escape(cn_buf_t *out, const char *s, size_t n);
 
+/* Are requests pipelined after the current one waiting in c's input? */
+static inline bool srv__conn_pipelined(const srv_conn_t *c)
+{
+    return c->in_off < c->in.len;
+}
+
 /* Parking: one list per reason.  A parked connection is resumed by
  * srv__write_resume from the durable notification or the retry timer. */
 void srv__park(srv_http_t *h, srv_conn_t *c, int why);

@@ -449,7 +449,7 @@ void srv__job_run(srv_conn_t *c, srv_job_fn fn, void *arg, void (*free_fn)(void 
     j->free_fn = free_fn;
     j->http10 = c->req.http10;
     j->head_req = c->req.head;
-    j->close = !c->req.keep_alive || c->srv->stopping || c->peer_eof;
+    j->close = !c->req.keep_alive || c->srv->stopping || (c->peer_eof && !srv__conn_pipelined(c));
     j->direct_ok = !c->srv->sink && c->nwrites == 0 &&
                    uv_stream_get_write_queue_size((uv_stream_t *)&c->tcp) == 0 &&
                    uv_fileno((uv_handle_t *)&c->tcp, &j->fd) == 0;

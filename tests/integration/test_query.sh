@@ -91,6 +91,25 @@ expect "empty URL q hides a multipart q" "$(curl -s -XPOST "$url/query?q=" -F 'q
 expect "damaged multipart gives nothing" "$(curl -s -XPOST "$url/query?q=SHOW%20DATABASES" -H 'Content-Type: multipart/form-data; boundary=xyz' --data 'q=SHOW MEASUREMENTS')" "$DBS"
 expect "q of blanks" "$(curl -s "$url/query?q=%20%09%20")" "$MISSING"
 expect "q of no statement" "$(curl -s "$url/query?q=%20%3B%20")" '{}'
+# requests pipelined after a query, the client half-closed after sending
+# them: every one is answered (a query alone, then EOF, is still cancelled)
+pipelined=$(python3 - "$url" <<'PY'
+import socket, sys, re
+host, port = re.match(r"http://([^:]+):(\d+)", sys.argv[1]).groups()
+s = socket.create_connection((host, int(port)))
+q = b"GET /query?db=fleet&q=SELECT+count(rpm)+FROM+telemetry HTTP/1.1\r\nHost: x\r\n\r\n"
+s.sendall(q + q + b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+s.shutdown(socket.SHUT_WR)
+data = b""
+while True:
+    d = s.recv(65536)
+    if not d:
+        break
+    data += d
+print(" ".join(m.decode() for m in re.findall(rb"HTTP/1\.1 (\d+)", data)))
+PY
+)
+expect "pipelined requests after a half-close" "$pipelined" "200 200 204"
 expect "Unicode blanks trimmed too" "$(curl -s "$url/query?q=%E3%80%80SHOW%20DATABASES%C2%A0%0A")" "$DBS"
 # a NUL never ends a query early (the WHERE after it would be lost): it is
 # the parser's error (InfluxDB 1.6.7 reads it as the end of the text)
