@@ -138,9 +138,10 @@ void qry_catalog_touch(qry_catalog_t *c, const char *db);
 char **qry_catalog_cqs(qry_catalog_t *c, size_t *n /* OUT */);
 /* Appends st as printed, a SELECT with every measurement and INTO naming
  * its database (db where it leaves it out) and policy (the database's
- * default where it leaves it out), as InfluxDB prints a SELECT it has
- * normalised; other statements, or without c or db, as qry_print_stmt. */
-void qry_print_qualified(const qry_stmt_t *st, qry_catalog_t *c, const char *db, cn_buf_t *b);
+ * default, or rp when given, where it leaves it out), as InfluxDB prints a
+ * SELECT it has normalised; other statements, or without c or db, as qry_print_stmt. */
+void qry_print_qualified(const qry_stmt_t *st, qry_catalog_t *c, const char *db, const char *rp,
+                         cn_buf_t *b);
 
 /* The queries a server is running, for SHOW QUERIES and KILL QUERY (the
  * server implements it; InfluxDB 1.x's task manager).  A query is one
@@ -174,6 +175,7 @@ typedef struct qry_exec_opts {
     eng_db_t *db;
     qry_catalog_t *cat;   /* may be NULL */
     const char *dbname;   /* db= of the request, may be NULL or "" */
+    const char *rpname;   /* rp= of the request (names without a policy take it), or NULL */
     int64_t now;          /* ns; now() and the default upper bound */
     int64_t deadline;     /* CLOCK_MONOTONIC ns after which the query fails; 0: none */
     uint64_t max_series;  /* 0: unlimited */

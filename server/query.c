@@ -3,7 +3,8 @@
  * query.c - GET/POST /query, InfluxDB 1.x compatible: `q`, `db`, `epoch`
  * (ns, n, u, µ, ms, s, m, h), `pretty`, `chunked` / `chunk_size`, `params`
  * (bound parameters, a JSON object as in InfluxDB 1.8: qry_params_json),
- * each from the URL or, in a POST, a form-encoded body; `rp`, `u`, `p`
+ * each from the URL or a body (body_values); `rp` (the policy of names
+ * without one: it must exist; CQs and INTO keep it); `u`, `p`
  * accepted.
  * Statements run one after the other on the worker pool (job.h); the
  * first failing statement ends the request, as in InfluxDB: each later
@@ -40,6 +41,7 @@ typedef struct qreq {
     size_t plen;  /* params' */
     char *params; /* params= JSON, NULL without */
     char db[256];
+    char rp[256]; /* rp=, "" without */
     int64_t epoch_div;
     bool pretty, chunked, csv, gzip, missing_q;
     bool get; /* a GET: statements that write get InfluxDB's warning */
@@ -373,6 +375,7 @@ static void run_query(srv_job_t *j, void *arg)
         .db = h->db,
         .cat = h->o.catalog,
         .dbname = r->db,
+        .rpname = r->rp,
         .now = cn_now_ns(),
         .max_series = h->o.query_max_series,
         .max_points = h->o.query_max_points,
@@ -412,7 +415,7 @@ static void run_query(srv_job_t *j, void *arg)
             cn_buf_t w;
             cn_buf_init(&w);
             cn_buf_put(&w, "deprecated use of '", 19);
-            qry_print_qualified(&q->stmts[i], h->o.catalog, r->db, &w);
+            qry_print_qualified(&q->stmts[i], h->o.catalog, r->db, r->rp, &w);
             const char *tail = "' in a read only context, please use a POST request instead";
             cn_buf_put(&w, tail, strlen(tail) + 1);
             res->msg = cn_strdup((const char *)w.p);
@@ -509,9 +512,9 @@ void srv__query_metrics(srv_http_t *h, cn_buf_t *out)
 }
 
 /* The /query parameters (srv__query_handle). */
-enum { P_Q, P_DB, P_PARAMS, P_EPOCH, P_PRETTY, P_CHUNKED, P_CHUNK_SIZE, P_N };
-static const char *const keys[P_N] = {"q",      "db",      "params",    "epoch",
-                                      "pretty", "chunked", "chunk_size"};
+enum { P_Q, P_DB, P_PARAMS, P_EPOCH, P_PRETTY, P_CHUNKED, P_CHUNK_SIZE, P_RP, P_N };
+static const char *const keys[P_N] = {"q",      "db",      "params",     "epoch",
+                                      "pretty", "chunked", "chunk_size", "rp"};
 
 /* The length of the white space character (Go's unicode.IsSpace: ASCII
  * space, \t \n \v \f \r, and in UTF-8 U+0085, U+00A0, U+1680,
@@ -667,6 +670,7 @@ void srv__query_handle(srv_conn_t *c, const char *query)
     if (!r->qlen)
         r->missing_q = true;
     value_into(pv[P_DB], pl[P_DB], raw[P_DB], r->db, sizeof r->db);
+    value_into(pv[P_RP], pl[P_RP], raw[P_RP], r->rp, sizeof r->rp);
     if (pv[P_PARAMS] && pl[P_PARAMS])
         r->params = value_dup(pv[P_PARAMS], pl[P_PARAMS], raw[P_PARAMS], &r->plen);
     int el = value_into(pv[P_EPOCH], pl[P_EPOCH], raw[P_EPOCH], v, sizeof v);

@@ -254,7 +254,8 @@ static void cq_load(qry_catalog_t *c, const char *text)
     qry_query_free(q);
 }
 
-static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, const char *db);
+static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, const char *db,
+                                   const char *rp);
 static void sel_free(qry_select_t *q);
 
 /* A continuous query kept by an older version, its names not qualified:
@@ -268,7 +269,7 @@ static void cq_qualify(qry_catalog_t *c, cq_ent_t *e)
         return;
     qry_stmt_t st = q->stmts[0]; /* (cq_load kept only CREATE CONTINUOUS QUERY) */
     qry_ddl_t dq = *st.u.ddl;
-    dq.cq = sel_qualified(c, st.u.ddl->cq, dq.db);
+    dq.cq = sel_qualified(c, st.u.ddl->cq, dq.db, NULL);
     st.u.ddl = &dq;
     cn_buf_t t;
     cn_buf_init(&t);
@@ -1265,21 +1266,25 @@ static const char *rp_default(qry_catalog_t *c, const char *db)
 
 /* A copy of s whose INTO and measurements (in subqueries too) name their
  * database (db where they leave it out; none when db is NULL) and its
- * default policy (where they leave that out), as InfluxDB stores a
- * continuous query; c->mu held.  Only the copied sources, INTO and SELECTs are new (sel_free). */
-static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, const char *db)
+ * default policy (rp, when given, for names that leave the database out)
+ * where they leave that out, as InfluxDB stores a continuous query; c->mu
+ * held.  Only the copied sources, INTO and SELECTs are new (sel_free). */
+static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, const char *db,
+                                   const char *rp)
 {
+    if (rp && !*rp)
+        rp = NULL;
     qry_select_t *q = cn_malloc(sizeof *q);
     *q = *s;
     qry_source_t *src = cn_calloc(s->nsources + 1, sizeof *src);
     for (size_t i = 0; i < s->nsources; i++) {
         src[i] = s->sources[i];
         if (src[i].kind == QRY_SRC_SUBQUERY) {
-            src[i].sub = sel_qualified(c, src[i].sub, db);
+            src[i].sub = sel_qualified(c, src[i].sub, db, rp);
         } else if (!src[i].db) {
             src[i].db = db;
             if (db && !src[i].rp)
-                src[i].rp = rp_default(c, db);
+                src[i].rp = rp ? rp : rp_default(c, db);
         } else if (!src[i].rp || !*src[i].rp) {
             src[i].rp = rp_default(c, src[i].db);
         }
@@ -1288,10 +1293,11 @@ static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, cons
     if (s->into) {
         qry_into_t *in = cn_malloc(sizeof *in);
         *in = *s->into;
-        if (!in->db || !*in->db)
+        bool dflt = !in->db || !*in->db;
+        if (dflt)
             in->db = db;
         if (in->db && (!in->rp || !*in->rp))
-            in->rp = rp_default(c, in->db);
+            in->rp = dflt && rp ? rp : rp_default(c, in->db);
         q->into = in;
     }
     return q;
@@ -1320,14 +1326,15 @@ static void sel_free(qry_select_t *q)
     cn_free(q);
 }
 
-void qry_print_qualified(const qry_stmt_t *st, qry_catalog_t *c, const char *db, cn_buf_t *b)
+void qry_print_qualified(const qry_stmt_t *st, qry_catalog_t *c, const char *db, const char *rp,
+                         cn_buf_t *b)
 {
     if (!c || st->kind != QRY_STMT_SELECT) {
         qry_print_stmt(st, b);
         return;
     }
     pthread_mutex_lock(&c->mu);
-    qry_select_t *q = sel_qualified(c, st->u.select, db && *db ? db : NULL);
+    qry_select_t *q = sel_qualified(c, st->u.select, db && *db ? db : NULL, rp);
     qry_print_select(q, b);
     sel_free(q);
     pthread_mutex_unlock(&c->mu);
@@ -1336,7 +1343,7 @@ void qry_print_qualified(const qry_stmt_t *st, qry_catalog_t *c, const char *db,
 /* CREATE / DROP CONTINUOUS QUERY, c->mu held.  As in InfluxDB: the
  * database must exist, the same statement again is no error, another one
  * under a taken name is, dropping nothing is none. */
-static void cq_ddl(qry_catalog_t *c, const qry_stmt_t *st, qry__rb_t *b)
+static void cq_ddl(qry_catalog_t *c, const qry_stmt_t *st, const char *rp, qry__rb_t *b)
 {
     const qry_ddl_t *d = st->u.ddl;
     cq_ent_t *e = cq_find(c, d->db, d->name);
@@ -1355,7 +1362,7 @@ static void cq_ddl(qry_catalog_t *c, const qry_stmt_t *st, qry__rb_t *b)
      * INTO's and every measurement's database and policy must exist now */
     qry_ddl_t dq = *d;
     qry_stmt_t sq = *st;
-    dq.cq = sel_qualified(c, d->cq, d->db);
+    dq.cq = sel_qualified(c, d->cq, d->db, rp);
     sq.u.ddl = &dq;
     if (cat_target(c, dq.cq->into->db, dq.cq->into->rp, true, b) != 0 ||
         sel_check(c, dq.cq, b) != 0) {
@@ -1518,7 +1525,7 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
     case QRY_STMT_DROP_CQ:
         if (c) {
             pthread_mutex_lock(&c->mu);
-            cq_ddl(c, st, b);
+            cq_ddl(c, st, o->rpname, b);
             pthread_mutex_unlock(&c->mu);
         } else {
             qry__rb_err(b, "continuous queries need the server's catalog");
@@ -1561,6 +1568,13 @@ int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t *
     }
     if (needs_db && !has_db) {
         qry__rb_err(&b, "database name required");
+        *out = b.r;
+        return 0;
+    }
+    /* rp= names a policy of db= for a SELECT's names without one: it must
+     * exist (the data is read from the one store all the same) */
+    if (st->kind == QRY_STMT_SELECT && o->rpname && *o->rpname && o->cat && o->dbname &&
+        *o->dbname && qry__cat_target(o->cat, o->dbname, o->rpname, &b) != 0) {
         *out = b.r;
         return 0;
     }

@@ -263,5 +263,20 @@ expect 'SHOW TAG KEYS: a series OFFSET empties is left out' "$(q 'SHOW TAG KEYS 
 expect 'SHOW FIELD KEYS: the same' "$(q 'SHOW FIELD KEYS FROM edgt, gapit LIMIT 1 OFFSET 2' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["fieldKey","fieldType"],"values":[["iv","integer"]]}]}]}'
 
+# rp= names the policy of names without one: it must exist, and a
+# continuous query created with it keeps it (InfluxDB's answers)
+expect "rp=: a policy that does not exist" \
+    "$(q 'SELECT count(iv) FROM edgt' --data-urlencode db=iot --data-urlencode rp=nope)" \
+    '{"results":[{"statement_id":0,"error":"retention policy not found: nope"}]}'
+post() { curl -s -XPOST "$url/query" --data-urlencode "q=$1" "${@:2}"; }
+expect "rp=: CREATE CONTINUOUS QUERY with a policy that does not exist" \
+    "$(post 'CREATE CONTINUOUS QUERY rp1 ON iot BEGIN SELECT mean(v) INTO m1 FROM cpu GROUP BY time(1m) END' --data-urlencode db=iot --data-urlencode rp=nope)" \
+    '{"results":[{"statement_id":0,"error":"retention policy not found: iot.nope"}]}'
+post 'CREATE RETENTION POLICY r2 ON iot DURATION 1h REPLICATION 1' >/dev/null
+post 'CREATE CONTINUOUS QUERY rp2 ON iot BEGIN SELECT mean(v) INTO m1 FROM cpu GROUP BY time(1m) END' \
+    --data-urlencode db=iot --data-urlencode rp=r2 >/dev/null
+expect "rp=: the continuous query keeps the policy" "$(q 'SHOW CONTINUOUS QUERIES')" \
+    '{"results":[{"statement_id":0,"series":[{"name":"iot","columns":["name","query"],"values":[["rp2","CREATE CONTINUOUS QUERY rp2 ON iot BEGIN SELECT mean(v) INTO iot.r2.m1 FROM iot.r2.cpu GROUP BY time(1m) END"]]}]}]}'
+
 stop_server
 echo "PASS: $checks checks"
