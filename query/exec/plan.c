@@ -880,6 +880,8 @@ void qry__plan_free(plan_t *p)
 {
     free_regexes(p->rowcond);
     free_regexes(p->tagcond);
+    if (p->wfields != p->fields)
+        cn_free(p->wfields);
     cn_free(p->fields);
     cn_free(p->scan_fid);
     cn_free(p->scan_type);
@@ -916,6 +918,56 @@ static bool type_ok_for(const char *agg, eng_type_t t)
 int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_t *p, char *msg,
               size_t msglen)
 {
+    return qry__plan_among(sel, snap, meas, NULL, 0, p, msg, msglen);
+}
+
+/* p->wfields / wtagkeys: p's own fields and tag keys, then those of the
+ * other measurements p lacks (a field's first type wins). */
+static void wildcard_universe(plan_t *p, eng_snap_t *snap, const char *const *others, size_t n)
+{
+    p->wfields = p->fields;
+    p->nwfields = p->nfields;
+    p->wtagkeys = p->tagkeys;
+    p->nwtagkeys = p->ntagkeys;
+    for (size_t m = 0; m < n; m++) {
+        if (strcmp(others[m], p->meas) == 0)
+            continue;
+        const eng_field_info_t *fi;
+        size_t nf = eng_snap_fields(snap, others[m], &fi);
+        for (size_t i = 0; i < nf; i++) {
+            bool have = false;
+            for (size_t k = 0; k < p->nwfields && !have; k++)
+                have = strcmp(p->wfields[k].name, fi[i].name) == 0;
+            if (have)
+                continue;
+            if (p->wfields == p->fields) {
+                p->wfields = cn_malloc((p->nfields + 1) * sizeof *p->wfields);
+                memcpy(p->wfields, p->fields, p->nfields * sizeof *p->wfields);
+            }
+            p->wfields = cn_realloc(p->wfields, (p->nwfields + 1) * sizeof *p->wfields);
+            p->wfields[p->nwfields] = fi[i];
+            p->wfields[p->nwfields++].name = qry__rstrdup(p->ar, fi[i].name);
+        }
+        const char **keys = NULL;
+        int nk = eng_snap_tag_keys(snap, others[m], &keys);
+        for (int k = 0; k < nk; k++) {
+            bool have = false;
+            for (size_t j = 0; j < p->nwtagkeys && !have; j++)
+                have = strcmp(p->wtagkeys[j], keys[k]) == 0;
+            if (have)
+                continue;
+            const char **t = qry__ralloc(p->ar, (p->nwtagkeys + 1) * sizeof(char *));
+            memcpy(t, p->wtagkeys, p->nwtagkeys * sizeof(char *));
+            t[p->nwtagkeys++] = qry__rstrdup(p->ar, keys[k]);
+            p->wtagkeys = t;
+        }
+        cn_free(keys);
+    }
+}
+
+int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
+                    const char *const *others, size_t nothers, plan_t *p, char *msg, size_t msglen)
+{
     memset(p, 0, sizeof *p);
     p->ar = qry__rarena_new();
     p->meas = qry__rstrdup(p->ar, meas);
@@ -927,6 +979,7 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
         p->fields[i].name = qry__rstrdup(p->ar, fi[i].name);
     }
     collect_tagkeys(p, snap);
+    wildcard_universe(p, snap, others, nothers);
     cctx_t c = {.p = p,
                 .msg = msg,
                 .msglen = msglen,
@@ -1031,20 +1084,22 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
             if (rx && qry__regcomp(&re, e->u.s) < 0)
                 return ERR("error parsing regex /%s/", e->u.s);
             qry_vtype_t wt = e->kind == QRY_EXPR_WILDCARD ? e->u.wild.type : QRY_VT_NONE;
-            const char **names = cn_malloc((p->nfields + p->ntagkeys + 1) * sizeof(char *));
-            bool *istag = cn_malloc(p->nfields + p->ntagkeys + 1);
+            const char **names = cn_malloc((p->nwfields + p->nwtagkeys + 1) * sizeof(char *));
+            bool *istag = cn_malloc(p->nwfields + p->nwtagkeys + 1);
             size_t nn = 0;
-            for (size_t k = 0; k < p->nfields; k++)
-                if (wt != QRY_VT_TAG && (!rx || regexec(&re, p->fields[k].name, 0, NULL, 0) == 0))
-                    names[nn++] = p->fields[k].name;
+            for (size_t k = 0; k < p->nwfields; k++)
+                if (wt != QRY_VT_TAG && (!rx || regexec(&re, p->wfields[k].name, 0, NULL, 0) == 0))
+                    names[nn++] = p->wfields[k].name;
             size_t nfld = nn;
-            for (size_t k = 0; k < p->ntagkeys; k++) {
-                bool grouped = false;
+            for (size_t k = 0; k < p->nwtagkeys; k++) {
+                bool grouped = false, isfield = false;
                 for (size_t g = 0; g < p->ngkeys && !grouped; g++)
-                    grouped = name_eq(p->gnames[g], p->tagkeys[k]);
-                if (wt != QRY_VT_FIELD && !grouped && field_index(p, p->tagkeys[k]) < 0 &&
-                    (!rx || regexec(&re, p->tagkeys[k], 0, NULL, 0) == 0))
-                    names[nn++] = p->tagkeys[k];
+                    grouped = name_eq(p->gnames[g], p->wtagkeys[k]);
+                for (size_t w = 0; w < p->nwfields && !isfield; w++)
+                    isfield = name_eq(p->wfields[w].name, p->wtagkeys[k]);
+                if (wt != QRY_VT_FIELD && !grouped && !isfield &&
+                    (!rx || regexec(&re, p->wtagkeys[k], 0, NULL, 0) == 0))
+                    names[nn++] = p->wtagkeys[k];
             }
             for (size_t k = 0; k < nn; k++)
                 istag[k] = k >= nfld;
@@ -1081,23 +1136,23 @@ int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_
             cn_buf_t nb;
             cn_buf_init(&nb);
             /* fields in name order, as InfluxDB expands wildcards */
-            size_t *ord = cn_malloc((p->nfields + 1) * sizeof *ord);
-            for (size_t k = 0; k < p->nfields; k++)
+            const eng_field_info_t *wf = p->wfields;
+            size_t *ord = cn_malloc((p->nwfields + 1) * sizeof *ord);
+            for (size_t k = 0; k < p->nwfields; k++)
                 ord[k] = k;
-            for (size_t a = 1; a < p->nfields; a++)
-                for (size_t b = a;
-                     b > 0 && strcmp(p->fields[ord[b - 1]].name, p->fields[ord[b]].name) > 0; b--) {
+            for (size_t a = 1; a < p->nwfields; a++)
+                for (size_t b = a; b > 0 && strcmp(wf[ord[b - 1]].name, wf[ord[b]].name) > 0; b--) {
                     size_t t = ord[b];
                     ord[b] = ord[b - 1];
                     ord[b - 1] = t;
                 }
-            for (size_t oi = 0; oi < p->nfields && rc == 0; oi++) {
+            for (size_t oi = 0; oi < p->nwfields && rc == 0; oi++) {
                 size_t k = ord[oi];
-                if (rx && regexec(&re, p->fields[k].name, 0, NULL, 0) != 0)
+                if (rx && regexec(&re, wf[k].name, 0, NULL, 0) != 0)
                     continue;
-                if (!type_ok_for(agg, p->fields[k].type))
+                if (!type_ok_for(agg, wf[k].type))
                     continue;
-                c.subst = p->fields[k].name;
+                c.subst = wf[k].name;
                 cn_buf_reset(&nb);
                 if (f->alias)
                     cn_buf_put(&nb, f->alias, strlen(f->alias));

@@ -78,6 +78,12 @@ typedef struct plan {
     size_t nfields;
     const char **tagkeys; /* every tag key of the measurement's series, sorted */
     size_t ntagkeys;
+    /* what a wildcard expands over: fields[] and tagkeys[] and, for a
+     * statement over several measurements, the others' too (qry__plan_among) */
+    eng_field_info_t *wfields;
+    size_t nwfields;
+    const char **wtagkeys;
+    size_t nwtagkeys;
     /* scan columns: fields read from the engine */
     uint32_t *scan_fid;
     eng_type_t *scan_type;
@@ -109,6 +115,12 @@ typedef struct plan {
  * code with msg set (InfluxDB's wording). */
 int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_t *p,
               char *msg, size_t msglen);
+/* The same for one of several measurements a statement reads (others, n of
+ * them, meas possibly among them): a wildcard or regex in its field list
+ * expands over the fields (and, raw, the tags) of all of them, the ones meas
+ * lacks as null columns, as InfluxDB expands it. */
+int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
+                    const char *const *others, size_t n, plan_t *p, char *msg, size_t msglen);
 void qry__plan_free(plan_t *p);
 /* Only the fields, tag keys and WHERE split (SHOW, DELETE, DROP SERIES). */
 int qry__plan_where(eng_snap_t *snap, const char *meas, const qry_expr_t *cond, plan_t *p,

@@ -650,6 +650,8 @@ static double vnum(const qry_val_t *v)
 static qry_val_t finish(run_t *r, const agg_t *a, ast_t *s, int64_t *pt)
 {
     *pt = INT64_MIN;
+    if ((a->fn == A_COUNT || a->fn == A_COUNT_DISTINCT) && a->col < 0)
+        return qry__vnull(); /* a field this measurement lacks: no count (InfluxDB) */
     if (a->fn == A_COUNT)
         return qry__vi(s->n);
     if (a->fn == A_COUNT_DISTINCT) {
@@ -1727,7 +1729,8 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
     if (timed) {
         for (size_t k = 0; k < na; k++) {
             const agg_t *a = &p->aggs[k];
-            bool iscount = a->fn == A_COUNT || a->fn == A_COUNT_DISTINCT;
+            /* (a count of a field the measurement lacks stays null) */
+            bool iscount = (a->fn == A_COUNT || a->fn == A_COUNT_DISTINCT) && a->col >= 0;
             qry_val_t prev = qry__vnull();
             size_t prev_w = 0; /* window of prev (an aggregated, not filled, value) */
             for (size_t w = 0; w < nb; w++) {
@@ -2310,13 +2313,14 @@ static int64_t data_min(run_t *r)
 }
 
 static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, eng_snap_t *snap,
-                           const char *meas, const qry__tz_t *tz, int64_t tmin, int64_t tmax,
-                           bool lower, uint64_t lvc_gen, qry__rb_t *b, uint64_t *nseries_total)
+                           const char *meas, const char *const *others, size_t nothers,
+                           const qry__tz_t *tz, int64_t tmin, int64_t tmax, bool lower,
+                           uint64_t lvc_gen, qry__rb_t *b, uint64_t *nseries_total)
 {
     plan_t p;
     char msg[256] = "";
     size_t first_series = b->r->nseries;
-    int rc = qry__plan(sel, snap, meas, &p, msg, sizeof msg);
+    int rc = qry__plan_among(sel, snap, meas, others, nothers, &p, msg, sizeof msg);
     if (rc < 0) {
         qry__rb_err(b, "%s", msg);
         qry__plan_free(&p);
@@ -2682,11 +2686,15 @@ int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_
     }
     if (nn)
         qsort(names, nn, sizeof *names, strpcmp);
+    size_t u = 0; /* each once */
+    for (size_t i = 0; i < nn; i++)
+        if (!u || strcmp(names[i], names[u - 1]) != 0)
+            names[u++] = names[i];
+    nn = u;
     uint64_t nser = 0;
     for (size_t i = 0; i < nn; i++) {
-        if (i && strcmp(names[i], names[i - 1]) == 0)
-            continue;
-        rc = run_measurement(sel, o, snap, names[i], tz, tmin, tmax, lower, lvc_gen, b, &nser);
+        rc = run_measurement(sel, o, snap, names[i], names, nn, tz, tmin, tmax, lower, lvc_gen, b,
+                             &nser);
         if (rc == CN_ECLOSED || b->r->err)
             break;
     }

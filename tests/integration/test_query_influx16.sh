@@ -13,7 +13,8 @@
 # rows whose expression is null for want of one of its fields; integral()
 # per GROUP BY time() window; InfluxDB's errors for a few statements it
 # refuses, a fill value's cast and names given twice by AS; the order of
-# series under ORDER BY time DESC; series left without rows.
+# series under ORDER BY time DESC; series left without rows; a wildcard
+# over several measurements; rp=.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -263,6 +264,14 @@ expect 'SHOW TAG KEYS: a series OFFSET empties is left out' "$(q 'SHOW TAG KEYS 
 expect 'SHOW FIELD KEYS: the same' "$(q 'SHOW FIELD KEYS FROM edgt, gapit LIMIT 1 OFFSET 2' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["fieldKey","fieldType"],"values":[["iv","integer"]]}]}]}'
 
+expect 'several measurements: count(*) over every field of all, null where one lacks it' "$(q 'SELECT count(*) FROM edgt, edgi GROUP BY host' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgi","tags":{"host":"a"},"columns":["time","count_bv","count_fv","count_iv","count_other","count_sv"],"values":[[0,null,30,null,30,null]]},{"name":"edgt","tags":{"host":"a"},"columns":["time","count_bv","count_fv","count_iv","count_other","count_sv"],"values":[[0,6,8,8,null,9]]},{"name":"edgt","tags":{"host":"b"},"columns":["time","count_bv","count_fv","count_iv","count_other","count_sv"],"values":[[0,2,2,3,null,3]]},{"name":"edgt","tags":{"host":"c d"},"columns":["time","count_bv","count_fv","count_iv","count_other","count_sv"],"values":[[0,2,2,3,null,3]]},{"name":"edgt","tags":{"host":"e,f"},"columns":["time","count_bv","count_fv","count_iv","count_other","count_sv"],"values":[[0,2,2,3,null,3]]},{"name":"edgt","tags":{"host":"g=h"},"columns":["time","count_bv","count_fv","count_iv","count_other","count_sv"],"values":[[0,2,2,3,null,3]]}]}]}'
+expect 'several measurements, per window' "$(q 'SELECT count(*) FROM edgt, edgi WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:01:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgi","columns":["time","count_bv","count_fv","count_iv","count_other","count_sv"],"values":[[1767225600,null,2,null,2,null],[1767225630,null,1,null,1,null]]},{"name":"edgt","columns":["time","count_bv","count_fv","count_iv","count_other","count_sv"],"values":[[1767225600,5,5,5,null,10],[1767225630,5,5,10,null,5]]}]}]}'
+expect 'several measurements: max(*) by a regex' "$(q 'SELECT max(*) FROM /^(edgt|gapit)$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","max_bv","max_fv","max_iv","max_k"],"values":[[0,true,47.625510559,863,null]]},{"name":"gapit","columns":["time","max_bv","max_fv","max_iv","max_k"],"values":[[0,null,null,null,100]]}]}]}'
+expect 'a count of a field the measurement lacks: null' "$(q 'SELECT count(nosuch), count(iv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count","count_1"],"values":[[0,null,20]]}]}]}'
 # rp= names the policy of names without one: it must exist, and a
 # continuous query created with it keeps it (InfluxDB's answers)
 expect "rp=: a policy that does not exist" \
