@@ -1606,6 +1606,15 @@ static void aux_row(run_t *r, const group_t *g, const ast_t *s, qry_val_t sv, in
 
 static void finish_multi(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st);
 
+/* Are all of p's aggregates integral()? */
+static bool only_integral(const plan_t *p)
+{
+    bool only = p->naggs > 0;
+    for (size_t k = 0; k < p->naggs; k++)
+        only &= p->aggs[k].fn == A_INTEGRAL;
+    return only;
+}
+
 /* integral() over GROUP BY time() windows, as InfluxDB 1.6.7's
  * IntegralReducer sums them: a window also takes the area from its last
  * point to its end, the value there interpolated toward the next point
@@ -1797,9 +1806,7 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
     }
     /* rows; integral() alone is never filled: InfluxDB's IntegralReducer
      * emits only the windows it saw points in */
-    bool integral_only = na > 0;
-    for (size_t k = 0; k < na; k++)
-        integral_only &= p->aggs[k].fn == A_INTEGRAL;
+    bool integral_only = only_integral(p);
     int64_t *ts = cn_malloc((nb + 1) * sizeof *ts);
     qry_val_t *v = cn_malloc((nb * nc + 1) * sizeof *v);
     size_t n = 0;
@@ -2437,10 +2444,7 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
             r.wins = cn_malloc(sizeof *r.wins);
             /* the row's time: the range's start, but 0 for integral()
              * alone (InfluxDB's IntegralReducer emits its empty window) */
-            bool integral_only = p.naggs > 0;
-            for (size_t k = 0; k < p.naggs; k++)
-                integral_only &= p.aggs[k].fn == A_INTEGRAL;
-            r.wins[0] = lower && !integral_only ? tmin : 0;
+            r.wins[0] = lower && !only_integral(&p) ? tmin : 0;
         }
         r.stats_ok = true;
         r.prune_ok = true;
