@@ -166,10 +166,14 @@ void srv__http_error(srv_conn_t *c, int status, const char *msg);
 /* Appends s (n bytes) JSON-escaped, without quotes. */
 void srv__json_escape(cn_buf_t *out, const char *s, size_t n);
 
-/* Are requests pipelined after the current one waiting in c's input? */
+/* Are requests pipelined after the current one waiting in c's input
+ * (anything but line breaks)? */
 static inline bool srv__conn_pipelined(const srv_conn_t *c)
 {
-    return c->in_off < c->in.len;
+    for (size_t i = c->in_off; i < c->in.len; i++)
+        if (c->in.p[i] != '\r' && c->in.p[i] != '\n')
+            return true;
+    return false;
 }
 
 /* Parking: one list per reason.  A parked connection is resumed by

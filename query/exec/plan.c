@@ -293,6 +293,18 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
         return 0;
     }
     int fi = vt == QRY_VT_TAG ? -1 : field_index(p, name);
+    if (fi >= 0 && p->wfields != p->fields) {
+        /* over several measurements, a field whose own type lost to
+         * another's (InfluxDB merges them) reads as null here */
+        for (size_t k = 0; k < p->nwfields; k++)
+            if (strcmp(p->wfields[k].name, name) == 0) {
+                if (p->wfields[k].type != p->fields[fi].type) {
+                    *out = cx_new(p, CX_LIT);
+                    return 0;
+                }
+                break;
+            }
+    }
     if (fi >= 0) {
         if (c->p->aggregate && !c->p->aux && !c->p->multi && !c->in_agg && !c->where)
             return ERR("mixing aggregate and non-aggregate queries is not supported");
@@ -480,7 +492,16 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
         p->acap = p->acap ? 2 * p->acap : 8;
         p->aggs = cn_realloc(p->aggs, p->acap * sizeof *p->aggs);
     }
-    if (fi < 0) {
+    /* the field's type over all the statement's measurements (InfluxDB
+     * merges them: float over integer over string over boolean); a field
+     * of this measurement whose own type lost is not read here */
+    eng_type_t mt = fi < 0 ? ENG_T_NONE : p->fields[fi].type;
+    for (size_t k = 0; k < p->nwfields; k++)
+        if (strcmp(p->wfields[k].name, fname) == 0) {
+            mt = p->wfields[k].type;
+            break;
+        }
+    if (fi < 0 || p->fields[fi].type != mt) {
         a.col = -1;
         a.type = ENG_T_NONE;
     } else {
@@ -489,7 +510,7 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
     }
     /* a numeric function of a field named outright that holds strings or
      * booleans (a wildcard leaves such fields out): InfluxDB's error */
-    bool str = a.type == ENG_T_STRING, bln = a.type == ENG_T_BOOL;
+    bool str = mt == ENG_T_STRING, bln = mt == ENG_T_BOOL;
     bool any_type = a.fn == A_COUNT || a.fn == A_COUNT_DISTINCT || a.fn == A_FIRST ||
                     a.fn == A_LAST || a.fn == A_MODE || a.fn == A_DISTINCT || a.fn == A_SAMPLE;
     bool ordered = a.fn == A_MIN || a.fn == A_MAX; /* booleans order, strings do not */
@@ -880,8 +901,6 @@ void qry__plan_free(plan_t *p)
 {
     free_regexes(p->rowcond);
     free_regexes(p->tagcond);
-    if (p->wfields != p->fields)
-        cn_free(p->wfields);
     cn_free(p->fields);
     cn_free(p->scan_fid);
     cn_free(p->scan_type);
@@ -918,55 +937,100 @@ static bool type_ok_for(const char *agg, eng_type_t t)
 int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_t *p, char *msg,
               size_t msglen)
 {
-    return qry__plan_among(sel, snap, meas, NULL, 0, p, msg, msglen);
+    return qry__plan_among(sel, snap, meas, NULL, p, msg, msglen);
 }
 
-/* p->wfields / wtagkeys: p's own fields and tag keys, then those of the
- * other measurements p lacks (a field's first type wins). */
-static void wildcard_universe(plan_t *p, eng_snap_t *snap, const char *const *others, size_t n)
+/* InfluxDB's precedence when one field name has several types across
+ * measurements: float, then integer, then string, then boolean. */
+static int type_rank(eng_type_t t)
 {
-    p->wfields = p->fields;
-    p->nwfields = p->nfields;
-    p->wtagkeys = p->tagkeys;
-    p->nwtagkeys = p->ntagkeys;
+    return t == ENG_T_FLOAT ? 4 : t == ENG_T_INT ? 3 : t == ENG_T_STRING ? 2 : 1;
+}
+
+static int str_cmp(const void *a, const void *b)
+{
+    return strcmp(*(const char *const *)a, *(const char *const *)b);
+}
+
+static int field_cmp(const void *a, const void *b)
+{
+    const eng_field_info_t *x = a, *y = b;
+    int c = strcmp(x->name, y->name);
+    return c ? c : type_rank(y->type) - type_rank(x->type); /* the winning type first */
+}
+
+void qry__wild_build(const qry_select_t *sel, eng_snap_t *snap, const char *const *ms, size_t n,
+                     qry__wild_t *w)
+{
+    memset(w, 0, sizeof *w);
+    (void)sel;
+    if (n < 2)
+        return;
+    /* every (name, type) and tag key of every measurement, then sorted and
+     * each kept once: O(total log total) */
+    size_t nf = 0, nt = 0, bytes = 0, fcap = 64, tcap = 64;
+    eng_field_info_t *f = cn_malloc(fcap * sizeof *f);
+    const char **t = cn_malloc(tcap * sizeof *t);
+    char **tfree = cn_malloc((n + 1) * sizeof *tfree); /* eng_snap_tag_keys' arrays */
     for (size_t m = 0; m < n; m++) {
-        if (strcmp(others[m], p->meas) == 0)
-            continue;
         const eng_field_info_t *fi;
-        size_t nf = eng_snap_fields(snap, others[m], &fi);
-        for (size_t i = 0; i < nf; i++) {
-            bool have = false;
-            for (size_t k = 0; k < p->nwfields && !have; k++)
-                have = strcmp(p->wfields[k].name, fi[i].name) == 0;
-            if (have)
-                continue;
-            if (p->wfields == p->fields) {
-                p->wfields = cn_malloc((p->nfields + 1) * sizeof *p->wfields);
-                memcpy(p->wfields, p->fields, p->nfields * sizeof *p->wfields);
-            }
-            p->wfields = cn_realloc(p->wfields, (p->nwfields + 1) * sizeof *p->wfields);
-            p->wfields[p->nwfields] = fi[i];
-            p->wfields[p->nwfields++].name = qry__rstrdup(p->ar, fi[i].name);
+        size_t k = eng_snap_fields(snap, ms[m], &fi);
+        for (size_t i = 0; i < k; i++) {
+            if (nf == fcap)
+                f = cn_realloc(f, (fcap *= 2) * sizeof *f);
+            f[nf++] = fi[i];
+            bytes += strlen(fi[i].name) + 1;
         }
         const char **keys = NULL;
-        int nk = eng_snap_tag_keys(snap, others[m], &keys);
-        for (int k = 0; k < nk; k++) {
-            bool have = false;
-            for (size_t j = 0; j < p->nwtagkeys && !have; j++)
-                have = strcmp(p->wtagkeys[j], keys[k]) == 0;
-            if (have)
-                continue;
-            const char **t = qry__ralloc(p->ar, (p->nwtagkeys + 1) * sizeof(char *));
-            memcpy(t, p->wtagkeys, p->nwtagkeys * sizeof(char *));
-            t[p->nwtagkeys++] = qry__rstrdup(p->ar, keys[k]);
-            p->wtagkeys = t;
+        int nk = eng_snap_tag_keys(snap, ms[m], &keys);
+        for (int i = 0; i < nk; i++) {
+            if (nt == tcap)
+                t = cn_realloc(t, (tcap *= 2) * sizeof *t);
+            t[nt++] = keys[i];
+            bytes += strlen(keys[i]) + 1;
         }
-        cn_free(keys);
+        tfree[m] = (char *)keys;
     }
+    qsort(f, nf, sizeof *f, field_cmp);
+    qsort(t, nt, sizeof *t, str_cmp);
+    w->names = cn_malloc(bytes + 1);
+    char *o = w->names;
+    w->fields = cn_malloc((nf + 1) * sizeof *w->fields);
+    for (size_t i = 0; i < nf; i++) {
+        if (i && strcmp(f[i].name, f[i - 1].name) == 0)
+            continue; /* (the first of a name has the winning type) */
+        size_t l = strlen(f[i].name) + 1;
+        memcpy(o, f[i].name, l);
+        w->fields[w->nfields] = f[i];
+        w->fields[w->nfields++].name = o;
+        o += l;
+    }
+    w->tagkeys = cn_malloc((nt + 1) * sizeof *w->tagkeys);
+    for (size_t i = 0; i < nt; i++) {
+        if (i && strcmp(t[i], t[i - 1]) == 0)
+            continue;
+        size_t l = strlen(t[i]) + 1;
+        memcpy(o, t[i], l);
+        w->tagkeys[w->ntagkeys++] = o;
+        o += l;
+    }
+    for (size_t m = 0; m < n; m++)
+        cn_free(tfree[m]);
+    cn_free(tfree);
+    cn_free(f);
+    cn_free(t);
+}
+
+void qry__wild_free(qry__wild_t *w)
+{
+    cn_free(w->fields);
+    cn_free(w->tagkeys);
+    cn_free(w->names);
+    memset(w, 0, sizeof *w);
 }
 
 int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
-                    const char *const *others, size_t nothers, plan_t *p, char *msg, size_t msglen)
+                    const qry__wild_t *w, plan_t *p, char *msg, size_t msglen)
 {
     memset(p, 0, sizeof *p);
     p->ar = qry__rarena_new();
@@ -979,7 +1043,11 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
         p->fields[i].name = qry__rstrdup(p->ar, fi[i].name);
     }
     collect_tagkeys(p, snap);
-    wildcard_universe(p, snap, others, nothers);
+    bool union_ok = w && (w->nfields || w->ntagkeys);
+    p->wfields = union_ok ? w->fields : p->fields;
+    p->nwfields = union_ok ? w->nfields : p->nfields;
+    p->wtagkeys = union_ok ? w->tagkeys : p->tagkeys;
+    p->nwtagkeys = union_ok ? w->ntagkeys : p->ntagkeys;
     cctx_t c = {.p = p,
                 .msg = msg,
                 .msglen = msglen,
@@ -1092,12 +1160,12 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
                     names[nn++] = p->wfields[k].name;
             size_t nfld = nn;
             for (size_t k = 0; k < p->nwtagkeys; k++) {
-                bool grouped = false, isfield = false;
+                bool grouped = false;
                 for (size_t g = 0; g < p->ngkeys && !grouped; g++)
                     grouped = name_eq(p->gnames[g], p->wtagkeys[k]);
-                for (size_t w = 0; w < p->nwfields && !isfield; w++)
-                    isfield = name_eq(p->wfields[w].name, p->wtagkeys[k]);
-                if (wt != QRY_VT_FIELD && !grouped && !isfield &&
+                /* (a tag named like a field stays: its column gets the
+                 * name's next free suffix, x_1, as in InfluxDB) */
+                if (wt != QRY_VT_FIELD && !grouped &&
                     (!rx || regexec(&re, p->wtagkeys[k], 0, NULL, 0) == 0))
                     names[nn++] = p->wtagkeys[k];
             }
@@ -1200,7 +1268,7 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
             if (p->cols[i].e->k != CX_AGG)
                 return ERR("mixing aggregate and non-aggregate queries is not supported");
     }
-    if (p->distinct && p->ncols > 1)
+    if (p->distinct && (p->ncols > 1 || p->naggs > 1))
         return ERR("aggregate function distinct() cannot be combined with other functions or "
                    "fields");
     /* duplicate column names get _1, _2 ... (names given by AS stay) */

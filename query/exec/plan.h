@@ -78,11 +78,11 @@ typedef struct plan {
     size_t nfields;
     const char **tagkeys; /* every tag key of the measurement's series, sorted */
     size_t ntagkeys;
-    /* what a wildcard expands over: fields[] and tagkeys[] and, for a
-     * statement over several measurements, the others' too (qry__plan_among) */
-    eng_field_info_t *wfields;
+    /* what a wildcard expands over: fields[] and tagkeys[], or for a
+     * statement over several measurements its qry__wild_t (borrowed) */
+    const eng_field_info_t *wfields;
     size_t nwfields;
-    const char **wtagkeys;
+    const char *const *wtagkeys;
     size_t nwtagkeys;
     /* scan columns: fields read from the engine */
     uint32_t *scan_fid;
@@ -115,12 +115,27 @@ typedef struct plan {
  * code with msg set (InfluxDB's wording). */
 int qry__plan(const qry_select_t *sel, eng_snap_t *snap, const char *meas, plan_t *p,
               char *msg, size_t msglen);
-/* The same for one of several measurements a statement reads (others, n of
- * them, meas possibly among them): a wildcard or regex in its field list
- * expands over the fields (and, raw, the tags) of all of them, the ones meas
- * lacks as null columns, as InfluxDB expands it. */
+/* What a wildcard in the field list of a statement over several
+ * measurements expands over (as InfluxDB expands it): the fields of all of
+ * them, each once with InfluxDB's merged type (float over integer over
+ * string over boolean), and their tag keys; both sorted by name. */
+typedef struct qry__wild {
+    eng_field_info_t *fields;
+    size_t nfields;
+    const char **tagkeys;
+    size_t ntagkeys;
+    char *names; /* the strings above point into it */
+} qry__wild_t;
+/* Fills w for sel over measurements ms (n of them) when n > 1; else leaves
+ * w empty (zeroed). */
+void qry__wild_build(const qry_select_t *sel, eng_snap_t *snap, const char *const *ms, size_t n,
+                     qry__wild_t *w);
+void qry__wild_free(qry__wild_t *w);
+/* qry__plan for one of several measurements a statement reads: with w
+ * (built, not empty) a wildcard expands over w, the fields meas lacks as
+ * null columns. */
 int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
-                    const char *const *others, size_t n, plan_t *p, char *msg, size_t msglen);
+                    const qry__wild_t *w, plan_t *p, char *msg, size_t msglen);
 void qry__plan_free(plan_t *p);
 /* Only the fields, tag keys and WHERE split (SHOW, DELETE, DROP SERIES). */
 int qry__plan_where(eng_snap_t *snap, const char *meas, const qry_expr_t *cond, plan_t *p,

@@ -143,6 +143,20 @@ static int64_t win_start(const run_t *r, int64_t t)
 
 /* ------------------------------------------------------------- helpers */
 
+/* a - b as Go's int64 subtraction gives it (wrapping, never undefined),
+ * as a double */
+static double wrap_diff(int64_t a, int64_t b)
+{
+    return (double)(int64_t)((uint64_t)a - (uint64_t)b);
+}
+
+/* A double as Go's int64() converts it on x86-64: out of range (or NaN),
+ * the minimum. */
+static int64_t go_int64(double f)
+{
+    return f >= -9223372036854775808.0 && f < 9223372036854775808.0 ? (int64_t)f : INT64_MIN;
+}
+
 /* Does expression x read a field column that has a value in rowv? */
 static bool reads_value(const cx_t *x, const qry_val_t *rowv)
 {
@@ -709,6 +723,12 @@ static qry_val_t finish(run_t *r, const agg_t *a, ast_t *s, int64_t *pt)
          * 1.6.7's ModeReduceSlice decides: over the points in value order,
          * a later value's run replaces the best once it is as long, unless
          * the run began after the point where the best one last grew */
+        if (s->vals[0].v.t == QRY_BOOL) { /* booleans: true unless false is more */
+            uint32_t t = 0;
+            for (uint32_t i = 0; i < s->nv; i++)
+                t += s->vals[i].v.u.b;
+            return qry__vb(2 * t >= s->nv);
+        }
         qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_val);
         uint32_t best = 0;
         int64_t best_n = 0, cur_n = 0, best_t = s->vals[0].ts, cur_t = s->vals[0].ts;
@@ -1377,8 +1397,8 @@ static void msort(size_t *idx, size_t *tmp, size_t n, const rows_t *rw)
 }
 
 /* Applies transformation oc over column c of the rows (time order). */
-static void transform(const ocol_t *oc, int64_t default_unit, const int64_t *ts, qry_val_t *v,
-                      size_t stride, size_t n)
+static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, const int64_t *ts,
+                      qry_val_t *v, size_t stride, size_t n)
 {
     int64_t unit = oc->unit ? oc->unit : default_unit;
     qry_val_t prev = qry__vnull();
@@ -1392,6 +1412,8 @@ static void transform(const ocol_t *oc, int64_t default_unit, const int64_t *ts,
         qry_val_t *x = &v[i * stride];
         qry_val_t in = *x;
         *x = qry__vnull();
+        if (oc->tf == TF_CUMSUM && ts[i] < out_min)
+            continue; /* the window read before the range (another column's) */
         if (in.t != QRY_FLOAT && in.t != QRY_INT) {
             if (oc->tf == TF_ELAPSED && in.t != QRY_NULL) {
                 /* elapsed works on any type */
@@ -1477,7 +1499,7 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
         int64_t du = p->aggregate && r->interval > 0 ? r->interval : 1000000000;
         for (size_t c = 0; c < nc; c++)
             if (p->cols[c].tf != TF_NONE)
-                transform(&p->cols[c], du, ts, v + c, nc, n);
+                transform(&p->cols[c], du, r->out_min, ts, v + c, nc, n);
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             bool any = false;
@@ -1618,8 +1640,8 @@ static bool only_integral(const plan_t *p)
 /* integral() over GROUP BY time() windows, as InfluxDB 1.6.7's
  * IntegralReducer sums them: a window also takes the area from its last
  * point to its end, the value there interpolated toward the next point
- * (in a later window), and that point's window the area from that end on;
- * operation for operation, so the sums agree to the bit.  st / av: the
+ * (in a later window), and that point's window the area from that end on,
+ * in InfluxDB's order of operations.  st / av: the
  * windows' states and values of this aggregate, na apart (finish sorted
  * each window's points by time). */
 static void integral_edges(const run_t *r, const agg_t *a, ast_t *st, size_t na, qry_val_t *av)
@@ -1635,10 +1657,10 @@ static void integral_edges(const run_t *r, const agg_t *a, ast_t *st, size_t na,
         double sum = 0;
         const vrec_t *v = s->vals;
         if (carry)
-            sum += 0.5 * (vnum(&v[0].v) + cv) * ((double)(v[0].ts - ct) / unit);
+            sum += 0.5 * (vnum(&v[0].v) + cv) * (wrap_diff(v[0].ts, ct) / unit);
         for (uint32_t i = 1; i < s->nv; i++)
             sum += 0.5 * (vnum(&v[i].v) + vnum(&v[i - 1].v)) *
-                   ((double)(v[i].ts - v[i - 1].ts) / unit);
+                   (wrap_diff(v[i].ts, v[i - 1].ts) / unit);
         size_t w2 = w + 1;
         while (w2 < r->nb && !st[w2 * na].nv)
             w2++;
@@ -1647,9 +1669,9 @@ static void integral_edges(const run_t *r, const agg_t *a, ast_t *st, size_t na,
             const vrec_t *last = &v[s->nv - 1], *next = &st[w2 * na].vals[0];
             int64_t end = r->wins[w + 1];
             double y0 = vnum(&last->v), y1 = vnum(&next->v);
-            cv = y0 + (y1 - y0) * (double)(end - last->ts) / (double)(next->ts - last->ts);
+            cv = y0 + (y1 - y0) * wrap_diff(end, last->ts) / wrap_diff(next->ts, last->ts);
             ct = end;
-            sum += 0.5 * (cv + y0) * ((double)(end - last->ts) / unit);
+            sum += 0.5 * (cv + y0) * (wrap_diff(end, last->ts) / unit);
         }
         av[w * na] = qry__vf(sum);
     }
@@ -1708,7 +1730,9 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
         int64_t *ts = cn_malloc(cap * sizeof *ts);
         qry_val_t *v = cn_malloc(cap * sizeof *v);
         for (size_t w = 0; w < nb; w++) {
-            ast_t *s = &st[w];
+            ast_t *s = &st[w * na]; /* (distinct() is the only aggregate) */
+            if (!s->nv)
+                continue;
             /* each value's first point, then those in time order */
             qsort(s->vals, s->nv, sizeof *s->vals, vrec_cmp_val);
             uint32_t u = 0;
@@ -1771,7 +1795,7 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                     else if (fl && !iscount)
                         *x = qry__vf(fv->u.f);
                     else /* an integer aggregate: truncated, as InfluxDB casts */
-                        *x = qry__vi((int64_t)fv->u.f);
+                        *x = qry__vi(go_int64(fv->u.f));
                     break;
                 }
                 case QRY_FILL_LINEAR: {
@@ -1785,14 +1809,15 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                     if (prev.t == QRY_NULL || nx >= nb)
                         break;
                     qry_val_t nv = av[nx * na + k];
-                    /* as InfluxDB 1.6.7 computes it, to the last bit:
-                     * y0 + (y1 - y0) * dx / dt in float64, with ns
-                     * differences, an integer truncated at the end */
-                    double dt = (double)(r->wins[nx] - r->wins[prev_w]);
-                    double dx = (double)(r->wins[w] - r->wins[prev_w]);
+                    /* y0 + (y1 - y0) * dx / dt in float64 over ns
+                     * differences, an integer truncated at the end: what
+                     * influxd 1.6.7 answered to the last bit in the cases
+                     * checked (some others differ in the last bit) */
+                    double dt = wrap_diff(r->wins[nx], r->wins[prev_w]);
+                    double dx = wrap_diff(r->wins[w], r->wins[prev_w]);
                     if (prev.t == QRY_INT && nv.t == QRY_INT) {
-                        double y0 = (double)prev.u.i, dy = (double)(nv.u.i - prev.u.i);
-                        *x = qry__vi((int64_t)(y0 + dy * dx / dt));
+                        double y0 = (double)prev.u.i, dy = wrap_diff(nv.u.i, prev.u.i);
+                        *x = qry__vi(go_int64(y0 + dy * dx / dt));
                     } else {
                         double y0 = vnum(&prev), y1 = vnum(&nv);
                         *x = qry__vf(y0 + (y1 - y0) * dx / dt);
@@ -2320,14 +2345,14 @@ static int64_t data_min(run_t *r)
 }
 
 static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, eng_snap_t *snap,
-                           const char *meas, const char *const *others, size_t nothers,
-                           const qry__tz_t *tz, int64_t tmin, int64_t tmax, bool lower,
-                           uint64_t lvc_gen, qry__rb_t *b, uint64_t *nseries_total)
+                           const char *meas, const qry__wild_t *wild, const qry__tz_t *tz,
+                           int64_t tmin, int64_t tmax, bool lower, uint64_t lvc_gen, qry__rb_t *b,
+                           uint64_t *nseries_total)
 {
     plan_t p;
     char msg[256] = "";
     size_t first_series = b->r->nseries;
-    int rc = qry__plan_among(sel, snap, meas, others, nothers, &p, msg, sizeof msg);
+    int rc = qry__plan_among(sel, snap, meas, wild, &p, msg, sizeof msg);
     if (rc < 0) {
         qry__rb_err(b, "%s", msg);
         qry__plan_free(&p);
@@ -2695,13 +2720,16 @@ int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_
         if (!u || strcmp(names[i], names[u - 1]) != 0)
             names[u++] = names[i];
     nn = u;
+    qry__wild_t wild;
+    qry__wild_build(sel, snap, names, nn, &wild);
     uint64_t nser = 0;
     for (size_t i = 0; i < nn; i++) {
-        rc = run_measurement(sel, o, snap, names[i], names, nn, tz, tmin, tmax, lower, lvc_gen, b,
+        rc = run_measurement(sel, o, snap, names[i], &wild, tz, tmin, tmax, lower, lvc_gen, b,
                              &nser);
         if (rc == CN_ECLOSED || b->r->err)
             break;
     }
+    qry__wild_free(&wild);
     b->r->tz = tz;
     tz = NULL;
 out:

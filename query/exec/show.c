@@ -1537,6 +1537,17 @@ int qry__exec_ddl(const qry_stmt_t *st, const qry_exec_opts_t *o, qry__rb_t *b)
 
 /* ----------------------------------------------------------- dispatcher */
 
+/* Does a measurement of sel (or of its subqueries) name no policy? */
+static bool names_no_rp(const qry_select_t *sel)
+{
+    for (size_t i = 0; i < sel->nsources; i++) {
+        const qry_source_t *src = &sel->sources[i];
+        if (src->kind == QRY_SRC_SUBQUERY ? names_no_rp(src->sub) : !src->rp || !*src->rp)
+            return true;
+    }
+    return false;
+}
+
 int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t **out)
 {
     qry__rb_t b;
@@ -1574,7 +1585,8 @@ int qry_exec_stmt(const qry_stmt_t *st, const qry_exec_opts_t *o, qry_result_t *
     /* rp= names a policy of db= for a SELECT's names without one: it must
      * exist (the data is read from the one store all the same) */
     if (st->kind == QRY_STMT_SELECT && o->rpname && *o->rpname && o->cat && o->dbname &&
-        *o->dbname && qry__cat_target(o->cat, o->dbname, o->rpname, &b) != 0) {
+        *o->dbname && names_no_rp(st->u.select) &&
+        qry__cat_target(o->cat, o->dbname, o->rpname, &b) != 0) {
         *out = b.r;
         return 0;
     }

@@ -120,6 +120,24 @@ edgi,host=a,zone=z2 fv=26.25,other=52i 1767226120000
 edgi,host=a,zone=z0 fv=27.25,other=54i 1767226140000
 edgi,host=a,zone=z1 fv=28.25,other=56i 1767226160000
 edgi,host=a,zone=z2 fv=29.25,other=58i 1767226180000
+wa,host=h1 x=1,y=2i 100000
+wc,x=tagx q=5 100000
+wb,host=h2 x="s1",z=true 100000
+tf v=1 90000
+tf v=2 100000
+tf v=4 110000
+tf v=8 120000
+tf v=16 130000
+tf v=32 140000
+mb1 b=false 100000
+mb1 b=true 110000
+cpu,host=a v=1,i=10i,s="x",b=true 100000
+cpu,host=a v=3,i=20i,s="y",b=false 110000
+cpu,host=a v=7,i=25i,s="x" 125000
+cpu,host=a v=2 161000
+cpu,host=b v=10,i=1i 105000
+cpu,host=b v=20,i=3i 131000
+cpu,host=b v=5,i=8i 145000
 LP
 # points every 30 minutes, two devices alternating, over four days around
 # each 2026 change of Europe/Berlin and America/New_York
@@ -272,8 +290,25 @@ expect 'several measurements: max(*) by a regex' "$(q 'SELECT max(*) FROM /^(edg
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","max_bv","max_fv","max_iv","max_k"],"values":[[0,true,47.625510559,863,null]]},{"name":"gapit","columns":["time","max_bv","max_fv","max_iv","max_k"],"values":[[0,null,null,null,100]]}]}]}'
 expect 'a count of a field the measurement lacks: null' "$(q 'SELECT count(nosuch), count(iv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count","count_1"],"values":[[0,null,20]]}]}]}'
+expect 'a tag named like a field: its column x_1' "$(q 'SELECT * FROM wa, wc' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"wa","columns":["time","host","q","x","x_1","y"],"values":[[100,"h1",null,1,null,2]]},{"name":"wc","columns":["time","host","q","x","x_1","y"],"values":[[100,null,5,null,"tagx",null]]}]}]}'
+expect 'a field whose type lost across measurements: null there' "$(q 'SELECT * FROM wa, wb' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"wa","columns":["time","host","x","y","z"],"values":[[100,"h1",1,2,null]]},{"name":"wb","columns":["time","host","x","y","z"],"values":[[100,"h2",null,null,true]]}]}]}'
+expect 'an aggregate of it: the measurement whose type won' "$(q 'SELECT mean(x) FROM wa, wb' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"wa","columns":["time","mean"],"values":[[0,1]]}]}]}'
+expect 'cumulative_sum beside derivative: not the window before' "$(q 'SELECT cumulative_sum(mean(v)), derivative(mean(v)) FROM tf WHERE time>=100s AND time<150s GROUP BY time(10s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tf","columns":["time","cumulative_sum","derivative"],"values":[[100,2,1],[110,6,2],[120,14,4],[130,30,8],[140,62,16]]}]}]}'
+expect 'mode of booleans: a tie is true' "$(q 'SELECT mode(b) FROM mb1' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"mb1","columns":["time","mode"],"values":[[0,true]]}]}]}'
+expect 'distinct per window, some empty' "$(q 'SELECT distinct(v) FROM cpu WHERE time>=0s AND time<160s GROUP BY time(20s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","distinct"],"values":[[100,1],[100,10],[100,3],[120,7],[120,20],[140,5]]}]}]}'
+expect 'distinct in an expression with another aggregate' "$(q 'SELECT distinct(v)+mean(v) FROM cpu WHERE time>=0s AND time<160s GROUP BY time(20s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"aggregate function distinct() cannot be combined with other functions or fields"}]}'
 # rp= names the policy of names without one: it must exist, and a
 # continuous query created with it keeps it (InfluxDB's answers)
+expect "rp=: names that give their policy need none" \
+    "$(q 'SELECT count(v) FROM iot.autogen.tf' --data-urlencode db=iot --data-urlencode rp=nope)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tf","columns":["time","count"],"values":[["1970-01-01T00:00:00Z",6]]}]}]}'
 expect "rp=: a policy that does not exist" \
     "$(q 'SELECT count(iv) FROM edgt' --data-urlencode db=iot --data-urlencode rp=nope)" \
     '{"results":[{"statement_id":0,"error":"retention policy not found: nope"}]}'
