@@ -1790,7 +1790,12 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                      * INTO and subqueries store as a float field) */
                     bool fl = a->type == ENG_T_FLOAT || a->fn == A_MEAN || a->fn == A_MEDIAN ||
                               a->fn == A_STDDEV || a->fn == A_INTEGRAL;
-                    if (fv->kind == QRY_EXPR_INTEGER)
+                    if (!iscount && (a->type == ENG_T_BOOL || a->type == ENG_T_STRING) &&
+                        a->fn != A_COUNT && a->fn != A_COUNT_DISTINCT)
+                        /* a number cast to a boolean or string aggregate's
+                         * type: its zero value, as InfluxDB gives */
+                        *x = a->type == ENG_T_BOOL ? qry__vb(false) : qry__vs("", 0);
+                    else if (fv->kind == QRY_EXPR_INTEGER)
                         *x = fl && !iscount ? qry__vf((double)fv->u.i) : qry__vi(fv->u.i);
                     else if (fl && !iscount)
                         *x = qry__vf(fv->u.f);
@@ -2723,7 +2728,9 @@ int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_
     qry__wild_t wild;
     qry__wild_build(sel, snap, names, nn, &wild);
     uint64_t nser = 0;
-    for (size_t i = 0; i < nn; i++) {
+    for (size_t k = 0; k < nn; k++) {
+        /* ORDER BY time DESC: the measurements in reverse too (InfluxDB) */
+        size_t i = sel->order_desc ? nn - 1 - k : k;
         rc = run_measurement(sel, o, snap, names[i], &wild, tz, tmin, tmax, lower, lvc_gen, b,
                              &nser);
         if (rc == CN_ECLOSED || b->r->err)

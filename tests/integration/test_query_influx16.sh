@@ -304,6 +304,12 @@ expect 'distinct per window, some empty' "$(q 'SELECT distinct(v) FROM cpu WHERE
     '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","distinct"],"values":[[100,1],[100,10],[100,3],[120,7],[120,20],[140,5]]}]}]}'
 expect 'distinct in an expression with another aggregate' "$(q 'SELECT distinct(v)+mean(v) FROM cpu WHERE time>=0s AND time<160s GROUP BY time(20s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"error":"aggregate function distinct() cannot be combined with other functions or fields"}]}'
+expect 'fill(N) of a boolean aggregate: false' "$(q 'SELECT first(b) FROM cpu WHERE time>=100s AND time<200s GROUP BY time(20s) fill(2.5)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","first"],"values":[[100,true],[120,false],[140,false],[160,false],[180,false]]}]}]}'
+expect 'fill(N) of a string aggregate: empty' "$(q 'SELECT first(s) FROM cpu WHERE time>=100s AND time<200s GROUP BY time(20s) fill(1)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","first"],"values":[[100,"x"],[120,"x"],[140,""],[160,""],[180,""]]}]}]}'
+expect 'ORDER BY time DESC over several measurements: those in reverse too' "$(q 'SELECT count(v) FROM cpu, tf ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tf","columns":["time","count"],"values":[[0,6]]},{"name":"cpu","columns":["time","count"],"values":[[0,7]]}]}]}'
 # rp= names the policy of names without one: it must exist, and a
 # continuous query created with it keeps it (InfluxDB's answers)
 expect "rp=: names that give their policy need none" \
