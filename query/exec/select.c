@@ -94,7 +94,7 @@ typedef struct run {
     plan_t *p;
     eng_snap_t *snap;
     int64_t tmin, tmax; /* [tmin, tmax) */
-    int64_t out_min;    /* rows before it are not output (tf_lookback) */
+    int64_t out_min, out_max; /* rows outside [min, max) are not output (tf_lookback) */
     bool has_lower;
     int64_t interval, offset;
     const qry__tz_t *tz;
@@ -1397,8 +1397,23 @@ static void msort(size_t *idx, size_t *tmp, size_t n, const rows_t *rw)
 }
 
 /* Applies transformation oc over column c of the rows (time order). */
-static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, const int64_t *ts,
-                      qry_val_t *v, size_t stride, size_t n)
+/* Reverses n rows: times ts[], values v[] (nc per row). */
+static void reverse_rows(int64_t *ts, qry_val_t *v, size_t nc, size_t n)
+{
+    for (size_t i = 0, j = n; i + 1 < j; i++, j--) {
+        int64_t t = ts[i];
+        ts[i] = ts[j - 1];
+        ts[j - 1] = t;
+        for (size_t c = 0; c < nc; c++) {
+            qry_val_t x = v[i * nc + c];
+            v[i * nc + c] = v[(j - 1) * nc + c];
+            v[(j - 1) * nc + c] = x;
+        }
+    }
+}
+
+static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, int64_t out_max,
+                      bool desc, const int64_t *ts, qry_val_t *v, size_t stride, size_t n)
 {
     int64_t unit = oc->unit ? oc->unit : default_unit;
     qry_val_t prev = qry__vnull();
@@ -1412,8 +1427,8 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, c
         qry_val_t *x = &v[i * stride];
         qry_val_t in = *x;
         *x = qry__vnull();
-        if (oc->tf == TF_CUMSUM && ts[i] < out_min)
-            continue; /* the window read before the range (another column's) */
+        if (oc->tf == TF_CUMSUM && (ts[i] < out_min || ts[i] >= out_max))
+            continue; /* the window read beside the range (another column's) */
         if (in.t != QRY_FLOAT && in.t != QRY_INT) {
             if (oc->tf == TF_ELAPSED && in.t != QRY_NULL) {
                 /* elapsed works on any type */
@@ -1425,7 +1440,9 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, c
         case TF_DERIV:
         case TF_NNDERIV:
             if (have && ts[i] != pts) {
-                double d = (vnum(&in) - vnum(&prev)) / ((double)(ts[i] - pts) / (double)unit);
+                /* (newest first, the elapsed time still counts forward) */
+                int64_t el = desc ? pts - ts[i] : ts[i] - pts;
+                double d = (vnum(&in) - vnum(&prev)) / ((double)el / (double)unit);
                 if (oc->tf == TF_DERIV || d >= 0)
                     *x = qry__vf(d);
             }
@@ -1497,13 +1514,21 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
     /* transformations */
     if (p->has_tf) {
         int64_t du = p->aggregate && r->interval > 0 ? r->interval : 1000000000;
+        /* ORDER BY time DESC: over the rows newest first, as InfluxDB
+         * computes them (a difference is the earlier point's minus the
+         * later one's, at the earlier point) */
+        if (sel->order_desc)
+            reverse_rows(ts, v, nc, n);
         for (size_t c = 0; c < nc; c++)
             if (p->cols[c].tf != TF_NONE)
-                transform(&p->cols[c], du, r->out_min, ts, v + c, nc, n);
+                transform(&p->cols[c], du, r->out_min, r->out_max, sel->order_desc, ts, v + c, nc,
+                          n);
+        if (sel->order_desc)
+            reverse_rows(ts, v, nc, n);
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             bool any = false;
-            for (size_t c = 0; c < nc && !any && ts[i] >= r->out_min; c++)
+            for (size_t c = 0; c < nc && !any && ts[i] >= r->out_min && ts[i] < r->out_max; c++)
                 any = v[i * nc + c].t != QRY_NULL;
             if (!any)
                 continue;
@@ -2372,6 +2397,7 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
     r.snap = snap;
     r.tmin = tmin;
     r.out_min = INT64_MIN;
+    r.out_max = INT64_MAX;
     r.tmax = tmax;
     r.has_lower = lower;
     r.tz = tz;
@@ -2428,7 +2454,12 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
                 r.tmin = m;
             }
             int64_t first = win_start(&r, r.tmin);
-            if (lower && tf_lookback(&p) && r.tmin > INT64_MIN + r.interval) {
+            if (sel->order_desc && tf_lookback(&p) && r.tmax < INT64_MAX - r.interval) {
+                /* descending, the last window needs the one after it */
+                r.out_max = r.tmax;
+                r.tmax += r.interval;
+            } else if (!sel->order_desc && lower && tf_lookback(&p) &&
+                       r.tmin > INT64_MIN + r.interval) {
                 /* a transformation's first window needs the one before:
                  * read from an interval earlier, output from the first */
                 r.out_min = first;

@@ -310,6 +310,18 @@ expect 'fill(N) of a string aggregate: empty' "$(q 'SELECT first(s) FROM cpu WHE
     '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","first"],"values":[[100,"x"],[120,"x"],[140,""],[160,""],[180,""]]}]}]}'
 expect 'ORDER BY time DESC over several measurements: those in reverse too' "$(q 'SELECT count(v) FROM cpu, tf ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"tf","columns":["time","count"],"values":[[0,6]]},{"name":"cpu","columns":["time","count"],"values":[[0,7]]}]}]}'
+expect 'DESC: a raw difference newest first' "$(q 'SELECT difference(iv) FROM edgt WHERE host = '"'"'a'"'"' ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","difference"],"values":[[1767225780,231],[1767225750,-921],[1767225720,418],[1767225705,-93],[1767225645,-423],[1767225630,982],[1767225600,-530]]}]}]}'
+expect 'DESC: a raw derivative, elapsed time still forward' "$(q 'SELECT derivative(iv) FROM edgt WHERE host = '"'"'a'"'"' ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","derivative"],"values":[[1767225780,7.7],[1767225750,-30.7],[1767225720,13.933333333333334],[1767225705,-6.2],[1767225645,-7.05],[1767225630,65.46666666666667],[1767225600,-17.666666666666668]]}]}]}'
+expect 'DESC: elapsed comes out negative' "$(q 'SELECT elapsed(iv) FROM edgt WHERE host = '"'"'a'"'"' ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","elapsed"],"values":[[1767225780,-30000000000],[1767225750,-30000000000],[1767225720,-30000000000],[1767225705,-15000000000],[1767225645,-60000000000],[1767225630,-15000000000],[1767225600,-30000000000]]}]}]}'
+expect 'DESC: cumulative_sum from the newest point' "$(q 'SELECT cumulative_sum(iv) FROM edgt WHERE host = '"'"'a'"'"' ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","cumulative_sum"],"values":[[1767225810,-1],[1767225780,229],[1767225750,-462],[1767225720,-735],[1767225705,-1101],[1767225645,-1890],[1767225630,-1697],[1767225600,-2034]]}]}]}'
+expect 'DESC: an aggregate'"'"'s transformation reads the window after' "$(q 'SELECT cumulative_sum(mean(v)), derivative(mean(v)) FROM tf WHERE time>=100s AND time<140s GROUP BY time(10s) ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tf","columns":["time","cumulative_sum","derivative"],"values":[[130,16,-16],[120,24,-8],[110,28,-4],[100,30,-2]]}]}]}'
+expect 'DESC with LIMIT and OFFSET' "$(q 'SELECT difference(iv) FROM edgt WHERE host = '"'"'a'"'"' ORDER BY time DESC LIMIT 3 OFFSET 1' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","difference"],"values":[[1767225750,-921],[1767225720,418],[1767225705,-93]]}]}]}'
 # rp= names the policy of names without one: it must exist, and a
 # continuous query created with it keeps it (InfluxDB's answers)
 expect "rp=: names that give their policy need none" \
