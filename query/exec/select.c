@@ -1441,8 +1441,8 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
         case TF_NNDERIV:
             if (have && ts[i] != pts) {
                 /* (newest first, the elapsed time still counts forward) */
-                int64_t el = desc ? pts - ts[i] : ts[i] - pts;
-                double d = (vnum(&in) - vnum(&prev)) / ((double)el / (double)unit);
+                double el = desc ? wrap_diff(pts, ts[i]) : wrap_diff(ts[i], pts);
+                double d = (vnum(&in) - vnum(&prev)) / (el / (double)unit);
                 if (oc->tf == TF_DERIV || d >= 0)
                     *x = qry__vf(d);
             }
@@ -1815,8 +1815,8 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                      * INTO and subqueries store as a float field) */
                     bool fl = a->type == ENG_T_FLOAT || a->fn == A_MEAN || a->fn == A_MEDIAN ||
                               a->fn == A_STDDEV || a->fn == A_INTEGRAL;
-                    if (!iscount && (a->type == ENG_T_BOOL || a->type == ENG_T_STRING) &&
-                        a->fn != A_COUNT && a->fn != A_COUNT_DISTINCT)
+                    if ((a->type == ENG_T_BOOL || a->type == ENG_T_STRING) && a->fn != A_COUNT &&
+                        a->fn != A_COUNT_DISTINCT)
                         /* a number cast to a boolean or string aggregate's
                          * type: its zero value, as InfluxDB gives */
                         *x = a->type == ENG_T_BOOL ? qry__vb(false) : qry__vs("", 0);
