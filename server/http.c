@@ -160,8 +160,7 @@ void srv__form_values(const char *s, size_t n, const char *const *keys, size_t n
     }
 }
 
-/* n bytes at p with ASCII spaces and tabs cut from both ends. */
-static const char *trim_lws(const char *p, size_t *n)
+const char *srv__trim_lws(const char *p, size_t *n)
 {
     while (*n && (*p == ' ' || *p == '\t')) {
         p++;
@@ -203,7 +202,7 @@ int srv__mime_param(const char *ps, size_t n, const char *name, char *out, size_
         while (p < end && *p != '=' && *p != ';')
             p++;
         size_t kl = (size_t)(p - k);
-        k = trim_lws(k, &kl);
+        k = srv__trim_lws(k, &kl);
         if (p >= end || *p != '=' || kl == 0)
             return -2; /* a parameter without a value (Go: "invalid media parameter") */
         p++;
@@ -235,7 +234,7 @@ int srv__mime_param(const char *ps, size_t n, const char *name, char *out, size_
             while (p < end && *p != ';')
                 p++;
             size_t vl = (size_t)(p - v);
-            v = trim_lws(v, &vl);
+            v = srv__trim_lws(v, &vl);
             if (want && out && vl < cap)
                 memcpy(out, v, vl);
             else if (want && out)
@@ -262,7 +261,7 @@ static bool part_disposition(const char *v, size_t n, char *name, size_t cap, si
 {
     const char *ps;
     size_t pl, tl = srv__media_type(v, n, &ps, &pl);
-    const char *t = trim_lws(v, &tl);
+    const char *t = srv__trim_lws(v, &tl);
     if (tl != 9 || strncasecmp(t, "form-data", 9) != 0)
         return false;
     int fl = srv__mime_param(ps, pl, "filename", NULL, 0);

@@ -225,6 +225,9 @@ void srv__query_values(const char *query, const char *const *keys, size_t nk, co
 void srv__form_values(const char *s, size_t n, const char *const *keys, size_t nk,
                       const char **vals, size_t *lens);
 int srv__query_value(const char *v, size_t len, char *out, size_t n);
+/* n bytes at p with ASCII spaces and tabs cut from both ends (the new
+ * start; *n the new length). */
+const char *srv__trim_lws(const char *p, size_t *n);
 /* The media type of a Content-Type value v (n bytes): its length (up to
  * the first ';', untrimmed); *param / *plen (may be NULL) the parameters
  * after it. */

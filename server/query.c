@@ -588,10 +588,7 @@ static char *value_dup(const char *v, size_t len, bool raw, size_t *n)
 static bool media_is(const char *ct, size_t n, const char *type)
 {
     size_t tl = srv__media_type(ct, n, NULL, NULL);
-    while (tl && (*ct == ' ' || *ct == '\t'))
-        ct++, tl--;
-    while (tl && (ct[tl - 1] == ' ' || ct[tl - 1] == '\t'))
-        tl--;
+    ct = srv__trim_lws(ct, &tl);
     return tl == strlen(type) && strncasecmp(ct, type, tl) == 0;
 }
 

@@ -283,6 +283,17 @@ typedef struct cctx {
 
 static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out);
 
+/* The type field name has over all the statement's measurements
+ * (wfields: InfluxDB's merged types, or this measurement's own fields);
+ * ENG_T_NONE when none has it. */
+static eng_type_t merged_type(const plan_t *p, const char *name)
+{
+    for (size_t k = 0; k < p->nwfields; k++)
+        if (strcmp(p->wfields[k].name, name) == 0)
+            return p->wfields[k].type;
+    return ENG_T_NONE;
+}
+
 static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
 {
     plan_t *p = c->p;
@@ -293,17 +304,11 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
         return 0;
     }
     int fi = vt == QRY_VT_TAG ? -1 : field_index(p, name);
-    if (fi >= 0 && p->wfields != p->fields) {
+    if (fi >= 0 && merged_type(p, name) != p->fields[fi].type) {
         /* over several measurements, a field whose own type lost to
          * another's (InfluxDB merges them) reads as null here */
-        for (size_t k = 0; k < p->nwfields; k++)
-            if (strcmp(p->wfields[k].name, name) == 0) {
-                if (p->wfields[k].type != p->fields[fi].type) {
-                    *out = cx_new(p, CX_LIT);
-                    return 0;
-                }
-                break;
-            }
+        *out = cx_new(p, CX_LIT);
+        return 0;
     }
     if (fi >= 0) {
         if (c->p->aggregate && !c->p->aux && !c->p->multi && !c->in_agg && !c->where)
@@ -495,12 +500,7 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
     /* the field's type over all the statement's measurements (InfluxDB
      * merges them: float over integer over string over boolean); a field
      * of this measurement whose own type lost is not read here */
-    eng_type_t mt = fi < 0 ? ENG_T_NONE : p->fields[fi].type;
-    for (size_t k = 0; k < p->nwfields; k++)
-        if (strcmp(p->wfields[k].name, fname) == 0) {
-            mt = p->wfields[k].type;
-            break;
-        }
+    eng_type_t mt = merged_type(p, fname);
     if (fi < 0 || p->fields[fi].type != mt) {
         a.col = -1;
         a.type = ENG_T_NONE;

@@ -258,6 +258,17 @@ static qry_select_t *sel_qualified(qry_catalog_t *c, const qry_select_t *s, cons
                                    const char *rp);
 static void sel_free(qry_select_t *q);
 
+/* CREATE CONTINUOUS QUERY st as printed with its SELECT replaced by q (its
+ * qualified copy), into t. */
+static void print_cq(const qry_stmt_t *st, const qry_select_t *q, cn_buf_t *t)
+{
+    qry_ddl_t d = *st->u.ddl;
+    qry_stmt_t s = *st;
+    d.cq = (qry_select_t *)q;
+    s.u.ddl = &d;
+    qry_print_stmt(&s, t);
+}
+
 /* A continuous query kept by an older version, its names not qualified:
  * qualified as CREATE now keeps them, so that the same CREATE again is
  * still no error and SHOW shows what InfluxDB would. */
@@ -267,14 +278,12 @@ static void cq_qualify(qry_catalog_t *c, cq_ent_t *e)
     qry_error_t err;
     if (qry_parse(e->text, strlen(e->text), &q, &err) < 0)
         return;
-    qry_stmt_t st = q->stmts[0]; /* (cq_load kept only CREATE CONTINUOUS QUERY) */
-    qry_ddl_t dq = *st.u.ddl;
-    dq.cq = sel_qualified(c, st.u.ddl->cq, dq.db, NULL);
-    st.u.ddl = &dq;
+    const qry_stmt_t *st = &q->stmts[0]; /* (cq_load kept only CREATE CONTINUOUS QUERY) */
+    qry_select_t *qs = sel_qualified(c, st->u.ddl->cq, st->u.ddl->db, NULL);
     cn_buf_t t;
     cn_buf_init(&t);
-    qry_print_stmt(&st, &t);
-    sel_free(dq.cq);
+    print_cq(st, qs, &t);
+    sel_free(qs);
     cn_buf_put_u8(&t, 0);
     if (strcmp((const char *)t.p, e->text) != 0) {
         cn_free(e->text);
@@ -490,9 +499,8 @@ static size_t n_limited(size_t n, int64_t limit, int64_t offset)
 static void put_rows_limited(qry__rb_t *b, qry_series_t *s, qry_val_t *rows, size_t n,
                              size_t ncols, int64_t limit, int64_t offset)
 {
-    size_t off = offset > 0 ? (size_t)offset : 0;
-    size_t lim = limit > 0 ? (size_t)limit : n;
-    for (size_t i = off; i < n && i - off < lim; i++)
+    size_t off = offset > 0 ? (size_t)offset : 0, cnt = n_limited(n, limit, offset);
+    for (size_t i = off; i < off + cnt; i++)
         qry__rb_row(b, s, rows + i * ncols);
 }
 
@@ -1360,19 +1368,15 @@ static void cq_ddl(qry_catalog_t *c, const qry_stmt_t *st, const char *rp, qry__
     }
     /* kept (and shown) with every name qualified, as InfluxDB keeps it;
      * INTO's and every measurement's database and policy must exist now */
-    qry_ddl_t dq = *d;
-    qry_stmt_t sq = *st;
-    dq.cq = sel_qualified(c, d->cq, d->db, rp);
-    sq.u.ddl = &dq;
-    if (cat_target(c, dq.cq->into->db, dq.cq->into->rp, true, b) != 0 ||
-        sel_check(c, dq.cq, b) != 0) {
-        sel_free(dq.cq);
+    qry_select_t *qs = sel_qualified(c, d->cq, d->db, rp);
+    if (cat_target(c, qs->into->db, qs->into->rp, true, b) != 0 || sel_check(c, qs, b) != 0) {
+        sel_free(qs);
         return;
     }
     cn_buf_t t;
     cn_buf_init(&t);
-    qry_print_stmt(&sq, &t);
-    sel_free(dq.cq);
+    print_cq(st, qs, &t);
+    sel_free(qs);
     if (t.len > CQ_TEXT_MAX)
         qry__rb_err(b, "continuous query too long: %zu bytes (at most %u)", t.len, CQ_TEXT_MAX);
     else if (!e) {
