@@ -183,6 +183,10 @@ int qry__p_nest_in(qry__parser_t *p);
 int qry__p_int_literal(qry__parser_t *p, bool neg, uint32_t off, qry_expr_t **out /* OUT */);
 int qry__p_float_literal(qry__parser_t *p, bool neg, uint32_t off, qry_expr_t **out /* OUT */);
 int qry__p_expr(qry__parser_t *p, qry_expr_t **out /* OUT */);
+/* A field that starts with a regex is that regex alone (SELECT /re/ + 1
+ * is an error at the '+', as in InfluxDB); the token is "/" or a bound
+ * REGEX. */
+int qry__p_regex_field(qry__parser_t *p, qry_expr_t **out /* OUT */);
 /* WHERE expression with time strings turned into QRY_EXPR_TIME. */
 int qry__p_condition(qry__parser_t *p, qry_expr_t **out /* OUT */);
 /* source {"," source} */

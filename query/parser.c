@@ -461,6 +461,13 @@ static int parse_leaf(qry__parser_t *p, qry_expr_kind_t kind, qry_expr_t **out)
     return kind == QRY_EXPR_WILDCARD ? parse_cast(p, true, &e->u.wild.type) : 0;
 }
 
+int qry__p_regex_field(qry__parser_t *p, qry_expr_t **out)
+{
+    if (p->tok.kind == QRY_TK_SLASH)
+        QRY__TRY(relex_regex(p));
+    return parse_leaf(p, QRY_EXPR_REGEX, out);
+}
+
 static int parse_binary(qry__parser_t *p, int min_prec, qry_expr_t **out);
 
 static bool kw_var_ok(const qry__parser_t *p, qry__tk_t k)

@@ -102,7 +102,10 @@ static int parse_fields(qry__parser_t *p, qry_select_t *s)
     while (more) {
         qry_field_t *f = qry__vec_push(p->arena, &v);
         bool alias;
-        QRY__TRY(qry__p_expr(p, &f->expr));
+        if (p->tok.kind == QRY_TK_SLASH || p->tok.kind == QRY_TK_REGEX)
+            QRY__TRY(qry__p_regex_field(p, &f->expr));
+        else
+            QRY__TRY(qry__p_expr(p, &f->expr));
         QRY__TRY(qry__p_accept(p, QRY_TK_AS, &alias));
         if (alias)
             QRY__TRY(qry__p_ident(p, &f->alias));

@@ -149,6 +149,8 @@ static bool rx_match(const cx_t *r, const qry_val_t *v)
     return m;
 }
 
+const char qry__tag_absent[1] = "";
+
 qry_val_t qry__cx_eval(const cx_t *e, const cx_env_t *env)
 {
     switch (e->k) {
@@ -156,11 +158,15 @@ qry_val_t qry__cx_eval(const cx_t *e, const cx_env_t *env)
     case CX_COL: return env->cols ? env->cols[e->idx] : qry__vnull();
     case CX_TAG: {
         const char *t = env->tags ? env->tags[e->idx] : "";
+        if (t == qry__tag_absent && e->absent_null)
+            return qry__vnull();
         return qry__vs(t, strlen(t));
     }
     case CX_AGG: return env->aggs ? env->aggs[e->idx] : qry__vnull();
     case CX_TIME: return qry__vi(env->time);
     case CX_REGEX: return qry__vnull();
+    case CX_OUT:
+        return env->outs ? env->outs[e->idx] : qry__vnull();
     case CX_NEG: {
         qry_val_t v = qry__cx_eval(e->a, env);
         if (v.t == QRY_FLOAT)

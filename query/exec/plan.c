@@ -176,42 +176,125 @@ static const char *multi_call(const qry_expr_t *e)
     }
 }
 
+/* The first node of e, in pre-order, for which hit() holds, not looking
+ * inside calls for which skip() holds (skip may be NULL), or NULL. */
+static const qry_expr_t *find_node(const qry_expr_t *e, bool (*hit)(const qry_expr_t *),
+                                   bool (*skip)(const qry_expr_t *))
+{
+    if (hit(e))
+        return e;
+    switch (e->kind) {
+    case QRY_EXPR_CALL:
+        if (skip && skip(e))
+            return NULL;
+        for (size_t i = 0; i < e->u.call.nargs; i++) {
+            const qry_expr_t *n = find_node(e->u.call.args[i], hit, skip);
+            if (n)
+                return n;
+        }
+        return NULL;
+    case QRY_EXPR_BINARY: {
+        const qry_expr_t *n = find_node(e->u.bin.lhs, hit, skip);
+        return n ? n : find_node(e->u.bin.rhs, hit, skip);
+    }
+    case QRY_EXPR_UNARY:
+        return find_node(e->u.unary.operand, hit, skip);
+    default:
+        return NULL;
+    }
+}
+
+static bool is_agg_call(const qry_expr_t *e)
+{
+    return e->kind == QRY_EXPR_CALL && agg_lookup(e->u.call.name) >= 0;
+}
+
+static bool is_tf_call(const qry_expr_t *e)
+{
+    return e->kind == QRY_EXPR_CALL && tf_lookup(e->u.call.name) != TF_NONE;
+}
+
+static bool is_multi(const qry_expr_t *e)
+{
+    return e->kind == QRY_EXPR_WILDCARD || e->kind == QRY_EXPR_REGEX;
+}
+
+static bool is_var_or_multi(const qry_expr_t *e)
+{
+    return e->kind == QRY_EXPR_VAR || is_multi(e);
+}
+
 /* Does the expression contain an aggregate call? */
 static bool has_agg(const qry_expr_t *e)
 {
-    switch (e->kind) {
-    case QRY_EXPR_CALL:
-        if (agg_lookup(e->u.call.name) >= 0)
-            return true;
-        for (size_t i = 0; i < e->u.call.nargs; i++)
-            if (has_agg(e->u.call.args[i]))
-                return true;
-        return false;
-    case QRY_EXPR_BINARY: return has_agg(e->u.bin.lhs) || has_agg(e->u.bin.rhs);
-    case QRY_EXPR_UNARY: return has_agg(e->u.unary.operand);
-    default: return false;
-    }
+    return find_node(e, is_agg_call, NULL) != NULL;
+}
+
+/* Does the expression contain a transformation call (derivative, ...)? */
+static bool has_tf_call(const qry_expr_t *e)
+{
+    return find_node(e, is_tf_call, NULL) != NULL;
+}
+
+/* Does e read a field, tag or wildcard outside any transformation call? */
+static bool var_outside_tf(const qry_expr_t *e)
+{
+    return find_node(e, is_var_or_multi, is_tf_call) != NULL;
 }
 
 /* The wildcard or regex standing for "each field" inside e, or NULL. */
 static const qry_expr_t *find_multi(const qry_expr_t *e)
 {
+    return find_node(e, is_multi, NULL);
+}
+
+/* The call whose argument the wildcard or regex m is, inside e, or NULL. */
+static const qry_expr_t *call_of_multi(const qry_expr_t *e, const qry_expr_t *m)
+{
     switch (e->kind) {
-    case QRY_EXPR_WILDCARD:
-    case QRY_EXPR_REGEX: return e;
     case QRY_EXPR_CALL:
         for (size_t i = 0; i < e->u.call.nargs; i++) {
-            const qry_expr_t *m = find_multi(e->u.call.args[i]);
-            if (m)
-                return m;
+            if (e->u.call.args[i] == m)
+                return e;
+            const qry_expr_t *c = call_of_multi(e->u.call.args[i], m);
+            if (c)
+                return c;
         }
         return NULL;
     case QRY_EXPR_BINARY: {
-        const qry_expr_t *m = find_multi(e->u.bin.lhs);
-        return m ? m : find_multi(e->u.bin.rhs);
+        const qry_expr_t *c = call_of_multi(e->u.bin.lhs, m);
+        return c ? c : call_of_multi(e->u.bin.rhs, m);
     }
-    case QRY_EXPR_UNARY: return find_multi(e->u.unary.operand);
-    default: return NULL;
+    case QRY_EXPR_UNARY:
+        return call_of_multi(e->u.unary.operand, m);
+    default:
+        return NULL;
+    }
+}
+
+/* The first transformation call inside e (innermost first) whose argument
+ * is no call, or NULL: under GROUP BY time() InfluxDB wants an aggregate
+ * there. */
+static const char *tf_raw_arg(const qry_expr_t *e)
+{
+    switch (e->kind) {
+    case QRY_EXPR_CALL:
+        for (size_t i = 0; i < e->u.call.nargs; i++) {
+            const char *n = tf_raw_arg(e->u.call.args[i]);
+            if (n)
+                return n;
+        }
+        if (is_tf_call(e) && e->u.call.nargs && e->u.call.args[0]->kind != QRY_EXPR_CALL)
+            return e->u.call.name;
+        return NULL;
+    case QRY_EXPR_BINARY: {
+        const char *n = tf_raw_arg(e->u.bin.lhs);
+        return n ? n : tf_raw_arg(e->u.bin.rhs);
+    }
+    case QRY_EXPR_UNARY:
+        return tf_raw_arg(e->u.unary.operand);
+    default:
+        return NULL;
     }
 }
 
@@ -279,6 +362,7 @@ typedef struct cctx {
     char *msg;
     size_t msglen;
     int depth_tf;
+    bool post; /* compiling a post column: transformations become hidden columns */
 } cctx_t;
 
 static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out);
@@ -294,6 +378,15 @@ static eng_type_t merged_type(const plan_t *p, const char *name)
     return ENG_T_NONE;
 }
 
+/* Is a field of type own read where the statement's merged type is mt?
+ * When they are equal, or both numbers (an integer field where another
+ * measurement's is a float: InfluxDB reads it as a number). */
+static bool type_merges(eng_type_t own, eng_type_t mt)
+{
+    bool num = (own == ENG_T_FLOAT || own == ENG_T_INT) && (mt == ENG_T_FLOAT || mt == ENG_T_INT);
+    return own == mt || num;
+}
+
 static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
 {
     plan_t *p = c->p;
@@ -304,9 +397,10 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
         return 0;
     }
     int fi = vt == QRY_VT_TAG ? -1 : field_index(p, name);
-    if (fi >= 0 && merged_type(p, name) != p->fields[fi].type) {
+    if (fi >= 0 && !type_merges(p->fields[fi].type, merged_type(p, name))) {
         /* over several measurements, a field whose own type lost to
-         * another's (InfluxDB merges them) reads as null here */
+         * another's (InfluxDB merges them) reads as null here; an integer
+         * where another measurement's field is a float is still read */
         *out = cx_new(p, CX_LIT);
         return 0;
     }
@@ -334,6 +428,7 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
         return ERR("mixing aggregate and non-aggregate queries is not supported");
     cx_t *x = cx_new(p, CX_TAG);
     x->idx = ti;
+    x->absent_null = !c->where; /* InfluxDB answers null there */
     *out = x;
     return 0;
 }
@@ -499,9 +594,10 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
     }
     /* the field's type over all the statement's measurements (InfluxDB
      * merges them: float over integer over string over boolean); a field
-     * of this measurement whose own type lost is not read here */
+     * of this measurement whose own type lost is not read here, unless
+     * both are numbers */
     eng_type_t mt = merged_type(p, fname);
-    if (fi < 0 || p->fields[fi].type != mt) {
+    if (fi < 0 || !type_merges(p->fields[fi].type, mt)) {
         a.col = -1;
         a.type = ENG_T_NONE;
     } else {
@@ -526,11 +622,34 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
     return 0;
 }
 
+static int add_col(cctx_t *c, const qry_expr_t *e, const char *name);
+static bool has_variable(const qry_expr_t *e);
+
+/* In a post column: e (a transformation call, or an operand without one
+ * that reads data) as a hidden column, read back by a CX_OUT node. */
+static int add_hidden(cctx_t *c, const qry_expr_t *e, cx_t **out)
+{
+    plan_t *p = c->p;
+    size_t idx = p->ncols;
+    c->post = false;
+    int rc = add_col(c, e, "");
+    c->post = true;
+    if (rc < 0)
+        return rc;
+    p->cols[idx].hidden = true;
+    cx_t *x = cx_new(p, CX_OUT);
+    x->idx = (int)idx;
+    *out = x;
+    return 0;
+}
+
 static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out)
 {
     plan_t *p = c->p;
     char *msg = c->msg;
     size_t msglen = c->msglen;
+    if (c->post && (is_tf_call(e) || (!has_tf_call(e) && has_variable(e))))
+        return add_hidden(c, e, out);
     switch (e->kind) {
     case QRY_EXPR_INTEGER: {
         cx_t *x = cx_new(p, CX_LIT);
@@ -611,10 +730,12 @@ static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out)
                 return ERR("invalid function call in condition: %s", name);
             if (c->in_agg)
                 return ERR("aggregate function required inside the call to %s", name);
-            bool was = c->in_agg;
+            bool was = c->in_agg, post = c->post;
             c->in_agg = true;
+            c->post = false;
             int rc = compile_agg(c, e, ai, out);
             c->in_agg = was;
+            c->post = post;
             return rc;
         }
         int mi = math_lookup(name);
@@ -641,17 +762,46 @@ static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out)
     return ERR("unsupported expression");
 }
 
+static void push_col(plan_t *p, const ocol_t *oc)
+{
+    if (p->ncols == p->ccap) {
+        p->ccap = p->ccap ? 2 * p->ccap : 8;
+        p->cols = cn_realloc(p->cols, p->ccap * sizeof *p->cols);
+    }
+    p->cols[p->ncols++] = *oc;
+}
+
+/* A column whose transformations sit inside an expression (plan.h,
+ * ocol_t.post), as InfluxDB takes non_negative_derivative(mean(x), 1s) * 8
+ * or abs(difference(x)). */
+static int add_post_col(cctx_t *c, const qry_expr_t *e, const char *name)
+{
+    plan_t *p = c->p;
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    if (!p->aggregate && var_outside_tf(e))
+        return ERR("mixing aggregate and non-aggregate queries is not supported");
+    cx_t *x;
+    c->post = true;
+    int rc = compile(c, e, &x);
+    c->post = false;
+    if (rc < 0)
+        return rc;
+    ocol_t oc = {.name = name, .e = x, .post = true};
+    push_col(p, &oc);
+    p->has_post = true;
+    return 0;
+}
+
 /* Adds one output column for expression e (after wildcard substitution). */
 static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
 {
     plan_t *p = c->p;
     char *msg = c->msg;
     size_t msglen = c->msglen;
-    if (p->ncols == p->ccap) {
-        p->ccap = p->ccap ? 2 * p->ccap : 8;
-        p->cols = cn_realloc(p->cols, p->ccap * sizeof *p->cols);
-    }
     ocol_t oc = {.name = name};
+    if (!is_tf_call(e) && has_tf_call(e))
+        return add_post_col(c, e, name);
     const qry_expr_t *inner = e;
     if (e->kind == QRY_EXPR_CALL && (oc.tf = tf_lookup(e->u.call.name)) != TF_NONE) {
         size_t na = e->u.call.nargs;
@@ -659,6 +809,11 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
         if (na < 1)
             return ERR("invalid number of arguments for %s, expected at least 1, got 0", fn);
         inner = e->u.call.args[0];
+        /* difference(derivative(mean(x))): the inner one is a hidden
+         * column, this one post (plan.h) */
+        oc.post = has_tf_call(inner);
+        if (oc.post && !c->time_dim)
+            return ERR("%s aggregate requires a GROUP BY interval", fn);
         if (inner->kind == QRY_EXPR_WILDCARD || inner->kind == QRY_EXPR_REGEX) {
             if (p->aggregate)
                 return ERR("%s aggregate requires a GROUP BY interval", fn);
@@ -712,9 +867,16 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
         }
         p->has_tf = true;
     }
+    size_t first = p->ncols;
+    c->post = oc.post;
     int rc = compile(c, inner, &oc.e);
+    c->post = false;
     if (rc < 0)
         return rc;
+    p->has_post |= oc.post;
+    if (oc.tf != TF_NONE) /* its rows are its own values' */
+        for (size_t i = first; i < p->ncols; i++)
+            p->cols[i].quiet = true;
     oc.field = find_multi(e) != NULL || has_agg(e);
     if (!oc.field) {
         /* a column referring to a field (not only tags and literals) */
@@ -735,7 +897,7 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
             tag_index(p, inner->u.var.name) < 0)
             oc.field = true;
     }
-    p->cols[p->ncols++] = oc;
+    push_col(p, &oc);
     /* top(x, tag, N): the tags follow as columns of their own */
     qry_expr_t *const *tb = c->tb_args;
     size_t ntb = c->ntb_args;
@@ -1054,6 +1216,20 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
                 .time_dim = sel->time_dim != NULL,
                 .limit = sel->limit};
 
+    /* a wildcard or regex under an operator: InfluxDB's errors */
+    for (size_t i = 0; i < sel->nfields; i++) {
+        const qry_expr_t *e = sel->fields[i].expr;
+        const qry_expr_t *m =
+            e->kind == QRY_EXPR_BINARY || e->kind == QRY_EXPR_UNARY ? find_multi(e) : NULL;
+        if (!m)
+            continue;
+        const qry_expr_t *call = call_of_multi(e, m);
+        const char *what = m->kind == QRY_EXPR_WILDCARD ? "wildcard" : "regex field";
+        if (call)
+            return ERR("unsupported expression with %s: %s()", what, call->u.call.name);
+        return ERR("unable to use %s in a binary expression",
+                   m->kind == QRY_EXPR_WILDCARD ? "wildcard" : "regex");
+    }
     for (size_t i = 0; i < sel->nfields; i++)
         if (has_agg(sel->fields[i].expr))
             p->aggregate = true;
@@ -1133,8 +1309,14 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
             p->gkeys[b - 1] = ti;
         }
 
-    if (!p->aggregate && sel->time_dim)
+    if (!p->aggregate && sel->time_dim) {
+        for (size_t i = 0; i < sel->nfields; i++) {
+            const char *tf = tf_raw_arg(sel->fields[i].expr);
+            if (tf)
+                return ERR("aggregate function required inside the call to %s", tf);
+        }
         return ERR("GROUP BY requires at least one aggregate function");
+    }
 
     /* the field list */
     int rc = 0;
@@ -1274,16 +1456,16 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
     /* duplicate column names get _1, _2 ... (names given by AS stay) */
     for (size_t i = 1; i < p->ncols; i++) {
         bool dup = false;
-        if (p->cols[i].aliased)
+        if (p->cols[i].aliased || p->cols[i].hidden)
             continue;
         for (size_t j = 0; j < i && !dup; j++)
-            dup = name_eq(p->cols[j].name, p->cols[i].name);
+            dup = !p->cols[j].hidden && name_eq(p->cols[j].name, p->cols[i].name);
         for (int k = 1; dup; k++) {
             char tmp[512];
             snprintf(tmp, sizeof tmp, "%s_%d", p->cols[i].name, k);
             bool clash = false;
             for (size_t t = 0; t < p->ncols && !clash; t++)
-                clash = t != i && name_eq(p->cols[t].name, tmp);
+                clash = t != i && !p->cols[t].hidden && name_eq(p->cols[t].name, tmp);
             if (!clash) {
                 p->cols[i].name = qry__rstrdup(p->ar, tmp);
                 dup = false;

@@ -16,7 +16,18 @@
 
 #include "exec_int.h"
 
-enum cx_kind { CX_LIT, CX_COL, CX_TAG, CX_AGG, CX_TIME, CX_BIN, CX_NEG, CX_MATH, CX_REGEX };
+enum cx_kind {
+    CX_LIT,
+    CX_COL,
+    CX_TAG,
+    CX_AGG,
+    CX_TIME,
+    CX_BIN,
+    CX_NEG,
+    CX_MATH,
+    CX_REGEX,
+    CX_OUT, /* a hidden output column's value after transformations (ocol_t.post) */
+};
 
 enum math_fn {
     M_ABS, M_CEIL, M_FLOOR, M_ROUND, M_SQRT, M_POW, M_LOG, M_LOG2, M_LOG10, M_LN, M_EXP,
@@ -26,11 +37,14 @@ enum math_fn {
 typedef struct cx cx_t;
 struct cx {
     int k;
-    int idx;  /* CX_COL scan column, CX_TAG tag index, CX_AGG agg index, CX_MATH fn */
+    int idx; /* CX_COL scan column, CX_TAG tag index, CX_AGG agg index, CX_MATH fn,
+              * CX_OUT output column */
     qry_op_t op;
     qry_val_t lit;
     cx_t *a, *b;
     regex_t *re; /* CX_REGEX (rhs of =~ / !~) */
+    bool absent_null; /* CX_TAG in the field list: a series without the tag
+                       * answers null (in a condition it compares as '') */
 };
 
 enum agg_fn {
@@ -69,6 +83,14 @@ typedef struct ocol {
     int64_t n;    /* moving_average window */
     bool field;   /* refers to a field (raw rows with only null fields are dropped) */
     bool aliased; /* named by AS: kept as given, even twice (InfluxDB) */
+    /* A transformation inside an expression (derivative(mean(x)) * 8,
+     * abs(difference(x))): each transformation call, and each operand
+     * beside it that reads data (mean(y)), is a hidden column computed as
+     * any other; the visible column (post) is evaluated over the hidden
+     * columns' values (CX_OUT) once the transformations have run. */
+    bool hidden; /* computed, not answered */
+    bool quiet;  /* hidden under a transformation: keeps no row of its own */
+    bool post;   /* evaluated after the transformations */
 } ocol_t;
 
 typedef struct plan {
@@ -94,6 +116,7 @@ typedef struct plan {
     size_t naggs, acap;
     bool aggregate;
     bool has_tf;
+    bool has_post;    /* some column is post (then has_tf too) */
     bool distinct;    /* the one column is distinct(): many rows per bucket */
     bool point_time;  /* a lone selector: rows carry the selected point's time */
     bool multi;       /* top/bottom/sample: many rows per window, each at its
@@ -148,8 +171,13 @@ typedef struct cx_env {
     const qry_val_t *cols;  /* scan column values of the row */
     const char *const *tags; /* tag values by tag index ("" when absent) */
     const qry_val_t *aggs;  /* aggregate values of the bucket */
+    const qry_val_t *outs;  /* output column values of the row (CX_OUT) */
     int64_t time;
 } cx_env_t;
+
+/* The value of a tag a series lacks in cx_env_t.tags: "", told apart by
+ * its address. */
+extern const char qry__tag_absent[1];
 
 qry_val_t qry__cx_eval(const cx_t *e, const cx_env_t *env);
 /* Series-level truth of a condition with fields unknown: 0 false,

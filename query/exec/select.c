@@ -1316,7 +1316,7 @@ static int select_series(run_t *r, qry__rarena_t *ar)
             continue;
         const char **tv = qry__ralloc(ar, (p->ntagkeys + 1) * sizeof(char *));
         for (size_t k = 0; k < p->ntagkeys; k++)
-            tv[k] = "";
+            tv[k] = qry__tag_absent;
         uint32_t t = 0;
         for (size_t k = 0; k < p->ntagkeys && t < nt; k++) {
             while (t < nt && strcmp(tags[t].key, p->tagkeys[k]) < 0)
@@ -1436,10 +1436,15 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
                 continue;
             }
         }
+        if (have && ts[i] == pts &&
+            (oc->tf == TF_DERIV || oc->tf == TF_NNDERIV || oc->tf == TF_DIFF ||
+             oc->tf == TF_NNDIFF))
+            continue; /* InfluxDB's reducers keep the first point of a time
+                       * (series merged without GROUP BY) and skip the rest */
         switch (oc->tf) {
         case TF_DERIV:
         case TF_NNDERIV:
-            if (have && ts[i] != pts) {
+            if (have) {
                 /* (newest first, the elapsed time still counts forward) */
                 double el = desc ? wrap_diff(pts, ts[i]) : wrap_diff(ts[i], pts);
                 double d = (vnum(&in) - vnum(&prev)) / (el / (double)unit);
@@ -1519,17 +1524,34 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
          * later one's, at the earlier point) */
         if (sel->order_desc)
             reverse_rows(ts, v, nc, n);
-        for (size_t c = 0; c < nc; c++)
+        for (size_t c = 0; c < nc; c++) {
+            /* a column over hidden ones (plan.h, ocol_t.post) once they
+             * are computed: hidden columns come before theirs.  A row
+             * stays when any hidden operand has a value there, though
+             * the expression be null, as InfluxDB joins the operands'
+             * points. */
+            if (p->cols[c].post)
+                for (size_t i = 0; i < n; i++) {
+                    cx_env_t env = {.outs = v + i * nc, .time = ts[i]};
+                    v[i * nc + c] = qry__cx_eval(p->cols[c].e, &env);
+                }
             if (p->cols[c].tf != TF_NONE)
                 transform(&p->cols[c], du, r->out_min, r->out_max, sel->order_desc, ts, v + c, nc,
                           n);
+        }
         if (sel->order_desc)
             reverse_rows(ts, v, nc, n);
+        /* a window's row stays when a transformation has a value there,
+         * or when a column without one has the window at all (an empty
+         * window's mean(x) is a null point of InfluxDB's, a derivative's
+         * is no point) */
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             bool any = false;
             for (size_t c = 0; c < nc && !any && ts[i] >= r->out_min && ts[i] < r->out_max; c++)
-                any = v[i * nc + c].t != QRY_NULL;
+                any = !p->cols[c].quiet &&
+                      (v[i * nc + c].t != QRY_NULL ||
+                       (p->aggregate && p->cols[c].tf == TF_NONE && !p->cols[c].post));
             if (!any)
                 continue;
             ts[k] = ts[i];
@@ -1546,9 +1568,11 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
     size_t cnt = CN_MIN(lim, n - off);
     const char **cols = cn_malloc((nc + 2) * sizeof(char *));
     cols[0] = "time";
+    size_t nvis = 0;
     for (size_t c = 0; c < nc; c++)
-        cols[c + 1] = p->cols[c].name;
-    qry_series_t *s = qry__rb_series(b, p->meas, cols, nc + 1);
+        if (!p->cols[c].hidden)
+            cols[++nvis] = p->cols[c].name;
+    qry_series_t *s = qry__rb_series(b, p->meas, cols, nvis + 1);
     cn_free(cols);
     if (p->ngkeys) {
         s->tags = qry__ralloc(b->r->arena, p->ngkeys * sizeof(eng_tag_t));
@@ -1565,7 +1589,13 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
     for (size_t k = 0; k < cnt; k++) {
         size_t i = desc ? n - 1 - (off + k) : off + k;
         row[0] = qry__vtime(ts[i]);
-        memcpy(row + 1, v + i * nc, nc * sizeof *row);
+        if (nvis == nc) {
+            memcpy(row + 1, v + i * nc, nc * sizeof *row);
+        } else {
+            for (size_t c = 0, o = 1; c < nc; c++)
+                if (!p->cols[c].hidden)
+                    row[o++] = v[i * nc + c];
+        }
         qry__rb_row(b, s, row);
     }
     cn_free(row);

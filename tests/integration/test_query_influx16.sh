@@ -14,7 +14,8 @@
 # per GROUP BY time() window; InfluxDB's errors for a few statements it
 # refuses, a fill value's cast and names given twice by AS; the order of
 # series under ORDER BY time DESC; series left without rows; a wildcard
-# over several measurements; rp=.
+# over several measurements; rp=; transformations inside expressions
+# (non_negative_derivative(max(x), 1s) * 8) and of transformations.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -339,6 +340,51 @@ post 'CREATE CONTINUOUS QUERY rp2 ON iot BEGIN SELECT mean(v) INTO m1 FROM cpu G
     --data-urlencode db=iot --data-urlencode rp=r2 >/dev/null
 expect "rp=: the continuous query keeps the policy" "$(q 'SHOW CONTINUOUS QUERIES')" \
     '{"results":[{"statement_id":0,"series":[{"name":"iot","columns":["name","query"],"values":[["rp2","CREATE CONTINUOUS QUERY rp2 ON iot BEGIN SELECT mean(v) INTO iot.r2.m1 FROM iot.r2.cpu GROUP BY time(1m) END"]]}]}]}'
+
+# Transformations inside expressions and of transformations (a hidden
+# column per transformation, plan.h), the rows InfluxDB keeps for them,
+# and its errors for wildcards under an operator.
+expect 'a transformation of an aggregate times a number' "$(q 'SELECT non_negative_derivative(max(iv), 1s) * 8 FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:04:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","non_negative_derivative"],"values":[[1767225630,141.33333333333334],[1767225720,24.8],[1767225780,245.6]]}]}]}'
+expect 'a number times a transformation' "$(q 'SELECT 2 * difference(mean(fv)) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:04:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","difference"],"values":[[1767225630,118.62605145799999],[1767225660,-4.333379338],[1767225690,24.44006312],[1767225720,41.897846402],[1767225750,-171.53277439800002],[1767225780,106.150513664],[1767225810,-99.676749374]]}]}]}'
+expect 'a math function of a transformation' "$(q 'SELECT abs(difference(fv)) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:04:00Z'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","abs"],"values":[[1767225630,59.313025728999996],[1767225675,2.166689669],[1767225705,12.22003156],[1767225720,20.948923201],[1767225750,85.76638719900001],[1767225795,53.075256832],[1767225810,49.838374687]]}]}]}'
+expect 'raw transformations in an expression' "$(q 'SELECT derivative(v) * 60, cumulative_sum(v) / 2 FROM tf' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tf","columns":["time","derivative","cumulative_sum"],"values":[[90,null,0.5],[100,6,1.5],[110,12,3.5],[120,24,7.5],[130,48,15.5],[140,96,31.5]]}]}]}'
+expect 'a transformation times an aggregate: null rows of its windows stay' "$(q 'SELECT derivative(mean(k)) * mean(k) FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapit","columns":["time","derivative_mean"],"values":[[1767225600,null],[1767225630,25],[1767225660,null],[1767225690,4750],[1767225720,749],[1767225750,null]]}]}]}'
+expect 'two transformations in one expression' "$(q 'SELECT difference(mean(k)) - difference(max(k)) FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapit","columns":["time","difference_difference"],"values":[[1767225630,0],[1767225690,0],[1767225720,0]]}]}]}'
+expect 'an aggregate beside a transformation keeps its empty windows' "$(q 'SELECT derivative(mean(k)), mean(k) FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapit","columns":["time","derivative","mean"],"values":[[1767225600,null,0],[1767225630,5,5],[1767225660,null,null],[1767225690,47.5,100],[1767225720,-107,-7],[1767225750,null,null]]}]}]}'
+expect 'a transformation of a transformation' "$(q 'SELECT difference(derivative(mean(k))) FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapit","columns":["time","difference"],"values":[[1767225690,42.5],[1767225720,-154.5]]}]}]}'
+expect 'a transformation of a transformation needs GROUP BY time()' "$(q 'SELECT difference(derivative(k)) FROM gapit' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"difference aggregate requires a GROUP BY interval"}]}'
+expect 'a transformation of a raw field under GROUP BY time()' "$(q 'SELECT derivative(k) * 2 FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"aggregate function required inside the call to derivative"}]}'
+expect 'a raw field beside a transformation in an expression' "$(q 'SELECT difference(k) + k FROM gapit' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'
+expect 'a wildcard under an operator' "$(q 'SELECT derivative(mean(*)) * 2 FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unsupported expression with wildcard: mean()"}]}'
+expect 'a regex under an operator' "$(q 'SELECT max(/k/) + 1 FROM gapit' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unsupported expression with regex field: max()"}]}'
+expect 'a bare wildcard under an operator' "$(q 'SELECT * + 1 FROM gapit' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unable to use wildcard in a binary expression"}]}'
+expect 'a regex field is alone' "$(q 'SELECT /k/ + 1 FROM gapit' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: found +, expected FROM at line 1, char 12"}'
+expect 'difference over merged series: the first point of each time' "$(q 'SELECT difference(v) FROM gapct' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapct","columns":["time","difference"],"values":[[1767225640,0]]}]}]}'
+
+# A tag a series lacks, and an integer field beside another measurement's
+# float field of the same name.
+expect 'a series without a selected tag: null' "$(q 'SELECT v, s FROM modet' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"modet","columns":["time","v","s"],"values":[[100,5,null],[101,3,null],[102,5,null],[103,3,null],[104,9,null],[105,1,null],[106,9,null],[107,7,"x"],[108,2,"x"],[109,7,"x"],[110,2,"x"]]}]}]}'
+expect 'an integer field where another measurement has a float: read as a number' "$(q 'SELECT * FROM cpu, modet' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","b","host","i","s","s_1","v"],"values":[[100,true,"a",10,"x",null,1],[105,null,"b",1,null,null,10],[110,false,"a",20,"y",null,3],[125,null,"a",25,"x",null,7],[131,null,"b",3,null,null,20],[145,null,"b",8,null,null,5],[161,null,"a",null,null,null,2]]},{"name":"modet","columns":["time","b","host","i","s","s_1","v"],"values":[[100,null,null,null,null,null,5],[101,null,null,null,null,null,3],[102,null,null,null,null,null,5],[103,null,null,null,null,null,3],[104,null,null,null,null,null,9],[105,null,null,null,null,null,1],[106,null,null,null,null,null,9],[107,null,null,null,null,"x",7],[108,null,null,null,null,"x",2],[109,null,null,null,null,"x",7],[110,null,null,null,null,"x",2]]}]}]}'
+expect 'aggregates of an integer field beside a float one' "$(q 'SELECT count(v), sum(v), max(v) FROM cpu, modet' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","count","sum","max"],"values":[[0,7,48,20]]},{"name":"modet","columns":["time","count","sum","max"],"values":[[0,11,53,9]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"

@@ -396,6 +396,20 @@ cases.push(
           ts//300000*300000 b, max(rpm) m from t where device_id='${dev}'
           and ts < ${T0 + 30 * M} group by b)) where d >= 0 order by b`,
   },
+  // a transformation inside an expression, as Grafana writes a rate in bits
+  {
+    q: `SELECT non_negative_derivative(max(rpm), 1s) * 8 FROM telemetry
+        WHERE device_id = '${dev}' AND time >= ${ts(0)} AND time < ${ts(30)} GROUP BY time(5m)`,
+    sql: `select b, d / 300.0 * 8 from (select b, (m - lag(m) over (order by b)) * 1.0 d from
+          (select ts//300000*300000 b, max(rpm) m from t where device_id='${dev}'
+          and ts < ${T0 + 30 * M} group by b)) where d >= 0 order by b`,
+  },
+  {
+    q: `SELECT abs(difference(temperature)) FROM telemetry WHERE device_id = '${dev}'
+        AND time < ${ts(2)}`,
+    sql: `select ts, abs(d) from (select ts, temperature - ${lag("temperature")} d from t
+          where device_id='${dev}' and ts < ${T0 + 2 * M}) where d is not null order by ts`,
+  },
   {
     q: `SELECT difference(rpm) FROM telemetry WHERE device_id = '${dev}' AND time < ${ts(2)}`,
     sql: `select ts, d from (select ts, rpm - ${lag("rpm")} d from t where device_id='${dev}'
