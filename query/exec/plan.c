@@ -615,6 +615,17 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
                    str ? "string" : "boolean");
     if (a.fn == A_DISTINCT)
         p->distinct = true;
+    /* the same call again (max(x), max(x) * 2) is the same aggregate: one
+     * selector then still answers its point's time, as in InfluxDB */
+    for (size_t k = 0; k < p->naggs && a.col >= 0 && a.fn < A_TOP && a.fn != A_DISTINCT; k++) {
+        const agg_t *o = &p->aggs[k];
+        if (o->fn == a.fn && o->col == a.col && o->p == a.p && o->unit == a.unit) {
+            cx_t *x = cx_new(p, CX_AGG);
+            x->idx = (int)k;
+            *out = x;
+            return 0;
+        }
+    }
     p->aggs[p->naggs] = a;
     cx_t *x = cx_new(p, CX_AGG);
     x->idx = (int)p->naggs++;
@@ -1473,8 +1484,7 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
         }
     }
     /* a lone selector (alone, or with aux columns) reports its point's time */
-    if (p->aggregate && p->naggs == 1 && p->aggs[0].selector && !sel->time_dim &&
-        !p->has_tf && (p->ncols == 1 || p->aux))
+    if (p->aggregate && p->naggs == 1 && p->aggs[0].selector && !sel->time_dim && !p->has_tf)
         p->point_time = true;
     if (p->aux) {
         if (p->naggs != 1 || p->has_tf || p->distinct)

@@ -386,5 +386,13 @@ expect 'an integer field where another measurement has a float: read as a number
 expect 'aggregates of an integer field beside a float one' "$(q 'SELECT count(v), sum(v), max(v) FROM cpu, modet' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","count","sum","max"],"values":[[0,7,48,20]]},{"name":"modet","columns":["time","count","sum","max"],"values":[[0,11,53,9]]}]}]}'
 
+# The same selector call twice is one selector: its point's time.
+expect 'the same selector twice: its point time' "$(q 'SELECT max(v), max(v) * 2 FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","max","max_1"],"values":[[131,20,40]]}]}]}'
+expect 'the same selector under two names' "$(q 'SELECT max(v) AS a, max(v) AS b FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","a","b"],"values":[[131,20,20]]}]}]}'
+expect 'two different selectors: time 0' "$(q 'SELECT max(v), min(v) FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","max","min"],"values":[[0,20,1]]}]}]}'
+
 stop_server
 echo "PASS: $checks checks"
