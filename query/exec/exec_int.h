@@ -110,14 +110,20 @@ typedef struct qry__wrote {
     uint64_t dropped;   /* fields rejected */
     char conflict[512]; /* the first rejection in InfluxDB's words, "" */
 } qry__wrote_t;
+/* The tag key a subquery's rows get when a series has several at one
+ * time (the second "1", the third "2", ...), so that each stays a point of
+ * its own in the private engine; plans never see it (plan.c). */
+#define QRY__ROW_TAG "\x01row"
 /* Writes every row of r into db as one point (into.c): measurement meas
  * (NULL: the series' name), the series' non-empty tags, the row's time,
  * its other non-null columns as fields; a row without any is skipped.
- * With o, stops between batches when o's request is cancelled
- * (CN_ECLOSED), killed or past its deadline (1, the error set in b).
- * Returns 0, 1 or a negative code from the engine. */
+ * Rows of a series at one time merge into one point, unless keep_rows:
+ * then the second and later get QRY__ROW_TAG.  With o, stops between
+ * batches when o's request is cancelled (CN_ECLOSED), killed or past its
+ * deadline (1, the error set in b).  Returns 0, 1 or a negative code from
+ * the engine. */
 int qry__write_rows(eng_db_t *db, const qry_result_t *r, const char *meas, const qry_exec_opts_t *o,
-                    qry__rb_t *b, qry__wrote_t *w /* OUT */);
+                    bool keep_rows, qry__rb_t *b, qry__wrote_t *w /* OUT */);
 /* INTO's target: 0 when database db exists and rp (NULL or "": its
  * default) is one of its policies, else -1 with the statement's error. */
 int qry__cat_target(qry_catalog_t *c, const char *db, const char *rp, qry__rb_t *b);

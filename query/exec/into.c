@@ -51,7 +51,34 @@ typedef struct writer {
     eng_field_t *flds; /* the batch's fields, fcap of them */
     size_t npts, nflds, fcap;
     size_t nmore; /* queued points that continue a wider row (not counted) */
+    bool keep_rows; /* rows at one time stay apart (QRY__ROW_TAG) */
+    void **scratch; /* the queued points' own tag arrays, freed by flush */
+    size_t nscratch, scap;
 } writer_t;
+
+static void free_scratch(writer_t *wr)
+{
+    for (size_t i = 0; i < wr->nscratch; i++)
+        cn_free(wr->scratch[i]);
+    wr->nscratch = 0;
+}
+
+/* The tags of a row that is the occ-th (from 1) at its series' time: the
+ * series' tags and QRY__ROW_TAG, alive until the next flush. */
+static eng_tag_t *row_tags(writer_t *wr, const eng_tag_t *tags, uint32_t ntags, size_t occ)
+{
+    if (wr->nscratch == wr->scap) {
+        wr->scap = wr->scap ? 2 * wr->scap : 64;
+        wr->scratch = cn_realloc(wr->scratch, wr->scap * sizeof *wr->scratch);
+    }
+    eng_tag_t *t = cn_malloc((ntags + 1) * sizeof *t + 24);
+    char *val = (char *)(t + ntags + 1);
+    snprintf(val, 24, "%zu", occ);
+    memcpy(t, tags, ntags * sizeof *t);
+    t[ntags] = (eng_tag_t){.key = QRY__ROW_TAG, .val = val};
+    wr->scratch[wr->nscratch++] = t;
+    return t;
+}
 
 static void note_reject(writer_t *wr, const eng_write_res_t *res)
 {
@@ -83,6 +110,7 @@ static int flush(writer_t *wr)
     if (res.fields_rejected)
         note_reject(wr, &res);
     wr->npts = wr->nflds = wr->nmore = 0;
+    free_scratch(wr);
     return 0;
 }
 
@@ -150,8 +178,13 @@ static int write_series(writer_t *wr, const qry_series_t *s, const char *meas, q
         }
     size_t room = CN_MIN(s->ncols, (size_t)ENG_MAX_FIELDS);
     int rc = 0;
+    size_t occ = 0; /* rows before this one at its time (rows are in time order) */
+    int64_t prev_ts = 0;
     for (size_t k = 0; k < s->nrows && rc == 0; k++) {
         const qry_val_t *row = s->vals + k * s->ncols;
+        int64_t ts = tcol < s->ncols && row[tcol].t == QRY_TIME ? row[tcol].u.i : 0;
+        occ = k && ts == prev_ts ? occ + 1 : 0;
+        prev_ts = ts;
         /* a point holds at most ENG_MAX_FIELDS: a wider row goes as several
          * points of the same series and time, which the engine merges */
         size_t c = 0;
@@ -171,11 +204,15 @@ static int write_series(writer_t *wr, const qry_series_t *s, const char *meas, q
                     nf++;
             if (!nf)
                 break; /* nothing (more) to write of this row */
+            /* (each part its own copy: a flush between parts frees them) */
+            bool own = wr->keep_rows && occ > 0;
+            const eng_tag_t *ptags = own ? row_tags(wr, tags, ntags, occ) : tags;
+            uint32_t pntags = ntags + own;
             eng_point_t *p = &wr->pts[wr->npts++];
             *p = (eng_point_t){.measurement = meas,
-                               .tags = tags,
-                               .ntags = ntags,
-                               .ts = tcol < s->ncols && row[tcol].t == QRY_TIME ? row[tcol].u.i : 0,
+                               .tags = ptags,
+                               .ntags = pntags,
+                               .ts = ts,
                                .fields = f,
                                .nfields = nf};
             wr->nflds += nf;
@@ -191,13 +228,13 @@ static int write_series(writer_t *wr, const qry_series_t *s, const char *meas, q
 }
 
 int qry__write_rows(eng_db_t *db, const qry_result_t *r, const char *meas, const qry_exec_opts_t *o,
-                    qry__rb_t *b, qry__wrote_t *w)
+                    bool keep_rows, qry__rb_t *b, qry__wrote_t *w)
 {
     memset(w, 0, sizeof *w);
     size_t width = 1;
     for (size_t i = 0; i < r->nseries; i++)
         width = CN_MAX(width, r->series[i].ncols);
-    writer_t wr = {.db = db, .o = o, .w = w};
+    writer_t wr = {.db = db, .o = o, .w = w, .keep_rows = keep_rows};
     /* room for a batch of narrow rows, or for at least one full point */
     wr.fcap = CN_MAX(CN_MIN(INTO_BATCH * width, (size_t)65536), (size_t)ENG_MAX_FIELDS);
     wr.pts = cn_malloc(INTO_BATCH * sizeof *wr.pts);
@@ -208,6 +245,8 @@ int qry__write_rows(eng_db_t *db, const qry_result_t *r, const char *meas, const
         const char *m = meas ? meas : s->name;
         rc = write_series(&wr, s, m && *m ? m : "result", b);
     }
+    free_scratch(&wr);
+    cn_free(wr.scratch);
     cn_free(wr.pts);
     cn_free(wr.flds);
     return rc;
@@ -235,7 +274,7 @@ int qry__exec_into(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t 
         return rc;
     }
     qry__wrote_t w;
-    rc = qry__write_rows(o->db, rb.r, in->backref ? NULL : in->name, o, b, &w);
+    rc = qry__write_rows(o->db, rb.r, in->backref ? NULL : in->name, o, false, b, &w);
     if (rc == 0 && w.seq)
         rc = eng_wait_durable(o->db, w.seq);
     if (rc < 0 && rc != CN_ECLOSED) {

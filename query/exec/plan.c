@@ -1090,9 +1090,10 @@ static void collect_tagkeys(plan_t *p, eng_snap_t *snap)
     const char **keys = NULL;
     int nk = eng_snap_tag_keys(snap, p->meas, &keys);
     p->tagkeys = qry__ralloc(p->ar, ((size_t)nk + 1) * sizeof(char *));
+    p->ntagkeys = 0;
     for (int k = 0; k < nk; k++)
-        p->tagkeys[k] = qry__rstrdup(p->ar, keys[k]);
-    p->ntagkeys = (size_t)nk;
+        if (strcmp(keys[k], QRY__ROW_TAG) != 0) /* a subquery's own (exec_int.h) */
+            p->tagkeys[p->ntagkeys++] = qry__rstrdup(p->ar, keys[k]);
     cn_free(keys);
 }
 
@@ -1157,6 +1158,8 @@ void qry__wild_build(const qry_select_t *sel, eng_snap_t *snap, const char *cons
         const char **keys = NULL;
         int nk = eng_snap_tag_keys(snap, ms[m], &keys);
         for (int i = 0; i < nk; i++) {
+            if (strcmp(keys[i], QRY__ROW_TAG) == 0)
+                continue;
             if (nt == tcap)
                 t = cn_realloc(t, (tcap *= 2) * sizeof *t);
             t[nt++] = keys[i];

@@ -2652,12 +2652,48 @@ static int rm_entry(const char *path, const struct stat *st, int flag, struct FT
     return remove(path) < 0 ? 0 : 0;
 }
 
-/* SELECT ... FROM (SELECT ...): the inner statements run first; their rows
- * become series of a private in-memory engine (a temporary directory,
- * removed afterwards) that the outer statement then reads like any data:
- * inner column names are its fields, inner group-by tags its tags
- * (qry__write_rows, as SELECT INTO writes them).  Rows of one inner series
- * at the same time merge there, where InfluxDB keeps each. */
+/* The inner statement of a subquery with the outer one's GROUP BY tags
+ * added to its own, as InfluxDB pushes them down: SELECT count(m) FROM
+ * (SELECT max(x) AS m FROM cpu GROUP BY time(1m)) GROUP BY host takes the
+ * maxima per host, and an inner LIMIT counts per host.  *buf receives the
+ * dimensions' array (NULL when unchanged), for the caller to free. */
+static qry_select_t push_dims(const qry_select_t *in, const qry_select_t *out, qry_dim_t **buf)
+{
+    qry_select_t s = *in;
+    *buf = NULL;
+    if (out->ndims == 0 || (out->ndims == 1 && out->time_dim))
+        return s;
+    qry_dim_t *d = cn_malloc((in->ndims + out->ndims) * sizeof *d);
+    size_t n = 0;
+    for (size_t i = 0; i < in->ndims; i++) {
+        d[n] = in->dims[i];
+        if (&in->dims[i] == in->time_dim)
+            s.time_dim = &d[n];
+        n++;
+    }
+    for (size_t i = 0; i < out->ndims; i++) {
+        const qry_dim_t *o = &out->dims[i];
+        bool dup = o->kind == QRY_DIM_TIME;
+        for (size_t k = 0; k < n && !dup; k++)
+            dup = d[k].kind == o->kind &&
+                  (o->kind == QRY_DIM_WILDCARD || strcmp(d[k].name, o->name) == 0);
+        if (!dup)
+            d[n++] = *o;
+    }
+    s.dims = d;
+    s.ndims = n;
+    *buf = d;
+    return s;
+}
+
+/* SELECT ... FROM (SELECT ...): the inner statements run first (with the
+ * outer GROUP BY tags, push_dims); their rows become series of a private
+ * in-memory engine (a temporary directory, removed afterwards) that the
+ * outer statement then reads like any data: inner column names are its
+ * fields, inner group-by tags its tags (qry__write_rows, as SELECT INTO
+ * writes them).  Rows of one inner series at one time (several series'
+ * raw rows, distinct()'s values) each stay a point there (QRY__ROW_TAG),
+ * as InfluxDB streams each. */
 static int subquery(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t *b)
 {
     for (size_t i = 0; i < sel->nsources; i++)
@@ -2687,12 +2723,15 @@ static int subquery(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t
     for (size_t i = 0; i < sel->nsources && rc == 0; i++) {
         qry__rb_t ib;
         qry__rb_init(&ib);
-        rc = qry__exec_select(sel->sources[i].sub, o, &ib);
+        qry_dim_t *dims;
+        qry_select_t inner = push_dims(sel->sources[i].sub, sel, &dims);
+        rc = qry__exec_select(&inner, o, &ib);
+        cn_free(dims);
         if (rc == 0 && ib.r->err)
             qry__rb_err(b, "%s", ib.r->err);
         else if (rc == 0) {
             qry__wrote_t w; /* a type conflict drops the field, unreported */
-            rc = qry__write_rows(tdb, ib.r, NULL, o, b, &w);
+            rc = qry__write_rows(tdb, ib.r, NULL, o, true, b, &w);
             if (rc < 0 && rc != CN_ECLOSED)
                 qry__rb_err(b, "subquery: %s", cn_strerror(rc));
         }

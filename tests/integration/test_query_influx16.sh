@@ -15,7 +15,8 @@
 # refuses, a fill value's cast and names given twice by AS; the order of
 # series under ORDER BY time DESC; series left without rows; a wildcard
 # over several measurements; rp=; transformations inside expressions
-# (non_negative_derivative(max(x), 1s) * 8) and of transformations.
+# (non_negative_derivative(max(x), 1s) * 8) and of transformations;
+# subqueries over several series and with an outer GROUP BY.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -393,6 +394,24 @@ expect 'the same selector under two names' "$(q 'SELECT max(v) AS a, max(v) AS b
     '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","a","b"],"values":[[131,20,20]]}]}]}'
 expect 'two different selectors: time 0' "$(q 'SELECT max(v), min(v) FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","max","min"],"values":[[0,20,1]]}]}]}'
+
+# Subqueries: every inner row stays (several series' rows at one time,
+# distinct()'s values), and the outer GROUP BY tags go down into the inner
+# statement.
+expect 'a subquery keeps raw rows of several series at one time' "$(q 'SELECT count(fv) FROM (SELECT fv FROM edgt)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count"],"values":[[0,16]]}]}]}'
+expect 'count of distinct values through a subquery' "$(q 'SELECT count(d) FROM (SELECT distinct(sv) AS d FROM edgt)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count"],"values":[[0,4]]}]}]}'
+expect 'the outer GROUP BY tags go down into the subquery' "$(q 'SELECT count(fv) FROM (SELECT fv FROM edgt WHERE fv > 0) GROUP BY host' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","tags":{"host":"a"},"columns":["time","count"],"values":[[0,5]]},{"name":"edgt","tags":{"host":"b"},"columns":["time","count"],"values":[[0,1]]},{"name":"edgt","tags":{"host":"c d"},"columns":["time","count"],"values":[[0,1]]},{"name":"edgt","tags":{"host":"g=h"},"columns":["time","count"],"values":[[0,1]]}]}]}'
+expect 'an inner aggregate per outer GROUP BY tag' "$(q 'SELECT count(m) FROM (SELECT max(fv) AS m FROM edgt GROUP BY time(1m)) GROUP BY region' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","tags":{"region":"eu"},"columns":["time","count"],"values":[[0,4]]},{"name":"edgt","tags":{"region":"us"},"columns":["time","count"],"values":[[0,1]]}]}]}'
+expect 'an inner LIMIT per outer GROUP BY tag' "$(q 'SELECT count(iv) FROM (SELECT iv FROM edgt LIMIT 2) GROUP BY host' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","tags":{"host":"a"},"columns":["time","count"],"values":[[0,2]]},{"name":"edgt","tags":{"host":"b"},"columns":["time","count"],"values":[[0,2]]},{"name":"edgt","tags":{"host":"c d"},"columns":["time","count"],"values":[[0,2]]},{"name":"edgt","tags":{"host":"e,f"},"columns":["time","count"],"values":[[0,2]]},{"name":"edgt","tags":{"host":"g=h"},"columns":["time","count"],"values":[[0,2]]}]}]}'
+expect 'an outer condition on a selected tag' "$(q 'SELECT mean(fv) FROM (SELECT fv, host FROM edgt) WHERE host = '"'"'a'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","mean"],"values":[[0,-2.987950396874999]]}]}]}'
+expect 'an outer condition on a tag the subquery does not keep' "$(q 'SELECT count(fv) FROM (SELECT fv FROM edgt) WHERE host = '"'"'a'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
 
 stop_server
 echo "PASS: $checks checks"
