@@ -433,19 +433,6 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
     return 0;
 }
 
-static int lit_int(const qry_expr_t *e, int64_t *v)
-{
-    if (e->kind == QRY_EXPR_INTEGER || e->kind == QRY_EXPR_DURATION) {
-        *v = e->u.i;
-        return 0;
-    }
-    if (e->kind == QRY_EXPR_NUMBER) {
-        *v = (int64_t)e->u.f;
-        return 0;
-    }
-    return CN_EINVAL;
-}
-
 /* An argument as InfluxDB prints it in its messages (a number with three
  * decimals, like Go's NumberLiteral.String). */
 static void arg_str(const qry_expr_t *e, cn_buf_t *out)
@@ -533,6 +520,49 @@ static int multi_args(cctx_t *c, const qry_expr_t *e, agg_t *a)
     return 0;
 }
 
+/* InfluxDB's error for a duration argument <= 0 (derivative(x, 0s)). */
+static int nonpositive_duration(cctx_t *c, int64_t d)
+{
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    cn_buf_t db;
+    cn_buf_init(&db);
+    qry_format_duration(d, &db);
+    cn_buf_put_u8(&db, 0);
+    int rc = ERR("duration argument must be positive, got %s", (const char *)db.p);
+    cn_buf_free(&db);
+    return rc;
+}
+
+/* The Go type name InfluxDB's errors give an argument of e's kind. */
+static const char *go_node_name(const qry_expr_t *e)
+{
+    switch (e->kind) {
+    case QRY_EXPR_INTEGER:
+        return "IntegerLiteral";
+    case QRY_EXPR_NUMBER:
+        return "NumberLiteral";
+    case QRY_EXPR_STRING:
+        return "StringLiteral";
+    case QRY_EXPR_DURATION:
+        return "DurationLiteral";
+    case QRY_EXPR_BOOL:
+        return "BooleanLiteral";
+    case QRY_EXPR_REGEX:
+        return "RegexLiteral";
+    case QRY_EXPR_VAR:
+        return "VarRef";
+    case QRY_EXPR_CALL:
+        return "Call";
+    case QRY_EXPR_BINARY:
+        return "BinaryExpr";
+    case QRY_EXPR_WILDCARD:
+        return "Wildcard";
+    default:
+        return "ParenExpr";
+    }
+}
+
 static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
 {
     plan_t *p = c->p;
@@ -559,9 +589,10 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
                        "more than 2, got %zu",
                        na);
         a.unit = 1000000000;
-        if (na == 2 && (e->u.call.args[1]->kind != QRY_EXPR_DURATION ||
-                        (a.unit = e->u.call.args[1]->u.i) <= 0))
+        if (na == 2 && e->u.call.args[1]->kind != QRY_EXPR_DURATION)
             return ERR("second argument must be a duration");
+        if (na == 2 && (a.unit = e->u.call.args[1]->u.i) <= 0)
+            return nonpositive_duration(c, a.unit);
     } else if (a.fn == A_TOP || a.fn == A_BOTTOM || a.fn == A_SAMPLE) {
         int rc = multi_args(c, e, &a);
         if (rc < 0)
@@ -831,8 +862,15 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
         }
         oc.unit = 0;
         if (oc.tf == TF_MOVAVG) {
-            if (na != 2 || lit_int(e->u.call.args[1], &oc.n) < 0)
-                return ERR("moving_average window must be greater than 1, got %d", 0);
+            if (na != 2)
+                return ERR("invalid number of arguments for moving_average, expected 2, got %zu",
+                           na);
+            const qry_expr_t *w = e->u.call.args[1];
+            if (w->kind != QRY_EXPR_INTEGER)
+                return ERR("second argument for moving_average must be an integer, got "
+                           "*influxql.%s",
+                           go_node_name(w));
+            oc.n = w->u.i;
             if (oc.n < 2)
                 return ERR("moving_average window must be greater than 1, got %lld",
                            (long long)oc.n);
@@ -843,15 +881,8 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
                            fn, na);
             if (na == 2) {
                 const qry_expr_t *d = e->u.call.args[1];
-                if (d->kind == QRY_EXPR_DURATION && d->u.i <= 0) {
-                    cn_buf_t db;
-                    cn_buf_init(&db);
-                    qry_format_duration(d->u.i, &db);
-                    cn_buf_put_u8(&db, 0);
-                    int rc = ERR("duration argument must be positive, got %s", (const char *)db.p);
-                    cn_buf_free(&db);
-                    return rc;
-                }
+                if (d->kind == QRY_EXPR_DURATION && d->u.i <= 0)
+                    return nonpositive_duration(c, d->u.i);
                 if (d->kind != QRY_EXPR_DURATION)
                     return ERR("second argument to %s must be a duration, got %s", fn,
                                "a non-duration");

@@ -413,5 +413,13 @@ expect 'an outer condition on a selected tag' "$(q 'SELECT mean(fv) FROM (SELECT
 expect 'an outer condition on a tag the subquery does not keep' "$(q 'SELECT count(fv) FROM (SELECT fv FROM edgt) WHERE host = '"'"'a'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0}]}'
 
+# Argument errors in InfluxDB's words.
+expect 'moving_average without its window' "$(q 'SELECT moving_average(v) FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"invalid number of arguments for moving_average, expected 2, got 1"}]}'
+expect 'moving_average with a float window' "$(q 'SELECT moving_average(v, 1.5) FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"second argument for moving_average must be an integer, got *influxql.NumberLiteral"}]}'
+expect 'integral with a zero unit' "$(q 'SELECT integral(v, 0s) FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"duration argument must be positive, got 0s"}]}'
+
 stop_server
 echo "PASS: $checks checks"
