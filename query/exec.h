@@ -187,6 +187,10 @@ typedef struct qry_exec_opts {
      * statement started after it; may be NULL */
     const atomic_int *kill;
     const qry_tasks_t *tasks; /* SHOW QUERIES / KILL QUERY; NULL: none run */
+    /* set by the executor for the outer statement of a subquery: the
+     * series' tags are the inner GROUP BY's, and one a series lacks reads
+     * "" (InfluxDB's inner group of series without it), not null */
+    bool absent_tags_empty;
 } qry_exec_opts_t;
 
 /* Runs one statement.  Returns 0 with *out set (OWNED; a statement error

@@ -363,6 +363,7 @@ typedef struct cctx {
     size_t msglen;
     int depth_tf;
     bool post; /* compiling a post column: transformations become hidden columns */
+    size_t added; /* the column add_col made last (after its hidden ones) */
 } cctx_t;
 
 static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out);
@@ -520,6 +521,21 @@ static int multi_args(cctx_t *c, const qry_expr_t *e, agg_t *a)
     return 0;
 }
 
+/* Do a and b print alike (InfluxDB tells calls apart by their text:
+ * percentile(x, 90) is not percentile(x, 90.0))? */
+static bool same_text(const qry_expr_t *a, const qry_expr_t *b)
+{
+    cn_buf_t x, y;
+    cn_buf_init(&x);
+    cn_buf_init(&y);
+    qry_print_expr(a, &x);
+    qry_print_expr(b, &y);
+    bool same = x.len == y.len && (x.len == 0 || memcmp(x.p, y.p, x.len) == 0);
+    cn_buf_free(&x);
+    cn_buf_free(&y);
+    return same;
+}
+
 /* InfluxDB's error for a duration argument <= 0 (derivative(x, 0s)). */
 static int nonpositive_duration(cctx_t *c, int64_t d)
 {
@@ -648,9 +664,11 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
         p->distinct = true;
     /* the same call again (max(x), max(x) * 2) is the same aggregate: one
      * selector then still answers its point's time, as in InfluxDB */
+    a.call = e;
     for (size_t k = 0; k < p->naggs && a.col >= 0 && a.fn < A_TOP && a.fn != A_DISTINCT; k++) {
         const agg_t *o = &p->aggs[k];
-        if (o->fn == a.fn && o->col == a.col && o->p == a.p && o->unit == a.unit) {
+        if (o->fn == a.fn && o->col == a.col && o->p == a.p && o->unit == a.unit &&
+            same_text(o->call, e)) {
             cx_t *x = cx_new(p, CX_AGG);
             x->idx = (int)k;
             *out = x;
@@ -672,12 +690,12 @@ static bool has_variable(const qry_expr_t *e);
 static int add_hidden(cctx_t *c, const qry_expr_t *e, cx_t **out)
 {
     plan_t *p = c->p;
-    size_t idx = p->ncols;
     c->post = false;
     int rc = add_col(c, e, "");
     c->post = true;
     if (rc < 0)
         return rc;
+    size_t idx = c->added; /* (its own hidden columns come before it) */
     p->cols[idx].hidden = true;
     cx_t *x = cx_new(p, CX_OUT);
     x->idx = (int)idx;
@@ -830,6 +848,7 @@ static int add_post_col(cctx_t *c, const qry_expr_t *e, const char *name)
     if (rc < 0)
         return rc;
     ocol_t oc = {.name = name, .e = x, .post = true};
+    c->added = p->ncols;
     push_col(p, &oc);
     p->has_post = true;
     return 0;
@@ -939,6 +958,7 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
             tag_index(p, inner->u.var.name) < 0)
             oc.field = true;
     }
+    size_t me = p->ncols;
     push_col(p, &oc);
     /* top(x, tag, N): the tags follow as columns of their own */
     qry_expr_t *const *tb = c->tb_args;
@@ -947,6 +967,7 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
     c->ntb_args = 0;
     for (size_t i = 0; i < ntb && rc == 0; i++)
         rc = add_col(c, tb[i], tb[i]->u.var.name);
+    c->added = me;
     return rc;
 }
 
@@ -1270,7 +1291,7 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
             continue;
         const qry_expr_t *call = call_of_multi(e, m);
         const char *what = m->kind == QRY_EXPR_WILDCARD ? "wildcard" : "regex field";
-        if (call)
+        if (call && is_agg_call(call))
             return ERR("unsupported expression with %s: %s()", what, call->u.call.name);
         return ERR("unable to use %s in a binary expression",
                    m->kind == QRY_EXPR_WILDCARD ? "wildcard" : "regex");
@@ -1291,7 +1312,7 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
         /* top/bottom: alone (InfluxDB's check comes before the others) */
         for (size_t i = 0; i < sel->nfields; i++) {
             const char *tb = multi_call(sel->fields[i].expr);
-            if (tb && ncalls > 1) {
+            if (tb && (ncalls > 1 || has_tf_call(sel->fields[i].expr))) {
                 if (strcmp(tb, "sample") == 0)
                     return ERR("sample() cannot be combined with other functions");
                 return ERR("selector function %s() cannot be combined with other functions", tb);
@@ -1354,6 +1375,18 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
             p->gkeys[b - 1] = ti;
         }
 
+    /* a raw transformation beside a raw field (difference(x), x): InfluxDB
+     * takes it for an aggregate beside a field */
+    bool raw_tf = false, raw_var = false;
+    for (size_t i = 0; i < sel->nfields && !p->aggregate; i++) {
+        const qry_expr_t *e = sel->fields[i].expr;
+        if (is_time_var(e))
+            continue;
+        raw_tf |= has_tf_call(e);
+        raw_var |= var_outside_tf(e);
+    }
+    if (raw_tf && raw_var)
+        return ERR("mixing aggregate and non-aggregate queries is not supported");
     if (!p->aggregate && sel->time_dim) {
         for (size_t i = 0; i < sel->nfields; i++) {
             const char *tf = tf_raw_arg(sel->fields[i].expr);
@@ -1470,10 +1503,9 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
             cn_buf_put(&nb, f->alias, strlen(f->alias));
         else
             expr_name(e, &nb);
-        size_t ci = p->ncols;
         rc = add_col(&c, e, qry__rstrndup(p->ar, nb.p ? (const char *)nb.p : "", nb.len));
         if (rc == 0 && f->alias)
-            p->cols[ci].aliased = true;
+            p->cols[c.added].aliased = true;
         cn_buf_free(&nb);
         if (rc == 0 && !has_variable(e)) /* (after the call's own checks) */
             return ERR("field must contain at least one variable");
@@ -1495,7 +1527,10 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
             if (p->cols[i].e->k != CX_AGG)
                 return ERR("mixing aggregate and non-aggregate queries is not supported");
     }
-    if (p->distinct && (p->ncols > 1 || p->naggs > 1))
+    size_t nvis = 0;
+    for (size_t i = 0; i < p->ncols; i++)
+        nvis += !p->cols[i].hidden;
+    if (p->distinct && (nvis > 1 || p->naggs > 1))
         return ERR("aggregate function distinct() cannot be combined with other functions or "
                    "fields");
     /* duplicate column names get _1, _2 ... (names given by AS stay) */

@@ -54,6 +54,7 @@ enum agg_fn {
 };
 
 typedef struct agg {
+    const qry_expr_t *call; /* as written (the statement's; borrowed) */
     int fn;
     int col;         /* scan column */
     eng_type_t type; /* of the column */

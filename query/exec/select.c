@@ -120,11 +120,36 @@ typedef struct run {
 
 /* ------------------------------------------------------------- windows */
 
+/* win_start for times or offsets beyond +-2^62, where the int64 steps
+ * below could overflow: the same in 128 bits, clamped to int64. */
+static int64_t win_start_wide(const run_t *r, int64_t t0)
+{
+    i128_t I = r->interval;
+    i128_t t = (i128_t)t0 - r->offset;
+    int64_t tc = t < INT64_MIN ? INT64_MIN : t > INT64_MAX ? INT64_MAX : (int64_t)t;
+    i128_t zone = r->tz ? (i128_t)qry__tz_offset(r->tz, tc) * 1000000000 : 0;
+    i128_t dt = (t + zone) % I;
+    if (dt < 0)
+        dt += I;
+    i128_t start = t - dt;
+    if (r->tz) {
+        int64_t sc = start < INT64_MIN ? INT64_MIN : start > INT64_MAX ? INT64_MAX : (int64_t)start;
+        i128_t o = zone - (i128_t)qry__tz_offset(r->tz, sc) * 1000000000;
+        if (o != 0 && (o < 0 ? -o : o) < I)
+            start += o;
+    }
+    start += r->offset;
+    return start < INT64_MIN ? INT64_MIN : start > INT64_MAX ? INT64_MAX : (int64_t)start;
+}
+
 static int64_t win_start(const run_t *r, int64_t t)
 {
     int64_t I = r->interval;
     if (I <= 0)
         return r->has_lower ? r->tmin : 0;
+    const int64_t lim = INT64_C(1) << 62;
+    if (t < -lim || t > lim || r->offset < -lim || r->offset > lim)
+        return win_start_wide(r, t);
     t -= r->offset;
     int64_t zone = r->tz ? (int64_t)qry__tz_offset(r->tz, t) * 1000000000 : 0;
     /* t + zone may leave int64 only with a zone (a call of __modti3 else) */
@@ -1316,7 +1341,7 @@ static int select_series(run_t *r, qry__rarena_t *ar)
             continue;
         const char **tv = qry__ralloc(ar, (p->ntagkeys + 1) * sizeof(char *));
         for (size_t k = 0; k < p->ntagkeys; k++)
-            tv[k] = qry__tag_absent;
+            tv[k] = r->o->absent_tags_empty ? "" : qry__tag_absent;
         uint32_t t = 0;
         for (size_t k = 0; k < p->ntagkeys && t < nt; k++) {
             while (t < nt && strcmp(tags[t].key, p->tagkeys[k]) < 0)
@@ -1542,16 +1567,23 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
         if (sel->order_desc)
             reverse_rows(ts, v, nc, n);
         /* a window's row stays when a transformation has a value there,
-         * or when a column without one has the window at all (an empty
-         * window's mean(x) is a null point of InfluxDB's, a derivative's
-         * is no point) */
+         * or when a column without one has the window at all: an empty
+         * window's mean(x) is a null point of InfluxDB's (fill(null)) where
+         * the group has x at all, a derivative's is no point */
+        bool *held = cn_calloc(nc + 1, sizeof *held);
+        for (size_t c = 0; c < nc; c++) {
+            const ocol_t *oc = &p->cols[c];
+            if (!p->aggregate || oc->tf != TF_NONE || oc->post || oc->quiet ||
+                sel->fill == QRY_FILL_NONE)
+                continue;
+            for (size_t i = 0; i < n && !held[c]; i++)
+                held[c] = ts[i] >= r->out_min && ts[i] < r->out_max && v[i * nc + c].t != QRY_NULL;
+        }
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             bool any = false;
             for (size_t c = 0; c < nc && !any && ts[i] >= r->out_min && ts[i] < r->out_max; c++)
-                any = !p->cols[c].quiet &&
-                      (v[i * nc + c].t != QRY_NULL ||
-                       (p->aggregate && p->cols[c].tf == TF_NONE && !p->cols[c].post));
+                any = !p->cols[c].quiet && (v[i * nc + c].t != QRY_NULL || held[c]);
             if (!any)
                 continue;
             ts[k] = ts[i];
@@ -1560,6 +1592,7 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
             k++;
         }
         n = k;
+        cn_free(held);
     }
     size_t off = sel->offset > 0 ? (size_t)sel->offset : 0;
     if (off >= n)
@@ -1781,9 +1814,11 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
     /* distinct: one row per distinct value, in the order of their first
      * points (InfluxDB) */
     if (p->distinct) {
+        /* (its one column; with a transformation in an expression, that
+         * hidden column and the post one, null until emit computes it) */
         size_t cap = 16, n = 0;
         int64_t *ts = cn_malloc(cap * sizeof *ts);
-        qry_val_t *v = cn_malloc(cap * sizeof *v);
+        qry_val_t *v = cn_malloc(cap * nc * sizeof *v);
         for (size_t w = 0; w < nb; w++) {
             ast_t *s = &st[w * na]; /* (distinct() is the only aggregate) */
             if (!s->nv)
@@ -1800,10 +1835,12 @@ static void finish_aggregate(run_t *r, qry__rb_t *b, const group_t *g, ast_t *st
                 if (n == cap) {
                     cap *= 2;
                     ts = cn_realloc(ts, cap * sizeof *ts);
-                    v = cn_realloc(v, cap * sizeof *v);
+                    v = cn_realloc(v, cap * nc * sizeof *v);
                 }
                 ts[n] = r->wins[w];
-                v[n++] = s->vals[i].v;
+                for (size_t c = 0; c < nc; c++)
+                    v[n * nc + c] = p->cols[c].post ? qry__vnull() : s->vals[i].v;
+                n++;
             }
         }
         emit(r, b, g, ts, v, n);
@@ -2750,6 +2787,7 @@ static int subquery(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_t
         outer.nsources = 1;
         qry_exec_opts_t io = *o;
         io.db = tdb;
+        io.absent_tags_empty = true;
         rc = qry__exec_select(&outer, &io, b);
     }
     eng_close(tdb);

@@ -421,5 +421,30 @@ expect 'moving_average with a float window' "$(q 'SELECT moving_average(v, 1.5) 
 expect 'integral with a zero unit' "$(q 'SELECT integral(v, 0s) FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"error":"duration argument must be positive, got 0s"}]}'
 
+# Found by a review: transformations of transformations under an operator,
+# names given twice, rows of a field the measurement lacks, distinct() in
+# an expression, mixing, top() in a transformation, calls told apart by
+# their text, a subquery's empty group tag.
+expect 'a transformation of a transformation under an operator' "$(q 'SELECT difference(derivative(max(iv))) * 2 FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:04:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","difference"],"values":[[1767225690,-1619],[1767225720,745],[1767225750,-1022],[1767225780,2678],[1767225810,-2304]]}]}]}'
+expect 'three transformations deep' "$(q 'SELECT difference(difference(difference(max(iv)))) FROM edgt WHERE host = '"'"'a'"'"' AND time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:04:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","difference"],"values":[[1767225720,1741],[1767225750,-1163],[1767225780,1850],[1767225810,-2491]]}]}]}'
+expect 'the same name given twice by AS to expressions' "$(q 'SELECT difference(max(k)) * 2 AS d, difference(max(k)) * 3 AS d FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapit","columns":["time","d","d"],"values":[[1767225630,10,15],[1767225690,190,285],[1767225720,-214,-321]]}]}]}'
+expect 'an aggregate of a field the measurement lacks keeps no row' "$(q 'SELECT derivative(mean(k)), mean(nosuch) FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapit","columns":["time","derivative","mean"],"values":[[1767225630,5,null],[1767225690,47.5,null],[1767225720,-107,null]]}]}]}'
+expect 'a transformation of distinct() in an expression' "$(q 'SELECT difference(distinct(k)) * 2 FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"gapit","columns":["time","difference"],"values":[[1767225630,10],[1767225690,190],[1767225720,-214]]}]}]}'
+expect 'a raw transformation beside the raw field' "$(q 'SELECT abs(difference(k)), k FROM gapit' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'
+expect 'top() inside a transformation' "$(q 'SELECT derivative(top(k, 1)) * 2 FROM gapit WHERE time >= '"'"'2026-01-01T00:00:00Z'"'"' AND time < '"'"'2026-01-01T00:03:00Z'"'"' GROUP BY time(30s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"selector function top() cannot be combined with other functions"}]}'
+expect 'percentile(x, 90) and percentile(x, 90.0) are two calls' "$(q 'SELECT percentile(v, 90), percentile(v, 90.0) * 2 FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"cpu","columns":["time","percentile","percentile_1"],"values":[[0,10,20]]}]}]}'
+expect 'a wildcard under a math function and an operator' "$(q 'SELECT abs(*) + 1 FROM cpu' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unable to use wildcard in a binary expression"}]}'
+expect 'a subquery group without the tag: empty, not null' "$(q 'SELECT a, s FROM (SELECT difference(v) AS a FROM modet GROUP BY s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"modet","columns":["time","a","s"],"values":[[101,-2,""],[102,2,""],[103,-2,""],[104,6,""],[105,-8,""],[106,8,""],[108,-5,"x"],[109,5,"x"],[110,-5,"x"]]}]}]}'
+
 stop_server
 echo "PASS: $checks checks"
