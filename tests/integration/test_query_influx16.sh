@@ -446,5 +446,9 @@ expect 'a wildcard under a math function and an operator' "$(q 'SELECT abs(*) + 
 expect 'a subquery group without the tag: empty, not null' "$(q 'SELECT a, s FROM (SELECT difference(v) AS a FROM modet GROUP BY s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"modet","columns":["time","a","s"],"values":[[101,-2,""],[102,2,""],[103,-2,""],[104,6,""],[105,-8,""],[106,8,""],[108,-5,"x"],[109,5,"x"],[110,-5,"x"]]}]}]}'
 
+# GROUP BY time() windows near the earliest time (no signed overflow).
+expect 'windows near the earliest time' "$(q 'SELECT count(v) FROM cpu WHERE time >= -9223372036854775806 AND time < -9223372036000000000 GROUP BY time(1h, 30m)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+
 stop_server
 echo "PASS: $checks checks"
