@@ -1444,8 +1444,15 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
     qry_val_t prev = qry__vnull();
     int64_t pts = 0;
     bool have = false;
-    /* moving average window */
-    double *win = oc->tf == TF_MOVAVG ? cn_malloc((size_t)oc->n * sizeof(double)) : NULL;
+    /* moving average window, summed as InfluxDB's MovingAverageReducer
+     * sums it (the oldest value taken off, then the new one added; an
+     * integer column in int64), so the averages agree to the last bit */
+    bool ma = oc->tf == TF_MOVAVG;
+    double *win = ma ? cn_malloc((size_t)oc->n * sizeof(double)) : NULL;
+    int64_t *iwin = ma ? cn_malloc((size_t)oc->n * sizeof(int64_t)) : NULL;
+    double fsum = 0;
+    uint64_t isum = 0;
+    bool all_int = true;
     int64_t wn = 0;
     qry_val_t cum = qry__vnull();
     for (size_t i = 0; i < n; i++) {
@@ -1490,15 +1497,19 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
             }
             break;
         case TF_MOVAVG: {
-            win[wn % oc->n] = vnum(&in);
-            wn++;
+            int64_t pos = wn % oc->n;
             if (wn >= oc->n) {
-                /* recompute to avoid drift: the window is small */
-                double s = 0;
-                for (int64_t k = 0; k < oc->n; k++)
-                    s += win[(wn + k) % oc->n];
-                *x = qry__vf(s / (double)oc->n);
+                fsum -= win[pos];
+                isum -= (uint64_t)iwin[pos];
             }
+            win[pos] = vnum(&in);
+            iwin[pos] = in.t == QRY_INT ? in.u.i : 0;
+            all_int &= in.t == QRY_INT;
+            fsum += win[pos];
+            isum += (uint64_t)iwin[pos];
+            wn++;
+            if (wn >= oc->n)
+                *x = qry__vf((all_int ? (double)(int64_t)isum : fsum) / (double)oc->n);
             break;
         }
         case TF_CUMSUM:
@@ -1521,6 +1532,7 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
         have = true;
     }
     cn_free(win);
+    cn_free(iwin);
 }
 
 /* Does a GROUP BY time() query's transformation read the interval before

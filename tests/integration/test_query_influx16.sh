@@ -450,5 +450,11 @@ expect 'a subquery group without the tag: empty, not null' "$(q 'SELECT a, s FRO
 expect 'windows near the earliest time' "$(q 'SELECT count(v) FROM cpu WHERE time >= -9223372036854775806 AND time < -9223372036000000000 GROUP BY time(1h, 30m)' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0}]}'
 
+# moving_average's running sum, as InfluxDB's reducer keeps it.
+expect 'moving_average summed as InfluxDB sums it' "$(q 'SELECT moving_average(fv, 3) FROM edgt GROUP BY host' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","tags":{"host":"a"},"columns":["time","moving_average"],"values":[[1767225675,-7.430646893],[1767225705,15.691475646999999],[1767225720,26.025564011],[1767225750,8.493086531666668],[1767225795,4.579017476333333],[1767225810,-22.930817541666666]]}]}]}'
+expect 'moving_average of an integer field' "$(q 'SELECT moving_average(iv, 2) FROM edgt WHERE host = '"'"'a'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","moving_average"],"values":[[1767225630,-72],[1767225645,-298],[1767225705,-577.5],[1767225720,-319.5],[1767225750,-482],[1767225780,-230.5],[1767225810,114.5]]}]}]}'
+
 stop_server
 echo "PASS: $checks checks"
