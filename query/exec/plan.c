@@ -1257,6 +1257,55 @@ void qry__wild_free(qry__wild_t *w)
     memset(w, 0, sizeof *w);
 }
 
+/* A wildcard or regex under an operator (mean(*) * 2, * + 1): InfluxDB's
+ * errors. */
+static int wild_under_operator(cctx_t *c, const qry_select_t *sel)
+{
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    for (size_t i = 0; i < sel->nfields; i++) {
+        const qry_expr_t *e = sel->fields[i].expr;
+        const qry_expr_t *m =
+            e->kind == QRY_EXPR_BINARY || e->kind == QRY_EXPR_UNARY ? find_multi(e) : NULL;
+        if (!m)
+            continue;
+        const qry_expr_t *call = call_of_multi(e, m);
+        bool wild = m->kind == QRY_EXPR_WILDCARD;
+        if (call && is_agg_call(call))
+            return ERR("unsupported expression with %s: %s()", wild ? "wildcard" : "regex field",
+                       call->u.call.name);
+        return ERR("unable to use %s in a binary expression", wild ? "wildcard" : "regex");
+    }
+    return 0;
+}
+
+/* A statement without aggregates: a transformation beside a raw field
+ * (difference(x), x), which InfluxDB takes for an aggregate beside a
+ * field, and GROUP BY time() (InfluxDB's errors). */
+static int raw_tf_errors(cctx_t *c, const qry_select_t *sel)
+{
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    bool raw_tf = false, raw_var = false;
+    for (size_t i = 0; i < sel->nfields; i++) {
+        const qry_expr_t *e = sel->fields[i].expr;
+        if (is_time_var(e))
+            continue;
+        raw_tf |= has_tf_call(e);
+        raw_var |= var_outside_tf(e);
+    }
+    if (raw_tf && raw_var)
+        return ERR("mixing aggregate and non-aggregate queries is not supported");
+    if (!sel->time_dim)
+        return 0;
+    for (size_t i = 0; i < sel->nfields; i++) {
+        const char *tf = tf_raw_arg(sel->fields[i].expr);
+        if (tf)
+            return ERR("aggregate function required inside the call to %s", tf);
+    }
+    return ERR("GROUP BY requires at least one aggregate function");
+}
+
 int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
                     const qry__wild_t *w, plan_t *p, char *msg, size_t msglen)
 {
@@ -1282,20 +1331,9 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
                 .time_dim = sel->time_dim != NULL,
                 .limit = sel->limit};
 
-    /* a wildcard or regex under an operator: InfluxDB's errors */
-    for (size_t i = 0; i < sel->nfields; i++) {
-        const qry_expr_t *e = sel->fields[i].expr;
-        const qry_expr_t *m =
-            e->kind == QRY_EXPR_BINARY || e->kind == QRY_EXPR_UNARY ? find_multi(e) : NULL;
-        if (!m)
-            continue;
-        const qry_expr_t *call = call_of_multi(e, m);
-        const char *what = m->kind == QRY_EXPR_WILDCARD ? "wildcard" : "regex field";
-        if (call && is_agg_call(call))
-            return ERR("unsupported expression with %s: %s()", what, call->u.call.name);
-        return ERR("unable to use %s in a binary expression",
-                   m->kind == QRY_EXPR_WILDCARD ? "wildcard" : "regex");
-    }
+    int rc = wild_under_operator(&c, sel);
+    if (rc < 0)
+        return rc;
     for (size_t i = 0; i < sel->nfields; i++)
         if (has_agg(sel->fields[i].expr))
             p->aggregate = true;
@@ -1375,29 +1413,14 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
             p->gkeys[b - 1] = ti;
         }
 
-    /* a raw transformation beside a raw field (difference(x), x): InfluxDB
-     * takes it for an aggregate beside a field */
-    bool raw_tf = false, raw_var = false;
-    for (size_t i = 0; i < sel->nfields && !p->aggregate; i++) {
-        const qry_expr_t *e = sel->fields[i].expr;
-        if (is_time_var(e))
-            continue;
-        raw_tf |= has_tf_call(e);
-        raw_var |= var_outside_tf(e);
-    }
-    if (raw_tf && raw_var)
-        return ERR("mixing aggregate and non-aggregate queries is not supported");
-    if (!p->aggregate && sel->time_dim) {
-        for (size_t i = 0; i < sel->nfields; i++) {
-            const char *tf = tf_raw_arg(sel->fields[i].expr);
-            if (tf)
-                return ERR("aggregate function required inside the call to %s", tf);
-        }
-        return ERR("GROUP BY requires at least one aggregate function");
+    if (!p->aggregate) {
+        rc = raw_tf_errors(&c, sel);
+        if (rc < 0)
+            return rc;
     }
 
     /* the field list */
-    int rc = 0;
+    rc = 0;
     for (size_t i = 0; i < sel->nfields && rc == 0; i++) {
         const qry_field_t *f = &sel->fields[i];
         const qry_expr_t *e = f->expr;

@@ -120,26 +120,28 @@ typedef struct run {
 
 /* ------------------------------------------------------------- windows */
 
+static int64_t clamp64(i128_t v)
+{
+    return v < INT64_MIN ? INT64_MIN : v > INT64_MAX ? INT64_MAX : (int64_t)v;
+}
+
 /* win_start for times or offsets beyond +-2^62, where the int64 steps
  * below could overflow: the same in 128 bits, clamped to int64. */
 static int64_t win_start_wide(const run_t *r, int64_t t0)
 {
     i128_t I = r->interval;
     i128_t t = (i128_t)t0 - r->offset;
-    int64_t tc = t < INT64_MIN ? INT64_MIN : t > INT64_MAX ? INT64_MAX : (int64_t)t;
-    i128_t zone = r->tz ? (i128_t)qry__tz_offset(r->tz, tc) * 1000000000 : 0;
+    i128_t zone = r->tz ? (i128_t)qry__tz_offset(r->tz, clamp64(t)) * 1000000000 : 0;
     i128_t dt = (t + zone) % I;
     if (dt < 0)
         dt += I;
     i128_t start = t - dt;
     if (r->tz) {
-        int64_t sc = start < INT64_MIN ? INT64_MIN : start > INT64_MAX ? INT64_MAX : (int64_t)start;
-        i128_t o = zone - (i128_t)qry__tz_offset(r->tz, sc) * 1000000000;
+        i128_t o = zone - (i128_t)qry__tz_offset(r->tz, clamp64(start)) * 1000000000;
         if (o != 0 && (o < 0 ? -o : o) < I)
             start += o;
     }
-    start += r->offset;
-    return start < INT64_MIN ? INT64_MIN : start > INT64_MAX ? INT64_MAX : (int64_t)start;
+    return clamp64(start + r->offset);
 }
 
 static int64_t win_start(const run_t *r, int64_t t)
