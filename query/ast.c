@@ -753,3 +753,147 @@ void qry_print_query(const qry_query_t *q, cn_buf_t *b)
         qry_print_expr(q->expr, b);
     terminate(b);
 }
+
+/* ------------------------------------------------------- regex guard */
+
+/*
+ * glibc's regcomp builds its automaton eagerly: a pattern like a+++++... or
+ * ((a{100}){100}){100} takes gigabytes and seconds, where Go's regexp
+ * (InfluxDB's) refuses the first and compiles the second to a linear
+ * program.  Patterns from queries, rules and export filters pass this
+ * check first.  It refuses what Go refuses (a repetition of a repetition,
+ * apart from one '?' after it; a count over 1000) and patterns whose
+ * counted repetitions multiply past 100,000 copies of an atom.
+ */
+#define RX_MAX_COUNT  1000
+#define RX_MAX_WEIGHT 100000
+#define RX_MAX_DEPTH  64
+
+static bool rx_digits(const char **p, long *v)
+{
+    if (**p < '0' || **p > '9')
+        return false;
+    long x = 0;
+    while (**p >= '0' && **p <= '9') {
+        if (x <= RX_MAX_COUNT * 10L)
+            x = x * 10 + (**p - '0');
+        (*p)++;
+    }
+    *v = x;
+    return true;
+}
+
+/* A counted repetition {m}, {m,} or {m,n} at p: its largest count (m for
+ * {m,}) in *max, the text after it in *end; false when it is none (POSIX
+ * then reads the brace as a literal, as Go does). */
+static bool rx_count(const char *p, long *max, const char **end)
+{
+    if (*p != '{')
+        return false;
+    p++;
+    long m, n = -1;
+    if (!rx_digits(&p, &m))
+        return false;
+    if (*p == ',') {
+        p++;
+        if (*p != '}' && !rx_digits(&p, &n))
+            return false;
+    }
+    if (*p != '}')
+        return false;
+    *max = n > m ? n : m;
+    *end = p + 1;
+    return true;
+}
+
+const char *qry_regex_refused(const char *pat)
+{
+    /* per open group: the weight of its branches so far (the largest) and
+     * of the current one; an atom's weight is what a repetition multiplies */
+    long best[RX_MAX_DEPTH + 1], cur[RX_MAX_DEPTH + 1];
+    int depth = 0;
+    best[0] = cur[0] = 0;
+    long atom = 0;     /* weight of the last atom, 0: none to repeat */
+    int reps = 0;      /* repetition operators right after that atom */
+    bool lazy = false; /* the last of them was a '?' after another */
+    for (const char *p = pat; *p;) {
+        long max;
+        const char *end;
+        bool count = rx_count(p, &max, &end);
+        if (count || *p == '*' || *p == '+' || *p == '?') {
+            if (reps == 1 && *p == '?' && !lazy) {
+                lazy = true; /* a+? : Go's non-greedy form */
+                p++;
+                continue;
+            }
+            if (reps > 0 || lazy)
+                return "invalid nested repetition operator";
+            if (count && max > RX_MAX_COUNT)
+                return "invalid repeat count";
+            reps = 1;
+            if (count && atom) {
+                long w = atom * (max ? max : 1);
+                cur[depth] += w - atom;
+                if (cur[depth] > RX_MAX_WEIGHT)
+                    return "expression too large";
+            }
+            p = count ? end : p + 1;
+            continue;
+        }
+        reps = 0;
+        lazy = false;
+        if (*p == '(') {
+            if (depth == RX_MAX_DEPTH)
+                return "expression nests too deeply";
+            depth++;
+            best[depth] = cur[depth] = 0;
+            atom = 0;
+            p++;
+            continue;
+        }
+        if (*p == '|') {
+            if (cur[depth] > best[depth])
+                best[depth] = cur[depth];
+            cur[depth] = 0;
+            atom = 0;
+            p++;
+            continue;
+        }
+        if (*p == ')' && depth > 0) {
+            long w = cur[depth] > best[depth] ? cur[depth] : best[depth];
+            depth--;
+            atom = w ? w : 1;
+            cur[depth] += atom;
+            p++;
+        } else if (*p == '[') {
+            /* a class: one atom ([]...] and [^]...] keep their ']') */
+            p++;
+            if (*p == '^')
+                p++;
+            if (*p == ']')
+                p++;
+            while (*p && *p != ']') {
+                if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+                    const char *q = strchr(p + 2, ']');
+                    p = q ? q : p + 1;
+                }
+                if (*p == '\\' && p[1])
+                    p++;
+                p++;
+            }
+            if (*p)
+                p++;
+            atom = 1;
+            cur[depth] += 1;
+        } else {
+            if (*p == '\\' && p[1])
+                p++;
+            p++;
+            atom = 1;
+            cur[depth] += 1;
+        }
+        if (cur[depth] > RX_MAX_WEIGHT)
+            return "expression too large";
+    }
+    return NULL;
+}

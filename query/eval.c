@@ -280,6 +280,9 @@ static int comp_regex(comp_t *c, const qry_expr_t *e)
         p->res_cap = p->res_cap ? p->res_cap * 2 : 4;
         p->res = cn_realloc(p->res, p->res_cap * sizeof *p->res);
     }
+    const char *why = qry_regex_refused(re->u.s);
+    if (why)
+        return comp_fail(c, re->off, "invalid regex: %s", why);
     int rc = regcomp(&p->res[p->nres], re->u.s, REG_EXTENDED | REG_NOSUB);
     if (rc != 0) {
         char msg[128];

@@ -754,6 +754,11 @@ static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out)
             x->re = NULL;
             return ERR("error parsing regex /%s/", e->u.s);
         }
+        if (p->nres == p->rescap) {
+            p->rescap = p->rescap ? 2 * p->rescap : 4;
+            p->res = cn_realloc(p->res, p->rescap * sizeof *p->res);
+        }
+        p->res[p->nres++] = x->re;
         *out = x;
         return 0;
     }
@@ -1112,20 +1117,13 @@ static int where_split(cctx_t *c, const qry_expr_t *e)
 
 /* ------------------------------------------------------------------ plan */
 
-static void free_regexes(cx_t *x)
-{
-    if (!x)
-        return;
-    if (x->k == CX_REGEX && x->re)
-        regfree(x->re);
-    free_regexes(x->a);
-    free_regexes(x->b);
-}
-
 void qry__plan_free(plan_t *p)
 {
-    free_regexes(p->rowcond);
-    free_regexes(p->tagcond);
+    /* every regex compiled, in the plan's expressions or in one a failed
+     * compile left */
+    for (size_t i = 0; i < p->nres; i++)
+        regfree(p->res[i]);
+    cn_free(p->res);
     cn_free(p->fields);
     cn_free(p->scan_fid);
     cn_free(p->scan_type);

@@ -130,6 +130,8 @@ typedef struct plan {
     cx_t *tagcond;    /* condition evaluated per series, or NULL */
     eng_tag_pred_t *preds; /* pushed to the tag index */
     size_t npreds;
+    regex_t **res; /* every regex compiled for it (freed with it) */
+    size_t nres, rescap;
     int *gkeys; /* group-by tag key indexes into tagkeys (-1: key absent) */
     const char **gnames;
     size_t ngkeys;

@@ -5,6 +5,7 @@
  */
 #include "exec_int.h"
 
+#include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -262,6 +263,8 @@ void qry__regex_posix(const char *pat, cn_buf_t *out)
 
 int qry__regcomp(regex_t *re, const char *pat)
 {
+    if (qry_regex_refused(pat))
+        return CN_EINVAL;
     cn_buf_t b;
     cn_buf_init(&b);
     qry__regex_posix(pat, &b);
@@ -278,7 +281,13 @@ int qry__const_time(const qry_expr_t *e, int64_t now, int64_t *ns)
     case QRY_EXPR_TIME:
     case QRY_EXPR_INTEGER:
     case QRY_EXPR_DURATION: *ns = e->u.i; return 0;
-    case QRY_EXPR_NUMBER: *ns = (int64_t)e->u.f; return 0;
+    case QRY_EXPR_NUMBER:
+        /* beyond int64: the end of time on that side (a conversion would
+         * be undefined) */
+        if (isnan(e->u.f))
+            return CN_EINVAL;
+        *ns = e->u.f >= 0x1p63 ? INT64_MAX : e->u.f <= -0x1p63 ? INT64_MIN : (int64_t)e->u.f;
+        return 0;
     case QRY_EXPR_STRING: return qry_parse_time(e->u.s, strlen(e->u.s), ns);
     case QRY_EXPR_CALL:
         if (strcmp(e->u.call.name, "now") == 0 && e->u.call.nargs == 0) {
@@ -290,7 +299,7 @@ int qry__const_time(const qry_expr_t *e, int64_t now, int64_t *ns)
         int64_t v;
         if (qry__const_time(e->u.unary.operand, now, &v) < 0)
             return CN_EINVAL;
-        *ns = -v;
+        *ns = v == INT64_MIN ? INT64_MAX : -v;
         return 0;
     }
     case QRY_EXPR_BINARY: {

@@ -153,7 +153,9 @@ static int build(qry_xf_t *f, const qry_expr_t *e, const eng_field_info_t *field
         if (rc == 0 && !match)
             rc = build(f, e->u.bin.rhs, fields, nfields, now_ns, &n->r);
         if (rc == 0 && match) {
-            int r = regcomp(&n->re, e->u.bin.rhs->u.s, REG_EXTENDED | REG_NOSUB);
+            int r = qry_regex_refused(e->u.bin.rhs->u.s)
+                        ? REG_BADPAT
+                        : regcomp(&n->re, e->u.bin.rhs->u.s, REG_EXTENDED | REG_NOSUB);
             if (r != 0)
                 return fail(f, "bad regular expression /", e->u.bin.rhs->u.s, "/");
             n->re_live = true;

@@ -982,15 +982,46 @@ static void test_bound_params(void **state)
     qry_query_free(q);
 }
 
+/* Patterns glibc's regcomp would take gigabytes for are refused first. */
+static void test_regex_guard(void **state)
+{
+    (void)state;
+    static const char *const ok[] = {
+        "^cpu$",     "a+?",      "a*?b",         "(a*)*",      "a{1000}",
+        "[a{2}{3}]", "x{",       "a{,3}",        "(a|bb){10}", "((a{10}){10}){10}",
+        "\\++",      "\\{2}{3}", "[[:alpha:]]+", "",           "(",
+    };
+    for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
+        assert_null(qry_regex_refused(ok[i]));
+    static const struct {
+        const char *pat, *why;
+    } bad[] = {
+        {"a++", "invalid nested repetition operator"},
+        {"a**", "invalid nested repetition operator"},
+        {"a+??", "invalid nested repetition operator"},
+        {"a{2}{3}", "invalid nested repetition operator"},
+        {"a{1001}", "invalid repeat count"},
+        {"a{2,1001}", "invalid repeat count"},
+        {"((a{100}){100}){100}", "expression too large"},
+        {"(x|(a{1000}){1000})", "expression too large"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *why = qry_regex_refused(bad[i].pat);
+        assert_non_null(why);
+        assert_string_equal(why, bad[i].why);
+    }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
-        cmocka_unit_test(test_goldens),        cmocka_unit_test(test_precedence),
-        cmocka_unit_test(test_literal_values), cmocka_unit_test(test_time_literals),
-        cmocka_unit_test(test_durations),      cmocka_unit_test(test_select_struct),
-        cmocka_unit_test(test_ddl_struct),     cmocka_unit_test(test_errors),
-        cmocka_unit_test(test_error_position), cmocka_unit_test(test_limits),
-        cmocka_unit_test(test_expr_api),       cmocka_unit_test(test_bound_params),
+        cmocka_unit_test(test_regex_guard),   cmocka_unit_test(test_goldens),
+        cmocka_unit_test(test_precedence),    cmocka_unit_test(test_literal_values),
+        cmocka_unit_test(test_time_literals), cmocka_unit_test(test_durations),
+        cmocka_unit_test(test_select_struct), cmocka_unit_test(test_ddl_struct),
+        cmocka_unit_test(test_errors),        cmocka_unit_test(test_error_position),
+        cmocka_unit_test(test_limits),        cmocka_unit_test(test_expr_api),
+        cmocka_unit_test(test_bound_params),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
