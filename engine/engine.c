@@ -161,13 +161,30 @@ void eng__version_install(eng_db_t *db, eng__version_t *v)
     eng__version_unref(old);
 }
 
-int64_t eng__part_start(const eng_db_t *db, int64_t ts)
+/* Partitions near the ends of time: the first one representable starts at
+ * INT64_MIN (its true start lies below), the last one ends at INT64_MAX
+ * (which it holds).  Arithmetic in 128 bits, no signed overflow. */
+__extension__ typedef __int128 part_i128_t;
+
+static part_i128_t part_floor(const eng_db_t *db, int64_t ts)
 {
     int64_t w = db->o.partition_ns;
     int64_t q = ts / w;
     if (ts % w < 0)
         q--;
-    return q * w;
+    return (part_i128_t)q * w;
+}
+
+int64_t eng__part_start(const eng_db_t *db, int64_t ts)
+{
+    part_i128_t s = part_floor(db, ts);
+    return s < INT64_MIN ? INT64_MIN : (int64_t)s;
+}
+
+int64_t eng__part_end(const eng_db_t *db, int64_t start)
+{
+    part_i128_t e = part_floor(db, start) + db->o.partition_ns;
+    return e > INT64_MAX ? INT64_MAX : (int64_t)e;
 }
 
 void eng__part_dir(const eng_db_t *db, int64_t start, char *buf, size_t n)

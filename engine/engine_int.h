@@ -97,6 +97,14 @@ void eng__version_install(eng_db_t *db, eng__version_t *v);
 /* Deep copy (new refs on memtables and segments). */
 eng__version_t *eng__version_copy(const eng__version_t *v);
 int64_t eng__part_start(const eng_db_t *db, int64_t ts);
+/* The end (exclusive; INT64_MAX for the last partition, which holds
+ * INT64_MAX too) of the partition that starts at start. */
+int64_t eng__part_end(const eng_db_t *db, int64_t start);
+/* Is ts in the partition [start, end) (end from eng__part_end)? */
+static inline bool eng__part_holds(int64_t start, int64_t end, int64_t ts)
+{
+    return ts >= start && (ts < end || (end == INT64_MAX && ts == INT64_MAX));
+}
 void eng__part_dir(const eng_db_t *db, int64_t start, char *buf, size_t n);
 
 /* flush.c */

@@ -151,8 +151,9 @@ static int write_rows(flushctx_t *fc, uint64_t sid, const eng__rows_t *r,
         i++;
     while (i < r->n) {
         int64_t start = eng__part_start(db, r->ts[i]);
+        int64_t end = eng__part_end(db, start);
         uint32_t j = i;
-        while (j < r->n && r->ts[j] - start < db->o.partition_ns && r->ts[j] >= start)
+        while (j < r->n && eng__part_holds(start, end, r->ts[j]))
             j++;
         eng__segw_t *w = NULL;
         int rc = 0;
@@ -512,7 +513,7 @@ static int compact_all(eng_db_t *db, uint32_t min_segs)
         for (uint32_t t = 0; t < ntombs; t++)
             for (uint32_t s = 0; s < v->parts[p].nsegs; s++)
                 tomb_hits |= tombs[t].seq > v->parts[p].segs[s]->seq_max &&
-                             tombs[t].tmin < v->parts[p].start + db->o.partition_ns &&
+                             tombs[t].tmin < eng__part_end(db, v->parts[p].start) &&
                              tombs[t].tmax > v->parts[p].start;
         if (v->parts[p].nsegs >= min_segs || (min_segs <= 2 && tomb_hits))
             rc = compact_partition(db, &v->parts[p], tombs, ntombs);
@@ -546,7 +547,7 @@ int eng_retention_run(eng_db_t *db)
     uint32_t o = 0, dropped = 0;
     for (uint32_t p = 0; p < v->nparts; p++) {
         eng__part_t *pt = &v->parts[p];
-        if (pt->start + db->o.partition_ns > cutoff) {
+        if (eng__part_end(db, pt->start) > cutoff) {
             v->parts[o++] = *pt;
             continue;
         }

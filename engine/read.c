@@ -392,11 +392,11 @@ static void add_src(eng_iter_t *it, uint32_t *cap, const src_t *s)
 static void collect_sources(eng_iter_t *it)
 {
     eng__version_t *v = it->snap->v;
-    int64_t pw = it->snap->db->o.partition_ns;
     uint32_t cap = 8;
     it->srcs = cn_malloc(cap * sizeof *it->srcs);
     for (uint32_t p = 0; p < v->nparts; p++) {
-        if (v->parts[p].start >= it->tmax || v->parts[p].start + pw <= it->tmin)
+        int64_t end = eng__part_end(it->snap->db, v->parts[p].start);
+        if (v->parts[p].start >= it->tmax || (end <= it->tmin && end != INT64_MAX))
             continue;
         for (uint32_t s = 0; s < v->parts[p].nsegs; s++) {
             eng__seg_t *seg = v->parts[p].segs[s];

@@ -320,6 +320,59 @@ static void test_no_times(void **state)
     assert_int_equal(timed, 2 * NDEV);
 }
 
+/* Points at the ends of time (line protocol takes any int64 timestamp):
+ * flushed into the partitions before 1677 and after 2262 and read back,
+ * without signed overflow in the partition arithmetic (UBSan). */
+static void test_ends_of_time(void **state)
+{
+    fixture_t *f = *state;
+    const int64_t ts[] = {INT64_MIN, INT64_MIN + 1,         -9000000000000000000LL,
+                          0,         9000000000000000000LL, INT64_MAX - 1,
+                          INT64_MAX};
+    const size_t n = sizeof ts / sizeof *ts;
+    for (size_t i = 0; i < n; i++) {
+        eng_tag_t tags[1] = {{"device_id", "edge"}};
+        eng_field_t fl[1] = {{"temperature", ENG_T_FLOAT, {.f = (double)i}}};
+        eng_point_t p = {"telemetry", tags, 1, ts[i], fl, 1};
+        eng_write_res_t res;
+        uint64_t seq;
+        assert_int_equal(eng_write(f->db, &p, 1, &res, &seq), 0);
+    }
+    for (int round = 0; round < 2; round++) {
+        if (round == 1)
+            assert_int_equal(eng_flush(f->db), 0);
+        eng_snap_t *s;
+        assert_int_equal(eng_snap_open(f->db, &s), 0);
+        uint64_t *ids;
+        assert_int_equal(eng_snap_select(s, "telemetry", NULL, 0, &ids), 1);
+        uint32_t fid = 0;
+        eng_iter_t *it;
+        assert_int_equal(eng_iter_open(s, ids[0], &fid, 1, INT64_MIN, INT64_MAX, &it), 0);
+        eng_batch_t b;
+        size_t got = 0;
+        int rc;
+        while ((rc = eng_iter_next(it, &b)) > 0)
+            for (uint32_t k = 0; k < b.n; k++, got++) {
+                assert_true(got < n);
+                assert_int_equal(b.ts[k], ts[got]);
+                assert_true(((const double *)b.vals[0])[k] == (double)got);
+            }
+        assert_int_equal(rc, 0);
+        /* [tmin, tmax) leaves INT64_MAX out */
+        assert_int_equal(got, n - 1);
+        eng_iter_close(it);
+        /* the last partition's own range */
+        assert_int_equal(eng_iter_open(s, ids[0], &fid, 1, INT64_MAX - 1, INT64_MAX, &it), 0);
+        got = 0;
+        while ((rc = eng_iter_next(it, &b)) > 0)
+            got += b.n;
+        assert_int_equal(got, 1);
+        eng_iter_close(it);
+        cn_free(ids);
+        eng_snap_close(s);
+    }
+}
+
 /* Rewrites the format version of every segment file under dir (and the
  * header CRC over bytes 0..11 and 16..31); returns the files changed. */
 static int set_seg_version(const char *dir, uint32_t version)
@@ -380,6 +433,7 @@ int main(void)
         cmocka_unit_test_setup_teardown(test_dir_lock, setup, teardown),
         cmocka_unit_test_setup_teardown(test_segment_versions, setup, teardown),
         cmocka_unit_test_setup_teardown(test_no_times, setup, teardown),
+        cmocka_unit_test_setup_teardown(test_ends_of_time, setup, teardown),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
