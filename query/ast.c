@@ -873,12 +873,11 @@ const char *qry_regex_refused(const char *pat)
             if (*p == ']')
                 p++;
             while (*p && *p != ']') {
+                /* (no escapes in a POSIX bracket expression) */
                 if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
                     const char *q = strchr(p + 2, ']');
                     p = q ? q : p + 1;
                 }
-                if (*p == '\\' && p[1])
-                    p++;
                 p++;
             }
             if (*p)

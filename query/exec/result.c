@@ -263,12 +263,15 @@ void qry__regex_posix(const char *pat, cn_buf_t *out)
 
 int qry__regcomp(regex_t *re, const char *pat)
 {
-    if (qry_regex_refused(pat))
-        return CN_EINVAL;
     cn_buf_t b;
     cn_buf_init(&b);
     qry__regex_posix(pat, &b);
-    int rc = regcomp(re, b.p ? (const char *)b.p : "", REG_EXTENDED | REG_NOSUB);
+    const char *posix = b.p ? (const char *)b.p : "";
+    if (qry_regex_refused(posix)) {
+        cn_buf_free(&b);
+        return CN_EINVAL;
+    }
+    int rc = regcomp(re, posix, REG_EXTENDED | REG_NOSUB);
     cn_buf_free(&b);
     return rc ? CN_EINVAL : 0;
 }

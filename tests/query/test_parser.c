@@ -1000,6 +1000,7 @@ static void test_regex_guard(void **state)
         {"a**", "invalid nested repetition operator"},
         {"a+??", "invalid nested repetition operator"},
         {"a{2}{3}", "invalid nested repetition operator"},
+        {"[\\]++", "invalid nested repetition operator"}, /* POSIX: no escapes in [] */
         {"a{1001}", "invalid repeat count"},
         {"a{2,1001}", "invalid repeat count"},
         {"((a{100}){100}){100}", "expression too large"},
