@@ -214,48 +214,127 @@ int qry__vcmp(const qry_val_t *a, const qry_val_t *b)
 
 /* ---------------------------------------------------------------- regex */
 
+/* A Go bracket expression at p ("[...]") as POSIX, into out; returns the
+ * text after its ']', or NULL when it has none (then nothing is written).
+ * POSIX brackets have no escapes: an escaped ']' goes first, '-' last and
+ * '^' after another member; \d \w \s become their POSIX classes. */
+static const char *posix_class(const char *p, cn_buf_t *out)
+{
+    cn_buf_t body;
+    cn_buf_init(&body);
+    p++; /* '[' */
+    bool neg = *p == '^';
+    if (neg)
+        p++;
+    bool rb = false, dash = false, caret = false;
+    if (*p == ']') { /* a leading ']' is a member */
+        rb = true;
+        p++;
+    }
+    for (; *p && *p != ']'; p++) {
+        if (*p == '[' && p[1] == ':') { /* [:alpha:] */
+            const char *q = strstr(p + 2, ":]");
+            if (q) {
+                cn_buf_put(&body, p, (size_t)(q + 2 - p));
+                p = q + 1;
+                continue;
+            }
+        }
+        if (*p != '\\' || !p[1]) {
+            cn_buf_put_u8(&body, (uint8_t)*p);
+            continue;
+        }
+        p++;
+        switch (*p) {
+        case 'd':
+            cn_buf_put(&body, "0-9", 3);
+            break;
+        case 'w':
+            cn_buf_put(&body, "[:alnum:]_", 10);
+            break;
+        case 's':
+            cn_buf_put(&body, "[:space:]", 9);
+            break;
+        case ']':
+            rb = true;
+            break;
+        case '-':
+            dash = true;
+            break;
+        case '^':
+            caret = true;
+            break;
+        default:
+            cn_buf_put_u8(&body, (uint8_t)*p);
+            break;
+        }
+    }
+    if (*p != ']') {
+        cn_buf_free(&body);
+        return NULL;
+    }
+    if (!neg && !rb && !dash && body.len == 0 && caret) {
+        cn_buf_put(out, "\\^", 2); /* [\^] alone */
+    } else {
+        cn_buf_put_u8(out, '[');
+        if (neg)
+            cn_buf_put_u8(out, '^');
+        if (rb)
+            cn_buf_put_u8(out, ']');
+        if (body.len)
+            cn_buf_put(out, body.p, body.len);
+        if (caret)
+            cn_buf_put_u8(out, '^');
+        if (dash)
+            cn_buf_put_u8(out, '-');
+        cn_buf_put_u8(out, ']');
+    }
+    cn_buf_free(&body);
+    return p + 1;
+}
+
 void qry__regex_posix(const char *pat, cn_buf_t *out)
 {
     cn_buf_reset(out);
-    bool in_class = false;
-    for (const char *p = pat; *p; p++) {
+    for (const char *p = pat; *p;) {
         if (*p == '\\' && p[1]) {
             const char *rep = NULL;
             switch (p[1]) {
-            case 'd': rep = in_class ? "0-9" : "[0-9]"; break;
-            case 'D': rep = in_class ? NULL : "[^0-9]"; break;
-            case 'w': rep = in_class ? "[:alnum:]_" : "[[:alnum:]_]"; break;
-            case 'W': rep = in_class ? NULL : "[^[:alnum:]_]"; break;
-            case 's': rep = in_class ? "[:space:]" : "[[:space:]]"; break;
-            case 'S': rep = in_class ? NULL : "[^[:space:]]"; break;
+            case 'd':
+                rep = "[0-9]";
+                break;
+            case 'D':
+                rep = "[^0-9]";
+                break;
+            case 'w':
+                rep = "[[:alnum:]_]";
+                break;
+            case 'W':
+                rep = "[^[:alnum:]_]";
+                break;
+            case 's':
+                rep = "[[:space:]]";
+                break;
+            case 'S':
+                rep = "[^[:space:]]";
+                break;
             default: break;
             }
-            if (rep) {
+            if (rep)
                 cn_buf_put(out, rep, strlen(rep));
-                p++;
-                continue;
-            }
-            if (in_class) { /* POSIX classes have no escapes */
-                cn_buf_put_u8(out, (uint8_t)p[1]);
-                p++;
-                continue;
-            }
-            cn_buf_put(out, p, 2);
-            p++;
+            else
+                cn_buf_put(out, p, 2);
+            p += 2;
             continue;
         }
-        if (!in_class && *p == '[') {
-            in_class = true;
-            cn_buf_put_u8(out, '[');
-            if (p[1] == '^')
-                cn_buf_put_u8(out, (uint8_t)*++p);
-            if (p[1] == ']')
-                cn_buf_put_u8(out, (uint8_t)*++p);
-            continue;
+        if (*p == '[') {
+            const char *q = posix_class(p, out);
+            if (q) {
+                p = q;
+                continue;
+            }
         }
-        if (in_class && *p == ']')
-            in_class = false;
-        cn_buf_put_u8(out, (uint8_t)*p);
+        cn_buf_put_u8(out, (uint8_t)*p++);
     }
     cn_buf_put_u8(out, 0);
     out->len--;

@@ -456,5 +456,11 @@ expect 'moving_average summed as InfluxDB sums it' "$(q 'SELECT moving_average(f
 expect 'moving_average of an integer field' "$(q 'SELECT moving_average(iv, 2) FROM edgt WHERE host = '"'"'a'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","moving_average"],"values":[[1767225630,-72],[1767225645,-298],[1767225705,-577.5],[1767225720,-319.5],[1767225750,-482],[1767225780,-230.5],[1767225810,114.5]]}]}]}'
 
+# Go's escapes inside a regex's brackets, which POSIX brackets lack.
+expect 'an escaped hyphen in a bracket expression' "$(q 'SELECT count(fv) FROM edgt WHERE host =~ /^[\w\-.]+$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count"],"values":[[0,10]]}]}]}'
+expect 'an escaped hyphen is no range' "$(q 'SELECT count(fv) FROM edgt WHERE host =~ /^[a\-z]$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count"],"values":[[0,8]]}]}]}'
+
 stop_server
 echo "PASS: $checks checks"

@@ -241,6 +241,24 @@ static void test_regex_rewrite(void **st)
     assert_string_equal((const char *)b.p, "^dev-[0-9]+$");
     qry__regex_posix("[\\w.]+\\s", &b);
     assert_string_equal((const char *)b.p, "[[:alnum:]_.]+[[:space:]]");
+    /* POSIX brackets have no escapes: ']' first, '-' last, '^' not first */
+    static const char *const cases[][2] = {
+        {"^[\\w\\-.]+$", "^[[:alnum:]_.-]+$"},
+        {"[a\\-z]", "[az-]"},
+        {"[a\\]b]", "[]ab]"},
+        {"[^\\]\\d]", "[^]0-9]"},
+        {"[\\^a]", "[a^]"},
+        {"[\\^]", "\\^"},
+        {"[^\\^]", "[^^]"},
+        {"[]a]", "[]a]"},
+        {"[[:alpha:]\\\\]", "[[:alpha:]\\]"},
+        {"a[b", "a[b"},
+        {"\\[x\\]", "\\[x\\]"},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        qry__regex_posix(cases[i][0], &b);
+        assert_string_equal((const char *)b.p, cases[i][1]);
+    }
     cn_buf_free(&b);
 }
 
