@@ -327,11 +327,34 @@ void qry_fmt_float(double f, cn_buf_t *out)
     out->len += (size_t)n;
 }
 
-/* Does byte c need an escape in a JSON string (as Go's encoder writes
- * them: controls, quote, backslash, and <, >, & for HTML safety)? */
+/* Does byte c need an escape or a check in a JSON string (as Go's encoder
+ * writes them: controls, quote, backslash, and <, >, & for HTML safety;
+ * bytes past ASCII are checked as UTF-8)? */
 static inline bool json_esc(unsigned char c)
 {
-    return c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&';
+    return c < 0x20 || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' || c >= 0x80;
+}
+
+/* The length of the valid UTF-8 sequence at s (n bytes left), 0 if there
+ * is none (a stray byte, an overlong form, a surrogate, past U+10FFFF);
+ * its code point in *cp. */
+static size_t utf8_seq(const unsigned char *s, size_t n, uint32_t *cp)
+{
+    unsigned char c = s[0];
+    size_t len = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 0;
+    if (len == 0 || len > n || c > 0xf4)
+        return 0;
+    uint32_t v = c & (0x7f >> len);
+    for (size_t k = 1; k < len; k++) {
+        if ((s[k] & 0xc0) != 0x80)
+            return 0;
+        v = v << 6 | (s[k] & 0x3f);
+    }
+    static const uint32_t min[5] = {0, 0, 0x80, 0x800, 0x10000};
+    if (v < min[len] || v > 0x10ffff || (v >= 0xd800 && v <= 0xdfff))
+        return 0;
+    *cp = v;
+    return len;
 }
 
 void qry_json_str(cn_buf_t *out, const char *s, size_t n)
@@ -357,6 +380,19 @@ void qry_json_str(cn_buf_t *out, const char *s, size_t n)
         } else if (c < 0x20 || c == '<' || c == '>' || c == '&') {
             char u[6] = {'\\', 'u', '0', '0', hex[c >> 4], hex[c & 15]};
             cn_buf_put(out, u, 6);
+        } else if (c >= 0x80) {
+            /* as Go's encoder: invalid UTF-8 becomes U+FFFD, one per byte;
+             * U+2028 and U+2029 are escaped */
+            uint32_t cp;
+            size_t len = utf8_seq((const unsigned char *)s + i, n - i, &cp);
+            if (len == 0)
+                cn_buf_put(out, "\\ufffd", 6);
+            else if (cp == 0x2028 || cp == 0x2029)
+                cn_buf_put(out, cp == 0x2028 ? "\\u2028" : "\\u2029", 6);
+            else
+                cn_buf_put(out, s + i, len);
+            if (len)
+                i += len - 1;
         } else {
             cn_buf_put_u8(out, c);
         }

@@ -1033,8 +1033,10 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
         size_t n = CN_MIN(lim, s->nrows - off);
         memmove(s->vals, s->vals + off, n * sizeof *s->vals);
         s->nrows = n;
-        if (n == 0)
+        if (n == 0) {
+            cn_free(s->vals);
             b->r->nseries = 0;
+        }
     }
 out:
     cn_free(ms);

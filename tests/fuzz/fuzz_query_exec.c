@@ -20,7 +20,10 @@
  */
 #include "query/exec.h"
 
+#include <dirent.h>
+#include <errno.h>
 #include <ftw.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,7 +38,7 @@ void qry_jdoc_free(qry_jdoc_t *d);
 int qry_jdoc_parse(qry_jdoc_t *d, const char *p, size_t n, const qry_json_t **root,
                    size_t *err_off);
 
-#define MAX_INPUT 4096
+#define MAX_TEXT  4096
 #define T0        INT64_C(1704067200000000000) /* 2024-01-01T00:00:00Z */
 #define SEC       INT64_C(1000000000)
 
@@ -199,10 +202,32 @@ static void teardown(void)
     nftw(g_dir, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
 }
 
+/* The directories of runs that died (a crash, out of memory, a timeout:
+ * no exit handler ran) - named by their process, which no longer exists. */
+static void remove_stale(const char *base)
+{
+    DIR *d = opendir(base);
+    if (!d)
+        return;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        long pid;
+        char path[1024];
+        if (sscanf(e->d_name, "fuzz_query_exec.%ld.", &pid) != 1 || pid <= 0 ||
+            kill((pid_t)pid, 0) == 0 || errno != ESRCH)
+            continue;
+        snprintf(path, sizeof path, "%s/%s", base, e->d_name);
+        nftw(path, rm_entry, 16, FTW_DEPTH | FTW_PHYS);
+    }
+    closedir(d);
+}
+
 static void setup(void)
 {
     const char *tmp = getenv("TMPDIR");
-    snprintf(g_dir, sizeof g_dir, "%s/fuzz_query_exec.XXXXXX", tmp && *tmp ? tmp : "/tmp");
+    const char *base = tmp && *tmp ? tmp : "/tmp";
+    remove_stale(base);
+    snprintf(g_dir, sizeof g_dir, "%s/fuzz_query_exec.%ld.XXXXXX", base, (long)getpid());
     check(mkdtemp(g_dir) != NULL, "mkdtemp", NULL);
     cn_log_set_level(CN_LOG_WARN); /* every subquery opens an engine */
     g_print = getenv("FUZZ_QUERY_EXEC_PRINT") != NULL;
@@ -343,7 +368,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (!g_db)
         setup();
-    if (size > MAX_INPUT)
+    if (size > MAX_TEXT)
         return 0; /* long inputs only slow the search down */
     qry_query_t *q = NULL;
     qry_error_t err;

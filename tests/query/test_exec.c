@@ -38,8 +38,9 @@ static char *fmtf(double f)
 }
 
 /* JSON strings as Go's encoder writes them: quote and backslash escaped,
- * \n \r \t, other controls and < > & as \u00XX, everything else (UTF-8
- * included) as it is - wherever in the string the escape falls. */
+ * \n \r \t, other controls and < > & as \u00XX, valid UTF-8 as it is (but
+ * U+2028, U+2029), each invalid byte as U+FFFD - wherever in the string the
+ * escape falls. */
 static void test_json_str(void **st)
 {
     (void)st;
@@ -54,6 +55,11 @@ static void test_json_str(void **st)
         {"x<y>&z", "\"x\\u003cy\\u003e\\u0026z\""},
         {"\n\r\t\x01\x1f", "\"\\n\\r\\t\\u0001\\u001f\""},
         {"caf\xc3\xa9 \xe2\x82\xac", "\"caf\xc3\xa9 \xe2\x82\xac\""},
+        /* invalid UTF-8: U+FFFD per byte; U+2028/U+2029 escaped (Go) */
+        {"a\xee\x8a", "\"a\\ufffd\\ufffd\""},
+        {"\xc0\xaf\xed\xa0\x80x", "\"\\ufffd\\ufffd\\ufffd\\ufffd\\ufffdx\""},
+        {"\xf4\x90\x80\x80", "\"\\ufffd\\ufffd\\ufffd\\ufffd\""},
+        {"\xf0\x9f\x98\x80\xe2\x80\xa8", "\"\xf0\x9f\x98\x80\\u2028\""},
     };
     for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
         cn_buf_t b;
