@@ -38,9 +38,9 @@ void qry_jdoc_free(qry_jdoc_t *d);
 int qry_jdoc_parse(qry_jdoc_t *d, const char *p, size_t n, const qry_json_t **root,
                    size_t *err_off);
 
-#define MAX_TEXT  4096
-#define T0        INT64_C(1704067200000000000) /* 2024-01-01T00:00:00Z */
-#define SEC       INT64_C(1000000000)
+#define MAX_TEXT 4096
+#define T0       INT64_C(1704067200000000000) /* 2024-01-01T00:00:00Z */
+#define SEC      INT64_C(1000000000)
 
 static eng_db_t *g_db;
 static qry_catalog_t *g_cat;
