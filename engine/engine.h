@@ -239,6 +239,7 @@ typedef struct eng_tag_pred {
     const char *key;
     eng_tag_op_t op;
     const char *val; /* value or regex */
+    int cflags;      /* regcomp flags besides REG_EXTENDED | REG_NOSUB (REG_NEWLINE) */
 } eng_tag_pred_t;
 
 /* Series of `measurement` matching all preds (AND), ascending ids, through

@@ -202,7 +202,7 @@ static int pred_match(eng__cat_t *c, eng__meas_t *m, const eng_tag_pred_t *p, id
         return 0;
     }
     regex_t re;
-    if (regcomp(&re, p->val, REG_EXTENDED | REG_NOSUB) != 0)
+    if (regcomp(&re, p->val, REG_EXTENDED | REG_NOSUB | p->cflags) != 0)
         return CN_EINVAL;
     rx_ctx_t ctx = {&re, out};
     eng__cat_tag_each(c, m, p->key, rx_each, &ctx);

@@ -398,11 +398,6 @@ void qry_put_float(cn_buf_t *b, double v);
 void qry_put_int(cn_buf_t *b, int64_t v);
 void qry_print_query(const qry_query_t *q, cn_buf_t *out);
 
-/* NULL when the POSIX regex pattern may go to regcomp, else why not (Go's words
- * where Go's regexp also refuses it): a repetition of a repetition, a
- * count over 1000, or counted repetitions that multiply past 100,000
- * atoms - which glibc's regcomp would take gigabytes and seconds for. */
-const char *qry_regex_refused(const char *pat);
 void qry_print_stmt(const qry_stmt_t *s, cn_buf_t *out);
 void qry_print_select(const qry_select_t *s, cn_buf_t *out);
 void qry_print_expr(const qry_expr_t *e, cn_buf_t *out);

@@ -84,6 +84,7 @@
  */
 #include "eval_int.h"
 #include "parse_int.h"
+#include "rx.h"
 
 #include <assert.h>
 #include <math.h>
@@ -280,15 +281,9 @@ static int comp_regex(comp_t *c, const qry_expr_t *e)
         p->res_cap = p->res_cap ? p->res_cap * 2 : 4;
         p->res = cn_realloc(p->res, p->res_cap * sizeof *p->res);
     }
-    const char *why = qry_regex_refused(re->u.s);
-    if (why)
+    const char *why;
+    if (qry_regcomp(&p->res[p->nres], re->u.s, &why) < 0)
         return comp_fail(c, re->off, "invalid regex: %s", why);
-    int rc = regcomp(&p->res[p->nres], re->u.s, REG_EXTENDED | REG_NOSUB);
-    if (rc != 0) {
-        char msg[128];
-        regerror(rc, &p->res[p->nres], msg, sizeof msg);
-        return comp_fail(c, re->off, "invalid regex: %s", msg);
-    }
     emit(c, OP_REGEX, e->u.bin.op == QRY_OP_NEQREGEX, (uint32_t)p->nres++, 0, 0);
     return 0;
 }

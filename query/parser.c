@@ -39,6 +39,7 @@
  *    same single name.
  */
 #include "parse_int.h"
+#include "rx.h"
 
 #include <assert.h>
 #include <math.h>
@@ -177,11 +178,19 @@ int qry__p_at_call(qry__parser_t *p, const char *name, bool *yes)
     return 0;
 }
 
+/* The regex literal at the current '/'.  InfluxQL statements have its
+ * pattern checked here, as InfluxDB's parser compiles it: Go's words, at
+ * the '/' (InfluxDB counts that column from 0). */
 static int relex_regex(qry__parser_t *p)
 {
     assert(p->tok.kind == QRY_TK_SLASH);
     p->has_ahead = false;
-    return qry__lex_regex(&p->lx, p->tok.off, &p->tok);
+    uint32_t off = p->tok.off;
+    QRY__TRY(qry__lex_regex(&p->lx, off, &p->tok));
+    char msg[192];
+    if (p->stmts && qry_regex_check(p->tok.s, msg, sizeof msg))
+        return qry__error_at(p->err, p->lx.src, p->lx.len, off ? off - 1 : 0, "%s", msg);
+    return 0;
 }
 
 int qry__p_regex(qry__parser_t *p, const char **out)

@@ -13,6 +13,8 @@
  */
 #include "parse_int.h"
 
+#include <stdio.h>
+
 /* ---------------------------------------------------------------- sources */
 
 enum seg_last { SEG_IDENT, SEG_REGEX, SEG_BACKREF };
@@ -95,6 +97,32 @@ int qry__p_sources(qry__parser_t *p, bool allow_sub, qry_source_t **out, size_t 
 
 /* ----------------------------------------------------------------- SELECT */
 
+/* The operator that InfluxDB refuses in a field (a comparison, AND, OR):
+ * the last one a walk finds, node before operands, without looking under
+ * one it found (as InfluxDB's validateField visitor does). */
+static void where_op(const qry_expr_t *e, const char **bad)
+{
+    switch (e->kind) {
+    case QRY_EXPR_BINARY:
+        if (e->u.bin.op >= QRY_OP_OR && e->u.bin.op <= QRY_OP_NEQREGEX) {
+            *bad = qry_op_str(e->u.bin.op);
+            return;
+        }
+        where_op(e->u.bin.lhs, bad);
+        where_op(e->u.bin.rhs, bad);
+        break;
+    case QRY_EXPR_UNARY:
+        where_op(e->u.unary.operand, bad);
+        break;
+    case QRY_EXPR_CALL:
+        for (size_t i = 0; i < e->u.call.nargs; i++)
+            where_op(e->u.call.args[i], bad);
+        break;
+    default:
+        break;
+    }
+}
+
 static int parse_fields(qry__parser_t *p, qry_select_t *s)
 {
     qry__vec_t v = {.elem = sizeof(qry_field_t)};
@@ -102,10 +130,22 @@ static int parse_fields(qry__parser_t *p, qry_select_t *s)
     while (more) {
         qry_field_t *f = qry__vec_push(p->arena, &v);
         bool alias;
+        uint32_t foff = p->tok.off;
         if (p->tok.kind == QRY_TK_SLASH || p->tok.kind == QRY_TK_REGEX)
             QRY__TRY(qry__p_regex_field(p, &f->expr));
         else
             QRY__TRY(qry__p_expr(p, &f->expr));
+        const char *bad = NULL;
+        if (p->stmts)
+            where_op(f->expr, &bad);
+        if (bad) {
+            qry__error_at(p->err, p->lx.src, p->lx.len, foff,
+                          "invalid operator %s in SELECT clause", bad);
+            size_t n = strlen(p->err->msg);
+            snprintf(p->err->msg + n, sizeof p->err->msg - n,
+                     "; operator is intended for WHERE clause");
+            return CN_EINVAL;
+        }
         QRY__TRY(qry__p_accept(p, QRY_TK_AS, &alias));
         if (alias)
             QRY__TRY(qry__p_ident(p, &f->alias));

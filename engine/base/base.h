@@ -170,6 +170,9 @@ extern const uint64_t cn_p10[20];
 int cn_dec_len(uint64_t u);
 /* v in decimal, '-' first when negative (no other bytes). */
 void cn_buf_put_dec(cn_buf_t *b, int64_t v);
+/* Writes code point cp (at most U+10FFFF) as UTF-8 to o (room for 4 bytes);
+ * returns the bytes written. */
+size_t cn_utf8_put(char *o, uint32_t cp);
 /* Writes v (< 10^nd) as exactly nd decimal digits, leading zeros included,
  * into d[0..nd); two digits a step. */
 void cn_dec_digits(uint64_t v, int nd, char *d);

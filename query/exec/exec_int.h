@@ -7,6 +7,7 @@
 #define QRY_EXEC_INT_H
 
 #include "exec.h"
+#include "rx.h"
 
 #include <regex.h>
 
@@ -79,13 +80,6 @@ static inline qry_val_t qry__vtime(int64_t ns)
 /* Evaluates a constant time expression (time literal, integer ns,
  * duration, now(), + / - of those).  Returns 0 or CN_EINVAL. */
 int qry__const_time(const qry_expr_t *e, int64_t now, int64_t *ns /* OUT */);
-
-/* Compiles an InfluxQL (RE2 syntax) regex with POSIX ERE after rewriting
- * the common Perl classes (\d \w \s and their negations).  Returns 0 or
- * CN_EINVAL. */
-int qry__regcomp(regex_t *re, const char *pat);
-/* The same rewrite into out (for the engine's tag regexes). */
-void qry__regex_posix(const char *pat, cn_buf_t *out);
 
 /* Compare two values for sorting/min/max: numbers numerically (int vs
  * float as double), strings bytewise, false < true; nulls first. */

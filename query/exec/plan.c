@@ -9,6 +9,8 @@
  */
 #include "plan.h"
 
+#include "parse_int.h"
+
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -750,7 +752,7 @@ static int compile(cctx_t *c, const qry_expr_t *e, cx_t **out)
         }
         cx_t *x = cx_new(p, CX_REGEX);
         x->re = qry__ralloc(p->ar, sizeof(regex_t));
-        if (qry__regcomp(x->re, e->u.s) < 0) {
+        if (qry_regcomp(x->re, e->u.s, NULL) < 0) {
             x->re = NULL;
             return ERR("error parsing regex /%s/", e->u.s);
         }
@@ -1016,13 +1018,10 @@ static bool refs_fields(const cx_t *x)
     return refs_fields(x->a) || refs_fields(x->b);
 }
 
-static void add_pred(plan_t *p, const char *key, eng_tag_op_t op, const char *val)
+static void add_pred(plan_t *p, const char *key, eng_tag_op_t op, const char *val, int cflags)
 {
     p->preds = cn_realloc(p->preds, (p->npreds + 1) * sizeof *p->preds);
-    eng_tag_pred_t *pr = &p->preds[p->npreds++];
-    pr->key = key;
-    pr->op = op;
-    pr->val = val;
+    p->preds[p->npreds++] = (eng_tag_pred_t){.key = key, .op = op, .val = val, .cflags = cflags};
 }
 
 /* The bare name e is, or one side of its ORs is (WHERE bv), or NULL:
@@ -1095,18 +1094,19 @@ static int where_split(cctx_t *c, const qry_expr_t *e)
         const char *key = p->tagkeys[x->a->idx];
         const qry_expr_t *r = e->u.bin.rhs;
         if (x->op == QRY_OP_EQ && r->kind == QRY_EXPR_STRING && r->u.s[0])
-            add_pred(p, key, ENG_TAG_EQ, r->u.s);
+            add_pred(p, key, ENG_TAG_EQ, r->u.s, 0);
         else if (x->op == QRY_OP_EQREGEX && r->kind == QRY_EXPR_REGEX) {
             /* only patterns that cannot match the empty string */
             regex_t re;
-            if (qry__regcomp(&re, r->u.s) == 0) {
+            if (qry_regcomp(&re, r->u.s, NULL) == 0) {
                 bool empty = regexec(&re, "", 0, NULL, 0) == 0;
                 regfree(&re);
                 if (!empty) {
                     cn_buf_t b;
                     cn_buf_init(&b);
-                    qry__regex_posix(r->u.s, &b);
-                    add_pred(p, key, ENG_TAG_REGEX, qry__rstrdup(p->ar, (const char *)b.p));
+                    int cflags;
+                    qry_regex_posix(r->u.s, &b, &cflags);
+                    add_pred(p, key, ENG_TAG_REGEX, qry__rstrdup(p->ar, (const char *)b.p), cflags);
                     cn_buf_free(&b);
                 }
             }
@@ -1277,6 +1277,227 @@ static int wild_under_operator(cctx_t *c, const qry_select_t *sel)
     return 0;
 }
 
+/* ----------------------------------------------------------- type errors */
+
+/*
+ * InfluxDB checks the types of the field list's operators before it reads
+ * anything: both sides of + - * / % numbers, of & | ^ the same integer or
+ * boolean type.  A side whose type is unknown (a field no measurement
+ * has, a math function, last() of one) takes the other's, and is never an
+ * error.  The message shows the expression with each field's type
+ * ("type error: sv::string + 'x': incompatible types: string and
+ * string").  Parentheses are printed where precedence needs them (InfluxDB
+ * keeps the ones written).
+ */
+static qry_vtype_t vt_of_eng(eng_type_t t)
+{
+    switch (t) {
+    case ENG_T_FLOAT:
+        return QRY_VT_FLOAT;
+    case ENG_T_INT:
+        return QRY_VT_INTEGER;
+    case ENG_T_BOOL:
+        return QRY_VT_BOOLEAN;
+    case ENG_T_STRING:
+        return QRY_VT_STRING;
+    default:
+        return QRY_VT_NONE;
+    }
+}
+
+static bool vt_number(qry_vtype_t t)
+{
+    return t == QRY_VT_FLOAT || t == QRY_VT_INTEGER || t == QRY_VT_UNSIGNED;
+}
+
+/* A name's type as InfluxDB maps it (QRY_VT_NONE: unknown) */
+static qry_vtype_t var_vtype(const plan_t *p, const qry_expr_t *e)
+{
+    const char *name = e->u.var.name;
+    qry_vtype_t cast = e->u.var.type;
+    if (cast == QRY_VT_TAG)
+        return QRY_VT_TAG;
+    qry_vtype_t ft = vt_of_eng(merged_type(p, name));
+    if (ft == QRY_VT_NONE)
+        return cast == QRY_VT_NONE && tag_index(p, name) >= 0 ? QRY_VT_TAG : QRY_VT_NONE;
+    if (cast == QRY_VT_NONE || cast == QRY_VT_FIELD)
+        return ft;
+    if (vt_number(cast)) /* a number from a string or a boolean: nothing */
+        return vt_number(ft) ? cast : QRY_VT_NONE;
+    return cast;
+}
+
+/* e as InfluxDB prints it in a type error */
+static void ty_render(const plan_t *p, const qry_expr_t *e, cn_buf_t *out)
+{
+    switch (e->kind) {
+    case QRY_EXPR_BINARY: {
+        int prec = qry__op_prec(e->u.bin.op);
+        for (int side = 0; side < 2; side++) {
+            const qry_expr_t *o = side ? e->u.bin.rhs : e->u.bin.lhs;
+            int op = o->kind == QRY_EXPR_BINARY ? qry__op_prec(o->u.bin.op) : 99;
+            bool paren = op < prec || (side && op == prec);
+            if (side) {
+                const char *os = qry_op_str(e->u.bin.op);
+                cn_buf_put_u8(out, ' ');
+                cn_buf_put(out, os, strlen(os));
+                cn_buf_put_u8(out, ' ');
+            }
+            if (paren)
+                cn_buf_put_u8(out, '(');
+            ty_render(p, o, out);
+            if (paren)
+                cn_buf_put_u8(out, ')');
+        }
+        break;
+    }
+    case QRY_EXPR_UNARY:
+        if (e->u.unary.op != QRY_OP_NEG) {
+            qry_print_expr(e, out);
+            break;
+        }
+        cn_buf_put(out, "-1 * ", 5); /* InfluxDB's parser writes -x so */
+        ty_render(p, e->u.unary.operand, out);
+        break;
+    case QRY_EXPR_CALL:
+        cn_buf_put(out, e->u.call.name, strlen(e->u.call.name));
+        cn_buf_put_u8(out, '(');
+        for (size_t i = 0; i < e->u.call.nargs; i++) {
+            if (i)
+                cn_buf_put(out, ", ", 2);
+            ty_render(p, e->u.call.args[i], out);
+        }
+        cn_buf_put_u8(out, ')');
+        break;
+    case QRY_EXPR_VAR: {
+        qry_expr_t v = *e;
+        v.u.var.type = var_vtype(p, e);
+        qry_print_expr(&v, out);
+        break;
+    }
+    case QRY_EXPR_NUMBER: {
+        char t[64];
+        int n = snprintf(t, sizeof t, "%.3f", e->u.f);
+        cn_buf_put(out, t, (size_t)n);
+        break;
+    }
+    default:
+        qry_print_expr(e, out);
+        break;
+    }
+}
+
+static int ty_fail(cctx_t *c, const qry_expr_t *e, qry_vtype_t l, qry_vtype_t r)
+{
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    cn_buf_t b;
+    cn_buf_init(&b);
+    ty_render(c->p, e, &b);
+    int rc = ERR("type error: %.*s: incompatible types: %s and %s", (int)b.len, (const char *)b.p,
+                 qry_vtype_str(l), qry_vtype_str(r));
+    cn_buf_free(&b);
+    return rc;
+}
+
+/* The type of e (QRY_VT_NONE: unknown), or InfluxDB's type error. */
+static int ty_check(cctx_t *c, const qry_expr_t *e, qry_vtype_t *out)
+{
+    *out = QRY_VT_NONE;
+    qry_vtype_t l, r;
+    switch (e->kind) {
+    case QRY_EXPR_VAR:
+        *out = var_vtype(c->p, e);
+        return 0;
+    case QRY_EXPR_INTEGER:
+        *out = QRY_VT_INTEGER;
+        return 0;
+    case QRY_EXPR_NUMBER:
+        *out = QRY_VT_FLOAT;
+        return 0;
+    case QRY_EXPR_STRING:
+        *out = QRY_VT_STRING;
+        return 0;
+    case QRY_EXPR_BOOL:
+        *out = QRY_VT_BOOLEAN;
+        return 0;
+    case QRY_EXPR_UNARY:
+        if (e->u.unary.op != QRY_OP_NEG)
+            return 0;
+        QRY__TRY(ty_check(c, e->u.unary.operand, &r));
+        if (r != QRY_VT_NONE && !vt_number(r))
+            return ty_fail(c, e, QRY_VT_INTEGER, r); /* -1 * x */
+        *out = r;
+        return 0;
+    case QRY_EXPR_CALL: {
+        const char *f = e->u.call.name;
+        qry_vtype_t a = QRY_VT_NONE;
+        for (size_t i = 0; i < e->u.call.nargs; i++)
+            QRY__TRY(ty_check(c, e->u.call.args[i], i ? &r : &a));
+        static const char *const fl[] = {
+            "mean",           "median",       "stddev",
+            "integral",       "derivative",   "non_negative_derivative",
+            "moving_average", "holt_winters", "holt_winters_with_fit"};
+        static const char *const same[] = {"sum",
+                                           "spread",
+                                           "percentile",
+                                           "difference",
+                                           "non_negative_difference",
+                                           "cumulative_sum",
+                                           "max",
+                                           "min",
+                                           "first",
+                                           "last",
+                                           "mode",
+                                           "distinct",
+                                           "sample",
+                                           "top",
+                                           "bottom"};
+        for (size_t i = 0; i < sizeof fl / sizeof *fl; i++)
+            if (strcmp(f, fl[i]) == 0)
+                *out = QRY_VT_FLOAT;
+        for (size_t i = 0; i < sizeof same / sizeof *same; i++)
+            if (strcmp(f, same[i]) == 0)
+                *out = a;
+        if (strcmp(f, "count") == 0 || strcmp(f, "elapsed") == 0)
+            *out = QRY_VT_INTEGER;
+        return 0;
+    }
+    case QRY_EXPR_BINARY: {
+        qry_op_t op = e->u.bin.op;
+        bool bits = op == QRY_OP_BITAND || op == QRY_OP_BITOR || op == QRY_OP_BITXOR;
+        bool arith = op == QRY_OP_ADD || op == QRY_OP_SUB || op == QRY_OP_MUL || op == QRY_OP_DIV ||
+                     op == QRY_OP_MOD;
+        if (!bits && !arith)
+            return 0;
+        QRY__TRY(ty_check(c, e->u.bin.lhs, &l));
+        QRY__TRY(ty_check(c, e->u.bin.rhs, &r));
+        if (l == QRY_VT_NONE || r == QRY_VT_NONE) {
+            *out = l == QRY_VT_NONE ? r : l;
+            return 0;
+        }
+        bool ok =
+            bits ? l == r && (l == QRY_VT_INTEGER || l == QRY_VT_BOOLEAN || l == QRY_VT_UNSIGNED)
+                 : vt_number(l) && vt_number(r);
+        if (!ok)
+            return ty_fail(c, e, l, r);
+        *out = l == QRY_VT_FLOAT || r == QRY_VT_FLOAT ? QRY_VT_FLOAT : l;
+        return 0;
+    }
+    default:
+        return 0;
+    }
+}
+
+static int type_errors(cctx_t *c, const qry_select_t *sel)
+{
+    for (size_t i = 0; i < sel->nfields; i++) {
+        qry_vtype_t t;
+        QRY__TRY(ty_check(c, sel->fields[i].expr, &t));
+    }
+    return 0;
+}
+
 /* A statement without aggregates: a transformation beside a raw field
  * (difference(x), x), which InfluxDB takes for an aggregate beside a
  * field, and GROUP BY time() (InfluxDB's errors). */
@@ -1330,6 +1551,8 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
                 .limit = sel->limit};
 
     int rc = wild_under_operator(&c, sel);
+    if (rc == 0)
+        rc = type_errors(&c, sel);
     if (rc < 0)
         return rc;
     for (size_t i = 0; i < sel->nfields; i++)
@@ -1376,7 +1599,7 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
                 want = name_eq(dm->name, p->tagkeys[k]);
             else if (dm->kind == QRY_DIM_REGEX) {
                 regex_t re;
-                if (qry__regcomp(&re, dm->name) == 0) {
+                if (qry_regcomp(&re, dm->name, NULL) == 0) {
                     want = regexec(&re, p->tagkeys[k], 0, NULL, 0) == 0;
                     regfree(&re);
                 }
@@ -1430,7 +1653,7 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
                 return ERR("mixing aggregate and non-aggregate queries is not supported");
             regex_t re;
             bool rx = e->kind == QRY_EXPR_REGEX;
-            if (rx && qry__regcomp(&re, e->u.s) < 0)
+            if (rx && qry_regcomp(&re, e->u.s, NULL) < 0)
                 return ERR("error parsing regex /%s/", e->u.s);
             qry_vtype_t wt = e->kind == QRY_EXPR_WILDCARD ? e->u.wild.type : QRY_VT_NONE;
             const char **names = cn_malloc((p->nwfields + p->nwtagkeys + 1) * sizeof(char *));
@@ -1479,7 +1702,7 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
             /* mean(*), max(/re/), derivative(mean(*)) ...: once per field */
             regex_t re;
             bool rx = m->kind == QRY_EXPR_REGEX;
-            if (rx && qry__regcomp(&re, m->u.s) < 0)
+            if (rx && qry_regcomp(&re, m->u.s, NULL) < 0)
                 return ERR("error parsing regex /%s/", m->u.s);
             const char *agg = inner_agg(e);
             cn_buf_t nb;

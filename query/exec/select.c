@@ -2860,7 +2860,7 @@ int qry__exec_select(const qry_select_t *sel, const qry_exec_opts_t *o, qry__rb_
                     names[nn++] = all[k];
         } else if (src->kind == QRY_SRC_REGEX) {
             regex_t re;
-            if (qry__regcomp(&re, src->name) < 0) {
+            if (qry_regcomp(&re, src->name, NULL) < 0) {
                 qry__rb_err(b, "error parsing regex /%s/", src->name);
                 goto out;
             }

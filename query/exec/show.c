@@ -439,7 +439,7 @@ static size_t source_meas(eng_snap_t *snap, const qry_source_t *src, size_t nsrc
                 want = strcmp(src[i].name, all[k]) == 0;
             else if (src[i].kind == QRY_SRC_REGEX) {
                 regex_t re;
-                if (qry__regcomp(&re, src[i].name) == 0) {
+                if (qry_regcomp(&re, src[i].name, NULL) == 0) {
                     want = regexec(&re, all[k], 0, NULL, 0) == 0;
                     regfree(&re);
                 }
@@ -932,7 +932,7 @@ int qry__exec_show(const qry_show_t *sh, const qry_exec_opts_t *o, qry__rb_t *b)
             size_t n = 0;
             regex_t re;
             bool rx = sh->key_op == QRY_OP_EQREGEX || sh->key_op == QRY_OP_NEQREGEX;
-            if (rx && qry__regcomp(&re, sh->keys[0]) < 0) {
+            if (rx && qry_regcomp(&re, sh->keys[0], NULL) < 0) {
                 cn_free(kv);
                 cn_free(ids);
                 qry__plan_free(&p);

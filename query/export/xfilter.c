@@ -13,6 +13,8 @@
  */
 #include "xfilter.h"
 
+#include "rx.h"
+
 #include <regex.h>
 #include <stdio.h>
 #include <strings.h>
@@ -45,6 +47,8 @@ struct node {
     const char *cur;  /* N_TAG: bound value, NULL when the series lacks it */
     regex_t re;       /* N_MATCH */
     bool re_live;
+    cn_buf_t posix; /* N_MATCH: the pattern as POSIX text (qry_regex_posix) */
+    int cflags;     /* N_MATCH: its regcomp flags */
 };
 
 enum { T_FALSE = 0, T_TRUE = 1, T_UNKNOWN = 2 };
@@ -153,10 +157,7 @@ static int build(qry_xf_t *f, const qry_expr_t *e, const eng_field_info_t *field
         if (rc == 0 && !match)
             rc = build(f, e->u.bin.rhs, fields, nfields, now_ns, &n->r);
         if (rc == 0 && match) {
-            int r = qry_regex_refused(e->u.bin.rhs->u.s)
-                        ? REG_BADPAT
-                        : regcomp(&n->re, e->u.bin.rhs->u.s, REG_EXTENDED | REG_NOSUB);
-            if (r != 0)
+            if (qry_regcomp_posix(&n->re, e->u.bin.rhs->u.s, &n->posix, &n->cflags, NULL) < 0)
                 return fail(f, "bad regular expression /", e->u.bin.rhs->u.s, "/");
             n->re_live = true;
             n->c = (val_t){.t = V_S, .u.s = {e->u.bin.rhs->u.s, strlen(e->u.bin.rhs->u.s)}};
@@ -502,13 +503,14 @@ static bool take_time(qry_xf_t *f, const node_t *n)
 }
 
 /* `tag OP 'v'` / `tag =~ /re/`: becomes an index predicate. */
-static bool take_tag(qry_xf_t *f, const node_t *n, const qry_expr_t *e)
+static bool take_tag(qry_xf_t *f, const node_t *n)
 {
     eng_tag_pred_t p;
     if (n->kind == N_MATCH && n->l->kind == N_TAG) {
         p = (eng_tag_pred_t){.key = n->l->key,
                              .op = n->op == QRY_OP_EQREGEX ? ENG_TAG_REGEX : ENG_TAG_NREGEX,
-                             .val = e->u.bin.rhs->u.s};
+                             .val = (const char *)n->posix.p,
+                             .cflags = n->cflags};
     } else if (n->kind == N_BIN && (n->op == QRY_OP_EQ || n->op == QRY_OP_NEQ)) {
         const node_t *t = n->l, *c = n->r;
         if (t->kind != N_TAG) {
@@ -540,7 +542,7 @@ static int split(qry_xf_t *f, const qry_expr_t *e, const eng_field_info_t *field
     int rc = build(f, e, fields, nfields, now_ns, &n);
     if (rc < 0)
         return rc;
-    if (take_time(f, n) || take_tag(f, n, e))
+    if (take_time(f, n) || take_tag(f, n))
         return 0;
     f->terms = cn_realloc(f->terms, (f->nterms + 1) * sizeof *f->terms);
     f->terms[f->nterms++] = n;
@@ -556,6 +558,7 @@ void qry_xf_free(qry_xf_t *f)
     for (size_t i = 0; i < f->nall; i++) {
         if (f->all[i]->re_live)
             regfree(&f->all[i]->re);
+        cn_buf_free(&f->all[i]->posix);
         cn_free(f->all[i]);
     }
     cn_free(f->all);

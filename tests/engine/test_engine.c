@@ -151,11 +151,11 @@ static void check_all(eng_db_t *db, bool use_stats)
         eng_iter_close(it);
     }
     cn_free(ids);
-    eng_tag_pred_t pr = {"fleet", ENG_TAG_EQ, "odd"};
+    eng_tag_pred_t pr = {"fleet", ENG_TAG_EQ, "odd", 0};
     n = eng_snap_select(s, "telemetry", &pr, 1, &ids);
     assert_int_equal(n, NDEV / 2);
     cn_free(ids);
-    eng_tag_pred_t rx = {"device_id", ENG_TAG_REGEX, "^dev-00000[0-4]$"};
+    eng_tag_pred_t rx = {"device_id", ENG_TAG_REGEX, "^dev-00000[0-4]$", 0};
     n = eng_snap_select(s, "telemetry", &rx, 1, &ids);
     assert_int_equal(n, 5);
     cn_free(ids);

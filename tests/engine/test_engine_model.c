@@ -286,7 +286,7 @@ static uint64_t sid_of(ctx_t *c, int si)
     char buf[16];
     eng_snap_t *s;
     assert_int_equal(eng_snap_open(c->db, &s), 0);
-    eng_tag_pred_t p = {"device_id", ENG_TAG_EQ, tag_of(si, "device_id", buf)};
+    eng_tag_pred_t p = {"device_id", ENG_TAG_EQ, tag_of(si, "device_id", buf), 0};
     uint64_t *ids = NULL, sid = 0;
     int n = eng_snap_select(s, MEAS[meas_of(si)], &p, 1, &ids);
     assert_true(n == 0 || n == 1);
@@ -926,7 +926,7 @@ static void check_select(ctx_t *c, eng_snap_t *snap, int m)
     cn_free(ids);
     /* A bad regex is an error, not an empty result (once the measurement
      * exists: an unknown measurement selects nothing before any parsing). */
-    eng_tag_pred_t bad = {"zone", ENG_TAG_REGEX, "z[1"};
+    eng_tag_pred_t bad = {"zone", ENG_TAG_REGEX, "z[1", 0};
     if (want > 0 || n > 0)
         assert_int_equal(eng_snap_select(snap, MEAS[m], &bad, 1, &ids), CN_EINVAL);
 }
@@ -1148,7 +1148,7 @@ static uint32_t read_field(ctx_t *c, int si, const char *name, int64_t *ts, eng_
     assert_true(id != UINT32_MAX);
     uint64_t *ids;
     char buf[16];
-    eng_tag_pred_t p = {"device_id", ENG_TAG_EQ, tag_of(si, "device_id", buf)};
+    eng_tag_pred_t p = {"device_id", ENG_TAG_EQ, tag_of(si, "device_id", buf), 0};
     if (eng_snap_select(s, MEAS[meas_of(si)], &p, 1, &ids) == 1) {
         eng_iter_t *it;
         eng_batch_t b;

@@ -16,7 +16,9 @@
 # series under ORDER BY time DESC; series left without rows; a wildcard
 # over several measurements; rp=; transformations inside expressions
 # (non_negative_derivative(max(x), 1s) * 8) and of transformations;
-# subqueries over several series and with an outer GROUP BY.
+# subqueries over several series and with an outer GROUP BY; Go's regular
+# expressions, and its errors for the ones it refuses; operators and types
+# InfluxDB refuses in the field list.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -140,6 +142,13 @@ cpu,host=a v=2 161000
 cpu,host=b v=10,i=1i 105000
 cpu,host=b v=20,i=3i 131000
 cpu,host=b v=5,i=8i 145000
+rx,host=Server01 v=1,sv="Alpha" 1767225600000
+rx,host=server02 v=2,sv="beta	gamma" 1767225610000
+rx,host=WEB-1 v=3,sv="a.b" 1767225620000
+rx,host=db.local v=4,sv="aXb" 1767225630000
+rx,host=x\ y v=5,sv="Dd9" 1767225640000
+rx,host=nl v=6,sv="a
+b" 1767225650000
 LP
 # points every 30 minutes, two devices alternating, over four days around
 # each 2026 change of Europe/Berlin and America/New_York
@@ -461,6 +470,80 @@ expect 'an escaped hyphen in a bracket expression' "$(q 'SELECT count(fv) FROM e
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count"],"values":[[0,10]]}]}]}'
 expect 'an escaped hyphen is no range' "$(q 'SELECT count(fv) FROM edgt WHERE host =~ /^[a\-z]$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count"],"values":[[0,8]]}]}]}'
+
+
+# Go's regular expressions (query/rx.c): flag groups, non-capturing and
+# named groups, \A \z \Q..\E \x escapes, non-greedy repetitions, and
+# the errors InfluxDB's parser gives for what Go refuses
+expect '(?i) folds case' "$(q 'SELECT v FROM rx WHERE host =~ /(?i)server/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225600,1],[1767225610,2]]}]}]}'
+expect 'a scoped flag group' "$(q 'SELECT v FROM rx WHERE host =~ /(?i:SERVER)0/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225600,1],[1767225610,2]]}]}]}'
+expect 'a flag to the end of its group' "$(q 'SELECT v FROM rx WHERE host =~ /x(?i)a|B$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+expect 'non-capturing and named groups' "$(q 'SELECT v FROM rx WHERE host =~ /^(?:Server|WEB)/ OR host =~ /(?P<n>db)\./' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225600,1],[1767225620,3],[1767225630,4]]}]}]}'
+expect 'a dot is no newline without (?s)' "$(q 'SELECT v FROM rx WHERE sv =~ /a.b/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225620,3],[1767225630,4]]}]}]}'
+expect '(?s) lets a dot take a newline' "$(q 'SELECT v FROM rx WHERE sv =~ /(?s)^a.b$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225620,3],[1767225630,4],[1767225650,6]]}]}]}'
+expect '(?m) anchors at lines, [^x] takes a newline' "$(q 'SELECT v FROM rx WHERE sv =~ /(?m)^b$/ OR sv =~ /(?m)a[^x]b/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225620,3],[1767225630,4],[1767225650,6]]}]}]}'
+expect '\A \z \Q \x and non-greedy' "$(q 'SELECT v FROM rx WHERE host =~ /\Aserver/ OR host =~ /local\z/ OR sv =~ /\Qa.b\E/ OR sv =~ /beta\x09/ OR host =~ /se*?rver0\x{32}/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225610,2],[1767225620,3],[1767225630,4]]}]}]}'
+expect '(?U)' "$(q 'SELECT v FROM rx WHERE sv =~ /(?U)D.+9/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225640,5]]}]}]}'
+expect '(?i) over a class' "$(q 'SELECT v FROM rx WHERE sv =~ /(?i)[a-c]x/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225630,4]]}]}]}'
+expect 'a brace that is no count is a literal' "$(q 'SELECT v FROM rx WHERE host =~ /a{,2}/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+expect 'regex error: missing )' "$(q 'SELECT v FROM rx WHERE host =~ /(/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: error parsing regexp: missing closing ): `(` at line 1, char 31"}'
+expect 'regex error: missing ] at its bracket' "$(q 'SELECT v FROM rx WHERE host=~/a[b/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: error parsing regexp: missing closing ]: `[b` at line 1, char 29"}'
+expect 'regex error: nested repetition' "$(q 'SELECT v FROM rx WHERE host =~ /a*?*/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: error parsing regexp: invalid nested repetition operator: `*?*` at line 1, char 31"}'
+expect 'regex error: escape' "$(q 'SELECT v FROM rx WHERE host =~ /\1/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: error parsing regexp: invalid escape sequence: `\\1` at line 1, char 31"}'
+expect 'regex error: Perl syntax' "$(q 'SELECT v FROM rx WHERE host =~ /(?=a)/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: error parsing regexp: invalid or unsupported Perl syntax: `(?=` at line 1, char 31"}'
+expect 'regex error: class name' "$(q 'SHOW TAG VALUES WITH KEY =~ /[[:foo:]]/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: error parsing regexp: invalid character class range: `[:foo:]` at line 1, char 28"}'
+expect 'regex error: repeat count' "$(q 'SELECT v FROM /a{3,2}/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: error parsing regexp: invalid repeat count: `{3,2}` at line 1, char 14"}'
+
+
+# operators InfluxDB refuses in the field list, and its type errors
+expect 'a comparison in the field list' "$(q 'SELECT iv, fv > 1 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: invalid operator \u003e in SELECT clause at line 1, char 12; operator is intended for WHERE clause"}'
+expect 'AND in a function'"'"'s argument' "$(q 'SELECT mean(fv AND iv) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"error":"error parsing query: invalid operator AND in SELECT clause at line 1, char 8; operator is intended for WHERE clause"}'
+expect 'type error: string + string' "$(q 'SELECT sv + '"'"'x'"'"' FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: sv::string + '"'"'x'"'"': incompatible types: string and string"}]}'
+expect 'type error: float & float' "$(q 'SELECT fv & fv FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: fv::float \u0026 fv::float: incompatible types: float and float"}]}'
+expect 'type error: integer & boolean' "$(q 'SELECT iv & bv FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: iv::integer \u0026 bv::boolean: incompatible types: integer and boolean"}]}'
+expect 'type error: a tag' "$(q 'SELECT host + 1 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: host::tag + 1: incompatible types: tag and integer"}]}'
+expect 'type error: negation' "$(q 'SELECT 2 * -sv FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: -1 * sv::string: incompatible types: integer and string"}]}'
+expect 'type error: the inner operator first' "$(q 'SELECT (fv + sv) * 2 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: fv::float + sv::string: incompatible types: float and string"}]}'
+expect 'type error: left to right' "$(q 'SELECT fv + 1 + sv FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: fv::float + 1 + sv::string: incompatible types: float and string"}]}'
+expect 'type error: a float literal' "$(q 'SELECT sv + 1.5 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: sv::string + 1.500: incompatible types: string and float"}]}'
+expect 'type error: an unknown field takes the other side' "$(q 'SELECT zz + sv + 1 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: zz + sv::string + 1: incompatible types: string and integer"}]}'
+expect 'type error: selectors keep their type' "$(q 'SELECT first(sv) + 1 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: first(sv::string) + 1: incompatible types: string and integer"}]}'
+expect 'type error: mean is a float' "$(q 'SELECT mean(iv) & 1 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: mean(iv::integer) \u0026 1: incompatible types: float and integer"}]}'
+expect 'type error: casts' "$(q 'SELECT iv::string + 1 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"type error: iv::string + 1: incompatible types: string and integer"}]}'
+expect 'no type error: count, sum, bitwise booleans' "$(q 'SELECT count(sv) + 1, sum(iv) & 1 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count","sum"],"values":[[0,22,1]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"

@@ -243,29 +243,130 @@ static void test_regex_rewrite(void **st)
     (void)st;
     cn_buf_t b;
     cn_buf_init(&b);
-    qry__regex_posix("^dev-\\d+$", &b);
-    assert_string_equal((const char *)b.p, "^dev-[0-9]+$");
-    qry__regex_posix("[\\w.]+\\s", &b);
-    assert_string_equal((const char *)b.p, "[[:alnum:]_.]+[[:space:]]");
-    /* POSIX brackets have no escapes: ']' first, '-' last, '^' not first */
+    int cf;
+    /* Go's syntax as POSIX text: classes, and brackets in POSIX's order
+     * (']' first, '^' not first, '-' last; no escapes there) */
     static const char *const cases[][2] = {
-        {"^[\\w\\-.]+$", "^[[:alnum:]_.-]+$"},
+        {"^dev-\\d+$", "^dev-[0-9]+$"},
+        {"[\\w.]+\\s", "[.0-9A-Z_a-z]+[\t\n\f\r ]"},
+        {"^[\\w\\-.]+$", "^[.0-9A-Z_a-z-]+$"},
         {"[a\\-z]", "[az-]"},
         {"[a\\]b]", "[]ab]"},
         {"[^\\]\\d]", "[^]0-9]"},
         {"[\\^a]", "[a^]"},
         {"[\\^]", "\\^"},
+        {"[\\^-]", "[-^]"},
         {"[^\\^]", "[^^]"},
         {"[]a]", "[]a]"},
-        {"[[:alpha:]\\\\]", "[[:alpha:]\\]"},
-        {"a[b", "a[b"},
+        {"[[:alpha:]\\\\]", "[A-Z\\a-z]"},
         {"\\[x\\]", "\\[x\\]"},
+        {"(?i)ab1", "[aA][bB]1"},
+        {"(?i:x)y", "([xX])y"},
+        {"(?i)[a-c]", "[A-Ca-c]"},
+        {"(?:a|b)(?P<n>c)(?<m>d)", "(a|b)(c)(d)"},
+        {"a.b", "a[^\n]b"},
+        {"(?s)a.b", "a.b"},
+        {"\\Aa\\z", "^a$"},
+        {"\\Qa.b*\\E+", "a\\.b\\*+"},
+        {"a+?b*?c??d{2,3}?", "a+b*c?d{2,3}"},
+        {"a{,3}}", "a\\{,3\\}\\}"},
+        {"\\x41\\x{42}\\103\\t\\.\\<", "ABC\t\\.<"},
+        {"\xc3\xa9+", "(\xc3\xa9)+"},
+        {"[\xc3\xa9x]", "([x]|\xc3\xa9)"},
+        {"(?U)a+", "a+"},
+        {"(?m)^a.$", "^a.$"},
+        {"(?m)^[^a]", "^([^a]|\n)"},
+        {"(?ms)^.", "^(.|\n)"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
-        qry__regex_posix(cases[i][0], &b);
+        assert_null(qry_regex_posix(cases[i][0], &b, &cf));
         assert_string_equal((const char *)b.p, cases[i][1]);
+        assert_int_equal(cf, strstr(cases[i][0], "(?m") ? REG_NEWLINE : 0);
+    }
+    /* what Go refuses, and what cannot be written for POSIX */
+    static const char *const bad[][2] = {
+        {"a[b", "missing closing ]"},
+        {"(a", "missing closing )"},
+        {"a)", "unexpected )"},
+        {"a**", "invalid nested repetition operator"},
+        {"*a", "missing argument to repetition operator"},
+        {"(?i)*", "missing argument to repetition operator"},
+        {"a|+", "missing argument to repetition operator"},
+        {"\\1", "invalid escape sequence"},
+        {"\\q", "invalid escape sequence"},
+        {"a\\", "trailing backslash at end of expression"},
+        {"(?z)", "invalid or unsupported Perl syntax"},
+        {"(?=a)", "invalid or unsupported Perl syntax"},
+        {"(?P<>a)", "invalid named capture"},
+        {"[z-a]", "invalid character class range"},
+        {"[[:foo:]]", "invalid character class range"},
+        {"\\pL", "Unicode classes (\\p) are not supported"},
+        {"[^\xc3\xa9]", "a negated class with non-ASCII characters is not supported"},
+        {"\\x00", "a NUL character cannot be matched"},
+        {"\xff", "invalid UTF-8"},
+        {"(?m)a$|\\z", "\\A or \\z in a pattern that sets (?m) is not supported"},
+        {"^a(?m)b$", "^ or $ outside (?m) in a pattern that sets (?m) is not supported"},
+    };
+    for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
+        const char *why = qry_regex_posix(bad[i][0], &b, &cf);
+        assert_non_null(why);
+        assert_string_equal(why, bad[i][1]);
     }
     cn_buf_free(&b);
+}
+
+/* Patterns as Go's regexp (InfluxDB 1.6.7) matches them; 1: a match. */
+static void test_regex_match(void **st)
+{
+    (void)st;
+    static const struct {
+        const char *re, *s;
+        int match;
+    } cases[] = {
+        {"(?i)server", "Server01", 1},
+        {"(?i)server", "SERVER", 1},
+        {"server", "Server01", 0},
+        {"(?i:SERVER)0", "server02", 1},
+        {"(?i:a)b", "AB", 0},
+        {"x(?i)a|b", "B", 1}, /* the flag holds to the end of its group */
+        {"^(?:Server|WEB)", "WEB-1", 1},
+        {"(?P<n>db)\\.", "db.local", 1},
+        {"a.b", "a\nb", 0},
+        {"(?s)a.b", "a\nb", 1},
+        {"\\Aserver", "server02", 1},
+        {"local\\z", "db.local", 1},
+        {"local\\z", "db.local\n", 0},
+        {"beta\\x09", "beta\tgamma", 1},
+        {"\\x{61}\\.b", "a.b", 1},
+        {"\\x{61}\\.b", "aXb", 0},
+        {"\\Qa.b\\E", "aXb", 0},
+        {"\\Qa.b\\E", "a.b", 1},
+        {"se*?rver", "server", 1},
+        {"xa+?y", "xy", 0},
+        {"[[:upper:]]+-", "WEB-1", 1},
+        {"(?i)[a-c]x", "aXb", 1},
+        {"b\\b", "a.b", 1},
+        {"\\d$", "Server01", 1},
+        {"(?m)^beta", "alpha\nbeta", 1},
+        {"^beta", "alpha\nbeta", 0},
+        {"(?m)^[^a]", "a\n\n", 1},
+        {"a{,2}", "a{,2}", 1},
+        {"a{,2}", "aa", 0},
+        {"\\<a\\>", "<a>", 1},
+        {"caf\xc3\xa9+$", "caf\xc3\xa9\xc3\xa9", 1},
+        {"[\xc3\xa9x]", "\xc3\xa9", 1},
+        {"\\s\\S", " a", 1},
+        {"\\W", "abc_9", 0},
+    };
+    for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
+        regex_t re;
+        const char *why = "?";
+        assert_int_equal(qry_regcomp(&re, cases[i].re, &why), 0);
+        assert_null(why);
+        if ((regexec(&re, cases[i].s, 0, NULL, 0) == 0) != cases[i].match)
+            fail_msg("/%s/ on \"%s\": want %d", cases[i].re, cases[i].s, cases[i].match);
+        regfree(&re);
+    }
 }
 
 /* ---------------------------------------------------------- with engine */
@@ -1227,6 +1328,7 @@ int main(void)
         cmocka_unit_test(test_task_duration),
         cmocka_unit_test(test_tz),
         cmocka_unit_test(test_regex_rewrite),
+        cmocka_unit_test(test_regex_match),
         cmocka_unit_test_setup_teardown(test_exact_aggregates, setup, teardown),
         cmocka_unit_test_setup_teardown(test_windows_and_blocks, setup, teardown),
         cmocka_unit_test_setup_teardown(test_selector_time_from_stats, setup, teardown),

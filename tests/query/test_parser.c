@@ -7,6 +7,7 @@
  * exact InfluxDB-style message and position.
  */
 #include "ast.h"
+#include "rx.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -216,8 +217,8 @@ static const golden_t goldens[] = {
     {"SELECT * FROM m WHERE ((a = 1))", "SELECT * FROM m WHERE a = 1"},
     {"SELECT a - (b - c), (a - b) - c, a / (b * c), a % b & c | d ^ e FROM m",
      "SELECT a - (b - c), a - b - c, a / (b * c), a % b & c | d ^ e FROM m"},
-    {"SELECT a | (b ^ c), (a | b) ^ c, a * (b % c), a = (b = c) FROM m",
-     "SELECT a | (b ^ c), a | b ^ c, a * (b % c), a = (b = c) FROM m"},
+    {"SELECT a | (b ^ c), (a | b) ^ c, a * (b % c) FROM m WHERE a = (b = c)",
+     "SELECT a | (b ^ c), a | b ^ c, a * (b % c) FROM m WHERE a = (b = c)"},
     {"SELECT 1e20, 1.5e-300, 123456.789, 0.000123, -0.0, 1e16, 1e17 FROM m",
      "SELECT 1e+20, 1.5e-300, 123456.789, 0.000123, -0.0, 10000000000000000.0, 1e+17 FROM m"},
     {"SELECT -x, -(a + b), - -5, -(-x), 3 - -2 FROM m",
@@ -681,6 +682,23 @@ static const err_case_t errors[] = {
     {"SELECT \"x FROM m", EP "unterminated quoted identifier at line 1, char 8"},
     {"SELECT 'a\\q' FROM m", EP "bad escape in string at line 1, char 10"},
     {"SELECT x FROM m WHERE host =~ /abc", EP "unterminated regex at line 1, char 31"},
+    /* comparisons and AND/OR belong in WHERE (InfluxDB's words; the last
+     * one found, at the start of its field) */
+    {"SELECT fv = 1 FROM m",
+     EP "invalid operator = in SELECT clause at line 1, char 8; operator is "
+        "intended for WHERE clause"},
+    {"SELECT a, 1 + (b < 2) + (c AND d) FROM m",
+     EP "invalid operator AND in SELECT clause at line 1, "
+        "char 11; operator is intended for WHERE clause"},
+    {"SELECT mean(x =~ /a/) FROM m", EP "invalid operator =~ in SELECT clause at line 1, char 8; "
+                                        "operator is intended for WHERE clause"},
+    /* the pattern compiles at parse time, as in InfluxDB: Go's words, the
+     * part of the pattern they are about, the column of the '/' from 0 */
+    {"SELECT x FROM m WHERE host =~ /a(b/", EP "error parsing regexp: missing closing ): `a(b` at "
+                                               "line 1, char 30"},
+    {"SELECT x FROM /[x/", EP "error parsing regexp: missing closing ]: `[x` at line 1, char 14"},
+    {"SELECT x FROM m WHERE h !~ /x++/", EP "error parsing regexp: invalid nested repetition "
+                                            "operator: `++` at line 1, char 27"},
     {"SELECT x FROM m /* never closed", EP "unterminated comment at line 1, char 17"},
     {"SELECT 10x FROM m", EP "invalid duration 10x at line 1, char 8"},
     {"SELECT x FROM m WHERE t > 1h30", EP "invalid duration 1h30 at line 1, char 27"},
@@ -987,9 +1005,24 @@ static void test_regex_guard(void **state)
 {
     (void)state;
     static const char *const ok[] = {
-        "^cpu$",     "a+?",      "a*?b",         "(a*)*",      "a{1000}",
-        "[a{2}{3}]", "x{",       "a{,3}",        "(a|bb){10}", "((a{10}){10}){10}",
-        "\\++",      "\\{2}{3}", "[[:alpha:]]+", "",           "(",
+        "^cpu$",
+        "a+?",
+        "a*?b",
+        "(a*)*",
+        "a{1000}",
+        "[a{2}{3}]",
+        "x{",
+        "a{,3}",
+        "(a|bb){10}",
+        "((a{10}){10}){10}",
+        "\\++",
+        "\\{2}{3}",
+        "[[:alpha:]]+",
+        "",
+        "(",
+        "(a?){1000}",
+        "((a{100}){100}){10}",
+        "((a|){10}){100}",
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         assert_null(qry_regex_refused(ok[i]));
@@ -1005,6 +1038,13 @@ static void test_regex_guard(void **state)
         {"a{2,1001}", "invalid repeat count"},
         {"((a{100}){100}){100}", "expression too large"},
         {"(x|(a{1000}){1000})", "expression too large"},
+        /* copies that may match nothing: regcomp's memory is their square */
+        {"((a?){100}){30}", "expression too large"},
+        {"((a|){100}){100}", "expression too large"},
+        {"((a\\{100upper|){100}){100}", "expression too large"},
+        {"((ab*){100}){21}", "expression too large"},
+        {"((\\B){100}){100}", "expression too large"},
+        {"((a{0}){100}){100}", "expression too large"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         const char *why = qry_regex_refused(bad[i].pat);

@@ -144,7 +144,7 @@ static const err_case_t compile_errors[] = {
     {"SELECT a FROM \"x\" WHERE a =~ 'x'",
      "error in rule: =~ needs a regex literal on its right at line 1, char 30", 29},
     {"SELECT a FROM \"x\" WHERE a =~ /(/",
-     "error in rule: invalid regex: Unmatched ( or \\( at line 1, char 30", 29},
+     "error in rule: invalid regex: missing closing ) at line 1, char 30", 29},
     {"SELECT a::float FROM \"x\"",
      "error in rule: '::' casts are not supported in rules at line 1, char 8", 7},
     {"SELECT a + * FROM \"x\"",

@@ -1,0 +1,1033 @@
+/* SPDX-License-Identifier: MIT */
+/*
+ * rx.c - Go's regular expression syntax (RE2, what InfluxDB reads in a
+ * /regex/) translated for glibc's POSIX extended engine, and the guard
+ * that keeps regcomp from patterns it would take gigabytes for.
+ *
+ * NOTES
+ * 1. What the translation does, outside brackets: flag groups (?i) (?s)
+ *    (?m) (?U) and (?flags:...) - case folding by writing each letter as
+ *    [xX], (?U) dropped (greediness cannot change whether a pattern
+ *    matches, and we only ask that) -; (?:...), (?P<name>...) and
+ *    (?<name>...) become plain groups; '.' without (?s) becomes [^\n];
+ *    \A \z become ^ $; \Q...\E is quoted; \d \w \s (and \D \W \S) become
+ *    Go's ASCII classes; \a \f \t \n \r \v, \x41, \x{263a} and octal \101
+ *    become their characters; an escaped punctuation mark is that mark
+ *    (glibc reads \< \> \` \' as anchors, Go as the characters); a '{'
+ *    that does not start {n}, {n,} or {n,m} is a literal, as in Go
+ *    (glibc would read {,n} as a count).  \b \B are glibc's own.
+ * 2. Bracket expressions are read as Go reads them (escapes, ranges,
+ *    [:alpha:] classes, case folding) into a set of bytes, then written
+ *    in POSIX's order: ']' first, '^' not first, '-' last - POSIX
+ *    brackets have no escapes.
+ * 3. (?m) needs glibc's REG_NEWLINE, which changes the whole pattern: '.'
+ *    and [^...] then stop at a newline (Go's [^a] does not; it is written
+ *    ([^a]|\n)), and ^ $ match at every line.  A pattern that sets (?m)
+ *    is translated a second time for it; ^ $ \A \z outside (?m) in such
+ *    a pattern are refused.
+ * 4. Bytes, not runes: the server runs in the C locale, so '.', [^...],
+ *    \D and the like match one byte of a multi-byte UTF-8 character where
+ *    Go matches the character; a literal character before a repetition is
+ *    grouped so that the repetition takes all of it.  Case folding is
+ *    ASCII's.  A bracket with a non-ASCII member becomes an alternation;
+ *    negated, or as the end of a range, it is refused, as are \p{...}
+ *    classes.
+ */
+#include "rx.h"
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#define RX_MAX_COUNT  1000
+#define RX_MAX_WEIGHT 100000
+#define RX_MAX_DEPTH  64
+#define RX_MAX_RUNES  32
+
+enum { RF_I = 1, RF_S = 2, RF_M = 4 };
+
+typedef struct {
+    cn_buf_t *out;
+    bool nl;    /* compiling with REG_NEWLINE (NOTES 3) */
+    bool set_m; /* (?m) was seen */
+    const char *why;
+    const char *fp; /* the part of the pattern why is about; NULL: all */
+    size_t fn;
+} tr_t;
+
+/* a bracket expression's members: bytes 1-255, and non-ASCII characters */
+typedef struct {
+    uint8_t bits[32];
+    uint32_t runes[RX_MAX_RUNES];
+    int nr;
+} cset_t;
+
+static bool rx_digits(const char **p, long *v)
+{
+    if (**p < '0' || **p > '9')
+        return false;
+    long x = 0;
+    while (**p >= '0' && **p <= '9') {
+        if (x <= RX_MAX_COUNT * 10L)
+            x = x * 10 + (**p - '0');
+        (*p)++;
+    }
+    *v = x;
+    return true;
+}
+
+/* A counted repetition {m}, {m,} or {m,n} at p: its largest count (m for
+ * {m,}) in *max, the text after it in *end; false when it is none (Go and
+ * this translation then read the brace as a literal). */
+static bool rx_count(const char *p, long *min, long *max, const char **end)
+{
+    if (*p != '{')
+        return false;
+    p++;
+    long m, n = -1;
+    if (!rx_digits(&p, &m))
+        return false;
+    if (*p == ',') {
+        p++;
+        if (*p != '}' && !rx_digits(&p, &n))
+            return false;
+    } else {
+        n = m;
+    }
+    if (*p != '}')
+        return false;
+    *min = m;
+    *max = n;
+    *end = p + 1;
+    return true;
+}
+
+static bool is_quant(const char *p)
+{
+    long min, max;
+    const char *end;
+    return *p == '*' || *p == '+' || *p == '?' || rx_count(p, &min, &max, &end);
+}
+
+/* ------------------------------------------------------------ characters */
+
+/* Records why (the first reason only) and the n bytes at fp it is about
+ * (fp NULL: the whole pattern), as Go's regexp names them. */
+static bool fail_at(tr_t *t, const char *why, const char *fp, size_t n)
+{
+    if (!t->why) {
+        t->why = why;
+        t->fp = fp;
+        t->fn = n;
+    }
+    return false;
+}
+
+static bool fail(tr_t *t, const char *why)
+{
+    return fail_at(t, why, NULL, 0);
+}
+
+static int hexval(char c);
+
+/* How much of the escape at bs ('\') Go names when it refuses it: what
+ * it read up to the first character it could not take. */
+static size_t esc_len(const char *bs)
+{
+    const char *p = bs + 1;
+    if (*p == 'p' || *p == 'P') {
+        const char *e = p[1] == '{' ? strchr(p, '}') : NULL;
+        return e ? (size_t)(e + 1 - bs) : (p[1] ? 3 : 2);
+    }
+    if (*p != 'x')
+        return *p ? 2 : 1;
+    p++;
+    if (*p == '{')
+        p++;
+    int n = 0;
+    while (n < (bs[2] == '{' ? 8 : 2) && hexval(*p) >= 0) {
+        p++;
+        n++;
+    }
+    return (size_t)(p - bs) + (*p ? 1 : 0);
+}
+
+/* The length of the valid UTF-8 sequence at p (its code point in *cp), or
+ * 0 when there is none. */
+static int utf8_at(const char *s, uint32_t *cp)
+{
+    const unsigned char *p = (const unsigned char *)s;
+    int n;
+    uint32_t c;
+    if (p[0] < 0x80) {
+        *cp = p[0];
+        return 1;
+    } else if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+        n = 2;
+        c = p[0] & 0x1f;
+    } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+        n = 3;
+        c = p[0] & 0x0f;
+    } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+        n = 4;
+        c = p[0] & 0x07;
+    } else {
+        return 0;
+    }
+    for (int i = 1; i < n; i++) {
+        if ((p[i] & 0xc0) != 0x80)
+            return 0;
+        c = c << 6 | (p[i] & 0x3f);
+    }
+    if ((n == 3 && c < 0x800) || (n == 4 && (c < 0x10000 || c > 0x10ffff)) ||
+        (c >= 0xd800 && c <= 0xdfff))
+        return 0;
+    *cp = c;
+    return n;
+}
+
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
+
+/* An escape that stands for one character, at p (just after the '\'):
+ * \a \f \t \n \r \v, \xHH, \x{H...}, octal, punctuation.  Its code point
+ * in *cp and the text after it, or NULL when p is no such escape (*bad
+ * then says whether it is an error rather than another kind of escape). */
+static const char *char_escape(const char *p, uint32_t *cp, bool *bad)
+{
+    *bad = false;
+    static const char ctl[] = "a\af\ft\tn\nr\rv\v";
+    const char *k = *p ? strchr(ctl, *p) : NULL;
+    if (k && (k - ctl) % 2 == 0) {
+        *cp = (unsigned char)k[1];
+        return p + 1;
+    }
+    if (*p == 'x') {
+        uint32_t c = 0;
+        if (p[1] == '{') {
+            const char *q = p + 2;
+            int nd = 0;
+            for (; hexval(*q) >= 0; q++, nd++) {
+                c = c * 16 + (uint32_t)hexval(*q);
+                if (c > 0x10ffff)
+                    break;
+            }
+            if (*q != '}' || nd == 0 || c > 0x10ffff) {
+                *bad = true;
+                return NULL;
+            }
+            *cp = c;
+            return q + 1;
+        }
+        if (hexval(p[1]) < 0 || hexval(p[2]) < 0) {
+            *bad = true;
+            return NULL;
+        }
+        *cp = (uint32_t)(hexval(p[1]) * 16 + hexval(p[2]));
+        return p + 3;
+    }
+    if (*p >= '0' && *p <= '7') {
+        /* Go: \0 and \0nn, or three-digit \nnn (\1 alone would be a
+         * backreference, which it refuses) */
+        if (*p != '0' && (p[1] < '0' || p[1] > '7')) {
+            *bad = true;
+            return NULL;
+        }
+        uint32_t c = 0;
+        int i = 0;
+        for (; i < 3 && p[i] >= '0' && p[i] <= '7'; i++)
+            c = c * 8 + (uint32_t)(p[i] - '0');
+        *cp = c;
+        return p + i;
+    }
+    unsigned char u = (unsigned char)*p;
+    if (u && u < 0x80 && !(u >= '0' && u <= '9') && !(u >= 'a' && u <= 'z') &&
+        !(u >= 'A' && u <= 'Z')) {
+        *cp = u;
+        return p + 1;
+    }
+    return NULL;
+}
+
+/* ---------------------------------------------------------------- sets */
+
+static void cs_add(cset_t *s, unsigned c)
+{
+    if (c >= 1 && c <= 255)
+        s->bits[c >> 3] |= (uint8_t)(1u << (c & 7));
+}
+
+static bool cs_has(const cset_t *s, unsigned c)
+{
+    return c >= 1 && c <= 255 && (s->bits[c >> 3] >> (c & 7) & 1);
+}
+
+static void cs_range(cset_t *s, unsigned lo, unsigned hi)
+{
+    for (unsigned c = lo; c <= hi; c++)
+        cs_add(s, c);
+}
+
+/* Go's ASCII class name (as in [:name:] or \d \s \w) into s, negated:
+ * every byte not in it.  false when the name is unknown. */
+static bool cs_class(cset_t *s, const char *name, size_t n, bool neg)
+{
+    cset_t c = {0};
+#define IS(lit) (n == sizeof(lit) - 1 && memcmp(name, lit, n) == 0)
+    if (IS("alnum") || IS("word")) {
+        cs_range(&c, '0', '9');
+        cs_range(&c, 'A', 'Z');
+        cs_range(&c, 'a', 'z');
+        if (IS("word"))
+            cs_add(&c, '_');
+    } else if (IS("alpha")) {
+        cs_range(&c, 'A', 'Z');
+        cs_range(&c, 'a', 'z');
+    } else if (IS("ascii")) {
+        cs_range(&c, 1, 0x7f);
+    } else if (IS("blank")) {
+        cs_add(&c, ' ');
+        cs_add(&c, '\t');
+    } else if (IS("cntrl")) {
+        cs_range(&c, 1, 0x1f);
+        cs_add(&c, 0x7f);
+    } else if (IS("digit")) {
+        cs_range(&c, '0', '9');
+    } else if (IS("graph") || IS("print")) {
+        cs_range(&c, IS("graph") ? '!' : ' ', '~');
+    } else if (IS("lower")) {
+        cs_range(&c, 'a', 'z');
+    } else if (IS("punct")) {
+        cs_range(&c, '!', '/');
+        cs_range(&c, ':', '@');
+        cs_range(&c, '[', '`');
+        cs_range(&c, '{', '~');
+    } else if (IS("space")) {
+        cs_range(&c, '\t', '\r');
+        cs_add(&c, ' ');
+    } else if (IS("perlspace")) { /* \s: Go's is [\t\n\f\r ] */
+        cs_add(&c, '\t');
+        cs_add(&c, '\n');
+        cs_add(&c, '\f');
+        cs_add(&c, '\r');
+        cs_add(&c, ' ');
+    } else if (IS("upper")) {
+        cs_range(&c, 'A', 'Z');
+    } else if (IS("xdigit")) {
+        cs_range(&c, '0', '9');
+        cs_range(&c, 'A', 'F');
+        cs_range(&c, 'a', 'f');
+    } else {
+        return false;
+    }
+#undef IS
+    for (unsigned b = 1; b <= 255; b++)
+        if (cs_has(&c, b) != neg)
+            cs_add(s, b);
+    return true;
+}
+
+/* \d \D \s \S \w \W into s; false when c is none of them */
+static bool cs_perl(cset_t *s, char c)
+{
+    switch (c) {
+    case 'd':
+    case 'D':
+        return cs_class(s, "digit", 5, c == 'D');
+    case 's':
+    case 'S':
+        return cs_class(s, "perlspace", 9, c == 'S');
+    case 'w':
+    case 'W':
+        return cs_class(s, "word", 4, c == 'W');
+    default:
+        return false;
+    }
+}
+
+static void cs_fold(cset_t *s)
+{
+    for (unsigned c = 'a'; c <= 'z'; c++)
+        if (cs_has(s, c) || cs_has(s, c - 32)) {
+            cs_add(s, c);
+            cs_add(s, c - 32);
+        }
+}
+
+/* The members of s in POSIX's order (NOTES 2); first: whether nothing
+ * precedes them in the bracket (then a '^' may not come first). */
+static void cs_members(cn_buf_t *o, const cset_t *s, bool first)
+{
+    bool any = false;
+    if (cs_has(s, ']')) {
+        cn_buf_put_u8(o, ']');
+        any = true;
+    }
+    for (unsigned c = 1; c <= 255;) {
+        if (!cs_has(s, c) || c == ']' || c == '^' || c == '-') {
+            c++;
+            continue;
+        }
+        unsigned e = c;
+        while (e < 255 && cs_has(s, e + 1) && e + 1 != ']' && e + 1 != '^' && e + 1 != '-')
+            e++;
+        cn_buf_put_u8(o, (uint8_t)c);
+        if (e >= c + 2)
+            cn_buf_put_u8(o, '-');
+        if (e >= c + 1)
+            cn_buf_put_u8(o, (uint8_t)e);
+        any = true;
+        c = e + 1;
+    }
+    bool dash = cs_has(s, '-');
+    if (cs_has(s, '^')) {
+        if (!any && first && dash) { /* [-^]: '-' first is a member too */
+            cn_buf_put_u8(o, '-');
+            dash = false;
+        }
+        cn_buf_put_u8(o, '^');
+    }
+    if (dash)
+        cn_buf_put_u8(o, '-');
+}
+
+static bool cs_empty(const cset_t *s)
+{
+    for (int i = 0; i < 32; i++)
+        if (s->bits[i])
+            return false;
+    return true;
+}
+
+static bool cs_emit(tr_t *t, const cset_t *s, bool neg)
+{
+    cn_buf_t *o = t->out;
+    if (neg) {
+        if (s->nr)
+            return fail(t, "a negated class with non-ASCII characters is not supported");
+        if (cs_empty(s))
+            return fail(t, "invalid character class");
+        bool wrap = t->nl && !cs_has(s, '\n'); /* NOTES 3 */
+        cn_buf_put(o, wrap ? "([^" : "[^", wrap ? 3 : 2);
+        cs_members(o, s, false);
+        cn_buf_put(o, wrap ? "]|\n)" : "]", wrap ? 4 : 1);
+        return true;
+    }
+    bool bytes = !cs_empty(s);
+    if (!bytes && !s->nr)
+        return fail(t, "invalid character class");
+    if (s->nr)
+        cn_buf_put_u8(o, '(');
+    if (bytes) {
+        /* '^' alone cannot be a bracket of its own */
+        cset_t caret = {0};
+        cs_add(&caret, '^');
+        if (memcmp(s->bits, caret.bits, sizeof caret.bits) == 0) {
+            cn_buf_put(o, "\\^", 2);
+        } else {
+            cn_buf_put_u8(o, '[');
+            cs_members(o, s, true);
+            cn_buf_put_u8(o, ']');
+        }
+    }
+    for (int i = 0; i < s->nr; i++) {
+        char u[4];
+        if (bytes || i)
+            cn_buf_put_u8(o, '|');
+        cn_buf_put(o, u, cn_utf8_put(u, s->runes[i]));
+    }
+    if (s->nr)
+        cn_buf_put_u8(o, ')');
+    return true;
+}
+
+static bool cs_add_char(tr_t *t, cset_t *s, uint32_t c)
+{
+    if (c == 0)
+        return fail(t, "a NUL character cannot be matched");
+    if (c < 0x80) {
+        cs_add(s, c);
+        return true;
+    }
+    for (int i = 0; i < s->nr; i++)
+        if (s->runes[i] == c)
+            return true;
+    if (s->nr == RX_MAX_RUNES)
+        return fail(t, "too many non-ASCII characters in a class");
+    s->runes[s->nr++] = c;
+    return true;
+}
+
+/* One member at p inside a bracket: a character (*single, its code point
+ * in *cp) or a class (added to s).  The text after it, or NULL. */
+static const char *class_atom(tr_t *t, const char *p, cset_t *s, uint32_t *cp, bool *single)
+{
+    *single = false;
+    if (*p == '\\') {
+        p++;
+        if (!*p)
+            return fail_at(t, "trailing backslash at end of expression", p, 0), NULL;
+        if (cs_perl(s, *p))
+            return p + 1;
+        bool bad;
+        const char *q = char_escape(p, cp, &bad);
+        if (q) {
+            *single = true;
+            return q;
+        }
+        const char *why = *p == 'p' || *p == 'P' ? "Unicode classes (\\p) are not supported"
+                                                 : "invalid escape sequence";
+        return fail_at(t, why, p - 1, esc_len(p - 1)), NULL;
+    }
+    int n = utf8_at(p, cp);
+    if (n == 0)
+        return fail_at(t, "invalid UTF-8", p, strlen(p)), NULL;
+    *single = true;
+    return p + n;
+}
+
+/* A bracket expression at p ('['), written to t->out; the text after it */
+static const char *tr_class(tr_t *t, const char *p, int fl)
+{
+    cset_t s = {0};
+    const char *start = p;
+    p++;
+    bool neg = *p == '^';
+    if (neg)
+        p++;
+    for (bool first = true; *p && (*p != ']' || first); first = false) {
+        const char *e = p[0] == '[' && p[1] == ':' ? strstr(p + 2, ":]") : NULL;
+        if (e) { /* [:alpha:]; without its ":]" a '[' is a member */
+            const char *name = p + 2;
+            bool cneg = *name == '^';
+            if (cneg)
+                name++;
+            if (!cs_class(&s, name, (size_t)(e - name), cneg))
+                return fail_at(t, "invalid character class range", p, (size_t)(e + 2 - p)), NULL;
+            p = e + 2;
+            continue;
+        }
+        uint32_t lo, hi;
+        bool single, single2;
+        const char *q = class_atom(t, p, &s, &lo, &single);
+        if (!q)
+            return NULL;
+        if (*q == '-' && q[1] && q[1] != ']') {
+            const char *r = class_atom(t, q + 1, &s, &hi, &single2);
+            if (!r)
+                return NULL;
+            const char *why = NULL;
+            if (!single || !single2 || hi < lo)
+                why = "invalid character class range";
+            else if (hi >= 0x80)
+                why = "a range of non-ASCII characters is not supported";
+            else if (lo == 0)
+                why = "a NUL character cannot be matched";
+            if (why)
+                return fail_at(t, why, p, (size_t)(r - p)), NULL;
+            cs_range(&s, lo, hi);
+            p = r;
+            continue;
+        }
+        if (single && !cs_add_char(t, &s, lo))
+            return NULL;
+        p = q;
+    }
+    if (*p != ']')
+        return fail_at(t, "missing closing ]", start, strlen(start)), NULL;
+    if (fl & RF_I)
+        cs_fold(&s);
+    return cs_emit(t, &s, neg) ? p + 1 : NULL;
+}
+
+/* ------------------------------------------------------------- outside */
+
+/* One character c (a literal) as POSIX reads it; next: the text after it
+ * in the pattern (a repetition there takes all of a multi-byte one). */
+static bool put_char(tr_t *t, uint32_t c, int fl, const char *next)
+{
+    cn_buf_t *o = t->out;
+    if (c == 0)
+        return fail(t, "a NUL character cannot be matched");
+    if (c >= 0x80) {
+        char u[4];
+        bool grp = is_quant(next);
+        if (grp)
+            cn_buf_put_u8(o, '(');
+        cn_buf_put(o, u, cn_utf8_put(u, c));
+        if (grp)
+            cn_buf_put_u8(o, ')');
+        return true;
+    }
+    bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
+    if ((fl & RF_I) && (upper || lower)) {
+        char b[4] = {'[', (char)(upper ? c + 32 : c), (char)(upper ? c : c - 32), ']'};
+        cn_buf_put(o, b, 4);
+        return true;
+    }
+    if (strchr(".[]()*+?{}|^$\\", (int)c))
+        cn_buf_put_u8(o, '\\');
+    cn_buf_put_u8(o, (uint8_t)c);
+    return true;
+}
+
+/* An anchor (^ $ \\b \\B), grouped when a repetition follows it at next:
+ * Go repeats an empty match, glibc refuses a repeated anchor. */
+static void put_anchor(cn_buf_t *o, const char *a, size_t n, const char *next)
+{
+    bool grp = is_quant(next);
+    if (grp)
+        cn_buf_put_u8(o, '(');
+    cn_buf_put(o, a, n);
+    if (grp)
+        cn_buf_put_u8(o, ')');
+}
+
+/* (?flags) or (?flags: at p ("(?"): the flags on and off; the text after
+ * the ')' or ':' (*colon says which), or NULL */
+static const char *flag_group(tr_t *t, const char *p, int *on, int *off, bool *colon)
+{
+    *on = *off = 0;
+    bool neg = false, any = false;
+    const char *start = p;
+    for (p += 2;; p++) {
+        size_t n = (size_t)(p - start) + (*p ? 1 : 0);
+        int f = 0;
+        switch (*p) {
+        case 'i':
+            f = RF_I;
+            break;
+        case 's':
+            f = RF_S;
+            break;
+        case 'm':
+            f = RF_M;
+            break;
+        case 'U':
+            f = -1;
+            break;
+        case '-':
+            if (neg)
+                return fail_at(t, "invalid or unsupported Perl syntax", start, n), NULL;
+            neg = true;
+            any = false;
+            continue;
+        case ':':
+        case ')':
+            if (!any && (neg || *p == ')'))
+                return fail_at(t, "invalid or unsupported Perl syntax", start, n), NULL;
+            *colon = *p == ':';
+            return p + 1;
+        default:
+            return fail_at(t, "invalid or unsupported Perl syntax", start, n), NULL;
+        }
+        any = true;
+        if (f > 0)
+            *(neg ? off : on) |= f;
+    }
+}
+
+static bool tr_run(tr_t *t, const char *pat)
+{
+    cn_buf_t *o = t->out;
+    int stack[RX_MAX_DEPTH];
+    int depth = 0, fl = 0;
+    bool can_rep = false;   /* an atom precedes: a repetition may follow */
+    const char *rep = NULL; /* the repetition that precedes, if one does */
+    for (const char *p = pat; *p;) {
+        unsigned char c = (unsigned char)*p;
+        long min, max;
+        const char *end;
+        bool count = c == '{' && rx_count(p, &min, &max, &end);
+        if (count || c == '*' || c == '+' || c == '?') {
+            const char *q = count ? end : p + 1;
+            if (*q == '?') /* non-greedy: the same matches (NOTES 1) */
+                q++;
+            if (!can_rep && rep)
+                return fail_at(t, "invalid nested repetition operator", rep, (size_t)(q - rep));
+            if (!can_rep)
+                return fail_at(t, "missing argument to repetition operator", p, (size_t)(q - p));
+            if (count && (min > RX_MAX_COUNT || max > RX_MAX_COUNT || (max >= 0 && max < min)))
+                return fail_at(t, "invalid repeat count", p, (size_t)(end - p));
+            cn_buf_put(o, p, count ? (size_t)(end - p) : 1);
+            can_rep = false;
+            rep = p;
+            p = q;
+            continue;
+        }
+        const char *prev_rep = rep;
+        bool prev_can = can_rep;
+        rep = NULL;
+        can_rep = c != '|' && c != '(';
+        if (c == '|') {
+            cn_buf_put_u8(o, c);
+            p++;
+            continue;
+        }
+        if (c == '{' || c == '}') {
+            cn_buf_put_u8(o, '\\');
+            cn_buf_put_u8(o, c);
+            p++;
+            continue;
+        }
+        if (c == '(') {
+            if (depth == RX_MAX_DEPTH)
+                return fail(t, "expression nests too deeply");
+            int nfl = fl;
+            if (p[1] == '?') {
+                const char *q = p + 2;
+                if (*q == 'P')
+                    q++;
+                if (*q == '<') { /* a named group */
+                    const char *e = q + 1;
+                    while ((*e >= '0' && *e <= '9') || (*e >= 'a' && *e <= 'z') ||
+                           (*e >= 'A' && *e <= 'Z') || *e == '_')
+                        e++;
+                    if (e == q + 1 || *e != '>')
+                        return fail_at(t, "invalid named capture", p,
+                                       *e == '>' ? (size_t)(e + 1 - p) : strlen(p));
+                    p = e + 1;
+                } else {
+                    int on, off;
+                    bool colon;
+                    q = flag_group(t, p, &on, &off, &colon);
+                    if (!q)
+                        return false;
+                    if (on & RF_M)
+                        t->set_m = true;
+                    nfl = (fl | on) & ~off;
+                    p = q;
+                    if (!colon) { /* for the rest of the group */
+                        fl = nfl;
+                        continue;
+                    }
+                }
+            } else {
+                p++;
+            }
+            stack[depth++] = fl;
+            fl = nfl;
+            cn_buf_put_u8(o, '(');
+            continue;
+        }
+        if (c == ')') {
+            if (depth == 0)
+                return fail(t, "unexpected )");
+            fl = stack[--depth];
+            cn_buf_put_u8(o, ')');
+            p++;
+            continue;
+        }
+        if (c == '[') {
+            p = tr_class(t, p, fl);
+            if (!p)
+                return false;
+            continue;
+        }
+        if (c == '.') {
+            if (t->nl)
+                cn_buf_put(o, (fl & RF_S) ? "(.|\n)" : ".", (fl & RF_S) ? 5 : 1);
+            else
+                cn_buf_put(o, (fl & RF_S) ? "." : "[^\n]", (fl & RF_S) ? 1 : 4);
+            p++;
+            continue;
+        }
+        if (c == '^' || c == '$') {
+            if (t->nl && !(fl & RF_M))
+                return fail(t, "^ or $ outside (?m) in a pattern that sets (?m) is not supported");
+            put_anchor(o, (const char *)&c, 1, p + 1);
+            p++;
+            continue;
+        }
+        if (c == '\\') {
+            char e = p[1];
+            if (!e)
+                return fail_at(t, "trailing backslash at end of expression", p, 0);
+            cset_t s = {0};
+            if (cs_perl(&s, e)) {
+                if (!cs_emit(t, &s, false))
+                    return false;
+                p += 2;
+                continue;
+            }
+            if (e == 'b' || e == 'B') {
+                put_anchor(o, p, 2, p + 2);
+                p += 2;
+                continue;
+            }
+            if (e == 'A' || e == 'z') {
+                if (t->nl)
+                    return fail(t, "\\A or \\z in a pattern that sets (?m) is not supported");
+                put_anchor(o, e == 'A' ? "^" : "$", 1, p + 2);
+                p += 2;
+                continue;
+            }
+            if (e == 'Q') {
+                const char *q = p + 2, *qe = strstr(q, "\\E");
+                if (!qe)
+                    qe = q + strlen(q);
+                if (q == qe) { /* nothing quoted: as if it were not there */
+                    rep = prev_rep;
+                    can_rep = prev_can;
+                }
+                while (q < qe) {
+                    uint32_t cp;
+                    int n = utf8_at(q, &cp);
+                    if (n == 0)
+                        return fail_at(t, "invalid UTF-8", q, strlen(q));
+                    if (!put_char(t, cp, fl, q + n < qe ? q + n : (*qe ? qe + 2 : qe)))
+                        return false;
+                    q += n;
+                }
+                p = *qe ? qe + 2 : qe;
+                continue;
+            }
+            uint32_t cp;
+            bool bad;
+            const char *q = char_escape(p + 1, &cp, &bad);
+            if (!q)
+                return fail_at(t,
+                               e == 'p' || e == 'P' ? "Unicode classes (\\p) are not supported"
+                                                    : "invalid escape sequence",
+                               p, esc_len(p));
+            if (!put_char(t, cp, fl, q))
+                return false;
+            p = q;
+            continue;
+        }
+        uint32_t cp;
+        int n = utf8_at(p, &cp);
+        if (n == 0)
+            return fail_at(t, "invalid UTF-8", p, strlen(p));
+        if (!put_char(t, cp, fl, p + n))
+            return false;
+        p += n;
+    }
+    if (depth)
+        return fail(t, "missing closing )");
+    return true;
+}
+
+static bool translate(tr_t *t, const char *pat, cn_buf_t *out)
+{
+    *t = (tr_t){.out = out};
+    cn_buf_reset(out);
+    bool ok = tr_run(t, pat);
+    if (ok && t->set_m) { /* NOTES 3 */
+        cn_buf_reset(out);
+        t->nl = true;
+        ok = tr_run(t, pat);
+    }
+    cn_buf_put_u8(out, 0);
+    out->len--;
+    if (!ok && !t->why)
+        t->why = "invalid regular expression";
+    return ok;
+}
+
+const char *qry_regex_posix(const char *pat, cn_buf_t *out, int *cflags)
+{
+    tr_t t;
+    bool ok = translate(&t, pat, out);
+    *cflags = t.nl ? REG_NEWLINE : 0;
+    return ok ? NULL : t.why;
+}
+
+const char *qry_regex_check(const char *pat, char *msg, size_t cap)
+{
+    tr_t t;
+    cn_buf_t b;
+    cn_buf_init(&b);
+    if (translate(&t, pat, &b))
+        t.why = qry_regex_refused((const char *)b.p);
+    cn_buf_free(&b);
+    if (!t.why)
+        return NULL;
+    if (!t.fp) {
+        t.fp = pat;
+        t.fn = strlen(pat);
+    }
+    snprintf(msg, cap, "error parsing regexp: %s: `%.*s`", t.why, (int)t.fn, t.fp);
+    return msg;
+}
+
+int qry_regcomp_posix(regex_t *re, const char *pat, cn_buf_t *posix, int *cflags, const char **why)
+{
+    const char *w = qry_regex_posix(pat, posix, cflags);
+    if (!w)
+        w = qry_regex_refused((const char *)posix->p);
+    if (!w && regcomp(re, (const char *)posix->p, REG_EXTENDED | REG_NOSUB | *cflags) != 0)
+        w = "invalid regular expression";
+    if (why)
+        *why = w;
+    return w ? CN_EINVAL : 0;
+}
+
+int qry_regcomp(regex_t *re, const char *pat, const char **why)
+{
+    cn_buf_t b;
+    cn_buf_init(&b);
+    int cflags;
+    int rc = qry_regcomp_posix(re, pat, &b, &cflags, why);
+    cn_buf_free(&b);
+    return rc;
+}
+
+/* ------------------------------------------------------- regex guard */
+
+/*
+ * glibc's regcomp builds its automaton eagerly: a pattern like a+++++... or
+ * ((a{100}){100}){100} takes gigabytes and seconds, where Go's regexp
+ * (InfluxDB's) refuses the first and compiles the second to a linear
+ * program.  Translated patterns pass this check before regcomp.  It
+ * refuses what Go refuses (a repetition of a repetition, apart from one
+ * '?' after it; a count over 1000), patterns whose counted repetitions
+ * multiply past 100,000 copies of an atom, and patterns with more than
+ * 2,000 copies of something that may match nothing: regcomp's memory
+ * grows with the square of a run of those (measured: ((a?){100}){30}
+ * 71 MB, ((a|){100}){100} 774 MB, ((a{100}){100}){10} 21 MB).
+ */
+#define RX_MAX_NULLABLE 2000
+
+typedef struct {
+    long best, cur;   /* weight: the largest finished branch, this one */
+    long nbest, ncur; /* copies that may match nothing, the same way */
+    long nonnull;     /* atoms of this branch that must match something */
+    bool gnull;       /* a finished branch may match nothing */
+} rx_grp_t;
+
+/* The branch that ends (at '|' or ')') into its group's totals. */
+static void rx_branch_end(rx_grp_t *g)
+{
+    if (g->cur > g->best)
+        g->best = g->cur;
+    if (g->ncur > g->nbest)
+        g->nbest = g->ncur;
+    if (g->nonnull == 0)
+        g->gnull = true;
+    g->cur = g->ncur = g->nonnull = 0;
+}
+
+const char *qry_regex_refused(const char *pat)
+{
+    rx_grp_t g[RX_MAX_DEPTH + 1];
+    int depth = 0;
+    g[0] = (rx_grp_t){0};
+    long atom = 0;   /* weight of the last atom, 0: none to repeat */
+    long atom_n = 0; /* its copies that may match nothing */
+    bool atom_null = false;
+    int reps = 0;      /* repetition operators right after that atom */
+    bool lazy = false; /* the last of them was a '?' after another */
+    for (const char *p = pat; *p;) {
+        long min, max;
+        const char *end;
+        bool count = rx_count(p, &min, &max, &end);
+        bool open = count && max < 0; /* {m,} */
+        if (open)
+            max = min;
+        if (count || *p == '*' || *p == '+' || *p == '?') {
+            if (reps == 1 && *p == '?' && !lazy) {
+                lazy = true; /* a+? : Go's non-greedy form */
+                p++;
+                continue;
+            }
+            if (reps > 0 || lazy)
+                return "invalid nested repetition operator";
+            if (count && max > RX_MAX_COUNT)
+                return "invalid repeat count";
+            reps = 1;
+            if (!count) {
+                min = *p == '+';
+                max = 1;
+            }
+            if (atom) {
+                long copies = max ? max : 1;
+                long w = atom * copies, n = atom_n * copies;
+                if (!atom_null && min == 0) /* the optional copies: * ? {0,n} {0} */
+                    n += !count || open || max == 0 ? 1 : max - min;
+                else if (!atom_null && count)
+                    n += open ? 0 : max - min; /* {m,n}: n - m optional copies */
+                g[depth].cur += w - atom;
+                g[depth].ncur += n - atom_n;
+                if (!atom_null && min == 0)
+                    g[depth].nonnull--;
+                atom_null = atom_null || min == 0;
+                atom = w;
+                atom_n = n;
+            }
+            p = count ? end : p + 1;
+        } else {
+            reps = 0;
+            lazy = false;
+            if (*p == '(') {
+                if (depth == RX_MAX_DEPTH)
+                    return "expression nests too deeply";
+                g[++depth] = (rx_grp_t){0};
+                atom = 0;
+                p++;
+                continue;
+            }
+            if (*p == '|') {
+                rx_branch_end(&g[depth]);
+                atom = 0;
+                p++;
+                continue;
+            }
+            atom = 1; /* a character or a class, unless a group ends */
+            atom_n = 0;
+            atom_null = false;
+            if (*p == ')' && depth > 0) {
+                rx_branch_end(&g[depth]);
+                atom = g[depth].best ? g[depth].best : 1;
+                atom_null = g[depth].gnull;
+                atom_n = g[depth].nbest + atom_null;
+                depth--;
+                p++;
+            } else if (*p == '[') {
+                /* a class: one atom ([]...] and [^]...] keep their ']') */
+                p++;
+                if (*p == '^')
+                    p++;
+                if (*p == ']')
+                    p++;
+                while (*p && *p != ']') {
+                    /* (no escapes in a POSIX bracket expression) */
+                    if (*p == '[' && (p[1] == ':' || p[1] == '.' || p[1] == '=')) {
+                        const char *q = strchr(p + 2, ']');
+                        p = q ? q : p + 1;
+                    }
+                    p++;
+                }
+                if (*p)
+                    p++;
+            } else {
+                /* an anchor matches nothing, as glibc counts it */
+                bool anchor =
+                    *p == '^' || *p == '$' || (*p == '\\' && p[1] && strchr("bB<>`'", p[1]));
+                if (*p == '\\' && p[1])
+                    p++;
+                p++;
+                if (anchor) {
+                    atom_n = 1;
+                    atom_null = true;
+                }
+            }
+            g[depth].cur += atom;
+            g[depth].ncur += atom_n;
+            if (!atom_null)
+                g[depth].nonnull++;
+        }
+        if (g[depth].cur > RX_MAX_WEIGHT || g[depth].ncur > RX_MAX_NULLABLE)
+            return "expression too large";
+    }
+    return NULL;
+}
