@@ -894,15 +894,19 @@ int qry_regcomp(regex_t *re, const char *pat, const char **why)
  * multiply past 100,000 copies of an atom, and patterns with more than
  * 2,000 copies of something that may match nothing: regcomp's memory
  * grows with the square of a run of those (measured: ((a?){100}){30}
- * 71 MB, ((a|){100}){100} 774 MB, ((a{100}){100}){10} 21 MB).
+ * 71 MB, ((a|){100}){100} 774 MB, ((a{100}){100}){10} 21 MB), and its
+ * time with their cube under an open repetition: more than 300 copies
+ * there are refused (measured: (){400,} 0.14 s, (){800,} 0.9 s).
  */
-#define RX_MAX_NULLABLE 2000
+#define RX_MAX_NULLABLE      2000
+#define RX_MAX_NULLABLE_STAR 300
 
 typedef struct {
     long best, cur;   /* weight: the largest finished branch, this one */
     long nbest, ncur; /* copies that may match nothing, the same way */
     long nonnull;     /* atoms of this branch that must match something */
     bool gnull;       /* a finished branch may match nothing */
+    long branches;    /* finished branches */
 } rx_grp_t;
 
 /* The branch that ends (at '|' or ')') into its group's totals. */
@@ -915,6 +919,7 @@ static void rx_branch_end(rx_grp_t *g)
     if (g->nonnull == 0)
         g->gnull = true;
     g->cur = g->ncur = g->nonnull = 0;
+    g->branches++;
 }
 
 const char *qry_regex_refused(const char *pat)
@@ -956,6 +961,11 @@ const char *qry_regex_refused(const char *pat)
                     n += !count || open || max == 0 ? 1 : max - min;
                 else if (!atom_null && count)
                     n += open ? 0 : max - min; /* {m,n}: n - m optional copies */
+                /* an open repetition (* + {m,}) of such copies costs
+                 * regcomp time with their cube: (){800,} 0.9 s */
+                bool star = count ? open : *p != '?';
+                if (star && n > RX_MAX_NULLABLE_STAR)
+                    return "expression too large";
                 g[depth].cur += w - atom;
                 g[depth].ncur += n - atom_n;
                 if (!atom_null && min == 0)
@@ -988,8 +998,11 @@ const char *qry_regex_refused(const char *pat)
             if (*p == ')' && depth > 0) {
                 rx_branch_end(&g[depth]);
                 atom = g[depth].best ? g[depth].best : 1;
+                /* a group that may match nothing leads on into each of its
+                 * branches: ((a{100}!)|||...){100} with 110 empty ones took
+                 * 528 MB */
                 atom_null = g[depth].gnull;
-                atom_n = g[depth].nbest + atom_null;
+                atom_n = g[depth].nbest + (atom_null ? g[depth].branches : 0);
                 depth--;
                 p++;
             } else if (*p == '[') {

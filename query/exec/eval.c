@@ -118,6 +118,10 @@ static qry_val_t math1(int fn, const qry_val_t *a, const qry_val_t *b)
     case M_FLOOR: return isint ? *a : qry__vf(floor(x));
     case M_ROUND: return isint ? *a : qry__vf(round(x));
     case M_SQRT: return qry__vf(sqrt(x));
+    case M_TO_INT:
+        return isint ? *a : qry__vi(qry__f64_to_i64(x));
+    case M_TO_FLOAT:
+        return qry__vf(x);
     case M_POW: return qry__vf(pow(x, y));
     case M_LOG: return qry__vf(log(x) / log(y));
     case M_LOG2: return qry__vf(log2(x));

@@ -59,6 +59,12 @@ static inline qry_val_t qry__vi(int64_t i)
     qry_val_t v = {.t = QRY_INT, .u.i = i};
     return v;
 }
+/* A float as Go's int64(x) gives it on amd64: truncated toward zero, and
+ * INT64_MIN where it does not fit (x::integer of a float field). */
+static inline int64_t qry__f64_to_i64(double x)
+{
+    return x > -9223372036854775808.0 && x < 9223372036854775808.0 ? (int64_t)x : INT64_MIN;
+}
 static inline qry_val_t qry__vb(bool b)
 {
     qry_val_t v = {.t = QRY_BOOL, .u.b = b};

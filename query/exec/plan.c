@@ -390,6 +390,30 @@ static bool type_merges(eng_type_t own, eng_type_t mt)
     return own == mt || num;
 }
 
+/* What x::vt reads of a field of type ft, as InfluxDB reads it: its
+ * values, the values converted between integer and float, or nothing (a
+ * string or boolean field cast to anything else, or another field cast
+ * to one of those). */
+enum { CAST_SAME, CAST_INT, CAST_FLOAT, CAST_NONE };
+
+static int cast_of(qry_vtype_t vt, eng_type_t ft)
+{
+    switch (vt) {
+    case QRY_VT_FLOAT:
+        return ft == ENG_T_FLOAT ? CAST_SAME : ft == ENG_T_INT ? CAST_FLOAT : CAST_NONE;
+    case QRY_VT_INTEGER:
+        return ft == ENG_T_INT ? CAST_SAME : ft == ENG_T_FLOAT ? CAST_INT : CAST_NONE;
+    case QRY_VT_UNSIGNED:
+        return CAST_NONE; /* no unsigned fields here */
+    case QRY_VT_STRING:
+        return ft == ENG_T_STRING ? CAST_SAME : CAST_NONE;
+    case QRY_VT_BOOLEAN:
+        return ft == ENG_T_BOOL ? CAST_SAME : CAST_NONE;
+    default:
+        return CAST_SAME;
+    }
+}
+
 static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
 {
     plan_t *p = c->p;
@@ -400,6 +424,11 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
         return 0;
     }
     int fi = vt == QRY_VT_TAG ? -1 : field_index(p, name);
+    int cast = fi >= 0 ? cast_of(vt, p->fields[fi].type) : CAST_SAME;
+    if (cast == CAST_NONE) { /* reads nothing, as a field no series has */
+        *out = cx_new(p, CX_LIT);
+        return 0;
+    }
     if (fi >= 0 && !type_merges(p->fields[fi].type, merged_type(p, name))) {
         /* over several measurements, a field whose own type lost to
          * another's (InfluxDB merges them) reads as null here; an integer
@@ -413,6 +442,11 @@ static int compile_var(cctx_t *c, const char *name, qry_vtype_t vt, cx_t **out)
         cx_t *x = cx_new(p, CX_COL);
         x->idx = scan_col(p, fi);
         *out = x;
+        if (cast != CAST_SAME) {
+            *out = cx_new(p, CX_MATH);
+            (*out)->idx = cast == CAST_INT ? M_TO_INT : M_TO_FLOAT;
+            (*out)->a = x;
+        }
         return 0;
     }
     if (vt == QRY_VT_FIELD || c->in_agg) {
@@ -646,12 +680,18 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
      * of this measurement whose own type lost is not read here, unless
      * both are numbers */
     eng_type_t mt = merged_type(p, fname);
-    if (fi < 0 || !type_merges(p->fields[fi].type, mt)) {
+    /* x::integer of a float field: truncated values; x::float of an
+     * integer field aggregates the same numbers (a float sum would print
+     * the same); a cast that reads nothing: nothing to aggregate */
+    int cast = fi >= 0 && arg->kind == QRY_EXPR_VAR ? cast_of(arg->u.var.type, p->fields[fi].type)
+                                                    : CAST_SAME;
+    if (fi < 0 || !type_merges(p->fields[fi].type, mt) || cast == CAST_NONE) {
         a.col = -1;
         a.type = ENG_T_NONE;
     } else {
         a.col = scan_col(p, fi);
-        a.type = p->fields[fi].type;
+        a.type = cast == CAST_INT ? ENG_T_INT : p->fields[fi].type;
+        a.trunc = cast == CAST_INT; /* (the column itself holds floats) */
     }
     /* a numeric function of a field named outright that holds strings or
      * booleans (a wildcard leaves such fields out): InfluxDB's error */
@@ -659,7 +699,7 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
     bool any_type = a.fn == A_COUNT || a.fn == A_COUNT_DISTINCT || a.fn == A_FIRST ||
                     a.fn == A_LAST || a.fn == A_MODE || a.fn == A_DISTINCT || a.fn == A_SAMPLE;
     bool ordered = a.fn == A_MIN || a.fn == A_MAX; /* booleans order, strings do not */
-    if (arg->kind == QRY_EXPR_VAR && !any_type && (str || (bln && !ordered)))
+    if (arg->kind == QRY_EXPR_VAR && cast != CAST_NONE && !any_type && (str || (bln && !ordered)))
         return ERR("unsupported %s iterator type: *query.%sInterruptIterator", name,
                    str ? "string" : "boolean");
     if (a.fn == A_DISTINCT)

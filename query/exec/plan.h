@@ -30,8 +30,26 @@ enum cx_kind {
 };
 
 enum math_fn {
-    M_ABS, M_CEIL, M_FLOOR, M_ROUND, M_SQRT, M_POW, M_LOG, M_LOG2, M_LOG10, M_LN, M_EXP,
-    M_SIN, M_COS, M_TAN, M_ASIN, M_ACOS, M_ATAN, M_ATAN2,
+    M_ABS,
+    M_CEIL,
+    M_FLOOR,
+    M_ROUND,
+    M_SQRT,
+    M_POW,
+    M_LOG,
+    M_LOG2,
+    M_LOG10,
+    M_LN,
+    M_EXP,
+    M_SIN,
+    M_COS,
+    M_TAN,
+    M_ASIN,
+    M_ACOS,
+    M_ATAN,
+    M_ATAN2,
+    M_TO_INT,   /* x::integer of a float field (truncated, as Go converts) */
+    M_TO_FLOAT, /* x::float of an integer field */
 };
 
 typedef struct cx cx_t;
@@ -63,6 +81,7 @@ typedef struct agg {
     bool collect;    /* keeps every value (median, mode, ...) */
     bool selector;   /* first, last, min, max, percentile */
     bool aux_sel;    /* its point feeds the plan's aux columns: no stats */
+    bool trunc;      /* x::integer of a float field: values truncated, no stats */
     bool tie_max;    /* first/last with GROUP BY time(): of points at the same
                       * time (other series) the greatest value wins, as in
                       * InfluxDB; otherwise the first series' */

@@ -279,11 +279,44 @@ static void push_val(ast_t *s, int64_t ts, qry_val_t v)
 /* --------------------------------------------------------- accumulation */
 
 /* Folds rows [i0, i1) of one batch column into s. */
+/* x::integer of a float field (agg_t.trunc): rows [i0, i1) of the
+ * aggregate's column truncated, as a one-column batch for a copy of the
+ * aggregate that reads integers (v: free it after). */
+typedef struct {
+    agg_t a;
+    eng_batch_t b;
+    const void *vals[1];
+    const uint8_t *valid[1];
+    int64_t *v;
+} trunc_t;
+
+static void trunc_batch(trunc_t *t, const agg_t *a, const eng_batch_t *b, uint32_t i0, uint32_t i1)
+{
+    const double *f = b->vals[a->col];
+    const uint8_t *ok = b->valid[a->col];
+    t->v = cn_malloc((i1 + 1) * sizeof *t->v);
+    for (uint32_t i = i0; i < i1; i++)
+        t->v[i] = ok[i] ? qry__f64_to_i64(f[i]) : 0;
+    t->vals[0] = t->v;
+    t->valid[0] = ok;
+    t->b = (eng_batch_t){.n = b->n, .ts = b->ts, .vals = t->vals, .valid = t->valid};
+    t->a = *a;
+    t->a.col = 0;
+    t->a.trunc = false;
+}
+
 static void acc(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint8_t *mask, uint32_t i0,
                 uint32_t i1, qry__rarena_t *ar)
 {
     if (a->col < 0)
         return;
+    if (a->trunc) {
+        trunc_t t;
+        trunc_batch(&t, a, b, i0, i1);
+        acc(&t.a, s, &t.b, mask, i0, i1, ar);
+        cn_free(t.v);
+        return;
+    }
     const void *col = b->vals[a->col];
     const uint8_t *ok = b->valid[a->col];
     const int64_t *ts = b->ts;
@@ -553,7 +586,8 @@ static bool agg_stats_ok(const agg_t *a, bool point_time)
 {
     if (a->col < 0)
         return true;
-    if (a->aux_sel) /* the point's row is read back: every point is seen */
+    if (a->aux_sel || a->trunc) /* every point is seen (the point's row is
+                                 * read back; its value is converted) */
         return false;
     switch (a->fn) {
     case A_COUNT: return true;
@@ -2101,6 +2135,13 @@ static void acc_multi(const agg_t *a, ast_t *s, const eng_batch_t *b, const uint
 {
     if (a->col < 0)
         return;
+    if (a->trunc) {
+        trunc_t t;
+        trunc_batch(&t, a, b, i0, i1);
+        acc_multi(&t.a, s, &t.b, mask, i0, i1, si, ar);
+        cn_free(t.v);
+        return;
+    }
     eng_type_t t = a->type;
     if (a->fn != A_SAMPLE && t != ENG_T_FLOAT && t != ENG_T_INT)
         return; /* top() and bottom() take numbers only */
@@ -2593,14 +2634,14 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
         /* last() of fields, no field filter, no windows, open upper end */
         r.lvc = p.naggs > 0 && !p.rowcond && !p.aux && r.interval == 0 && tmax == INT64_MAX;
         for (size_t k = 0; k < p.naggs; k++)
-            r.lvc &= p.aggs[k].fn == A_LAST && p.aggs[k].col >= 0;
+            r.lvc &= p.aggs[k].fn == A_LAST && p.aggs[k].col >= 0 && !p.aggs[k].trunc;
         r.lvc_gen = lvc_gen;
         for (size_t k = 0; k < p.naggs; k++) {
             const agg_t *a = &p.aggs[k];
             if (!agg_stats_ok(a, p.point_time)) {
                 r.stats_ok = false;
-                if (!((a->fn == A_MIN || a->fn == A_MAX) &&
-                      (a->type == ENG_T_FLOAT || a->type == ENG_T_INT)))
+                if (a->trunc || !((a->fn == A_MIN || a->fn == A_MAX) &&
+                                  (a->type == ENG_T_FLOAT || a->type == ENG_T_INT)))
                     r.prune_ok = false;
             }
         }

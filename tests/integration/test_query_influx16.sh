@@ -18,7 +18,7 @@
 # (non_negative_derivative(max(x), 1s) * 8) and of transformations;
 # subqueries over several series and with an outer GROUP BY; Go's regular
 # expressions, and its errors for the ones it refuses; operators and types
-# InfluxDB refuses in the field list.
+# InfluxDB refuses in the field list; casts between integer and float.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -544,6 +544,29 @@ expect 'type error: casts' "$(q 'SELECT iv::string + 1 FROM edgt' --data-urlenco
     '{"results":[{"statement_id":0,"error":"type error: iv::string + 1: incompatible types: string and integer"}]}'
 expect 'no type error: count, sum, bitwise booleans' "$(q 'SELECT count(sv) + 1, sum(iv) & 1 FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","count","sum"],"values":[[0,22,1]]}]}]}'
+
+
+# casts: between integer and float they convert (x::integer truncates, also
+# inside aggregates); a string or boolean field cast to anything else, or
+# another field cast to one of those, reads nothing
+expect 'a string field cast to a number reads nothing' "$(q 'SELECT sv::float FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+expect 'nothing to aggregate' "$(q 'SELECT count(sv::float), mean(sv::float) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+expect 'an integer cast to a string reads nothing' "$(q 'SELECT iv::string, bv::string, iv::boolean FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}'
+expect '::integer truncates a float' "$(q 'SELECT fv::integer, fv::integer * 2 FROM edgt WHERE host = '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","fv","fv_1"],"values":[[1767225615,-8,-16],[1767225630,7,14]]}]}]}'
+expect '::float divides as floats' "$(q 'SELECT iv::float / 2 FROM edgt WHERE host = '"'"'a'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","iv"],"values":[[1767225600,-168.5],[1767225630,96.5],[1767225645,-394.5],[1767225705,-183],[1767225720,-136.5],[1767225750,-345.5],[1767225780,115],[1767225810,-0.5]]}]}]}'
+expect 'aggregates of truncated values' "$(q 'SELECT sum(fv::integer), mean(fv::integer), max(fv::integer), median(fv::integer) FROM edgt GROUP BY host' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","tags":{"host":"a"},"columns":["time","sum","mean","max","median"],"values":[[0,-24,-3,44,10.5]]},{"name":"edgt","tags":{"host":"b"},"columns":["time","sum","mean","max","median"],"values":[[0,-1,-0.5,7,-0.5]]},{"name":"edgt","tags":{"host":"c d"},"columns":["time","sum","mean","max","median"],"values":[[0,7,3.5,47,3.5]]},{"name":"edgt","tags":{"host":"e,f"},"columns":["time","sum","mean","max","median"],"values":[[0,-65,-32.5,-21,-32.5]]},{"name":"edgt","tags":{"host":"g=h"},"columns":["time","sum","mean","max","median"],"values":[[0,-30,-15,7,-15]]}]}]}'
+expect 'selectors of truncated values' "$(q 'SELECT first(fv::integer), last(fv::integer), spread(fv::integer) FROM edgt GROUP BY host' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","tags":{"host":"a"},"columns":["time","first","last","spread"],"values":[[0,-46,-38,90]]},{"name":"edgt","tags":{"host":"b"},"columns":["time","first","last","spread"],"values":[[0,-8,7,15]]},{"name":"edgt","tags":{"host":"c d"},"columns":["time","first","last","spread"],"values":[[0,-40,47,87]]},{"name":"edgt","tags":{"host":"e,f"},"columns":["time","first","last","spread"],"values":[[0,-44,-21,23]]},{"name":"edgt","tags":{"host":"g=h"},"columns":["time","first","last","spread"],"values":[[0,-37,7,44]]}]}]}'
+expect 'top of truncated values' "$(q 'SELECT top(fv::integer, 2) FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","top"],"values":[[1767225630,47],[1767225720,44]]}]}]}'
+expect 'last of truncated values, not the cache' "$(q 'SELECT last(fv::integer) FROM edgt GROUP BY host' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","tags":{"host":"a"},"columns":["time","last"],"values":[[1767225810,-38]]},{"name":"edgt","tags":{"host":"b"},"columns":["time","last"],"values":[[1767225630,7]]},{"name":"edgt","tags":{"host":"c d"},"columns":["time","last"],"values":[[1767225630,47]]},{"name":"edgt","tags":{"host":"e,f"},"columns":["time","last"],"values":[[1767225630,-21]]},{"name":"edgt","tags":{"host":"g=h"},"columns":["time","last"],"values":[[1767225630,7]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"

@@ -1021,8 +1021,9 @@ static void test_regex_guard(void **state)
         "",
         "(",
         "(a?){1000}",
+        "(a?){100,}",
         "((a{100}){100}){10}",
-        "((a|){10}){100}",
+        "((a|){10}){50}",
     };
     for (size_t i = 0; i < sizeof ok / sizeof *ok; i++)
         assert_null(qry_regex_refused(ok[i]));
@@ -1045,6 +1046,9 @@ static void test_regex_guard(void **state)
         {"((ab*){100}){21}", "expression too large"},
         {"((\\B){100}){100}", "expression too large"},
         {"((a{0}){100}){100}", "expression too large"},
+        {"(){1000,}", "expression too large"},
+        {"((a?){10}){100,}", "expression too large"},
+        {"(a|||||||||||||||||||||||||||||||||||||||||||||||||||){100}", "expression too large"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         const char *why = qry_regex_refused(bad[i].pat);
