@@ -103,8 +103,12 @@ static bool rx_count(const char *p, long *min, long *max, const char **end)
     return true;
 }
 
+/* Whether a repetition follows at p (past quotes of nothing, \\Q\\E,
+ * which Go reads as nothing at all). */
 static bool is_quant(const char *p)
 {
+    while (p[0] == '\\' && p[1] == 'Q' && (!p[2] || (p[2] == '\\' && p[3] == 'E')))
+        p += p[2] ? 4 : 2;
     long min, max;
     const char *end;
     return *p == '*' || *p == '+' || *p == '?' || rx_count(p, &min, &max, &end);

@@ -277,6 +277,9 @@ static void test_regex_rewrite(void **st)
         {"(?m)^a.$", "^a.$"},
         {"(?m)^[^a]", "^([^a]|\n)"},
         {"(?ms)^.", "^(.|\n)"},
+        /* a repeated anchor is grouped (glibc refuses ^?); \Q\E is nothing */
+        {"a$*|\\bx", "a($)*|\\bx"},
+        {"^\\Q\\E?", "(^)?"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         assert_null(qry_regex_posix(cases[i][0], &b, &cf));
