@@ -152,6 +152,9 @@ typedef struct qry__parser {
     } while (0)
 
 int qry__p_advance(qry__parser_t *p);
+/* "::type" after a variable (any type) or a wildcard (field or tag) into
+ * *out, when there is one. */
+int qry__p_cast(qry__parser_t *p, bool wildcard, qry_vtype_t *out);
 /* The token after the current one (lexed once, cached). */
 int qry__p_peek(qry__parser_t *p, const qry__tok_t **t /* OUT */);
 /* Consumes the current token if it is kind; *ok (OUT, may be NULL) says so. */

@@ -359,7 +359,7 @@ static int parse_call(qry__parser_t *p, qry_expr_t **out)
 }
 
 /* "::type" after a variable (any type) or a wildcard (field or tag). */
-static int parse_cast(qry__parser_t *p, bool wildcard, qry_vtype_t *out)
+int qry__p_cast(qry__parser_t *p, bool wildcard, qry_vtype_t *out)
 {
     static const char *const names[] = {"float", "integer", "unsigned", "string", "boolean"};
     bool cast;
@@ -432,7 +432,7 @@ static int parse_var(qry__parser_t *p, qry_expr_t **out)
     QRY__TRY(qry__p_advance(p));
     *out = e;
     QRY__TRY(parse_dotted(p, e));
-    return parse_cast(p, false, &e->u.var.type);
+    return qry__p_cast(p, false, &e->u.var.type);
 }
 
 /* DISTINCT x (or DISTINCT(x)) is distinct(x), as in InfluxDB. */
@@ -467,7 +467,7 @@ static int parse_leaf(qry__parser_t *p, qry_expr_kind_t kind, qry_expr_t **out)
         e->u.s = p->tok.s;
     *out = e;
     QRY__TRY(qry__p_advance(p));
-    return kind == QRY_EXPR_WILDCARD ? parse_cast(p, true, &e->u.wild.type) : 0;
+    return kind == QRY_EXPR_WILDCARD ? qry__p_cast(p, true, &e->u.wild.type) : 0;
 }
 
 int qry__p_regex_field(qry__parser_t *p, qry_expr_t **out)
@@ -508,7 +508,7 @@ static int parse_kw_var(qry__parser_t *p, qry_expr_t **out)
     QRY__TRY(qry__p_advance(p));
     *out = e;
     QRY__TRY(parse_dotted(p, e));
-    return parse_cast(p, false, &e->u.var.type);
+    return qry__p_cast(p, false, &e->u.var.type);
 }
 
 /* Whether an unquoted NOT at the current token is the operator: it is when

@@ -200,9 +200,14 @@ static int parse_dim(qry__parser_t *p, qry_select_t *s, qry_dim_t *d)
         return parse_time_dim(p, d);
     }
     switch (p->tok.kind) {
-    case QRY_TK_IDENT:
+    case QRY_TK_IDENT: {
+        /* "host"::tag (Grafana writes it): InfluxDB takes any cast there
+         * and groups by the tag */
+        qry_vtype_t cast;
         d->kind = QRY_DIM_TAG;
-        return qry__p_ident(p, &d->name);
+        QRY__TRY(qry__p_ident(p, &d->name));
+        return qry__p_cast(p, false, &cast);
+    }
     case QRY_TK_STAR:
         d->kind = QRY_DIM_WILDCARD;
         return qry__p_advance(p);

@@ -173,7 +173,18 @@ static int show_rest(qry__parser_t *p, qry_show_t *s)
         QRY__TRY(opt_where(p, &s->cond, &hit));
         if (s->kind == QRY_SHOW_SERIES && s->cardinality)
             QRY__TRY(opt_group_tags(p, s));
-        return opt_limits(p, s);
+        QRY__TRY(opt_limits(p, s));
+        if (s->kind == QRY_SHOW_TAG_KEYS && !s->cardinality) {
+            /* SLIMIT / SOFFSET: InfluxDB 1.6.7 takes and ignores them */
+            int64_t ignored;
+            QRY__TRY(qry__p_accept(p, QRY_TK_SLIMIT, &hit));
+            if (hit)
+                QRY__TRY(qry__p_uint(p, &ignored));
+            QRY__TRY(qry__p_accept(p, QRY_TK_SOFFSET, &hit));
+            if (hit)
+                QRY__TRY(qry__p_uint(p, &ignored));
+        }
+        return 0;
     case QRY_SHOW_TAG_VALUES:
         QRY__TRY(opt_from(p, &s->sources, &s->nsources, &hit));
         QRY__TRY(with_key(p, s));

@@ -18,7 +18,8 @@
 # (non_negative_derivative(max(x), 1s) * 8) and of transformations;
 # subqueries over several series and with an outer GROUP BY; Go's regular
 # expressions, and its errors for the ones it refuses; operators and types
-# InfluxDB refuses in the field list; casts between integer and float.
+# InfluxDB refuses in the field list; casts between integer and float;
+# a cast on a GROUP BY tag (Grafana's "host"::tag); SHOW TAG KEYS SLIMIT.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -567,6 +568,14 @@ expect 'top of truncated values' "$(q 'SELECT top(fv::integer, 2) FROM edgt' --d
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","top"],"values":[[1767225630,47],[1767225720,44]]}]}]}'
 expect 'last of truncated values, not the cache' "$(q 'SELECT last(fv::integer) FROM edgt GROUP BY host' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","tags":{"host":"a"},"columns":["time","last"],"values":[[1767225810,-38]]},{"name":"edgt","tags":{"host":"b"},"columns":["time","last"],"values":[[1767225630,7]]},{"name":"edgt","tags":{"host":"c d"},"columns":["time","last"],"values":[[1767225630,47]]},{"name":"edgt","tags":{"host":"e,f"},"columns":["time","last"],"values":[[1767225630,-21]]},{"name":"edgt","tags":{"host":"g=h"},"columns":["time","last"],"values":[[1767225630,7]]}]}]}'
+
+
+# Grafana's GROUP BY "host"::tag (any cast on a dimension is taken), and
+# SHOW TAG KEYS ... SLIMIT/SOFFSET (taken and ignored by 1.6.7)
+expect 'a cast on a GROUP BY tag' "$(q 'SELECT mean(v) FROM rx WHERE time >= 1767225600s AND time < 1767225660s GROUP BY time(30s), "host"::tag fill(null)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","tags":{"host":"Server01"},"columns":["time","mean"],"values":[[1767225600,1],[1767225630,null]]},{"name":"rx","tags":{"host":"WEB-1"},"columns":["time","mean"],"values":[[1767225600,3],[1767225630,null]]},{"name":"rx","tags":{"host":"db.local"},"columns":["time","mean"],"values":[[1767225600,null],[1767225630,4]]},{"name":"rx","tags":{"host":"nl"},"columns":["time","mean"],"values":[[1767225600,null],[1767225630,6]]},{"name":"rx","tags":{"host":"server02"},"columns":["time","mean"],"values":[[1767225600,2],[1767225630,null]]},{"name":"rx","tags":{"host":"x y"},"columns":["time","mean"],"values":[[1767225600,null],[1767225630,5]]}]}]}'
+expect 'SHOW TAG KEYS with SLIMIT and SOFFSET' "$(q 'SHOW TAG KEYS FROM rx LIMIT 1 SLIMIT 2 SOFFSET 1' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["tagKey"],"values":[["host"]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"

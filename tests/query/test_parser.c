@@ -249,6 +249,11 @@ static const golden_t goldens[] = {
     {"SHOW MEASUREMENTS ON db WITH MEASUREMENT = cpu WHERE a = 'b' LIMIT 2 OFFSET 1", NULL},
     {"SHOW TAG KEYS", NULL},
     {"SHOW TAG KEYS FROM \"cpu\"", "SHOW TAG KEYS FROM cpu"},
+    /* 1.6.7 takes SLIMIT / SOFFSET here and ignores them */
+    {"SHOW TAG KEYS FROM cpu LIMIT 2 SLIMIT 1 SOFFSET 3", "SHOW TAG KEYS FROM cpu LIMIT 2"},
+    /* a cast on a GROUP BY tag is taken (Grafana writes "host"::tag) */
+    {"SELECT mean(v) FROM m GROUP BY time(1m), \"host\"::tag, zone::field",
+     "SELECT mean(v) FROM m GROUP BY time(1m), host, zone"},
     {"SHOW TAG KEYS FROM \"cpu\" WHERE \"region\" = 'uswest'",
      "SHOW TAG KEYS FROM cpu WHERE region = 'uswest'"},
     {"SHOW TAG KEYS ON \"NOAA_water_database\" FROM \"h2o_quality\" LIMIT 1 OFFSET 1",
