@@ -7,8 +7,9 @@
  * NOTES
  * 1. What the translation does, outside brackets: flag groups (?i) (?s)
  *    (?m) (?U) and (?flags:...) - case folding by writing each letter as
- *    [xX], (?U) dropped (greediness cannot change whether a pattern
- *    matches, and we only ask that) -; (?:...), (?P<name>...) and
+ *    [xX], (?U) and the '?' of a non-greedy repetition dropped
+ *    (greediness cannot change whether a pattern matches, and we only ask
+ *    that) -; (?:...), (?P<name>...) and
  *    (?<name>...) become plain groups; '.' without (?s) becomes [^\n];
  *    \A \z become ^ $; \Q...\E is quoted; \d \w \s (and \D \W \S) become
  *    Go's ASCII classes; \a \f \t \n \r \v, \x41, \x{263a} and octal \101
@@ -77,9 +78,9 @@ static bool rx_digits(const char **p, long *v)
     return true;
 }
 
-/* A counted repetition {m}, {m,} or {m,n} at p: its largest count (m for
- * {m,}) in *max, the text after it in *end; false when it is none (Go and
- * this translation then read the brace as a literal). */
+/* A counted repetition {m}, {m,} or {m,n} at p: its counts in *min and
+ * *max (-1 for {m,}), the text after it in *end; false when it is none
+ * (Go and this translation then read the brace as a literal). */
 static bool rx_count(const char *p, long *min, long *max, const char **end)
 {
     if (*p != '{')
@@ -133,7 +134,16 @@ static bool fail(tr_t *t, const char *why)
     return fail_at(t, why, NULL, 0);
 }
 
-static int hexval(char c);
+static int hexval(char c)
+{
+    if (c >= '0' && c <= '9')
+        return c - '0';
+    if (c >= 'a' && c <= 'f')
+        return c - 'a' + 10;
+    if (c >= 'A' && c <= 'F')
+        return c - 'A' + 10;
+    return -1;
+}
 
 /* How much of the escape at bs ('\') Go names when it refuses it: what
  * it read up to the first character it could not take. */
@@ -191,24 +201,11 @@ static int utf8_at(const char *s, uint32_t *cp)
     return n;
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* An escape that stands for one character, at p (just after the '\'):
  * \a \f \t \n \r \v, \xHH, \x{H...}, octal, punctuation.  Its code point
- * in *cp and the text after it, or NULL when p is no such escape (*bad
- * then says whether it is an error rather than another kind of escape). */
-static const char *char_escape(const char *p, uint32_t *cp, bool *bad)
+ * in *cp and the text after it, or NULL when p is no such escape. */
+static const char *char_escape(const char *p, uint32_t *cp)
 {
-    *bad = false;
     static const char ctl[] = "a\af\ft\tn\nr\rv\v";
     const char *k = *p ? strchr(ctl, *p) : NULL;
     if (k && (k - ctl) % 2 == 0) {
@@ -225,27 +222,21 @@ static const char *char_escape(const char *p, uint32_t *cp, bool *bad)
                 if (c > 0x10ffff)
                     break;
             }
-            if (*q != '}' || nd == 0 || c > 0x10ffff) {
-                *bad = true;
+            if (*q != '}' || nd == 0 || c > 0x10ffff)
                 return NULL;
-            }
             *cp = c;
             return q + 1;
         }
-        if (hexval(p[1]) < 0 || hexval(p[2]) < 0) {
-            *bad = true;
+        if (hexval(p[1]) < 0 || hexval(p[2]) < 0)
             return NULL;
-        }
         *cp = (uint32_t)(hexval(p[1]) * 16 + hexval(p[2]));
         return p + 3;
     }
     if (*p >= '0' && *p <= '7') {
         /* Go: \0 and \0nn, or three-digit \nnn (\1 alone would be a
          * backreference, which it refuses) */
-        if (*p != '0' && (p[1] < '0' || p[1] > '7')) {
-            *bad = true;
+        if (*p != '0' && (p[1] < '0' || p[1] > '7'))
             return NULL;
-        }
         uint32_t c = 0;
         int i = 0;
         for (; i < 3 && p[i] >= '0' && p[i] <= '7'; i++)
@@ -482,8 +473,7 @@ static const char *class_atom(tr_t *t, const char *p, cset_t *s, uint32_t *cp, b
             return fail_at(t, "trailing backslash at end of expression", p, 0), NULL;
         if (cs_perl(s, *p))
             return p + 1;
-        bool bad;
-        const char *q = char_escape(p, cp, &bad);
+        const char *q = char_escape(p, cp);
         if (q) {
             *single = true;
             return q;
@@ -796,8 +786,7 @@ static bool tr_run(tr_t *t, const char *pat)
                 continue;
             }
             uint32_t cp;
-            bool bad;
-            const char *q = char_escape(p + 1, &cp, &bad);
+            const char *q = char_escape(p + 1, &cp);
             if (!q)
                 return fail_at(t,
                                e == 'p' || e == 'P' ? "Unicode classes (\\p) are not supported"
