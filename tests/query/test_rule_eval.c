@@ -221,6 +221,10 @@ static const ecase_t likes[] = {
     {"SELECT fw =~ /^1\\.2/ AS a, fw !~ /^1\\.2/ AS b, topic =~ /telemetry$/ AS c, missing =~ /x/ "
      "AS d FROM \"#\"",
      "PASS {\"a\":true,\"b\":false,\"c\":true,\"d\":null}"},
+    /* Go's syntax, as in queries (query/rx.c) */
+    {"SELECT fw =~ /^\\d+\\.\\d/ AS a, topic =~ /(?i)TELEMETRY$/ AS b, topic =~ /(?:x|y)z/ AS c, "
+     "fw =~ /\\Q1.2\\E/ AS d FROM \"#\"",
+     "PASS {\"a\":true,\"b\":true,\"c\":false,\"d\":true}"},
 };
 
 static const ecase_t funcs[] = {

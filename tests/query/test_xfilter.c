@@ -163,6 +163,8 @@ static void test_rows(void **state)
     rows_are("ok != true", TAGS_A, 2, "001010"); /* null ok at 0 */
     rows_are("msg =~ /[13]/", TAGS_A, 2, "010100");
     rows_are("msg !~ /[13]/", TAGS_A, 2, "101010"); /* null msg at 5 */
+    rows_are("msg =~ /(?i)^M[13]$/", TAGS_A, 2, "010100"); /* Go's syntax */
+    rows_are("msg =~ /^m\\d$/", TAGS_A, 2, "111110");
     rows_are("msg >= 'm3'", TAGS_A, 2, "000110");
     rows_are("temp * 2 = n * 3", TAGS_A, 2, "110111");
     rows_are("n / 2 = 1.5", TAGS_A, 2, "000100");
