@@ -66,8 +66,8 @@ typedef struct {
 
 static bool rx_digits(const char **p, long *v)
 {
-    if (**p < '0' || **p > '9')
-        return false;
+    if (**p < '0' || **p > '9' || (**p == '0' && (*p)[1] >= '0' && (*p)[1] <= '9'))
+        return false; /* (Go: no leading zeros; the brace is then a literal) */
     long x = 0;
     while (**p >= '0' && **p <= '9') {
         if (x <= RX_MAX_COUNT * 10L)
@@ -272,9 +272,12 @@ static void cs_range(cset_t *s, unsigned lo, unsigned hi)
         cs_add(s, c);
 }
 
+static void cs_fold(cset_t *s);
+
 /* Go's ASCII class name (as in [:name:] or \d \s \w) into s, negated:
- * every byte not in it.  false when the name is unknown. */
-static bool cs_class(cset_t *s, const char *name, size_t n, bool neg)
+ * every byte not in it, folded (?i) before it is negated, as Go folds
+ * it.  false when the name is unknown. */
+static bool cs_class(cset_t *s, const char *name, size_t n, bool neg, bool fold)
 {
     cset_t c = {0};
 #define IS(lit) (n == sizeof(lit) - 1 && memcmp(name, lit, n) == 0)
@@ -325,6 +328,8 @@ static bool cs_class(cset_t *s, const char *name, size_t n, bool neg)
         return false;
     }
 #undef IS
+    if (fold)
+        cs_fold(&c);
     for (unsigned b = 1; b <= 255; b++)
         if (cs_has(&c, b) != neg)
             cs_add(s, b);
@@ -337,13 +342,13 @@ static bool cs_perl(cset_t *s, char c)
     switch (c) {
     case 'd':
     case 'D':
-        return cs_class(s, "digit", 5, c == 'D');
+        return cs_class(s, "digit", 5, c == 'D', false);
     case 's':
     case 'S':
-        return cs_class(s, "perlspace", 9, c == 'S');
+        return cs_class(s, "perlspace", 9, c == 'S', false);
     case 'w':
     case 'W':
-        return cs_class(s, "word", 4, c == 'W');
+        return cs_class(s, "word", 4, c == 'W', false);
     default:
         return false;
     }
@@ -505,7 +510,7 @@ static const char *tr_class(tr_t *t, const char *p, int fl)
             bool cneg = *name == '^';
             if (cneg)
                 name++;
-            if (!cs_class(&s, name, (size_t)(e - name), cneg))
+            if (!cs_class(&s, name, (size_t)(e - name), cneg, (fl & RF_I) != 0))
                 return fail_at(t, "invalid character class range", p, (size_t)(e + 2 - p)), NULL;
             p = e + 2;
             continue;
@@ -515,7 +520,7 @@ static const char *tr_class(tr_t *t, const char *p, int fl)
         const char *q = class_atom(t, p, &s, &lo, &single);
         if (!q)
             return NULL;
-        if (*q == '-' && q[1] && q[1] != ']') {
+        if (single && *q == '-' && q[1] && q[1] != ']') {
             const char *r = class_atom(t, q + 1, &s, &hi, &single2);
             if (!r)
                 return NULL;
@@ -617,7 +622,7 @@ static const char *flag_group(tr_t *t, const char *p, int *on, int *off, bool *c
             continue;
         case ':':
         case ')':
-            if (!any && (neg || *p == ')'))
+            if (!any && neg) /* (?) is nothing, as in Go; (?-) is an error */
                 return fail_at(t, "invalid or unsupported Perl syntax", start, n), NULL;
             *colon = *p == ':';
             return p + 1;
@@ -700,8 +705,11 @@ static bool tr_run(tr_t *t, const char *pat)
                         t->set_m = true;
                     nfl = (fl | on) & ~off;
                     p = q;
-                    if (!colon) { /* for the rest of the group */
+                    if (!colon) { /* for the rest of the group; a repetition
+                                   * after it applies to what came before */
                         fl = nfl;
+                        rep = prev_rep;
+                        can_rep = prev_can;
                         continue;
                     }
                 }
@@ -950,10 +958,11 @@ const char *qry_regex_refused(const char *pat)
             if (atom) {
                 long copies = max ? max : 1;
                 long w = atom * copies, n = atom_n * copies;
-                if (!atom_null && min == 0) /* the optional copies: * ? {0,n} {0} */
-                    n += !count || open || max == 0 ? 1 : max - min;
-                else if (!atom_null && count)
-                    n += open ? 0 : max - min; /* {m,n}: n - m optional copies */
+                /* made optional (* ? {0,n}): one more copy that may match
+                 * nothing; glibc nests the optional copies of {m,n}, so
+                 * they count once (a{0,1000}b{0,1000}c{0,1000}: 26 MB) */
+                if (!atom_null && (min == 0 || (count && !open && max > min)))
+                    n += 1;
                 /* an open repetition (* + {m,}) of such copies costs
                  * regcomp time with their cube: (){800,} 0.9 s */
                 bool star = count ? open : *p != '?';

@@ -209,6 +209,19 @@ qry_val_t qry__cx_eval(const cx_t *e, const cx_env_t *env)
             return qry__vb(op == QRY_OP_EQREGEX ? m : !m);
         }
         qry_val_t b = qry__cx_eval(e->b, env);
+        if (op == QRY_OP_BITAND || op == QRY_OP_BITOR || op == QRY_OP_BITXOR) {
+            /* InfluxDB 1.6.7: a null beside a boolean is false, and a
+             * boolean & | ^ anything but a boolean is false (its type
+             * check lets a boolean on the left through: bv & 1).  Not
+             * beside a literal: InfluxDB keeps a row only where a field
+             * has a point, which a value made from nothing would undo */
+            if (a.t == QRY_NULL && b.t == QRY_BOOL && e->b->k != CX_LIT)
+                a = qry__vb(false);
+            else if (b.t == QRY_NULL && a.t == QRY_BOOL && e->a->k != CX_LIT)
+                b = qry__vb(false);
+            if (a.t == QRY_BOOL && b.t != QRY_BOOL)
+                return qry__vb(false);
+        }
         if (a.t == QRY_NULL || b.t == QRY_NULL)
             return op >= QRY_OP_EQ && op <= QRY_OP_GTE ? qry__vb(false) : qry__vnull();
         if (op >= QRY_OP_EQ && op <= QRY_OP_GTE)

@@ -1516,8 +1516,9 @@ static int ty_check(cctx_t *c, const qry_expr_t *e, qry_vtype_t *out)
             *out = l == QRY_VT_NONE ? r : l;
             return 0;
         }
+        /* (1.6.7 takes any right side after a boolean: bv & 1) */
         bool ok =
-            bits ? l == r && (l == QRY_VT_INTEGER || l == QRY_VT_BOOLEAN || l == QRY_VT_UNSIGNED)
+            bits ? l == QRY_VT_BOOLEAN || (l == r && (l == QRY_VT_INTEGER || l == QRY_VT_UNSIGNED))
                  : vt_number(l) && vt_number(r);
         if (!ok)
             return ty_fail(c, e, l, r);

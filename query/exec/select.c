@@ -1718,9 +1718,15 @@ static size_t aux_point(run_t *r, const group_t *g, const ast_t *s, qry_val_t v,
     const agg_t *a = &r->p->aggs[r->p->aux_agg];
     if (a->fn != A_PERCENTILE)
         return read_point(r, s->si1, t, rowv, ar) ? s->si1 : SIZE_MAX;
-    for (size_t si = g->s0; si < g->s0 + g->ns; si++)
-        if (read_point(r, si, t, rowv, ar) && a->col >= 0 && qry__vcmp(&rowv[a->col], &v) == 0)
+    for (size_t si = g->s0; si < g->s0 + g->ns; si++) {
+        if (!read_point(r, si, t, rowv, ar) || a->col < 0)
+            continue;
+        qry_val_t pv = rowv[a->col]; /* x::integer: the value it was chosen as */
+        if (a->trunc && pv.t == QRY_FLOAT)
+            pv = qry__vi(qry__f64_to_i64(pv.u.f));
+        if (qry__vcmp(&pv, &v) == 0)
             return si;
+    }
     return SIZE_MAX;
 }
 

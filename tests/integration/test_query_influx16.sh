@@ -577,5 +577,24 @@ expect 'a cast on a GROUP BY tag' "$(q 'SELECT mean(v) FROM rx WHERE time >= 176
 expect 'SHOW TAG KEYS with SLIMIT and SOFFSET' "$(q 'SHOW TAG KEYS FROM rx LIMIT 1 SLIMIT 2 SOFFSET 1' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["tagKey"],"values":[["host"]]}]}]}'
 
+
+# after a review: [\w-.], (?i) over a negated class, a count with a leading
+# zero, (?) and a repetition after a flag group, as Go reads them; a boolean
+# on the left of & | ^ (1.6.7 answers false beside a non-boolean, and a
+# missing field beside a boolean field is false); percentile of x::integer
+# beside another field
+expect 'a class before - leaves it a member' "$(q 'SELECT v FROM rx WHERE host =~ /^[\w-.]+$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225600,1],[1767225610,2],[1767225620,3],[1767225630,4],[1767225650,6]]}]}]}'
+expect '(?i) folds a negated class before negating it' "$(q 'SELECT v FROM rx WHERE host =~ /(?i)^[[:^lower:]]/ OR sv =~ /(?i)^[^[:^lower:]]+$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225600,1],[1767225630,4]]}]}]}'
+expect 'Go'"'"'s counts, (?) and flag groups before a repetition' "$(q 'SELECT v FROM rx WHERE host =~ /l{01}/ OR host =~ /(?)S/ OR host =~ /e(?i)*r/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225600,1],[1767225610,2]]}]}]}'
+expect 'a boolean on the left of bitwise operators' "$(q 'SELECT bv & 1, bv ^ iv, bv | fv FROM edgt WHERE host = '"'"'a'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","bv","bv_iv","bv_fv"],"values":[[1767225600,false,false,false],[1767225615,null,null,null],[1767225630,false,false,false],[1767225645,null,null,null],[1767225675,null,null,null],[1767225705,null,null,null],[1767225720,false,false,false],[1767225750,false,false,false],[1767225780,false,false,true],[1767225795,null,null,null],[1767225810,false,false,false]]}]}]}'
+expect 'a missing field beside a boolean field' "$(q 'SELECT bv ^ sv FROM edgt WHERE host = '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","bv_sv"],"values":[[1767225600,false],[1767225615,null],[1767225630,true],[1767225645,null]]}]}]}'
+expect 'percentile of a truncated field beside another field' "$(q 'SELECT percentile(fv::integer, 90), iv FROM edgt WHERE host = '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","percentile","iv"],"values":[[1767225630,7,-188]]}]}]}'
+
 stop_server
 echo "PASS: $checks checks"

@@ -280,6 +280,12 @@ static void test_regex_rewrite(void **st)
         /* a repeated anchor is grouped (glibc refuses ^?); \Q\E is nothing */
         {"a$*|\\bx", "a($)*|\\bx"},
         {"^\\Q\\E?", "(^)?"},
+        /* a class before '-' leaves it a member; a count has no leading
+         * zero; (?) is nothing; a repetition after a flag group repeats
+         * what came before it (all as Go reads them) */
+        {"[\\w-.]", "[.0-9A-Z_a-z-]"},
+        {"a{01}", "a\\{01\\}"},
+        {"(?)a(?i)*", "a*"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         assert_null(qry_regex_posix(cases[i][0], &b, &cf));
@@ -360,6 +366,10 @@ static void test_regex_match(void **st)
         {"[\xc3\xa9x]", "\xc3\xa9", 1},
         {"\\s\\S", " a", 1},
         {"\\W", "abc_9", 0},
+        {"(?i)[[:^lower:]]", "A", 0}, /* folded, then negated */
+        {"(?i)[[:^lower:]]", "1", 1},
+        {"(?i)[^[:^lower:]]", "A", 1},
+        {"^[\\w-.]+$", "a-b.c", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         regex_t re;
