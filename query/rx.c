@@ -9,8 +9,8 @@
  *    (?m) (?U) and (?flags:...) - case folding by writing each letter as
  *    [xX], (?U) and the '?' of a non-greedy repetition dropped
  *    (greediness cannot change whether a pattern matches, and we only ask
- *    that) -; (?:...), (?P<name>...) and
- *    (?<name>...) become plain groups; '.' without (?s) becomes [^\n];
+ *    that) -; (?:...) and (?P<name>...) become plain groups ((?<name>...)
+ *    is refused, as the Go that built InfluxDB 1.6.7 refused it); '.' without (?s) becomes [^\n];
  *    \A \z become ^ $; \Q...\E is quoted; \d \w \s (and \D \W \S) become
  *    Go's ASCII classes; \a \f \t \n \r \v, \x41, \x{263a} and octal \101
  *    become their characters; an escaped punctuation mark is that mark
@@ -104,12 +104,22 @@ static bool rx_count(const char *p, long *min, long *max, const char **end)
     return true;
 }
 
-/* Whether a repetition follows at p (past quotes of nothing, \\Q\\E,
- * which Go reads as nothing at all). */
+/* Whether a repetition follows at p, past what Go reads as nothing at
+ * all there: quotes of nothing (\\Q\\E) and flag groups ((?i)). */
 static bool is_quant(const char *p)
 {
-    while (p[0] == '\\' && p[1] == 'Q' && (!p[2] || (p[2] == '\\' && p[3] == 'E')))
-        p += p[2] ? 4 : 2;
+    for (;;) {
+        if (p[0] == '\\' && p[1] == 'Q' && (!p[2] || (p[2] == '\\' && p[3] == 'E'))) {
+            p += p[2] ? 4 : 2;
+            continue;
+        }
+        size_t n = p[0] == '(' && p[1] == '?' ? strspn(p + 2, "imsU-") : 0;
+        if (p[0] == '(' && p[1] == '?' && p[2 + n] == ')') {
+            p += 3 + n;
+            continue;
+        }
+        break;
+    }
     long min, max;
     const char *end;
     return *p == '*' || *p == '+' || *p == '?' || rx_count(p, &min, &max, &end);
@@ -684,17 +694,18 @@ static bool tr_run(tr_t *t, const char *pat)
             int nfl = fl;
             if (p[1] == '?') {
                 const char *q = p + 2;
-                if (*q == 'P')
-                    q++;
-                if (*q == '<') { /* a named group */
-                    const char *e = q + 1;
+                if (q[0] == 'P' && q[1] == '<') {
+                    /* a named group ((?<name> is Go 1.22's; 1.6.7 refuses
+                     * it, as a flag group here does) */
+                    const char *gt = strchr(q + 2, '>'), *e = q + 2;
                     while ((*e >= '0' && *e <= '9') || (*e >= 'a' && *e <= 'z') ||
                            (*e >= 'A' && *e <= 'Z') || *e == '_')
                         e++;
-                    if (e == q + 1 || *e != '>')
-                        return fail_at(t, "invalid named capture", p,
-                                       *e == '>' ? (size_t)(e + 1 - p) : strlen(p));
-                    p = e + 1;
+                    if (!gt)
+                        return fail_at(t, "invalid named capture", p, strlen(p));
+                    if (e == q + 2 || e != gt)
+                        return fail_at(t, "invalid named capture", p, (size_t)(gt + 1 - p));
+                    p = gt + 1;
                 } else {
                     int on, off;
                     bool colon;

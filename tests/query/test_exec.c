@@ -263,7 +263,7 @@ static void test_regex_rewrite(void **st)
         {"(?i)ab1", "[aA][bB]1"},
         {"(?i:x)y", "([xX])y"},
         {"(?i)[a-c]", "[A-Ca-c]"},
-        {"(?:a|b)(?P<n>c)(?<m>d)", "(a|b)(c)(d)"},
+        {"(?:a|b)(?P<n>c)(?P<m>d)", "(a|b)(c)(d)"},
         {"a.b", "a[^\n]b"},
         {"(?s)a.b", "a.b"},
         {"\\Aa\\z", "^a$"},
@@ -286,6 +286,7 @@ static void test_regex_rewrite(void **st)
         {"[\\w-.]", "[.0-9A-Z_a-z-]"},
         {"a{01}", "a\\{01\\}"},
         {"(?)a(?i)*", "a*"},
+        {"x^(?U)?", "x(^)?"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         assert_null(qry_regex_posix(cases[i][0], &b, &cf));
@@ -307,6 +308,8 @@ static void test_regex_rewrite(void **st)
         {"(?z)", "invalid or unsupported Perl syntax"},
         {"(?=a)", "invalid or unsupported Perl syntax"},
         {"(?P<>a)", "invalid named capture"},
+        {"(?P<a-b>x)", "invalid named capture"},
+        {"(?<n>a)", "invalid or unsupported Perl syntax"},
         {"[z-a]", "invalid character class range"},
         {"[[:foo:]]", "invalid character class range"},
         {"\\pL", "Unicode classes (\\p) are not supported"},
