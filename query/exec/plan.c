@@ -1533,8 +1533,13 @@ static int ty_check(cctx_t *c, const qry_expr_t *e, qry_vtype_t *out)
 static int type_errors(cctx_t *c, const qry_select_t *sel)
 {
     for (size_t i = 0; i < sel->nfields; i++) {
+        const qry_expr_t *e = sel->fields[i].expr;
+        /* an aggregate beside a bare field (count(sv) + sv): InfluxDB's
+         * mixing error comes first, from the compile below */
+        if (has_agg(e) && find_node(e, is_var_or_multi, is_agg_call))
+            continue;
         qry_vtype_t t;
-        QRY__TRY(ty_check(c, sel->fields[i].expr, &t));
+        QRY__TRY(ty_check(c, e, &t));
     }
     return 0;
 }

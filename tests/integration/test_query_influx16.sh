@@ -596,5 +596,8 @@ expect 'a missing field beside a boolean field' "$(q 'SELECT bv ^ sv FROM edgt W
 expect 'percentile of a truncated field beside another field' "$(q 'SELECT percentile(fv::integer, 90), iv FROM edgt WHERE host = '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","percentile","iv"],"values":[[1767225630,7,-188]]}]}]}'
 
+expect 'the mixing error before a type error' "$(q 'SELECT count(sv) + sv FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'
+
 stop_server
 echo "PASS: $checks checks"
