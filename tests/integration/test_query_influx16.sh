@@ -150,6 +150,10 @@ rx,host=db.local v=4,sv="aXb" 1767225630000
 rx,host=x\ y v=5,sv="Dd9" 1767225640000
 rx,host=nl v=6,sv="a
 b" 1767225650000
+rxu,city=Zürich v=1,sv="Grüße" 1767225600000
+rxu,city=München v=2,sv="€uro" 1767225610000
+rxu,city=Zurich v=3,sv="ab" 1767225620000
+rxu,city=東京 v=4,sv="😀x" 1767225630000
 LP
 # points every 30 minutes, two devices alternating, over four days around
 # each 2026 change of Europe/Berlin and America/New_York
@@ -595,6 +599,22 @@ expect 'a missing field beside a boolean field' "$(q 'SELECT bv ^ sv FROM edgt W
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","bv_sv"],"values":[[1767225600,false],[1767225615,null],[1767225630,true],[1767225645,null]]}]}]}'
 expect 'percentile of a truncated field beside another field' "$(q 'SELECT percentile(fv::integer, 90), iv FROM edgt WHERE host = '"'"'b'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"edgt","columns":["time","percentile","iv"],"values":[[1767225630,7,-188]]}]}]}'
+# characters, not bytes: '.', negated classes, \D \W \S, non-ASCII ranges
+# and (?i) over non-ASCII letters match as Go's regexp does
+expect 'a dot is one UTF-8 character' "$(q 'SELECT v FROM rxu WHERE city =~ /^Z.rich$/ OR city =~ /^..$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["time","v"],"values":[[1767225600,1],[1767225620,3],[1767225630,4]]}]}]}'
+expect 'a counted dot on a string field' "$(q 'SELECT v FROM rxu WHERE sv =~ /^.{2}$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["time","v"],"values":[[1767225620,3],[1767225630,4]]}]}]}'
+expect 'negated classes take whole characters' "$(q 'SELECT v FROM rxu WHERE city =~ /^[^Z][^a-z]/ OR sv =~ /^\W\w$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["time","v"],"values":[[1767225610,2],[1767225630,4]]}]}]}'
+expect 'non-ASCII ranges' "$(q 'SELECT v FROM rxu WHERE city =~ /[à-ü]/ OR city =~ /[\x{4e00}-\x{9fff}]$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["time","v"],"values":[[1767225600,1],[1767225610,2],[1767225630,4]]}]}]}'
+expect 'a negated non-ASCII class' "$(q 'SELECT v FROM rxu WHERE city !~ /^[^ü]+$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["time","v"],"values":[[1767225600,1],[1767225610,2]]}]}]}'
+expect '(?i) over non-ASCII letters' "$(q 'SELECT v FROM rxu WHERE sv =~ /(?i)^GRÜ/ OR city =~ /(?i)^z[^Ü]/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["time","v"],"values":[[1767225600,1],[1767225620,3]]}]}]}'
+expect 'SHOW TAG VALUES by a counted dot' "$(q 'SHOW TAG VALUES FROM rxu WITH KEY = city WHERE city =~ /^.{2}$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["key","value"],"values":[["city","東京"]]}]}]}'
 
 expect 'the mixing error before a type error' "$(q 'SELECT count(sv) + sv FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'

@@ -238,6 +238,12 @@ static void test_tz(void **st)
     assert_int_equal(qry__tz_offset(NULL, 12345), 0);
 }
 
+/* every non-ASCII character, as a '.' or a negated class ends (NOTES 4 of
+ * query/rx.c) */
+#define MB                                                                                         \
+    "|[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf][\x80-\xbf]|[\xf0-\xf4][\x80-\xbf][\x80-\xbf]"  \
+    "[\x80-\xbf])"
+
 static void test_regex_rewrite(void **st)
 {
     (void)st;
@@ -252,11 +258,11 @@ static void test_regex_rewrite(void **st)
         {"^[\\w\\-.]+$", "^[.0-9A-Z_a-z-]+$"},
         {"[a\\-z]", "[az-]"},
         {"[a\\]b]", "[]ab]"},
-        {"[^\\]\\d]", "[^]0-9]"},
+        {"[^\\]\\d]", "([^]0-9\x80-\xff]" MB},
         {"[\\^a]", "[a^]"},
         {"[\\^]", "\\^"},
         {"[\\^-]", "[-^]"},
-        {"[^\\^]", "[^^]"},
+        {"[^\\^]", "([^\x80-\xff^]" MB},
         {"[]a]", "[]a]"},
         {"[[:alpha:]\\\\]", "[A-Z\\a-z]"},
         {"\\[x\\]", "\\[x\\]"},
@@ -264,8 +270,8 @@ static void test_regex_rewrite(void **st)
         {"(?i:x)y", "([xX])y"},
         {"(?i)[a-c]", "[A-Ca-c]"},
         {"(?:a|b)(?P<n>c)(?P<m>d)", "(a|b)(c)(d)"},
-        {"a.b", "a[^\n]b"},
-        {"(?s)a.b", "a.b"},
+        {"a.b", "a([^\n\x80-\xff]" MB "b"},
+        {"(?s)a.b", "a([^\x80-\xff]" MB "b"},
         {"\\Aa\\z", "^a$"},
         {"\\Qa.b*\\E+", "a\\.b\\*+"},
         {"a+?b*?c??d{2,3}?", "a+b*c?d{2,3}"},
@@ -274,9 +280,21 @@ static void test_regex_rewrite(void **st)
         {"\xc3\xa9+", "(\xc3\xa9)+"},
         {"[\xc3\xa9x]", "([x]|\xc3\xa9)"},
         {"(?U)a+", "a+"},
-        {"(?m)^a.$", "^a.$"},
-        {"(?m)^[^a]", "^([^a]|\n)"},
-        {"(?ms)^.", "^(.|\n)"},
+        {"(?m)^a.$", "^a([^\n\x80-\xff]" MB "$"},
+        {"(?m)^[^a]", "^([]\x01-,.-\\_`b-\x7f^-]" MB},
+        {"(?ms)^.", "^([]\x01-,.-\\_-\x7f^-]" MB},
+        /* before * or +, every byte past ASCII (NOTES 4) */
+        {"a.*b", "a[^\n]*b"},
+        {"\\D+", "[^0-9]+"},
+        {"(?ms).*", "(.|\n)*"},
+        {"(?m)[^a]+", "[]\x01-,.-\\_`b-\xff^-]+"},
+        /* non-ASCII ranges as UTF-8 byte ranges */
+        {"[\xc3\xa0-\xc3\xbc]", "(\xc3[\xa0-\xbc])"},
+        {"[\\x{80}-\\x{10FFFF}]", "([\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf][\x80-\xbf]|"
+                                  "[\xf0-\xf4][\x80-\xbf][\x80-\xbf][\x80-\xbf])"},
+        {"[\\x{7f0}-\\x{10001}]",
+         "(\xdf[\xb0-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec][\x80-\xbf][\x80-\xbf]|"
+         "\xed[\x80-\x9f][\x80-\xbf]|[\xee-\xef][\x80-\xbf][\x80-\xbf]|\xf0\x90\x80[\x80-\x81])"},
         /* a repeated anchor is grouped (glibc refuses ^?); \Q\E is nothing */
         {"a$*|\\bx", "a($)*|\\bx"},
         {"^\\Q\\E?", "(^)?"},
@@ -313,7 +331,6 @@ static void test_regex_rewrite(void **st)
         {"[z-a]", "invalid character class range"},
         {"[[:foo:]]", "invalid character class range"},
         {"\\pL", "Unicode classes (\\p) are not supported"},
-        {"[^\xc3\xa9]", "a negated class with non-ASCII characters is not supported"},
         {"\\x00", "a NUL character cannot be matched"},
         {"\xff", "invalid UTF-8"},
         {"(?m)a$|\\z", "\\A or \\z in a pattern that sets (?m) is not supported"},
@@ -323,6 +340,23 @@ static void test_regex_rewrite(void **st)
         const char *why = qry_regex_posix(bad[i][0], &b, &cf);
         assert_non_null(why);
         assert_string_equal(why, bad[i][1]);
+    }
+    /* 64 separate non-ASCII characters in a class are taken, 65 not */
+    for (int n = 64; n <= 65; n++) {
+        cn_buf_t p;
+        cn_buf_init(&p);
+        cn_buf_put_u8(&p, '[');
+        for (int k = 0; k < n; k++) {
+            char e[16];
+            cn_buf_put(&p, e, (size_t)snprintf(e, sizeof e, "\\x{%x}", 0x100 + 2 * k));
+        }
+        cn_buf_put(&p, "]", 2);
+        const char *why = qry_regex_posix((const char *)p.p, &b, &cf);
+        if (n == 64)
+            assert_null(why);
+        else
+            assert_string_equal(why, "too many non-ASCII ranges in a class");
+        cn_buf_free(&p);
     }
     cn_buf_free(&b);
 }
@@ -373,6 +407,41 @@ static void test_regex_match(void **st)
         {"(?i)[[:^lower:]]", "1", 1},
         {"(?i)[^[:^lower:]]", "A", 1},
         {"^[\\w-.]+$", "a-b.c", 1},
+        /* characters, not bytes */
+        {"^Z.rich$", "Z\xc3\xbcrich", 1},
+        {"^.$", "\xc3\xa9", 1},
+        {"^..$", "\xc3\xa9", 0},
+        {"^.$", "\xe2\x82\xac", 1},
+        {"^.$", "\xf0\x9f\x98\x80", 1},
+        {"^.{3}$", "a\xc3\xa9\xe2\x82\xac", 1},
+        {"^.{3}$", "a\xc3\xa9", 0},
+        {"^.*$", "\xc3\xa9\xe2\x82\xac", 1},
+        {"^.+x$", "\xc3\xa9x", 1},
+        {"(?m)^.$", "\xc3\xa9\nx", 1},
+        {"^[^\xc3\xa9]$", "\xc3\xa9", 0},
+        {"^[^\xc3\xa9]$", "\xc3\xa8", 1},
+        {"^[^\xc3\xa9]$", "e", 1},
+        {"^[^a]+$", "\xc3\xa9\xc3\xa9", 1},
+        {"^[^a]{2}$", "\xc3\xa9", 0},
+        {"^[\xc3\xa0-\xc3\xbc]+$", "\xc3\xa9\xc3\xa8\xc3\xbc", 1},
+        {"^[\xc3\xa0-\xc3\xbc]$", "\xc3\xbf", 0},
+        {"^[a-\\x{20ac}]$", "\xe2\x82\xac", 1},
+        {"^[a-\\x{20ac}]$", "\xe2\x82\xad", 0},
+        {"^[\\x{800}-\\x{FFFF}]$", "\xc3\xa9", 0},
+        {"^[\\x{800}-\\x{FFFF}]$", "\xe2\x82\xac", 1},
+        {"^[\\x{100}-\\x{10FFFF}]$", "\xf0\x9f\x98\x80", 1},
+        {"^\\D\\W\\S$", "\xc3\xa9\xc3\xa9\xc3\xa9", 1},
+        {"^\\S{2}$", "\xc3\xa9", 0},
+        /* (?i) beyond ASCII */
+        {"(?i)^GR\xc3\x9c",
+         "Gr\xc3\xbc\xc3\x9f"
+         "e",
+         1},
+        {"(?i)^\xcf\x83+$", "\xce\xa3\xcf\x83", 1},
+        {"(?i)^[\xc3\xa0-\xc3\xbc]+$", "\xc3\x89\xc3\xa9", 1},
+        {"(?i)^[\xc3\xa0-\xc3\xbc]$", "\xc3\x97", 0},
+        {"(?i)^[^\xc3\xbc]", "\xc3\x9c", 0},
+        {"^[^\xc3\xbc]", "\xc3\x9c", 1},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         regex_t re;
