@@ -10,13 +10,12 @@
  *    [xX], (?U) and the '?' of a non-greedy repetition dropped
  *    (greediness cannot change whether a pattern matches, and we only ask
  *    that) -; (?:...) and (?P<name>...) become plain groups ((?<name>...)
- *    is refused, as the Go that built InfluxDB 1.6.7 refused it); '.' without (?s) becomes [^\n];
- *    \A \z become ^ $; \Q...\E is quoted; \d \w \s (and \D \W \S) become
- *    Go's ASCII classes; \a \f \t \n \r \v, \x41, \x{263a} and octal \101
- *    become their characters; an escaped punctuation mark is that mark
- *    (glibc reads \< \> \` \' as anchors, Go as the characters); a '{'
- *    that does not start {n}, {n,} or {n,m} is a literal, as in Go
- *    (glibc would read {,n} as a count).  \b \B are glibc's own.
+ *    is refused, as the Go that built InfluxDB 1.6.7 refused it); ^ $
+ *    outside (?m), and \A \z, become \` \' (NOTES 5); \Q...\E is quoted; \d \w \s (and \D \W \S)
+ * become Go's ASCII classes; \a \f \t \n \r \v, \x41, \x{263a} and octal \101 become their
+ * characters; an escaped punctuation mark is that mark (glibc reads \< \> \` \' as anchors, Go as
+ * the characters); a '{' that does not start {n}, {n,} or {n,m} is a literal, as in Go (glibc would
+ * read {,n} as a count).  \b \B are glibc's own.
  * 2. Bracket expressions are read as Go reads them (escapes, ranges,
  *    [:alpha:] classes, case folding) into a set (NOTES 4), whose
  *    brackets are written in POSIX's order: ']' first, '^' not first,
@@ -25,8 +24,7 @@
  *    and [^...] then stop at a newline, and ^ $ match at every line.
  *    Classes are therefore written as positive brackets wherever they
  *    hold '\n' (NOTES 4).  A pattern that sets (?m) is translated a
- *    second time for it; ^ $ \A \z outside (?m) in such a pattern are
- *    refused.
+ *    second time for it.
  * 4. Characters, not bytes.  The server runs in the C locale, where
  *    glibc matches bytes, and everything it stores is valid UTF-8 (the
  *    decoders refuse the rest).  So a class - '.', [...], [^...], \D and
@@ -38,18 +36,30 @@
  *    where glibc's would take one byte of it (/^Z.rich$/ matches
  *    "Z\xc3\xbcrich", as in Go).  All of the non-ASCII characters together
  *    are written as three sequences, a lead byte and its continuation
- *    bytes, which is exact on valid UTF-8.  Before a '*' or '+' such a class is one bracket
- *    of bytes instead ([^\n]*): nothing else in a translated pattern can
- *    start inside a character, so a run of bytes there matches exactly
- *    when a run of characters does, and it keeps glibc's automaton for
- *    the commonest patterns (.*) as small as before.  A literal
+ *    bytes, which is exact on valid UTF-8.  Before a '*' such a class is
+ *    one bracket of bytes instead ([^\n]*): nothing else in a translated
+ *    pattern can start inside a character, so a run of bytes there
+ *    matches exactly when a run of characters does (two runs may split a
+ *    character between them, which no '*' minds - a '+' would: .+.+
+ *    must not match one two-byte character), and it keeps glibc's
+ *    automaton for the commonest pattern (.*) as small as before.  Not
+ *    in a pattern with \B: a match may begin inside a character, where
+ *    glibc's \B holds (both bytes around are no word characters), and a
+ *    run of bytes would carry it on (\B.*x matched "e\xcc\x81x").  A literal
  *    character before a repetition is grouped so that the repetition
- *    takes all of it.  (?i) folds a non-ASCII letter to its other cases
- *    as glibc's C.UTF-8 maps them (rx_cases), a class of up to 4096
- *    non-ASCII characters too; Go folds by Unicode's orbits, which also
- *    join a few non-ASCII letters to ASCII ones (the Kelvin sign and 'k',
- *    the long s and 's') - not here.  \p{...} classes are refused, and a
- *    class with more than 64 separate non-ASCII ranges.
+ *    takes all of it.  (?i) folds a character to its case orbit as Go
+ *    does (rx_orbit: 'k' is [kK] and the Kelvin sign, sigma all three
+ *    sigmas), and a class by the orbits of its members.  \p{...}
+ *    classes are refused, and a class with more than 64 separate
+ *    non-ASCII ranges.
+ * 5. Anchors.  Without (?m) Go's ^ and $ are the start and the end of the
+ *    text.  glibc's are not, inside a pattern: ^ after a newline that
+ *    the match itself took (\n^a matches "\na", a$\nb matches "a\nb"),
+ *    so they are written as GNU's \` and \' (the buffer's start and end),
+ *    which hold with and without REG_NEWLINE.  glibc gets one more thing
+ *    wrong that no translation mends: an anchor in a group repeated
+ *    more than once holds in every copy ((^a){2} and (x|^a){2} match
+ *    "aa" and "xa"; in Go neither does).
  */
 #include "rx.h"
 
@@ -58,6 +68,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <wctype.h>
 
@@ -66,7 +77,8 @@
 #define RX_MAX_DEPTH  64
 #define RX_MAX_RANGES 64
 #define RX_MAX_RUNE   0x10ffffu
-#define RX_FOLD_RUNES 4096
+#define RX_FOLD_MAX   0x1ffffu /* no cased character above */
+#define RX_ORBIT      8
 
 enum { RF_I = 1, RF_S = 2, RF_M = 4 };
 
@@ -74,6 +86,7 @@ typedef struct {
     cn_buf_t *out;
     bool nl;    /* compiling with REG_NEWLINE (NOTES 3) */
     bool set_m; /* (?m) was seen */
+    bool no_bytes; /* the pattern has \B: no class as bytes (NOTES 4) */
     const char *why;
     const char *fp; /* the part of the pattern why is about; NULL: all */
     size_t fn;
@@ -424,83 +437,161 @@ static bool cs_class(cset_t *s, const char *name, size_t n, bool neg, bool fold)
 #undef IS
     if (fold)
         cs_fold(&c);
-    for (unsigned b = 1; b < 0x80; b++)
-        if (cs_has(&c, b) != neg)
-            cs_add(s, b);
     if (neg)
-        cs_runes(s, 0x80, RX_MAX_RUNE);
+        cs_negate(&c);
+    for (unsigned b = 1; b < 0x80; b++)
+        if (cs_has(&c, b))
+            cs_add(s, b);
+    for (int i = 0; i < c.nr; i++)
+        cs_runes(s, c.r[i].lo, c.r[i].hi);
     return true;
 }
 
-/* \d \D \s \S \w \W into s; false when c is none of them */
-static bool cs_perl(cset_t *s, char c)
+/* \d \D \s \S \w \W into s, folded under (?i) before negated (as Go
+ * does: (?i)\w holds the Kelvin sign); false when c is none of them */
+static bool cs_perl(cset_t *s, char c, bool fold)
 {
     switch (c) {
     case 'd':
     case 'D':
-        return cs_class(s, "digit", 5, c == 'D', false);
+        return cs_class(s, "digit", 5, c == 'D', fold);
     case 's':
     case 'S':
-        return cs_class(s, "perlspace", 9, c == 'S', false);
+        return cs_class(s, "perlspace", 9, c == 'S', fold);
     case 'w':
     case 'W':
-        return cs_class(s, "word", 4, c == 'W', false);
+        return cs_class(s, "word", 4, c == 'W', fold);
     default:
         return false;
     }
 }
 
-static locale_t rx_utf8;
-static pthread_once_t rx_utf8_once = PTHREAD_ONCE_INIT;
+/* Unicode's case orbits, as Go's (?i) folds (unicode.SimpleFold): the
+ * characters that share lower(upper(c)) in glibc's C.UTF-8, read once
+ * (about 5 ms) into rx_folds, sorted by that key.  U+0130 and U+0131
+ * (Turkish dotted I, dotless i) are in no orbit, as in Go. */
+typedef struct {
+    uint32_t key, cp;
+} rx_fold_t;
 
-static void rx_utf8_init(void)
+static locale_t rx_utf8;
+static rx_fold_t *rx_folds;
+static size_t rx_nfolds;
+static pthread_once_t rx_fold_once = PTHREAD_ONCE_INIT;
+
+static uint32_t rx_fold_key(uint32_t c)
 {
-    rx_utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
+    if (c == 0x130 || c == 0x131)
+        return c;
+    return (uint32_t)towlower_l(towupper_l((wint_t)c, rx_utf8), rx_utf8);
 }
 
-/* The other cases of the non-ASCII character c that are not ASCII
- * themselves, as glibc's C.UTF-8 maps them (Unicode's simple case
- * mappings: u-umlaut and U-umlaut, sigma and SIGMA); how many in out. */
-static int rx_cases(uint32_t c, uint32_t out[2])
+static int rx_fold_cmp(const void *x, const void *y)
 {
-    pthread_once(&rx_utf8_once, rx_utf8_init);
+    const rx_fold_t *a = x, *b = y;
+    if (a->key != b->key)
+        return a->key < b->key ? -1 : 1;
+    return (a->cp > b->cp) - (a->cp < b->cp);
+}
+
+static void rx_fold_init(void)
+{
+    rx_utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
     if (!rx_utf8)
-        return 0; /* no C.UTF-8: ASCII folding only */
-    uint32_t l = (uint32_t)towlower_l((wint_t)c, rx_utf8);
-    uint32_t u = (uint32_t)towupper_l((wint_t)c, rx_utf8);
+        return; /* no C.UTF-8: ASCII's cases only */
+    size_t cap = 4096;
+    rx_fold_t *f = cn_malloc(cap * sizeof *f);
+    for (uint32_t c = 'A'; c <= RX_FOLD_MAX; c++) {
+        if (c == 0x130 || c == 0x131 ||
+            ((uint32_t)towupper_l((wint_t)c, rx_utf8) == c &&
+             (uint32_t)towlower_l((wint_t)c, rx_utf8) == c))
+            continue;
+        if (rx_nfolds + 2 > cap) {
+            cap *= 2;
+            f = cn_realloc(f, cap * sizeof *f);
+        }
+        /* the key too: sharp s has no other case of its own, but the
+         * capital sharp s folds to it */
+        uint32_t key = rx_fold_key(c);
+        f[rx_nfolds++] = (rx_fold_t){key, c};
+        f[rx_nfolds++] = (rx_fold_t){key, key};
+    }
+    qsort(f, rx_nfolds, sizeof *f, rx_fold_cmp);
+    size_t n = 0;
+    for (size_t i = 0; i < rx_nfolds; i++)
+        if (!n || rx_fold_cmp(&f[n - 1], &f[i]) != 0)
+            f[n++] = f[i];
+    rx_nfolds = n;
+    rx_folds = f;
+}
+
+/* The other characters of c's case orbit into out (at most max of them);
+ * how many. */
+static int rx_orbit(uint32_t c, uint32_t *out, int max)
+{
+    pthread_once(&rx_fold_once, rx_fold_init);
+    if (!rx_folds) {
+        bool up = c >= 'A' && c <= 'Z', lo = c >= 'a' && c <= 'z';
+        if ((up || lo) && max > 0) {
+            out[0] = up ? c + 32 : c - 32;
+            return 1;
+        }
+        return 0;
+    }
+    uint32_t key = rx_fold_key(c);
+    size_t l = 0, h = rx_nfolds;
+    while (l < h) { /* the first entry of key */
+        size_t m = (l + h) / 2;
+        if (rx_folds[m].key < key)
+            l = m + 1;
+        else
+            h = m;
+    }
     int n = 0;
-    if (l != c && l >= 0x80 && l <= RX_MAX_RUNE)
-        out[n++] = l;
-    if (u != c && u != l && u >= 0x80 && u <= RX_MAX_RUNE)
-        out[n++] = u;
+    for (; l < rx_nfolds && rx_folds[l].key == key && n < max; l++)
+        if (rx_folds[l].cp != c)
+            out[n++] = rx_folds[l].cp;
     return n;
 }
 
-/* (?i) over s: ASCII letters, and the non-ASCII members' other cases when
- * they are at most RX_FOLD_RUNES characters (a larger class, such as
- * every non-ASCII character, mostly holds both cases already). */
+static void cs_add_folded(cset_t *s, uint32_t c)
+{
+    if (c < 0x80)
+        cs_add(s, c);
+    else
+        cs_runes(s, c, c);
+}
+
+static bool cs_in(const cset_t *s, uint32_t c)
+{
+    if (c < 0x80)
+        return cs_has(s, c);
+    for (int i = 0; i < s->nr && s->r[i].lo <= c; i++)
+        if (c <= s->r[i].hi)
+            return true;
+    return false;
+}
+
+/* (?i) over s: the whole case orbit of each member. */
 static void cs_fold(cset_t *s)
 {
-    for (unsigned c = 'a'; c <= 'z'; c++)
-        if (cs_has(s, c) || cs_has(s, c - 32)) {
-            cs_add(s, c);
-            cs_add(s, c - 32);
-        }
-    uint32_t total = 0;
-    for (int i = 0; i < s->nr; i++)
-        total += s->r[i].hi - s->r[i].lo + 1;
-    if (!s->nr || total > RX_FOLD_RUNES)
+    pthread_once(&rx_fold_once, rx_fold_init);
+    if (!rx_folds) {
+        for (unsigned c = 'a'; c <= 'z'; c++)
+            if (cs_has(s, c) || cs_has(s, c - 32)) {
+                cs_add(s, c);
+                cs_add(s, c - 32);
+            }
         return;
-    rrange_t r[RX_MAX_RANGES];
-    int nr = s->nr;
-    memcpy(r, s->r, (size_t)nr * sizeof *r);
-    for (int i = 0; i < nr; i++)
-        for (uint32_t c = r[i].lo; c <= r[i].hi; c++) {
-            uint32_t o[2];
-            int n = rx_cases(c, o);
-            for (int k = 0; k < n; k++)
-                cs_runes(s, o[k], o[k]);
-        }
+    }
+    cset_t in = *s;
+    for (size_t i = 0, j; i < rx_nfolds; i = j) {
+        bool hit = false;
+        for (j = i; j < rx_nfolds && rx_folds[j].key == rx_folds[i].key; j++)
+            hit = hit || cs_in(&in, rx_folds[j].cp);
+        for (size_t k = i; hit && k < j; k++)
+            cs_add_folded(s, rx_folds[k].cp);
+    }
 }
 
 /* The members of s in POSIX's order (NOTES 2); first: whether nothing
@@ -633,7 +724,7 @@ static void cs_ascii(tr_t *t, const cset_t *s)
 /* The class s (negated: its complement) at t->out; next: the pattern
  * after it.  Characters, not bytes (NOTES 4): an alternation of the
  * ASCII bracket and the UTF-8 sequences of the other members.  Before a
- * '*' or '+', a class with every non-ASCII character is one bracket of
+ * '*', a class with every non-ASCII character is one bracket of
  * bytes - the same matches on valid UTF-8, and a cheaper automaton. */
 static bool cs_emit(tr_t *t, const cset_t *cs, bool neg, const char *next)
 {
@@ -649,7 +740,7 @@ static bool cs_emit(tr_t *t, const cset_t *cs, bool neg, const char *next)
         cn_buf_put(o, none, sizeof none - 1);
         return true;
     }
-    if (cs_all_runes(&s) && (*next == '*' || *next == '+')) {
+    if (cs_all_runes(&s) && *next == '*' && !t->no_bytes) {
         cset_t c = {0}; /* the bytes not in it */
         for (unsigned b = 1; b < 0x80; b++)
             if (!cs_has(&s, b))
@@ -701,14 +792,14 @@ static bool cs_add_char(tr_t *t, cset_t *s, uint32_t c)
 
 /* One member at p inside a bracket: a character (*single, its code point
  * in *cp) or a class (added to s).  The text after it, or NULL. */
-static const char *class_atom(tr_t *t, const char *p, cset_t *s, uint32_t *cp, bool *single)
+static const char *class_atom(tr_t *t, const char *p, int fl, cset_t *s, uint32_t *cp, bool *single)
 {
     *single = false;
     if (*p == '\\') {
         p++;
         if (!*p)
             return fail_at(t, "trailing backslash at end of expression", p, 0), NULL;
-        if (cs_perl(s, *p))
+        if (cs_perl(s, *p, (fl & RF_I) != 0))
             return p + 1;
         const char *q = char_escape(p, cp);
         if (q) {
@@ -749,13 +840,15 @@ static const char *tr_class(tr_t *t, const char *p, int fl)
         }
         uint32_t lo, hi;
         bool single, single2;
-        const char *q = class_atom(t, p, &s, &lo, &single);
+        const char *q = class_atom(t, p, fl, &s, &lo, &single);
         if (!q)
             return NULL;
         if (single && *q == '-' && q[1] && q[1] != ']') {
-            const char *r = class_atom(t, q + 1, &s, &hi, &single2);
+            const char *r = class_atom(t, q + 1, fl, &s, &hi, &single2);
             if (!r)
                 return NULL;
+            if (!single2 && q[1] == '\\') /* a class escape as a range's end */
+                return fail_at(t, "invalid escape sequence", q + 1, 2), NULL;
             const char *why = NULL;
             if (!single || !single2 || hi < lo)
                 why = "invalid character class range";
@@ -790,13 +883,14 @@ static bool put_char(tr_t *t, uint32_t c, int fl, const char *next)
     cn_buf_t *o = t->out;
     if (c == 0)
         return fail(t, "a NUL character cannot be matched");
-    uint32_t other[2];
-    int nother = c >= 0x80 && (fl & RF_I) ? rx_cases(c, other) : 0;
-    if (nother) { /* its cases, as a class */
+    uint32_t other[RX_ORBIT];
+    int nother = (fl & RF_I) ? rx_orbit(c, other, RX_ORBIT) : 0;
+    bool ascii_pair = nother == 1 && c < 0x80 && other[0] < 0x80;
+    if (nother && !ascii_pair) { /* its case orbit, as a class */
         cset_t s = {0};
-        cs_runes(&s, c, c);
+        cs_add_folded(&s, c);
         for (int k = 0; k < nother; k++)
-            cs_runes(&s, other[k], other[k]);
+            cs_add_folded(&s, other[k]);
         return cs_emit(t, &s, false, next);
     }
     if (c >= 0x80) {
@@ -809,9 +903,8 @@ static bool put_char(tr_t *t, uint32_t c, int fl, const char *next)
             cn_buf_put_u8(o, ')');
         return true;
     }
-    bool upper = c >= 'A' && c <= 'Z', lower = c >= 'a' && c <= 'z';
-    if ((fl & RF_I) && (upper || lower)) {
-        char b[4] = {'[', (char)(upper ? c + 32 : c), (char)(upper ? c : c - 32), ']'};
+    if (ascii_pair) {
+        char b[4] = {'[', (char)CN_MAX(c, other[0]), (char)CN_MIN(c, other[0]), ']'};
         cn_buf_put(o, b, 4);
         return true;
     }
@@ -989,10 +1082,11 @@ static bool tr_run(tr_t *t, const char *pat)
             p++;
             continue;
         }
-        if (c == '^' || c == '$') {
-            if (t->nl && !(fl & RF_M))
-                return fail(t, "^ or $ outside (?m) in a pattern that sets (?m) is not supported");
-            put_anchor(o, (const char *)&c, 1, p + 1);
+        if (c == '^' || c == '$') { /* NOTES 5 */
+            if (fl & RF_M)
+                put_anchor(o, (const char *)&c, 1, p + 1);
+            else
+                put_anchor(o, c == '^' ? "\\`" : "\\'", 2, p + 1);
             p++;
             continue;
         }
@@ -1001,7 +1095,7 @@ static bool tr_run(tr_t *t, const char *pat)
             if (!e)
                 return fail_at(t, "trailing backslash at end of expression", p, 0);
             cset_t s = {0};
-            if (cs_perl(&s, e)) {
+            if (cs_perl(&s, e, (fl & RF_I) != 0)) {
                 if (!cs_emit(t, &s, false, p + 2))
                     return false;
                 p += 2;
@@ -1013,9 +1107,7 @@ static bool tr_run(tr_t *t, const char *pat)
                 continue;
             }
             if (e == 'A' || e == 'z') {
-                if (t->nl)
-                    return fail(t, "\\A or \\z in a pattern that sets (?m) is not supported");
-                put_anchor(o, e == 'A' ? "^" : "$", 1, p + 2);
+                put_anchor(o, e == 'A' ? "\\`" : "\\'", 2, p + 2);
                 p += 2;
                 continue;
             }
@@ -1066,7 +1158,7 @@ static bool tr_run(tr_t *t, const char *pat)
 
 static bool translate(tr_t *t, const char *pat, cn_buf_t *out)
 {
-    *t = (tr_t){.out = out};
+    *t = (tr_t){.out = out, .no_bytes = strstr(pat, "\\B") != NULL};
     cn_buf_reset(out);
     bool ok = tr_run(t, pat);
     if (ok && t->set_m) { /* NOTES 3 */

@@ -613,6 +613,8 @@ expect 'a negated non-ASCII class' "$(q 'SELECT v FROM rxu WHERE city !~ /^[^ü]
     '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["time","v"],"values":[[1767225600,1],[1767225610,2]]}]}]}'
 expect '(?i) over non-ASCII letters' "$(q 'SELECT v FROM rxu WHERE sv =~ /(?i)^GRÜ/ OR city =~ /(?i)^z[^Ü]/' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["time","v"],"values":[[1767225600,1],[1767225620,3]]}]}]}'
+expect '^ and $ are the text'"'"'s ends without (?m), \z with it' "$(q 'SELECT v FROM rx WHERE sv =~ /(?s).^b/ OR sv =~ /a$\nb/' --data-urlencode db=iot --data-urlencode epoch=s)$(q 'SELECT v FROM rx WHERE sv =~ /(?m)a$\nb\z/' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0}]}{"results":[{"statement_id":0,"series":[{"name":"rx","columns":["time","v"],"values":[[1767225650,6]]}]}]}'
 expect 'SHOW TAG VALUES by a counted dot' "$(q 'SHOW TAG VALUES FROM rxu WITH KEY = city WHERE city =~ /^.{2}$/' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"rxu","columns":["key","value"],"values":[["city","東京"]]}]}]}'
 

@@ -253,9 +253,9 @@ static void test_regex_rewrite(void **st)
     /* Go's syntax as POSIX text: classes, and brackets in POSIX's order
      * (']' first, '^' not first, '-' last; no escapes there) */
     static const char *const cases[][2] = {
-        {"^dev-\\d+$", "^dev-[0-9]+$"},
+        {"^dev-\\d+$", "\\`dev-[0-9]+\\'"},
         {"[\\w.]+\\s", "[.0-9A-Z_a-z]+[\t\n\f\r ]"},
-        {"^[\\w\\-.]+$", "^[.0-9A-Z_a-z-]+$"},
+        {"^[\\w\\-.]+$", "\\`[.0-9A-Z_a-z-]+\\'"},
         {"[a\\-z]", "[az-]"},
         {"[a\\]b]", "[]ab]"},
         {"[^\\]\\d]", "([^]0-9\x80-\xff]" MB},
@@ -272,7 +272,9 @@ static void test_regex_rewrite(void **st)
         {"(?:a|b)(?P<n>c)(?P<m>d)", "(a|b)(c)(d)"},
         {"a.b", "a([^\n\x80-\xff]" MB "b"},
         {"(?s)a.b", "a([^\x80-\xff]" MB "b"},
-        {"\\Aa\\z", "^a$"},
+        {"\\Aa\\z", "\\`a\\'"},
+        {"(?m)a$|\\z", "a$|\\'"},
+        {"^a(?m)b$", "\\`ab$"},
         {"\\Qa.b*\\E+", "a\\.b\\*+"},
         {"a+?b*?c??d{2,3}?", "a+b*c?d{2,3}"},
         {"a{,3}}", "a\\{,3\\}\\}"},
@@ -283,11 +285,15 @@ static void test_regex_rewrite(void **st)
         {"(?m)^a.$", "^a([^\n\x80-\xff]" MB "$"},
         {"(?m)^[^a]", "^([]\x01-,.-\\_`b-\x7f^-]" MB},
         {"(?ms)^.", "^([]\x01-,.-\\_-\x7f^-]" MB},
-        /* before * or +, every byte past ASCII (NOTES 4) */
+        /* before *, every byte past ASCII (NOTES 4) */
         {"a.*b", "a[^\n]*b"},
-        {"\\D+", "[^0-9]+"},
+        {"\\D*?", "[^0-9]*"},
         {"(?ms).*", "(.|\n)*"},
-        {"(?m)[^a]+", "[]\x01-,.-\\_`b-\xff^-]+"},
+        {"(?m)[^a]*", "[]\x01-,.-\\_`b-\xff^-]*"},
+        {"\\D+", "([^0-9\x80-\xff]" MB "+"},
+        /* (?i): case orbits as Go's */
+        {"(?i)k", "([Kk]|\xe2\x84\xaa)"},
+        {"(?i)[r-t]", "([R-Tr-t]|\xc5\xbf)"},
         /* non-ASCII ranges as UTF-8 byte ranges */
         {"[\xc3\xa0-\xc3\xbc]", "(\xc3[\xa0-\xbc])"},
         {"[\\x{80}-\\x{10FFFF}]", "([\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf][\x80-\xbf]|"
@@ -296,15 +302,15 @@ static void test_regex_rewrite(void **st)
          "(\xdf[\xb0-\xbf]|\xe0[\xa0-\xbf][\x80-\xbf]|[\xe1-\xec][\x80-\xbf][\x80-\xbf]|"
          "\xed[\x80-\x9f][\x80-\xbf]|[\xee-\xef][\x80-\xbf][\x80-\xbf]|\xf0\x90\x80[\x80-\x81])"},
         /* a repeated anchor is grouped (glibc refuses ^?); \Q\E is nothing */
-        {"a$*|\\bx", "a($)*|\\bx"},
-        {"^\\Q\\E?", "(^)?"},
+        {"a$*|\\bx", "a(\\')*|\\bx"},
+        {"^\\Q\\E?", "(\\`)?"},
         /* a class before '-' leaves it a member; a count has no leading
          * zero; (?) is nothing; a repetition after a flag group repeats
          * what came before it (all as Go reads them) */
         {"[\\w-.]", "[.0-9A-Z_a-z-]"},
         {"a{01}", "a\\{01\\}"},
         {"(?)a(?i)*", "a*"},
-        {"x^(?U)?", "x(^)?"},
+        {"x^(?U)?", "x(\\`)?"},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         assert_null(qry_regex_posix(cases[i][0], &b, &cf));
@@ -329,12 +335,11 @@ static void test_regex_rewrite(void **st)
         {"(?P<a-b>x)", "invalid named capture"},
         {"(?<n>a)", "invalid or unsupported Perl syntax"},
         {"[z-a]", "invalid character class range"},
+        {"[.-\\s]", "invalid escape sequence"},
         {"[[:foo:]]", "invalid character class range"},
         {"\\pL", "Unicode classes (\\p) are not supported"},
         {"\\x00", "a NUL character cannot be matched"},
         {"\xff", "invalid UTF-8"},
-        {"(?m)a$|\\z", "\\A or \\z in a pattern that sets (?m) is not supported"},
-        {"^a(?m)b$", "^ or $ outside (?m) in a pattern that sets (?m) is not supported"},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
         const char *why = qry_regex_posix(bad[i][0], &b, &cf);
@@ -432,6 +437,19 @@ static void test_regex_match(void **st)
         {"^[\\x{100}-\\x{10FFFF}]$", "\xf0\x9f\x98\x80", 1},
         {"^\\D\\W\\S$", "\xc3\xa9\xc3\xa9\xc3\xa9", 1},
         {"^\\S{2}$", "\xc3\xa9", 0},
+        {"^.+.+$", "\xc3\xa9", 0}, /* no byte-level + (NOTES 4) */
+        /* ^ $ \A \z: the text's start and end without (?m) (NOTES 5) */
+        {"(?s).^a", "\na", 0},
+        {"[^x]^a", "\na", 0},
+        {"a$\\nb", "a\nb", 0},
+        {"(?m)a$\\nb", "a\nb", 1},
+        {"(?m)^b\\z", "a\nb", 1},
+        {"(?m)\\Ab", "a\nb", 0},
+        {"a$", "a\n", 0},
+        {"^.+.+$", "\xc3\xa9x", 1},
+        {"^.*.*\xc3\xa9$", "\xc3\xa9", 1},
+        {"^[^a]+\\W+$", "\xc3\xa9", 0},
+        {"\\B.*x", "e\xcc\x81x", 0}, /* no \B inside a character */
         /* (?i) beyond ASCII */
         {"(?i)^GR\xc3\x9c",
          "Gr\xc3\xbc\xc3\x9f"
@@ -442,6 +460,12 @@ static void test_regex_match(void **st)
         {"(?i)^[\xc3\xa0-\xc3\xbc]$", "\xc3\x97", 0},
         {"(?i)^[^\xc3\xbc]", "\xc3\x9c", 0},
         {"^[^\xc3\xbc]", "\xc3\x9c", 1},
+        {"(?i)^k$", "\xe2\x84\xaa", 1},        /* the Kelvin sign */
+        {"(?i)^[[:lower:]]$", "\xc5\xbf", 1},  /* the long s */
+        {"(?i)^\xcf\x82$", "\xce\xa3", 1},     /* final sigma, SIGMA */
+        {"(?i)^\xc3\x9f$", "\xe1\xba\x9e", 1}, /* sharp s, capital */
+        {"(?i)^i$", "\xc4\xb0", 0},            /* no Turkish I */
+        {"(?i)^\xc4\xb1$", "I", 0},
     };
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         regex_t re;
