@@ -21,6 +21,14 @@
  * 3. mq_dec_lp_format() escapes every byte the parser treats specially, so
  *    format -> parse is the identity on points the parser produced (the
  *    fuzz target checks this).
+ * 4. In names a backslash escapes only ',', ' ' and '=' (measurements
+ *    too, as InfluxDB 1.6.7 reads them); any other backslash, a second
+ *    one too, is kept, as InfluxDB 1.x keeps it: t=a\\b is the value
+ *    a\\b, and in t=a\\,b the second backslash escapes the comma (the
+ *    value a\,b).  So a name cannot end in a backslash (InfluxDB
+ *    refuses t=a\\ as an invalid tag format), and the formatter writes
+ *    backslashes in names as they are.  In string field values \\ and
+ *    \" are escapes.
  */
 #include "decode/decode.h"
 
@@ -38,7 +46,7 @@ typedef struct lp {
     int64_t mult; /* ns per timestamp unit */
 } lp_t;
 
-/* What ends a name, and which escapes it knows. */
+/* What ends a name. */
 enum { K_MEAS, K_TAGKEY, K_TAGVAL, K_FIELDKEY };
 
 static int fail(lp_t *L, const uint8_t *at, int code, const char *reason)
@@ -52,9 +60,10 @@ static void field_err(lp_t *L, const uint8_t *at, const char *reason)
     mq_dec_error(L->b, L->line, (uint32_t)(at - L->ls) + 1, CN_EINVAL, reason);
 }
 
-static inline bool is_esc(int kind, uint8_t c)
+/* Whether a backslash before c escapes it in a name (NOTES 4). */
+static inline bool is_esc(uint8_t c)
 {
-    return c == ',' || c == ' ' || c == '\\' || (c == '=' && kind != K_MEAS);
+    return c == ',' || c == ' ' || c == '=';
 }
 
 /* Byte classes for scan_name's inner loop: any set bit of the kind's mask
@@ -80,7 +89,8 @@ static const char *scan_name(lp_t *L, int kind, size_t *len, const char **bad)
 {
     const uint8_t *s = L->p, *e = L->e, *q = s;
     const uint8_t term = C_SEP | (kind == K_TAGKEY || kind == K_FIELDKEY ? C_EQ : 0);
-    const uint8_t stop = term | C_BS | C_CTL | C_HIGH;
+    /* (an unescaped '=' in a tag value is InfluxDB's invalid tag format) */
+    const uint8_t stop = term | C_BS | C_CTL | C_HIGH | (kind == K_TAGVAL ? C_EQ : 0);
     size_t esc = 0;
     uint8_t seen = 0;
     for (;;) {
@@ -91,7 +101,7 @@ static const char *scan_name(lp_t *L, int kind, size_t *len, const char **bad)
         uint8_t c = *q, cl = CLASS[c];
         if (cl & term)
             break;
-        if (c == '\\' && q + 1 < e && is_esc(kind, q[1])) {
+        if (c == '\\' && q + 1 < e && is_esc(q[1])) {
             q += 2;
             esc++;
             continue;
@@ -109,6 +119,10 @@ static const char *scan_name(lp_t *L, int kind, size_t *len, const char **bad)
         *bad = memchr(s, 0, raw) ? "NUL byte in name" : "newline in name";
         return NULL;
     }
+    if (seen & C_EQ) {
+        *bad = "invalid tag format (an unescaped '=' in a tag value)";
+        return NULL;
+    }
     if ((seen & C_HIGH) && !mq_dec__utf8_ok(s, raw)) {
         *bad = "invalid UTF-8";
         return NULL;
@@ -117,7 +131,7 @@ static const char *scan_name(lp_t *L, int kind, size_t *len, const char **bad)
         return mq_dec_strdup(L->b, s, raw);
     char *out = mq_dec_alloc(L->b, *len + 1), *w = out;
     for (const uint8_t *r = s; r < q; r++) {
-        if (*r == '\\' && r + 1 < q && is_esc(kind, r[1]))
+        if (*r == '\\' && r + 1 < q && is_esc(r[1]))
             r++;
         *w++ = (char)*r;
     }
@@ -498,11 +512,12 @@ int mq_dec_lp(mq_dec_batch_t *b, const mq_dec_opts_t *o, const void *p, size_t n
 
 /* ------------------------------------------------------------- format */
 
+/* s with a backslash before each byte of special (NOTES 4). */
 static void put_escaped(cn_buf_t *out, const char *s, size_t n, const char *special)
 {
     for (size_t i = 0; i < n; i++) {
         char c = s[i];
-        if (c == '\\' || (c != '\0' && strchr(special, c) != NULL)) {
+        if (c != '\0' && strchr(special, c) != NULL) {
             uint8_t *w = cn_buf_extend(out, 2);
             w[0] = '\\';
             w[1] = (uint8_t)c;
@@ -541,7 +556,7 @@ static void put_field(cn_buf_t *out, const eng_field_t *f)
         break;
     default:
         cn_buf_put_u8(out, '"');
-        put_escaped(out, f->v.s.p, f->v.s.len, "\"");
+        put_escaped(out, f->v.s.p, f->v.s.len, "\"\\");
         cn_buf_put_u8(out, '"');
         break;
     }
@@ -552,7 +567,7 @@ void mq_dec_lp_format(cn_buf_t *out, const eng_point_t *pts, size_t n)
     char tmp[32];
     for (size_t i = 0; i < n; i++) {
         const eng_point_t *pt = &pts[i];
-        put_escaped(out, pt->measurement, strlen(pt->measurement), ", ");
+        put_escaped(out, pt->measurement, strlen(pt->measurement), ", =");
         for (uint32_t t = 0; t < pt->ntags; t++) {
             cn_buf_put_u8(out, ',');
             put_escaped(out, pt->tags[t].key, strlen(pt->tags[t].key), ", =");
