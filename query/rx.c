@@ -43,9 +43,14 @@
  *    character between them, which no '*' minds - a '+' would: .+.+
  *    must not match one two-byte character), and it keeps glibc's
  *    automaton for the commonest pattern (.*) as small as before.  Not
- *    in a pattern with \B: a match may begin inside a character, where
- *    glibc's \B holds (both bytes around are no word characters), and a
- *    run of bytes would carry it on (\B.*x matched "e\xcc\x81x").  A literal
+ *    in a pattern with \B: glibc's \B holds inside a character (both
+ *    bytes around are no word characters), and a run of bytes could end
+ *    there (.*\B.*x matched "a\xf0\x9f\x98\x80x").  Nor may a match of
+ *    such a pattern begin inside a character (\B alone matched that
+ *    string at its second byte): it is written after (\`|<one
+ *    character>), which consumes the character before the match, or
+ *    nothing at the text's start, and leaves how \B reads the text as
+ *    it was.  A literal
  *    character before a repetition is grouped so that the repetition
  *    takes all of it.  (?i) folds a character to its case orbit as Go
  *    does (rx_orbit: 'k' is [kK] and the Kelvin sign, sigma all three
@@ -75,7 +80,8 @@
 #define RX_MAX_COUNT  1000
 #define RX_MAX_WEIGHT 100000
 #define RX_MAX_DEPTH  64
-#define RX_MAX_RANGES 64
+#define RX_MAX_RANGES 64  /* separate non-ASCII ranges a class may write */
+#define RX_RANGE_CAP  256 /* ... it may hold while it is read */
 #define RX_MAX_RUNE   0x10ffffu
 #define RX_FOLD_MAX   0x1ffffu /* no cased character above */
 #define RX_ORBIT      8
@@ -103,9 +109,9 @@ typedef struct {
  * 127. */
 typedef struct {
     uint8_t bits[32];
-    rrange_t r[RX_MAX_RANGES];
+    rrange_t r[RX_RANGE_CAP];
     int nr;
-    bool over; /* more ranges than RX_MAX_RANGES */
+    bool over; /* more ranges than RX_RANGE_CAP */
 } cset_t;
 
 static bool rx_digits(const char **p, long *v)
@@ -341,7 +347,7 @@ static void cs_runes(cset_t *s, uint32_t lo, uint32_t hi)
             hi = s->r[j].hi;
         j++;
     }
-    if (j == i && s->nr == RX_MAX_RANGES) {
+    if (j == i && s->nr == RX_RANGE_CAP) {
         s->over = true;
         return;
     }
@@ -356,7 +362,7 @@ static void cs_negate(cset_t *s)
 {
     for (unsigned b = 1; b < 0x80; b++)
         s->bits[b >> 3] ^= (uint8_t)(1u << (b & 7));
-    rrange_t n[RX_MAX_RANGES + 1];
+    rrange_t n[RX_RANGE_CAP + 1];
     int nn = 0;
     uint32_t next = 0x80;
     for (int i = 0; i < s->nr; i++) {
@@ -366,17 +372,52 @@ static void cs_negate(cset_t *s)
     }
     if (next <= RX_MAX_RUNE)
         n[nn++] = (rrange_t){next, RX_MAX_RUNE};
-    if (nn > RX_MAX_RANGES) {
+    if (nn > RX_RANGE_CAP) {
         s->over = true;
-        nn = RX_MAX_RANGES;
+        nn = RX_RANGE_CAP;
     }
     memcpy(s->r, n, (size_t)nn * sizeof *n);
     s->nr = nn;
 }
 
+/* Takes the surrogates (U+D800-DFFF) out of s: UTF-8 has none, and a
+ * class of only those matches nothing, as in Go. */
+static void cs_no_surrogates(cset_t *s)
+{
+    rrange_t n[RX_RANGE_CAP];
+    int nn = 0;
+    bool over = false;
+    for (int i = 0; i < s->nr; i++) {
+        rrange_t r = s->r[i];
+        rrange_t part[2];
+        int np = 0;
+        if (r.hi < 0xd800 || r.lo > 0xdfff) {
+            part[np++] = r;
+        } else {
+            if (r.lo < 0xd800)
+                part[np++] = (rrange_t){r.lo, 0xd7ff};
+            if (r.hi > 0xdfff)
+                part[np++] = (rrange_t){0xe000, r.hi};
+        }
+        for (int k = 0; k < np; k++) {
+            if (nn == RX_RANGE_CAP)
+                over = true;
+            else
+                n[nn++] = part[k];
+        }
+    }
+    memcpy(s->r, n, (size_t)nn * sizeof *n);
+    s->nr = nn;
+    s->over = s->over || over;
+}
+
+/* Whether s holds every non-ASCII character (but the surrogates). */
 static bool cs_all_runes(const cset_t *s)
 {
-    return s->nr == 1 && s->r[0].lo == 0x80 && s->r[0].hi == RX_MAX_RUNE;
+    if (s->nr == 1)
+        return s->r[0].lo == 0x80 && s->r[0].hi == RX_MAX_RUNE;
+    return s->nr == 2 && s->r[0].lo == 0x80 && s->r[0].hi == 0xd7ff && s->r[1].lo == 0xe000 &&
+           s->r[1].hi == RX_MAX_RUNE;
 }
 
 static void cs_fold(cset_t *s);
@@ -479,9 +520,11 @@ static rx_fold_t *rx_folds;
 static size_t rx_nfolds;
 static pthread_once_t rx_fold_once = PTHREAD_ONCE_INIT;
 
+static bool rx_fold_newer(uint32_t c);
+
 static uint32_t rx_fold_key(uint32_t c)
 {
-    if (c == 0x130 || c == 0x131)
+    if (c == 0x130 || c == 0x131 || rx_fold_newer(c))
         return c;
     return (uint32_t)towlower_l(towupper_l((wint_t)c, rx_utf8), rx_utf8);
 }
@@ -494,6 +537,19 @@ static int rx_fold_cmp(const void *x, const void *y)
     return (a->cp > b->cp) - (a->cp < b->cp);
 }
 
+/* Case pairs Unicode 14 added, which glibc 2.36 knows and the Go that
+ * built InfluxDB 1.6.7 (go1.19, Unicode 13) does not fold: left out of
+ * the orbits.  (A newer glibc's additions would need the same.) */
+static bool rx_fold_newer(uint32_t c)
+{
+    static const uint32_t r[][2] = {{0x2c2f, 0x2c2f}, {0x2c5f, 0x2c5f}, {0xa7c0, 0xa7c1},
+                                    {0xa7d0, 0xa7d1}, {0xa7d6, 0xa7d9}, {0x10570, 0x105bc}};
+    for (size_t i = 0; i < sizeof r / sizeof *r; i++)
+        if (c >= r[i][0] && c <= r[i][1])
+            return true;
+    return false;
+}
+
 static void rx_fold_init(void)
 {
     rx_utf8 = newlocale(LC_CTYPE_MASK, "C.UTF-8", (locale_t)0);
@@ -502,7 +558,7 @@ static void rx_fold_init(void)
     size_t cap = 4096;
     rx_fold_t *f = cn_malloc(cap * sizeof *f);
     for (uint32_t c = 'A'; c <= RX_FOLD_MAX; c++) {
-        if (c == 0x130 || c == 0x131 ||
+        if (c == 0x130 || c == 0x131 || rx_fold_newer(c) ||
             ((uint32_t)towupper_l((wint_t)c, rx_utf8) == c &&
              (uint32_t)towlower_l((wint_t)c, rx_utf8) == c))
             continue;
@@ -732,7 +788,8 @@ static bool cs_emit(tr_t *t, const cset_t *cs, bool neg, const char *next)
     cset_t s = *cs;
     if (neg)
         cs_negate(&s);
-    if (s.over)
+    cs_no_surrogates(&s);
+    if (s.over || s.nr > RX_MAX_RANGES)
         return fail(t, "too many non-ASCII ranges in a class");
     bool ascii = !cs_empty(&s);
     if (!ascii && !s.nr) { /* matches nothing (only NUL, which no string holds) */
@@ -1166,6 +1223,19 @@ static bool translate(tr_t *t, const char *pat, cn_buf_t *out)
         t->nl = true;
         ok = tr_run(t, pat);
     }
+    if (ok && t->no_bytes) { /* a match starts where a character does (NOTES 4) */
+        static const char start[] = "(\\`|[\x01-\x7f]|[\xc2-\xdf][\x80-\xbf]|"
+                                    "[\xe0-\xef][\x80-\xbf][\x80-\xbf]|"
+                                    "[\xf0-\xf4][\x80-\xbf][\x80-\xbf][\x80-\xbf])(";
+        cn_buf_t w;
+        cn_buf_init(&w);
+        cn_buf_put(&w, start, sizeof start - 1);
+        cn_buf_put(&w, out->p, out->len);
+        cn_buf_put_u8(&w, ')');
+        cn_buf_reset(out);
+        cn_buf_put(out, w.p, w.len);
+        cn_buf_free(&w);
+    }
     cn_buf_put_u8(out, 0);
     out->len--;
     if (!ok && !t->why)
@@ -1235,16 +1305,17 @@ int qry_regcomp(regex_t *re, const char *pat, const char **why)
  * grows with the square of a run of those (measured: ((a?){100}){30}
  * 71 MB, ((a|){100}){100} 774 MB, ((a{100}){100}){10} 21 MB), and its
  * time with their cube under an open repetition: more than 300 copies
- * there are refused (measured: (){400,} 0.14 s, (){800,} 0.9 s).  A
- * class with non-ASCII members is an alternation (NOTES 4) and weighs as
- * its longest branch: ((.{0,100}){0,100}) takes 151 MB and 0.16 s, four
- * times what it took as bytes.
+ * there are refused (measured: (){400,} 0.14 s, (){800,} 0.9 s).  A group
+ * weighs what all its branches weigh together, as glibc copies each of
+ * them for a count: a class with non-ASCII members is such an alternation
+ * (NOTES 4), and weighed as its longest branch, (?:[^\xc3\xa9]{0,250}){0,100}
+ * took 1.6 GB and a 64-range class {250}{100} 4.5 GB.
  */
 #define RX_MAX_NULLABLE      2000
 #define RX_MAX_NULLABLE_STAR 300
 
 typedef struct {
-    long best, cur;   /* weight: the largest finished branch, this one */
+    long sum, cur;    /* weight: the finished branches together, this one */
     long nbest, ncur; /* copies that may match nothing, the same way */
     long nonnull;     /* atoms of this branch that must match something */
     bool gnull;       /* a finished branch may match nothing */
@@ -1254,8 +1325,7 @@ typedef struct {
 /* The branch that ends (at '|' or ')') into its group's totals. */
 static void rx_branch_end(rx_grp_t *g)
 {
-    if (g->cur > g->best)
-        g->best = g->cur;
+    g->sum += g->cur; /* glibc copies every branch for a count */
     if (g->ncur > g->nbest)
         g->nbest = g->ncur;
     if (g->nonnull == 0)
@@ -1340,7 +1410,7 @@ const char *qry_regex_refused(const char *pat)
             atom_null = false;
             if (*p == ')' && depth > 0) {
                 rx_branch_end(&g[depth]);
-                atom = g[depth].best ? g[depth].best : 1;
+                atom = g[depth].sum ? g[depth].sum : 1;
                 /* a group that may match nothing leads on into each of its
                  * branches: ((a{100}!)|||...){100} with 110 empty ones took
                  * 528 MB */
