@@ -86,6 +86,12 @@
 #define RX_FOLD_MAX   0x1ffffu /* no cased character above */
 #define RX_ORBIT      8
 
+/* Every non-ASCII character of valid UTF-8: a lead byte and its
+ * continuation bytes (NOTES 4). */
+#define RX_NON_ASCII                                                                               \
+    "[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf][\x80-\xbf]|"                                    \
+    "[\xf0-\xf4][\x80-\xbf][\x80-\xbf][\x80-\xbf]"
+
 enum { RF_I = 1, RF_S = 2, RF_M = 4 };
 
 typedef struct {
@@ -194,17 +200,6 @@ static bool fail(tr_t *t, const char *why)
     return fail_at(t, why, NULL, 0);
 }
 
-static int hexval(char c)
-{
-    if (c >= '0' && c <= '9')
-        return c - '0';
-    if (c >= 'a' && c <= 'f')
-        return c - 'a' + 10;
-    if (c >= 'A' && c <= 'F')
-        return c - 'A' + 10;
-    return -1;
-}
-
 /* How much of the escape at bs ('\') Go names when it refuses it: what
  * it read up to the first character it could not take. */
 static size_t esc_len(const char *bs)
@@ -220,7 +215,7 @@ static size_t esc_len(const char *bs)
     if (*p == '{')
         p++;
     int n = 0;
-    while (n < (bs[2] == '{' ? 8 : 2) && hexval(*p) >= 0) {
+    while (n < (bs[2] == '{' ? 8 : 2) && cn_hexval(*p) >= 0) {
         p++;
         n++;
     }
@@ -277,8 +272,8 @@ static const char *char_escape(const char *p, uint32_t *cp)
         if (p[1] == '{') {
             const char *q = p + 2;
             int nd = 0;
-            for (; hexval(*q) >= 0; q++, nd++) {
-                c = c * 16 + (uint32_t)hexval(*q);
+            for (; cn_hexval(*q) >= 0; q++, nd++) {
+                c = c * 16 + (uint32_t)cn_hexval(*q);
                 if (c > 0x10ffff)
                     break;
             }
@@ -287,9 +282,9 @@ static const char *char_escape(const char *p, uint32_t *cp)
             *cp = c;
             return q + 1;
         }
-        if (hexval(p[1]) < 0 || hexval(p[2]) < 0)
+        if (cn_hexval(p[1]) < 0 || cn_hexval(p[2]) < 0)
             return NULL;
-        *cp = (uint32_t)(hexval(p[1]) * 16 + hexval(p[2]));
+        *cp = (uint32_t)(cn_hexval(p[1]) * 16 + cn_hexval(p[2]));
         return p + 3;
     }
     if (*p >= '0' && *p <= '7') {
@@ -745,6 +740,20 @@ static void utf8_seqs(cn_buf_t *o, uint32_t lo, uint32_t hi)
     }
 }
 
+/* The ASCII characters s lacks into *c; how many it holds. */
+static int cs_ascii_missing(const cset_t *s, cset_t *c)
+{
+    int in = 0;
+    memset(c, 0, sizeof *c);
+    for (unsigned b = 1; b < 0x80; b++) {
+        if (cs_has(s, b))
+            in++;
+        else
+            cs_add(c, b);
+    }
+    return in;
+}
+
 /* The bracket of s's ASCII members: negated (with every non-ASCII byte)
  * when at most 16 are not members - unless s holds '\n' and REG_NEWLINE is on: such
  * a bracket then leaves out '\n' too -, '^' alone escaped (no bracket can
@@ -752,14 +761,8 @@ static void utf8_seqs(cn_buf_t *o, uint32_t lo, uint32_t hi)
 static void cs_ascii(tr_t *t, const cset_t *s)
 {
     cn_buf_t *o = t->out;
-    cset_t c = {0}, caret = {0};
-    int in = 0;
-    for (unsigned b = 1; b < 0x80; b++) {
-        if (cs_has(s, b))
-            in++;
-        else
-            cs_add(&c, b);
-    }
+    cset_t c, caret = {0};
+    int in = cs_ascii_missing(s, &c);
     if (in >= 0x7f - 16 && !(t->nl && cs_has(s, '\n'))) {
         cs_range(&c, 0x80, 0xff);
         cn_buf_put(o, "[^", 2);
@@ -798,10 +801,8 @@ static bool cs_emit(tr_t *t, const cset_t *cs, bool neg, const char *next)
         return true;
     }
     if (cs_all_runes(&s) && *next == '*' && !t->no_bytes) {
-        cset_t c = {0}; /* the bytes not in it */
-        for (unsigned b = 1; b < 0x80; b++)
-            if (!cs_has(&s, b))
-                cs_add(&c, b);
+        cset_t c; /* the bytes not in it */
+        cs_ascii_missing(&s, &c);
         if (cs_empty(&c)) {
             cn_buf_put(o, t->nl ? "(.|\n)" : ".", t->nl ? 5 : 1);
         } else if (!t->nl || cs_has(&c, '\n')) {
@@ -824,9 +825,7 @@ static bool cs_emit(tr_t *t, const cset_t *cs, bool neg, const char *next)
         cs_ascii(t, &s);
     if (cs_all_runes(&s)) { /* valid UTF-8 (all the server stores) needs no more */
         cn_buf_put(o, ascii ? "|" : "", ascii ? 1 : 0);
-        static const char mb[] = "[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf][\x80-\xbf]|"
-                                 "[\xf0-\xf4][\x80-\xbf][\x80-\xbf][\x80-\xbf]";
-        cn_buf_put(o, mb, sizeof mb - 1);
+        cn_buf_put(o, RX_NON_ASCII, sizeof RX_NON_ASCII - 1);
     } else {
         for (int i = 0; i < s.nr; i++)
             utf8_seqs(o, s.r[i].lo, s.r[i].hi);
@@ -1224,9 +1223,7 @@ static bool translate(tr_t *t, const char *pat, cn_buf_t *out)
         ok = tr_run(t, pat);
     }
     if (ok && t->no_bytes) { /* a match starts where a character does (NOTES 4) */
-        static const char start[] = "(\\`|[\x01-\x7f]|[\xc2-\xdf][\x80-\xbf]|"
-                                    "[\xe0-\xef][\x80-\xbf][\x80-\xbf]|"
-                                    "[\xf0-\xf4][\x80-\xbf][\x80-\xbf][\x80-\xbf])(";
+        static const char start[] = "(\\`|[\x01-\x7f]|" RX_NON_ASCII ")(";
         cn_buf_t w;
         cn_buf_init(&w);
         cn_buf_put(&w, start, sizeof start - 1);
