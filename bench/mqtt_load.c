@@ -69,6 +69,7 @@
  */
 #include "base/base.h"
 #include "gen.h"
+#include "http_client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -1112,17 +1113,6 @@ static void usage(FILE *f)
                "Prints one 'MQTTLOAD mode=...' line per run.  See bench/README.md.\n");
 }
 
-static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 static int parse_mode(const char *s)
 {
     static const char *const names[] = {"throughput", "latency", "conns", "probe"};
@@ -1144,44 +1134,44 @@ static int parse_opt(opts_t *o, int ch, const char *a, bool *set_defaults)
         o->host = a;
         return 0;
     case 'p':
-        return parse_u32(a, 1, 65535, &v) ? -1 : (o->port = (uint16_t)v, 0);
+        return bench_parse_u32(a, 1, 65535, &v) ? -1 : (o->port = (uint16_t)v, 0);
     case 'V':
-        return parse_u32(a, 4, 5, &v) ? -1 : (o->proto = (int)v, 0);
+        return bench_parse_u32(a, 4, 5, &v) ? -1 : (o->proto = (int)v, 0);
     case 's':
         o->size = a;
         return 0;
     case 'n':
         set_defaults[0] = true;
-        return parse_u32(a, 1, 10000, &o->pubs);
+        return bench_parse_u32(a, 1, 10000, &o->pubs);
     case 'M':
-        return parse_u32(a, 1, 50000000, &o->msgs);
+        return bench_parse_u32(a, 1, 50000000, &o->msgs);
     case 'q':
         set_defaults[1] = true;
-        return parse_u32(a, 0, 1, &v) ? -1 : (o->qos = (int)v, 0);
+        return bench_parse_u32(a, 0, 1, &v) ? -1 : (o->qos = (int)v, 0);
     case 'w':
         set_defaults[2] = true;
-        return parse_u32(a, 1, 65534, &o->window);
+        return bench_parse_u32(a, 1, 65534, &o->window);
     case 'k':
         set_defaults[3] = true;
-        return parse_u32(a, 0, 1000, &o->subs);
+        return bench_parse_u32(a, 0, 1000, &o->subs);
     case O_SUBQOS:
-        return parse_u32(a, 0, 1, &v) ? -1 : (o->sub_qos = (int)v, 0);
+        return bench_parse_u32(a, 0, 1, &v) ? -1 : (o->sub_qos = (int)v, 0);
     case O_IDLE:
-        return parse_u32(a, 1, 600000, &o->idle_ms);
+        return bench_parse_u32(a, 1, 600000, &o->idle_ms);
     case 't':
-        return parse_u32(a, 1, 86400, &o->timeout_s);
+        return bench_parse_u32(a, 1, 86400, &o->timeout_s);
     case 'c':
-        return parse_u32(a, 1, 1000000, &o->conns);
+        return bench_parse_u32(a, 1, 1000000, &o->conns);
     case O_SRCN:
-        return parse_u32(a, 1, 250, &o->src_addrs);
+        return bench_parse_u32(a, 1, 250, &o->src_addrs);
     case O_SRC1:
-        return parse_u32(a, 1, 254, &o->src_first);
+        return bench_parse_u32(a, 1, 254, &o->src_first);
     case 'b':
-        return parse_u32(a, 1, 100000, &o->burst);
+        return bench_parse_u32(a, 1, 100000, &o->burst);
     case 'H':
-        return parse_u32(a, 0, 3600, &v) ? -1 : (o->hold_s = v, 0);
+        return bench_parse_u32(a, 0, 3600, &v) ? -1 : (o->hold_s = v, 0);
     case O_RSS:
-        return parse_u32(a, 1, INT32_MAX, &v) ? -1 : (o->rss_pid = (long)v, 0);
+        return bench_parse_u32(a, 1, INT32_MAX, &v) ? -1 : (o->rss_pid = (long)v, 0);
     default:
         return -1;
     }

@@ -60,6 +60,12 @@
 # and the q*_ka_* keys at the end of the RESULT line.  The issue's figures
 # remain the fresh-connection ones above.
 #
+# Also informational: Q1, Q2 and Q0 on a new connection each, as above, but
+# asked by one process (query_lat: 5 runs 5 ms apart, the median) instead
+# of a new curl per request - curl's start costs about 0.1 ms of every
+# figure above and leaves the server's CPU caches cold (query_lat.c NOTES
+# 1).  A third summary table and the q*_direct_* keys at the very end.
+#
 # Checks: cairn's answer must equal InfluxDB's (query_check.py influx: same
 # series, columns and rows, floats within 1e-9 relative): MATCH / MISMATCH /
 # na per query.  VictoriaMetrics' answer must carry InfluxDB's values
@@ -67,7 +73,7 @@
 # is `na` while its /query is missing (issue 5) or for a query it refuses.
 
 declare -A QI=() QV=() QV_API=() QV_ARGS=()
-declare -A QR=() QMATCH=() QVMCHK=() QK=()
+declare -A QR=() QMATCH=() QVMCHK=() QK=() QD=()
 
 rfc3339() {
     date -u -d "@$1" +%Y-%m-%dT%H:%M:%SZ
@@ -229,10 +235,77 @@ q_time_ka() {
     printf '  Q%s %-16s %9s ms  (runs: %s)\n' "$n" "${HP_LABEL[$sys]}" "${QK[$sys.$n]}" "${times[*]}"
 }
 
+# q_path SYS N: the path and query string q_once asks for, URL-encoded as
+# curl's --data-urlencode encodes them.
+q_path() {
+    local sys=$1 n=$2
+    if [[ $n == 0 ]]; then
+        [[ $sys == vm ]] && echo /health || echo /ping
+    elif [[ $sys == vm ]]; then
+        # shellcheck disable=SC2086 # QV_ARGS holds k=v words
+        python3 "$BENCH/query_check.py" url "/api/v1/${QV_API[$n]}" "query=${QV[$n]}" nocache=1 \
+            ${QV_ARGS[$n]}
+    else
+        python3 "$BENCH/query_check.py" url /query db=iot epoch=ms "q=${QI[$n]}"
+    fi
+}
+
+# q_time_direct SYS N: N on a new connection each, 5 times from one
+# process (query_lat), informational: the median in QD[SYS.N] (ms); na when
+# QR[SYS.N] is or an answer was not 2xx.
+q_time_direct() {
+    local sys=$1 n=$2 path out ms med
+    QD[$sys.$n]=na
+    [[ ${QR[$sys.$n]:-na} == na ]] && return 0
+    path=$(q_path "$sys" "$n") || return 0
+    if ! out=$("$BUILD/bench/query_lat" --port "${HP_PORT[$sys]}" --path "$path" --runs 5 \
+        --pause-ms 5); then
+        echo "bench/run: Q$n on ${HP_LABEL[$sys]} from query_lat failed; its figure na" >&2
+        return 0
+    fi
+    ms=${out##* ms=}
+    ms=${ms%% *}
+    med=${out##* median=}
+    # shellcheck disable=SC2034 # read through info_table's nameref
+    QD[$sys.$n]=$med
+    printf '  Q%s %-16s %9s ms  (runs: %s)\n' "$n" "${HP_LABEL[$sys]}" "$med" "${ms//,/ }"
+}
+
+# info_run FN: FN SYS N for Q1, Q2 and Q0 on each system whose timed figure
+# is not na, each after wait_quiet (the figures it leaves out print na).
+info_run() {
+    local fn=$1 n sys
+    for n in 1 2 0; do
+        for sys in cairn vm influx; do
+            [[ ${QR[$sys.$n]:-na} == na ]] && continue
+            wait_quiet >/dev/null
+            "$fn" "$sys" "$n"
+        done
+    done
+}
+
+# info_table ARRAY TAG: the summary table of an informational section (Q1,
+# Q2, Q0 from ARRAY, keyed SYS.N) and, in INFO_KEYS, its RESULT keys
+# (q<N>_TAG_ms, q<N>_TAG_vm_ms, q<N>_TAG_influx_ms, then the ratios).
+info_table() {
+    local -n fig=$1
+    local tag=$2 n c vmv inf keys="" ratios=""
+    printf '  %-3s %10s %10s %10s %9s %9s\n' "" cairn VM InfluxDB "vs VM" "vs Influx"
+    for n in 1 2 0; do
+        c=${fig[cairn.$n]:-na} vmv=${fig[vm.$n]:-na} inf=${fig[influx.$n]:-na}
+        printf '  Q%-2s %10s %10s %10s %9s %9s\n' "$n" "$c" "$vmv" "$inf" "$(ratio "$c" "$vmv")" \
+            "$(ratio "$c" "$inf")"
+        keys+=" q${n}_${tag}_ms=$c q${n}_${tag}_vm_ms=$vmv q${n}_${tag}_influx_ms=$inf"
+        [[ $n == 0 ]] ||
+            ratios+=" q${n}_${tag}_vm_ratio=$(ratio "$c" "$vmv") q${n}_${tag}_influx_ratio=$(ratio "$c" "$inf")"
+    done
+    INFO_KEYS="$keys$ratios"
+}
+
 run_query() {
     wl_shape
     q_define
-    build write_load
+    build write_load query_lat
     echo "== build (optional): cairn"
     cmake --build "$BUILD" -j2 --target cairn >"$WORK/build-cairn.log" 2>&1 ||
         echo "bench/run: cairn did not build (see --keep $WORK/build-cairn.log); its figures na" >&2
@@ -329,16 +402,11 @@ run_query() {
     # informational, beside the figures above: Q1, Q2 and Q0 as a client
     # that keeps its connection (Grafana, the influx CLI) asks them
     echo "== Q1, Q2, Q0 on one kept-alive connection (informational: one curl, 6 requests, the first not counted)"
-    for n in 1 2 0; do
-        for sys in cairn vm influx; do
-            if [[ ${QR[$sys.$n]:-na} == na ]]; then
-                QK[$sys.$n]=na
-                continue
-            fi
-            wait_quiet >/dev/null
-            q_time_ka "$sys" "$n"
-        done
-    done
+    info_run q_time_ka
+    # informational: the same requests on a new connection each from one
+    # process (query_lat), without a curl started per request
+    echo "== Q1, Q2, Q0 from one process, a new connection per request (informational: query_lat, 5 runs 5 ms apart)"
+    info_run q_time_direct
     for sys in "${systems[@]}"; do hp_stop "$sys" q; done
 
     echo "== bench/run $NAME --size $SIZE took ${SECONDS} s"
@@ -358,15 +426,9 @@ run_query() {
         "$(ratio "$c0" "$i0")" "(the request alone: /ping, /health)"
     line+=" q0_ms=$c0 q0_vm_ms=$v0 q0_influx_ms=$i0"
     echo "== kept alive (informational; ms, median of 5 requests on one connection after a first one not counted)"
-    printf '  %-3s %10s %10s %10s %9s %9s\n' "" cairn VM InfluxDB "vs VM" "vs Influx"
-    local kline="" kratios=""
-    for n in 1 2 0; do
-        local kc=${QK[cairn.$n]:-na} kvm=${QK[vm.$n]:-na} kinf=${QK[influx.$n]:-na}
-        printf '  Q%-2s %10s %10s %10s %9s %9s\n' "$n" "$kc" "$kvm" "$kinf" "$(ratio "$kc" "$kvm")" \
-            "$(ratio "$kc" "$kinf")"
-        kline+=" q${n}_ka_ms=$kc q${n}_ka_vm_ms=$kvm q${n}_ka_influx_ms=$kinf"
-        [[ $n == 0 ]] ||
-            kratios+=" q${n}_ka_vm_ratio=$(ratio "$kc" "$kvm") q${n}_ka_influx_ratio=$(ratio "$kc" "$kinf")"
-    done
-    echo "$line$ratios$matches$kline$kratios"
+    info_table QK ka
+    local kline=$INFO_KEYS
+    echo "== one process, a new connection per request (informational; ms, median of 5; query_lat)"
+    info_table QD direct
+    echo "$line$ratios$matches$kline$INFO_KEYS"
 }

@@ -18,6 +18,11 @@
   query_check.py ok FILE
       Exit 0 when FILE is a successful answer of either kind (no "error" in
       any statement, VM status "success"), else print the error, exit 1.
+
+  query_check.py url PATH K=V ...
+      Prints PATH?K=V&... with each V URL-encoded as curl's --data-urlencode
+      encodes it (a space as +, every other byte but A-Z a-z 0-9 - . _ ~ as
+      %xx), for bench/query.sh's query_lat requests.
 """
 import json
 import math
@@ -143,7 +148,32 @@ def cmp_vm(q, vm, inf):
     return None
 
 
+UNRESERVED = frozenset(b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-._~")
+
+
+def url_value(v):
+    return "".join(chr(c) if c in UNRESERVED else "+" if c == 0x20 else "%%%02x" % c
+                   for c in v.encode())
+
+
+def url(path, pairs):
+    parts = []
+    for p in pairs:
+        k, sep, v = p.partition("=")
+        if not sep:
+            raise ValueError("not K=V: %r" % p)
+        parts.append(k + "=" + url_value(v))
+    return path + "?" + "&".join(parts)
+
+
 def main(argv):
+    if len(argv) >= 4 and argv[1] == "url":
+        try:
+            print(url(argv[2], argv[3:]))
+        except ValueError as e:
+            print(e, file=sys.stderr)
+            return 2
+        return 0
     try:
         if len(argv) == 3 and argv[1] == "ok":
             doc = load(argv[2])

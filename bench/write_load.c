@@ -33,13 +33,15 @@
  *
  * NOTES
  *  1. The sockets are blocking, one thread per writer; an answer is read up
- *     to its header end plus Content-Length (or a chunked body's last chunk).
+ *     to its header end plus Content-Length (or a chunked body's last chunk;
+ *     http_client.h).
  *     SO_RCVTIMEO / SO_SNDTIMEO bound every call by --timeout, so the tool
  *     always exits by itself.
  *  2. Only 127.0.0.x hosts are accepted: this is a benchmark of local servers.
  */
 #include "base/base.h"
 #include "gen.h"
+#include "http_client.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
@@ -120,17 +122,6 @@ static void usage(FILE *f)
             "                  [--batch 5000] [--writers 2] [--timeout 600]\n");
 }
 
-static int parse_u32(const char *s, uint32_t min, uint32_t max, uint32_t *out)
-{
-    char *end;
-    errno = 0;
-    unsigned long v = strtoul(s, &end, 10);
-    if (errno || end == s || *end || s[0] == '-' || v < min || v > max)
-        return -1;
-    *out = (uint32_t)v;
-    return 0;
-}
-
 /* ------------------------------------------------------------ requests */
 
 /* Appends one request holding body[0..blen) to wl->reqs. */
@@ -190,107 +181,7 @@ static int build_reqs(wl_t *wl)
 
 static int conn_open(wl_t *wl)
 {
-    int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0)
-        return -errno;
-    int one = 1;
-    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-    struct timeval tv = {.tv_sec = wl->o.timeout_s};
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv);
-    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    if (connect(fd, (const struct sockaddr *)&wl->dst, sizeof wl->dst) < 0) {
-        int e = errno;
-        close(fd);
-        return -e;
-    }
-    return fd;
-}
-
-static int send_all(int fd, const char *p, size_t len)
-{
-    while (len) {
-        ssize_t n = send(fd, p, len, MSG_NOSIGNAL);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-/* Case-insensitive search for header NAME in hdr[0..hlen); returns its value
- * (after ':' and blanks) or NULL. */
-static const char *header(const char *hdr, size_t hlen, const char *name)
-{
-    size_t nl = strlen(name);
-    const char *p = memchr(hdr, '\n', hlen);
-    while (p && (size_t)(p - hdr) + 1 + nl < hlen) {
-        p++;
-        if (strncasecmp(p, name, nl) == 0 && p[nl] == ':') {
-            const char *v = p + nl + 1;
-            while (*v == ' ' || *v == '\t')
-                v++;
-            return v;
-        }
-        p = memchr(p, '\n', hlen - (size_t)(p - hdr));
-    }
-    return NULL;
-}
-
-/*
- * Reads one answer into w->rx (NUL-terminated).  Returns the status code
- * (> 0), or a negative errno.  *keep is false when the server closes the
- * connection after it.
- */
-static int read_answer(writer_t *w, bool *keep)
-{
-    size_t len = 0, hend = 0, want = 0;
-    bool chunked = false, have_len = false;
-    *keep = true;
-    for (;;) {
-        if (len == RESP_MAX - 1)
-            return -EMSGSIZE;
-        ssize_t n = recv(w->fd, w->rx + len, RESP_MAX - 1 - len, 0);
-        if (n < 0) {
-            if (errno == EINTR)
-                continue;
-            return -errno;
-        }
-        if (n == 0)
-            return -ECONNRESET;
-        len += (size_t)n;
-        w->rx[len] = '\0';
-        if (!hend) {
-            char *e = strstr(w->rx, "\r\n\r\n");
-            if (!e)
-                continue;
-            hend = (size_t)(e - w->rx) + 4;
-            const char *cl = header(w->rx, hend, "Content-Length");
-            const char *te = header(w->rx, hend, "Transfer-Encoding");
-            const char *co = header(w->rx, hend, "Connection");
-            if (co && strncasecmp(co, "close", 5) == 0)
-                *keep = false;
-            if (te && strncasecmp(te, "chunked", 7) == 0)
-                chunked = true;
-            else if (cl) {
-                want = strtoull(cl, NULL, 10);
-                have_len = true;
-            } else {
-                have_len = true; /* 204 and friends: no body */
-            }
-        }
-        if (have_len && len - hend >= want)
-            break;
-        if (chunked && strstr(w->rx + hend, "0\r\n\r\n"))
-            break;
-    }
-    int code = 0;
-    if (sscanf(w->rx, "HTTP/1.%*d %d", &code) != 1)
-        return -EPROTO;
-    return code;
+    return bench_http_connect(&wl->dst, wl->o.timeout_s);
 }
 
 static void report_error(writer_t *w, size_t k, int rc)
@@ -327,9 +218,9 @@ static void *writer_main(void *arg)
     for (size_t k = w->idx; run && k < wl->nreq; k += wl->o.writers) {
         const req_t *r = &wl->reqs[k];
         bool keep = true;
-        int rc = send_all(w->fd, r->p, r->len);
+        int rc = bench_http_send(w->fd, r->p, r->len);
         if (rc == 0)
-            rc = read_answer(w, &keep);
+            rc = bench_http_read(w->fd, w->rx, RESP_MAX, &keep);
         if (rc >= 200 && rc < 300) {
             w->ok++;
             w->lines += r->lines;
@@ -381,7 +272,7 @@ static int parse_args(int argc, char **argv, opts_t *o)
         int bad = 0;
         switch (c) {
         case 'p':
-            bad = parse_u32(optarg, 1, 65535, &port);
+            bad = bench_parse_u32(optarg, 1, 65535, &port);
             break;
         case 'H':
             o->host = optarg;
@@ -393,19 +284,19 @@ static int parse_args(int argc, char **argv, opts_t *o)
             o->size = optarg;
             break;
         case 'd':
-            bad = parse_u32(optarg, 1, 10000000, &o->devices);
+            bad = bench_parse_u32(optarg, 1, 10000000, &o->devices);
             break;
         case 'h':
-            bad = parse_u32(optarg, 1, 100000, &o->hours);
+            bad = bench_parse_u32(optarg, 1, 100000, &o->hours);
             break;
         case 'b':
-            bad = parse_u32(optarg, 1, 1000000, &o->batch);
+            bad = bench_parse_u32(optarg, 1, 1000000, &o->batch);
             break;
         case 'w':
-            bad = parse_u32(optarg, 1, MAX_WRITERS, &o->writers);
+            bad = bench_parse_u32(optarg, 1, MAX_WRITERS, &o->writers);
             break;
         case 't':
-            bad = parse_u32(optarg, 1, 86400, &o->timeout_s);
+            bad = bench_parse_u32(optarg, 1, 86400, &o->timeout_s);
             break;
         default:
             return -1;
@@ -433,10 +324,7 @@ int main(int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    wl.dst.sin_family = AF_INET;
-    wl.dst.sin_port = htons(wl.o.port);
-    if (inet_pton(AF_INET, wl.o.host, &wl.dst.sin_addr) != 1 ||
-        (ntohl(wl.dst.sin_addr.s_addr) >> 24) != 127) {
+    if (bench_http_loopback(wl.o.host, wl.o.port, &wl.dst) < 0) {
         fprintf(stderr, "write_load: --host must be a 127.x.x.x address\n");
         return 2;
     }
