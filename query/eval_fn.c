@@ -670,6 +670,9 @@ bool qry__fn_is_aggregate(const char *name)
         "moving_average",
         "non_negative_derivative",
         "cumulative_sum",
+        "exponential_moving_average",
+        "double_exponential_moving_average",
+        "triple_exponential_moving_average",
     };
     for (size_t i = 0; i < CN_ARRAY_LEN(agg); i++)
         if (strcmp(agg[i], name) == 0)

@@ -95,10 +95,16 @@ static const struct {
     const char *name;
     int tf;
 } TFS[] = {
-    {"derivative", TF_DERIV},      {"non_negative_derivative", TF_NNDERIV},
-    {"difference", TF_DIFF},       {"non_negative_difference", TF_NNDIFF},
-    {"moving_average", TF_MOVAVG}, {"cumulative_sum", TF_CUMSUM},
+    {"derivative", TF_DERIV},
+    {"non_negative_derivative", TF_NNDERIV},
+    {"difference", TF_DIFF},
+    {"non_negative_difference", TF_NNDIFF},
+    {"moving_average", TF_MOVAVG},
+    {"cumulative_sum", TF_CUMSUM},
     {"elapsed", TF_ELAPSED},
+    {"exponential_moving_average", TF_EMA},
+    {"double_exponential_moving_average", TF_DEMA},
+    {"triple_exponential_moving_average", TF_TEMA},
 };
 
 static int tf_lookup(const char *name)
@@ -901,6 +907,49 @@ static int add_post_col(cctx_t *c, const qry_expr_t *e, const char *name)
     return 0;
 }
 
+/* The arguments of exponential_moving_average(x, period[, hold[,
+ * warmup]]) and its double and triple forms into oc, with InfluxDB 1.6.7's
+ * checks and messages in its order.  A hold of -1 (the default) becomes
+ * what InfluxDB waits for: period - 1 values, or with the 'simple' warmup
+ * (period - 1) x the number of averages stacked (select.c NOTES 4). */
+static int ema_args(cctx_t *c, const qry_expr_t *e, ocol_t *oc)
+{
+    char *msg = c->msg;
+    size_t msglen = c->msglen;
+    const char *fn = e->u.call.name;
+    size_t na = e->u.call.nargs;
+    qry_expr_t *const *a = e->u.call.args;
+    if (na < 2 || na > 4)
+        return ERR("invalid number of arguments for %s, expected at least 2 but no more than 4, "
+                   "got %zu",
+                   fn, na);
+    if (a[1]->kind != QRY_EXPR_INTEGER)
+        return ERR("%s period must be an integer", fn);
+    if (a[1]->u.i < 1)
+        return ERR("%s period must be greater than or equal to 1", fn);
+    oc->n = a[1]->u.i;
+    oc->hold = -1;
+    if (na >= 3) {
+        if (a[2]->kind != QRY_EXPR_INTEGER)
+            return ERR("%s hold period must be an integer", fn);
+        if (a[2]->u.i < -1)
+            return ERR("%s hold period must be greater than or equal to 0", fn);
+        oc->hold = a[2]->u.i;
+    }
+    if (na == 4) {
+        if (a[3]->kind != QRY_EXPR_STRING)
+            return ERR("%s warmup type must be a string", fn);
+        if (strcmp(a[3]->u.s, "simple") != 0 && strcmp(a[3]->u.s, "exponential") != 0)
+            return ERR("%s warmup type must be one of: 'exponential' 'simple'", fn);
+        oc->simple = strcmp(a[3]->u.s, "simple") == 0;
+    }
+    if (oc->hold == -1) {
+        int64_t stack = oc->tf == TF_EMA ? 1 : oc->tf == TF_DEMA ? 2 : 3;
+        oc->hold = oc->simple ? (oc->n - 1) * stack : oc->n - 1;
+    }
+    return 0;
+}
+
 /* Adds one output column for expression e (after wildcard substitution). */
 static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
 {
@@ -940,6 +989,10 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
             if (oc.n < 2)
                 return ERR("moving_average window must be greater than 1, got %lld",
                            (long long)oc.n);
+        } else if (oc.tf == TF_EMA || oc.tf == TF_DEMA || oc.tf == TF_TEMA) {
+            int erc = ema_args(c, e, &oc);
+            if (erc < 0)
+                return erc;
         } else if (oc.tf == TF_DERIV || oc.tf == TF_NNDERIV || oc.tf == TF_ELAPSED) {
             if (na > 2)
                 return ERR("invalid number of arguments for %s, expected at least 1 but no "
@@ -965,10 +1018,15 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
             /* of raw strings or booleans: InfluxDB's error */
             int fi = field_index(p, inner->u.var.name);
             eng_type_t t = fi < 0 ? ENG_T_NONE : p->fields[fi].type;
-            static const char *const what[] = {
-                [TF_DERIV] = "derivative",      [TF_NNDERIV] = "derivative",
-                [TF_DIFF] = "difference",       [TF_NNDIFF] = "difference",
-                [TF_MOVAVG] = "moving average", [TF_CUMSUM] = "cumulative sum"};
+            static const char *const what[] = {[TF_DERIV] = "derivative",
+                                               [TF_NNDERIV] = "derivative",
+                                               [TF_DIFF] = "difference",
+                                               [TF_NNDIFF] = "difference",
+                                               [TF_MOVAVG] = "moving average",
+                                               [TF_CUMSUM] = "cumulative sum",
+                                               [TF_EMA] = "exponential moving average",
+                                               [TF_DEMA] = "double exponential moving average",
+                                               [TF_TEMA] = "triple exponential moving average"};
             if (t == ENG_T_STRING || t == ENG_T_BOOL)
                 return ERR("unsupported %s iterator type: *query.%sInterruptIterator", what[oc.tf],
                            t == ENG_T_STRING ? "string" : "boolean");
@@ -1474,10 +1532,18 @@ static int ty_check(cctx_t *c, const qry_expr_t *e, qry_vtype_t *out)
         qry_vtype_t a = QRY_VT_NONE;
         for (size_t i = 0; i < e->u.call.nargs; i++)
             QRY__TRY(ty_check(c, e->u.call.args[i], i ? &r : &a));
-        static const char *const fl[] = {
-            "mean",           "median",       "stddev",
-            "integral",       "derivative",   "non_negative_derivative",
-            "moving_average", "holt_winters", "holt_winters_with_fit"};
+        static const char *const fl[] = {"mean",
+                                         "median",
+                                         "stddev",
+                                         "integral",
+                                         "derivative",
+                                         "non_negative_derivative",
+                                         "moving_average",
+                                         "holt_winters",
+                                         "holt_winters_with_fit",
+                                         "exponential_moving_average",
+                                         "double_exponential_moving_average",
+                                         "triple_exponential_moving_average"};
         static const char *const same[] = {"sum",
                                            "spread",
                                            "percentile",
@@ -1751,6 +1817,10 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
             if (rx && qry_regcomp(&re, m->u.s, NULL) < 0)
                 return ERR("error parsing regex /%s/", m->u.s);
             const char *agg = inner_agg(e);
+            /* a transformation of raw fields (difference(*)) takes the
+             * numeric ones, elapsed() every one, as InfluxDB */
+            int rtf = !agg && e->kind == QRY_EXPR_CALL ? tf_lookup(e->u.call.name) : TF_NONE;
+            bool raw_numeric = rtf != TF_NONE && rtf != TF_ELAPSED;
             cn_buf_t nb;
             cn_buf_init(&nb);
             /* fields in name order, as InfluxDB expands wildcards */
@@ -1768,7 +1838,8 @@ int qry__plan_among(const qry_select_t *sel, eng_snap_t *snap, const char *meas,
                 size_t k = ord[oi];
                 if (rx && regexec(&re, wf[k].name, 0, NULL, 0) != 0)
                     continue;
-                if (!type_ok_for(agg, wf[k].type))
+                if (!type_ok_for(agg, wf[k].type) ||
+                    (raw_numeric && wf[k].type != ENG_T_FLOAT && wf[k].type != ENG_T_INT))
                     continue;
                 c.subst = wf[k].name;
                 cn_buf_reset(&nb);

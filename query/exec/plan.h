@@ -93,14 +93,28 @@ typedef struct agg {
     size_t nby;
 } agg_t;
 
-enum tf_fn { TF_NONE, TF_DERIV, TF_NNDERIV, TF_DIFF, TF_NNDIFF, TF_MOVAVG, TF_CUMSUM, TF_ELAPSED };
+enum tf_fn {
+    TF_NONE,
+    TF_DERIV,
+    TF_NNDERIV,
+    TF_DIFF,
+    TF_NNDIFF,
+    TF_MOVAVG,
+    TF_CUMSUM,
+    TF_ELAPSED,
+    TF_EMA,  /* exponential_moving_average */
+    TF_DEMA, /* double_exponential_moving_average */
+    TF_TEMA  /* triple_exponential_moving_average */
+};
 
 typedef struct ocol {
     const char *name;
     cx_t *e;
     int tf;
     int64_t unit; /* derivative / elapsed unit, ns */
-    int64_t n;    /* moving_average window */
+    int64_t n;    /* moving_average window; the exponential averages' period */
+    int64_t hold; /* the exponential averages: values read before the first answered */
+    bool simple;  /* the exponential averages: warm up with a plain mean */
     bool field;   /* refers to a field (raw rows with only null fields are dropped) */
     bool aliased; /* named by AS: kept as given, even twice (InfluxDB) */
     /* A transformation inside an expression (derivative(mean(x)) * 8,

@@ -19,6 +19,16 @@
  *  3. A lone selector without GROUP BY time reports its point's time;
  *     otherwise rows carry the window start (the range start, or 0 when
  *     the query has no lower bound, without GROUP BY time).
+ *  4. exponential_moving_average(x, N[, hold[, warmup]]) as InfluxDB 1.6.7
+ *     answers it (found by asking it; checked against it to 1e-9
+ *     relative, most answers to the bit): the k-th value x moves the
+ *     average by a(x - avg), a = 2 / (min(k, N) + 1), the first value
+ *     being the average itself ('exponential' warmup); with 'simple' the
+ *     first N averages are plain means and a is 2 / (N + 1) after them.
+ *     The double form is 2 e1 - e2 and the triple 3 e1 - 3 e2 + e3, each
+ *     e fed the one below; under 'simple' an average is fed only once the
+ *     one below has N values, and until then the answer is e1 (then 3 e1 -
+ *     2 e2 for the triple).  The first hold values read are not answered.
  */
 #include "plan.h"
 
@@ -1473,6 +1483,51 @@ static void reverse_rows(int64_t *ts, qry_val_t *v, size_t nc, size_t n)
     }
 }
 
+static bool is_ema(int tf)
+{
+    return tf == TF_EMA || tf == TF_DEMA || tf == TF_TEMA;
+}
+
+/* One exponential moving average of period n (NOTES 4). */
+typedef struct ema {
+    int64_t k; /* values added */
+    double v, sum;
+} ema_t;
+
+static double ema_add(ema_t *e, int64_t n, bool simple, double x)
+{
+    e->k++;
+    if (simple && e->k <= n) {
+        e->sum += x;
+        e->v = e->sum / (double)e->k;
+    } else if (e->k == 1) {
+        e->v = x;
+    } else {
+        double a = 2.0 / (double)((simple || e->k > n ? n : e->k) + 1);
+        e->v += a * (x - e->v);
+    }
+    return e->v;
+}
+
+/* exponential_moving_average and its double and triple forms of x, the
+ * next value, over the averages em[] (NOTES 4). */
+static double ema_stack(ema_t *em, int stack, int64_t n, bool simple, double x)
+{
+    double e[3];
+    int ne = 0;
+    for (int j = 0; j < stack; j++) {
+        if (j && simple && em[j - 1].k < n)
+            break; /* the average below still warms up */
+        x = ema_add(&em[j], n, simple, x);
+        e[ne++] = x;
+    }
+    if (ne == 1)
+        return e[0];
+    if (stack == 2)
+        return 2 * e[0] - e[1];
+    return ne == 2 ? 3 * e[0] - 2 * e[1] : 3 * e[0] - 3 * e[1] + e[2];
+}
+
 static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, int64_t out_max,
                       bool desc, const int64_t *ts, qry_val_t *v, size_t stride, size_t n)
 {
@@ -1491,6 +1546,9 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
     bool all_int = true;
     int64_t wn = 0;
     qry_val_t cum = qry__vnull();
+    ema_t em[3] = {{0}};
+    int stack = oc->tf == TF_EMA ? 1 : oc->tf == TF_DEMA ? 2 : 3;
+    int64_t nin = 0; /* values read (the exponential averages' hold) */
     for (size_t i = 0; i < n; i++) {
         qry_val_t *x = &v[i * stride];
         qry_val_t in = *x;
@@ -1561,6 +1619,14 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
             if (have)
                 *x = qry__vi((ts[i] - pts) / (oc->unit ? oc->unit : 1));
             break;
+        case TF_EMA:
+        case TF_DEMA:
+        case TF_TEMA: {
+            double r = ema_stack(em, stack, oc->n, oc->simple, vnum(&in));
+            if (nin++ >= oc->hold)
+                *x = qry__vf(r);
+            break;
+        }
         default: break;
         }
         prev = in;
@@ -1629,11 +1695,19 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
         }
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
-            bool any = false;
-            for (size_t c = 0; c < nc && !any && ts[i] >= r->out_min && ts[i] < r->out_max; c++)
-                any = !p->cols[c].quiet && (v[i * nc + c].t != QRY_NULL || held[c]);
+            bool any = false, in = ts[i] >= r->out_min && ts[i] < r->out_max;
+            /* outside the range only an exponential average's value keeps
+             * a row: InfluxDB answers those of the window it read before
+             * the range (after it, descending) when the hold allows */
+            for (size_t c = 0; c < nc && !any; c++)
+                any = !p->cols[c].quiet &&
+                      (in ? v[i * nc + c].t != QRY_NULL || held[c]
+                          : is_ema(p->cols[c].tf) && v[i * nc + c].t != QRY_NULL);
             if (!any)
                 continue;
+            for (size_t c = 0; c < nc && !in; c++)
+                if (!is_ema(p->cols[c].tf)) /* the other columns have no such row */
+                    v[i * nc + c] = qry__vnull();
             ts[k] = ts[i];
             if (k != i)
                 memmove(v + k * nc, v + i * nc, nc * sizeof *v);

@@ -19,7 +19,10 @@
 # subqueries over several series and with an outer GROUP BY; Go's regular
 # expressions, and its errors for the ones it refuses; operators and types
 # InfluxDB refuses in the field list; casts between integer and float;
-# a cast on a GROUP BY tag (Grafana's "host"::tag); SHOW TAG KEYS SLIMIT.
+# a cast on a GROUP BY tag (Grafana's "host"::tag); SHOW TAG KEYS SLIMIT;
+# the exponential averages (exponential_moving_average and its double and
+# triple forms: periods, holds, warmups, the windows beside the range, the
+# argument errors); transformations of raw wildcards over numeric fields.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -154,6 +157,17 @@ rxu,city=Zürich v=1,sv="Grüße" 1767225600000
 rxu,city=München v=2,sv="€uro" 1767225610000
 rxu,city=Zurich v=3,sv="ab" 1767225620000
 rxu,city=東京 v=4,sv="😀x" 1767225630000
+tam v=1i 1767225600000
+tam v=2i 1767225610000
+tam v=4i 1767225620000
+tam v=8i 1767225630000
+tam v=3i 1767225640000
+tam v=5i 1767225650000
+tam v=7i 1767225660000
+tam v=2i 1767225670000
+tam v=9i 1767225680000
+tam v=10i 1767225690000
+tam s="x",b=true 1767225700000
 LP
 # points every 30 minutes, two devices alternating, over four days around
 # each 2026 change of Europe/Berlin and America/New_York
@@ -620,6 +634,41 @@ expect 'SHOW TAG VALUES by a counted dot' "$(q 'SHOW TAG VALUES FROM rxu WITH KE
 
 expect 'the mixing error before a type error' "$(q 'SELECT count(sv) + sv FROM edgt' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"error":"mixing aggregate and non-aggregate queries is not supported"}]}'
+
+# the exponential averages (InfluxDB's technical analysis functions) and
+# transformations of raw wildcards
+expect 'exponential_moving_average of raw integers' "$(q 'SELECT exponential_moving_average(v, 3) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","exponential_moving_average"],"values":[[1767225620,2.833333333333333],[1767225630,5.416666666666666],[1767225640,4.208333333333333],[1767225650,4.604166666666666],[1767225660,5.802083333333333],[1767225670,3.9010416666666665],[1767225680,6.450520833333334],[1767225690,8.225260416666668]]}]}]}'
+expect 'double_exponential_moving_average from the first point' "$(q 'SELECT double_exponential_moving_average(v, 3, 0) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","double_exponential_moving_average"],"values":[[1767225600,1],[1767225610,1.8888888888888888],[1767225620,3.5277777777777777],[1767225630,7.055555555555555],[1767225640,4.423611111111111],[1767225650,4.909722222222221],[1767225660,6.553819444444445],[1767225670,3.3263888888888893],[1767225680,7.437934027777779],[1767225690,9.606336805555557]]}]}]}'
+expect 'triple_exponential_moving_average with a simple warmup' "$(q 'SELECT triple_exponential_moving_average(v, 2, -1, '"'"'simple'"'"') FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","triple_exponential_moving_average"],"values":[[1767225630,7.740740740740742],[1767225640,3.2757201646090524],[1767225650,4.7503429355281215],[1767225660,6.908093278463649],[1767225670,2.2607834171620196],[1767225680,8.57846872936036],[1767225690,10.154803637656864]]}]}]}'
+expect 'an exponential average answers the window before the range' "$(q 'SELECT exponential_moving_average(max(v), 2, 0), max(v) FROM tam WHERE time >= '"'"'2026-01-01T00:00:30Z'"'"' AND time < '"'"'2026-01-01T00:01:30Z'"'"' GROUP BY time(20s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","exponential_moving_average","max"],"values":[[1767225600,2,null],[1767225620,6,8],[1767225640,5.333333333333333,5],[1767225660,6.444444444444445,7],[1767225680,8.148148148148149,9]]}]}]}'
+expect 'and the window after it, descending' "$(q 'SELECT exponential_moving_average(max(v), 2, 0) FROM tam WHERE time >= '"'"'2026-01-01T00:00:30Z'"'"' AND time < '"'"'2026-01-01T00:01:30Z'"'"' GROUP BY time(20s) ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","exponential_moving_average"],"values":[[1767225680,10],[1767225660,8],[1767225640,6],[1767225620,7.333333333333333]]}]}]}'
+expect 'a hold beyond the window before' "$(q 'SELECT double_exponential_moving_average(mean(v), 2) FROM tam WHERE time >= '"'"'2026-01-01T00:00:30Z'"'"' AND time < '"'"'2026-01-01T00:01:30Z'"'"' GROUP BY time(20s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","double_exponential_moving_average"],"values":[[1767225620,5.555555555555555],[1767225640,4.37037037037037],[1767225660,4.518518518518518],[1767225680,8.526748971193417]]}]}]}'
+expect 'an exponential average without its period' "$(q 'SELECT exponential_moving_average(v) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"invalid number of arguments for exponential_moving_average, expected at least 2 but no more than 4, got 1"}]}'
+expect 'an exponential average of a float period' "$(q 'SELECT exponential_moving_average(v, 2.0) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"exponential_moving_average period must be an integer"}]}'
+expect 'an exponential average of period 0' "$(q 'SELECT exponential_moving_average(v, 0) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"exponential_moving_average period must be greater than or equal to 1"}]}'
+expect 'an exponential average held -2' "$(q 'SELECT exponential_moving_average(v, 2, -2) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"exponential_moving_average hold period must be greater than or equal to 0"}]}'
+expect 'an exponential average warmed by a number' "$(q 'SELECT exponential_moving_average(v, 2, 1, 3) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"exponential_moving_average warmup type must be a string"}]}'
+expect 'an exponential average warmed by none' "$(q 'SELECT triple_exponential_moving_average(v, 2, 1, '"'"'none'"'"') FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"triple_exponential_moving_average warmup type must be one of: '"'"'exponential'"'"' '"'"'simple'"'"'"}]}'
+expect 'exponential_moving_average of a string field: an error' "$(q 'SELECT exponential_moving_average(s, 2) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unsupported exponential moving average iterator type: *query.stringInterruptIterator"}]}'
+expect 'difference of a raw wildcard takes numeric fields' "$(q 'SELECT difference(*) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","difference_v"],"values":[[1767225610,1],[1767225620,2],[1767225630,4],[1767225640,-5],[1767225650,2],[1767225660,2],[1767225670,-5],[1767225680,7],[1767225690,1]]}]}]}'
+expect 'an exponential average of a raw wildcard too' "$(q 'SELECT exponential_moving_average(*, 2) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","exponential_moving_average_v"],"values":[[1767225610,1.6666666666666665],[1767225620,3.2222222222222223],[1767225630,6.407407407407407],[1767225640,4.135802469135802],[1767225650,4.711934156378601],[1767225660,6.237311385459534],[1767225670,3.4124371284865114],[1767225680,7.137479042828837],[1767225690,9.045826347609612]]}]}]}'
+expect 'elapsed of a raw wildcard takes every field' "$(q 'SELECT elapsed(*) FROM tam WHERE time >= '"'"'2026-01-01T00:01:20Z'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","elapsed_b","elapsed_s","elapsed_v"],"values":[[1767225690,null,null,10000000000]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"
