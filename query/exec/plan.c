@@ -370,6 +370,7 @@ typedef struct cctx {
     char *msg;
     size_t msglen;
     int depth_tf;
+    bool under_tf; /* compiling a transformation's argument */
     bool post; /* compiling a post column: transformations become hidden columns */
     size_t added; /* the column add_col made last (after its hidden ones) */
 } cctx_t;
@@ -713,10 +714,11 @@ static int compile_agg(cctx_t *c, const qry_expr_t *e, int ai, cx_t **out)
     /* the same call again (max(x), max(x) * 2) is the same aggregate: one
      * selector then still answers its point's time, as in InfluxDB */
     a.call = e;
+    a.clip = !c->under_tf;
     for (size_t k = 0; k < p->naggs && a.col >= 0 && a.fn < A_TOP && a.fn != A_DISTINCT; k++) {
         const agg_t *o = &p->aggs[k];
         if (o->fn == a.fn && o->col == a.col && o->p == a.p && o->unit == a.unit &&
-            same_text(o->call, e)) {
+            o->clip == a.clip && same_text(o->call, e)) {
             cx_t *x = cx_new(p, CX_AGG);
             x->idx = (int)k;
             *out = x;
@@ -1035,7 +1037,10 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
     }
     size_t first = p->ncols;
     c->post = oc.post;
+    bool under = c->under_tf;
+    c->under_tf = oc.tf != TF_NONE;
     int rc = compile(c, inner, &oc.e);
+    c->under_tf = under;
     c->post = false;
     if (rc < 0)
         return rc;

@@ -82,6 +82,9 @@ typedef struct agg {
     bool selector;   /* first, last, min, max, percentile */
     bool aux_sel;    /* its point feeds the plan's aux columns: no stats */
     bool trunc;      /* x::integer of a float field: values truncated, no stats */
+    bool clip;       /* not under a transformation: reads the statement's own
+                      * range only, not the window a transformation beside
+                      * it reads before (after) the range (select.c NOTES 5) */
     bool tie_max;    /* first/last with GROUP BY time(): of points at the same
                       * time (other series) the greatest value wins, as in
                       * InfluxDB; otherwise the first series' */

@@ -29,6 +29,14 @@
  *     e fed the one below; under 'simple' an average is fed only once the
  *     one below has N values, and until then the answer is e1 (then 3 e1 -
  *     2 e2 for the triple).  The first hold values read are not answered.
+ *  5. A transformation of an aggregate reads one window before the range
+ *     (after it, descending: tf_lookback), and its aggregate takes that
+ *     window's rows and the whole windows at the range's ends.  An
+ *     aggregate of a column of its own beside it (agg_t.clip) takes only
+ *     the rows inside the statement's range, as InfluxDB computes each
+ *     call over its own range: SELECT derivative(max(v)), max(v) WHERE
+ *     time >= 35s ... GROUP BY time(20s) has no max for the 20s window
+ *     when no point lies in [35s, 40s).
  */
 #include "plan.h"
 
@@ -105,6 +113,8 @@ typedef struct run {
     eng_snap_t *snap;
     int64_t tmin, tmax; /* [tmin, tmax) */
     int64_t out_min, out_max; /* rows outside [min, max) are not output (tf_lookback) */
+    int64_t qmin, qmax;       /* the statement's own range, [tmin, tmax) before
+                               * tf_lookback widened it (NOTES 5) */
     bool has_lower;
     int64_t interval, offset;
     const qry__tz_t *tz;
@@ -987,6 +997,11 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                !p->aggs[0].aux_sel && pt_minmax(&p->aggs[0]);
     size_t hint = 0;
     uint32_t ord = 0; /* blocks offered so far */
+    /* the range widened for a transformation, with other aggregates beside
+     * it (NOTES 5) */
+    bool widened = false;
+    for (size_t k = 0; k < na && (r->qmin > r->tmin || r->qmax < r->tmax); k++)
+        widened |= p->aggs[k].clip;
     pend_t *pd = NULL;
     size_t npd = 0, cpd = 0;
     for (;;) {
@@ -1013,7 +1028,9 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                 size_t w = lo <= hi ? win_of(r, lo, 0) : 0;
                 if (lo > hi || win_of(r, hi, w) == w) {
                     ast_t *row = u->st + w * na;
-                    bool need = false;
+                    /* a block reaching outside the statement's range counts
+                     * whole only for the aggregates under a transformation */
+                    bool need = widened && lo <= hi && (lo < r->qmin || hi >= r->qmax);
                     for (size_t k = 0; k < na && !need; k++) {
                         const agg_t *a = &p->aggs[k];
                         if (a->col < 0)
@@ -1138,6 +1155,14 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                     j = b.n;
                 }
                 ast_t *row = u->st + w * na;
+                /* the rows inside the statement's range, for the aggregates
+                 * not under a transformation (NOTES 5) */
+                uint32_t ci = i, cj = j;
+                while (widened && ci < cj && b.ts[ci] < r->qmin)
+                    ci++;
+                while (widened && cj > ci && b.ts[cj - 1] >= r->qmax)
+                    cj--;
+                bool cut = ci != i || cj != j;
                 /* float sums/means four at a time (acc_fsum4), the rest
                  * one by one */
                 const agg_t *fa[4];
@@ -1145,6 +1170,11 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
                 size_t nf = 0;
                 for (size_t k = 0; k < na; k++) {
                     ast_t *as = &row[k];
+                    if (cut && p->aggs[k].clip) {
+                        if (ci < cj)
+                            acc(&p->aggs[k], as, &b, p->rowcond ? mask : NULL, ci, cj, ar);
+                        continue;
+                    }
                     if (!p->multi && !p->rowcond && is_fsum(&p->aggs[k])) {
                         fa[nf] = &p->aggs[k];
                         fs[nf++] = as;
@@ -2601,6 +2631,8 @@ static int run_measurement(const qry_select_t *sel, const qry_exec_opts_t *o, en
     r.out_min = INT64_MIN;
     r.out_max = INT64_MAX;
     r.tmax = tmax;
+    r.qmin = tmin;
+    r.qmax = tmax;
     r.has_lower = lower;
     r.tz = tz;
     if (sel->time_dim) {

@@ -22,7 +22,8 @@
 # a cast on a GROUP BY tag (Grafana's "host"::tag); SHOW TAG KEYS SLIMIT;
 # the exponential averages (exponential_moving_average and its double and
 # triple forms: periods, holds, warmups, the windows beside the range, the
-# argument errors); transformations of raw wildcards over numeric fields.
+# argument errors); transformations of raw wildcards over numeric fields;
+# plain aggregates beside a transformation over the statement's own range.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -669,6 +670,11 @@ expect 'an exponential average of a raw wildcard too' "$(q 'SELECT exponential_m
     '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","exponential_moving_average_v"],"values":[[1767225610,1.6666666666666665],[1767225620,3.2222222222222223],[1767225630,6.407407407407407],[1767225640,4.135802469135802],[1767225650,4.711934156378601],[1767225660,6.237311385459534],[1767225670,3.4124371284865114],[1767225680,7.137479042828837],[1767225690,9.045826347609612]]}]}]}'
 expect 'elapsed of a raw wildcard takes every field' "$(q 'SELECT elapsed(*) FROM tam WHERE time >= '"'"'2026-01-01T00:01:20Z'"'"'' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","elapsed_b","elapsed_s","elapsed_v"],"values":[[1767225690,null,null,10000000000]]}]}]}'
+
+expect 'an aggregate beside a transformation: the statement'"'"'s range only' "$(q 'SELECT derivative(max(v)), max(v), count(v) FROM tam WHERE time >= '"'"'2026-01-01T00:00:35Z'"'"' AND time < '"'"'2026-01-01T00:01:25Z'"'"' GROUP BY time(20s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","derivative","max","count"],"values":[[1767225620,null,null,0],[1767225640,-3,5,2],[1767225660,2,7,2],[1767225680,2,9,1]]}]}]}'
+expect 'and descending, the window after the range' "$(q 'SELECT difference(mean(v)), mean(v), sum(v) FROM tam WHERE time >= '"'"'2026-01-01T00:00:31Z'"'"' AND time < '"'"'2026-01-01T00:01:31Z'"'"' GROUP BY time(20s) ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","difference","mean","sum"],"values":[[1767225680,null,9.5,19],[1767225660,-5,4.5,9],[1767225640,-0.5,4,8],[1767225620,null,null,null]]}]}]}'
 
 stop_server
 echo "PASS: $checks checks"
