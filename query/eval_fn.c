@@ -673,6 +673,10 @@ bool qry__fn_is_aggregate(const char *name)
         "exponential_moving_average",
         "double_exponential_moving_average",
         "triple_exponential_moving_average",
+        "relative_strength_index",
+        "chande_momentum_oscillator",
+        "kaufmans_efficiency_ratio",
+        "triple_exponential_derivative",
     };
     for (size_t i = 0; i < CN_ARRAY_LEN(agg); i++)
         if (strcmp(agg[i], name) == 0)

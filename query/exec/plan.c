@@ -105,6 +105,10 @@ static const struct {
     {"exponential_moving_average", TF_EMA},
     {"double_exponential_moving_average", TF_DEMA},
     {"triple_exponential_moving_average", TF_TEMA},
+    {"relative_strength_index", TF_RSI},
+    {"chande_momentum_oscillator", TF_CMO},
+    {"kaufmans_efficiency_ratio", TF_KER},
+    {"triple_exponential_derivative", TF_TRIX},
 };
 
 static int tf_lookup(const char *name)
@@ -909,22 +913,22 @@ static int add_post_col(cctx_t *c, const qry_expr_t *e, const char *name)
     return 0;
 }
 
-/* The arguments of exponential_moving_average(x, period[, hold[,
- * warmup]]) and its double and triple forms into oc, with InfluxDB 1.6.7's
- * checks and messages in its order.  A hold of -1 (the default) becomes
- * what InfluxDB waits for: period - 1 values, or with the 'simple' warmup
- * (period - 1) x the number of averages stacked (select.c NOTES 4). */
-static int ema_args(cctx_t *c, const qry_expr_t *e, ocol_t *oc)
+/* The arguments of a technical analysis function, f(x, period[, hold[,
+ * warmup]]) (kaufmans_efficiency_ratio without the warmup), into oc, with
+ * InfluxDB 1.6.7's checks and messages in its order.  A hold of -1 (the
+ * default) becomes the number of values InfluxDB reads before its first
+ * answer (select.c NOTES 4). */
+static int ta_args(cctx_t *c, const qry_expr_t *e, ocol_t *oc)
 {
     char *msg = c->msg;
     size_t msglen = c->msglen;
     const char *fn = e->u.call.name;
-    size_t na = e->u.call.nargs;
+    size_t na = e->u.call.nargs, max = oc->tf == TF_KER ? 3 : 4;
     qry_expr_t *const *a = e->u.call.args;
-    if (na < 2 || na > 4)
-        return ERR("invalid number of arguments for %s, expected at least 2 but no more than 4, "
+    if (na < 2 || na > max)
+        return ERR("invalid number of arguments for %s, expected at least 2 but no more than %zu, "
                    "got %zu",
-                   fn, na);
+                   fn, max, na);
     if (a[1]->kind != QRY_EXPR_INTEGER)
         return ERR("%s period must be an integer", fn);
     if (a[1]->u.i < 1)
@@ -934,20 +938,47 @@ static int ema_args(cctx_t *c, const qry_expr_t *e, ocol_t *oc)
     if (na >= 3) {
         if (a[2]->kind != QRY_EXPR_INTEGER)
             return ERR("%s hold period must be an integer", fn);
-        if (a[2]->u.i < -1)
-            return ERR("%s hold period must be greater than or equal to 0", fn);
         oc->hold = a[2]->u.i;
+        if (oc->tf == TF_TRIX && oc->hold < 1 && oc->hold != -1)
+            return ERR("%s hold period must be greater than or equal to 1", fn);
+        if (oc->hold < -1)
+            return ERR("%s hold period must be greater than or equal to 0", fn);
     }
+    oc->none = oc->tf == TF_CMO; /* its default warmup */
     if (na == 4) {
-        if (a[3]->kind != QRY_EXPR_STRING)
+        const char *w = a[3]->kind == QRY_EXPR_STRING ? a[3]->u.s : NULL;
+        if (!w)
             return ERR("%s warmup type must be a string", fn);
-        if (strcmp(a[3]->u.s, "simple") != 0 && strcmp(a[3]->u.s, "exponential") != 0)
-            return ERR("%s warmup type must be one of: 'exponential' 'simple'", fn);
-        oc->simple = strcmp(a[3]->u.s, "simple") == 0;
+        bool cmo = oc->tf == TF_CMO;
+        if (strcmp(w, "simple") != 0 && strcmp(w, "exponential") != 0 &&
+            !(cmo && strcmp(w, "none") == 0))
+            return ERR("%s warmup type must be one of: %s'exponential' 'simple'", fn,
+                       cmo ? "'none' " : "");
+        oc->simple = strcmp(w, "simple") == 0;
+        oc->none = strcmp(w, "none") == 0;
     }
     if (oc->hold == -1) {
-        int64_t stack = oc->tf == TF_EMA ? 1 : oc->tf == TF_DEMA ? 2 : 3;
-        oc->hold = oc->simple ? (oc->n - 1) * stack : oc->n - 1;
+        int64_t n = oc->n;
+        switch (oc->tf) {
+        case TF_EMA:
+            oc->hold = n - 1;
+            break;
+        case TF_DEMA:
+            oc->hold = oc->simple ? 2 * (n - 1) : n - 1;
+            break;
+        case TF_TEMA:
+            oc->hold = oc->simple ? 3 * (n - 1) : n - 1;
+            break;
+        case TF_CMO:
+            oc->hold = oc->none ? n - 1 : n;
+            break;
+        case TF_TRIX:
+            oc->hold = oc->simple ? 3 * (n - 1) + 1 : n;
+            break;
+        default:
+            oc->hold = n;
+            break; /* relative_strength_index, kaufmans_efficiency_ratio */
+        }
     }
     return 0;
 }
@@ -991,8 +1022,8 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
             if (oc.n < 2)
                 return ERR("moving_average window must be greater than 1, got %lld",
                            (long long)oc.n);
-        } else if (oc.tf == TF_EMA || oc.tf == TF_DEMA || oc.tf == TF_TEMA) {
-            int erc = ema_args(c, e, &oc);
+        } else if (TF_IS_TA(oc.tf)) {
+            int erc = ta_args(c, e, &oc);
             if (erc < 0)
                 return erc;
         } else if (oc.tf == TF_DERIV || oc.tf == TF_NNDERIV || oc.tf == TF_ELAPSED) {
@@ -1028,7 +1059,11 @@ static int add_col(cctx_t *c, const qry_expr_t *e, const char *name)
                                                [TF_CUMSUM] = "cumulative sum",
                                                [TF_EMA] = "exponential moving average",
                                                [TF_DEMA] = "double exponential moving average",
-                                               [TF_TEMA] = "triple exponential moving average"};
+                                               [TF_TEMA] = "triple exponential moving average",
+                                               [TF_RSI] = "relative strength index",
+                                               [TF_CMO] = "chande momentum oscillator",
+                                               [TF_KER] = "kaufmans efficiency ratio",
+                                               [TF_TRIX] = "triple exponential derivative"};
             if (t == ENG_T_STRING || t == ENG_T_BOOL)
                 return ERR("unsupported %s iterator type: *query.%sInterruptIterator", what[oc.tf],
                            t == ENG_T_STRING ? "string" : "boolean");
@@ -1548,7 +1583,11 @@ static int ty_check(cctx_t *c, const qry_expr_t *e, qry_vtype_t *out)
                                          "holt_winters_with_fit",
                                          "exponential_moving_average",
                                          "double_exponential_moving_average",
-                                         "triple_exponential_moving_average"};
+                                         "triple_exponential_moving_average",
+                                         "relative_strength_index",
+                                         "chande_momentum_oscillator",
+                                         "kaufmans_efficiency_ratio",
+                                         "triple_exponential_derivative"};
         static const char *const same[] = {"sum",
                                            "spread",
                                            "percentile",

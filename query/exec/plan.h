@@ -107,17 +107,25 @@ enum tf_fn {
     TF_ELAPSED,
     TF_EMA,  /* exponential_moving_average */
     TF_DEMA, /* double_exponential_moving_average */
-    TF_TEMA  /* triple_exponential_moving_average */
+    TF_TEMA, /* triple_exponential_moving_average */
+    TF_RSI,  /* relative_strength_index */
+    TF_CMO,  /* chande_momentum_oscillator */
+    TF_KER,  /* kaufmans_efficiency_ratio */
+    TF_TRIX  /* triple_exponential_derivative */
 };
+
+/* InfluxDB's technical analysis functions (select.c NOTES 4). */
+#define TF_IS_TA(tf) ((tf) >= TF_EMA && (tf) <= TF_TRIX)
 
 typedef struct ocol {
     const char *name;
     cx_t *e;
     int tf;
     int64_t unit; /* derivative / elapsed unit, ns */
-    int64_t n;    /* moving_average window; the exponential averages' period */
-    int64_t hold; /* the exponential averages: values read before the first answered */
-    bool simple;  /* the exponential averages: warm up with a plain mean */
+    int64_t n;    /* moving_average window; a technical analysis function's period */
+    int64_t hold; /* technical analysis: values read before the first answered */
+    bool simple;  /* technical analysis: warm up with a plain mean */
+    bool none;    /* chande_momentum_oscillator: no smoothing, a window of changes */
     bool field;   /* refers to a field (raw rows with only null fields are dropped) */
     bool aliased; /* named by AS: kept as given, even twice (InfluxDB) */
     /* A transformation inside an expression (derivative(mean(x)) * 8,

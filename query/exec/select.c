@@ -19,7 +19,9 @@
  *  3. A lone selector without GROUP BY time reports its point's time;
  *     otherwise rows carry the window start (the range start, or 0 when
  *     the query has no lower bound, without GROUP BY time).
- *  4. exponential_moving_average(x, N[, hold[, warmup]]) as InfluxDB 1.6.7
+ *  4. InfluxDB 1.6.7's technical analysis functions, as it answers them
+ *     (holt_winters and kaufmans_adaptive_moving_average are not here).
+ *     exponential_moving_average(x, N[, hold[, warmup]]) as InfluxDB
  *     answers it (found by asking it; checked against it to 1e-9
  *     relative, most answers to the bit): the k-th value x moves the
  *     average by a(x - avg), a = 2 / (min(k, N) + 1), the first value
@@ -29,6 +31,18 @@
  *     e fed the one below; under 'simple' an average is fed only once the
  *     one below has N values, and until then the answer is e1 (then 3 e1 -
  *     2 e2 for the triple).  The first hold values read are not answered.
+ *     relative_strength_index and chande_momentum_oscillator start from a
+ *     previous value of 0 and smooth the ups and the downs: a = 2 / (k + 1)
+ *     for the first N + 1 ('exponential') or their plain mean ('simple'),
+ *     then a = 1 / N; RSI = 100 - 100 / (1 + up / down), CMO = (up - down)
+ *     / (up + down) x 100, 0 / 0 a null.  CMO's default warmup 'none' sums
+ *     the last N changes instead (from the first value; 0 / 0 is 0).
+ *     kaufmans_efficiency_ratio is |x - x(t - N)| over the sum of the last
+ *     N changes, values before the first counting as 0, 0 / 0 as 0.
+ *     triple_exponential_derivative is (e3 / e3' - 1) x 100 of the triple
+ *     stack of averages (under 'simple', e3 is the highest average fed so
+ *     far); x / 0 gives no point, 0 / 0 a null.  Each form's order of
+ *     operations is the one that gave InfluxDB's bits.
  *  5. A transformation of an aggregate reads one window before the range
  *     (after it, descending: tf_lookback), and its aggregate takes that
  *     window's rows and the whole windows at the range's ends.  An
@@ -1513,11 +1527,6 @@ static void reverse_rows(int64_t *ts, qry_val_t *v, size_t nc, size_t n)
     }
 }
 
-static bool is_ema(int tf)
-{
-    return tf == TF_EMA || tf == TF_DEMA || tf == TF_TEMA;
-}
-
 /* One exponential moving average of period n (NOTES 4). */
 typedef struct ema {
     int64_t k; /* values added */
@@ -1558,6 +1567,109 @@ static double ema_stack(ema_t *em, int stack, int64_t n, bool simple, double x)
     return ne == 2 ? 3 * e[0] - 2 * e[1] : 3 * e[0] - 3 * e[1] + e[2];
 }
 
+/* relative_strength_index's and chande_momentum_oscillator's smoothing
+ * of the ups (downs) of period n (NOTES 4). */
+static double wilder_add(ema_t *e, int64_t n, bool simple, double x)
+{
+    e->k++;
+    if (simple && e->k <= n + 1) {
+        e->sum += x;
+        e->v = e->sum / (double)e->k;
+    } else if (e->k == 1) {
+        e->v = x;
+    } else {
+        double a = !simple && e->k <= n + 1 ? 2.0 / (double)(e->k + 1) : 1.0 / (double)n;
+        e->v += a * (x - e->v);
+    }
+    return e->v;
+}
+
+/* The state of one technical analysis function over a column (NOTES 4). */
+typedef struct ta {
+    ema_t em[3];
+    double last;  /* the previous value (relative_strength_index and
+                   * chande_momentum_oscillator start from 0) */
+    bool have;    /* a previous value (the window form, the derivative) */
+    double *ring; /* the last n (chande: changes up and down) or n + 1
+                   * (kaufmans) values, 0 before any */
+    int64_t pos, cnt;
+    double su, sd;
+    bool wide; /* kaufmans: the period reaches before the first value */
+} ta_t;
+
+/* The next value of technical analysis function oc over x: NAN where
+ * InfluxDB answers null, INFINITY where it answers no point. */
+static double ta_add(const ocol_t *oc, ta_t *t, double x)
+{
+    int64_t n = oc->n;
+    switch (oc->tf) {
+    case TF_RSI:
+    case TF_CMO: {
+        if (oc->none) { /* the last n changes' sums, kept running */
+            if (!t->have) {
+                t->have = true;
+                t->last = x;
+                return 0;
+            }
+            double up = x > t->last ? x - t->last : 0, dn = x < t->last ? t->last - x : 0;
+            t->last = x;
+            t->su += up;
+            t->sd += dn;
+            int64_t at = t->pos;
+            if (t->cnt == n) {
+                t->su -= t->ring[2 * at];
+                t->sd -= t->ring[2 * at + 1];
+            } else {
+                t->cnt++;
+            }
+            t->ring[2 * at] = up;
+            t->ring[2 * at + 1] = dn;
+            t->pos = (at + 1) % n;
+            return t->su + t->sd == 0 ? 0 : (t->su - t->sd) / (t->su + t->sd) * 100;
+        }
+        double up = x > t->last ? x - t->last : 0, dn = x < t->last ? t->last - x : 0;
+        t->last = x;
+        double u = wilder_add(&t->em[0], n, oc->simple, up);
+        double d = wilder_add(&t->em[1], n, oc->simple, dn);
+        if (oc->tf == TF_RSI)
+            return d == 0 ? (u == 0 ? NAN : 100) : 100 - 100 / (1 + u / d);
+        return u + d == 0 ? NAN : (u - d) / (u + d) * 100;
+    }
+    case TF_KER: {
+        if (t->wide) { /* x(t - n) is one of the zeros before the first value */
+            t->su += fabs(x - t->last);
+            t->last = x;
+            return t->su == 0 ? 0 : fabs(x) / t->su;
+        }
+        t->ring[t->pos] = x; /* the newest of n + 1 */
+        t->pos = (t->pos + 1) % (n + 1);
+        double num = fabs(x - t->ring[t->pos]), den = 0;
+        for (int64_t i = 1; i <= n; i++)
+            den += fabs(t->ring[(t->pos + i) % (n + 1)] - t->ring[(t->pos + i - 1) % (n + 1)]);
+        return den == 0 ? 0 : num / den;
+    }
+    case TF_TRIX: {
+        double y = x;
+        for (int j = 0; j < 3; j++) {
+            if (j && oc->simple && t->em[j - 1].k < n)
+                break; /* the average below still warms up */
+            y = ema_add(&t->em[j], n, oc->simple, y);
+        }
+        bool had = t->have;
+        double prev = t->last;
+        t->have = true;
+        t->last = y;
+        if (!had)
+            return INFINITY;
+        return (y / prev - 1) * 100; /* 0 / 0: NaN (null), y / 0: no point */
+    }
+    default: {
+        int stack = oc->tf == TF_EMA ? 1 : oc->tf == TF_DEMA ? 2 : 3;
+        return ema_stack(t->em, stack, n, oc->simple, x);
+    }
+    }
+}
+
 static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, int64_t out_max,
                       bool desc, const int64_t *ts, qry_val_t *v, size_t stride, size_t n)
 {
@@ -1568,7 +1680,8 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
     /* moving average window, summed as InfluxDB's MovingAverageReducer
      * sums it (the oldest value taken off, then the new one added; an
      * integer column in int64), so the averages agree to the last bit */
-    bool ma = oc->tf == TF_MOVAVG;
+    /* (a window longer than the rows never fills: nothing to keep) */
+    bool ma = oc->tf == TF_MOVAVG && oc->n <= (int64_t)n;
     double *win = ma ? cn_malloc((size_t)oc->n * sizeof(double)) : NULL;
     int64_t *iwin = ma ? cn_malloc((size_t)oc->n * sizeof(int64_t)) : NULL;
     double fsum = 0;
@@ -1576,9 +1689,13 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
     bool all_int = true;
     int64_t wn = 0;
     qry_val_t cum = qry__vnull();
-    ema_t em[3] = {{0}};
-    int stack = oc->tf == TF_EMA ? 1 : oc->tf == TF_DEMA ? 2 : 3;
-    int64_t nin = 0; /* values read (the exponential averages' hold) */
+    ta_t ta = {0};
+    /* a period past the rows never fills its window: room for the rows */
+    int64_t cap = oc->n < (int64_t)n ? oc->n : (int64_t)n;
+    if (oc->tf == TF_CMO || oc->tf == TF_KER)
+        ta.ring = cn_calloc((size_t)cap * 2 + 2, sizeof(double));
+    ta.wide = oc->n >= (int64_t)n;
+    int64_t nin = 0; /* values read (a technical analysis function's hold) */
     for (size_t i = 0; i < n; i++) {
         qry_val_t *x = &v[i * stride];
         qry_val_t in = *x;
@@ -1621,6 +1738,8 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
             }
             break;
         case TF_MOVAVG: {
+            if (!ma)
+                break;
             int64_t pos = wn % oc->n;
             if (wn >= oc->n) {
                 fsum -= win[pos];
@@ -1651,9 +1770,13 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
             break;
         case TF_EMA:
         case TF_DEMA:
-        case TF_TEMA: {
-            double r = ema_stack(em, stack, oc->n, oc->simple, vnum(&in));
-            if (nin++ >= oc->hold)
+        case TF_TEMA:
+        case TF_RSI:
+        case TF_CMO:
+        case TF_KER:
+        case TF_TRIX: {
+            double r = ta_add(oc, &ta, vnum(&in));
+            if (nin++ >= oc->hold && !isinf(r))
                 *x = qry__vf(r);
             break;
         }
@@ -1665,6 +1788,7 @@ static void transform(const ocol_t *oc, int64_t default_unit, int64_t out_min, i
     }
     cn_free(win);
     cn_free(iwin);
+    cn_free(ta.ring);
 }
 
 /* Does a GROUP BY time() query's transformation read the interval before
@@ -1732,12 +1856,21 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
             for (size_t c = 0; c < nc && !any; c++)
                 any = !p->cols[c].quiet &&
                       (in ? v[i * nc + c].t != QRY_NULL || held[c]
-                          : is_ema(p->cols[c].tf) && v[i * nc + c].t != QRY_NULL);
+                          : TF_IS_TA(p->cols[c].tf) && v[i * nc + c].t != QRY_NULL);
             if (!any)
                 continue;
             for (size_t c = 0; c < nc && !in; c++)
-                if (!is_ema(p->cols[c].tf)) /* the other columns have no such row */
+                if (!TF_IS_TA(p->cols[c].tf)) /* the other columns have no such row */
                     v[i * nc + c] = qry__vnull();
+            /* fill(<value>): a row's missing transformation (and, outside
+             * the range, any missing column) takes the value, as InfluxDB
+             * fills the points it joins into a row */
+            for (size_t c = 0; c < nc && sel->fill == QRY_FILL_VALUE; c++) {
+                const qry_expr_t *fv = sel->fill_value;
+                qry_val_t *cv = &v[i * nc + c];
+                if (!p->cols[c].quiet && cv->t == QRY_NULL && (p->cols[c].tf != TF_NONE || !in))
+                    *cv = fv->kind == QRY_EXPR_INTEGER ? qry__vi(fv->u.i) : qry__vf(fv->u.f);
+            }
             ts[k] = ts[i];
             if (k != i)
                 memmove(v + k * nc, v + i * nc, nc * sizeof *v);

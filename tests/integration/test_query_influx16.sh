@@ -20,10 +20,14 @@
 # expressions, and its errors for the ones it refuses; operators and types
 # InfluxDB refuses in the field list; casts between integer and float;
 # a cast on a GROUP BY tag (Grafana's "host"::tag); SHOW TAG KEYS SLIMIT;
-# the exponential averages (exponential_moving_average and its double and
-# triple forms: periods, holds, warmups, the windows beside the range, the
-# argument errors); transformations of raw wildcards over numeric fields;
-# plain aggregates beside a transformation over the statement's own range.
+# InfluxDB's technical analysis functions (exponential_moving_average and
+# its double and triple forms, relative_strength_index,
+# chande_momentum_oscillator, kaufmans_efficiency_ratio,
+# triple_exponential_derivative: periods, holds, warmups, flat values, the
+# windows beside the range, the argument errors); transformations of raw
+# wildcards over numeric fields; plain aggregates beside a transformation
+# over the statement's own range; fill(<value>) of a transformation's
+# missing points.
 # Every expected answer below is influxd's, byte for byte (epoch=s).
 #
 # Usage: CAIRN_BIN=build/release/cairn tests/integration/test_query_influx16.sh
@@ -169,6 +173,13 @@ tam v=2i 1767225670000
 tam v=9i 1767225680000
 tam v=10i 1767225690000
 tam s="x",b=true 1767225700000
+tad v=0i 1767225600000
+tad v=0i 1767225610000
+tad v=0i 1767225620000
+tad v=1i 1767225630000
+tad v=1i 1767225640000
+tad v=-2i 1767225650000
+tad v=-2i 1767225660000
 LP
 # points every 30 minutes, two devices alternating, over four days around
 # each 2026 change of Europe/Berlin and America/New_York
@@ -675,6 +686,31 @@ expect 'an aggregate beside a transformation: the statement'"'"'s range only' "$
     '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","derivative","max","count"],"values":[[1767225620,null,null,0],[1767225640,-3,5,2],[1767225660,2,7,2],[1767225680,2,9,1]]}]}]}'
 expect 'and descending, the window after the range' "$(q 'SELECT difference(mean(v)), mean(v), sum(v) FROM tam WHERE time >= '"'"'2026-01-01T00:00:31Z'"'"' AND time < '"'"'2026-01-01T00:01:31Z'"'"' GROUP BY time(20s) ORDER BY time DESC' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","difference","mean","sum"],"values":[[1767225680,null,9.5,19],[1767225660,-5,4.5,9],[1767225640,-0.5,4,8],[1767225620,null,null,null]]}]}]}'
+
+expect 'relative_strength_index, both warmups' "$(q 'SELECT relative_strength_index(v, 3), relative_strength_index(v, 2, 0, '"'"'simple'"'"') FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","relative_strength_index","relative_strength_index_1"],"values":[[1767225600,null,100],[1767225610,null,100],[1767225620,null,100],[1767225630,100,100],[1767225640,50,34.78260869565217],[1767225650,61.53846153846154,57.142857142857146],[1767225660,71.42857142857142,74.57627118644068],[1767225670,36.36363636363636,24.581005586592184],[1767225680,68.66606982990152,73.7864077669903],[1767225690,71.7400080742834,77.9050736497545]]}]}]}'
+expect 'chande_momentum_oscillator, its three warmups' "$(q 'SELECT chande_momentum_oscillator(v, 3), chande_momentum_oscillator(v, 2, 0, '"'"'exponential'"'"'), chande_momentum_oscillator(v, 3, 1, '"'"'simple'"'"') FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","chande_momentum_oscillator","chande_momentum_oscillator_1","chande_momentum_oscillator_2"],"values":[[1767225600,null,100,null],[1767225610,null,100,100],[1767225620,100,100,100],[1767225630,100,100,100],[1767225640,9.090909090909092,-29.03225806451613,-11.1111111111111],[1767225650,9.090909090909092,14.893617021276595,16.666666666666664],[1767225660,-11.11111111111111,49.36708860759494,39.393939393939384],[1767225670,-11.11111111111111,-50.627615062761514,-31.086142322097377],[1767225680,28.57142857142857,47.59825327510917,36.421435059037236],[1767225690,23.076923076923077,55.828220858895705,42.7402862985685]]}]}]}'
+expect 'kaufmans_efficiency_ratio from the first point' "$(q 'SELECT kaufmans_efficiency_ratio(v, 3, 0) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","kaufmans_efficiency_ratio"],"values":[[1767225600,1],[1767225610,1],[1767225620,1],[1767225630,1],[1767225640,0.09090909090909091],[1767225650,0.09090909090909091],[1767225660,0.1111111111111111],[1767225670,0.1111111111111111],[1767225680,0.2857142857142857],[1767225690,0.23076923076923078]]}]}]}'
+expect 'triple_exponential_derivative, both warmups' "$(q 'SELECT triple_exponential_derivative(v, 2), triple_exponential_derivative(v, 2, 1, '"'"'simple'"'"') FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","triple_exponential_derivative","triple_exponential_derivative_1"],"values":[[1767225610,null,50],[1767225620,68.5714285714286,55.555555555555536],[1767225630,90.39548022598869,57.93650793650795],[1767225640,5.011539729640613,13.512004466778338],[1767225650,4.018838304552608,6.919167076569943],[1767225660,16.983599959754493,18.248734856617066],[1767225670,-14.303871257513634,-14.05495756423003],[1767225680,23.32868692500696,23.52697907061223],[1767225690,29.209277092092776,29.274361746888466]]}]}]}'
+expect 'technical analysis of flat values: null where InfluxDB divides 0 by 0, no point for x / 0' "$(q 'SELECT relative_strength_index(v, 2, 0), chande_momentum_oscillator(v, 2, 0, '"'"'simple'"'"'), kaufmans_efficiency_ratio(v, 2, 0), triple_exponential_derivative(v, 2, 1) FROM tad' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tad","columns":["time","relative_strength_index","chande_momentum_oscillator","kaufmans_efficiency_ratio","triple_exponential_derivative"],"values":[[1767225600,null,null,0,null],[1767225610,null,null,0,null],[1767225620,null,null,0,null],[1767225630,100,100,1,null],[1767225640,100,100,1,100],[1767225650,7.692307692307679,-84.61538461538461,1,-116.66666666666667],[1767225660,7.692307692307679,-84.61538461538461,1,788.8888888888889]]}]}]}'
+expect 'technical analysis of an aggregate, the window before the range' "$(q 'SELECT relative_strength_index(max(v), 2, 0), kaufmans_efficiency_ratio(max(v), 2, 0) FROM tam WHERE time >= '"'"'2026-01-01T00:00:30Z'"'"' AND time < '"'"'2026-01-01T00:01:30Z'"'"' GROUP BY time(20s)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","relative_strength_index","kaufmans_efficiency_ratio"],"values":[[1767225600,100,1],[1767225620,100,1],[1767225640,60.869565217391305,0.3333333333333333],[1767225660,74.28571428571428,0.2],[1767225680,84.7457627118644,1]]}]}]}'
+expect 'fill(<value>) fills a transformation'"'"'s missing points beside other columns' "$(q 'SELECT moving_average(max(v), 3), max(v) FROM tam WHERE time >= '"'"'2026-01-01T00:00:30Z'"'"' AND time < '"'"'2026-01-01T00:01:30Z'"'"' GROUP BY time(20s) fill(9)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","moving_average","max"],"values":[[1767225620,9,8],[1767225640,5,5],[1767225660,6.666666666666667,7],[1767225680,7,9]]}]}]}'
+expect 'and a technical analysis'"'"'s window before the range' "$(q 'SELECT exponential_moving_average(max(v), 2, 0), max(v) FROM tam WHERE time >= '"'"'2026-01-01T00:00:30Z'"'"' AND time < '"'"'2026-01-01T00:01:30Z'"'"' GROUP BY time(20s) fill(0)' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"tam","columns":["time","exponential_moving_average","max"],"values":[[1767225600,2,0],[1767225620,6,8],[1767225640,5.333333333333333,5],[1767225660,6.444444444444445,7],[1767225680,8.148148148148149,9]]}]}]}'
+expect 'technical analysis: argument errors' "$(q 'SELECT chande_momentum_oscillator(v, 2, 1, '"'"'bad'"'"') FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"chande_momentum_oscillator warmup type must be one of: '"'"'none'"'"' '"'"'exponential'"'"' '"'"'simple'"'"'"}]}'
+expect 'a hold of 0 for triple_exponential_derivative' "$(q 'SELECT triple_exponential_derivative(v, 2, 0) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"triple_exponential_derivative hold period must be greater than or equal to 1"}]}'
+expect 'kaufmans_efficiency_ratio takes no warmup' "$(q 'SELECT kaufmans_efficiency_ratio(v, 2, 1, '"'"'simple'"'"') FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"invalid number of arguments for kaufmans_efficiency_ratio, expected at least 2 but no more than 3, got 4"}]}'
+expect 'relative_strength_index of a string field: an error' "$(q 'SELECT relative_strength_index(s, 2) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"error":"unsupported relative strength index iterator type: *query.stringInterruptIterator"}]}'
 
 stop_server
 echo "PASS: $checks checks"
