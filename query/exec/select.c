@@ -1527,25 +1527,34 @@ static void reverse_rows(int64_t *ts, qry_val_t *v, size_t nc, size_t n)
     }
 }
 
-/* One exponential moving average of period n (NOTES 4). */
+/* One smoothed average (NOTES 4): the k-th value x moves it by a(x - avg),
+ * a = 2 / (k + 1) while k <= w, then a; with simple, the first w averages
+ * are plain means instead.  The exponential averages take w = N and a =
+ * 2 / (N + 1), relative_strength_index and chande_momentum_oscillator w =
+ * N + 1 and a = 1 / N. */
 typedef struct ema {
     int64_t k; /* values added */
     double v, sum;
 } ema_t;
 
-static double ema_add(ema_t *e, int64_t n, bool simple, double x)
+static double avg_add(ema_t *e, int64_t w, double a, bool simple, double x)
 {
     e->k++;
-    if (simple && e->k <= n) {
+    if (simple && e->k <= w) {
         e->sum += x;
         e->v = e->sum / (double)e->k;
     } else if (e->k == 1) {
         e->v = x;
     } else {
-        double a = 2.0 / (double)((simple || e->k > n ? n : e->k) + 1);
-        e->v += a * (x - e->v);
+        e->v += (e->k <= w ? 2.0 / (double)(e->k + 1) : a) * (x - e->v);
     }
     return e->v;
+}
+
+/* An exponential average of period n. */
+static double ema_add(ema_t *e, int64_t n, bool simple, double x)
+{
+    return avg_add(e, n, 2.0 / (double)(n + 1), simple, x);
 }
 
 /* exponential_moving_average and its double and triple forms of x, the
@@ -1565,23 +1574,6 @@ static double ema_stack(ema_t *em, int stack, int64_t n, bool simple, double x)
     if (stack == 2)
         return 2 * e[0] - e[1];
     return ne == 2 ? 3 * e[0] - 2 * e[1] : 3 * e[0] - 3 * e[1] + e[2];
-}
-
-/* relative_strength_index's and chande_momentum_oscillator's smoothing
- * of the ups (downs) of period n (NOTES 4). */
-static double wilder_add(ema_t *e, int64_t n, bool simple, double x)
-{
-    e->k++;
-    if (simple && e->k <= n + 1) {
-        e->sum += x;
-        e->v = e->sum / (double)e->k;
-    } else if (e->k == 1) {
-        e->v = x;
-    } else {
-        double a = !simple && e->k <= n + 1 ? 2.0 / (double)(e->k + 1) : 1.0 / (double)n;
-        e->v += a * (x - e->v);
-    }
-    return e->v;
 }
 
 /* The state of one technical analysis function over a column (NOTES 4). */
@@ -1629,8 +1621,8 @@ static double ta_add(const ocol_t *oc, ta_t *t, double x)
         }
         double up = x > t->last ? x - t->last : 0, dn = x < t->last ? t->last - x : 0;
         t->last = x;
-        double u = wilder_add(&t->em[0], n, oc->simple, up);
-        double d = wilder_add(&t->em[1], n, oc->simple, dn);
+        double u = avg_add(&t->em[0], n + 1, 1.0 / (double)n, oc->simple, up);
+        double d = avg_add(&t->em[1], n + 1, 1.0 / (double)n, oc->simple, dn);
         if (oc->tf == TF_RSI)
             return d == 0 ? (u == 0 ? NAN : 100) : 100 - 100 / (1 + u / d);
         return u + d == 0 ? NAN : (u - d) / (u + d) * 100;
@@ -1850,9 +1842,9 @@ static void emit(run_t *r, qry__rb_t *b, const group_t *g, int64_t *ts, qry_val_
         size_t k = 0;
         for (size_t i = 0; i < n; i++) {
             bool any = false, in = ts[i] >= r->out_min && ts[i] < r->out_max;
-            /* outside the range only an exponential average's value keeps
-             * a row: InfluxDB answers those of the window it read before
-             * the range (after it, descending) when the hold allows */
+            /* outside the range only a technical analysis function's value
+             * keeps a row: InfluxDB answers those of the window it read
+             * before the range (after it, descending) when the hold allows */
             for (size_t c = 0; c < nc && !any; c++)
                 any = !p->cols[c].quiet &&
                       (in ? v[i * nc + c].t != QRY_NULL || held[c]
