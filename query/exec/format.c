@@ -641,7 +641,10 @@ void qry_result_csv(const qry_result_t *r, int stmt_id, const qry_fmt_opts_t *fo
                 const qry_val_t *v = &row[c];
                 switch (v->t) {
                 case QRY_NULL: break;
-                case QRY_FLOAT: qry_fmt_float(v->u.f, out); break;
+                case QRY_FLOAT: /* NaN (JSON's null) is empty, as in InfluxDB */
+                    if (!isnan(v->u.f))
+                        qry_fmt_float(v->u.f, out);
+                    break;
                 case QRY_INT: qry_put_int(out, v->u.i); break;
                 case QRY_BOOL: cn_buf_put(out, v->u.b ? "true" : "false", v->u.b ? 4 : 5); break;
                 case QRY_STR: csv_field(out, v->u.s.p, v->u.s.len); break;

@@ -38,6 +38,7 @@
  */
 #include "exec_int.h"
 
+#include <math.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -137,12 +138,17 @@ static uint32_t point_tags(const qry_series_t *s, eng_tag_t *tags)
     return n;
 }
 
-/* One value of a row as a field; false for null. */
-static bool as_field(const char *name, const qry_val_t *v, eng_field_t *f)
+/* One value of a row as a field; false for null, and for NaN (a null in
+ * the answer: relative_strength_index's 0 / 0) unless nan_ok - INTO leaves
+ * it out as InfluxDB does, a subquery keeps it, as InfluxDB's max() of it
+ * is null. */
+static bool as_field(const char *name, const qry_val_t *v, bool nan_ok, eng_field_t *f)
 {
     f->name = name;
     switch (v->t) {
     case QRY_FLOAT:
+        if (isnan(v->u.f) && !nan_ok)
+            return false;
         f->type = ENG_T_FLOAT;
         f->v.f = v->u.f;
         return true;
@@ -200,7 +206,7 @@ static int write_series(writer_t *wr, const qry_series_t *s, const char *meas, q
             eng_field_t *f = wr->flds + wr->nflds;
             uint32_t nf = 0;
             for (; c < s->ncols && nf < ENG_MAX_FIELDS; c++)
-                if (c != tcol && as_field(s->cols[c], &row[c], &f[nf]))
+                if (c != tcol && as_field(s->cols[c], &row[c], wr->keep_rows, &f[nf]))
                     nf++;
             if (!nf)
                 break; /* nothing (more) to write of this row */

@@ -712,5 +712,10 @@ expect 'kaufmans_efficiency_ratio takes no warmup' "$(q 'SELECT kaufmans_efficie
 expect 'relative_strength_index of a string field: an error' "$(q 'SELECT relative_strength_index(s, 2) FROM tam' --data-urlencode db=iot --data-urlencode epoch=s)" \
     '{"results":[{"statement_id":0,"error":"unsupported relative strength index iterator type: *query.stringInterruptIterator"}]}'
 
+expect 'INTO leaves out the nulls of a 0 / 0' "$(post 'SELECT relative_strength_index(v, 2, 0) AS r INTO tadnan FROM tad' --data-urlencode db=iot --data-urlencode epoch=s)$(q 'SELECT * FROM tadnan' --data-urlencode db=iot --data-urlencode epoch=s)" \
+    '{"results":[{"statement_id":0,"series":[{"name":"result","columns":["time","written"],"values":[[0,4]]}]}]}{"results":[{"statement_id":0,"series":[{"name":"tadnan","columns":["time","r"],"values":[[1767225630,100],[1767225640,100],[1767225650,7.692307692307679],[1767225660,7.692307692307679]]}]}]}'
+expect 'CSV writes such a null empty' "$(q 'SELECT relative_strength_index(v, 2, 0) FROM tad' -H 'Accept: application/csv' --data-urlencode db=iot --data-urlencode epoch=s | tr '\n' '|')" \
+    'name,tags,time,relative_strength_index|tad,,1767225600,|tad,,1767225610,|tad,,1767225620,|tad,,1767225630,100|tad,,1767225640,100|tad,,1767225650,7.692307692307679|tad,,1767225660,7.692307692307679|'
+
 stop_server
 echo "PASS: $checks checks"
