@@ -1572,22 +1572,10 @@ static int ty_check(cctx_t *c, const qry_expr_t *e, qry_vtype_t *out)
         qry_vtype_t a = QRY_VT_NONE;
         for (size_t i = 0; i < e->u.call.nargs; i++)
             QRY__TRY(ty_check(c, e->u.call.args[i], i ? &r : &a));
-        static const char *const fl[] = {"mean",
-                                         "median",
-                                         "stddev",
-                                         "integral",
-                                         "derivative",
-                                         "non_negative_derivative",
-                                         "moving_average",
-                                         "holt_winters",
-                                         "holt_winters_with_fit",
-                                         "exponential_moving_average",
-                                         "double_exponential_moving_average",
-                                         "triple_exponential_moving_average",
-                                         "relative_strength_index",
-                                         "chande_momentum_oscillator",
-                                         "kaufmans_efficiency_ratio",
-                                         "triple_exponential_derivative"};
+        static const char *const fl[] = {
+            "mean",           "median",       "stddev",
+            "integral",       "derivative",   "non_negative_derivative",
+            "moving_average", "holt_winters", "holt_winters_with_fit"};
         static const char *const same[] = {"sum",
                                            "spread",
                                            "percentile",
@@ -1606,6 +1594,8 @@ static int ty_check(cctx_t *c, const qry_expr_t *e, qry_vtype_t *out)
         for (size_t i = 0; i < sizeof fl / sizeof *fl; i++)
             if (strcmp(f, fl[i]) == 0)
                 *out = QRY_VT_FLOAT;
+        if (TF_IS_TA(tf_lookup(f))) /* the technical analysis functions */
+            *out = QRY_VT_FLOAT;
         for (size_t i = 0; i < sizeof same / sizeof *same; i++)
             if (strcmp(f, same[i]) == 0)
                 *out = a;
