@@ -50,6 +50,10 @@ typedef struct flushctx {
     uint32_t npw;
     int64_t cutoff;       /* retention: rows before this are dropped */
     eng__version_t *prev; /* flush: the segments already stored (borrowed) */
+    /* the memtables that stay beside the rows being written (borrowed): a
+     * flush's prev (imm: the rows written, active: what came since), a
+     * compaction's version at its start (active) */
+    const eng__version_t *mem;
 } flushctx_t;
 
 static int pw_get(flushctx_t *fc, int64_t start, eng__segw_t **out)
@@ -99,18 +103,51 @@ static int64_t stored_newest(const flushctx_t *fc, uint64_t sid, int64_t start)
     return newest;
 }
 
-/* True when the active memtable of fc->prev already holds a row of sid
- * with a timestamp in [start, newest]: a late row for the block being
- * written. */
-static bool active_has_late(const flushctx_t *fc, uint64_t sid, int64_t start, int64_t newest)
+/* How far back the series' rows arrived in memtable mt: the most by which
+ * a chunk's first time lies before the newest time of the chunks that
+ * arrived before it (0: in order).  Two writers a little apart give a few
+ * rows' worth; a writer that lags another (a slower connection, a gateway
+ * sending its backlog) gives how far it is behind. */
+static int64_t mt_lag(eng__mt_t *mt, uint64_t sid)
 {
+    if (!mt)
+        return 0;
     eng__mtchunk_t *mc = NULL;
-    uint32_t n = eng__mt_chunks(fc->prev->active, sid, start, newest, UINT64_MAX, &mc);
-    bool late = false;
-    for (uint32_t k = 0; k < n; k++)
-        late |= mc[k].tmin <= newest && mc[k].tmax >= start;
+    uint32_t n = eng__mt_chunks(mt, sid, INT64_MIN, INT64_MAX, UINT64_MAX, &mc);
+    int64_t hi = INT64_MIN, lag = 0, d;
+    for (uint32_t k = 0; k < n; k++) {
+        if (k && hi > mc[k].tmin && !__builtin_sub_overflow(hi, mc[k].tmin, &d))
+            lag = CN_MAX(lag, d);
+        hi = CN_MAX(hi, mc[k].tmax);
+    }
     cn_free(mc);
-    return late;
+    return lag;
+}
+
+/*
+ * The time from which the rows of sid in the partition from `start` up to
+ * `last` (the newest being written) are likely to meet rows not written
+ * yet: the first time of the active memtable's rows at or before `last`
+ * (late rows already there), and `last` less twice the lag the memtables
+ * show (mt_lag: a lagging writer's rows for the times before `last` are
+ * still to come).  INT64_MAX: nothing points to late rows.
+ */
+static int64_t tail_cut(const flushctx_t *fc, uint64_t sid, int64_t start, int64_t last)
+{
+    int64_t cut = INT64_MAX, back;
+    eng__mtchunk_t *mc = NULL;
+    uint32_t n = eng__mt_chunks(fc->mem->active, sid, start, last == INT64_MAX ? last : last + 1,
+                                UINT64_MAX, &mc);
+    for (uint32_t k = 0; k < n; k++)
+        cut = CN_MIN(cut, CN_MAX(mc[k].tmin, start));
+    cn_free(mc);
+    int64_t lag = CN_MAX(mt_lag(fc->mem->imm, sid), mt_lag(fc->mem->active, sid));
+    if (lag > 0) {
+        bool under =
+            __builtin_mul_overflow(lag, 2, &back) || __builtin_sub_overflow(last, back, &back);
+        cut = CN_MIN(cut, under ? INT64_MIN : back);
+    }
+    return cut;
 }
 
 /* Writes rows [from, to) into evenly sized blocks of at most block_rows. */
@@ -137,11 +174,15 @@ static int write_blocks(eng_db_t *db, eng__segw_t *w, uint64_t sid, const eng__r
  * overlaps another source): when writers race a memtable swap, a few rows
  * per series land in the next memtable with timestamps at or before the
  * newest row already flushed.  Such late rows (ts <= the newest stored ts
- * of the series in the partition) get blocks of their own; and when late
- * rows show up (in this flush, or already in the new active memtable), the
- * newest memtable_chunk_rows rows get a small tail block, which is then all
- * that the late rows of the next flush (and the memtable chunks) overlap.
- * Without late rows the layout is the plain one. */
+ * of the series in the partition) get blocks of their own.  When late
+ * rows show up (in this flush, or already in the active memtable), or the
+ * memtables show a writer lagging behind (tail_cut), the newest rows get
+ * tail blocks of their own: at least the newest memtable_chunk_rows, and
+ * every row from tail_cut's time on.  The tail is then all that the late
+ * rows of the next flush (and the memtable chunks) overlap.  A compaction
+ * (fc->mem without fc->prev) cuts its output's tail the same way, against
+ * the memtable rows that stay.  Without late rows the layout is the plain
+ * one. */
 static int write_rows(flushctx_t *fc, uint64_t sid, const eng__rows_t *r,
                       eng__segw_t *(*fixed)(void *), void *farg)
 {
@@ -168,9 +209,12 @@ static int write_rows(flushctx_t *fc, uint64_t sid, const eng__rows_t *r,
             int64_t newest = stored_newest(fc, sid, start);
             while (late < j && r->ts[late] <= newest)
                 late++;
-            uint32_t t = db->o.memtable_chunk_rows ? db->o.memtable_chunk_rows : ENG__MT_CHUNK_ROWS;
-            if (j - late > 2 * t && (late > i || active_has_late(fc, sid, start, r->ts[j - 1])))
-                tail = j - t;
+        }
+        uint32_t t = db->o.memtable_chunk_rows ? db->o.memtable_chunk_rows : ENG__MT_CHUNK_ROWS;
+        if (fc->mem && j - late > 2 * t) {
+            int64_t cut = tail_cut(fc, sid, start, r->ts[j - 1]);
+            if (late > i || cut <= r->ts[j - 1])
+                tail = eng__rows_lower(r, late, j - t, cut); /* at most j - t */
         }
         if ((rc = write_blocks(db, w, sid, r, i, late)) < 0 ||
             (rc = write_blocks(db, w, sid, r, late, tail)) < 0 ||
@@ -277,7 +321,7 @@ int eng__flush_now(eng_db_t *db)
     pthread_mutex_unlock(&db->wmu);
 
     /* 2. write segments */
-    flushctx_t fc = {db, NULL, 0, retention_cutoff(db), prev};
+    flushctx_t fc = {db, NULL, 0, retention_cutoff(db), prev, prev};
     int rc = flush_memtable(&fc, imm, tombs, ntombs);
     eng__version_unref(prev);
     eng__seg_t **segs = NULL;
@@ -399,8 +443,8 @@ static int gather_series(eng__seg_t **segs, uint32_t nsegs, uint64_t sid, eng__r
 
 /* Strings decoded into per-segment scratch must outlive the merge, so each
  * input segment has its own scratch (see eng__seg_decode). */
-static int compact_partition(eng_db_t *db, eng__part_t *pt, const eng__tomb_t *tombs,
-                             uint32_t ntombs)
+static int compact_partition(eng_db_t *db, const eng__version_t *mem, eng__part_t *pt,
+                             const eng__tomb_t *tombs, uint32_t ntombs)
 {
     char pdir[PATH_MAX / 2], path[PATH_MAX];
     eng__part_dir(db, pt->start, pdir, sizeof pdir);
@@ -418,7 +462,7 @@ static int compact_partition(eng_db_t *db, eng__part_t *pt, const eng__tomb_t *t
     }
     uint32_t *pos = cn_calloc(pt->nsegs, sizeof *pos);
     eng__scratch_t *sc = cn_calloc(pt->nsegs, sizeof *sc);
-    flushctx_t fc = {db, NULL, 0, retention_cutoff(db), NULL};
+    flushctx_t fc = {db, NULL, 0, retention_cutoff(db), NULL, mem};
     for (;;) {
         uint64_t sid = UINT64_MAX;
         for (uint32_t s = 0; s < pt->nsegs; s++)
@@ -516,7 +560,7 @@ static int compact_all(eng_db_t *db, uint32_t min_segs)
                              tombs[t].tmin < eng__part_end(db, v->parts[p].start) &&
                              tombs[t].tmax > v->parts[p].start;
         if (v->parts[p].nsegs >= min_segs || (min_segs <= 2 && tomb_hits))
-            rc = compact_partition(db, &v->parts[p], tombs, ntombs);
+            rc = compact_partition(db, v, &v->parts[p], tombs, ntombs);
     }
     eng__version_unref(v);
     cn_free(tombs);

@@ -460,10 +460,8 @@ static void rows_compact(eng__rows_t *r, uint32_t from, const uint8_t *keep)
     r->n = o;
 }
 
-/* The first row at or after t in the sorted rows [0, n). */
-static uint32_t rows_lower(const eng__rows_t *r, int64_t t)
+uint32_t eng__rows_lower(const eng__rows_t *r, uint32_t lo, uint32_t hi, int64_t t)
 {
-    uint32_t lo = 0, hi = r->n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
         if (r->ts[mid] < t)
@@ -482,7 +480,8 @@ void eng__rows_clip(eng__rows_t *r, int64_t tmin, int64_t tmax)
 #endif
     if (r->n == 0 || (r->ts[0] >= tmin && r->ts[r->n - 1] < tmax))
         return; /* the common case, without a pass over the rows */
-    uint32_t a = rows_lower(r, tmin), b = tmax > tmin ? rows_lower(r, tmax) : a;
+    uint32_t a = eng__rows_lower(r, 0, r->n, tmin),
+             b = tmax > tmin ? eng__rows_lower(r, 0, r->n, tmax) : a;
     if (a > 0 && b > a) {
         memmove(r->ts, r->ts + a, (size_t)(b - a) * sizeof *r->ts);
         memmove(r->seq, r->seq + a, (size_t)(b - a) * sizeof *r->seq);

@@ -39,6 +39,8 @@ void eng__rows_sort_merge(eng__rows_t *r);
 /* Keeps only rows with ts in [tmin, tmax); the rows are sorted, one per
  * timestamp (eng__rows_sort_merge ran). */
 void eng__rows_clip(eng__rows_t *r, int64_t tmin, int64_t tmax);
+/* The first row at or after t among the sorted rows [lo, hi) (hi if none). */
+uint32_t eng__rows_lower(const eng__rows_t *r, uint32_t lo, uint32_t hi, int64_t t);
 /* Removes rows with seq < tseq and ts in [tmin, tmax) (a tombstone). */
 void eng__rows_delete(eng__rows_t *r, int64_t tmin, int64_t tmax, uint64_t tseq);
 /* Stats of column c over rows [from, from+n) (n > 0), as a segment block
