@@ -335,6 +335,15 @@ int eng_iter_group_extreme(eng_iter_t *it, uint32_t f, bool want_max, const eng_
  * which has whole_block set).  Rows that need merging or clipping still
  * come with times.  Call before the first eng_iter_next. */
 void eng_iter_no_times(eng_iter_t *it);
+/* Declares that the caller does not need rows in time order from one
+ * batch to the next (counting, say): the sources of a group of overlapping
+ * data that share no timestamp with another of its sources (a lagging
+ * writer's memtable chunks beside a stored block, for one) are then
+ * offered one by one - to eng_iter_peek_stats with their stats, or as
+ * batches of their own - before the rest of the group, merged.  Every
+ * batch is still ascending and without duplicate timestamps, and no row
+ * comes twice.  Call before the first eng_iter_next or peek. */
+void eng_iter_any_order(eng_iter_t *it);
 /* Returns 1 with *b filled, 0 at the end, negative on error (CN_ECORRUPT). */
 int eng_iter_next(eng_iter_t *it, eng_batch_t *b /* OUT */);
 void eng_iter_close(eng_iter_t *it);

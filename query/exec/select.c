@@ -636,6 +636,30 @@ static bool agg_stats_ok(const agg_t *a, bool point_time)
     }
 }
 
+/* Does the aggregate come out the same whatever order the rows come in?
+ * Counts, and the integer sums, means and extremes without their point's
+ * time (exact: a float sum's last bits, and a NaN's place among floats,
+ * follow the order). */
+static bool order_free(const agg_t *a, bool point_time)
+{
+    if (a->col < 0)
+        return true;
+    if (!agg_stats_ok(a, point_time))
+        return false;
+    switch (a->fn) {
+    case A_COUNT:
+        return true;
+    case A_SUM:
+    case A_MEAN:
+    case A_MIN:
+    case A_MAX:
+    case A_SPREAD:
+        return a->type == ENG_T_INT;
+    default:
+        return false;
+    }
+}
+
 /* Can a block with these stats change s?  (min/max with point time) */
 static bool stats_may_change(const agg_t *a, const ast_t *s, const eng_stat_t *st)
 {
@@ -1016,6 +1040,14 @@ static int scan_series(run_t *r, unit_t *u, size_t si, uint32_t seq, qry__rarena
     bool widened = false;
     for (size_t k = 0; k < na && (r->qmin > r->tmin || r->qmax < r->tmax); k++)
         widened |= p->aggs[k].clip;
+    /* one window of order-free aggregates: overlapping data's sources
+     * that share no time are read apart, most from their stats (a lagging
+     * writer's memtable chunks beside the tail of the stored rows) */
+    bool unordered = use_stats && !ext && r->nb == 1 && !widened;
+    for (size_t k = 0; k < na && unordered; k++)
+        unordered = order_free(&p->aggs[k], p->point_time);
+    if (unordered)
+        eng_iter_any_order(it);
     pend_t *pd = NULL;
     size_t npd = 0, cpd = 0;
     for (;;) {

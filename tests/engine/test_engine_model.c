@@ -89,6 +89,7 @@ typedef struct ctx {
     uint32_t nops;
     uint64_t peeked, skipped, whole; /* coverage of the stats paths */
     uint64_t extremes;               /* eng_iter_group_extreme found one */
+    uint64_t unordered;              /* eng_iter_any_order gave rows before ones it gave */
     char strpool[8][MAXS];           /* read_field's string copies */
 } ctx_t;
 
@@ -600,17 +601,25 @@ typedef struct scan {
     const int *fid; /* per field: catalog id or -1 */
 } scan_t;
 
-/* Every defined field requested, so iterator rows == model rows; peeks. */
-static void scan_full(scan_t *sc, int64_t tmin, int64_t tmax)
+/* The series' defined fields: model field numbers in fl, catalog ids in
+ * ids; returns their count. */
+static size_t all_fields(const scan_t *sc, int *fl, uint32_t *ids)
 {
-    int fl[NF];
-    uint32_t ids[NF];
     size_t nf = 0;
     for (int f = 0; f < NF; f++)
         if (sc->fid[f] >= 0) {
             fl[nf] = f;
             ids[nf++] = (uint32_t)sc->fid[f];
         }
+    return nf;
+}
+
+/* Every defined field requested, so iterator rows == model rows; peeks. */
+static void scan_full(scan_t *sc, int64_t tmin, int64_t tmax)
+{
+    int fl[NF];
+    uint32_t ids[NF];
+    size_t nf = all_fields(sc, fl, ids);
     const mser_t *ms = &sc->c->s[sc->si];
     size_t j = lower(ms, tmin), hi = tmax == INT64_MAX ? ms->n : lower(ms, tmax);
     eng_iter_t *it;
@@ -660,6 +669,103 @@ static void scan_full(scan_t *sc, int64_t tmin, int64_t tmax)
                  MEAS[meas_of(sc->si)], dev_of(sc->si), (long long)tmin, (long long)tmax,
                  j - lower(ms, tmin), hi - lower(ms, tmin));
     eng_iter_close(it);
+}
+
+/* Every defined field through eng_iter_any_order, its units peeked and
+ * skipped at random: each batch ascending, every model row exactly once
+ * (read, or skipped inside a unit's stats), and per field the counts and
+ * the integer field's extremes - from rows read and skipped stats alike -
+ * the model's, as an order-free aggregate takes them. */
+static void scan_any_order(scan_t *sc, int64_t tmin, int64_t tmax)
+{
+    int fl[NF];
+    uint32_t ids[NF];
+    size_t nf = all_fields(sc, fl, ids);
+    const mser_t *ms = &sc->c->s[sc->si];
+    size_t lo = lower(ms, tmin), hi = tmax == INT64_MAX ? ms->n : lower(ms, tmax);
+    uint8_t *seen = calloc(hi - lo + 1, 1);
+    uint64_t cnt[NF] = {0}, want[NF] = {0}, rows_in = 0;
+    bool has_b = false, whas_b = false;
+    int64_t bmin = 0, bmax = 0, wmin = 0, wmax = 0, newest = INT64_MIN;
+    eng_iter_t *it;
+    assert_int_equal(eng_iter_open(sc->snap, sc->sid, ids, nf, tmin, tmax, &it), 0);
+    eng_iter_any_order(it);
+    eng_stat_t st[NF];
+    eng_batch_t b;
+    for (;;) {
+        uint32_t rows = 0;
+        if (rnd(sc->c) % 2 && eng_iter_peek_stats(it, st, &rows) == 1) {
+            sc->c->peeked++;
+            assert_true(rows > 0);
+            if (rnd(sc->c) % 2) {
+                for (size_t k = 0; k < nf; k++) {
+                    assert_true(st[k].count <= rows);
+                    cnt[k] += st[k].count;
+                    if (fl[k] == 1 && st[k].count) {
+                        bmin = has_b ? CN_MIN(bmin, st[k].min.i) : st[k].min.i;
+                        bmax = has_b ? CN_MAX(bmax, st[k].max.i) : st[k].max.i;
+                        has_b = true;
+                    }
+                }
+                sc->c->unordered += st[0].tmin < newest;
+                newest = CN_MAX(newest, st[0].tmax);
+                rows_in += rows;
+                eng_iter_skip(it);
+                continue;
+            }
+        }
+        int rc = eng_iter_next(it, &b);
+        assert_true(rc == 0 || rc == 1);
+        if (rc == 0)
+            break;
+        sc->c->unordered += b.n && b.ts[0] < newest;
+        for (uint32_t r = 0; r < b.n; r++) {
+            assert_true(r == 0 || b.ts[r - 1] < b.ts[r]);
+            newest = CN_MAX(newest, b.ts[r]);
+            size_t j = lower(ms, b.ts[r]);
+            if (j >= hi || j < lo || ms->rows[j].ts != b.ts[r])
+                fail_msg("series %d: row %lld not in the model", sc->si, (long long)b.ts[r]);
+            if (seen[j - lo]++)
+                fail_msg("series %d: row %lld came twice", sc->si, (long long)b.ts[r]);
+            check_row(&b, r, &ms->rows[j], fl, nf);
+            for (size_t k = 0; k < nf; k++) {
+                if (!b.valid[k][r])
+                    continue;
+                cnt[k]++;
+                if (fl[k] == 1) {
+                    int64_t x = ((const int64_t *)b.vals[k])[r];
+                    bmin = has_b ? CN_MIN(bmin, x) : x;
+                    bmax = has_b ? CN_MAX(bmax, x) : x;
+                    has_b = true;
+                }
+            }
+        }
+        rows_in += b.n;
+    }
+    eng_iter_close(it);
+    free(seen);
+    assert_int_equal(rows_in, hi - lo);
+    for (size_t j = lo; j < hi; j++)
+        for (size_t k = 0; k < nf; k++)
+            if (ms->rows[j].mask & (1u << fl[k])) {
+                want[k]++;
+                if (fl[k] == 1) {
+                    int64_t x = ms->rows[j].b;
+                    wmin = whas_b ? CN_MIN(wmin, x) : x;
+                    wmax = whas_b ? CN_MAX(wmax, x) : x;
+                    whas_b = true;
+                }
+            }
+    for (size_t k = 0; k < nf; k++)
+        if (cnt[k] != want[k])
+            fail_msg("series %d field %d [%lld, %lld): count %llu, model %llu", sc->si, fl[k],
+                     (long long)tmin, (long long)tmax, (unsigned long long)cnt[k],
+                     (unsigned long long)want[k]);
+    assert_true(has_b == whas_b);
+    if (has_b) {
+        assert_int_equal(bmin, wmin);
+        assert_int_equal(bmax, wmax);
+    }
 }
 
 /* A random subset of the fields, in random order: a row without any
@@ -849,6 +955,7 @@ static void check_series(ctx_t *c, eng_snap_t *snap, int m, const int *fid)
         assert_int_equal(nt, want);
         scan_t sc = {c, snap, ids[i], si, fid};
         scan_full(&sc, INT64_MIN, INT64_MAX);
+        scan_any_order(&sc, INT64_MIN, INT64_MAX);
         scan_extreme(&sc, INT64_MIN, INT64_MAX, (int)(rnd(c) % 2), rnd(c) % 2);
         int64_t ea = rand_bound(c), eb = rand_bound(c);
         if (ea != eb)
@@ -859,6 +966,8 @@ static void check_series(ctx_t *c, eng_snap_t *snap, int m, const int *fid)
                 continue;
             if (k == 0)
                 scan_full(&sc, CN_MIN(a, b), CN_MAX(a, b));
+            if (k == 0)
+                scan_any_order(&sc, CN_MIN(a, b), CN_MAX(a, b));
             else
                 scan_subset(&sc, CN_MIN(a, b), CN_MAX(a, b));
         }
@@ -1071,12 +1180,12 @@ static void run_seed(uint64_t seed, int64_t t0, bool retention, uint32_t nops)
     if (getenv("CAIRN_MODEL_TRACE"))
         fprintf(stderr,
                 "seed %llu: %llu blocks peeked, %llu skipped, %llu whole batches, %llu group "
-                "extremes\n",
+                "extremes, %llu out of order\n",
                 (unsigned long long)seed, (unsigned long long)c->peeked,
                 (unsigned long long)c->skipped, (unsigned long long)c->whole,
-                (unsigned long long)c->extremes);
+                (unsigned long long)c->extremes, (unsigned long long)c->unordered);
     /* The stats paths must have been exercised, or the run proves little. */
-    assert_true(c->peeked > 0 && c->skipped > 0 && c->whole > 0);
+    assert_true(c->peeked > 0 && c->skipped > 0 && c->whole > 0 && c->unordered > 0);
     ctx_free(c);
     free(c);
 }
