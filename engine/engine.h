@@ -280,9 +280,10 @@ typedef struct eng_batch {
     /* per requested field, in the order requested */
     const void *const *vals;     /* double*, int64_t*, uint8_t*, eng_str_t* */
     const uint8_t *const *valid; /* valid[f][row] is 1 when the field has a value */
-    /* When whole_block is set, this batch is an entire stored block with no
-     * overlapping data, and stats[f] are exact for it: a caller that only
-     * needs the stats may call eng_iter_skip_block() instead of reading vals. */
+    /* When whole_block is set, this batch is an entire stored block (or
+     * sealed memtable chunk) with no overlapping data - after
+     * eng_iter_any_order, none that shares a timestamp with it - and
+     * stats[f] are exact for it. */
     bool whole_block;
     const eng_stat_t *stats;
 } eng_batch_t;
@@ -301,12 +302,15 @@ int eng_iter_open(eng_snap_t *s, uint64_t sid, const uint32_t *field_ids, size_t
  * eng_iter_skip() to consume it without decoding, or eng_iter_next() to
  * decode it.  Returns 0 when the next data is not such a block (including
  * blocks under eng_opts.stats_min_rows rows, which carry no stats),
- * negative on error.
+ * negative on error.  After eng_iter_any_order, "no other data overlaps
+ * it" reads "no other data shares a timestamp with it".  eng_iter_skip()
+ * only after a peek that returned 1.
  */
 int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats /* OUT */, uint32_t *rows /* OUT */);
 void eng_iter_skip(eng_iter_t *it);
 /* Skips the rest of the group being read, or else the next group of
- * overlapping data, without decoding it; false at the end. */
+ * overlapping data (after eng_iter_any_order: the next unit of one),
+ * without decoding it; false at the end. */
 bool eng_iter_skip_group(eng_iter_t *it);
 /* Where the iterator stands between groups (eng_iter_seek's argument). */
 uint32_t eng_iter_tell(const eng_iter_t *it);

@@ -116,8 +116,8 @@ static int64_t mt_lag(eng__mt_t *mt, uint64_t sid)
     uint32_t n = eng__mt_chunks(mt, sid, INT64_MIN, INT64_MAX, UINT64_MAX, &mc);
     int64_t hi = INT64_MIN, lag = 0, d;
     for (uint32_t k = 0; k < n; k++) {
-        if (k && hi > mc[k].tmin && !__builtin_sub_overflow(hi, mc[k].tmin, &d))
-            lag = CN_MAX(lag, d);
+        if (k && hi > mc[k].tmin)
+            lag = CN_MAX(lag, __builtin_sub_overflow(hi, mc[k].tmin, &d) ? INT64_MAX : d);
         hi = CN_MAX(hi, mc[k].tmax);
     }
     cn_free(mc);
@@ -213,8 +213,11 @@ static int write_rows(flushctx_t *fc, uint64_t sid, const eng__rows_t *r,
         uint32_t t = db->o.memtable_chunk_rows ? db->o.memtable_chunk_rows : ENG__MT_CHUNK_ROWS;
         if (fc->mem && j - late > 2 * t) {
             int64_t cut = tail_cut(fc, sid, start, r->ts[j - 1]);
-            if (late > i || cut <= r->ts[j - 1])
+            if (late > i || cut <= r->ts[j - 1]) {
                 tail = eng__rows_lower(r, late, j - t, cut); /* at most j - t */
+                if (tail - late < t) /* no block too small for stats between */
+                    tail = late;
+            }
         }
         if ((rc = write_blocks(db, w, sid, r, i, late)) < 0 ||
             (rc = write_blocks(db, w, sid, r, late, tail)) < 0 ||

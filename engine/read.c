@@ -518,6 +518,11 @@ void eng_iter_close(eng_iter_t *it)
     cn_free(it);
 }
 
+static uint32_t src_rows(const src_t *s)
+{
+    return s->seg ? s->b->rows : s->mc->rows;
+}
+
 static int i64cmp(const void *a, const void *b)
 {
     int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
@@ -555,11 +560,30 @@ static uint32_t src_times(const eng_iter_t *it, const src_t *src, int64_t **ts)
     return n;
 }
 
-/* Do two ascending time lists share a time? */
-static bool times_meet(const int64_t *a, uint32_t na, const int64_t *b, uint32_t nb)
+/* The first of the ascending times a[0, n) at or after t. */
+static uint32_t times_lower(const int64_t *a, uint32_t n, int64_t t)
 {
-    uint32_t i = 0, j = 0;
+    uint32_t lo = 0, hi = n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (a[mid] < t)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Do two ascending time lists share a time?  Walks only where both
+ * reach; *work grows by the steps taken. */
+static bool times_meet(const int64_t *a, uint32_t na, const int64_t *b, uint32_t nb, uint64_t *work)
+{
+    if (!na || !nb)
+        return false;
+    uint32_t i = times_lower(a, na, b[0]), j = times_lower(b, nb, a[0]);
+    *work += 64;
     while (i < na && j < nb) {
+        ++*work;
         if (a[i] == b[j])
             return true;
         if (a[i] < b[j])
@@ -569,6 +593,14 @@ static bool times_meet(const int64_t *a, uint32_t na, const int64_t *b, uint32_t
     }
     return false;
 }
+
+/* split_group's bounds: a group of more sources, or one whose comparisons
+ * would take more steps than SPLIT_WORK per row it holds (writes shuffled
+ * over the whole range: every chunk spans it all, and the comparisons grew
+ * with the square of the chunks - 72 times the merge's time for 200 000
+ * shuffled rows), is merged whole as without eng_iter_any_order. */
+#define SPLIT_MAX_SOURCES 1024
+#define SPLIT_WORK        8
 
 /*
  * eng_iter_any_order: splits the group of sources [pos, pos+nb) into units
@@ -583,13 +615,22 @@ static bool times_meet(const int64_t *a, uint32_t na, const int64_t *b, uint32_t
 static void split_group(eng_iter_t *it, uint32_t pos, uint32_t nb)
 {
     src_t *g = &it->srcs[pos];
+    if (!it->unit)
+        it->unit = cn_calloc(it->nsrcs, sizeof *it->unit);
+    if (nb > SPLIT_MAX_SOURCES) {
+        it->unit[pos] = nb;
+        return;
+    }
     uint8_t *shared = cn_calloc(nb, 1);
     int64_t **ts = cn_calloc(nb, sizeof *ts);
     uint32_t *nts = cn_malloc(nb * sizeof *nts);
-    for (uint32_t i = 0; i < nb; i++)
+    uint64_t work = 0, budget = 4096;
+    for (uint32_t i = 0; i < nb; i++) {
         nts[i] = UINT32_MAX - 1; /* not read yet */
-    for (uint32_t i = 0; i < nb; i++)
-        for (uint32_t j = i + 1; j < nb; j++) {
+        budget += SPLIT_WORK * (uint64_t)src_rows(&g[i]);
+    }
+    for (uint32_t i = 0; i < nb && work <= budget; i++)
+        for (uint32_t j = i + 1; j < nb && work <= budget; j++) {
             const src_t *x = &g[i], *y = &g[j];
             if ((shared[i] && shared[j]) || x->tmin > y->tmax || y->tmin > x->tmax)
                 continue;
@@ -597,12 +638,16 @@ static void split_group(eng_iter_t *it, uint32_t pos, uint32_t nb)
                 (x->mc->idx > y->mc->idx ? x->mc : y->mc)->ts_new)
                 continue;
             for (uint32_t k = i; k <= j; k += j - i)
-                if (nts[k] == UINT32_MAX - 1)
+                if (nts[k] == UINT32_MAX - 1) {
                     nts[k] = src_times(it, &g[k], &ts[k]);
+                    work += src_rows(&g[k]);
+                }
             if (nts[i] == UINT32_MAX || nts[j] == UINT32_MAX ||
-                times_meet(ts[i], nts[i], ts[j], nts[j]))
+                times_meet(ts[i], nts[i], ts[j], nts[j], &work))
                 shared[i] = shared[j] = 1;
         }
+    if (work > budget) /* gave up: the whole group is one unit */
+        memset(shared, 1, nb);
     /* alone ones first (in time order), then the rest */
     src_t *tmp = cn_malloc(nb * sizeof *tmp);
     uint32_t na = 0, o = 0;
@@ -614,8 +659,6 @@ static void split_group(eng_iter_t *it, uint32_t pos, uint32_t nb)
         if (shared[i])
             tmp[o++] = g[i];
     memcpy(g, tmp, nb * sizeof *g);
-    if (!it->unit)
-        it->unit = cn_calloc(it->nsrcs, sizeof *it->unit);
     for (uint32_t i = 0; i < na; i++)
         it->unit[pos + i] = 1;
     if (na < nb)
@@ -705,11 +748,6 @@ static void block_stats(const eng_iter_t *it, const src_t *src, eng_stat_t *stat
             stats[f].tmax = src->tmax;
         }
     }
-}
-
-static uint32_t src_rows(const src_t *s)
-{
-    return s->seg ? s->b->rows : s->mc->rows;
 }
 
 int eng_iter_peek_stats(eng_iter_t *it, eng_stat_t *stats, uint32_t *rows)
