@@ -1417,6 +1417,20 @@ static void test_compact_multiblock_strings(void **state)
     free(c);
 }
 
+/* A fresh engine (seed) with blocks of at most 1000 rows and memtable
+ * chunks of 16, stats from 16 rows: layouts small enough to reason about. */
+static ctx_t *ctx_small_chunks(uint64_t seed)
+{
+    ctx_t *c = calloc(1, sizeof *c);
+    ctx_init(c, seed, T0, false);
+    eng_close(c->db);
+    c->o.block_rows = 1000;
+    c->o.stats_min_rows = 16;
+    c->o.memtable_chunk_rows = 16;
+    db_open(c);
+    return c;
+}
+
 /* Late rows at flush boundaries, as two writers racing a memtable swap
  * produce them: after each flush a few rows arrive with timestamps at or
  * before the newest flushed one (overwrites and new timestamps).  Every row
@@ -1426,13 +1440,7 @@ static void test_compact_multiblock_strings(void **state)
 static void test_late_rows_keep_stats(void **state)
 {
     (void)state;
-    ctx_t *c = calloc(1, sizeof *c);
-    ctx_init(c, 5, T0, false);
-    eng_close(c->db);
-    c->o.block_rows = 1000;
-    c->o.stats_min_rows = 16;
-    c->o.memtable_chunk_rows = 16;
-    db_open(c);
+    ctx_t *c = ctx_small_chunks(5);
     enum { N = 700 };
     const int64_t SEC = 1000000000LL, HALF = SEC / 2;
     /* want[2k]: second k, want[2k + 1]: second k + 0.5; NAN: no row. */
@@ -1596,13 +1604,7 @@ static uint32_t read_slots(eng_snap_t *s, uint64_t sid, uint32_t id, int n, bool
 static void test_lagging_writer_keeps_stats(void **state)
 {
     (void)state;
-    ctx_t *c = calloc(1, sizeof *c);
-    ctx_init(c, 5, T0, false);
-    eng_close(c->db);
-    c->o.block_rows = 1000;
-    c->o.stats_min_rows = 16;
-    c->o.memtable_chunk_rows = 16;
-    db_open(c);
+    ctx_t *c = ctx_small_chunks(5);
     enum { M = 600, D = 100 };
     const int64_t SEC = 1000000000LL;
     eng_write_res_t res;
