@@ -614,6 +614,15 @@ static size_t all_fields(const scan_t *sc, int *fl, uint32_t *ids)
     return nf;
 }
 
+/* The iterator's next batch into *b: true, or false at its end (an error
+ * fails the test). */
+static bool next_batch(eng_iter_t *it, eng_batch_t *b)
+{
+    int rc = eng_iter_next(it, b);
+    assert_true(rc == 0 || rc == 1);
+    return rc == 1;
+}
+
 /* Every defined field requested, so iterator rows == model rows; peeks. */
 static void scan_full(scan_t *sc, int64_t tmin, int64_t tmax)
 {
@@ -648,9 +657,7 @@ static void scan_full(scan_t *sc, int64_t tmin, int64_t tmax)
                 continue;
             }
         }
-        rc = eng_iter_next(it, &b);
-        assert_true(rc == 0 || rc == 1);
-        if (rc == 0)
+        if (!next_batch(it, &b))
             break;
         if (j + b.n > hi)
             fail_msg("series %d: iterator has more rows than the model (%zu)", sc->si, hi);
@@ -714,9 +721,7 @@ static void scan_any_order(scan_t *sc, int64_t tmin, int64_t tmax)
                 continue;
             }
         }
-        int rc = eng_iter_next(it, &b);
-        assert_true(rc == 0 || rc == 1);
-        if (rc == 0)
+        if (!next_batch(it, &b))
             break;
         sc->c->unordered += b.n && b.ts[0] < newest;
         for (uint32_t r = 0; r < b.n; r++) {
@@ -875,9 +880,7 @@ static void scan_extreme(scan_t *sc, int64_t tmin, int64_t tmax, int f, bool wan
             }
         }
         eng_batch_t b;
-        int rc = eng_iter_next(it, &b);
-        assert_true(rc == 0 || rc == 1);
-        if (rc == 0)
+        if (!next_batch(it, &b))
             break;
         for (uint32_t k = 0; k < b.n; k++) {
             if (!b.valid[0][k])
@@ -1515,9 +1518,7 @@ static void test_late_rows_keep_stats(void **state)
                 continue;
             }
             eng_batch_t b;
-            int rc = eng_iter_next(it, &b);
-            assert_true(rc == 0 || rc == 1);
-            if (rc == 0)
+            if (!next_batch(it, &b))
                 break;
             for (uint32_t r = 0; r < b.n; r++) {
                 while (j < 2 * N && isnan(want[j]))
@@ -1576,9 +1577,7 @@ static uint32_t read_slots(eng_snap_t *s, uint64_t sid, uint32_t id, int n, bool
             continue;
         }
         eng_batch_t b;
-        int rc = eng_iter_next(it, &b);
-        assert_true(rc == 0 || rc == 1);
-        if (rc == 0)
+        if (!next_batch(it, &b))
             break;
         for (uint32_t r = 0; r < b.n; r++, j++) {
             assert_true(j < n);
